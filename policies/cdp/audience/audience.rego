@@ -1,0 +1,67 @@
+# Who may create, change, archive or activate an audience, and which traits and events it may target.
+package cdp.audience
+
+import rego.v1
+
+default action := ""
+
+action := a if {
+	a := input.action
+	is_string(a)
+}
+
+default subject := "unknown caller"
+
+subject := s if {
+	s := input.caller.subject
+	is_string(s)
+}
+
+caller_roles contains r if {
+	some r in input.caller.roles
+	is_string(r)
+}
+
+# Actions are those data gives roles for; an action missing from data is permitted to no one.
+known_actions contains a if {
+	some a, _ in data.cdp.audience.roles
+}
+
+permitted_roles contains r if {
+	some r in data.cdp.audience.roles[action]
+}
+
+blocked contains e if {
+	some e in data.cdp.audience.blocked_events
+}
+
+reasons contains sprintf("unknown action '%s'", [action]) if {
+	not action in known_actions
+}
+
+reasons contains msg if {
+	action in known_actions
+	count(caller_roles & permitted_roles) == 0
+	msg := sprintf("%s may not %s an audience: needs one of the roles [%s]", [subject, action, concat(", ", sort(permitted_roles))])
+}
+
+# Archiving takes an audience out of use, so what it targets must not block that.
+targeting if action != "archive"
+
+trait_classes := c if {
+	c := data.cdp.pii.classes with input as {"fields": input.audience.traits}
+}
+
+reasons contains sprintf("trait %s is %s and may not be targeted", [t, cls]) if {
+	targeting
+	some t, cls in trait_classes
+	startswith(cls, "sensitive.")
+}
+
+reasons contains sprintf("event %s may not be targeted", [e]) if {
+	targeting
+	some e in input.audience.events
+	e in blocked
+}
+
+decision := {"allow": count(reasons) == 0, "reasons": sort(reasons)}

@@ -1,0 +1,67 @@
+package cdp.audience_test
+
+import rego.v1
+
+audience(action, roles, traits, events) := d if {
+	d := data.cdp.audience.decision with input as {
+		"action": action,
+		"caller": {"subject": "ana", "roles": roles},
+		"audience": {"name": "Big spenders", "traits": traits, "events": events},
+	}
+}
+
+test_marketer_may_create if {
+	audience("create", ["marketer"], ["plan"], ["Order Completed"]) == {"allow": true, "reasons": []}
+}
+
+test_marketer_may_not_activate if {
+	d := audience("activate", ["marketer"], ["plan"], [])
+	not d.allow
+	d.reasons == ["ana may not activate an audience: needs one of the roles [admin, service]"]
+}
+
+test_service_may_activate if {
+	d := audience("activate", ["viewer", "service"], ["plan"], [])
+	d.allow
+}
+
+test_sensitive_trait_is_never_targeted if {
+	d := audience("create", ["admin"], ["plan", "religion"], [])
+	not d.allow
+	d.reasons == ["trait religion is sensitive.religion and may not be targeted"]
+}
+
+test_blocked_event_is_not_targeted if {
+	d := audience("update", ["marketer"], [], ["Order Completed", "Loan Rejected"]) with data.cdp.audience.blocked_events as ["Loan Rejected"]
+	d.reasons == ["event Loan Rejected may not be targeted"]
+}
+
+test_archive_ignores_targeting if {
+	d := audience("archive", ["marketer"], ["religion"], ["Prescription Filled"])
+	d.allow
+}
+
+test_unknown_action_is_denied if {
+	d := audience("delete", ["admin"], [], [])
+	d.reasons == ["unknown action 'delete'"]
+}
+
+test_roles_come_from_data if {
+	analyst := audience("create", ["analyst"], [], []) with data.cdp.audience.roles.create as ["analyst"]
+	analyst.allow
+	marketer := audience("create", ["marketer"], [], []) with data.cdp.audience.roles.create as ["analyst"]
+	not marketer.allow
+}
+
+test_missing_caller_is_denied if {
+	d := data.cdp.audience.decision with input as {"action": "create", "audience": {"traits": ["plan"]}}
+	d.reasons == ["unknown caller may not create an audience: needs one of the roles [admin, marketer, service]"]
+}
+
+test_every_reason_is_reported if {
+	d := audience("activate", [], ["ethnicity", "plan"], ["Health Screening Completed"])
+	count(d.reasons) == 3
+	every r in d.reasons {
+		not contains(r, "plan")
+	}
+}

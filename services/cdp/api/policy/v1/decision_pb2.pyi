@@ -1,0 +1,46 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class DecisionRecorded(_message.Message):
+    __slots__ = ("decision_id", "entrypoint", "input", "result", "revision", "decided_at", "caller", "service")
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTRYPOINT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    CALLER_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    decision_id: str
+    entrypoint: str
+    input: str
+    result: str
+    revision: str
+    decided_at: str
+    caller: str
+    service: str
+    def __init__(self, decision_id: _Optional[str] = ..., entrypoint: _Optional[str] = ..., input: _Optional[str] = ..., result: _Optional[str] = ..., revision: _Optional[str] = ..., decided_at: _Optional[str] = ..., caller: _Optional[str] = ..., service: _Optional[str] = ...) -> None: ...
+
+class PolicyRevisionActivated(_message.Message):
+    __slots__ = ("revision", "sources", "activated_at", "service")
+    class SourcesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    revision: str
+    sources: _containers.ScalarMap[str, str]
+    activated_at: str
+    service: str
+    def __init__(self, revision: _Optional[str] = ..., sources: _Optional[_Mapping[str, str]] = ..., activated_at: _Optional[str] = ..., service: _Optional[str] = ...) -> None: ...

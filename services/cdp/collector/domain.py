@@ -1,0 +1,86 @@
+"""Collector rules: what a well-formed tracking call is (the Segment spec).
+
+A call is any object with the envelope's attributes (type, message_id, user_id,
+...); nothing here knows how it arrived.
+"""
+
+from __future__ import annotations
+
+import orjson
+from dataclasses import dataclass
+from datetime import datetime
+
+CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+MAX_EVENT_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_BATCH_EVENTS = 2500
+MAX_ID_LENGTH = 512
+JSON_FIELDS = ("properties", "traits", "context")
+TIME_FIELDS = ("timestamp", "sent_at", "original_timestamp")
+# Spec names of envelope fields, for error messages that match what clients send.
+SPEC_NAMES = {
+    "message_id": "messageId", "user_id": "userId", "anonymous_id": "anonymousId",
+    "group_id": "groupId", "previous_id": "previousId", "sent_at": "sentAt",
+    "original_timestamp": "originalTimestamp",
+}
+
+
+@dataclass(frozen=True)
+class Rejection:
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.rule}"
+
+
+def _reject(field: str, rule: str) -> Rejection:
+    return Rejection(SPEC_NAMES.get(field, field), rule)
+
+
+def validate(call, size: int) -> Rejection | None:
+    """The first rule the call breaks, or None when it is well-formed."""
+    if call.type not in CALL_TYPES:
+        return _reject("type", f"must be one of {', '.join(CALL_TYPES)}")
+    if size > MAX_EVENT_BYTES:
+        return _reject("event", f"is {size} bytes; the limit is {MAX_EVENT_BYTES} bytes (32 KB)")
+    if not call.message_id:
+        return _reject("message_id", "is required")
+    for name in ("message_id", "user_id", "anonymous_id", "group_id", "previous_id"):
+        if len(getattr(call, name)) > MAX_ID_LENGTH:
+            return _reject(name, f"is longer than {MAX_ID_LENGTH} characters")
+    if not call.user_id and not call.anonymous_id:
+        return _reject("user_id", "userId or anonymousId is required")
+    if call.type == "track" and not call.event.strip():
+        return _reject("event", "is required for track")
+    if call.type == "group" and not call.group_id:
+        return _reject("group_id", "is required for group")
+    if call.type == "alias":
+        if not call.previous_id:
+            return _reject("previous_id", "is required for alias")
+        if not call.user_id:
+            return _reject("user_id", "is required for alias")
+    for name in JSON_FIELDS:
+        text = getattr(call, name)
+        if text and not _is_json_object(text):
+            return _reject(name, "must be a JSON object")
+    for name in TIME_FIELDS:
+        text = getattr(call, name)
+        if text and not _is_time(text):
+            return _reject(name, "must be an ISO 8601 / RFC 3339 time")
+    return None
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(orjson.loads(text), dict)
+    except ValueError:
+        return False
+
+
+def _is_time(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,93 @@
+"""Service configuration: read once, from the environment and command-line flags.
+
+Every setting has an environment variable (CDP_*) and a flag; a flag wins. The
+embedded defaults run everything on one machine: SQLite files in a data
+directory, the embedded policy engine, services on loopback ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICES = ("collector", "identity", "profile", "segment", "activation")
+DEFAULT_PORTS = {"collector": 50051, "identity": 50052, "profile": 50053, "segment": 50054, "activation": 50055}
+DEFAULT_HTTP_PORT = 8088
+REPO_POLICIES = Path(__file__).resolve().parents[3] / "policies"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    kind: str = "sqlite"  # sqlite | postgres
+    data_dir: Path = Path(".cdp")
+    postgres_dsn: str = ""  # e.g. postgresql://postgres@127.0.0.1:5432/cdp
+    schema_prefix: str = "cdp_"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    service: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    store: StoreConfig = field(default_factory=StoreConfig)
+    policies_dir: Path = REPO_POLICIES
+    policy_engine: str = "embedded"  # embedded | opa
+    opa_url: str = ""
+    peers: dict[str, str] = field(default_factory=dict)  # service -> host:port
+    http_port: int = 0  # collector's HTTP tracking API; 0 = off
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def peer(self, service: str) -> str:
+        try:
+            return self.peers[service]
+        except KeyError:
+            raise SystemExit(f"{self.service}: no address for {service} (set --{service}-addr or CDP_{service.upper()}_ADDR)")
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(f"CDP_{name}", default)
+
+
+def parser(service: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"cdp-{service}", description=f"The {service} service.")
+    p.add_argument("--host", default=_env("HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(_env(f"{service.upper()}_PORT", str(DEFAULT_PORTS[service]))))
+    p.add_argument("--data-dir", default=_env("DATA_DIR", ".cdp"))
+    p.add_argument("--store", choices=["sqlite", "postgres"], default=_env("STORE", "sqlite"))
+    p.add_argument("--postgres-dsn", default=_env("POSTGRES_DSN"))
+    p.add_argument("--schema-prefix", default=_env("SCHEMA_PREFIX", "cdp_"))
+    p.add_argument("--policies", default=_env("POLICIES", str(REPO_POLICIES)))
+    p.add_argument("--policy-engine", choices=["embedded", "opa"], default=_env("POLICY_ENGINE", "embedded"))
+    p.add_argument("--opa-url", default=_env("OPA_URL"))
+    p.add_argument("--http-port", type=int, default=int(_env("HTTP_PORT", "0")))
+    for peer in SERVICES:
+        if peer != service:
+            default = _env(f"{peer.upper()}_ADDR", f"127.0.0.1:{DEFAULT_PORTS[peer]}")
+            p.add_argument(f"--{peer}-addr", default=default)
+    return p
+
+
+def load(service: str, argv: list[str] | None = None) -> ServiceConfig:
+    args = parser(service).parse_args(argv)
+    peers = {s: getattr(args, f"{s}_addr") for s in SERVICES if s != service}
+    return ServiceConfig(
+        service=service,
+        host=args.host,
+        port=args.port,
+        store=StoreConfig(
+            kind=args.store,
+            data_dir=Path(args.data_dir),
+            postgres_dsn=args.postgres_dsn,
+            schema_prefix=args.schema_prefix,
+        ),
+        policies_dir=Path(args.policies),
+        policy_engine=args.policy_engine,
+        opa_url=args.opa_url,
+        peers=peers,
+        http_port=args.http_port,
+    )

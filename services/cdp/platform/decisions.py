@@ -1,0 +1,103 @@
+"""Recorded, content-addressed policy decisions.
+
+Every data-gating decision goes through a Decider: it evaluates the policy (or
+takes the answer from its cache for this revision), and hands back the decision
+with its id. The record of a decision the store does not hold yet is queued and
+written by the caller in the same transaction as whatever relied on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+
+from cdp.api.policy.v1 import decision_pb2
+from cdp.platform.clock import now_iso
+from cdp.platform.ids import derived_id
+from cdp.platform.published import decode, stored, topic_of
+from cdp.platform.store import EventStore
+
+DECISION_TOPIC = decision_pb2.DecisionRecorded.DESCRIPTOR.full_name
+REVISION_TOPIC = decision_pb2.PolicyRevisionActivated.DESCRIPTOR.full_name
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def decision_id(entrypoint: str, input_json: str, revision: str) -> str:
+    return hashlib.sha256(f"{entrypoint}\n{revision}\n{input_json}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: str
+    entrypoint: str
+    result: Any
+
+
+class Decider:
+    def __init__(self, engine, store: EventStore, service: str, sources: dict[str, str]):
+        self.engine = engine
+        self.store = store
+        self.service = service
+        self.revision = engine.revision
+        self._cache: dict[tuple[str, str], Decision] = {}
+        self._recorded: set[str] = set()
+        self._pending: dict[str, StoredEvent] = {}
+        for n in store.replay(topic_of(decision_pb2.DecisionRecorded)):
+            self._recorded.add(decode(n.topic, n.state).decision_id)
+        self._activate(sources)
+
+    def _activate(self, sources: dict[str, str]) -> None:
+        """Record the revision's full sources once, so it can be rebuilt later."""
+        originator = derived_id("policy-revision", self.service, self.revision)
+        if not self.store.events_of(originator):
+            message = decision_pb2.PolicyRevisionActivated(
+                revision=self.revision, sources=sources, activated_at=now_iso(), service=self.service
+            )
+            self.store.append([stored(originator, 1, message)])
+
+    def decide(self, entrypoint: str, input: dict, caller: str = "") -> Decision:
+        input_json = canonical(input)
+        key = (entrypoint, input_json)
+        decision = self._cache.get(key)
+        if decision is None:
+            result = self.engine.evaluate(entrypoint, input)
+            decision = Decision(decision_id(entrypoint, input_json, self.revision), entrypoint, result)
+            self._cache[key] = decision
+        if decision.id not in self._recorded and decision.id not in self._pending:
+            record = decision_pb2.DecisionRecorded(
+                decision_id=decision.id,
+                entrypoint=entrypoint,
+                input=input_json,
+                result=canonical(decision.result),
+                revision=self.revision,
+                decided_at=now_iso(),
+                caller=caller or self.service,
+                service=self.service,
+            )
+            self._pending[decision.id] = stored(derived_id("decision", decision.id), 1, record)
+        return decision
+
+    def take_records(self) -> list[StoredEvent]:
+        """The records to append with the caller's events; call committed() after."""
+        return list(self._pending.values())
+
+    def committed(self) -> None:
+        self._recorded.update(self._pending)
+        self._pending.clear()
+
+    def discard(self) -> None:
+        self._pending.clear()
+
+    def flush(self) -> None:
+        """Append queued records on their own (for decisions nothing else is written with)."""
+        records = self.take_records()
+        if records:
+            self.store.append(records)
+        self.committed()

@@ -1,0 +1,14 @@
+"""Policy engine: bundles of Rego modules and data, evaluated embedded (regorus) or by OPA."""
+
+from cdp.platform.policy.bundle import PolicyBundle, bundle_from_sources, load_bundle
+from cdp.platform.policy.engine import PolicyEngine, PolicyError, TestResult, make_engine
+
+__all__ = [
+    "PolicyBundle",
+    "PolicyEngine",
+    "PolicyError",
+    "TestResult",
+    "bundle_from_sources",
+    "load_bundle",
+    "make_engine",
+]

@@ -1,0 +1,103 @@
+"""Read models in SQLAlchemy, each with its own tracking position.
+
+A projection follows its own service's event store and commits the rows it
+changes together with the position it reached, in one transaction, so a read
+model rebuilt from scratch equals the live one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Callable, Sequence
+
+import sqlalchemy as sa
+from eventsourcing.persistence import Notification
+
+from cdp.platform.config import StoreConfig
+from cdp.platform.store import ensure_schema, EventStore
+
+log = logging.getLogger(__name__)
+
+metadata_tracking = sa.MetaData()
+tracking = sa.Table(
+    "projection_tracking",
+    metadata_tracking,
+    sa.Column("projection", sa.String(100), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+)
+
+
+def open_engine(config: StoreConfig, service: str) -> sa.Engine:
+    if config.kind == "sqlite":
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(f"sqlite:///{config.data_dir / f'{service}-read.sqlite'}")
+
+        @sa.event.listens_for(engine, "connect")
+        def _wal(dbapi_connection, _record):
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+        return engine
+    schema = f"{config.schema_prefix}{service}_read"
+    ensure_schema(config.postgres_dsn, schema)
+    url = config.postgres_dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    return engine
+
+
+Apply = Callable[[sa.Connection, Sequence[Notification]], None]
+
+
+class Projection:
+    """Keeps one read model up to date with one event store."""
+
+    def __init__(self, name: str, store: EventStore, engine: sa.Engine, metadata: sa.MetaData, apply: Apply,
+                 topics: Sequence[str] = (), batch: int = 1000):
+        self.name = name
+        self.store = store
+        self.engine = engine
+        self.apply = apply
+        self.topics = tuple(topics)
+        self.batch = batch
+        metadata_tracking.create_all(engine)
+        metadata.create_all(engine)
+        self.position = self._load_position()
+        self._appended = asyncio.Event()
+        store.on_append(lambda head: self._appended.set())
+
+    def _load_position(self) -> int:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(tracking.c.position).where(tracking.c.projection == self.name)).first()
+        return row[0] if row else 0
+
+    def catch_up(self) -> int:
+        """Apply everything after the committed position; returns how many were applied."""
+        applied = 0
+        while True:
+            page = self.store.read(self.position, self.batch, self.topics)
+            if not page:
+                return applied
+            last = page[-1].id
+            with self.engine.begin() as conn:
+                self.apply(conn, page)
+                updated = conn.execute(
+                    tracking.update().where(tracking.c.projection == self.name).values(position=last)
+                ).rowcount
+                if not updated:
+                    conn.execute(tracking.insert().values(projection=self.name, position=last))
+            self.position = last
+            applied += len(page)
+
+    async def run(self) -> None:
+        while True:
+            self._appended.clear()
+            try:
+                self.catch_up()
+            except Exception:
+                log.exception("projection %s failed after %d; retrying", self.name, self.position)
+                await asyncio.sleep(1)
+                continue
+            try:
+                await asyncio.wait_for(self._appended.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass

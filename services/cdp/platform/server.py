@@ -1,0 +1,107 @@
+"""gRPC server bootstrap: grpc.aio with health checking, reflection and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Awaitable, Callable, Iterable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 16 * 1024 * 1024
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+]
+
+
+def channel(address: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+
+
+class Service:
+    """One running service: its gRPC server and its background tasks."""
+
+    def __init__(self, name: str, address: str):
+        self.name = name
+        self.address = address
+        self.server = grpc.aio.server(options=CHANNEL_OPTIONS)
+        self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
+        self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
+        self._tasks: list[asyncio.Task] = []
+        self._on_stop: list[Callable[[], Awaitable[None] | None]] = []
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+
+    def add(self, adder: Callable[[object, grpc.aio.Server], None], servicer: object, full_name: str) -> None:
+        adder(servicer, self.server)
+        self._service_names.append(full_name)
+
+    def background(self, coroutine: Awaitable[None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(coroutine, name=name))
+
+    def on_stop(self, callback: Callable[[], Awaitable[None] | None]) -> None:
+        self._on_stop.append(callback)
+
+    async def start(self) -> int:
+        reflection.enable_server_reflection(self._service_names, self.server)
+        port = self.server.add_insecure_port(self.address)
+        if port == 0:
+            raise SystemExit(f"{self.name}: cannot listen on {self.address}")
+        await self.server.start()
+        for name in self._service_names:
+            await _set_serving(self.health, name)
+        await _set_serving(self.health, "")
+        return port
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await _set_status(self.health, "", health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        for callback in self._on_stop:
+            result = callback()
+            if asyncio.iscoroutine(result):
+                await result
+
+    async def run_until_signalled(self) -> None:
+        """Serve until SIGINT or SIGTERM, then drain in-flight calls and stop."""
+        port = await self.start()
+        log.info("%s listening on %s", self.name, self.address.rsplit(":", 1)[0] + f":{port}")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("%s stopping", self.name)
+        await self.stop()
+
+
+async def _set_serving(servicer, name: str) -> None:
+    await _set_status(servicer, name, health_pb2.HealthCheckResponse.SERVING)
+
+
+async def _set_status(servicer, name: str, status) -> None:
+    result = servicer.set(name, status)
+    if asyncio.iscoroutine(result):
+        await result
+
+
+def setup_logging(service: str) -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def run(main: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(main())

@@ -1,0 +1,142 @@
+"""A service's append-only event store, on the eventsourcing library's recorders.
+
+One store per service: a SQLite file in the data directory (default) or a schema
+in PostgreSQL. Events are appended in batches, atomically with the position of
+the upstream notification that caused them (the follower's tracking record), so
+a follower that crashes at any point resumes without losing or repeating work.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Callable, Iterator, Sequence
+from urllib.parse import unquote, urlparse
+
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    Notification,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+)
+
+from cdp.platform.config import StoreConfig
+
+log = logging.getLogger(__name__)
+
+
+class EventStore:
+    def __init__(self, recorder: ProcessRecorder, factory: InfrastructureFactory, name: str):
+        self.recorder = recorder
+        self.name = name
+        self._factory = factory
+        self._listeners: list[Callable[[int], None]] = []
+
+    # Writing ---------------------------------------------------------------
+
+    def append(self, events: Sequence[StoredEvent], *, tracking: Tracking | None = None) -> int:
+        """Append events (and the upstream position, if given) in one transaction.
+
+        Returns the store's head afterwards. Raises IntegrityError when any event's
+        (originator, version) is taken; then nothing was written.
+        """
+        if not events and tracking is None:
+            return self.head()
+        ids = self.recorder.insert_events(events, tracking=tracking) if tracking else self.recorder.insert_events(events)
+        head = max(ids) if ids else self.head()
+        if events:
+            for listener in self._listeners:
+                listener(head)
+        return head
+
+    def append_new(self, events: Sequence[StoredEvent]) -> set[uuid.UUID]:
+        """Append the events whose originators are new; return those that existed.
+
+        The store's uniqueness decides: the batch goes in whole when none exists,
+        which is the common case; only a replayed batch pays for the look-ups.
+        """
+        try:
+            self.append(events)
+            return set()
+        except IntegrityError:
+            existing = {e.originator_id for e in events if self.recorder.select_events(e.originator_id, limit=1)}
+            fresh = [e for e in events if e.originator_id not in existing]
+            if fresh:
+                self.append(fresh)
+            return existing
+
+    def on_append(self, listener: Callable[[int], None]) -> None:
+        """Call listener(head) after each append that wrote events."""
+        self._listeners.append(listener)
+
+    # Reading ---------------------------------------------------------------
+
+    def read(self, after: int, limit: int, topics: Sequence[str] = ()) -> Sequence[Notification]:
+        return self.recorder.select_notifications(after, limit, topics=topics, inclusive_of_start=False)
+
+    def replay(self, topics: Sequence[str] = (), batch: int = 2000) -> Iterator[Notification]:
+        """Every notification in order (for rebuilding in-memory state at start)."""
+        after = 0
+        while True:
+            page = self.read(after, batch, topics)
+            yield from page
+            if len(page) < batch:
+                return
+            after = page[-1].id
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def position(self, upstream: str) -> int:
+        return self.recorder.max_tracking_id(upstream) or 0
+
+    def events_of(self, originator_id: uuid.UUID) -> Sequence[StoredEvent]:
+        return self.recorder.select_events(originator_id)
+
+    def close(self) -> None:
+        self._factory.close()
+
+
+def open_store(config: StoreConfig, service: str) -> EventStore:
+    """Open (creating if needed) the event store of one service."""
+    if config.kind == "sqlite":
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(config.data_dir / f"{service}.sqlite"),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    elif config.kind == "postgres":
+        env = postgres_env(config.postgres_dsn, config.schema_prefix + service)
+        ensure_schema(config.postgres_dsn, env["POSTGRES_SCHEMA"])
+    else:
+        raise ValueError(f"store: unknown kind {config.kind!r} (sqlite or postgres)")
+    factory = InfrastructureFactory.construct(env=env)
+    recorder = factory.process_recorder()
+    return EventStore(recorder, factory, service)
+
+
+def postgres_env(dsn: str, schema: str) -> dict[str, str]:
+    if not dsn:
+        raise ValueError("store: postgres needs a DSN (--postgres-dsn or CDP_POSTGRES_DSN)")
+    url = urlparse(dsn)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_POOL_SIZE": "4",
+    }
+
+
+def ensure_schema(dsn: str, schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

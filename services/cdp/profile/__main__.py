@@ -1,0 +1,49 @@
+"""Run profile: python -m cdp.profile [flags]."""
+
+from __future__ import annotations
+
+from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
+from cdp.api.identity.v1 import identity_pb2_grpc
+from cdp.api.profile.v1 import profile_pb2, profile_pb2_grpc
+from cdp.platform import config as config_module
+from cdp.platform.eventlog import EventLogServicer, Follower
+from cdp.platform.readmodel import Projection, open_engine
+from cdp.platform.server import Service, channel, run, setup_logging
+from cdp.platform.store import open_store
+from cdp.profile import projections
+from cdp.profile.application import COLLECTOR_TOPICS, IDENTITY_TOPICS, PUBLISHED, ProfileApp
+from cdp.profile.servicer import ProfileServicer
+
+
+async def serve(config: config_module.ServiceConfig) -> None:
+    store = open_store(config.store, "profile")
+    identity = channel(config.peer("identity"))
+    app = ProfileApp(store, identity)
+    engine = open_engine(config.store, "profile")
+    projection = Projection("profiles", store, engine, projections.metadata, projections.apply, topics=PUBLISHED)
+    projection.catch_up()
+    follow_collector = Follower(store, "collector", channel(config.peer("collector")), app.handle_collected,
+                                topics=COLLECTOR_TOPICS, reset=app.rebuild)
+    follow_identity = Follower(store, "identity", identity, app.handle_identity,
+                               topics=IDENTITY_TOPICS, reset=app.rebuild)
+    service = Service("profile", config.address)
+    service.add(profile_pb2_grpc.add_ProfileServiceServicer_to_server,
+                ProfileServicer(projections.ProfileQueries(engine), identity_pb2_grpc.IdentityStub(identity)),
+                profile_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name)
+    service.add(eventlog_pb2_grpc.add_EventLogServicer_to_server, EventLogServicer(store),
+                eventlog_pb2.DESCRIPTOR.services_by_name["EventLog"].full_name)
+    service.background(follow_collector.run(), "follow-collector")
+    service.background(follow_identity.run(), "follow-identity")
+    service.background(projection.run(), "project-profiles")
+    service.on_stop(store.close)
+    service.on_stop(engine.dispose)
+    await service.run_until_signalled()
+
+
+def main(argv: list[str] | None = None) -> None:
+    setup_logging("profile")
+    run(lambda: serve(config_module.load("profile", argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Profile: follows the collector (calls) and identity (merges); publishes whole profiles."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Sequence
+
+import grpc
+import orjson
+from eventsourcing.persistence import StoredEvent
+
+from cdp.api.collector.v1 import collector_pb2
+from cdp.api.identity.v1 import identity_pb2, identity_pb2_grpc
+from cdp.api.profile.v1 import profile_pb2 as pb
+from cdp.platform.clock import format_iso, now_iso, parse_iso
+from cdp.platform.published import decode, stored, topic_of
+from cdp.platform.store import EventStore
+from cdp.profile import domain
+
+COLLECTOR_TOPICS = topic_of(collector_pb2.EventAccepted)
+IDENTITY_TOPICS = topic_of(identity_pb2.PersonsMerged)
+PUBLISHED = topic_of(pb.ProfileChanged, pb.ProfileMerged)
+
+
+def _trait_proto(value: domain.TraitValue) -> pb.TraitValue:
+    return pb.TraitValue(value=value.value, source_id=value.source_id, event_id=value.event_id, updated_at=value.updated_at)
+
+
+def _trait_state(value: pb.TraitValue) -> domain.TraitValue:
+    return domain.TraitValue(value.value, value.source_id, value.event_id, value.updated_at)
+
+
+def to_proto(state: domain.ProfileState) -> pb.Profile:
+    return pb.Profile(
+        person_id=state.person_id,
+        traits={k: _trait_proto(v) for k, v in state.traits.items()},
+        event_counts=state.event_counts,
+        first_seen=state.first_seen,
+        last_seen=state.last_seen,
+        accounts=[pb.Account(group_id=g, traits={k: _trait_proto(v) for k, v in t.items()})
+                  for g, t in sorted(state.accounts.items())],
+        merged_person_ids=state.merged_person_ids,
+    )
+
+
+def from_proto(profile: pb.Profile) -> domain.ProfileState:
+    return domain.ProfileState(
+        person_id=profile.person_id,
+        traits={k: _trait_state(v) for k, v in profile.traits.items()},
+        event_counts=dict(profile.event_counts),
+        first_seen=profile.first_seen,
+        last_seen=profile.last_seen,
+        accounts={a.group_id: {k: _trait_state(v) for k, v in a.traits.items()} for a in profile.accounts},
+        merged_person_ids=list(profile.merged_person_ids),
+    )
+
+
+def _json_object(text: str) -> dict:
+    if not text:
+        return {}
+    value = orjson.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
+def _as_trait_values(values: dict) -> dict[str, str]:
+    return {str(k): orjson.dumps(v).decode() for k, v in values.items()}
+
+
+def _utc(text: str) -> str:
+    try:
+        return format_iso(parse_iso(text))
+    except ValueError:
+        return text
+
+
+def person_traits(event) -> dict[str, str]:
+    """Identify traits may come at the top level or in context.traits; the top level wins."""
+    if event.type != "identify":
+        return {}
+    traits = dict(_json_object(event.context).get("traits") or {})
+    traits.update(_json_object(event.traits))
+    return _as_trait_values(traits)
+
+
+class ProfileApp:
+    def __init__(self, store: EventStore, identity: grpc.aio.Channel | None):
+        self.store = store
+        self.identity = identity_pb2_grpc.IdentityStub(identity) if identity is not None else None
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """State is the fold of profile's own events: the latest snapshot of each person."""
+        self.profiles: dict[str, domain.ProfileState] = {}
+        self.versions: dict[str, int] = {}
+        for n in self.store.replay(PUBLISHED):
+            message = decode(n.topic, n.state)
+            if isinstance(message, pb.ProfileChanged):
+                self.profiles[message.profile.person_id] = from_proto(message.profile)
+            else:
+                self.profiles.pop(message.merged_id, None)
+            self.versions[str(n.originator_id)] = n.originator_version
+
+    # Following ---------------------------------------------------------------
+
+    async def handle_collected(self, notifications) -> Sequence[StoredEvent]:
+        calls = [decode(n.topic, n.payload) for n in notifications]
+        keys = list(dict.fromkeys(self._key(c.event) for c in calls))
+        persons = await self._resolve(keys, notifications[-1].id)
+        changed: dict[str, str] = {}
+        for call in calls:
+            event = call.event
+            person_id = persons.get(self._key(event))
+            if not person_id:
+                continue  # identity links every accepted call; none is left unknown
+            profile = self.profiles.get(person_id) or domain.ProfileState(person_id)
+            self.profiles[person_id] = profile
+            domain.observe(
+                profile,
+                call_type=event.type,
+                event_name=event.event,
+                timestamp=_utc(event.timestamp),
+                source_id=call.source_id,
+                event_id=call.event_id,
+                traits=person_traits(event),
+                group_id=event.group_id if event.type == "group" else "",
+                group_traits=_as_trait_values(_json_object(event.traits)) if event.type == "group" else None,
+            )
+            changed[person_id] = call.event_id
+        # One snapshot per person per batch: followers see the latest state once.
+        return [self._changed(person_id, cause) for person_id, cause in changed.items()]
+
+    async def handle_identity(self, notifications) -> Sequence[StoredEvent]:
+        out: list[StoredEvent] = []
+        for n in notifications:
+            merged = decode(n.topic, n.payload)
+            gone = self.profiles.pop(merged.merged_id, None)
+            if gone is None:
+                continue
+            survivor = self.profiles.setdefault(merged.survivor_id, domain.ProfileState(merged.survivor_id))
+            domain.merge(survivor, gone)
+            out.append(self._next(merged.merged_id, pb.ProfileMerged(survivor_id=merged.survivor_id, merged_id=merged.merged_id)))
+            out.append(self._changed(merged.survivor_id, merged.event_id))
+        return out
+
+    @staticmethod
+    def _key(event) -> tuple[str, str]:
+        return ("user_id", event.user_id) if event.user_id else ("anonymous_id", event.anonymous_id)
+
+    async def _resolve(self, keys: list[tuple[str, str]], position: int) -> dict[tuple[str, str], str]:
+        request = identity_pb2.ResolveRequest(
+            identifiers=[identity_pb2.Identifier(type=t, value=v) for t, v in keys],
+            after_position=position,
+            wait_ms=10_000,
+        )
+        response = await self.identity.Resolve(request, timeout=30)
+        return {(r.identifier.type, r.identifier.value): r.person_id for r in response.resolutions}
+
+    def _changed(self, person_id: str, cause: str) -> StoredEvent:
+        snapshot = pb.ProfileChanged(profile=to_proto(self.profiles[person_id]), cause_event_id=cause, changed_at=now_iso())
+        return self._next(person_id, snapshot)
+
+    def _next(self, person_id: str, message) -> StoredEvent:
+        version = self.versions.get(person_id, 0) + 1
+        self.versions[person_id] = version
+        return stored(uuid.UUID(person_id), version, message)

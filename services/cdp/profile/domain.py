@@ -1,0 +1,92 @@
+"""Profiles: what a person's calls say about them, with where each fact came from.
+
+Folding is order-independent, so a profile is the same whichever order calls
+and merges arrive in: a trait keeps the value with the latest timestamp (ties
+broken by event id), counts add up, first and last seen are min and max.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TraitValue:
+    value: str  # JSON text
+    source_id: str
+    event_id: str
+    updated_at: str  # RFC 3339, UTC
+
+    def newer_than(self, other: "TraitValue | None") -> bool:
+        return other is None or (self.updated_at, self.event_id) > (other.updated_at, other.event_id)
+
+
+@dataclass
+class ProfileState:
+    person_id: str
+    traits: dict[str, TraitValue] = field(default_factory=dict)
+    event_counts: dict[str, int] = field(default_factory=dict)
+    first_seen: str = ""
+    last_seen: str = ""
+    accounts: dict[str, dict[str, TraitValue]] = field(default_factory=dict)
+    merged_person_ids: list[str] = field(default_factory=list)
+
+
+def count_key(call_type: str, event_name: str) -> str:
+    """Track calls count under their event name, other calls under $type."""
+    return event_name if call_type == "track" else f"${call_type}"
+
+
+def set_traits(target: dict[str, TraitValue], traits: dict[str, str], provenance: TraitValue) -> bool:
+    changed = False
+    for name, value in traits.items():
+        candidate = TraitValue(value, provenance.source_id, provenance.event_id, provenance.updated_at)
+        if candidate.newer_than(target.get(name)):
+            target[name] = candidate
+            changed = True
+    return changed
+
+
+def observe(
+    profile: ProfileState,
+    *,
+    call_type: str,
+    event_name: str,
+    timestamp: str,
+    source_id: str,
+    event_id: str,
+    traits: dict[str, str],
+    group_id: str = "",
+    group_traits: dict[str, str] | None = None,
+) -> None:
+    """Fold one call into the profile. Trait values are JSON text."""
+    key = count_key(call_type, event_name)
+    profile.event_counts[key] = profile.event_counts.get(key, 0) + 1
+    if not profile.first_seen or timestamp < profile.first_seen:
+        profile.first_seen = timestamp
+    if timestamp > profile.last_seen:
+        profile.last_seen = timestamp
+    provenance = TraitValue("", source_id, event_id, timestamp)
+    set_traits(profile.traits, traits, provenance)
+    if group_id:
+        set_traits(profile.accounts.setdefault(group_id, {}), group_traits or {}, provenance)
+
+
+def merge(survivor: ProfileState, merged: ProfileState) -> None:
+    """Fold the merged person's profile into the survivor's."""
+    for name, value in merged.traits.items():
+        if value.newer_than(survivor.traits.get(name)):
+            survivor.traits[name] = value
+    for key, count in merged.event_counts.items():
+        survivor.event_counts[key] = survivor.event_counts.get(key, 0) + count
+    for group_id, traits in merged.accounts.items():
+        target = survivor.accounts.setdefault(group_id, {})
+        for name, value in traits.items():
+            if value.newer_than(target.get(name)):
+                target[name] = value
+    if merged.first_seen and (not survivor.first_seen or merged.first_seen < survivor.first_seen):
+        survivor.first_seen = merged.first_seen
+    survivor.last_seen = max(survivor.last_seen, merged.last_seen)
+    for person_id in [merged.person_id, *merged.merged_person_ids]:
+        if person_id not in survivor.merged_person_ids:
+            survivor.merged_person_ids.append(person_id)
