@@ -101,3 +101,12 @@ class Decider:
         if records:
             self.store.append(records)
         self.committed()
+
+
+def open_decider(config, store: EventStore) -> Decider:
+    """The service's decider over the policies its config names (read once, at start)."""
+    from cdp.platform.policy import load_bundle, make_engine
+
+    bundle = load_bundle(config.policies_dir)
+    engine = make_engine(config.policy_engine, bundle, opa_url=config.opa_url or None)
+    return Decider(engine, store, config.service, bundle.sources())

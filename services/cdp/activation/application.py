@@ -1,0 +1,210 @@
+"""Activation: destinations, and deliveries of audience changes to them under egress policy."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Sequence
+
+import grpc
+import orjson
+from eventsourcing.persistence import StoredEvent
+
+from cdp.activation import domain
+from cdp.api.activation.v1 import activation_pb2 as pb
+from cdp.api.eventlog.v1 import eventlog_pb2
+from cdp.api.profile.v1 import profile_pb2, profile_pb2_grpc
+from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
+from cdp.platform.clock import now_iso
+from cdp.platform.decisions import Decider
+from cdp.platform.ids import derived_id
+from cdp.platform.published import decode, stored, topic_of
+from cdp.platform.store import EventStore
+
+SEGMENT_TOPICS = topic_of(segment_pb2.MembershipEntered, segment_pb2.MembershipExited)
+PUBLISHED = topic_of(pb.DestinationCreated, pb.DeliveryScheduled, pb.DeliveryAttempted, pb.DeliveryDeadLettered)
+EGRESS_DECISION = "data.cdp.egress.decision"
+AUDIENCE_DECISION = "data.cdp.audience.decision"
+
+
+class NotAllowed(Exception):
+    pass
+
+
+class ActivationApp:
+    def __init__(self, store: EventStore, decider: Decider, profile: grpc.aio.Channel | None, segment: grpc.aio.Channel | None):
+        self.store = store
+        self.decider = decider
+        self.profile = profile_pb2_grpc.ProfileServiceStub(profile) if profile is not None else None
+        self.segment = segment_pb2_grpc.SegmentServiceStub(segment) if segment is not None else None
+        self.audience_names: dict[str, str] = {}
+        self.on_scheduled = lambda delivery_id, delay: None  # set by the delivery worker
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        self.destinations: dict[str, pb.Destination] = {}
+        self.deliveries: dict[str, domain.DeliveryState] = {}
+        for n in self.store.replay(PUBLISHED):
+            self._apply(decode(n.topic, n.state))
+
+    def _apply(self, message) -> None:
+        if isinstance(message, pb.DestinationCreated):
+            self.destinations[message.destination.destination_id] = message.destination
+        elif isinstance(message, pb.DeliveryScheduled):
+            self.deliveries[message.delivery_id] = domain.DeliveryState(
+                message.delivery_id, message.destination_id, message.audience_id, message.person_id,
+                message.action, message.payload, message.decision_id, list(message.withheld),
+            )
+        elif isinstance(message, pb.DeliveryAttempted):
+            delivery = self.deliveries[message.delivery_id]
+            delivery.attempts = message.attempt
+            delivery.last_error = message.error
+            if message.ok:
+                delivery.status = "delivered"
+        elif isinstance(message, pb.DeliveryDeadLettered):
+            self.deliveries[message.delivery_id].status = "dead_lettered"
+
+    def pending(self) -> list[domain.DeliveryState]:
+        return [d for d in self.deliveries.values() if d.status == "pending"]
+
+    # Destinations --------------------------------------------------------------
+
+    async def create_destination(self, request: pb.CreateDestinationRequest, caller, follower) -> pb.Destination:
+        domain.check_destination(request.name, request.type or "webhook", request.url, request.purpose)
+        for audience_id in request.audience_ids:
+            await self._audience_name(audience_id)  # must exist
+            decision = self.decider.decide(AUDIENCE_DECISION, {
+                "action": "activate", "caller": caller.as_input(),
+                "audience": {"name": self.audience_names[audience_id], "traits": [], "events": []},
+            }, caller=caller.subject)
+            if not decision.result.get("allow"):
+                self.decider.flush()
+                reasons = "; ".join(decision.result.get("reasons", [])) or "not allowed by policy"
+                raise NotAllowed(f"audience_ids: {reasons} (decision {decision.id})")
+        destination = pb.Destination(
+            destination_id=str(uuid.uuid4()), name=request.name.strip(), type=request.type or "webhook",
+            url=request.url, purpose=request.purpose.strip(), audience_ids=request.audience_ids,
+        )
+        async with follower.lock:
+            created = pb.DestinationCreated(destination=destination, created_at=now_iso())
+            self._apply(created)
+            # The audiences' current members go out first: fold segment's log up to
+            # where this follower stands, so later changes continue from exactly there.
+            events = [stored(uuid.UUID(destination.destination_id), 1, created)]
+            try:
+                members = await self._memberships_at(follower)
+                events += await self._schedule(list(members.values()), only=destination.destination_id)
+                self.store.append(events + self.decider.take_records())
+            except Exception:
+                self.decider.discard()
+                self.rebuild()
+                raise
+            self.decider.committed()
+        self._announce(events)
+        return destination
+
+    async def _memberships_at(self, follower) -> dict[tuple[str, str], eventlog_pb2.Notification]:
+        """The latest entered notification of every current membership, up to the follower's position."""
+        current: dict[tuple[str, str], eventlog_pb2.Notification] = {}
+        after = 0
+        while after < follower.position:
+            page = await follower.stub.Read(eventlog_pb2.ReadRequest(after=after, limit=2000, topics=SEGMENT_TOPICS))
+            if not page.notifications:
+                break
+            for n in page.notifications:
+                if n.id > follower.position:
+                    return current
+                message = decode(n.topic, n.payload)
+                key = (message.audience_id, message.person_id)
+                if isinstance(message, segment_pb2.MembershipEntered):
+                    current[key] = n
+                else:
+                    current.pop(key, None)
+            after = page.notifications[-1].id
+        return current
+
+    # Following -------------------------------------------------------------------
+
+    async def handle_memberships(self, notifications) -> Sequence[StoredEvent]:
+        events = await self._schedule(notifications)
+        self._announce(events)
+        return events
+
+    async def _schedule(self, notifications, only: str = "") -> list[StoredEvent]:
+        wanted = []
+        for n in notifications:
+            message = decode(n.topic, n.payload)
+            for destination in self.destinations.values():
+                if message.audience_id in destination.audience_ids and (not only or destination.destination_id == only):
+                    wanted.append((n, message, destination))
+        if not wanted:
+            return []
+        person_ids = list(dict.fromkeys(m.person_id for _, m, _ in wanted))
+        response = await self.profile.GetProfiles(profile_pb2.GetProfilesRequest(person_ids=person_ids), timeout=30)
+        profiles = {p.person_id: p for p in response.profiles}
+        events: list[StoredEvent] = []
+        for n, message, destination in wanted:
+            profile = profiles.get(message.person_id)
+            traits = {k: orjson.loads(v.value) for k, v in profile.traits.items()} if profile else {}
+            decision = self.decider.decide(EGRESS_DECISION, {
+                "destination": {"id": destination.destination_id, "type": destination.type, "purpose": destination.purpose},
+                "properties": sorted(traits),
+            })
+            allowed, withheld = list(decision.result.get("allowed", [])), list(decision.result.get("withheld", []))
+            action = "entered" if isinstance(message, segment_pb2.MembershipEntered) else "exited"
+            delivery_id = str(derived_id("delivery", destination.destination_id, n.originator_id, str(n.originator_version)))
+            if delivery_id in self.deliveries:
+                continue
+            body = domain.payload(
+                delivery_id=delivery_id, action=action, audience_id=message.audience_id,
+                audience_name=await self._audience_name(message.audience_id), person_id=message.person_id,
+                traits=traits, allowed=allowed, withheld=withheld, decision_id=decision.id, at=message.at,
+            )
+            scheduled = pb.DeliveryScheduled(
+                delivery_id=delivery_id, destination_id=destination.destination_id, audience_id=message.audience_id,
+                person_id=message.person_id, action=action, payload=orjson.dumps(body).decode(),
+                decision_id=decision.id, withheld=withheld, scheduled_at=now_iso(),
+            )
+            self._apply(scheduled)
+            events.append(stored(uuid.UUID(delivery_id), 1, scheduled))
+        return events
+
+    def _announce(self, events: Sequence[StoredEvent]) -> None:
+        for event in events:
+            if event.topic == pb.DeliveryScheduled.DESCRIPTOR.full_name:
+                self.on_scheduled(str(event.originator_id), 0.0)
+
+    async def _audience_name(self, audience_id: str) -> str:
+        name = self.audience_names.get(audience_id)
+        if name is None:
+            audience = await self.segment.GetAudience(segment_pb2.GetAudienceRequest(audience_id=audience_id), timeout=10)
+            name = self.audience_names[audience_id] = audience.name
+        return name
+
+    # Delivery outcomes -------------------------------------------------------------
+
+    def record_attempt(self, delivery_id: str, ok: bool, http_status: int, error: str, latency_ms: float) -> float | None:
+        """Record one attempt; returns the delay before the next one, or None when done."""
+        delivery = self.deliveries[delivery_id]
+        attempt = delivery.attempts + 1
+        attempted = pb.DeliveryAttempted(delivery_id=delivery_id, attempt=attempt, ok=ok, http_status=http_status,
+                                         error=error, at=now_iso(), latency_ms=latency_ms)
+        events = [stored(uuid.UUID(delivery_id), attempt + 1, attempted)]
+        dead = not ok and attempt >= domain.MAX_ATTEMPTS
+        if dead:
+            events.append(stored(uuid.UUID(delivery_id), attempt + 2, pb.DeliveryDeadLettered(
+                delivery_id=delivery_id, attempts=attempt, last_error=error, at=now_iso())))
+        self.store.append(events)
+        for event in events:
+            self._apply(decode(event.topic, event.state))
+        if ok or dead:
+            return None
+        return domain.backoff(attempt)
+
+    def list_deliveries(self, destination_id: str, limit: int) -> list[pb.Delivery]:
+        found = [d for d in self.deliveries.values() if not destination_id or d.destination_id == destination_id]
+        return [
+            pb.Delivery(delivery_id=d.delivery_id, destination_id=d.destination_id, audience_id=d.audience_id,
+                        person_id=d.person_id, action=d.action, status=d.status, attempts=d.attempts,
+                        last_error=d.last_error, decision_id=d.decision_id, withheld=d.withheld)
+            for d in found[-limit:]
+        ]

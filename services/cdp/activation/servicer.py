@@ -1,0 +1,35 @@
+"""gRPC adapter of activation."""
+
+from __future__ import annotations
+
+import grpc
+
+from cdp.activation.application import ActivationApp, NotAllowed
+from cdp.activation.domain import InvalidDestination
+from cdp.api.activation.v1 import activation_pb2 as pb, activation_pb2_grpc
+from cdp.platform.caller import caller_from
+from cdp.platform.eventlog import Follower
+
+
+class ActivationServicer(activation_pb2_grpc.ActivationServicer):
+    def __init__(self, app: ActivationApp, follower: Follower):
+        self.app = app
+        self.follower = follower
+
+    async def CreateDestination(self, request, context):
+        try:
+            return await self.app.create_destination(request, caller_from(context), self.follower)
+        except InvalidDestination as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except NotAllowed as error:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"audience_ids: {error.details()}")
+            raise
+
+    async def ListDestinations(self, request, context):
+        return pb.ListDestinationsResponse(destinations=list(self.app.destinations.values()))
+
+    async def ListDeliveries(self, request, context):
+        return pb.ListDeliveriesResponse(deliveries=self.app.list_deliveries(request.destination_id, request.limit or 100))

@@ -1,0 +1,65 @@
+"""The delivery worker: posts scheduled deliveries to webhooks, retrying with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+
+from cdp.activation.application import ActivationApp
+
+log = logging.getLogger(__name__)
+
+CONCURRENCY = 8
+TIMEOUT_S = 10
+
+
+class DeliveryWorker:
+    def __init__(self, app: ActivationApp):
+        self.app = app
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        app.on_scheduled = self.schedule
+        for delivery in app.pending():  # what a previous run left pending
+            self.schedule(delivery.delivery_id, 0.0)
+
+    def schedule(self, delivery_id: str, delay: float) -> None:
+        if delay <= 0:
+            self.queue.put_nowait(delivery_id)
+        else:
+            self._loop.call_later(delay, self.queue.put_nowait, delivery_id)
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as session:
+            await asyncio.gather(*(self._work(session) for _ in range(CONCURRENCY)))
+
+    async def _work(self, session: aiohttp.ClientSession) -> None:
+        while True:
+            delivery_id = await self.queue.get()
+            delivery = self.app.deliveries.get(delivery_id)
+            if delivery is None or delivery.status != "pending":
+                continue
+            destination = self.app.destinations[delivery.destination_id]
+            started = time.perf_counter()
+            ok, status, error = False, 0, ""
+            try:
+                async with session.post(destination.url, data=delivery.payload,
+                                        headers={"Content-Type": "application/json",
+                                                 "X-CDP-Delivery": delivery_id}) as response:
+                    status = response.status
+                    ok = 200 <= status < 300
+                    if not ok:
+                        error = f"HTTP {status}"
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as failure:
+                error = f"{type(failure).__name__}: {failure}"[:500]
+            latency_ms = (time.perf_counter() - started) * 1000
+            try:
+                delay = self.app.record_attempt(delivery_id, ok, status, error, latency_ms)
+            except Exception:
+                log.exception("delivery %s: recording the attempt failed; will retry", delivery_id)
+                delay = 1.0
+            if delay is not None:
+                log.info("delivery %s to %s failed (%s); retry in %.2fs", delivery_id, delivery.destination_id, error, delay)
+                self.schedule(delivery_id, delay)

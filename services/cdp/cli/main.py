@@ -1,0 +1,26 @@
+"""The `cdp` command."""
+
+from __future__ import annotations
+
+import click
+
+from cdp.cli import audience, bench, destination, profile, send, source, up, webhook
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """An event-sourced, policy-governed customer data platform."""
+
+
+main.add_command(up.up)
+main.add_command(send.send)
+main.add_command(source.source)
+main.add_command(profile.profile)
+main.add_command(audience.audience)
+main.add_command(destination.destination)
+main.add_command(webhook.webhook)
+main.add_command(bench.bench)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""`cdp profile`: read a person's profile."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from google.protobuf import json_format
+
+from cdp.api.identity.v1 import identity_pb2
+from cdp.api.profile.v1 import profile_pb2, profile_pb2_grpc
+from cdp.cli.client import call, channel
+
+
+@click.group()
+def profile() -> None:
+    """Profiles: traits with provenance, event counts, accounts."""
+
+
+@profile.command("get")
+@click.option("--person-id", default="")
+@click.option("--user-id", default="")
+@click.option("--anonymous-id", default="")
+@click.option("--email", default="")
+@click.option("--json", "as_json", is_flag=True, help="The whole profile as JSON.")
+def get(person_id, user_id, anonymous_id, email, as_json):
+    """One profile, by person id or any identifier."""
+    request = profile_pb2.GetProfileRequest(person_id=person_id)
+    for kind, value in (("user_id", user_id), ("anonymous_id", anonymous_id), ("email", email.strip().lower())):
+        if value:
+            request.identifier.CopyFrom(identity_pb2.Identifier(type=kind, value=value))
+    if not person_id and not request.identifier.value:
+        raise click.UsageError("give --person-id, --user-id, --anonymous-id or --email")
+    found = call(profile_pb2_grpc.ProfileServiceStub(channel("profile")).GetProfile, request)
+    if as_json:
+        click.echo(json.dumps(json_format.MessageToDict(found), indent=2))
+        return
+    click.echo(f"person {found.person_id}   first seen {found.first_seen}   last seen {found.last_seen}")
+    for name in sorted(found.traits):
+        trait = found.traits[name]
+        click.echo(f"  {name:<20} {trait.value:<30} from source {trait.source_id} at {trait.updated_at}")
+    for name in sorted(found.event_counts):
+        click.echo(f"  {found.event_counts[name]:>6} x {name}")
+    for account in found.accounts:
+        click.echo(f"  account {account.group_id}: " + ", ".join(f"{k}={v.value}" for k, v in sorted(account.traits.items())))

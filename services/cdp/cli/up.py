@@ -1,0 +1,69 @@
+"""`cdp up`: the whole platform on this machine, one process per service."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import click
+import grpc
+
+from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
+from cdp.platform.config import SERVICES
+from cdp.platform.launcher import Platform
+
+
+@click.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=".cdp", show_default=True, envvar="CDP_DATA_DIR",
+              help="Where each service keeps its SQLite files and logs.")
+@click.option("--store", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True, envvar="CDP_STORE")
+@click.option("--postgres-dsn", default="", envvar="CDP_POSTGRES_DSN", help="With --store postgres.")
+def up(data_dir: Path, store: str, postgres_dsn: str) -> None:
+    """Start collector, identity, profile, segment and activation; Ctrl-C stops them."""
+    extra = ["--store", store] + (["--postgres-dsn", postgres_dsn] if postgres_dsn else [])
+    platform = Platform(data_dir=data_dir, extra_args=extra)
+    stopping = False
+
+    def _stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        platform.start_all()
+    except (RuntimeError, TimeoutError) as error:
+        platform.stop()
+        raise click.ClickException(str(error)) from None
+    write_key = ensure_default_source(platform.address("collector"), data_dir)
+    click.echo(f"cdp is up; data in {data_dir.resolve()}")
+    for service in SERVICES:
+        click.echo(f"  {service:<11} grpc://{platform.address(service)}   log: {platform.log_path(service)}")
+    click.echo(f"  write key of source 'default': {write_key}  (saved in {data_dir / 'write_key'})")
+    click.echo("Press Ctrl-C to stop.")
+    try:
+        while not stopping:
+            for service, process in platform.processes.items():
+                if process.poll() is not None:
+                    click.echo(f"{service} exited with {process.returncode}; stopping (see {platform.log_path(service)})", err=True)
+                    stopping = True
+            time.sleep(0.2)
+    finally:
+        click.echo("stopping...")
+        platform.stop()
+        click.echo("stopped.")
+
+
+def ensure_default_source(collector: str, data_dir: Path) -> str:
+    """A first run creates a server-side source named 'default' for the quickstart."""
+    with grpc.insecure_channel(collector) as channel:
+        stub = collector_pb2_grpc.CollectorStub(channel)
+        for existing in stub.ListSources(collector_pb2.ListSourcesRequest(), timeout=10).sources:
+            if existing.name == "default":
+                source = existing
+                break
+        else:
+            source = stub.CreateSource(collector_pb2.CreateSourceRequest(name="default", server_side=True), timeout=10)
+    (data_dir / "write_key").write_text(source.write_key + "\n")
+    return source.write_key

@@ -1,0 +1,102 @@
+"""Start the five services as separate processes, wait until they serve, stop them.
+
+Used by `cdp up`, the benchmarks and the end-to-end tests, so all three run the
+platform the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from cdp.platform.config import DEFAULT_PORTS, SERVICES
+
+
+@dataclass
+class Platform:
+    data_dir: Path
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def address(self, service: str) -> str:
+        return f"127.0.0.1:{self.ports[service]}"
+
+    def args(self, service: str) -> list[str]:
+        args = [sys.executable, "-m", f"cdp.{service}", "--data-dir", str(self.data_dir), "--port", str(self.ports[service])]
+        for peer in SERVICES:
+            if peer != service:
+                args += [f"--{peer}-addr", self.address(peer)]
+        return args + self.extra_args
+
+    def start(self, service: str) -> subprocess.Popen:
+        log_dir = self.log_dir or self.data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(log_dir / f"{service}.log", "ab")
+        env = {**os.environ, **self.env}
+        process = subprocess.Popen(self.args(service), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+        self.processes[service] = process
+        return process
+
+    def start_all(self, timeout: float = 30.0) -> None:
+        for service in SERVICES:
+            self.start(service)
+        self.wait_healthy(SERVICES, timeout)
+
+    def wait_healthy(self, services, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        for service in services:
+            with grpc.insecure_channel(self.address(service)) as channel:
+                stub = health_pb2_grpc.HealthStub(channel)
+                while True:
+                    process = self.processes.get(service)
+                    if process is not None and process.poll() is not None:
+                        raise RuntimeError(f"{service} exited with {process.returncode}; see its log in {self.log_path(service)}")
+                    try:
+                        if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                            break
+                    except grpc.RpcError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{service} did not start serving on {self.address(service)} within {timeout}s")
+                    time.sleep(0.1)
+
+    def log_path(self, service: str) -> Path:
+        return (self.log_dir or self.data_dir / "logs") / f"{service}.log"
+
+    def kill(self, service: str) -> None:
+        """kill -9: the crash the platform must survive."""
+        process = self.processes.pop(service)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> "Platform":
+        self.start_all()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

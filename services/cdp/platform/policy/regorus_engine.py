@@ -1,0 +1,83 @@
+"""The embedded backend: regorus evaluating the bundle in-process.
+
+A regorus Engine is bound to the thread that made it (pyo3 `unsendable`: touching it from another
+thread panics, and so does cloning it there), so each thread gets its own engine, built once from the
+bundle (about a millisecond) and reused for every decision after that. Input and data go in as JSON
+text: the dict path of this build turns `true` into 1, so `input.x == true` would fail.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import regorus
+
+from cdp.platform.policy.bundle import PolicyBundle
+from cdp.platform.policy.engine import PolicyError, TestResult, find_test_rules, rule_path
+
+
+def _message(error: BaseException) -> str:
+    # regorus appends a Rust backtrace when RUST_BACKTRACE is set; the first part says what failed.
+    return str(error).split("\nStack backtrace:")[0].strip()
+
+
+class RegorusEngine:
+    def __init__(self, bundle: PolicyBundle):
+        self.bundle = bundle
+        self.revision = bundle.revision
+        self._data_json = json.dumps(bundle.data)
+        self._local = threading.local()
+        self._rules: dict[str, str] = {}  # entrypoint as given -> "data.a.b.rule"
+        self._engine()  # fail now, not at the first decision, if a module does not compile
+
+    def _build(self, modules: dict[str, str]) -> regorus.Engine:
+        engine = regorus.Engine()
+        try:
+            for path, source in modules.items():
+                engine.add_policy(path, source)
+            engine.add_data_json(self._data_json)
+        except RuntimeError as e:
+            raise PolicyError("bundle", _message(e)) from None
+        return engine
+
+    def _engine(self) -> regorus.Engine:
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._local.engine = self._build(self.bundle.modules)
+        return engine
+
+    def _rule(self, entrypoint: str) -> str:
+        rule = self._rules.get(entrypoint)
+        if rule is None:
+            rule = self._rules[entrypoint] = "data." + ".".join(rule_path(entrypoint))
+        return rule
+
+    def evaluate(self, entrypoint: str, input: dict) -> Any:
+        rule = self._rule(entrypoint)
+        engine = self._engine()
+        try:
+            engine.set_input_json(json.dumps(input))
+            result = engine.eval_rule(rule)
+        except (RuntimeError, ValueError, TypeError) as e:  # policy error, or input not JSON
+            raise PolicyError(entrypoint, _message(e)) from None
+        if result is None:  # eval_rule gives None for an undefined rule
+            raise PolicyError(entrypoint, "undefined")
+        return result
+
+    def evaluate_many(self, entrypoint: str, inputs: list[dict]) -> list[Any]:
+        return [self.evaluate(entrypoint, input) for input in inputs]
+
+    def run_tests(self) -> list[TestResult]:
+        # A separate engine: test modules must never be reachable from decisions.
+        engine = self._build({**self.bundle.modules, **self.bundle.tests})
+        engine.set_input_json("{}")
+        results = []
+        for name in find_test_rules(self.bundle.tests):
+            try:
+                passed = engine.eval_rule(name) is True
+                results.append(TestResult(name, passed, None if passed else "false or undefined"))
+            except RuntimeError as e:
+                results.append(TestResult(name, False, _message(e)))
+        return results

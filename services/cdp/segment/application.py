@@ -1,0 +1,171 @@
+"""Segment: audience definitions, and memberships that follow profile changes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Sequence
+
+import orjson
+from eventsourcing.persistence import StoredEvent
+
+from cdp.api.eventlog.v1 import eventlog_pb2
+from cdp.api.profile.v1 import profile_pb2
+from cdp.api.segment.v1 import segment_pb2 as pb
+from cdp.platform.clock import now_iso
+from cdp.platform.decisions import Decider
+from cdp.platform.ids import derived_id
+from cdp.platform.published import decode, stored, topic_of
+from cdp.platform.store import EventStore
+from cdp.segment import domain
+
+PROFILE_TOPICS = topic_of(profile_pb2.ProfileChanged, profile_pb2.ProfileMerged)
+PUBLISHED = topic_of(pb.AudienceCreated, pb.MembershipEntered, pb.MembershipExited)
+AUDIENCE_DECISION = "data.cdp.audience.decision"
+
+
+class NotAllowed(Exception):
+    def __init__(self, reasons: list[str], decision_id: str):
+        super().__init__("; ".join(reasons) or "not allowed by policy")
+        self.reasons = reasons
+        self.decision_id = decision_id
+
+
+def conditions_from_proto(conditions) -> list[domain.Condition]:
+    out: list[domain.Condition] = []
+    for index, c in enumerate(conditions):
+        if c.HasField("trait"):
+            try:
+                value = orjson.loads(c.trait.value) if c.trait.value else None
+            except orjson.JSONDecodeError:
+                raise domain.InvalidAudience(f"conditions[{index}].trait.value: must be JSON") from None
+            out.append(domain.TraitCondition(c.trait.trait, c.trait.op, value))
+        elif c.HasField("event"):
+            out.append(domain.EventCondition(c.event.event, c.event.min_count))
+        else:
+            raise domain.InvalidAudience(f"conditions[{index}]: must be a trait or an event condition")
+    return out
+
+
+def decoded_traits(profile: profile_pb2.Profile) -> dict[str, Any]:
+    return {name: orjson.loads(value.value) for name, value in profile.traits.items()}
+
+
+class SegmentApp:
+    def __init__(self, store: EventStore, decider: Decider):
+        self.store = store
+        self.decider = decider
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        self.audiences: dict[str, pb.Audience] = {}
+        self.definitions: dict[str, domain.AudienceDefinition] = {}
+        self.memberships = domain.Memberships()
+        self.versions: dict[str, int] = {}
+        for n in self.store.replay(PUBLISHED):
+            self._apply(decode(n.topic, n.state))
+            self.versions[str(n.originator_id)] = n.originator_version
+
+    def _apply(self, message) -> None:
+        if isinstance(message, pb.AudienceCreated):
+            audience = message.audience
+            self.audiences[audience.audience_id] = audience
+            self.definitions[audience.audience_id] = domain.define(audience.name, conditions_from_proto(audience.conditions))
+        elif isinstance(message, pb.MembershipEntered):
+            self.memberships.enter(message.audience_id, message.person_id)
+        elif isinstance(message, pb.MembershipExited):
+            self.memberships.exit(message.audience_id, message.person_id)
+
+    # Commands ----------------------------------------------------------------
+
+    def create_audience(self, name: str, conditions, caller) -> pb.Audience:
+        definition = domain.define(name, conditions_from_proto(conditions))
+        decision = self.decider.decide(AUDIENCE_DECISION, {
+            "action": "create",
+            "caller": caller.as_input(),
+            "audience": {"name": definition.name, "traits": definition.traits(), "events": definition.events()},
+        }, caller=caller.subject)
+        if not decision.result.get("allow"):
+            self.decider.flush()  # a refusal is recorded too
+            raise NotAllowed(list(decision.result.get("reasons", [])), decision.id)
+        audience = pb.Audience(
+            audience_id=str(uuid.uuid4()), name=definition.name, conditions=conditions, version=1,
+            created_by=caller.subject, decision_id=decision.id,
+        )
+        created = pb.AudienceCreated(audience=audience, created_at=now_iso())
+        self.store.append([stored(uuid.UUID(audience.audience_id), 1, created), *self.decider.take_records()])
+        self.decider.committed()
+        self._apply(created)
+        return audience
+
+    # Following ---------------------------------------------------------------
+
+    async def handle_profiles(self, notifications) -> Sequence[StoredEvent]:
+        out: list[StoredEvent] = []
+        for n in notifications:
+            message = decode(n.topic, n.payload)
+            if isinstance(message, profile_pb2.ProfileChanged):
+                out.extend(self.evaluate(message.profile, message.cause_event_id, self.definitions))
+            else:
+                for audience_id in self.memberships.audiences_of(message.merged_id):
+                    out.append(self._membership(False, audience_id, message.merged_id, ""))
+        return out
+
+    def evaluate(self, profile: profile_pb2.Profile, cause: str, definitions: dict[str, domain.AudienceDefinition]) -> list[StoredEvent]:
+        out: list[StoredEvent] = []
+        if not definitions:
+            return out
+        traits = decoded_traits(profile)
+        counts = dict(profile.event_counts)
+        for audience_id, definition in definitions.items():
+            inside = domain.qualifies(definition, traits, counts)
+            if inside != self.memberships.has(audience_id, profile.person_id):
+                out.append(self._membership(inside, audience_id, profile.person_id, cause))
+        return out
+
+    def _membership(self, entered: bool, audience_id: str, person_id: str, cause: str) -> StoredEvent:
+        version_of_audience = self.audiences[audience_id].version
+        kind = pb.MembershipEntered if entered else pb.MembershipExited
+        message = kind(audience_id=audience_id, person_id=person_id, audience_version=version_of_audience,
+                       cause_event_id=cause, at=now_iso())
+        self._apply(message)
+        originator = derived_id("membership", audience_id, person_id)
+        version = self.versions.get(str(originator), 0) + 1
+        self.versions[str(originator)] = version
+        return stored(originator, version, message)
+
+    async def backfill(self, audience_id: str, follower) -> int:
+        """Evaluate a new audience over every profile the follower has seen.
+
+        Reads the profile log up to the follower's position under its lock, so the
+        audience starts from exactly the state later changes are applied to.
+        """
+        async with follower.lock:
+            latest: dict[str, profile_pb2.Profile] = {}
+            after = 0
+            while after < follower.position:
+                page = await follower.stub.Read(eventlog_pb2.ReadRequest(after=after, limit=2000, topics=PROFILE_TOPICS))
+                for n in page.notifications:
+                    if n.id > follower.position:
+                        break
+                    message = decode(n.topic, n.payload)
+                    if isinstance(message, profile_pb2.ProfileChanged):
+                        latest[message.profile.person_id] = message.profile
+                    else:
+                        latest.pop(message.merged_id, None)
+                if not page.notifications:
+                    break
+                after = page.notifications[-1].id
+            definition = {audience_id: self.definitions[audience_id]}
+            events: list[StoredEvent] = []
+            for profile in latest.values():
+                events.extend(self.evaluate(profile, "", definition))
+            if events:
+                try:
+                    self.store.append(events)
+                except Exception:
+                    self.rebuild()
+                    raise
+            return len(events)
+
+    def members(self, audience_id: str) -> list[str]:
+        return sorted(self.memberships.members.get(audience_id, ()))

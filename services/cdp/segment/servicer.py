@@ -1,0 +1,41 @@
+"""gRPC adapter of segment."""
+
+from __future__ import annotations
+
+import grpc
+
+from cdp.api.segment.v1 import segment_pb2 as pb, segment_pb2_grpc
+from cdp.platform.caller import caller_from
+from cdp.platform.eventlog import Follower
+from cdp.segment.application import NotAllowed, SegmentApp
+from cdp.segment.domain import InvalidAudience
+
+
+class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
+    def __init__(self, app: SegmentApp, follower: Follower):
+        self.app = app
+        self.follower = follower
+
+    async def CreateAudience(self, request, context):
+        try:
+            audience = self.app.create_audience(request.name, request.conditions, caller_from(context))
+        except InvalidAudience as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except NotAllowed as error:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{error} (decision {error.decision_id})")
+        await self.app.backfill(audience.audience_id, self.follower)
+        return audience
+
+    async def GetAudience(self, request, context):
+        audience = self.app.audiences.get(request.audience_id)
+        if audience is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"audience_id: no audience {request.audience_id!r}")
+        return audience
+
+    async def ListAudiences(self, request, context):
+        return pb.ListAudiencesResponse(audiences=list(self.app.audiences.values()))
+
+    async def ListMembers(self, request, context):
+        if request.audience_id not in self.app.audiences:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"audience_id: no audience {request.audience_id!r}")
+        return pb.ListMembersResponse(person_ids=self.app.members(request.audience_id))
