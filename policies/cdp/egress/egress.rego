@@ -37,7 +37,9 @@ reasons[p] := sprintf("class %s not allowed for purpose %s", [cls, purpose]) if 
 	not cls in allowed_classes
 }
 
-withheld contains p if some p, _ in reasons
+withheld contains p if {
+	some p, _ in reasons
+}
 
 decision := {
 	"allowed": sort(properties - withheld),

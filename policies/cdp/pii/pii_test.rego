@@ -48,6 +48,12 @@ test_listed_name_wins_over_pattern if {
 	data.cdp.pii.class_of("email_verified") == "internal.flag" with data.cdp.classification.email_verified as "internal.flag"
 }
 
+test_normalised_inlines_normalise if {
+	names := ["First-Name", "Mobile Phone", "ZIP"]
+	got := data.cdp.pii.normalised with input as {"fields": names}
+	got == {n: data.cdp.pii.normalise(n) | some n in names}
+}
+
 test_classification_keys_are_normalised if {
 	every k, _ in data.cdp.classification {
 		k == data.cdp.pii.normalise(k)

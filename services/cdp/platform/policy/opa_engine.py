@@ -72,7 +72,10 @@ class OpaServerEngine:
         results = []
         try:
             for path, source in sorted(self.bundle.tests.items()):
-                self.client.update_policy_from_string(source, path, rego_compat=False)
+                try:
+                    self.client.update_policy_from_string(source, path, rego_compat=False)
+                except RegoParseError as e:
+                    raise PolicyError(path, f"OPA rejected the test module: {e}") from None
             for name in find_test_rules(self.bundle.tests):
                 try:
                     result = self._query(name, rule_path(name), {}).get("result")

@@ -3,7 +3,9 @@
 A regorus Engine is bound to the thread that made it (pyo3 `unsendable`: touching it from another
 thread panics, and so does cloning it there), so each thread gets its own engine, built once from the
 bundle (about a millisecond) and reused for every decision after that. Input and data go in as JSON
-text: the dict path of this build turns `true` into 1, so `input.x == true` would fail.
+text: the dict path of this build turns `true` into 1, so `input.x == true` would fail. Results come
+back as JSON text too (~2 µs more than Python objects), so they are exactly what OPA returns: integers
+stay integers and sets become sorted arrays, and a recorded decision reads the same from either backend.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ import regorus
 
 from cdp.platform.policy.bundle import PolicyBundle
 from cdp.platform.policy.engine import PolicyError, TestResult, find_test_rules, rule_path
+
+
+# What eval_rule_as_json answers for an undefined rule (eval_rule's None would also mean null).
+_UNDEFINED = '"<undefined>"'
 
 
 def _message(error: BaseException) -> str:
@@ -59,12 +65,12 @@ class RegorusEngine:
         engine = self._engine()
         try:
             engine.set_input_json(json.dumps(input))
-            result = engine.eval_rule(rule)
+            result = engine.eval_rule_as_json(rule)
         except (RuntimeError, ValueError, TypeError) as e:  # policy error, or input not JSON
             raise PolicyError(entrypoint, _message(e)) from None
-        if result is None:  # eval_rule gives None for an undefined rule
+        if result == _UNDEFINED:
             raise PolicyError(entrypoint, "undefined")
-        return result
+        return json.loads(result)
 
     def evaluate_many(self, entrypoint: str, inputs: list[dict]) -> list[Any]:
         return [self.evaluate(entrypoint, input) for input in inputs]
@@ -76,7 +82,7 @@ class RegorusEngine:
         results = []
         for name in find_test_rules(self.bundle.tests):
             try:
-                passed = engine.eval_rule(name) is True
+                passed = engine.eval_rule_as_json(name) == "true"
                 results.append(TestResult(name, passed, None if passed else "false or undefined"))
             except RuntimeError as e:
                 results.append(TestResult(name, False, _message(e)))
