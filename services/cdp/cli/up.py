@@ -10,7 +10,7 @@ import click
 import grpc
 
 from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
-from cdp.platform.config import SERVICES
+from cdp.platform.config import DEFAULT_HTTP_PORT, SERVICES
 from cdp.platform.launcher import Platform
 
 
@@ -19,10 +19,12 @@ from cdp.platform.launcher import Platform
               help="Where each service keeps its SQLite files and logs.")
 @click.option("--store", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True, envvar="CDP_STORE")
 @click.option("--postgres-dsn", default="", envvar="CDP_POSTGRES_DSN", help="With --store postgres.")
-def up(data_dir: Path, store: str, postgres_dsn: str) -> None:
+@click.option("--http-port", default=DEFAULT_HTTP_PORT, show_default=True, envvar="CDP_HTTP_PORT",
+              help="The collector's Segment-compatible HTTP tracking API (0: off).")
+def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int) -> None:
     """Start collector, identity, profile, segment and activation; Ctrl-C stops them."""
     extra = ["--store", store] + (["--postgres-dsn", postgres_dsn] if postgres_dsn else [])
-    platform = Platform(data_dir=data_dir, extra_args=extra)
+    platform = Platform(data_dir=data_dir, extra_args=extra, http_port=http_port)
     stopping = False
 
     def _stop(signum, frame):
@@ -40,6 +42,8 @@ def up(data_dir: Path, store: str, postgres_dsn: str) -> None:
     click.echo(f"cdp is up; data in {data_dir.resolve()}")
     for service in SERVICES:
         click.echo(f"  {service:<11} grpc://{platform.address(service)}   log: {platform.log_path(service)}")
+    if http_port:
+        click.echo(f"  tracking API http://127.0.0.1:{http_port}/v1/batch (Segment-compatible)")
     click.echo(f"  write key of source 'default': {write_key}  (saved in {data_dir / 'write_key'})")
     click.echo("Press Ctrl-C to stop.")
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
 from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.collector.application import Collector
+from cdp.collector.http_api import start_http
 from cdp.collector.servicer import CollectorServicer
 from cdp.platform import config as config_module
 from cdp.platform.eventlog import EventLogServicer
@@ -20,6 +21,9 @@ async def serve(config: config_module.ServiceConfig) -> None:
                 collector_pb2.DESCRIPTOR.services_by_name["Collector"].full_name)
     service.add(eventlog_pb2_grpc.add_EventLogServicer_to_server, EventLogServicer(store),
                 eventlog_pb2.DESCRIPTOR.services_by_name["EventLog"].full_name)
+    if config.http_port:
+        runner = await start_http(collector, config.host, config.http_port)
+        service.on_stop(runner.cleanup)
     service.on_stop(store.close)
     await service.run_until_signalled()
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Sequence
 
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.common.v1 import event_pb2
 from cdp.collector import domain
-from cdp.platform.clock import now_iso
+from cdp.platform.clock import format_iso, now_iso, parse_iso
 from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored, topic_of
 from cdp.platform.store import EventStore
@@ -18,6 +19,15 @@ from cdp.platform.store import EventStore
 ACCEPTED = collector_pb2.ACCEPTED
 DUPLICATE = collector_pb2.DUPLICATE
 REJECTED = collector_pb2.REJECTED
+
+
+def corrected_timestamp(event: event_pb2.Event, received: datetime) -> str:
+    """When the call happened: a client clock is corrected by how far its sentAt
+    was off (receivedAt - (sentAt - originalTimestamp)); what it sent is kept."""
+    if event.original_timestamp and event.sent_at:
+        skew = parse_iso(event.sent_at) - parse_iso(event.original_timestamp)
+        return format_iso(received - skew)
+    return event.original_timestamp or format_iso(received)
 
 
 class UnknownWriteKey(Exception):
@@ -78,16 +88,19 @@ class Collector:
 
     # Ingest ----------------------------------------------------------------
 
-    def ingest(self, write_key: str, events: Sequence[event_pb2.Event]) -> collector_pb2.IngestResponse:
+    def ingest(self, write_key: str, events: Sequence[event_pb2.Event], *,
+               all_or_nothing: bool = False) -> collector_pb2.IngestResponse:
         """Validate, deduplicate and store a batch; acknowledge each event.
 
-        Good events are stored in one transaction whatever their neighbours do;
-        a messageId this source sent before is acknowledged as a duplicate.
+        Good events are stored in one transaction whatever their neighbours do
+        (with all_or_nothing, none is stored when any is rejected); a messageId
+        this source sent before is acknowledged as a duplicate.
         """
         source = self.source_for(write_key)
         if len(events) > domain.MAX_BATCH_EVENTS:
             raise BatchTooLarge(f"events: {len(events)} events; the limit is {domain.MAX_BATCH_EVENTS} a batch")
-        received_at = now_iso()
+        received = datetime.now(timezone.utc)
+        received_at = format_iso(received)
         acks: list[collector_pb2.EventAck] = []
         to_store = []
         seen: dict[uuid.UUID, int] = {}
@@ -106,9 +119,15 @@ class Collector:
             )
             accepted.event.received_at = received_at
             if not accepted.event.timestamp:
-                accepted.event.timestamp = accepted.event.original_timestamp or received_at
+                accepted.event.timestamp = corrected_timestamp(accepted.event, received)
             to_store.append(stored(event_id, 1, accepted))
             acks.append(collector_pb2.EventAck(index=index, status=ACCEPTED, event_id=str(event_id)))
+        if all_or_nothing and any(a.status == REJECTED for a in acks):
+            to_store = []
+            for ack in acks:
+                if ack.status != REJECTED:
+                    ack.status, ack.event_id, ack.field = REJECTED, "", "batch"
+                    ack.error = "not stored: another call in this request was rejected"
         existing = self.store.append_new(to_store) if to_store else set()
         for event_id in existing:
             acks[seen[event_id]].status = DUPLICATE

@@ -25,6 +25,7 @@ class Platform:
     data_dir: Path
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     extra_args: list[str] = field(default_factory=list)
+    http_port: int = 0  # the collector's HTTP tracking API; 0 = off
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -37,6 +38,8 @@ class Platform:
         for peer in SERVICES:
             if peer != service:
                 args += [f"--{peer}-addr", self.address(peer)]
+        if service == "collector" and self.http_port:
+            args += ["--http-port", str(self.http_port)]
         return args + self.extra_args
 
     def start(self, service: str) -> subprocess.Popen:

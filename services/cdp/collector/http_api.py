@@ -1,0 +1,168 @@
+"""The Segment-compatible HTTP tracking API, served by the collector process.
+
+POST /v1/batch and /v1/{identify,track,page,screen,group,alias} feed the same
+ingest path as gRPC. A request is all or nothing: a bad call anywhere in a
+batch gets 400 naming it and nothing of the batch is stored, since SDKs do not
+retry 4xx and a partly stored batch could never be completed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import logging
+import zlib
+
+import orjson
+from aiohttp import web
+
+from cdp.api.collector.v1 import collector_pb2
+from cdp.collector import domain
+from cdp.collector.application import BatchTooLarge, Collector, UnknownWriteKey
+from cdp.collector.segment_json import MalformedCall, to_event
+
+log = logging.getLogger(__name__)
+
+SINGLE_CALLS = ("identify", "track", "page", "screen", "group", "alias")
+MAX_INFLIGHT = 64  # concurrent requests before answering 429
+RETRY_AFTER_S = 1
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def _error(status: int, code: str, message: str, headers: dict | None = None) -> web.Response:
+    return web.json_response({"code": code, "message": message}, status=status, headers=headers)
+
+
+def decode_body(raw: bytes, encoding: str) -> bytes:
+    """Gunzip when the body is gzip, whatever Content-Type says; cap the inflated size."""
+    if encoding.lower() == "gzip" or raw[:2] == b"\x1f\x8b":
+        try:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = inflater.decompress(raw, domain.MAX_BATCH_BYTES + 1)
+            if len(body) > domain.MAX_BATCH_BYTES or inflater.unconsumed_tail:
+                raise HttpError(413, "too_large", f"body: inflates to more than {domain.MAX_BATCH_BYTES} bytes (500 KB)")
+            if not inflater.eof:
+                raise HttpError(400, "invalid_gzip", "body: gzip stream is truncated")
+            return body
+        except zlib.error as error:
+            raise HttpError(400, "invalid_gzip", f"body: not valid gzip ({error})") from None
+    return raw
+
+
+def parse_json(body: bytes) -> dict:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise HttpError(400, "invalid_json", f"body: not valid JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise HttpError(400, "invalid_json", "body: must be a JSON object")
+    return document
+
+
+def write_key_of(request: web.Request, document: dict) -> str:
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("basic "):
+        try:
+            user = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8").split(":", 1)[0]
+        except (binascii.Error, UnicodeDecodeError):
+            raise HttpError(401, "unauthorized", "Authorization: malformed basic credentials") from None
+        if user:
+            return user
+    key = request.headers.get("X-Write-Key", "") or document.get("writeKey", "")
+    if not isinstance(key, str) or not key:
+        raise HttpError(401, "unauthorized", "writeKey: missing (basic auth user, X-Write-Key header or writeKey in the body)")
+    return key
+
+
+def calls_of(document: dict, kind: str) -> list:
+    if kind != "batch":
+        return [document]
+    batch = document.get("batch")
+    if not isinstance(batch, list):
+        raise HttpError(400, "invalid_request", "batch: must be an array of calls")
+    if len(batch) > domain.MAX_BATCH_EVENTS:
+        raise HttpError(413, "too_large", f"batch: {len(batch)} calls; the limit is {domain.MAX_BATCH_EVENTS}")
+    return batch
+
+
+class TrackingApi:
+    def __init__(self, collector: Collector):
+        self.collector = collector
+        self.inflight = 0
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=domain.MAX_BATCH_BYTES + 1024)
+        app.router.add_post("/v1/batch", self.handle)
+        app.router.add_post("/v1/import", self.handle)
+        for kind in SINGLE_CALLS:
+            app.router.add_post(f"/v1/{kind}", self.handle)
+        app.router.add_get("/health", lambda request: web.json_response({"status": "ok"}))
+        return app
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if self.inflight >= MAX_INFLIGHT:
+            return _error(429, "overloaded", "too many requests in flight; retry", {"Retry-After": str(RETRY_AFTER_S)})
+        self.inflight += 1
+        try:
+            return await self._handle(request)
+        except HttpError as error:
+            return _error(error.status, error.code, error.message, error.headers)
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, "too_large", f"body: larger than {domain.MAX_BATCH_BYTES} bytes (500 KB)")
+        except Exception:
+            log.exception("tracking API: unexpected failure")
+            return _error(500, "internal", "the collector failed; retry")
+        finally:
+            self.inflight -= 1
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        kind = request.path.rsplit("/", 1)[-1]
+        kind = "batch" if kind in ("batch", "import") else kind
+        raw = await request.read()
+        if len(raw) > domain.MAX_BATCH_BYTES:
+            raise HttpError(413, "too_large", f"body: {len(raw)} bytes; the limit is {domain.MAX_BATCH_BYTES} (500 KB)")
+        document = parse_json(decode_body(raw, request.headers.get("Content-Encoding", "")))
+        write_key = write_key_of(request, document)
+        batch_sent_at = document.get("sentAt") if isinstance(document.get("sentAt"), str) else ""
+        events = []
+        for index, call in enumerate(calls_of(document, kind)):
+            where = f"batch[{index}]." if kind == "batch" else ""
+            try:
+                event = to_event(call, default_type="" if kind == "batch" else kind)
+            except MalformedCall as error:
+                raise HttpError(400, "invalid_request", f"{where}{error.field}: {error.rule}") from None
+            if kind != "batch" and event.type != kind:
+                raise HttpError(400, "invalid_request", f"type: is {event.type!r} on /v1/{kind}")
+            if not event.sent_at and batch_sent_at:
+                event.sent_at = batch_sent_at
+            if len(orjson.dumps(call)) > domain.MAX_EVENT_BYTES:
+                raise HttpError(413, "too_large", f"{where.rstrip('.') or 'event'}: larger than {domain.MAX_EVENT_BYTES} bytes (32 KB)")
+            events.append(event)
+        try:
+            response = self.collector.ingest(write_key, events, all_or_nothing=True)
+        except UnknownWriteKey as error:
+            raise HttpError(401, "unauthorized", str(error)) from None
+        except BatchTooLarge as error:
+            raise HttpError(413, "too_large", str(error)) from None
+        if response.rejected:
+            ack = next(a for a in response.acks if a.status == collector_pb2.REJECTED)
+            where = f"batch[{ack.index}]." if kind == "batch" else ""
+            raise HttpError(400, "invalid_request", f"{where}{ack.field}: {ack.error}")
+        return web.json_response({"success": True})
+
+
+async def start_http(collector: Collector, host: str, port: int) -> web.AppRunner:
+    # The API inflates gzip itself, with a cap on the inflated size.
+    runner = web.AppRunner(TrackingApi(collector).app(), access_log=None, auto_decompress=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
