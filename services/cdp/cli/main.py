@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cdp.cli import audience, bench, destination, profile, send, source, up, webhook
+from cdp.cli import audience, bench, destination, plan, profile, send, source, up, webhook
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,6 +15,8 @@ def main() -> None:
 main.add_command(up.up)
 main.add_command(send.send)
 main.add_command(source.source)
+main.add_command(plan.plan)
+main.add_command(plan.quarantine)
 main.add_command(profile.profile)
 main.add_command(audience.audience)
 main.add_command(destination.destination)

@@ -27,4 +27,14 @@ def list_() -> None:
     stub = collector_pb2_grpc.CollectorStub(channel("collector"))
     for s in call(stub.ListSources, collector_pb2.ListSourcesRequest()).sources:
         side = "server-side" if s.server_side else "client-side"
-        click.echo(f"{s.source_id}  {s.name:<20} {side:<12} {'disabled' if s.disabled else 'enabled'}  {s.write_key}")
+        plan = f"  plan {s.plan_name} ({s.plan_mode})" if s.plan_name else ""
+        click.echo(f"{s.source_id}  {s.name:<20} {side:<12} {'disabled' if s.disabled else 'enabled'}  {s.write_key}{plan}")
+
+
+@source.command("disable")
+@click.argument("name")
+def disable(name: str) -> None:
+    """Refuse the source's write key from now on (401 over HTTP, UNAUTHENTICATED over gRPC)."""
+    stub = collector_pb2_grpc.CollectorStub(channel("collector"))
+    disabled = call(stub.DisableSource, collector_pb2.DisableSourceRequest(name=name))
+    click.echo(f"{disabled.name} disabled")

@@ -8,6 +8,7 @@ from cdp.collector.application import Collector
 from cdp.collector.http_api import start_http
 from cdp.collector.servicer import CollectorServicer
 from cdp.platform import config as config_module
+from cdp.platform.decisions import open_decider
 from cdp.platform.eventlog import EventLogServicer
 from cdp.platform.server import Service, run, setup_logging
 from cdp.platform.store import open_store
@@ -15,7 +16,7 @@ from cdp.platform.store import open_store
 
 async def serve(config: config_module.ServiceConfig) -> None:
     store = open_store(config.store, "collector")
-    collector = Collector(store)
+    collector = Collector(store, open_decider(config, store))
     service = Service("collector", config.address)
     service.add(collector_pb2_grpc.add_CollectorServicer_to_server, CollectorServicer(collector),
                 collector_pb2.DESCRIPTOR.services_by_name["Collector"].full_name)

@@ -1,24 +1,31 @@
-"""The collector: sources and write keys, and the ingest path for tracking calls."""
+"""The collector: sources and write keys, tracking plans, and the ingest path."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Sequence
 
-from cdp.api.collector.v1 import collector_pb2
+import orjson
+from eventsourcing.persistence import StoredEvent
+
+from cdp.api.collector.v1 import collector_pb2 as pb
 from cdp.api.common.v1 import event_pb2
 from cdp.collector import domain
+from cdp.collector.plans import MODES, InvalidPlan, TrackingPlan, compile_plan
 from cdp.platform.clock import format_iso, now_iso, parse_iso
+from cdp.platform.decisions import Decider
 from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored, topic_of
-from cdp.platform.store import EventStore
 
-ACCEPTED = collector_pb2.ACCEPTED
-DUPLICATE = collector_pb2.DUPLICATE
-REJECTED = collector_pb2.REJECTED
+ACCEPTED = pb.ACCEPTED
+DUPLICATE = pb.DUPLICATE
+REJECTED = pb.REJECTED
+COLLECT_DECISION = "data.cdp.collect.decision"
+STATE_TOPICS = topic_of(pb.SourceCreated, pb.SourceDisabled, pb.SourcePlanAssigned, pb.PlanPublished,
+                        pb.EventQuarantined, pb.EventReleased)
 
 
 def corrected_timestamp(event: event_pb2.Event, received: datetime) -> str:
@@ -38,6 +45,10 @@ class BatchTooLarge(Exception):
     pass
 
 
+class NotFound(Exception):
+    pass
+
+
 @dataclass
 class Source:
     source_id: str
@@ -45,52 +56,129 @@ class Source:
     write_key: str
     server_side: bool
     disabled: bool = False
+    plan_name: str = ""
+    plan_mode: str = "allow"
 
-    def to_proto(self) -> collector_pb2.Source:
-        return collector_pb2.Source(
-            source_id=self.source_id, name=self.name, write_key=self.write_key,
-            server_side=self.server_side, disabled=self.disabled,
-        )
+    def to_proto(self) -> pb.Source:
+        return pb.Source(source_id=self.source_id, name=self.name, write_key=self.write_key,
+                         server_side=self.server_side, disabled=self.disabled,
+                         plan_name=self.plan_name, plan_mode=self.plan_mode if self.plan_name else "")
+
+
+def _object(text: str) -> dict:
+    return orjson.loads(text) if text else {}
 
 
 class Collector:
-    def __init__(self, store: EventStore):
+    def __init__(self, store, decider: Decider):
         self.store = store
-        self.sources: dict[str, Source] = {}  # by write key
-        for n in store.replay(topic_of(collector_pb2.SourceCreated)):
-            self._apply_source(decode(n.topic, n.state).source)
+        self.decider = decider
+        self.rebuild()
 
-    def _apply_source(self, source: collector_pb2.Source) -> None:
-        self.sources[source.write_key] = Source(
-            source.source_id, source.name, source.write_key, source.server_side, source.disabled
-        )
+    def rebuild(self) -> None:
+        self.sources: dict[str, Source] = {}  # by source id
+        self.by_key: dict[str, Source] = {}
+        self.plans: dict[str, TrackingPlan] = {}
+        self.plan_documents: dict[str, pb.Plan] = {}
+        self.quarantine: dict[str, pb.QuarantinedEvent] = {}
+        for n in self.store.replay(STATE_TOPICS):
+            self._apply(decode(n.topic, n.state))
+
+    def _apply(self, message) -> None:
+        if isinstance(message, pb.SourceCreated):
+            s = message.source
+            source = Source(s.source_id, s.name, s.write_key, s.server_side)
+            self.sources[source.source_id] = self.by_key[source.write_key] = source
+        elif isinstance(message, pb.SourceDisabled):
+            self.sources[message.source_id].disabled = True
+        elif isinstance(message, pb.SourcePlanAssigned):
+            source = self.sources[message.source_id]
+            source.plan_name, source.plan_mode = message.plan_name, message.mode
+        elif isinstance(message, pb.PlanPublished):
+            plan = message.plan
+            self.plans[plan.name] = compile_plan(plan.name, plan.version, orjson.loads(plan.document))
+            self.plan_documents[plan.name] = plan
+        elif isinstance(message, pb.EventQuarantined):
+            self.quarantine[message.quarantined.event_id] = message.quarantined
+        elif isinstance(message, pb.EventReleased):
+            self.quarantine.pop(message.event_id, None)
+
+    def _commit(self, events: list[StoredEvent]) -> None:
+        """Append with any queued decision records; apply to state once stored."""
+        self.store.append(events + self.decider.take_records())
+        self.decider.committed()
+        for event in events:
+            if event.topic in STATE_TOPICS:
+                self._apply(decode(event.topic, event.state))
 
     # Sources ---------------------------------------------------------------
 
     def create_source(self, name: str, server_side: bool) -> Source:
         if not name.strip():
             raise ValueError("name: is required")
-        if any(s.name == name for s in self.sources.values()):
+        if self._named(name, missing_ok=True):
             raise ValueError(f"name: a source named {name!r} exists")
         source_id = str(uuid.uuid4())
-        proto = collector_pb2.Source(
-            source_id=source_id, name=name, write_key=secrets.token_urlsafe(24), server_side=server_side
-        )
-        self.store.append([stored(uuid.UUID(source_id), 1, collector_pb2.SourceCreated(source=proto, created_at=now_iso()))])
-        self._apply_source(proto)
-        return self.sources[proto.write_key]
+        proto = pb.Source(source_id=source_id, name=name.strip(), write_key=secrets.token_urlsafe(24), server_side=server_side)
+        self._commit([stored(uuid.UUID(source_id), 1, pb.SourceCreated(source=proto, created_at=now_iso()))])
+        return self.sources[source_id]
+
+    def disable_source(self, name: str) -> Source:
+        source = self._named(name)
+        if not source.disabled:
+            self._commit([self._next_source_event(source, pb.SourceDisabled(source_id=source.source_id, at=now_iso()))])
+        return source
+
+    def assign_plan(self, source_name: str, plan_name: str, mode: str) -> Source:
+        source = self._named(source_name)
+        if plan_name and plan_name not in self.plans:
+            raise NotFound(f"plan_name: no plan named {plan_name!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode: must be one of {', '.join(MODES)}")
+        assigned = pb.SourcePlanAssigned(source_id=source.source_id, plan_name=plan_name, mode=mode, at=now_iso())
+        self._commit([self._next_source_event(source, assigned)])
+        return source
+
+    def _next_source_event(self, source: Source, message) -> StoredEvent:
+        originator = uuid.UUID(source.source_id)
+        version = len(self.store.events_of(originator)) + 1
+        return stored(originator, version, message)
+
+    def _named(self, name: str, missing_ok: bool = False) -> Source | None:
+        for source in self.sources.values():
+            if source.name == name.strip():
+                return source
+        if missing_ok:
+            return None
+        raise NotFound(f"source_name: no source named {name!r}")
 
     def source_for(self, write_key: str) -> Source:
-        source = self.sources.get(write_key)
+        source = self.by_key.get(write_key)
         if source is None or source.disabled:
             raise UnknownWriteKey("write_key: unknown or disabled write key")
         return source
 
+    # Plans -----------------------------------------------------------------
+
+    def publish_plan(self, name: str, document_text: str) -> pb.Plan:
+        if not name.strip():
+            raise InvalidPlan("name: is required")
+        try:
+            document = orjson.loads(document_text)
+        except orjson.JSONDecodeError as error:
+            raise InvalidPlan(f"document: not JSON ({error})") from None
+        previous = self.plan_documents.get(name)
+        version = previous.version + 1 if previous else 1
+        compile_plan(name, version, document)  # refuse a plan that does not compile
+        plan = pb.Plan(name=name, version=version, document=orjson.dumps(document).decode(), published_at=now_iso())
+        self._commit([stored(derived_id("plan", name), version, pb.PlanPublished(plan=plan))])
+        return plan
+
     # Ingest ----------------------------------------------------------------
 
     def ingest(self, write_key: str, events: Sequence[event_pb2.Event], *,
-               all_or_nothing: bool = False) -> collector_pb2.IngestResponse:
-        """Validate, deduplicate and store a batch; acknowledge each event.
+               all_or_nothing: bool = False) -> pb.IngestResponse:
+        """Validate, govern, deduplicate and store a batch; acknowledge each event.
 
         Good events are stored in one transaction whatever their neighbours do
         (with all_or_nothing, none is stored when any is rejected); a messageId
@@ -101,39 +189,144 @@ class Collector:
             raise BatchTooLarge(f"events: {len(events)} events; the limit is {domain.MAX_BATCH_EVENTS} a batch")
         received = datetime.now(timezone.utc)
         received_at = format_iso(received)
-        acks: list[collector_pb2.EventAck] = []
-        to_store = []
+        plan = self.plans.get(source.plan_name) if source.plan_name else None
+        acks: list[pb.EventAck] = []
+        to_store: list[StoredEvent] = []
+        records: list[StoredEvent] = []  # rejections kept for review; stored whatever happens
         seen: dict[uuid.UUID, int] = {}
         for index, event in enumerate(events):
             rejection = domain.validate(event, event.ByteSize())
             if rejection is not None:
-                acks.append(collector_pb2.EventAck(index=index, status=REJECTED, field=rejection.field, error=rejection.rule))
+                acks.append(pb.EventAck(index=index, status=REJECTED, field=rejection.field, error=rejection.rule))
                 continue
             event_id = derived_id("event", source.source_id, event.message_id)
             if event_id in seen:
-                acks.append(collector_pb2.EventAck(index=index, status=DUPLICATE, event_id=str(event_id)))
+                acks.append(pb.EventAck(index=index, status=DUPLICATE, event_id=str(event_id)))
                 continue
-            seen[event_id] = index
-            accepted = collector_pb2.EventAccepted(
-                event_id=str(event_id), source_id=source.source_id, server_side=source.server_side, event=event
-            )
+            accepted = pb.EventAccepted(event_id=str(event_id), source_id=source.source_id,
+                                        server_side=source.server_side, event=event)
             accepted.event.received_at = received_at
             if not accepted.event.timestamp:
                 accepted.event.timestamp = corrected_timestamp(accepted.event, received)
-            to_store.append(stored(event_id, 1, accepted))
-            acks.append(collector_pb2.EventAck(index=index, status=ACCEPTED, event_id=str(event_id)))
+            refusal = self._govern(source, accepted)
+            if refusal is not None:
+                acks.append(pb.EventAck(index=index, status=REJECTED, field=refusal.field, error=refusal.rule))
+                records.append(stored(uuid.uuid4(), 1, refusal))
+                continue
+            violations = plan.check(event.type, event.event, _object(accepted.event.properties), self._traits(accepted.event)) if plan else []
+            if violations and source.plan_mode == "reject":
+                first = violations[0]
+                rule = first.rule if "tracking plan" in first.rule else f"{first.rule}; tracking plan {plan.name} v{plan.version}"
+                acks.append(pb.EventAck(index=index, status=REJECTED, field=first.field, error=rule))
+                records.append(stored(uuid.uuid4(), 1, pb.EventRejected(
+                    source_id=source.source_id, event=accepted.event, field=first.field, rule=first.rule,
+                    plan_name=plan.name, plan_version=plan.version, at=received_at)))
+                continue
+            seen[event_id] = index
+            if violations and source.plan_mode == "quarantine":
+                to_store.append(stored(event_id, 1, pb.EventQuarantined(quarantined=pb.QuarantinedEvent(
+                    event_id=str(event_id), source_id=source.source_id, event=accepted.event,
+                    violations=[pb.Violation(field=v.field, rule=v.rule) for v in violations],
+                    plan_name=plan.name, plan_version=plan.version, at=received_at))))
+            else:
+                if plan:
+                    accepted.plan_name, accepted.plan_version = plan.name, plan.version
+                    accepted.violations.extend(pb.Violation(field=v.field, rule=v.rule) for v in violations)
+                to_store.append(stored(event_id, 1, accepted))
+            acks.append(pb.EventAck(index=index, status=ACCEPTED, event_id=str(event_id)))
         if all_or_nothing and any(a.status == REJECTED for a in acks):
             to_store = []
             for ack in acks:
                 if ack.status != REJECTED:
                     ack.status, ack.event_id, ack.field = REJECTED, "", "batch"
                     ack.error = "not stored: another call in this request was rejected"
-        existing = self.store.append_new(to_store) if to_store else set()
+        existing = self._store_new(to_store + records)
         for event_id in existing:
             acks[seen[event_id]].status = DUPLICATE
         counts = {ACCEPTED: 0, DUPLICATE: 0, REJECTED: 0}
         for ack in acks:
             counts[ack.status] += 1
-        return collector_pb2.IngestResponse(
-            acks=acks, accepted=counts[ACCEPTED], duplicates=counts[DUPLICATE], rejected=counts[REJECTED]
-        )
+        return pb.IngestResponse(acks=acks, accepted=counts[ACCEPTED], duplicates=counts[DUPLICATE], rejected=counts[REJECTED])
+
+    def _store_new(self, events: list[StoredEvent]) -> set[uuid.UUID]:
+        records = self.decider.take_records()
+        if not events and not records:
+            return set()
+        existing = self.store.append_new(events + records)
+        self.decider.committed()
+        for event in events:
+            if event.topic in STATE_TOPICS and event.originator_id not in existing:
+                self._apply(decode(event.topic, event.state))
+        return existing
+
+    @staticmethod
+    def _traits(event: event_pb2.Event) -> dict:
+        traits = dict(_object(event.context).get("traits") or {}) if event.type == "identify" else {}
+        traits.update(_object(event.traits))
+        return traits
+
+    def _govern(self, source: Source, accepted: pb.EventAccepted) -> pb.EventRejected | None:
+        """cdp.collect: may this source send this event with these properties?
+
+        Properties it forbids are dropped (and the drop recorded on the event), or the
+        event is refused, as the policy says.
+        """
+        event = accepted.event
+        properties = _object(event.properties)
+        decision = self.decider.decide(COLLECT_DECISION, {
+            "source": {"id": source.source_id, "name": source.name, "server_side": source.server_side},
+            "event_type": event.type,
+            "event": event.event,
+            "properties": sorted(properties),
+        })
+        accepted.collect_decision_id = decision.id
+        if not decision.result.get("allow", False):
+            reasons = "; ".join(decision.result.get("reasons", [])) or "refused by cdp.collect"
+            return pb.EventRejected(source_id=source.source_id, event=event, field="event", rule=reasons,
+                                    decision_id=decision.id, at=event.received_at)
+        drop = decision.result.get("drop", [])
+        if drop:
+            for name in drop:
+                properties.pop(name, None)
+            event.properties = orjson.dumps(properties).decode()
+            accepted.dropped_properties.extend(drop)
+        return None
+
+    # Quarantine ------------------------------------------------------------
+
+    def list_quarantine(self, source_name: str, limit: int) -> list[pb.QuarantinedEvent]:
+        source_id = self._named(source_name).source_id if source_name else ""
+        found = [q for q in self.quarantine.values() if not source_id or q.source_id == source_id]
+        return found[:limit]
+
+    def release_quarantine(self, source_name: str) -> tuple[int, int]:
+        """Re-check waiting events against their source's current plan; pass them on if they pass now."""
+        source_id = self._named(source_name).source_id if source_name else ""
+        out: list[StoredEvent] = []
+        still = 0
+        for waiting in list(self.quarantine.values()):
+            if source_id and waiting.source_id != source_id:
+                continue
+            source = self.sources[waiting.source_id]
+            plan = self.plans.get(source.plan_name) if source.plan_name else None
+            event = waiting.event
+            violations = plan.check(event.type, event.event, _object(event.properties), self._traits(event)) if plan else []
+            if violations and source.plan_mode != "allow":
+                still += 1
+                continue
+            accepted = pb.EventAccepted(event_id=waiting.event_id, source_id=source.source_id,
+                                        server_side=source.server_side, event=event)
+            if plan:
+                accepted.plan_name, accepted.plan_version = plan.name, plan.version
+                accepted.violations.extend(pb.Violation(field=v.field, rule=v.rule) for v in violations)
+            refusal = self._govern(source, accepted)
+            if refusal is not None:
+                still += 1
+                continue
+            originator = uuid.UUID(waiting.event_id)
+            released = pb.EventReleased(event_id=waiting.event_id, plan_name=accepted.plan_name,
+                                        plan_version=accepted.plan_version, at=now_iso())
+            out += [stored(originator, 2, released), stored(originator, 3, accepted)]
+        if out:
+            self._commit(out)
+        return len(out) // 2, still

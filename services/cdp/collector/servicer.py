@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import grpc
 
-from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
+from cdp.api.collector.v1 import collector_pb2 as pb, collector_pb2_grpc
 from cdp.collector import domain
-from cdp.collector.application import BatchTooLarge, Collector, UnknownWriteKey
+from cdp.collector.application import BatchTooLarge, Collector, NotFound, UnknownWriteKey
+from cdp.collector.plans import InvalidPlan
+
+# Domain errors and the status each becomes.
+STATUS = {
+    UnknownWriteKey: grpc.StatusCode.UNAUTHENTICATED,
+    BatchTooLarge: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    InvalidPlan: grpc.StatusCode.INVALID_ARGUMENT,
+    ValueError: grpc.StatusCode.INVALID_ARGUMENT,
+}
+
+
+async def _abort(context, error: Exception):
+    for kind, code in STATUS.items():
+        if isinstance(error, kind):
+            await context.abort(code, str(error))
+    raise error
 
 
 class CollectorServicer(collector_pb2_grpc.CollectorServicer):
@@ -22,13 +39,11 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
             )
         try:
             return self.collector.ingest(request.write_key, request.events)
-        except UnknownWriteKey as error:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(error))
-        except BatchTooLarge as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except (UnknownWriteKey, BatchTooLarge) as error:
+            await _abort(context, error)
 
     async def IngestStream(self, request_iterator, context):
-        total = collector_pb2.IngestResponse()
+        total = pb.IngestResponse()
         offset = 0
         async for request in request_iterator:
             response = await self.Ingest(request, context)
@@ -45,7 +60,41 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         try:
             return self.collector.create_source(request.name, request.server_side).to_proto()
         except ValueError as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            await _abort(context, error)
 
     async def ListSources(self, request, context):
-        return collector_pb2.ListSourcesResponse(sources=[s.to_proto() for s in self.collector.sources.values()])
+        return pb.ListSourcesResponse(sources=[s.to_proto() for s in self.collector.sources.values()])
+
+    async def DisableSource(self, request, context):
+        try:
+            return self.collector.disable_source(request.name).to_proto()
+        except NotFound as error:
+            await _abort(context, error)
+
+    async def PublishPlan(self, request, context):
+        try:
+            return self.collector.publish_plan(request.name, request.document)
+        except InvalidPlan as error:
+            await _abort(context, error)
+
+    async def ListPlans(self, request, context):
+        return pb.ListPlansResponse(plans=list(self.collector.plan_documents.values()))
+
+    async def AssignPlan(self, request, context):
+        try:
+            return self.collector.assign_plan(request.source_name, request.plan_name, request.mode or "allow").to_proto()
+        except (NotFound, ValueError) as error:
+            await _abort(context, error)
+
+    async def ListQuarantine(self, request, context):
+        try:
+            return pb.ListQuarantineResponse(events=self.collector.list_quarantine(request.source_name, request.limit or 100))
+        except NotFound as error:
+            await _abort(context, error)
+
+    async def ReleaseQuarantine(self, request, context):
+        try:
+            released, still = self.collector.release_quarantine(request.source_name)
+        except NotFound as error:
+            await _abort(context, error)
+        return pb.ReleaseQuarantineResponse(released=released, still_quarantined=still)

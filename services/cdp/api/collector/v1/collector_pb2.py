@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from cdp.api.common.v1 import event_pb2 as cdp_dot_common_dot_v1_dot_event__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n cdp/collector/v1/collector.proto\x12\x10\x63\x64p.collector.v1\x1a\x19\x63\x64p/common/v1/event.proto\"H\n\rIngestRequest\x12\x11\n\twrite_key\x18\x01 \x01(\t\x12$\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x14.cdp.common.v1.Event\"v\n\x08\x45ventAck\x12\r\n\x05index\x18\x01 \x01(\x05\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.cdp.collector.v1.AckStatus\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"r\n\x0eIngestResponse\x12(\n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32\x1a.cdp.collector.v1.EventAck\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x05\x12\x12\n\nduplicates\x18\x03 \x01(\x05\x12\x10\n\x08rejected\x18\x04 \x01(\x05\"8\n\x13\x43reateSourceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bserver_side\x18\x02 \x01(\x08\"c\n\x06Source\x12\x11\n\tsource_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\twrite_key\x18\x03 \x01(\t\x12\x13\n\x0bserver_side\x18\x04 \x01(\x08\x12\x10\n\x08\x64isabled\x18\x05 \x01(\x08\"\x14\n\x12ListSourcesRequest\"@\n\x13ListSourcesResponse\x12)\n\x07sources\x18\x01 \x03(\x0b\x32\x18.cdp.collector.v1.Source\"M\n\rSourceCreated\x12(\n\x06source\x18\x01 \x01(\x0b\x32\x18.cdp.collector.v1.Source\x12\x12\n\ncreated_at\x18\x02 \x01(\t\"n\n\rEventAccepted\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12\x13\n\x0bserver_side\x18\x03 \x01(\x08\x12#\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x14.cdp.common.v1.Event*R\n\tAckStatus\x12\x1a\n\x16\x41\x43K_STATUS_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x43\x43\x45PTED\x10\x01\x12\r\n\tDUPLICATE\x10\x02\x12\x0c\n\x08REJECTED\x10\x03\x32\xda\x02\n\tCollector\x12K\n\x06Ingest\x12\x1f.cdp.collector.v1.IngestRequest\x1a .cdp.collector.v1.IngestResponse\x12S\n\x0cIngestStream\x12\x1f.cdp.collector.v1.IngestRequest\x1a .cdp.collector.v1.IngestResponse(\x01\x12O\n\x0c\x43reateSource\x12%.cdp.collector.v1.CreateSourceRequest\x1a\x18.cdp.collector.v1.Source\x12Z\n\x0bListSources\x12$.cdp.collector.v1.ListSourcesRequest\x1a%.cdp.collector.v1.ListSourcesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n cdp/collector/v1/collector.proto\x12\x10\x63\x64p.collector.v1\x1a\x19\x63\x64p/common/v1/event.proto\"H\n\rIngestRequest\x12\x11\n\twrite_key\x18\x01 \x01(\t\x12$\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x14.cdp.common.v1.Event\"v\n\x08\x45ventAck\x12\r\n\x05index\x18\x01 \x01(\x05\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.cdp.collector.v1.AckStatus\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"r\n\x0eIngestResponse\x12(\n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32\x1a.cdp.collector.v1.EventAck\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x05\x12\x12\n\nduplicates\x18\x03 \x01(\x05\x12\x10\n\x08rejected\x18\x04 \x01(\x05\"8\n\x13\x43reateSourceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bserver_side\x18\x02 \x01(\x08\"\x89\x01\n\x06Source\x12\x11\n\tsource_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\twrite_key\x18\x03 \x01(\t\x12\x13\n\x0bserver_side\x18\x04 \x01(\x08\x12\x10\n\x08\x64isabled\x18\x05 \x01(\x08\x12\x11\n\tplan_name\x18\x06 \x01(\t\x12\x11\n\tplan_mode\x18\x07 \x01(\t\"$\n\x14\x44isableSourceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x04Plan\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x10\n\x08\x64ocument\x18\x03 \x01(\t\x12\x14\n\x0cpublished_at\x18\x04 \x01(\t\"4\n\x12PublishPlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64ocument\x18\x02 \x01(\t\"\x12\n\x10ListPlansRequest\":\n\x11ListPlansResponse\x12%\n\x05plans\x18\x01 \x03(\x0b\x32\x16.cdp.collector.v1.Plan\"I\n\x11\x41ssignPlanRequest\x12\x13\n\x0bsource_name\x18\x01 \x01(\t\x12\x11\n\tplan_name\x18\x02 \x01(\t\x12\x0c\n\x04mode\x18\x03 \x01(\t\"(\n\tViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\"\xc2\x01\n\x10QuarantinedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12#\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x14.cdp.common.v1.Event\x12/\n\nviolations\x18\x04 \x03(\x0b\x32\x1b.cdp.collector.v1.Violation\x12\x11\n\tplan_name\x18\x05 \x01(\t\x12\x14\n\x0cplan_version\x18\x06 \x01(\x03\x12\n\n\x02\x61t\x18\x07 \x01(\t\";\n\x15ListQuarantineRequest\x12\x13\n\x0bsource_name\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"L\n\x16ListQuarantineResponse\x12\x32\n\x06\x65vents\x18\x01 \x03(\x0b\x32\".cdp.collector.v1.QuarantinedEvent\"/\n\x18ReleaseQuarantineRequest\x12\x13\n\x0bsource_name\x18\x01 \x01(\t\"H\n\x19ReleaseQuarantineResponse\x12\x10\n\x08released\x18\x01 \x01(\x05\x12\x19\n\x11still_quarantined\x18\x02 \x01(\x05\"\x14\n\x12ListSourcesRequest\"@\n\x13ListSourcesResponse\x12)\n\x07sources\x18\x01 \x03(\x0b\x32\x18.cdp.collector.v1.Source\"M\n\rSourceCreated\x12(\n\x06source\x18\x01 \x01(\x0b\x32\x18.cdp.collector.v1.Source\x12\x12\n\ncreated_at\x18\x02 \x01(\t\"\x81\x02\n\rEventAccepted\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12\x13\n\x0bserver_side\x18\x03 \x01(\x08\x12#\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x14.cdp.common.v1.Event\x12/\n\nviolations\x18\x05 \x03(\x0b\x32\x1b.cdp.collector.v1.Violation\x12\x11\n\tplan_name\x18\x06 \x01(\t\x12\x14\n\x0cplan_version\x18\x07 \x01(\x03\x12\x1a\n\x12\x64ropped_properties\x18\x08 \x03(\t\x12\x1b\n\x13\x63ollect_decision_id\x18\t \x01(\t\"/\n\x0eSourceDisabled\x12\x11\n\tsource_id\x18\x01 \x01(\t\x12\n\n\x02\x61t\x18\x02 \x01(\t\"T\n\x12SourcePlanAssigned\x12\x11\n\tsource_id\x18\x01 \x01(\t\x12\x11\n\tplan_name\x18\x02 \x01(\t\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\n\n\x02\x61t\x18\x04 \x01(\t\"5\n\rPlanPublished\x12$\n\x04plan\x18\x01 \x01(\x0b\x32\x16.cdp.collector.v1.Plan\"K\n\x10\x45ventQuarantined\x12\x37\n\x0bquarantined\x18\x01 \x01(\x0b\x32\".cdp.collector.v1.QuarantinedEvent\"V\n\rEventReleased\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tplan_name\x18\x02 \x01(\t\x12\x14\n\x0cplan_version\x18\x03 \x01(\x03\x12\n\n\x02\x61t\x18\x04 \x01(\t\"\xae\x01\n\rEventRejected\x12\x11\n\tsource_id\x18\x01 \x01(\t\x12#\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.cdp.common.v1.Event\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0c\n\x04rule\x18\x04 \x01(\t\x12\x11\n\tplan_name\x18\x05 \x01(\t\x12\x14\n\x0cplan_version\x18\x06 \x01(\x03\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x07 \x01(\t\x12\n\n\x02\x61t\x18\x08 \x01(\t*R\n\tAckStatus\x12\x1a\n\x16\x41\x43K_STATUS_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x43\x43\x45PTED\x10\x01\x12\r\n\tDUPLICATE\x10\x02\x12\x0c\n\x08REJECTED\x10\x03\x32\xf0\x06\n\tCollector\x12K\n\x06Ingest\x12\x1f.cdp.collector.v1.IngestRequest\x1a .cdp.collector.v1.IngestResponse\x12S\n\x0cIngestStream\x12\x1f.cdp.collector.v1.IngestRequest\x1a .cdp.collector.v1.IngestResponse(\x01\x12O\n\x0c\x43reateSource\x12%.cdp.collector.v1.CreateSourceRequest\x1a\x18.cdp.collector.v1.Source\x12Z\n\x0bListSources\x12$.cdp.collector.v1.ListSourcesRequest\x1a%.cdp.collector.v1.ListSourcesResponse\x12Q\n\rDisableSource\x12&.cdp.collector.v1.DisableSourceRequest\x1a\x18.cdp.collector.v1.Source\x12K\n\x0bPublishPlan\x12$.cdp.collector.v1.PublishPlanRequest\x1a\x16.cdp.collector.v1.Plan\x12T\n\tListPlans\x12\".cdp.collector.v1.ListPlansRequest\x1a#.cdp.collector.v1.ListPlansResponse\x12K\n\nAssignPlan\x12#.cdp.collector.v1.AssignPlanRequest\x1a\x18.cdp.collector.v1.Source\x12\x63\n\x0eListQuarantine\x12\'.cdp.collector.v1.ListQuarantineRequest\x1a(.cdp.collector.v1.ListQuarantineResponse\x12l\n\x11ReleaseQuarantine\x12*.cdp.collector.v1.ReleaseQuarantineRequest\x1a+.cdp.collector.v1.ReleaseQuarantineResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cdp.collector.v1.collector_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACKSTATUS']._serialized_start=829
-  _globals['_ACKSTATUS']._serialized_end=911
+  _globals['_ACKSTATUS']._serialized_start=2375
+  _globals['_ACKSTATUS']._serialized_end=2457
   _globals['_INGESTREQUEST']._serialized_start=81
   _globals['_INGESTREQUEST']._serialized_end=153
   _globals['_EVENTACK']._serialized_start=155
@@ -42,16 +42,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INGESTRESPONSE']._serialized_end=389
   _globals['_CREATESOURCEREQUEST']._serialized_start=391
   _globals['_CREATESOURCEREQUEST']._serialized_end=447
-  _globals['_SOURCE']._serialized_start=449
-  _globals['_SOURCE']._serialized_end=548
-  _globals['_LISTSOURCESREQUEST']._serialized_start=550
-  _globals['_LISTSOURCESREQUEST']._serialized_end=570
-  _globals['_LISTSOURCESRESPONSE']._serialized_start=572
-  _globals['_LISTSOURCESRESPONSE']._serialized_end=636
-  _globals['_SOURCECREATED']._serialized_start=638
-  _globals['_SOURCECREATED']._serialized_end=715
-  _globals['_EVENTACCEPTED']._serialized_start=717
-  _globals['_EVENTACCEPTED']._serialized_end=827
-  _globals['_COLLECTOR']._serialized_start=914
-  _globals['_COLLECTOR']._serialized_end=1260
+  _globals['_SOURCE']._serialized_start=450
+  _globals['_SOURCE']._serialized_end=587
+  _globals['_DISABLESOURCEREQUEST']._serialized_start=589
+  _globals['_DISABLESOURCEREQUEST']._serialized_end=625
+  _globals['_PLAN']._serialized_start=627
+  _globals['_PLAN']._serialized_end=704
+  _globals['_PUBLISHPLANREQUEST']._serialized_start=706
+  _globals['_PUBLISHPLANREQUEST']._serialized_end=758
+  _globals['_LISTPLANSREQUEST']._serialized_start=760
+  _globals['_LISTPLANSREQUEST']._serialized_end=778
+  _globals['_LISTPLANSRESPONSE']._serialized_start=780
+  _globals['_LISTPLANSRESPONSE']._serialized_end=838
+  _globals['_ASSIGNPLANREQUEST']._serialized_start=840
+  _globals['_ASSIGNPLANREQUEST']._serialized_end=913
+  _globals['_VIOLATION']._serialized_start=915
+  _globals['_VIOLATION']._serialized_end=955
+  _globals['_QUARANTINEDEVENT']._serialized_start=958
+  _globals['_QUARANTINEDEVENT']._serialized_end=1152
+  _globals['_LISTQUARANTINEREQUEST']._serialized_start=1154
+  _globals['_LISTQUARANTINEREQUEST']._serialized_end=1213
+  _globals['_LISTQUARANTINERESPONSE']._serialized_start=1215
+  _globals['_LISTQUARANTINERESPONSE']._serialized_end=1291
+  _globals['_RELEASEQUARANTINEREQUEST']._serialized_start=1293
+  _globals['_RELEASEQUARANTINEREQUEST']._serialized_end=1340
+  _globals['_RELEASEQUARANTINERESPONSE']._serialized_start=1342
+  _globals['_RELEASEQUARANTINERESPONSE']._serialized_end=1414
+  _globals['_LISTSOURCESREQUEST']._serialized_start=1416
+  _globals['_LISTSOURCESREQUEST']._serialized_end=1436
+  _globals['_LISTSOURCESRESPONSE']._serialized_start=1438
+  _globals['_LISTSOURCESRESPONSE']._serialized_end=1502
+  _globals['_SOURCECREATED']._serialized_start=1504
+  _globals['_SOURCECREATED']._serialized_end=1581
+  _globals['_EVENTACCEPTED']._serialized_start=1584
+  _globals['_EVENTACCEPTED']._serialized_end=1841
+  _globals['_SOURCEDISABLED']._serialized_start=1843
+  _globals['_SOURCEDISABLED']._serialized_end=1890
+  _globals['_SOURCEPLANASSIGNED']._serialized_start=1892
+  _globals['_SOURCEPLANASSIGNED']._serialized_end=1976
+  _globals['_PLANPUBLISHED']._serialized_start=1978
+  _globals['_PLANPUBLISHED']._serialized_end=2031
+  _globals['_EVENTQUARANTINED']._serialized_start=2033
+  _globals['_EVENTQUARANTINED']._serialized_end=2108
+  _globals['_EVENTRELEASED']._serialized_start=2110
+  _globals['_EVENTRELEASED']._serialized_end=2196
+  _globals['_EVENTREJECTED']._serialized_start=2199
+  _globals['_EVENTREJECTED']._serialized_end=2373
+  _globals['_COLLECTOR']._serialized_start=2460
+  _globals['_COLLECTOR']._serialized_end=3340
 # @@protoc_insertion_point(module_scope)

@@ -62,18 +62,122 @@ class CreateSourceRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., server_side: _Optional[bool] = ...) -> None: ...
 
 class Source(_message.Message):
-    __slots__ = ("source_id", "name", "write_key", "server_side", "disabled")
+    __slots__ = ("source_id", "name", "write_key", "server_side", "disabled", "plan_name", "plan_mode")
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     WRITE_KEY_FIELD_NUMBER: _ClassVar[int]
     SERVER_SIDE_FIELD_NUMBER: _ClassVar[int]
     DISABLED_FIELD_NUMBER: _ClassVar[int]
+    PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    PLAN_MODE_FIELD_NUMBER: _ClassVar[int]
     source_id: str
     name: str
     write_key: str
     server_side: bool
     disabled: bool
-    def __init__(self, source_id: _Optional[str] = ..., name: _Optional[str] = ..., write_key: _Optional[str] = ..., server_side: _Optional[bool] = ..., disabled: _Optional[bool] = ...) -> None: ...
+    plan_name: str
+    plan_mode: str
+    def __init__(self, source_id: _Optional[str] = ..., name: _Optional[str] = ..., write_key: _Optional[str] = ..., server_side: _Optional[bool] = ..., disabled: _Optional[bool] = ..., plan_name: _Optional[str] = ..., plan_mode: _Optional[str] = ...) -> None: ...
+
+class DisableSourceRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class Plan(_message.Message):
+    __slots__ = ("name", "version", "document", "published_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    document: str
+    published_at: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., document: _Optional[str] = ..., published_at: _Optional[str] = ...) -> None: ...
+
+class PublishPlanRequest(_message.Message):
+    __slots__ = ("name", "document")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    document: str
+    def __init__(self, name: _Optional[str] = ..., document: _Optional[str] = ...) -> None: ...
+
+class ListPlansRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPlansResponse(_message.Message):
+    __slots__ = ("plans",)
+    PLANS_FIELD_NUMBER: _ClassVar[int]
+    plans: _containers.RepeatedCompositeFieldContainer[Plan]
+    def __init__(self, plans: _Optional[_Iterable[_Union[Plan, _Mapping]]] = ...) -> None: ...
+
+class AssignPlanRequest(_message.Message):
+    __slots__ = ("source_name", "plan_name", "mode")
+    SOURCE_NAME_FIELD_NUMBER: _ClassVar[int]
+    PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    source_name: str
+    plan_name: str
+    mode: str
+    def __init__(self, source_name: _Optional[str] = ..., plan_name: _Optional[str] = ..., mode: _Optional[str] = ...) -> None: ...
+
+class Violation(_message.Message):
+    __slots__ = ("field", "rule")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    rule: str
+    def __init__(self, field: _Optional[str] = ..., rule: _Optional[str] = ...) -> None: ...
+
+class QuarantinedEvent(_message.Message):
+    __slots__ = ("event_id", "source_id", "event", "violations", "plan_name", "plan_version", "at")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    source_id: str
+    event: _event_pb2.Event
+    violations: _containers.RepeatedCompositeFieldContainer[Violation]
+    plan_name: str
+    plan_version: int
+    at: str
+    def __init__(self, event_id: _Optional[str] = ..., source_id: _Optional[str] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., plan_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., at: _Optional[str] = ...) -> None: ...
+
+class ListQuarantineRequest(_message.Message):
+    __slots__ = ("source_name", "limit")
+    SOURCE_NAME_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    source_name: str
+    limit: int
+    def __init__(self, source_name: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListQuarantineResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[QuarantinedEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[QuarantinedEvent, _Mapping]]] = ...) -> None: ...
+
+class ReleaseQuarantineRequest(_message.Message):
+    __slots__ = ("source_name",)
+    SOURCE_NAME_FIELD_NUMBER: _ClassVar[int]
+    source_name: str
+    def __init__(self, source_name: _Optional[str] = ...) -> None: ...
+
+class ReleaseQuarantineResponse(_message.Message):
+    __slots__ = ("released", "still_quarantined")
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    STILL_QUARANTINED_FIELD_NUMBER: _ClassVar[int]
+    released: int
+    still_quarantined: int
+    def __init__(self, released: _Optional[int] = ..., still_quarantined: _Optional[int] = ...) -> None: ...
 
 class ListSourcesRequest(_message.Message):
     __slots__ = ()
@@ -94,13 +198,87 @@ class SourceCreated(_message.Message):
     def __init__(self, source: _Optional[_Union[Source, _Mapping]] = ..., created_at: _Optional[str] = ...) -> None: ...
 
 class EventAccepted(_message.Message):
-    __slots__ = ("event_id", "source_id", "server_side", "event")
+    __slots__ = ("event_id", "source_id", "server_side", "event", "violations", "plan_name", "plan_version", "dropped_properties", "collect_decision_id")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     SERVER_SIDE_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    COLLECT_DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     source_id: str
     server_side: bool
     event: _event_pb2.Event
-    def __init__(self, event_id: _Optional[str] = ..., source_id: _Optional[str] = ..., server_side: _Optional[bool] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ...) -> None: ...
+    violations: _containers.RepeatedCompositeFieldContainer[Violation]
+    plan_name: str
+    plan_version: int
+    dropped_properties: _containers.RepeatedScalarFieldContainer[str]
+    collect_decision_id: str
+    def __init__(self, event_id: _Optional[str] = ..., source_id: _Optional[str] = ..., server_side: _Optional[bool] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., plan_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., dropped_properties: _Optional[_Iterable[str]] = ..., collect_decision_id: _Optional[str] = ...) -> None: ...
+
+class SourceDisabled(_message.Message):
+    __slots__ = ("source_id", "at")
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    source_id: str
+    at: str
+    def __init__(self, source_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
+class SourcePlanAssigned(_message.Message):
+    __slots__ = ("source_id", "plan_name", "mode", "at")
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    source_id: str
+    plan_name: str
+    mode: str
+    at: str
+    def __init__(self, source_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., mode: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
+class PlanPublished(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: Plan
+    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+
+class EventQuarantined(_message.Message):
+    __slots__ = ("quarantined",)
+    QUARANTINED_FIELD_NUMBER: _ClassVar[int]
+    quarantined: QuarantinedEvent
+    def __init__(self, quarantined: _Optional[_Union[QuarantinedEvent, _Mapping]] = ...) -> None: ...
+
+class EventReleased(_message.Message):
+    __slots__ = ("event_id", "plan_name", "plan_version", "at")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    plan_name: str
+    plan_version: int
+    at: str
+    def __init__(self, event_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., at: _Optional[str] = ...) -> None: ...
+
+class EventRejected(_message.Message):
+    __slots__ = ("source_id", "event", "field", "rule", "plan_name", "plan_version", "decision_id", "at")
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    source_id: str
+    event: _event_pb2.Event
+    field: str
+    rule: str
+    plan_name: str
+    plan_version: int
+    decision_id: str
+    at: str
+    def __init__(self, source_id: _Optional[str] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., field: _Optional[str] = ..., rule: _Optional[str] = ..., plan_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., decision_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...

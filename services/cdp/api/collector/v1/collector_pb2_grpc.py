@@ -54,6 +54,36 @@ class CollectorStub:
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListSourcesRequest.SerializeToString,
                 response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListSourcesResponse.FromString,
                 _registered_method=True)
+        self.DisableSource = channel.unary_unary(
+                '/cdp.collector.v1.Collector/DisableSource',
+                request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.DisableSourceRequest.SerializeToString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Source.FromString,
+                _registered_method=True)
+        self.PublishPlan = channel.unary_unary(
+                '/cdp.collector.v1.Collector/PublishPlan',
+                request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.PublishPlanRequest.SerializeToString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Plan.FromString,
+                _registered_method=True)
+        self.ListPlans = channel.unary_unary(
+                '/cdp.collector.v1.Collector/ListPlans',
+                request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansRequest.SerializeToString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansResponse.FromString,
+                _registered_method=True)
+        self.AssignPlan = channel.unary_unary(
+                '/cdp.collector.v1.Collector/AssignPlan',
+                request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.AssignPlanRequest.SerializeToString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Source.FromString,
+                _registered_method=True)
+        self.ListQuarantine = channel.unary_unary(
+                '/cdp.collector.v1.Collector/ListQuarantine',
+                request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListQuarantineRequest.SerializeToString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListQuarantineResponse.FromString,
+                _registered_method=True)
+        self.ReleaseQuarantine = channel.unary_unary(
+                '/cdp.collector.v1.Collector/ReleaseQuarantine',
+                request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineRequest.SerializeToString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineResponse.FromString,
+                _registered_method=True)
 
 
 class CollectorServicer:
@@ -85,6 +115,44 @@ class CollectorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DisableSource(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishPlan(self, request, context):
+        """Tracking plans: versioned JSON Schemas per event name, for identify traits and group traits.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPlans(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignPlan(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQuarantine(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseQuarantine(self, request, context):
+        """Re-checks quarantined events against the source's current plan; those that pass go on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -107,6 +175,36 @@ def add_CollectorServicer_to_server(servicer, server):
                     servicer.ListSources,
                     request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListSourcesRequest.FromString,
                     response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListSourcesResponse.SerializeToString,
+            ),
+            'DisableSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableSource,
+                    request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.DisableSourceRequest.FromString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Source.SerializeToString,
+            ),
+            'PublishPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishPlan,
+                    request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.PublishPlanRequest.FromString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Plan.SerializeToString,
+            ),
+            'ListPlans': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPlans,
+                    request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansRequest.FromString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansResponse.SerializeToString,
+            ),
+            'AssignPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignPlan,
+                    request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.AssignPlanRequest.FromString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Source.SerializeToString,
+            ),
+            'ListQuarantine': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQuarantine,
+                    request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListQuarantineRequest.FromString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListQuarantineResponse.SerializeToString,
+            ),
+            'ReleaseQuarantine': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseQuarantine,
+                    request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineRequest.FromString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -217,6 +315,168 @@ class Collector:
             '/cdp.collector.v1.Collector/ListSources',
             cdp_dot_collector_dot_v1_dot_collector__pb2.ListSourcesRequest.SerializeToString,
             cdp_dot_collector_dot_v1_dot_collector__pb2.ListSourcesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.collector.v1.Collector/DisableSource',
+            cdp_dot_collector_dot_v1_dot_collector__pb2.DisableSourceRequest.SerializeToString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.Source.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.collector.v1.Collector/PublishPlan',
+            cdp_dot_collector_dot_v1_dot_collector__pb2.PublishPlanRequest.SerializeToString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.Plan.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPlans(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.collector.v1.Collector/ListPlans',
+            cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansRequest.SerializeToString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.collector.v1.Collector/AssignPlan',
+            cdp_dot_collector_dot_v1_dot_collector__pb2.AssignPlanRequest.SerializeToString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.Source.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQuarantine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.collector.v1.Collector/ListQuarantine',
+            cdp_dot_collector_dot_v1_dot_collector__pb2.ListQuarantineRequest.SerializeToString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.ListQuarantineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseQuarantine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.collector.v1.Collector/ReleaseQuarantine',
+            cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineRequest.SerializeToString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineResponse.FromString,
             options,
             channel_credentials,
             insecure,
