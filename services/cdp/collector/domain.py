@@ -15,6 +15,7 @@ MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_EVENTS = 2500
 MAX_ID_LENGTH = 512
+MAX_DEPTH = 32  # nesting of properties, traits and context
 JSON_FIELDS = ("properties", "traits", "context")
 TIME_FIELDS = ("timestamp", "sent_at", "original_timestamp")
 # Spec names of envelope fields, for error messages that match what clients send.
@@ -62,8 +63,15 @@ def validate(call, size: int) -> Rejection | None:
             return _reject("user_id", "is required for alias")
     for name in JSON_FIELDS:
         text = getattr(call, name)
-        if text and not _is_json_object(text):
-            return _reject(name, "must be a JSON object")
+        if text:
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                return _reject(name, "must be a JSON object")
+            if not isinstance(value, dict):
+                return _reject(name, "must be a JSON object")
+            if too_deep(value):
+                return _reject(name, f"nests deeper than {MAX_DEPTH} levels")
     for name in TIME_FIELDS:
         text = getattr(call, name)
         if text and not _is_time(text):
@@ -71,11 +79,15 @@ def validate(call, size: int) -> Rejection | None:
     return None
 
 
-def _is_json_object(text: str) -> bool:
-    try:
-        return isinstance(orjson.loads(text), dict)
-    except ValueError:
-        return False
+def too_deep(value, limit: int = MAX_DEPTH) -> bool:
+    """Whether a decoded JSON value nests deeper than limit (checked without recursion)."""
+    level = [value]
+    for _ in range(limit):
+        level = [child for v in level if isinstance(v, (dict, list))
+                 for child in (v.values() if isinstance(v, dict) else v)]
+        if not level:
+            return False
+    return any(isinstance(v, (dict, list)) for v in level)
 
 
 def _is_time(text: str) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from cdp.api.common.v1 import event_pb2
+from cdp.collector.domain import MAX_DEPTH, too_deep
 
 STRING_FIELDS = {
     "type": "type", "messageId": "message_id", "event": "event", "name": "name",
@@ -51,6 +52,8 @@ def to_event(call: Any, default_type: str = "") -> event_pb2.Event:
             continue
         if not isinstance(value, dict):
             raise MalformedCall(key, "must be an object")
+        if too_deep(value):
+            raise MalformedCall(key, f"nests deeper than {MAX_DEPTH} levels")
         setattr(event, attr, orjson.dumps(value).decode())
     if not event.type:
         event.type = default_type
