@@ -273,12 +273,13 @@ class Collector:
         """
         event = accepted.event
         properties = _object(event.properties)
+        names = sorted(properties)
         decision = self.decider.decide(COLLECT_DECISION, {
             "source": {"id": source.source_id, "name": source.name, "server_side": source.server_side},
             "event_type": event.type,
             "event": event.event,
-            "properties": sorted(properties),
-        })
+            "properties": names,
+        }, key=(source.source_id, source.name, source.server_side, event.type, event.event, *names))
         accepted.collect_decision_id = decision.id
         if not decision.result.get("allow", False):
             reasons = "; ".join(decision.result.get("reasons", [])) or "refused by cdp.collect"

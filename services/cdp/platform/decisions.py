@@ -21,6 +21,7 @@ from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored, topic_of
 from cdp.platform.store import EventStore
 
+MAX_CACHED = 100_000  # distinct inputs kept per revision; cleared whole when full
 DECISION_TOPIC = decision_pb2.DecisionRecorded.DESCRIPTOR.full_name
 REVISION_TOPIC = decision_pb2.PolicyRevisionActivated.DESCRIPTOR.full_name
 
@@ -62,19 +63,25 @@ class Decider:
             )
             self.store.append([stored(originator, 1, message)])
 
-    def decide(self, entrypoint: str, input: dict, caller: str = "") -> Decision:
-        input_json = canonical(input)
-        key = (entrypoint, input_json)
-        decision = self._cache.get(key)
+    def decide(self, entrypoint: str, input: dict, caller: str = "", key: tuple | None = None) -> Decision:
+        """Decide, from the cache when this revision answered the same input before.
+
+        key: a cheap stand-in for the input on hot paths (it must determine the
+        input); without it the canonical JSON of the input is the key.
+        """
+        cache_key = (entrypoint, key) if key is not None else (entrypoint, canonical(input))
+        decision = self._cache.get(cache_key)
         if decision is None:
             result = self.engine.evaluate(entrypoint, input)
-            decision = Decision(decision_id(entrypoint, input_json, self.revision), entrypoint, result)
-            self._cache[key] = decision
+            decision = Decision(decision_id(entrypoint, canonical(input), self.revision), entrypoint, result)
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
+            self._cache[cache_key] = decision
         if decision.id not in self._recorded and decision.id not in self._pending:
             record = decision_pb2.DecisionRecorded(
                 decision_id=decision.id,
                 entrypoint=entrypoint,
-                input=input_json,
+                input=canonical(input),
                 result=canonical(decision.result),
                 revision=self.revision,
                 decided_at=now_iso(),
