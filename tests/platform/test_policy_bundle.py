@@ -22,8 +22,9 @@ def policies(tmp_path) -> Path:
 
 def test_loads_modules_tests_and_data():
     bundle = load_bundle(POLICIES)
-    assert set(bundle.modules) == {"cdp/pii/pii.rego", "cdp/egress/egress.rego", "cdp/audience/audience.rego"}
-    assert set(bundle.tests) == {"cdp/pii/pii_test.rego", "cdp/egress/egress_test.rego", "cdp/audience/audience_test.rego"}
+    areas = ("pii", "egress", "audience", "access", "collect")
+    assert set(bundle.modules) == {f"cdp/{a}/{a}.rego" for a in areas}
+    assert set(bundle.tests) == {f"cdp/{a}/{a}_test.rego" for a in areas}
     assert bundle.data["cdp"]["classification"]["email"] == "pii.contact"
     assert len(bundle.revision) == 64 and int(bundle.revision, 16) >= 0
 

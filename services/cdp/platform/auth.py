@@ -1,0 +1,149 @@
+"""Who may call: authenticate every RPC, then let the service's policy decide.
+
+A caller is a service (the CN of a client certificate verified by mutual TLS) or a person or tool
+(a bearer token). A call carrying both acts as the token's user: the CLI connects with the `cli`
+certificate and sends its user's token. Missing or invalid credentials end the call with
+UNAUTHENTICATED; a refusal by decide() with PERMISSION_DENIED, naming the reason and the decision id.
+The servicer reads the admitted caller with current_caller().
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import grpc
+
+from cdp.platform.tls import peer_service
+from cdp.platform.tokens import InvalidToken, TokenVerifier
+
+# decide(method, caller) -> (allow, reason, decision_id); may also be a coroutine function.
+Decide = Callable[[str, dict], "tuple[bool, str, str] | Awaitable[tuple[bool, str, str]]"]
+
+HEALTH_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
+DECISION_METADATA = "cdp-decision-id"
+
+
+@dataclass(frozen=True)
+class Caller:
+    subject: str
+    roles: tuple[str, ...] = field(default_factory=tuple)
+    kind: str = "user"  # "service" | "user" | "anonymous" (health checks on an insecure port)
+    service: str | None = None  # the certificate the call came through, if any
+    decision_id: str = ""  # the access decision that admitted the call
+
+    def as_input(self) -> dict:
+        return {"subject": self.subject, "kind": self.kind, "roles": list(self.roles)}
+
+
+_current: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("cdp_caller", default=None)
+
+
+def current_caller() -> Caller:
+    """The caller of the RPC being served (each RPC runs in its own task, hence its own context)."""
+    caller = _current.get()
+    if caller is None:
+        raise LookupError("no admitted caller: not inside an RPC served behind AuthInterceptor")
+    return caller
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, decide: Decide, verifier: TokenVerifier | None, *, require_mtls: bool):
+        self.decide = decide
+        self.verifier = verifier
+        self.require_mtls = require_mtls
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return _wrap(handler, handler_call_details.method, self._admit)
+
+    async def _admit(self, method: str, context: grpc.aio.ServicerContext) -> None:
+        caller = await self._authenticate(method, context)
+        if method not in HEALTH_METHODS:
+            verdict = self.decide(method, caller.as_input())
+            if inspect.isawaitable(verdict):
+                verdict = await verdict
+            allow, reason, decision_id = verdict
+            if not allow:
+                await context.abort(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    f"{reason} (decision {decision_id})",
+                    trailing_metadata=((DECISION_METADATA, decision_id),),
+                )
+            caller = Caller(caller.subject, caller.roles, caller.kind, caller.service, decision_id)
+        _current.set(caller)
+
+    async def _authenticate(self, method: str, context: grpc.aio.ServicerContext) -> Caller:
+        peer = peer_service(context)
+        if self.require_mtls and peer is None:
+            await _unauthenticated(context, "a client certificate from the platform CA is required")
+        authorization = _metadata(context, "authorization")
+        if authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                await _unauthenticated(context, "authorization metadata must be 'Bearer <token>'")
+            if self.verifier is None:
+                await _unauthenticated(context, "this service does not accept bearer tokens")
+            try:
+                claims = self.verifier.verify(token.strip())
+            except InvalidToken as e:
+                await _unauthenticated(context, f"invalid bearer token: {e.reason}")
+            return Caller(claims.subject, claims.roles, "user", peer)
+        if peer is not None:
+            return Caller(peer, ("service",), "service", peer)
+        if method in HEALTH_METHODS:  # only reached without mTLS: nobody to ask for credentials
+            return Caller("anonymous", (), "anonymous")
+        await _unauthenticated(context, "no credentials: present a client certificate or a bearer token")
+
+
+async def _unauthenticated(context: grpc.aio.ServicerContext, reason: str) -> None:
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, reason)
+
+
+def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
+    for k, v in context.invocation_metadata() or ():
+        if k == key:
+            return v if isinstance(v, str) else v.decode("utf-8", "replace")
+    return None
+
+
+# Wrapping handlers ----------------------------------------------------------------------------
+# An aio interceptor sees no ServicerContext, so the check runs inside a wrapper around the
+# method's behaviour, which does. Streaming responses come from an async generator or from
+# context.write() in a coroutine; the wrapper keeps whichever form the method has.
+
+Admit = Callable[[str, grpc.aio.ServicerContext], Awaitable[None]]
+
+
+def _wrap(handler: grpc.RpcMethodHandler, method: str, admit: Admit) -> grpc.RpcMethodHandler:
+    if handler.unary_unary:
+        kind, inner = grpc.unary_unary_rpc_method_handler, handler.unary_unary
+    elif handler.unary_stream:
+        kind, inner = grpc.unary_stream_rpc_method_handler, handler.unary_stream
+    elif handler.stream_unary:
+        kind, inner = grpc.stream_unary_rpc_method_handler, handler.stream_unary
+    else:
+        kind, inner = grpc.stream_stream_rpc_method_handler, handler.stream_stream
+
+    if inspect.isasyncgenfunction(inner):
+        async def behaviour(request: Any, context: grpc.aio.ServicerContext):
+            await admit(method, context)
+            async for response in inner(request, context):
+                yield response
+    elif inspect.isgeneratorfunction(inner):
+        async def behaviour(request: Any, context: grpc.aio.ServicerContext):
+            await admit(method, context)
+            for response in inner(request, context):
+                yield response
+    else:
+        async def behaviour(request: Any, context: grpc.aio.ServicerContext):
+            await admit(method, context)
+            result = inner(request, context)
+            return await result if inspect.isawaitable(result) else result
+
+    return kind(behaviour, request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
