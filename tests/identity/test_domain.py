@@ -10,9 +10,32 @@ def new_id(identifier):
     return f"p:{identifier[0]}:{identifier[1]}"
 
 
-def test_identifiers_of_a_call_are_normalised_strongest_first():
-    assert domain.identifiers_of("u1", "a1", "", " Ada@Example.COM ") == [(USER_ID, "u1"), (EMAIL, "ada@example.com"), (ANONYMOUS_ID, "a1")]
-    assert domain.identifiers_of("", "a1", "", "not-an-email") == [(ANONYMOUS_ID, "a1")]
+def test_identifiers_of_a_call_come_strongest_first():
+    assert domain.identifiers_of("u1", "a1", "old", "hash-of-email") == [
+        (USER_ID, "u1"), (USER_ID, "old"), (EMAIL, "hash-of-email"), (ANONYMOUS_ID, "a1")]
+    assert domain.identifiers_of("", "a1", "", "") == [(ANONYMOUS_ID, "a1")]
+
+
+def test_emails_are_normalised():
+    assert domain.normal_email(" Ada@Example.COM ") == "ada@example.com"
+    assert domain.normal_email("not-an-email") is None
+    assert domain.normal_email("@") is None
+    assert domain.normal_email(42) is None
+
+
+def test_forgetting_drops_the_persons_emails_only():
+    graph = domain.IdentityGraph()
+    person = graph.link([(USER_ID, "u1"), (EMAIL, "h1"), (ANONYMOUS_ID, "a1")], "e1", new_id)[0].person_id
+    graph.forget(person, 2, "privacy-officer")
+    assert graph.resolve((EMAIL, "h1")) is None
+    assert graph.resolve((USER_ID, "u1")) == person
+    assert graph.identifiers[person] == [(USER_ID, "u1"), (ANONYMOUS_ID, "a1")]
+
+
+def test_an_erased_identifier_still_creates_its_person():
+    graph = domain.IdentityGraph()
+    graph.apply(domain.PersonCreated("p1", None, "e1"))
+    assert graph.identifiers["p1"] == [] and graph.created["p1"] == 0
 
 
 def test_identifiers_seen_together_become_one_person():

@@ -29,7 +29,7 @@ def fold(order):
 
 def test_latest_trait_wins_with_its_provenance_and_counts_add_up():
     profile = fold(calls())
-    assert profile.traits["plan"] == domain.TraitValue('"pro"', "s2", "e2", "2024-01-02T00:00:00.000Z")
+    assert profile.traits["plan"] == domain.TraitValue('"pro"', "s2", "e2", "2024-01-02T00:00:00.000Z", event_type="identify")
     assert profile.traits["email"].event_id == "e1"
     assert profile.event_counts == {"$identify": 2, "Order Completed": 1, "$group": 1}
     assert (profile.first_seen, profile.last_seen) == ("2024-01-01T00:00:01.000Z", "2024-01-03T00:00:00.000Z")
@@ -51,3 +51,11 @@ def test_merging_equals_having_seen_everything_on_one_person():
     assert (a.traits, a.event_counts, a.first_seen, a.last_seen, a.accounts) == (
         whole.traits, whole.event_counts, whole.first_seen, whole.last_seen, whole.accounts)
     assert a.merged_person_ids == ["b"]
+
+
+def test_erasing_marks_personal_values_and_keeps_the_rest():
+    profile = fold(calls())
+    assert domain.erase(profile, lambda value: value.value == '"a@b.c"')
+    assert profile.traits["email"].erased and profile.traits["email"].value == "null"
+    assert not profile.traits["plan"].erased
+    assert not domain.erase(profile, lambda value: value.value == '"a@b.c"')  # nothing left to erase

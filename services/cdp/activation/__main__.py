@@ -10,6 +10,7 @@ from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.platform import config as config_module
 from cdp.platform.decisions import open_decider
 from cdp.platform.eventlog import EventLogServicer, Follower
+from cdp.platform.personal import open_vault
 from cdp.platform.server import Service, channel, run, setup_logging
 from cdp.platform.store import open_store
 
@@ -17,7 +18,7 @@ from cdp.platform.store import open_store
 async def serve(config: config_module.ServiceConfig) -> None:
     store = open_store(config.store, "activation")
     decider = open_decider(config, store)
-    app = ActivationApp(store, decider, channel(config.peer("profile")), channel(config.peer("segment")))
+    app = ActivationApp(store, decider, channel(config.peer("profile")), channel(config.peer("segment")), open_vault(config))
     follower = Follower(store, "segment", channel(config.peer("segment")), app.handle_memberships,
                         topics=SEGMENT_TOPICS, reset=app.rebuild, decider=decider)
     worker = DeliveryWorker(app)

@@ -19,6 +19,7 @@ from cdp.platform.decisions import Decider
 from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored, topic_of
 from cdp.platform.store import EventStore
+from cdp.platform.vault import Vault, is_token
 
 SEGMENT_TOPICS = topic_of(segment_pb2.MembershipEntered, segment_pb2.MembershipExited)
 PUBLISHED = topic_of(pb.DestinationCreated, pb.DeliveryScheduled, pb.DeliveryAttempted, pb.DeliveryDeadLettered)
@@ -30,10 +31,26 @@ class NotAllowed(Exception):
     pass
 
 
+def sealed_traits(profile: profile_pb2.Profile) -> dict:
+    """A profile's traits for a payload: personal ones stay sealed (token, subject, call type)."""
+    out = {}
+    for name, trait in profile.traits.items():
+        if trait.erased:
+            continue
+        value = orjson.loads(trait.value)
+        out[name] = {SEALED: value, "subject": trait.subject, "event_type": trait.event_type} if is_token(value) else value
+    return out
+
+
+SEALED = "$pii"  # a personal value in a stored payload, decrypted only when it is sent
+
+
 class ActivationApp:
-    def __init__(self, store: EventStore, decider: Decider, profile: grpc.aio.Channel | None, segment: grpc.aio.Channel | None):
+    def __init__(self, store: EventStore, decider: Decider, profile: grpc.aio.Channel | None,
+                 segment: grpc.aio.Channel | None, vault: Vault | None = None):
         self.store = store
         self.decider = decider
+        self.vault = vault
         self.profile = profile_pb2_grpc.ProfileServiceStub(profile) if profile is not None else None
         self.segment = segment_pb2_grpc.SegmentServiceStub(segment) if segment is not None else None
         self.audience_names: dict[str, str] = {}
@@ -139,12 +156,13 @@ class ActivationApp:
         if not wanted:
             return []
         person_ids = list(dict.fromkeys(m.person_id for _, m, _ in wanted))
-        response = await self.profile.GetProfiles(profile_pb2.GetProfilesRequest(person_ids=person_ids), timeout=30)
+        # As stored: personal values stay tokens until the moment they are sent.
+        response = await self.profile.GetProfiles(profile_pb2.GetProfilesRequest(person_ids=person_ids, encrypted=True), timeout=30)
         profiles = {p.person_id: p for p in response.profiles}
         events: list[StoredEvent] = []
         for n, message, destination in wanted:
             profile = profiles.get(message.person_id)
-            traits = {k: orjson.loads(v.value) for k, v in profile.traits.items()} if profile else {}
+            traits = sealed_traits(profile) if profile else {}
             decision = self.decider.decide(EGRESS_DECISION, {
                 "destination": {"id": destination.destination_id, "type": destination.type, "purpose": destination.purpose},
                 "properties": sorted(traits),
@@ -179,6 +197,20 @@ class ActivationApp:
             audience = await self.segment.GetAudience(segment_pb2.GetAudienceRequest(audience_id=audience_id), timeout=10)
             name = self.audience_names[audience_id] = audience.name
         return name
+
+    def reveal(self, payload: str) -> bytes:
+        """The body to send: personal values decrypted; those of forgotten subjects left out."""
+        body = orjson.loads(payload)
+        traits = body.get("traits", {})
+        for name, value in list(traits.items()):
+            if isinstance(value, dict) and SEALED in value:
+                clear = self.vault.decrypt(value["subject"], value["event_type"], name, value[SEALED]) if self.vault else None
+                if clear is None:
+                    del traits[name]
+                    body.setdefault("erased", []).append(name)
+                else:
+                    traits[name] = orjson.loads(clear)
+        return orjson.dumps(body)
 
     # Delivery outcomes -------------------------------------------------------------
 

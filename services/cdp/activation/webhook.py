@@ -9,6 +9,7 @@ import time
 import aiohttp
 
 from cdp.activation.application import ActivationApp
+from cdp.platform.vault import DecryptError
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,15 @@ class DeliveryWorker:
             started = time.perf_counter()
             ok, status, error = False, 0, ""
             try:
-                async with session.post(destination.url, data=delivery.payload,
+                body = self.app.reveal(delivery.payload)
+                async with session.post(destination.url, data=body,
                                         headers={"Content-Type": "application/json",
                                                  "X-CDP-Delivery": delivery_id}) as response:
                     status = response.status
                     ok = 200 <= status < 300
                     if not ok:
                         error = f"HTTP {status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as failure:
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, DecryptError) as failure:
                 error = f"{type(failure).__name__}: {failure}"[:500]
             latency_ms = (time.perf_counter() - started) * 1000
             try:

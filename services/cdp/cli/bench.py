@@ -2,9 +2,132 @@
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
 import click
+
+from cdp.bench.report import Table
+
+
+def _measure(run, settings):
+    """Run a benchmark; a failure of the platform is a clean error that says where to look."""
+    import grpc
+
+    try:
+        return run(settings, progress=_echo_err)
+    except grpc.RpcError as error:
+        raise click.ClickException(f"a call failed: {error.code().name}: {error.details()}") from None
+    except (RuntimeError, TimeoutError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _json(result: dict) -> str:
+    def clean(value):
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps(clean(result), indent=2)
 
 
 @click.group()
 def bench() -> None:
     """Benchmarks: ingest and the whole pipeline."""
+
+
+@bench.command("ingest")
+@click.option("--events", default=100_000, show_default=True, help="Events a run.")
+@click.option("--batch", default=100, show_default=True, help="Events an Ingest call (and a raw append transaction).")
+@click.option("--clients", default=4, show_default=True, help="Concurrent asyncio clients.")
+@click.option("--repeat", default=3, show_default=True, help="Runs of each measurement; the median is reported.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the temporary stores go (default: the system temp dir).")
+@click.option("--keep", is_flag=True, help="Keep the stores and the service logs afterwards.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def ingest(events, batch, clients, repeat, data_dir, keep, as_json):
+    """Raw event-store appends, then acknowledged, durable ingest through the collector."""
+    from cdp.bench.ingest import IngestSettings, run
+
+    if events < 1 or batch < 1 or clients < 1 or repeat < 1:
+        raise click.UsageError("--events, --batch, --clients and --repeat must be at least 1")
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    result = _measure(run, IngestSettings(events, batch, clients, repeat, data_dir, keep))
+    if as_json:
+        click.echo(_json(result))
+        return
+    table = Table(["metric", "median", "min", "max", "unit"])
+    for key, label in (("raw_append_events_per_s", "raw event-store append"),
+                       ("ingest_events_per_s", "ingest, acknowledged and durable")):
+        s = result[key]
+        table.add(label, s["median"], s["min"], s["max"], "events/s")
+    cpu = [r["cpu_percent"]["collector"] for r in result["runs"]]
+    table.add("collector CPU while ingesting", sorted(cpu)[len(cpu) // 2], min(cpu), max(cpu), "% of a core")
+    r = result["ratio"]
+    table.add("ratio ingest / raw append", r["of_medians"], r["min"], r["max"], "x")
+    click.echo(f"cdp bench ingest: {events} events, batches of {batch}, {clients} clients, {repeat} run(s)")
+    click.echo(table.render())
+
+
+@bench.command("pipeline")
+@click.option("--events", default=20_000, show_default=True, help="Events of the throughput phase.")
+@click.option("--rate", default=1000.0, show_default=True, help="Events/s of the freshness phase.")
+@click.option("--batch", default=100, show_default=True, help="Events an Ingest call, at most.")
+@click.option("--clients", default=4, show_default=True, help="Concurrent clients of the throughput phase.")
+@click.option("--freshness-seconds", default=10.0, show_default=True, help="Length of the freshness phase (0: skip it).")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the pipeline to drain.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the temporary platform goes (default: the system temp dir).")
+@click.option("--keep", is_flag=True, help="Keep the stores and the service logs afterwards.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def pipeline(events, rate, batch, clients, freshness_seconds, timeout, data_dir, keep, as_json):
+    """The whole platform: ingest to audience membership to webhook, throughput and freshness."""
+    from cdp.bench.pipeline import PipelineSettings, run
+
+    if events < 1 or batch < 1 or clients < 1:
+        raise click.UsageError("--events, --batch and --clients must be at least 1")
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    result = _measure(run, PipelineSettings(events, rate, batch, clients, freshness_seconds, timeout, data_dir, keep))
+    if as_json:
+        click.echo(_json(result))
+        return
+    t = result["throughput"]
+    table = Table(["metric", "value", "unit"])
+    table.add("ingest, acknowledged", t["ingest_events_per_s"], "events/s")
+    table.add("pipeline, first send to last webhook", t["pipeline_events_per_s"], "events/s")
+    table.add("all members in segment's log after", t["segment_seconds"], "s")
+    table.add("last webhook after", t["pipeline_seconds"], "s")
+    table.add("drain after ingest stopped", t["drain_seconds"], "s")
+    for edge, lag in t["lag_max"].items():
+        table.add(f"max lag {edge}", lag, "events")
+    table.add("followers' backlog when ingest stopped", sum(t["lag_at_ingest_end"].values()), "events")
+    f = result["freshness"]
+    if f:
+        table.add("freshness sent rate", f["sent_rate"], "events/s")
+        table.add("freshness delivered", f"{f['delivered']}/{f['sent']}", "webhooks")
+        for p in ("p50", "p90", "p99", "max"):
+            table.add(f"freshness {p}, event in to webhook out", f["latency_ms"][p], "ms")
+        for stage, figures in f.get("stages_ms", {}).items():
+            table.add(f"  {stage} written after (p50 / p99)", f"{figures['p50']:.0f} / {figures['p99']:.0f}", "ms")
+        for edge, lag in f["lag_max"].items():
+            table.add(f"freshness max lag {edge}", lag, "events")
+    for name, percent in t["cpu_percent"].items():
+        fresh = f"{f['cpu_percent'][name]:.0f}" if f else "-"
+        table.add(f"CPU {name}, throughput / freshness", f"{percent:.0f} / {fresh}", "% of a core")
+    w = result["webhook"]
+    table.add("webhook posts (repeated deliveries)", f"{w['posts']} ({w['repeated_deliveries']})", "")
+    table.add("entered payloads without the plan trait", w["entered_without_plan_trait"], "")
+    click.echo(f"cdp bench pipeline: {events} events for {t['persons']} persons ({t['members']} join the audience), "
+               f"batches of {batch}, {clients} clients")
+    click.echo(table.render())

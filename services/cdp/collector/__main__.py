@@ -10,13 +10,15 @@ from cdp.collector.servicer import CollectorServicer
 from cdp.platform import config as config_module
 from cdp.platform.decisions import open_decider
 from cdp.platform.eventlog import EventLogServicer
+from cdp.platform.personal import PersonalData, open_vault
 from cdp.platform.server import Service, run, setup_logging
 from cdp.platform.store import open_store
 
 
 async def serve(config: config_module.ServiceConfig) -> None:
     store = open_store(config.store, "collector")
-    collector = Collector(store, open_decider(config, store))
+    decider = open_decider(config, store)
+    collector = Collector(store, decider, PersonalData(open_vault(config), decider))
     service = Service("collector", config.address)
     service.add(collector_pb2_grpc.add_CollectorServicer_to_server, CollectorServicer(collector),
                 collector_pb2.DESCRIPTOR.services_by_name["Collector"].full_name)

@@ -17,6 +17,7 @@ from cdp.collector import domain
 from cdp.collector.plans import MODES, InvalidPlan, TrackingPlan, compile_plan
 from cdp.platform.clock import format_iso, now_iso, parse_iso
 from cdp.platform.decisions import Decider
+from cdp.platform.personal import PersonalData, subject_of
 from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored, topic_of
 
@@ -70,9 +71,10 @@ def _object(text: str) -> dict:
 
 
 class Collector:
-    def __init__(self, store, decider: Decider):
+    def __init__(self, store, decider: Decider, personal: PersonalData):
         self.store = store
         self.decider = decider
+        self.personal = personal
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -190,6 +192,8 @@ class Collector:
         received = datetime.now(timezone.utc)
         received_at = format_iso(received)
         plan = self.plans.get(source.plan_name) if source.plan_name else None
+        # One key transaction for the batch's subjects; encrypting each event then hits the cache.
+        self.personal.vault.keys_for({subject_of(e.user_id, e.anonymous_id) for e in events if e.user_id or e.anonymous_id})
         acks: list[pb.EventAck] = []
         to_store: list[StoredEvent] = []
         records: list[StoredEvent] = []  # rejections kept for review; stored whatever happens
@@ -209,11 +213,16 @@ class Collector:
             if not accepted.event.timestamp:
                 accepted.event.timestamp = corrected_timestamp(accepted.event, received)
             refusal = self._govern(source, accepted)
+            violations = [] if refusal or not plan else plan.check(
+                event.type, event.event, _object(accepted.event.properties), self._traits(accepted.event))
+            # Personal values are encrypted before anything of the call is stored, rejections included.
+            accepted.pii_decision_id, encrypted = self.personal.protect(accepted.event)
+            accepted.encrypted_fields.extend(encrypted)
             if refusal is not None:
+                refusal.event.CopyFrom(accepted.event)
                 acks.append(pb.EventAck(index=index, status=REJECTED, field=refusal.field, error=refusal.rule))
                 records.append(stored(uuid.uuid4(), 1, refusal))
                 continue
-            violations = plan.check(event.type, event.event, _object(accepted.event.properties), self._traits(accepted.event)) if plan else []
             if violations and source.plan_mode == "reject":
                 first = violations[0]
                 rule = first.rule if "tracking plan" in first.rule else f"{first.rule}; tracking plan {plan.name} v{plan.version}"
@@ -311,7 +320,12 @@ class Collector:
             source = self.sources[waiting.source_id]
             plan = self.plans.get(source.plan_name) if source.plan_name else None
             event = waiting.event
-            violations = plan.check(event.type, event.event, _object(event.properties), self._traits(event)) if plan else []
+            subject = subject_of(event.user_id, event.anonymous_id)
+            violations = plan.check(
+                event.type, event.event,
+                self.personal.reveal_object(subject, event.type, _object(event.properties)),
+                self.personal.reveal_object(subject, event.type, self._traits(event)),
+            ) if plan else []
             if violations and source.plan_mode != "allow":
                 still += 1
                 continue
@@ -324,6 +338,8 @@ class Collector:
             if refusal is not None:
                 still += 1
                 continue
+            accepted.pii_decision_id, encrypted = self.personal.protect(accepted.event)
+            accepted.encrypted_fields.extend(encrypted)
             originator = uuid.UUID(waiting.event_id)
             released = pb.EventReleased(event_id=waiting.event_id, plan_name=accepted.plan_name,
                                         plan_version=accepted.plan_version, at=now_iso())

@@ -8,13 +8,15 @@ from cdp.identity.application import TOPICS_FOLLOWED, UPSTREAM, IdentityApp
 from cdp.identity.servicer import IdentityServicer
 from cdp.platform import config as config_module
 from cdp.platform.eventlog import EventLogServicer, Follower
+from cdp.platform.personal import open_vault
+from cdp.platform.vault import load_master_key
 from cdp.platform.server import Service, channel, run, setup_logging
 from cdp.platform.store import open_store
 
 
 async def serve(config: config_module.ServiceConfig) -> None:
     store = open_store(config.store, "identity")
-    app = IdentityApp(store)
+    app = IdentityApp(store, open_vault(config), load_master_key(config.store.data_dir))
     follower = Follower(store, UPSTREAM, channel(config.peer(UPSTREAM)), app.handle,
                         topics=TOPICS_FOLLOWED, reset=app.rebuild)
     service = Service("identity", config.address)

@@ -1,4 +1,10 @@
-"""Identity: follows the collector's log and keeps the identity graph."""
+"""Identity: follows the collector's log and keeps the identity graph.
+
+Emails are personal data: the graph keys them by a keyed hash (a blind index)
+and the stored events hold them only encrypted, under the subject of the call
+that brought them. Forgetting a person destroys their subjects' keys, so their
+emails drop out of the graph now and on every rebuild.
+"""
 
 from __future__ import annotations
 
@@ -12,82 +18,121 @@ from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2 as pb
 from cdp.identity import domain
 from cdp.platform.ids import derived_id
+from cdp.platform.personal import identifier_subjects, subject_of
 from cdp.platform.published import decode, stored, topic_of
 from cdp.platform.store import EventStore
+from cdp.platform.vault import Vault, blind_index, is_token
 
 UPSTREAM = "collector"
-PUBLISHED = (pb.PersonCreated, pb.IdentifierLinked, pb.PersonsMerged, pb.MergeBlocked)
+PUBLISHED = (pb.PersonCreated, pb.IdentifierLinked, pb.PersonsMerged, pb.MergeBlocked, pb.SubjectForgotten)
+TOPICS_FOLLOWED = topic_of(collector_pb2.EventAccepted)
+EMAIL_CONTEXT = ("identity", "email")  # event type and field of an email held by identity
 
 
 def new_person_id(identifier: domain.Identifier) -> str:
     return str(derived_id("person", *identifier))
 
 
-def email_of(event) -> str:
-    """The email an identify call carries, in traits or context.traits."""
-    for text, path in ((event.traits, ()), (event.context, ("traits",))):
+def _email_value(event) -> object:
+    """The email an identify or alias call carries, in traits or context.traits (a token when personal)."""
+    for text, nested in ((event.traits, False), (event.context, True)):
         if not text or "email" not in text:
             continue
         value = orjson.loads(text)
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-        if isinstance(value, dict) and isinstance(value.get("email"), str):
+        if nested:
+            value = value.get("traits") if isinstance(value, dict) else None
+        if isinstance(value, dict) and "email" in value:
             return value["email"]
-    return ""
-
-
-def call_identifiers(event) -> list[domain.Identifier]:
-    email = email_of(event) if event.type in ("identify", "alias") else ""
-    return domain.identifiers_of(event.user_id, event.anonymous_id, event.previous_id, email)
-
-
-def _identifier(i: domain.Identifier) -> pb.Identifier:
-    return pb.Identifier(type=i[0], value=i[1])
-
-
-def to_proto(event: domain.IdentityEvent):
-    if isinstance(event, domain.PersonCreated):
-        return pb.PersonCreated(person_id=event.person_id, identifier=_identifier(event.identifier), event_id=event.event_id)
-    if isinstance(event, domain.IdentifierLinked):
-        return pb.IdentifierLinked(person_id=event.person_id, identifier=_identifier(event.identifier), event_id=event.event_id)
-    if isinstance(event, domain.PersonsMerged):
-        return pb.PersonsMerged(survivor_id=event.survivor_id, merged_id=event.merged_id,
-                                identifiers=[_identifier(i) for i in event.identifiers], event_id=event.event_id)
-    return pb.MergeBlocked(person_id=event.person_id, other_person_id=event.other_person_id, rule=event.rule, event_id=event.event_id)
-
-
-def from_proto(message) -> domain.IdentityEvent:
-    if isinstance(message, pb.PersonCreated):
-        return domain.PersonCreated(message.person_id, (message.identifier.type, message.identifier.value), message.event_id)
-    if isinstance(message, pb.IdentifierLinked):
-        return domain.IdentifierLinked(message.person_id, (message.identifier.type, message.identifier.value), message.event_id)
-    if isinstance(message, pb.PersonsMerged):
-        return domain.PersonsMerged(message.survivor_id, message.merged_id,
-                                    tuple((i.type, i.value) for i in message.identifiers), message.event_id)
-    return domain.MergeBlocked(message.person_id, message.other_person_id, message.rule, message.event_id)
+    return None
 
 
 class IdentityApp:
-    def __init__(self, store: EventStore):
+    def __init__(self, store: EventStore, vault: Vault, master_key: bytes):
         self.store = store
-        self.graph = domain.IdentityGraph()
-        self.versions: dict[str, int] = {}
+        self.vault = vault
+        self._index_key = master_key
+        # Email tokens by blind index: what the next event of an identifier is stored with.
+        self.email_tokens: dict[str, pb.Identifier] = {}
         self.rebuild()
 
+    def email_key(self, email: str) -> str:
+        return blind_index(self._index_key, "email", email)
+
     def rebuild(self) -> None:
-        """State is the fold of identity's own events."""
+        """State is the fold of identity's own events (erased emails fall out)."""
         self.graph = domain.IdentityGraph()
-        self.versions = {}
+        self.versions: dict[str, int] = {}
+        self.email_tokens = {}
         for n in self.store.replay(topic_of(*PUBLISHED)):
-            self.graph.apply(from_proto(decode(n.topic, n.state)))
+            self.graph.apply(self.from_proto(decode(n.topic, n.state)))
             self.versions[str(n.originator_id)] = n.originator_version
+
+    # Translation between the published language and the domain --------------
+
+    def _identifier(self, identifier: pb.Identifier) -> domain.Identifier | None:
+        if identifier.type != domain.EMAIL:
+            return (identifier.type, identifier.value)
+        email = self.vault.decrypt(identifier.subject, *EMAIL_CONTEXT, identifier.value)
+        if email is None:
+            return None  # forgotten
+        key = self.email_key(email)
+        self.email_tokens[key] = identifier
+        return (domain.EMAIL, key)
+
+    def from_proto(self, message) -> domain.IdentityEvent:
+        if isinstance(message, pb.PersonCreated):
+            return domain.PersonCreated(message.person_id, self._identifier(message.identifier), message.event_id)
+        if isinstance(message, pb.IdentifierLinked):
+            return domain.IdentifierLinked(message.person_id, self._identifier(message.identifier), message.event_id)
+        if isinstance(message, pb.PersonsMerged):
+            return domain.PersonsMerged(message.survivor_id, message.merged_id, (), message.event_id)
+        if isinstance(message, pb.SubjectForgotten):
+            return domain.SubjectForgotten(message.person_id, message.keys_destroyed, message.requested_by)
+        return domain.MergeBlocked(message.person_id, message.other_person_id, message.rule, message.event_id)
+
+    def _proto_identifier(self, identifier: domain.Identifier) -> pb.Identifier:
+        if identifier[0] == domain.EMAIL:
+            return self.email_tokens[identifier[1]]
+        return pb.Identifier(type=identifier[0], value=identifier[1])
+
+    def to_proto(self, event: domain.IdentityEvent):
+        if isinstance(event, domain.PersonCreated):
+            return pb.PersonCreated(person_id=event.person_id, identifier=self._proto_identifier(event.identifier), event_id=event.event_id)
+        if isinstance(event, domain.IdentifierLinked):
+            return pb.IdentifierLinked(person_id=event.person_id, identifier=self._proto_identifier(event.identifier), event_id=event.event_id)
+        if isinstance(event, domain.PersonsMerged):
+            # Which identifiers moved follows from the graph; emails are not repeated here.
+            moved = [pb.Identifier(type=t, value=v) for t, v in event.identifiers if t != domain.EMAIL]
+            return pb.PersonsMerged(survivor_id=event.survivor_id, merged_id=event.merged_id, identifiers=moved, event_id=event.event_id)
+        if isinstance(event, domain.SubjectForgotten):
+            return pb.SubjectForgotten(person_id=event.person_id, keys_destroyed=event.keys_destroyed, requested_by=event.requested_by)
+        return pb.MergeBlocked(person_id=event.person_id, other_person_id=event.other_person_id, rule=event.rule, event_id=event.event_id)
+
+    # Following the collector ------------------------------------------------
+
+    def call_identifiers(self, event) -> list[domain.Identifier]:
+        email_key = ""
+        if event.type in ("identify", "alias"):
+            value = _email_value(event)
+            subject = subject_of(event.user_id, event.anonymous_id)
+            if is_token(value):
+                value = self.vault.decrypt(subject, event.type, "email", value)
+                value = orjson.loads(value) if value is not None else None
+            email = domain.normal_email(value)
+            if email:
+                email_key = self.email_key(email)
+                if email_key not in self.email_tokens:
+                    token = self.vault.encrypt(subject, *EMAIL_CONTEXT, email)
+                    self.email_tokens[email_key] = pb.Identifier(type=domain.EMAIL, value=token, subject=subject)
+        return domain.identifiers_of(event.user_id, event.anonymous_id, event.previous_id, email_key)
 
     async def handle(self, notifications) -> Sequence[StoredEvent]:
         """Link the identifiers of each collected call (a follower handler)."""
         out: list[StoredEvent] = []
-        for n in notifications:
-            accepted = decode(n.topic, n.payload)
-            for event in self.graph.link(call_identifiers(accepted.event), accepted.event_id, new_person_id):
+        calls = [decode(n.topic, n.payload) for n in notifications]
+        self.vault.keys_for({subject_of(c.event.user_id, c.event.anonymous_id) for c in calls})
+        for accepted in calls:
+            for event in self.graph.link(self.call_identifiers(accepted.event), accepted.event_id, new_person_id):
                 out.append(self._stored(event))
         return out
 
@@ -96,7 +141,27 @@ class IdentityApp:
         person = event.survivor_id if isinstance(event, domain.PersonsMerged) else event.person_id
         version = self.versions.get(person, 0) + 1
         self.versions[person] = version
-        return stored(uuid.UUID(person), version, to_proto(event))
+        return stored(uuid.UUID(person), version, self.to_proto(event))
+
+    # Commands and queries -----------------------------------------------------
+
+    def resolve(self, kind: str, value: str) -> str | None:
+        if kind == domain.EMAIL:
+            email = domain.normal_email(value)
+            return self.graph.resolve((kind, self.email_key(email))) if email else None
+        return self.graph.resolve((kind, value))
+
+    def forget(self, person_id: str, requested_by: str) -> tuple[StoredEvent, int, int]:
+        """Destroy the keys of every identifier linked to the person; returns the event to store."""
+        person_id = self.graph.canonical(person_id)
+        identifiers = list(self.graph.identifiers.get(person_id, []))
+        subjects = identifier_subjects(identifiers)
+        destroyed = self.vault.destroy(subjects)
+        for key, token in list(self.email_tokens.items()):
+            if token.subject in subjects:
+                del self.email_tokens[key]
+        event = self.graph.forget(person_id, destroyed, requested_by)
+        return self._stored(event), destroyed, len(identifiers)
 
     def person(self, person_id: str) -> pb.Person | None:
         person_id = self.graph.canonical(person_id)
@@ -105,9 +170,7 @@ class IdentityApp:
             return None
         return pb.Person(
             person_id=person_id,
-            identifiers=[_identifier(i) for i in identifiers],
+            # Emails are shown as their blind index, never in clear.
+            identifiers=[pb.Identifier(type=t, value=v) for t, v in identifiers],
             merged_person_ids=self.graph.merged_from.get(person_id, []),
         )
-
-
-TOPICS_FOLLOWED = topic_of(collector_pb2.EventAccepted)

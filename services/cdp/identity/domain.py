@@ -41,6 +41,15 @@ class PersonsMerged:
 
 
 @dataclass(frozen=True)
+class SubjectForgotten:
+    """The person's data keys were destroyed; their emails are no longer known."""
+
+    person_id: str
+    keys_destroyed: int
+    requested_by: str
+
+
+@dataclass(frozen=True)
 class MergeBlocked:
     person_id: str
     other_person_id: str
@@ -48,19 +57,31 @@ class MergeBlocked:
     event_id: str
 
 
-IdentityEvent = Union[PersonCreated, IdentifierLinked, PersonsMerged, MergeBlocked]
+IdentityEvent = Union[PersonCreated, IdentifierLinked, PersonsMerged, MergeBlocked, SubjectForgotten]
 
 
-def identifiers_of(user_id: str, anonymous_id: str, previous_id: str, email: str) -> list[Identifier]:
-    """The identifiers one call carries, normalised; the strongest first."""
+def normal_email(text: object) -> str | None:
+    """An email as an identifier: trimmed and lower-cased; None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    email = text.strip().lower()
+    return email if "@" in email.strip("@") else None
+
+
+def identifiers_of(user_id: str, anonymous_id: str, previous_id: str, email_key: str) -> list[Identifier]:
+    """The identifiers one call carries, the strongest first.
+
+    email_key stands for the call's email: a keyed hash of it, since the graph
+    must find a person by email without holding the email in clear.
+    """
     found: list[Identifier] = []
     if user_id:
         found.append((USER_ID, user_id))
     if previous_id:
         # alias: previousId is the old user id, or an anonymous id before sign-up.
         found.append((USER_ID, previous_id))
-    if email and "@" in email:
-        found.append((EMAIL, email.strip().lower()))
+    if email_key:
+        found.append((EMAIL, email_key))
     if anonymous_id:
         found.append((ANONYMOUS_ID, anonymous_id))
     return list(dict.fromkeys(found))
@@ -121,16 +142,25 @@ class IdentityGraph:
         self.apply(event)
         return event
 
+    def forget(self, person_id: str, keys_destroyed: int, requested_by: str) -> SubjectForgotten:
+        return self._emit(SubjectForgotten(self.canonical(person_id), keys_destroyed, requested_by))
+
     # Evolving --------------------------------------------------------------
+    # An identifier of None is one whose value was erased: the event still counts.
 
     def apply(self, event: IdentityEvent) -> None:
         if isinstance(event, PersonCreated):
             self.created[event.person_id] = len(self.created)
-            self.identifiers[event.person_id] = [event.identifier]
-            self.person_of[event.identifier] = event.person_id
+            self.identifiers[event.person_id] = []
+            self._link(event.person_id, event.identifier)
         elif isinstance(event, IdentifierLinked):
-            self.identifiers[event.person_id].append(event.identifier)
-            self.person_of[event.identifier] = event.person_id
+            self._link(event.person_id, event.identifier)
+        elif isinstance(event, SubjectForgotten):
+            kept = [i for i in self.identifiers.get(event.person_id, []) if i[0] != EMAIL]
+            for identifier in self.identifiers.get(event.person_id, []):
+                if identifier[0] == EMAIL:
+                    del self.person_of[identifier]
+            self.identifiers[event.person_id] = kept
         elif isinstance(event, PersonsMerged):
             moved = self.identifiers.pop(event.merged_id, [])
             for identifier in moved:
@@ -139,6 +169,11 @@ class IdentityGraph:
             self.merged_into[event.merged_id] = event.survivor_id
             self.merged_from.setdefault(event.survivor_id, []).append(event.merged_id)
             self.merged_from[event.survivor_id].extend(self.merged_from.pop(event.merged_id, []))
+
+    def _link(self, person_id: str, identifier: Identifier | None) -> None:
+        if identifier is not None:
+            self.identifiers[person_id].append(identifier)
+            self.person_of[identifier] = person_id
 
     # Reading ---------------------------------------------------------------
 

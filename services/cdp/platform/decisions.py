@@ -34,6 +34,15 @@ def decision_id(entrypoint: str, input_json: str, revision: str) -> str:
     return hashlib.sha256(f"{entrypoint}\n{revision}\n{input_json}".encode()).hexdigest()
 
 
+def record_hash(record: decision_pb2.DecisionRecorded) -> str:
+    """The hash of a decision record over its content and the previous record's hash."""
+    content = "\n".join([
+        str(record.sequence), record.prev_hash, record.decision_id, record.entrypoint, record.input,
+        record.result, record.revision, record.decided_at, record.caller, record.service,
+    ])
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Decision:
     id: str
@@ -47,11 +56,15 @@ class Decider:
         self.store = store
         self.service = service
         self.revision = engine.revision
-        self._cache: dict[tuple[str, str], Decision] = {}
+        self._cache: dict[tuple, Decision] = {}
         self._recorded: set[str] = set()
-        self._pending: dict[str, StoredEvent] = {}
+        self._pending: dict[str, decision_pb2.DecisionRecorded] = {}
+        self._sequence, self._head = 0, ""  # the chain's last committed record
+        self._taken: tuple[int, str] | None = None  # the chain after records taken, until committed
         for n in store.replay(topic_of(decision_pb2.DecisionRecorded)):
-            self._recorded.add(decode(n.topic, n.state).decision_id)
+            record = decode(n.topic, n.state)
+            self._recorded.add(record.decision_id)
+            self._sequence, self._head = record.sequence, record.hash
         self._activate(sources)
 
     def _activate(self, sources: dict[str, str]) -> None:
@@ -78,7 +91,7 @@ class Decider:
                 self._cache.clear()
             self._cache[cache_key] = decision
         if decision.id not in self._recorded and decision.id not in self._pending:
-            record = decision_pb2.DecisionRecorded(
+            self._pending[decision.id] = decision_pb2.DecisionRecorded(
                 decision_id=decision.id,
                 entrypoint=entrypoint,
                 input=canonical(input),
@@ -88,18 +101,30 @@ class Decider:
                 caller=caller or self.service,
                 service=self.service,
             )
-            self._pending[decision.id] = stored(derived_id("decision", decision.id), 1, record)
         return decision
 
     def take_records(self) -> list[StoredEvent]:
-        """The records to append with the caller's events; call committed() after."""
-        return list(self._pending.values())
+        """The records to append with the caller's events, chained in the order given;
+        call committed() once they are stored, or discard() when they were not."""
+        sequence, head = self._sequence, self._head
+        out = []
+        for record in self._pending.values():
+            sequence += 1
+            record.sequence, record.prev_hash = sequence, head
+            record.hash = head = record_hash(record)
+            out.append(stored(derived_id("decision", record.decision_id), 1, record))
+        self._taken = (sequence, head)
+        return out
 
     def committed(self) -> None:
+        if self._taken is not None:
+            self._sequence, self._head = self._taken
+        self._taken = None
         self._recorded.update(self._pending)
         self._pending.clear()
 
     def discard(self) -> None:
+        self._taken = None
         self._pending.clear()
 
     def flush(self) -> None:

@@ -7,6 +7,7 @@ from cdp.api.identity.v1 import identity_pb2_grpc
 from cdp.api.profile.v1 import profile_pb2, profile_pb2_grpc
 from cdp.platform import config as config_module
 from cdp.platform.eventlog import EventLogServicer, Follower
+from cdp.platform.personal import open_vault
 from cdp.platform.readmodel import Projection, open_engine
 from cdp.platform.server import Service, channel, run, setup_logging
 from cdp.platform.store import open_store
@@ -28,7 +29,7 @@ async def serve(config: config_module.ServiceConfig) -> None:
                                topics=IDENTITY_TOPICS, reset=app.rebuild)
     service = Service("profile", config.address)
     service.add(profile_pb2_grpc.add_ProfileServiceServicer_to_server,
-                ProfileServicer(projections.ProfileQueries(engine), identity_pb2_grpc.IdentityStub(identity)),
+                ProfileServicer(projections.ProfileQueries(engine), identity_pb2_grpc.IdentityStub(identity), open_vault(config)),
                 profile_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name)
     service.add(eventlog_pb2_grpc.add_EventLogServicer_to_server, EventLogServicer(store),
                 eventlog_pb2.DESCRIPTOR.services_by_name["EventLog"].full_name)

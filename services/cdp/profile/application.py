@@ -13,21 +13,30 @@ from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2, identity_pb2_grpc
 from cdp.api.profile.v1 import profile_pb2 as pb
 from cdp.platform.clock import format_iso, now_iso, parse_iso
+from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, stored, topic_of
 from cdp.platform.store import EventStore
 from cdp.profile import domain
 
 COLLECTOR_TOPICS = topic_of(collector_pb2.EventAccepted)
-IDENTITY_TOPICS = topic_of(identity_pb2.PersonsMerged)
+IDENTITY_TOPICS = topic_of(identity_pb2.PersonsMerged, identity_pb2.SubjectForgotten)
 PUBLISHED = topic_of(pb.ProfileChanged, pb.ProfileMerged)
 
 
 def _trait_proto(value: domain.TraitValue) -> pb.TraitValue:
-    return pb.TraitValue(value=value.value, source_id=value.source_id, event_id=value.event_id, updated_at=value.updated_at)
+    return pb.TraitValue(value=value.value, source_id=value.source_id, event_id=value.event_id,
+                         updated_at=value.updated_at, subject=value.subject, event_type=value.event_type,
+                         erased=value.erased)
 
 
 def _trait_state(value: pb.TraitValue) -> domain.TraitValue:
-    return domain.TraitValue(value.value, value.source_id, value.event_id, value.updated_at)
+    return domain.TraitValue(value.value, value.source_id, value.event_id, value.updated_at,
+                             value.subject, value.event_type, value.erased)
+
+
+def is_personal(value: domain.TraitValue) -> bool:
+    """A personal value is stored as the JSON string of its token."""
+    return value.value.startswith('"pii:v1:')
 
 
 def to_proto(state: domain.ProfileState) -> pb.Profile:
@@ -124,6 +133,7 @@ class ProfileApp:
                 traits=person_traits(event),
                 group_id=event.group_id if event.type == "group" else "",
                 group_traits=_as_trait_values(_json_object(event.traits)) if event.type == "group" else None,
+                subject=subject_of(event.user_id, event.anonymous_id),
             )
             changed[person_id] = call.event_id
         # One snapshot per person per batch: followers see the latest state once.
@@ -133,6 +143,11 @@ class ProfileApp:
         out: list[StoredEvent] = []
         for n in notifications:
             merged = decode(n.topic, n.payload)
+            if isinstance(merged, identity_pb2.SubjectForgotten):
+                profile = self.profiles.get(merged.person_id)
+                if profile is not None and domain.erase(profile, is_personal):
+                    out.append(self._changed(merged.person_id, ""))
+                continue
             gone = self.profiles.pop(merged.merged_id, None)
             if gone is None:
                 continue

@@ -7,15 +7,19 @@ broken by event id), counts add up, first and last seen are min and max.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
 
 @dataclass(frozen=True)
 class TraitValue:
-    value: str  # JSON text
+    value: str  # JSON text; for personal data, the token it was encrypted to
     source_id: str
     event_id: str
     updated_at: str  # RFC 3339, UTC
+    subject: str = ""  # whose key encrypts a personal value
+    event_type: str = ""  # the call type it came in
+    erased: bool = False
 
     def newer_than(self, other: "TraitValue | None") -> bool:
         return other is None or (self.updated_at, self.event_id) > (other.updated_at, other.event_id)
@@ -40,7 +44,8 @@ def count_key(call_type: str, event_name: str) -> str:
 def set_traits(target: dict[str, TraitValue], traits: dict[str, str], provenance: TraitValue) -> bool:
     changed = False
     for name, value in traits.items():
-        candidate = TraitValue(value, provenance.source_id, provenance.event_id, provenance.updated_at)
+        candidate = TraitValue(value, provenance.source_id, provenance.event_id, provenance.updated_at,
+                               provenance.subject, provenance.event_type)
         if candidate.newer_than(target.get(name)):
             target[name] = candidate
             changed = True
@@ -58,6 +63,7 @@ def observe(
     traits: dict[str, str],
     group_id: str = "",
     group_traits: dict[str, str] | None = None,
+    subject: str = "",
 ) -> None:
     """Fold one call into the profile. Trait values are JSON text."""
     key = count_key(call_type, event_name)
@@ -66,7 +72,7 @@ def observe(
         profile.first_seen = timestamp
     if timestamp > profile.last_seen:
         profile.last_seen = timestamp
-    provenance = TraitValue("", source_id, event_id, timestamp)
+    provenance = TraitValue("", source_id, event_id, timestamp, subject, call_type)
     set_traits(profile.traits, traits, provenance)
     if group_id:
         set_traits(profile.accounts.setdefault(group_id, {}), group_traits or {}, provenance)
@@ -90,3 +96,14 @@ def merge(survivor: ProfileState, merged: ProfileState) -> None:
     for person_id in [merged.person_id, *merged.merged_person_ids]:
         if person_id not in survivor.merged_person_ids:
             survivor.merged_person_ids.append(person_id)
+
+
+def erase(profile: ProfileState, personal: Callable[[TraitValue], bool]) -> bool:
+    """Forget the profile's personal values (their keys are gone); what they were stays unknown."""
+    changed = False
+    for traits in [profile.traits, *profile.accounts.values()]:
+        for name, value in list(traits.items()):
+            if personal(value) and not value.erased:
+                traits[name] = replace(value, value="null", erased=True)
+                changed = True
+    return changed

@@ -6,15 +6,23 @@ import grpc
 
 from cdp.api.identity.v1 import identity_pb2, identity_pb2_grpc
 from cdp.api.profile.v1 import profile_pb2 as pb, profile_pb2_grpc
+from cdp.platform.vault import Vault
 from cdp.profile.projections import ProfileQueries
+from cdp.profile.views import present
 
 MAX_PAGE = 1000
 
 
 class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
-    def __init__(self, queries: ProfileQueries, identity: identity_pb2_grpc.IdentityStub):
+    def __init__(self, queries: ProfileQueries, identity: identity_pb2_grpc.IdentityStub, vault: Vault,
+                 may_see_personal=lambda context: False):
         self.queries = queries
         self.identity = identity
+        self.vault = vault
+        self.may_see_personal = may_see_personal  # (context) -> bool, from cdp.access
+
+    def _view(self, profile: pb.Profile, context) -> pb.Profile:
+        return present(profile, self.may_see_personal(context), self.vault)
 
     async def GetProfile(self, request, context):
         person_id = request.person_id
@@ -28,13 +36,16 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         profile = self.queries.get(person_id)
         if profile is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"person_id: no profile for {person_id}")
-        return profile
+        return self._view(profile, context)
 
     async def GetProfiles(self, request, context):
-        return pb.GetProfilesResponse(profiles=self.queries.many(request.person_ids))
+        found = self.queries.many(request.person_ids)
+        if not request.encrypted:
+            found = [self._view(p, context) for p in found]
+        return pb.GetProfilesResponse(profiles=found)
 
     async def ListProfiles(self, request, context):
         limit = min(request.limit or 100, MAX_PAGE)
-        page = self.queries.page(request.after_person_id, limit)
+        page = [self._view(p, context) for p in self.queries.page(request.after_person_id, limit)]
         next_after = page[-1].person_id if len(page) == limit else ""
         return pb.ListProfilesResponse(profiles=page, next_after=next_after)

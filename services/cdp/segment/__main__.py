@@ -7,6 +7,7 @@ from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
 from cdp.platform import config as config_module
 from cdp.platform.decisions import open_decider
 from cdp.platform.eventlog import EventLogServicer, Follower
+from cdp.platform.personal import open_vault
 from cdp.platform.server import Service, channel, run, setup_logging
 from cdp.platform.store import open_store
 from cdp.segment.application import PROFILE_TOPICS, SegmentApp
@@ -15,7 +16,7 @@ from cdp.segment.servicer import SegmentServicer
 
 async def serve(config: config_module.ServiceConfig) -> None:
     store = open_store(config.store, "segment")
-    app = SegmentApp(store, open_decider(config, store))
+    app = SegmentApp(store, open_decider(config, store), open_vault(config))
     follower = Follower(store, "profile", channel(config.peer("profile")), app.handle_profiles,
                         topics=PROFILE_TOPICS, reset=app.rebuild)
     service = Service("segment", config.address)

@@ -16,6 +16,7 @@ from cdp.platform.decisions import Decider
 from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored, topic_of
 from cdp.platform.store import EventStore
+from cdp.platform.vault import Vault, is_token
 from cdp.segment import domain
 
 PROFILE_TOPICS = topic_of(profile_pb2.ProfileChanged, profile_pb2.ProfileMerged)
@@ -46,14 +47,28 @@ def conditions_from_proto(conditions) -> list[domain.Condition]:
     return out
 
 
-def decoded_traits(profile: profile_pb2.Profile) -> dict[str, Any]:
-    return {name: orjson.loads(value.value) for name, value in profile.traits.items()}
+def decoded_traits(profile: profile_pb2.Profile, needed: set[str], vault: Vault | None) -> dict[str, Any]:
+    """The traits conditions look at, personal ones decrypted; erased values are absent."""
+    out: dict[str, Any] = {}
+    for name in needed:
+        trait = profile.traits.get(name)
+        if trait is None or trait.erased:
+            continue
+        value = orjson.loads(trait.value)
+        if is_token(value):
+            text = vault.decrypt(trait.subject, trait.event_type, name, value) if vault else None
+            if text is None:
+                continue
+            value = orjson.loads(text)
+        out[name] = value
+    return out
 
 
 class SegmentApp:
-    def __init__(self, store: EventStore, decider: Decider):
+    def __init__(self, store: EventStore, decider: Decider, vault: Vault | None = None):
         self.store = store
         self.decider = decider
+        self.vault = vault  # audiences may target personal traits: they are read, never kept
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -114,7 +129,8 @@ class SegmentApp:
         out: list[StoredEvent] = []
         if not definitions:
             return out
-        traits = decoded_traits(profile)
+        needed = {name for d in definitions.values() for name in d.traits()}
+        traits = decoded_traits(profile, needed, self.vault)
         counts = dict(profile.event_counts)
         for audience_id, definition in definitions.items():
             inside = domain.qualifies(definition, traits, counts)

@@ -198,7 +198,7 @@ class SourceCreated(_message.Message):
     def __init__(self, source: _Optional[_Union[Source, _Mapping]] = ..., created_at: _Optional[str] = ...) -> None: ...
 
 class EventAccepted(_message.Message):
-    __slots__ = ("event_id", "source_id", "server_side", "event", "violations", "plan_name", "plan_version", "dropped_properties", "collect_decision_id")
+    __slots__ = ("event_id", "source_id", "server_side", "event", "violations", "plan_name", "plan_version", "dropped_properties", "collect_decision_id", "pii_decision_id", "encrypted_fields")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     SERVER_SIDE_FIELD_NUMBER: _ClassVar[int]
@@ -208,6 +208,8 @@ class EventAccepted(_message.Message):
     PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
     DROPPED_PROPERTIES_FIELD_NUMBER: _ClassVar[int]
     COLLECT_DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    PII_DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_FIELDS_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     source_id: str
     server_side: bool
@@ -217,7 +219,9 @@ class EventAccepted(_message.Message):
     plan_version: int
     dropped_properties: _containers.RepeatedScalarFieldContainer[str]
     collect_decision_id: str
-    def __init__(self, event_id: _Optional[str] = ..., source_id: _Optional[str] = ..., server_side: _Optional[bool] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., plan_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., dropped_properties: _Optional[_Iterable[str]] = ..., collect_decision_id: _Optional[str] = ...) -> None: ...
+    pii_decision_id: str
+    encrypted_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, event_id: _Optional[str] = ..., source_id: _Optional[str] = ..., server_side: _Optional[bool] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., plan_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., dropped_properties: _Optional[_Iterable[str]] = ..., collect_decision_id: _Optional[str] = ..., pii_decision_id: _Optional[str] = ..., encrypted_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SourceDisabled(_message.Message):
     __slots__ = ("source_id", "at")

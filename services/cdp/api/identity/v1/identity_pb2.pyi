@@ -6,13 +6,33 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ForgetRequest(_message.Message):
+    __slots__ = ("identifier", "person_id")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    identifier: Identifier
+    person_id: str
+    def __init__(self, identifier: _Optional[_Union[Identifier, _Mapping]] = ..., person_id: _Optional[str] = ...) -> None: ...
+
+class ForgetResponse(_message.Message):
+    __slots__ = ("person_id", "keys_destroyed", "identifiers")
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_DESTROYED_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    person_id: str
+    keys_destroyed: int
+    identifiers: int
+    def __init__(self, person_id: _Optional[str] = ..., keys_destroyed: _Optional[int] = ..., identifiers: _Optional[int] = ...) -> None: ...
+
 class Identifier(_message.Message):
-    __slots__ = ("type", "value")
+    __slots__ = ("type", "value", "subject")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     type: str
     value: str
-    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    subject: str
+    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class ResolveRequest(_message.Message):
     __slots__ = ("identifiers", "after_position", "wait_ms")
@@ -89,6 +109,18 @@ class PersonsMerged(_message.Message):
     identifiers: _containers.RepeatedCompositeFieldContainer[Identifier]
     event_id: str
     def __init__(self, survivor_id: _Optional[str] = ..., merged_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[_Union[Identifier, _Mapping]]] = ..., event_id: _Optional[str] = ...) -> None: ...
+
+class SubjectForgotten(_message.Message):
+    __slots__ = ("person_id", "keys_destroyed", "requested_by", "at")
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_DESTROYED_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    person_id: str
+    keys_destroyed: int
+    requested_by: str
+    at: str
+    def __init__(self, person_id: _Optional[str] = ..., keys_destroyed: _Optional[int] = ..., requested_by: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
 
 class MergeBlocked(_message.Message):
     __slots__ = ("person_id", "other_person_id", "rule", "event_id")

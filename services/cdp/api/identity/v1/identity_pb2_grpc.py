@@ -44,6 +44,11 @@ class IdentityStub:
                 request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.GetPersonRequest.SerializeToString,
                 response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.Person.FromString,
                 _registered_method=True)
+        self.Forget = channel.unary_unary(
+                '/cdp.identity.v1.Identity/Forget',
+                request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetRequest.SerializeToString,
+                response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServicer:
@@ -63,6 +68,13 @@ class IdentityServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Forget(self, request, context):
+        """Right to erasure: destroys the keys of every identifier linked to the person.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +87,11 @@ def add_IdentityServicer_to_server(servicer, server):
                     servicer.GetPerson,
                     request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.GetPersonRequest.FromString,
                     response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.Person.SerializeToString,
+            ),
+            'Forget': grpc.unary_unary_rpc_method_handler(
+                    servicer.Forget,
+                    request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetRequest.FromString,
+                    response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +148,33 @@ class Identity:
             '/cdp.identity.v1.Identity/GetPerson',
             cdp_dot_identity_dot_v1_dot_identity__pb2.GetPersonRequest.SerializeToString,
             cdp_dot_identity_dot_v1_dot_identity__pb2.Person.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Forget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.identity.v1.Identity/Forget',
+            cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetRequest.SerializeToString,
+            cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x64p/policy/v1/decision.proto\x12\rcdp.policy.v1\"\xa1\x01\n\x10\x44\x65\x63isionRecorded\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x12\n\nentrypoint\x18\x02 \x01(\t\x12\r\n\x05input\x18\x03 \x01(\t\x12\x0e\n\x06result\x18\x04 \x01(\t\x12\x10\n\x08revision\x18\x05 \x01(\t\x12\x12\n\ndecided_at\x18\x06 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x07 \x01(\t\x12\x0f\n\x07service\x18\x08 \x01(\t\"\xc8\x01\n\x17PolicyRevisionActivated\x12\x10\n\x08revision\x18\x01 \x01(\t\x12\x44\n\x07sources\x18\x02 \x03(\x0b\x32\x33.cdp.policy.v1.PolicyRevisionActivated.SourcesEntry\x12\x14\n\x0c\x61\x63tivated_at\x18\x03 \x01(\t\x12\x0f\n\x07service\x18\x04 \x01(\t\x1a.\n\x0cSourcesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x64p/policy/v1/decision.proto\x12\rcdp.policy.v1\"\xd4\x01\n\x10\x44\x65\x63isionRecorded\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x12\n\nentrypoint\x18\x02 \x01(\t\x12\r\n\x05input\x18\x03 \x01(\t\x12\x0e\n\x06result\x18\x04 \x01(\t\x12\x10\n\x08revision\x18\x05 \x01(\t\x12\x12\n\ndecided_at\x18\x06 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x07 \x01(\t\x12\x0f\n\x07service\x18\x08 \x01(\t\x12\x10\n\x08sequence\x18\t \x01(\x03\x12\x11\n\tprev_hash\x18\n \x01(\t\x12\x0c\n\x04hash\x18\x0b \x01(\t\"\xc8\x01\n\x17PolicyRevisionActivated\x12\x10\n\x08revision\x18\x01 \x01(\t\x12\x44\n\x07sources\x18\x02 \x03(\x0b\x32\x33.cdp.policy.v1.PolicyRevisionActivated.SourcesEntry\x12\x14\n\x0c\x61\x63tivated_at\x18\x03 \x01(\t\x12\x0f\n\x07service\x18\x04 \x01(\t\x1a.\n\x0cSourcesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_POLICYREVISIONACTIVATED_SOURCESENTRY']._loaded_options = None
   _globals['_POLICYREVISIONACTIVATED_SOURCESENTRY']._serialized_options = b'8\001'
   _globals['_DECISIONRECORDED']._serialized_start=48
-  _globals['_DECISIONRECORDED']._serialized_end=209
-  _globals['_POLICYREVISIONACTIVATED']._serialized_start=212
-  _globals['_POLICYREVISIONACTIVATED']._serialized_end=412
-  _globals['_POLICYREVISIONACTIVATED_SOURCESENTRY']._serialized_start=366
-  _globals['_POLICYREVISIONACTIVATED_SOURCESENTRY']._serialized_end=412
+  _globals['_DECISIONRECORDED']._serialized_end=260
+  _globals['_POLICYREVISIONACTIVATED']._serialized_start=263
+  _globals['_POLICYREVISIONACTIVATED']._serialized_end=463
+  _globals['_POLICYREVISIONACTIVATED_SOURCESENTRY']._serialized_start=417
+  _globals['_POLICYREVISIONACTIVATED_SOURCESENTRY']._serialized_end=463
 # @@protoc_insertion_point(module_scope)

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class DecisionRecorded(_message.Message):
-    __slots__ = ("decision_id", "entrypoint", "input", "result", "revision", "decided_at", "caller", "service")
+    __slots__ = ("decision_id", "entrypoint", "input", "result", "revision", "decided_at", "caller", "service", "sequence", "prev_hash", "hash")
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     ENTRYPOINT_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
@@ -16,6 +16,9 @@ class DecisionRecorded(_message.Message):
     DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    PREV_HASH_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
     decision_id: str
     entrypoint: str
     input: str
@@ -24,7 +27,10 @@ class DecisionRecorded(_message.Message):
     decided_at: str
     caller: str
     service: str
-    def __init__(self, decision_id: _Optional[str] = ..., entrypoint: _Optional[str] = ..., input: _Optional[str] = ..., result: _Optional[str] = ..., revision: _Optional[str] = ..., decided_at: _Optional[str] = ..., caller: _Optional[str] = ..., service: _Optional[str] = ...) -> None: ...
+    sequence: int
+    prev_hash: str
+    hash: str
+    def __init__(self, decision_id: _Optional[str] = ..., entrypoint: _Optional[str] = ..., input: _Optional[str] = ..., result: _Optional[str] = ..., revision: _Optional[str] = ..., decided_at: _Optional[str] = ..., caller: _Optional[str] = ..., service: _Optional[str] = ..., sequence: _Optional[int] = ..., prev_hash: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
 
 class PolicyRevisionActivated(_message.Message):
     __slots__ = ("revision", "sources", "activated_at", "service")

@@ -8,16 +8,24 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TraitValue(_message.Message):
-    __slots__ = ("value", "source_id", "event_id", "updated_at")
+    __slots__ = ("value", "source_id", "event_id", "updated_at", "subject", "event_type", "masked", "erased")
     VALUE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MASKED_FIELD_NUMBER: _ClassVar[int]
+    ERASED_FIELD_NUMBER: _ClassVar[int]
     value: str
     source_id: str
     event_id: str
     updated_at: str
-    def __init__(self, value: _Optional[str] = ..., source_id: _Optional[str] = ..., event_id: _Optional[str] = ..., updated_at: _Optional[str] = ...) -> None: ...
+    subject: str
+    event_type: str
+    masked: bool
+    erased: bool
+    def __init__(self, value: _Optional[str] = ..., source_id: _Optional[str] = ..., event_id: _Optional[str] = ..., updated_at: _Optional[str] = ..., subject: _Optional[str] = ..., event_type: _Optional[str] = ..., masked: _Optional[bool] = ..., erased: _Optional[bool] = ...) -> None: ...
 
 class Account(_message.Message):
     __slots__ = ("group_id", "traits")
@@ -75,10 +83,12 @@ class GetProfileRequest(_message.Message):
     def __init__(self, person_id: _Optional[str] = ..., identifier: _Optional[_Union[_identity_pb2.Identifier, _Mapping]] = ...) -> None: ...
 
 class GetProfilesRequest(_message.Message):
-    __slots__ = ("person_ids",)
+    __slots__ = ("person_ids", "encrypted")
     PERSON_IDS_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_FIELD_NUMBER: _ClassVar[int]
     person_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, person_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    encrypted: bool
+    def __init__(self, person_ids: _Optional[_Iterable[str]] = ..., encrypted: _Optional[bool] = ...) -> None: ...
 
 class GetProfilesResponse(_message.Message):
     __slots__ = ("profiles",)

@@ -1,0 +1,1 @@
+"""Benchmarks behind `cdp bench`: the raw event store, ingest, and the whole pipeline."""

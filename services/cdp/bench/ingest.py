@@ -1,0 +1,174 @@
+"""`cdp bench ingest`: the raw event-store append rate, then acknowledged ingest through the collector.
+
+Both run on the same events (the EventAccepted states the collector stores), in the
+same process run, so their ratio says what gRPC, validation and the service cost on
+top of the store on this machine, however noisy it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import grpc
+
+from cdp.api.collector.v1 import collector_pb2
+from cdp.bench import events as calls
+from cdp.bench.report import CpuMeter, free_ports, summary
+from cdp.platform.config import SERVICES, StoreConfig
+from cdp.platform.ids import derived_id
+from cdp.platform.launcher import Platform
+from cdp.platform.published import stored
+from cdp.platform.store import open_store
+
+INGEST_METHOD = "/cdp.collector.v1.Collector/Ingest"
+ACCEPTED_TOPIC = collector_pb2.EventAccepted.DESCRIPTOR.full_name
+
+
+@dataclass
+class IngestSettings:
+    events: int = 100_000
+    batch: int = 100
+    clients: int = 4
+    repeat: int = 3
+    data_dir: Path | None = None
+    keep: bool = False  # keep the stores and service logs afterwards
+
+
+def accepted_states(events, source_id: str) -> list:
+    """The StoredEvents the collector would write for these calls."""
+    received = "2025-03-01T00:00:00.000Z"
+    out = []
+    for event in events:
+        event_id = derived_id("event", source_id, event.message_id)
+        accepted = collector_pb2.EventAccepted(event_id=str(event_id), source_id=source_id, server_side=True, event=event)
+        accepted.event.received_at = received
+        out.append(stored(event_id, 1, accepted))
+    return out
+
+
+def raw_append(directory: Path, stored_events: list, batch: int) -> tuple[float, int]:
+    """Append to a fresh SQLite EventStore, one transaction a batch; returns (seconds, count)."""
+    store = open_store(StoreConfig(kind="sqlite", data_dir=directory), "rawappend")
+    try:
+        batches = [stored_events[i:i + batch] for i in range(0, len(stored_events), batch)]
+        started = time.perf_counter()
+        for page in batches:
+            store.append(page)
+        elapsed = time.perf_counter() - started
+        return elapsed, store.head()
+    finally:
+        store.close()
+
+
+async def send_requests(address: str, requests: list[bytes], clients: int) -> tuple[float, int, int]:
+    """Send pre-serialised IngestRequests from concurrent clients, each on its own channel.
+
+    Returns (seconds from the first send to the last acknowledgement, ACCEPTED acks, other acks).
+    """
+    started, finished, accepted, other = await timed_send(address, requests, clients)
+    return finished - started, accepted, other
+
+
+async def timed_send(address: str, requests: list[bytes], clients: int) -> tuple[float, float, int, int]:
+    """As send_requests; returns (time.monotonic() of the first send, of the last ack, ACCEPTED, other)."""
+    channels = [grpc.aio.insecure_channel(address) for _ in range(clients)]
+    try:
+        methods = [c.unary_unary(INGEST_METHOD, request_serializer=None,
+                                 response_deserializer=collector_pb2.IngestResponse.FromString) for c in channels]
+        await asyncio.gather(*(asyncio.wait_for(c.channel_ready(), 10) for c in channels))
+        pending = iter(requests)
+        totals = [0, 0]
+
+        async def client(method) -> None:
+            for request in pending:  # shared: whichever client is free takes the next batch
+                response = await method(request, timeout=60)
+                accepted = sum(1 for ack in response.acks if ack.status == collector_pb2.ACCEPTED)
+                totals[0] += accepted
+                totals[1] += len(response.acks) - accepted
+
+        started = time.monotonic()
+        await asyncio.gather(*(client(m) for m in methods))
+        return started, time.monotonic(), totals[0], totals[1]
+    finally:
+        for c in channels:
+            await c.close()
+
+
+def stored_count(database: Path) -> int:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT COUNT(*) FROM stored_events WHERE topic=?", (ACCEPTED_TOPIC,)).fetchone()[0]
+
+
+def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: None) -> dict:
+    base = Path(tempfile.mkdtemp(prefix="cdp-bench-ingest-", dir=settings.data_dir))
+    raw_rates: list[float] = []
+    ingest_rates: list[float] = []
+    ratios: list[float] = []
+    details = []
+    try:
+        for repeat in range(settings.repeat):
+            run_id = f"b{repeat}-{uuid.uuid4().hex[:8]}"
+            events = calls.mixed(settings.events, run_id, seed=repeat + 1)
+
+            # 1. The raw store, on the states the collector would store for these events.
+            states = accepted_states(events, str(uuid.uuid4()))
+            seconds, head = raw_append(base / f"raw-{repeat}", states, settings.batch)
+            del states
+            raw = head / seconds
+            raw_rates.append(raw)
+            progress(f"run {repeat + 1}/{settings.repeat}: raw append {raw:,.0f} events/s ({head} in {seconds:.2f}s)")
+
+            # 2. The collector, as a process, over gRPC.
+            data_dir = base / f"platform-{repeat}"
+            platform = Platform(data_dir=data_dir, ports=dict(zip(SERVICES, free_ports(len(SERVICES)))))
+            try:
+                platform.start("collector")
+                platform.wait_healthy(["collector"])
+                from cdp.cli.up import ensure_default_source
+
+                write_key = ensure_default_source(platform.address("collector"), data_dir)
+                requests = calls.requests(write_key, events, settings.batch)
+                del events
+                meter = CpuMeter({"collector": platform.processes["collector"].pid, "bench": os.getpid()})
+                meter.start()
+                seconds, accepted, other = asyncio.run(send_requests(platform.address("collector"), requests, settings.clients))
+                cpu = meter.stop()
+            finally:
+                platform.stop()
+            durable = stored_count(data_dir / "collector.sqlite")
+            rate = accepted / seconds
+            ingest_rates.append(rate)
+            ratios.append(rate / raw)
+            details.append({"accepted": accepted, "not_accepted": other, "stored": durable, "seconds": seconds,
+                            "cpu_percent": cpu})
+            progress(f"run {repeat + 1}/{settings.repeat}: ingest {rate:,.0f} events/s acknowledged "
+                     f"({accepted} accepted, {other} not, {durable} stored, {seconds:.2f}s; "
+                     f"CPU % of a core: collector {cpu['collector']:.0f}, bench client {cpu['bench']:.0f})")
+            if accepted != settings.events or durable != accepted:
+                raise RuntimeError(f"ingest run {repeat + 1}: sent {settings.events}, {accepted} acknowledged as accepted, "
+                                   f"{durable} stored; logs in {platform.log_path('collector')}")
+    except BaseException:
+        progress(f"kept {base} for a look")
+        raise
+    else:
+        if settings.keep:
+            progress(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+    raw_s, ingest_s = summary(raw_rates), summary(ingest_rates)
+    return {
+        "events": settings.events, "batch": settings.batch, "clients": settings.clients, "repeat": settings.repeat,
+        "raw_append_events_per_s": raw_s,
+        "ingest_events_per_s": ingest_s,
+        "ratio": {**summary(ratios), "of_medians": ingest_s["median"] / raw_s["median"]},
+        "runs": details,
+    }

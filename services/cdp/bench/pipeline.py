@@ -1,0 +1,584 @@
+"""`cdp bench pipeline`: the whole platform, from a tracking call to a webhook.
+
+Two phases on one running platform (five service processes, SQLite):
+
+- throughput: N calls for many distinct persons, sent as fast as the clients can;
+  timed from the first send until every expected member has entered the audience
+  in segment's log and every expected `audience.entered` webhook has arrived;
+- freshness: identify calls for new "pro" persons at a steady rate; each one makes
+  its person enter the audience, so each has one webhook. Latency is the time from
+  sending the call to the webhook arriving at a loopback receiver in this process.
+
+Follower lag is sampled from the services' SQLite files (read-only): for every
+follower, the upstream notifications of its topics after its committed position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import grpc
+import orjson
+from aiohttp import web
+
+from cdp.api.activation.v1 import activation_pb2, activation_pb2_grpc
+from cdp.api.collector.v1 import collector_pb2
+from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
+from cdp.api.identity.v1 import identity_pb2, identity_pb2_grpc
+from cdp.api.profile.v1 import profile_pb2
+from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
+from cdp.bench import events as calls
+from cdp.bench.ingest import timed_send
+from cdp.bench.report import CpuMeter, free_ports, percentile
+from cdp.platform.caller import caller_metadata
+from cdp.platform.config import SERVICES
+from cdp.platform.launcher import Platform
+
+ADMIN = caller_metadata("cdp-bench", ["admin"])
+ENTERED_TOPIC = segment_pb2.MembershipEntered.DESCRIPTOR.full_name
+PER_PERSON = 5  # an identify and four tracks
+PRO_EVERY = 2  # every other person is on plan "pro"
+
+# (edge, upstream store, topics the follower reads, downstream store, tracking name)
+EDGES = (
+    ("collector>identity", "collector", [collector_pb2.EventAccepted], "identity", "collector"),
+    ("collector>profile", "collector", [collector_pb2.EventAccepted], "profile", "collector"),
+    ("identity>profile", "identity", [identity_pb2.PersonsMerged], "profile", "identity"),
+    ("profile>segment", "profile", [profile_pb2.ProfileChanged, profile_pb2.ProfileMerged], "segment", "profile"),
+    ("segment>activation", "segment", [segment_pb2.MembershipEntered, segment_pb2.MembershipExited], "activation", "segment"),
+)
+
+
+@dataclass
+class PipelineSettings:
+    events: int = 20_000
+    rate: float = 1000.0
+    batch: int = 100
+    clients: int = 4
+    freshness_seconds: float = 10.0
+    timeout: float = 300.0
+    data_dir: Path | None = None
+    keep: bool = False  # keep the stores and service logs afterwards
+
+
+# The webhook receiver ------------------------------------------------------------
+
+
+class WebhookReceiver:
+    """aiohttp on 127.0.0.1 (port 0) in its own thread and loop, so the bench's own
+    sending never delays a receive time. Keeps the first `audience.entered` time a person."""
+
+    def __init__(self) -> None:
+        self.entered: dict[str, float] = {}  # person_id -> time.monotonic() of its first entered webhook
+        self.posts = 0
+        self.repeats = 0  # the same delivery posted again
+        self.without_plan = 0  # entered payloads whose traits lack "plan" (the trait the audience is about)
+        self._deliveries: set[str] = set()
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._serve, name="webhook-receiver", daemon=True)
+        self.url = ""
+        self._error: BaseException | None = None
+
+    def start(self) -> str:
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error is not None or not self.url:
+            raise RuntimeError(f"webhook receiver did not start: {self._error}")
+        return self.url
+
+    def _serve(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            app = web.Application()
+            app.router.add_post("/{tail:.*}", self._receive)
+            runner = web.AppRunner(app, access_log=None)
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            port = site._server.sockets[0].getsockname()[1]
+            self.url = f"http://127.0.0.1:{port}/hook"
+        except BaseException as error:  # reported by start()
+            self._error = error
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        at = time.monotonic()
+        body = orjson.loads(await request.read())
+        self.posts += 1
+        delivery = body.get("delivery_id", "")
+        if delivery in self._deliveries:
+            self.repeats += 1
+        self._deliveries.add(delivery)
+        if body.get("type") == "audience.entered":
+            self.entered.setdefault(body.get("person_id", ""), at)
+            if "plan" not in (body.get("traits") or {}):
+                self.without_plan += 1
+        return web.Response(status=200, text="ok")
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+
+# Follower lag ------------------------------------------------------------------------
+
+
+class LagSampler:
+    """Samples, every interval, each follower's backlog: upstream notifications of the
+    topics it follows after the position it committed (read-only, from the SQLite files)."""
+
+    def __init__(self, data_dir: Path, interval: float = 0.25):
+        self.data_dir = data_dir
+        self.interval = interval
+        self.samples: list[tuple[float, dict[str, int]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lag-sampler", daemon=True)
+        self._connections: dict[str, sqlite3.Connection] = {}
+
+    def _db(self, service: str) -> sqlite3.Connection:
+        conn = self._connections.get(service)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self.data_dir / f'{service}.sqlite'}?mode=ro", uri=True,
+                                   check_same_thread=False, timeout=5)
+            self._connections[service] = conn
+        return conn
+
+    def sample(self) -> dict[str, int]:
+        lags: dict[str, int] = {}
+        for edge, upstream, topics, downstream, name in EDGES:
+            try:
+                row = self._db(downstream).execute(
+                    "SELECT MAX(notification_id) FROM tracking WHERE application_name=?", (name,)).fetchone()
+                position = row[0] or 0
+                names = [t.DESCRIPTOR.full_name for t in topics]
+                lags[edge] = self._db(upstream).execute(
+                    f"SELECT COUNT(*) FROM stored_events WHERE rowid>? AND topic IN ({','.join('?' * len(names))})",
+                    (position, *names)).fetchone()[0]
+            except sqlite3.Error:
+                continue
+        return lags
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self.samples.append((started, self.sample()))
+            self._stop.wait(max(self.interval - (time.monotonic() - started), 0.01))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        for conn in self._connections.values():
+            conn.close()
+
+    def between(self, start: float, end: float) -> dict[str, int]:
+        """The largest backlog of each follower sampled in [start, end]."""
+        out: dict[str, int] = {}
+        for at, lags in self.samples:
+            if start <= at <= end:
+                for edge, lag in lags.items():
+                    out[edge] = max(out.get(edge, 0), lag)
+        return out
+
+    def at(self, moment: float) -> dict[str, int]:
+        """The first sample at or after moment."""
+        for at, lags in self.samples:
+            if at >= moment:
+                return dict(lags)
+        return self.samples[-1][1] if self.samples else {}
+
+
+# Segment's log: when did the expected members enter? -----------------------------------
+
+
+class MembershipWatcher:
+    """Follows segment's event log (MembershipEntered) and notes when each count was reached."""
+
+    def __init__(self, address: str, audience_id: str):
+        self.channel = grpc.aio.insecure_channel(address)
+        self.stub = eventlog_pb2_grpc.EventLogStub(self.channel)
+        self.audience_id = audience_id
+        self.count = 0
+        self.last_at = 0.0
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        after = 0
+        while True:
+            try:
+                page = await self.stub.Read(eventlog_pb2.ReadRequest(after=after, limit=2000, wait_ms=1000,
+                                                                     topics=[ENTERED_TOPIC]), timeout=15)
+            except grpc.aio.AioRpcError:
+                await asyncio.sleep(0.1)
+                continue
+            at = time.monotonic()
+            for n in page.notifications:
+                message = segment_pb2.MembershipEntered.FromString(n.payload)
+                if message.audience_id == self.audience_id:
+                    self.count += 1
+                    self.last_at = at
+            if page.notifications:
+                after = page.notifications[-1].id
+                self._changed.set()
+
+    async def reached(self, count: int, deadline: float) -> bool:
+        while self.count < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+            except asyncio.TimeoutError:
+                pass
+        return True
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        await self.channel.close()
+
+
+def _meter(platform: Platform) -> CpuMeter:
+    meter = CpuMeter({**{name: p.pid for name, p in platform.processes.items()}, "bench": os.getpid()})
+    meter.start()
+    return meter
+
+
+async def _until(predicate: Callable[[], bool], deadline: float, poll: float = 0.01) -> bool:
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(poll)
+    return True
+
+
+# The run ----------------------------------------------------------------------------------
+
+
+def run(settings: PipelineSettings, progress: Callable[[str], None] = lambda m: None) -> dict:
+    base = Path(tempfile.mkdtemp(prefix="cdp-bench-pipeline-", dir=settings.data_dir))
+    data_dir = base / "platform"
+    platform = Platform(data_dir=data_dir, ports=dict(zip(SERVICES, free_ports(len(SERVICES)))))
+    receiver = WebhookReceiver()
+    sampler = LagSampler(data_dir)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)  # the receiver thread gets the GIL promptly
+    ok = False
+    try:
+        progress("starting the platform...")
+        platform.start_all()
+        url = receiver.start()
+        from cdp.cli.up import ensure_default_source
+
+        write_key = ensure_default_source(platform.address("collector"), data_dir)
+        sampler.start()
+        result = asyncio.run(_run(platform, settings, write_key, url, receiver, sampler, progress))
+        ok = True
+        return result
+    finally:
+        sys.setswitchinterval(switch)
+        sampler.stop()
+        receiver.stop()
+        platform.stop()
+        if ok and not settings.keep:
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            progress(f"kept {base} (service logs in {data_dir / 'logs'})")
+
+
+async def _run(platform: Platform, settings: PipelineSettings, write_key: str, url: str,
+               receiver: WebhookReceiver, sampler: LagSampler, progress) -> dict:
+    segment = grpc.aio.insecure_channel(platform.address("segment"))
+    activation = grpc.aio.insecure_channel(platform.address("activation"))
+    identity = grpc.aio.insecure_channel(platform.address("identity"))
+    try:
+        segments = segment_pb2_grpc.SegmentServiceStub(segment)
+        destinations = activation_pb2_grpc.ActivationStub(activation)
+        name = "Pro plan (bench)"
+
+        async def create_audience():
+            # A retry after a failure in the backfill finds the audience that was created.
+            for existing in (await segments.ListAudiences(segment_pb2.ListAudiencesRequest(), timeout=10)).audiences:
+                if existing.name == name:
+                    return existing
+            return await segments.CreateAudience(segment_pb2.CreateAudienceRequest(
+                name=name,
+                conditions=[segment_pb2.Condition(trait=segment_pb2.TraitCondition(trait="plan", op="eq", value='"pro"'))],
+            ), metadata=ADMIN, timeout=30)
+
+        async def create_destination():
+            for existing in (await destinations.ListDestinations(activation_pb2.ListDestinationsRequest(), timeout=10)).destinations:
+                if existing.url == url:
+                    return existing
+            return await destinations.CreateDestination(activation_pb2.CreateDestinationRequest(
+                name="bench webhook", type="webhook", url=url, purpose="analytics", audience_ids=[audience.audience_id],
+            ), metadata=ADMIN, timeout=30)
+
+        audience = await _while_connecting(create_audience, progress)
+        await _while_connecting(create_destination, progress)
+        watcher = MembershipWatcher(platform.address("segment"), audience.audience_id)
+        watcher.start()
+        try:
+            await _warm_up(platform, settings, write_key, receiver, watcher, progress)
+            throughput = await _throughput(platform, settings, write_key, receiver, watcher, sampler, progress)
+            freshness = await _freshness(platform, settings, write_key, receiver, sampler, identity, progress)
+        finally:
+            await watcher.close()
+    finally:
+        for channel in (segment, activation, identity):
+            await channel.close()
+    return {
+        "events": settings.events, "batch": settings.batch, "clients": settings.clients,
+        "throughput": throughput, "freshness": freshness,
+        "webhook": {"posts": receiver.posts, "repeated_deliveries": receiver.repeats,
+                    "entered_without_plan_trait": receiver.without_plan},
+    }
+
+
+async def _while_connecting(call, progress, seconds: float = 15.0):
+    """Make a call, retrying while a service cannot reach a peer yet.
+
+    A service reports SERVING before its own channels to its peers have connected;
+    a peer that was not listening yet when it first tried stays unreachable for the
+    channel's reconnect backoff (a second or more), and the call fails meanwhile."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return await call()
+        except grpc.aio.AioRpcError as error:
+            transient = error.code() == grpc.StatusCode.UNAVAILABLE or (
+                error.code() == grpc.StatusCode.UNKNOWN and "UNAVAILABLE" in (error.details() or ""))
+            if not transient or time.monotonic() > deadline:
+                raise
+            progress(f"setup: {error.code().name} ({(error.details() or '').splitlines()[0][:120]}); retrying")
+            await asyncio.sleep(0.25)
+
+
+async def _warm_up(platform, settings, write_key, receiver, watcher, progress) -> None:
+    """One pro person through the whole pipeline first: a service reports SERVING before its
+    followers have (re)connected upstream, which can take a channel's reconnect backoff (~1 s)."""
+    event = calls.identify(f"w-{uuid.uuid4().hex[:8]}", str(uuid.uuid4()), 0, random.Random(3), "pro")
+    started = time.monotonic()
+    payload = collector_pb2.IngestRequest(write_key=write_key, events=[event]).SerializeToString()
+    await timed_send(platform.address("collector"), [payload], 1)
+    deadline = started + min(settings.timeout, 60)
+    if not (await watcher.reached(1, deadline) and await _until(lambda: len(receiver.entered) >= 1, deadline)):
+        raise RuntimeError("warm-up: one identify did not reach the webhook within 60s; see the service logs")
+    progress(f"warm-up: one person through the pipeline in {(max(receiver.entered.values()) - started) * 1000:.0f} ms")
+
+
+async def _throughput(platform, settings, write_key, receiver, watcher, sampler, progress) -> dict:
+    run_id = f"t-{uuid.uuid4().hex[:8]}"
+    events = calls.mixed(settings.events, run_id, per_person=PER_PERSON, pro_every=PRO_EVERY)
+    persons = sum(1 for e in events if e.type == "identify")
+    expected = sum(1 for e in events if e.type == "identify" and b'"plan":"pro"' in e.traits.encode())
+    requests = calls.requests(write_key, events, settings.batch)
+    del events
+    progress(f"throughput: sending {settings.events} events for {persons} persons ({expected} join the audience)...")
+    members_before, before = watcher.count, set(receiver.entered)
+    meter = _meter(platform)
+    started, acked, accepted, other = await timed_send(platform.address("collector"), requests, settings.clients)
+    progress(f"throughput: {accepted} accepted in {acked - started:.2f}s; waiting for the pipeline to drain...")
+    if accepted != settings.events:
+        raise RuntimeError(f"throughput: sent {settings.events}, {accepted} accepted ({other} not)")
+    deadline = acked + settings.timeout
+    in_segment = await watcher.reached(members_before + expected, deadline)
+    delivered = await _until(lambda: len(receiver.entered) - len(before) >= expected, deadline)
+    if not (in_segment and delivered):
+        raise RuntimeError(
+            f"pipeline did not drain within {settings.timeout:.0f}s: {watcher.count - members_before}/{expected} members "
+            f"in segment's log, {len(receiver.entered) - len(before)}/{expected} entered webhooks")
+    cpu = meter.stop()
+    last_webhook = max(at for person, at in receiver.entered.items() if person not in before)
+    progress(f"throughput: last webhook {last_webhook - started:.2f}s after the first send")
+    return {
+        "persons": persons,
+        "members": expected,
+        "ingest_seconds": acked - started,
+        "ingest_events_per_s": accepted / (acked - started),
+        "segment_seconds": watcher.last_at - started,
+        "pipeline_seconds": last_webhook - started,
+        "pipeline_events_per_s": accepted / (last_webhook - started),
+        "drain_seconds": last_webhook - acked,
+        "lag_max": sampler.between(started, last_webhook),
+        "lag_at_ingest_end": sampler.at(acked),
+        "cpu_percent": cpu,
+    }
+
+
+async def _freshness(platform, settings, write_key, receiver, sampler, identity, progress) -> dict:
+    """Identify calls for new pro persons at settings.rate, in small batches on a fixed schedule."""
+    if settings.freshness_seconds <= 0 or settings.rate <= 0:
+        return {}
+    run_id = f"f-{uuid.uuid4().hex[:8]}"
+    total = max(1, int(settings.rate * settings.freshness_seconds))
+    rng = random.Random(7)
+    events = [calls.identify(f"{run_id}-u{i:07d}", str(uuid.uuid4()), i, rng, "pro") for i in range(total)]
+    tick = 0.01  # a batch every 10 ms: at 1k events/s that is 10 calls a batch
+    sent_at: dict[str, float] = {}
+    in_flight: set[asyncio.Task] = set()
+    failures: list[str] = []
+    channel = grpc.aio.insecure_channel(platform.address("collector"))
+    ingest = channel.unary_unary("/cdp.collector.v1.Collector/Ingest", request_serializer=None,
+                                 response_deserializer=collector_pb2.IngestResponse.FromString)
+    await channel.channel_ready()
+    before = set(receiver.entered)
+
+    async def send(chunk, payload: bytes) -> None:
+        try:
+            response = await ingest(payload, timeout=30)
+            if response.accepted != len(chunk):
+                failures.append(f"{len(chunk) - response.accepted} not accepted")
+        except grpc.aio.AioRpcError as error:
+            failures.append(f"{error.code().name}: {error.details()}")
+
+    progress(f"freshness: {total} identify calls for new pro persons at {settings.rate:g}/s...")
+    meter = _meter(platform)
+    try:
+        started = time.monotonic()
+        sent = 0
+        while sent < total:
+            # What is due by this tick goes now, as one call (or more when over --batch).
+            due = min(total, int((time.monotonic() - started) * settings.rate) + 1)
+            while sent < due:
+                chunk = events[sent:min(due, sent + settings.batch)]
+                payload = collector_pb2.IngestRequest(write_key=write_key, events=chunk).SerializeToString()
+                now = time.monotonic()
+                for event in chunk:
+                    sent_at[event.user_id] = now
+                task = asyncio.create_task(send(chunk, payload))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                sent += len(chunk)
+            ticks = int((time.monotonic() - started) / tick) + 1
+            await asyncio.sleep(max(started + ticks * tick - time.monotonic(), 0))
+        sending_seconds = time.monotonic() - started
+        if in_flight:
+            await asyncio.gather(*in_flight)
+        stopped = time.monotonic()
+        progress(f"freshness: sent in {sending_seconds:.2f}s; waiting for the webhooks...")
+        await _until(lambda: len(receiver.entered) - len(before) >= total, stopped + min(settings.timeout, 60))
+        finished = time.monotonic()
+        cpu = meter.stop()
+    finally:
+        await channel.close()
+
+    # person_id of each user id, from identity, once at the end.
+    stub = identity_pb2_grpc.IdentityStub(identity)
+    person_of: dict[str, str] = {}
+    user_ids = list(sent_at)
+    for i in range(0, len(user_ids), 1000):
+        response = await stub.Resolve(identity_pb2.ResolveRequest(
+            identifiers=[identity_pb2.Identifier(type="user_id", value=u) for u in user_ids[i:i + 1000]]), timeout=30)
+        for r in response.resolutions:
+            person_of[r.identifier.value] = r.person_id
+    latencies = []
+    for user_id, at in sent_at.items():
+        received = receiver.entered.get(person_of.get(user_id, ""))
+        if received is not None:
+            latencies.append((received - at) * 1000)
+    stages = stage_breakdown(platform.data_dir, sent_at, person_of, receiver.entered)
+    return {
+        "sent": total,
+        "target_rate": settings.rate,
+        "sent_rate": total / sending_seconds,
+        "delivered": len(latencies),
+        "missing": total - len(latencies),
+        "send_failures": failures[:10],
+        "latency_ms": {
+            "p50": percentile(latencies, 50), "p90": percentile(latencies, 90), "p99": percentile(latencies, 99),
+            "max": max(latencies) if latencies else float("nan"),
+            "min": min(latencies) if latencies else float("nan"),
+        },
+        "lag_max": sampler.between(started, finished),
+        "stages_ms": stages,
+        "cpu_percent": cpu,
+    }
+
+
+STAGES = ("collector", "profile", "segment", "activation scheduled", "activation attempted", "webhook")
+
+
+def stage_breakdown(data_dir: Path, sent_at: dict[str, float], person_of: dict[str, str],
+                    received: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Where the time went: for each person, the time (ms after the send) at which each
+    service wrote its part, from the times the services put in their events (ms precision,
+    wall clock), read from the stores once at the end."""
+    from cdp.api.activation.v1 import activation_pb2 as act
+    from cdp.platform.clock import parse_iso
+
+    offset = time.time() - time.monotonic()  # monotonic -> wall clock
+
+    def ts(text: str) -> float:
+        return parse_iso(text).timestamp()
+
+    def rows(service: str, message):
+        with sqlite3.connect(f"file:{data_dir / f'{service}.sqlite'}?mode=ro", uri=True) as conn:
+            for (state,) in conn.execute("SELECT state FROM stored_events WHERE topic=? ORDER BY rowid",
+                                         (message.DESCRIPTOR.full_name,)):
+                yield message.FromString(state)
+
+    users = {person: user for user, person in person_of.items() if person}
+    times: dict[str, dict[str, float]] = {u: {} for u in sent_at}
+    try:
+        for m in rows("collector", collector_pb2.EventAccepted):
+            if m.event.user_id in times:
+                times[m.event.user_id].setdefault("collector", ts(m.event.received_at))
+        for m in rows("profile", profile_pb2.ProfileChanged):
+            if m.profile.person_id in users:
+                times[users[m.profile.person_id]].setdefault("profile", ts(m.changed_at))
+        for m in rows("segment", segment_pb2.MembershipEntered):
+            if m.person_id in users:
+                times[users[m.person_id]].setdefault("segment", ts(m.at))
+        delivery_user: dict[str, str] = {}
+        for m in rows("activation", act.DeliveryScheduled):
+            if m.person_id in users:
+                delivery_user[m.delivery_id] = users[m.person_id]
+                times[users[m.person_id]].setdefault("activation scheduled", ts(m.scheduled_at))
+        for m in rows("activation", act.DeliveryAttempted):
+            if m.ok and m.delivery_id in delivery_user:
+                times[delivery_user[m.delivery_id]].setdefault("activation attempted", ts(m.at))
+    except sqlite3.Error:
+        return {}
+    for user, person in person_of.items():
+        if person in received and user in times:
+            times[user]["webhook"] = received[person] + offset
+    out: dict[str, dict[str, float]] = {}
+    for stage in STAGES:
+        values = [(t[stage] - (sent_at[u] + offset)) * 1000 for u, t in times.items() if stage in t]
+        out[stage] = {"p50": percentile(values, 50), "p99": percentile(values, 99), "count": len(values)}
+    return out

@@ -1,0 +1,100 @@
+"""Personal data in events: which fields are personal (cdp.pii), encrypted before anything is stored.
+
+A call's personal values are encrypted under its subject (the user id, else the anonymous id) with
+the call type and the field name as context. The value stays where it was (properties, traits,
+context.traits, context.ip), replaced by its token; everything downstream copies tokens, and only
+a reader that policy allows decrypts them. Forgetting destroys the subject's key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import orjson
+
+from cdp.platform.decisions import Decider
+from cdp.platform.vault import Vault, is_token
+
+PII_DECISION = "data.cdp.pii.decision"
+MASK = "***"
+
+
+def subject_of(user_id: str, anonymous_id: str) -> str:
+    return f"user_id:{user_id}" if user_id else f"anonymous_id:{anonymous_id}"
+
+
+def identifier_subjects(identifiers: Iterable[tuple[str, str]]) -> list[str]:
+    """The subjects whose keys hold a person's data: one per user id and anonymous id."""
+    return [f"{kind}:{value}" for kind, value in identifiers if kind in ("user_id", "anonymous_id")]
+
+
+def _object(text: str) -> dict:
+    return orjson.loads(text) if text else {}
+
+
+class PersonalData:
+    def __init__(self, vault: Vault, decider: Decider):
+        self.vault = vault
+        self.decider = decider
+
+    def personal(self, event_type: str, names: Iterable[str]) -> tuple[frozenset[str], str]:
+        """Which of these field names are personal data, and the id of the decision that said so."""
+        fields = sorted(set(names))
+        decision = self.decider.decide(PII_DECISION, {"event_type": event_type, "fields": fields},
+                                       key=(event_type, *fields))
+        return frozenset(decision.result.get("personal", ())), decision.id
+
+    def protect(self, event) -> tuple[str, list[str]]:
+        """Encrypt the personal values of a call (an Event message) in place.
+
+        Returns the pii decision id and the encrypted fields (as paths, e.g. traits.email).
+        """
+        properties, traits, context = _object(event.properties), _object(event.traits), _object(event.context)
+        context_traits = context.get("traits") if isinstance(context.get("traits"), dict) else {}
+        names = [*properties, *traits, *context_traits, *(["ip"] if "ip" in context else [])]
+        if not names:
+            return "", []
+        personal, decision_id = self.personal(event.type, names)
+        if not personal:
+            return decision_id, []
+        subject = subject_of(event.user_id, event.anonymous_id)
+        places = [(label, holder) for label, holder in
+                  (("properties", properties), ("traits", traits), ("context.traits", context_traits)) if holder]
+        targets = [(label, holder, name) for label, holder in places for name in holder
+                   if name in personal and not is_token(holder[name]) and holder[name] is not None]
+        if "ip" in personal and isinstance(context.get("ip"), str) and not is_token(context["ip"]):
+            targets.append(("context", context, "ip"))
+        tokens = self.vault.encrypt_many(
+            (subject, event.type, name, orjson.dumps(holder[name]).decode()) for _, holder, name in targets)
+        for (_, holder, name), token in zip(targets, tokens):
+            holder[name] = token
+        if targets:
+            event.properties = orjson.dumps(properties).decode() if properties else event.properties
+            event.traits = orjson.dumps(traits).decode() if traits else event.traits
+            if context_traits:
+                context["traits"] = context_traits
+            event.context = orjson.dumps(context).decode() if context else event.context
+        return decision_id, sorted(f"{label}.{name}" for label, _, name in targets)
+
+    def reveal(self, subject: str, event_type: str, name: str, value: Any) -> tuple[Any, bool]:
+        """A stored value in clear: (value, erased). Values that are not tokens pass as they are."""
+        if not is_token(value):
+            return value, False
+        text = self.vault.decrypt(subject, event_type, name, value)
+        return (None, True) if text is None else (orjson.loads(text), False)
+
+    def reveal_object(self, subject: str, event_type: str, values: dict) -> dict:
+        """A dict of stored values in clear; erased values are left out."""
+        out = {}
+        for name, value in values.items():
+            clear, erased = self.reveal(subject, event_type, name, value)
+            if not erased:
+                out[name] = clear
+        return out
+
+
+def open_vault(config) -> Vault:
+    """The vault of a service: the shared key table, under the master key of the install."""
+    from cdp.platform.vault import load_master_key, open_key_table
+
+    return Vault(open_key_table(config.store), load_master_key(config.store.data_dir))
