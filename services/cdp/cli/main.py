@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cdp.cli import audience, bench, destination, forget, plan, profile, send, source, up, webhook
+from cdp.cli import audience, audit, bench, destination, forget, plan, profile, send, source, up, webhook
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +22,7 @@ main.add_command(audience.audience)
 main.add_command(destination.destination)
 main.add_command(webhook.webhook)
 main.add_command(forget.forget)
+main.add_command(audit.audit)
 main.add_command(bench.bench)
 
 

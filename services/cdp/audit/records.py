@@ -1,0 +1,72 @@
+"""Reading the recorded decisions and policy revisions from every service's event log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
+from cdp.api.policy.v1 import decision_pb2
+from cdp.platform.published import decode, topic_of
+
+DECISIONS = topic_of(decision_pb2.DecisionRecorded)
+REVISIONS = topic_of(decision_pb2.PolicyRevisionActivated)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    service: str
+    position: int  # notification id in the service's log
+    record: decision_pb2.DecisionRecorded
+
+
+def read_log(stub: eventlog_pb2_grpc.EventLogStub, topics: list[str], page: int = 2000) -> Iterator[eventlog_pb2.Notification]:
+    after = 0
+    while True:
+        response = stub.Read(eventlog_pb2.ReadRequest(after=after, limit=page, topics=topics), timeout=60)
+        yield from response.notifications
+        if not response.notifications:
+            return
+        after = response.notifications[-1].id
+
+
+def read_decisions(stubs: dict[str, eventlog_pb2_grpc.EventLogStub], since: str = "") -> list[Recorded]:
+    """Every recorded decision of these services (decided at or after since, if given), in log order."""
+    out = []
+    for service, stub in stubs.items():
+        for n in read_log(stub, DECISIONS):
+            record = decode(n.topic, n.payload)
+            if not since or record.decided_at >= since:
+                out.append(Recorded(service, n.id, record))
+    return out
+
+
+def read_revisions(stubs: dict[str, eventlog_pb2_grpc.EventLogStub]) -> dict[str, dict[str, str]]:
+    """The full sources of every policy revision any of these services activated."""
+    revisions: dict[str, dict[str, str]] = {}
+    for stub in stubs.values():
+        for n in read_log(stub, REVISIONS):
+            message = decode(n.topic, n.payload)
+            revisions.setdefault(message.revision, dict(message.sources))
+    return revisions
+
+
+def chain_breaks(records: Iterable[Recorded]) -> list[str]:
+    """Where a service's decision log was edited or had records removed: each record's hash must
+    match its content, follow the previous record's hash, and the sequence must have no gaps."""
+    from cdp.platform.decisions import record_hash
+
+    problems: list[str] = []
+    last: dict[str, tuple[int, str]] = {}
+    for item in records:
+        record = item.record
+        sequence, head = last.get(item.service, (0, ""))
+        where = f"{item.service} decision #{record.sequence} (log position {item.position}, id {record.decision_id[:12]})"
+        if record.sequence != sequence + 1:
+            problems.append(f"{where}: expected #{sequence + 1}; a record before it is missing")
+        elif record.prev_hash != head:
+            problems.append(f"{where}: does not follow the previous record's hash; the log was altered")
+        if record_hash(record) != record.hash:
+            problems.append(f"{where}: its content does not match its hash; the record was edited")
+        last[item.service] = (record.sequence, record.hash)
+    return problems

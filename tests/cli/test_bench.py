@@ -1,0 +1,68 @@
+"""`cdp bench`: both benchmarks run end to end at tiny sizes and report non-zero figures.
+
+They start the services as real processes (on free ports, in temporary directories), so
+they are marked e2e; the sizes keep the whole module well under a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from cdp.cli.main import main
+
+pytestmark = pytest.mark.e2e
+
+NUMBER = r"(-?\d[\d,]*(?:\.\d+)?)"
+
+
+def row(output: str, label: str) -> list[float]:
+    """The numbers of the table row that starts with label."""
+    for line in output.splitlines():
+        if line.strip().startswith(label):
+            rest = line.strip()[len(label):]
+            return [float(n.replace(",", "")) for n in re.findall(NUMBER, rest)]
+    raise AssertionError(f"no row {label!r} in:\n{output}")
+
+
+def invoke(args: list[str], tmp_path) -> str:
+    result = CliRunner().invoke(main, ["bench", *args, "--data-dir", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_ingest_prints_the_table(tmp_path):
+    out = invoke(["ingest", "--events", "500", "--repeat", "1", "--clients", "2"], tmp_path)
+    raw = row(out, "raw event-store append")
+    ingest = row(out, "ingest, acknowledged and durable")
+    ratio = row(out, "ratio ingest / raw append")
+    assert raw[0] > 0 and ingest[0] > 0 and ratio[0] > 0
+    assert ratio[0] == pytest.approx(ingest[0] / raw[0], rel=0.02)
+    assert list(tmp_path.iterdir()) == []  # a run that went well leaves nothing behind
+
+
+def test_ingest_json(tmp_path):
+    out = invoke(["ingest", "--events", "300", "--batch", "50", "--repeat", "2", "--json"], tmp_path)
+    figures = json.loads(out)
+    assert figures["events"] == 300 and figures["repeat"] == 2
+    assert len(figures["ingest_events_per_s"]["runs"]) == 2
+    for key in ("raw_append_events_per_s", "ingest_events_per_s"):
+        s = figures[key]
+        assert 0 < s["min"] <= s["median"] <= s["max"]
+    assert figures["ratio"]["of_medians"] > 0
+    assert all(run["accepted"] == run["stored"] == 300 for run in figures["runs"])
+
+
+def test_pipeline_prints_the_table(tmp_path):
+    out = invoke(["pipeline", "--events", "300", "--rate", "200", "--freshness-seconds", "1.5"], tmp_path)
+    assert row(out, "ingest, acknowledged")[0] > 0
+    assert row(out, "pipeline, first send to last webhook")[0] > 0
+    assert row(out, "last webhook after")[0] > 0
+    delivered, sent = row(out, "freshness delivered")[:2]
+    assert delivered == sent == 300
+    p50, p99 = row(out, "freshness p50")[0], row(out, "freshness p99")[0]
+    assert 0 < p50 <= p99
+    assert row(out, "entered payloads without the plan trait")[0] == 0
