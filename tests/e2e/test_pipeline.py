@@ -345,13 +345,6 @@ def test_failing_webhook_is_retried_until_delivered_and_every_attempt_is_logged(
     assert len(scheduled) == 1 and scheduled[0].action == "entered"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "profile bug: ProfileApp.handle_identity (services/cdp/profile/application.py) skips a PersonsMerged "
-    "whose merged person has no profile yet (`if gone is None: continue`), so when identity merged before "
-    "profile saw the merged person's calls (e.g. one batch: anonymous call, user call, identify joining "
-    "them) the survivor's Profile.merged_person_ids stays empty and GetProfile(person_id=<merged id>) is "
-    "NOT_FOUND; with other timing both are set. The profile depends on timing, contrary to "
-    "profile/domain.py's 'a profile is the same whichever order calls and merges arrive in'."))
 def test_profile_of_a_merge_lists_the_merged_person(client, source):
     ingest_all_accepted(client, source, [
         event("track", "mg-1", "2024-06-01T08:00:00Z", anonymous_id="anon-mia", event="Product Viewed"),
@@ -370,12 +363,6 @@ def test_profile_of_a_merge_lists_the_merged_person(client, source):
     assert list(profile.merged_person_ids) == [merged_id]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "identity bug: identifiers_of (services/cdp/identity/domain.py) always types an alias's previousId "
-    "as user_id, although its own comment (and the Segment spec) says previousId may be the anonymous "
-    "id used before sign-up; alias(previousId=<anonymousId>, userId=U) links a new identifier "
-    "('user_id', <anonymousId>) to U's person instead of merging the anonymous person, so the visitor's "
-    "history never joins the user's profile."))
 def test_alias_from_an_anonymous_id_joins_the_visitor_to_the_user(client, source):
     ingest_all_accepted(client, source, [
         event("track", "al-1", "2024-06-02T08:00:00Z", anonymous_id="anon-zoe", event="Product Viewed"),

@@ -11,9 +11,19 @@ def new_id(identifier):
 
 
 def test_identifiers_of_a_call_come_strongest_first():
-    assert domain.identifiers_of("u1", "a1", "old", "hash-of-email") == [
+    assert domain.identifiers_of("u1", "a1", (USER_ID, "old"), "hash-of-email") == [
         (USER_ID, "u1"), (USER_ID, "old"), (EMAIL, "hash-of-email"), (ANONYMOUS_ID, "a1")]
-    assert domain.identifiers_of("", "a1", "", "") == [(ANONYMOUS_ID, "a1")]
+    assert domain.identifiers_of("", "a1", None, "") == [(ANONYMOUS_ID, "a1")]
+
+
+def test_an_alias_previous_id_may_be_an_anonymous_id():
+    graph = domain.IdentityGraph()
+    visitor = graph.link([(ANONYMOUS_ID, "visitor")], "e1", new_id)[0].person_id
+    graph.link([(USER_ID, "u1")], "e2", new_id)
+    assert graph.previous_identifier("visitor") == (ANONYMOUS_ID, "visitor")
+    assert graph.previous_identifier("old-user") == (USER_ID, "old-user")
+    graph.link([(USER_ID, "u1"), graph.previous_identifier("visitor")], "e3", new_id)
+    assert graph.resolve((USER_ID, "u1")) == graph.resolve((ANONYMOUS_ID, "visitor")) == visitor
 
 
 def test_emails_are_normalised():

@@ -214,23 +214,27 @@ class ActivationApp:
 
     # Delivery outcomes -------------------------------------------------------------
 
-    def record_attempt(self, delivery_id: str, ok: bool, http_status: int, error: str, latency_ms: float) -> float | None:
-        """Record one attempt; returns the delay before the next one, or None when done."""
-        delivery = self.deliveries[delivery_id]
-        attempt = delivery.attempts + 1
-        attempted = pb.DeliveryAttempted(delivery_id=delivery_id, attempt=attempt, ok=ok, http_status=http_status,
-                                         error=error, at=now_iso(), latency_ms=latency_ms)
-        events = [stored(uuid.UUID(delivery_id), attempt + 1, attempted)]
-        dead = not ok and attempt >= domain.MAX_ATTEMPTS
-        if dead:
-            events.append(stored(uuid.UUID(delivery_id), attempt + 2, pb.DeliveryDeadLettered(
-                delivery_id=delivery_id, attempts=attempt, last_error=error, at=now_iso())))
+    def record_attempts(self, outcomes: Sequence[tuple[str, bool, int, str, float]]) -> dict[str, float]:
+        """Record attempts (delivery id, ok, HTTP status, error, latency ms) in one transaction;
+        returns the delay before the next attempt of each delivery that is to be retried."""
+        events: list[StoredEvent] = []
+        retries: dict[str, float] = {}
+        for delivery_id, ok, http_status, error, latency_ms in outcomes:
+            attempt = self.deliveries[delivery_id].attempts + 1
+            events.append(stored(uuid.UUID(delivery_id), attempt + 1, pb.DeliveryAttempted(
+                delivery_id=delivery_id, attempt=attempt, ok=ok, http_status=http_status, error=error,
+                at=now_iso(), latency_ms=latency_ms)))
+            if ok:
+                continue
+            if attempt >= domain.MAX_ATTEMPTS:
+                events.append(stored(uuid.UUID(delivery_id), attempt + 2, pb.DeliveryDeadLettered(
+                    delivery_id=delivery_id, attempts=attempt, last_error=error, at=now_iso())))
+            else:
+                retries[delivery_id] = domain.backoff(attempt)
         self.store.append(events)
         for event in events:
             self._apply(decode(event.topic, event.state))
-        if ok or dead:
-            return None
-        return domain.backoff(attempt)
+        return retries
 
     def list_deliveries(self, destination_id: str, limit: int) -> list[pb.Delivery]:
         found = [d for d in self.deliveries.values() if not destination_id or d.destination_id == destination_id]

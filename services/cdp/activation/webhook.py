@@ -14,6 +14,7 @@ from cdp.platform.vault import DecryptError
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 8
+MAX_OUTCOMES_A_COMMIT = 500
 TIMEOUT_S = 10
 
 
@@ -21,6 +22,7 @@ class DeliveryWorker:
     def __init__(self, app: ActivationApp):
         self.app = app
         self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.outcomes: asyncio.Queue[tuple[str, bool, int, str, float]] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         app.on_scheduled = self.schedule
         for delivery in app.pending():  # what a previous run left pending
@@ -34,7 +36,7 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as session:
-            await asyncio.gather(*(self._work(session) for _ in range(CONCURRENCY)))
+            await asyncio.gather(self._record(), *(self._work(session) for _ in range(CONCURRENCY)))
 
     async def _work(self, session: aiohttp.ClientSession) -> None:
         while True:
@@ -56,12 +58,20 @@ class DeliveryWorker:
                         error = f"HTTP {status}"
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError, DecryptError) as failure:
                 error = f"{type(failure).__name__}: {failure}"[:500]
-            latency_ms = (time.perf_counter() - started) * 1000
+            self.outcomes.put_nowait((delivery_id, ok, status, error, (time.perf_counter() - started) * 1000))
+
+    async def _record(self) -> None:
+        """Commit outcomes in batches: one transaction for every attempt finished meanwhile."""
+        while True:
+            batch = [await self.outcomes.get()]
+            while not self.outcomes.empty() and len(batch) < MAX_OUTCOMES_A_COMMIT:
+                batch.append(self.outcomes.get_nowait())
             try:
-                delay = self.app.record_attempt(delivery_id, ok, status, error, latency_ms)
+                retries = self.app.record_attempts(batch)
             except Exception:
-                log.exception("delivery %s: recording the attempt failed; will retry", delivery_id)
-                delay = 1.0
-            if delay is not None:
-                log.info("delivery %s to %s failed (%s); retry in %.2fs", delivery_id, delivery.destination_id, error, delay)
+                log.exception("recording %d delivery attempts failed; they will be retried", len(batch))
+                self.app.rebuild()
+                retries = {outcome[0]: 1.0 for outcome in batch}
+            for delivery_id, delay in retries.items():
+                log.info("delivery %s failed; retry in %.2fs", delivery_id, delay)
                 self.schedule(delivery_id, delay)

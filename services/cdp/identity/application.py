@@ -124,7 +124,8 @@ class IdentityApp:
                 if email_key not in self.email_tokens:
                     token = self.vault.encrypt(subject, *EMAIL_CONTEXT, email)
                     self.email_tokens[email_key] = pb.Identifier(type=domain.EMAIL, value=token, subject=subject)
-        return domain.identifiers_of(event.user_id, event.anonymous_id, event.previous_id, email_key)
+        previous = self.graph.previous_identifier(event.previous_id) if event.previous_id else None
+        return domain.identifiers_of(event.user_id, event.anonymous_id, previous, email_key)
 
     async def handle(self, notifications) -> Sequence[StoredEvent]:
         """Link the identifiers of each collected call (a follower handler)."""

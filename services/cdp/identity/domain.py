@@ -68,7 +68,7 @@ def normal_email(text: object) -> str | None:
     return email if "@" in email.strip("@") else None
 
 
-def identifiers_of(user_id: str, anonymous_id: str, previous_id: str, email_key: str) -> list[Identifier]:
+def identifiers_of(user_id: str, anonymous_id: str, previous: Identifier | None, email_key: str) -> list[Identifier]:
     """The identifiers one call carries, the strongest first.
 
     email_key stands for the call's email: a keyed hash of it, since the graph
@@ -77,9 +77,8 @@ def identifiers_of(user_id: str, anonymous_id: str, previous_id: str, email_key:
     found: list[Identifier] = []
     if user_id:
         found.append((USER_ID, user_id))
-    if previous_id:
-        # alias: previousId is the old user id, or an anonymous id before sign-up.
-        found.append((USER_ID, previous_id))
+    if previous:
+        found.append(previous)
     if email_key:
         found.append((EMAIL, email_key))
     if anonymous_id:
@@ -176,6 +175,12 @@ class IdentityGraph:
             self.person_of[identifier] = person_id
 
     # Reading ---------------------------------------------------------------
+
+    def previous_identifier(self, previous_id: str) -> Identifier:
+        """What an alias's previousId names: an anonymous id seen before sign-up, else an old user id."""
+        if (ANONYMOUS_ID, previous_id) in self.person_of:
+            return (ANONYMOUS_ID, previous_id)
+        return (USER_ID, previous_id)
 
     def canonical(self, person_id: str) -> str:
         while person_id in self.merged_into:

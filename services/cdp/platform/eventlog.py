@@ -64,7 +64,7 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServicer):
                 )
                 for n in page
             ],
-            head=page[-1].id if page else request.after,
+            head=max(self.store.head(), page[-1].id if page else 0),
         )
 
 

@@ -8,6 +8,7 @@ import signal
 from typing import Awaitable, Callable, Iterable
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -20,8 +21,66 @@ CHANNEL_OPTIONS = [
 ]
 
 
+class _WaitForReady(grpc.aio.UnaryUnaryClientInterceptor):
+    """Service-to-service calls wait for the peer to be reachable (within their deadline)
+    instead of failing at once while a channel is still connecting, as just after start."""
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        return await continuation(client_call_details._replace(wait_for_ready=True), request)
+
+
 def channel(address: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=[_WaitForReady()])
+
+
+class _Malformed:
+    def __init__(self, error: str):
+        self.error = error
+
+
+class RejectMalformed(grpc.aio.ServerInterceptor):
+    """A request that does not parse as its message type is INVALID_ARGUMENT, said clearly,
+    not the UNKNOWN that a failing deserializer gives."""
+
+    async def intercept_service(self, continuation, details):
+        handler = await continuation(details)
+        if handler is None or handler.request_deserializer is None or handler.request_streaming is None:
+            return handler
+        deserialize, method = handler.request_deserializer, details.method
+
+        def tolerant(data: bytes):
+            try:
+                return deserialize(data)
+            except DecodeError as error:
+                return _Malformed(str(error))
+
+        async def refuse(context, request: _Malformed):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"request: not a valid message for {method} ({request.error})")
+
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            async def unary(request, context):
+                if isinstance(request, _Malformed):
+                    await refuse(context, request)
+                return await inner(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(unary, tolerant, handler.response_serializer)
+        if handler.stream_unary:
+            inner = handler.stream_unary
+
+            async def streamed(request_iterator, context):
+                async def checked():
+                    async for request in request_iterator:
+                        if isinstance(request, _Malformed):
+                            await refuse(context, request)
+                        yield request
+
+                return await inner(checked(), context)
+
+            return grpc.stream_unary_rpc_method_handler(streamed, tolerant, handler.response_serializer)
+        return handler
 
 
 class Service:
@@ -30,7 +89,7 @@ class Service:
     def __init__(self, name: str, address: str):
         self.name = name
         self.address = address
-        self.server = grpc.aio.server(options=CHANNEL_OPTIONS)
+        self.server = grpc.aio.server(options=CHANNEL_OPTIONS, interceptors=[RejectMalformed()])
         self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
         self._tasks: list[asyncio.Task] = []

@@ -29,7 +29,8 @@ async def serve(config: config_module.ServiceConfig) -> None:
                                topics=IDENTITY_TOPICS, reset=app.rebuild)
     service = Service("profile", config.address)
     service.add(profile_pb2_grpc.add_ProfileServiceServicer_to_server,
-                ProfileServicer(projections.ProfileQueries(engine), identity_pb2_grpc.IdentityStub(identity), open_vault(config)),
+                ProfileServicer(projections.ProfileQueries(engine), identity_pb2_grpc.IdentityStub(identity),
+                                open_vault(config), current=app.snapshots),
                 profile_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name)
     service.add(eventlog_pb2_grpc.add_EventLogServicer_to_server, EventLogServicer(store),
                 eventlog_pb2.DESCRIPTOR.services_by_name["EventLog"].full_name)

@@ -109,6 +109,9 @@ class ProfileApp:
                 self.profiles.pop(message.merged_id, None)
             self.versions[str(n.originator_id)] = n.originator_version
 
+    def snapshots(self, person_ids) -> list[pb.Profile]:
+        return [to_proto(self.profiles[p]) for p in person_ids if p in self.profiles]
+
     # Following ---------------------------------------------------------------
 
     async def handle_collected(self, notifications) -> Sequence[StoredEvent]:
@@ -148,9 +151,9 @@ class ProfileApp:
                 if profile is not None and domain.erase(profile, is_personal):
                     out.append(self._changed(merged.person_id, ""))
                 continue
-            gone = self.profiles.pop(merged.merged_id, None)
-            if gone is None:
-                continue
+            # Whether or not the merged person has a profile yet, the survivor's lists them:
+            # a profile does not depend on which log was followed first.
+            gone = self.profiles.pop(merged.merged_id, None) or domain.ProfileState(merged.merged_id)
             survivor = self.profiles.setdefault(merged.survivor_id, domain.ProfileState(merged.survivor_id))
             domain.merge(survivor, gone)
             out.append(self._next(merged.merged_id, pb.ProfileMerged(survivor_id=merged.survivor_id, merged_id=merged.merged_id)))

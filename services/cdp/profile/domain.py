@@ -93,9 +93,7 @@ def merge(survivor: ProfileState, merged: ProfileState) -> None:
     if merged.first_seen and (not survivor.first_seen or merged.first_seen < survivor.first_seen):
         survivor.first_seen = merged.first_seen
     survivor.last_seen = max(survivor.last_seen, merged.last_seen)
-    for person_id in [merged.person_id, *merged.merged_person_ids]:
-        if person_id not in survivor.merged_person_ids:
-            survivor.merged_person_ids.append(person_id)
+    survivor.merged_person_ids = sorted({*survivor.merged_person_ids, merged.person_id, *merged.merged_person_ids})
 
 
 def erase(profile: ProfileState, personal: Callable[[TraitValue], bool]) -> bool:

@@ -68,7 +68,11 @@ class ProfileQueries:
         return None
 
     def many(self, person_ids: Sequence[str]) -> list[pb.Profile]:
-        found = [self.get(p) for p in person_ids]
+        """Profiles of these persons in one query (merged persons: one more look-up each)."""
+        with self.engine.connect() as conn:
+            rows = dict(conn.execute(sa.select(profiles.c.person_id, profiles.c.body)
+                                     .where(profiles.c.person_id.in_(list(person_ids)))).all())
+        found = [pb.Profile.FromString(rows[p]) if p in rows else self.get(p) for p in person_ids]
         return [p for p in found if p is not None]
 
     def page(self, after: str, limit: int) -> list[pb.Profile]:
