@@ -18,7 +18,6 @@ from cdp.api.identity.v1 import identity_pb2
 from cdp.api.policy.v1 import decision_pb2
 from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2
-from cdp.platform.caller import caller_metadata
 from support.platform_fixture import Client, running_platform, wait_until
 from support.webhook_receiver import WebhookReceiver
 
@@ -26,8 +25,15 @@ pytestmark = pytest.mark.e2e
 
 AUDIENCE_DECISION = "data.cdp.audience.decision"
 EGRESS_DECISION = "data.cdp.egress.decision"
-MARKETER = caller_metadata("mia@example.com", ["marketer"])
-ADMIN = caller_metadata("ada@example.com", ["admin"])
+ACCESS_DECISION = "data.cdp.access.decision"
+
+
+def marketer(client: Client):
+    return client.platform.metadata("mia@example.com", ["marketer"])
+
+
+def admin(client: Client):
+    return client.platform.metadata("ada@example.com", ["admin"])
 
 
 @pytest.fixture(scope="module")
@@ -109,13 +115,13 @@ def deliveries_of(client: Client, destination_id: str, person_id: str) -> list[a
 def create_pro_buyers(client: Client, name: str, plan: str) -> segment_pb2.Audience:
     return client.segment.CreateAudience(segment_pb2.CreateAudienceRequest(
         name=name, conditions=[trait_condition("plan", "eq", plan), event_condition("Order Completed", 2)],
-    ), metadata=MARKETER, timeout=30)
+    ), metadata=marketer(client), timeout=30)
 
 
 def create_webhook(client: Client, name: str, url: str, audience_id: str, purpose: str = "analytics") -> activation_pb2.Destination:
     return client.activation.CreateDestination(activation_pb2.CreateDestinationRequest(
         name=name, type="webhook", url=url, purpose=purpose, audience_ids=[audience_id],
-    ), metadata=ADMIN, timeout=30)
+    ), metadata=admin(client), timeout=30)
 
 
 # Tests -------------------------------------------------------------------------------------------
@@ -204,7 +210,7 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
     assert json.loads(created.result)["allow"] is True
     created_input = json.loads(created.input)
     assert created_input["action"] == "create"
-    assert created_input["caller"] == {"subject": "mia@example.com", "roles": ["marketer"]}
+    assert created_input["caller"] == {"subject": "mia@example.com", "kind": "user", "roles": ["marketer"]}
     assert created_input["audience"] == {"name": "Pro buyers", "traits": ["plan"], "events": ["Order Completed"]}
 
     egress = decision_by_id(client, "activation", delivery.decision_id)
@@ -264,27 +270,30 @@ def test_refused_audiences_and_activation_are_denied_and_recorded(client, source
     # An analyst may not create audiences at all.
     details = refused(client.segment.CreateAudience, segment_pb2.CreateAudienceRequest(
         name="Analyst's audience", conditions=[trait_condition("plan", "eq", "pro")],
-    ), caller_metadata("al@example.com", ["analyst"]))
-    assert "al@example.com may not create an audience" in details
+    ), client.platform.metadata("al@example.com", ["analyst"]))
+    assert "al@example.com may not call /cdp.segment.v1.SegmentService/CreateAudience" in details
 
     # A marketer may not target a special-category trait.
     religion = refused(client.segment.CreateAudience, segment_pb2.CreateAudienceRequest(
         name="By religion", conditions=[trait_condition("religion", "eq", "any")],
-    ), MARKETER)
+    ), marketer(client))
     assert "religion" in religion and "sensitive.religion" in religion
 
     names = [a.name for a in client.segment.ListAudiences(segment_pb2.ListAudiencesRequest(), timeout=10).audiences]
     assert "Analyst's audience" not in names and "By religion" not in names
 
+    # The analyst was stopped at the door by cdp.access; the marketer by cdp.audience. Both are recorded.
+    [access] = [d for d in decisions(client, "segment") if d.entrypoint == ACCESS_DECISION
+                and json.loads(d.input)["caller"]["subject"] == "al@example.com"]
     recorded = {json.loads(d.input)["audience"]["name"]: d for d in decisions(client, "segment")
                 if d.entrypoint == AUDIENCE_DECISION}
-    for name, subject, text in (("Analyst's audience", "al@example.com", details), ("By religion", "mia@example.com", religion)):
-        decision = recorded[name]
+    for decision, subject, text in ((access, "al@example.com", details), (recorded["By religion"], "mia@example.com", religion)):
         result = json.loads(decision.result)
-        assert result["allow"] is False and result["reasons"], name
+        assert result["allow"] is False and result["reasons"]
         assert decision.caller == subject
         assert decision.decision_id in text, "the refusal names the decision that made it"
-    assert json.loads(recorded["Analyst's audience"].input)["caller"]["roles"] == ["analyst"]
+    assert json.loads(access.input)["caller"]["roles"] == ["analyst"]
+    assert json.loads(access.input)["method"] == "/cdp.segment.v1.SegmentService/CreateAudience"
     assert json.loads(recorded["By religion"].input)["audience"]["traits"] == ["religion"]
 
     # A marketer may build an audience but not activate it: only admin and service may.
@@ -292,7 +301,7 @@ def test_refused_audiences_and_activation_are_denied_and_recorded(client, source
     denied = refused(client.activation.CreateDestination, activation_pb2.CreateDestinationRequest(
         name="sneaky", type="webhook", url="http://127.0.0.1:9/never", purpose="marketing",
         audience_ids=[audience.audience_id],
-    ), MARKETER)
+    ), marketer(client))
     assert "activate" in denied
     assert "sneaky" not in [d.name for d in client.activation.ListDestinations(
         activation_pb2.ListDestinationsRequest(), timeout=10).destinations]

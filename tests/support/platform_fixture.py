@@ -24,11 +24,6 @@ from cdp.platform.config import SERVICES
 from cdp.platform.launcher import Platform
 from cdp.platform.published import decode
 
-CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", 16 * 1024 * 1024),
-    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-]
-
 
 def free_ports(count: int) -> list[int]:
     """Ports the OS says are free now: all bound at once (so distinct), then released."""
@@ -96,7 +91,9 @@ class Client:
 
     def __init__(self, platform: Platform):
         self.platform = platform
-        self.channels = {s: grpc.insecure_channel(platform.address(s), options=CHANNEL_OPTIONS) for s in SERVICES}
+        # The `cli` certificate, acting as an admin unless a call says otherwise.
+        self.token = platform.token("e2e-admin", ("admin",), ttl_s=6 * 3600)
+        self.channels = {s: platform.channel(s, self.token) for s in SERVICES}
         self.collector = collector_pb2_grpc.CollectorStub(self.channels["collector"])
         self.identity = identity_pb2_grpc.IdentityStub(self.channels["identity"])
         self.profile = profile_pb2_grpc.ProfileServiceStub(self.channels["profile"])
@@ -106,7 +103,7 @@ class Client:
     def reconnect(self, service: str) -> None:
         """A fresh channel after a restart (the old one would recover too, after its backoff)."""
         self.channels[service].close()
-        self.channels[service] = grpc.insecure_channel(self.platform.address(service), options=CHANNEL_OPTIONS)
+        self.channels[service] = self.platform.channel(service, self.token)
         stub = {
             "collector": collector_pb2_grpc.CollectorStub, "identity": identity_pb2_grpc.IdentityStub,
             "profile": profile_pb2_grpc.ProfileServiceStub, "segment": segment_pb2_grpc.SegmentServiceStub,

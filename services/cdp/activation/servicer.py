@@ -7,7 +7,7 @@ import grpc
 from cdp.activation.application import ActivationApp, NotAllowed
 from cdp.activation.domain import InvalidDestination
 from cdp.api.activation.v1 import activation_pb2 as pb, activation_pb2_grpc
-from cdp.platform.caller import caller_from
+from cdp.platform.auth import current_caller
 from cdp.platform.eventlog import Follower
 
 
@@ -18,7 +18,7 @@ class ActivationServicer(activation_pb2_grpc.ActivationServicer):
 
     async def CreateDestination(self, request, context):
         try:
-            return await self.app.create_destination(request, caller_from(context), self.follower)
+            return await self.app.create_destination(request, current_caller(), self.follower)
         except InvalidDestination as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except NotAllowed as error:

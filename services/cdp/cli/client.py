@@ -1,4 +1,8 @@
-"""What CLI commands share: service addresses, caller metadata, errors as messages."""
+"""What CLI commands share: service addresses, credentials, errors as messages.
+
+The CLI connects with this install's `cli` certificate and acts as a person: the token in
+CDP_TOKEN (or --token), else one minted with the local signing key for --subject and --role.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,29 @@ from pathlib import Path
 import click
 import grpc
 
-from cdp.platform.caller import caller_metadata
 from cdp.platform.config import DEFAULT_PORTS
+from cdp.platform.security import bearer, mint_token, tool_channel
+
+DEFAULT_ROLES = ("admin",)
 
 
 def address(service: str) -> str:
     return os.environ.get(f"CDP_{service.upper()}_ADDR", f"127.0.0.1:{DEFAULT_PORTS[service]}")
 
 
-def channel(service: str) -> grpc.Channel:
-    return grpc.insecure_channel(address(service))
-
-
 def data_dir() -> Path:
     return Path(os.environ.get("CDP_DATA_DIR", ".cdp"))
+
+
+def channel(service: str) -> grpc.Channel:
+    """A channel acting as the default caller (CDP_TOKEN, else an admin token for $USER)."""
+    if not (data_dir() / "tls").exists():
+        raise click.ClickException(f"no credentials in {data_dir()}: run `cdp up` first, or set CDP_DATA_DIR")
+    return tool_channel(data_dir(), address(service), token=default_token())
+
+
+def default_token() -> str:
+    return os.environ.get("CDP_TOKEN", "") or mint_token(data_dir(), default_subject(), DEFAULT_ROLES, ttl_s=300)
 
 
 def default_write_key() -> str:
@@ -29,17 +42,21 @@ def default_write_key() -> str:
     return path.read_text().strip() if path.exists() else ""
 
 
+def default_subject() -> str:
+    return os.environ.get("CDP_SUBJECT", os.environ.get("USER", "operator"))
+
+
 class Caller:
-    """--subject/--role options: who the call is made as."""
+    """Who a call is made as: the given token, or one minted for subject and roles."""
 
     def __init__(self, subject: str, roles: tuple[str, ...]):
-        self.metadata = caller_metadata(subject, roles)
+        token = os.environ.get("CDP_TOKEN", "")
+        self.metadata = bearer(token or mint_token(data_dir(), subject, roles, ttl_s=300))
 
 
 caller_options = [
-    click.option("--subject", default=lambda: os.environ.get("CDP_SUBJECT", os.environ.get("USER", "cli")),
-                 show_default="$CDP_SUBJECT or $USER", help="Who the call is made as."),
-    click.option("--role", "roles", multiple=True, default=("admin",), show_default=True,
+    click.option("--subject", default=default_subject, show_default="$CDP_SUBJECT or $USER", help="Who the call is made as."),
+    click.option("--role", "roles", multiple=True, default=DEFAULT_ROLES, show_default=True,
                  help="A role of the caller (repeatable)."),
 ]
 
@@ -51,7 +68,7 @@ def with_caller(function):
 
 
 def call(method, request, **kwargs):
-    """Make a call; turn a refusal into a clean CLI error that says why."""
+    """Make a call; a refusal becomes a clean error that says why."""
     try:
         return method(request, timeout=kwargs.pop("timeout", 30), **kwargs)
     except grpc.RpcError as error:

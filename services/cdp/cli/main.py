@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cdp.cli import audience, audit, bench, destination, forget, plan, profile, send, source, up, webhook
+from cdp.cli import audience, audit, bench, destination, forget, plan, profile, send, source, token, up, webhook
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +23,7 @@ main.add_command(destination.destination)
 main.add_command(webhook.webhook)
 main.add_command(forget.forget)
 main.add_command(audit.audit)
+main.add_command(token.token)
 main.add_command(bench.bench)
 
 

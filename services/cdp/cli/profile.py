@@ -9,7 +9,7 @@ from google.protobuf import json_format
 
 from cdp.api.identity.v1 import identity_pb2
 from cdp.api.profile.v1 import profile_pb2, profile_pb2_grpc
-from cdp.cli.client import call, channel
+from cdp.cli.client import Caller, call, channel, with_caller
 
 
 @click.group()
@@ -23,22 +23,25 @@ def profile() -> None:
 @click.option("--anonymous-id", default="")
 @click.option("--email", default="")
 @click.option("--json", "as_json", is_flag=True, help="The whole profile as JSON.")
-def get(person_id, user_id, anonymous_id, email, as_json):
-    """One profile, by person id or any identifier."""
+@with_caller
+def get(person_id, user_id, anonymous_id, email, as_json, subject, roles):
+    """One profile, by person id or any identifier (personal data in clear only where cdp.access allows)."""
     request = profile_pb2.GetProfileRequest(person_id=person_id)
     for kind, value in (("user_id", user_id), ("anonymous_id", anonymous_id), ("email", email.strip().lower())):
         if value:
             request.identifier.CopyFrom(identity_pb2.Identifier(type=kind, value=value))
     if not person_id and not request.identifier.value:
         raise click.UsageError("give --person-id, --user-id, --anonymous-id or --email")
-    found = call(profile_pb2_grpc.ProfileServiceStub(channel("profile")).GetProfile, request)
+    found = call(profile_pb2_grpc.ProfileServiceStub(channel("profile")).GetProfile, request,
+                 metadata=Caller(subject, roles).metadata)
     if as_json:
         click.echo(json.dumps(json_format.MessageToDict(found), indent=2))
         return
     click.echo(f"person {found.person_id}   first seen {found.first_seen}   last seen {found.last_seen}")
     for name in sorted(found.traits):
         trait = found.traits[name]
-        click.echo(f"  {name:<20} {trait.value:<30} from source {trait.source_id} at {trait.updated_at}")
+        note = " (masked)" if trait.masked else " (erased)" if trait.erased else ""
+        click.echo(f"  {name:<20} {trait.value + note:<30} from source {trait.source_id} at {trait.updated_at}")
     for name in sorted(found.event_counts):
         click.echo(f"  {found.event_counts[name]:>6} x {name}")
     for account in found.accounts:

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import click
-import grpc
 
 from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
 from cdp.platform.config import DEFAULT_HTTP_PORT, SERVICES
 from cdp.platform.launcher import Platform
+from cdp.platform.security import mint_token, tool_channel
 
 
 @click.command()
@@ -61,7 +61,7 @@ def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int) -> None:
 
 def ensure_default_source(collector: str, data_dir: Path) -> str:
     """A first run creates a server-side source named 'default' for the quickstart."""
-    with grpc.insecure_channel(collector) as channel:
+    with tool_channel(data_dir, collector, mint_token(data_dir, "cdp-up", ("admin",), ttl_s=60)) as channel:
         stub = collector_pb2_grpc.CollectorStub(channel)
         for existing in stub.ListSources(collector_pb2.ListSourcesRequest(), timeout=10).sources:
             if existing.name == "default":

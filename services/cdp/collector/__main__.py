@@ -7,27 +7,22 @@ from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.collector.application import Collector
 from cdp.collector.http_api import start_http
 from cdp.collector.servicer import CollectorServicer
-from cdp.platform import config as config_module
-from cdp.platform.decisions import open_decider
+from cdp.platform import bootstrap, config as config_module
 from cdp.platform.eventlog import EventLogServicer
 from cdp.platform.personal import PersonalData, open_vault
-from cdp.platform.server import Service, run, setup_logging
-from cdp.platform.store import open_store
+from cdp.platform.server import run, setup_logging
 
 
 async def serve(config: config_module.ServiceConfig) -> None:
-    store = open_store(config.store, "collector")
-    decider = open_decider(config, store)
+    service, store, decider = bootstrap.start(config)
     collector = Collector(store, decider, PersonalData(open_vault(config), decider))
-    service = Service("collector", config.address)
     service.add(collector_pb2_grpc.add_CollectorServicer_to_server, CollectorServicer(collector),
-                collector_pb2.DESCRIPTOR.services_by_name["Collector"].full_name)
+                bootstrap.full_name(collector_pb2, "Collector"))
     service.add(eventlog_pb2_grpc.add_EventLogServicer_to_server, EventLogServicer(store),
-                eventlog_pb2.DESCRIPTOR.services_by_name["EventLog"].full_name)
+                bootstrap.full_name(eventlog_pb2, "EventLog"))
     if config.http_port:
         runner = await start_http(collector, config.host, config.http_port)
         service.on_stop(runner.cleanup)
-    service.on_stop(store.close)
     await service.run_until_signalled()
 
 

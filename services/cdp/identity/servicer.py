@@ -6,7 +6,7 @@ import grpc
 
 from cdp.api.identity.v1 import identity_pb2 as pb, identity_pb2_grpc
 from cdp.identity.application import IdentityApp
-from cdp.platform.caller import caller_from as caller_of
+from cdp.platform.auth import current_caller
 from cdp.platform.eventlog import Follower
 
 MAX_WAIT_MS = 30_000
@@ -50,7 +50,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServicer):
         if not person_id or self.app.person(person_id) is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "person_id: no such person")
         async with self.follower.lock:  # the graph changes only between batches
-            event, destroyed, identifiers = self.app.forget(person_id, caller_of(context).subject)
+            event, destroyed, identifiers = self.app.forget(person_id, current_caller().subject)
             try:
                 self.app.store.append([event])
             except Exception:

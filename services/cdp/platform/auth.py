@@ -19,7 +19,7 @@ import grpc
 from cdp.platform.tls import peer_service
 from cdp.platform.tokens import InvalidToken, TokenVerifier
 
-# decide(method, caller) -> (allow, reason, decision_id); may also be a coroutine function.
+# decide(method, caller) -> (allow, reason, decision_id[, pii_clear]); may also be a coroutine function.
 Decide = Callable[[str, dict], "tuple[bool, str, str] | Awaitable[tuple[bool, str, str]]"]
 
 HEALTH_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
@@ -33,6 +33,7 @@ class Caller:
     kind: str = "user"  # "service" | "user" | "anonymous" (health checks on an insecure port)
     service: str | None = None  # the certificate the call came through, if any
     decision_id: str = ""  # the access decision that admitted the call
+    pii_clear: bool = False  # whether that decision lets the caller read personal data in clear
 
     def as_input(self) -> dict:
         return {"subject": self.subject, "kind": self.kind, "roles": list(self.roles)}
@@ -67,14 +68,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             verdict = self.decide(method, caller.as_input())
             if inspect.isawaitable(verdict):
                 verdict = await verdict
-            allow, reason, decision_id = verdict
+            allow, reason, decision_id, *rest = verdict
             if not allow:
                 await context.abort(
                     grpc.StatusCode.PERMISSION_DENIED,
                     f"{reason} (decision {decision_id})",
                     trailing_metadata=((DECISION_METADATA, decision_id),),
                 )
-            caller = Caller(caller.subject, caller.roles, caller.kind, caller.service, decision_id)
+            caller = Caller(caller.subject, caller.roles, caller.kind, caller.service, decision_id,
+                            bool(rest and rest[0]))
         _current.set(caller)
 
     async def _authenticate(self, method: str, context: grpc.aio.ServicerContext) -> Caller:

@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cdp.platform.config import DEFAULT_PORTS, SERVICES
+from cdp.platform.security import bearer, credentials, mint_token, tool_aio_channel, tool_channel
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Platform:
         return process
 
     def start_all(self, timeout: float = 30.0) -> None:
+        credentials(self.data_dir)  # the CA, certificates and signing key, made once before the services race to
         for service in SERVICES:
             self.start(service)
         self.wait_healthy(SERVICES, timeout)
@@ -60,7 +62,7 @@ class Platform:
     def wait_healthy(self, services, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         for service in services:
-            with grpc.insecure_channel(self.address(service)) as channel:
+            with self.channel(service) as channel:
                 stub = health_pb2_grpc.HealthStub(channel)
                 while True:
                     process = self.processes.get(service)
@@ -74,6 +76,21 @@ class Platform:
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"{service} did not start serving on {self.address(service)} within {timeout}s")
                     time.sleep(0.1)
+
+    def token(self, subject: str = "operator", roles: tuple[str, ...] = ("admin",), ttl_s: float = 3600) -> str:
+        """A bearer token minted with this install's signing key."""
+        return mint_token(self.data_dir, subject, roles, ttl_s)
+
+    def metadata(self, subject: str, roles: tuple[str, ...] | list[str]) -> tuple[tuple[str, str], ...]:
+        """Call metadata acting as subject with roles."""
+        return bearer(self.token(subject, tuple(roles)))
+
+    def channel(self, service: str, token: str | None = None) -> grpc.Channel:
+        """A blocking channel to a service, with the `cli` certificate; token is the default caller."""
+        return tool_channel(self.data_dir, self.address(service), token)
+
+    def aio_channel(self, service: str, token: str | None = None) -> grpc.aio.Channel:
+        return tool_aio_channel(self.data_dir, self.address(service), token)
 
     def log_path(self, service: str) -> Path:
         return (self.log_dir or self.data_dir / "logs") / f"{service}.log"

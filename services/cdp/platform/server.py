@@ -12,13 +12,11 @@ from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from cdp.platform.auth import AuthInterceptor
+from cdp.platform.security import CHANNEL_OPTIONS, Credentials
+
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE = 16 * 1024 * 1024
-CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", MAX_MESSAGE),
-    ("grpc.max_receive_message_length", MAX_MESSAGE),
-]
 
 
 class _WaitForReady(grpc.aio.UnaryUnaryClientInterceptor):
@@ -29,8 +27,10 @@ class _WaitForReady(grpc.aio.UnaryUnaryClientInterceptor):
         return await continuation(client_call_details._replace(wait_for_ready=True), request)
 
 
-def channel(address: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=[_WaitForReady()])
+def service_channel(credentials: Credentials, service: str, address: str) -> grpc.aio.Channel:
+    """A channel from one service to another: mutual TLS with the service's own certificate."""
+    return grpc.aio.secure_channel(address, credentials.client(service), options=CHANNEL_OPTIONS,
+                                   interceptors=[_WaitForReady()])
 
 
 class _Malformed:
@@ -84,12 +84,18 @@ class RejectMalformed(grpc.aio.ServerInterceptor):
 
 
 class Service:
-    """One running service: its gRPC server and its background tasks."""
+    """One running service: its gRPC server and its background tasks.
 
-    def __init__(self, name: str, address: str):
+    Every call is authenticated (mutual TLS; a bearer token for people and tools) and
+    authorised by decide (cdp.access) before the servicer sees it.
+    """
+
+    def __init__(self, name: str, address: str, credentials: Credentials, decide):
         self.name = name
         self.address = address
-        self.server = grpc.aio.server(options=CHANNEL_OPTIONS, interceptors=[RejectMalformed()])
+        self.credentials = credentials
+        self.server = grpc.aio.server(options=CHANNEL_OPTIONS, interceptors=[
+            AuthInterceptor(decide, credentials.verifier(), require_mtls=True), RejectMalformed()])
         self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
         self._tasks: list[asyncio.Task] = []
@@ -100,6 +106,9 @@ class Service:
         adder(servicer, self.server)
         self._service_names.append(full_name)
 
+    def channel(self, address: str) -> grpc.aio.Channel:
+        return service_channel(self.credentials, self.name, address)
+
     def background(self, coroutine: Awaitable[None], name: str) -> None:
         self._tasks.append(asyncio.create_task(coroutine, name=name))
 
@@ -108,7 +117,7 @@ class Service:
 
     async def start(self) -> int:
         reflection.enable_server_reflection(self._service_names, self.server)
-        port = self.server.add_insecure_port(self.address)
+        port = self.server.add_secure_port(self.address, self.credentials.server(self.name))
         if port == 0:
             raise SystemExit(f"{self.name}: cannot listen on {self.address}")
         await self.server.start()

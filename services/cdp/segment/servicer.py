@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from cdp.api.segment.v1 import segment_pb2 as pb, segment_pb2_grpc
-from cdp.platform.caller import caller_from
+from cdp.platform.auth import current_caller
 from cdp.platform.eventlog import Follower
 from cdp.segment.application import NotAllowed, SegmentApp
 from cdp.segment.domain import InvalidAudience
@@ -18,7 +18,7 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
 
     async def CreateAudience(self, request, context):
         try:
-            audience = self.app.create_audience(request.name, request.conditions, caller_from(context))
+            audience = self.app.create_audience(request.name, request.conditions, current_caller())
         except InvalidAudience as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except NotAllowed as error:

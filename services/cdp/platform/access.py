@@ -1,0 +1,28 @@
+"""cdp.access: which caller may call which RPC, and who may read personal data in clear.
+
+Every call is decided (from the decider's cache after the first time) and the decision is
+recorded before the call goes on, refusals included.
+"""
+
+from __future__ import annotations
+
+from cdp.platform.decisions import Decider
+
+ACCESS_DECISION = "data.cdp.access.decision"
+
+
+def access_control(decider: Decider):
+    """decide(method, caller) for the AuthInterceptor: (allow, reason, decision id, pii_clear)."""
+
+    def decide(method: str, caller: dict) -> tuple[bool, str, str, bool]:
+        decision = decider.decide(
+            ACCESS_DECISION, {"method": method, "caller": caller}, caller=caller["subject"],
+            key=(method, caller["subject"], caller["kind"], *caller["roles"]),
+        )
+        decider.flush()
+        result = decision.result
+        allow = bool(result.get("allow"))
+        reason = "; ".join(result.get("reasons", [])) or (f"{caller['subject']} may not call {method}" if not allow else "")
+        return allow, reason, decision.id, bool(result.get("pii_clear"))
+
+    return decide

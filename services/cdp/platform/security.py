@@ -1,0 +1,104 @@
+"""The platform's credentials on this install: a CA and a certificate per service (mutual TLS)
+and an Ed25519 key pair for bearer tokens, all created on first use in <data_dir>.
+
+Services present their certificate to each other; people and tools present the `cli`
+certificate and a bearer token. Where the token signing key is at hand (a local install),
+tools mint short-lived tokens for the subject and roles they are told to act as.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import grpc
+
+from cdp.platform.tls import TlsFiles, channel_credentials, ensure_ca_and_certs, server_credentials
+from cdp.platform.tokens import TokenIssuer, TokenVerifier, ensure_signing_keys, load_private_key, load_public_key
+
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", 16 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+]
+TOKEN_ENV = "CDP_TOKEN"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    tls: TlsFiles
+    private_key: Path
+    public_key: Path
+
+    def verifier(self) -> TokenVerifier:
+        return TokenVerifier(load_public_key(self.public_key))
+
+    def issuer(self) -> TokenIssuer:
+        return TokenIssuer(load_private_key(self.private_key))
+
+    def server(self, service: str) -> grpc.ServerCredentials:
+        return server_credentials(self.tls, service)
+
+    def client(self, identity: str) -> grpc.ChannelCredentials:
+        return channel_credentials(self.tls, identity)
+
+
+def credentials(data_dir: str | Path) -> Credentials:
+    """This install's credentials, created where missing (safe to call from every process)."""
+    data_dir = Path(data_dir)
+    tls = ensure_ca_and_certs(data_dir / "tls")
+    return Credentials(tls, *ensure_signing_keys(data_dir / "tokens"))
+
+
+def mint_token(data_dir: str | Path, subject: str, roles: Iterable[str], ttl_s: float = 3600) -> str:
+    return credentials(data_dir).issuer().issue(subject, list(roles), ttl_s=ttl_s)
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+def _with_default(details, metadata: tuple):
+    if any(k == "authorization" for k, _ in (details.metadata or ())):
+        return details
+    return details._replace(metadata=tuple(details.metadata or ()) + metadata)
+
+
+class _DefaultMetadata(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInterceptor):
+    """Adds the tool's bearer token to calls that carry no authorization of their own."""
+
+    def __init__(self, metadata):
+        self.metadata = tuple(metadata)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(_with_default(details, self.metadata), request)
+
+    def intercept_stream_unary(self, continuation, details, request_iterator):
+        return continuation(_with_default(details, self.metadata), request_iterator)
+
+
+class _AioDefaultMetadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.StreamUnaryClientInterceptor):
+    def __init__(self, metadata):
+        self.metadata = tuple(metadata)
+
+    async def intercept_unary_unary(self, continuation, details, request):
+        return await continuation(_with_default(details, self.metadata), request)
+
+    async def intercept_stream_unary(self, continuation, details, request_iterator):
+        return await continuation(_with_default(details, self.metadata), request_iterator)
+
+
+def tool_channel(data_dir: str | Path, address: str, token: str | None = None) -> grpc.Channel:
+    """A blocking channel for people and tools: the `cli` certificate, and the token (or
+    CDP_TOKEN) as the caller of calls that bring no authorization of their own."""
+    channel = grpc.secure_channel(address, credentials(data_dir).client("cli"), options=CHANNEL_OPTIONS)
+    token = token or os.environ.get(TOKEN_ENV)
+    return grpc.intercept_channel(channel, _DefaultMetadata(bearer(token))) if token else channel
+
+
+def tool_aio_channel(data_dir: str | Path, address: str, token: str | None = None) -> grpc.aio.Channel:
+    token = token or os.environ.get(TOKEN_ENV)
+    interceptors = [_AioDefaultMetadata(bearer(token))] if token else []
+    return grpc.aio.secure_channel(address, credentials(data_dir).client("cli"), options=CHANNEL_OPTIONS,
+                                   interceptors=interceptors)
