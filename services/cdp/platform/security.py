@@ -16,7 +16,8 @@ from typing import Iterable
 import grpc
 
 from cdp.platform.tls import TlsFiles, channel_credentials, ensure_ca_and_certs, server_credentials
-from cdp.platform.tokens import TokenIssuer, TokenVerifier, ensure_signing_keys, load_private_key, load_public_key
+from cdp.platform.tokens import (PRIVATE_FILE, PUBLIC_FILE, TokenIssuer, TokenVerifier, ensure_signing_keys,
+                                  load_private_key, load_public_key)
 
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
@@ -48,7 +49,10 @@ def credentials(data_dir: str | Path) -> Credentials:
     """This install's credentials, created where missing (safe to call from every process)."""
     data_dir = Path(data_dir)
     tls = ensure_ca_and_certs(data_dir / "tls")
-    return Credentials(tls, *ensure_signing_keys(data_dir / "tokens"))
+    tokens = data_dir / "tokens"
+    if (tokens / PUBLIC_FILE).exists():  # a deployment may hold only the public key
+        return Credentials(tls, tokens / PRIVATE_FILE, tokens / PUBLIC_FILE)
+    return Credentials(tls, *ensure_signing_keys(tokens))
 
 
 def mint_token(data_dir: str | Path, subject: str, roles: Iterable[str], ttl_s: float = 3600) -> str:

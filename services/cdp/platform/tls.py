@@ -56,6 +56,8 @@ class TlsFiles:
 def ensure_ca_and_certs(tls_dir: str | Path, services: Iterable[str] = SERVICES) -> TlsFiles:
     """Create the CA and each service's key and certificate where missing (or expiring)."""
     files = TlsFiles(Path(tls_dir))
+    if _complete(files, services):
+        return files  # nothing to write: works on a read-only mount (a Kubernetes secret)
     files.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     with _locked(files.dir / ".lock"):
         if not (files.ca_cert.exists() and files.ca_key.exists()):
@@ -151,7 +153,9 @@ def _leaf_certificate(name: str, key: ec.EllipticCurvePrivateKey, ca_key, ca_cer
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
                        critical=False)
         .add_extension(
+            # Its own name too: deployments address services by it (collector:50051).
             x509.SubjectAlternativeName([
+                x509.DNSName(name),
                 x509.DNSName("localhost"),
                 x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                 x509.IPAddress(ipaddress.ip_address("::1")),
@@ -162,6 +166,14 @@ def _leaf_certificate(name: str, key: ec.EllipticCurvePrivateKey, ca_key, ca_cer
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+
+
+def _complete(files: TlsFiles, services: Iterable[str]) -> bool:
+    """All certificates present and current (the CA's private key need not be: pods don't get it)."""
+    if not files.ca_cert.exists():
+        return False
+    ca_cert = x509.load_pem_x509_certificate(files.ca_pem())
+    return all(_current(files, name, ca_cert) for name in services)
 
 
 def _current(files: TlsFiles, name: str, ca_cert: x509.Certificate) -> bool:
