@@ -45,10 +45,14 @@ class Credentials:
         return channel_credentials(self.tls, identity)
 
 
-def credentials(data_dir: str | Path) -> Credentials:
-    """This install's credentials, created where missing (safe to call from every process)."""
+def credentials(data_dir: str | Path, only: str | None = None) -> Credentials:
+    """This install's credentials, created where missing (safe to call from every process).
+
+    only: the one identity a process needs a certificate for (a service in a deployment
+    holds just its own).
+    """
     data_dir = Path(data_dir)
-    tls = ensure_ca_and_certs(data_dir / "tls")
+    tls = ensure_ca_and_certs(data_dir / "tls", (only,)) if only else ensure_ca_and_certs(data_dir / "tls")
     tokens = data_dir / "tokens"
     if (tokens / PUBLIC_FILE).exists():  # a deployment may hold only the public key
         return Credentials(tls, tokens / PRIVATE_FILE, tokens / PUBLIC_FILE)
