@@ -51,9 +51,10 @@ def read_revisions(stubs: dict[str, eventlog_pb2_grpc.EventLogStub]) -> dict[str
     return revisions
 
 
-def chain_breaks(records: Iterable[Recorded]) -> list[str]:
+def chain_breaks(records: Iterable[Recorded], witnessed: dict[str, tuple[int, str]] | None = None) -> list[str]:
     """Where a service's decision log was edited or had records removed: each record's hash must
-    match its content, follow the previous record's hash, and the sequence must have no gaps."""
+    match its content, follow the previous record's hash, and the sequence must have no gaps;
+    and each chain must reach the head its witness saw (witnessed: service -> (sequence, hash))."""
     from cdp.platform.decisions import record_hash
 
     problems: list[str] = []
@@ -69,4 +70,11 @@ def chain_breaks(records: Iterable[Recorded]) -> list[str]:
         if record_hash(record) != record.hash:
             problems.append(f"{where}: its content does not match its hash; the record was edited")
         last[item.service] = (record.sequence, record.hash)
+    for service, (sequence, head) in sorted((witnessed or {}).items()):
+        ends = last.get(service, (0, ""))
+        if ends[0] < sequence:
+            problems.append(f"{service} decision log ends at #{ends[0]} but its witness saw #{sequence}: "
+                            f"the newest records were removed")
+        elif ends[0] == sequence and ends[1] != head:
+            problems.append(f"{service} decision #{sequence} is not the record its witness saw: it was replaced")
     return problems

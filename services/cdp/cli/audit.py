@@ -13,9 +13,10 @@ from cdp.audit import html
 from cdp.audit.evaluate import evaluate_all
 from cdp.audit.records import chain_breaks, read_decisions, read_revisions
 from cdp.audit.replay import item_of, replay
-from cdp.cli.client import channel
+from cdp.cli.client import channel, data_dir
 from cdp.platform.config import SERVICES
 from cdp.platform.policy import bundle_from_sources, load_bundle
+from cdp.platform.witness import read_heads
 
 
 def _stubs(services: tuple[str, ...]) -> dict[str, eventlog_pb2_grpc.EventLogStub]:
@@ -77,7 +78,8 @@ def verify_command(services):
     rebuilt = [f"revision {r[:12]}: its recorded sources rebuild to another revision"
                for r, sources in revisions.items() if bundle_from_sources(sources).revision != r]
     report, seconds = _replay_with_progress(records, revisions, "", "verifying")
-    problems = rebuilt + chain_breaks(records) + report.errors
+    witnessed = {s: head for s, head in read_heads(data_dir()).items() if not services or s in services}
+    problems = rebuilt + chain_breaks(records, witnessed) + report.errors
     for name, e in report.as_dict()["entrypoints"].items():
         for example in e["examples"]:
             problems.append(f"{example['service']} decision {example['decision_id'][:12]} ({name}): recorded "

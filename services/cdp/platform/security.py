@@ -73,28 +73,30 @@ def _with_default(details, metadata: tuple):
     return details._replace(metadata=tuple(details.metadata or ()) + metadata)
 
 
-class _DefaultMetadata(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInterceptor):
-    """Adds the tool's bearer token to calls that carry no authorization of their own."""
+class _DefaultMetadata(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                       grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds the tool's bearer token to calls (of every shape) that carry no authorization of their own."""
 
     def __init__(self, metadata):
         self.metadata = tuple(metadata)
 
-    def intercept_unary_unary(self, continuation, details, request):
+    def _call(self, continuation, details, request):
         return continuation(_with_default(details, self.metadata), request)
 
-    def intercept_stream_unary(self, continuation, details, request_iterator):
-        return continuation(_with_default(details, self.metadata), request_iterator)
+    intercept_unary_unary = intercept_unary_stream = _call
+    intercept_stream_unary = intercept_stream_stream = _call
 
 
-class _AioDefaultMetadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.StreamUnaryClientInterceptor):
+class _AioDefaultMetadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor,
+                          grpc.aio.StreamUnaryClientInterceptor, grpc.aio.StreamStreamClientInterceptor):
     def __init__(self, metadata):
         self.metadata = tuple(metadata)
 
-    async def intercept_unary_unary(self, continuation, details, request):
+    async def _call(self, continuation, details, request):
         return await continuation(_with_default(details, self.metadata), request)
 
-    async def intercept_stream_unary(self, continuation, details, request_iterator):
-        return await continuation(_with_default(details, self.metadata), request_iterator)
+    intercept_unary_unary = intercept_unary_stream = _call
+    intercept_stream_unary = intercept_stream_stream = _call
 
 
 def tool_channel(data_dir: str | Path, address: str, token: str | None = None) -> grpc.Channel:

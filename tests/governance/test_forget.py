@@ -1,0 +1,288 @@
+"""The right to erasure, end to end, on SQLite and on PostgreSQL.
+
+A person sends their email, phone, name and IP address; an audience over a non-personal trait is
+synced to a marketing webhook, which receives the contact data. Then `cdp forget` (the real CLI):
+within about a second no byte of the platform's storage holds those values in clear, their events
+still replay with the personal fields erased and the rest intact, their profile shows the personal
+traits erased, the deliveries stay on record, and every later sync leaves without personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import grpc
+import pytest
+
+from cdp.api.activation.v1 import activation_pb2
+from cdp.api.collector.v1 import collector_pb2
+from cdp.api.identity.v1 import identity_pb2
+from cdp.api.segment.v1 import segment_pb2
+from cdp.platform.personal import subject_of
+from cdp.platform.vault import Vault, blind_index, is_token, load_master_key, open_key_table
+from conftest import drop_schemas, postgres_dsn
+from support.governance import (
+    event,
+    ident,
+    ingest_accepted,
+    profile_by,
+    restart,
+    run_cli,
+    search_postgres,
+    search_tree,
+    store_config,
+    trait_condition,
+)
+from support.platform_fixture import Client, running_platform, wait_until
+from support.webhook_receiver import WebhookReceiver
+
+pytestmark = pytest.mark.e2e
+
+USER, ANON = "user-forget-7f3a", "anon-forget-7f3a"
+EMAIL, PHONE = "forget-me-7f3a@example.com", "+44 7700 900123"
+FIRST, LAST, IP = "Zebedee", "Quixotefield", "203.0.113.77"
+PERSONAL_TRAITS = {"email": EMAIL, "phone": PHONE, "first_name": FIRST, "last_name": LAST}
+# Every clear form of their personal data the platform could keep: as sent, and as normalised.
+NEEDLES = (EMAIL, PHONE, FIRST, LAST, IP, "+447700900123", EMAIL.upper())
+
+OTHER_USER, OTHER_EMAIL = "user-keep-7f3a", "keep-me-7f3a@example.com"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def platform(request, tmp_path):
+    """A running platform with its own storage (a data directory; on PostgreSQL, a fresh schema prefix)."""
+    if request.param == "sqlite":
+        with running_platform(tmp_path / "data") as running:
+            yield running
+        return
+    dsn = postgres_dsn()
+    prefix = f"gf{uuid.uuid4().hex[:8]}_"
+    try:
+        with running_platform(tmp_path / "data", ["--store", "postgres", "--postgres-dsn", dsn,
+                                                  "--schema-prefix", prefix]) as running:
+            yield running
+    finally:
+        drop_schemas(dsn, prefix)
+
+
+@pytest.fixture
+def client(platform):
+    with Client(platform) as c:
+        yield c
+
+
+@pytest.fixture
+def receiver():
+    with WebhookReceiver() as hook:
+        yield hook
+
+
+def storage_search(platform, needles=NEEDLES) -> dict[str, list[str]]:
+    """needle -> where it is in clear: files of the data directory, and PostgreSQL tables."""
+    found = search_tree(platform.data_dir, needles)
+    config = store_config(platform)
+    if config.kind == "postgres":
+        for needle, tables in search_postgres(config.postgres_dsn, config.schema_prefix, needles).items():
+            found.setdefault(needle, []).extend(tables)
+    return found
+
+
+def open_vault(platform) -> Vault:
+    config = store_config(platform)
+    return Vault(open_key_table(config), load_master_key(config.data_dir), cache_ttl=0)
+
+
+def personal_fields(accepted: collector_pb2.EventAccepted) -> list[tuple[str, str, object]]:
+    """(field, name, stored value) of each encrypted field of an accepted call."""
+    out = []
+    for path in accepted.encrypted_fields:
+        top, name = path.rsplit(".", 1)
+        holder = json.loads(getattr(accepted.event, top.split(".")[0]) or "{}")
+        if top == "context.traits":
+            holder = holder["traits"]
+        out.append((path, name, holder[name]))
+    return out
+
+
+def their_accepted_events(client: Client) -> list[collector_pb2.EventAccepted]:
+    return [a for a in client.read_messages("collector", collector_pb2.EventAccepted)
+            if a.event.user_id == USER or a.event.anonymous_id == ANON]
+
+
+def body_text(received) -> str:
+    return json.dumps(received.body, ensure_ascii=False) + json.dumps(received.headers, ensure_ascii=False)
+
+
+def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platform, client, receiver, tmp_path):
+    marketer = platform.metadata("mia@example.com", ["marketer"])
+    source = client.create_source("forget-e2e", server_side=True)
+    ids = ingest_accepted(client, source, [
+        event("identify", "fg-1", "2024-05-01T10:00:00Z", user_id=USER, anonymous_id=ANON,
+              traits={**PERSONAL_TRAITS, "plan": "pro"}),
+        event("track", "fg-2", "2024-05-01T10:01:00Z", user_id=USER, event="Order Completed",
+              properties={"order_id": "o-7f3a", "total": 42.5, "currency": "GBP"}),
+        # Before they signed in: the visitor's call, with their IP address, under the anonymous id.
+        event("page", "fg-3", "2024-05-01T09:59:00Z", anonymous_id=ANON, name="Pricing",
+              properties={"path": "/pricing"}, context={"ip": IP}),
+        event("identify", "fg-4", "2024-05-01T10:02:00Z", user_id=OTHER_USER,
+              traits={"email": OTHER_EMAIL, "plan": "pro"}),
+    ])
+
+    def complete():
+        p = profile_by(client, "user_id", USER)
+        return p if p.event_counts.get("Order Completed") == 1 and p.event_counts.get("$page") == 1 else None
+
+    before = wait_until(complete, timeout=30, what="the person's profile with all their calls")
+    person_id = before.person_id
+    for name, value in PERSONAL_TRAITS.items():
+        assert json.loads(before.traits[name].value) == value and not before.traits[name].erased, name
+    assert profile_by(client, "email", EMAIL).person_id == person_id
+    wait_until(lambda: profile_by(client, "user_id", OTHER_USER), timeout=30, what="the other person's profile")
+
+    # An audience over a non-personal trait, synced to a destination that may receive contact data.
+    audience = client.segment.CreateAudience(segment_pb2.CreateAudienceRequest(
+        name="Pro plan (forget)", conditions=[trait_condition("plan", "eq", "pro")]), metadata=marketer, timeout=30)
+    destination = client.activation.CreateDestination(activation_pb2.CreateDestinationRequest(
+        name="marketing hook", type="webhook", url=receiver.url("/marketing"), purpose="marketing",
+        audience_ids=[audience.audience_id]), timeout=30)
+    [entered] = receiver.wait_for(lambda r: r.path == "/marketing" and r.body.get("person_id") == person_id, timeout=30)
+    assert entered.body["type"] == "audience.entered"
+    assert entered.body["traits"] == {**PERSONAL_TRAITS, "plan": "pro"}, "marketing may receive contact data"
+
+    def delivered():
+        found = [d for d in client.activation.ListDeliveries(activation_pb2.ListDeliveriesRequest(
+            destination_id=destination.destination_id, limit=1000), timeout=10).deliveries if d.person_id == person_id]
+        return found if found and found[0].status == "delivered" else None
+
+    [delivery] = wait_until(delivered, timeout=10, what="the delivery marked delivered")
+
+    # The search can fail: the same search finds every value where it is in clear, here the bodies
+    # the webhook received (written out as files, searched as the data directory is).
+    bodies = tmp_path / "received"
+    bodies.mkdir()
+    for i, r in enumerate(receiver.requests()):
+        (bodies / f"{i}.json").write_bytes(body_text(r).encode("utf-8"))
+    assert set(search_tree(bodies, [EMAIL, PHONE, FIRST, LAST])) == {EMAIL, PHONE, FIRST, LAST}
+    # ... and the storage search reaches the stores: non-personal values of the same calls are there
+    # (the order id in the collector's events, the audience name in segment's, the hook in activation's).
+    controls = ["o-7f3a", "Pro plan (forget)", receiver.url("/marketing")]
+    config = store_config(platform)
+    reached = (search_postgres(config.postgres_dsn, config.schema_prefix, controls) if config.kind == "postgres"
+               else search_tree(platform.data_dir, controls))
+    assert set(reached) == set(controls), reached
+
+    # Before: their personal fields are tokens that decrypt (so that "no longer decrypts" can fail).
+    accepted_before = their_accepted_events(client)
+    assert len(accepted_before) == 3
+    vault = open_vault(platform)
+    try:
+        sealed = [(a, f) for a in accepted_before for f in personal_fields(a)]
+        assert {name for _, (_, name, _) in sealed} == {"email", "phone", "first_name", "last_name", "ip"}
+        for accepted, (path, name, token) in sealed:
+            assert is_token(token), path
+            subject = subject_of(accepted.event.user_id, accepted.event.anonymous_id)
+            assert vault.decrypt(subject, accepted.event.type, name, token) is not None, path
+    finally:
+        vault.table.close()
+
+    # Forget them, through the real CLI, as a privacy officer.
+    done = run_cli(platform, "forget", "--user-id", USER, "--subject", "dpo@example.com", "--role", "privacy_officer")
+    forgotten_at = time.monotonic()
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert f"forgot person {person_id}: 2 key(s) destroyed across 3 identifier(s)" in done.stdout, done.stdout
+
+    # Within about a second, no byte of storage holds their personal data in clear.
+    wait_until(lambda: not storage_search(platform), timeout=1.0, interval=0.05,
+               what="no personal value in clear anywhere in storage")
+    assert time.monotonic() - forgotten_at < 1.5
+    assert search_tree(platform.data_dir, [blind_index(load_master_key(platform.data_dir), "email", EMAIL)]) == {}, \
+        "the email's blind index outlives the forget"
+
+    # Their events still replay: every call is there, the non-personal fields intact, the personal
+    # fields tokens that no longer decrypt.
+    accepted_after = their_accepted_events(client)
+    assert [a.event_id for a in accepted_after] == [a.event_id for a in accepted_before]
+    assert {a.event.message_id: a.event_id for a in accepted_after} == {k: v for k, v in ids.items() if k != "fg-4"}
+    by_message = {a.event.message_id: a for a in accepted_after}
+    track = by_message["fg-2"].event
+    assert (track.type, track.event, track.user_id) == ("track", "Order Completed", USER)
+    assert json.loads(track.properties) == {"order_id": "o-7f3a", "total": 42.5, "currency": "GBP"}
+    identify = json.loads(by_message["fg-1"].event.traits)
+    assert identify["plan"] == "pro"
+    assert json.loads(by_message["fg-3"].event.properties) == {"path": "/pricing"}
+    assert by_message["fg-3"].event.name == "Pricing"
+    vault = open_vault(platform)
+    try:
+        for accepted in accepted_after:
+            for path, name, token in personal_fields(accepted):
+                assert is_token(token), path
+                subject = subject_of(accepted.event.user_id, accepted.event.anonymous_id)
+                assert vault.decrypt(subject, accepted.event.type, name, token) is None, f"{path} still decrypts"
+        # Someone else's data is untouched.
+        [other] = [a for a in client.read_messages("collector", collector_pb2.EventAccepted)
+                   if a.event.user_id == OTHER_USER]
+        [(_, _, other_token)] = personal_fields(other)
+        assert vault.decrypt(subject_of(OTHER_USER, ""), "identify", "email", other_token) == json.dumps(OTHER_EMAIL)
+    finally:
+        vault.table.close()
+
+    # The profile, read as admin (who may see personal data in clear): personal traits erased.
+    after = profile_by(client, "user_id", USER)
+    assert after.person_id == person_id
+    for name in PERSONAL_TRAITS:
+        trait = after.traits[name]
+        assert trait.erased and not trait.masked and json.loads(trait.value) is None, (name, trait)
+    assert json.loads(after.traits["plan"].value) == "pro" and not after.traits["plan"].erased
+    assert dict(after.event_counts) == dict(before.event_counts)
+    assert (after.first_seen, after.last_seen) == (before.first_seen, before.last_seen)
+    assert not any(n in after.SerializeToString().decode("utf-8", "replace") for n in NEEDLES)
+    with pytest.raises(grpc.RpcError) as by_email:
+        profile_by(client, "email", EMAIL)
+    assert by_email.value.code() == grpc.StatusCode.NOT_FOUND
+    assert json.loads(profile_by(client, "user_id", OTHER_USER).traits["email"].value) == OTHER_EMAIL
+
+    # Identity rebuilt from its own events (a restart) still does not know the email.
+    restart(platform, "identity")
+    client.reconnect("identity")
+    assert client.identity.GetPerson(identity_pb2.GetPersonRequest(identifier=ident("user_id", USER)),
+                                     timeout=10).person_id == person_id
+    with pytest.raises(grpc.RpcError) as by_email:
+        profile_by(client, "email", EMAIL)
+    assert by_email.value.code() == grpc.StatusCode.NOT_FOUND
+
+    # Memberships and deliveries stay on record.
+    assert person_id in client.segment.ListMembers(segment_pb2.ListMembersRequest(audience_id=audience.audience_id),
+                                                   timeout=10).person_ids
+    listed = client.activation.ListDeliveries(activation_pb2.ListDeliveriesRequest(
+        destination_id=destination.destination_id, limit=1000), timeout=10).deliveries
+    assert delivery.delivery_id in [d.delivery_id for d in listed]
+    assert [d for d in listed if d.delivery_id == delivery.delivery_id][0].status == "delivered"
+
+    # A new destination for the audience syncs its current members: they go without personal data.
+    second = client.activation.CreateDestination(activation_pb2.CreateDestinationRequest(
+        name="marketing hook 2", type="webhook", url=receiver.url("/marketing-2"), purpose="marketing",
+        audience_ids=[audience.audience_id]), timeout=30)
+    [synced] = receiver.wait_for(lambda r: r.path == "/marketing-2" and r.body.get("person_id") == person_id, timeout=30)
+    assert synced.body["type"] == "audience.entered"
+    assert synced.body["traits"] == {"plan": "pro"}
+    assert not [n for n in NEEDLES if n in body_text(synced)], body_text(synced)
+    # ... while someone not forgotten still goes with theirs.
+    [kept] = receiver.wait_for(lambda r: r.path == "/marketing-2" and r.body.get("person_id") != person_id, timeout=30)
+    assert kept.body["traits"]["email"] == OTHER_EMAIL
+
+    # A membership change after the forget: they move to the free plan and leave the audience.
+    ingest_accepted(client, source, [
+        event("identify", "fg-5", "2024-05-02T10:00:00Z", user_id=USER, traits={"plan": "free"})])
+    exits = receiver.wait_for(lambda r: r.body.get("person_id") == person_id and r.body.get("type") == "audience.exited",
+                              timeout=30, count=2)
+    assert {r.path for r in exits} == {"/marketing", "/marketing-2"}
+    for r in exits:
+        assert r.body["traits"] == {"plan": "free"}, r.body
+        assert not [n for n in NEEDLES if n in body_text(r)], body_text(r)
+    assert second.destination_id in [d.destination_id for d in client.activation.ListDestinations(
+        activation_pb2.ListDestinationsRequest(), timeout=10).destinations]
+
+    # And still nothing in clear anywhere, logs included.
+    assert storage_search(platform) == {}

@@ -1,0 +1,179 @@
+"""Helpers for the governance tests: calls, byte searches of a platform's storage, the real CLI.
+
+The searches look for exact UTF-8 strings in every byte a platform keeps: every file under its
+data directory (SQLite databases with their -wal and -shm files, logs, keys) and, on PostgreSQL,
+the text of every row of every table in the schemas of its prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import grpc
+
+from cdp.api.common.v1 import event_pb2
+from cdp.api.identity.v1 import identity_pb2
+from cdp.api.policy.v1 import decision_pb2
+from cdp.api.profile.v1 import profile_pb2
+from cdp.api.segment.v1 import segment_pb2
+from cdp.platform.config import SERVICES, StoreConfig
+from cdp.platform.launcher import Platform
+
+REPO = Path(__file__).resolve().parents[2]
+CDP = REPO / ".venv" / "bin" / "cdp"
+
+ACCESS_DECISION = "data.cdp.access.decision"
+EGRESS_DECISION = "data.cdp.egress.decision"
+
+
+# Calls -------------------------------------------------------------------------------------------
+
+
+def event(type_: str, message_id: str, ts: str, **fields) -> event_pb2.Event:
+    for name in ("traits", "properties", "context"):
+        if name in fields and not isinstance(fields[name], str):
+            fields[name] = json.dumps(fields[name])
+    return event_pb2.Event(type=type_, message_id=message_id, timestamp=ts, **fields)
+
+
+def ident(type_: str, value: str) -> identity_pb2.Identifier:
+    return identity_pb2.Identifier(type=type_, value=value)
+
+
+def trait_condition(trait: str, op: str, value) -> segment_pb2.Condition:
+    return segment_pb2.Condition(trait=segment_pb2.TraitCondition(trait=trait, op=op, value=json.dumps(value)))
+
+
+def ingest_accepted(client, source, events) -> dict[str, str]:
+    """Ingest; every event must be accepted. Returns messageId -> event id."""
+    from cdp.api.collector.v1 import collector_pb2
+
+    response = client.ingest(source.write_key, events)
+    assert [a.status for a in response.acks] == [collector_pb2.ACCEPTED] * len(events), response
+    return {e.message_id: a.event_id for e, a in zip(events, response.acks)}
+
+
+def profile_by(client, type_: str, value: str, metadata=None) -> profile_pb2.Profile:
+    return client.profile.GetProfile(profile_pb2.GetProfileRequest(identifier=ident(type_, value)),
+                                     metadata=metadata, timeout=10)
+
+
+def decisions(client, service: str) -> list[decision_pb2.DecisionRecorded]:
+    return client.read_messages(service, decision_pb2.DecisionRecorded)
+
+
+def restart(platform: Platform, service: str, timeout: float = 30) -> None:
+    """Stop one service gracefully (SIGTERM) and start it again on the same port."""
+    process = platform.processes.pop(service)
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    platform.start(service)
+    platform.wait_healthy([service], timeout)
+
+
+# Storage searches --------------------------------------------------------------------------------
+
+
+def find_in_bytes(blob: bytes, needles: Iterable[str]) -> set[str]:
+    """Which needles occur in blob, as their exact UTF-8 bytes."""
+    return {n for n in needles if n.encode("utf-8") in blob}
+
+
+def search_tree(root: Path, needles: Sequence[str]) -> dict[str, list[str]]:
+    """needle -> the files under root (relative paths) holding it in clear; only needles found."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(Path(root).rglob("*")):
+        if not path.is_file() or path.is_symlink():
+            continue
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:  # a -journal or temporary file gone since the listing
+            continue
+        for needle in find_in_bytes(blob, needles):
+            found.setdefault(needle, []).append(str(path.relative_to(root)))
+    return found
+
+
+def postgres_dump(dsn: str, prefix: str) -> dict[str, str]:
+    """schema.table -> the text of all its rows (bytea columns as encode(..., 'escape'))."""
+    import psycopg
+    from psycopg import sql
+
+    out: dict[str, str] = {}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema LIKE %s AND table_type = 'BASE TABLE' ORDER BY 1, 2",
+            (prefix.replace("_", r"\_") + "%",)).fetchall()
+        for schema, table in tables:
+            columns = conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position", (schema, table)).fetchall()
+            parts = [
+                sql.SQL("coalesce(encode({}, 'escape'), '')").format(sql.Identifier(c)) if t == "bytea"
+                else sql.SQL("coalesce({}::text, '')").format(sql.Identifier(c))
+                for c, t in columns
+            ]
+            query = sql.SQL("SELECT concat_ws(' | ', {}) FROM {}.{}").format(
+                sql.SQL(", ").join(parts), sql.Identifier(schema), sql.Identifier(table))
+            # The whole row as text too (bytea there in hex, everything else as stored).
+            whole = sql.SQL("SELECT t::text FROM {}.{} t").format(sql.Identifier(schema), sql.Identifier(table))
+            rows = [r[0] for r in conn.execute(query)] + [r[0] for r in conn.execute(whole)]
+            out[f"{schema}.{table}"] = "\n".join(rows)
+    return out
+
+
+def search_postgres(dsn: str, prefix: str, needles: Sequence[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for table, text in postgres_dump(dsn, prefix).items():
+        for needle in find_in_bytes(text.encode("utf-8"), needles):
+            found.setdefault(needle, []).append(table)
+    return found
+
+
+def store_config(platform: Platform) -> StoreConfig:
+    """The store configuration a platform's services run with (from their extra args)."""
+    args = list(platform.extra_args)
+
+    def flag(name: str, default: str = "") -> str:
+        return args[args.index(name) + 1] if name in args else default
+
+    return StoreConfig(kind=flag("--store", "sqlite"), data_dir=platform.data_dir,
+                       postgres_dsn=flag("--postgres-dsn"), schema_prefix=flag("--schema-prefix", "cdp_"))
+
+
+# The CLI -----------------------------------------------------------------------------------------
+
+
+def cli_env(platform: Platform, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "CDP_TOKEN"}
+    env["CDP_DATA_DIR"] = str(platform.data_dir)
+    for service in SERVICES:
+        env[f"CDP_{service.upper()}_ADDR"] = platform.address(service)
+    env.update(extra)
+    return env
+
+
+def run_cli(platform: Platform, *args: str, timeout: float = 60, **extra_env: str) -> subprocess.CompletedProcess:
+    command = [str(CDP)] if CDP.exists() else [sys.executable, "-m", "cdp.cli.main"]
+    return subprocess.run([*command, *args], env=cli_env(platform, **extra_env), capture_output=True, text=True,
+                          timeout=timeout, cwd=str(platform.data_dir))
+
+
+def rpc_error(call, *args, **kwargs) -> grpc.RpcError:
+    """The error a call ends with (it must end with one)."""
+    try:
+        response = call(*args, **kwargs)
+    except grpc.RpcError as error:
+        return error
+    raise AssertionError(f"expected the call to fail, it returned {response!r}")
