@@ -105,8 +105,11 @@ class TrackingApi:
         app.router.add_post("/v1/import", self.handle)
         for kind in SINGLE_CALLS:
             app.router.add_post(f"/v1/{kind}", self.handle)
-        app.router.add_get("/health", lambda request: web.json_response({"status": "ok"}))
+        app.router.add_get("/health", self.health)
         return app
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
 
     async def handle(self, request: web.Request) -> web.Response:
         if self.inflight >= MAX_INFLIGHT:
