@@ -20,6 +20,7 @@ from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2
 from support.platform_fixture import Client, running_platform, wait_until
 from support.webhook_receiver import WebhookReceiver
+from support.calls import event, ident, trait_condition, event_condition
 
 pytestmark = pytest.mark.e2e
 
@@ -62,23 +63,12 @@ def source(client):
 # Helpers ---------------------------------------------------------------------------------------
 
 
-def event(type_: str, message_id: str, ts: str, **fields) -> event_pb2.Event:
-    for name in ("traits", "properties", "context"):
-        if name in fields and not isinstance(fields[name], str):
-            fields[name] = json.dumps(fields[name])
-    return event_pb2.Event(type=type_, message_id=message_id, timestamp=ts, **fields)
 
 
-def ident(type_: str, value: str) -> identity_pb2.Identifier:
-    return identity_pb2.Identifier(type=type_, value=value)
 
 
-def trait_condition(trait: str, op: str, value) -> segment_pb2.Condition:
-    return segment_pb2.Condition(trait=segment_pb2.TraitCondition(trait=trait, op=op, value=json.dumps(value)))
 
 
-def event_condition(name: str, min_count: int) -> segment_pb2.Condition:
-    return segment_pb2.Condition(event=segment_pb2.EventCondition(event=name, min_count=min_count))
 
 
 def ingest_all_accepted(client: Client, source, events) -> dict[str, str]:

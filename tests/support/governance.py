@@ -24,6 +24,7 @@ from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2
 from cdp.platform.config import SERVICES, StoreConfig
 from cdp.platform.launcher import Platform
+from support.calls import event, ident, trait_condition
 
 REPO = Path(__file__).resolve().parents[2]
 CDP = REPO / ".venv" / "bin" / "cdp"
@@ -35,19 +36,10 @@ EGRESS_DECISION = "data.cdp.egress.decision"
 # Calls -------------------------------------------------------------------------------------------
 
 
-def event(type_: str, message_id: str, ts: str, **fields) -> event_pb2.Event:
-    for name in ("traits", "properties", "context"):
-        if name in fields and not isinstance(fields[name], str):
-            fields[name] = json.dumps(fields[name])
-    return event_pb2.Event(type=type_, message_id=message_id, timestamp=ts, **fields)
 
 
-def ident(type_: str, value: str) -> identity_pb2.Identifier:
-    return identity_pb2.Identifier(type=type_, value=value)
 
 
-def trait_condition(trait: str, op: str, value) -> segment_pb2.Condition:
-    return segment_pb2.Condition(trait=segment_pb2.TraitCondition(trait=trait, op=op, value=json.dumps(value)))
 
 
 def ingest_accepted(client, source, events) -> dict[str, str]:
