@@ -92,7 +92,13 @@ class SegmentApp:
 
     # Commands ----------------------------------------------------------------
 
-    def create_audience(self, name: str, conditions, caller) -> pb.Audience:
+    async def create_audience(self, name: str, conditions, caller, follower) -> pb.Audience:
+        """Create an audience, with its current members, in one transaction.
+
+        Members come from every profile the follower has seen, read under its lock, so the
+        audience starts from exactly the state later changes are applied to, and a crash
+        leaves either the audience with its members or neither.
+        """
         definition = domain.define(name, conditions_from_proto(conditions))
         decision = self.decider.decide(AUDIENCE_DECISION, {
             "action": "create",
@@ -107,9 +113,20 @@ class SegmentApp:
             created_by=caller.subject, decision_id=decision.id,
         )
         created = pb.AudienceCreated(audience=audience, created_at=now_iso())
-        self.store.append([stored(uuid.UUID(audience.audience_id), 1, created), *self.decider.take_records()])
-        self.decider.committed()
-        self._apply(created)
+        async with follower.lock:
+            profiles = await self._profiles_seen(follower)
+            self._apply(created)
+            try:
+                events = [stored(uuid.UUID(audience.audience_id), 1, created)]
+                only = {audience.audience_id: self.definitions[audience.audience_id]}
+                for profile in profiles:
+                    events.extend(self.evaluate(profile, "", only))
+                self.store.append(events + self.decider.take_records())
+            except Exception:
+                self.decider.discard()
+                self.rebuild()
+                raise
+            self.decider.committed()
         return audience
 
     # Following ---------------------------------------------------------------
@@ -149,39 +166,24 @@ class SegmentApp:
         self.versions[str(originator)] = version
         return stored(originator, version, message)
 
-    async def backfill(self, audience_id: str, follower) -> int:
-        """Evaluate a new audience over every profile the follower has seen.
-
-        Reads the profile log up to the follower's position under its lock, so the
-        audience starts from exactly the state later changes are applied to.
-        """
-        async with follower.lock:
-            latest: dict[str, profile_pb2.Profile] = {}
-            after = 0
-            while after < follower.position:
-                page = await follower.stub.Read(eventlog_pb2.ReadRequest(after=after, limit=2000, topics=PROFILE_TOPICS))
-                for n in page.notifications:
-                    if n.id > follower.position:
-                        break
-                    message = decode(n.topic, n.payload)
-                    if isinstance(message, profile_pb2.ProfileChanged):
-                        latest[message.profile.person_id] = message.profile
-                    else:
-                        latest.pop(message.merged_id, None)
-                if not page.notifications:
+    async def _profiles_seen(self, follower) -> list[profile_pb2.Profile]:
+        """The latest profile of every person, as of the follower's position in profile's log."""
+        latest: dict[str, profile_pb2.Profile] = {}
+        after = 0
+        while after < follower.position:
+            page = await follower.stub.Read(eventlog_pb2.ReadRequest(after=after, limit=2000, topics=PROFILE_TOPICS))
+            if not page.notifications:
+                break
+            for n in page.notifications:
+                if n.id > follower.position:
                     break
-                after = page.notifications[-1].id
-            definition = {audience_id: self.definitions[audience_id]}
-            events: list[StoredEvent] = []
-            for profile in latest.values():
-                events.extend(self.evaluate(profile, "", definition))
-            if events:
-                try:
-                    self.store.append(events)
-                except Exception:
-                    self.rebuild()
-                    raise
-            return len(events)
+                message = decode(n.topic, n.payload)
+                if isinstance(message, profile_pb2.ProfileChanged):
+                    latest[message.profile.person_id] = message.profile
+                else:
+                    latest.pop(message.merged_id, None)
+            after = page.notifications[-1].id
+        return list(latest.values())
 
     def members(self, audience_id: str) -> list[str]:
         return sorted(self.memberships.members.get(audience_id, ()))

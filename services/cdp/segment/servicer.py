@@ -18,13 +18,11 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
 
     async def CreateAudience(self, request, context):
         try:
-            audience = self.app.create_audience(request.name, request.conditions, current_caller())
+            return await self.app.create_audience(request.name, request.conditions, current_caller(), self.follower)
         except InvalidAudience as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except NotAllowed as error:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{error} (decision {error.decision_id})")
-        await self.app.backfill(audience.audience_id, self.follower)
-        return audience
 
     async def GetAudience(self, request, context):
         audience = self.app.audiences.get(request.audience_id)
