@@ -163,10 +163,11 @@ class ActivationApp:
         for n, message, destination in wanted:
             profile = profiles.get(message.person_id)
             traits = sealed_traits(profile) if profile else {}
+            names = sorted(traits)
             decision = self.decider.decide(EGRESS_DECISION, {
                 "destination": {"id": destination.destination_id, "type": destination.type, "purpose": destination.purpose},
-                "properties": sorted(traits),
-            })
+                "properties": names,
+            }, key=(destination.destination_id, destination.type, destination.purpose, *names))
             allowed, withheld = list(decision.result.get("allowed", [])), list(decision.result.get("withheld", []))
             action = "entered" if isinstance(message, segment_pb2.MembershipEntered) else "exited"
             delivery_id = str(derived_id("delivery", destination.destination_id, n.originator_id, str(n.originator_version)))

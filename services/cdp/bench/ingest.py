@@ -27,6 +27,7 @@ from cdp.platform.config import SERVICES, StoreConfig
 from cdp.platform.ids import derived_id
 from cdp.platform.launcher import Platform
 from cdp.platform.published import stored
+from cdp.platform.security import credentials
 from cdp.platform.store import open_store
 
 INGEST_METHOD = "/cdp.collector.v1.Collector/Ingest"
@@ -69,18 +70,23 @@ def raw_append(directory: Path, stored_events: list, batch: int) -> tuple[float,
         store.close()
 
 
-async def send_requests(address: str, requests: list[bytes], clients: int) -> tuple[float, int, int]:
+async def send_requests(connect: Callable[[], grpc.aio.Channel], requests: list[bytes], clients: int) -> tuple[float, int, int]:
     """Send pre-serialised IngestRequests from concurrent clients, each on its own channel.
 
     Returns (seconds from the first send to the last acknowledgement, ACCEPTED acks, other acks).
     """
-    started, finished, accepted, other = await timed_send(address, requests, clients)
+    started, finished, accepted, other = await timed_send(connect, requests, clients)
     return finished - started, accepted, other
 
 
-async def timed_send(address: str, requests: list[bytes], clients: int) -> tuple[float, float, int, int]:
+def ingest_channel(platform: Platform) -> grpc.aio.Channel:
+    """A channel to the collector as a tool whose token holds the ingest role."""
+    return platform.aio_channel("collector", platform.token("cdp-bench", ("ingest",)))
+
+
+async def timed_send(connect: Callable[[], grpc.aio.Channel], requests: list[bytes], clients: int) -> tuple[float, float, int, int]:
     """As send_requests; returns (time.monotonic() of the first send, of the last ack, ACCEPTED, other)."""
-    channels = [grpc.aio.insecure_channel(address) for _ in range(clients)]
+    channels = [connect() for _ in range(clients)]
     try:
         methods = [c.unary_unary(INGEST_METHOD, request_serializer=None,
                                  response_deserializer=collector_pb2.IngestResponse.FromString) for c in channels]
@@ -131,6 +137,7 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
             data_dir = base / f"platform-{repeat}"
             platform = Platform(data_dir=data_dir, ports=dict(zip(SERVICES, free_ports(len(SERVICES)))))
             try:
+                credentials(data_dir)
                 platform.start("collector")
                 platform.wait_healthy(["collector"])
                 from cdp.cli.up import ensure_default_source
@@ -140,7 +147,8 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
                 del events
                 meter = CpuMeter({"collector": platform.processes["collector"].pid, "bench": os.getpid()})
                 meter.start()
-                seconds, accepted, other = asyncio.run(send_requests(platform.address("collector"), requests, settings.clients))
+                seconds, accepted, other = asyncio.run(
+                    send_requests(lambda: ingest_channel(platform), requests, settings.clients))
                 cpu = meter.stop()
             finally:
                 platform.stop()

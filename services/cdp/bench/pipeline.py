@@ -40,13 +40,12 @@ from cdp.api.identity.v1 import identity_pb2, identity_pb2_grpc
 from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
 from cdp.bench import events as calls
-from cdp.bench.ingest import timed_send
+from cdp.bench.ingest import ingest_channel, timed_send
 from cdp.bench.report import CpuMeter, free_ports, percentile
-from cdp.platform.caller import caller_metadata
 from cdp.platform.config import SERVICES
 from cdp.platform.launcher import Platform
 
-ADMIN = caller_metadata("cdp-bench", ["admin"])
+BENCH_ROLES = ("admin",)  # the bench's own calls: audiences, destinations, reading logs
 ENTERED_TOPIC = segment_pb2.MembershipEntered.DESCRIPTOR.full_name
 PER_PERSON = 5  # an identify and four tracks
 PRO_EVERY = 2  # every other person is on plan "pro"
@@ -219,8 +218,8 @@ class LagSampler:
 class MembershipWatcher:
     """Follows segment's event log (MembershipEntered) and notes when each count was reached."""
 
-    def __init__(self, address: str, audience_id: str):
-        self.channel = grpc.aio.insecure_channel(address)
+    def __init__(self, channel: grpc.aio.Channel, audience_id: str):
+        self.channel = channel
         self.stub = eventlog_pb2_grpc.EventLogStub(self.channel)
         self.audience_id = audience_id
         self.count = 0
@@ -322,9 +321,10 @@ def run(settings: PipelineSettings, progress: Callable[[str], None] = lambda m: 
 
 async def _run(platform: Platform, settings: PipelineSettings, write_key: str, url: str,
                receiver: WebhookReceiver, sampler: LagSampler, progress) -> dict:
-    segment = grpc.aio.insecure_channel(platform.address("segment"))
-    activation = grpc.aio.insecure_channel(platform.address("activation"))
-    identity = grpc.aio.insecure_channel(platform.address("identity"))
+    token = platform.token("cdp-bench", BENCH_ROLES)
+    segment = platform.aio_channel("segment", token)
+    activation = platform.aio_channel("activation", token)
+    identity = platform.aio_channel("identity", token)
     try:
         segments = segment_pb2_grpc.SegmentServiceStub(segment)
         destinations = activation_pb2_grpc.ActivationStub(activation)
@@ -338,7 +338,7 @@ async def _run(platform: Platform, settings: PipelineSettings, write_key: str, u
             return await segments.CreateAudience(segment_pb2.CreateAudienceRequest(
                 name=name,
                 conditions=[segment_pb2.Condition(trait=segment_pb2.TraitCondition(trait="plan", op="eq", value='"pro"'))],
-            ), metadata=ADMIN, timeout=30)
+            ), timeout=30)
 
         async def create_destination():
             for existing in (await destinations.ListDestinations(activation_pb2.ListDestinationsRequest(), timeout=10)).destinations:
@@ -346,11 +346,11 @@ async def _run(platform: Platform, settings: PipelineSettings, write_key: str, u
                     return existing
             return await destinations.CreateDestination(activation_pb2.CreateDestinationRequest(
                 name="bench webhook", type="webhook", url=url, purpose="analytics", audience_ids=[audience.audience_id],
-            ), metadata=ADMIN, timeout=30)
+            ), timeout=30)
 
         audience = await _while_connecting(create_audience, progress)
         await _while_connecting(create_destination, progress)
-        watcher = MembershipWatcher(platform.address("segment"), audience.audience_id)
+        watcher = MembershipWatcher(platform.aio_channel("segment", token), audience.audience_id)
         watcher.start()
         try:
             await _warm_up(platform, settings, write_key, receiver, watcher, progress)
@@ -394,7 +394,7 @@ async def _warm_up(platform, settings, write_key, receiver, watcher, progress) -
     event = calls.identify(f"w-{uuid.uuid4().hex[:8]}", str(uuid.uuid4()), 0, random.Random(3), "pro")
     started = time.monotonic()
     payload = collector_pb2.IngestRequest(write_key=write_key, events=[event]).SerializeToString()
-    await timed_send(platform.address("collector"), [payload], 1)
+    await timed_send(lambda: ingest_channel(platform), [payload], 1)
     deadline = started + min(settings.timeout, 60)
     if not (await watcher.reached(1, deadline) and await _until(lambda: len(receiver.entered) >= 1, deadline)):
         raise RuntimeError("warm-up: one identify did not reach the webhook within 60s; see the service logs")
@@ -411,7 +411,7 @@ async def _throughput(platform, settings, write_key, receiver, watcher, sampler,
     progress(f"throughput: sending {settings.events} events for {persons} persons ({expected} join the audience)...")
     members_before, before = watcher.count, set(receiver.entered)
     meter = _meter(platform)
-    started, acked, accepted, other = await timed_send(platform.address("collector"), requests, settings.clients)
+    started, acked, accepted, other = await timed_send(lambda: ingest_channel(platform), requests, settings.clients)
     progress(f"throughput: {accepted} accepted in {acked - started:.2f}s; waiting for the pipeline to drain...")
     if accepted != settings.events:
         raise RuntimeError(f"throughput: sent {settings.events}, {accepted} accepted ({other} not)")
@@ -452,7 +452,7 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
     sent_at: dict[str, float] = {}
     in_flight: set[asyncio.Task] = set()
     failures: list[str] = []
-    channel = grpc.aio.insecure_channel(platform.address("collector"))
+    channel = ingest_channel(platform)
     ingest = channel.unary_unary("/cdp.collector.v1.Collector/Ingest", request_serializer=None,
                                  response_deserializer=collector_pb2.IngestResponse.FromString)
     await channel.channel_ready()

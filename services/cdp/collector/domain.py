@@ -41,10 +41,44 @@ def _reject(field: str, rule: str) -> Rejection:
 
 def validate(call, size: int) -> Rejection | None:
     """The first rule the call breaks, or None when it is well-formed."""
+    return check(call, size)[0]
+
+
+def check(call, size: int) -> tuple[Rejection | None, dict[str, dict]]:
+    """validate(), and the call's JSON fields (properties, traits, context) decoded on the way,
+    each {} when absent, so that nothing later decodes them again."""
     if call.type not in CALL_TYPES:
-        return _reject("type", f"must be one of {', '.join(CALL_TYPES)}")
+        return _reject("type", f"must be one of {', '.join(CALL_TYPES)}"), {}
     if size > MAX_EVENT_BYTES:
-        return _reject("event", f"is {size} bytes; the limit is {MAX_EVENT_BYTES} bytes (32 KB)")
+        return _reject("event", f"is {size} bytes; the limit is {MAX_EVENT_BYTES} bytes (32 KB)"), {}
+    rejection = _envelope(call)
+    if rejection is not None:
+        return rejection, {}
+    fields: dict[str, dict] = {}
+    for name in JSON_FIELDS:
+        text = getattr(call, name)
+        if not text:
+            fields[name] = {}
+            continue
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return _reject(name, "must be a JSON object"), {}
+        if not isinstance(value, dict):
+            return _reject(name, "must be a JSON object"), {}
+        # Nesting needs an opening bracket a level: text with few cannot be too deep.
+        if text.count("{") + text.count("[") > MAX_DEPTH and too_deep(value):
+            return _reject(name, f"nests deeper than {MAX_DEPTH} levels"), {}
+        fields[name] = value
+    for name in TIME_FIELDS:
+        text = getattr(call, name)
+        if text and not _is_time(text):
+            return _reject(name, "must be an ISO 8601 / RFC 3339 time"), {}
+    return None, fields
+
+
+def _envelope(call) -> Rejection | None:
+    """The first rule of ids and of what each call type requires that the call breaks."""
     if not call.message_id:
         return _reject("message_id", "is required")
     for name in ("message_id", "user_id", "anonymous_id", "group_id", "previous_id"):
@@ -61,21 +95,6 @@ def validate(call, size: int) -> Rejection | None:
             return _reject("previous_id", "is required for alias")
         if not call.user_id:
             return _reject("user_id", "is required for alias")
-    for name in JSON_FIELDS:
-        text = getattr(call, name)
-        if text:
-            try:
-                value = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                return _reject(name, "must be a JSON object")
-            if not isinstance(value, dict):
-                return _reject(name, "must be a JSON object")
-            if too_deep(value):
-                return _reject(name, f"nests deeper than {MAX_DEPTH} levels")
-    for name in TIME_FIELDS:
-        text = getattr(call, name)
-        if text and not _is_time(text):
-            return _reject(name, "must be an ISO 8601 / RFC 3339 time")
     return None
 
 

@@ -151,7 +151,7 @@ class TrackingApi:
                 raise HttpError(413, "too_large", f"{where.rstrip('.') or 'event'}: larger than {domain.MAX_EVENT_BYTES} bytes (32 KB)")
             events.append(event)
         try:
-            response = self.collector.ingest(write_key, events, all_or_nothing=True)
+            response = await self.collector.ingest_async(write_key, events, all_or_nothing=True)
         except UnknownWriteKey as error:
             raise HttpError(401, "unauthorized", str(error)) from None
         except BatchTooLarge as error:

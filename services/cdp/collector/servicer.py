@@ -38,7 +38,7 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
                 f"events: batch is {size} bytes; the limit is {domain.MAX_BATCH_BYTES} bytes (500 KB)",
             )
         try:
-            return self.collector.ingest(request.write_key, request.events)
+            return await self.collector.ingest_async(request.write_key, request.events)
         except (UnknownWriteKey, BatchTooLarge) as error:
             await _abort(context, error)
 

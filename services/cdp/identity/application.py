@@ -33,6 +33,10 @@ def new_person_id(identifier: domain.Identifier) -> str:
     return str(derived_id("person", *identifier))
 
 
+def _may_carry_email(event) -> bool:
+    return event.type in ("identify", "alias") and ("email" in event.traits or "email" in event.context)
+
+
 def _email_value(event) -> object:
     """The email an identify or alias call carries, in traits or context.traits (a token when personal)."""
     for text, nested in ((event.traits, False), (event.context, True)):
@@ -112,7 +116,7 @@ class IdentityApp:
 
     def call_identifiers(self, event) -> list[domain.Identifier]:
         email_key = ""
-        if event.type in ("identify", "alias"):
+        if _may_carry_email(event):
             value = _email_value(event)
             subject = subject_of(event.user_id, event.anonymous_id)
             if is_token(value):
@@ -131,7 +135,10 @@ class IdentityApp:
         """Link the identifiers of each collected call (a follower handler)."""
         out: list[StoredEvent] = []
         calls = [decode(n.topic, n.payload) for n in notifications]
-        self.vault.keys_for({subject_of(c.event.user_id, c.event.anonymous_id) for c in calls})
+        # One key transaction for the subjects whose emails are decrypted and sealed again below.
+        subjects = {subject_of(c.event.user_id, c.event.anonymous_id) for c in calls if _may_carry_email(c.event)}
+        if subjects:
+            self.vault.keys_for(subjects)
         for accepted in calls:
             for event in self.graph.link(self.call_identifiers(accepted.event), accepted.event_id, new_person_id):
                 out.append(self._stored(event))

@@ -60,7 +60,8 @@ class Decider:
         self._recorded: set[str] = set()
         self._pending: dict[str, decision_pb2.DecisionRecorded] = {}
         self._sequence, self._head = 0, ""  # the chain's last committed record
-        self._taken: tuple[int, str] | None = None  # the chain after records taken, until committed
+        # After take_records(), until committed(): the chain's head then, and the records taken.
+        self._taken: tuple[int, str, list[str]] | None = None
         for n in store.replay(topic_of(decision_pb2.DecisionRecorded)):
             record = decode(n.topic, n.state)
             self._recorded.add(record.decision_id)
@@ -113,25 +114,33 @@ class Decider:
             record.sequence, record.prev_hash = sequence, head
             record.hash = head = record_hash(record)
             out.append(stored(derived_id("decision", record.decision_id), 1, record))
-        self._taken = (sequence, head)
+        self._taken = (sequence, head, list(self._pending))
         return out
 
     def committed(self) -> None:
-        if self._taken is not None:
-            self._sequence, self._head = self._taken
+        if self._taken is None:
+            return
+        self._sequence, self._head, taken = self._taken
         self._taken = None
-        self._recorded.update(self._pending)
-        self._pending.clear()
+        self._recorded.update(taken)
+        for decision_id in taken:
+            del self._pending[decision_id]
 
     def discard(self) -> None:
+        """The records taken were not stored. They stay queued: events stored later may rely
+        on them (a group's next transaction, a retried batch)."""
         self._taken = None
-        self._pending.clear()
 
     def flush(self) -> None:
         """Append queued records on their own (for decisions nothing else is written with)."""
+        if not self._pending:
+            return
         records = self.take_records()
-        if records:
+        try:
             self.store.append(records)
+        except Exception:
+            self.discard()
+            raise
         self.committed()
 
 

@@ -45,7 +45,10 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServicer):
         while True:
             # Clear before reading, so an append between the read and the wait wakes us.
             self._appended.clear()
-            page = self.store.read(request.after, limit, tuple(request.topics))
+            # The head first: a page that is not full then holds every notification of these topics
+            # up to it, and a follower of rare topics can move past the rest (see Follower.run).
+            head = self.store.head()
+            page = self.store.read(request.after, limit, tuple(request.topics), stop=head)
             remaining = deadline - self._loop.time()
             if page or remaining <= 0:
                 break
@@ -64,7 +67,7 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServicer):
                 )
                 for n in page
             ],
-            head=max(self.store.head(), page[-1].id if page else 0),
+            head=head,
         )
 
 
@@ -121,12 +124,17 @@ class Follower:
                 continue
             backoff = 0.05
             notifications = response.notifications
+            # A page that is not full holds all there is of our topics up to the head: the
+            # notifications of other topics up to it need no work, so the next read starts after
+            # them (without it, a follower of rare topics would rescan them all on every append).
+            scanned = response.head if len(notifications) < min(self.batch, MAX_BATCH) else 0
             if not notifications:
                 self.caught_up.set()
+                await self._passed(scanned)
                 continue
             self.caught_up.clear()
             try:
-                await self.process(notifications)
+                await self.process(notifications, scanned)
             except Exception:
                 # Nothing of the batch was committed; state the handler changed is rebuilt.
                 log.exception("follow %s: batch after %d failed; retrying", self.upstream, self.position)
@@ -135,7 +143,9 @@ class Follower:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
-    async def process(self, notifications: Sequence[eventlog_pb2.Notification]) -> None:
+    async def process(self, notifications: Sequence[eventlog_pb2.Notification], scanned: int = 0) -> None:
+        """Handle a batch and commit what it produced with its last position; scanned: the
+        upstream position up to which the batch is all there is of our topics, if known."""
         async with self.lock:
             try:
                 events = list(await self.handler(notifications))
@@ -149,7 +159,18 @@ class Follower:
                 raise
             if self.decider is not None:
                 self.decider.committed()
-            self.position = last
+            self._advance(max(last, scanned))
+
+    async def _passed(self, scanned: int) -> None:
+        """Nothing of our topics up to scanned: the position moves there (it is committed with
+        the next batch; a restart before that reads the gap again and finds nothing)."""
+        if scanned > self.position:
+            async with self.lock:
+                self._advance(scanned)
+
+    def _advance(self, position: int) -> None:
+        if position > self.position:
+            self.position = position
             for waiter in self._waiters:
                 waiter.set()
 

@@ -16,6 +16,7 @@ from cdp.platform.decisions import Decider
 from cdp.platform.vault import Vault, is_token
 
 PII_DECISION = "data.cdp.pii.decision"
+JSON_FIELDS = ("properties", "traits", "context")
 MASK = "***"
 
 
@@ -32,6 +33,10 @@ def _object(text: str) -> dict:
     return orjson.loads(text) if text else {}
 
 
+def _sealable(value: Any) -> bool:
+    return value is not None and not is_token(value)
+
+
 class PersonalData:
     def __init__(self, vault: Vault, decider: Decider):
         self.vault = vault
@@ -44,12 +49,16 @@ class PersonalData:
                                        key=(event_type, *fields))
         return frozenset(decision.result.get("personal", ())), decision.id
 
-    def protect(self, event) -> tuple[str, list[str]]:
+    def protect(self, event, fields: dict[str, dict] | None = None) -> tuple[str, list[str]]:
         """Encrypt the personal values of a call (an Event message) in place.
 
-        Returns the pii decision id and the encrypted fields (as paths, e.g. traits.email).
+        fields: the call's properties, traits and context, decoded already (they are changed in
+        place too); without it they are decoded here. Only a field that changed is serialised
+        again. Returns the pii decision id and the encrypted fields (as paths, e.g. traits.email).
         """
-        properties, traits, context = _object(event.properties), _object(event.traits), _object(event.context)
+        if fields is None:
+            fields = {name: _object(getattr(event, name)) for name in JSON_FIELDS}
+        properties, traits, context = fields["properties"], fields["traits"], fields["context"]
         context_traits = context.get("traits") if isinstance(context.get("traits"), dict) else {}
         names = [*properties, *traits, *context_traits, *(["ip"] if "ip" in context else [])]
         if not names:
@@ -57,24 +66,23 @@ class PersonalData:
         personal, decision_id = self.personal(event.type, names)
         if not personal:
             return decision_id, []
-        subject = subject_of(event.user_id, event.anonymous_id)
-        places = [(label, holder) for label, holder in
-                  (("properties", properties), ("traits", traits), ("context.traits", context_traits)) if holder]
-        targets = [(label, holder, name) for label, holder in places for name in holder
-                   if name in personal and not is_token(holder[name]) and holder[name] is not None]
+        # (path label, the top-level field it lives in, the dict holding it, name)
+        targets = [(label, top, holder, name)
+                   for label, top, holder in (("properties", "properties", properties), ("traits", "traits", traits),
+                                              ("context.traits", "context", context_traits))
+                   for name in holder if name in personal and _sealable(holder[name])]
         if "ip" in personal and isinstance(context.get("ip"), str) and not is_token(context["ip"]):
-            targets.append(("context", context, "ip"))
+            targets.append(("context", "context", context, "ip"))
+        if not targets:
+            return decision_id, []
+        subject = subject_of(event.user_id, event.anonymous_id)
         tokens = self.vault.encrypt_many(
-            (subject, event.type, name, orjson.dumps(holder[name]).decode()) for _, holder, name in targets)
-        for (_, holder, name), token in zip(targets, tokens):
+            (subject, event.type, name, orjson.dumps(holder[name]).decode()) for _, _, holder, name in targets)
+        for (_, _, holder, name), token in zip(targets, tokens):
             holder[name] = token
-        if targets:
-            event.properties = orjson.dumps(properties).decode() if properties else event.properties
-            event.traits = orjson.dumps(traits).decode() if traits else event.traits
-            if context_traits:
-                context["traits"] = context_traits
-            event.context = orjson.dumps(context).decode() if context else event.context
-        return decision_id, sorted(f"{label}.{name}" for label, _, name in targets)
+        for top in dict.fromkeys(top for _, top, _, _ in targets):
+            setattr(event, top, orjson.dumps(fields[top]).decode())
+        return decision_id, sorted(f"{label}.{name}" for label, _, _, name in targets)
 
     def reveal(self, subject: str, event_type: str, name: str, value: Any) -> tuple[Any, bool]:
         """A stored value in clear: (value, erased). Values that are not tokens pass as they are."""

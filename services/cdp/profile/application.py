@@ -100,17 +100,25 @@ class ProfileApp:
     def rebuild(self) -> None:
         """State is the fold of profile's own events: the latest snapshot of each person."""
         self.profiles: dict[str, domain.ProfileState] = {}
+        # The latest published snapshot of each profile, as built once for its ProfileChanged:
+        # GetProfiles serves these rather than building each again.
+        self.published: dict[str, pb.Profile] = {}
         self.versions: dict[str, int] = {}
         for n in self.store.replay(PUBLISHED):
             message = decode(n.topic, n.state)
             if isinstance(message, pb.ProfileChanged):
                 self.profiles[message.profile.person_id] = from_proto(message.profile)
+                self.published[message.profile.person_id] = message.profile
             else:
-                self.profiles.pop(message.merged_id, None)
+                self._drop(message.merged_id)
             self.versions[str(n.originator_id)] = n.originator_version
 
     def snapshots(self, person_ids) -> list[pb.Profile]:
-        return [to_proto(self.profiles[p]) for p in person_ids if p in self.profiles]
+        return [self.published[p] for p in person_ids if p in self.published]
+
+    def _drop(self, person_id: str) -> domain.ProfileState | None:
+        self.published.pop(person_id, None)
+        return self.profiles.pop(person_id, None)
 
     # Following ---------------------------------------------------------------
 
@@ -153,7 +161,7 @@ class ProfileApp:
                 continue
             # Whether or not the merged person has a profile yet, the survivor's lists them:
             # a profile does not depend on which log was followed first.
-            gone = self.profiles.pop(merged.merged_id, None) or domain.ProfileState(merged.merged_id)
+            gone = self._drop(merged.merged_id) or domain.ProfileState(merged.merged_id)
             survivor = self.profiles.setdefault(merged.survivor_id, domain.ProfileState(merged.survivor_id))
             domain.merge(survivor, gone)
             out.append(self._next(merged.merged_id, pb.ProfileMerged(survivor_id=merged.survivor_id, merged_id=merged.merged_id)))
@@ -175,6 +183,7 @@ class ProfileApp:
 
     def _changed(self, person_id: str, cause: str) -> StoredEvent:
         snapshot = pb.ProfileChanged(profile=to_proto(self.profiles[person_id]), cause_event_id=cause, changed_at=now_iso())
+        self.published[person_id] = snapshot.profile
         return self._next(person_id, snapshot)
 
     def _next(self, person_id: str, message) -> StoredEvent:

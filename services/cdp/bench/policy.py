@@ -1,0 +1,108 @@
+"""`cdp bench policy`: what a policy decision costs, with the decision log on, and how fast
+recorded decisions replay.
+
+Measured in one run, on the repository's policies and a fresh SQLite store:
+- raw: the embedded engine (regorus) evaluating distinct egress inputs;
+- miss: the Decider on distinct inputs, each recorded in the decision log (appended in batches,
+  as services do), so the ratio to raw is what recording costs;
+- hit: the same input again, answered from the per-revision cache (with a cheap key, and keyed by
+  the input's canonical JSON);
+- replay: the recorded decisions re-evaluated against the policies, in one process and on every core.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cdp.api.policy.v1 import decision_pb2
+from cdp.audit.evaluate import evaluate_all
+from cdp.audit.replay import item_of
+from cdp.platform.config import REPO_POLICIES, StoreConfig
+from cdp.platform.decisions import Decider
+from cdp.platform.policy import load_bundle, make_engine
+from cdp.platform.published import decode, topic_of
+from cdp.platform.store import open_store
+
+EGRESS = "data.cdp.egress.decision"
+TRAITS = ["plan", "email", "first_name", "company", "ltv", "phone", "city", "industry", "seats", "role"]
+BATCH = 100
+
+
+@dataclass
+class PolicySettings:
+    decisions: int = 20_000
+    hits: int = 200_000
+    repeat: int = 3
+    data_dir: Path | None = None
+
+
+def inputs(count: int) -> list[dict]:
+    """Distinct egress questions: destinations by purpose and trait sets of three to six names."""
+    purposes = ["analytics", "marketing", "support"]
+    return [{"destination": {"id": f"d{i}", "type": "webhook", "purpose": purposes[i % 3]},
+             "properties": sorted(TRAITS[(i + k) % len(TRAITS)] for k in range(3 + i % 4))}
+            for i in range(count)]
+
+
+def _per_decision_us(seconds: float, count: int) -> float:
+    return seconds / count * 1e6
+
+
+def measure_once(settings: PolicySettings, root: Path) -> dict:
+    bundle = load_bundle(REPO_POLICIES)
+    engine = make_engine("embedded", bundle)
+    questions = inputs(settings.decisions)
+
+    started = time.perf_counter()
+    for question in questions:
+        engine.evaluate(EGRESS, question)
+    raw = _per_decision_us(time.perf_counter() - started, len(questions))
+
+    store = open_store(StoreConfig(kind="sqlite", data_dir=root), "policybench")
+    decider = Decider(make_engine("embedded", bundle), store, "bench", bundle.sources())
+    started = time.perf_counter()
+    for start in range(0, len(questions), BATCH):
+        for question in questions[start:start + BATCH]:
+            decider.decide(EGRESS, question)
+        decider.flush()
+    miss = _per_decision_us(time.perf_counter() - started, len(questions))
+
+    question = questions[0]
+    key = (question["destination"]["id"], *question["properties"])
+    started = time.perf_counter()
+    for _ in range(settings.hits):
+        decider.decide(EGRESS, question, key=key)
+    hit_keyed = _per_decision_us(time.perf_counter() - started, settings.hits)
+    started = time.perf_counter()
+    for _ in range(settings.hits // 10):
+        decider.decide(EGRESS, question)
+    hit_canonical = _per_decision_us(time.perf_counter() - started, settings.hits // 10)
+
+    records = [decode(n.topic, n.state) for n in store.replay(topic_of(decision_pb2.DecisionRecorded))]
+    store.close()
+    sources = {bundle.revision: bundle.sources()}
+    replay = {}
+    for workers in (1, 2):
+        started = time.perf_counter()
+        results = evaluate_all([item_of(r, bundle.revision) for r in records], sources, workers=workers)
+        replay[workers] = len(records) / (time.perf_counter() - started)
+        assert all(ok for ok, _ in results.values())
+    return {"raw_us": raw, "miss_us": miss, "hit_keyed_us": hit_keyed, "hit_canonical_us": hit_canonical,
+            "replay_1_per_s": replay[1], "replay_2_per_s": replay[2], "recorded": len(records)}
+
+
+def run(settings: PolicySettings, log=print) -> dict:
+    runs = []
+    for i in range(settings.repeat):
+        with tempfile.TemporaryDirectory(dir=settings.data_dir) as tmp:
+            runs.append(measure_once(settings, Path(tmp)))
+        log(f"run {i + 1}/{settings.repeat}: miss {runs[-1]['miss_us']:.1f} µs, raw {runs[-1]['raw_us']:.1f} µs, "
+            f"hit {runs[-1]['hit_keyed_us']:.2f} µs, replay {runs[-1]['replay_2_per_s']:,.0f}/s")
+    figures = {name: {"median": statistics.median(r[name] for r in runs), "min": min(r[name] for r in runs),
+                      "max": max(r[name] for r in runs)} for name in runs[0]}
+    figures["miss_over_raw"] = {"median": statistics.median(r["miss_us"] / r["raw_us"] for r in runs)}
+    return figures
