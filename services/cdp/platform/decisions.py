@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
@@ -20,6 +22,9 @@ from cdp.platform.clock import now_iso
 from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored, topic_of
 from cdp.platform.store import EventStore
+from cdp.platform.witness import read_head, witness_path, write_head
+
+log = logging.getLogger(__name__)
 
 MAX_CACHED = 100_000  # distinct inputs kept per revision; cleared whole when full
 DECISION_TOPIC = decision_pb2.DecisionRecorded.DESCRIPTOR.full_name
@@ -51,7 +56,8 @@ class Decision:
 
 
 class Decider:
-    def __init__(self, engine, store: EventStore, service: str, sources: dict[str, str]):
+    def __init__(self, engine, store: EventStore, service: str, sources: dict[str, str],
+                 witness: Path | None = None):
         self.engine = engine
         self.store = store
         self.service = service
@@ -66,7 +72,18 @@ class Decider:
             record = decode(n.topic, n.state)
             self._recorded.add(record.decision_id)
             self._sequence, self._head = record.sequence, record.hash
+        self.witness = witness
+        self._resume_from_witness()
         self._activate(sources)
+
+    def _resume_from_witness(self) -> None:
+        """A store whose chain ends before the head its witness saw lost its newest records:
+        continue from the witness, so the gap stays in the chain for audits to find."""
+        seen = read_head(self.witness) if self.witness else None
+        if seen and seen[0] > self._sequence:
+            log.error("%s: the decision log ends at #%d but #%d was recorded; records were removed",
+                      self.service, self._sequence, seen[0])
+            self._sequence, self._head = seen
 
     def _activate(self, sources: dict[str, str]) -> None:
         """Record the revision's full sources once, so it can be rebuilt later."""
@@ -122,6 +139,8 @@ class Decider:
             return
         self._sequence, self._head, taken = self._taken
         self._taken = None
+        if taken and self.witness:
+            write_head(self.witness, self._sequence, self._head)
         self._recorded.update(taken)
         for decision_id in taken:
             del self._pending[decision_id]
@@ -150,4 +169,5 @@ def open_decider(config, store: EventStore) -> Decider:
 
     bundle = load_bundle(config.policies_dir)
     engine = make_engine(config.policy_engine, bundle, opa_url=config.opa_url or None)
-    return Decider(engine, store, config.service, bundle.sources())
+    return Decider(engine, store, config.service, bundle.sources(),
+                   witness=witness_path(config.store.data_dir, config.service))
