@@ -35,9 +35,10 @@ def invoke(args: list[str], tmp_path) -> str:
 
 
 def test_ingest_prints_the_table(tmp_path):
-    out = invoke(["ingest", "--events", "500", "--repeat", "1", "--clients", "2"], tmp_path)
+    out = invoke(["ingest", "--events", "500", "--repeat", "1", "--clients", "2", "--http"], tmp_path)
     raw = row(out, "raw event-store append")
-    ingest = row(out, "ingest, acknowledged and durable")
+    ingest = row(out, "ingest over gRPC, acknowledged and durable")
+    assert row(out, "ingest over HTTP (/v1/batch), acknowledged and durable")[0] > 0
     ratio = row(out, "ratio ingest / raw append")
     assert raw[0] > 0 and ingest[0] > 0 and ratio[0] > 0
     assert ratio[0] == pytest.approx(ingest[0] / raw[0], rel=0.02)
@@ -66,3 +67,15 @@ def test_pipeline_prints_the_table(tmp_path):
     p50, p99 = row(out, "freshness p50")[0], row(out, "freshness p99")[0]
     assert 0 < p50 <= p99
     assert row(out, "entered payloads without the plan trait")[0] == 0
+
+
+def test_policy_prints_the_table():
+    result = CliRunner().invoke(main, ["bench", "policy", "--decisions", "300", "--hits", "1000", "--repeat", "1"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    raw, miss = row(out, "raw regorus evaluation")[0], row(out, "decision, cache miss")[0]
+    hit = row(out, "decision, cache hit (hot-path key)")[0]
+    assert 0 < hit < raw <= miss * 1.5
+    assert row(out, "replay, one process")[0] > 0 and row(out, "replay, every core")[0] > 0
+    assert row(out, "miss / raw")[0] == pytest.approx(miss / raw, rel=0.2)

@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import aiohttp
 import grpc
+import orjson
 
 from cdp.api.collector.v1 import collector_pb2
 from cdp.bench import events as calls
 from cdp.bench.report import CpuMeter, free_ports, summary
+from cdp.collector.segment_json import from_event
 from cdp.platform.config import SERVICES, StoreConfig
 from cdp.platform.ids import derived_id
 from cdp.platform.launcher import Platform
@@ -42,6 +45,7 @@ class IngestSettings:
     repeat: int = 3
     data_dir: Path | None = None
     keep: bool = False  # keep the stores and service logs afterwards
+    http: bool = False  # also through the Segment-compatible HTTP API, beside gRPC
 
 
 def accepted_states(events, source_id: str) -> list:
@@ -109,6 +113,31 @@ async def timed_send(connect: Callable[[], grpc.aio.Channel], requests: list[byt
             await c.close()
 
 
+def http_bodies(write_key: str, events, batch: int) -> list[bytes]:
+    """Segment /v1/batch bodies, serialised before timing."""
+    calls_json = [from_event(e) for e in events]
+    return [orjson.dumps({"writeKey": write_key, "batch": calls_json[i:i + batch]})
+            for i in range(0, len(calls_json), batch)]
+
+
+async def send_http(url: str, bodies: list[bytes], clients: int, batch: int) -> tuple[float, int]:
+    """POST the bodies from concurrent clients; returns (seconds, events acknowledged with 200)."""
+    pending = iter(bodies)
+    acknowledged = [0]
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        for body in pending:
+            async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"HTTP {response.status}: {await response.text()}")
+                acknowledged[0] += len(orjson.loads(body)["batch"])
+
+    async with aiohttp.ClientSession() as session:
+        started = time.monotonic()
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+        return time.monotonic() - started, acknowledged[0]
+
+
 def stored_count(database: Path) -> int:
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
         return conn.execute("SELECT COUNT(*) FROM stored_events WHERE topic=?", (ACCEPTED_TOPIC,)).fetchone()[0]
@@ -118,6 +147,7 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
     base = Path(tempfile.mkdtemp(prefix="cdp-bench-ingest-", dir=settings.data_dir))
     raw_rates: list[float] = []
     ingest_rates: list[float] = []
+    http_rates: list[float] = []
     ratios: list[float] = []
     details = []
     try:
@@ -135,7 +165,8 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
 
             # 2. The collector, as a process, over gRPC.
             data_dir = base / f"platform-{repeat}"
-            platform = Platform(data_dir=data_dir, ports=dict(zip(SERVICES, free_ports(len(SERVICES)))))
+            platform = Platform(data_dir=data_dir, ports=dict(zip(SERVICES, free_ports(len(SERVICES)))),
+                                http_port=free_ports(1)[0] if settings.http else 0)
             try:
                 credentials(data_dir)
                 platform.start("collector")
@@ -150,6 +181,13 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
                 seconds, accepted, other = asyncio.run(
                     send_requests(lambda: ingest_channel(platform), requests, settings.clients))
                 cpu = meter.stop()
+                if settings.http:
+                    # Other calls (new message ids), the same shape, through the HTTP API.
+                    bodies = http_bodies(write_key, calls.mixed(settings.events, run_id + "h", seed=repeat + 1), settings.batch)
+                    http_seconds, http_acked = asyncio.run(send_http(
+                        f"http://127.0.0.1:{platform.http_port}/v1/batch", bodies, settings.clients, settings.batch))
+                    http_rates.append(http_acked / http_seconds)
+                    progress(f"run {repeat + 1}/{settings.repeat}: HTTP ingest {http_rates[-1]:,.0f} events/s acknowledged")
             finally:
                 platform.stop()
             durable = stored_count(data_dir / "collector.sqlite")
@@ -161,7 +199,7 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
             progress(f"run {repeat + 1}/{settings.repeat}: ingest {rate:,.0f} events/s acknowledged "
                      f"({accepted} accepted, {other} not, {durable} stored, {seconds:.2f}s; "
                      f"CPU % of a core: collector {cpu['collector']:.0f}, bench client {cpu['bench']:.0f})")
-            if accepted != settings.events or durable != accepted:
+            if accepted != settings.events or durable != accepted * (2 if settings.http else 1):
                 raise RuntimeError(f"ingest run {repeat + 1}: sent {settings.events}, {accepted} acknowledged as accepted, "
                                    f"{durable} stored; logs in {platform.log_path('collector')}")
     except BaseException:
@@ -177,6 +215,7 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
         "events": settings.events, "batch": settings.batch, "clients": settings.clients, "repeat": settings.repeat,
         "raw_append_events_per_s": raw_s,
         "ingest_events_per_s": ingest_s,
+        **({"http_ingest_events_per_s": summary(http_rates)} if settings.http else {}),
         "ratio": {**summary(ratios), "of_medians": ingest_s["median"] / raw_s["median"]},
         "runs": details,
     }

@@ -42,7 +42,7 @@ def _json(result: dict) -> str:
 
 @click.group()
 def bench() -> None:
-    """Benchmarks: ingest and the whole pipeline."""
+    """Benchmarks: ingest, the whole pipeline, policy decisions."""
 
 
 @bench.command("ingest")
@@ -53,8 +53,9 @@ def bench() -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the temporary stores go (default: the system temp dir).")
 @click.option("--keep", is_flag=True, help="Keep the stores and the service logs afterwards.")
+@click.option("--http", is_flag=True, help="Also through the Segment-compatible HTTP API, beside gRPC.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def ingest(events, batch, clients, repeat, data_dir, keep, as_json):
+def ingest(events, batch, clients, repeat, data_dir, keep, http, as_json):
     """Raw event-store appends, then acknowledged, durable ingest through the collector."""
     from cdp.bench.ingest import IngestSettings, run
 
@@ -62,13 +63,16 @@ def ingest(events, batch, clients, repeat, data_dir, keep, as_json):
         raise click.UsageError("--events, --batch, --clients and --repeat must be at least 1")
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-    result = _measure(run, IngestSettings(events, batch, clients, repeat, data_dir, keep))
+    result = _measure(run, IngestSettings(events, batch, clients, repeat, data_dir, keep, http))
     if as_json:
         click.echo(_json(result))
         return
     table = Table(["metric", "median", "min", "max", "unit"])
     for key, label in (("raw_append_events_per_s", "raw event-store append"),
-                       ("ingest_events_per_s", "ingest, acknowledged and durable")):
+                       ("ingest_events_per_s", "ingest over gRPC, acknowledged and durable"),
+                       ("http_ingest_events_per_s", "ingest over HTTP (/v1/batch), acknowledged and durable")):
+        if key not in result:
+            continue
         s = result[key]
         table.add(label, s["median"], s["min"], s["max"], "events/s")
     cpu = [r["cpu_percent"]["collector"] for r in result["runs"]]
@@ -130,4 +134,35 @@ def pipeline(events, rate, batch, clients, freshness_seconds, timeout, data_dir,
     table.add("entered payloads without the plan trait", w["entered_without_plan_trait"], "")
     click.echo(f"cdp bench pipeline: {events} events for {t['persons']} persons ({t['members']} join the audience), "
                f"batches of {batch}, {clients} clients")
+    click.echo(table.render())
+
+
+@bench.command("policy")
+@click.option("--decisions", default=20_000, show_default=True, help="Distinct decisions a run (each recorded).")
+@click.option("--hits", default=200_000, show_default=True, help="Cache hits a run.")
+@click.option("--repeat", default=3, show_default=True, help="Runs; the median is reported.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def policy(decisions, hits, repeat, as_json):
+    """Decision cost with the decision log on (miss, hit) beside raw regorus, and replay rate."""
+    from cdp.bench.policy import PolicySettings, run
+
+    if decisions < 1 or hits < 10 or repeat < 1:
+        raise click.UsageError("--decisions and --repeat must be at least 1, --hits at least 10")
+    result = run(PolicySettings(decisions, hits, repeat), log=_echo_err)
+    if as_json:
+        click.echo(_json(result))
+        return
+    table = Table(["metric", "median", "min", "max", "unit"])
+    for key, label, unit in (
+        ("raw_us", "raw regorus evaluation (egress)", "µs"),
+        ("miss_us", "decision, cache miss, recorded in the log", "µs"),
+        ("hit_keyed_us", "decision, cache hit (hot-path key)", "µs"),
+        ("hit_canonical_us", "decision, cache hit (keyed by input JSON)", "µs"),
+        ("replay_1_per_s", "replay, one process", "decisions/s"),
+        ("replay_2_per_s", "replay, every core", "decisions/s"),
+    ):
+        s = result[key]
+        table.add(label, s["median"], s["min"], s["max"], unit)
+    table.add("miss / raw", result["miss_over_raw"]["median"], "", "", "x")
+    click.echo(f"cdp bench policy: {decisions} distinct decisions, {hits} hits, {repeat} run(s)")
     click.echo(table.render())
