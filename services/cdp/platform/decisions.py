@@ -100,11 +100,13 @@ class Decider:
         key: a cheap stand-in for the input on hot paths (it must determine the
         input); without it the canonical JSON of the input is the key.
         """
-        cache_key = (entrypoint, key) if key is not None else (entrypoint, canonical(input))
+        input_json = canonical(input) if key is None else None
+        cache_key = (entrypoint, key) if key is not None else (entrypoint, input_json)
         decision = self._cache.get(cache_key)
         if decision is None:
+            input_json = input_json or canonical(input)
             result = self.engine.evaluate(entrypoint, input)
-            decision = Decision(decision_id(entrypoint, canonical(input), self.revision), entrypoint, result)
+            decision = Decision(decision_id(entrypoint, input_json, self.revision), entrypoint, result)
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()
             self._cache[cache_key] = decision
@@ -112,7 +114,7 @@ class Decider:
             self._pending[decision.id] = decision_pb2.DecisionRecorded(
                 decision_id=decision.id,
                 entrypoint=entrypoint,
-                input=canonical(input),
+                input=input_json or canonical(input),
                 result=canonical(decision.result),
                 revision=self.revision,
                 decided_at=now_iso(),
