@@ -13,7 +13,6 @@ import pytest
 
 from cdp.api.activation.v1 import activation_pb2
 from cdp.api.collector.v1 import collector_pb2
-from cdp.api.common.v1 import event_pb2
 from cdp.api.identity.v1 import identity_pb2
 from cdp.api.policy.v1 import decision_pb2
 from cdp.api.profile.v1 import profile_pb2

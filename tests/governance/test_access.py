@@ -27,7 +27,14 @@ from cdp.platform.auth import DECISION_METADATA
 from cdp.platform.config import SERVICES
 from cdp.platform.security import bearer, credentials
 from cdp.platform.tokens import TokenIssuer, load_private_key
-from support.governance import ACCESS_DECISION, decisions, event, ingest_accepted, profile_by, rpc_error, trait_condition
+from support.calls import event, trait_condition
+from support.governance import (
+    ACCESS_DECISION,
+    decisions,
+    ingest_accepted,
+    profile_by,
+    rpc_error,
+)
 from support.platform_fixture import Client, running_platform, wait_until
 
 pytestmark = pytest.mark.e2e

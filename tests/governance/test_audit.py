@@ -21,15 +21,14 @@ from cdp.api.activation.v1 import activation_pb2
 from cdp.api.policy.v1 import decision_pb2
 from cdp.api.segment.v1 import segment_pb2
 from cdp.platform.config import REPO_POLICIES, SERVICES
+from support.calls import event, trait_condition
 from support.governance import (
     EGRESS_DECISION,
     decisions,
-    event,
     ingest_accepted,
     profile_by,
     rpc_error,
     run_cli,
-    trait_condition,
 )
 from support.platform_fixture import Client, running_platform, wait_until
 from support.webhook_receiver import WebhookReceiver
@@ -188,7 +187,7 @@ def test_verify_passes_live_and_fails_on_an_edited_or_a_missing_record(data_dir,
     assert edited.returncode != 0, edited.stdout
     found = failures(edited)
     assert found, edited.stderr + edited.stdout
-    assert all(record.decision_id[:12] in line and line.startswith(f"FAIL activation decision")
+    assert all(record.decision_id[:12] in line and line.startswith("FAIL activation decision")
                for line in found), found
     assert any(f"activation decision #{record.sequence}" in line and "the record was edited" in line
                for line in found), found

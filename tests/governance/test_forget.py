@@ -23,9 +23,8 @@ from cdp.api.segment.v1 import segment_pb2
 from cdp.platform.personal import subject_of
 from cdp.platform.vault import Vault, blind_index, is_token, load_master_key, open_key_table
 from conftest import drop_schemas, postgres_dsn
+from support.calls import event, ident, trait_condition
 from support.governance import (
-    event,
-    ident,
     ingest_accepted,
     profile_by,
     restart,
@@ -33,7 +32,6 @@ from support.governance import (
     search_postgres,
     search_tree,
     store_config,
-    trait_condition,
 )
 from support.platform_fixture import Client, running_platform, wait_until
 from support.webhook_receiver import WebhookReceiver

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 
 import grpc
-import pytest
 
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.eventlog.v1 import eventlog_pb2_grpc

@@ -7,7 +7,6 @@ the text of every row of every table in the schemas of its prefix.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,14 +16,11 @@ from typing import Iterable, Sequence
 
 import grpc
 
-from cdp.api.common.v1 import event_pb2
-from cdp.api.identity.v1 import identity_pb2
 from cdp.api.policy.v1 import decision_pb2
 from cdp.api.profile.v1 import profile_pb2
-from cdp.api.segment.v1 import segment_pb2
 from cdp.platform.config import SERVICES, StoreConfig
 from cdp.platform.launcher import Platform
-from support.calls import event, ident, trait_condition
+from support.calls import ident
 
 REPO = Path(__file__).resolve().parents[2]
 CDP = REPO / ".venv" / "bin" / "cdp"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Awaitable, Callable, Iterable
+from typing import Awaitable, Callable
 
 import grpc
 from google.protobuf.message import DecodeError
