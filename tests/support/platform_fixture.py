@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -21,22 +20,9 @@ from cdp.api.identity.v1 import identity_pb2_grpc
 from cdp.api.profile.v1 import profile_pb2_grpc
 from cdp.api.segment.v1 import segment_pb2_grpc
 from cdp.platform.config import SERVICES
-from cdp.platform.launcher import Platform
+from cdp.platform.launcher import Platform, free_ports
 from cdp.platform.published import decode
 
-
-def free_ports(count: int) -> list[int]:
-    """Ports the OS says are free now: all bound at once (so distinct), then released."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def new_platform(data_dir: Path, extra_args: Sequence[str] = ()) -> Platform:

@@ -122,21 +122,13 @@ class ActivationApp:
     async def _memberships_at(self, follower) -> dict[tuple[str, str], eventlog_pb2.Notification]:
         """The latest entered notification of every current membership, up to the follower's position."""
         current: dict[tuple[str, str], eventlog_pb2.Notification] = {}
-        after = 0
-        while after < follower.position:
-            page = await follower.stub.Read(eventlog_pb2.ReadRequest(after=after, limit=2000, topics=SEGMENT_TOPICS))
-            if not page.notifications:
-                break
-            for n in page.notifications:
-                if n.id > follower.position:
-                    return current
-                message = decode(n.topic, n.payload)
-                key = (message.audience_id, message.person_id)
-                if isinstance(message, segment_pb2.MembershipEntered):
-                    current[key] = n
-                else:
-                    current.pop(key, None)
-            after = page.notifications[-1].id
+        async for n in follower.history():
+            message = decode(n.topic, n.payload)
+            key = (message.audience_id, message.person_id)
+            if isinstance(message, segment_pb2.MembershipEntered):
+                current[key] = n
+            else:
+                current.pop(key, None)
         return current
 
     # Following -------------------------------------------------------------------

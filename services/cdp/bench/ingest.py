@@ -24,11 +24,11 @@ import orjson
 
 from cdp.api.collector.v1 import collector_pb2
 from cdp.bench import events as calls
-from cdp.bench.report import CpuMeter, free_ports, summary
+from cdp.bench.report import CpuMeter, summary
 from cdp.collector.segment_json import from_event
 from cdp.platform.config import SERVICES, StoreConfig
 from cdp.platform.ids import derived_id
-from cdp.platform.launcher import Platform
+from cdp.platform.launcher import Platform, free_ports
 from cdp.platform.published import stored
 from cdp.platform.security import credentials
 from cdp.platform.store import open_store

@@ -41,9 +41,9 @@ from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
 from cdp.bench import events as calls
 from cdp.bench.ingest import ingest_channel, timed_send
-from cdp.bench.report import CpuMeter, free_ports, percentile
+from cdp.bench.report import CpuMeter, percentile
 from cdp.platform.config import SERVICES
-from cdp.platform.launcher import Platform
+from cdp.platform.launcher import Platform, free_ports
 
 BENCH_ROLES = ("admin",)  # the bench's own calls: audiences, destinations, reading logs
 ENTERED_TOPIC = segment_pb2.MembershipEntered.DESCRIPTOR.full_name

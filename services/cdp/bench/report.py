@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import time
-import socket
 import statistics
 from dataclasses import dataclass, field
 
@@ -23,19 +22,6 @@ def percentile(values: list[float], p: float) -> float:
     rank = max(1, math.ceil(p / 100 * len(ordered)))
     return ordered[rank - 1]
 
-
-def free_ports(count: int) -> list[int]:
-    """Ports the kernel says are free now (held together so they differ)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _format(value) -> str:

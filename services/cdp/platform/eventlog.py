@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable, Sequence
+from typing import AsyncIterator, Awaitable, Callable, Sequence
 
 import grpc
 from eventsourcing.persistence import Notification, StoredEvent, Tracking
@@ -173,6 +173,20 @@ class Follower:
             self.position = position
             for waiter in self._waiters:
                 waiter.set()
+
+    async def history(self, page: int = 2000) -> AsyncIterator[eventlog_pb2.Notification]:
+        """The upstream notifications of this follower's topics up to its position (hold the
+        lock while reading, to get exactly the state later batches are applied to)."""
+        after = 0
+        while after < self.position:
+            response = await self.stub.Read(eventlog_pb2.ReadRequest(after=after, limit=page, topics=self.topics))
+            if not response.notifications:
+                return
+            for n in response.notifications:
+                if n.id > self.position:
+                    return
+                yield n
+            after = response.notifications[-1].id
 
     async def reached(self, position: int, timeout: float) -> bool:
         """Wait until this follower has committed up to position (read-your-writes)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,20 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cdp.platform.config import DEFAULT_PORTS, SERVICES
 from cdp.platform.security import bearer, credentials, mint_token, tool_aio_channel, tool_channel
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the kernel says are free now (held together, so they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @dataclass

@@ -8,7 +8,6 @@ from typing import Any, Sequence
 import orjson
 from eventsourcing.persistence import StoredEvent
 
-from cdp.api.eventlog.v1 import eventlog_pb2
 from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2 as pb
 from cdp.platform.clock import now_iso
@@ -169,20 +168,12 @@ class SegmentApp:
     async def _profiles_seen(self, follower) -> list[profile_pb2.Profile]:
         """The latest profile of every person, as of the follower's position in profile's log."""
         latest: dict[str, profile_pb2.Profile] = {}
-        after = 0
-        while after < follower.position:
-            page = await follower.stub.Read(eventlog_pb2.ReadRequest(after=after, limit=2000, topics=PROFILE_TOPICS))
-            if not page.notifications:
-                break
-            for n in page.notifications:
-                if n.id > follower.position:
-                    break
-                message = decode(n.topic, n.payload)
-                if isinstance(message, profile_pb2.ProfileChanged):
-                    latest[message.profile.person_id] = message.profile
-                else:
-                    latest.pop(message.merged_id, None)
-            after = page.notifications[-1].id
+        async for n in follower.history():
+            message = decode(n.topic, n.payload)
+            if isinstance(message, profile_pb2.ProfileChanged):
+                latest[message.profile.person_id] = message.profile
+            else:
+                latest.pop(message.merged_id, None)
         return list(latest.values())
 
     def members(self, audience_id: str) -> list[str]:
