@@ -7,7 +7,7 @@ import logging
 from typing import AsyncIterator, Awaitable, Callable, Sequence
 
 import grpc
-from eventsourcing.persistence import Notification, StoredEvent, Tracking
+from eventsourcing.persistence import StoredEvent, Tracking
 
 from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.platform.store import EventStore
@@ -208,11 +208,3 @@ class Follower:
     def stop(self) -> None:
         self._stopping = True
 
-
-def as_notifications(page: Sequence[Notification]) -> list[eventlog_pb2.Notification]:
-    """Local notifications in the shape a follower receives (for replaying own logs)."""
-    return [
-        eventlog_pb2.Notification(id=n.id, topic=n.topic, originator_id=str(n.originator_id),
-                                  originator_version=n.originator_version, payload=n.state)
-        for n in page
-    ]

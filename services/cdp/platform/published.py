@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from google.protobuf.message import Message
 from google.protobuf import symbol_database
 
@@ -37,10 +37,6 @@ def decode(topic: str, payload: bytes) -> Message:
     message = message_class(topic)()
     message.ParseFromString(payload)
     return message
-
-
-def decode_notification(notification: Notification) -> Message:
-    return decode(notification.topic, notification.state)
 
 
 def topic_of(*classes: type[Message]) -> list[str]:
