@@ -30,8 +30,12 @@ def drop_schemas(dsn: str, prefix: str) -> None:
     from psycopg import sql
 
     with psycopg.connect(dsn, autocommit=True) as conn:
-        names = [r[0] for r in conn.execute(
-            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s", (prefix + "%",))]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s", (prefix + "%",)
+            )
+        ]
         for name in names:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
 

@@ -8,9 +8,18 @@ from cdp.activation import domain
 
 
 def test_payload_carries_only_allowed_traits():
-    body = domain.payload(delivery_id="d", action="entered", audience_id="a", audience_name="A", person_id="p",
-                          traits={"plan": "pro", "email": "x@y.z"}, allowed=["plan"], withheld=["email"],
-                          decision_id="dec", at="t")
+    body = domain.payload(
+        delivery_id="d",
+        action="entered",
+        audience_id="a",
+        audience_name="A",
+        person_id="p",
+        traits={"plan": "pro", "email": "x@y.z"},
+        allowed=["plan"],
+        withheld=["email"],
+        decision_id="dec",
+        at="t",
+    )
     assert body["traits"] == {"plan": "pro"}
     assert body["withheld"] == ["email"]
     assert body["type"] == "audience.entered"
@@ -24,12 +33,15 @@ def test_backoff_grows_and_is_capped():
     assert max(delays) == domain.MAX_BACKOFF_S
 
 
-@pytest.mark.parametrize("args, message", [
-    (("", "webhook", "http://x", "analytics"), "name"),
-    (("n", "email", "http://x", "analytics"), "type"),
-    (("n", "webhook", "ftp://x", "analytics"), "url"),
-    (("n", "webhook", "http://x", " "), "purpose"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("", "webhook", "http://x", "analytics"), "name"),
+        (("n", "email", "http://x", "analytics"), "type"),
+        (("n", "webhook", "ftp://x", "analytics"), "url"),
+        (("n", "webhook", "http://x", " "), "purpose"),
+    ],
+)
 def test_destination_rules_name_the_field(args, message):
     with pytest.raises(domain.InvalidDestination, match=f"^{message}:"):
         domain.check_destination(*args)

@@ -23,7 +23,7 @@ def row(output: str, label: str) -> list[float]:
     """The numbers of the table row that starts with label."""
     for line in output.splitlines():
         if line.strip().startswith(label):
-            rest = line.strip()[len(label):]
+            rest = line.strip()[len(label) :]
             return [float(n.replace(",", "")) for n in re.findall(NUMBER, rest)]
     raise AssertionError(f"no row {label!r} in:\n{output}")
 
@@ -70,8 +70,9 @@ def test_pipeline_prints_the_table(tmp_path):
 
 
 def test_policy_prints_the_table():
-    result = CliRunner().invoke(main, ["bench", "policy", "--decisions", "300", "--hits", "1000", "--repeat", "1"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["bench", "policy", "--decisions", "300", "--hits", "1000", "--repeat", "1"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     out = result.stdout
     raw, miss = row(out, "raw regorus evaluation")[0], row(out, "decision, cache miss")[0]

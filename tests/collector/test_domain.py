@@ -19,26 +19,35 @@ def check(event):
 
 
 def test_a_good_call_of_each_type_passes():
-    for kind, extra in [("identify", {}), ("track", {}), ("page", {}), ("screen", {}),
-                        ("group", {"group_id": "g"}), ("alias", {"previous_id": "old", "user_id": "new"})]:
+    for kind, extra in [
+        ("identify", {}),
+        ("track", {}),
+        ("page", {}),
+        ("screen", {}),
+        ("group", {"group_id": "g"}),
+        ("alias", {"previous_id": "old", "user_id": "new"}),
+    ]:
         assert check(call(type=kind, **extra)) is None, kind
 
 
-@pytest.mark.parametrize("fields, field, rule", [
-    ({"type": "click"}, "type", "must be one of"),
-    ({"message_id": ""}, "messageId", "is required"),
-    ({"anonymous_id": ""}, "userId", "userId or anonymousId is required"),
-    ({"event": "  "}, "event", "is required for track"),
-    ({"type": "group"}, "groupId", "is required for group"),
-    ({"type": "alias", "user_id": "u"}, "previousId", "is required for alias"),
-    ({"type": "alias", "previous_id": "p"}, "userId", "is required for alias"),
-    ({"properties": "[1, 2]"}, "properties", "must be a JSON object"),
-    ({"traits": "{not json"}, "traits", "must be a JSON object"),
-    ({"context": "\"text\""}, "context", "must be a JSON object"),
-    ({"timestamp": "yesterday"}, "timestamp", "must be an ISO 8601"),
-    ({"sent_at": "2024-13-45"}, "sentAt", "must be an ISO 8601"),
-    ({"user_id": "u" * 600}, "userId", "longer than"),
-])
+@pytest.mark.parametrize(
+    "fields, field, rule",
+    [
+        ({"type": "click"}, "type", "must be one of"),
+        ({"message_id": ""}, "messageId", "is required"),
+        ({"anonymous_id": ""}, "userId", "userId or anonymousId is required"),
+        ({"event": "  "}, "event", "is required for track"),
+        ({"type": "group"}, "groupId", "is required for group"),
+        ({"type": "alias", "user_id": "u"}, "previousId", "is required for alias"),
+        ({"type": "alias", "previous_id": "p"}, "userId", "is required for alias"),
+        ({"properties": "[1, 2]"}, "properties", "must be a JSON object"),
+        ({"traits": "{not json"}, "traits", "must be a JSON object"),
+        ({"context": '"text"'}, "context", "must be a JSON object"),
+        ({"timestamp": "yesterday"}, "timestamp", "must be an ISO 8601"),
+        ({"sent_at": "2024-13-45"}, "sentAt", "must be an ISO 8601"),
+        ({"user_id": "u" * 600}, "userId", "longer than"),
+    ],
+)
 def test_each_rule_names_its_field(fields, field, rule):
     rejection = check(call(**fields))
     assert rejection is not None

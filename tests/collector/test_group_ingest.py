@@ -27,13 +27,16 @@ def collector(tmp_path):
 
 
 def track(message_id: str, **properties) -> event_pb2.Event:
-    return event_pb2.Event(type="track", message_id=message_id, user_id="u1", event="Clicked",
-                           properties=json.dumps(properties))
+    return event_pb2.Event(
+        type="track", message_id=message_id, user_id="u1", event="Clicked", properties=json.dumps(properties)
+    )
 
 
 def stored_ids(collector) -> list[str]:
-    return [decode(n.topic, n.state).event.message_id
-            for n in collector.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])]
+    return [
+        decode(n.topic, n.state).event.message_id
+        for n in collector.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])
+    ]
 
 
 def test_concurrent_calls_with_the_same_message_ids_store_each_once(collector):
@@ -57,8 +60,9 @@ def test_each_call_keeps_its_own_errors_and_all_or_nothing(collector):
     async def three():
         return await asyncio.gather(
             collector.ingest_async(key, [track("ok-1"), event_pb2.Event(type="track", message_id="bad")]),
-            collector.ingest_async(key, [track("ok-2"), event_pb2.Event(type="track", message_id="bad-2")],
-                                   all_or_nothing=True),
+            collector.ingest_async(
+                key, [track("ok-2"), event_pb2.Event(type="track", message_id="bad-2")], all_or_nothing=True
+            ),
             collector.ingest_async("no-such-key", [track("x")]),
             return_exceptions=True,
         )

@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cdp.api.collector.v1 import collector_pb2
 
@@ -21,7 +22,9 @@ def source(client):
 
 
 def stored_count(client, source) -> int:
-    return sum(1 for m in client.read_messages("collector", collector_pb2.EventAccepted) if m.source_id == source.source_id)
+    return sum(
+        1 for m in client.read_messages("collector", collector_pb2.EventAccepted) if m.source_id == source.source_id
+    )
 
 
 def good(**fields) -> dict:
@@ -45,26 +48,96 @@ def corpus(key: str):
         ("malformed JSON", "/v1/batch", b'{"batch": [', auth, 400, "not valid JSON"),
         ("not an object", "/v1/batch", b"[1, 2]", auth, 400, "must be a JSON object"),
         ("batch not a list", "/v1/batch", j({"batch": {"a": 1}}), auth, 400, "batch: must be an array"),
-        ("userId wrong type", "/v1/batch", j({"batch": [good(), good(userId={"a": 1})]}), auth, 400, "batch[1].userId: must be a string or a number"),
+        (
+            "userId wrong type",
+            "/v1/batch",
+            j({"batch": [good(), good(userId={"a": 1})]}),
+            auth,
+            400,
+            "batch[1].userId: must be a string or a number",
+        ),
         ("properties wrong type", "/v1/track", j(good(properties=[1, 2])), auth, 400, "properties: must be an object"),
-        ("missing ids", "/v1/batch", j({"batch": [good(), {"type": "track", "messageId": "x", "event": "E"}]}), auth, 400, "batch[1].userId: userId or anonymousId is required"),
-        ("missing messageId", "/v1/track", j({"type": "track", "userId": "u", "event": "E"}), auth, 400, "messageId: is required"),
+        (
+            "missing ids",
+            "/v1/batch",
+            j({"batch": [good(), {"type": "track", "messageId": "x", "event": "E"}]}),
+            auth,
+            400,
+            "batch[1].userId: userId or anonymousId is required",
+        ),
+        (
+            "missing messageId",
+            "/v1/track",
+            j({"type": "track", "userId": "u", "event": "E"}),
+            auth,
+            400,
+            "messageId: is required",
+        ),
         ("missing event name", "/v1/track", j(good(event="")), auth, 400, "event: is required for track"),
         ("unknown type", "/v1/batch", j({"batch": [good(type="click")]}), auth, 400, "type: must be one of"),
         ("type does not match path", "/v1/identify", j(good()), auth, 400, "type: is 'track' on /v1/identify"),
         ("bad timestamp", "/v1/track", j(good(timestamp="next tuesday")), auth, 400, "timestamp: must be an ISO 8601"),
-        ("oversize event", "/v1/batch", j({"batch": [good(properties={"x": "y" * 33_000})]}), auth, 413, "batch[0]: larger than 32768 bytes"),
-        ("oversize batch", "/v1/batch", j({"batch": [good(properties={"x": "y" * 20_000}) for _ in range(30)]}), auth, 413, "500 KB"),
+        (
+            "oversize event",
+            "/v1/batch",
+            j({"batch": [good(properties={"x": "y" * 33_000})]}),
+            auth,
+            413,
+            "batch[0]: larger than 32768 bytes",
+        ),
+        (
+            "oversize batch",
+            "/v1/batch",
+            j({"batch": [good(properties={"x": "y" * 20_000}) for _ in range(30)]}),
+            auth,
+            413,
+            "500 KB",
+        ),
         ("too many events", "/v1/batch", j({"batch": [good() for _ in range(2501)]}), auth, 413, "the limit is 2500"),
         ("bad gzip", "/v1/batch", b"\x1f\x8bnot really gzip", auth, 400, "not valid gzip"),
         ("truncated gzip", "/v1/batch", gzip.compress(j({"batch": [good()]}))[:-12], auth, 400, "gzip"),
-        ("gzip bomb", "/v1/batch", gzip.compress(b'{"batch": [' + b" " * 2_000_000 + b"]}"), auth, 413, "inflates to more than"),
-        ("unknown write key", "/v1/batch", j({"batch": [good()]}), {"X-Write-Key": "nope"}, 401, "unknown or disabled write key"),
+        (
+            "gzip bomb",
+            "/v1/batch",
+            gzip.compress(b'{"batch": [' + b" " * 2_000_000 + b"]}"),
+            auth,
+            413,
+            "inflates to more than",
+        ),
+        (
+            "unknown write key",
+            "/v1/batch",
+            j({"batch": [good()]}),
+            {"X-Write-Key": "nope"},
+            401,
+            "unknown or disabled write key",
+        ),
         ("no write key", "/v1/batch", j({"batch": [good()]}), {}, 401, "writeKey: missing"),
-        ("bad basic auth", "/v1/batch", j({"batch": [good()]}), {"Authorization": "Basic !!!"}, 401, "malformed basic credentials"),
-        ("deep nesting", "/v1/track", j(good(properties=deep(600))), auth, 400, "properties: nests deeper than 32 levels"),
+        (
+            "bad basic auth",
+            "/v1/batch",
+            j({"batch": [good()]}),
+            {"Authorization": "Basic !!!"},
+            401,
+            "malformed basic credentials",
+        ),
+        (
+            "deep nesting",
+            "/v1/track",
+            j(good(properties=deep(600))),
+            auth,
+            400,
+            "properties: nests deeper than 32 levels",
+        ),
         ("huge string id", "/v1/track", j(good(userId="u" * 10_000)), auth, 400, "userId: is longer than"),
-        ("invalid UTF-8", "/v1/batch", b'{"batch": [{"type": "track", "event": "\xff\xfe"}]}', auth, 400, "not valid JSON"),
+        (
+            "invalid UTF-8",
+            "/v1/batch",
+            b'{"batch": [{"type": "track", "event": "\xff\xfe"}]}',
+            auth,
+            400,
+            "not valid JSON",
+        ),
     ]
 
 
@@ -72,7 +145,9 @@ def test_bad_requests_get_their_status_and_store_nothing(client, http_url, sourc
     before = stored_count(client, source)
     failures = []
     for name, path, body, headers, status, words in corpus(source.write_key):
-        response = requests.post(http_url + path, data=body, headers={"Content-Type": "application/json", **headers}, timeout=10)
+        response = requests.post(
+            http_url + path, data=body, headers={"Content-Type": "application/json", **headers}, timeout=10
+        )
         document = response.json()
         if response.status_code != status or words not in document.get("message", "") or "code" not in document:
             failures.append(f"{name}: {response.status_code} {document}")
@@ -83,19 +158,32 @@ def test_bad_requests_get_their_status_and_store_nothing(client, http_url, sourc
 def test_write_key_in_body_and_gzip_whatever_the_content_type(client, http_url, source):
     call = good(writeKey=source.write_key)
     body = gzip.compress(json.dumps(call).encode())
-    response = requests.post(f"{http_url}/v1/track", data=body,
-                             headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
+    response = requests.post(
+        f"{http_url}/v1/track", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10
+    )
     assert response.status_code == 200, response.text
-    assert any(m.event.message_id == call["messageId"] for m in client.read_messages("collector", collector_pb2.EventAccepted))
+    assert any(
+        m.event.message_id == call["messageId"] for m in client.read_messages("collector", collector_pb2.EventAccepted)
+    )
 
 
 def test_identify_traits_in_context_and_clock_skew(client, http_url, source):
-    call = {"type": "identify", "messageId": f"m-{uuid.uuid4()}", "userId": "skewed", "traits": {"plan": "pro"},
-            "context": {"traits": {"company": "Acme"}},
-            "originalTimestamp": "2030-01-01T00:00:00.000Z", "sentAt": "2030-01-01T00:00:05.000Z"}
+    call = {
+        "type": "identify",
+        "messageId": f"m-{uuid.uuid4()}",
+        "userId": "skewed",
+        "traits": {"plan": "pro"},
+        "context": {"traits": {"company": "Acme"}},
+        "originalTimestamp": "2030-01-01T00:00:00.000Z",
+        "sentAt": "2030-01-01T00:00:05.000Z",
+    }
     response = requests.post(f"{http_url}/v1/identify", json=call, auth=(source.write_key, ""), timeout=10)
     assert response.status_code == 200
-    stored = next(m for m in client.read_messages("collector", collector_pb2.EventAccepted) if m.event.message_id == call["messageId"])
+    stored = next(
+        m
+        for m in client.read_messages("collector", collector_pb2.EventAccepted)
+        if m.event.message_id == call["messageId"]
+    )
     # The device clock ran 5 s fast relative to when it sent: the event happened 5 s before it was received.
     from cdp.platform.clock import parse_iso
 
@@ -110,18 +198,34 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12,
 )
-call_fields = st.fixed_dictionaries({}, optional={
-    "type": st.sampled_from(["identify", "track", "page", "screen", "group", "alias", "x"]) | json_values,
-    "messageId": st.text(max_size=10) | json_values, "userId": st.text(max_size=10) | json_values,
-    "anonymousId": st.text(max_size=10), "event": st.text(max_size=10) | json_values,
-    "properties": json_values, "traits": json_values, "context": json_values,
-    "timestamp": st.text(max_size=30), "groupId": json_values, "previousId": json_values,
-})
+call_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["identify", "track", "page", "screen", "group", "alias", "x"]) | json_values,
+        "messageId": st.text(max_size=10) | json_values,
+        "userId": st.text(max_size=10) | json_values,
+        "anonymousId": st.text(max_size=10),
+        "event": st.text(max_size=10) | json_values,
+        "properties": json_values,
+        "traits": json_values,
+        "context": json_values,
+        "timestamp": st.text(max_size=30),
+        "groupId": json_values,
+        "previousId": json_values,
+    },
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(payload=st.one_of(st.dictionaries(st.sampled_from(["batch", "sentAt", "context"]), st.lists(call_fields, max_size=5) | json_values),
-                         json_values, st.binary(max_size=200)))
+@given(
+    payload=st.one_of(
+        st.dictionaries(
+            st.sampled_from(["batch", "sentAt", "context"]), st.lists(call_fields, max_size=5) | json_values
+        ),
+        json_values,
+        st.binary(max_size=200),
+    )
+)
 def test_fuzzed_http_payloads_never_cause_a_server_fault(http_url, source, payload):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     response = requests.post(f"{http_url}/v1/batch", data=body, headers={"X-Write-Key": source.write_key}, timeout=10)
@@ -136,11 +240,18 @@ def test_fuzzed_grpc_batches_are_acknowledged_per_event(client, source, calls):
 
     events = []
     for call in calls:
-        fields = {k: v for k, v in {
-            "type": call.get("type"), "message_id": call.get("messageId"), "user_id": call.get("userId"),
-            "event": call.get("event"), "properties": json.dumps(call["properties"]) if "properties" in call else None,
-            "timestamp": call.get("timestamp"),
-        }.items() if isinstance(v, str)}
+        fields = {
+            k: v
+            for k, v in {
+                "type": call.get("type"),
+                "message_id": call.get("messageId"),
+                "user_id": call.get("userId"),
+                "event": call.get("event"),
+                "properties": json.dumps(call["properties"]) if "properties" in call else None,
+                "timestamp": call.get("timestamp"),
+            }.items()
+            if isinstance(v, str)
+        }
         events.append(event_pb2.Event(**fields))
     response = client.ingest(source.write_key, events)
     assert len(response.acks) == len(events)

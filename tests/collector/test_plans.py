@@ -14,13 +14,18 @@ from cdp.api.policy.v1 import decision_pb2
 
 pytestmark = pytest.mark.e2e
 
-PLAN = {"events": {"Order Completed": {"type": "object", "properties": {"total": {"type": "number"}}, "required": ["total"]}},
-        "identify": {"type": "object", "properties": {"email": {"type": "string", "format": "email"}}}}
+PLAN = {
+    "events": {
+        "Order Completed": {"type": "object", "properties": {"total": {"type": "number"}}, "required": ["total"]}
+    },
+    "identify": {"type": "object", "properties": {"email": {"type": "string", "format": "email"}}},
+}
 
 
 def track(name, **properties):
-    return event_pb2.Event(type="track", message_id=f"m-{uuid.uuid4()}", user_id="planned", event=name,
-                           properties=json.dumps(properties))
+    return event_pb2.Event(
+        type="track", message_id=f"m-{uuid.uuid4()}", user_id="planned", event=name, properties=json.dumps(properties)
+    )
 
 
 def accepted(client, source) -> list[pb.EventAccepted]:
@@ -37,8 +42,10 @@ def setup(client, mode: str, document=PLAN):
 
 def test_reject_mode_names_the_property_and_the_rule(client):
     name, source = setup(client, "reject")
-    response = client.ingest(source.write_key, [track("Order Completed", total="ten"), track("Order Completed", total=10),
-                                                track("Unplanned Thing")])
+    response = client.ingest(
+        source.write_key,
+        [track("Order Completed", total="ten"), track("Order Completed", total=10), track("Unplanned Thing")],
+    )
     statuses = [a.status for a in response.acks]
     assert statuses == [pb.REJECTED, pb.ACCEPTED, pb.REJECTED]
     assert response.acks[0].field == "properties.total"
@@ -46,7 +53,10 @@ def test_reject_mode_names_the_property_and_the_rule(client):
     assert response.acks[2].field == "event" and "not in tracking plan" in response.acks[2].error
     assert len(accepted(client, source)) == 1
     rejected = [m for m in client.read_messages("collector", pb.EventRejected) if m.source_id == source.source_id]
-    assert {(r.field, r.plan_name, r.plan_version) for r in rejected} == {("properties.total", name, 1), ("event", name, 1)}
+    assert {(r.field, r.plan_name, r.plan_version) for r in rejected} == {
+        ("properties.total", name, 1),
+        ("event", name, 1),
+    }
 
 
 def test_quarantined_events_wait_and_are_released_once_the_plan_is_fixed(client):
@@ -96,8 +106,11 @@ def test_forbidden_properties_are_dropped_and_the_drop_recorded(client):
     [stored] = accepted(client, source)
     assert json.loads(stored.event.properties) == {"total": 5}
     assert list(stored.dropped_properties) == ["password"]
-    decisions = [d for d in client.read_messages("collector", decision_pb2.DecisionRecorded)
-                 if d.decision_id == stored.collect_decision_id]
+    decisions = [
+        d
+        for d in client.read_messages("collector", decision_pb2.DecisionRecorded)
+        if d.decision_id == stored.collect_decision_id
+    ]
     assert decisions and json.loads(decisions[0].result)["drop"] == ["password"]
 
 
@@ -111,6 +124,8 @@ def test_disabled_source_is_refused(client):
 
 def test_an_invalid_plan_is_refused_with_its_place(client):
     with pytest.raises(grpc.RpcError) as refused:
-        client.collector.PublishPlan(pb.PublishPlanRequest(name="broken", document=json.dumps({"events": {"X": {"type": 7}}})), timeout=10)
+        client.collector.PublishPlan(
+            pb.PublishPlanRequest(name="broken", document=json.dumps({"events": {"X": {"type": 7}}})), timeout=10
+        )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "events.X: invalid schema" in refused.value.details()

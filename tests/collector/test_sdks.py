@@ -53,17 +53,25 @@ def test_sdk_calls_are_stored_once_and_build_a_profile(client, http_url, make_cl
     assert all(m.event.message_id for m in events)
 
     def persons():
-        resolved = client.identity.Resolve(identity_pb2.ResolveRequest(identifiers=[
-            identity_pb2.Identifier(type="user_id", value=user), identity_pb2.Identifier(type="anonymous_id", value=anon),
-            identity_pb2.Identifier(type="user_id", value=f"old-{user}")]), timeout=10)
+        resolved = client.identity.Resolve(
+            identity_pb2.ResolveRequest(
+                identifiers=[
+                    identity_pb2.Identifier(type="user_id", value=user),
+                    identity_pb2.Identifier(type="anonymous_id", value=anon),
+                    identity_pb2.Identifier(type="user_id", value=f"old-{user}"),
+                ]
+            ),
+            timeout=10,
+        )
         found = {r.person_id for r in resolved.resolutions}
         return found if "" not in found else None
 
     assert len(wait_until(persons, what="identity linking the SDK's identifiers")) == 1
 
     def profile():
-        found = client.profile.GetProfile(profile_pb2.GetProfileRequest(
-            identifier=identity_pb2.Identifier(type="user_id", value=user)), timeout=10)
+        found = client.profile.GetProfile(
+            profile_pb2.GetProfileRequest(identifier=identity_pb2.Identifier(type="user_id", value=user)), timeout=10
+        )
         return found if found.event_counts.get("$alias") == 1 else None
 
     found = wait_until(profile, what="the profile with all six calls")
@@ -77,10 +85,12 @@ def test_sdk_calls_are_stored_once_and_build_a_profile(client, http_url, make_cl
 
 def test_a_replayed_batch_stores_nothing_new(client, http_url):
     source = client.create_source(f"replay-{uuid.uuid4().hex[:6]}", server_side=True)
-    batch = {"batch": [
-        {"type": "track", "messageId": f"m-{uuid.uuid4()}", "userId": "replayer", "event": "Clicked"},
-        {"type": "identify", "messageId": f"m-{uuid.uuid4()}", "userId": "replayer", "traits": {"plan": "free"}},
-    ]}
+    batch = {
+        "batch": [
+            {"type": "track", "messageId": f"m-{uuid.uuid4()}", "userId": "replayer", "event": "Clicked"},
+            {"type": "identify", "messageId": f"m-{uuid.uuid4()}", "userId": "replayer", "traits": {"plan": "free"}},
+        ]
+    }
     for _ in range(3):  # as an SDK does after a timeout
         response = requests.post(f"{http_url}/v1/batch", json=batch, auth=(source.write_key, ""), timeout=10)
         assert response.status_code == 200, response.text

@@ -49,24 +49,25 @@ def stored_ids(client: Client) -> Counter:
 
 
 def good(message_id: str, **fields) -> event_pb2.Event:
-    defaults = dict(type="track", user_id="u-1", event="Clicked", properties='{"button": "buy"}',
-                    timestamp="2024-05-01T12:00:00Z")
+    defaults = dict(
+        type="track", user_id="u-1", event="Clicked", properties='{"button": "buy"}', timestamp="2024-05-01T12:00:00Z"
+    )
     return event_pb2.Event(message_id=message_id, **{**defaults, **fields})
 
 
 def test_malformed_events_are_rejected_by_field_and_good_neighbours_stored_once(client, source):
     batch = [
-        good("ok-1"),                                                   # 0
-        good(""),                                                       # 1 missing messageId
-        good("bad-track", event=""),                                    # 2 track without event
+        good("ok-1"),  # 0
+        good(""),  # 1 missing messageId
+        good("bad-track", event=""),  # 2 track without event
         good("ok-2", type="identify", event="", traits='{"plan": "pro"}'),  # 3
-        good("bad-props", properties="[1, 2, 3]"),                      # 4 properties an array
-        good("bad-json", properties="{not json"),                       # 5 properties not JSON
-        good("bad-time", timestamp="yesterday at noon"),                # 6 bad timestamp
-        good("bad-type", type="purchase"),                              # 7 unknown type
-        good("bad-ids", user_id="", anonymous_id=""),                   # 8 no identity at all
-        good("ok-3", type="page", event="", name="Home"),               # 9
-        good("ok-1"),                                                   # 10 same messageId again in the batch
+        good("bad-props", properties="[1, 2, 3]"),  # 4 properties an array
+        good("bad-json", properties="{not json"),  # 5 properties not JSON
+        good("bad-time", timestamp="yesterday at noon"),  # 6 bad timestamp
+        good("bad-type", type="purchase"),  # 7 unknown type
+        good("bad-ids", user_id="", anonymous_id=""),  # 8 no identity at all
+        good("ok-3", type="page", event="", name="Home"),  # 9
+        good("ok-1"),  # 10 same messageId again in the batch
         good("too-big", properties=json.dumps({"blob": "x" * 33_000})),  # 11 over 32 KB
     ]
     before = stored_ids(client)
@@ -98,12 +99,14 @@ def test_malformed_events_are_rejected_by_field_and_good_neighbours_stored_once(
 
     good_ids = {acks[i].event_id for i in (0, 3, 9)}
     after = stored_ids(client)
-    assert after - before == Counter({event_id: 1 for event_id in good_ids}), "the good events stored once each"
+    assert after - before == Counter(dict.fromkeys(good_ids, 1)), "the good events stored once each"
 
     # The stored call is the one sent, with the received time the collector stamped.
     stored = {
-        e.event_id: e for e in (collector_pb2.EventAccepted.FromString(n.payload)
-                                for n in client.read_log("collector", [ACCEPTED_TOPIC]))
+        e.event_id: e
+        for e in (
+            collector_pb2.EventAccepted.FromString(n.payload) for n in client.read_log("collector", [ACCEPTED_TOPIC])
+        )
     }
     first = stored[acks[0].event_id]
     assert first.source_id == source.source_id and first.server_side
@@ -155,8 +158,12 @@ def test_ingest_stream_acknowledges_two_batches_with_global_indexes(client, sour
     second = [good("s-4", type="identify", event="", traits='{"plan": "free"}'), good("s-1"), good("", user_id="u-2")]
     before = stored_ids(client)
     response = client.collector.IngestStream(
-        iter([collector_pb2.IngestRequest(write_key=source.write_key, events=first),
-              collector_pb2.IngestRequest(write_key=source.write_key, events=second)]),
+        iter(
+            [
+                collector_pb2.IngestRequest(write_key=source.write_key, events=first),
+                collector_pb2.IngestRequest(write_key=source.write_key, events=second),
+            ]
+        ),
         timeout=30,
     )
     assert [a.index for a in response.acks] == [0, 1, 2, 3, 4, 5]

@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 UPSTREAM = ("collector", "identity", "profile")
 ACCEPTED_TOPIC = collector_pb2.EventAccepted.DESCRIPTOR.full_name
 BATCH = 100
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 PLANS = ("free", "pro", "team", "enterprise")
 EVENTS = ("Product Viewed", "Added To Cart", "Order Completed", "Signed In")
 
@@ -50,8 +50,12 @@ def person_calls(k: int, rng: random.Random) -> list[dict]:
         dict(type="page", anonymous_id=anon, name="Landing"),
         dict(type="track", user_id=user, event="Signed In"),
         # The user id and the anonymous id each have a person by now: this merges them.
-        dict(type="identify", user_id=user, anonymous_id=anon,
-             traits={"email": f"person{k}@example.com", "plan": rng.choice(PLANS), "score": rng.randint(0, 99)}),
+        dict(
+            type="identify",
+            user_id=user,
+            anonymous_id=anon,
+            traits={"email": f"person{k}@example.com", "plan": rng.choice(PLANS), "score": rng.randint(0, 99)},
+        ),
     ]
     if k % 3 == 0:
         calls += [
@@ -63,13 +67,26 @@ def person_calls(k: int, rng: random.Random) -> list[dict]:
     for _ in range(rng.randint(3, 8)):
         kind = rng.random()
         if kind < 0.55:
-            calls.append(dict(type="track", user_id=user, event=rng.choice(EVENTS), properties={"n": rng.randint(1, 5)}))
+            calls.append(
+                dict(type="track", user_id=user, event=rng.choice(EVENTS), properties={"n": rng.randint(1, 5)})
+            )
         elif kind < 0.75:
-            calls.append(dict(type="identify", user_id=user,
-                              traits={"plan": rng.choice(PLANS), "score": rng.randint(0, 99), f"t{k % 5}": k}))
+            calls.append(
+                dict(
+                    type="identify",
+                    user_id=user,
+                    traits={"plan": rng.choice(PLANS), "score": rng.randint(0, 99), f"t{k % 5}": k},
+                )
+            )
         elif kind < 0.9:
-            calls.append(dict(type="group", user_id=user, group_id=f"org-{k % 23}",
-                              traits={"seats": rng.randint(1, 50), "tier": rng.choice(PLANS)}))
+            calls.append(
+                dict(
+                    type="group",
+                    user_id=user,
+                    group_id=f"org-{k % 23}",
+                    traits={"seats": rng.randint(1, 50), "tier": rng.choice(PLANS)},
+                )
+            )
         else:
             calls.append(dict(type="page", user_id=user, name=rng.choice(("Pricing", "Docs", "Blog"))))
     return calls
@@ -114,7 +131,9 @@ def user_ids(stream) -> list[str]:
 def all_profiles(client: Client) -> list[profile_pb2.Profile]:
     out, after = [], ""
     while True:
-        page = client.profile.ListProfiles(profile_pb2.ListProfilesRequest(after_person_id=after, limit=1000), timeout=30)
+        page = client.profile.ListProfiles(
+            profile_pb2.ListProfilesRequest(after_person_id=after, limit=1000), timeout=30
+        )
         out.extend(page.profiles)
         if not page.next_after:
             return out
@@ -139,7 +158,9 @@ def normalised(profile: profile_pb2.Profile, source_id: str, message_of: dict[st
         out = {}
         for name, v in values.items():
             assert v.source_id == source_id, (profile.person_id, name, v)
-            fields = {f.name: getattr(v, f.name) for f in v.DESCRIPTOR.fields if f.name not in ("source_id", "event_id")}
+            fields = {
+                f.name: getattr(v, f.name) for f in v.DESCRIPTOR.fields if f.name not in ("source_id", "event_id")
+            }
             fields["event"] = message_of.get(v.event_id, f"unknown event {v.event_id}")
             if personal_value(v.value):  # encrypted (random key and nonce per run) or masked
                 fields["value"] = "<personal>"
@@ -158,7 +179,9 @@ def normalised(profile: profile_pb2.Profile, source_id: str, message_of: dict[st
     }
 
 
-def wait_settled(client: Client, expected_calls: int, timeout: float = 90.0, quiet: float = 1.5) -> list[profile_pb2.Profile]:
+def wait_settled(
+    client: Client, expected_calls: int, timeout: float = 90.0, quiet: float = 1.5
+) -> list[profile_pb2.Profile]:
     """Wait until profiles stop changing and count every stored call (or the timeout passes)."""
     deadline = time.monotonic() + timeout
     last, last_change = None, time.monotonic()
@@ -198,8 +221,9 @@ def expected_counts(client: Client, stream) -> dict[str, dict[str, int]]:
     """The oracle: every call counted once, for the person its identifier belongs to in the end
     (folding is order-independent, so the final identity graph decides)."""
     keys = sorted({call_key(e) for e in stream})
-    response = client.identity.Resolve(identity_pb2.ResolveRequest(
-        identifiers=[identity_pb2.Identifier(type=t, value=v) for t, v in keys]), timeout=30)
+    response = client.identity.Resolve(
+        identity_pb2.ResolveRequest(identifiers=[identity_pb2.Identifier(type=t, value=v) for t, v in keys]), timeout=30
+    )
     person = {(r.identifier.type, r.identifier.value): r.person_id for r in response.resolutions}
     assert all(person.values()), "identity knows every identifier of the stream"
     counts: dict[str, Counter] = {}
@@ -209,8 +233,10 @@ def expected_counts(client: Client, stream) -> dict[str, dict[str, int]]:
 
 
 def accepted_ids(client: Client) -> Counter:
-    return Counter(collector_pb2.EventAccepted.FromString(n.payload).event_id
-                   for n in client.read_log("collector", [ACCEPTED_TOPIC]))
+    return Counter(
+        collector_pb2.EventAccepted.FromString(n.payload).event_id
+        for n in client.read_log("collector", [ACCEPTED_TOPIC])
+    )
 
 
 def start(platform, services) -> None:
@@ -270,8 +296,8 @@ def run_stream(data_dir, stream, *, kill_profile_at: tuple[int, ...] = (), seed:
                 for number, begin in enumerate(range(0, len(stream), BATCH)):
                     if number in reached:
                         reached[number].set()
-                    response = client.ingest(source.write_key, stream[begin:begin + BATCH])
-                    assert response.accepted == len(stream[begin:begin + BATCH]), response
+                    response = client.ingest(source.write_key, stream[begin : begin + BATCH])
+                    assert response.accepted == len(stream[begin : begin + BATCH]), response
                     if kill_profile_at:
                         time.sleep(0.03)  # a live stream: profile works while it goes on
                     assert not failed, failed
@@ -285,8 +311,13 @@ def run_stream(data_dir, stream, *, kill_profile_at: tuple[int, ...] = (), seed:
             everyone = {p.person_id: normalised(p, source.source_id, message_of) for p in profiles}
             by_user = profiles_by_user(client, user_ids(stream), source.source_id, message_of)
             merges = len(client.read_log("identity", [identity_pb2.PersonsMerged.DESCRIPTOR.full_name]))
-            return dict(by_user=by_user, everyone=everyone, stored=stored, merges=merges,
-                        expected=expected_counts(client, stream))
+            return dict(
+                by_user=by_user,
+                everyone=everyone,
+                stored=stored,
+                merges=merges,
+                expected=expected_counts(client, stream),
+            )
     finally:
         platform.stop()
 
@@ -315,13 +346,15 @@ def test_profile_killed_mid_stream_ends_equal_to_an_uncrashed_run(tmp_path):
     assert not lost_or_twice, (
         f"after kill -9 of profile (during batches {kill_at}) {len(lost_or_twice)} persons' counts are wrong "
         f"(calls lost or counted twice); first: {lost_or_twice[0]}: "
-        f"{actual_a.get(lost_or_twice[0])} != expected {a['expected'].get(lost_or_twice[0])}")
+        f"{actual_a.get(lost_or_twice[0])} != expected {a['expected'].get(lost_or_twice[0])}"
+    )
 
     # And everything else of every profile equals the uncrashed run's.
     differing = sorted(u for u in b["by_user"] if a["by_user"].get(u) != b["by_user"][u])
     assert not differing, (
         f"{len(differing)} of {len(b['by_user'])} profiles differ after kill -9 of profile (during batches {kill_at}); "
-        f"first: {differing[0]}\nA: {a['by_user'][differing[0]]}\nB: {b['by_user'][differing[0]]}")
+        f"first: {differing[0]}\nA: {a['by_user'][differing[0]]}\nB: {b['by_user'][differing[0]]}"
+    )
     assert a["everyone"] == b["everyone"], "the set of profiles (by person id) differs after kill -9 of profile"
 
 
@@ -362,7 +395,7 @@ def test_collector_killed_mid_stream_stores_every_acknowledged_event_once(tmp_pa
             thread.start()
             try:
                 for number, begin in enumerate(range(0, len(stream), BATCH)):
-                    batch = stream[begin:begin + BATCH]
+                    batch = stream[begin : begin + BATCH]
                     if number in sending:
                         sending[number].set()
                     deadline = time.monotonic() + 60
@@ -371,14 +404,19 @@ def test_collector_killed_mid_stream_stores_every_acknowledged_event_once(tmp_pa
                             with lock:
                                 stub = client.collector
                             response = stub.Ingest(
-                                collector_pb2.IngestRequest(write_key=source.write_key, events=batch), timeout=5)
+                                collector_pb2.IngestRequest(write_key=source.write_key, events=batch), timeout=5
+                            )
                             break
                         except grpc.RpcError as error:
                             if killer_failed:
                                 raise killer_failed[0]
-                            assert error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-                                                    grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN,
-                                                    grpc.StatusCode.INTERNAL), error
+                            assert error.code() in (
+                                grpc.StatusCode.UNAVAILABLE,
+                                grpc.StatusCode.DEADLINE_EXCEEDED,
+                                grpc.StatusCode.CANCELLED,
+                                grpc.StatusCode.UNKNOWN,
+                                grpc.StatusCode.INTERNAL,
+                            ), error
                             assert time.monotonic() < deadline, f"batch at {begin} never acknowledged"
                             resent += 1
                             time.sleep(0.05)

@@ -17,9 +17,9 @@ from cdp.api.identity.v1 import identity_pb2
 from cdp.api.policy.v1 import decision_pb2
 from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2
+from support.calls import event, event_condition, ident, trait_condition
 from support.platform_fixture import Client, running_platform, wait_until
 from support.webhook_receiver import WebhookReceiver
-from support.calls import event, ident, trait_condition, event_condition
 
 pytestmark = pytest.mark.e2e
 
@@ -62,14 +62,6 @@ def source(client):
 # Helpers ---------------------------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
 def ingest_all_accepted(client: Client, source, events) -> dict[str, str]:
     """Ingest; every event must be accepted. Returns messageId -> event id."""
     response = client.ingest(source.write_key, events)
@@ -78,7 +70,9 @@ def ingest_all_accepted(client: Client, source, events) -> dict[str, str]:
 
 
 def person_of(client: Client, type_: str, value: str) -> str:
-    return client.identity.GetPerson(identity_pb2.GetPersonRequest(identifier=ident(type_, value)), timeout=10).person_id
+    return client.identity.GetPerson(
+        identity_pb2.GetPersonRequest(identifier=ident(type_, value)), timeout=10
+    ).person_id
 
 
 def profile_by(client: Client, type_: str, value: str) -> profile_pb2.Profile:
@@ -97,20 +91,36 @@ def decision_by_id(client: Client, service: str, decision_id: str) -> decision_p
 
 def deliveries_of(client: Client, destination_id: str, person_id: str) -> list[activation_pb2.Delivery]:
     response = client.activation.ListDeliveries(
-        activation_pb2.ListDeliveriesRequest(destination_id=destination_id, limit=1000), timeout=10)
+        activation_pb2.ListDeliveriesRequest(destination_id=destination_id, limit=1000), timeout=10
+    )
     return [d for d in response.deliveries if d.person_id == person_id]
 
 
 def create_pro_buyers(client: Client, name: str, plan: str) -> segment_pb2.Audience:
-    return client.segment.CreateAudience(segment_pb2.CreateAudienceRequest(
-        name=name, conditions=[trait_condition("plan", "eq", plan), event_condition("Order Completed", 2)],
-    ), metadata=marketer(client), timeout=30)
+    return client.segment.CreateAudience(
+        segment_pb2.CreateAudienceRequest(
+            name=name,
+            conditions=[trait_condition("plan", "eq", plan), event_condition("Order Completed", 2)],
+        ),
+        metadata=marketer(client),
+        timeout=30,
+    )
 
 
-def create_webhook(client: Client, name: str, url: str, audience_id: str, purpose: str = "analytics") -> activation_pb2.Destination:
-    return client.activation.CreateDestination(activation_pb2.CreateDestinationRequest(
-        name=name, type="webhook", url=url, purpose=purpose, audience_ids=[audience_id],
-    ), metadata=admin(client), timeout=30)
+def create_webhook(
+    client: Client, name: str, url: str, audience_id: str, purpose: str = "analytics"
+) -> activation_pb2.Destination:
+    return client.activation.CreateDestination(
+        activation_pb2.CreateDestinationRequest(
+            name=name,
+            type="webhook",
+            url=url,
+            purpose=purpose,
+            audience_ids=[audience_id],
+        ),
+        metadata=admin(client),
+        timeout=30,
+    )
 
 
 # Tests -------------------------------------------------------------------------------------------
@@ -119,17 +129,41 @@ def create_webhook(client: Client, name: str, url: str, audience_id: str, purpos
 def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source, receiver):
     user, anon = "user-ann", "anon-ann"
     events = [
-        event("identify", "p-1", "2024-03-01T10:00:00Z", user_id=user, anonymous_id=anon,
-              traits={"email": "ann@example.com", "first_name": "Ann", "plan": "pro"}),
-        event("track", "p-2", "2024-03-01T10:01:00Z", user_id=user, event="Order Completed",
-              properties={"order_id": "o-1", "total": 30.5}),
+        event(
+            "identify",
+            "p-1",
+            "2024-03-01T10:00:00Z",
+            user_id=user,
+            anonymous_id=anon,
+            traits={"email": "ann@example.com", "first_name": "Ann", "plan": "pro"},
+        ),
+        event(
+            "track",
+            "p-2",
+            "2024-03-01T10:01:00Z",
+            user_id=user,
+            event="Order Completed",
+            properties={"order_id": "o-1", "total": 30.5},
+        ),
         # The second order comes in anonymously: identity links it to Ann through the identify.
-        event("track", "p-3", "2024-03-01T10:02:00Z", anonymous_id=anon, event="Order Completed",
-              properties={"order_id": "o-2", "total": 12}),
+        event(
+            "track",
+            "p-3",
+            "2024-03-01T10:02:00Z",
+            anonymous_id=anon,
+            event="Order Completed",
+            properties={"order_id": "o-2", "total": 12},
+        ),
         event("page", "p-4", "2024-03-01T10:03:00Z", user_id=user, name="Pricing", properties={"path": "/pricing"}),
         event("screen", "p-5", "2024-03-01T10:04:00Z", user_id=user, name="Checkout"),
-        event("group", "p-6", "2024-03-01T10:05:00Z", user_id=user, group_id="acme",
-              traits={"name": "Acme Inc", "employees": 120, "industry": "tools"}),
+        event(
+            "group",
+            "p-6",
+            "2024-03-01T10:05:00Z",
+            user_id=user,
+            group_id="acme",
+            traits={"name": "Acme Inc", "employees": 120, "industry": "tools"},
+        ),
         event("alias", "p-7", "2024-03-01T10:06:00Z", user_id=user, previous_id="legacy-ann-42"),
     ]
     event_ids = ingest_all_accepted(client, source, events)
@@ -147,7 +181,12 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
     assert client.profile.GetProfile(profile_pb2.GetProfileRequest(person_id=person_id), timeout=10) == profile
 
     assert dict(profile.event_counts) == {
-        "$identify": 1, "Order Completed": 2, "$page": 1, "$screen": 1, "$group": 1, "$alias": 1,
+        "$identify": 1,
+        "Order Completed": 2,
+        "$page": 1,
+        "$screen": 1,
+        "$group": 1,
+        "$alias": 1,
     }
     assert profile.first_seen == "2024-03-01T10:00:00.000Z"
     assert profile.last_seen == "2024-03-01T10:06:00.000Z"
@@ -156,7 +195,10 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
     assert json.loads(profile.traits["plan"].value) == "pro"
     for name, value in profile.traits.items():  # provenance: the source and the call that set it
         assert (value.source_id, value.event_id, value.updated_at) == (
-            source.source_id, event_ids["p-1"], "2024-03-01T10:00:00.000Z"), name
+            source.source_id,
+            event_ids["p-1"],
+            "2024-03-01T10:00:00.000Z",
+        ), name
     assert [a.group_id for a in profile.accounts] == ["acme"]
     account = profile.accounts[0]
     assert set(account.traits) == {"name", "employees", "industry"}  # "name" is classified personal (pii.name)
@@ -171,16 +213,20 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
     assert destination.purpose == "analytics"
 
     [entered] = receiver.wait_for(
-        lambda r: r.path == "/analytics" and r.body.get("type") == "audience.entered" and r.body.get("person_id") == person_id,
-        timeout=30)
+        lambda r: (
+            r.path == "/analytics" and r.body.get("type") == "audience.entered" and r.body.get("person_id") == person_id
+        ),
+        timeout=30,
+    )
     body = entered.body
     assert body["audience"] == {"id": audience.audience_id, "name": "Pro buyers"}
     assert body["traits"] == {"plan": "pro"}, "only what cdp.egress allows for analytics leaves"
     assert "email" not in body["traits"] and "first_name" not in body["traits"]
     assert body["withheld"] == ["email", "first_name"]
     assert entered.headers.get("X-CDP-Delivery") == body["delivery_id"]
-    assert client.segment.ListMembers(segment_pb2.ListMembersRequest(audience_id=audience.audience_id),
-                                      timeout=10).person_ids == [person_id]
+    assert client.segment.ListMembers(
+        segment_pb2.ListMembersRequest(audience_id=audience.audience_id), timeout=10
+    ).person_ids == [person_id]
 
     def delivered():
         found = [d for d in deliveries_of(client, destination.destination_id, person_id) if d.action == "entered"]
@@ -211,9 +257,13 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
     assert "email" in egress_result["withheld"] and "first_name" in egress_result["withheld"]
     assert egress_result["allowed"] == ["plan"]
 
-    activate = [d for d in decisions(client, "activation")
-                if d.entrypoint == AUDIENCE_DECISION and json.loads(d.input)["action"] == "activate"
-                and json.loads(d.input)["audience"]["name"] == "Pro buyers"]
+    activate = [
+        d
+        for d in decisions(client, "activation")
+        if d.entrypoint == AUDIENCE_DECISION
+        and json.loads(d.input)["action"] == "activate"
+        and json.loads(d.input)["audience"]["name"] == "Pro buyers"
+    ]
     assert len(activate) == 1 and json.loads(activate[0].result)["allow"] is True
     assert activate[0].caller == "ada@example.com"
 
@@ -223,21 +273,31 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
         assert [r.revision for r in revisions] == [decision.revision], service
         sources = dict(revisions[0].sources)
         assert revisions[0].service == service
-        assert {"cdp/audience/audience.rego", "cdp/egress/egress.rego", "cdp/pii/pii.rego", "data/data.json"} <= set(sources)
+        assert {"cdp/audience/audience.rego", "cdp/egress/egress.rego", "cdp/pii/pii.rego", "data/data.json"} <= set(
+            sources
+        )
         assert "package cdp.egress" in sources["cdp/egress/egress.rego"]
         assert "religion" in json.loads(sources["data/data.json"])["cdp"]["classification"]
 
     # Ann moves to the free plan: she leaves the audience and the webhook hears it.
-    ingest_all_accepted(client, source, [
-        event("identify", "p-8", "2024-03-02T09:00:00Z", user_id=user, traits={"plan": "free"})])
+    ingest_all_accepted(
+        client, source, [event("identify", "p-8", "2024-03-02T09:00:00Z", user_id=user, traits={"plan": "free"})]
+    )
     [exited] = receiver.wait_for(
-        lambda r: r.path == "/analytics" and r.body.get("type") == "audience.exited" and r.body.get("person_id") == person_id,
-        timeout=30)
+        lambda r: (
+            r.path == "/analytics" and r.body.get("type") == "audience.exited" and r.body.get("person_id") == person_id
+        ),
+        timeout=30,
+    )
     assert exited.body["audience"]["id"] == audience.audience_id
     assert exited.body["traits"] == {"plan": "free"}
     assert exited.body["withheld"] == ["email", "first_name"]
-    assert client.segment.ListMembers(segment_pb2.ListMembersRequest(audience_id=audience.audience_id),
-                                      timeout=10).person_ids == []
+    assert (
+        client.segment.ListMembers(
+            segment_pb2.ListMembersRequest(audience_id=audience.audience_id), timeout=10
+        ).person_ids
+        == []
+    )
 
     def both_delivered():
         found = {d.action: d.status for d in deliveries_of(client, destination.destination_id, person_id)}
@@ -257,26 +317,45 @@ def test_refused_audiences_and_activation_are_denied_and_recorded(client, source
         return raised.value.details()
 
     # An analyst may not create audiences at all.
-    details = refused(client.segment.CreateAudience, segment_pb2.CreateAudienceRequest(
-        name="Analyst's audience", conditions=[trait_condition("plan", "eq", "pro")],
-    ), client.platform.metadata("al@example.com", ["analyst"]))
+    details = refused(
+        client.segment.CreateAudience,
+        segment_pb2.CreateAudienceRequest(
+            name="Analyst's audience",
+            conditions=[trait_condition("plan", "eq", "pro")],
+        ),
+        client.platform.metadata("al@example.com", ["analyst"]),
+    )
     assert "al@example.com may not call /cdp.segment.v1.SegmentService/CreateAudience" in details
 
     # A marketer may not target a special-category trait.
-    religion = refused(client.segment.CreateAudience, segment_pb2.CreateAudienceRequest(
-        name="By religion", conditions=[trait_condition("religion", "eq", "any")],
-    ), marketer(client))
+    religion = refused(
+        client.segment.CreateAudience,
+        segment_pb2.CreateAudienceRequest(
+            name="By religion",
+            conditions=[trait_condition("religion", "eq", "any")],
+        ),
+        marketer(client),
+    )
     assert "religion" in religion and "sensitive.religion" in religion
 
     names = [a.name for a in client.segment.ListAudiences(segment_pb2.ListAudiencesRequest(), timeout=10).audiences]
     assert "Analyst's audience" not in names and "By religion" not in names
 
     # The analyst was stopped at the door by cdp.access; the marketer by cdp.audience. Both are recorded.
-    [access] = [d for d in decisions(client, "segment") if d.entrypoint == ACCESS_DECISION
-                and json.loads(d.input)["caller"]["subject"] == "al@example.com"]
-    recorded = {json.loads(d.input)["audience"]["name"]: d for d in decisions(client, "segment")
-                if d.entrypoint == AUDIENCE_DECISION}
-    for decision, subject, text in ((access, "al@example.com", details), (recorded["By religion"], "mia@example.com", religion)):
+    [access] = [
+        d
+        for d in decisions(client, "segment")
+        if d.entrypoint == ACCESS_DECISION and json.loads(d.input)["caller"]["subject"] == "al@example.com"
+    ]
+    recorded = {
+        json.loads(d.input)["audience"]["name"]: d
+        for d in decisions(client, "segment")
+        if d.entrypoint == AUDIENCE_DECISION
+    }
+    for decision, subject, text in (
+        (access, "al@example.com", details),
+        (recorded["By religion"], "mia@example.com", religion),
+    ):
         result = json.loads(decision.result)
         assert result["allow"] is False and result["reasons"]
         assert decision.caller == subject
@@ -287,29 +366,53 @@ def test_refused_audiences_and_activation_are_denied_and_recorded(client, source
 
     # A marketer may build an audience but not activate it: only admin and service may.
     audience = create_pro_buyers(client, "Marketer only", "marketer-only")
-    denied = refused(client.activation.CreateDestination, activation_pb2.CreateDestinationRequest(
-        name="sneaky", type="webhook", url="http://127.0.0.1:9/never", purpose="marketing",
-        audience_ids=[audience.audience_id],
-    ), marketer(client))
+    denied = refused(
+        client.activation.CreateDestination,
+        activation_pb2.CreateDestinationRequest(
+            name="sneaky",
+            type="webhook",
+            url="http://127.0.0.1:9/never",
+            purpose="marketing",
+            audience_ids=[audience.audience_id],
+        ),
+        marketer(client),
+    )
     assert "activate" in denied
-    assert "sneaky" not in [d.name for d in client.activation.ListDestinations(
-        activation_pb2.ListDestinationsRequest(), timeout=10).destinations]
-    activate = [d for d in decisions(client, "activation") if d.entrypoint == AUDIENCE_DECISION
-                and json.loads(d.input)["audience"]["name"] == "Marketer only"]
+    assert "sneaky" not in [
+        d.name
+        for d in client.activation.ListDestinations(activation_pb2.ListDestinationsRequest(), timeout=10).destinations
+    ]
+    activate = [
+        d
+        for d in decisions(client, "activation")
+        if d.entrypoint == AUDIENCE_DECISION and json.loads(d.input)["audience"]["name"] == "Marketer only"
+    ]
     assert len(activate) == 1 and json.loads(activate[0].result)["allow"] is False
     assert activate[0].decision_id in denied
 
 
 def test_failing_webhook_is_retried_until_delivered_and_every_attempt_is_logged(client, source, receiver):
     user = "user-bob"
-    ingest_all_accepted(client, source, [
-        event("identify", "f-1", "2024-04-01T08:00:00Z", user_id=user,
-              traits={"email": "bob@example.com", "plan": "enterprise"}),
-        event("track", "f-2", "2024-04-01T08:01:00Z", user_id=user, event="Order Completed"),
-        event("track", "f-3", "2024-04-01T08:02:00Z", user_id=user, event="Order Completed"),
-    ])
-    wait_until(lambda: profile_by(client, "user_id", user).event_counts.get("Order Completed") == 2,
-               timeout=30, what="Bob's profile")
+    ingest_all_accepted(
+        client,
+        source,
+        [
+            event(
+                "identify",
+                "f-1",
+                "2024-04-01T08:00:00Z",
+                user_id=user,
+                traits={"email": "bob@example.com", "plan": "enterprise"},
+            ),
+            event("track", "f-2", "2024-04-01T08:01:00Z", user_id=user, event="Order Completed"),
+            event("track", "f-3", "2024-04-01T08:02:00Z", user_id=user, event="Order Completed"),
+        ],
+    )
+    wait_until(
+        lambda: profile_by(client, "user_id", user).event_counts.get("Order Completed") == 2,
+        timeout=30,
+        what="Bob's profile",
+    )
     person_id = person_of(client, "user_id", user)
 
     receiver.fail_first("/flaky", 2, status=500)
@@ -331,28 +434,52 @@ def test_failing_webhook_is_retried_until_delivered_and_every_attempt_is_logged(
     assert delivery.attempts == 3
     assert delivery.delivery_id == posts[0].body["delivery_id"]
 
-    attempts = [a for a in client.read_messages("activation", activation_pb2.DeliveryAttempted)
-                if a.delivery_id == delivery.delivery_id]
+    attempts = [
+        a
+        for a in client.read_messages("activation", activation_pb2.DeliveryAttempted)
+        if a.delivery_id == delivery.delivery_id
+    ]
     assert [(a.attempt, a.ok, a.http_status) for a in attempts] == [(1, False, 500), (2, False, 500), (3, True, 200)]
     assert attempts[0].error == "HTTP 500" and attempts[2].error == ""
-    dead = [d for d in client.read_messages("activation", activation_pb2.DeliveryDeadLettered)
-            if d.delivery_id == delivery.delivery_id]
+    dead = [
+        d
+        for d in client.read_messages("activation", activation_pb2.DeliveryDeadLettered)
+        if d.delivery_id == delivery.delivery_id
+    ]
     assert dead == []
-    scheduled = [s for s in client.read_messages("activation", activation_pb2.DeliveryScheduled)
-                 if s.delivery_id == delivery.delivery_id]
+    scheduled = [
+        s
+        for s in client.read_messages("activation", activation_pb2.DeliveryScheduled)
+        if s.delivery_id == delivery.delivery_id
+    ]
     assert len(scheduled) == 1 and scheduled[0].action == "entered"
 
 
 def test_profile_of_a_merge_lists_the_merged_person(client, source):
-    ingest_all_accepted(client, source, [
-        event("track", "mg-1", "2024-06-01T08:00:00Z", anonymous_id="anon-mia", event="Product Viewed"),
-        event("track", "mg-2", "2024-06-01T08:01:00Z", user_id="user-mia", event="Signed In"),
-        event("identify", "mg-3", "2024-06-01T08:02:00Z", user_id="user-mia", anonymous_id="anon-mia",
-              traits={"plan": "pro"}),
-    ])
-    profile = wait_until(lambda: (p := profile_by(client, "user_id", "user-mia")) and sum(p.event_counts.values()) == 3 and p,
-                         timeout=30, what="the merged profile")
-    person = client.identity.GetPerson(identity_pb2.GetPersonRequest(identifier=ident("user_id", "user-mia")), timeout=10)
+    ingest_all_accepted(
+        client,
+        source,
+        [
+            event("track", "mg-1", "2024-06-01T08:00:00Z", anonymous_id="anon-mia", event="Product Viewed"),
+            event("track", "mg-2", "2024-06-01T08:01:00Z", user_id="user-mia", event="Signed In"),
+            event(
+                "identify",
+                "mg-3",
+                "2024-06-01T08:02:00Z",
+                user_id="user-mia",
+                anonymous_id="anon-mia",
+                traits={"plan": "pro"},
+            ),
+        ],
+    )
+    profile = wait_until(
+        lambda: (p := profile_by(client, "user_id", "user-mia")) and sum(p.event_counts.values()) == 3 and p,
+        timeout=30,
+        what="the merged profile",
+    )
+    person = client.identity.GetPerson(
+        identity_pb2.GetPersonRequest(identifier=ident("user_id", "user-mia")), timeout=10
+    )
     assert len(person.merged_person_ids) == 1, "identity merged the anonymous and the user person"
     assert profile.person_id == person.person_id
     merged_id = person.merged_person_ids[0]
@@ -362,16 +489,30 @@ def test_profile_of_a_merge_lists_the_merged_person(client, source):
 
 
 def test_alias_from_an_anonymous_id_joins_the_visitor_to_the_user(client, source):
-    ingest_all_accepted(client, source, [
-        event("track", "al-1", "2024-06-02T08:00:00Z", anonymous_id="anon-zoe", event="Product Viewed"),
-        event("identify", "al-2", "2024-06-02T08:01:00Z", user_id="user-zoe", traits={"plan": "team"}),
-    ])
-    ingest_all_accepted(client, source, [
-        event("alias", "al-3", "2024-06-02T08:02:00Z", user_id="user-zoe", previous_id="anon-zoe"),
-    ])
-    wait_until(lambda: profile_by(client, "user_id", "user-zoe").event_counts.get("$alias") == 1,
-               timeout=30, what="the alias counted")
+    ingest_all_accepted(
+        client,
+        source,
+        [
+            event("track", "al-1", "2024-06-02T08:00:00Z", anonymous_id="anon-zoe", event="Product Viewed"),
+            event("identify", "al-2", "2024-06-02T08:01:00Z", user_id="user-zoe", traits={"plan": "team"}),
+        ],
+    )
+    ingest_all_accepted(
+        client,
+        source,
+        [
+            event("alias", "al-3", "2024-06-02T08:02:00Z", user_id="user-zoe", previous_id="anon-zoe"),
+        ],
+    )
+    wait_until(
+        lambda: profile_by(client, "user_id", "user-zoe").event_counts.get("$alias") == 1,
+        timeout=30,
+        what="the alias counted",
+    )
     assert person_of(client, "anonymous_id", "anon-zoe") == person_of(client, "user_id", "user-zoe")
-    profile = wait_until(lambda: (p := profile_by(client, "user_id", "user-zoe")).event_counts.get("Product Viewed") and p,
-                         timeout=5, what="the visitor's calls in the user's profile")
+    profile = wait_until(
+        lambda: (p := profile_by(client, "user_id", "user-zoe")).event_counts.get("Product Viewed") and p,
+        timeout=5,
+        what="the visitor's calls in the user's profile",
+    )
     assert dict(profile.event_counts) == {"Product Viewed": 1, "$identify": 1, "$alias": 1}

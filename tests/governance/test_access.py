@@ -82,7 +82,9 @@ def reflect(platform, service: str) -> tuple[set[str], list[Method]]:
     with platform.channel(service) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
 
-        def ask(requests: list[reflection_pb2.ServerReflectionRequest]) -> list[reflection_pb2.ServerReflectionResponse]:
+        def ask(
+            requests: list[reflection_pb2.ServerReflectionRequest],
+        ) -> list[reflection_pb2.ServerReflectionResponse]:
             responses = list(stub.ServerReflectionInfo(iter(requests), metadata=metadata, timeout=TIMEOUT))
             for r in responses:
                 assert not r.HasField("error_response"), r
@@ -111,8 +113,14 @@ def reflect(platform, service: str) -> tuple[set[str], list[Method]]:
     methods = []
     for name in sorted(names):
         for m in pool.FindServiceByName(name).methods:
-            methods.append(Method(f"/{name}/{m.name}", message_factory.GetMessageClass(m.input_type),
-                                  m.client_streaming, m.server_streaming))
+            methods.append(
+                Method(
+                    f"/{name}/{m.name}",
+                    message_factory.GetMessageClass(m.input_type),
+                    m.client_streaming,
+                    m.server_streaming,
+                )
+            )
     return names, methods
 
 
@@ -120,9 +128,12 @@ def attempt(channel: grpc.Channel, method: Method, metadata=()) -> tuple[grpc.St
     """Call a method with an empty request: (status code, details, first response or None)."""
     serialize, deserialize = (lambda m: m.SerializeToString()), (lambda b: b)
     request = method.request_class()
-    kind = {(False, False): channel.unary_unary, (False, True): channel.unary_stream,
-            (True, False): channel.stream_unary, (True, True): channel.stream_stream}[
-        (method.client_streaming, method.server_streaming)]
+    kind = {
+        (False, False): channel.unary_unary,
+        (False, True): channel.unary_stream,
+        (True, False): channel.stream_unary,
+        (True, True): channel.stream_stream,
+    }[(method.client_streaming, method.server_streaming)]
     call = kind(method.path, request_serializer=serialize, response_deserializer=deserialize)
     argument = iter([request]) if method.client_streaming else request
     try:
@@ -153,7 +164,9 @@ def test_every_method_refuses_callers_without_valid_credentials(platform, servic
     names, methods = reflect(platform, service)
     assert names == EXPECTED_SERVICES[service] | COMMON
     assert len(methods) >= 5 and {m.path for m in methods} >= HEALTH | {
-        "/cdp.eventlog.v1.EventLog/Read", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"}
+        "/cdp.eventlog.v1.EventLog/Read",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    }
 
     address = platform.address(service)
     tls = credentials(platform.data_dir)
@@ -168,33 +181,70 @@ def test_every_method_refuses_callers_without_valid_credentials(platform, servic
     def expect(label: str, method: Method, outcome, allowed_codes, mention: str = "") -> None:
         code, details, _ = outcome
         if code not in allowed_codes or (mention and mention not in details):
-            failures.append(f"{method.path} [{label}]: {code.name} {details!r}; expected one of "
-                            f"{sorted(c.name for c in allowed_codes)}" + (f" mentioning {mention!r}" if mention else ""))
+            failures.append(
+                f"{method.path} [{label}]: {code.name} {details!r}; expected one of "
+                f"{sorted(c.name for c in allowed_codes)}" + (f" mentioning {mention!r}" if mention else "")
+            )
 
-    with grpc.insecure_channel(address) as plain, grpc.secure_channel(address, ca_only) as no_cert, \
-            grpc.secure_channel(address, tls.client("cli")) as cli:
+    with (
+        grpc.insecure_channel(address) as plain,
+        grpc.secure_channel(address, ca_only) as no_cert,
+        grpc.secure_channel(address, tls.client("cli")) as cli,
+    ):
         for method in methods:
             # (a) No client certificate: the TLS handshake (or the plaintext connection) fails.
-            expect("plaintext", method, attempt(plain, method), {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAUTHENTICATED})
-            expect("TLS without a client certificate", method, attempt(no_cert, method),
-                   {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAUTHENTICATED})
+            expect(
+                "plaintext",
+                method,
+                attempt(plain, method),
+                {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAUTHENTICATED},
+            )
+            expect(
+                "TLS without a client certificate",
+                method,
+                attempt(no_cert, method),
+                {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAUTHENTICATED},
+            )
             # (b) The cli certificate alone is not a caller; only the health check admits any verified peer.
             outcome = attempt(cli, method)
             if method.path in HEALTH:
                 code, details, first = outcome
-                if code != grpc.StatusCode.OK or health_pb2.HealthCheckResponse.FromString(first).status != \
-                        health_pb2.HealthCheckResponse.SERVING:
-                    failures.append(f"{method.path} [cli certificate, no token]: {code.name} {details!r}; expected SERVING")
+                if (
+                    code != grpc.StatusCode.OK
+                    or health_pb2.HealthCheckResponse.FromString(first).status != health_pb2.HealthCheckResponse.SERVING
+                ):
+                    failures.append(
+                        f"{method.path} [cli certificate, no token]: {code.name} {details!r}; expected SERVING"
+                    )
             else:
-                expect("cli certificate, no token", method, outcome,
-                       {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED})
+                expect(
+                    "cli certificate, no token",
+                    method,
+                    outcome,
+                    {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED},
+                )
             # (c) A token signed by another key, (d) an expired one, and one whose payload was altered.
-            expect("token of another key", method, attempt(cli, method, bearer(foreign)),
-                   {grpc.StatusCode.UNAUTHENTICATED}, "signature")
-            expect("expired token", method, attempt(cli, method, bearer(expired)),
-                   {grpc.StatusCode.UNAUTHENTICATED}, "expired")
-            expect("altered token", method, attempt(cli, method, bearer(forged)),
-                   {grpc.StatusCode.UNAUTHENTICATED}, "signature")
+            expect(
+                "token of another key",
+                method,
+                attempt(cli, method, bearer(foreign)),
+                {grpc.StatusCode.UNAUTHENTICATED},
+                "signature",
+            )
+            expect(
+                "expired token",
+                method,
+                attempt(cli, method, bearer(expired)),
+                {grpc.StatusCode.UNAUTHENTICATED},
+                "expired",
+            )
+            expect(
+                "altered token",
+                method,
+                attempt(cli, method, bearer(forged)),
+                {grpc.StatusCode.UNAUTHENTICATED},
+                "signature",
+            )
     assert not failures, f"{len(failures)} calls got through or failed wrongly:\n" + "\n".join(failures)
 
 
@@ -214,18 +264,44 @@ def test_cli_certificate_alone_is_refused_by_policy_and_recorded(platform, clien
 # Refusals by policy --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("service, call, request_, subject, role", [
-    ("segment", "CreateAudience", segment_pb2.CreateAudienceRequest(
-        name="Analyst's own", conditions=[trait_condition("plan", "eq", "pro")]), "al@example.com", "analyst"),
-    ("identity", "Forget", identity_pb2.ForgetRequest(identifier=identity_pb2.Identifier(
-        type="user_id", value="user-access-dora")), "mia@example.com", "marketer"),
-], ids=["analyst-creates-audience", "marketer-forgets"])
-def test_a_role_the_policy_refuses_is_denied_with_reason_and_recorded(platform, client, service, call, request_,
-                                                                      subject, role):
+@pytest.mark.parametrize(
+    "service, call, request_, subject, role",
+    [
+        (
+            "segment",
+            "CreateAudience",
+            segment_pb2.CreateAudienceRequest(name="Analyst's own", conditions=[trait_condition("plan", "eq", "pro")]),
+            "al@example.com",
+            "analyst",
+        ),
+        (
+            "identity",
+            "Forget",
+            identity_pb2.ForgetRequest(identifier=identity_pb2.Identifier(type="user_id", value="user-access-dora")),
+            "mia@example.com",
+            "marketer",
+        ),
+    ],
+    ids=["analyst-creates-audience", "marketer-forgets"],
+)
+def test_a_role_the_policy_refuses_is_denied_with_reason_and_recorded(
+    platform, client, service, call, request_, subject, role
+):
     if service == "identity":  # someone to forget, so that a wrongly allowed call would show
         source = client.create_source("access-forget", server_side=True)
-        ingest_accepted(client, source, [event("identify", "ac-f1", "2024-07-01T08:00:00Z", user_id="user-access-dora",
-                                               traits={"email": "dora-7f3a@example.com"})])
+        ingest_accepted(
+            client,
+            source,
+            [
+                event(
+                    "identify",
+                    "ac-f1",
+                    "2024-07-01T08:00:00Z",
+                    user_id="user-access-dora",
+                    traits={"email": "dora-7f3a@example.com"},
+                )
+            ],
+        )
         wait_until(lambda: profile_by(client, "user_id", "user-access-dora"), timeout=30, what="Dora's profile")
     stub = getattr(client, service)
     error = rpc_error(getattr(stub, call), request_, metadata=platform.metadata(subject, [role]), timeout=10)
@@ -241,7 +317,10 @@ def test_a_role_the_policy_refuses_is_denied_with_reason_and_recorded(platform, 
     result = json.loads(record.result)
     assert result["allow"] is False and result["pii_clear"] is False
     assert [f"{r} (decision {decision_id})" for r in result["reasons"]] == [error.details()]
-    assert json.loads(record.input) == {"method": method, "caller": {"subject": subject, "kind": "user", "roles": [role]}}
+    assert json.loads(record.input) == {
+        "method": method,
+        "caller": {"subject": subject, "kind": "user", "roles": [role]},
+    }
 
     if service == "identity":  # the refused call changed nothing
         profile = profile_by(client, "user_id", "user-access-dora")
@@ -254,9 +333,19 @@ def test_a_role_the_policy_refuses_is_denied_with_reason_and_recorded(platform, 
 
 def test_personal_traits_read_masked_unless_the_caller_may_see_them(platform, client):
     source = client.create_source("access-reads", server_side=True)
-    ingest_accepted(client, source, [event("identify", "ac-r1", "2024-07-02T08:00:00Z", user_id="user-access-pia",
-                                           traits={"email": "pia-7f3a@example.com", "first_name": "Philippa",
-                                                   "plan": "team"})])
+    ingest_accepted(
+        client,
+        source,
+        [
+            event(
+                "identify",
+                "ac-r1",
+                "2024-07-02T08:00:00Z",
+                user_id="user-access-pia",
+                traits={"email": "pia-7f3a@example.com", "first_name": "Philippa", "plan": "team"},
+            )
+        ],
+    )
     wait_until(lambda: profile_by(client, "user_id", "user-access-pia"), timeout=30, what="Pia's profile")
     clear = {"email": "pia-7f3a@example.com", "first_name": "Philippa"}
 
@@ -281,6 +370,7 @@ def test_personal_traits_read_masked_unless_the_caller_may_see_them(platform, cl
 def test_a_tool_channel_sends_its_token_on_streaming_calls_too(platform):
     with platform.channel("segment", platform.token("ada@example.com", ("admin",), ttl_s=60)) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        [listed] = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
-                                             timeout=TIMEOUT)
+        [listed] = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=TIMEOUT
+        )
     assert "cdp.segment.v1.SegmentService" in {s.name for s in listed.list_services_response.service}

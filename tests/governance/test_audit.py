@@ -63,21 +63,41 @@ def traffic(data_dir, receiver):
         source = client.create_source("audit-e2e", server_side=True)
         calls = []
         for i, (user, traits) in enumerate(PEOPLE.items()):
-            calls += [event("identify", f"au-{i}-1", "2024-08-01T10:00:00Z", user_id=user, traits=traits),
-                      event("track", f"au-{i}-2", "2024-08-01T10:05:00Z", user_id=user, event="Order Completed",
-                            properties={"total": 10 + i})]
+            calls += [
+                event("identify", f"au-{i}-1", "2024-08-01T10:00:00Z", user_id=user, traits=traits),
+                event(
+                    "track",
+                    f"au-{i}-2",
+                    "2024-08-01T10:05:00Z",
+                    user_id=user,
+                    event="Order Completed",
+                    properties={"total": 10 + i},
+                ),
+            ]
         ingest_accepted(client, source, calls)
         for user in PEOPLE:
-            wait_until(lambda: profile_by(client, "user_id", user).event_counts.get("Order Completed") == 1,
-                       timeout=30, what=f"{user}'s profile")
-        audience = client.segment.CreateAudience(segment_pb2.CreateAudienceRequest(
-            name="Pro (audit)", conditions=[trait_condition("plan", "eq", "pro")]),
-            metadata=platform.metadata("mia@example.com", ["marketer"]), timeout=30)
+            wait_until(
+                lambda: profile_by(client, "user_id", user).event_counts.get("Order Completed") == 1,
+                timeout=30,
+                what=f"{user}'s profile",
+            )
+        audience = client.segment.CreateAudience(
+            segment_pb2.CreateAudienceRequest(name="Pro (audit)", conditions=[trait_condition("plan", "eq", "pro")]),
+            metadata=platform.metadata("mia@example.com", ["marketer"]),
+            timeout=30,
+        )
         destinations = {}
         for purpose in ("marketing", "analytics"):
-            destinations[purpose] = client.activation.CreateDestination(activation_pb2.CreateDestinationRequest(
-                name=f"{purpose} (audit)", type="webhook", url=receiver.url(f"/{purpose}"), purpose=purpose,
-                audience_ids=[audience.audience_id]), timeout=30)
+            destinations[purpose] = client.activation.CreateDestination(
+                activation_pb2.CreateDestinationRequest(
+                    name=f"{purpose} (audit)",
+                    type="webhook",
+                    url=receiver.url(f"/{purpose}"),
+                    purpose=purpose,
+                    audience_ids=[audience.audience_id],
+                ),
+                timeout=30,
+            )
         members = 3
         receiver.wait_for(lambda r: r.path == "/marketing", count=members, timeout=30)
         receiver.wait_for(lambda r: r.path == "/analytics", count=members, timeout=30)
@@ -86,7 +106,9 @@ def traffic(data_dir, receiver):
         assert all("email" not in r.body["traits"] for r in receiver.requests("/analytics"))
 
         def all_delivered():
-            found = client.activation.ListDeliveries(activation_pb2.ListDeliveriesRequest(limit=1000), timeout=10).deliveries
+            found = client.activation.ListDeliveries(
+                activation_pb2.ListDeliveriesRequest(limit=1000), timeout=10
+            ).deliveries
             return len(found) == 2 * members and all(d.status == "delivered" for d in found)
 
         wait_until(all_delivered, timeout=20, what="every delivery delivered")
@@ -112,15 +134,27 @@ def test_replay_reports_exactly_the_egress_decisions_that_would_flip(data_dir, t
     marketing = traffic["destinations"]["marketing"].destination_id
     egress = [d for d in recorded["activation"] if d.entrypoint == EGRESS_DECISION]
     # What must flip: the marketing destination's egress decisions over properties that include email.
-    expected = {d.decision_id for d in egress if json.loads(d.input)["destination"]["id"] == marketing
-                and "email" in json.loads(d.input)["properties"]}
+    expected = {
+        d.decision_id
+        for d in egress
+        if json.loads(d.input)["destination"]["id"] == marketing and "email" in json.loads(d.input)["properties"]
+    }
     assert len(expected) == 2, "Ann's {email, plan} and Bob's {email, first_name, plan}"
     assert len(egress) >= 5  # the same for analytics, and Cat's {plan} for both
 
     candidate = candidate_policies(tmp_path)
     out_json, out_html = tmp_path / "out.json", tmp_path / "out.html"
-    replayed = run_cli(traffic["platform"], "audit", "replay", "--policies", str(candidate),
-                       "--json", str(out_json), "--html", str(out_html))
+    replayed = run_cli(
+        traffic["platform"],
+        "audit",
+        "replay",
+        "--policies",
+        str(candidate),
+        "--json",
+        str(out_json),
+        "--html",
+        str(out_html),
+    )
     assert replayed.returncode == 0, replayed.stderr + replayed.stdout
     assert "2 would change" in replayed.stdout, replayed.stdout
 
@@ -149,8 +183,9 @@ def test_replay_reports_exactly_the_egress_decisions_that_would_flip(data_dir, t
 
 def decision_rows(db: Path) -> list[tuple[int, decision_pb2.DecisionRecorded]]:
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT rowid, state FROM stored_events WHERE topic = ? ORDER BY rowid",
-                            (DECISION_TOPIC,)).fetchall()
+        rows = conn.execute(
+            "SELECT rowid, state FROM stored_events WHERE topic = ? ORDER BY rowid", (DECISION_TOPIC,)
+        ).fetchall()
     return [(rowid, decision_pb2.DecisionRecorded.FromString(state)) for rowid, state in rows]
 
 
@@ -170,33 +205,45 @@ def test_verify_passes_live_and_fails_on_an_edited_or_a_missing_record(data_dir,
     marketing = traffic["destinations"]["marketing"].destination_id
     rows = decision_rows(data_dir / "activation.sqlite")
     last_sequence = rows[-1][1].sequence
-    [(rowid, record)] = [(i, r) for i, r in rows if r.entrypoint == EGRESS_DECISION
-                         and json.loads(r.input)["destination"]["id"] == marketing
-                         and json.loads(r.input)["properties"] == ["email", "plan"]]
+    [(rowid, record)] = [
+        (i, r)
+        for i, r in rows
+        if r.entrypoint == EGRESS_DECISION
+        and json.loads(r.input)["destination"]["id"] == marketing
+        and json.loads(r.input)["properties"] == ["email", "plan"]
+    ]
     assert record.sequence < last_sequence, "edit a record in the middle of the chain"
     result = json.loads(record.result)
     result["allowed"].remove("email")
     result["withheld"].append("email")  # as if email had not left
     record.result = json.dumps(result, sort_keys=True, separators=(",", ":"))
     with sqlite3.connect(data_dir / "activation.sqlite") as conn:
-        assert conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?",
-                            (record.SerializeToString(), rowid)).rowcount == 1
+        assert (
+            conn.execute(
+                "UPDATE stored_events SET state = ? WHERE rowid = ?", (record.SerializeToString(), rowid)
+            ).rowcount
+            == 1
+        )
 
     with running_platform(data_dir) as platform:
         edited = run_cli(platform, "audit", "verify")
     assert edited.returncode != 0, edited.stdout
     found = failures(edited)
     assert found, edited.stderr + edited.stdout
-    assert all(record.decision_id[:12] in line and line.startswith("FAIL activation decision")
-               for line in found), found
-    assert any(f"activation decision #{record.sequence}" in line and "the record was edited" in line
-               for line in found), found
+    assert all(record.decision_id[:12] in line and line.startswith("FAIL activation decision") for line in found), found
+    assert any(
+        f"activation decision #{record.sequence}" in line and "the record was edited" in line for line in found
+    ), found
 
     # Separately: one record deleted (from the untouched copy) leaves a gap that verify reports.
     rows = decision_rows(pristine / "activation.sqlite")
-    [(rowid, deleted)] = [(i, r) for i, r in rows if r.entrypoint == EGRESS_DECISION
-                          and json.loads(r.input)["destination"]["id"] != marketing
-                          and json.loads(r.input)["properties"] == ["email", "first_name", "plan"]]
+    [(rowid, deleted)] = [
+        (i, r)
+        for i, r in rows
+        if r.entrypoint == EGRESS_DECISION
+        and json.loads(r.input)["destination"]["id"] != marketing
+        and json.loads(r.input)["properties"] == ["email", "first_name", "plan"]
+    ]
     assert deleted.sequence < rows[-1][1].sequence
     with sqlite3.connect(pristine / "activation.sqlite") as conn:
         assert conn.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid,)).rowcount == 1
@@ -213,9 +260,12 @@ def test_verify_passes_live_and_fails_on_an_edited_or_a_missing_record(data_dir,
 def test_verify_detects_the_newest_record_deleted(tmp_path):
     data_dir = tmp_path / "data"
     with running_platform(data_dir) as platform, Client(platform) as client:
-        error = rpc_error(client.segment.CreateAudience, segment_pb2.CreateAudienceRequest(
-            name="Analyst's", conditions=[trait_condition("plan", "eq", "x")]),
-            metadata=platform.metadata("al@example.com", ["analyst"]), timeout=10)
+        error = rpc_error(
+            client.segment.CreateAudience,
+            segment_pb2.CreateAudienceRequest(name="Analyst's", conditions=[trait_condition("plan", "eq", "x")]),
+            metadata=platform.metadata("al@example.com", ["analyst"]),
+            timeout=10,
+        )
         assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     rows = decision_rows(data_dir / "segment.sqlite")
     rowid, newest = rows[-1]

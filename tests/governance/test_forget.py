@@ -58,8 +58,9 @@ def platform(request, tmp_path):
     dsn = postgres_dsn()
     prefix = f"gf{uuid.uuid4().hex[:8]}_"
     try:
-        with running_platform(tmp_path / "data", ["--store", "postgres", "--postgres-dsn", dsn,
-                                                  "--schema-prefix", prefix]) as running:
+        with running_platform(
+            tmp_path / "data", ["--store", "postgres", "--postgres-dsn", dsn, "--schema-prefix", prefix]
+        ) as running:
             yield running
     finally:
         drop_schemas(dsn, prefix)
@@ -105,8 +106,11 @@ def personal_fields(accepted: collector_pb2.EventAccepted) -> list[tuple[str, st
 
 
 def their_accepted_events(client: Client) -> list[collector_pb2.EventAccepted]:
-    return [a for a in client.read_messages("collector", collector_pb2.EventAccepted)
-            if a.event.user_id == USER or a.event.anonymous_id == ANON]
+    return [
+        a
+        for a in client.read_messages("collector", collector_pb2.EventAccepted)
+        if a.event.user_id == USER or a.event.anonymous_id == ANON
+    ]
 
 
 def body_text(received) -> str:
@@ -116,17 +120,45 @@ def body_text(received) -> str:
 def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platform, client, receiver, tmp_path):
     marketer = platform.metadata("mia@example.com", ["marketer"])
     source = client.create_source("forget-e2e", server_side=True)
-    ids = ingest_accepted(client, source, [
-        event("identify", "fg-1", "2024-05-01T10:00:00Z", user_id=USER, anonymous_id=ANON,
-              traits={**PERSONAL_TRAITS, "plan": "pro"}),
-        event("track", "fg-2", "2024-05-01T10:01:00Z", user_id=USER, event="Order Completed",
-              properties={"order_id": "o-7f3a", "total": 42.5, "currency": "GBP"}),
-        # Before they signed in: the visitor's call, with their IP address, under the anonymous id.
-        event("page", "fg-3", "2024-05-01T09:59:00Z", anonymous_id=ANON, name="Pricing",
-              properties={"path": "/pricing"}, context={"ip": IP}),
-        event("identify", "fg-4", "2024-05-01T10:02:00Z", user_id=OTHER_USER,
-              traits={"email": OTHER_EMAIL, "plan": "pro"}),
-    ])
+    ids = ingest_accepted(
+        client,
+        source,
+        [
+            event(
+                "identify",
+                "fg-1",
+                "2024-05-01T10:00:00Z",
+                user_id=USER,
+                anonymous_id=ANON,
+                traits={**PERSONAL_TRAITS, "plan": "pro"},
+            ),
+            event(
+                "track",
+                "fg-2",
+                "2024-05-01T10:01:00Z",
+                user_id=USER,
+                event="Order Completed",
+                properties={"order_id": "o-7f3a", "total": 42.5, "currency": "GBP"},
+            ),
+            # Before they signed in: the visitor's call, with their IP address, under the anonymous id.
+            event(
+                "page",
+                "fg-3",
+                "2024-05-01T09:59:00Z",
+                anonymous_id=ANON,
+                name="Pricing",
+                properties={"path": "/pricing"},
+                context={"ip": IP},
+            ),
+            event(
+                "identify",
+                "fg-4",
+                "2024-05-01T10:02:00Z",
+                user_id=OTHER_USER,
+                traits={"email": OTHER_EMAIL, "plan": "pro"},
+            ),
+        ],
+    )
 
     def complete():
         p = profile_by(client, "user_id", USER)
@@ -140,18 +172,33 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
     wait_until(lambda: profile_by(client, "user_id", OTHER_USER), timeout=30, what="the other person's profile")
 
     # An audience over a non-personal trait, synced to a destination that may receive contact data.
-    audience = client.segment.CreateAudience(segment_pb2.CreateAudienceRequest(
-        name="Pro plan (forget)", conditions=[trait_condition("plan", "eq", "pro")]), metadata=marketer, timeout=30)
-    destination = client.activation.CreateDestination(activation_pb2.CreateDestinationRequest(
-        name="marketing hook", type="webhook", url=receiver.url("/marketing"), purpose="marketing",
-        audience_ids=[audience.audience_id]), timeout=30)
+    audience = client.segment.CreateAudience(
+        segment_pb2.CreateAudienceRequest(name="Pro plan (forget)", conditions=[trait_condition("plan", "eq", "pro")]),
+        metadata=marketer,
+        timeout=30,
+    )
+    destination = client.activation.CreateDestination(
+        activation_pb2.CreateDestinationRequest(
+            name="marketing hook",
+            type="webhook",
+            url=receiver.url("/marketing"),
+            purpose="marketing",
+            audience_ids=[audience.audience_id],
+        ),
+        timeout=30,
+    )
     [entered] = receiver.wait_for(lambda r: r.path == "/marketing" and r.body.get("person_id") == person_id, timeout=30)
     assert entered.body["type"] == "audience.entered"
     assert entered.body["traits"] == {**PERSONAL_TRAITS, "plan": "pro"}, "marketing may receive contact data"
 
     def delivered():
-        found = [d for d in client.activation.ListDeliveries(activation_pb2.ListDeliveriesRequest(
-            destination_id=destination.destination_id, limit=1000), timeout=10).deliveries if d.person_id == person_id]
+        found = [
+            d
+            for d in client.activation.ListDeliveries(
+                activation_pb2.ListDeliveriesRequest(destination_id=destination.destination_id, limit=1000), timeout=10
+            ).deliveries
+            if d.person_id == person_id
+        ]
         return found if found and found[0].status == "delivered" else None
 
     [delivery] = wait_until(delivered, timeout=10, what="the delivery marked delivered")
@@ -167,8 +214,11 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
     # (the order id in the collector's events, the audience name in segment's, the hook in activation's).
     controls = ["o-7f3a", "Pro plan (forget)", receiver.url("/marketing")]
     config = store_config(platform)
-    reached = (search_postgres(config.postgres_dsn, config.schema_prefix, controls) if config.kind == "postgres"
-               else search_tree(platform.data_dir, controls))
+    reached = (
+        search_postgres(config.postgres_dsn, config.schema_prefix, controls)
+        if config.kind == "postgres"
+        else search_tree(platform.data_dir, controls)
+    )
     assert set(reached) == set(controls), reached
 
     # Before: their personal fields are tokens that decrypt (so that "no longer decrypts" can fail).
@@ -192,11 +242,16 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
     assert f"forgot person {person_id}: 2 key(s) destroyed across 3 identifier(s)" in done.stdout, done.stdout
 
     # Within about a second, no byte of storage holds their personal data in clear.
-    wait_until(lambda: not storage_search(platform), timeout=1.0, interval=0.05,
-               what="no personal value in clear anywhere in storage")
+    wait_until(
+        lambda: not storage_search(platform),
+        timeout=1.0,
+        interval=0.05,
+        what="no personal value in clear anywhere in storage",
+    )
     assert time.monotonic() - forgotten_at < 1.5
-    assert search_tree(platform.data_dir, [blind_index(load_master_key(platform.data_dir), "email", EMAIL)]) == {}, \
+    assert search_tree(platform.data_dir, [blind_index(load_master_key(platform.data_dir), "email", EMAIL)]) == {}, (
         "the email's blind index outlives the forget"
+    )
 
     # Their events still replay: every call is there, the non-personal fields intact, the personal
     # fields tokens that no longer decrypt.
@@ -219,8 +274,9 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
                 subject = subject_of(accepted.event.user_id, accepted.event.anonymous_id)
                 assert vault.decrypt(subject, accepted.event.type, name, token) is None, f"{path} still decrypts"
         # Someone else's data is untouched.
-        [other] = [a for a in client.read_messages("collector", collector_pb2.EventAccepted)
-                   if a.event.user_id == OTHER_USER]
+        [other] = [
+            a for a in client.read_messages("collector", collector_pb2.EventAccepted) if a.event.user_id == OTHER_USER
+        ]
         [(_, _, other_token)] = personal_fields(other)
         assert vault.decrypt(subject_of(OTHER_USER, ""), "identify", "email", other_token) == json.dumps(OTHER_EMAIL)
     finally:
@@ -244,25 +300,43 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
     # Identity rebuilt from its own events (a restart) still does not know the email.
     restart(platform, "identity")
     client.reconnect("identity")
-    assert client.identity.GetPerson(identity_pb2.GetPersonRequest(identifier=ident("user_id", USER)),
-                                     timeout=10).person_id == person_id
+    assert (
+        client.identity.GetPerson(
+            identity_pb2.GetPersonRequest(identifier=ident("user_id", USER)), timeout=10
+        ).person_id
+        == person_id
+    )
     with pytest.raises(grpc.RpcError) as by_email:
         profile_by(client, "email", EMAIL)
     assert by_email.value.code() == grpc.StatusCode.NOT_FOUND
 
     # Memberships and deliveries stay on record.
-    assert person_id in client.segment.ListMembers(segment_pb2.ListMembersRequest(audience_id=audience.audience_id),
-                                                   timeout=10).person_ids
-    listed = client.activation.ListDeliveries(activation_pb2.ListDeliveriesRequest(
-        destination_id=destination.destination_id, limit=1000), timeout=10).deliveries
+    assert (
+        person_id
+        in client.segment.ListMembers(
+            segment_pb2.ListMembersRequest(audience_id=audience.audience_id), timeout=10
+        ).person_ids
+    )
+    listed = client.activation.ListDeliveries(
+        activation_pb2.ListDeliveriesRequest(destination_id=destination.destination_id, limit=1000), timeout=10
+    ).deliveries
     assert delivery.delivery_id in [d.delivery_id for d in listed]
     assert [d for d in listed if d.delivery_id == delivery.delivery_id][0].status == "delivered"
 
     # A new destination for the audience syncs its current members: they go without personal data.
-    second = client.activation.CreateDestination(activation_pb2.CreateDestinationRequest(
-        name="marketing hook 2", type="webhook", url=receiver.url("/marketing-2"), purpose="marketing",
-        audience_ids=[audience.audience_id]), timeout=30)
-    [synced] = receiver.wait_for(lambda r: r.path == "/marketing-2" and r.body.get("person_id") == person_id, timeout=30)
+    second = client.activation.CreateDestination(
+        activation_pb2.CreateDestinationRequest(
+            name="marketing hook 2",
+            type="webhook",
+            url=receiver.url("/marketing-2"),
+            purpose="marketing",
+            audience_ids=[audience.audience_id],
+        ),
+        timeout=30,
+    )
+    [synced] = receiver.wait_for(
+        lambda r: r.path == "/marketing-2" and r.body.get("person_id") == person_id, timeout=30
+    )
     assert synced.body["type"] == "audience.entered"
     assert synced.body["traits"] == {"plan": "pro"}
     assert not [n for n in NEEDLES if n in body_text(synced)], body_text(synced)
@@ -271,16 +345,20 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
     assert kept.body["traits"]["email"] == OTHER_EMAIL
 
     # A membership change after the forget: they move to the free plan and leave the audience.
-    ingest_accepted(client, source, [
-        event("identify", "fg-5", "2024-05-02T10:00:00Z", user_id=USER, traits={"plan": "free"})])
-    exits = receiver.wait_for(lambda r: r.body.get("person_id") == person_id and r.body.get("type") == "audience.exited",
-                              timeout=30, count=2)
+    ingest_accepted(
+        client, source, [event("identify", "fg-5", "2024-05-02T10:00:00Z", user_id=USER, traits={"plan": "free"})]
+    )
+    exits = receiver.wait_for(
+        lambda r: r.body.get("person_id") == person_id and r.body.get("type") == "audience.exited", timeout=30, count=2
+    )
     assert {r.path for r in exits} == {"/marketing", "/marketing-2"}
     for r in exits:
         assert r.body["traits"] == {"plan": "free"}, r.body
         assert not [n for n in NEEDLES if n in body_text(r)], body_text(r)
-    assert second.destination_id in [d.destination_id for d in client.activation.ListDestinations(
-        activation_pb2.ListDestinationsRequest(), timeout=10).destinations]
+    assert second.destination_id in [
+        d.destination_id
+        for d in client.activation.ListDestinations(activation_pb2.ListDestinationsRequest(), timeout=10).destinations
+    ]
 
     # And still nothing in clear anywhere, logs included.
     assert storage_search(platform) == {}

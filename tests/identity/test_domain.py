@@ -12,7 +12,11 @@ def new_id(identifier):
 
 def test_identifiers_of_a_call_come_strongest_first():
     assert domain.identifiers_of("u1", "a1", (USER_ID, "old"), "hash-of-email") == [
-        (USER_ID, "u1"), (USER_ID, "old"), (EMAIL, "hash-of-email"), (ANONYMOUS_ID, "a1")]
+        (USER_ID, "u1"),
+        (USER_ID, "old"),
+        (EMAIL, "hash-of-email"),
+        (ANONYMOUS_ID, "a1"),
+    ]
     assert domain.identifiers_of("", "a1", None, "") == [(ANONYMOUS_ID, "a1")]
 
 
@@ -85,8 +89,15 @@ def test_persons_with_different_user_ids_are_not_merged():
 def test_replaying_the_events_rebuilds_the_same_graph():
     graph = domain.IdentityGraph()
     history = []
-    for i, ids in enumerate([[(ANONYMOUS_ID, "a1")], [(USER_ID, "u1")], [(USER_ID, "u1"), (ANONYMOUS_ID, "a1")],
-                             [(USER_ID, "u2"), (ANONYMOUS_ID, "a2")], [(USER_ID, "u2"), (EMAIL, "x@y.z")]]):
+    for i, ids in enumerate(
+        [
+            [(ANONYMOUS_ID, "a1")],
+            [(USER_ID, "u1")],
+            [(USER_ID, "u1"), (ANONYMOUS_ID, "a1")],
+            [(USER_ID, "u2"), (ANONYMOUS_ID, "a2")],
+            [(USER_ID, "u2"), (EMAIL, "x@y.z")],
+        ]
+    ):
         history += graph.link(ids, f"e{i}", new_id)
     replayed = domain.IdentityGraph()
     for event in history:

@@ -47,12 +47,15 @@ async def who_client_stream(requests, context) -> bytes:
     return describe() + f" after {count}".encode()
 
 
-HANDLERS = grpc.method_handlers_generic_handler("test.Who", {
-    "Me": grpc.unary_unary_rpc_method_handler(who),
-    "Stream": grpc.unary_stream_rpc_method_handler(who_stream),
-    "Written": grpc.unary_stream_rpc_method_handler(who_written),
-    "Count": grpc.stream_unary_rpc_method_handler(who_client_stream),
-})
+HANDLERS = grpc.method_handlers_generic_handler(
+    "test.Who",
+    {
+        "Me": grpc.unary_unary_rpc_method_handler(who),
+        "Stream": grpc.unary_stream_rpc_method_handler(who_stream),
+        "Written": grpc.unary_stream_rpc_method_handler(who_written),
+        "Count": grpc.stream_unary_rpc_method_handler(who_client_stream),
+    },
+)
 
 
 def role_decide(method: str, caller: dict) -> tuple[bool, str, str]:
@@ -184,8 +187,10 @@ def test_allowed_callers_reach_the_servicer_as_themselves(tls):
 
     async def scenario(address):
         async with channel(tls, address, "cli") as ch:
-            assert await call(ch, bearer(ISSUER.issue("ana", ["admin", "analyst"]))) == \
-                "user ana [admin,analyst] via cli decision d-allow"
+            assert (
+                await call(ch, bearer(ISSUER.issue("ana", ["admin", "analyst"])))
+                == "user ana [admin,analyst] via cli decision d-allow"
+            )
         async with channel(tls, address, "segment") as ch:
             assert await call(ch) == "service segment [service] via segment decision d-allow"
             stream = ch.unary_stream("/test.Who/Stream")(b"", timeout=5)
@@ -196,6 +201,7 @@ def test_allowed_callers_reach_the_servicer_as_themselves(tls):
             async def requests():
                 for _ in range(3):
                     yield b""
+
             counted = await ch.stream_unary("/test.Who/Count")(requests(), timeout=5)
             assert counted.decode().endswith("after 3")
 
@@ -246,21 +252,26 @@ def test_with_the_access_policy(tls):
             assert ok.startswith("user ana [marketer]")
             error = await refused(ch, bearer(ISSUER.issue("bo", ["analyst"])), audience)
             assert error.code() == grpc.StatusCode.PERMISSION_DENIED
-            assert error.details() == (f"bo may not call {audience}: needs one of the roles [admin, marketer] "
-                                       "(decision d-policy)")
+            assert error.details() == (
+                f"bo may not call {audience}: needs one of the roles [admin, marketer] (decision d-policy)"
+            )
             # The cli certificate alone is no service.
             error = await refused(ch, (), read)
             assert error.code() == grpc.StatusCode.PERMISSION_DENIED
         async with channel(tls, address, "activation") as ch:
             assert (await call(ch, (), read)).startswith("service activation")
 
-    server_handlers = grpc.method_handlers_generic_handler("cdp.segment.v1.SegmentService", {
-        "CreateAudience": grpc.unary_unary_rpc_method_handler(who)})
-    eventlog = grpc.method_handlers_generic_handler("cdp.eventlog.v1.EventLog", {
-        "Read": grpc.unary_unary_rpc_method_handler(who)})
+    server_handlers = grpc.method_handlers_generic_handler(
+        "cdp.segment.v1.SegmentService", {"CreateAudience": grpc.unary_unary_rpc_method_handler(who)}
+    )
+    eventlog = grpc.method_handlers_generic_handler(
+        "cdp.eventlog.v1.EventLog", {"Read": grpc.unary_unary_rpc_method_handler(who)}
+    )
 
     async def main():
-        server = grpc.aio.server(interceptors=[AuthInterceptor(decide, TokenVerifier(KEY.public_key()), require_mtls=True)])
+        server = grpc.aio.server(
+            interceptors=[AuthInterceptor(decide, TokenVerifier(KEY.public_key()), require_mtls=True)]
+        )
         server.add_generic_rpc_handlers((server_handlers, eventlog))
         port = server.add_secure_port("127.0.0.1:0", server_credentials(tls, "segment"))
         await server.start()

@@ -71,7 +71,12 @@ def test_sources_rebuild_the_same_revision():
 
 
 def test_data_files_deep_merge_in_name_order(policies):
-    site = {"cdp": {"classification": {"loyalty_id": "pii.identifier"}, "purposes": {"analytics": {"allowed_classes": ["pii.network"]}}}}
+    site = {
+        "cdp": {
+            "classification": {"loyalty_id": "pii.identifier"},
+            "purposes": {"analytics": {"allowed_classes": ["pii.network"]}},
+        }
+    }
     (policies / "data/zz-site.json").write_text(json.dumps(site))
     bundle = load_bundle(policies)
     assert bundle.data["cdp"]["classification"]["loyalty_id"] == "pii.identifier"

@@ -92,7 +92,9 @@ def test_evaluate_many_matches_evaluate(request, backend):
 
 
 @pytest.mark.parametrize("backend", ["embedded", "opa"])
-@pytest.mark.parametrize("entrypoint", ["data.cdp.nothing.decision", "data.cdp.pii.nothing", "cdp", "data.cdp.pii.decision; true", "../x"])
+@pytest.mark.parametrize(
+    "entrypoint", ["data.cdp.nothing.decision", "data.cdp.pii.nothing", "cdp", "data.cdp.pii.decision; true", "../x"]
+)
 def test_unknown_entrypoint_is_a_policy_error(request, backend, entrypoint):
     engine = request.getfixturevalue(backend)
     with pytest.raises(PolicyError) as raised:
@@ -154,7 +156,9 @@ def test_an_evaluation_error_is_a_policy_error(guard):
 
 def test_opa_engine_keeps_only_the_bundle_modules_loaded():
     with opa_server() as url:
-        first = make_engine("opa", bundle_from_sources({**BUNDLE.sources(), "cdp/old/old.rego": "package cdp.old\n"}), opa_url=url)
+        first = make_engine(
+            "opa", bundle_from_sources({**BUNDLE.sources(), "cdp/old/old.rego": "package cdp.old\n"}), opa_url=url
+        )
         assert "cdp/old/old.rego" in first.client.get_policies_list()
         engine = make_engine("opa", BUNDLE, opa_url=url)  # a new revision drops what it no longer has
         assert all(r.passed for r in engine.run_tests())

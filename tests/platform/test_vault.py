@@ -109,7 +109,9 @@ def test_destroy_erases_and_a_new_key_follows(vault, table):
     # Another process (a vault with a cold cache) reads the same.
     fresh = Vault(table, MASTER)
     assert fresh.decrypt_many([("user_id:u1", "identify", "email", old), ("user_id:u1", "identify", "email", new)]) == [
-        None, "ana@new.example"]
+        None,
+        "ana@new.example",
+    ]
     # The tombstone keeps no key material and no subject.
     tombstone = [r for r in key_rows(table) if r.key_id == old_key][0]
     assert tombstone.destroyed and tombstone.wrapped_key is None and tombstone.subject is None
@@ -256,9 +258,19 @@ print(json.dumps(vault.keys_for(subjects)))
 def test_concurrent_creators_in_processes_get_one_key(store_config, tmp_path):
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(SERVICES)}
-    args = [store_config.kind, str(store_config.data_dir), store_config.postgres_dsn, store_config.schema_prefix, str(go)]
-    children = [subprocess.Popen([sys.executable, "-c", CHILD, *args], env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    args = [
+        store_config.kind,
+        str(store_config.data_dir),
+        store_config.postgres_dsn,
+        store_config.schema_prefix,
+        str(go),
+    ]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
     time.sleep(1.0)  # let them import
     Path(f"{go}.open").touch()  # they race to create the table, then to create the keys
     time.sleep(0.5)

@@ -9,14 +9,40 @@ from cdp.profile import domain
 
 def calls():
     return [
-        dict(call_type="identify", event_name="", timestamp="2024-01-01T00:00:01.000Z", source_id="s", event_id="e1",
-             traits={"plan": '"free"', "email": '"a@b.c"'}),
-        dict(call_type="identify", event_name="", timestamp="2024-01-02T00:00:00.000Z", source_id="s2", event_id="e2",
-             traits={"plan": '"pro"'}),
-        dict(call_type="track", event_name="Order Completed", timestamp="2024-01-01T12:00:00.000Z", source_id="s",
-             event_id="e3", traits={}),
-        dict(call_type="group", event_name="", timestamp="2024-01-03T00:00:00.000Z", source_id="s", event_id="e4",
-             traits={}, group_id="acme", group_traits={"industry": '"retail"'}),
+        dict(
+            call_type="identify",
+            event_name="",
+            timestamp="2024-01-01T00:00:01.000Z",
+            source_id="s",
+            event_id="e1",
+            traits={"plan": '"free"', "email": '"a@b.c"'},
+        ),
+        dict(
+            call_type="identify",
+            event_name="",
+            timestamp="2024-01-02T00:00:00.000Z",
+            source_id="s2",
+            event_id="e2",
+            traits={"plan": '"pro"'},
+        ),
+        dict(
+            call_type="track",
+            event_name="Order Completed",
+            timestamp="2024-01-01T12:00:00.000Z",
+            source_id="s",
+            event_id="e3",
+            traits={},
+        ),
+        dict(
+            call_type="group",
+            event_name="",
+            timestamp="2024-01-03T00:00:00.000Z",
+            source_id="s",
+            event_id="e4",
+            traits={},
+            group_id="acme",
+            group_traits={"industry": '"retail"'},
+        ),
     ]
 
 
@@ -29,7 +55,9 @@ def fold(order):
 
 def test_latest_trait_wins_with_its_provenance_and_counts_add_up():
     profile = fold(calls())
-    assert profile.traits["plan"] == domain.TraitValue('"pro"', "s2", "e2", "2024-01-02T00:00:00.000Z", event_type="identify")
+    assert profile.traits["plan"] == domain.TraitValue(
+        '"pro"', "s2", "e2", "2024-01-02T00:00:00.000Z", event_type="identify"
+    )
     assert profile.traits["email"].event_id == "e1"
     assert profile.event_counts == {"$identify": 2, "Order Completed": 1, "$group": 1}
     assert (profile.first_seen, profile.last_seen) == ("2024-01-01T00:00:01.000Z", "2024-01-03T00:00:00.000Z")
@@ -49,7 +77,12 @@ def test_merging_equals_having_seen_everything_on_one_person():
     domain.merge(a, b)
     whole = fold(calls())
     assert (a.traits, a.event_counts, a.first_seen, a.last_seen, a.accounts) == (
-        whole.traits, whole.event_counts, whole.first_seen, whole.last_seen, whole.accounts)
+        whole.traits,
+        whole.event_counts,
+        whole.first_seen,
+        whole.last_seen,
+        whole.accounts,
+    )
     assert a.merged_person_ids == ["b"]
 
 

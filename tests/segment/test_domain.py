@@ -5,25 +5,29 @@ from __future__ import annotations
 import pytest
 
 from cdp.segment import domain
-from cdp.segment.domain import EventCondition as E, TraitCondition as T
+from cdp.segment.domain import EventCondition as E
+from cdp.segment.domain import TraitCondition as T
 
 
-@pytest.mark.parametrize("condition, expected", [
-    (T("plan", "eq", "pro"), True),
-    (T("plan", "neq", "pro"), False),
-    (T("missing", "neq", "pro"), True),
-    (T("ltv", "gt", 100), True),
-    (T("ltv", "lte", 100), False),
-    (T("ltv", "gt", "100"), False),  # no comparing numbers with strings
-    (T("tags", "contains", "vip"), True),
-    (T("email", "contains", "@example"), True),
-    (T("email", "exists"), True),
-    (T("missing", "exists"), False),
-    (T("nothing", "exists"), False),  # a null trait does not exist
-    (E("Order Completed", 2), True),
-    (E("Order Completed", 3), False),
-    (E("Never", 1), False),
-])
+@pytest.mark.parametrize(
+    "condition, expected",
+    [
+        (T("plan", "eq", "pro"), True),
+        (T("plan", "neq", "pro"), False),
+        (T("missing", "neq", "pro"), True),
+        (T("ltv", "gt", 100), True),
+        (T("ltv", "lte", 100), False),
+        (T("ltv", "gt", "100"), False),  # no comparing numbers with strings
+        (T("tags", "contains", "vip"), True),
+        (T("email", "contains", "@example"), True),
+        (T("email", "exists"), True),
+        (T("missing", "exists"), False),
+        (T("nothing", "exists"), False),  # a null trait does not exist
+        (E("Order Completed", 2), True),
+        (E("Order Completed", 3), False),
+        (E("Never", 1), False),
+    ],
+)
 def test_conditions(condition, expected):
     traits = {"plan": "pro", "ltv": 150.5, "tags": ["vip", "beta"], "email": "ada@example.com", "nothing": None}
     assert domain.holds(condition, traits, {"Order Completed": 2}) is expected
@@ -36,13 +40,16 @@ def test_all_conditions_must_hold():
     assert audience.traits() == ["plan"] and audience.events() == ["Order Completed"]
 
 
-@pytest.mark.parametrize("name, conditions, message", [
-    ("", [E("x", 1)], "name: is required"),
-    ("a", [], "conditions: at least one"),
-    ("a", [T("plan", "like", "x")], "conditions[0].op: must be one of"),
-    ("a", [E("x", 1), E("y", 0)], "conditions[1].min_count: must be at least 1"),
-    ("a", [T("", "eq", 1)], "conditions[0].trait: is required"),
-])
+@pytest.mark.parametrize(
+    "name, conditions, message",
+    [
+        ("", [E("x", 1)], "name: is required"),
+        ("a", [], "conditions: at least one"),
+        ("a", [T("plan", "like", "x")], "conditions[0].op: must be one of"),
+        ("a", [E("x", 1), E("y", 0)], "conditions[1].min_count: must be at least 1"),
+        ("a", [T("", "eq", 1)], "conditions[0].trait: is required"),
+    ],
+)
 def test_invalid_definitions_name_the_field(name, conditions, message):
     with pytest.raises(domain.InvalidAudience, match=message.replace("[", r"\[").replace("]", r"\]")):
         domain.define(name, conditions)

@@ -11,8 +11,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import grpc
 
@@ -32,12 +32,6 @@ EGRESS_DECISION = "data.cdp.egress.decision"
 # Calls -------------------------------------------------------------------------------------------
 
 
-
-
-
-
-
-
 def ingest_accepted(client, source, events) -> dict[str, str]:
     """Ingest; every event must be accepted. Returns messageId -> event id."""
     from cdp.api.collector.v1 import collector_pb2
@@ -48,8 +42,9 @@ def ingest_accepted(client, source, events) -> dict[str, str]:
 
 
 def profile_by(client, type_: str, value: str, metadata=None) -> profile_pb2.Profile:
-    return client.profile.GetProfile(profile_pb2.GetProfileRequest(identifier=ident(type_, value)),
-                                     metadata=metadata, timeout=10)
+    return client.profile.GetProfile(
+        profile_pb2.GetProfileRequest(identifier=ident(type_, value)), metadata=metadata, timeout=10
+    )
 
 
 def decisions(client, service: str) -> list[decision_pb2.DecisionRecorded]:
@@ -102,18 +97,23 @@ def postgres_dump(dsn: str, prefix: str) -> dict[str, str]:
         tables = conn.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
             "WHERE table_schema LIKE %s AND table_type = 'BASE TABLE' ORDER BY 1, 2",
-            (prefix.replace("_", r"\_") + "%",)).fetchall()
+            (prefix.replace("_", r"\_") + "%",),
+        ).fetchall()
         for schema, table in tables:
             columns = conn.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position", (schema, table)).fetchall()
+                "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+                (schema, table),
+            ).fetchall()
             parts = [
-                sql.SQL("coalesce(encode({}, 'escape'), '')").format(sql.Identifier(c)) if t == "bytea"
+                sql.SQL("coalesce(encode({}, 'escape'), '')").format(sql.Identifier(c))
+                if t == "bytea"
                 else sql.SQL("coalesce({}::text, '')").format(sql.Identifier(c))
                 for c, t in columns
             ]
             query = sql.SQL("SELECT concat_ws(' | ', {}) FROM {}.{}").format(
-                sql.SQL(", ").join(parts), sql.Identifier(schema), sql.Identifier(table))
+                sql.SQL(", ").join(parts), sql.Identifier(schema), sql.Identifier(table)
+            )
             # The whole row as text too (bytea there in hex, everything else as stored).
             whole = sql.SQL("SELECT t::text FROM {}.{} t").format(sql.Identifier(schema), sql.Identifier(table))
             rows = [r[0] for r in conn.execute(query)] + [r[0] for r in conn.execute(whole)]
@@ -136,8 +136,12 @@ def store_config(platform: Platform) -> StoreConfig:
     def flag(name: str, default: str = "") -> str:
         return args[args.index(name) + 1] if name in args else default
 
-    return StoreConfig(kind=flag("--store", "sqlite"), data_dir=platform.data_dir,
-                       postgres_dsn=flag("--postgres-dsn"), schema_prefix=flag("--schema-prefix", "cdp_"))
+    return StoreConfig(
+        kind=flag("--store", "sqlite"),
+        data_dir=platform.data_dir,
+        postgres_dsn=flag("--postgres-dsn"),
+        schema_prefix=flag("--schema-prefix", "cdp_"),
+    )
 
 
 # The CLI -----------------------------------------------------------------------------------------
@@ -154,8 +158,14 @@ def cli_env(platform: Platform, **extra: str) -> dict[str, str]:
 
 def run_cli(platform: Platform, *args: str, timeout: float = 60, **extra_env: str) -> subprocess.CompletedProcess:
     command = [str(CDP)] if CDP.exists() else [sys.executable, "-m", "cdp.cli.main"]
-    return subprocess.run([*command, *args], env=cli_env(platform, **extra_env), capture_output=True, text=True,
-                          timeout=timeout, cwd=str(platform.data_dir))
+    return subprocess.run(
+        [*command, *args],
+        env=cli_env(platform, **extra_env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(platform.data_dir),
+    )
 
 
 def rpc_error(call, *args, **kwargs) -> grpc.RpcError:

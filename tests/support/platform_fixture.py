@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import grpc
 
@@ -22,7 +23,6 @@ from cdp.api.segment.v1 import segment_pb2_grpc
 from cdp.platform.config import SERVICES
 from cdp.platform.launcher import Platform, free_ports
 from cdp.platform.published import decode
-
 
 
 def new_platform(data_dir: Path, extra_args: Sequence[str] = ()) -> Platform:
@@ -68,7 +68,9 @@ def wait_until(check: Callable[[], Any], timeout: float = 20.0, interval: float 
         except (AssertionError, grpc.RpcError, KeyError, LookupError) as error:
             last_error = error
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout}s" + (f"; last: {last_error!r}" if last_error else ""))
+            raise TimeoutError(
+                f"{what} not reached within {timeout}s" + (f"; last: {last_error!r}" if last_error else "")
+            )
         time.sleep(interval)
 
 
@@ -91,8 +93,10 @@ class Client:
         self.channels[service].close()
         self.channels[service] = self.platform.channel(service, self.token)
         stub = {
-            "collector": collector_pb2_grpc.CollectorStub, "identity": identity_pb2_grpc.IdentityStub,
-            "profile": profile_pb2_grpc.ProfileServiceStub, "segment": segment_pb2_grpc.SegmentServiceStub,
+            "collector": collector_pb2_grpc.CollectorStub,
+            "identity": identity_pb2_grpc.IdentityStub,
+            "profile": profile_pb2_grpc.ProfileServiceStub,
+            "segment": segment_pb2_grpc.SegmentServiceStub,
             "activation": activation_pb2_grpc.ActivationStub,
         }[service]
         setattr(self, service, stub(self.channels[service]))
@@ -101,7 +105,7 @@ class Client:
         for channel in self.channels.values():
             channel.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -110,14 +114,20 @@ class Client:
     # Collector -----------------------------------------------------------------
 
     def create_source(self, name: str = "e2e", server_side: bool = True) -> collector_pb2.Source:
-        return self.collector.CreateSource(collector_pb2.CreateSourceRequest(name=name, server_side=server_side), timeout=10)
+        return self.collector.CreateSource(
+            collector_pb2.CreateSourceRequest(name=name, server_side=server_side), timeout=10
+        )
 
     def ingest(self, write_key: str, events, timeout: float = 30) -> collector_pb2.IngestResponse:
-        return self.collector.Ingest(collector_pb2.IngestRequest(write_key=write_key, events=list(events)), timeout=timeout)
+        return self.collector.Ingest(
+            collector_pb2.IngestRequest(write_key=write_key, events=list(events)), timeout=timeout
+        )
 
     # Event logs ------------------------------------------------------------------
 
-    def read_log(self, service: str, topics: Sequence[str] = (), after: int = 0, timeout: float = 10) -> list[eventlog_pb2.Notification]:
+    def read_log(
+        self, service: str, topics: Sequence[str] = (), after: int = 0, timeout: float = 10
+    ) -> list[eventlog_pb2.Notification]:
         """Every notification of a service's published log (of these topics) after a position."""
         stub = eventlog_pb2_grpc.EventLogStub(self.channels[service])
         out: list[eventlog_pb2.Notification] = []

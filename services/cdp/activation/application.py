@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Sequence
+from collections.abc import Sequence
 
 import grpc
 import orjson
@@ -38,7 +38,9 @@ def sealed_traits(profile: profile_pb2.Profile) -> dict:
         if trait.erased:
             continue
         value = orjson.loads(trait.value)
-        out[name] = {SEALED: value, "subject": trait.subject, "event_type": trait.event_type} if is_token(value) else value
+        out[name] = (
+            {SEALED: value, "subject": trait.subject, "event_type": trait.event_type} if is_token(value) else value
+        )
     return out
 
 
@@ -46,8 +48,14 @@ SEALED = "$pii"  # a personal value in a stored payload, decrypted only when it 
 
 
 class ActivationApp:
-    def __init__(self, store: EventStore, decider: Decider, profile: grpc.aio.Channel | None,
-                 segment: grpc.aio.Channel | None, vault: Vault | None = None):
+    def __init__(
+        self,
+        store: EventStore,
+        decider: Decider,
+        profile: grpc.aio.Channel | None,
+        segment: grpc.aio.Channel | None,
+        vault: Vault | None = None,
+    ):
         self.store = store
         self.decider = decider
         self.vault = vault
@@ -68,8 +76,14 @@ class ActivationApp:
             self.destinations[message.destination.destination_id] = message.destination
         elif isinstance(message, pb.DeliveryScheduled):
             self.deliveries[message.delivery_id] = domain.DeliveryState(
-                message.delivery_id, message.destination_id, message.audience_id, message.person_id,
-                message.action, message.payload, message.decision_id, list(message.withheld),
+                message.delivery_id,
+                message.destination_id,
+                message.audience_id,
+                message.person_id,
+                message.action,
+                message.payload,
+                message.decision_id,
+                list(message.withheld),
             )
         elif isinstance(message, pb.DeliveryAttempted):
             delivery = self.deliveries[message.delivery_id]
@@ -89,17 +103,26 @@ class ActivationApp:
         domain.check_destination(request.name, request.type or "webhook", request.url, request.purpose)
         for audience_id in request.audience_ids:
             await self._audience_name(audience_id)  # must exist
-            decision = self.decider.decide(AUDIENCE_DECISION, {
-                "action": "activate", "caller": caller.as_input(),
-                "audience": {"name": self.audience_names[audience_id], "traits": [], "events": []},
-            }, caller=caller.subject)
+            decision = self.decider.decide(
+                AUDIENCE_DECISION,
+                {
+                    "action": "activate",
+                    "caller": caller.as_input(),
+                    "audience": {"name": self.audience_names[audience_id], "traits": [], "events": []},
+                },
+                caller=caller.subject,
+            )
             if not decision.result.get("allow"):
                 self.decider.flush()
                 reasons = "; ".join(decision.result.get("reasons", [])) or "not allowed by policy"
                 raise NotAllowed(f"audience_ids: {reasons} (decision {decision.id})")
         destination = pb.Destination(
-            destination_id=str(uuid.uuid4()), name=request.name.strip(), type=request.type or "webhook",
-            url=request.url, purpose=request.purpose.strip(), audience_ids=request.audience_ids,
+            destination_id=str(uuid.uuid4()),
+            name=request.name.strip(),
+            type=request.type or "webhook",
+            url=request.url,
+            purpose=request.purpose.strip(),
+            audience_ids=request.audience_ids,
         )
         async with follower.lock:
             created = pb.DestinationCreated(destination=destination, created_at=now_iso())
@@ -149,31 +172,56 @@ class ActivationApp:
             return []
         person_ids = list(dict.fromkeys(m.person_id for _, m, _ in wanted))
         # As stored: personal values stay tokens until the moment they are sent.
-        response = await self.profile.GetProfiles(profile_pb2.GetProfilesRequest(person_ids=person_ids, encrypted=True), timeout=30)
+        response = await self.profile.GetProfiles(
+            profile_pb2.GetProfilesRequest(person_ids=person_ids, encrypted=True), timeout=30
+        )
         profiles = {p.person_id: p for p in response.profiles}
         events: list[StoredEvent] = []
         for n, message, destination in wanted:
             profile = profiles.get(message.person_id)
             traits = sealed_traits(profile) if profile else {}
             names = sorted(traits)
-            decision = self.decider.decide(EGRESS_DECISION, {
-                "destination": {"id": destination.destination_id, "type": destination.type, "purpose": destination.purpose},
-                "properties": names,
-            }, key=(destination.destination_id, destination.type, destination.purpose, *names))
+            decision = self.decider.decide(
+                EGRESS_DECISION,
+                {
+                    "destination": {
+                        "id": destination.destination_id,
+                        "type": destination.type,
+                        "purpose": destination.purpose,
+                    },
+                    "properties": names,
+                },
+                key=(destination.destination_id, destination.type, destination.purpose, *names),
+            )
             allowed, withheld = list(decision.result.get("allowed", [])), list(decision.result.get("withheld", []))
             action = "entered" if isinstance(message, segment_pb2.MembershipEntered) else "exited"
-            delivery_id = str(derived_id("delivery", destination.destination_id, n.originator_id, str(n.originator_version)))
+            delivery_id = str(
+                derived_id("delivery", destination.destination_id, n.originator_id, str(n.originator_version))
+            )
             if delivery_id in self.deliveries:
                 continue
             body = domain.payload(
-                delivery_id=delivery_id, action=action, audience_id=message.audience_id,
-                audience_name=await self._audience_name(message.audience_id), person_id=message.person_id,
-                traits=traits, allowed=allowed, withheld=withheld, decision_id=decision.id, at=message.at,
+                delivery_id=delivery_id,
+                action=action,
+                audience_id=message.audience_id,
+                audience_name=await self._audience_name(message.audience_id),
+                person_id=message.person_id,
+                traits=traits,
+                allowed=allowed,
+                withheld=withheld,
+                decision_id=decision.id,
+                at=message.at,
             )
             scheduled = pb.DeliveryScheduled(
-                delivery_id=delivery_id, destination_id=destination.destination_id, audience_id=message.audience_id,
-                person_id=message.person_id, action=action, payload=orjson.dumps(body).decode(),
-                decision_id=decision.id, withheld=withheld, scheduled_at=now_iso(),
+                delivery_id=delivery_id,
+                destination_id=destination.destination_id,
+                audience_id=message.audience_id,
+                person_id=message.person_id,
+                action=action,
+                payload=orjson.dumps(body).decode(),
+                decision_id=decision.id,
+                withheld=withheld,
+                scheduled_at=now_iso(),
             )
             self._apply(scheduled)
             events.append(stored(uuid.UUID(delivery_id), 1, scheduled))
@@ -187,7 +235,9 @@ class ActivationApp:
     async def _audience_name(self, audience_id: str) -> str:
         name = self.audience_names.get(audience_id)
         if name is None:
-            audience = await self.segment.GetAudience(segment_pb2.GetAudienceRequest(audience_id=audience_id), timeout=10)
+            audience = await self.segment.GetAudience(
+                segment_pb2.GetAudienceRequest(audience_id=audience_id), timeout=10
+            )
             name = self.audience_names[audience_id] = audience.name
         return name
 
@@ -197,7 +247,11 @@ class ActivationApp:
         traits = body.get("traits", {})
         for name, value in list(traits.items()):
             if isinstance(value, dict) and SEALED in value:
-                clear = self.vault.decrypt(value["subject"], value["event_type"], name, value[SEALED]) if self.vault else None
+                clear = (
+                    self.vault.decrypt(value["subject"], value["event_type"], name, value[SEALED])
+                    if self.vault
+                    else None
+                )
                 if clear is None:
                     del traits[name]
                     body.setdefault("erased", []).append(name)
@@ -214,14 +268,33 @@ class ActivationApp:
         retries: dict[str, float] = {}
         for delivery_id, ok, http_status, error, latency_ms in outcomes:
             attempt = self.deliveries[delivery_id].attempts + 1
-            events.append(stored(uuid.UUID(delivery_id), attempt + 1, pb.DeliveryAttempted(
-                delivery_id=delivery_id, attempt=attempt, ok=ok, http_status=http_status, error=error,
-                at=now_iso(), latency_ms=latency_ms)))
+            events.append(
+                stored(
+                    uuid.UUID(delivery_id),
+                    attempt + 1,
+                    pb.DeliveryAttempted(
+                        delivery_id=delivery_id,
+                        attempt=attempt,
+                        ok=ok,
+                        http_status=http_status,
+                        error=error,
+                        at=now_iso(),
+                        latency_ms=latency_ms,
+                    ),
+                )
+            )
             if ok:
                 continue
             if attempt >= domain.MAX_ATTEMPTS:
-                events.append(stored(uuid.UUID(delivery_id), attempt + 2, pb.DeliveryDeadLettered(
-                    delivery_id=delivery_id, attempts=attempt, last_error=error, at=now_iso())))
+                events.append(
+                    stored(
+                        uuid.UUID(delivery_id),
+                        attempt + 2,
+                        pb.DeliveryDeadLettered(
+                            delivery_id=delivery_id, attempts=attempt, last_error=error, at=now_iso()
+                        ),
+                    )
+                )
             else:
                 retries[delivery_id] = domain.backoff(attempt)
         self.store.append(events)
@@ -232,8 +305,17 @@ class ActivationApp:
     def list_deliveries(self, destination_id: str, limit: int) -> list[pb.Delivery]:
         found = [d for d in self.deliveries.values() if not destination_id or d.destination_id == destination_id]
         return [
-            pb.Delivery(delivery_id=d.delivery_id, destination_id=d.destination_id, audience_id=d.audience_id,
-                        person_id=d.person_id, action=d.action, status=d.status, attempts=d.attempts,
-                        last_error=d.last_error, decision_id=d.decision_id, withheld=d.withheld)
+            pb.Delivery(
+                delivery_id=d.delivery_id,
+                destination_id=d.destination_id,
+                audience_id=d.audience_id,
+                person_id=d.person_id,
+                action=d.action,
+                status=d.status,
+                attempts=d.attempts,
+                last_error=d.last_error,
+                decision_id=d.decision_id,
+                withheld=d.withheld,
+            )
             for d in found[-limit:]
         ]

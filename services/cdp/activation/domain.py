@@ -33,8 +33,19 @@ def backoff(attempt: int) -> float:
     return min(FIRST_BACKOFF_S * 2 ** (attempt - 1), MAX_BACKOFF_S)
 
 
-def payload(*, delivery_id: str, action: str, audience_id: str, audience_name: str, person_id: str,
-            traits: dict[str, Any], allowed: list[str], withheld: list[str], decision_id: str, at: str) -> dict:
+def payload(
+    *,
+    delivery_id: str,
+    action: str,
+    audience_id: str,
+    audience_name: str,
+    person_id: str,
+    traits: dict[str, Any],
+    allowed: list[str],
+    withheld: list[str],
+    decision_id: str,
+    at: str,
+) -> dict:
     """The body posted to a webhook: only the traits egress allowed."""
     return {
         "delivery_id": delivery_id,

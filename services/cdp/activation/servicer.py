@@ -6,7 +6,8 @@ import grpc
 
 from cdp.activation.application import ActivationApp, NotAllowed
 from cdp.activation.domain import InvalidDestination
-from cdp.api.activation.v1 import activation_pb2 as pb, activation_pb2_grpc
+from cdp.api.activation.v1 import activation_pb2 as pb
+from cdp.api.activation.v1 import activation_pb2_grpc
 from cdp.platform.auth import current_caller
 from cdp.platform.eventlog import Follower
 
@@ -32,4 +33,6 @@ class ActivationServicer(activation_pb2_grpc.ActivationServicer):
         return pb.ListDestinationsResponse(destinations=list(self.app.destinations.values()))
 
     async def ListDeliveries(self, request, context):
-        return pb.ListDeliveriesResponse(deliveries=self.app.list_deliveries(request.destination_id, request.limit or 100))
+        return pb.ListDeliveriesResponse(
+            deliveries=self.app.list_deliveries(request.destination_id, request.limit or 100)
+        )

@@ -50,14 +50,16 @@ class DeliveryWorker:
             ok, status, error = False, 0, ""
             try:
                 body = self.app.reveal(delivery.payload)
-                async with session.post(destination.url, data=body,
-                                        headers={"Content-Type": "application/json",
-                                                 "X-CDP-Delivery": delivery_id}) as response:
+                async with session.post(
+                    destination.url,
+                    data=body,
+                    headers={"Content-Type": "application/json", "X-CDP-Delivery": delivery_id},
+                ) as response:
                     status = response.status
                     ok = 200 <= status < 300
                     if not ok:
                         error = f"HTTP {status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, DecryptError) as failure:
+            except (TimeoutError, aiohttp.ClientError, OSError, DecryptError) as failure:
                 error = f"{type(failure).__name__}: {failure}"[:500]
             self.outcomes.put_nowait((delivery_id, ok, status, error, (time.perf_counter() - started) * 1000))
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Iterable, Sequence
 
 from cdp.platform.decisions import canonical
 from cdp.platform.policy import bundle_from_sources, make_engine
@@ -49,11 +49,16 @@ def _evaluate_chunk(chunk: Sequence[Item]) -> list[tuple[bool, str]]:
     return out
 
 
-def evaluate_all(items: Iterable[Item], sources: dict[str, dict[str, str]], *, workers: int | None = None,
-                 progress: Callable[[int], None] = lambda n: None) -> dict[Item, tuple[bool, str]]:
+def evaluate_all(
+    items: Iterable[Item],
+    sources: dict[str, dict[str, str]],
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], None] = lambda n: None,
+) -> dict[Item, tuple[bool, str]]:
     """Every distinct item evaluated once: item -> (ok, canonical result or error)."""
     unique = list(dict.fromkeys(items))
-    chunks = [unique[i:i + CHUNK] for i in range(0, len(unique), CHUNK)]
+    chunks = [unique[i : i + CHUNK] for i in range(0, len(unique), CHUNK)]
     workers = workers or os.cpu_count() or 1
     results: dict[Item, tuple[bool, str]] = {}
     if len(unique) < IN_PROCESS_BELOW or workers < 2:

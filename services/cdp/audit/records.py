@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.api.policy.v1 import decision_pb2
@@ -20,7 +20,9 @@ class Recorded:
     record: decision_pb2.DecisionRecorded
 
 
-def read_log(stub: eventlog_pb2_grpc.EventLogStub, topics: list[str], page: int = 2000) -> Iterator[eventlog_pb2.Notification]:
+def read_log(
+    stub: eventlog_pb2_grpc.EventLogStub, topics: list[str], page: int = 2000
+) -> Iterator[eventlog_pb2.Notification]:
     after = 0
     while True:
         response = stub.Read(eventlog_pb2.ReadRequest(after=after, limit=page, topics=topics), timeout=60)
@@ -62,7 +64,9 @@ def chain_breaks(records: Iterable[Recorded], witnessed: dict[str, tuple[int, st
     for item in records:
         record = item.record
         sequence, head = last.get(item.service, (0, ""))
-        where = f"{item.service} decision #{record.sequence} (log position {item.position}, id {record.decision_id[:12]})"
+        where = (
+            f"{item.service} decision #{record.sequence} (log position {item.position}, id {record.decision_id[:12]})"
+        )
         if record.sequence != sequence + 1:
             problems.append(f"{where}: expected #{sequence + 1}; a record before it is missing")
         elif record.prev_hash != head:
@@ -73,8 +77,10 @@ def chain_breaks(records: Iterable[Recorded], witnessed: dict[str, tuple[int, st
     for service, (sequence, head) in sorted((witnessed or {}).items()):
         ends = last.get(service, (0, ""))
         if ends[0] < sequence:
-            problems.append(f"{service} decision log ends at #{ends[0]} but its witness saw #{sequence}: "
-                            f"the newest records were removed")
+            problems.append(
+                f"{service} decision log ends at #{ends[0]} but its witness saw #{sequence}: "
+                f"the newest records were removed"
+            )
         elif ends[0] == sequence and ends[1] != head:
             problems.append(f"{service} decision #{sequence} is not the record its witness saw: it was replaced")
     return problems

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from cdp.audit.evaluate import Item
 from cdp.audit.records import Recorded
@@ -49,7 +50,9 @@ class EntrypointReport:
 class Report:
     candidate: str  # the revision (or label) decisions were re-evaluated against
     by_entrypoint: dict[str, EntrypointReport] = field(default_factory=lambda: defaultdict(EntrypointReport))
-    timeline: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # hour -> [decisions, flips]
+    timeline: dict[str, list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0])
+    )  # hour -> [decisions, flips]
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -65,9 +68,16 @@ class Report:
             "candidate": self.candidate,
             "replayed": self.replayed,
             "changed": self.changed,
-            "entrypoints": {name: {"replayed": e.replayed, "changed": e.changed, "allow_to_deny": e.allow_to_deny,
-                                   "deny_to_allow": e.deny_to_allow, "examples": e.examples}
-                            for name, e in sorted(self.by_entrypoint.items())},
+            "entrypoints": {
+                name: {
+                    "replayed": e.replayed,
+                    "changed": e.changed,
+                    "allow_to_deny": e.allow_to_deny,
+                    "deny_to_allow": e.deny_to_allow,
+                    "examples": e.examples,
+                }
+                for name, e in sorted(self.by_entrypoint.items())
+            },
             "timeline": [{"hour": hour, "decisions": d, "flips": f} for hour, (d, f) in sorted(self.timeline.items())],
             "errors": self.errors,
         }
@@ -90,18 +100,29 @@ def replay(records: Sequence[Recorded], results: dict[Item, tuple[bool, str]], c
         if now == record.result:
             continue
         entry.changed += 1
-        before, after = verdicts(record.entrypoint, json.loads(record.result)), verdicts(record.entrypoint, json.loads(now))
+        before, after = (
+            verdicts(record.entrypoint, json.loads(record.result)),
+            verdicts(record.entrypoint, json.loads(now)),
+        )
         flips = [(k, before[k], after[k]) for k in before.keys() & after.keys() if before[k] != after[k]]
         entry.allow_to_deny += sum(1 for _, was, _ in flips if was)
         entry.deny_to_allow += sum(1 for _, was, _ in flips if not was)
         report.timeline[hour][1] += 1
         if len(entry.examples) < MAX_EXAMPLES:
-            entry.examples.append({
-                "service": item.service, "decision_id": record.decision_id, "decided_at": record.decided_at,
-                "input": json.loads(record.input), "recorded": json.loads(record.result), "now": json.loads(now),
-                "flips": [{"what": k, "from": "allow" if was else "deny", "to": "allow" if became else "deny"}
-                          for k, was, became in sorted(flips)],
-            })
+            entry.examples.append(
+                {
+                    "service": item.service,
+                    "decision_id": record.decision_id,
+                    "decided_at": record.decided_at,
+                    "input": json.loads(record.input),
+                    "recorded": json.loads(record.result),
+                    "now": json.loads(now),
+                    "flips": [
+                        {"what": k, "from": "allow" if was else "deny", "to": "allow" if became else "deny"}
+                        for k, was, became in sorted(flips)
+                    ],
+                }
+            )
     return report
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -13,7 +13,7 @@ from cdp.api.common.v1 import event_pb2
 
 TRACK_EVENTS = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed", "Page Scrolled")
 CATEGORIES = ("shoes", "shirts", "outerwear", "accessories", "bags")
-_EPOCH = datetime(2025, 3, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2025, 3, 1, tzinfo=UTC)
 
 
 def _iso(seconds: float) -> str:
@@ -21,35 +21,56 @@ def _iso(seconds: float) -> str:
 
 
 def _context(rng: random.Random) -> str:
-    return orjson.dumps({
-        "ip": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
-        "library": {"name": "analytics.js", "version": "5.2.1"},
-        "locale": "en-US",
-    }).decode()
+    return orjson.dumps(
+        {
+            "ip": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            "library": {"name": "analytics.js", "version": "5.2.1"},
+            "locale": "en-US",
+        }
+    ).decode()
 
 
 def track(user_id: str, anonymous_id: str, n: int, rng: random.Random) -> event_pb2.Event:
     return event_pb2.Event(
-        type="track", message_id=str(uuid.uuid4()), user_id=user_id, anonymous_id=anonymous_id,
+        type="track",
+        message_id=str(uuid.uuid4()),
+        user_id=user_id,
+        anonymous_id=anonymous_id,
         event=rng.choice(TRACK_EVENTS),
-        properties=orjson.dumps({
-            "product_id": f"p-{rng.randrange(100000):05d}", "sku": f"SKU-{rng.randrange(10**8):08d}",
-            "category": rng.choice(CATEGORIES), "price": round(rng.uniform(5, 300), 2), "currency": "USD",
-            "quantity": rng.randrange(1, 4), "position": rng.randrange(1, 40),
-        }).decode(),
-        context=_context(rng), timestamp=_iso(n),
+        properties=orjson.dumps(
+            {
+                "product_id": f"p-{rng.randrange(100000):05d}",
+                "sku": f"SKU-{rng.randrange(10**8):08d}",
+                "category": rng.choice(CATEGORIES),
+                "price": round(rng.uniform(5, 300), 2),
+                "currency": "USD",
+                "quantity": rng.randrange(1, 4),
+                "position": rng.randrange(1, 40),
+            }
+        ).decode(),
+        context=_context(rng),
+        timestamp=_iso(n),
     )
 
 
 def identify(user_id: str, anonymous_id: str, n: int, rng: random.Random, plan: str) -> event_pb2.Event:
     return event_pb2.Event(
-        type="identify", message_id=str(uuid.uuid4()), user_id=user_id, anonymous_id=anonymous_id,
-        traits=orjson.dumps({
-            "email": f"{user_id}@example.com", "name": f"Person {user_id[-6:]}", "plan": plan,
-            "company": f"Company {rng.randrange(1000)}", "logins": rng.randrange(1, 200),
-            "created_at": _iso(-rng.randrange(10**7)),
-        }).decode(),
-        context=_context(rng), timestamp=_iso(n),
+        type="identify",
+        message_id=str(uuid.uuid4()),
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        traits=orjson.dumps(
+            {
+                "email": f"{user_id}@example.com",
+                "name": f"Person {user_id[-6:]}",
+                "plan": plan,
+                "company": f"Company {rng.randrange(1000)}",
+                "logins": rng.randrange(1, 200),
+                "created_at": _iso(-rng.randrange(10**7)),
+            }
+        ).decode(),
+        context=_context(rng),
+        timestamp=_iso(n),
     )
 
 
@@ -75,6 +96,6 @@ def mixed(count: int, run: str, seed: int = 1, per_person: int = 5, pro_every: i
 def requests(write_key: str, events: list[event_pb2.Event], batch: int) -> list[bytes]:
     """Serialised IngestRequests of batch events each (built before any timing)."""
     return [
-        collector_pb2.IngestRequest(write_key=write_key, events=events[i:i + batch]).SerializeToString()
+        collector_pb2.IngestRequest(write_key=write_key, events=events[i : i + batch]).SerializeToString()
         for i in range(0, len(events), batch)
     ]

@@ -14,9 +14,9 @@ import sqlite3
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import aiohttp
 import grpc
@@ -54,7 +54,9 @@ def accepted_states(events, source_id: str) -> list:
     out = []
     for event in events:
         event_id = derived_id("event", source_id, event.message_id)
-        accepted = collector_pb2.EventAccepted(event_id=str(event_id), source_id=source_id, server_side=True, event=event)
+        accepted = collector_pb2.EventAccepted(
+            event_id=str(event_id), source_id=source_id, server_side=True, event=event
+        )
         accepted.event.received_at = received
         out.append(stored(event_id, 1, accepted))
     return out
@@ -64,7 +66,7 @@ def raw_append(directory: Path, stored_events: list, batch: int) -> tuple[float,
     """Append to a fresh SQLite EventStore, one transaction a batch; returns (seconds, count)."""
     store = open_store(StoreConfig(kind="sqlite", data_dir=directory), "rawappend")
     try:
-        batches = [stored_events[i:i + batch] for i in range(0, len(stored_events), batch)]
+        batches = [stored_events[i : i + batch] for i in range(0, len(stored_events), batch)]
         started = time.perf_counter()
         for page in batches:
             store.append(page)
@@ -74,7 +76,9 @@ def raw_append(directory: Path, stored_events: list, batch: int) -> tuple[float,
         store.close()
 
 
-async def send_requests(connect: Callable[[], grpc.aio.Channel], requests: list[bytes], clients: int) -> tuple[float, int, int]:
+async def send_requests(
+    connect: Callable[[], grpc.aio.Channel], requests: list[bytes], clients: int
+) -> tuple[float, int, int]:
     """Send pre-serialised IngestRequests from concurrent clients, each on its own channel.
 
     Returns (seconds from the first send to the last acknowledgement, ACCEPTED acks, other acks).
@@ -88,12 +92,18 @@ def ingest_channel(platform: Platform) -> grpc.aio.Channel:
     return platform.aio_channel("collector", platform.token("cdp-bench", ("ingest",)))
 
 
-async def timed_send(connect: Callable[[], grpc.aio.Channel], requests: list[bytes], clients: int) -> tuple[float, float, int, int]:
+async def timed_send(
+    connect: Callable[[], grpc.aio.Channel], requests: list[bytes], clients: int
+) -> tuple[float, float, int, int]:
     """As send_requests; returns (time.monotonic() of the first send, of the last ack, ACCEPTED, other)."""
     channels = [connect() for _ in range(clients)]
     try:
-        methods = [c.unary_unary(INGEST_METHOD, request_serializer=None,
-                                 response_deserializer=collector_pb2.IngestResponse.FromString) for c in channels]
+        methods = [
+            c.unary_unary(
+                INGEST_METHOD, request_serializer=None, response_deserializer=collector_pb2.IngestResponse.FromString
+            )
+            for c in channels
+        ]
         await asyncio.gather(*(asyncio.wait_for(c.channel_ready(), 10) for c in channels))
         pending = iter(requests)
         totals = [0, 0]
@@ -116,8 +126,10 @@ async def timed_send(connect: Callable[[], grpc.aio.Channel], requests: list[byt
 def http_bodies(write_key: str, events, batch: int) -> list[bytes]:
     """Segment /v1/batch bodies, serialised before timing."""
     calls_json = [from_event(e) for e in events]
-    return [orjson.dumps({"writeKey": write_key, "batch": calls_json[i:i + batch]})
-            for i in range(0, len(calls_json), batch)]
+    return [
+        orjson.dumps({"writeKey": write_key, "batch": calls_json[i : i + batch]})
+        for i in range(0, len(calls_json), batch)
+    ]
 
 
 async def send_http(url: str, bodies: list[bytes], clients: int, batch: int) -> tuple[float, int]:
@@ -165,8 +177,11 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
 
             # 2. The collector, as a process, over gRPC.
             data_dir = base / f"platform-{repeat}"
-            platform = Platform(data_dir=data_dir, ports=dict(zip(SERVICES, free_ports(len(SERVICES)))),
-                                http_port=free_ports(1)[0] if settings.http else 0)
+            platform = Platform(
+                data_dir=data_dir,
+                ports=dict(zip(SERVICES, free_ports(len(SERVICES)))),
+                http_port=free_ports(1)[0] if settings.http else 0,
+            )
             try:
                 credentials(data_dir)
                 platform.start("collector")
@@ -179,29 +194,42 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
                 meter = CpuMeter({"collector": platform.processes["collector"].pid, "bench": os.getpid()})
                 meter.start()
                 seconds, accepted, other = asyncio.run(
-                    send_requests(lambda: ingest_channel(platform), requests, settings.clients))
+                    send_requests(lambda: ingest_channel(platform), requests, settings.clients)
+                )
                 cpu = meter.stop()
                 if settings.http:
                     # Other calls (new message ids), the same shape, through the HTTP API.
-                    bodies = http_bodies(write_key, calls.mixed(settings.events, run_id + "h", seed=repeat + 1), settings.batch)
-                    http_seconds, http_acked = asyncio.run(send_http(
-                        f"http://127.0.0.1:{platform.http_port}/v1/batch", bodies, settings.clients, settings.batch))
+                    bodies = http_bodies(
+                        write_key, calls.mixed(settings.events, run_id + "h", seed=repeat + 1), settings.batch
+                    )
+                    http_seconds, http_acked = asyncio.run(
+                        send_http(
+                            f"http://127.0.0.1:{platform.http_port}/v1/batch", bodies, settings.clients, settings.batch
+                        )
+                    )
                     http_rates.append(http_acked / http_seconds)
-                    progress(f"run {repeat + 1}/{settings.repeat}: HTTP ingest {http_rates[-1]:,.0f} events/s acknowledged")
+                    progress(
+                        f"run {repeat + 1}/{settings.repeat}: HTTP ingest {http_rates[-1]:,.0f} events/s acknowledged"
+                    )
             finally:
                 platform.stop()
             durable = stored_count(data_dir / "collector.sqlite")
             rate = accepted / seconds
             ingest_rates.append(rate)
             ratios.append(rate / raw)
-            details.append({"accepted": accepted, "not_accepted": other, "stored": durable, "seconds": seconds,
-                            "cpu_percent": cpu})
-            progress(f"run {repeat + 1}/{settings.repeat}: ingest {rate:,.0f} events/s acknowledged "
-                     f"({accepted} accepted, {other} not, {durable} stored, {seconds:.2f}s; "
-                     f"CPU % of a core: collector {cpu['collector']:.0f}, bench client {cpu['bench']:.0f})")
+            details.append(
+                {"accepted": accepted, "not_accepted": other, "stored": durable, "seconds": seconds, "cpu_percent": cpu}
+            )
+            progress(
+                f"run {repeat + 1}/{settings.repeat}: ingest {rate:,.0f} events/s acknowledged "
+                f"({accepted} accepted, {other} not, {durable} stored, {seconds:.2f}s; "
+                f"CPU % of a core: collector {cpu['collector']:.0f}, bench client {cpu['bench']:.0f})"
+            )
             if accepted != settings.events or durable != accepted * (2 if settings.http else 1):
-                raise RuntimeError(f"ingest run {repeat + 1}: sent {settings.events}, {accepted} acknowledged as accepted, "
-                                   f"{durable} stored; logs in {platform.log_path('collector')}")
+                raise RuntimeError(
+                    f"ingest run {repeat + 1}: sent {settings.events}, {accepted} acknowledged as accepted, "
+                    f"{durable} stored; logs in {platform.log_path('collector')}"
+                )
     except BaseException:
         progress(f"kept {base} for a look")
         raise
@@ -212,7 +240,10 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
             shutil.rmtree(base, ignore_errors=True)
     raw_s, ingest_s = summary(raw_rates), summary(ingest_rates)
     return {
-        "events": settings.events, "batch": settings.batch, "clients": settings.clients, "repeat": settings.repeat,
+        "events": settings.events,
+        "batch": settings.batch,
+        "clients": settings.clients,
+        "repeat": settings.repeat,
         "raw_append_events_per_s": raw_s,
         "ingest_events_per_s": ingest_s,
         **({"http_ingest_events_per_s": summary(http_rates)} if settings.http else {}),

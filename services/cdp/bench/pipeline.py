@@ -25,9 +25,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import grpc
 import orjson
@@ -56,7 +56,13 @@ EDGES = (
     ("collector>profile", "collector", [collector_pb2.EventAccepted], "profile", "collector"),
     ("identity>profile", "identity", [identity_pb2.PersonsMerged], "profile", "identity"),
     ("profile>segment", "profile", [profile_pb2.ProfileChanged, profile_pb2.ProfileMerged], "segment", "profile"),
-    ("segment>activation", "segment", [segment_pb2.MembershipEntered, segment_pb2.MembershipExited], "activation", "segment"),
+    (
+        "segment>activation",
+        "segment",
+        [segment_pb2.MembershipEntered, segment_pb2.MembershipExited],
+        "activation",
+        "segment",
+    ),
 )
 
 
@@ -159,8 +165,9 @@ class LagSampler:
     def _db(self, service: str) -> sqlite3.Connection:
         conn = self._connections.get(service)
         if conn is None:
-            conn = sqlite3.connect(f"file:{self.data_dir / f'{service}.sqlite'}?mode=ro", uri=True,
-                                   check_same_thread=False, timeout=5)
+            conn = sqlite3.connect(
+                f"file:{self.data_dir / f'{service}.sqlite'}?mode=ro", uri=True, check_same_thread=False, timeout=5
+            )
             self._connections[service] = conn
         return conn
 
@@ -168,13 +175,21 @@ class LagSampler:
         lags: dict[str, int] = {}
         for edge, upstream, topics, downstream, name in EDGES:
             try:
-                row = self._db(downstream).execute(
-                    "SELECT MAX(notification_id) FROM tracking WHERE application_name=?", (name,)).fetchone()
+                row = (
+                    self._db(downstream)
+                    .execute("SELECT MAX(notification_id) FROM tracking WHERE application_name=?", (name,))
+                    .fetchone()
+                )
                 position = row[0] or 0
                 names = [t.DESCRIPTOR.full_name for t in topics]
-                lags[edge] = self._db(upstream).execute(
-                    f"SELECT COUNT(*) FROM stored_events WHERE rowid>? AND topic IN ({','.join('?' * len(names))})",
-                    (position, *names)).fetchone()[0]
+                lags[edge] = (
+                    self._db(upstream)
+                    .execute(
+                        f"SELECT COUNT(*) FROM stored_events WHERE rowid>? AND topic IN ({','.join('?' * len(names))})",
+                        (position, *names),
+                    )
+                    .fetchone()[0]
+                )
             except sqlite3.Error:
                 continue
         return lags
@@ -234,8 +249,9 @@ class MembershipWatcher:
         after = 0
         while True:
             try:
-                page = await self.stub.Read(eventlog_pb2.ReadRequest(after=after, limit=2000, wait_ms=1000,
-                                                                     topics=[ENTERED_TOPIC]), timeout=15)
+                page = await self.stub.Read(
+                    eventlog_pb2.ReadRequest(after=after, limit=2000, wait_ms=1000, topics=[ENTERED_TOPIC]), timeout=15
+                )
             except grpc.aio.AioRpcError:
                 await asyncio.sleep(0.1)
                 continue
@@ -257,7 +273,7 @@ class MembershipWatcher:
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return True
 
@@ -319,8 +335,15 @@ def run(settings: PipelineSettings, progress: Callable[[str], None] = lambda m: 
             progress(f"kept {base} (service logs in {data_dir / 'logs'})")
 
 
-async def _run(platform: Platform, settings: PipelineSettings, write_key: str, url: str,
-               receiver: WebhookReceiver, sampler: LagSampler, progress) -> dict:
+async def _run(
+    platform: Platform,
+    settings: PipelineSettings,
+    write_key: str,
+    url: str,
+    receiver: WebhookReceiver,
+    sampler: LagSampler,
+    progress,
+) -> dict:
     token = platform.token("cdp-bench", BENCH_ROLES)
     segment = platform.aio_channel("segment", token)
     activation = platform.aio_channel("activation", token)
@@ -335,18 +358,32 @@ async def _run(platform: Platform, settings: PipelineSettings, write_key: str, u
             for existing in (await segments.ListAudiences(segment_pb2.ListAudiencesRequest(), timeout=10)).audiences:
                 if existing.name == name:
                     return existing
-            return await segments.CreateAudience(segment_pb2.CreateAudienceRequest(
-                name=name,
-                conditions=[segment_pb2.Condition(trait=segment_pb2.TraitCondition(trait="plan", op="eq", value='"pro"'))],
-            ), timeout=30)
+            return await segments.CreateAudience(
+                segment_pb2.CreateAudienceRequest(
+                    name=name,
+                    conditions=[
+                        segment_pb2.Condition(trait=segment_pb2.TraitCondition(trait="plan", op="eq", value='"pro"'))
+                    ],
+                ),
+                timeout=30,
+            )
 
         async def create_destination():
-            for existing in (await destinations.ListDestinations(activation_pb2.ListDestinationsRequest(), timeout=10)).destinations:
+            for existing in (
+                await destinations.ListDestinations(activation_pb2.ListDestinationsRequest(), timeout=10)
+            ).destinations:
                 if existing.url == url:
                     return existing
-            return await destinations.CreateDestination(activation_pb2.CreateDestinationRequest(
-                name="bench webhook", type="webhook", url=url, purpose="analytics", audience_ids=[audience.audience_id],
-            ), timeout=30)
+            return await destinations.CreateDestination(
+                activation_pb2.CreateDestinationRequest(
+                    name="bench webhook",
+                    type="webhook",
+                    url=url,
+                    purpose="analytics",
+                    audience_ids=[audience.audience_id],
+                ),
+                timeout=30,
+            )
 
         audience = await _while_connecting(create_audience, progress)
         await _while_connecting(create_destination, progress)
@@ -362,10 +399,16 @@ async def _run(platform: Platform, settings: PipelineSettings, write_key: str, u
         for channel in (segment, activation, identity):
             await channel.close()
     return {
-        "events": settings.events, "batch": settings.batch, "clients": settings.clients,
-        "throughput": throughput, "freshness": freshness,
-        "webhook": {"posts": receiver.posts, "repeated_deliveries": receiver.repeats,
-                    "entered_without_plan_trait": receiver.without_plan},
+        "events": settings.events,
+        "batch": settings.batch,
+        "clients": settings.clients,
+        "throughput": throughput,
+        "freshness": freshness,
+        "webhook": {
+            "posts": receiver.posts,
+            "repeated_deliveries": receiver.repeats,
+            "entered_without_plan_trait": receiver.without_plan,
+        },
     }
 
 
@@ -381,7 +424,8 @@ async def _while_connecting(call, progress, seconds: float = 15.0):
             return await call()
         except grpc.aio.AioRpcError as error:
             transient = error.code() == grpc.StatusCode.UNAVAILABLE or (
-                error.code() == grpc.StatusCode.UNKNOWN and "UNAVAILABLE" in (error.details() or ""))
+                error.code() == grpc.StatusCode.UNKNOWN and "UNAVAILABLE" in (error.details() or "")
+            )
             if not transient or time.monotonic() > deadline:
                 raise
             progress(f"setup: {error.code().name} ({(error.details() or '').splitlines()[0][:120]}); retrying")
@@ -421,7 +465,8 @@ async def _throughput(platform, settings, write_key, receiver, watcher, sampler,
     if not (in_segment and delivered):
         raise RuntimeError(
             f"pipeline did not drain within {settings.timeout:.0f}s: {watcher.count - members_before}/{expected} members "
-            f"in segment's log, {len(receiver.entered) - len(before)}/{expected} entered webhooks")
+            f"in segment's log, {len(receiver.entered) - len(before)}/{expected} entered webhooks"
+        )
     cpu = meter.stop()
     last_webhook = max(at for person, at in receiver.entered.items() if person not in before)
     progress(f"throughput: last webhook {last_webhook - started:.2f}s after the first send")
@@ -453,8 +498,11 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
     in_flight: set[asyncio.Task] = set()
     failures: list[str] = []
     channel = ingest_channel(platform)
-    ingest = channel.unary_unary("/cdp.collector.v1.Collector/Ingest", request_serializer=None,
-                                 response_deserializer=collector_pb2.IngestResponse.FromString)
+    ingest = channel.unary_unary(
+        "/cdp.collector.v1.Collector/Ingest",
+        request_serializer=None,
+        response_deserializer=collector_pb2.IngestResponse.FromString,
+    )
     await channel.channel_ready()
     before = set(receiver.entered)
 
@@ -475,7 +523,7 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
             # What is due by this tick goes now, as one call (or more when over --batch).
             due = min(total, int((time.monotonic() - started) * settings.rate) + 1)
             while sent < due:
-                chunk = events[sent:min(due, sent + settings.batch)]
+                chunk = events[sent : min(due, sent + settings.batch)]
                 payload = collector_pb2.IngestRequest(write_key=write_key, events=chunk).SerializeToString()
                 now = time.monotonic()
                 for event in chunk:
@@ -502,8 +550,12 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
     person_of: dict[str, str] = {}
     user_ids = list(sent_at)
     for i in range(0, len(user_ids), 1000):
-        response = await stub.Resolve(identity_pb2.ResolveRequest(
-            identifiers=[identity_pb2.Identifier(type="user_id", value=u) for u in user_ids[i:i + 1000]]), timeout=30)
+        response = await stub.Resolve(
+            identity_pb2.ResolveRequest(
+                identifiers=[identity_pb2.Identifier(type="user_id", value=u) for u in user_ids[i : i + 1000]]
+            ),
+            timeout=30,
+        )
         for r in response.resolutions:
             person_of[r.identifier.value] = r.person_id
     latencies = []
@@ -520,7 +572,9 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
         "missing": total - len(latencies),
         "send_failures": failures[:10],
         "latency_ms": {
-            "p50": percentile(latencies, 50), "p90": percentile(latencies, 90), "p99": percentile(latencies, 99),
+            "p50": percentile(latencies, 50),
+            "p90": percentile(latencies, 90),
+            "p99": percentile(latencies, 99),
             "max": max(latencies) if latencies else float("nan"),
             "min": min(latencies) if latencies else float("nan"),
         },
@@ -533,8 +587,9 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
 STAGES = ("collector", "profile", "segment", "activation scheduled", "activation attempted", "webhook")
 
 
-def stage_breakdown(data_dir: Path, sent_at: dict[str, float], person_of: dict[str, str],
-                    received: dict[str, float]) -> dict[str, dict[str, float]]:
+def stage_breakdown(
+    data_dir: Path, sent_at: dict[str, float], person_of: dict[str, str], received: dict[str, float]
+) -> dict[str, dict[str, float]]:
     """Where the time went: for each person, the time (ms after the send) at which each
     service wrote its part, from the times the services put in their events (ms precision,
     wall clock), read from the stores once at the end."""
@@ -548,8 +603,9 @@ def stage_breakdown(data_dir: Path, sent_at: dict[str, float], person_of: dict[s
 
     def rows(service: str, message):
         with sqlite3.connect(f"file:{data_dir / f'{service}.sqlite'}?mode=ro", uri=True) as conn:
-            for (state,) in conn.execute("SELECT state FROM stored_events WHERE topic=? ORDER BY rowid",
-                                         (message.DESCRIPTOR.full_name,)):
+            for (state,) in conn.execute(
+                "SELECT state FROM stored_events WHERE topic=? ORDER BY rowid", (message.DESCRIPTOR.full_name,)
+            ):
                 yield message.FromString(state)
 
     users = {person: user for user, person in person_of.items() if person}

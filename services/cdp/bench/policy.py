@@ -43,9 +43,13 @@ class PolicySettings:
 def inputs(count: int) -> list[dict]:
     """Distinct egress questions: destinations by purpose and trait sets of three to six names."""
     purposes = ["analytics", "marketing", "support"]
-    return [{"destination": {"id": f"d{i}", "type": "webhook", "purpose": purposes[i % 3]},
-             "properties": sorted(TRAITS[(i + k) % len(TRAITS)] for k in range(3 + i % 4))}
-            for i in range(count)]
+    return [
+        {
+            "destination": {"id": f"d{i}", "type": "webhook", "purpose": purposes[i % 3]},
+            "properties": sorted(TRAITS[(i + k) % len(TRAITS)] for k in range(3 + i % 4)),
+        }
+        for i in range(count)
+    ]
 
 
 def _per_decision_us(seconds: float, count: int) -> float:
@@ -66,7 +70,7 @@ def measure_once(settings: PolicySettings, root: Path) -> dict:
     decider = Decider(make_engine("embedded", bundle), store, "bench", bundle.sources())
     started = time.perf_counter()
     for start in range(0, len(questions), BATCH):
-        for question in questions[start:start + BATCH]:
+        for question in questions[start : start + BATCH]:
             decider.decide(EGRESS, question)
         decider.flush()
     miss = _per_decision_us(time.perf_counter() - started, len(questions))
@@ -91,8 +95,15 @@ def measure_once(settings: PolicySettings, root: Path) -> dict:
         results = evaluate_all([item_of(r, bundle.revision) for r in records], sources, workers=workers)
         replay[workers] = len(records) / (time.perf_counter() - started)
         assert all(ok for ok, _ in results.values())
-    return {"raw_us": raw, "miss_us": miss, "hit_keyed_us": hit_keyed, "hit_canonical_us": hit_canonical,
-            "replay_1_per_s": replay[1], "replay_2_per_s": replay[2], "recorded": len(records)}
+    return {
+        "raw_us": raw,
+        "miss_us": miss,
+        "hit_keyed_us": hit_keyed,
+        "hit_canonical_us": hit_canonical,
+        "replay_1_per_s": replay[1],
+        "replay_2_per_s": replay[2],
+        "recorded": len(records),
+    }
 
 
 def run(settings: PolicySettings, log=print) -> dict:
@@ -100,9 +111,17 @@ def run(settings: PolicySettings, log=print) -> dict:
     for i in range(settings.repeat):
         with tempfile.TemporaryDirectory(dir=settings.data_dir) as tmp:
             runs.append(measure_once(settings, Path(tmp)))
-        log(f"run {i + 1}/{settings.repeat}: miss {runs[-1]['miss_us']:.1f} µs, raw {runs[-1]['raw_us']:.1f} µs, "
-            f"hit {runs[-1]['hit_keyed_us']:.2f} µs, replay {runs[-1]['replay_2_per_s']:,.0f}/s")
-    figures = {name: {"median": statistics.median(r[name] for r in runs), "min": min(r[name] for r in runs),
-                      "max": max(r[name] for r in runs)} for name in runs[0]}
+        log(
+            f"run {i + 1}/{settings.repeat}: miss {runs[-1]['miss_us']:.1f} µs, raw {runs[-1]['raw_us']:.1f} µs, "
+            f"hit {runs[-1]['hit_keyed_us']:.2f} µs, replay {runs[-1]['replay_2_per_s']:,.0f}/s"
+        )
+    figures = {
+        name: {
+            "median": statistics.median(r[name] for r in runs),
+            "min": min(r[name] for r in runs),
+            "max": max(r[name] for r in runs),
+        }
+        for name in runs[0]
+    }
     figures["miss_over_raw"] = {"median": statistics.median(r["miss_us"] / r["raw_us"] for r in runs)}
     return figures

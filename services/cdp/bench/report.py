@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-import time
 import statistics
+import time
 from dataclasses import dataclass, field
 
 
@@ -21,7 +21,6 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(p / 100 * len(ordered)))
     return ordered[rank - 1]
-
 
 
 def _format(value) -> str:
@@ -49,7 +48,9 @@ class Table:
         widths = [max(len(r[i]) for r in cells) for i in range(len(self.columns))]
         lines = []
         for n, row in enumerate(cells):
-            lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+            lines.append(
+                "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+            )
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))
         return "\n".join(lines)
@@ -79,5 +80,7 @@ class CpuMeter:
 
     def stop(self) -> dict[str, float]:
         elapsed = time.monotonic() - self._started
-        return {name: round((cpu_seconds(pid) - self._start[name]) / elapsed * 100, 1) if elapsed > 0 else math.nan
-                for name, pid in self.pids.items()}
+        return {
+            name: round((cpu_seconds(pid) - self._start[name]) / elapsed * 100, 1) if elapsed > 0 else math.nan
+            for name, pid in self.pids.items()
+        }

@@ -8,7 +8,7 @@ import re
 import click
 
 from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
-from cdp.cli.client import call, channel, with_caller, Caller
+from cdp.cli.client import Caller, call, channel, with_caller
 
 TRAIT = re.compile(r"^\s*(\S+)\s+(eq|neq|gt|gte|lt|lte|exists|contains)\s*(.*)$")
 EVENT = re.compile(r"^\s*(.+?)\s*>=\s*(\d+)\s*$")
@@ -17,20 +17,26 @@ EVENT = re.compile(r"^\s*(.+?)\s*>=\s*(\d+)\s*$")
 def parse_trait(text: str) -> segment_pb2.Condition:
     match = TRAIT.match(text)
     if not match:
-        raise click.BadParameter(f"{text!r}: write NAME OP VALUE, e.g. 'plan eq \"pro\"' or 'email exists'", param_hint="--trait")
+        raise click.BadParameter(
+            f"{text!r}: write NAME OP VALUE, e.g. 'plan eq \"pro\"' or 'email exists'", param_hint="--trait"
+        )
     name, op, value = match.groups()
     if op != "exists":
         try:
             json.loads(value)
         except ValueError:
             value = json.dumps(value)  # a bare word is a string
-    return segment_pb2.Condition(trait=segment_pb2.TraitCondition(trait=name, op=op, value=value if op != "exists" else ""))
+    return segment_pb2.Condition(
+        trait=segment_pb2.TraitCondition(trait=name, op=op, value=value if op != "exists" else "")
+    )
 
 
 def parse_event(text: str) -> segment_pb2.Condition:
     match = EVENT.match(text)
     if not match:
-        raise click.BadParameter(f"{text!r}: write 'EVENT NAME>=COUNT', e.g. 'Order Completed>=2'", param_hint="--event")
+        raise click.BadParameter(
+            f"{text!r}: write 'EVENT NAME>=COUNT', e.g. 'Order Completed>=2'", param_hint="--event"
+        )
     return segment_pb2.Condition(event=segment_pb2.EventCondition(event=match.group(1), min_count=int(match.group(2))))
 
 
@@ -51,8 +57,11 @@ def audience() -> None:
 def create(name, traits, events, subject, roles):
     """Create an audience (all conditions must hold)."""
     conditions = [parse_trait(t) for t in traits] + [parse_event(e) for e in events]
-    created = call(stub().CreateAudience, segment_pb2.CreateAudienceRequest(name=name, conditions=conditions),
-                   metadata=Caller(subject, roles).metadata)
+    created = call(
+        stub().CreateAudience,
+        segment_pb2.CreateAudienceRequest(name=name, conditions=conditions),
+        metadata=Caller(subject, roles).metadata,
+    )
     click.echo(f"{created.audience_id}  {created.name}  (allowed by decision {created.decision_id[:12]})")
 
 

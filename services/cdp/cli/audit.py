@@ -38,10 +38,17 @@ def audit() -> None:
 
 
 @audit.command("replay")
-@click.option("--policies", "policies_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The candidate policy directory (as policies/: cdp/**.rego and data/*.json).")
+@click.option(
+    "--policies",
+    "policies_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The candidate policy directory (as policies/: cdp/**.rego and data/*.json).",
+)
 @click.option("--since", default="", help="Only decisions made at or after this time (RFC 3339).")
-@click.option("--service", "services", multiple=True, type=click.Choice(SERVICES), help="Only these services (repeatable).")
+@click.option(
+    "--service", "services", multiple=True, type=click.Choice(SERVICES), help="Only these services (repeatable)."
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as HTML.")
 def replay_command(policies_dir, since, services, json_path, html_path):
@@ -51,8 +58,10 @@ def replay_command(policies_dir, since, services, json_path, html_path):
     bundle = load_bundle(policies_dir)
     report, seconds = _replay_with_progress(records, {bundle.revision: bundle.sources()}, bundle.revision, "replaying")
     data = report.as_dict()
-    click.echo(f"candidate revision {bundle.revision[:12]}: {data['replayed']} decisions replayed in {seconds:.2f}s, "
-               f"{data['changed']} would change")
+    click.echo(
+        f"candidate revision {bundle.revision[:12]}: {data['replayed']} decisions replayed in {seconds:.2f}s, "
+        f"{data['changed']} would change"
+    )
     click.echo(f"{'entrypoint':<32} {'replayed':>9} {'changed':>8} {'allow→deny':>11} {'deny→allow':>11}")
     for name, e in data["entrypoints"].items():
         click.echo(f"{name:<32} {e['replayed']:>9} {e['changed']:>8} {e['allow_to_deny']:>11} {e['deny_to_allow']:>11}")
@@ -68,22 +77,29 @@ def replay_command(policies_dir, since, services, json_path, html_path):
 
 
 @audit.command("verify")
-@click.option("--service", "services", multiple=True, type=click.Choice(SERVICES), help="Only these services (repeatable).")
+@click.option(
+    "--service", "services", multiple=True, type=click.Choice(SERVICES), help="Only these services (repeatable)."
+)
 def verify_command(services):
     """Re-evaluate every decision against the revision that made it; fail on any difference
     or a broken hash chain."""
     stubs = _stubs(services)
     records = read_decisions(stubs)
     revisions = read_revisions(stubs)
-    rebuilt = [f"revision {r[:12]}: its recorded sources rebuild to another revision"
-               for r, sources in revisions.items() if bundle_from_sources(sources).revision != r]
+    rebuilt = [
+        f"revision {r[:12]}: its recorded sources rebuild to another revision"
+        for r, sources in revisions.items()
+        if bundle_from_sources(sources).revision != r
+    ]
     report, seconds = _replay_with_progress(records, revisions, "", "verifying")
     witnessed = {s: head for s, head in read_heads(data_dir()).items() if not services or s in services}
     problems = rebuilt + chain_breaks(records, witnessed) + report.errors
     for name, e in report.as_dict()["entrypoints"].items():
         for example in e["examples"]:
-            problems.append(f"{example['service']} decision {example['decision_id'][:12]} ({name}): recorded "
-                            f"{json.dumps(example['recorded'])[:120]} but its revision now gives {json.dumps(example['now'])[:120]}")
+            problems.append(
+                f"{example['service']} decision {example['decision_id'][:12]} ({name}): recorded "
+                f"{json.dumps(example['recorded'])[:120]} but its revision now gives {json.dumps(example['now'])[:120]}"
+            )
     click.echo(f"{len(records)} decisions from {len(revisions)} revision(s) re-evaluated in {seconds:.2f}s")
     if problems or report.changed:
         for problem in problems:

@@ -50,8 +50,12 @@ def bench() -> None:
 @click.option("--batch", default=100, show_default=True, help="Events an Ingest call (and a raw append transaction).")
 @click.option("--clients", default=4, show_default=True, help="Concurrent asyncio clients.")
 @click.option("--repeat", default=3, show_default=True, help="Runs of each measurement; the median is reported.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the temporary stores go (default: the system temp dir).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the temporary stores go (default: the system temp dir).",
+)
 @click.option("--keep", is_flag=True, help="Keep the stores and the service logs afterwards.")
 @click.option("--http", is_flag=True, help="Also through the Segment-compatible HTTP API, beside gRPC.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
@@ -68,9 +72,11 @@ def ingest(events, batch, clients, repeat, data_dir, keep, http, as_json):
         click.echo(_json(result))
         return
     table = Table(["metric", "median", "min", "max", "unit"])
-    for key, label in (("raw_append_events_per_s", "raw event-store append"),
-                       ("ingest_events_per_s", "ingest over gRPC, acknowledged and durable"),
-                       ("http_ingest_events_per_s", "ingest over HTTP (/v1/batch), acknowledged and durable")):
+    for key, label in (
+        ("raw_append_events_per_s", "raw event-store append"),
+        ("ingest_events_per_s", "ingest over gRPC, acknowledged and durable"),
+        ("http_ingest_events_per_s", "ingest over HTTP (/v1/batch), acknowledged and durable"),
+    ):
         if key not in result:
             continue
         s = result[key]
@@ -88,10 +94,16 @@ def ingest(events, batch, clients, repeat, data_dir, keep, http, as_json):
 @click.option("--rate", default=1000.0, show_default=True, help="Events/s of the freshness phase.")
 @click.option("--batch", default=100, show_default=True, help="Events an Ingest call, at most.")
 @click.option("--clients", default=4, show_default=True, help="Concurrent clients of the throughput phase.")
-@click.option("--freshness-seconds", default=10.0, show_default=True, help="Length of the freshness phase (0: skip it).")
+@click.option(
+    "--freshness-seconds", default=10.0, show_default=True, help="Length of the freshness phase (0: skip it)."
+)
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the pipeline to drain.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the temporary platform goes (default: the system temp dir).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the temporary platform goes (default: the system temp dir).",
+)
 @click.option("--keep", is_flag=True, help="Keep the stores and the service logs afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def pipeline(events, rate, batch, clients, freshness_seconds, timeout, data_dir, keep, as_json):
@@ -132,8 +144,10 @@ def pipeline(events, rate, batch, clients, freshness_seconds, timeout, data_dir,
     w = result["webhook"]
     table.add("webhook posts (repeated deliveries)", f"{w['posts']} ({w['repeated_deliveries']})", "")
     table.add("entered payloads without the plan trait", w["entered_without_plan_trait"], "")
-    click.echo(f"cdp bench pipeline: {events} events for {t['persons']} persons ({t['members']} join the audience), "
-               f"batches of {batch}, {clients} clients")
+    click.echo(
+        f"cdp bench pipeline: {events} events for {t['persons']} persons ({t['members']} join the audience), "
+        f"batches of {batch}, {clients} clients"
+    )
     click.echo(table.render())
 
 

@@ -55,9 +55,17 @@ class Caller:
 
 
 caller_options = [
-    click.option("--subject", default=default_subject, show_default="$CDP_SUBJECT or $USER", help="Who the call is made as."),
-    click.option("--role", "roles", multiple=True, default=DEFAULT_ROLES, show_default=True,
-                 help="A role of the caller (repeatable)."),
+    click.option(
+        "--subject", default=default_subject, show_default="$CDP_SUBJECT or $USER", help="Who the call is made as."
+    ),
+    click.option(
+        "--role",
+        "roles",
+        multiple=True,
+        default=DEFAULT_ROLES,
+        show_default=True,
+        help="A role of the caller (repeatable).",
+    ),
 ]
 
 

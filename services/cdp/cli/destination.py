@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cdp.api.activation.v1 import activation_pb2, activation_pb2_grpc
-from cdp.cli.client import call, channel, with_caller, Caller
+from cdp.cli.client import Caller, call, channel, with_caller
 
 
 def stub() -> activation_pb2_grpc.ActivationStub:
@@ -24,15 +24,22 @@ def destination() -> None:
 @click.option("--audience", "audiences", multiple=True, required=True, help="Audience id to sync (repeatable).")
 @with_caller
 def create(name, url, purpose, audiences, subject, roles):
-    created = call(stub().CreateDestination, activation_pb2.CreateDestinationRequest(
-        name=name, type="webhook", url=url, purpose=purpose, audience_ids=audiences), metadata=Caller(subject, roles).metadata)
+    created = call(
+        stub().CreateDestination,
+        activation_pb2.CreateDestinationRequest(
+            name=name, type="webhook", url=url, purpose=purpose, audience_ids=audiences
+        ),
+        metadata=Caller(subject, roles).metadata,
+    )
     click.echo(f"{created.destination_id}  {created.name}  -> {created.url}  purpose {created.purpose}")
 
 
 @destination.command("list")
 def list_():
     for d in call(stub().ListDestinations, activation_pb2.ListDestinationsRequest()).destinations:
-        click.echo(f"{d.destination_id}  {d.name}  {d.type} {d.url}  purpose {d.purpose}  audiences {', '.join(d.audience_ids)}")
+        click.echo(
+            f"{d.destination_id}  {d.name}  {d.type} {d.url}  purpose {d.purpose}  audiences {', '.join(d.audience_ids)}"
+        )
 
 
 @destination.command("deliveries")
@@ -40,7 +47,11 @@ def list_():
 @click.option("--limit", default=20, show_default=True)
 def deliveries(destination_id, limit):
     """The latest deliveries: status, attempts, what policy withheld."""
-    for d in call(stub().ListDeliveries, activation_pb2.ListDeliveriesRequest(destination_id=destination_id, limit=limit)).deliveries:
+    for d in call(
+        stub().ListDeliveries, activation_pb2.ListDeliveriesRequest(destination_id=destination_id, limit=limit)
+    ).deliveries:
         withheld = f"  withheld {', '.join(d.withheld)}" if d.withheld else ""
         error = f"  last error {d.last_error}" if d.last_error and d.status != "delivered" else ""
-        click.echo(f"{d.delivery_id}  {d.action:<7} person {d.person_id}  {d.status} after {d.attempts} attempt(s){withheld}{error}")
+        click.echo(
+            f"{d.delivery_id}  {d.action:<7} person {d.person_id}  {d.status} after {d.attempts} attempt(s){withheld}{error}"
+        )

@@ -22,7 +22,7 @@ def plan() -> None:
 
 @plan.command("publish")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--name", default="", help="Plan name (default: the document's \"name\", else the file name).")
+@click.option("--name", default="", help='Plan name (default: the document\'s "name", else the file name).')
 def publish(file: Path, name: str) -> None:
     """Publish FILE as the next version of its plan."""
     text = file.read_text()
@@ -45,11 +45,18 @@ def list_() -> None:
 @plan.command("assign")
 @click.argument("plan_name")
 @click.option("--source", "source_name", required=True)
-@click.option("--mode", type=click.Choice(["allow", "quarantine", "reject"]), default="allow", show_default=True,
-              help="What happens to unplanned or violating events.")
+@click.option(
+    "--mode",
+    type=click.Choice(["allow", "quarantine", "reject"]),
+    default="allow",
+    show_default=True,
+    help="What happens to unplanned or violating events.",
+)
 def assign(plan_name: str, source_name: str, mode: str) -> None:
     """Check SOURCE's events against PLAN_NAME."""
-    source = call(stub().AssignPlan, collector_pb2.AssignPlanRequest(source_name=source_name, plan_name=plan_name, mode=mode))
+    source = call(
+        stub().AssignPlan, collector_pb2.AssignPlanRequest(source_name=source_name, plan_name=plan_name, mode=mode)
+    )
     click.echo(f"{source.name}: plan {source.plan_name}, mode {source.plan_mode}")
 
 
@@ -62,7 +69,9 @@ def quarantine() -> None:
 @click.option("--source", "source_name", default="")
 @click.option("--limit", default=50, show_default=True)
 def quarantine_list(source_name: str, limit: int) -> None:
-    events = call(stub().ListQuarantine, collector_pb2.ListQuarantineRequest(source_name=source_name, limit=limit)).events
+    events = call(
+        stub().ListQuarantine, collector_pb2.ListQuarantineRequest(source_name=source_name, limit=limit)
+    ).events
     for q in events:
         what = q.event.event or q.event.name or q.event.type
         problems = "; ".join(f"{v.field}: {v.rule}" for v in q.violations)

@@ -32,8 +32,11 @@ def get(person_id, user_id, anonymous_id, email, as_json, subject, roles):
             request.identifier.CopyFrom(identity_pb2.Identifier(type=kind, value=value))
     if not person_id and not request.identifier.value:
         raise click.UsageError("give --person-id, --user-id, --anonymous-id or --email")
-    found = call(profile_pb2_grpc.ProfileServiceStub(channel("profile")).GetProfile, request,
-                 metadata=Caller(subject, roles).metadata)
+    found = call(
+        profile_pb2_grpc.ProfileServiceStub(channel("profile")).GetProfile,
+        request,
+        metadata=Caller(subject, roles).metadata,
+    )
     if as_json:
         click.echo(json.dumps(json_format.MessageToDict(found), indent=2))
         return
@@ -45,4 +48,6 @@ def get(person_id, user_id, anonymous_id, email, as_json, subject, roles):
     for name in sorted(found.event_counts):
         click.echo(f"  {found.event_counts[name]:>6} x {name}")
     for account in found.accounts:
-        click.echo(f"  account {account.group_id}: " + ", ".join(f"{k}={v.value}" for k, v in sorted(account.traits.items())))
+        click.echo(
+            f"  account {account.group_id}: " + ", ".join(f"{k}={v.value}" for k, v in sorted(account.traits.items()))
+        )

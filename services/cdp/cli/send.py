@@ -28,7 +28,13 @@ def _json_object(value: str | None, name: str) -> str:
 
 
 @click.command()
-@click.option("--type", "call_type", type=click.Choice(["identify", "track", "page", "screen", "group", "alias"]), default="track", show_default=True)
+@click.option(
+    "--type",
+    "call_type",
+    type=click.Choice(["identify", "track", "page", "screen", "group", "alias"]),
+    default="track",
+    show_default=True,
+)
 @click.option("--user-id", default="")
 @click.option("--anonymous-id", default="")
 @click.option("--event", default="", help="Event name (track).")
@@ -40,7 +46,20 @@ def _json_object(value: str | None, name: str) -> str:
 @click.option("--message-id", default="", help="Defaults to a new uuid.")
 @click.option("--file", "path", type=click.File("r"), default=None, help="JSONL: one Segment-style call per line.")
 @click.option("--write-key", default=default_write_key, show_default="the key `cdp up` saved", envvar="CDP_WRITE_KEY")
-def send(call_type, user_id, anonymous_id, event, name, traits, properties, group_id, previous_id, message_id, path, write_key):
+def send(
+    call_type,
+    user_id,
+    anonymous_id,
+    event,
+    name,
+    traits,
+    properties,
+    group_id,
+    previous_id,
+    message_id,
+    path,
+    write_key,
+):
     """Send one call from flags, or every call in a JSONL file (in batches)."""
     if not write_key:
         raise click.UsageError("no write key: run `cdp up` first or pass --write-key")
@@ -57,15 +76,26 @@ def send(call_type, user_id, anonymous_id, event, name, traits, properties, grou
                 parsed.message_id = str(uuid.uuid4())
             events.append(parsed)
     else:
-        events = [event_pb2.Event(
-            type=call_type, message_id=message_id or str(uuid.uuid4()), user_id=user_id, anonymous_id=anonymous_id,
-            event=event, name=name, traits=_json_object(traits, "--traits"),
-            properties=_json_object(properties, "--properties"), group_id=group_id, previous_id=previous_id,
-        )]
+        events = [
+            event_pb2.Event(
+                type=call_type,
+                message_id=message_id or str(uuid.uuid4()),
+                user_id=user_id,
+                anonymous_id=anonymous_id,
+                event=event,
+                name=name,
+                traits=_json_object(traits, "--traits"),
+                properties=_json_object(properties, "--properties"),
+                group_id=group_id,
+                previous_id=previous_id,
+            )
+        ]
     stub = collector_pb2_grpc.CollectorStub(channel("collector"))
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     for start in range(0, len(events), BATCH):
-        response = call(stub.Ingest, collector_pb2.IngestRequest(write_key=write_key, events=events[start:start + BATCH]))
+        response = call(
+            stub.Ingest, collector_pb2.IngestRequest(write_key=write_key, events=events[start : start + BATCH])
+        )
         for ack in response.acks:
             if ack.status == collector_pb2.REJECTED:
                 click.echo(f"event {start + ack.index}: rejected: {ack.field}: {ack.error}", err=True)

@@ -28,7 +28,9 @@ def list_() -> None:
     for s in call(stub.ListSources, collector_pb2.ListSourcesRequest()).sources:
         side = "server-side" if s.server_side else "client-side"
         plan = f"  plan {s.plan_name} ({s.plan_mode})" if s.plan_name else ""
-        click.echo(f"{s.source_id}  {s.name:<20} {side:<12} {'disabled' if s.disabled else 'enabled'}  {s.write_key}{plan}")
+        click.echo(
+            f"{s.source_id}  {s.name:<20} {side:<12} {'disabled' if s.disabled else 'enabled'}  {s.write_key}{plan}"
+        )
 
 
 @source.command("disable")

@@ -15,7 +15,13 @@ def token() -> None:
 
 @token.command("issue")
 @click.option("--subject", required=True, help="Who the token speaks for.")
-@click.option("--role", "roles", multiple=True, required=True, help="A role (repeatable): admin, marketer, analyst, privacy_officer, ingest.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="A role (repeatable): admin, marketer, analyst, privacy_officer, ingest.",
+)
 @click.option("--ttl", default=3600, show_default=True, help="Seconds until it expires.")
 def issue(subject: str, roles: tuple[str, ...], ttl: int) -> None:
     """Print a token signed with this install's key (use it as CDP_TOKEN or a Bearer header)."""

@@ -15,12 +15,25 @@ from cdp.platform.security import mint_token, tool_channel
 
 
 @click.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=".cdp", show_default=True, envvar="CDP_DATA_DIR",
-              help="Where each service keeps its SQLite files and logs.")
-@click.option("--store", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True, envvar="CDP_STORE")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=".cdp",
+    show_default=True,
+    envvar="CDP_DATA_DIR",
+    help="Where each service keeps its SQLite files and logs.",
+)
+@click.option(
+    "--store", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True, envvar="CDP_STORE"
+)
 @click.option("--postgres-dsn", default="", envvar="CDP_POSTGRES_DSN", help="With --store postgres.")
-@click.option("--http-port", default=DEFAULT_HTTP_PORT, show_default=True, envvar="CDP_HTTP_PORT",
-              help="The collector's Segment-compatible HTTP tracking API (0: off).")
+@click.option(
+    "--http-port",
+    default=DEFAULT_HTTP_PORT,
+    show_default=True,
+    envvar="CDP_HTTP_PORT",
+    help="The collector's Segment-compatible HTTP tracking API (0: off).",
+)
 def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int) -> None:
     """Start collector, identity, profile, segment and activation; Ctrl-C stops them."""
     extra = ["--store", store] + (["--postgres-dsn", postgres_dsn] if postgres_dsn else [])
@@ -50,7 +63,10 @@ def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int) -> None:
         while not stopping:
             for service, process in platform.processes.items():
                 if process.poll() is not None:
-                    click.echo(f"{service} exited with {process.returncode}; stopping (see {platform.log_path(service)})", err=True)
+                    click.echo(
+                        f"{service} exited with {process.returncode}; stopping (see {platform.log_path(service)})",
+                        err=True,
+                    )
                     stopping = True
             time.sleep(0.2)
     finally:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Sequence, TypeVar
+from datetime import UTC, datetime
+from typing import TypeVar
 
 import orjson
 from eventsourcing.persistence import StoredEvent
@@ -18,8 +19,8 @@ from cdp.collector import domain
 from cdp.collector.plans import MODES, InvalidPlan, TrackingPlan, compile_plan
 from cdp.platform.clock import format_iso, now_iso, parse_iso
 from cdp.platform.decisions import Decider
-from cdp.platform.personal import PersonalData, subject_of
 from cdp.platform.ids import derived_id
+from cdp.platform.personal import PersonalData, subject_of
 from cdp.platform.published import decode, stored, topic_of
 
 ACCEPTED = pb.ACCEPTED
@@ -27,8 +28,9 @@ DUPLICATE = pb.DUPLICATE
 REJECTED = pb.REJECTED
 COLLECT_DECISION = "data.cdp.collect.decision"
 GATHER_S = 0.001  # how long the first call of a group waits for others to join it
-STATE_TOPICS = topic_of(pb.SourceCreated, pb.SourceDisabled, pb.SourcePlanAssigned, pb.PlanPublished,
-                        pb.EventQuarantined, pb.EventReleased)
+STATE_TOPICS = topic_of(
+    pb.SourceCreated, pb.SourceDisabled, pb.SourcePlanAssigned, pb.PlanPublished, pb.EventQuarantined, pb.EventReleased
+)
 T = TypeVar("T")
 
 
@@ -64,9 +66,15 @@ class Source:
     plan_mode: str = "allow"
 
     def to_proto(self) -> pb.Source:
-        return pb.Source(source_id=self.source_id, name=self.name, write_key=self.write_key,
-                         server_side=self.server_side, disabled=self.disabled,
-                         plan_name=self.plan_name, plan_mode=self.plan_mode if self.plan_name else "")
+        return pb.Source(
+            source_id=self.source_id,
+            name=self.name,
+            write_key=self.write_key,
+            server_side=self.server_side,
+            disabled=self.disabled,
+            plan_name=self.plan_name,
+            plan_mode=self.plan_mode if self.plan_name else "",
+        )
 
 
 def _object(text: str) -> dict:
@@ -121,8 +129,9 @@ class Admitted:
         counts = {ACCEPTED: 0, DUPLICATE: 0, REJECTED: 0}
         for ack in self.acks:
             counts[ack.status] += 1
-        return pb.IngestResponse(acks=self.acks, accepted=counts[ACCEPTED], duplicates=counts[DUPLICATE],
-                                 rejected=counts[REJECTED])
+        return pb.IngestResponse(
+            acks=self.acks, accepted=counts[ACCEPTED], duplicates=counts[DUPLICATE], rejected=counts[REJECTED]
+        )
 
 
 @dataclass
@@ -149,11 +158,13 @@ class GroupIngest:
     for the GIL.)
     """
 
-    def __init__(self, collector: "Collector"):
+    def __init__(self, collector: Collector):
         self.collector = collector
         self._waiting: list[Call] = []
 
-    async def ingest(self, write_key: str, events: Sequence[event_pb2.Event], all_or_nothing: bool) -> pb.IngestResponse:
+    async def ingest(
+        self, write_key: str, events: Sequence[event_pb2.Event], all_or_nothing: bool
+    ) -> pb.IngestResponse:
         loop = asyncio.get_running_loop()
         if not self._waiting:
             loop.call_later(GATHER_S, self._run)
@@ -292,7 +303,9 @@ class Collector:
         if self._named(name, missing_ok=True):
             raise ValueError(f"name: a source named {name!r} exists")
         source_id = str(uuid.uuid4())
-        proto = pb.Source(source_id=source_id, name=name.strip(), write_key=secrets.token_urlsafe(24), server_side=server_side)
+        proto = pb.Source(
+            source_id=source_id, name=name.strip(), write_key=secrets.token_urlsafe(24), server_side=server_side
+        )
         self._commit([stored(uuid.UUID(source_id), 1, pb.SourceCreated(source=proto, created_at=now_iso()))])
         return self.sources[source_id]
 
@@ -349,8 +362,9 @@ class Collector:
 
     # Ingest ----------------------------------------------------------------
 
-    def ingest(self, write_key: str, events: Sequence[event_pb2.Event], *,
-               all_or_nothing: bool = False) -> pb.IngestResponse:
+    def ingest(
+        self, write_key: str, events: Sequence[event_pb2.Event], *, all_or_nothing: bool = False
+    ) -> pb.IngestResponse:
         """Validate, govern, deduplicate and store a batch; acknowledge each event.
 
         Good events are stored in one transaction whatever their neighbours do
@@ -360,8 +374,9 @@ class Collector:
         batch = self.admit(write_key, events, all_or_nothing=all_or_nothing)
         return self.acknowledge(batch, self.store_new(batch.to_store))
 
-    async def ingest_async(self, write_key: str, events: Sequence[event_pb2.Event], *,
-                           all_or_nothing: bool = False) -> pb.IngestResponse:
+    async def ingest_async(
+        self, write_key: str, events: Sequence[event_pb2.Event], *, all_or_nothing: bool = False
+    ) -> pb.IngestResponse:
         """ingest(), for callers on the event loop: calls that arrive together are ingested
         as a group (see GroupIngest), each with the outcome it would have on its own."""
         return await self._group.ingest(write_key, events, all_or_nothing)
@@ -371,11 +386,10 @@ class Collector:
         self._apply_stored(batch.to_store, existing)
         return batch.acknowledge(existing)
 
-    def admit(self, write_key: str, events: Sequence[event_pb2.Event], *,
-              all_or_nothing: bool = False) -> Admitted:
+    def admit(self, write_key: str, events: Sequence[event_pb2.Event], *, all_or_nothing: bool = False) -> Admitted:
         """Everything of ingest() but storing: the events to store and their acks."""
         source = self.check_batch(write_key, events)
-        received = datetime.now(timezone.utc)
+        received = datetime.now(UTC)
         plan = self.plans.get(source.plan_name) if source.plan_name else None
         self.fetch_keys(events)
         batch = Admitted(source, plan, received, format_iso(received))
@@ -394,7 +408,9 @@ class Collector:
 
     def fetch_keys(self, events: Sequence[event_pb2.Event]) -> None:
         """One key transaction for the events' subjects; encrypting each event then hits the cache."""
-        self.personal.vault.keys_for({subject_of(e.user_id, e.anonymous_id) for e in events if e.user_id or e.anonymous_id})
+        self.personal.vault.keys_for(
+            {subject_of(e.user_id, e.anonymous_id) for e in events if e.user_id or e.anonymous_id}
+        )
 
     def _admit_one(self, batch: Admitted, index: int, event: event_pb2.Event) -> None:
         rejection, fields = domain.check(event, event.ByteSize())
@@ -404,15 +420,19 @@ class Collector:
         event_id = derived_id("event", source.source_id, event.message_id)
         if event_id in batch.seen:
             return batch.ack(index, DUPLICATE, event_id)
-        accepted = pb.EventAccepted(event_id=str(event_id), source_id=source.source_id,
-                                    server_side=source.server_side, event=event)
+        accepted = pb.EventAccepted(
+            event_id=str(event_id), source_id=source.source_id, server_side=source.server_side, event=event
+        )
         accepted.event.received_at = batch.received_at
         if not accepted.event.timestamp:
             accepted.event.timestamp = corrected_timestamp(accepted.event, batch.received)
         refusal = self._govern(source, accepted, fields["properties"])
         # The plan sees a fresh decoding: its schemas may fill in defaults, which must not be stored.
-        violations = [] if refusal or not plan else plan.check(
-            event.type, event.event, _object(accepted.event.properties), self._traits(accepted.event))
+        violations = (
+            []
+            if refusal or not plan
+            else plan.check(event.type, event.event, _object(accepted.event.properties), self._traits(accepted.event))
+        )
         # Personal values are encrypted before anything of the call is stored, rejections included.
         accepted.pii_decision_id, encrypted = self.personal.protect(accepted.event, fields)
         accepted.encrypted_fields.extend(encrypted)
@@ -421,15 +441,41 @@ class Collector:
             return batch.reject(index, refusal.field, refusal.rule, record=refusal)
         if violations and source.plan_mode == "reject":
             first = violations[0]
-            rule = first.rule if "tracking plan" in first.rule else f"{first.rule}; tracking plan {plan.name} v{plan.version}"
-            return batch.reject(index, first.field, rule, record=pb.EventRejected(
-                source_id=source.source_id, event=accepted.event, field=first.field, rule=first.rule,
-                plan_name=plan.name, plan_version=plan.version, at=batch.received_at))
+            rule = (
+                first.rule
+                if "tracking plan" in first.rule
+                else f"{first.rule}; tracking plan {plan.name} v{plan.version}"
+            )
+            return batch.reject(
+                index,
+                first.field,
+                rule,
+                record=pb.EventRejected(
+                    source_id=source.source_id,
+                    event=accepted.event,
+                    field=first.field,
+                    rule=first.rule,
+                    plan_name=plan.name,
+                    plan_version=plan.version,
+                    at=batch.received_at,
+                ),
+            )
         if violations and source.plan_mode == "quarantine":
-            batch.accept(index, event_id, pb.EventQuarantined(quarantined=pb.QuarantinedEvent(
-                event_id=accepted.event_id, source_id=source.source_id, event=accepted.event,
-                violations=[pb.Violation(field=v.field, rule=v.rule) for v in violations],
-                plan_name=plan.name, plan_version=plan.version, at=batch.received_at)))
+            batch.accept(
+                index,
+                event_id,
+                pb.EventQuarantined(
+                    quarantined=pb.QuarantinedEvent(
+                        event_id=accepted.event_id,
+                        source_id=source.source_id,
+                        event=accepted.event,
+                        violations=[pb.Violation(field=v.field, rule=v.rule) for v in violations],
+                        plan_name=plan.name,
+                        plan_version=plan.version,
+                        at=batch.received_at,
+                    )
+                ),
+            )
             return
         if plan:
             accepted.plan_name, accepted.plan_version = plan.name, plan.version
@@ -442,7 +488,9 @@ class Collector:
         traits.update(_object(event.traits))
         return traits
 
-    def _govern(self, source: Source, accepted: pb.EventAccepted, properties: dict | None = None) -> pb.EventRejected | None:
+    def _govern(
+        self, source: Source, accepted: pb.EventAccepted, properties: dict | None = None
+    ) -> pb.EventRejected | None:
         """cdp.collect: may this source send this event with these properties?
 
         Properties it forbids are dropped (and the drop recorded on the event), or the
@@ -453,17 +501,27 @@ class Collector:
         if properties is None:
             properties = _object(event.properties)
         names = sorted(properties)
-        decision = self.decider.decide(COLLECT_DECISION, {
-            "source": {"id": source.source_id, "name": source.name, "server_side": source.server_side},
-            "event_type": event.type,
-            "event": event.event,
-            "properties": names,
-        }, key=(source.source_id, source.name, source.server_side, event.type, event.event, *names))
+        decision = self.decider.decide(
+            COLLECT_DECISION,
+            {
+                "source": {"id": source.source_id, "name": source.name, "server_side": source.server_side},
+                "event_type": event.type,
+                "event": event.event,
+                "properties": names,
+            },
+            key=(source.source_id, source.name, source.server_side, event.type, event.event, *names),
+        )
         accepted.collect_decision_id = decision.id
         if not decision.result.get("allow", False):
             reasons = "; ".join(decision.result.get("reasons", [])) or "refused by cdp.collect"
-            return pb.EventRejected(source_id=source.source_id, event=event, field="event", rule=reasons,
-                                    decision_id=decision.id, at=event.received_at)
+            return pb.EventRejected(
+                source_id=source.source_id,
+                event=event,
+                field="event",
+                rule=reasons,
+                decision_id=decision.id,
+                at=event.received_at,
+            )
         drop = decision.result.get("drop", [])
         if drop:
             for name in drop:
@@ -491,16 +549,22 @@ class Collector:
             plan = self.plans.get(source.plan_name) if source.plan_name else None
             event = waiting.event
             subject = subject_of(event.user_id, event.anonymous_id)
-            violations = plan.check(
-                event.type, event.event,
-                self.personal.reveal_object(subject, event.type, _object(event.properties)),
-                self.personal.reveal_object(subject, event.type, self._traits(event)),
-            ) if plan else []
+            violations = (
+                plan.check(
+                    event.type,
+                    event.event,
+                    self.personal.reveal_object(subject, event.type, _object(event.properties)),
+                    self.personal.reveal_object(subject, event.type, self._traits(event)),
+                )
+                if plan
+                else []
+            )
             if violations and source.plan_mode != "allow":
                 still += 1
                 continue
-            accepted = pb.EventAccepted(event_id=waiting.event_id, source_id=source.source_id,
-                                        server_side=source.server_side, event=event)
+            accepted = pb.EventAccepted(
+                event_id=waiting.event_id, source_id=source.source_id, server_side=source.server_side, event=event
+            )
             if plan:
                 accepted.plan_name, accepted.plan_version = plan.name, plan.version
                 accepted.violations.extend(pb.Violation(field=v.field, rule=v.rule) for v in violations)
@@ -511,8 +575,12 @@ class Collector:
             accepted.pii_decision_id, encrypted = self.personal.protect(accepted.event)
             accepted.encrypted_fields.extend(encrypted)
             originator = uuid.UUID(waiting.event_id)
-            released = pb.EventReleased(event_id=waiting.event_id, plan_name=accepted.plan_name,
-                                        plan_version=accepted.plan_version, at=now_iso())
+            released = pb.EventReleased(
+                event_id=waiting.event_id,
+                plan_name=accepted.plan_name,
+                plan_version=accepted.plan_version,
+                at=now_iso(),
+            )
             out += [stored(originator, 2, released), stored(originator, 3, accepted)]
         if out:
             self._commit(out)

@@ -6,9 +6,10 @@ A call is any object with the envelope's attributes (type, message_id, user_id,
 
 from __future__ import annotations
 
-import orjson
 from dataclasses import dataclass
 from datetime import datetime
+
+import orjson
 
 CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 MAX_EVENT_BYTES = 32 * 1024
@@ -20,8 +21,12 @@ JSON_FIELDS = ("properties", "traits", "context")
 TIME_FIELDS = ("timestamp", "sent_at", "original_timestamp")
 # Spec names of envelope fields, for error messages that match what clients send.
 SPEC_NAMES = {
-    "message_id": "messageId", "user_id": "userId", "anonymous_id": "anonymousId",
-    "group_id": "groupId", "previous_id": "previousId", "sent_at": "sentAt",
+    "message_id": "messageId",
+    "user_id": "userId",
+    "anonymous_id": "anonymousId",
+    "group_id": "groupId",
+    "previous_id": "previousId",
+    "sent_at": "sentAt",
     "original_timestamp": "originalTimestamp",
 }
 
@@ -102,8 +107,9 @@ def too_deep(value, limit: int = MAX_DEPTH) -> bool:
     """Whether a decoded JSON value nests deeper than limit (checked without recursion)."""
     level = [value]
     for _ in range(limit):
-        level = [child for v in level if isinstance(v, (dict, list))
-                 for child in (v.values() if isinstance(v, dict) else v)]
+        level = [
+            child for v in level if isinstance(v, (dict, list)) for child in (v.values() if isinstance(v, dict) else v)
+        ]
         if not level:
             return False
     return any(isinstance(v, (dict, list)) for v in level)

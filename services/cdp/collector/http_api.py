@@ -48,7 +48,9 @@ def decode_body(raw: bytes, encoding: str) -> bytes:
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
             body = inflater.decompress(raw, domain.MAX_BATCH_BYTES + 1)
             if len(body) > domain.MAX_BATCH_BYTES or inflater.unconsumed_tail:
-                raise HttpError(413, "too_large", f"body: inflates to more than {domain.MAX_BATCH_BYTES} bytes (500 KB)")
+                raise HttpError(
+                    413, "too_large", f"body: inflates to more than {domain.MAX_BATCH_BYTES} bytes (500 KB)"
+                )
             if not inflater.eof:
                 raise HttpError(400, "invalid_gzip", "body: gzip stream is truncated")
             return body
@@ -78,7 +80,9 @@ def write_key_of(request: web.Request, document: dict) -> str:
             return user
     key = request.headers.get("X-Write-Key", "") or document.get("writeKey", "")
     if not isinstance(key, str) or not key:
-        raise HttpError(401, "unauthorized", "writeKey: missing (basic auth user, X-Write-Key header or writeKey in the body)")
+        raise HttpError(
+            401, "unauthorized", "writeKey: missing (basic auth user, X-Write-Key header or writeKey in the body)"
+        )
     return key
 
 
@@ -147,7 +151,11 @@ class TrackingApi:
             if not event.sent_at and batch_sent_at:
                 event.sent_at = batch_sent_at
             if len(orjson.dumps(call)) > domain.MAX_EVENT_BYTES:
-                raise HttpError(413, "too_large", f"{where.rstrip('.') or 'event'}: larger than {domain.MAX_EVENT_BYTES} bytes (32 KB)")
+                raise HttpError(
+                    413,
+                    "too_large",
+                    f"{where.rstrip('.') or 'event'}: larger than {domain.MAX_EVENT_BYTES} bytes (32 KB)",
+                )
             events.append(event)
         try:
             response = await self.collector.ingest_async(write_key, events, all_or_nothing=True)

@@ -8,8 +8,9 @@ the source's mode says whether it is let through, quarantined or rejected.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import fastjsonschema
 
@@ -80,11 +81,10 @@ def _run(validator: Callable[[Any], Any], value: dict, root: str) -> list[Violat
         validator(value)
         return []
     except fastjsonschema.JsonSchemaValueException as error:
-        path = root + error.name[len("data"):]
+        path = root + error.name[len("data") :]
         if error.rule == "required":
             at = error.value if isinstance(error.value, dict) else {}
             missing = [name for name in error.rule_definition if name not in at]
             return [Violation(f"{path}.{missing[0]}" if missing else path, "is required by the plan (required)")]
         message = error.message.split(" ", 1)[1] if " " in error.message else error.message
         return [Violation(path, f"{message} ({error.rule})")]
-

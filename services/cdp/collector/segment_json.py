@@ -14,8 +14,13 @@ from cdp.api.common.v1 import event_pb2
 from cdp.collector.domain import MAX_DEPTH, too_deep
 
 STRING_FIELDS = {
-    "type": "type", "messageId": "message_id", "event": "event", "name": "name",
-    "timestamp": "timestamp", "sentAt": "sent_at", "originalTimestamp": "original_timestamp",
+    "type": "type",
+    "messageId": "message_id",
+    "event": "event",
+    "name": "name",
+    "timestamp": "timestamp",
+    "sentAt": "sent_at",
+    "originalTimestamp": "original_timestamp",
 }
 ID_FIELDS = {"userId": "user_id", "anonymousId": "anonymous_id", "groupId": "group_id", "previousId": "previous_id"}
 OBJECT_FIELDS = {"properties": "properties", "traits": "traits", "context": "context"}

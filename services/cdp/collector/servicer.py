@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import grpc
 
-from cdp.api.collector.v1 import collector_pb2 as pb, collector_pb2_grpc
+from cdp.api.collector.v1 import collector_pb2 as pb
+from cdp.api.collector.v1 import collector_pb2_grpc
 from cdp.collector import domain
 from cdp.collector.application import BatchTooLarge, Collector, NotFound, UnknownWriteKey
 from cdp.collector.plans import InvalidPlan
@@ -82,13 +83,17 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
 
     async def AssignPlan(self, request, context):
         try:
-            return self.collector.assign_plan(request.source_name, request.plan_name, request.mode or "allow").to_proto()
+            return self.collector.assign_plan(
+                request.source_name, request.plan_name, request.mode or "allow"
+            ).to_proto()
         except (NotFound, ValueError) as error:
             await _abort(context, error)
 
     async def ListQuarantine(self, request, context):
         try:
-            return pb.ListQuarantineResponse(events=self.collector.list_quarantine(request.source_name, request.limit or 100))
+            return pb.ListQuarantineResponse(
+                events=self.collector.list_quarantine(request.source_name, request.limit or 100)
+            )
         except NotFound as error:
             await _abort(context, error)
 

@@ -9,7 +9,7 @@ emails drop out of the graph now and on every rebuild.
 from __future__ import annotations
 
 import uuid
-from typing import Sequence
+from collections.abc import Sequence
 
 import orjson
 from eventsourcing.persistence import StoredEvent
@@ -101,16 +101,26 @@ class IdentityApp:
 
     def to_proto(self, event: domain.IdentityEvent):
         if isinstance(event, domain.PersonCreated):
-            return pb.PersonCreated(person_id=event.person_id, identifier=self._proto_identifier(event.identifier), event_id=event.event_id)
+            return pb.PersonCreated(
+                person_id=event.person_id, identifier=self._proto_identifier(event.identifier), event_id=event.event_id
+            )
         if isinstance(event, domain.IdentifierLinked):
-            return pb.IdentifierLinked(person_id=event.person_id, identifier=self._proto_identifier(event.identifier), event_id=event.event_id)
+            return pb.IdentifierLinked(
+                person_id=event.person_id, identifier=self._proto_identifier(event.identifier), event_id=event.event_id
+            )
         if isinstance(event, domain.PersonsMerged):
             # Which identifiers moved follows from the graph; emails are not repeated here.
             moved = [pb.Identifier(type=t, value=v) for t, v in event.identifiers if t != domain.EMAIL]
-            return pb.PersonsMerged(survivor_id=event.survivor_id, merged_id=event.merged_id, identifiers=moved, event_id=event.event_id)
+            return pb.PersonsMerged(
+                survivor_id=event.survivor_id, merged_id=event.merged_id, identifiers=moved, event_id=event.event_id
+            )
         if isinstance(event, domain.SubjectForgotten):
-            return pb.SubjectForgotten(person_id=event.person_id, keys_destroyed=event.keys_destroyed, requested_by=event.requested_by)
-        return pb.MergeBlocked(person_id=event.person_id, other_person_id=event.other_person_id, rule=event.rule, event_id=event.event_id)
+            return pb.SubjectForgotten(
+                person_id=event.person_id, keys_destroyed=event.keys_destroyed, requested_by=event.requested_by
+            )
+        return pb.MergeBlocked(
+            person_id=event.person_id, other_person_id=event.other_person_id, rule=event.rule, event_id=event.event_id
+        )
 
     # Following the collector ------------------------------------------------
 

@@ -8,8 +8,9 @@ that merge is blocked and recorded instead.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Union
+from typing import Union
 
 Identifier = tuple[str, str]  # (type, value)
 
@@ -114,7 +115,11 @@ class IdentityGraph:
             if other == survivor:
                 continue
             if self._user_ids_conflict(survivor, other):
-                events.append(self._emit(MergeBlocked(survivor, other, "persons with different user ids are not merged", event_id)))
+                events.append(
+                    self._emit(
+                        MergeBlocked(survivor, other, "persons with different user ids are not merged", event_id)
+                    )
+                )
             else:
                 moved = tuple(self.identifiers[other])
                 events.append(self._emit(PersonsMerged(survivor, other, moved, event_id)))

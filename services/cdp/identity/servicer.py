@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import grpc
 
-from cdp.api.identity.v1 import identity_pb2 as pb, identity_pb2_grpc
+from cdp.api.identity.v1 import identity_pb2 as pb
+from cdp.api.identity.v1 import identity_pb2_grpc
 from cdp.identity.application import IdentityApp
 from cdp.platform.auth import current_caller
 from cdp.platform.eventlog import Follower
@@ -26,8 +27,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServicer):
                     f"after_position: identity has followed the collector to {self.follower.position}, "
                     f"not yet {request.after_position}; retry",
                 )
-        resolutions = [pb.Resolution(identifier=i, person_id=self.app.resolve(i.type, i.value) or "")
-                       for i in request.identifiers]
+        resolutions = [
+            pb.Resolution(identifier=i, person_id=self.app.resolve(i.type, i.value) or "") for i in request.identifiers
+        ]
         return pb.ResolveResponse(resolutions=resolutions, position=self.follower.position)
 
     async def GetPerson(self, request, context):
@@ -46,7 +48,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServicer):
         if not person_id and request.identifier.value:
             person_id = self.app.resolve(request.identifier.type, request.identifier.value) or ""
             if not person_id:
-                await context.abort(grpc.StatusCode.NOT_FOUND, f"identifier: no person has this {request.identifier.type}")
+                await context.abort(
+                    grpc.StatusCode.NOT_FOUND, f"identifier: no person has this {request.identifier.type}"
+                )
         if not person_id or self.app.person(person_id) is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "person_id: no such person")
         async with self.follower.lock:  # the graph changes only between batches
@@ -56,4 +60,6 @@ class IdentityServicer(identity_pb2_grpc.IdentityServicer):
             except Exception:
                 self.app.rebuild()
                 raise
-        return pb.ForgetResponse(person_id=self.app.graph.canonical(person_id), keys_destroyed=destroyed, identifiers=identifiers)
+        return pb.ForgetResponse(
+            person_id=self.app.graph.canonical(person_id), keys_destroyed=destroyed, identifiers=identifiers
+        )

@@ -16,13 +16,17 @@ def access_control(decider: Decider):
 
     def decide(method: str, caller: dict) -> tuple[bool, str, str, bool]:
         decision = decider.decide(
-            ACCESS_DECISION, {"method": method, "caller": caller}, caller=caller["subject"],
+            ACCESS_DECISION,
+            {"method": method, "caller": caller},
+            caller=caller["subject"],
             key=(method, caller["subject"], caller["kind"], *caller["roles"]),
         )
         decider.flush()
         result = decision.result
         allow = bool(result.get("allow"))
-        reason = "; ".join(result.get("reasons", [])) or (f"{caller['subject']} may not call {method}" if not allow else "")
+        reason = "; ".join(result.get("reasons", [])) or (
+            f"{caller['subject']} may not call {method}" if not allow else ""
+        )
         return allow, reason, decision.id, bool(result.get("pii_clear"))
 
     return decide

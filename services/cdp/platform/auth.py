@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import grpc
 
@@ -75,8 +76,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     f"{reason} (decision {decision_id})",
                     trailing_metadata=((DECISION_METADATA, decision_id),),
                 )
-            caller = Caller(caller.subject, caller.roles, caller.kind, caller.service, decision_id,
-                            bool(rest and rest[0]))
+            caller = Caller(
+                caller.subject, caller.roles, caller.kind, caller.service, decision_id, bool(rest and rest[0])
+            )
         _current.set(caller)
 
     async def _authenticate(self, method: str, context: grpc.aio.ServicerContext) -> Caller:
@@ -132,20 +134,24 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str, admit: Admit) -> grpc.Rpc
         kind, inner = grpc.stream_stream_rpc_method_handler, handler.stream_stream
 
     if inspect.isasyncgenfunction(inner):
+
         async def behaviour(request: Any, context: grpc.aio.ServicerContext):
             await admit(method, context)
             async for response in inner(request, context):
                 yield response
     elif inspect.isgeneratorfunction(inner):
+
         async def behaviour(request: Any, context: grpc.aio.ServicerContext):
             await admit(method, context)
             for response in inner(request, context):
                 yield response
     else:
+
         async def behaviour(request: Any, context: grpc.aio.ServicerContext):
             await admit(method, context)
             result = inner(request, context)
             return await result if inspect.isawaitable(result) else result
 
-    return kind(behaviour, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
+    return kind(
+        behaviour, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+    )

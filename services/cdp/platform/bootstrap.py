@@ -14,8 +14,9 @@ def start(config: config_module.ServiceConfig) -> tuple[Service, EventStore, Dec
     """The service's event store, its policy decider and its (not yet listening) server."""
     store = open_store(config.store, config.service)
     decider = open_decider(config, store)
-    service = Service(config.service, config.address, credentials(config.store.data_dir, config.service),
-                      access_control(decider))
+    service = Service(
+        config.service, config.address, credentials(config.store.data_dir, config.service), access_control(decider)
+    )
     service.on_stop(store.close)
     return service, store, decider
 

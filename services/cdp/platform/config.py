@@ -46,7 +46,9 @@ class ServiceConfig:
         try:
             return self.peers[service]
         except KeyError:
-            raise SystemExit(f"{self.service}: no address for {service} (set --{service}-addr or CDP_{service.upper()}_ADDR)")
+            raise SystemExit(
+                f"{self.service}: no address for {service} (set --{service}-addr or CDP_{service.upper()}_ADDR)"
+            )
 
 
 def _env(name: str, default: str = "") -> str:

@@ -41,10 +41,20 @@ def decision_id(entrypoint: str, input_json: str, revision: str) -> str:
 
 def record_hash(record: decision_pb2.DecisionRecorded) -> str:
     """The hash of a decision record over its content and the previous record's hash."""
-    content = "\n".join([
-        str(record.sequence), record.prev_hash, record.decision_id, record.entrypoint, record.input,
-        record.result, record.revision, record.decided_at, record.caller, record.service,
-    ])
+    content = "\n".join(
+        [
+            str(record.sequence),
+            record.prev_hash,
+            record.decision_id,
+            record.entrypoint,
+            record.input,
+            record.result,
+            record.revision,
+            record.decided_at,
+            record.caller,
+            record.service,
+        ]
+    )
     return hashlib.sha256(content.encode()).hexdigest()
 
 
@@ -56,8 +66,7 @@ class Decision:
 
 
 class Decider:
-    def __init__(self, engine, store: EventStore, service: str, sources: dict[str, str],
-                 witness: Path | None = None):
+    def __init__(self, engine, store: EventStore, service: str, sources: dict[str, str], witness: Path | None = None):
         self.engine = engine
         self.store = store
         self.service = service
@@ -81,8 +90,12 @@ class Decider:
         continue from the witness, so the gap stays in the chain for audits to find."""
         seen = read_head(self.witness) if self.witness else None
         if seen and seen[0] > self._sequence:
-            log.error("%s: the decision log ends at #%d but #%d was recorded; records were removed",
-                      self.service, self._sequence, seen[0])
+            log.error(
+                "%s: the decision log ends at #%d but #%d was recorded; records were removed",
+                self.service,
+                self._sequence,
+                seen[0],
+            )
             self._sequence, self._head = seen
 
     def _activate(self, sources: dict[str, str]) -> None:
@@ -171,5 +184,6 @@ def open_decider(config, store: EventStore) -> Decider:
 
     bundle = load_bundle(config.policies_dir)
     engine = make_engine(config.policy_engine, bundle, opa_url=config.opa_url or None)
-    return Decider(engine, store, config.service, bundle.sources(),
-                   witness=witness_path(config.store.data_dir, config.service))
+    return Decider(
+        engine, store, config.service, bundle.sources(), witness=witness_path(config.store.data_dir, config.service)
+    )

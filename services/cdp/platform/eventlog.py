@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import grpc
 from eventsourcing.persistence import StoredEvent, Tracking
@@ -54,7 +54,7 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServicer):
                 break
             try:
                 await asyncio.wait_for(self._appended.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return eventlog_pb2.ReadResponse(
             notifications=[
@@ -112,7 +112,9 @@ class Follower:
         while not self._stopping:
             try:
                 response = await self.stub.Read(
-                    eventlog_pb2.ReadRequest(after=self.position, limit=self.batch, wait_ms=self.wait_ms, topics=self.topics),
+                    eventlog_pb2.ReadRequest(
+                        after=self.position, limit=self.batch, wait_ms=self.wait_ms, topics=self.topics
+                    ),
                     timeout=self.wait_ms / 1000 + 10,
                 )
             except grpc.aio.AioRpcError as error:
@@ -199,7 +201,7 @@ class Follower:
             self._waiters.add(waiter)
             try:
                 await asyncio.wait_for(waiter.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             finally:
                 self._waiters.discard(waiter)
@@ -207,4 +209,3 @@ class Follower:
 
     def stop(self) -> None:
         self._stopping = True
-

@@ -50,7 +50,15 @@ class Platform:
         return f"127.0.0.1:{self.ports[service]}"
 
     def args(self, service: str) -> list[str]:
-        args = [sys.executable, "-m", f"cdp.{service}", "--data-dir", str(self.data_dir), "--port", str(self.ports[service])]
+        args = [
+            sys.executable,
+            "-m",
+            f"cdp.{service}",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.ports[service]),
+        ]
         for peer in SERVICES:
             if peer != service:
                 args += [f"--{peer}-addr", self.address(peer)]
@@ -63,8 +71,9 @@ class Platform:
         log_dir.mkdir(parents=True, exist_ok=True)
         log = open(log_dir / f"{service}.log", "ab")
         env = {**os.environ, **self.env}
-        process = subprocess.Popen(self.args(service), stdout=log, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            self.args(service), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         self.processes[service] = process
         return process
 
@@ -82,14 +91,21 @@ class Platform:
                 while True:
                     process = self.processes.get(service)
                     if process is not None and process.poll() is not None:
-                        raise RuntimeError(f"{service} exited with {process.returncode}; see its log in {self.log_path(service)}")
+                        raise RuntimeError(
+                            f"{service} exited with {process.returncode}; see its log in {self.log_path(service)}"
+                        )
                     try:
-                        if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                        if (
+                            stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                            == health_pb2.HealthCheckResponse.SERVING
+                        ):
                             break
                     except grpc.RpcError:
                         pass
                     if time.monotonic() > deadline:
-                        raise TimeoutError(f"{service} did not start serving on {self.address(service)} within {timeout}s")
+                        raise TimeoutError(
+                            f"{service} did not start serving on {self.address(service)} within {timeout}s"
+                        )
                     time.sleep(0.1)
 
     def token(self, subject: str = "operator", roles: tuple[str, ...] = ("admin",), ttl_s: float = 3600) -> str:
@@ -129,7 +145,7 @@ class Platform:
                 process.wait()
         self.processes.clear()
 
-    def __enter__(self) -> "Platform":
+    def __enter__(self) -> Platform:
         self.start_all()
         return self
 

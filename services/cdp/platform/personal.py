@@ -8,7 +8,8 @@ a reader that policy allows decrypts them. Forgetting destroys the subject's key
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 
@@ -45,8 +46,9 @@ class PersonalData:
     def personal(self, event_type: str, names: Iterable[str]) -> tuple[frozenset[str], str]:
         """Which of these field names are personal data, and the id of the decision that said so."""
         fields = sorted(set(names))
-        decision = self.decider.decide(PII_DECISION, {"event_type": event_type, "fields": fields},
-                                       key=(event_type, *fields))
+        decision = self.decider.decide(
+            PII_DECISION, {"event_type": event_type, "fields": fields}, key=(event_type, *fields)
+        )
         return frozenset(decision.result.get("personal", ())), decision.id
 
     def protect(self, event, fields: dict[str, dict] | None = None) -> tuple[str, list[str]]:
@@ -67,17 +69,24 @@ class PersonalData:
         if not personal:
             return decision_id, []
         # (path label, the top-level field it lives in, the dict holding it, name)
-        targets = [(label, top, holder, name)
-                   for label, top, holder in (("properties", "properties", properties), ("traits", "traits", traits),
-                                              ("context.traits", "context", context_traits))
-                   for name in holder if name in personal and _sealable(holder[name])]
+        targets = [
+            (label, top, holder, name)
+            for label, top, holder in (
+                ("properties", "properties", properties),
+                ("traits", "traits", traits),
+                ("context.traits", "context", context_traits),
+            )
+            for name in holder
+            if name in personal and _sealable(holder[name])
+        ]
         if "ip" in personal and isinstance(context.get("ip"), str) and not is_token(context["ip"]):
             targets.append(("context", "context", context, "ip"))
         if not targets:
             return decision_id, []
         subject = subject_of(event.user_id, event.anonymous_id)
         tokens = self.vault.encrypt_many(
-            (subject, event.type, name, orjson.dumps(holder[name]).decode()) for _, _, holder, name in targets)
+            (subject, event.type, name, orjson.dumps(holder[name]).decode()) for _, _, holder, name in targets
+        )
         for (_, _, holder, name), token in zip(targets, tokens):
             holder[name] = token
         for top in dict.fromkeys(top for _, top, _, _ in targets):

@@ -20,8 +20,8 @@ _IMPORT = re.compile(r"^from cdp\.(\w+)\.v1 import", re.MULTILINE)
 
 def generate(out: Path) -> None:
     """Write the stubs for every proto under protos/ into out (a cdp/api tree)."""
-    from grpc_tools import protoc
     import grpc_tools
+    from grpc_tools import protoc
 
     protos = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
     include = Path(grpc_tools.__file__).parent / "_proto"

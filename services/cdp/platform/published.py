@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 
 from eventsourcing.persistence import StoredEvent
-from google.protobuf.message import Message
 from google.protobuf import symbol_database
+from google.protobuf.message import Message
 
 _db = symbol_database.Default()
 _classes: dict[str, type[Message]] = {}
@@ -41,4 +41,3 @@ def decode(topic: str, payload: bytes) -> Message:
 
 def topic_of(*classes: type[Message]) -> list[str]:
     return [c.DESCRIPTOR.full_name for c in classes]
-

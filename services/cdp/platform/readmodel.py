@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from eventsourcing.persistence import Notification
 
 from cdp.platform.config import StoreConfig
-from cdp.platform.store import ensure_schema, EventStore
+from cdp.platform.store import EventStore, ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,16 @@ Apply = Callable[[sa.Connection, Sequence[Notification]], None]
 class Projection:
     """Keeps one read model up to date with one event store."""
 
-    def __init__(self, name: str, store: EventStore, engine: sa.Engine, metadata: sa.MetaData, apply: Apply,
-                 topics: Sequence[str] = (), batch: int = 1000):
+    def __init__(
+        self,
+        name: str,
+        store: EventStore,
+        engine: sa.Engine,
+        metadata: sa.MetaData,
+        apply: Apply,
+        topics: Sequence[str] = (),
+        batch: int = 1000,
+    ):
         self.name = name
         self.store = store
         self.engine = engine
@@ -99,5 +107,5 @@ class Projection:
                 continue
             try:
                 await asyncio.wait_for(self._appended.wait(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

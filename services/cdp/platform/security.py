@@ -9,15 +9,22 @@ tools mint short-lived tokens for the subject and roles they are told to act as.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import grpc
 
 from cdp.platform.tls import TlsFiles, channel_credentials, ensure_ca_and_certs, server_credentials
-from cdp.platform.tokens import (PRIVATE_FILE, PUBLIC_FILE, TokenIssuer, TokenVerifier, ensure_signing_keys,
-                                  load_private_key, load_public_key)
+from cdp.platform.tokens import (
+    PRIVATE_FILE,
+    PUBLIC_FILE,
+    TokenIssuer,
+    TokenVerifier,
+    ensure_signing_keys,
+    load_private_key,
+    load_public_key,
+)
 
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
@@ -73,8 +80,12 @@ def _with_default(details, metadata: tuple):
     return details._replace(metadata=tuple(details.metadata or ()) + metadata)
 
 
-class _DefaultMetadata(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
-                       grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+class _DefaultMetadata(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
     """Adds the tool's bearer token to calls (of every shape) that carry no authorization of their own."""
 
     def __init__(self, metadata):
@@ -87,8 +98,12 @@ class _DefaultMetadata(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientI
     intercept_stream_unary = intercept_stream_stream = _call
 
 
-class _AioDefaultMetadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor,
-                          grpc.aio.StreamUnaryClientInterceptor, grpc.aio.StreamStreamClientInterceptor):
+class _AioDefaultMetadata(
+    grpc.aio.UnaryUnaryClientInterceptor,
+    grpc.aio.UnaryStreamClientInterceptor,
+    grpc.aio.StreamUnaryClientInterceptor,
+    grpc.aio.StreamStreamClientInterceptor,
+):
     def __init__(self, metadata):
         self.metadata = tuple(metadata)
 
@@ -110,5 +125,6 @@ def tool_channel(data_dir: str | Path, address: str, token: str | None = None) -
 def tool_aio_channel(data_dir: str | Path, address: str, token: str | None = None) -> grpc.aio.Channel:
     token = token or os.environ.get(TOKEN_ENV)
     interceptors = [_AioDefaultMetadata(bearer(token))] if token else []
-    return grpc.aio.secure_channel(address, credentials(data_dir).client("cli"), options=CHANNEL_OPTIONS,
-                                   interceptors=interceptors)
+    return grpc.aio.secure_channel(
+        address, credentials(data_dir).client("cli"), options=CHANNEL_OPTIONS, interceptors=interceptors
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -18,7 +18,6 @@ from cdp.platform.security import CHANNEL_OPTIONS, Credentials
 log = logging.getLogger(__name__)
 
 
-
 class _WaitForReady(grpc.aio.UnaryUnaryClientInterceptor):
     """Service-to-service calls wait for the peer to be reachable (within their deadline)
     instead of failing at once while a channel is still connecting, as just after start."""
@@ -29,8 +28,9 @@ class _WaitForReady(grpc.aio.UnaryUnaryClientInterceptor):
 
 def service_channel(credentials: Credentials, service: str, address: str) -> grpc.aio.Channel:
     """A channel from one service to another: mutual TLS with the service's own certificate."""
-    return grpc.aio.secure_channel(address, credentials.client(service), options=CHANNEL_OPTIONS,
-                                   interceptors=[_WaitForReady()])
+    return grpc.aio.secure_channel(
+        address, credentials.client(service), options=CHANNEL_OPTIONS, interceptors=[_WaitForReady()]
+    )
 
 
 class _Malformed:
@@ -55,8 +55,9 @@ class RejectMalformed(grpc.aio.ServerInterceptor):
                 return _Malformed(str(error))
 
         async def refuse(context, request: _Malformed):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"request: not a valid message for {method} ({request.error})")
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid message for {method} ({request.error})"
+            )
 
         if handler.unary_unary:
             inner = handler.unary_unary
@@ -94,8 +95,10 @@ class Service:
         self.name = name
         self.address = address
         self.credentials = credentials
-        self.server = grpc.aio.server(options=CHANNEL_OPTIONS, interceptors=[
-            AuthInterceptor(decide, credentials.verifier(), require_mtls=True), RejectMalformed()])
+        self.server = grpc.aio.server(
+            options=CHANNEL_OPTIONS,
+            interceptors=[AuthInterceptor(decide, credentials.verifier(), require_mtls=True), RejectMalformed()],
+        )
         self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
         self._tasks: list[asyncio.Task] = []

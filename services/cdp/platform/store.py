@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import unquote, urlparse
 
 from eventsourcing.persistence import (
@@ -46,7 +46,9 @@ class EventStore:
             return self.head()
         # The recorder inserts row by row to learn the rowids; a multi-row INSERT (or executemany)
         # measured no faster here: SQLite's b-tree work and the commit dominate, not the calls.
-        ids = self.recorder.insert_events(events, tracking=tracking) if tracking else self.recorder.insert_events(events)
+        ids = (
+            self.recorder.insert_events(events, tracking=tracking) if tracking else self.recorder.insert_events(events)
+        )
         head = max(ids) if ids else self.head()
         if events:
             for listener in self._listeners:
@@ -75,7 +77,9 @@ class EventStore:
 
     # Reading ---------------------------------------------------------------
 
-    def read(self, after: int, limit: int, topics: Sequence[str] = (), stop: int | None = None) -> Sequence[Notification]:
+    def read(
+        self, after: int, limit: int, topics: Sequence[str] = (), stop: int | None = None
+    ) -> Sequence[Notification]:
         """Notifications after a position (up to stop, if given), of these topics (all if none)."""
         return self.recorder.select_notifications(after, limit, stop=stop, topics=topics, inclusive_of_start=False)
 

@@ -13,9 +13,9 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -75,8 +75,7 @@ class TokenIssuer:
 
 
 class TokenVerifier:
-    def __init__(self, public_key: Ed25519PublicKey, *, leeway_s: float = 30,
-                 clock: Callable[[], float] = time.time):
+    def __init__(self, public_key: Ed25519PublicKey, *, leeway_s: float = 30, clock: Callable[[], float] = time.time):
         self._key = public_key
         self._leeway = leeway_s  # for clocks a little apart between the issuer and this host
         self._clock = clock
@@ -144,8 +143,9 @@ def ensure_signing_keys(dir: str | Path) -> tuple[Path, Path]:
     private_path, public_path = dir / PRIVATE_FILE, dir / PUBLIC_FILE
     if not private_path.exists():
         key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         tmp = dir / f".{PRIVATE_FILE}.{os.getpid()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -159,7 +159,9 @@ def ensure_signing_keys(dir: str | Path) -> tuple[Path, Path]:
     if not public_path.exists():
         public = load_private_key(private_path).public_key()
         tmp = dir / f".{PUBLIC_FILE}.{os.getpid()}"
-        tmp.write_bytes(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        tmp.write_bytes(
+            public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
         os.replace(tmp, public_path)
     return private_path, public_path
 

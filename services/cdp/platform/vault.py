@@ -28,10 +28,10 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
@@ -174,14 +174,19 @@ class KeyTable:
                 missing = sorted(s for s in set(subjects) if s not in found)
                 if not missing:
                     return found
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 rows = [
-                    {"key_id": new_key_id(), "subject": s, "wrapped_key": new_wrapped_key(),
-                     "created_at": now, "destroyed": False}
+                    {
+                        "key_id": new_key_id(),
+                        "subject": s,
+                        "wrapped_key": new_wrapped_key(),
+                        "created_at": now,
+                        "destroyed": False,
+                    }
                     for s in missing
                 ]
                 for i in range(0, len(rows), _CHUNK):
-                    conn.execute(insert(data_keys).on_conflict_do_nothing(), rows[i:i + _CHUNK])
+                    conn.execute(insert(data_keys).on_conflict_do_nothing(), rows[i : i + _CHUNK])
                 found.update(self._select_active(conn, missing))
             if any(s not in found for s in subjects):
                 raise RuntimeError("vault: could not create data keys")
@@ -200,7 +205,7 @@ class KeyTable:
     def destroy(self, subjects: Iterable[str]) -> int:
         """Turn the subjects' active keys into tombstones; returns how many keys were destroyed."""
         destroyed = 0
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.engine.begin() as conn:
             for chunk in _chunks(sorted(set(subjects))):
                 result = conn.execute(
@@ -227,8 +232,10 @@ class KeyTable:
             busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()[0]
             conn.commit()
         if busy:
-            log.warning("vault: WAL checkpoint was blocked by a reader; destroyed key material stays in "
-                        "the WAL file until the next checkpoint")
+            log.warning(
+                "vault: WAL checkpoint was blocked by a reader; destroyed key material stays in "
+                "the WAL file until the next checkpoint"
+            )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -287,7 +294,7 @@ def new_key_id() -> str:
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
     for i in range(0, len(items), _CHUNK):
-        yield items[i:i + _CHUNK]
+        yield items[i : i + _CHUNK]
 
 
 # Field encryption -------------------------------------------------------------------------------
@@ -302,7 +309,7 @@ def _context(subject: str, event_type: str, field: str) -> bytes:
 class _Key:
     """One unwrapped data key, and the AES-GCM subkeys derived from it so far."""
 
-    __slots__ = ("key_id", "subject", "secret", "checked", "ciphers")
+    __slots__ = ("checked", "ciphers", "key_id", "secret", "subject")
 
     def __init__(self, key_id: str, subject: str, secret: bytes, checked: float):
         self.key_id = key_id
@@ -334,8 +341,7 @@ def _b64decode(text: str) -> bytes:
 
 
 class Vault:
-    def __init__(self, table: KeyTable, master_key: bytes, *, cache_ttl: float = 0.5,
-                 max_cached_keys: int = 50_000):
+    def __init__(self, table: KeyTable, master_key: bytes, *, cache_ttl: float = 0.5, max_cached_keys: int = 50_000):
         if len(master_key) != KEY_BYTES:
             raise ValueError(f"vault: the master key must be {KEY_BYTES} bytes")
         self.table = table
@@ -497,7 +503,7 @@ class Vault:
 def _parse(token: str) -> tuple[str, bytes]:
     if not is_token(token):
         raise DecryptError(f"not a vault token (expected {TOKEN_PREFIX}<key id>:<data>)")
-    key_id, data = token[len(TOKEN_PREFIX):].split(":", 1)
+    key_id, data = token[len(TOKEN_PREFIX) :].split(":", 1)
     try:
         blob = _b64decode(data)
     except (binascii.Error, ValueError):

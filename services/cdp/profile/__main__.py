@@ -5,7 +5,8 @@ from __future__ import annotations
 from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.api.identity.v1 import identity_pb2_grpc
 from cdp.api.profile.v1 import profile_pb2, profile_pb2_grpc
-from cdp.platform import bootstrap, config as config_module
+from cdp.platform import bootstrap
+from cdp.platform import config as config_module
 from cdp.platform.auth import current_caller
 from cdp.platform.eventlog import EventLogServicer, Follower
 from cdp.platform.personal import open_vault
@@ -24,17 +25,34 @@ async def serve(config: config_module.ServiceConfig) -> None:
     service.on_stop(engine.dispose)
     projection = Projection("profiles", store, engine, projections.metadata, projections.apply, topics=PUBLISHED)
     projection.catch_up()
-    follow_collector = Follower(store, "collector", service.channel(config.peer("collector")), app.handle_collected,
-                                topics=COLLECTOR_TOPICS, reset=app.rebuild)
-    follow_identity = Follower(store, "identity", identity, app.handle_identity,
-                               topics=IDENTITY_TOPICS, reset=app.rebuild)
-    servicer = ProfileServicer(projections.ProfileQueries(engine), identity_pb2_grpc.IdentityStub(identity),
-                               open_vault(config), may_see_personal=lambda context: current_caller().pii_clear,
-                               current=app.snapshots)
-    service.add(profile_pb2_grpc.add_ProfileServiceServicer_to_server, servicer,
-                bootstrap.full_name(profile_pb2, "ProfileService"))
-    service.add(eventlog_pb2_grpc.add_EventLogServicer_to_server, EventLogServicer(store),
-                bootstrap.full_name(eventlog_pb2, "EventLog"))
+    follow_collector = Follower(
+        store,
+        "collector",
+        service.channel(config.peer("collector")),
+        app.handle_collected,
+        topics=COLLECTOR_TOPICS,
+        reset=app.rebuild,
+    )
+    follow_identity = Follower(
+        store, "identity", identity, app.handle_identity, topics=IDENTITY_TOPICS, reset=app.rebuild
+    )
+    servicer = ProfileServicer(
+        projections.ProfileQueries(engine),
+        identity_pb2_grpc.IdentityStub(identity),
+        open_vault(config),
+        may_see_personal=lambda context: current_caller().pii_clear,
+        current=app.snapshots,
+    )
+    service.add(
+        profile_pb2_grpc.add_ProfileServiceServicer_to_server,
+        servicer,
+        bootstrap.full_name(profile_pb2, "ProfileService"),
+    )
+    service.add(
+        eventlog_pb2_grpc.add_EventLogServicer_to_server,
+        EventLogServicer(store),
+        bootstrap.full_name(eventlog_pb2, "EventLog"),
+    )
     service.background(follow_collector.run(), "follow-collector")
     service.background(follow_identity.run(), "follow-identity")
     service.background(projection.run(), "project-profiles")

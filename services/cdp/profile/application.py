@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Sequence
+from collections.abc import Sequence
 
 import grpc
 import orjson
@@ -24,14 +24,21 @@ PUBLISHED = topic_of(pb.ProfileChanged, pb.ProfileMerged)
 
 
 def _trait_proto(value: domain.TraitValue) -> pb.TraitValue:
-    return pb.TraitValue(value=value.value, source_id=value.source_id, event_id=value.event_id,
-                         updated_at=value.updated_at, subject=value.subject, event_type=value.event_type,
-                         erased=value.erased)
+    return pb.TraitValue(
+        value=value.value,
+        source_id=value.source_id,
+        event_id=value.event_id,
+        updated_at=value.updated_at,
+        subject=value.subject,
+        event_type=value.event_type,
+        erased=value.erased,
+    )
 
 
 def _trait_state(value: pb.TraitValue) -> domain.TraitValue:
-    return domain.TraitValue(value.value, value.source_id, value.event_id, value.updated_at,
-                             value.subject, value.event_type, value.erased)
+    return domain.TraitValue(
+        value.value, value.source_id, value.event_id, value.updated_at, value.subject, value.event_type, value.erased
+    )
 
 
 def is_personal(value: domain.TraitValue) -> bool:
@@ -46,8 +53,10 @@ def to_proto(state: domain.ProfileState) -> pb.Profile:
         event_counts=state.event_counts,
         first_seen=state.first_seen,
         last_seen=state.last_seen,
-        accounts=[pb.Account(group_id=g, traits={k: _trait_proto(v) for k, v in t.items()})
-                  for g, t in sorted(state.accounts.items())],
+        accounts=[
+            pb.Account(group_id=g, traits={k: _trait_proto(v) for k, v in t.items()})
+            for g, t in sorted(state.accounts.items())
+        ],
         merged_person_ids=state.merged_person_ids,
     )
 
@@ -164,7 +173,11 @@ class ProfileApp:
             gone = self._drop(merged.merged_id) or domain.ProfileState(merged.merged_id)
             survivor = self.profiles.setdefault(merged.survivor_id, domain.ProfileState(merged.survivor_id))
             domain.merge(survivor, gone)
-            out.append(self._next(merged.merged_id, pb.ProfileMerged(survivor_id=merged.survivor_id, merged_id=merged.merged_id)))
+            out.append(
+                self._next(
+                    merged.merged_id, pb.ProfileMerged(survivor_id=merged.survivor_id, merged_id=merged.merged_id)
+                )
+            )
             out.append(self._changed(merged.survivor_id, merged.event_id))
         return out
 
@@ -182,7 +195,9 @@ class ProfileApp:
         return {(r.identifier.type, r.identifier.value): r.person_id for r in response.resolutions}
 
     def _changed(self, person_id: str, cause: str) -> StoredEvent:
-        snapshot = pb.ProfileChanged(profile=to_proto(self.profiles[person_id]), cause_event_id=cause, changed_at=now_iso())
+        snapshot = pb.ProfileChanged(
+            profile=to_proto(self.profiles[person_id]), cause_event_id=cause, changed_at=now_iso()
+        )
         self.published[person_id] = snapshot.profile
         return self._next(person_id, snapshot)
 

@@ -7,8 +7,8 @@ broken by event id), counts add up, first and last seen are min and max.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class TraitValue:
     event_type: str = ""  # the call type it came in
     erased: bool = False
 
-    def newer_than(self, other: "TraitValue | None") -> bool:
+    def newer_than(self, other: TraitValue | None) -> bool:
         return other is None or (self.updated_at, self.event_id) > (other.updated_at, other.event_id)
 
 
@@ -44,8 +44,14 @@ def count_key(call_type: str, event_name: str) -> str:
 def set_traits(target: dict[str, TraitValue], traits: dict[str, str], provenance: TraitValue) -> bool:
     changed = False
     for name, value in traits.items():
-        candidate = TraitValue(value, provenance.source_id, provenance.event_id, provenance.updated_at,
-                               provenance.subject, provenance.event_type)
+        candidate = TraitValue(
+            value,
+            provenance.source_id,
+            provenance.event_id,
+            provenance.updated_at,
+            provenance.subject,
+            provenance.event_type,
+        )
         if candidate.newer_than(target.get(name)):
             target[name] = candidate
             changed = True
@@ -70,8 +76,7 @@ def observe(
     profile.event_counts[key] = profile.event_counts.get(key, 0) + 1
     if not profile.first_seen or timestamp < profile.first_seen:
         profile.first_seen = timestamp
-    if timestamp > profile.last_seen:
-        profile.last_seen = timestamp
+    profile.last_seen = max(profile.last_seen, timestamp)
     provenance = TraitValue("", source_id, event_id, timestamp, subject, call_type)
     set_traits(profile.traits, traits, provenance)
     if group_id:

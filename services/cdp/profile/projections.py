@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from eventsourcing.persistence import Notification
@@ -43,9 +43,9 @@ def apply(conn: sa.Connection, page: Sequence[Notification]) -> None:
     if touched:
         conn.execute(profiles.delete().where(profiles.c.person_id.in_(touched)))
     if latest:
-        conn.execute(profiles.insert(), [
-            {"person_id": p, "body": body, "last_seen": last_seen[p]} for p, body in latest.items()
-        ])
+        conn.execute(
+            profiles.insert(), [{"person_id": p, "body": body, "last_seen": last_seen[p]} for p, body in latest.items()]
+        )
     if gone:
         conn.execute(merged.delete().where(merged.c.person_id.in_(list(gone))))
         conn.execute(merged.insert(), [{"person_id": p, "survivor_id": s} for p, s in gone.items()])
@@ -70,14 +70,20 @@ class ProfileQueries:
     def many(self, person_ids: Sequence[str]) -> list[pb.Profile]:
         """Profiles of these persons in one query (merged persons: one more look-up each)."""
         with self.engine.connect() as conn:
-            rows = dict(conn.execute(sa.select(profiles.c.person_id, profiles.c.body)
-                                     .where(profiles.c.person_id.in_(list(person_ids)))).all())
+            rows = dict(
+                conn.execute(
+                    sa.select(profiles.c.person_id, profiles.c.body).where(profiles.c.person_id.in_(list(person_ids)))
+                ).all()
+            )
         found = [pb.Profile.FromString(rows[p]) if p in rows else self.get(p) for p in person_ids]
         return [p for p in found if p is not None]
 
     def page(self, after: str, limit: int) -> list[pb.Profile]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(profiles.c.body).where(profiles.c.person_id > after).order_by(profiles.c.person_id).limit(limit)
+                sa.select(profiles.c.body)
+                .where(profiles.c.person_id > after)
+                .order_by(profiles.c.person_id)
+                .limit(limit)
             ).all()
         return [pb.Profile.FromString(r[0]) for r in rows]

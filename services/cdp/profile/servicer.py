@@ -5,7 +5,8 @@ from __future__ import annotations
 import grpc
 
 from cdp.api.identity.v1 import identity_pb2, identity_pb2_grpc
-from cdp.api.profile.v1 import profile_pb2 as pb, profile_pb2_grpc
+from cdp.api.profile.v1 import profile_pb2 as pb
+from cdp.api.profile.v1 import profile_pb2_grpc
 from cdp.platform.vault import Vault
 from cdp.profile.projections import ProfileQueries
 from cdp.profile.views import present
@@ -14,8 +15,14 @@ MAX_PAGE = 1000
 
 
 class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
-    def __init__(self, queries: ProfileQueries, identity: identity_pb2_grpc.IdentityStub, vault: Vault,
-                 may_see_personal=lambda context: False, current=None):
+    def __init__(
+        self,
+        queries: ProfileQueries,
+        identity: identity_pb2_grpc.IdentityStub,
+        vault: Vault,
+        may_see_personal=lambda context: False,
+        current=None,
+    ):
         self.queries = queries
         # Profiles as the service holds them now (GetProfiles): at least as fresh as its log.
         self.current = current or queries.many
@@ -29,10 +36,15 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
     async def GetProfile(self, request, context):
         person_id = request.person_id
         if not person_id and request.identifier.value:
-            response = await self.identity.Resolve(identity_pb2.ResolveRequest(identifiers=[request.identifier]), timeout=10)
+            response = await self.identity.Resolve(
+                identity_pb2.ResolveRequest(identifiers=[request.identifier]), timeout=10
+            )
             person_id = response.resolutions[0].person_id
             if not person_id:
-                await context.abort(grpc.StatusCode.NOT_FOUND, f"identifier: no person has {request.identifier.type} {request.identifier.value!r}")
+                await context.abort(
+                    grpc.StatusCode.NOT_FOUND,
+                    f"identifier: no person has {request.identifier.type} {request.identifier.value!r}",
+                )
         if not person_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "person_id: give a person id or an identifier")
         profile = self.queries.get(person_id)

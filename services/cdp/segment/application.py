@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from eventsourcing.persistence import StoredEvent
@@ -83,7 +84,9 @@ class SegmentApp:
         if isinstance(message, pb.AudienceCreated):
             audience = message.audience
             self.audiences[audience.audience_id] = audience
-            self.definitions[audience.audience_id] = domain.define(audience.name, conditions_from_proto(audience.conditions))
+            self.definitions[audience.audience_id] = domain.define(
+                audience.name, conditions_from_proto(audience.conditions)
+            )
         elif isinstance(message, pb.MembershipEntered):
             self.memberships.enter(message.audience_id, message.person_id)
         elif isinstance(message, pb.MembershipExited):
@@ -99,17 +102,25 @@ class SegmentApp:
         leaves either the audience with its members or neither.
         """
         definition = domain.define(name, conditions_from_proto(conditions))
-        decision = self.decider.decide(AUDIENCE_DECISION, {
-            "action": "create",
-            "caller": caller.as_input(),
-            "audience": {"name": definition.name, "traits": definition.traits(), "events": definition.events()},
-        }, caller=caller.subject)
+        decision = self.decider.decide(
+            AUDIENCE_DECISION,
+            {
+                "action": "create",
+                "caller": caller.as_input(),
+                "audience": {"name": definition.name, "traits": definition.traits(), "events": definition.events()},
+            },
+            caller=caller.subject,
+        )
         if not decision.result.get("allow"):
             self.decider.flush()  # a refusal is recorded too
             raise NotAllowed(list(decision.result.get("reasons", [])), decision.id)
         audience = pb.Audience(
-            audience_id=str(uuid.uuid4()), name=definition.name, conditions=conditions, version=1,
-            created_by=caller.subject, decision_id=decision.id,
+            audience_id=str(uuid.uuid4()),
+            name=definition.name,
+            conditions=conditions,
+            version=1,
+            created_by=caller.subject,
+            decision_id=decision.id,
         )
         created = pb.AudienceCreated(audience=audience, created_at=now_iso())
         async with follower.lock:
@@ -141,7 +152,9 @@ class SegmentApp:
                     out.append(self._membership(False, audience_id, message.merged_id, ""))
         return out
 
-    def evaluate(self, profile: profile_pb2.Profile, cause: str, definitions: dict[str, domain.AudienceDefinition]) -> list[StoredEvent]:
+    def evaluate(
+        self, profile: profile_pb2.Profile, cause: str, definitions: dict[str, domain.AudienceDefinition]
+    ) -> list[StoredEvent]:
         out: list[StoredEvent] = []
         if not definitions:
             return out
@@ -157,8 +170,13 @@ class SegmentApp:
     def _membership(self, entered: bool, audience_id: str, person_id: str, cause: str) -> StoredEvent:
         version_of_audience = self.audiences[audience_id].version
         kind = pb.MembershipEntered if entered else pb.MembershipExited
-        message = kind(audience_id=audience_id, person_id=person_id, audience_version=version_of_audience,
-                       cause_event_id=cause, at=now_iso())
+        message = kind(
+            audience_id=audience_id,
+            person_id=person_id,
+            audience_version=version_of_audience,
+            cause_event_id=cause,
+            at=now_iso(),
+        )
         self._apply(message)
         originator = derived_id("membership", audience_id, person_id)
         version = self.versions.get(str(originator), 0) + 1

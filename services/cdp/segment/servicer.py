@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import grpc
 
-from cdp.api.segment.v1 import segment_pb2 as pb, segment_pb2_grpc
+from cdp.api.segment.v1 import segment_pb2 as pb
+from cdp.api.segment.v1 import segment_pb2_grpc
 from cdp.platform.auth import current_caller
 from cdp.platform.eventlog import Follower
 from cdp.segment.application import NotAllowed, SegmentApp

@@ -19,7 +19,6 @@ import regorus
 from cdp.platform.policy.bundle import PolicyBundle
 from cdp.platform.policy.engine import PolicyError, TestResult, find_test_rules, rule_path
 
-
 # What eval_rule_as_json answers for an undefined rule (eval_rule's None would also mean null).
 _UNDEFINED = '"<undefined>"'
 
