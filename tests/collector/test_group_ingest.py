@@ -15,14 +15,15 @@ from cdp.platform.decisions import open_decider
 from cdp.platform.personal import PersonalData, open_vault
 from cdp.platform.published import decode
 from cdp.platform.store import open_store
+from cdp.platform.unit_of_work import UnitOfWork
 
 
 @pytest.fixture
 def collector(tmp_path):
     config = config_module.load("collector", ["--data-dir", str(tmp_path)])
     store = open_store(config.store, "collector")
-    decider = open_decider(config, store)
-    yield Collector(store, decider, PersonalData(open_vault(config), decider))
+    uow = UnitOfWork(store, open_decider(config, store))
+    yield Collector(uow, PersonalData(open_vault(config), uow.decider))
     store.close()
 
 

@@ -18,10 +18,10 @@ from cdp.api.common.v1 import event_pb2
 from cdp.collector import domain
 from cdp.collector.plans import MODES, InvalidPlan, TrackingPlan, compile_plan
 from cdp.platform.clock import format_iso, now_iso, parse_iso
-from cdp.platform.decisions import Decider
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import PersonalData, subject_of
 from cdp.platform.published import decode, stored, topic_of
+from cdp.platform.unit_of_work import UnitOfWork
 
 ACCEPTED = pb.ACCEPTED
 DUPLICATE = pb.DUPLICATE
@@ -234,9 +234,10 @@ class GroupIngest:
 
 
 class Collector:
-    def __init__(self, store, decider: Decider, personal: PersonalData):
-        self.store = store
-        self.decider = decider
+    def __init__(self, uow: UnitOfWork, personal: PersonalData):
+        self.uow = uow
+        self.store = uow.store
+        self.decider = uow.decider
         self.personal = personal
         self._group = GroupIngest(self)
         self.rebuild()
@@ -270,25 +271,14 @@ class Collector:
             self.quarantine.pop(message.event_id, None)
 
     def _commit(self, events: list[StoredEvent]) -> None:
-        """Append with any queued decision records; apply to state once stored."""
-        self._with_records(events, self.store.append)
+        """Commit with any queued decision records; apply to state once stored."""
+        self.uow.commit(events)
         self._apply_stored(events, set())
 
-    def _with_records(self, events: list[StoredEvent], append: Callable[[list[StoredEvent]], T]) -> T | None:
-        """append(events + the decision records queued meanwhile), in one transaction."""
-        records = self.decider.take_records()
-        try:
-            result = append(events + records) if events or records else None
-        except Exception:
-            self.decider.discard()
-            raise
-        self.decider.committed()
-        return result
-
     def store_new(self, events: list[StoredEvent]) -> set[uuid.UUID]:
-        """Append the events whose originators are new (with queued decision records);
+        """Commit the events whose originators are new (with queued decision records);
         returns the originators that existed."""
-        return self._with_records(events, self.store.append_new) or set()
+        return self.uow.commit(events, new_only=True).existing
 
     def _apply_stored(self, events: list[StoredEvent], existing: set[uuid.UUID]) -> None:
         for event in events:
