@@ -257,5 +257,5 @@ def test_fuzzed_grpc_batches_are_acknowledged_per_event(client, source, calls):
     assert len(response.acks) == len(events)
     assert response.accepted + response.duplicates + response.rejected == len(events)
     for ack in response.acks:
-        if ack.status == collector_pb2.REJECTED:
+        if ack.status == collector_pb2.ACK_STATUS_REJECTED:
             assert ack.field and ack.error

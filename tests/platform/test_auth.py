@@ -244,7 +244,7 @@ def test_with_the_access_policy(tls):
         return result["allow"], "; ".join(result["reasons"]), "d-policy"
 
     audience = "/cdp.segment.v1.SegmentService/CreateAudience"
-    read = "/cdp.eventlog.v1.EventLog/Read"
+    read = "/cdp.eventlog.v1.EventLogService/Read"
 
     async def scenario(address):
         async with channel(tls, address, "cli") as ch:
@@ -265,7 +265,7 @@ def test_with_the_access_policy(tls):
         "cdp.segment.v1.SegmentService", {"CreateAudience": grpc.unary_unary_rpc_method_handler(who)}
     )
     eventlog = grpc.method_handlers_generic_handler(
-        "cdp.eventlog.v1.EventLog", {"Read": grpc.unary_unary_rpc_method_handler(who)}
+        "cdp.eventlog.v1.EventLogService", {"Read": grpc.unary_unary_rpc_method_handler(who)}
     )
 
     async def main():

@@ -37,14 +37,14 @@ def ingest_accepted(client, source, events) -> dict[str, str]:
     from cdp.api.collector.v1 import collector_pb2
 
     response = client.ingest(source.write_key, events)
-    assert [a.status for a in response.acks] == [collector_pb2.ACCEPTED] * len(events), response
+    assert [a.status for a in response.acks] == [collector_pb2.ACK_STATUS_ACCEPTED] * len(events), response
     return {e.message_id: a.event_id for e, a in zip(events, response.acks)}
 
 
 def profile_by(client, type_: str, value: str, metadata=None) -> profile_pb2.Profile:
     return client.profile.GetProfile(
         profile_pb2.GetProfileRequest(identifier=ident(type_, value)), metadata=metadata, timeout=10
-    )
+    ).profile
 
 
 def decisions(client, service: str) -> list[decision_pb2.DecisionRecorded]:

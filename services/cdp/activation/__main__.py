@@ -23,14 +23,14 @@ async def serve(config: config_module.ServiceConfig) -> None:
     )
     worker = DeliveryWorker(app)
     service.add(
-        activation_pb2_grpc.add_ActivationServicer_to_server,
+        activation_pb2_grpc.add_ActivationServiceServicer_to_server,
         ActivationServicer(app, follower),
-        bootstrap.full_name(activation_pb2, "Activation"),
+        bootstrap.full_name(activation_pb2, "ActivationService"),
     )
     service.add(
-        eventlog_pb2_grpc.add_EventLogServicer_to_server,
+        eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
         EventLogServicer(store),
-        bootstrap.full_name(eventlog_pb2, "EventLog"),
+        bootstrap.full_name(eventlog_pb2, "EventLogService"),
     )
     service.background(follower.run(), "follow-segment")
     service.background(worker.run(), "deliver")

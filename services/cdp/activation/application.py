@@ -235,10 +235,10 @@ class ActivationApp:
     async def _audience_name(self, audience_id: str) -> str:
         name = self.audience_names.get(audience_id)
         if name is None:
-            audience = await self.segment.GetAudience(
+            response = await self.segment.GetAudience(
                 segment_pb2.GetAudienceRequest(audience_id=audience_id), timeout=10
             )
-            name = self.audience_names[audience_id] = audience.name
+            name = self.audience_names[audience_id] = response.audience.name
         return name
 
     def reveal(self, payload: str) -> bytes:

@@ -12,14 +12,15 @@ from cdp.platform.auth import current_caller
 from cdp.platform.eventlog import Follower
 
 
-class ActivationServicer(activation_pb2_grpc.ActivationServicer):
+class ActivationServicer(activation_pb2_grpc.ActivationServiceServicer):
     def __init__(self, app: ActivationApp, follower: Follower):
         self.app = app
         self.follower = follower
 
     async def CreateDestination(self, request, context):
         try:
-            return await self.app.create_destination(request, current_caller(), self.follower)
+            destination = await self.app.create_destination(request, current_caller(), self.follower)
+            return pb.CreateDestinationResponse(destination=destination)
         except InvalidDestination as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except NotAllowed as error:

@@ -33,7 +33,7 @@ from cdp.platform.published import stored
 from cdp.platform.security import credentials
 from cdp.platform.store import open_store
 
-INGEST_METHOD = "/cdp.collector.v1.Collector/Ingest"
+INGEST_METHOD = "/cdp.collector.v1.CollectorService/Ingest"
 ACCEPTED_TOPIC = collector_pb2.EventAccepted.DESCRIPTOR.full_name
 
 
@@ -111,7 +111,7 @@ async def timed_send(
         async def client(method) -> None:
             for request in pending:  # shared: whichever client is free takes the next batch
                 response = await method(request, timeout=60)
-                accepted = sum(1 for ack in response.acks if ack.status == collector_pb2.ACCEPTED)
+                accepted = sum(1 for ack in response.acks if ack.status == collector_pb2.ACK_STATUS_ACCEPTED)
                 totals[0] += accepted
                 totals[1] += len(response.acks) - accepted
 

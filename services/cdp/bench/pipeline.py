@@ -235,7 +235,7 @@ class MembershipWatcher:
 
     def __init__(self, channel: grpc.aio.Channel, audience_id: str):
         self.channel = channel
-        self.stub = eventlog_pb2_grpc.EventLogStub(self.channel)
+        self.stub = eventlog_pb2_grpc.EventLogServiceStub(self.channel)
         self.audience_id = audience_id
         self.count = 0
         self.last_at = 0.0
@@ -350,7 +350,7 @@ async def _run(
     identity = platform.aio_channel("identity", token)
     try:
         segments = segment_pb2_grpc.SegmentServiceStub(segment)
-        destinations = activation_pb2_grpc.ActivationStub(activation)
+        destinations = activation_pb2_grpc.ActivationServiceStub(activation)
         name = "Pro plan (bench)"
 
         async def create_audience():
@@ -358,7 +358,7 @@ async def _run(
             for existing in (await segments.ListAudiences(segment_pb2.ListAudiencesRequest(), timeout=10)).audiences:
                 if existing.name == name:
                     return existing
-            return await segments.CreateAudience(
+            created = await segments.CreateAudience(
                 segment_pb2.CreateAudienceRequest(
                     name=name,
                     conditions=[
@@ -367,6 +367,7 @@ async def _run(
                 ),
                 timeout=30,
             )
+            return created.audience
 
         async def create_destination():
             for existing in (
@@ -374,7 +375,7 @@ async def _run(
             ).destinations:
                 if existing.url == url:
                     return existing
-            return await destinations.CreateDestination(
+            created = await destinations.CreateDestination(
                 activation_pb2.CreateDestinationRequest(
                     name="bench webhook",
                     type="webhook",
@@ -384,6 +385,7 @@ async def _run(
                 ),
                 timeout=30,
             )
+            return created.destination
 
         audience = await _while_connecting(create_audience, progress)
         await _while_connecting(create_destination, progress)
@@ -499,7 +501,7 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
     failures: list[str] = []
     channel = ingest_channel(platform)
     ingest = channel.unary_unary(
-        "/cdp.collector.v1.Collector/Ingest",
+        "/cdp.collector.v1.CollectorService/Ingest",
         request_serializer=None,
         response_deserializer=collector_pb2.IngestResponse.FromString,
     )
@@ -546,7 +548,7 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
         await channel.close()
 
     # person_id of each user id, from identity, once at the end.
-    stub = identity_pb2_grpc.IdentityStub(identity)
+    stub = identity_pb2_grpc.IdentityServiceStub(identity)
     person_of: dict[str, str] = {}
     user_ids = list(sent_at)
     for i in range(0, len(user_ids), 1000):

@@ -8,8 +8,8 @@ from cdp.api.activation.v1 import activation_pb2, activation_pb2_grpc
 from cdp.cli.client import Caller, call, channel, with_caller
 
 
-def stub() -> activation_pb2_grpc.ActivationStub:
-    return activation_pb2_grpc.ActivationStub(channel("activation"))
+def stub() -> activation_pb2_grpc.ActivationServiceStub:
+    return activation_pb2_grpc.ActivationServiceStub(channel("activation"))
 
 
 @click.group()
@@ -30,7 +30,7 @@ def create(name, url, purpose, audiences, subject, roles):
             name=name, type="webhook", url=url, purpose=purpose, audience_ids=audiences
         ),
         metadata=Caller(subject, roles).metadata,
-    )
+    ).destination
     click.echo(f"{created.destination_id}  {created.name}  -> {created.url}  purpose {created.purpose}")
 
 

@@ -78,12 +78,13 @@ def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int) -> None:
 def ensure_default_source(collector: str, data_dir: Path) -> str:
     """A first run creates a server-side source named 'default' for the quickstart."""
     with tool_channel(data_dir, collector, mint_token(data_dir, "cdp-up", ("admin",), ttl_s=60)) as channel:
-        stub = collector_pb2_grpc.CollectorStub(channel)
+        stub = collector_pb2_grpc.CollectorServiceStub(channel)
         for existing in stub.ListSources(collector_pb2.ListSourcesRequest(), timeout=10).sources:
             if existing.name == "default":
                 source = existing
                 break
         else:
-            source = stub.CreateSource(collector_pb2.CreateSourceRequest(name="default", server_side=True), timeout=10)
+            request = collector_pb2.CreateSourceRequest(name="default", server_side=True)
+            source = stub.CreateSource(request, timeout=10).source
     (data_dir / "write_key").write_text(source.write_key + "\n")
     return source.write_key

@@ -18,14 +18,14 @@ async def serve(config: config_module.ServiceConfig) -> None:
     service, store, decider = bootstrap.start(config)
     collector = Collector(store, decider, PersonalData(open_vault(config), decider))
     service.add(
-        collector_pb2_grpc.add_CollectorServicer_to_server,
+        collector_pb2_grpc.add_CollectorServiceServicer_to_server,
         CollectorServicer(collector),
-        bootstrap.full_name(collector_pb2, "Collector"),
+        bootstrap.full_name(collector_pb2, "CollectorService"),
     )
     service.add(
-        eventlog_pb2_grpc.add_EventLogServicer_to_server,
+        eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
         EventLogServicer(store),
-        bootstrap.full_name(eventlog_pb2, "EventLog"),
+        bootstrap.full_name(eventlog_pb2, "EventLogService"),
     )
     if config.http_port:
         runner = await start_http(collector, config.host, config.http_port)

@@ -165,7 +165,7 @@ class TrackingApi:
             raise HttpError(413, "too_large", str(error)) from None
         if response.rejected:
             # The call at fault, not the neighbours turned away with it.
-            ack = next(a for a in response.acks if a.status == collector_pb2.REJECTED and a.field != "batch")
+            ack = next(a for a in response.acks if a.status == collector_pb2.ACK_STATUS_REJECTED and a.field != "batch")
             where = f"batch[{ack.index}]." if kind == "batch" else ""
             raise HttpError(400, "invalid_request", f"{where}{ack.field}: {ack.error}")
         return web.json_response({"success": True})

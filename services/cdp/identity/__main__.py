@@ -21,14 +21,14 @@ async def serve(config: config_module.ServiceConfig) -> None:
         store, UPSTREAM, service.channel(config.peer(UPSTREAM)), app.handle, topics=TOPICS_FOLLOWED, reset=app.rebuild
     )
     service.add(
-        identity_pb2_grpc.add_IdentityServicer_to_server,
+        identity_pb2_grpc.add_IdentityServiceServicer_to_server,
         IdentityServicer(app, follower),
-        bootstrap.full_name(identity_pb2, "Identity"),
+        bootstrap.full_name(identity_pb2, "IdentityService"),
     )
     service.add(
-        eventlog_pb2_grpc.add_EventLogServicer_to_server,
+        eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
         EventLogServicer(store),
-        bootstrap.full_name(eventlog_pb2, "EventLog"),
+        bootstrap.full_name(eventlog_pb2, "EventLogService"),
     )
     service.background(follower.run(), "follow-collector")
     await service.run_until_signalled()

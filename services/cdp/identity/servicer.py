@@ -13,7 +13,7 @@ from cdp.platform.eventlog import Follower
 MAX_WAIT_MS = 30_000
 
 
-class IdentityServicer(identity_pb2_grpc.IdentityServicer):
+class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def __init__(self, app: IdentityApp, follower: Follower):
         self.app = app
         self.follower = follower
@@ -41,7 +41,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServicer):
         person = self.app.person(person_id)
         if person is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "person_id: no such person")
-        return person
+        return pb.GetPersonResponse(person=person)
 
     async def Forget(self, request, context):
         person_id = request.person_id

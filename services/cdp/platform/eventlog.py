@@ -18,7 +18,7 @@ MAX_BATCH = 2000
 MAX_WAIT_MS = 30_000
 
 
-class EventLogServicer(eventlog_pb2_grpc.EventLogServicer):
+class EventLogServicer(eventlog_pb2_grpc.EventLogServiceServicer):
     """Reads notifications after a position; waits for new ones when asked to."""
 
     def __init__(self, store: EventStore):
@@ -94,7 +94,7 @@ class Follower:
     ):
         self.store = store
         self.upstream = upstream
-        self.stub = eventlog_pb2_grpc.EventLogStub(channel)
+        self.stub = eventlog_pb2_grpc.EventLogServiceStub(channel)
         self.handler = handler
         self.topics = list(topics)
         self.batch = batch

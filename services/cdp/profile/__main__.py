@@ -38,7 +38,7 @@ async def serve(config: config_module.ServiceConfig) -> None:
     )
     servicer = ProfileServicer(
         projections.ProfileQueries(engine),
-        identity_pb2_grpc.IdentityStub(identity),
+        identity_pb2_grpc.IdentityServiceStub(identity),
         open_vault(config),
         may_see_personal=lambda context: current_caller().pii_clear,
         current=app.snapshots,
@@ -49,9 +49,9 @@ async def serve(config: config_module.ServiceConfig) -> None:
         bootstrap.full_name(profile_pb2, "ProfileService"),
     )
     service.add(
-        eventlog_pb2_grpc.add_EventLogServicer_to_server,
+        eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
         EventLogServicer(store),
-        bootstrap.full_name(eventlog_pb2, "EventLog"),
+        bootstrap.full_name(eventlog_pb2, "EventLogService"),
     )
     service.background(follow_collector.run(), "follow-collector")
     service.background(follow_identity.run(), "follow-identity")

@@ -103,7 +103,7 @@ def person_traits(event) -> dict[str, str]:
 class ProfileApp:
     def __init__(self, store: EventStore, identity: grpc.aio.Channel | None):
         self.store = store
-        self.identity = identity_pb2_grpc.IdentityStub(identity) if identity is not None else None
+        self.identity = identity_pb2_grpc.IdentityServiceStub(identity) if identity is not None else None
         self.rebuild()
 
     def rebuild(self) -> None:

@@ -18,7 +18,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
     def __init__(
         self,
         queries: ProfileQueries,
-        identity: identity_pb2_grpc.IdentityStub,
+        identity: identity_pb2_grpc.IdentityServiceStub,
         vault: Vault,
         may_see_personal=lambda context: False,
         current=None,
@@ -50,7 +50,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         profile = self.queries.get(person_id)
         if profile is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"person_id: no profile for {person_id}")
-        return self._view(profile, context)
+        return pb.GetProfileResponse(profile=self._view(profile, context))
 
     async def GetProfiles(self, request, context):
         found = self.current(request.person_ids)

@@ -30,9 +30,9 @@ async def serve(config: config_module.ServiceConfig) -> None:
         bootstrap.full_name(segment_pb2, "SegmentService"),
     )
     service.add(
-        eventlog_pb2_grpc.add_EventLogServicer_to_server,
+        eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
         EventLogServicer(store),
-        bootstrap.full_name(eventlog_pb2, "EventLog"),
+        bootstrap.full_name(eventlog_pb2, "EventLogService"),
     )
     service.background(follower.run(), "follow-profile")
     await service.run_until_signalled()

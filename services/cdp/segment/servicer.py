@@ -19,7 +19,8 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
 
     async def CreateAudience(self, request, context):
         try:
-            return await self.app.create_audience(request.name, request.conditions, current_caller(), self.follower)
+            audience = await self.app.create_audience(request.name, request.conditions, current_caller(), self.follower)
+            return pb.CreateAudienceResponse(audience=audience)
         except InvalidAudience as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except NotAllowed as error:
@@ -29,7 +30,7 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
         audience = self.app.audiences.get(request.audience_id)
         if audience is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"audience_id: no audience {request.audience_id!r}")
-        return audience
+        return pb.GetAudienceResponse(audience=audience)
 
     async def ListAudiences(self, request, context):
         return pb.ListAudiencesResponse(audiences=list(self.app.audiences.values()))

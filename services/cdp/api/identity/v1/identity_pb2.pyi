@@ -78,6 +78,12 @@ class Person(_message.Message):
     merged_person_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, person_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[_Union[Identifier, _Mapping]]] = ..., merged_person_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class GetPersonResponse(_message.Message):
+    __slots__ = ("person",)
+    PERSON_FIELD_NUMBER: _ClassVar[int]
+    person: Person
+    def __init__(self, person: _Optional[_Union[Person, _Mapping]] = ...) -> None: ...
+
 class PersonCreated(_message.Message):
     __slots__ = ("person_id", "identifier", "event_id")
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]

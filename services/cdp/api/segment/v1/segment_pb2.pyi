@@ -58,11 +58,23 @@ class CreateAudienceRequest(_message.Message):
     conditions: _containers.RepeatedCompositeFieldContainer[Condition]
     def __init__(self, name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ...) -> None: ...
 
+class CreateAudienceResponse(_message.Message):
+    __slots__ = ("audience",)
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    audience: Audience
+    def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ...) -> None: ...
+
 class GetAudienceRequest(_message.Message):
     __slots__ = ("audience_id",)
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     def __init__(self, audience_id: _Optional[str] = ...) -> None: ...
+
+class GetAudienceResponse(_message.Message):
+    __slots__ = ("audience",)
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    audience: Audience
+    def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ...) -> None: ...
 
 class ListAudiencesRequest(_message.Message):
     __slots__ = ()
