@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
 
 from cdp.platform.vault import (
-    BlindIndexTable,
     DecryptError,
     Vault,
     blind_index,
@@ -149,16 +148,12 @@ def test_no_key_material_or_subject_left_in_the_sqlite_files_after_destroy(tmp_p
 
     table = open_key_table(StoreConfig(kind="sqlite", data_dir=tmp_path))
     vault = Vault(table, MASTER)
-    index = BlindIndexTable(table)
     subjects = [f"user_id:subject-{i:04d}" for i in range(600)]  # many pages, so rows move on splits
     vault.encrypt_many([(s, "identify", "email", f"{s}@example.com") for s in subjects])
-    for s in subjects:
-        index.put("email", blind_index(MASTER, "email", f"{s}@example.com"), s)
     gone = subjects[100:110]
     rows = {r.subject: r for r in key_rows(table)}
     wrapped = [rows[s].wrapped_key for s in gone]
     raw = [aes_key_unwrap(MASTER, w) for w in wrapped]
-    hashes = [blind_index(MASTER, "email", f"{s}@example.com") for s in gone]
     files = [tmp_path / "vault.sqlite", tmp_path / "vault.sqlite-wal"]
 
     def contents() -> bytes:
@@ -169,9 +164,8 @@ def test_no_key_material_or_subject_left_in_the_sqlite_files_after_destroy(tmp_p
     assert all(s.encode() in before for s in gone)
 
     assert vault.destroy(gone) == len(gone)
-    assert index.remove_subjects(gone) == len(gone)
     after = contents()
-    for secret in [*raw, *wrapped, *(s.encode() for s in gone), *(h.encode() for h in hashes)]:
+    for secret in [*raw, *wrapped, *(s.encode() for s in gone)]:
         assert secret not in after
     assert subjects[99].encode() in after  # the others are still there
     assert (tmp_path / "vault.sqlite").stat().st_mode & 0o777 == 0o600
@@ -318,17 +312,3 @@ def test_blind_index_normalises_and_is_keyed():
     assert blind_index(MASTER, "email", "a@x.io") != blind_index(MASTER, "anonymous_id", "a@x.io")
     assert blind_index(MASTER, "email", "a@x.io") != blind_index(bytes(32), "email", "a@x.io")
     assert "a@x.io" not in blind_index(MASTER, "email", "a@x.io")
-
-
-def test_blind_index_table(table):
-    index = BlindIndexTable(table)
-    ana = blind_index(MASTER, "email", "ana@example.com")
-    assert index.lookup("email", ana) is None
-    assert index.put("email", ana, "person:1") == "person:1"
-    assert index.put("email", ana, "person:2") == "person:1"  # the first claim stands
-    assert index.put("phone", ana, "person:2") == "person:2"  # kinds are separate
-    index.put("email", blind_index(MASTER, "email", "ana@work.example"), "person:1")
-    assert index.lookup("email", blind_index(MASTER, "email", " ANA@example.com")) == "person:1"
-    assert index.remove_subjects(["person:1"]) == 2
-    assert index.lookup("email", ana) is None
-    assert index.lookup("phone", ana) == "person:2"

@@ -65,9 +65,6 @@ class OpaServerEngine:
             raise PolicyError(entrypoint, "undefined")
         return response["result"]
 
-    def evaluate_many(self, entrypoint: str, inputs: list[dict]) -> list[Any]:
-        return [self.evaluate(entrypoint, input) for input in inputs]
-
     def run_tests(self) -> list[TestResult]:
         results = []
         try:
