@@ -28,7 +28,7 @@ from cdp.bench.report import CpuMeter, summary
 from cdp.collector.segment_json import from_event
 from cdp.platform.config import SERVICES, StoreConfig
 from cdp.platform.ids import derived_id
-from cdp.platform.launcher import Platform, free_ports
+from cdp.platform.launcher import Platform, ensure_default_source, free_ports
 from cdp.platform.published import stored
 from cdp.platform.security import credentials
 from cdp.platform.store import open_store
@@ -186,8 +186,6 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
                 credentials(data_dir)
                 platform.start("collector")
                 platform.wait_healthy(["collector"])
-                from cdp.cli.up import ensure_default_source
-
                 write_key = ensure_default_source(platform.address("collector"), data_dir)
                 requests = calls.requests(write_key, events, settings.batch)
                 del events

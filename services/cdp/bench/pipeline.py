@@ -43,7 +43,7 @@ from cdp.bench import events as calls
 from cdp.bench.ingest import ingest_channel, timed_send
 from cdp.bench.report import CpuMeter, percentile
 from cdp.platform.config import SERVICES
-from cdp.platform.launcher import Platform, free_ports
+from cdp.platform.launcher import Platform, ensure_default_source, free_ports
 
 BENCH_ROLES = ("admin",)  # the bench's own calls: audiences, destinations, reading logs
 ENTERED_TOPIC = segment_pb2.MembershipEntered.DESCRIPTOR.full_name
@@ -317,8 +317,6 @@ def run(settings: PipelineSettings, progress: Callable[[str], None] = lambda m: 
         progress("starting the platform...")
         platform.start_all()
         url = receiver.start()
-        from cdp.cli.up import ensure_default_source
-
         write_key = ensure_default_source(platform.address("collector"), data_dir)
         sampler.start()
         result = asyncio.run(_run(platform, settings, write_key, url, receiver, sampler, progress))
