@@ -43,7 +43,10 @@ def deep(levels: int) -> dict:
 def corpus(key: str):
     """(name, path, body bytes, headers, status, words the message must contain)."""
     auth = {"X-Write-Key": key}
-    j = lambda doc: json.dumps(doc).encode()
+
+    def j(doc) -> bytes:
+        return json.dumps(doc).encode()
+
     return [
         ("malformed JSON", "/v1/batch", b'{"batch": [', auth, 400, "not valid JSON"),
         ("not an object", "/v1/batch", b"[1, 2]", auth, 400, "must be a JSON object"),

@@ -409,7 +409,7 @@ def test_collector_killed_mid_stream_stores_every_acknowledged_event_once(tmp_pa
                             break
                         except grpc.RpcError as error:
                             if killer_failed:
-                                raise killer_failed[0]
+                                raise killer_failed[0] from error
                             assert error.code() in (
                                 grpc.StatusCode.UNAVAILABLE,
                                 grpc.StatusCode.DEADLINE_EXCEEDED,

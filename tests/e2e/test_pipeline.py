@@ -66,7 +66,7 @@ def ingest_all_accepted(client: Client, source, events) -> dict[str, str]:
     """Ingest; every event must be accepted. Returns messageId -> event id."""
     response = client.ingest(source.write_key, events)
     assert [a.status for a in response.acks] == [collector_pb2.ACK_STATUS_ACCEPTED] * len(events), response
-    return {e.message_id: a.event_id for e, a in zip(events, response.acks)}
+    return {e.message_id: a.event_id for e, a in zip(events, response.acks, strict=True)}
 
 
 def person_of(client: Client, type_: str, value: str) -> str:

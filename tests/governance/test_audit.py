@@ -77,7 +77,7 @@ def traffic(data_dir, receiver):
         ingest_accepted(client, source, calls)
         for user in PEOPLE:
             wait_until(
-                lambda: profile_by(client, "user_id", user).event_counts.get("Order Completed") == 1,
+                lambda user=user: profile_by(client, "user_id", user).event_counts.get("Order Completed") == 1,
                 timeout=30,
                 what=f"{user}'s profile",
             )

@@ -321,7 +321,7 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
         activation_pb2.ListDeliveriesRequest(destination_id=destination.destination_id, limit=1000), timeout=10
     ).deliveries
     assert delivery.delivery_id in [d.delivery_id for d in listed]
-    assert [d for d in listed if d.delivery_id == delivery.delivery_id][0].status == "delivered"
+    assert next(d for d in listed if d.delivery_id == delivery.delivery_id).status == "delivered"
 
     # A new destination for the audience syncs its current members: they go without personal data.
     second = client.activation.CreateDestination(

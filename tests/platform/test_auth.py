@@ -18,6 +18,7 @@ from cdp.platform.tokens import TokenIssuer, TokenVerifier
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 KEY = Ed25519PrivateKey.generate()
+VERIFIER = TokenVerifier(KEY.public_key())
 ISSUER = TokenIssuer(KEY)
 WHO = "/test.Who/Me"
 
@@ -70,7 +71,7 @@ def tls(tmp_path_factory):
     return ensure_ca_and_certs(tmp_path_factory.mktemp("tls"))
 
 
-def run(tls, scenario, *, decide=role_decide, require_mtls=True, secure=True, verifier=TokenVerifier(KEY.public_key())):
+def run(tls, scenario, *, decide=role_decide, require_mtls=True, secure=True, verifier=VERIFIER):
     async def main():
         server = grpc.aio.server(interceptors=[AuthInterceptor(decide, verifier, require_mtls=require_mtls)])
         server.add_generic_rpc_handlers((HANDLERS,))

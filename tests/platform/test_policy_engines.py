@@ -143,7 +143,7 @@ def test_results_are_plain_json(guard):
 
 
 def test_an_evaluation_error_is_a_policy_error(guard):
-    with pytest.raises(PolicyError, match="data.cdp.guard.conflict"):
+    with pytest.raises(PolicyError, match=r"data\.cdp\.guard\.conflict"):
         guard.evaluate("data.cdp.guard.conflict", {"x": True})
 
 

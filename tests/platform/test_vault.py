@@ -112,7 +112,7 @@ def test_destroy_erases_and_a_new_key_follows(vault, table):
         "ana@new.example",
     ]
     # The tombstone keeps no key material and no subject.
-    tombstone = [r for r in key_rows(table) if r.key_id == old_key][0]
+    tombstone = next(r for r in key_rows(table) if r.key_id == old_key)
     assert tombstone.destroyed and tombstone.wrapped_key is None and tombstone.subject is None
     assert vault.destroy(["user_id:u1", "user_id:u1"]) == 1
 
@@ -179,7 +179,9 @@ def test_encrypt_many_takes_one_transaction_and_a_warm_field_costs_microseconds(
     items = [(f"user_id:u{i % 100}", "track", field, f"value {i}") for i in range(500) for field in ("email",)]
     tokens = vault.encrypt_many(items)
     assert calls == [100]
-    assert vault.decrypt_many([(s, e, f, t) for (s, e, f, _), t in zip(items, tokens)]) == [v for *_, v in items]
+    assert vault.decrypt_many([(s, e, f, t) for (s, e, f, _), t in zip(items, tokens, strict=True)]) == [
+        v for *_, v in items
+    ]
 
     vault.cache_ttl = 60.0
     vault.encrypt_many(items)  # warm: keys and subkeys
@@ -188,7 +190,7 @@ def test_encrypt_many_takes_one_transaction_and_a_warm_field_costs_microseconds(
     for _ in range(rounds):
         tokens = vault.encrypt_many(items)
     encrypt_us = (time.perf_counter() - start) / (rounds * len(items)) * 1e6
-    decrypt_items = [(s, e, f, t) for (s, e, f, _), t in zip(items, tokens)]
+    decrypt_items = [(s, e, f, t) for (s, e, f, _), t in zip(items, tokens, strict=True)]
     start = time.perf_counter()
     for _ in range(rounds):
         vault.decrypt_many(decrypt_items)

@@ -38,7 +38,7 @@ def ingest_accepted(client, source, events) -> dict[str, str]:
 
     response = client.ingest(source.write_key, events)
     assert [a.status for a in response.acks] == [collector_pb2.ACK_STATUS_ACCEPTED] * len(events), response
-    return {e.message_id: a.event_id for e, a in zip(events, response.acks)}
+    return {e.message_id: a.event_id for e, a in zip(events, response.acks, strict=True)}
 
 
 def profile_by(client, type_: str, value: str, metadata=None) -> profile_pb2.Profile:
@@ -160,6 +160,7 @@ def run_cli(platform: Platform, *args: str, timeout: float = 60, **extra_env: st
     command = [str(CDP)] if CDP.exists() else [sys.executable, "-m", "cdp.cli.main"]
     return subprocess.run(
         [*command, *args],
+        check=False,  # callers look at the exit code and the output
         env=cli_env(platform, **extra_env),
         capture_output=True,
         text=True,

@@ -26,7 +26,7 @@ from cdp.platform.published import decode
 
 
 def new_platform(data_dir: Path, extra_args: Sequence[str] = ()) -> Platform:
-    ports = dict(zip(SERVICES, free_ports(len(SERVICES))))
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
     return Platform(data_dir=Path(data_dir), ports=ports, extra_args=list(extra_args))
 
 

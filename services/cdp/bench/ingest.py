@@ -8,6 +8,7 @@ top of the store on this machine, however noisy it is.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import sqlite3
@@ -179,7 +180,7 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
             data_dir = base / f"platform-{repeat}"
             platform = Platform(
                 data_dir=data_dir,
-                ports=dict(zip(SERVICES, free_ports(len(SERVICES)))),
+                ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
                 http_port=free_ports(1)[0] if settings.http else 0,
             )
             try:
@@ -192,7 +193,7 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
                 meter = CpuMeter({"collector": platform.processes["collector"].pid, "bench": os.getpid()})
                 meter.start()
                 seconds, accepted, other = asyncio.run(
-                    send_requests(lambda: ingest_channel(platform), requests, settings.clients)
+                    send_requests(functools.partial(ingest_channel, platform), requests, settings.clients)
                 )
                 cpu = meter.stop()
                 if settings.http:

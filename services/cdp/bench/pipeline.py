@@ -16,6 +16,7 @@ follower, the upstream notifications of its topics after its committed position.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -271,19 +272,15 @@ class MembershipWatcher:
             if remaining <= 0:
                 return False
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
-            except TimeoutError:
-                pass
         return True
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
         await self.channel.close()
 
 
@@ -307,7 +304,7 @@ async def _until(predicate: Callable[[], bool], deadline: float, poll: float = 0
 def run(settings: PipelineSettings, progress: Callable[[str], None] = lambda m: None) -> dict:
     base = Path(tempfile.mkdtemp(prefix="cdp-bench-pipeline-", dir=settings.data_dir))
     data_dir = base / "platform"
-    platform = Platform(data_dir=data_dir, ports=dict(zip(SERVICES, free_ports(len(SERVICES)))))
+    platform = Platform(data_dir=data_dir, ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)))
     receiver = WebhookReceiver()
     sampler = LagSampler(data_dir)
     switch = sys.getswitchinterval()
@@ -463,9 +460,10 @@ async def _throughput(platform, settings, write_key, receiver, watcher, sampler,
     in_segment = await watcher.reached(members_before + expected, deadline)
     delivered = await _until(lambda: len(receiver.entered) - len(before) >= expected, deadline)
     if not (in_segment and delivered):
+        members, webhooks = watcher.count - members_before, len(receiver.entered) - len(before)
         raise RuntimeError(
-            f"pipeline did not drain within {settings.timeout:.0f}s: {watcher.count - members_before}/{expected} members "
-            f"in segment's log, {len(receiver.entered) - len(before)}/{expected} entered webhooks"
+            f"pipeline did not drain within {settings.timeout:.0f}s: {members}/{expected} members "
+            f"in segment's log, {webhooks}/{expected} entered webhooks"
         )
     cpu = meter.stop()
     last_webhook = max(at for person, at in receiver.entered.items() if person not in before)

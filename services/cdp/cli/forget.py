@@ -32,5 +32,6 @@ def forget(person_id, user_id, anonymous_id, email, subject, roles):
         metadata=Caller(subject, roles).metadata,
     )
     click.echo(
-        f"forgot person {done.person_id}: {done.keys_destroyed} key(s) destroyed across {done.identifiers} identifier(s)"
+        f"forgot person {done.person_id}: {done.keys_destroyed} key(s) destroyed "
+        f"across {done.identifiers} identifier(s)"
     )

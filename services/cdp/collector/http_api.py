@@ -146,7 +146,7 @@ class TrackingApi:
                 event = to_event(call, default_type="" if kind == "batch" else kind)
             except MalformedCall as error:
                 raise HttpError(400, "invalid_request", f"{where}{error.field}: {error.rule}") from None
-            if kind != "batch" and event.type != kind:
+            if kind not in ("batch", event.type):
                 raise HttpError(400, "invalid_request", f"type: is {event.type!r} on /v1/{kind}")
             if not event.sent_at and batch_sent_at:
                 event.sent_at = batch_sent_at

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
@@ -52,10 +53,8 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServiceServicer):
             remaining = deadline - self._loop.time()
             if page or remaining <= 0:
                 break
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._appended.wait(), remaining)
-            except TimeoutError:
-                pass
         return eventlog_pb2.ReadResponse(
             notifications=[
                 eventlog_pb2.Notification(

@@ -70,11 +70,11 @@ class Platform:
     def start(self, service: str) -> subprocess.Popen:
         log_dir = self.log_dir or self.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(log_dir / f"{service}.log", "ab")
         env = {**os.environ, **self.env}
-        process = subprocess.Popen(
-            self.args(service), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
+        with open(log_dir / f"{service}.log", "ab") as log:  # the process keeps its own copy
+            process = subprocess.Popen(
+                self.args(service), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         self.processes[service] = process
         return process
 

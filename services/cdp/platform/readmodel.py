@@ -8,6 +8,7 @@ model rebuilt from scratch equals the live one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
@@ -105,7 +106,5 @@ class Projection:
                 log.exception("projection %s failed after %d; retrying", self.name, self.position)
                 await asyncio.sleep(1)
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._appended.wait(), 1.0)
-            except TimeoutError:
-                pass

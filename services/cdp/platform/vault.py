@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -96,10 +97,8 @@ def _create_exclusive(path: Path, content: bytes) -> None:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
-        except FileExistsError:
-            pass
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -438,7 +437,7 @@ class Vault:
         parsed = [_parse(token) for _, _, _, token in items]
         keys = self._keys_by_id({key_id for key_id, _ in parsed})
         out: list[str | None] = []
-        for (subject, event_type, field, _), (key_id, blob) in zip(items, parsed):
+        for (subject, event_type, field, _), (key_id, blob) in zip(items, parsed, strict=True):
             key = keys.get(key_id)
             if key is None:
                 out.append(None)
