@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test coverage bench protos clean
+.PHONY: install up test lint coverage bench protos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(STAMP)
 coverage: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e" --cov=cdp --cov-report=term \
 	  | grep -E '^(Name|-|TOTAL)|/(application|domain|service|servicer)\.py'
+
+lint: $(STAMP)
+	$(BIN)/ruff check services tests
+	$(BIN)/ruff format --check services tests
+	cd protos && $(abspath $(BIN))/buf lint
 
 bench: $(STAMP)
 	$(BIN)/cdp bench ingest

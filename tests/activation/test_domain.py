@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from cdp.activation import domain
@@ -29,7 +31,7 @@ def test_payload_carries_only_allowed_traits():
 def test_backoff_grows_and_is_capped():
     delays = [domain.backoff(n) for n in range(1, 12)]
     assert delays[0] == domain.FIRST_BACKOFF_S
-    assert all(b >= a for a, b in zip(delays, delays[1:]))
+    assert all(b >= a for a, b in itertools.pairwise(delays))
     assert max(delays) == domain.MAX_BACKOFF_S
 
 

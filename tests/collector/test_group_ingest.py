@@ -50,8 +50,8 @@ def test_concurrent_calls_with_the_same_message_ids_store_each_once(collector):
         )
 
     first, second = asyncio.run(both())
-    assert [a.status for a in first.acks] == [pb.ACCEPTED, pb.ACCEPTED]
-    assert [a.status for a in second.acks] == [pb.DUPLICATE, pb.ACCEPTED]
+    assert [a.status for a in first.acks] == [pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_ACCEPTED]
+    assert [a.status for a in second.acks] == [pb.ACK_STATUS_DUPLICATE, pb.ACK_STATUS_ACCEPTED]
     assert sorted(stored_ids(collector)) == ["m1", "m2", "m3"]
 
 
@@ -69,7 +69,7 @@ def test_each_call_keeps_its_own_errors_and_all_or_nothing(collector):
         )
 
     partial, whole, unknown = asyncio.run(three())
-    assert [a.status for a in partial.acks] == [pb.ACCEPTED, pb.REJECTED]
-    assert [a.status for a in whole.acks] == [pb.REJECTED, pb.REJECTED]
+    assert [a.status for a in partial.acks] == [pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_REJECTED]
+    assert [a.status for a in whole.acks] == [pb.ACK_STATUS_REJECTED, pb.ACK_STATUS_REJECTED]
     assert isinstance(unknown, UnknownWriteKey)
     assert stored_ids(collector) == ["ok-1"]

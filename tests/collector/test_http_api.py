@@ -43,7 +43,10 @@ def deep(levels: int) -> dict:
 def corpus(key: str):
     """(name, path, body bytes, headers, status, words the message must contain)."""
     auth = {"X-Write-Key": key}
-    j = lambda doc: json.dumps(doc).encode()
+
+    def j(doc) -> bytes:
+        return json.dumps(doc).encode()
+
     return [
         ("malformed JSON", "/v1/batch", b'{"batch": [', auth, 400, "not valid JSON"),
         ("not an object", "/v1/batch", b"[1, 2]", auth, 400, "must be a JSON object"),
@@ -257,5 +260,5 @@ def test_fuzzed_grpc_batches_are_acknowledged_per_event(client, source, calls):
     assert len(response.acks) == len(events)
     assert response.accepted + response.duplicates + response.rejected == len(events)
     for ack in response.acks:
-        if ack.status == collector_pb2.REJECTED:
+        if ack.status == collector_pb2.ACK_STATUS_REJECTED:
             assert ack.field and ack.error

@@ -47,7 +47,7 @@ def test_reject_mode_names_the_property_and_the_rule(client):
         [track("Order Completed", total="ten"), track("Order Completed", total=10), track("Unplanned Thing")],
     )
     statuses = [a.status for a in response.acks]
-    assert statuses == [pb.REJECTED, pb.ACCEPTED, pb.REJECTED]
+    assert statuses == [pb.ACK_STATUS_REJECTED, pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_REJECTED]
     assert response.acks[0].field == "properties.total"
     assert "must be number (type)" in response.acks[0].error and f"{name} v1" in response.acks[0].error
     assert response.acks[2].field == "event" and "not in tracking plan" in response.acks[2].error
@@ -63,8 +63,8 @@ def test_quarantined_events_wait_and_are_released_once_the_plan_is_fixed(client)
     name, source = setup(client, "quarantine")
     held = track("Order Completed", total="ten")
     response = client.ingest(source.write_key, [held, track("Order Completed", total=3)])
-    assert [a.status for a in response.acks] == [pb.ACCEPTED, pb.ACCEPTED]
-    assert client.ingest(source.write_key, [held]).acks[0].status == pb.DUPLICATE  # a resend while it waits
+    assert [a.status for a in response.acks] == [pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_ACCEPTED]
+    assert client.ingest(source.write_key, [held]).acks[0].status == pb.ACK_STATUS_DUPLICATE  # a resend while it waits
     waiting = client.collector.ListQuarantine(pb.ListQuarantineRequest(source_name=source.name), timeout=10).events
     assert [q.event.message_id for q in waiting] == [held.message_id]
     assert waiting[0].violations[0].field == "properties.total"
@@ -92,11 +92,11 @@ def test_client_side_sources_may_not_send_server_side_events(client):
     browser = client.create_source(f"web-{uuid.uuid4().hex[:6]}", server_side=False)
     server = client.create_source(f"api-{uuid.uuid4().hex[:6]}", server_side=True)
     refused = client.ingest(browser.write_key, [track("Signed Up")]).acks[0]
-    assert refused.status == pb.REJECTED and "server-side source" in refused.error
-    assert client.ingest(server.write_key, [track("Signed Up")]).acks[0].status == pb.ACCEPTED
+    assert refused.status == pb.ACK_STATUS_REJECTED and "server-side source" in refused.error
+    assert client.ingest(server.write_key, [track("Signed Up")]).acks[0].status == pb.ACK_STATUS_ACCEPTED
     [stored] = accepted(client, server)
     assert stored.server_side is True and stored.collect_decision_id
-    assert client.ingest(browser.write_key, [track("Button Clicked")]).acks[0].status == pb.ACCEPTED
+    assert client.ingest(browser.write_key, [track("Button Clicked")]).acks[0].status == pb.ACK_STATUS_ACCEPTED
     assert accepted(client, browser)[0].server_side is False
 
 

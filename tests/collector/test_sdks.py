@@ -71,7 +71,7 @@ def test_sdk_calls_are_stored_once_and_build_a_profile(client, http_url, make_cl
     def profile():
         found = client.profile.GetProfile(
             profile_pb2.GetProfileRequest(identifier=identity_pb2.Identifier(type="user_id", value=user)), timeout=10
-        )
+        ).profile
         return found if found.event_counts.get("$alias") == 1 else None
 
     found = wait_until(profile, what="the profile with all six calls")

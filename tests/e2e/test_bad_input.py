@@ -19,7 +19,11 @@ from support.platform_fixture import Client, new_platform
 
 pytestmark = pytest.mark.e2e
 
-ACCEPTED, DUPLICATE, REJECTED = collector_pb2.ACCEPTED, collector_pb2.DUPLICATE, collector_pb2.REJECTED
+ACCEPTED, DUPLICATE, REJECTED = (
+    collector_pb2.ACK_STATUS_ACCEPTED,
+    collector_pb2.ACK_STATUS_DUPLICATE,
+    collector_pb2.ACK_STATUS_REJECTED,
+)
 ACCEPTED_TOPIC = collector_pb2.EventAccepted.DESCRIPTOR.full_name
 
 
@@ -160,8 +164,8 @@ def test_ingest_stream_acknowledges_two_batches_with_global_indexes(client, sour
     response = client.collector.IngestStream(
         iter(
             [
-                collector_pb2.IngestRequest(write_key=source.write_key, events=first),
-                collector_pb2.IngestRequest(write_key=source.write_key, events=second),
+                collector_pb2.IngestStreamRequest(write_key=source.write_key, events=first),
+                collector_pb2.IngestStreamRequest(write_key=source.write_key, events=second),
             ]
         ),
         timeout=30,
@@ -177,7 +181,7 @@ def test_ingest_stream_acknowledges_two_batches_with_global_indexes(client, sour
 
 def test_malformed_protobuf_is_invalid_argument_and_stores_nothing(client, source):
     before = stored_ids(client)
-    raw_ingest = client.channels["collector"].unary_unary("/cdp.collector.v1.Collector/Ingest")
+    raw_ingest = client.channels["collector"].unary_unary("/cdp.collector.v1.CollectorService/Ingest")
     with pytest.raises(grpc.RpcError) as raised:
         raw_ingest(b"\x0a\x05abc\xff\xff", timeout=10)
     assert stored_ids(client) == before
@@ -187,7 +191,7 @@ def test_malformed_protobuf_is_invalid_argument_and_stores_nothing(client, sourc
 def test_event_log_reports_its_head(client, source):
     client.ingest(source.write_key, [good(f"head-{i}") for i in range(3)])
     newest = client.read_log("collector")[-1].id
-    stub = eventlog_pb2_grpc.EventLogStub(client.channels["collector"])
+    stub = eventlog_pb2_grpc.EventLogServiceStub(client.channels["collector"])
     past_end = stub.Read(eventlog_pb2.ReadRequest(after=newest + 1000, limit=10), timeout=10)
     assert past_end.head == newest
     first_page = stub.Read(eventlog_pb2.ReadRequest(after=0, limit=1), timeout=10)

@@ -208,7 +208,7 @@ def profiles_by_user(client: Client, users: list[str], source_id: str, message_o
     out = {}
     for user in users:
         request = profile_pb2.GetProfileRequest(identifier=identity_pb2.Identifier(type="user_id", value=user))
-        out[user] = normalised(client.profile.GetProfile(request, timeout=10), source_id, message_of)
+        out[user] = normalised(client.profile.GetProfile(request, timeout=10).profile, source_id, message_of)
     return out
 
 
@@ -409,7 +409,7 @@ def test_collector_killed_mid_stream_stores_every_acknowledged_event_once(tmp_pa
                             break
                         except grpc.RpcError as error:
                             if killer_failed:
-                                raise killer_failed[0]
+                                raise killer_failed[0] from error
                             assert error.code() in (
                                 grpc.StatusCode.UNAVAILABLE,
                                 grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -421,7 +421,9 @@ def test_collector_killed_mid_stream_stores_every_acknowledged_event_once(tmp_pa
                             resent += 1
                             time.sleep(0.05)
                     for ack in response.acks:
-                        assert ack.status in (collector_pb2.ACCEPTED, collector_pb2.DUPLICATE), ack
+                        assert ack.status in (collector_pb2.ACK_STATUS_ACCEPTED, collector_pb2.ACK_STATUS_DUPLICATE), (
+                            ack
+                        )
                         acknowledged[ack.event_id] += 1
                     time.sleep(0.01)
             finally:

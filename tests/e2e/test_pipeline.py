@@ -65,18 +65,19 @@ def source(client):
 def ingest_all_accepted(client: Client, source, events) -> dict[str, str]:
     """Ingest; every event must be accepted. Returns messageId -> event id."""
     response = client.ingest(source.write_key, events)
-    assert [a.status for a in response.acks] == [collector_pb2.ACCEPTED] * len(events), response
-    return {e.message_id: a.event_id for e, a in zip(events, response.acks)}
+    assert [a.status for a in response.acks] == [collector_pb2.ACK_STATUS_ACCEPTED] * len(events), response
+    return {e.message_id: a.event_id for e, a in zip(events, response.acks, strict=True)}
 
 
 def person_of(client: Client, type_: str, value: str) -> str:
     return client.identity.GetPerson(
         identity_pb2.GetPersonRequest(identifier=ident(type_, value)), timeout=10
-    ).person_id
+    ).person.person_id
 
 
 def profile_by(client: Client, type_: str, value: str) -> profile_pb2.Profile:
-    return client.profile.GetProfile(profile_pb2.GetProfileRequest(identifier=ident(type_, value)), timeout=10)
+    request = profile_pb2.GetProfileRequest(identifier=ident(type_, value))
+    return client.profile.GetProfile(request, timeout=10).profile
 
 
 def decisions(client: Client, service: str) -> list[decision_pb2.DecisionRecorded]:
@@ -104,7 +105,7 @@ def create_pro_buyers(client: Client, name: str, plan: str) -> segment_pb2.Audie
         ),
         metadata=marketer(client),
         timeout=30,
-    )
+    ).audience
 
 
 def create_webhook(
@@ -120,7 +121,7 @@ def create_webhook(
         ),
         metadata=admin(client),
         timeout=30,
-    )
+    ).destination
 
 
 # Tests -------------------------------------------------------------------------------------------
@@ -178,7 +179,7 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
     assert person_of(client, "user_id", user) == person_id
     for type_, value in (("anonymous_id", anon), ("email", "ann@example.com"), ("user_id", "legacy-ann-42")):
         assert profile_by(client, type_, value) == profile, f"GetProfile by {type_}"
-    assert client.profile.GetProfile(profile_pb2.GetProfileRequest(person_id=person_id), timeout=10) == profile
+    assert client.profile.GetProfile(profile_pb2.GetProfileRequest(person_id=person_id), timeout=10).profile == profile
 
     assert dict(profile.event_counts) == {
         "$identify": 1,
@@ -479,11 +480,11 @@ def test_profile_of_a_merge_lists_the_merged_person(client, source):
     )
     person = client.identity.GetPerson(
         identity_pb2.GetPersonRequest(identifier=ident("user_id", "user-mia")), timeout=10
-    )
+    ).person
     assert len(person.merged_person_ids) == 1, "identity merged the anonymous and the user person"
     assert profile.person_id == person.person_id
     merged_id = person.merged_person_ids[0]
-    by_merged_id = client.profile.GetProfile(profile_pb2.GetProfileRequest(person_id=merged_id), timeout=10)
+    by_merged_id = client.profile.GetProfile(profile_pb2.GetProfileRequest(person_id=merged_id), timeout=10).profile
     assert by_merged_id.person_id == person.person_id
     assert list(profile.merged_person_ids) == [merged_id]
 

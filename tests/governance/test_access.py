@@ -40,17 +40,17 @@ from support.platform_fixture import Client, running_platform, wait_until
 pytestmark = pytest.mark.e2e
 
 COMMON = {
-    "cdp.eventlog.v1.EventLog",
+    "cdp.eventlog.v1.EventLogService",
     "cdp.ops.v1.OpsService",
     "grpc.health.v1.Health",
     "grpc.reflection.v1alpha.ServerReflection",
 }
 EXPECTED_SERVICES = {
-    "collector": {"cdp.collector.v1.Collector"},
-    "identity": {"cdp.identity.v1.Identity"},
+    "collector": {"cdp.collector.v1.CollectorService"},
+    "identity": {"cdp.identity.v1.IdentityService"},
     "profile": {"cdp.profile.v1.ProfileService"},
     "segment": {"cdp.segment.v1.SegmentService"},
-    "activation": {"cdp.activation.v1.Activation"},
+    "activation": {"cdp.activation.v1.ActivationService"},
 }
 FULL_NAMES = {service: name for service, (name,) in EXPECTED_SERVICES.items()}
 HEALTH = {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"}
@@ -169,7 +169,7 @@ def test_every_method_refuses_callers_without_valid_credentials(platform, servic
     names, methods = reflect(platform, service)
     assert names == EXPECTED_SERVICES[service] | COMMON
     assert len(methods) >= 5 and {m.path for m in methods} >= HEALTH | {
-        "/cdp.eventlog.v1.EventLog/Read",
+        "/cdp.eventlog.v1.EventLogService/Read",
         "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
     }
 

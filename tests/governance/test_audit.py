@@ -77,7 +77,7 @@ def traffic(data_dir, receiver):
         ingest_accepted(client, source, calls)
         for user in PEOPLE:
             wait_until(
-                lambda: profile_by(client, "user_id", user).event_counts.get("Order Completed") == 1,
+                lambda user=user: profile_by(client, "user_id", user).event_counts.get("Order Completed") == 1,
                 timeout=30,
                 what=f"{user}'s profile",
             )
@@ -85,7 +85,7 @@ def traffic(data_dir, receiver):
             segment_pb2.CreateAudienceRequest(name="Pro (audit)", conditions=[trait_condition("plan", "eq", "pro")]),
             metadata=platform.metadata("mia@example.com", ["marketer"]),
             timeout=30,
-        )
+        ).audience
         destinations = {}
         for purpose in ("marketing", "analytics"):
             destinations[purpose] = client.activation.CreateDestination(
@@ -97,7 +97,7 @@ def traffic(data_dir, receiver):
                     audience_ids=[audience.audience_id],
                 ),
                 timeout=30,
-            )
+            ).destination
         members = 3
         receiver.wait_for(lambda r: r.path == "/marketing", count=members, timeout=30)
         receiver.wait_for(lambda r: r.path == "/analytics", count=members, timeout=30)

@@ -176,7 +176,7 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
         segment_pb2.CreateAudienceRequest(name="Pro plan (forget)", conditions=[trait_condition("plan", "eq", "pro")]),
         metadata=marketer,
         timeout=30,
-    )
+    ).audience
     destination = client.activation.CreateDestination(
         activation_pb2.CreateDestinationRequest(
             name="marketing hook",
@@ -186,7 +186,7 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
             audience_ids=[audience.audience_id],
         ),
         timeout=30,
-    )
+    ).destination
     [entered] = receiver.wait_for(lambda r: r.path == "/marketing" and r.body.get("person_id") == person_id, timeout=30)
     assert entered.body["type"] == "audience.entered"
     assert entered.body["traits"] == {**PERSONAL_TRAITS, "plan": "pro"}, "marketing may receive contact data"
@@ -303,7 +303,7 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
     assert (
         client.identity.GetPerson(
             identity_pb2.GetPersonRequest(identifier=ident("user_id", USER)), timeout=10
-        ).person_id
+        ).person.person_id
         == person_id
     )
     with pytest.raises(grpc.RpcError) as by_email:
@@ -321,7 +321,7 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
         activation_pb2.ListDeliveriesRequest(destination_id=destination.destination_id, limit=1000), timeout=10
     ).deliveries
     assert delivery.delivery_id in [d.delivery_id for d in listed]
-    assert [d for d in listed if d.delivery_id == delivery.delivery_id][0].status == "delivered"
+    assert next(d for d in listed if d.delivery_id == delivery.delivery_id).status == "delivered"
 
     # A new destination for the audience syncs its current members: they go without personal data.
     second = client.activation.CreateDestination(
@@ -333,7 +333,7 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
             audience_ids=[audience.audience_id],
         ),
         timeout=30,
-    )
+    ).destination
     [synced] = receiver.wait_for(
         lambda r: r.path == "/marketing-2" and r.body.get("person_id") == person_id, timeout=30
     )

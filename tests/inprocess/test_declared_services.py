@@ -69,8 +69,8 @@ def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
         token = mint_token(tmp_path, "ops@example.com", ["admin"], ttl_s=600)
         channels = {s: tool_aio_channel(tmp_path, f"127.0.0.1:{p}", token) for s, p in ports.items()}
         try:
-            collect = collector_pb2_grpc.CollectorStub(channels["collector"])
-            source = await collect.CreateSource(collector_pb2.CreateSourceRequest(name="web"))
+            collect = collector_pb2_grpc.CollectorServiceStub(channels["collector"])
+            source = (await collect.CreateSource(collector_pb2.CreateSourceRequest(name="web"))).source
             with pytest.raises(grpc.aio.AioRpcError) as taken:
                 await collect.CreateSource(collector_pb2.CreateSourceRequest(name="web"))
             assert taken.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "name" in taken.value.details()
@@ -82,30 +82,33 @@ def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
             )
             assert reply.accepted == 1
 
-            ids = identity_pb2_grpc.IdentityStub(channels["identity"])
-            person = await until(
-                lambda: ids.GetPerson(identity_pb2.GetPersonRequest(identifier=ident("user_id", "u1")))
-            )
+            ids = identity_pb2_grpc.IdentityServiceStub(channels["identity"])
+            person = (
+                await until(lambda: ids.GetPerson(identity_pb2.GetPersonRequest(identifier=ident("user_id", "u1"))))
+            ).person
             with pytest.raises(grpc.aio.AioRpcError) as missing:
                 await ids.GetPerson(identity_pb2.GetPersonRequest(identifier=ident("user_id", "nobody")))
             assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
             profiles = profile_pb2_grpc.ProfileServiceStub(channels["profile"])
-            found = await until(
-                lambda: profiles.GetProfile(profile_pb2.GetProfileRequest(identifier=ident("user_id", "u1")))
-            )
+            found = (
+                await until(
+                    lambda: profiles.GetProfile(profile_pb2.GetProfileRequest(identifier=ident("user_id", "u1")))
+                )
+            ).profile
             assert found.person_id == person.person_id
 
             audiences = segment_pb2_grpc.SegmentServiceStub(channels["segment"])
-            audience = await audiences.CreateAudience(
+            created = await audiences.CreateAudience(
                 segment_pb2.CreateAudienceRequest(name="Pro", conditions=[trait_condition("plan", "eq", "pro")])
             )
+            audience = created.audience
             members = await until(
                 lambda: audiences.ListMembers(segment_pb2.ListMembersRequest(audience_id=audience.audience_id))
             )
             assert list(members.person_ids) == [person.person_id]
 
-            activate = activation_pb2_grpc.ActivationStub(channels["activation"])
+            activate = activation_pb2_grpc.ActivationServiceStub(channels["activation"])
             with pytest.raises(grpc.aio.AioRpcError) as bad:
                 await activate.CreateDestination(
                     activation_pb2.CreateDestinationRequest(name="x", url="ftp://x", purpose="analytics")

@@ -18,6 +18,7 @@ from cdp.platform.tokens import TokenIssuer, TokenVerifier
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 KEY = Ed25519PrivateKey.generate()
+VERIFIER = TokenVerifier(KEY.public_key())
 ISSUER = TokenIssuer(KEY)
 WHO = "/test.Who/Me"
 
@@ -70,7 +71,7 @@ def tls(tmp_path_factory):
     return ensure_ca_and_certs(tmp_path_factory.mktemp("tls"))
 
 
-def run(tls, scenario, *, decide=role_decide, require_mtls=True, secure=True, verifier=TokenVerifier(KEY.public_key())):
+def run(tls, scenario, *, decide=role_decide, require_mtls=True, secure=True, verifier=VERIFIER):
     async def main():
         server = grpc.aio.server(interceptors=[AuthInterceptor(decide, verifier, require_mtls=require_mtls)])
         server.add_generic_rpc_handlers((HANDLERS,))
@@ -244,7 +245,7 @@ def test_with_the_access_policy(tls):
         return result["allow"], "; ".join(result["reasons"]), "d-policy"
 
     audience = "/cdp.segment.v1.SegmentService/CreateAudience"
-    read = "/cdp.eventlog.v1.EventLog/Read"
+    read = "/cdp.eventlog.v1.EventLogService/Read"
 
     async def scenario(address):
         async with channel(tls, address, "cli") as ch:
@@ -265,7 +266,7 @@ def test_with_the_access_policy(tls):
         "cdp.segment.v1.SegmentService", {"CreateAudience": grpc.unary_unary_rpc_method_handler(who)}
     )
     eventlog = grpc.method_handlers_generic_handler(
-        "cdp.eventlog.v1.EventLog", {"Read": grpc.unary_unary_rpc_method_handler(who)}
+        "cdp.eventlog.v1.EventLogService", {"Read": grpc.unary_unary_rpc_method_handler(who)}
     )
 
     async def main():

@@ -26,7 +26,7 @@ def source_event(n: int):
 
 async def serve(store):
     server = grpc.aio.server()
-    eventlog_pb2_grpc.add_EventLogServicer_to_server(EventLogServicer(store), server)
+    eventlog_pb2_grpc.add_EventLogServiceServicer_to_server(EventLogServicer(store), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     return server, grpc.aio.insecure_channel(f"127.0.0.1:{port}")
@@ -96,7 +96,7 @@ def test_eventlog_read_waits_for_new_events(store_config):
         store = open_store(store_config, "wait")
         server, channel = await serve(store)
         try:
-            stub = eventlog_pb2_grpc.EventLogStub(channel)
+            stub = eventlog_pb2_grpc.EventLogServiceStub(channel)
             from cdp.api.eventlog.v1 import eventlog_pb2
 
             pending = asyncio.ensure_future(stub.Read(eventlog_pb2.ReadRequest(after=0, limit=10, wait_ms=5000)))

@@ -85,13 +85,6 @@ def test_decisions_have_the_agreed_shapes(embedded):
 
 
 @pytest.mark.parametrize("backend", ["embedded", "opa"])
-def test_evaluate_many_matches_evaluate(request, backend):
-    engine = request.getfixturevalue(backend)
-    inputs = [input for entrypoint, input in CASES if entrypoint == EGRESS]
-    assert engine.evaluate_many(EGRESS, inputs) == [engine.evaluate(EGRESS, i) for i in inputs]
-
-
-@pytest.mark.parametrize("backend", ["embedded", "opa"])
 @pytest.mark.parametrize(
     "entrypoint", ["data.cdp.nothing.decision", "data.cdp.pii.nothing", "cdp", "data.cdp.pii.decision; true", "../x"]
 )
@@ -150,7 +143,7 @@ def test_results_are_plain_json(guard):
 
 
 def test_an_evaluation_error_is_a_policy_error(guard):
-    with pytest.raises(PolicyError, match="data.cdp.guard.conflict"):
+    with pytest.raises(PolicyError, match=r"data\.cdp\.guard\.conflict"):
         guard.evaluate("data.cdp.guard.conflict", {"x": True})
 
 

@@ -46,7 +46,7 @@ def test_files_are_made_once_with_private_keys(tls):
     assert cert.subject.rfc4514_string() == "CN=segment"
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "localhost" in san.get_values_for_type(x509.DNSName)
-    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)][0] == "127.0.0.1"
+    assert str(next(iter(san.get_values_for_type(x509.IPAddress)))) == "127.0.0.1"
     cert.verify_directly_issued_by(x509.load_pem_x509_certificate(tls.ca_pem()))
 
 

@@ -46,7 +46,9 @@ def test_a_failing_rego_test_is_reported():
 
     sources = {
         **BUNDLE.sources(),
-        "cdp/pii/broken_test.rego": "package cdp.broken_test\n\nimport rego.v1\n\ntest_false if false\n\ntest_true if true\n",
+        "cdp/pii/broken_test.rego": (
+            "package cdp.broken_test\n\nimport rego.v1\n\ntest_false if false\n\ntest_true if true\n"
+        ),
     }
     results = {r.name: r for r in make_engine("embedded", bundle_from_sources(sources)).run_tests()}
     assert not results["data.cdp.broken_test.test_false"].passed

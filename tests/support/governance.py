@@ -37,14 +37,14 @@ def ingest_accepted(client, source, events) -> dict[str, str]:
     from cdp.api.collector.v1 import collector_pb2
 
     response = client.ingest(source.write_key, events)
-    assert [a.status for a in response.acks] == [collector_pb2.ACCEPTED] * len(events), response
-    return {e.message_id: a.event_id for e, a in zip(events, response.acks)}
+    assert [a.status for a in response.acks] == [collector_pb2.ACK_STATUS_ACCEPTED] * len(events), response
+    return {e.message_id: a.event_id for e, a in zip(events, response.acks, strict=True)}
 
 
 def profile_by(client, type_: str, value: str, metadata=None) -> profile_pb2.Profile:
     return client.profile.GetProfile(
         profile_pb2.GetProfileRequest(identifier=ident(type_, value)), metadata=metadata, timeout=10
-    )
+    ).profile
 
 
 def decisions(client, service: str) -> list[decision_pb2.DecisionRecorded]:
@@ -160,6 +160,7 @@ def run_cli(platform: Platform, *args: str, timeout: float = 60, **extra_env: st
     command = [str(CDP)] if CDP.exists() else [sys.executable, "-m", "cdp.cli.main"]
     return subprocess.run(
         [*command, *args],
+        check=False,  # callers look at the exit code and the output
         env=cli_env(platform, **extra_env),
         capture_output=True,
         text=True,

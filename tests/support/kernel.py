@@ -16,7 +16,14 @@ def _bundle():
     return load_bundle(REPO_POLICIES)
 
 
+# The embedded engine must be dropped on the thread that made it; kept here, it never is dropped
+# by a garbage collection that happens to run on a database driver's thread.
+_engines: list = []
+
+
 def unit_of_work(store: EventStore, service: str = "") -> UnitOfWork:
     """A unit of work over store, with a decider on the embedded engine and the repo's policies."""
     bundle = _bundle()
-    return UnitOfWork(store, Decider(make_engine("embedded", bundle), store, service or store.name, bundle.sources()))
+    engine = make_engine("embedded", bundle)
+    _engines.append(engine)
+    return UnitOfWork(store, Decider(engine, store, service or store.name, bundle.sources()))

@@ -26,7 +26,7 @@ from cdp.platform.published import decode
 
 
 def new_platform(data_dir: Path, extra_args: Sequence[str] = ()) -> Platform:
-    ports = dict(zip(SERVICES, free_ports(len(SERVICES))))
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
     return Platform(data_dir=Path(data_dir), ports=ports, extra_args=list(extra_args))
 
 
@@ -82,22 +82,22 @@ class Client:
         # The `cli` certificate, acting as an admin unless a call says otherwise.
         self.token = platform.token("e2e-admin", ("admin",), ttl_s=6 * 3600)
         self.channels = {s: platform.channel(s, self.token) for s in SERVICES}
-        self.collector = collector_pb2_grpc.CollectorStub(self.channels["collector"])
-        self.identity = identity_pb2_grpc.IdentityStub(self.channels["identity"])
+        self.collector = collector_pb2_grpc.CollectorServiceStub(self.channels["collector"])
+        self.identity = identity_pb2_grpc.IdentityServiceStub(self.channels["identity"])
         self.profile = profile_pb2_grpc.ProfileServiceStub(self.channels["profile"])
         self.segment = segment_pb2_grpc.SegmentServiceStub(self.channels["segment"])
-        self.activation = activation_pb2_grpc.ActivationStub(self.channels["activation"])
+        self.activation = activation_pb2_grpc.ActivationServiceStub(self.channels["activation"])
 
     def reconnect(self, service: str) -> None:
         """A fresh channel after a restart (the old one would recover too, after its backoff)."""
         self.channels[service].close()
         self.channels[service] = self.platform.channel(service, self.token)
         stub = {
-            "collector": collector_pb2_grpc.CollectorStub,
-            "identity": identity_pb2_grpc.IdentityStub,
+            "collector": collector_pb2_grpc.CollectorServiceStub,
+            "identity": identity_pb2_grpc.IdentityServiceStub,
             "profile": profile_pb2_grpc.ProfileServiceStub,
             "segment": segment_pb2_grpc.SegmentServiceStub,
-            "activation": activation_pb2_grpc.ActivationStub,
+            "activation": activation_pb2_grpc.ActivationServiceStub,
         }[service]
         setattr(self, service, stub(self.channels[service]))
 
@@ -116,7 +116,7 @@ class Client:
     def create_source(self, name: str = "e2e", server_side: bool = True) -> collector_pb2.Source:
         return self.collector.CreateSource(
             collector_pb2.CreateSourceRequest(name=name, server_side=server_side), timeout=10
-        )
+        ).source
 
     def ingest(self, write_key: str, events, timeout: float = 30) -> collector_pb2.IngestResponse:
         return self.collector.Ingest(
@@ -129,7 +129,7 @@ class Client:
         self, service: str, topics: Sequence[str] = (), after: int = 0, timeout: float = 10
     ) -> list[eventlog_pb2.Notification]:
         """Every notification of a service's published log (of these topics) after a position."""
-        stub = eventlog_pb2_grpc.EventLogStub(self.channels[service])
+        stub = eventlog_pb2_grpc.EventLogServiceStub(self.channels[service])
         out: list[eventlog_pb2.Notification] = []
         while True:
             page = stub.Read(eventlog_pb2.ReadRequest(after=after, limit=2000, topics=list(topics)), timeout=timeout)

@@ -17,7 +17,7 @@ service(method, name) := d if {
 }
 
 test_admin_may_call_anything if {
-	d := user("/cdp.collector.v1.Collector/CreateSource", ["admin"])
+	d := user("/cdp.collector.v1.CollectorService/CreateSource", ["admin"])
 	d == {"allow": true, "reasons": [], "pii_clear": true}
 	user("/cdp.some.v9.Unlisted/Anything", ["admin"]).allow
 }
@@ -26,38 +26,38 @@ test_marketer_works_on_audiences if {
 	user("/cdp.segment.v1.SegmentService/CreateAudience", ["marketer"]) == {"allow": true, "reasons": [], "pii_clear": false}
 	user("/cdp.segment.v1.SegmentService/ArchiveAudience", ["marketer"]).allow
 	user("/cdp.profile.v1.ProfileService/GetProfile", ["marketer"]).allow
-	user("/cdp.activation.v1.Activation/ListDestinations", ["marketer"]).allow
+	user("/cdp.activation.v1.ActivationService/ListDestinations", ["marketer"]).allow
 	# At the door a marketer may ask; cdp.audience decides whether they may activate.
-	user("/cdp.activation.v1.Activation/CreateDestination", ["marketer"]).allow
-	not user("/cdp.identity.v1.Identity/Forget", ["marketer"]).allow
+	user("/cdp.activation.v1.ActivationService/CreateDestination", ["marketer"]).allow
+	not user("/cdp.identity.v1.IdentityService/Forget", ["marketer"]).allow
 }
 
 test_analyst_only_reads if {
 	user("/cdp.profile.v1.ProfileService/ListProfiles", ["analyst"]).allow
 	user("/cdp.segment.v1.SegmentService/ListMembers", ["analyst"]).allow
-	user("/cdp.activation.v1.Activation/ListDeliveries", ["analyst"]).allow
+	user("/cdp.activation.v1.ActivationService/ListDeliveries", ["analyst"]).allow
 	d := user("/cdp.segment.v1.SegmentService/CreateAudience", ["analyst"])
 	not d.allow
 	d.reasons == ["ana may not call /cdp.segment.v1.SegmentService/CreateAudience: needs one of the roles [admin, marketer]"]
 }
 
 test_privacy_officer_forgets_and_reads_in_clear if {
-	user("/cdp.identity.v1.Identity/Forget", ["privacy_officer"]) == {"allow": true, "reasons": [], "pii_clear": true}
-	user("/cdp.eventlog.v1.EventLog/Read", ["privacy_officer"]).allow
+	user("/cdp.identity.v1.IdentityService/Forget", ["privacy_officer"]) == {"allow": true, "reasons": [], "pii_clear": true}
+	user("/cdp.eventlog.v1.EventLogService/Read", ["privacy_officer"]).allow
 	not user("/cdp.segment.v1.SegmentService/CreateAudience", ["privacy_officer"]).allow
 }
 
 test_ingest_role_only_ingests if {
-	user("/cdp.collector.v1.Collector/Ingest", ["ingest"]).allow
-	user("/cdp.collector.v1.Collector/IngestStream", ["ingest"]).allow
-	not user("/cdp.collector.v1.Collector/CreateSource", ["ingest"]).allow
+	user("/cdp.collector.v1.CollectorService/Ingest", ["ingest"]).allow
+	user("/cdp.collector.v1.CollectorService/IngestStream", ["ingest"]).allow
+	not user("/cdp.collector.v1.CollectorService/CreateSource", ["ingest"]).allow
 }
 
 test_services_call_internal_methods if {
 	every m in [
-		"/cdp.eventlog.v1.EventLog/Read",
-		"/cdp.identity.v1.Identity/Resolve",
-		"/cdp.identity.v1.Identity/GetPerson",
+		"/cdp.eventlog.v1.EventLogService/Read",
+		"/cdp.identity.v1.IdentityService/Resolve",
+		"/cdp.identity.v1.IdentityService/GetPerson",
 		"/cdp.profile.v1.ProfileService/GetProfiles",
 		"/cdp.profile.v1.ProfileService/GetProfile",
 		"/cdp.segment.v1.SegmentService/GetAudience",
@@ -65,7 +65,7 @@ test_services_call_internal_methods if {
 		service(m, "profile").allow
 	}
 	not service("/cdp.segment.v1.SegmentService/CreateAudience", "profile").allow
-	not service("/cdp.identity.v1.Identity/Forget", "activation").allow
+	not service("/cdp.identity.v1.IdentityService/Forget", "activation").allow
 }
 
 test_only_activation_among_services_reads_in_clear if {
@@ -75,21 +75,21 @@ test_only_activation_among_services_reads_in_clear if {
 }
 
 test_a_person_cannot_claim_to_be_a_service if {
-	d := user("/cdp.eventlog.v1.EventLog/Read", ["service", "service:activation"])
+	d := user("/cdp.eventlog.v1.EventLogService/Read", ["service", "service:activation"])
 	not d.allow
 	not d.pii_clear
 }
 
 test_the_cli_certificate_alone_is_not_a_service if {
-	d := service("/cdp.eventlog.v1.EventLog/Read", "cli")
-	d.reasons == ["cli may not call /cdp.eventlog.v1.EventLog/Read: needs one of the roles [admin, privacy_officer, service]"]
+	d := service("/cdp.eventlog.v1.EventLogService/Read", "cli")
+	d.reasons == ["cli may not call /cdp.eventlog.v1.EventLogService/Read: needs one of the roles [admin, privacy_officer, service]"]
 }
 
 test_an_unlisted_method_is_denied_by_name if {
-	d := user("/cdp.collector.v1.Collector/Purge", ["marketer", "analyst"])
+	d := user("/cdp.collector.v1.CollectorService/Purge", ["marketer", "analyst"])
 	d == {
 		"allow": false,
-		"reasons": ["ana may not call /cdp.collector.v1.Collector/Purge: needs one of the roles [admin]"],
+		"reasons": ["ana may not call /cdp.collector.v1.CollectorService/Purge: needs one of the roles [admin]"],
 		"pii_clear": false,
 	}
 }

@@ -4,17 +4,14 @@ package cdp.pii
 
 import rego.v1
 
-# Names compare normalised, so "First-Name", "first name" and "FIRST_NAME" hit one key.
-# Keys in data.cdp.classification are kept in this form (pii_test checks it).
-normalise(name) := strings.replace_n({"-": "_", " ": "_"}, lower(name))
+# Names compare normalised (lower case, "-" and " " as "_"), so "First-Name", "first name" and
+# "FIRST_NAME" hit one key. Keys in data.cdp.classification are kept in this form (pii_test checks it).
+normalised := {f: strings.replace_n({"-": "_", " ": "_"}, lower(f)) | some f in input.fields; is_string(f)}
 
 # The class of each name in input.fields; unclassified names are absent. Other packages reuse it
 # with `data.cdp.pii.classes with input as {"fields": names}`. It is a rule over all names rather
 # than a per-name function because regorus pays microseconds for every function call, and because
 # policies here never read `data` or `data.cdp` whole (that would evaluate every rule beneath it).
-# (normalise() is inlined here for the same reason.)
-normalised := {f: strings.replace_n({"-": "_", " ": "_"}, lower(f)) | some f in input.fields; is_string(f)}
-
 # A name listed in data wins.
 classes[f] := cls if {
 	some f, n in normalised
@@ -27,11 +24,6 @@ classes[f] := cls if {
 	some f, n in normalised
 	not data.cdp.classification[n]
 	cls := min({c | some pattern, c in data.cdp.name_patterns; contains(n, pattern)})
-}
-
-# The class of one name, or undefined when unclassified.
-class_of(name) := cls if {
-	cls := classes[name] with input as {"fields": [name]}
 }
 
 # Identifying data (pii.*) and special-category data (sensitive.*) are both personal: leaving a

@@ -38,7 +38,7 @@ class SegmentClient:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 raise NotFound(error.details()) from None
             raise
-        return audience.name
+        return audience.audience.name
 
 
 class WebhookSender:

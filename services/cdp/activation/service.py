@@ -24,9 +24,9 @@ def declare(runtime: Runtime) -> Declaration:
     return Declaration(
         servicers=[
             Servicer(
-                activation_pb2_grpc.add_ActivationServicer_to_server,
+                activation_pb2_grpc.add_ActivationServiceServicer_to_server,
                 ActivationServicer(app),
-                full_name(activation_pb2, "Activation"),
+                full_name(activation_pb2, "ActivationService"),
             )
         ],
         follows=[Follow(segment, app.handle_memberships, key=lambda n: n.originator_id)],

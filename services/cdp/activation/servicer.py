@@ -8,12 +8,13 @@ from cdp.api.activation.v1 import activation_pb2_grpc
 from cdp.platform.auth import current_caller
 
 
-class ActivationServicer(activation_pb2_grpc.ActivationServicer):
+class ActivationServicer(activation_pb2_grpc.ActivationServiceServicer):
     def __init__(self, app: ActivationApp):
         self.app = app
 
     async def CreateDestination(self, request, context):
-        return await self.app.create_destination(request, current_caller())
+        destination = await self.app.create_destination(request, current_caller())
+        return pb.CreateDestinationResponse(destination=destination)
 
     async def ListDestinations(self, request, context):
         return pb.ListDestinationsResponse(destinations=list(self.app.destinations.values()))

@@ -64,11 +64,11 @@ def evaluate_all(
     if len(unique) < IN_PROCESS_BELOW or workers < 2:
         _init(sources)
         for chunk in chunks:
-            results.update(zip(chunk, _evaluate_chunk(chunk)))
+            results.update(zip(chunk, _evaluate_chunk(chunk), strict=True))
             progress(len(chunk))
         return results
     with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(sources,)) as pool:
-        for chunk, outcome in zip(chunks, pool.map(_evaluate_chunk, chunks)):
-            results.update(zip(chunk, outcome))
+        for chunk, outcome in zip(chunks, pool.map(_evaluate_chunk, chunks), strict=True):
+            results.update(zip(chunk, outcome, strict=True))
             progress(len(chunk))
     return results

@@ -60,7 +60,8 @@ pre {{ background: #f6f6f6; padding: 8px; }}
 <h1>Policy replay</h1>
 <p>{data["replayed"]} recorded decisions re-evaluated against <code>{escape(data["candidate"])}</code>;
 {data["changed"]} would change.</p>
-<table><tr><th>entrypoint</th><th>replayed</th><th>changed</th><th>allow → deny</th><th>deny → allow</th></tr>{rows}</table>
+<table><tr><th>entrypoint</th><th>replayed</th><th>changed</th><th>allow → deny</th><th>deny → allow</th></tr>
+{rows}</table>
 <h2>Decisions and flips per hour</h2>{chart(data["timeline"])}
 <p><span style="color:#9ab">■</span> decisions <span style="color:#d43">■</span> decisions that would change</p>
 <h2>Examples</h2>{examples or "<p>None changed.</p>"}

@@ -21,7 +21,7 @@ class Recorded:
 
 
 def read_log(
-    stub: eventlog_pb2_grpc.EventLogStub, topics: list[str], page: int = 2000
+    stub: eventlog_pb2_grpc.EventLogServiceStub, topics: list[str], page: int = 2000
 ) -> Iterator[eventlog_pb2.Notification]:
     after = 0
     while True:
@@ -32,7 +32,7 @@ def read_log(
         after = response.notifications[-1].id
 
 
-def read_decisions(stubs: dict[str, eventlog_pb2_grpc.EventLogStub], since: str = "") -> list[Recorded]:
+def read_decisions(stubs: dict[str, eventlog_pb2_grpc.EventLogServiceStub], since: str = "") -> list[Recorded]:
     """Every recorded decision of these services (decided at or after since, if given), in log order."""
     out = []
     for service, stub in stubs.items():
@@ -43,7 +43,7 @@ def read_decisions(stubs: dict[str, eventlog_pb2_grpc.EventLogStub], since: str 
     return out
 
 
-def read_revisions(stubs: dict[str, eventlog_pb2_grpc.EventLogStub]) -> dict[str, dict[str, str]]:
+def read_revisions(stubs: dict[str, eventlog_pb2_grpc.EventLogServiceStub]) -> dict[str, dict[str, str]]:
     """The full sources of every policy revision any of these services activated."""
     revisions: dict[str, dict[str, str]] = {}
     for stub in stubs.values():

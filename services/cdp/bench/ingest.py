@@ -8,6 +8,7 @@ top of the store on this machine, however noisy it is.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import sqlite3
@@ -28,12 +29,12 @@ from cdp.bench.report import CpuMeter, summary
 from cdp.collector.segment_json import from_event
 from cdp.platform.config import SERVICES, StoreConfig
 from cdp.platform.ids import derived_id
-from cdp.platform.launcher import Platform, free_ports
+from cdp.platform.launcher import Platform, ensure_default_source, free_ports
 from cdp.platform.published import stored
 from cdp.platform.security import credentials
 from cdp.platform.store import open_store
 
-INGEST_METHOD = "/cdp.collector.v1.Collector/Ingest"
+INGEST_METHOD = "/cdp.collector.v1.CollectorService/Ingest"
 ACCEPTED_TOPIC = collector_pb2.EventAccepted.DESCRIPTOR.full_name
 
 
@@ -111,7 +112,7 @@ async def timed_send(
         async def client(method) -> None:
             for request in pending:  # shared: whichever client is free takes the next batch
                 response = await method(request, timeout=60)
-                accepted = sum(1 for ack in response.acks if ack.status == collector_pb2.ACCEPTED)
+                accepted = sum(1 for ack in response.acks if ack.status == collector_pb2.ACK_STATUS_ACCEPTED)
                 totals[0] += accepted
                 totals[1] += len(response.acks) - accepted
 
@@ -179,22 +180,20 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
             data_dir = base / f"platform-{repeat}"
             platform = Platform(
                 data_dir=data_dir,
-                ports=dict(zip(SERVICES, free_ports(len(SERVICES)))),
+                ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
                 http_port=free_ports(1)[0] if settings.http else 0,
             )
             try:
                 credentials(data_dir)
                 platform.start("collector")
                 platform.wait_healthy(["collector"])
-                from cdp.cli.up import ensure_default_source
-
                 write_key = ensure_default_source(platform.address("collector"), data_dir)
                 requests = calls.requests(write_key, events, settings.batch)
                 del events
                 meter = CpuMeter({"collector": platform.processes["collector"].pid, "bench": os.getpid()})
                 meter.start()
                 seconds, accepted, other = asyncio.run(
-                    send_requests(lambda: ingest_channel(platform), requests, settings.clients)
+                    send_requests(functools.partial(ingest_channel, platform), requests, settings.clients)
                 )
                 cpu = meter.stop()
                 if settings.http:

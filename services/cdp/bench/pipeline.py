@@ -16,6 +16,7 @@ follower, the upstream notifications of its topics after its committed position.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -43,7 +44,7 @@ from cdp.bench import events as calls
 from cdp.bench.ingest import ingest_channel, timed_send
 from cdp.bench.report import CpuMeter, percentile
 from cdp.platform.config import SERVICES
-from cdp.platform.launcher import Platform, free_ports
+from cdp.platform.launcher import Platform, ensure_default_source, free_ports
 
 BENCH_ROLES = ("admin",)  # the bench's own calls: audiences, destinations, reading logs
 ENTERED_TOPIC = segment_pb2.MembershipEntered.DESCRIPTOR.full_name
@@ -235,7 +236,7 @@ class MembershipWatcher:
 
     def __init__(self, channel: grpc.aio.Channel, audience_id: str):
         self.channel = channel
-        self.stub = eventlog_pb2_grpc.EventLogStub(self.channel)
+        self.stub = eventlog_pb2_grpc.EventLogServiceStub(self.channel)
         self.audience_id = audience_id
         self.count = 0
         self.last_at = 0.0
@@ -271,19 +272,15 @@ class MembershipWatcher:
             if remaining <= 0:
                 return False
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
-            except TimeoutError:
-                pass
         return True
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
         await self.channel.close()
 
 
@@ -307,7 +304,7 @@ async def _until(predicate: Callable[[], bool], deadline: float, poll: float = 0
 def run(settings: PipelineSettings, progress: Callable[[str], None] = lambda m: None) -> dict:
     base = Path(tempfile.mkdtemp(prefix="cdp-bench-pipeline-", dir=settings.data_dir))
     data_dir = base / "platform"
-    platform = Platform(data_dir=data_dir, ports=dict(zip(SERVICES, free_ports(len(SERVICES)))))
+    platform = Platform(data_dir=data_dir, ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)))
     receiver = WebhookReceiver()
     sampler = LagSampler(data_dir)
     switch = sys.getswitchinterval()
@@ -317,8 +314,6 @@ def run(settings: PipelineSettings, progress: Callable[[str], None] = lambda m: 
         progress("starting the platform...")
         platform.start_all()
         url = receiver.start()
-        from cdp.cli.up import ensure_default_source
-
         write_key = ensure_default_source(platform.address("collector"), data_dir)
         sampler.start()
         result = asyncio.run(_run(platform, settings, write_key, url, receiver, sampler, progress))
@@ -350,7 +345,7 @@ async def _run(
     identity = platform.aio_channel("identity", token)
     try:
         segments = segment_pb2_grpc.SegmentServiceStub(segment)
-        destinations = activation_pb2_grpc.ActivationStub(activation)
+        destinations = activation_pb2_grpc.ActivationServiceStub(activation)
         name = "Pro plan (bench)"
 
         async def create_audience():
@@ -358,7 +353,7 @@ async def _run(
             for existing in (await segments.ListAudiences(segment_pb2.ListAudiencesRequest(), timeout=10)).audiences:
                 if existing.name == name:
                     return existing
-            return await segments.CreateAudience(
+            created = await segments.CreateAudience(
                 segment_pb2.CreateAudienceRequest(
                     name=name,
                     conditions=[
@@ -367,6 +362,7 @@ async def _run(
                 ),
                 timeout=30,
             )
+            return created.audience
 
         async def create_destination():
             for existing in (
@@ -374,7 +370,7 @@ async def _run(
             ).destinations:
                 if existing.url == url:
                     return existing
-            return await destinations.CreateDestination(
+            created = await destinations.CreateDestination(
                 activation_pb2.CreateDestinationRequest(
                     name="bench webhook",
                     type="webhook",
@@ -384,6 +380,7 @@ async def _run(
                 ),
                 timeout=30,
             )
+            return created.destination
 
         audience = await _while_connecting(create_audience, progress)
         await _while_connecting(create_destination, progress)
@@ -463,9 +460,10 @@ async def _throughput(platform, settings, write_key, receiver, watcher, sampler,
     in_segment = await watcher.reached(members_before + expected, deadline)
     delivered = await _until(lambda: len(receiver.entered) - len(before) >= expected, deadline)
     if not (in_segment and delivered):
+        members, webhooks = watcher.count - members_before, len(receiver.entered) - len(before)
         raise RuntimeError(
-            f"pipeline did not drain within {settings.timeout:.0f}s: {watcher.count - members_before}/{expected} members "
-            f"in segment's log, {len(receiver.entered) - len(before)}/{expected} entered webhooks"
+            f"pipeline did not drain within {settings.timeout:.0f}s: {members}/{expected} members "
+            f"in segment's log, {webhooks}/{expected} entered webhooks"
         )
     cpu = meter.stop()
     last_webhook = max(at for person, at in receiver.entered.items() if person not in before)
@@ -499,7 +497,7 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
     failures: list[str] = []
     channel = ingest_channel(platform)
     ingest = channel.unary_unary(
-        "/cdp.collector.v1.Collector/Ingest",
+        "/cdp.collector.v1.CollectorService/Ingest",
         request_serializer=None,
         response_deserializer=collector_pb2.IngestResponse.FromString,
     )
@@ -546,7 +544,7 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
         await channel.close()
 
     # person_id of each user id, from identity, once at the end.
-    stub = identity_pb2_grpc.IdentityStub(identity)
+    stub = identity_pb2_grpc.IdentityServiceStub(identity)
     person_of: dict[str, str] = {}
     user_ids = list(sent_at)
     for i in range(0, len(user_ids), 1000):

@@ -49,7 +49,9 @@ class Table:
         lines = []
         for n, row in enumerate(cells):
             lines.append(
-                "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+                "  ".join(
+                    c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                ).rstrip()
             )
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))

@@ -61,7 +61,7 @@ def create(name, traits, events, subject, roles):
         stub().CreateAudience,
         segment_pb2.CreateAudienceRequest(name=name, conditions=conditions),
         metadata=Caller(subject, roles).metadata,
-    )
+    ).audience
     click.echo(f"{created.audience_id}  {created.name}  (allowed by decision {created.decision_id[:12]})")
 
 

@@ -19,8 +19,8 @@ from cdp.platform.policy import bundle_from_sources, load_bundle
 from cdp.platform.witness import read_heads
 
 
-def _stubs(services: tuple[str, ...]) -> dict[str, eventlog_pb2_grpc.EventLogStub]:
-    return {s: eventlog_pb2_grpc.EventLogStub(channel(s)) for s in (services or SERVICES)}
+def _stubs(services: tuple[str, ...]) -> dict[str, eventlog_pb2_grpc.EventLogServiceStub]:
+    return {s: eventlog_pb2_grpc.EventLogServiceStub(channel(s)) for s in (services or SERVICES)}
 
 
 def _replay_with_progress(records, sources: dict[str, dict[str, str]], candidate: str, label: str):

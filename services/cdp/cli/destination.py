@@ -8,8 +8,8 @@ from cdp.api.activation.v1 import activation_pb2, activation_pb2_grpc
 from cdp.cli.client import Caller, call, channel, with_caller
 
 
-def stub() -> activation_pb2_grpc.ActivationStub:
-    return activation_pb2_grpc.ActivationStub(channel("activation"))
+def stub() -> activation_pb2_grpc.ActivationServiceStub:
+    return activation_pb2_grpc.ActivationServiceStub(channel("activation"))
 
 
 @click.group()
@@ -30,16 +30,15 @@ def create(name, url, purpose, audiences, subject, roles):
             name=name, type="webhook", url=url, purpose=purpose, audience_ids=audiences
         ),
         metadata=Caller(subject, roles).metadata,
-    )
+    ).destination
     click.echo(f"{created.destination_id}  {created.name}  -> {created.url}  purpose {created.purpose}")
 
 
 @destination.command("list")
 def list_():
     for d in call(stub().ListDestinations, activation_pb2.ListDestinationsRequest()).destinations:
-        click.echo(
-            f"{d.destination_id}  {d.name}  {d.type} {d.url}  purpose {d.purpose}  audiences {', '.join(d.audience_ids)}"
-        )
+        audiences = ", ".join(d.audience_ids)
+        click.echo(f"{d.destination_id}  {d.name}  {d.type} {d.url}  purpose {d.purpose}  audiences {audiences}")
 
 
 @destination.command("deliveries")
@@ -53,5 +52,6 @@ def deliveries(destination_id, limit):
         withheld = f"  withheld {', '.join(d.withheld)}" if d.withheld else ""
         error = f"  last error {d.last_error}" if d.last_error and d.status != "delivered" else ""
         click.echo(
-            f"{d.delivery_id}  {d.action:<7} person {d.person_id}  {d.status} after {d.attempts} attempt(s){withheld}{error}"
+            f"{d.delivery_id}  {d.action:<7} person {d.person_id}  {d.status} after {d.attempts} attempt(s)"
+            f"{withheld}{error}"
         )

@@ -27,8 +27,11 @@ def forget(person_id, user_id, anonymous_id, email, subject, roles):
     if not person_id and not request.identifier.value:
         raise click.UsageError("give --person-id, --user-id, --anonymous-id or --email")
     done = call(
-        identity_pb2_grpc.IdentityStub(channel("identity")).Forget, request, metadata=Caller(subject, roles).metadata
+        identity_pb2_grpc.IdentityServiceStub(channel("identity")).Forget,
+        request,
+        metadata=Caller(subject, roles).metadata,
     )
     click.echo(
-        f"forgot person {done.person_id}: {done.keys_destroyed} key(s) destroyed across {done.identifiers} identifier(s)"
+        f"forgot person {done.person_id}: {done.keys_destroyed} key(s) destroyed "
+        f"across {done.identifiers} identifier(s)"
     )

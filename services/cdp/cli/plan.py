@@ -11,8 +11,8 @@ from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
 from cdp.cli.client import call, channel
 
 
-def stub() -> collector_pb2_grpc.CollectorStub:
-    return collector_pb2_grpc.CollectorStub(channel("collector"))
+def stub() -> collector_pb2_grpc.CollectorServiceStub:
+    return collector_pb2_grpc.CollectorServiceStub(channel("collector"))
 
 
 @click.group()
@@ -31,7 +31,7 @@ def publish(file: Path, name: str) -> None:
     except ValueError as error:
         raise click.ClickException(f"{file}: not JSON ({error})") from None
     name = name or (document.get("name") if isinstance(document, dict) else "") or file.stem
-    published = call(stub().PublishPlan, collector_pb2.PublishPlanRequest(name=name, document=text))
+    published = call(stub().PublishPlan, collector_pb2.PublishPlanRequest(name=name, document=text)).plan
     click.echo(f"{published.name} v{published.version} published")
 
 
@@ -56,7 +56,7 @@ def assign(plan_name: str, source_name: str, mode: str) -> None:
     """Check SOURCE's events against PLAN_NAME."""
     source = call(
         stub().AssignPlan, collector_pb2.AssignPlanRequest(source_name=source_name, plan_name=plan_name, mode=mode)
-    )
+    ).source
     click.echo(f"{source.name}: plan {source.plan_name}, mode {source.plan_mode}")
 
 

@@ -36,7 +36,7 @@ def get(person_id, user_id, anonymous_id, email, as_json, subject, roles):
         profile_pb2_grpc.ProfileServiceStub(channel("profile")).GetProfile,
         request,
         metadata=Caller(subject, roles).metadata,
-    )
+    ).profile
     if as_json:
         click.echo(json.dumps(json_format.MessageToDict(found), indent=2))
         return

@@ -90,14 +90,14 @@ def send(
                 previous_id=previous_id,
             )
         ]
-    stub = collector_pb2_grpc.CollectorStub(channel("collector"))
+    stub = collector_pb2_grpc.CollectorServiceStub(channel("collector"))
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     for start in range(0, len(events), BATCH):
         response = call(
             stub.Ingest, collector_pb2.IngestRequest(write_key=write_key, events=events[start : start + BATCH])
         )
         for ack in response.acks:
-            if ack.status == collector_pb2.REJECTED:
+            if ack.status == collector_pb2.ACK_STATUS_REJECTED:
                 click.echo(f"event {start + ack.index}: rejected: {ack.field}: {ack.error}", err=True)
         totals["accepted"] += response.accepted
         totals["duplicates"] += response.duplicates

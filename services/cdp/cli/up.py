@@ -8,10 +8,8 @@ from pathlib import Path
 
 import click
 
-from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
 from cdp.platform.config import DEFAULT_HTTP_PORT, SERVICES
-from cdp.platform.launcher import Platform
-from cdp.platform.security import mint_token, tool_channel
+from cdp.platform.launcher import Platform, ensure_default_source
 
 
 @click.command()
@@ -73,17 +71,3 @@ def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int) -> None:
         click.echo("stopping...")
         platform.stop()
         click.echo("stopped.")
-
-
-def ensure_default_source(collector: str, data_dir: Path) -> str:
-    """A first run creates a server-side source named 'default' for the quickstart."""
-    with tool_channel(data_dir, collector, mint_token(data_dir, "cdp-up", ("admin",), ttl_s=60)) as channel:
-        stub = collector_pb2_grpc.CollectorStub(channel)
-        for existing in stub.ListSources(collector_pb2.ListSourcesRequest(), timeout=10).sources:
-            if existing.name == "default":
-                source = existing
-                break
-        else:
-            source = stub.CreateSource(collector_pb2.CreateSourceRequest(name="default", server_side=True), timeout=10)
-    (data_dir / "write_key").write_text(source.write_key + "\n")
-    return source.write_key

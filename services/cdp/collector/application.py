@@ -23,9 +23,9 @@ from cdp.platform.personal import PersonalData, subject_of
 from cdp.platform.published import decode, stored, topic_of
 from cdp.platform.unit_of_work import UnitOfWork
 
-ACCEPTED = pb.ACCEPTED
-DUPLICATE = pb.DUPLICATE
-REJECTED = pb.REJECTED
+ACCEPTED = pb.ACK_STATUS_ACCEPTED
+DUPLICATE = pb.ACK_STATUS_DUPLICATE
+REJECTED = pb.ACK_STATUS_REJECTED
 COLLECT_DECISION = "data.cdp.collect.decision"
 GATHER_S = 0.001  # how long the first call of a group waits for others to join it
 STATE_TOPICS = topic_of(

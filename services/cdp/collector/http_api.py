@@ -146,7 +146,7 @@ class TrackingApi:
                 event = to_event(call, default_type="" if kind == "batch" else kind)
             except MalformedCall as error:
                 raise HttpError(400, "invalid_request", f"{where}{error.field}: {error.rule}") from None
-            if kind != "batch" and event.type != kind:
+            if kind not in ("batch", event.type):
                 raise HttpError(400, "invalid_request", f"type: is {event.type!r} on /v1/{kind}")
             if not event.sent_at and batch_sent_at:
                 event.sent_at = batch_sent_at
@@ -165,7 +165,7 @@ class TrackingApi:
             raise HttpError(413, "too_large", str(error)) from None
         if response.rejected:
             # The call at fault, not the neighbours turned away with it.
-            ack = next(a for a in response.acks if a.status == collector_pb2.REJECTED and a.field != "batch")
+            ack = next(a for a in response.acks if a.status == collector_pb2.ACK_STATUS_REJECTED and a.field != "batch")
             where = f"batch[{ack.index}]." if kind == "batch" else ""
             raise HttpError(400, "invalid_request", f"{where}{ack.field}: {ack.error}")
         return web.json_response({"success": True})

@@ -15,9 +15,9 @@ async def declare(runtime: Runtime) -> Declaration:
     declaration = Declaration(
         servicers=[
             Servicer(
-                collector_pb2_grpc.add_CollectorServicer_to_server,
+                collector_pb2_grpc.add_CollectorServiceServicer_to_server,
                 CollectorServicer(collector),
-                full_name(collector_pb2, "Collector"),
+                full_name(collector_pb2, "CollectorService"),
             )
         ]
     )

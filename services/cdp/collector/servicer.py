@@ -27,7 +27,7 @@ async def _abort(context, error: Exception):
     raise error
 
 
-class CollectorServicer(collector_pb2_grpc.CollectorServicer):
+class CollectorServicer(collector_pb2_grpc.CollectorServiceServicer):
     def __init__(self, collector: Collector):
         self.collector = collector
 
@@ -44,7 +44,7 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
             await _abort(context, error)
 
     async def IngestStream(self, request_iterator, context):
-        total = pb.IngestResponse()
+        total = pb.IngestStreamResponse()
         offset = 0
         async for request in request_iterator:
             response = await self.Ingest(request, context)
@@ -59,7 +59,9 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
 
     async def CreateSource(self, request, context):
         try:
-            return self.collector.create_source(request.name, request.server_side).to_proto()
+            return pb.CreateSourceResponse(
+                source=self.collector.create_source(request.name, request.server_side).to_proto()
+            )
         except ValueError as error:
             await _abort(context, error)
 
@@ -68,13 +70,13 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
 
     async def DisableSource(self, request, context):
         try:
-            return self.collector.disable_source(request.name).to_proto()
+            return pb.DisableSourceResponse(source=self.collector.disable_source(request.name).to_proto())
         except NotFound as error:
             await _abort(context, error)
 
     async def PublishPlan(self, request, context):
         try:
-            return self.collector.publish_plan(request.name, request.document)
+            return pb.PublishPlanResponse(plan=self.collector.publish_plan(request.name, request.document))
         except InvalidPlan as error:
             await _abort(context, error)
 
@@ -83,9 +85,8 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
 
     async def AssignPlan(self, request, context):
         try:
-            return self.collector.assign_plan(
-                request.source_name, request.plan_name, request.mode or "allow"
-            ).to_proto()
+            source = self.collector.assign_plan(request.source_name, request.plan_name, request.mode or "allow")
+            return pb.AssignPlanResponse(source=source.to_proto())
         except (NotFound, ValueError) as error:
             await _abort(context, error)
 

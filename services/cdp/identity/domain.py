@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Union
 
 Identifier = tuple[str, str]  # (type, value)
 
@@ -58,7 +57,7 @@ class MergeBlocked:
     event_id: str
 
 
-IdentityEvent = Union[PersonCreated, IdentifierLinked, PersonsMerged, MergeBlocked, SubjectForgotten]
+IdentityEvent = PersonCreated | IdentifierLinked | PersonsMerged | MergeBlocked | SubjectForgotten
 
 
 def normal_email(text: object) -> str | None:

@@ -16,9 +16,9 @@ def declare(runtime: Runtime) -> Declaration:
     return Declaration(
         servicers=[
             Servicer(
-                identity_pb2_grpc.add_IdentityServicer_to_server,
+                identity_pb2_grpc.add_IdentityServiceServicer_to_server,
                 IdentityServicer(app),
-                full_name(identity_pb2, "Identity"),
+                full_name(identity_pb2, "IdentityService"),
             )
         ],
         follows=[Follow(collector, app.handle, key=subject_of_call)],

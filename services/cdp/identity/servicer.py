@@ -14,7 +14,7 @@ def _identifier(request) -> tuple[str, str] | None:
     return (request.identifier.type, request.identifier.value) if request.HasField("identifier") else None
 
 
-class IdentityServicer(identity_pb2_grpc.IdentityServicer):
+class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def __init__(self, app: IdentityApp):
         self.app = app
 
@@ -29,7 +29,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServicer):
         return pb.ResolveResponse(resolutions=resolutions, position=position)
 
     async def GetPerson(self, request, context):
-        return self.app.person(self.app.person_of(request.person_id, _identifier(request)))
+        return pb.GetPersonResponse(person=self.app.person(self.app.person_of(request.person_id, _identifier(request))))
 
     async def Forget(self, request, context):
         person_id = self.app.person_of(request.person_id, _identifier(request))

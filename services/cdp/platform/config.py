@@ -48,7 +48,7 @@ class ServiceConfig:
         except KeyError:
             raise SystemExit(
                 f"{self.service}: no address for {service} (set --{service}-addr or CDP_{service.upper()}_ADDR)"
-            )
+            ) from None
 
 
 def _env(name: str, default: str = "") -> str:

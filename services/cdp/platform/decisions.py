@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 MAX_CACHED = 100_000  # distinct inputs kept per revision; cleared whole when full
 DECISION_TOPIC = decision_pb2.DecisionRecorded.DESCRIPTOR.full_name
-REVISION_TOPIC = decision_pb2.PolicyRevisionActivated.DESCRIPTOR.full_name
 
 
 def canonical(value: Any) -> str:

@@ -7,6 +7,7 @@ from the upstream's store in one process (StoreLog, which the gRPC servicer also
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
@@ -65,10 +66,8 @@ class StoreLog:
             remaining = deadline - self._loop.time()
             if page or remaining <= 0:
                 break
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._appended.wait(), remaining)
-            except TimeoutError:
-                pass
         return eventlog_pb2.ReadResponse(
             notifications=[
                 eventlog_pb2.Notification(
@@ -84,7 +83,7 @@ class StoreLog:
         )
 
 
-class EventLogServicer(eventlog_pb2_grpc.EventLogServicer):
+class EventLogServicer(eventlog_pb2_grpc.EventLogServiceServicer):
     """Serves the service's own log to its followers in other processes."""
 
     def __init__(self, store: EventStore):
@@ -98,7 +97,7 @@ class GrpcLog:
     """Another service's log, over its EventLog RPC."""
 
     def __init__(self, channel: grpc.aio.Channel):
-        self.stub = eventlog_pb2_grpc.EventLogStub(channel)
+        self.stub = eventlog_pb2_grpc.EventLogServiceStub(channel)
 
     async def read(
         self, after: int, limit: int, *, wait_ms: int = 0, topics: Sequence[str] = ()

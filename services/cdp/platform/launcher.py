@@ -18,6 +18,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
 from cdp.platform.config import DEFAULT_PORTS, SERVICES
 from cdp.platform.security import bearer, credentials, mint_token, tool_aio_channel, tool_channel
 
@@ -69,11 +70,11 @@ class Platform:
     def start(self, service: str) -> subprocess.Popen:
         log_dir = self.log_dir or self.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(log_dir / f"{service}.log", "ab")
         env = {**os.environ, **self.env}
-        process = subprocess.Popen(
-            self.args(service), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
+        with open(log_dir / f"{service}.log", "ab") as log:  # the process keeps its own copy
+            process = subprocess.Popen(
+                self.args(service), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         self.processes[service] = process
         return process
 
@@ -151,3 +152,18 @@ class Platform:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def ensure_default_source(collector: str, data_dir: Path) -> str:
+    """A first run creates a server-side source named 'default' for the quickstart."""
+    with tool_channel(data_dir, collector, mint_token(data_dir, "cdp-up", ("admin",), ttl_s=60)) as channel:
+        stub = collector_pb2_grpc.CollectorServiceStub(channel)
+        for existing in stub.ListSources(collector_pb2.ListSourcesRequest(), timeout=10).sources:
+            if existing.name == "default":
+                source = existing
+                break
+        else:
+            request = collector_pb2.CreateSourceRequest(name="default", server_side=True)
+            source = stub.CreateSource(request, timeout=10).source
+    (data_dir / "write_key").write_text(source.write_key + "\n")
+    return source.write_key

@@ -87,7 +87,7 @@ class PersonalData:
         tokens = self.vault.encrypt_many(
             (subject, event.type, name, orjson.dumps(holder[name]).decode()) for _, _, holder, name in targets
         )
-        for (_, _, holder, name), token in zip(targets, tokens):
+        for (_, _, holder, name), token in zip(targets, tokens, strict=True):
             holder[name] = token
         for top in dict.fromkeys(top for _, top, _, _ in targets):
             setattr(event, top, orjson.dumps(fields[top]).decode())

@@ -8,13 +8,14 @@ model rebuilt from scratch equals the live one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
 from eventsourcing.persistence import Notification
+from sqlalchemy.exc import OperationalError
 
 from cdp.platform.config import StoreConfig
 from cdp.platform.store import EventStore, ensure_schema
@@ -135,7 +136,5 @@ class Projection:
                 log.exception("projection %s failed after %d; retrying", self.name, self.position)
                 await asyncio.sleep(1)
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._appended.wait(), 1.0)
-            except TimeoutError:
-                pass

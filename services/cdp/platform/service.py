@@ -115,7 +115,9 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
     for s in declaration.servicers:
         service.add(s.add, s.servicer, s.full_name)
     service.add(
-        eventlog_pb2_grpc.add_EventLogServicer_to_server, EventLogServicer(store), full_name(eventlog_pb2, "EventLog")
+        eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
+        EventLogServicer(store),
+        full_name(eventlog_pb2, "EventLogService"),
     )
     service.add(
         ops_pb2_grpc.add_OpsServiceServicer_to_server,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -96,10 +97,8 @@ def _create_exclusive(path: Path, content: bytes) -> None:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
-        except FileExistsError:
-            pass
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -123,14 +122,6 @@ data_keys = sa.Table(
     sa.Column("destroyed_at", sa.DateTime(timezone=True), nullable=True),
 )
 
-blind_indexes = sa.Table(
-    "blind_index",
-    metadata,
-    sa.Column("kind", sa.String(64), primary_key=True),
-    sa.Column("hash", sa.String(64), primary_key=True),
-    sa.Column("subject", sa.Text, nullable=False, index=True),
-)
-
 
 @dataclass(frozen=True)
 class KeyRow:
@@ -141,7 +132,7 @@ class KeyRow:
 
 
 class KeyTable:
-    """The mutable table of wrapped data keys (and, beside it, the blind indexes)."""
+    """The mutable table of wrapped data keys."""
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
@@ -154,10 +145,6 @@ class KeyTable:
         else:
             from sqlalchemy.dialects.postgresql import insert
         return insert
-
-    def active(self, subjects: Sequence[str]) -> dict[str, KeyRow]:
-        with self.engine.connect() as conn:
-            return self._select_active(conn, subjects)
 
     def get_or_create(self, subjects: Sequence[str], new_wrapped_key: Callable[[], bytes]) -> dict[str, KeyRow]:
         """Every subject's active key, creating the missing ones, in one transaction.
@@ -450,7 +437,7 @@ class Vault:
         parsed = [_parse(token) for _, _, _, token in items]
         keys = self._keys_by_id({key_id for key_id, _ in parsed})
         out: list[str | None] = []
-        for (subject, event_type, field, _), (key_id, blob) in zip(items, parsed):
+        for (subject, event_type, field, _), (key_id, blob) in zip(items, parsed, strict=True):
             key = keys.get(key_id)
             if key is None:
                 out.append(None)
@@ -536,36 +523,3 @@ def blind_index(master_key: bytes, kind: str, value: str) -> str:
     """A keyed hash of an identifier, to find its subject without storing the value in clear."""
     message = kind.encode("utf-8") + b"\x00" + normalise(kind, value).encode("utf-8")
     return hmac.new(_blind_index_key(master_key), message, hashlib.sha256).hexdigest()
-
-
-class BlindIndexTable:
-    """kind + blind index -> subject, in the key table's database (mutable, so a forget removes it)."""
-
-    def __init__(self, table: KeyTable):
-        self.table = table
-        self.engine = table.engine
-
-    def put(self, kind: str, hash: str, subject: str) -> str:
-        """Record hash -> subject unless the hash is taken; returns the subject it maps to now."""
-        insert = self.table._insert()
-        with self.engine.begin() as conn:
-            conn.execute(insert(blind_indexes).values(kind=kind, hash=hash, subject=subject).on_conflict_do_nothing())
-            return conn.execute(
-                sa.select(blind_indexes.c.subject).where(blind_indexes.c.kind == kind, blind_indexes.c.hash == hash)
-            ).scalar_one()
-
-    def lookup(self, kind: str, hash: str) -> str | None:
-        with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(blind_indexes.c.subject).where(blind_indexes.c.kind == kind, blind_indexes.c.hash == hash)
-            ).scalar_one_or_none()
-
-    def remove_subjects(self, subjects: Iterable[str]) -> int:
-        """Delete every index entry of the subjects; returns how many went."""
-        removed = 0
-        with self.engine.begin() as conn:
-            for chunk in _chunks(list(dict.fromkeys(subjects))):
-                removed += conn.execute(blind_indexes.delete().where(blind_indexes.c.subject.in_(chunk))).rowcount
-        if removed:
-            self.table.scrub()
-        return removed

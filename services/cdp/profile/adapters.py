@@ -13,7 +13,7 @@ RESOLVE_WAIT_MS = 10_000
 
 class IdentityResolver:
     def __init__(self, channel: grpc.aio.Channel):
-        self.stub = identity_pb2_grpc.IdentityStub(channel)
+        self.stub = identity_pb2_grpc.IdentityServiceStub(channel)
 
     async def resolve(
         self, identifiers: Sequence[tuple[str, str]], after_position: int = 0

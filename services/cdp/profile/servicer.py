@@ -31,7 +31,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         profile = self.queries.get(person_id)
         if profile is None:
             raise NotFound(f"person_id: no profile for {person_id}")
-        return self._view(profile)
+        return pb.GetProfileResponse(profile=self._view(profile))
 
     async def GetProfiles(self, request, context):
         # Profiles as the service holds them now: at least as fresh as its log.

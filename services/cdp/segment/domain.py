@@ -7,7 +7,7 @@ exits when one stops holding; both are events, so membership has a history.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from cdp.platform.errors import InvalidArgument
 
@@ -28,7 +28,7 @@ class EventCondition:
     min_count: int
 
 
-Condition = Union[TraitCondition, EventCondition]
+Condition = TraitCondition | EventCondition
 
 
 class InvalidAudience(InvalidArgument):
@@ -79,9 +79,9 @@ def _compare(op: str, actual: Any, expected: Any) -> bool:
             return expected in actual
         return isinstance(actual, list) and expected in actual
     numbers = (int, float)
-    if isinstance(actual, bool) or not isinstance(actual, numbers) or not isinstance(expected, numbers):
-        if not (isinstance(actual, str) and isinstance(expected, str)):
-            return False
+    comparable = not isinstance(actual, bool) and isinstance(actual, numbers) and isinstance(expected, numbers)
+    if not comparable and not (isinstance(actual, str) and isinstance(expected, str)):
+        return False
     return {"gt": actual > expected, "gte": actual >= expected, "lt": actual < expected, "lte": actual <= expected}[op]
 
 

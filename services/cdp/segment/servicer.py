@@ -13,10 +13,11 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
         self.app = app
 
     async def CreateAudience(self, request, context):
-        return await self.app.create_audience(request.name, request.conditions, current_caller())
+        audience = await self.app.create_audience(request.name, request.conditions, current_caller())
+        return pb.CreateAudienceResponse(audience=audience)
 
     async def GetAudience(self, request, context):
-        return self.app.audience(request.audience_id)
+        return pb.GetAudienceResponse(audience=self.app.audience(request.audience_id))
 
     async def ListAudiences(self, request, context):
         return pb.ListAudiencesResponse(audiences=list(self.app.audiences.values()))

@@ -1,13 +1,14 @@
-"""One policy-engine interface, two backends: embedded regorus (default) and an OPA server."""
+"""One policy-engine interface, two backends: embedded regorus (default) and an OPA server.
+
+The backends (regorus_engine, opa_engine) import what they share from here; backends.make_engine
+chooses one.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from cdp.platform.policy.bundle import PolicyBundle
+from typing import Any, Protocol
 
 _SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -33,8 +34,6 @@ class PolicyEngine(Protocol):
     revision: str
 
     def evaluate(self, entrypoint: str, input: dict) -> Any: ...
-
-    def evaluate_many(self, entrypoint: str, inputs: list[dict]) -> list[Any]: ...
 
     def run_tests(self) -> list[TestResult]: ...
 
@@ -66,17 +65,3 @@ def find_test_rules(tests: dict[str, str]) -> list[str]:
             if name not in names:  # a test may have several bodies
                 names.append(name)
     return names
-
-
-def make_engine(kind: str, bundle: PolicyBundle, *, opa_url: str | None = None) -> PolicyEngine:
-    if kind == "embedded":
-        from cdp.platform.policy.regorus_engine import RegorusEngine
-
-        return RegorusEngine(bundle)
-    if kind == "opa":
-        if not opa_url:
-            raise ValueError("policy engine 'opa' needs opa_url")
-        from cdp.platform.policy.opa_engine import OpaServerEngine
-
-        return OpaServerEngine(bundle, opa_url)
-    raise ValueError(f"unknown policy engine {kind!r}: expected 'embedded' or 'opa'")

@@ -6,6 +6,7 @@ revision this engine reports. Policy ids are the modules' relative paths ("cdp/p
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -65,9 +66,6 @@ class OpaServerEngine:
             raise PolicyError(entrypoint, "undefined")
         return response["result"]
 
-    def evaluate_many(self, entrypoint: str, inputs: list[dict]) -> list[Any]:
-        return [self.evaluate(entrypoint, input) for input in inputs]
-
     def run_tests(self) -> list[TestResult]:
         results = []
         try:
@@ -86,10 +84,8 @@ class OpaServerEngine:
         finally:
             # Tests never stay loaded next to the policies that decide.
             for path in self.bundle.tests:
-                try:
+                with contextlib.suppress(Exception):  # not uploaded (an earlier upload failed)
                     self.client.delete_policy(path)
-                except Exception:  # not uploaded (an earlier upload failed)
-                    pass
         return results
 
     def close(self) -> None:

@@ -71,9 +71,6 @@ class RegorusEngine:
             raise PolicyError(entrypoint, "undefined")
         return json.loads(result)
 
-    def evaluate_many(self, entrypoint: str, inputs: list[dict]) -> list[Any]:
-        return [self.evaluate(entrypoint, input) for input in inputs]
-
     def run_tests(self) -> list[TestResult]:
         # A separate engine: test modules must never be reachable from decisions.
         engine = self._build({**self.bundle.modules, **self.bundle.tests})

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"cdp/activation/v1/activation.proto\x12\x11\x63\x64p.activation.v1\"u\n\x0b\x44\x65stination\x12\x16\n\x0e\x64\x65stination_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x14\n\x0c\x61udience_ids\x18\x06 \x03(\t\"j\n\x18\x43reateDestinationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x14\n\x0c\x61udience_ids\x18\x05 \x03(\t\"\x19\n\x17ListDestinationsRequest\"P\n\x18ListDestinationsResponse\x12\x34\n\x0c\x64\x65stinations\x18\x01 \x03(\x0b\x32\x1e.cdp.activation.v1.Destination\">\n\x15ListDeliveriesRequest\x12\x16\n\x0e\x64\x65stination_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"\xcc\x01\n\x08\x44\x65livery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65stination_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61udience_id\x18\x03 \x01(\t\x12\x11\n\tperson_id\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\t \x01(\t\x12\x10\n\x08withheld\x18\n \x03(\t\"I\n\x16ListDeliveriesResponse\x12/\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1b.cdp.activation.v1.Delivery\"]\n\x12\x44\x65stinationCreated\x12\x33\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x1e.cdp.activation.v1.Destination\x12\x12\n\ncreated_at\x18\x02 \x01(\t\"\xc6\x01\n\x11\x44\x65liveryScheduled\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65stination_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61udience_id\x18\x03 \x01(\t\x12\x11\n\tperson_id\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x0f\n\x07payload\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x07 \x01(\t\x12\x10\n\x08withheld\x18\x08 \x03(\t\x12\x14\n\x0cscheduled_at\x18\t \x01(\t\"\x89\x01\n\x11\x44\x65liveryAttempted\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x13\n\x0bhttp_status\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\n\n\x02\x61t\x18\x06 \x01(\t\x12\x12\n\nlatency_ms\x18\x07 \x01(\x01\"]\n\x14\x44\x65liveryDeadLettered\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x12\n\nlast_error\x18\x03 \x01(\t\x12\n\n\x02\x61t\x18\x04 \x01(\t2\xc2\x02\n\nActivation\x12`\n\x11\x43reateDestination\x12+.cdp.activation.v1.CreateDestinationRequest\x1a\x1e.cdp.activation.v1.Destination\x12k\n\x10ListDestinations\x12*.cdp.activation.v1.ListDestinationsRequest\x1a+.cdp.activation.v1.ListDestinationsResponse\x12\x65\n\x0eListDeliveries\x12(.cdp.activation.v1.ListDeliveriesRequest\x1a).cdp.activation.v1.ListDeliveriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"cdp/activation/v1/activation.proto\x12\x11\x63\x64p.activation.v1\"u\n\x0b\x44\x65stination\x12\x16\n\x0e\x64\x65stination_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x14\n\x0c\x61udience_ids\x18\x06 \x03(\t\"j\n\x18\x43reateDestinationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x14\n\x0c\x61udience_ids\x18\x05 \x03(\t\"P\n\x19\x43reateDestinationResponse\x12\x33\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x1e.cdp.activation.v1.Destination\"\x19\n\x17ListDestinationsRequest\"P\n\x18ListDestinationsResponse\x12\x34\n\x0c\x64\x65stinations\x18\x01 \x03(\x0b\x32\x1e.cdp.activation.v1.Destination\">\n\x15ListDeliveriesRequest\x12\x16\n\x0e\x64\x65stination_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"\xcc\x01\n\x08\x44\x65livery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65stination_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61udience_id\x18\x03 \x01(\t\x12\x11\n\tperson_id\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\t \x01(\t\x12\x10\n\x08withheld\x18\n \x03(\t\"I\n\x16ListDeliveriesResponse\x12/\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1b.cdp.activation.v1.Delivery\"]\n\x12\x44\x65stinationCreated\x12\x33\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32\x1e.cdp.activation.v1.Destination\x12\x12\n\ncreated_at\x18\x02 \x01(\t\"\xc6\x01\n\x11\x44\x65liveryScheduled\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65stination_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61udience_id\x18\x03 \x01(\t\x12\x11\n\tperson_id\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x0f\n\x07payload\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x07 \x01(\t\x12\x10\n\x08withheld\x18\x08 \x03(\t\x12\x14\n\x0cscheduled_at\x18\t \x01(\t\"\x89\x01\n\x11\x44\x65liveryAttempted\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x13\n\x0bhttp_status\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\n\n\x02\x61t\x18\x06 \x01(\t\x12\x12\n\nlatency_ms\x18\x07 \x01(\x01\"]\n\x14\x44\x65liveryDeadLettered\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x12\n\nlast_error\x18\x03 \x01(\t\x12\n\n\x02\x61t\x18\x04 \x01(\t2\xd7\x02\n\x11\x41\x63tivationService\x12n\n\x11\x43reateDestination\x12+.cdp.activation.v1.CreateDestinationRequest\x1a,.cdp.activation.v1.CreateDestinationResponse\x12k\n\x10ListDestinations\x12*.cdp.activation.v1.ListDestinationsRequest\x1a+.cdp.activation.v1.ListDestinationsResponse\x12\x65\n\x0eListDeliveries\x12(.cdp.activation.v1.ListDeliveriesRequest\x1a).cdp.activation.v1.ListDeliveriesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,24 +35,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DESTINATION']._serialized_end=174
   _globals['_CREATEDESTINATIONREQUEST']._serialized_start=176
   _globals['_CREATEDESTINATIONREQUEST']._serialized_end=282
-  _globals['_LISTDESTINATIONSREQUEST']._serialized_start=284
-  _globals['_LISTDESTINATIONSREQUEST']._serialized_end=309
-  _globals['_LISTDESTINATIONSRESPONSE']._serialized_start=311
-  _globals['_LISTDESTINATIONSRESPONSE']._serialized_end=391
-  _globals['_LISTDELIVERIESREQUEST']._serialized_start=393
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=455
-  _globals['_DELIVERY']._serialized_start=458
-  _globals['_DELIVERY']._serialized_end=662
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=664
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=737
-  _globals['_DESTINATIONCREATED']._serialized_start=739
-  _globals['_DESTINATIONCREATED']._serialized_end=832
-  _globals['_DELIVERYSCHEDULED']._serialized_start=835
-  _globals['_DELIVERYSCHEDULED']._serialized_end=1033
-  _globals['_DELIVERYATTEMPTED']._serialized_start=1036
-  _globals['_DELIVERYATTEMPTED']._serialized_end=1173
-  _globals['_DELIVERYDEADLETTERED']._serialized_start=1175
-  _globals['_DELIVERYDEADLETTERED']._serialized_end=1268
-  _globals['_ACTIVATION']._serialized_start=1271
-  _globals['_ACTIVATION']._serialized_end=1593
+  _globals['_CREATEDESTINATIONRESPONSE']._serialized_start=284
+  _globals['_CREATEDESTINATIONRESPONSE']._serialized_end=364
+  _globals['_LISTDESTINATIONSREQUEST']._serialized_start=366
+  _globals['_LISTDESTINATIONSREQUEST']._serialized_end=391
+  _globals['_LISTDESTINATIONSRESPONSE']._serialized_start=393
+  _globals['_LISTDESTINATIONSRESPONSE']._serialized_end=473
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=475
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=537
+  _globals['_DELIVERY']._serialized_start=540
+  _globals['_DELIVERY']._serialized_end=744
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=746
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=819
+  _globals['_DESTINATIONCREATED']._serialized_start=821
+  _globals['_DESTINATIONCREATED']._serialized_end=914
+  _globals['_DELIVERYSCHEDULED']._serialized_start=917
+  _globals['_DELIVERYSCHEDULED']._serialized_end=1115
+  _globals['_DELIVERYATTEMPTED']._serialized_start=1118
+  _globals['_DELIVERYATTEMPTED']._serialized_end=1255
+  _globals['_DELIVERYDEADLETTERED']._serialized_start=1257
+  _globals['_DELIVERYDEADLETTERED']._serialized_end=1350
+  _globals['_ACTIVATIONSERVICE']._serialized_start=1353
+  _globals['_ACTIVATIONSERVICE']._serialized_end=1696
 # @@protoc_insertion_point(module_scope)

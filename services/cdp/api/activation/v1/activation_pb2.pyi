@@ -36,6 +36,12 @@ class CreateDestinationRequest(_message.Message):
     audience_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., url: _Optional[str] = ..., purpose: _Optional[str] = ..., audience_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class CreateDestinationResponse(_message.Message):
+    __slots__ = ("destination",)
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    destination: Destination
+    def __init__(self, destination: _Optional[_Union[Destination, _Mapping]] = ...) -> None: ...
+
 class ListDestinationsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

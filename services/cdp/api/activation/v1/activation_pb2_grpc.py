@@ -25,7 +25,7 @@ if _version_not_supported:
     )
 
 
-class ActivationStub:
+class ActivationServiceStub:
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -35,23 +35,23 @@ class ActivationStub:
             channel: A grpc.Channel.
         """
         self.CreateDestination = channel.unary_unary(
-                '/cdp.activation.v1.Activation/CreateDestination',
+                '/cdp.activation.v1.ActivationService/CreateDestination',
                 request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.CreateDestinationRequest.SerializeToString,
-                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.Destination.FromString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.CreateDestinationResponse.FromString,
                 _registered_method=True)
         self.ListDestinations = channel.unary_unary(
-                '/cdp.activation.v1.Activation/ListDestinations',
+                '/cdp.activation.v1.ActivationService/ListDestinations',
                 request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListDestinationsRequest.SerializeToString,
                 response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListDestinationsResponse.FromString,
                 _registered_method=True)
         self.ListDeliveries = channel.unary_unary(
-                '/cdp.activation.v1.Activation/ListDeliveries',
+                '/cdp.activation.v1.ActivationService/ListDeliveries',
                 request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeliveriesRequest.SerializeToString,
                 response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeliveriesResponse.FromString,
                 _registered_method=True)
 
 
-class ActivationServicer:
+class ActivationServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def CreateDestination(self, request, context):
@@ -73,12 +73,12 @@ class ActivationServicer:
         raise NotImplementedError('Method not implemented!')
 
 
-def add_ActivationServicer_to_server(servicer, server):
+def add_ActivationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'CreateDestination': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateDestination,
                     request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.CreateDestinationRequest.FromString,
-                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.Destination.SerializeToString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.CreateDestinationResponse.SerializeToString,
             ),
             'ListDestinations': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDestinations,
@@ -92,13 +92,13 @@ def add_ActivationServicer_to_server(servicer, server):
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'cdp.activation.v1.Activation', rpc_method_handlers)
+            'cdp.activation.v1.ActivationService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('cdp.activation.v1.Activation', rpc_method_handlers)
+    server.add_registered_method_handlers('cdp.activation.v1.ActivationService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class Activation:
+class ActivationService:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
@@ -115,9 +115,9 @@ class Activation:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.activation.v1.Activation/CreateDestination',
+            '/cdp.activation.v1.ActivationService/CreateDestination',
             cdp_dot_activation_dot_v1_dot_activation__pb2.CreateDestinationRequest.SerializeToString,
-            cdp_dot_activation_dot_v1_dot_activation__pb2.Destination.FromString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.CreateDestinationResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -142,7 +142,7 @@ class Activation:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.activation.v1.Activation/ListDestinations',
+            '/cdp.activation.v1.ActivationService/ListDestinations',
             cdp_dot_activation_dot_v1_dot_activation__pb2.ListDestinationsRequest.SerializeToString,
             cdp_dot_activation_dot_v1_dot_activation__pb2.ListDestinationsResponse.FromString,
             options,
@@ -169,7 +169,7 @@ class Activation:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.activation.v1.Activation/ListDeliveries',
+            '/cdp.activation.v1.ActivationService/ListDeliveries',
             cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeliveriesRequest.SerializeToString,
             cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeliveriesResponse.FromString,
             options,

@@ -11,13 +11,13 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class AckStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ACK_STATUS_UNSPECIFIED: _ClassVar[AckStatus]
-    ACCEPTED: _ClassVar[AckStatus]
-    DUPLICATE: _ClassVar[AckStatus]
-    REJECTED: _ClassVar[AckStatus]
+    ACK_STATUS_ACCEPTED: _ClassVar[AckStatus]
+    ACK_STATUS_DUPLICATE: _ClassVar[AckStatus]
+    ACK_STATUS_REJECTED: _ClassVar[AckStatus]
 ACK_STATUS_UNSPECIFIED: AckStatus
-ACCEPTED: AckStatus
-DUPLICATE: AckStatus
-REJECTED: AckStatus
+ACK_STATUS_ACCEPTED: AckStatus
+ACK_STATUS_DUPLICATE: AckStatus
+ACK_STATUS_REJECTED: AckStatus
 
 class IngestRequest(_message.Message):
     __slots__ = ("write_key", "events")
@@ -42,6 +42,26 @@ class EventAck(_message.Message):
     def __init__(self, index: _Optional[int] = ..., status: _Optional[_Union[AckStatus, str]] = ..., event_id: _Optional[str] = ..., field: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class IngestResponse(_message.Message):
+    __slots__ = ("acks", "accepted", "duplicates", "rejected")
+    ACKS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    acks: _containers.RepeatedCompositeFieldContainer[EventAck]
+    accepted: int
+    duplicates: int
+    rejected: int
+    def __init__(self, acks: _Optional[_Iterable[_Union[EventAck, _Mapping]]] = ..., accepted: _Optional[int] = ..., duplicates: _Optional[int] = ..., rejected: _Optional[int] = ...) -> None: ...
+
+class IngestStreamRequest(_message.Message):
+    __slots__ = ("write_key", "events")
+    WRITE_KEY_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    write_key: str
+    events: _containers.RepeatedCompositeFieldContainer[_event_pb2.Event]
+    def __init__(self, write_key: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_event_pb2.Event, _Mapping]]] = ...) -> None: ...
+
+class IngestStreamResponse(_message.Message):
     __slots__ = ("acks", "accepted", "duplicates", "rejected")
     ACKS_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
@@ -79,11 +99,23 @@ class Source(_message.Message):
     plan_mode: str
     def __init__(self, source_id: _Optional[str] = ..., name: _Optional[str] = ..., write_key: _Optional[str] = ..., server_side: _Optional[bool] = ..., disabled: _Optional[bool] = ..., plan_name: _Optional[str] = ..., plan_mode: _Optional[str] = ...) -> None: ...
 
+class CreateSourceResponse(_message.Message):
+    __slots__ = ("source",)
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    source: Source
+    def __init__(self, source: _Optional[_Union[Source, _Mapping]] = ...) -> None: ...
+
 class DisableSourceRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DisableSourceResponse(_message.Message):
+    __slots__ = ("source",)
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    source: Source
+    def __init__(self, source: _Optional[_Union[Source, _Mapping]] = ...) -> None: ...
 
 class Plan(_message.Message):
     __slots__ = ("name", "version", "document", "published_at")
@@ -105,6 +137,12 @@ class PublishPlanRequest(_message.Message):
     document: str
     def __init__(self, name: _Optional[str] = ..., document: _Optional[str] = ...) -> None: ...
 
+class PublishPlanResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: Plan
+    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+
 class ListPlansRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -124,6 +162,12 @@ class AssignPlanRequest(_message.Message):
     plan_name: str
     mode: str
     def __init__(self, source_name: _Optional[str] = ..., plan_name: _Optional[str] = ..., mode: _Optional[str] = ...) -> None: ...
+
+class AssignPlanResponse(_message.Message):
+    __slots__ = ("source",)
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    source: Source
+    def __init__(self, source: _Optional[_Union[Source, _Mapping]] = ...) -> None: ...
 
 class Violation(_message.Message):
     __slots__ = ("field", "rule")

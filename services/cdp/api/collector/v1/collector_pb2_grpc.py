@@ -25,7 +25,7 @@ if _version_not_supported:
     )
 
 
-class CollectorStub:
+class CollectorServiceStub:
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -35,58 +35,58 @@ class CollectorStub:
             channel: A grpc.Channel.
         """
         self.Ingest = channel.unary_unary(
-                '/cdp.collector.v1.Collector/Ingest',
+                '/cdp.collector.v1.CollectorService/Ingest',
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.IngestRequest.SerializeToString,
                 response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.IngestResponse.FromString,
                 _registered_method=True)
         self.IngestStream = channel.stream_unary(
-                '/cdp.collector.v1.Collector/IngestStream',
-                request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.IngestRequest.SerializeToString,
-                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.IngestResponse.FromString,
+                '/cdp.collector.v1.CollectorService/IngestStream',
+                request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.IngestStreamRequest.SerializeToString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.IngestStreamResponse.FromString,
                 _registered_method=True)
         self.CreateSource = channel.unary_unary(
-                '/cdp.collector.v1.Collector/CreateSource',
+                '/cdp.collector.v1.CollectorService/CreateSource',
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.CreateSourceRequest.SerializeToString,
-                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Source.FromString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.CreateSourceResponse.FromString,
                 _registered_method=True)
         self.ListSources = channel.unary_unary(
-                '/cdp.collector.v1.Collector/ListSources',
+                '/cdp.collector.v1.CollectorService/ListSources',
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListSourcesRequest.SerializeToString,
                 response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListSourcesResponse.FromString,
                 _registered_method=True)
         self.DisableSource = channel.unary_unary(
-                '/cdp.collector.v1.Collector/DisableSource',
+                '/cdp.collector.v1.CollectorService/DisableSource',
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.DisableSourceRequest.SerializeToString,
-                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Source.FromString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.DisableSourceResponse.FromString,
                 _registered_method=True)
         self.PublishPlan = channel.unary_unary(
-                '/cdp.collector.v1.Collector/PublishPlan',
+                '/cdp.collector.v1.CollectorService/PublishPlan',
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.PublishPlanRequest.SerializeToString,
-                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Plan.FromString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.PublishPlanResponse.FromString,
                 _registered_method=True)
         self.ListPlans = channel.unary_unary(
-                '/cdp.collector.v1.Collector/ListPlans',
+                '/cdp.collector.v1.CollectorService/ListPlans',
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansRequest.SerializeToString,
                 response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansResponse.FromString,
                 _registered_method=True)
         self.AssignPlan = channel.unary_unary(
-                '/cdp.collector.v1.Collector/AssignPlan',
+                '/cdp.collector.v1.CollectorService/AssignPlan',
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.AssignPlanRequest.SerializeToString,
-                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Source.FromString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.AssignPlanResponse.FromString,
                 _registered_method=True)
         self.ListQuarantine = channel.unary_unary(
-                '/cdp.collector.v1.Collector/ListQuarantine',
+                '/cdp.collector.v1.CollectorService/ListQuarantine',
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListQuarantineRequest.SerializeToString,
                 response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListQuarantineResponse.FromString,
                 _registered_method=True)
         self.ReleaseQuarantine = channel.unary_unary(
-                '/cdp.collector.v1.Collector/ReleaseQuarantine',
+                '/cdp.collector.v1.CollectorService/ReleaseQuarantine',
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineRequest.SerializeToString,
                 response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineResponse.FromString,
                 _registered_method=True)
 
 
-class CollectorServicer:
+class CollectorServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Ingest(self, request, context):
@@ -154,7 +154,7 @@ class CollectorServicer:
         raise NotImplementedError('Method not implemented!')
 
 
-def add_CollectorServicer_to_server(servicer, server):
+def add_CollectorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Ingest': grpc.unary_unary_rpc_method_handler(
                     servicer.Ingest,
@@ -163,13 +163,13 @@ def add_CollectorServicer_to_server(servicer, server):
             ),
             'IngestStream': grpc.stream_unary_rpc_method_handler(
                     servicer.IngestStream,
-                    request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.IngestRequest.FromString,
-                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.IngestResponse.SerializeToString,
+                    request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.IngestStreamRequest.FromString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.IngestStreamResponse.SerializeToString,
             ),
             'CreateSource': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateSource,
                     request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.CreateSourceRequest.FromString,
-                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Source.SerializeToString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.CreateSourceResponse.SerializeToString,
             ),
             'ListSources': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSources,
@@ -179,12 +179,12 @@ def add_CollectorServicer_to_server(servicer, server):
             'DisableSource': grpc.unary_unary_rpc_method_handler(
                     servicer.DisableSource,
                     request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.DisableSourceRequest.FromString,
-                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Source.SerializeToString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.DisableSourceResponse.SerializeToString,
             ),
             'PublishPlan': grpc.unary_unary_rpc_method_handler(
                     servicer.PublishPlan,
                     request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.PublishPlanRequest.FromString,
-                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Plan.SerializeToString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.PublishPlanResponse.SerializeToString,
             ),
             'ListPlans': grpc.unary_unary_rpc_method_handler(
                     servicer.ListPlans,
@@ -194,7 +194,7 @@ def add_CollectorServicer_to_server(servicer, server):
             'AssignPlan': grpc.unary_unary_rpc_method_handler(
                     servicer.AssignPlan,
                     request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.AssignPlanRequest.FromString,
-                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.Source.SerializeToString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.AssignPlanResponse.SerializeToString,
             ),
             'ListQuarantine': grpc.unary_unary_rpc_method_handler(
                     servicer.ListQuarantine,
@@ -208,13 +208,13 @@ def add_CollectorServicer_to_server(servicer, server):
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'cdp.collector.v1.Collector', rpc_method_handlers)
+            'cdp.collector.v1.CollectorService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('cdp.collector.v1.Collector', rpc_method_handlers)
+    server.add_registered_method_handlers('cdp.collector.v1.CollectorService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class Collector:
+class CollectorService:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
@@ -231,7 +231,7 @@ class Collector:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.collector.v1.Collector/Ingest',
+            '/cdp.collector.v1.CollectorService/Ingest',
             cdp_dot_collector_dot_v1_dot_collector__pb2.IngestRequest.SerializeToString,
             cdp_dot_collector_dot_v1_dot_collector__pb2.IngestResponse.FromString,
             options,
@@ -258,9 +258,9 @@ class Collector:
         return grpc.experimental.stream_unary(
             request_iterator,
             target,
-            '/cdp.collector.v1.Collector/IngestStream',
-            cdp_dot_collector_dot_v1_dot_collector__pb2.IngestRequest.SerializeToString,
-            cdp_dot_collector_dot_v1_dot_collector__pb2.IngestResponse.FromString,
+            '/cdp.collector.v1.CollectorService/IngestStream',
+            cdp_dot_collector_dot_v1_dot_collector__pb2.IngestStreamRequest.SerializeToString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.IngestStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -285,9 +285,9 @@ class Collector:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.collector.v1.Collector/CreateSource',
+            '/cdp.collector.v1.CollectorService/CreateSource',
             cdp_dot_collector_dot_v1_dot_collector__pb2.CreateSourceRequest.SerializeToString,
-            cdp_dot_collector_dot_v1_dot_collector__pb2.Source.FromString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.CreateSourceResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -312,7 +312,7 @@ class Collector:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.collector.v1.Collector/ListSources',
+            '/cdp.collector.v1.CollectorService/ListSources',
             cdp_dot_collector_dot_v1_dot_collector__pb2.ListSourcesRequest.SerializeToString,
             cdp_dot_collector_dot_v1_dot_collector__pb2.ListSourcesResponse.FromString,
             options,
@@ -339,9 +339,9 @@ class Collector:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.collector.v1.Collector/DisableSource',
+            '/cdp.collector.v1.CollectorService/DisableSource',
             cdp_dot_collector_dot_v1_dot_collector__pb2.DisableSourceRequest.SerializeToString,
-            cdp_dot_collector_dot_v1_dot_collector__pb2.Source.FromString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.DisableSourceResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -366,9 +366,9 @@ class Collector:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.collector.v1.Collector/PublishPlan',
+            '/cdp.collector.v1.CollectorService/PublishPlan',
             cdp_dot_collector_dot_v1_dot_collector__pb2.PublishPlanRequest.SerializeToString,
-            cdp_dot_collector_dot_v1_dot_collector__pb2.Plan.FromString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.PublishPlanResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -393,7 +393,7 @@ class Collector:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.collector.v1.Collector/ListPlans',
+            '/cdp.collector.v1.CollectorService/ListPlans',
             cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansRequest.SerializeToString,
             cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansResponse.FromString,
             options,
@@ -420,9 +420,9 @@ class Collector:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.collector.v1.Collector/AssignPlan',
+            '/cdp.collector.v1.CollectorService/AssignPlan',
             cdp_dot_collector_dot_v1_dot_collector__pb2.AssignPlanRequest.SerializeToString,
-            cdp_dot_collector_dot_v1_dot_collector__pb2.Source.FromString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.AssignPlanResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -447,7 +447,7 @@ class Collector:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.collector.v1.Collector/ListQuarantine',
+            '/cdp.collector.v1.CollectorService/ListQuarantine',
             cdp_dot_collector_dot_v1_dot_collector__pb2.ListQuarantineRequest.SerializeToString,
             cdp_dot_collector_dot_v1_dot_collector__pb2.ListQuarantineResponse.FromString,
             options,
@@ -474,7 +474,7 @@ class Collector:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.collector.v1.Collector/ReleaseQuarantine',
+            '/cdp.collector.v1.CollectorService/ReleaseQuarantine',
             cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineRequest.SerializeToString,
             cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineResponse.FromString,
             options,

@@ -25,7 +25,7 @@ if _version_not_supported:
     )
 
 
-class EventLogStub:
+class EventLogServiceStub:
     """Every service serves its published events through this log. A follower reads
     the notifications after the last position it committed, in batches, and may
     wait for new ones.
@@ -38,13 +38,13 @@ class EventLogStub:
             channel: A grpc.Channel.
         """
         self.Read = channel.unary_unary(
-                '/cdp.eventlog.v1.EventLog/Read',
+                '/cdp.eventlog.v1.EventLogService/Read',
                 request_serializer=cdp_dot_eventlog_dot_v1_dot_eventlog__pb2.ReadRequest.SerializeToString,
                 response_deserializer=cdp_dot_eventlog_dot_v1_dot_eventlog__pb2.ReadResponse.FromString,
                 _registered_method=True)
 
 
-class EventLogServicer:
+class EventLogServiceServicer:
     """Every service serves its published events through this log. A follower reads
     the notifications after the last position it committed, in batches, and may
     wait for new ones.
@@ -57,7 +57,7 @@ class EventLogServicer:
         raise NotImplementedError('Method not implemented!')
 
 
-def add_EventLogServicer_to_server(servicer, server):
+def add_EventLogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Read': grpc.unary_unary_rpc_method_handler(
                     servicer.Read,
@@ -66,13 +66,13 @@ def add_EventLogServicer_to_server(servicer, server):
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'cdp.eventlog.v1.EventLog', rpc_method_handlers)
+            'cdp.eventlog.v1.EventLogService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('cdp.eventlog.v1.EventLog', rpc_method_handlers)
+    server.add_registered_method_handlers('cdp.eventlog.v1.EventLogService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class EventLog:
+class EventLogService:
     """Every service serves its published events through this log. A follower reads
     the notifications after the last position it committed, in batches, and may
     wait for new ones.
@@ -92,7 +92,7 @@ class EventLog:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.eventlog.v1.EventLog/Read',
+            '/cdp.eventlog.v1.EventLogService/Read',
             cdp_dot_eventlog_dot_v1_dot_eventlog__pb2.ReadRequest.SerializeToString,
             cdp_dot_eventlog_dot_v1_dot_eventlog__pb2.ReadResponse.FromString,
             options,

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63\x64p/identity/v1/identity.proto\x12\x0f\x63\x64p.identity.v1\"S\n\rForgetRequest\x12/\n\nidentifier\x18\x01 \x01(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x11\n\tperson_id\x18\x02 \x01(\t\"P\n\x0e\x46orgetResponse\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x16\n\x0ekeys_destroyed\x18\x02 \x01(\x05\x12\x13\n\x0bidentifiers\x18\x03 \x01(\x05\":\n\nIdentifier\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\"k\n\x0eResolveRequest\x12\x30\n\x0bidentifiers\x18\x01 \x03(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x16\n\x0e\x61\x66ter_position\x18\x02 \x01(\x03\x12\x0f\n\x07wait_ms\x18\x03 \x01(\x05\"P\n\nResolution\x12/\n\nidentifier\x18\x01 \x01(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x11\n\tperson_id\x18\x02 \x01(\t\"U\n\x0fResolveResponse\x12\x30\n\x0bresolutions\x18\x01 \x03(\x0b\x32\x1b.cdp.identity.v1.Resolution\x12\x10\n\x08position\x18\x02 \x01(\x03\"V\n\x10GetPersonRequest\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12/\n\nidentifier\x18\x02 \x01(\x0b\x32\x1b.cdp.identity.v1.Identifier\"h\n\x06Person\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x30\n\x0bidentifiers\x18\x02 \x03(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x19\n\x11merged_person_ids\x18\x03 \x03(\t\"e\n\rPersonCreated\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12/\n\nidentifier\x18\x02 \x01(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\"h\n\x10IdentifierLinked\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12/\n\nidentifier\x18\x02 \x01(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\"{\n\rPersonsMerged\x12\x13\n\x0bsurvivor_id\x18\x01 \x01(\t\x12\x11\n\tmerged_id\x18\x02 \x01(\t\x12\x30\n\x0bidentifiers\x18\x03 \x03(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\"_\n\x10SubjectForgotten\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x16\n\x0ekeys_destroyed\x18\x02 \x01(\x05\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\x12\n\n\x02\x61t\x18\x04 \x01(\t\"Z\n\x0cMergeBlocked\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x17\n\x0fother_person_id\x18\x02 \x01(\t\x12\x0c\n\x04rule\x18\x03 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t2\xec\x01\n\x08Identity\x12L\n\x07Resolve\x12\x1f.cdp.identity.v1.ResolveRequest\x1a .cdp.identity.v1.ResolveResponse\x12G\n\tGetPerson\x12!.cdp.identity.v1.GetPersonRequest\x1a\x17.cdp.identity.v1.Person\x12I\n\x06\x46orget\x12\x1e.cdp.identity.v1.ForgetRequest\x1a\x1f.cdp.identity.v1.ForgetResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63\x64p/identity/v1/identity.proto\x12\x0f\x63\x64p.identity.v1\"S\n\rForgetRequest\x12/\n\nidentifier\x18\x01 \x01(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x11\n\tperson_id\x18\x02 \x01(\t\"P\n\x0e\x46orgetResponse\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x16\n\x0ekeys_destroyed\x18\x02 \x01(\x05\x12\x13\n\x0bidentifiers\x18\x03 \x01(\x05\":\n\nIdentifier\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\"k\n\x0eResolveRequest\x12\x30\n\x0bidentifiers\x18\x01 \x03(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x16\n\x0e\x61\x66ter_position\x18\x02 \x01(\x03\x12\x0f\n\x07wait_ms\x18\x03 \x01(\x05\"P\n\nResolution\x12/\n\nidentifier\x18\x01 \x01(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x11\n\tperson_id\x18\x02 \x01(\t\"U\n\x0fResolveResponse\x12\x30\n\x0bresolutions\x18\x01 \x03(\x0b\x32\x1b.cdp.identity.v1.Resolution\x12\x10\n\x08position\x18\x02 \x01(\x03\"V\n\x10GetPersonRequest\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12/\n\nidentifier\x18\x02 \x01(\x0b\x32\x1b.cdp.identity.v1.Identifier\"h\n\x06Person\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x30\n\x0bidentifiers\x18\x02 \x03(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x19\n\x11merged_person_ids\x18\x03 \x03(\t\"<\n\x11GetPersonResponse\x12\'\n\x06person\x18\x01 \x01(\x0b\x32\x17.cdp.identity.v1.Person\"e\n\rPersonCreated\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12/\n\nidentifier\x18\x02 \x01(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\"h\n\x10IdentifierLinked\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12/\n\nidentifier\x18\x02 \x01(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\"{\n\rPersonsMerged\x12\x13\n\x0bsurvivor_id\x18\x01 \x01(\t\x12\x11\n\tmerged_id\x18\x02 \x01(\t\x12\x30\n\x0bidentifiers\x18\x03 \x03(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\"]\n\x10SubjectForgotten\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x16\n\x0ekeys_destroyed\x18\x02 \x01(\x05\x12\x14\n\x0crequested_by\x18\x03 \x01(\tJ\x04\x08\x04\x10\x05R\x02\x61t\"Z\n\x0cMergeBlocked\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x17\n\x0fother_person_id\x18\x02 \x01(\t\x12\x0c\n\x04rule\x18\x03 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t2\xfe\x01\n\x0fIdentityService\x12L\n\x07Resolve\x12\x1f.cdp.identity.v1.ResolveRequest\x1a .cdp.identity.v1.ResolveResponse\x12R\n\tGetPerson\x12!.cdp.identity.v1.GetPersonRequest\x1a\".cdp.identity.v1.GetPersonResponse\x12I\n\x06\x46orget\x12\x1e.cdp.identity.v1.ForgetRequest\x1a\x1f.cdp.identity.v1.ForgetResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,16 +47,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPERSONREQUEST']._serialized_end=642
   _globals['_PERSON']._serialized_start=644
   _globals['_PERSON']._serialized_end=748
-  _globals['_PERSONCREATED']._serialized_start=750
-  _globals['_PERSONCREATED']._serialized_end=851
-  _globals['_IDENTIFIERLINKED']._serialized_start=853
-  _globals['_IDENTIFIERLINKED']._serialized_end=957
-  _globals['_PERSONSMERGED']._serialized_start=959
-  _globals['_PERSONSMERGED']._serialized_end=1082
-  _globals['_SUBJECTFORGOTTEN']._serialized_start=1084
-  _globals['_SUBJECTFORGOTTEN']._serialized_end=1179
-  _globals['_MERGEBLOCKED']._serialized_start=1181
-  _globals['_MERGEBLOCKED']._serialized_end=1271
-  _globals['_IDENTITY']._serialized_start=1274
-  _globals['_IDENTITY']._serialized_end=1510
+  _globals['_GETPERSONRESPONSE']._serialized_start=750
+  _globals['_GETPERSONRESPONSE']._serialized_end=810
+  _globals['_PERSONCREATED']._serialized_start=812
+  _globals['_PERSONCREATED']._serialized_end=913
+  _globals['_IDENTIFIERLINKED']._serialized_start=915
+  _globals['_IDENTIFIERLINKED']._serialized_end=1019
+  _globals['_PERSONSMERGED']._serialized_start=1021
+  _globals['_PERSONSMERGED']._serialized_end=1144
+  _globals['_SUBJECTFORGOTTEN']._serialized_start=1146
+  _globals['_SUBJECTFORGOTTEN']._serialized_end=1239
+  _globals['_MERGEBLOCKED']._serialized_start=1241
+  _globals['_MERGEBLOCKED']._serialized_end=1331
+  _globals['_IDENTITYSERVICE']._serialized_start=1334
+  _globals['_IDENTITYSERVICE']._serialized_end=1588
 # @@protoc_insertion_point(module_scope)

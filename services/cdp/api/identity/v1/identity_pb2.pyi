@@ -78,6 +78,12 @@ class Person(_message.Message):
     merged_person_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, person_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[_Union[Identifier, _Mapping]]] = ..., merged_person_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class GetPersonResponse(_message.Message):
+    __slots__ = ("person",)
+    PERSON_FIELD_NUMBER: _ClassVar[int]
+    person: Person
+    def __init__(self, person: _Optional[_Union[Person, _Mapping]] = ...) -> None: ...
+
 class PersonCreated(_message.Message):
     __slots__ = ("person_id", "identifier", "event_id")
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
@@ -111,16 +117,14 @@ class PersonsMerged(_message.Message):
     def __init__(self, survivor_id: _Optional[str] = ..., merged_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[_Union[Identifier, _Mapping]]] = ..., event_id: _Optional[str] = ...) -> None: ...
 
 class SubjectForgotten(_message.Message):
-    __slots__ = ("person_id", "keys_destroyed", "requested_by", "at")
+    __slots__ = ("person_id", "keys_destroyed", "requested_by")
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     KEYS_DESTROYED_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
-    AT_FIELD_NUMBER: _ClassVar[int]
     person_id: str
     keys_destroyed: int
     requested_by: str
-    at: str
-    def __init__(self, person_id: _Optional[str] = ..., keys_destroyed: _Optional[int] = ..., requested_by: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+    def __init__(self, person_id: _Optional[str] = ..., keys_destroyed: _Optional[int] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
 class MergeBlocked(_message.Message):
     __slots__ = ("person_id", "other_person_id", "rule", "event_id")

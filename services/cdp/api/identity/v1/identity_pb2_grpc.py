@@ -25,7 +25,7 @@ if _version_not_supported:
     )
 
 
-class IdentityStub:
+class IdentityServiceStub:
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -35,23 +35,23 @@ class IdentityStub:
             channel: A grpc.Channel.
         """
         self.Resolve = channel.unary_unary(
-                '/cdp.identity.v1.Identity/Resolve',
+                '/cdp.identity.v1.IdentityService/Resolve',
                 request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ResolveRequest.SerializeToString,
                 response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ResolveResponse.FromString,
                 _registered_method=True)
         self.GetPerson = channel.unary_unary(
-                '/cdp.identity.v1.Identity/GetPerson',
+                '/cdp.identity.v1.IdentityService/GetPerson',
                 request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.GetPersonRequest.SerializeToString,
-                response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.Person.FromString,
+                response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.GetPersonResponse.FromString,
                 _registered_method=True)
         self.Forget = channel.unary_unary(
-                '/cdp.identity.v1.Identity/Forget',
+                '/cdp.identity.v1.IdentityService/Forget',
                 request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetRequest.SerializeToString,
                 response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetResponse.FromString,
                 _registered_method=True)
 
 
-class IdentityServicer:
+class IdentityServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Resolve(self, request, context):
@@ -76,7 +76,7 @@ class IdentityServicer:
         raise NotImplementedError('Method not implemented!')
 
 
-def add_IdentityServicer_to_server(servicer, server):
+def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Resolve': grpc.unary_unary_rpc_method_handler(
                     servicer.Resolve,
@@ -86,7 +86,7 @@ def add_IdentityServicer_to_server(servicer, server):
             'GetPerson': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPerson,
                     request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.GetPersonRequest.FromString,
-                    response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.Person.SerializeToString,
+                    response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.GetPersonResponse.SerializeToString,
             ),
             'Forget': grpc.unary_unary_rpc_method_handler(
                     servicer.Forget,
@@ -95,13 +95,13 @@ def add_IdentityServicer_to_server(servicer, server):
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'cdp.identity.v1.Identity', rpc_method_handlers)
+            'cdp.identity.v1.IdentityService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('cdp.identity.v1.Identity', rpc_method_handlers)
+    server.add_registered_method_handlers('cdp.identity.v1.IdentityService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class Identity:
+class IdentityService:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
@@ -118,7 +118,7 @@ class Identity:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.identity.v1.Identity/Resolve',
+            '/cdp.identity.v1.IdentityService/Resolve',
             cdp_dot_identity_dot_v1_dot_identity__pb2.ResolveRequest.SerializeToString,
             cdp_dot_identity_dot_v1_dot_identity__pb2.ResolveResponse.FromString,
             options,
@@ -145,9 +145,9 @@ class Identity:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.identity.v1.Identity/GetPerson',
+            '/cdp.identity.v1.IdentityService/GetPerson',
             cdp_dot_identity_dot_v1_dot_identity__pb2.GetPersonRequest.SerializeToString,
-            cdp_dot_identity_dot_v1_dot_identity__pb2.Person.FromString,
+            cdp_dot_identity_dot_v1_dot_identity__pb2.GetPersonResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -172,7 +172,7 @@ class Identity:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/cdp.identity.v1.Identity/Forget',
+            '/cdp.identity.v1.IdentityService/Forget',
             cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetRequest.SerializeToString,
             cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetResponse.FromString,
             options,

@@ -82,6 +82,12 @@ class GetProfileRequest(_message.Message):
     identifier: _identity_pb2.Identifier
     def __init__(self, person_id: _Optional[str] = ..., identifier: _Optional[_Union[_identity_pb2.Identifier, _Mapping]] = ...) -> None: ...
 
+class GetProfileResponse(_message.Message):
+    __slots__ = ("profile",)
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    profile: Profile
+    def __init__(self, profile: _Optional[_Union[Profile, _Mapping]] = ...) -> None: ...
+
 class GetProfilesRequest(_message.Message):
     __slots__ = ("person_ids", "encrypted")
     PERSON_IDS_FIELD_NUMBER: _ClassVar[int]

@@ -37,7 +37,7 @@ class ProfileServiceStub:
         self.GetProfile = channel.unary_unary(
                 '/cdp.profile.v1.ProfileService/GetProfile',
                 request_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetProfileRequest.SerializeToString,
-                response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.Profile.FromString,
+                response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetProfileResponse.FromString,
                 _registered_method=True)
         self.GetProfiles = channel.unary_unary(
                 '/cdp.profile.v1.ProfileService/GetProfiles',
@@ -78,7 +78,7 @@ def add_ProfileServiceServicer_to_server(servicer, server):
             'GetProfile': grpc.unary_unary_rpc_method_handler(
                     servicer.GetProfile,
                     request_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetProfileRequest.FromString,
-                    response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.Profile.SerializeToString,
+                    response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetProfileResponse.SerializeToString,
             ),
             'GetProfiles': grpc.unary_unary_rpc_method_handler(
                     servicer.GetProfiles,
@@ -117,7 +117,7 @@ class ProfileService:
             target,
             '/cdp.profile.v1.ProfileService/GetProfile',
             cdp_dot_profile_dot_v1_dot_profile__pb2.GetProfileRequest.SerializeToString,
-            cdp_dot_profile_dot_v1_dot_profile__pb2.Profile.FromString,
+            cdp_dot_profile_dot_v1_dot_profile__pb2.GetProfileResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -33,22 +33,20 @@ class Condition(_message.Message):
     def __init__(self, trait: _Optional[_Union[TraitCondition, _Mapping]] = ..., event: _Optional[_Union[EventCondition, _Mapping]] = ...) -> None: ...
 
 class Audience(_message.Message):
-    __slots__ = ("audience_id", "name", "conditions", "version", "created_by", "decision_id", "archived")
+    __slots__ = ("audience_id", "name", "conditions", "version", "created_by", "decision_id")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
-    ARCHIVED_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     name: str
     conditions: _containers.RepeatedCompositeFieldContainer[Condition]
     version: int
     created_by: str
     decision_id: str
-    archived: bool
-    def __init__(self, audience_id: _Optional[str] = ..., name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., version: _Optional[int] = ..., created_by: _Optional[str] = ..., decision_id: _Optional[str] = ..., archived: _Optional[bool] = ...) -> None: ...
+    def __init__(self, audience_id: _Optional[str] = ..., name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., version: _Optional[int] = ..., created_by: _Optional[str] = ..., decision_id: _Optional[str] = ...) -> None: ...
 
 class CreateAudienceRequest(_message.Message):
     __slots__ = ("name", "conditions")
@@ -58,11 +56,23 @@ class CreateAudienceRequest(_message.Message):
     conditions: _containers.RepeatedCompositeFieldContainer[Condition]
     def __init__(self, name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ...) -> None: ...
 
+class CreateAudienceResponse(_message.Message):
+    __slots__ = ("audience",)
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    audience: Audience
+    def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ...) -> None: ...
+
 class GetAudienceRequest(_message.Message):
     __slots__ = ("audience_id",)
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     def __init__(self, audience_id: _Optional[str] = ...) -> None: ...
+
+class GetAudienceResponse(_message.Message):
+    __slots__ = ("audience",)
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    audience: Audience
+    def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ...) -> None: ...
 
 class ListAudiencesRequest(_message.Message):
     __slots__ = ()

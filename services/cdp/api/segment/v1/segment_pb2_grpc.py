@@ -37,12 +37,12 @@ class SegmentServiceStub:
         self.CreateAudience = channel.unary_unary(
                 '/cdp.segment.v1.SegmentService/CreateAudience',
                 request_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.CreateAudienceRequest.SerializeToString,
-                response_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.Audience.FromString,
+                response_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.CreateAudienceResponse.FromString,
                 _registered_method=True)
         self.GetAudience = channel.unary_unary(
                 '/cdp.segment.v1.SegmentService/GetAudience',
                 request_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.GetAudienceRequest.SerializeToString,
-                response_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.Audience.FromString,
+                response_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.GetAudienceResponse.FromString,
                 _registered_method=True)
         self.ListAudiences = channel.unary_unary(
                 '/cdp.segment.v1.SegmentService/ListAudiences',
@@ -89,12 +89,12 @@ def add_SegmentServiceServicer_to_server(servicer, server):
             'CreateAudience': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateAudience,
                     request_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.CreateAudienceRequest.FromString,
-                    response_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.Audience.SerializeToString,
+                    response_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.CreateAudienceResponse.SerializeToString,
             ),
             'GetAudience': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAudience,
                     request_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.GetAudienceRequest.FromString,
-                    response_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.Audience.SerializeToString,
+                    response_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.GetAudienceResponse.SerializeToString,
             ),
             'ListAudiences': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAudiences,
@@ -133,7 +133,7 @@ class SegmentService:
             target,
             '/cdp.segment.v1.SegmentService/CreateAudience',
             cdp_dot_segment_dot_v1_dot_segment__pb2.CreateAudienceRequest.SerializeToString,
-            cdp_dot_segment_dot_v1_dot_segment__pb2.Audience.FromString,
+            cdp_dot_segment_dot_v1_dot_segment__pb2.CreateAudienceResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -160,7 +160,7 @@ class SegmentService:
             target,
             '/cdp.segment.v1.SegmentService/GetAudience',
             cdp_dot_segment_dot_v1_dot_segment__pb2.GetAudienceRequest.SerializeToString,
-            cdp_dot_segment_dot_v1_dot_segment__pb2.Audience.FromString,
+            cdp_dot_segment_dot_v1_dot_segment__pb2.GetAudienceResponse.FromString,
             options,
             channel_credentials,
             insecure,
