@@ -17,7 +17,7 @@ from cdp.api.collector.v1 import collector_pb2 as pb
 from cdp.api.common.v1 import event_pb2
 from cdp.collector import domain
 from cdp.collector.plans import MODES, InvalidPlan, TrackingPlan, compile_plan
-from cdp.platform.clock import format_iso, now_iso, parse_iso
+from cdp.platform.clock import format_iso, now_iso
 from cdp.platform.decisions import Decider
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import PersonalData, subject_of
@@ -34,13 +34,7 @@ STATE_TOPICS = topic_of(
 T = TypeVar("T")
 
 
-def corrected_timestamp(event: event_pb2.Event, received: datetime) -> str:
-    """When the call happened: a client clock is corrected by how far its sentAt
-    was off (receivedAt - (sentAt - originalTimestamp)); what it sent is kept."""
-    if event.original_timestamp and event.sent_at:
-        skew = parse_iso(event.sent_at) - parse_iso(event.original_timestamp)
-        return format_iso(received - skew)
-    return event.original_timestamp or format_iso(received)
+corrected_timestamp = domain.corrected_timestamp
 
 
 class UnknownWriteKey(Exception):
@@ -409,11 +403,15 @@ class Collector:
     def fetch_keys(self, events: Sequence[event_pb2.Event]) -> None:
         """One key transaction for the events' subjects; encrypting each event then hits the cache."""
         self.personal.vault.keys_for(
-            {subject_of(e.user_id, e.anonymous_id) for e in events if e.user_id or e.anonymous_id}
+            {
+                subject_of(e.user_id, e.anonymous_id)
+                for e in events
+                if (e.user_id or e.anonymous_id) and domain.is_good_id(e.user_id or e.anonymous_id)
+            }
         )
 
     def _admit_one(self, batch: Admitted, index: int, event: event_pb2.Event) -> None:
-        rejection, fields = domain.check(event, event.ByteSize())
+        rejection, fields = domain.check(event, event.ByteSize(), batch.received)
         if rejection is not None:
             return batch.reject(index, rejection.field, rejection.rule)
         source, plan = batch.source, batch.plan
