@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import uuid
 import zlib
 
 import orjson
 from aiohttp import web
 
 from cdp.api.collector.v1 import collector_pb2
-from cdp.collector import domain
+from cdp.collector import domain, segment_json
 from cdp.collector.application import BatchTooLarge, Collector, UnknownWriteKey
 from cdp.collector.segment_json import MalformedCall, to_event
 
@@ -61,7 +62,7 @@ def decode_body(raw: bytes, encoding: str) -> bytes:
 
 def parse_json(body: bytes) -> dict:
     try:
-        document = orjson.loads(body)
+        document = segment_json.loads(body)
     except orjson.JSONDecodeError as error:
         raise HttpError(400, "invalid_json", f"body: not valid JSON ({error})") from None
     if not isinstance(document, dict):
@@ -146,11 +147,13 @@ class TrackingApi:
                 event = to_event(call, default_type="" if kind == "batch" else kind)
             except MalformedCall as error:
                 raise HttpError(400, "invalid_request", f"{where}{error.field}: {error.rule}") from None
-            if kind != "batch" and event.type != kind:
+            if kind not in ("batch", event.type):
                 raise HttpError(400, "invalid_request", f"type: is {event.type!r} on /v1/{kind}")
+            if not event.message_id:  # as Segment does; such a call is not deduplicated when retried
+                event.message_id = str(uuid.uuid4())
             if not event.sent_at and batch_sent_at:
                 event.sent_at = batch_sent_at
-            if len(orjson.dumps(call)) > domain.MAX_EVENT_BYTES:
+            if len(orjson.dumps(call, default=str)) > domain.MAX_EVENT_BYTES:
                 raise HttpError(
                     413,
                     "too_large",
