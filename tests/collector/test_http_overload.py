@@ -27,12 +27,14 @@ def test_overloaded_api_answers_429_with_retry_after():
         port = site._server.sockets[0].getsockname()[1]
         api.inflight = http_api.MAX_INFLIGHT  # as many requests in flight as it takes
         try:
-            async with aiohttp.ClientSession() as session:
-                async with session.post(f"http://127.0.0.1:{port}/v1/batch", json={"batch": []}) as response:
-                    assert response.status == 429
-                    assert response.headers["Retry-After"] == str(http_api.RETRY_AFTER_S)
-                    body = await response.json()
-                    assert body["code"] == "overloaded" and "retry" in body["message"]
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(f"http://127.0.0.1:{port}/v1/batch", json={"batch": []}) as response,
+            ):
+                assert response.status == 429
+                assert response.headers["Retry-After"] == str(http_api.RETRY_AFTER_S)
+                body = await response.json()
+                assert body["code"] == "overloaded" and "retry" in body["message"]
         finally:
             await runner.cleanup()
 
