@@ -177,3 +177,52 @@ def corrected_timestamp(call, received: datetime) -> str:
     if call.original_timestamp and call.sent_at:
         return format_iso(_corrected(call, received))
     return call.original_timestamp or format_iso(received)
+
+
+# The outcome of one call ------------------------------------------------------------------
+
+ACCEPT, QUARANTINE, REJECT = "accept", "quarantine", "reject"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What becomes of a checked call: accepted (its violations recorded), quarantined until a
+    fixed plan lets it through, or rejected with the field and the rule; with the properties
+    cdp.collect drops from it (whenever cdp.collect lets it in, even if the plan rejects it)."""
+
+    kind: str
+    field: str = ""
+    rule: str = ""  # as the client is told
+    recorded_rule: str = ""  # as the rejection is recorded (the plan's own words)
+    by_policy: bool = False  # rejected by cdp.collect rather than by the plan
+    drop: tuple[str, ...] = ()
+    violations: tuple = ()  # the plan's, each with .field and .rule
+
+
+def allowed(decision: dict) -> bool:
+    """Whether cdp.collect lets the call in (its decision's result)."""
+    return bool(decision.get("allow", False))
+
+
+def dropped(decision: dict) -> tuple[str, ...]:
+    """The properties cdp.collect drops from a call it lets in: dropped before the plan sees them."""
+    return tuple(decision.get("drop", ())) if allowed(decision) else ()
+
+
+def outcome(decision: dict, violations, mode: str, plan: tuple[str, int] | None = None) -> Outcome:
+    """The outcome of one checked call, from the result of cdp.collect's decision, the
+    violations of the source's plan (name, version) on what the decision kept, and the
+    source's plan mode (allow, quarantine, reject)."""
+    if not allowed(decision):
+        reasons = "; ".join(decision.get("reasons", [])) or "refused by cdp.collect"
+        return Outcome(REJECT, "event", reasons, reasons, by_policy=True)
+    drop, violations = dropped(decision), tuple(violations)
+    if violations and mode == "reject":
+        first = violations[0]
+        rule = first.rule
+        if "tracking plan" not in rule and plan is not None:
+            rule = f"{rule}; tracking plan {plan[0]} v{plan[1]}"
+        return Outcome(REJECT, first.field, rule, first.rule, drop=drop, violations=violations)
+    if violations and mode == "quarantine":
+        return Outcome(QUARANTINE, drop=drop, violations=violations)
+    return Outcome(ACCEPT, drop=drop, violations=violations)
