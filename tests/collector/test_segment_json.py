@@ -66,6 +66,7 @@ def test_other_numbers_read_as_orjson_reads_them_whichever_path_is_taken():
         f'{{"userId": {BIG}, "properties": {{"x": "\\ud800"}}}}',
         f'{{"userId": {BIG}, "properties": ' + "[" * 5000 + "]" * 5000 + "}",
         '{"userId": 1, "properties": {"x": Infinity}}',
+        f'{{"userId": {BIG}, "extra": ' + "[" * 1000 + "]" * 1000 + "}",  # orjson reads it; the exact parser cannot
     ],
 )
 def test_what_orjson_refuses_stays_refused(body):

@@ -89,7 +89,7 @@ def decode_body(raw: bytes, encoding: str) -> bytes:
 def parse_json(body: bytes) -> dict:
     try:
         document = segment_json.loads(body)
-    except orjson.JSONDecodeError as error:
+    except ValueError as error:  # orjson.JSONDecodeError among them
         raise HttpError(400, "invalid_json", f"body: not valid JSON ({error})") from None
     if not isinstance(document, dict):
         raise HttpError(400, "invalid_json", "body: must be a JSON object")

@@ -103,8 +103,9 @@ def loads(body: bytes) -> Any:
         return exact
     if any(isinstance(call.get(key), float) for call in _calls(document) for key in ID_FIELDS):
         exact = _exact_loads(body)
-        if exact is not None:
-            return exact
+        if exact is None:  # orjson reads 1024 levels deep, the exact parser fewer
+            raise ValueError("nests too deep for its number ids to be read exactly")
+        return exact
     return document
 
 
