@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test bench protos clean
+.PHONY: install up test coverage bench protos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ up: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Line coverage from the tests that start no process (the e2e tests prove the wiring in processes).
+coverage: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not e2e" --cov=cdp --cov-report=term \
+	  | grep -E '^(Name|-|TOTAL)|/(application|domain|service|servicer)\.py'
 
 bench: $(STAMP)
 	$(BIN)/cdp bench ingest

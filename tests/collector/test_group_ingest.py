@@ -16,14 +16,15 @@ from cdp.platform.decisions import open_decider
 from cdp.platform.personal import PersonalData, open_vault
 from cdp.platform.published import decode
 from cdp.platform.store import open_store
+from cdp.platform.unit_of_work import UnitOfWork
 
 
 @pytest.fixture
 def collector(tmp_path):
     config = config_module.load("collector", ["--data-dir", str(tmp_path)])
     store = open_store(config.store, "collector")
-    decider = open_decider(config, store)
-    yield Collector(store, decider, PersonalData(open_vault(config), decider))
+    uow = UnitOfWork(store, open_decider(config, store))
+    yield Collector(uow, PersonalData(open_vault(config), uow.decider))
     store.close()
 
 
@@ -79,8 +80,8 @@ def test_an_id_the_key_table_could_not_hold_is_rejected_alone(store_config):
     """A NUL in an id once reached the key table, which PostgreSQL refuses: the whole group failed."""
     config = dataclasses.replace(config_module.load("collector", []), store=store_config)
     store = open_store(config.store, "collector")
-    decider = open_decider(config, store)
-    collector = Collector(store, decider, PersonalData(open_vault(config), decider))
+    uow = UnitOfWork(store, open_decider(config, store))
+    collector = Collector(uow, PersonalData(open_vault(config), uow.decider))
     try:
         key = collector.create_source("web", server_side=True).write_key
         nul = event_pb2.Event(type="track", message_id="nul", user_id="u\x001", event="Clicked")

@@ -23,6 +23,7 @@ from cdp.platform.decisions import open_decider
 from cdp.platform.personal import PersonalData, open_vault
 from cdp.platform.published import decode
 from cdp.platform.store import open_store
+from cdp.platform.unit_of_work import UnitOfWork
 
 LIMITS = http_api.Limits(header_timeout_s=2.0, body_timeout_s=2.0, body_grace_s=0.2, unfinished_per_address=8)
 SLOW_BODIES, SLOW_HEADERS = 100, 10
@@ -35,8 +36,8 @@ OTHER_ADDRESS = "127.0.0.2"  # loopback: every 127.x address reaches the server 
 def collector(tmp_path):
     config = config_module.load("collector", ["--data-dir", str(tmp_path)])
     store = open_store(config.store, "collector")
-    decider = open_decider(config, store)
-    yield Collector(store, decider, PersonalData(open_vault(config), decider))
+    uow = UnitOfWork(store, open_decider(config, store))
+    yield Collector(uow, PersonalData(open_vault(config), uow.decider))
     store.close()
 
 

@@ -39,7 +39,12 @@ from support.platform_fixture import Client, running_platform, wait_until
 
 pytestmark = pytest.mark.e2e
 
-COMMON = {"cdp.eventlog.v1.EventLog", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
+COMMON = {
+    "cdp.eventlog.v1.EventLog",
+    "cdp.ops.v1.OpsService",
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1alpha.ServerReflection",
+}
 EXPECTED_SERVICES = {
     "collector": {"cdp.collector.v1.Collector"},
     "identity": {"cdp.identity.v1.Identity"},

@@ -1,4 +1,5 @@
-"""Following an upstream log over real gRPC: exactly once, resumable, on both stores."""
+"""Following an upstream log over real gRPC: exactly once, resumable, parking what cannot be
+processed, on both stores."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import grpc
 
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.eventlog.v1 import eventlog_pb2_grpc
-from cdp.platform.eventlog import EventLogServicer, Follower
+from cdp.api.ops.v1 import ops_pb2
+from cdp.platform.errors import Unavailable
+from cdp.platform.eventlog import EventLogServicer, GrpcLog, StoreLog, Upstream
+from cdp.platform.follower import PARKING_TOPICS, Follower
 from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored
 from cdp.platform.store import open_store
+from support.kernel import unit_of_work
 
 
 def source_event(n: int):
@@ -28,13 +33,14 @@ async def serve(store):
 
 
 def copier(fail_at: set[int]):
-    """A handler deriving one event per upstream event; fails once at the given upstream ids."""
+    """A handler deriving one event per upstream event; something it needs is down once at the
+    given upstream ids (a transient failure: the batch is retried, nothing is parked)."""
 
     async def handle(notifications):
         for n in notifications:
             if n.id in fail_at:
                 fail_at.discard(n.id)
-                raise RuntimeError("injected failure")
+                raise Unavailable("injected outage")
         return [stored(derived_id("copy", n.originator_id), 1, decode(n.topic, n.payload)) for n in notifications]
 
     return handle
@@ -60,16 +66,20 @@ def test_follower_copies_exactly_once_across_failures_and_restarts(store_config)
         server, channel = await serve(upstream)
         try:
             upstream.append([source_event(i) for i in range(50)])
-            first = Follower(downstream, "up", channel, copier({17}), batch=10, wait_ms=50)
+            uow = unit_of_work(downstream)
+            first = Follower(uow, Upstream("up", GrpcLog(channel), ()), copier({17}), batch=10, wait_ms=50)
             await follow_until(downstream, first, 50)
             assert downstream.position("up") == upstream.head()
 
             # More upstream events; a new follower (a restart) resumes where the last committed.
             upstream.append([source_event(i) for i in range(50, 80)])
-            second = Follower(downstream, "up", channel, copier({65}), batch=7, wait_ms=50)
+            second = Follower(uow, Upstream("up", GrpcLog(channel), ()), copier({65}), batch=7, wait_ms=50)
             assert second.position == first.position
             await follow_until(downstream, second, 80)
-            copied = [decode(n.topic, n.state).source.source_id for n in downstream.read(0, 1000)]
+            copied = [
+                decode(n.topic, n.state).source.source_id
+                for n in downstream.read(0, 1000, ["cdp.collector.v1.SourceCreated"])
+            ]
             assert sorted(copied, key=int) == [str(i) for i in range(80)]
             assert len(set(copied)) == 80
         finally:
@@ -102,5 +112,82 @@ def test_eventlog_read_waits_for_new_events(store_config):
             await channel.close()
             await server.stop(None)
             store.close()
+
+    asyncio.run(scenario())
+
+
+def poisoned_copier(poison: set[str], fixed: dict):
+    """Copies each upstream event; fails (not transiently) on sources named in poison until
+    fixed["done"] is set: a bug in the handler that a later fix removes."""
+
+    async def handle(notifications):
+        out = []
+        for n in notifications:
+            source = decode(n.topic, n.payload).source
+            if source.source_id in poison and not fixed.get("done"):
+                raise KeyError(f"cannot handle {source.source_id}")
+            out.append(stored(derived_id("copy", n.originator_id), 1, decode(n.topic, n.payload)))
+        return out
+
+    return handle
+
+
+def keyed_event(n: int, key: str):
+    return stored(uuid.uuid4(), 1, collector_pb2.SourceCreated(source=collector_pb2.Source(source_id=str(n), name=key)))
+
+
+def copies(store) -> list[str]:
+    return [
+        decode(n.topic, n.state).source.source_id for n in store.read(0, 10_000, ["cdp.collector.v1.SourceCreated"])
+    ]
+
+
+def test_a_poison_event_is_parked_the_rest_go_on_and_retry_applies_it_once(store_config):
+    async def scenario():
+        upstream = open_store(store_config, "up")
+        downstream = open_store(store_config, "down")
+        fixed: dict = {}
+        try:
+            # Key "a" holds the poison at 3; 7 is a later event of "a"; the others are "b".
+            upstream.append([keyed_event(i, "a" if i in (3, 7) else "b") for i in range(10)])
+            uow = unit_of_work(downstream)
+            follower = Follower(
+                uow,
+                Upstream("up", StoreLog(upstream), ()),
+                poisoned_copier({"3"}, fixed),
+                key=lambda n: decode(n.topic, n.payload).source.name,
+                batch=4,
+                wait_ms=20,
+            )
+            task = asyncio.create_task(follower.run())
+            for _ in range(300):
+                if follower.position == upstream.head():
+                    break
+                await asyncio.sleep(0.01)
+            # Every event of "b" reached downstream; 3 is parked with its error, 7 waits behind it.
+            assert sorted(copies(downstream), key=int) == ["0", "1", "2", "4", "5", "6", "8", "9"]
+            assert [p.position for _, p in sorted(follower.parked.items())] == [4, 8]
+            assert "KeyError" in follower.parked[4].error and follower.parked[4].error_id
+            assert "waiting behind" in follower.parked[8].error
+            assert follower.parked[4].key != "a"  # the key is kept hashed
+
+            # A retry before the fix applies nothing and keeps the order.
+            assert await follower.retry("ops") == (0, 2)
+            # A restart keeps the parked events (they are in the store).
+            follower.stop()
+            task.cancel()
+            again = Follower(uow, Upstream("up", StoreLog(upstream), ()), poisoned_copier({"3"}, fixed))
+            assert sorted(again.parked) == [4, 8]
+
+            fixed["done"] = True
+            assert await again.retry("ops") == (2, 0)
+            assert await again.retry("ops") == (0, 0)
+            assert sorted(copies(downstream), key=int) == [str(i) for i in range(10)]
+            applied = [decode(n.topic, n.state) for n in downstream.read(0, 10_000, PARKING_TOPICS)]
+            assert [type(m).__name__ for m in applied].count("ParkedEventApplied") == 2
+            assert all(m.requested_by == "ops" for m in applied if isinstance(m, ops_pb2.ParkedEventApplied))
+        finally:
+            upstream.close()
+            downstream.close()
 
     asyncio.run(scenario())

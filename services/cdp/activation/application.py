@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
-import grpc
 import orjson
 from eventsourcing.persistence import StoredEvent
 
 from cdp.activation import domain
 from cdp.api.activation.v1 import activation_pb2 as pb
 from cdp.api.eventlog.v1 import eventlog_pb2
-from cdp.api.profile.v1 import profile_pb2, profile_pb2_grpc
-from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
+from cdp.api.profile.v1 import profile_pb2
+from cdp.api.segment.v1 import segment_pb2
+from cdp.platform.auth import Caller
 from cdp.platform.clock import now_iso
-from cdp.platform.decisions import Decider
+from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied
+from cdp.platform.eventlog import Upstream
 from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored, topic_of
-from cdp.platform.store import EventStore
+from cdp.platform.state import EventSourced
+from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, is_token
 
 SEGMENT_TOPICS = topic_of(segment_pb2.MembershipEntered, segment_pb2.MembershipExited)
 PUBLISHED = topic_of(pb.DestinationCreated, pb.DeliveryScheduled, pb.DeliveryAttempted, pb.DeliveryDeadLettered)
 EGRESS_DECISION = "data.cdp.egress.decision"
 AUDIENCE_DECISION = "data.cdp.audience.decision"
-
-
-class NotAllowed(Exception):
-    pass
 
 
 def sealed_traits(profile: profile_pb2.Profile) -> dict:
@@ -47,31 +46,44 @@ def sealed_traits(profile: profile_pb2.Profile) -> dict:
 SEALED = "$pii"  # a personal value in a stored payload, decrypted only when it is sent
 
 
-class ActivationApp:
+class ProfileReader(Protocol):
+    """Profiles as profile holds them now, personal values sealed (as stored)."""
+
+    async def sealed_profiles(self, person_ids: Sequence[str]) -> dict[str, profile_pb2.Profile]: ...
+
+
+class AudienceDirectory(Protocol):
+    """The name of an audience; raises NotFound when segment has no such audience."""
+
+    async def audience_name(self, audience_id: str) -> str: ...
+
+
+class ActivationApp(EventSourced):
+    topics = PUBLISHED
+
     def __init__(
         self,
-        store: EventStore,
-        decider: Decider,
-        profile: grpc.aio.Channel | None,
-        segment: grpc.aio.Channel | None,
+        uow: UnitOfWork,
+        segment: Upstream,
+        profiles: ProfileReader,
+        audiences: AudienceDirectory,
         vault: Vault | None = None,
     ):
-        self.store = store
-        self.decider = decider
+        self.decider = uow.decider
         self.vault = vault
-        self.profile = profile_pb2_grpc.ProfileServiceStub(profile) if profile is not None else None
-        self.segment = segment_pb2_grpc.SegmentServiceStub(segment) if segment is not None else None
+        self.segment = segment  # segment's log, as far as activation has followed it
+        self.profiles = profiles
+        self.audiences = audiences
         self.audience_names: dict[str, str] = {}
-        self.on_scheduled = lambda delivery_id, delay: None  # set by the delivery worker
-        self.rebuild()
+        self.on_scheduled: Callable[[str, float], None] = lambda delivery_id, delay: None  # the delivery worker's
+        super().__init__(uow)
+        uow.on_commit(self._announce)
 
-    def rebuild(self) -> None:
+    def reset(self) -> None:
         self.destinations: dict[str, pb.Destination] = {}
         self.deliveries: dict[str, domain.DeliveryState] = {}
-        for n in self.store.replay(PUBLISHED):
-            self._apply(decode(n.topic, n.state))
 
-    def _apply(self, message) -> None:
+    def apply(self, message) -> None:
         if isinstance(message, pb.DestinationCreated):
             self.destinations[message.destination.destination_id] = message.destination
         elif isinstance(message, pb.DeliveryScheduled):
@@ -99,10 +111,13 @@ class ActivationApp:
 
     # Destinations --------------------------------------------------------------
 
-    async def create_destination(self, request: pb.CreateDestinationRequest, caller, follower) -> pb.Destination:
+    async def create_destination(self, request: pb.CreateDestinationRequest, caller: Caller) -> pb.Destination:
         domain.check_destination(request.name, request.type or "webhook", request.url, request.purpose)
         for audience_id in request.audience_ids:
-            await self._audience_name(audience_id)  # must exist
+            try:
+                await self._audience_name(audience_id)  # must exist
+            except NotFound as error:
+                raise InvalidArgument("audience_ids", str(error)) from None
             decision = self.decider.decide(
                 AUDIENCE_DECISION,
                 {
@@ -113,9 +128,8 @@ class ActivationApp:
                 caller=caller.subject,
             )
             if not decision.result.get("allow"):
-                self.decider.flush()
-                reasons = "; ".join(decision.result.get("reasons", [])) or "not allowed by policy"
-                raise NotAllowed(f"audience_ids: {reasons} (decision {decision.id})")
+                self.uow.commit()  # a refusal is recorded too
+                raise PermissionDenied(list(decision.result.get("reasons", [])), decision.id, field="audience_ids")
         destination = pb.Destination(
             destination_id=str(uuid.uuid4()),
             name=request.name.strip(),
@@ -124,28 +138,20 @@ class ActivationApp:
             purpose=request.purpose.strip(),
             audience_ids=request.audience_ids,
         )
-        async with follower.lock:
+        async with self.uow.transaction() as tx:
             created = pb.DestinationCreated(destination=destination, created_at=now_iso())
-            self._apply(created)
+            self.apply(created)
             # The audiences' current members go out first: fold segment's log up to
-            # where this follower stands, so later changes continue from exactly there.
-            events = [stored(uuid.UUID(destination.destination_id), 1, created)]
-            try:
-                members = await self._memberships_at(follower)
-                events += await self._schedule(list(members.values()), only=destination.destination_id)
-                self.store.append(events + self.decider.take_records())
-            except Exception:
-                self.decider.discard()
-                self.rebuild()
-                raise
-            self.decider.committed()
-        self._announce(events)
+            # where activation stands, so later changes continue from exactly there.
+            tx.add([stored(uuid.UUID(destination.destination_id), 1, created)])
+            members = await self._memberships_seen()
+            tx.add(await self._schedule(list(members.values()), only=destination.destination_id))
         return destination
 
-    async def _memberships_at(self, follower) -> dict[tuple[str, str], eventlog_pb2.Notification]:
-        """The latest entered notification of every current membership, up to the follower's position."""
+    async def _memberships_seen(self) -> dict[tuple[str, str], eventlog_pb2.Notification]:
+        """The latest entered notification of every current membership, up to activation's position."""
         current: dict[tuple[str, str], eventlog_pb2.Notification] = {}
-        async for n in follower.history():
+        async for n in self.segment.history():
             message = decode(n.topic, n.payload)
             key = (message.audience_id, message.person_id)
             if isinstance(message, segment_pb2.MembershipEntered):
@@ -157,9 +163,7 @@ class ActivationApp:
     # Following -------------------------------------------------------------------
 
     async def handle_memberships(self, notifications) -> Sequence[StoredEvent]:
-        events = await self._schedule(notifications)
-        self._announce(events)
-        return events
+        return await self._schedule(notifications)
 
     async def _schedule(self, notifications, only: str = "") -> list[StoredEvent]:
         wanted = []
@@ -172,10 +176,7 @@ class ActivationApp:
             return []
         person_ids = list(dict.fromkeys(m.person_id for _, m, _ in wanted))
         # As stored: personal values stay tokens until the moment they are sent.
-        response = await self.profile.GetProfiles(
-            profile_pb2.GetProfilesRequest(person_ids=person_ids, encrypted=True), timeout=30
-        )
-        profiles = {p.person_id: p for p in response.profiles}
+        profiles = await self.profiles.sealed_profiles(person_ids)
         events: list[StoredEvent] = []
         for n, message, destination in wanted:
             profile = profiles.get(message.person_id)
@@ -223,11 +224,12 @@ class ActivationApp:
                 withheld=withheld,
                 scheduled_at=now_iso(),
             )
-            self._apply(scheduled)
+            self.apply(scheduled)
             events.append(stored(uuid.UUID(delivery_id), 1, scheduled))
         return events
 
-    def _announce(self, events: Sequence[StoredEvent]) -> None:
+    def _announce(self, events: Sequence[StoredEvent], existing: set[uuid.UUID]) -> None:
+        """Hand each committed delivery to the delivery worker (never one that may not be stored)."""
         for event in events:
             if event.topic == pb.DeliveryScheduled.DESCRIPTOR.full_name:
                 self.on_scheduled(str(event.originator_id), 0.0)
@@ -235,10 +237,7 @@ class ActivationApp:
     async def _audience_name(self, audience_id: str) -> str:
         name = self.audience_names.get(audience_id)
         if name is None:
-            audience = await self.segment.GetAudience(
-                segment_pb2.GetAudienceRequest(audience_id=audience_id), timeout=10
-            )
-            name = self.audience_names[audience_id] = audience.name
+            name = self.audience_names[audience_id] = await self.audiences.audience_name(audience_id)
         return name
 
     def reveal(self, payload: str) -> bytes:
@@ -297,9 +296,9 @@ class ActivationApp:
                 )
             else:
                 retries[delivery_id] = domain.backoff(attempt)
-        self.store.append(events)
+        self.uow.commit(events)
         for event in events:
-            self._apply(decode(event.topic, event.state))
+            self.apply(decode(event.topic, event.state))
         return retries
 
     def list_deliveries(self, destination_id: str, limit: int) -> list[pb.Delivery]:

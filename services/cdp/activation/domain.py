@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from cdp.platform.errors import InvalidArgument
+
 DESTINATION_TYPES = ("webhook",)
 MAX_ATTEMPTS = 6
 FIRST_BACKOFF_S = 0.25
 MAX_BACKOFF_S = 30.0
 
 
-class InvalidDestination(ValueError):
+class InvalidDestination(InvalidArgument):
     """A destination that breaks a rule; the message names the field."""
 
 

@@ -1,27 +1,33 @@
-"""The delivery worker: posts scheduled deliveries to webhooks, retrying with backoff."""
+"""The delivery worker: sends scheduled deliveries to their destinations, retrying with backoff."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-
-import aiohttp
+from typing import Protocol
 
 from cdp.activation.application import ActivationApp
+from cdp.api.activation.v1 import activation_pb2 as pb
 from cdp.platform.vault import DecryptError
 
 log = logging.getLogger(__name__)
 
-CONCURRENCY = 32  # posts in flight: each waits mostly on the receiver, so a few do not keep up with 1k/s
+CONCURRENCY = 32  # sends in flight: each waits mostly on the receiver, so a few do not keep up with 1k/s
 MAX_OUTCOMES_A_COMMIT = 500
 RECORD_EVERY_S = 0.02  # outcomes are gathered this long before a commit: one fsync for many attempts
-TIMEOUT_S = 10
+
+
+class Sender(Protocol):
+    """Sends one delivery's body to its destination: (delivered, HTTP status or 0, error)."""
+
+    async def send(self, destination: pb.Destination, body: bytes, delivery_id: str) -> tuple[bool, int, str]: ...
 
 
 class DeliveryWorker:
-    def __init__(self, app: ActivationApp):
+    def __init__(self, app: ActivationApp, sender: Sender):
         self.app = app
+        self.sender = sender
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.outcomes: asyncio.Queue[tuple[str, bool, int, str, float]] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
@@ -36,10 +42,9 @@ class DeliveryWorker:
             self._loop.call_later(delay, self.queue.put_nowait, delivery_id)
 
     async def run(self) -> None:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as session:
-            await asyncio.gather(self._record(), *(self._work(session) for _ in range(CONCURRENCY)))
+        await asyncio.gather(self._record(), *(self._work() for _ in range(CONCURRENCY)))
 
-    async def _work(self, session: aiohttp.ClientSession) -> None:
+    async def _work(self) -> None:
         while True:
             delivery_id = await self.queue.get()
             delivery = self.app.deliveries.get(delivery_id)
@@ -47,20 +52,10 @@ class DeliveryWorker:
                 continue
             destination = self.app.destinations[delivery.destination_id]
             started = time.perf_counter()
-            ok, status, error = False, 0, ""
             try:
-                body = self.app.reveal(delivery.payload)
-                async with session.post(
-                    destination.url,
-                    data=body,
-                    headers={"Content-Type": "application/json", "X-CDP-Delivery": delivery_id},
-                ) as response:
-                    status = response.status
-                    ok = 200 <= status < 300
-                    if not ok:
-                        error = f"HTTP {status}"
-            except (TimeoutError, aiohttp.ClientError, OSError, DecryptError) as failure:
-                error = f"{type(failure).__name__}: {failure}"[:500]
+                ok, status, error = await self.sender.send(destination, self.app.reveal(delivery.payload), delivery_id)
+            except DecryptError as failure:
+                ok, status, error = False, 0, f"{type(failure).__name__}: {failure}"[:500]
             self.outcomes.put_nowait((delivery_id, ok, status, error, (time.perf_counter() - started) * 1000))
 
     async def _record(self) -> None:
@@ -75,7 +70,6 @@ class DeliveryWorker:
                 retries = self.app.record_attempts(batch)
             except Exception:
                 log.exception("recording %d delivery attempts failed; they will be retried", len(batch))
-                self.app.rebuild()
                 retries = {outcome[0]: 1.0 for outcome in batch}
             for delivery_id, delay in retries.items():
                 log.info("delivery %s failed; retry in %.2fs", delivery_id, delay)

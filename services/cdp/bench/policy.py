@@ -26,6 +26,7 @@ from cdp.platform.decisions import Decider
 from cdp.platform.policy import load_bundle, make_engine
 from cdp.platform.published import decode, topic_of
 from cdp.platform.store import open_store
+from cdp.platform.unit_of_work import UnitOfWork
 
 EGRESS = "data.cdp.egress.decision"
 TRAITS = ["plan", "email", "first_name", "company", "ltv", "phone", "city", "industry", "seats", "role"]
@@ -68,11 +69,12 @@ def measure_once(settings: PolicySettings, root: Path) -> dict:
 
     store = open_store(StoreConfig(kind="sqlite", data_dir=root), "policybench")
     decider = Decider(make_engine("embedded", bundle), store, "bench", bundle.sources())
+    uow = UnitOfWork(store, decider)
     started = time.perf_counter()
     for start in range(0, len(questions), BATCH):
         for question in questions[start : start + BATCH]:
             decider.decide(EGRESS, question)
-        decider.flush()
+        uow.commit()
     miss = _per_decision_us(time.perf_counter() - started, len(questions))
 
     question = questions[0]

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import click
 
-from cdp.cli import audience, audit, bench, destination, forget, plan, profile, send, source, token, up, webhook
+from cdp.cli import (
+    audience,
+    audit,
+    bench,
+    destination,
+    forget,
+    ops,
+    plan,
+    profile,
+    send,
+    source,
+    token,
+    up,
+    webhook,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +39,8 @@ main.add_command(forget.forget)
 main.add_command(audit.audit)
 main.add_command(token.token)
 main.add_command(bench.bench)
+main.add_command(ops.status)
+main.add_command(ops.parked)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,14 @@
 
 registry.py holds sources and plans, admission.py one call's checks and governance (each
 event's outcome is domain.outcome()), ingest.py grouped commits, quarantine.py the calls
-held back. Everything the collector stores goes through _commit() or store_new(), with the
-decision records queued meanwhile, in one transaction.
+held back. Everything the collector stores goes through _commit() or store_new(): one commit
+of the platform's unit of work, with the decision records queued meanwhile.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 from eventsourcing.persistence import StoredEvent
 
@@ -29,9 +28,9 @@ from cdp.collector.admission import (
 from cdp.collector.ingest import GATHER_S, GroupIngest
 from cdp.collector.quarantine import Quarantine
 from cdp.collector.registry import NotFound, Registry, Source, UnknownWriteKey
-from cdp.platform.decisions import Decider
 from cdp.platform.personal import PersonalData
 from cdp.platform.published import decode, topic_of
+from cdp.platform.unit_of_work import UnitOfWork
 
 __all__ = [
     "ACCEPTED",
@@ -50,17 +49,17 @@ __all__ = [
 ]
 
 STATE_TOPICS = topic_of(*registry.TOPICS, *quarantine.TOPICS)
-T = TypeVar("T")
 corrected_timestamp = domain.corrected_timestamp
 
 
 class Collector:
-    def __init__(self, store, decider: Decider, personal: PersonalData):
-        self.store = store
-        self.decider = decider
+    def __init__(self, uow: UnitOfWork, personal: PersonalData):
+        self.uow = uow
+        self.store = uow.store
+        self.decider = uow.decider
         self.personal = personal
-        self.registry = Registry(store)
-        self.admission = Admission(self.registry, decider, personal)
+        self.registry = Registry(self.store)
+        self.admission = Admission(self.registry, self.decider, personal)
         self.waiting = Quarantine(self.registry, self.admission, personal)
         self._group = GroupIngest(self)
         self.rebuild()
@@ -102,25 +101,14 @@ class Collector:
     # Storage -----------------------------------------------------------------
 
     def _commit(self, events: list[StoredEvent]) -> None:
-        """Append with any queued decision records; apply to state once stored."""
-        self._with_records(events, self.store.append)
+        """Commit with any queued decision records; apply to state once stored."""
+        self.uow.commit(events)
         self._apply_stored(events, set())
 
-    def _with_records(self, events: list[StoredEvent], append: Callable[[list[StoredEvent]], T]) -> T | None:
-        """append(events + the decision records queued meanwhile), in one transaction."""
-        records = self.decider.take_records()
-        try:
-            result = append(events + records) if events or records else None
-        except Exception:
-            self.decider.discard()
-            raise
-        self.decider.committed()
-        return result
-
     def store_new(self, events: list[StoredEvent]) -> set[uuid.UUID]:
-        """Append the events whose originators are new (with queued decision records);
+        """Commit the events whose originators are new (with queued decision records);
         returns the originators that existed."""
-        return self._with_records(events, self.store.append_new) or set()
+        return self.uow.commit(events, new_only=True).existing
 
     def _apply_stored(self, events: list[StoredEvent], existing: set[uuid.UUID]) -> None:
         for event in events:

@@ -17,10 +17,13 @@ from eventsourcing.persistence import StoredEvent
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2 as pb
 from cdp.identity import domain
+from cdp.platform.errors import InvalidArgument, NotFound, Unavailable
+from cdp.platform.eventlog import Upstream
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import identifier_subjects, subject_of
-from cdp.platform.published import decode, stored, topic_of
-from cdp.platform.store import EventStore
+from cdp.platform.published import decode, topic_of
+from cdp.platform.state import EventSourced
+from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, blind_index, is_token
 
 UPSTREAM = "collector"
@@ -50,26 +53,26 @@ def _email_value(event) -> object:
     return None
 
 
-class IdentityApp:
-    def __init__(self, store: EventStore, vault: Vault, master_key: bytes):
-        self.store = store
+class IdentityApp(EventSourced):
+    topics = topic_of(*PUBLISHED)
+
+    def __init__(self, uow: UnitOfWork, vault: Vault, master_key: bytes, collector: Upstream):
         self.vault = vault
         self._index_key = master_key
-        # Email tokens by blind index: what the next event of an identifier is stored with.
-        self.email_tokens: dict[str, pb.Identifier] = {}
-        self.rebuild()
+        self.collector = collector  # the collector's log, as far as identity has followed it
+        super().__init__(uow)
 
     def email_key(self, email: str) -> str:
         return blind_index(self._index_key, "email", email)
 
-    def rebuild(self) -> None:
+    def reset(self) -> None:
         """State is the fold of identity's own events (erased emails fall out)."""
         self.graph = domain.IdentityGraph()
-        self.versions: dict[str, int] = {}
-        self.email_tokens = {}
-        for n in self.store.replay(topic_of(*PUBLISHED)):
-            self.graph.apply(self.from_proto(decode(n.topic, n.state)))
-            self.versions[str(n.originator_id)] = n.originator_version
+        # Email tokens by blind index: what the next event of an identifier is stored with.
+        self.email_tokens: dict[str, pb.Identifier] = {}
+
+    def apply(self, message) -> None:
+        self.graph.apply(self.from_proto(message))
 
     # Translation between the published language and the domain --------------
 
@@ -157,9 +160,7 @@ class IdentityApp:
     def _stored(self, event: domain.IdentityEvent) -> StoredEvent:
         # Each person is an originator: its events are versioned in order.
         person = event.survivor_id if isinstance(event, domain.PersonsMerged) else event.person_id
-        version = self.versions.get(person, 0) + 1
-        self.versions[person] = version
-        return stored(uuid.UUID(person), version, self.to_proto(event))
+        return self.next_event(uuid.UUID(person), self.to_proto(event))
 
     # Commands and queries -----------------------------------------------------
 
@@ -169,17 +170,43 @@ class IdentityApp:
             return self.graph.resolve((kind, self.email_key(email))) if email else None
         return self.graph.resolve((kind, value))
 
-    def forget(self, person_id: str, requested_by: str) -> tuple[StoredEvent, int, int]:
-        """Destroy the keys of every identifier linked to the person; returns the event to store."""
-        person_id = self.graph.canonical(person_id)
-        identifiers = list(self.graph.identifiers.get(person_id, []))
-        subjects = identifier_subjects(identifiers)
-        destroyed = self.vault.destroy(subjects)
-        for key, token in list(self.email_tokens.items()):
-            if token.subject in subjects:
-                del self.email_tokens[key]
-        event = self.graph.forget(person_id, destroyed, requested_by)
-        return self._stored(event), destroyed, len(identifiers)
+    async def resolve_after(
+        self, identifiers: Sequence[tuple[str, str]], after_position: int, wait_s: float
+    ) -> tuple[list[str], int]:
+        """The person of each identifier ("" if none) once identity has followed the collector
+        past after_position (read-your-writes for followers downstream); and that position."""
+        if after_position and not await self.collector.reached(after_position, wait_s):
+            raise Unavailable(
+                f"after_position: identity has followed the collector to {self.collector.position}, "
+                f"not yet {after_position}; retry"
+            )
+        return [self.resolve(kind, value) or "" for kind, value in identifiers], self.collector.position
+
+    def person_of(self, person_id: str, identifier: tuple[str, str] | None) -> str:
+        """The person a request names by id or by identifier; raises NotFound or InvalidArgument."""
+        if not person_id and identifier and identifier[1]:
+            person_id = self.resolve(*identifier) or ""
+            if not person_id:
+                raise NotFound(f"identifier: no person has this {identifier[0]}")
+        if not person_id:
+            raise InvalidArgument("person_id", "give a person id or an identifier")
+        if self.graph.identifiers.get(self.graph.canonical(person_id)) is None:
+            raise NotFound("person_id: no such person")
+        return self.graph.canonical(person_id)
+
+    async def forget(self, person_id: str, requested_by: str) -> tuple[str, int, int]:
+        """Destroy the keys of every identifier linked to the person, and record it; returns
+        (the person, keys destroyed, identifiers). Serialised with the follower's batches."""
+        async with self.uow.transaction() as tx:
+            person_id = self.graph.canonical(person_id)
+            identifiers = list(self.graph.identifiers.get(person_id, []))
+            subjects = identifier_subjects(identifiers)
+            destroyed = self.vault.destroy(subjects)
+            for key, token in list(self.email_tokens.items()):
+                if token.subject in subjects:
+                    del self.email_tokens[key]
+            tx.add([self._stored(self.graph.forget(person_id, destroyed, requested_by))])
+        return person_id, destroyed, len(identifiers)
 
     def person(self, person_id: str) -> pb.Person | None:
         person_id = self.graph.canonical(person_id)

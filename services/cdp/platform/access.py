@@ -6,22 +6,22 @@ recorded before the call goes on, refusals included.
 
 from __future__ import annotations
 
-from cdp.platform.decisions import Decider
+from cdp.platform.unit_of_work import UnitOfWork
 
 ACCESS_DECISION = "data.cdp.access.decision"
 
 
-def access_control(decider: Decider):
+def access_control(uow: UnitOfWork):
     """decide(method, caller) for the AuthInterceptor: (allow, reason, decision id, pii_clear)."""
 
     def decide(method: str, caller: dict) -> tuple[bool, str, str, bool]:
-        decision = decider.decide(
+        decision = uow.decider.decide(
             ACCESS_DECISION,
             {"method": method, "caller": caller},
             caller=caller["subject"],
             key=(method, caller["subject"], caller["kind"], *caller["roles"]),
         )
-        decider.flush()
+        uow.commit()  # the decision is recorded before the call goes on
         result = decision.result
         allow = bool(result.get("allow"))
         reason = "; ".join(result.get("reasons", [])) or (

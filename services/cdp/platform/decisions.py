@@ -20,7 +20,7 @@ from eventsourcing.persistence import StoredEvent
 from cdp.api.policy.v1 import decision_pb2
 from cdp.platform.clock import now_iso
 from cdp.platform.ids import derived_id
-from cdp.platform.published import decode, stored, topic_of
+from cdp.platform.published import decode, stored
 from cdp.platform.store import EventStore
 from cdp.platform.witness import read_head, witness_path, write_head
 
@@ -77,13 +77,27 @@ class Decider:
         self._sequence, self._head = 0, ""  # the chain's last committed record
         # After take_records(), until committed(): the chain's head then, and the records taken.
         self._taken: tuple[int, str, list[str]] | None = None
-        for n in store.replay(topic_of(decision_pb2.DecisionRecorded)):
-            record = decode(n.topic, n.state)
-            self._recorded.add(record.decision_id)
-            self._sequence, self._head = record.sequence, record.hash
+        self._position = 0  # the last decision record read from the store
+        for n in store.replay([DECISION_TOPIC]):
+            self._read(n)
         self.witness = witness
         self._resume_from_witness()
         self._activate(sources)
+
+    def _read(self, notification) -> None:
+        record = decode(notification.topic, notification.state)
+        self._recorded.add(record.decision_id)
+        if record.sequence > self._sequence:
+            self._sequence, self._head = record.sequence, record.hash
+        self._position = notification.id
+
+    def refresh(self) -> None:
+        """Take in the records other processes on this store appended since (replicas)."""
+        while page := self.store.read(self._position, 1000, [DECISION_TOPIC]):
+            for n in page:
+                self._read(n)
+        for decision_id in self._recorded.intersection(self._pending):
+            del self._pending[decision_id]
 
     def _resume_from_witness(self) -> None:
         """A store whose chain ends before the head its witness saw lost its newest records:
@@ -145,7 +159,8 @@ class Decider:
             sequence += 1
             record.sequence, record.prev_hash = sequence, head
             record.hash = head = record_hash(record)
-            out.append(stored(derived_id("decision", record.decision_id), 1, record))
+            # Keyed by its place in the chain: two processes appending the same place collide.
+            out.append(stored(derived_id("decision-record", self.service, str(sequence)), 1, record))
         self._taken = (sequence, head, list(self._pending))
         return out
 
@@ -164,18 +179,6 @@ class Decider:
         """The records taken were not stored. They stay queued: events stored later may rely
         on them (a group's next transaction, a retried batch)."""
         self._taken = None
-
-    def flush(self) -> None:
-        """Append queued records on their own (for decisions nothing else is written with)."""
-        if not self._pending:
-            return
-        records = self.take_records()
-        try:
-            self.store.append(records)
-        except Exception:
-            self.discard()
-            raise
-        self.committed()
 
 
 def open_decider(config, store: EventStore) -> Decider:

@@ -1,13 +1,17 @@
-"""Serving a service's event log over gRPC, and following another service's log."""
+"""Serving a service's event log, and following another service's log.
+
+A log is read through the LogReader port: over gRPC between processes (GrpcLog), or straight
+from the upstream's store in one process (StoreLog, which the gRPC servicer also serves from).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
 
 import grpc
-from eventsourcing.persistence import StoredEvent, Tracking
 
 from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.platform.store import EventStore
@@ -18,8 +22,16 @@ MAX_BATCH = 2000
 MAX_WAIT_MS = 30_000
 
 
-class EventLogServicer(eventlog_pb2_grpc.EventLogServicer):
-    """Reads notifications after a position; waits for new ones when asked to."""
+class LogReader(Protocol):
+    """Notifications of a log after a position (waiting up to wait_ms for one), and its head."""
+
+    async def read(
+        self, after: int, limit: int, *, wait_ms: int = 0, topics: Sequence[str] = ()
+    ) -> eventlog_pb2.ReadResponse: ...
+
+
+class StoreLog:
+    """A store's log, read in the process that holds the store; waits for new appends."""
 
     def __init__(self, store: EventStore):
         self.store = store
@@ -38,17 +50,18 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServicer):
         else:
             self._loop.call_soon_threadsafe(self._appended.set)
 
-    async def Read(self, request, context):
-        limit = min(request.limit or 500, MAX_BATCH)
-        wait = min(max(request.wait_ms, 0), MAX_WAIT_MS) / 1000
-        deadline = self._loop.time() + wait
+    async def read(
+        self, after: int, limit: int, *, wait_ms: int = 0, topics: Sequence[str] = ()
+    ) -> eventlog_pb2.ReadResponse:
+        limit = min(limit or 500, MAX_BATCH)
+        deadline = self._loop.time() + min(max(wait_ms, 0), MAX_WAIT_MS) / 1000
         while True:
             # Clear before reading, so an append between the read and the wait wakes us.
             self._appended.clear()
             # The head first: a page that is not full then holds every notification of these topics
             # up to it, and a follower of rare topics can move past the rest (see Follower.run).
             head = self.store.head()
-            page = self.store.read(request.after, limit, tuple(request.topics), stop=head)
+            page = self.store.read(after, limit, tuple(topics), stop=head)
             remaining = deadline - self._loop.time()
             if page or remaining <= 0:
                 break
@@ -71,130 +84,70 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServicer):
         )
 
 
-# What a follower's handler returns: the events to append with the position.
-Handler = Callable[[Sequence[eventlog_pb2.Notification]], Awaitable[Sequence[StoredEvent]]]
+class EventLogServicer(eventlog_pb2_grpc.EventLogServicer):
+    """Serves the service's own log to its followers in other processes."""
+
+    def __init__(self, store: EventStore):
+        self.log = StoreLog(store)
+
+    async def Read(self, request, context):
+        return await self.log.read(request.after, request.limit, wait_ms=request.wait_ms, topics=request.topics)
 
 
-class Follower:
-    """Pulls an upstream log in batches and commits what each batch produced,
-    together with the upstream position, in one transaction (exactly once)."""
+class GrpcLog:
+    """Another service's log, over its EventLog RPC."""
 
-    def __init__(
-        self,
-        store: EventStore,
-        upstream: str,
-        channel: grpc.aio.Channel,
-        handler: Handler,
-        *,
-        topics: Sequence[str] = (),
-        batch: int = 500,
-        wait_ms: int = 1000,
-        reset: Callable[[], None] | None = None,
-        decider=None,
-    ):
-        self.store = store
-        self.upstream = upstream
+    def __init__(self, channel: grpc.aio.Channel):
         self.stub = eventlog_pb2_grpc.EventLogStub(channel)
-        self.handler = handler
+
+    async def read(
+        self, after: int, limit: int, *, wait_ms: int = 0, topics: Sequence[str] = ()
+    ) -> eventlog_pb2.ReadResponse:
+        request = eventlog_pb2.ReadRequest(after=after, limit=limit, wait_ms=wait_ms, topics=topics)
+        return await self.stub.Read(request, timeout=wait_ms / 1000 + 10)
+
+
+class Upstream:
+    """The log a service follows, as far as the service has followed it.
+
+    Shared by the follower (which moves the position) and the application (which reads the
+    history up to the position, and waits for the position to pass a point: read-your-writes).
+    """
+
+    def __init__(self, name: str, log: LogReader, topics: Sequence[str], position: int = 0):
+        self.name = name
+        self.log = log
         self.topics = list(topics)
-        self.batch = batch
-        self.wait_ms = wait_ms
-        self.position = store.position(upstream)
-        self.caught_up = asyncio.Event()
-        self.reset = reset  # rebuilds the service's in-memory state after a failed commit
-        self.decider = decider  # its queued decision records commit with the batch
-        self.lock = asyncio.Lock()  # held while a batch is handled and committed
-        self._stopping = False
+        self.position = position  # every notification of our topics up to here is applied or parked
+        self.head = 0  # the upstream head as last seen
         self._waiters: set[asyncio.Event] = set()
 
-    async def run(self) -> None:
-        backoff = 0.05
-        while not self._stopping:
-            try:
-                response = await self.stub.Read(
-                    eventlog_pb2.ReadRequest(
-                        after=self.position, limit=self.batch, wait_ms=self.wait_ms, topics=self.topics
-                    ),
-                    timeout=self.wait_ms / 1000 + 10,
-                )
-            except grpc.aio.AioRpcError as error:
-                if self._stopping:
-                    return
-                log.warning("follow %s: %s; retrying in %.2fs", self.upstream, error.code().name, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-                continue
-            backoff = 0.05
-            notifications = response.notifications
-            # A page that is not full holds all there is of our topics up to the head: the
-            # notifications of other topics up to it need no work, so the next read starts after
-            # them (without it, a follower of rare topics would rescan them all on every append).
-            scanned = response.head if len(notifications) < min(self.batch, MAX_BATCH) else 0
-            if not notifications:
-                self.caught_up.set()
-                await self._passed(scanned)
-                continue
-            self.caught_up.clear()
-            try:
-                await self.process(notifications, scanned)
-            except Exception:
-                # Nothing of the batch was committed; state the handler changed is rebuilt.
-                log.exception("follow %s: batch after %d failed; retrying", self.upstream, self.position)
-                if self.reset:
-                    self.reset()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-
-    async def process(self, notifications: Sequence[eventlog_pb2.Notification], scanned: int = 0) -> None:
-        """Handle a batch and commit what it produced with its last position; scanned: the
-        upstream position up to which the batch is all there is of our topics, if known."""
-        async with self.lock:
-            try:
-                events = list(await self.handler(notifications))
-                if self.decider is not None:
-                    events += self.decider.take_records()
-                last = notifications[-1].id
-                self.store.append(events, tracking=Tracking(self.upstream, last))
-            except Exception:
-                if self.decider is not None:
-                    self.decider.discard()
-                raise
-            if self.decider is not None:
-                self.decider.committed()
-            self._advance(max(last, scanned))
-
-    async def _passed(self, scanned: int) -> None:
-        """Nothing of our topics up to scanned: the position moves there (it is committed with
-        the next batch; a restart before that reads the gap again and finds nothing)."""
-        if scanned > self.position:
-            async with self.lock:
-                self._advance(scanned)
-
-    def _advance(self, position: int) -> None:
+    def advance(self, position: int) -> None:
         if position > self.position:
             self.position = position
             for waiter in self._waiters:
                 waiter.set()
 
     async def history(self, page: int = 2000) -> AsyncIterator[eventlog_pb2.Notification]:
-        """The upstream notifications of this follower's topics up to its position (hold the
-        lock while reading, to get exactly the state later batches are applied to)."""
-        after = 0
-        while after < self.position:
-            response = await self.stub.Read(eventlog_pb2.ReadRequest(after=after, limit=page, topics=self.topics))
+        """The upstream notifications of our topics up to the position (read it inside the unit
+        of work's transaction to get exactly the state later batches are applied to)."""
+        after, until = 0, self.position
+        while after < until:
+            response = await self.log.read(after, page, topics=self.topics)
             if not response.notifications:
                 return
             for n in response.notifications:
-                if n.id > self.position:
+                if n.id > until:
                     return
                 yield n
             after = response.notifications[-1].id
 
     async def reached(self, position: int, timeout: float) -> bool:
-        """Wait until this follower has committed up to position (read-your-writes)."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        """Wait until the follower has passed position (read-your-writes)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         while self.position < position:
-            remaining = deadline - asyncio.get_running_loop().time()
+            remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
             waiter = asyncio.Event()
@@ -206,6 +159,3 @@ class Follower:
             finally:
                 self._waiters.discard(waiter)
         return True
-
-    def stop(self) -> None:
-        self._stopping = True

@@ -115,3 +115,11 @@ def open_vault(config) -> Vault:
     from cdp.platform.vault import load_master_key, open_key_table
 
     return Vault(open_key_table(config.store), load_master_key(config.store.data_dir))
+
+
+def subject_of_call(notification: Any) -> str:
+    """The subject of a collected call (the ordering key of followers of the collector's log)."""
+    from cdp.api.collector.v1 import collector_pb2
+
+    accepted = collector_pb2.EventAccepted.FromString(notification.payload)
+    return subject_of(accepted.event.user_id, accepted.event.anonymous_id)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 from eventsourcing.persistence import Notification
 
 from cdp.platform.config import StoreConfig
@@ -70,6 +72,7 @@ class Projection:
         metadata_tracking.create_all(engine)
         metadata.create_all(engine)
         self.position = self._load_position()
+        self.skipped = 0  # events that could not be applied (logged)
         self._appended = asyncio.Event()
         store.on_append(lambda head: self._appended.set())
 
@@ -85,16 +88,43 @@ class Projection:
             page = self.store.read(self.position, self.batch, self.topics)
             if not page:
                 return applied
-            last = page[-1].id
-            with self.engine.begin() as conn:
-                self.apply(conn, page)
-                updated = conn.execute(
-                    tracking.update().where(tracking.c.projection == self.name).values(position=last)
-                ).rowcount
-                if not updated:
-                    conn.execute(tracking.insert().values(projection=self.name, position=last))
-            self.position = last
+            try:
+                self._commit(page)
+            except OperationalError:
+                raise  # the database: retried whole by run()
+            except Exception:
+                # One of the page's events cannot be applied: apply the rest one by one and skip
+                # that one (logged with an error id; rebuilding the read model tries it again).
+                for notification in page:
+                    try:
+                        self._commit([notification])
+                    except OperationalError:
+                        raise
+                    except Exception:
+                        error_id = uuid.uuid4().hex[:12]
+                        log.exception(
+                            "projection %s: skipped %s at %d (error id %s)",
+                            self.name,
+                            notification.topic,
+                            notification.id,
+                            error_id,
+                        )
+                        self.skipped += 1
+                        self._commit([notification], apply=False)
             applied += len(page)
+
+    def _commit(self, page: Sequence[Notification], apply: bool = True) -> None:
+        """The rows the page changes and the position it reaches, in one transaction."""
+        last = page[-1].id
+        with self.engine.begin() as conn:
+            if apply:
+                self.apply(conn, page)
+            updated = conn.execute(
+                tracking.update().where(tracking.c.projection == self.name).values(position=last)
+            ).rowcount
+            if not updated:
+                conn.execute(tracking.insert().values(projection=self.name, position=last))
+        self.position = last
 
     async def run(self) -> None:
         while True:

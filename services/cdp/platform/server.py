@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 
 from cdp.platform.auth import AuthInterceptor
 from cdp.platform.security import CHANNEL_OPTIONS, Credentials
+from cdp.platform.status import MapErrors
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,11 @@ class Service:
         self.credentials = credentials
         self.server = grpc.aio.server(
             options=CHANNEL_OPTIONS,
-            interceptors=[AuthInterceptor(decide, credentials.verifier(), require_mtls=True), RejectMalformed()],
+            interceptors=[
+                AuthInterceptor(decide, credentials.verifier(), require_mtls=True),
+                RejectMalformed(),
+                MapErrors(),
+            ],
         )
         self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
@@ -172,7 +177,3 @@ def setup_logging(service: str) -> None:
         level=logging.INFO,
         format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
     )
-
-
-def run(main: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(main())

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Protocol
 
-import grpc
 import orjson
 from eventsourcing.persistence import StoredEvent
 
 from cdp.api.collector.v1 import collector_pb2
-from cdp.api.identity.v1 import identity_pb2, identity_pb2_grpc
+from cdp.api.identity.v1 import identity_pb2
 from cdp.api.profile.v1 import profile_pb2 as pb
 from cdp.platform.clock import format_iso, now_iso, parse_iso
+from cdp.platform.errors import InvalidArgument, NotFound
 from cdp.platform.personal import subject_of
-from cdp.platform.published import decode, stored, topic_of
-from cdp.platform.store import EventStore
+from cdp.platform.published import decode, topic_of
+from cdp.platform.state import EventSourced
+from cdp.platform.unit_of_work import UnitOfWork
 from cdp.profile import domain
 
 COLLECTOR_TOPICS = topic_of(collector_pb2.EventAccepted)
@@ -100,27 +102,45 @@ def person_traits(event) -> dict[str, str]:
     return _as_trait_values(traits)
 
 
-class ProfileApp:
-    def __init__(self, store: EventStore, identity: grpc.aio.Channel | None):
-        self.store = store
-        self.identity = identity_pb2_grpc.IdentityStub(identity) if identity is not None else None
-        self.rebuild()
+class Resolver(Protocol):
+    """Identity's answer: the person of each identifier, once identity has followed the collector
+    past after_position (0: as it stands)."""
 
-    def rebuild(self) -> None:
+    async def resolve(
+        self, identifiers: Sequence[tuple[str, str]], after_position: int = 0
+    ) -> dict[tuple[str, str], str]: ...
+
+
+class ProfileApp(EventSourced):
+    topics = PUBLISHED
+
+    def __init__(self, uow: UnitOfWork, identity: Resolver):
+        self.identity = identity
+        super().__init__(uow)
+
+    def reset(self) -> None:
         """State is the fold of profile's own events: the latest snapshot of each person."""
         self.profiles: dict[str, domain.ProfileState] = {}
         # The latest published snapshot of each profile, as built once for its ProfileChanged:
         # GetProfiles serves these rather than building each again.
         self.published: dict[str, pb.Profile] = {}
-        self.versions: dict[str, int] = {}
-        for n in self.store.replay(PUBLISHED):
-            message = decode(n.topic, n.state)
-            if isinstance(message, pb.ProfileChanged):
-                self.profiles[message.profile.person_id] = from_proto(message.profile)
-                self.published[message.profile.person_id] = message.profile
-            else:
-                self._drop(message.merged_id)
-            self.versions[str(n.originator_id)] = n.originator_version
+
+    def apply(self, message) -> None:
+        if isinstance(message, pb.ProfileChanged):
+            self.profiles[message.profile.person_id] = from_proto(message.profile)
+            self.published[message.profile.person_id] = message.profile
+        else:
+            self._drop(message.merged_id)
+
+    async def person_of(self, person_id: str, identifier: tuple[str, str] | None) -> str:
+        """The person a request names by id or by identifier; raises NotFound or InvalidArgument."""
+        if not person_id and identifier and identifier[1]:
+            person_id = (await self.identity.resolve([identifier])).get(identifier, "")
+            if not person_id:
+                raise NotFound(f"identifier: no person has this {identifier[0]}")
+        if not person_id:
+            raise InvalidArgument("person_id", "give a person id or an identifier")
+        return person_id
 
     def snapshots(self, person_ids) -> list[pb.Profile]:
         return [self.published[p] for p in person_ids if p in self.published]
@@ -186,13 +206,7 @@ class ProfileApp:
         return ("user_id", event.user_id) if event.user_id else ("anonymous_id", event.anonymous_id)
 
     async def _resolve(self, keys: list[tuple[str, str]], position: int) -> dict[tuple[str, str], str]:
-        request = identity_pb2.ResolveRequest(
-            identifiers=[identity_pb2.Identifier(type=t, value=v) for t, v in keys],
-            after_position=position,
-            wait_ms=10_000,
-        )
-        response = await self.identity.Resolve(request, timeout=30)
-        return {(r.identifier.type, r.identifier.value): r.person_id for r in response.resolutions}
+        return await self.identity.resolve(keys, after_position=position)
 
     def _changed(self, person_id: str, cause: str) -> StoredEvent:
         snapshot = pb.ProfileChanged(
@@ -202,6 +216,4 @@ class ProfileApp:
         return self._next(person_id, snapshot)
 
     def _next(self, person_id: str, message) -> StoredEvent:
-        version = self.versions.get(person_id, 0) + 1
-        self.versions[person_id] = version
-        return stored(uuid.UUID(person_id), version, message)
+        return self.next_event(uuid.UUID(person_id), message)

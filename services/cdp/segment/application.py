@@ -11,24 +11,20 @@ from eventsourcing.persistence import StoredEvent
 
 from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2 as pb
+from cdp.platform.auth import Caller
 from cdp.platform.clock import now_iso
-from cdp.platform.decisions import Decider
+from cdp.platform.errors import NotFound, PermissionDenied
+from cdp.platform.eventlog import Upstream
 from cdp.platform.ids import derived_id
-from cdp.platform.published import decode, stored, topic_of
-from cdp.platform.store import EventStore
+from cdp.platform.published import decode, topic_of
+from cdp.platform.state import EventSourced
+from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, is_token
 from cdp.segment import domain
 
 PROFILE_TOPICS = topic_of(profile_pb2.ProfileChanged, profile_pb2.ProfileMerged)
 PUBLISHED = topic_of(pb.AudienceCreated, pb.MembershipEntered, pb.MembershipExited)
 AUDIENCE_DECISION = "data.cdp.audience.decision"
-
-
-class NotAllowed(Exception):
-    def __init__(self, reasons: list[str], decision_id: str):
-        super().__init__("; ".join(reasons) or "not allowed by policy")
-        self.reasons = reasons
-        self.decision_id = decision_id
 
 
 def conditions_from_proto(conditions) -> list[domain.Condition]:
@@ -64,23 +60,21 @@ def decoded_traits(profile: profile_pb2.Profile, needed: set[str], vault: Vault 
     return out
 
 
-class SegmentApp:
-    def __init__(self, store: EventStore, decider: Decider, vault: Vault | None = None):
-        self.store = store
-        self.decider = decider
-        self.vault = vault  # audiences may target personal traits: they are read, never kept
-        self.rebuild()
+class SegmentApp(EventSourced):
+    topics = PUBLISHED
 
-    def rebuild(self) -> None:
+    def __init__(self, uow: UnitOfWork, profile: Upstream, vault: Vault | None = None):
+        self.decider = uow.decider
+        self.profile = profile  # profile's log, as far as segment has followed it
+        self.vault = vault  # audiences may target personal traits: they are read, never kept
+        super().__init__(uow)
+
+    def reset(self) -> None:
         self.audiences: dict[str, pb.Audience] = {}
         self.definitions: dict[str, domain.AudienceDefinition] = {}
         self.memberships = domain.Memberships()
-        self.versions: dict[str, int] = {}
-        for n in self.store.replay(PUBLISHED):
-            self._apply(decode(n.topic, n.state))
-            self.versions[str(n.originator_id)] = n.originator_version
 
-    def _apply(self, message) -> None:
+    def apply(self, message) -> None:
         if isinstance(message, pb.AudienceCreated):
             audience = message.audience
             self.audiences[audience.audience_id] = audience
@@ -94,11 +88,11 @@ class SegmentApp:
 
     # Commands ----------------------------------------------------------------
 
-    async def create_audience(self, name: str, conditions, caller, follower) -> pb.Audience:
+    async def create_audience(self, name: str, conditions, caller: Caller) -> pb.Audience:
         """Create an audience, with its current members, in one transaction.
 
-        Members come from every profile the follower has seen, read under its lock, so the
-        audience starts from exactly the state later changes are applied to, and a crash
+        Members come from every profile segment has followed, read inside the unit of work, so
+        the audience starts from exactly the state later changes are applied to, and a crash
         leaves either the audience with its members or neither.
         """
         definition = domain.define(name, conditions_from_proto(conditions))
@@ -112,8 +106,8 @@ class SegmentApp:
             caller=caller.subject,
         )
         if not decision.result.get("allow"):
-            self.decider.flush()  # a refusal is recorded too
-            raise NotAllowed(list(decision.result.get("reasons", [])), decision.id)
+            self.uow.commit()  # a refusal is recorded too
+            raise PermissionDenied(list(decision.result.get("reasons", [])), decision.id)
         audience = pb.Audience(
             audience_id=str(uuid.uuid4()),
             name=definition.name,
@@ -123,20 +117,13 @@ class SegmentApp:
             decision_id=decision.id,
         )
         created = pb.AudienceCreated(audience=audience, created_at=now_iso())
-        async with follower.lock:
-            profiles = await self._profiles_seen(follower)
-            self._apply(created)
-            try:
-                events = [stored(uuid.UUID(audience.audience_id), 1, created)]
-                only = {audience.audience_id: self.definitions[audience.audience_id]}
-                for profile in profiles:
-                    events.extend(self.evaluate(profile, "", only))
-                self.store.append(events + self.decider.take_records())
-            except Exception:
-                self.decider.discard()
-                self.rebuild()
-                raise
-            self.decider.committed()
+        async with self.uow.transaction() as tx:
+            profiles = await self._profiles_seen()
+            self.apply(created)
+            tx.add([self.next_event(uuid.UUID(audience.audience_id), created)])
+            only = {audience.audience_id: self.definitions[audience.audience_id]}
+            for profile in profiles:
+                tx.add(self.evaluate(profile, "", only))
         return audience
 
     # Following ---------------------------------------------------------------
@@ -177,16 +164,13 @@ class SegmentApp:
             cause_event_id=cause,
             at=now_iso(),
         )
-        self._apply(message)
-        originator = derived_id("membership", audience_id, person_id)
-        version = self.versions.get(str(originator), 0) + 1
-        self.versions[str(originator)] = version
-        return stored(originator, version, message)
+        self.apply(message)
+        return self.next_event(derived_id("membership", audience_id, person_id), message)
 
-    async def _profiles_seen(self, follower) -> list[profile_pb2.Profile]:
-        """The latest profile of every person, as of the follower's position in profile's log."""
+    async def _profiles_seen(self) -> list[profile_pb2.Profile]:
+        """The latest profile of every person, as of segment's position in profile's log."""
         latest: dict[str, profile_pb2.Profile] = {}
-        async for n in follower.history():
+        async for n in self.profile.history():
             message = decode(n.topic, n.payload)
             if isinstance(message, profile_pb2.ProfileChanged):
                 latest[message.profile.person_id] = message.profile
@@ -194,5 +178,12 @@ class SegmentApp:
                 latest.pop(message.merged_id, None)
         return list(latest.values())
 
+    def audience(self, audience_id: str) -> pb.Audience:
+        audience = self.audiences.get(audience_id)
+        if audience is None:
+            raise NotFound(f"audience_id: no audience {audience_id!r}")
+        return audience
+
     def members(self, audience_id: str) -> list[str]:
+        self.audience(audience_id)
         return sorted(self.memberships.members.get(audience_id, ()))

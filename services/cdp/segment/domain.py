@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from cdp.platform.errors import InvalidArgument
+
 TRAIT_OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "exists", "contains")
 MAX_CONDITIONS = 50
 
@@ -29,7 +31,7 @@ class EventCondition:
 Condition = Union[TraitCondition, EventCondition]
 
 
-class InvalidAudience(ValueError):
+class InvalidAudience(InvalidArgument):
     """A definition that breaks a rule; the message names the field."""
 
 

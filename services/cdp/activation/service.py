@@ -1,0 +1,35 @@
+"""The activation service, declared: follows segment, delivers to destinations."""
+
+from __future__ import annotations
+
+from cdp.activation.adapters import ProfileClient, SegmentClient, WebhookSender
+from cdp.activation.application import SEGMENT_TOPICS, ActivationApp
+from cdp.activation.servicer import ActivationServicer
+from cdp.activation.webhook import DeliveryWorker
+from cdp.api.activation.v1 import activation_pb2, activation_pb2_grpc
+from cdp.platform.service import Declaration, Follow, Runtime, Servicer, full_name
+
+
+def declare(runtime: Runtime) -> Declaration:
+    segment = runtime.upstream("segment", SEGMENT_TOPICS)
+    app = ActivationApp(
+        runtime.uow,
+        segment,
+        ProfileClient(runtime.channel("profile")),
+        SegmentClient(runtime.channel("segment")),
+        runtime.vault,
+    )
+    sender = WebhookSender()
+    worker = DeliveryWorker(app, sender)
+    return Declaration(
+        servicers=[
+            Servicer(
+                activation_pb2_grpc.add_ActivationServicer_to_server,
+                ActivationServicer(app),
+                full_name(activation_pb2, "Activation"),
+            )
+        ],
+        follows=[Follow(segment, app.handle_memberships, key=lambda n: n.originator_id)],
+        tasks={"deliver": worker.run},
+        on_stop=[sender.close],
+    )

@@ -1,0 +1,28 @@
+"""The collector service, declared: serves Collector over gRPC and the tracking API over HTTP."""
+
+from __future__ import annotations
+
+from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
+from cdp.collector.application import Collector
+from cdp.collector.http_api import start_http
+from cdp.collector.servicer import CollectorServicer
+from cdp.platform.personal import PersonalData
+from cdp.platform.service import Declaration, Runtime, Servicer, full_name
+
+
+async def declare(runtime: Runtime) -> Declaration:
+    collector = Collector(runtime.uow, PersonalData(runtime.vault, runtime.decider))
+    declaration = Declaration(
+        servicers=[
+            Servicer(
+                collector_pb2_grpc.add_CollectorServicer_to_server,
+                CollectorServicer(collector),
+                full_name(collector_pb2, "Collector"),
+            )
+        ]
+    )
+    config = runtime.config
+    if config.http_port:
+        runner = await start_http(collector, config.host, config.http_port)
+        declaration.on_stop.append(runner.cleanup)
+    return declaration

@@ -1,0 +1,25 @@
+"""The identity service, declared: follows the collector, serves Identity."""
+
+from __future__ import annotations
+
+from cdp.api.identity.v1 import identity_pb2, identity_pb2_grpc
+from cdp.identity.application import TOPICS_FOLLOWED, UPSTREAM, IdentityApp
+from cdp.identity.servicer import IdentityServicer
+from cdp.platform.personal import subject_of_call
+from cdp.platform.service import Declaration, Follow, Runtime, Servicer, full_name
+from cdp.platform.vault import load_master_key
+
+
+def declare(runtime: Runtime) -> Declaration:
+    collector = runtime.upstream(UPSTREAM, TOPICS_FOLLOWED)
+    app = IdentityApp(runtime.uow, runtime.vault, load_master_key(runtime.config.store.data_dir), collector)
+    return Declaration(
+        servicers=[
+            Servicer(
+                identity_pb2_grpc.add_IdentityServicer_to_server,
+                IdentityServicer(app),
+                full_name(identity_pb2, "Identity"),
+            )
+        ],
+        follows=[Follow(collector, app.handle, key=subject_of_call)],
+    )

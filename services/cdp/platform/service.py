@@ -1,0 +1,163 @@
+"""Declared services: a service says once what it serves, what it follows and what it runs in the
+background; serve() builds the rest the same way for all five.
+
+    def declare(runtime: Runtime) -> Declaration: ...      # in <service>/service.py
+    serve("identity", declare)                             # all of <service>/__main__.py
+
+Every service gets, without declaring it: its event store, its policy decider and unit of work,
+a secure gRPC server (mutual TLS, tokens, cdp.access, errors mapped to statuses), its own event
+log served to followers, the operations API (status, parked events), health checking and
+reflection, and a follower per declared upstream, each committing through the unit of work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
+from cdp.api.ops.v1 import ops_pb2, ops_pb2_grpc
+from cdp.platform import config as config_module
+from cdp.platform.access import access_control
+from cdp.platform.decisions import Decider, open_decider
+from cdp.platform.eventlog import EventLogServicer, GrpcLog, Upstream
+from cdp.platform.follower import Follower, Handler, KeyOf
+from cdp.platform.ops import OpsServicer
+from cdp.platform.security import credentials
+from cdp.platform.server import Service, setup_logging
+from cdp.platform.store import EventStore, open_store
+from cdp.platform.unit_of_work import UnitOfWork
+from cdp.platform.vault import Vault
+
+log = logging.getLogger(__name__)
+
+LAG_BOUND = 10_000  # a follower further behind its upstream than this is not ready
+
+
+@dataclass(frozen=True)
+class Servicer:
+    add: Callable[[Any, grpc.aio.Server], None]  # the generated add_*Servicer_to_server
+    servicer: object
+    full_name: str  # the proto service's full name (for health and reflection)
+
+
+@dataclass(frozen=True)
+class Follow:
+    upstream: Upstream
+    handler: Handler
+    key: KeyOf | None = None  # events of one key are applied in order; parked ones hold the rest back
+
+
+@dataclass
+class Declaration:
+    servicers: list[Servicer] = field(default_factory=list)
+    follows: list[Follow] = field(default_factory=list)
+    tasks: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)  # name -> coroutine function
+    on_stop: list[Callable[[], object]] = field(default_factory=list)
+
+
+class Runtime:
+    """What a service's declaration is built from: config, store, decider, unit of work, peers."""
+
+    def __init__(self, config: config_module.ServiceConfig, uow: UnitOfWork, service: Service):
+        self.config = config
+        self.uow = uow
+        self.store: EventStore = uow.store
+        self.decider: Decider = uow.decider
+        self.server = service
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._vault: Vault | None = None
+
+    @property
+    def vault(self) -> Vault:
+        if self._vault is None:
+            from cdp.platform.personal import open_vault
+
+            self._vault = open_vault(self.config)
+        return self._vault
+
+    def channel(self, peer: str) -> grpc.aio.Channel:
+        """One mutual-TLS channel to each peer service, shared by everything that calls it."""
+        if peer not in self._channels:
+            self._channels[peer] = self.server.channel(self.config.peer(peer))
+        return self._channels[peer]
+
+    def upstream(self, peer: str, topics: Sequence[str]) -> Upstream:
+        """A peer's log, to follow (declare a Follow with it) and to read the history of."""
+        return Upstream(peer, GrpcLog(self.channel(peer)), topics, self.store.position(peer))
+
+
+def full_name(pb2_module: Any, service: str) -> str:
+    return str(pb2_module.DESCRIPTOR.services_by_name[service].full_name)
+
+
+Declare = Callable[[Runtime], "Declaration | Awaitable[Declaration]"]
+
+
+async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[Service, list[Follower]]:
+    """Build the declared service and start serving it (and its followers and tasks)."""
+    store = open_store(config.store, config.service)
+    uow = UnitOfWork(store, open_decider(config, store))
+    service = Service(
+        config.service, config.address, credentials(config.store.data_dir, config.service), access_control(uow)
+    )
+    service.on_stop(store.close)
+    runtime = Runtime(config, uow, service)
+    declared = declare(runtime)
+    declaration = await declared if inspect.isawaitable(declared) else declared
+    followers = [Follower(runtime.uow, f.upstream, f.handler, key=f.key) for f in declaration.follows]
+    for s in declaration.servicers:
+        service.add(s.add, s.servicer, s.full_name)
+    service.add(
+        eventlog_pb2_grpc.add_EventLogServicer_to_server, EventLogServicer(store), full_name(eventlog_pb2, "EventLog")
+    )
+    service.add(
+        ops_pb2_grpc.add_OpsServiceServicer_to_server,
+        OpsServicer(config.service, store, followers),
+        full_name(ops_pb2, "OpsService"),
+    )
+    for follower in followers:
+        service.background(follower.run(), f"follow-{follower.name}")
+    for name, task in declaration.tasks.items():
+        service.background(task(), name)
+    for callback in declaration.on_stop:
+        service.on_stop(callback)
+    for channel in runtime._channels.values():
+        service.on_stop(channel.close)
+    return service, followers
+
+
+def ready(store: EventStore, followers: Sequence[Follower]) -> dict[str, Callable[[], tuple[bool, str]]]:
+    """Readiness: the store answers, and every follower is within LAG_BOUND of its upstream."""
+
+    def store_reachable() -> tuple[bool, str]:
+        return True, f"head {store.head()}"
+
+    def follower_within(follower: Follower) -> Callable[[], tuple[bool, str]]:
+        def check() -> tuple[bool, str]:
+            lag = max(follower.upstream.head - follower.position, 0)
+            return lag <= LAG_BOUND, f"{lag} behind {follower.name}"
+
+        return check
+
+    checks = {"store": store_reachable}
+    checks.update({f"follow-{f.name}": follower_within(f) for f in followers})
+    return checks
+
+
+def serve(name: str, declare: Declare, argv: list[str] | None = None) -> None:
+    """Run a declared service until SIGINT or SIGTERM (the whole of a service's __main__)."""
+    setup_logging(name)
+    config = config_module.load(name, argv)
+
+    async def main() -> None:
+        service, _ = await start(config, declare)
+        await service.run_until_signalled()
+
+    asyncio.run(main())

@@ -1,0 +1,199 @@
+"""All five applications wired in one process, with no sockets.
+
+Each application has its own SQLite store, decider (the repository's policies on the embedded
+engine) and unit of work, as in a deployment; the ports between them are in-process adapters
+(a log is read straight from the upstream's store, identity is asked directly), and deliveries go
+to a FakeDestination. Followers run as tasks on the test's event loop, so an event goes through
+the whole chain in milliseconds:
+
+    async with Harness(tmp_path) as h:
+        key = h.write_key()
+        await h.ingest(key, [event(...)])
+        await h.settle()
+        assert h.destination.received
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from cdp.activation.application import SEGMENT_TOPICS, ActivationApp
+from cdp.activation.webhook import DeliveryWorker
+from cdp.api.activation.v1 import activation_pb2
+from cdp.api.common.v1 import event_pb2
+from cdp.api.profile.v1 import profile_pb2
+from cdp.collector.application import Collector
+from cdp.identity.application import TOPICS_FOLLOWED, IdentityApp
+from cdp.platform import config as config_module
+from cdp.platform.auth import Caller
+from cdp.platform.eventlog import StoreLog, Upstream
+from cdp.platform.follower import Follower
+from cdp.platform.personal import PersonalData, open_vault, subject_of_call
+from cdp.platform.readmodel import Projection, open_engine
+from cdp.platform.store import open_store
+from cdp.platform.vault import load_master_key
+from cdp.profile import projections
+from cdp.profile.application import COLLECTOR_TOPICS, IDENTITY_TOPICS, PUBLISHED, ProfileApp
+from cdp.segment.application import PROFILE_TOPICS, SegmentApp
+from support.kernel import unit_of_work
+
+ADMIN = Caller("ops@example.com", ("admin",), "user")
+MARKETER = Caller("ana@example.com", ("marketer",), "user")
+
+
+class FakeDestination:
+    """Records what it receives; fails the next `failures` sends (an outage)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        self.failures = 0
+
+    async def send(self, destination: activation_pb2.Destination, body: bytes, delivery_id: str):
+        if self.failures:
+            self.failures -= 1
+            return False, 503, "HTTP 503"
+        self.received.append({"url": destination.url, "delivery_id": delivery_id, "body": orjson.loads(body)})
+        return True, 200, ""
+
+
+class IdentityInProcess:
+    """Profile's Resolver port, answered by the identity application itself."""
+
+    def __init__(self, identity: IdentityApp):
+        self.identity = identity
+
+    async def resolve(self, identifiers: Sequence[tuple[str, str]], after_position: int = 0):
+        persons, _ = await self.identity.resolve_after(identifiers, after_position, wait_s=10)
+        return dict(zip(identifiers, persons, strict=True))
+
+
+class ProfilesInProcess:
+    def __init__(self, profile: ProfileApp):
+        self.profile = profile
+
+    async def sealed_profiles(self, person_ids: Sequence[str]) -> dict[str, profile_pb2.Profile]:
+        return {p.person_id: p for p in self.profile.snapshots(person_ids)}
+
+
+class AudiencesInProcess:
+    def __init__(self, segment: SegmentApp):
+        self.segment = segment
+
+    async def audience_name(self, audience_id: str) -> str:
+        return self.segment.audience(audience_id).name
+
+
+class Harness:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.config = config_module.load("collector", ["--data-dir", str(self.root)])
+        self.tasks: list[asyncio.Task] = []
+        self.followers: list[Follower] = []
+
+    async def __aenter__(self) -> Harness:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    def start(self) -> None:
+        store_config = self.config.store
+        self.stores = {s: open_store(store_config, s) for s in config_module.SERVICES}
+        self.uows = {s: unit_of_work(store, s) for s, store in self.stores.items()}
+        self.vault = open_vault(self.config)
+        self.collector = Collector(self.uows["collector"], PersonalData(self.vault, self.uows["collector"].decider))
+
+        collector_log = StoreLog(self.stores["collector"])
+        identity_upstream = Upstream("collector", collector_log, TOPICS_FOLLOWED)
+        self.identity = IdentityApp(
+            self.uows["identity"], self.vault, load_master_key(store_config.data_dir), identity_upstream
+        )
+        self.profile = ProfileApp(self.uows["profile"], IdentityInProcess(self.identity))
+        profile_upstream = Upstream("profile", StoreLog(self.stores["profile"]), PROFILE_TOPICS)
+        self.segment = SegmentApp(self.uows["segment"], profile_upstream, self.vault)
+        segment_upstream = Upstream("segment", StoreLog(self.stores["segment"]), SEGMENT_TOPICS)
+        self.activation = ActivationApp(
+            self.uows["activation"],
+            segment_upstream,
+            ProfilesInProcess(self.profile),
+            AudiencesInProcess(self.segment),
+            self.vault,
+        )
+        self.destination = FakeDestination()
+        self.worker = DeliveryWorker(self.activation, self.destination)
+
+        self.read_engine = open_engine(store_config, "profile")
+        self.projection = Projection(
+            "profiles", self.stores["profile"], self.read_engine, projections.metadata, projections.apply, PUBLISHED
+        )
+        self.queries = projections.ProfileQueries(self.read_engine)
+        self.follow(self.uows["identity"], identity_upstream, self.identity.handle, key=subject_of_call)
+        self.follow(
+            self.uows["profile"],
+            Upstream("collector", collector_log, COLLECTOR_TOPICS),
+            self.profile.handle_collected,
+            key=subject_of_call,
+        )
+        self.follow(
+            self.uows["profile"],
+            Upstream("identity", StoreLog(self.stores["identity"]), IDENTITY_TOPICS),
+            self.profile.handle_identity,
+        )
+        self.follow(self.uows["segment"], profile_upstream, self.segment.handle_profiles, key=lambda n: n.originator_id)
+        self.follow(
+            self.uows["activation"],
+            segment_upstream,
+            self.activation.handle_memberships,
+            key=lambda n: n.originator_id,
+        )
+        self.tasks.append(asyncio.create_task(self.worker.run()))
+
+    def follow(self, uow, upstream: Upstream, handler, key=None) -> Follower:
+        follower = Follower(uow, upstream, handler, key=key, batch=100, wait_ms=20)
+        self.followers.append(follower)
+        self.tasks.append(asyncio.create_task(follower.run()))
+        return follower
+
+    def follower(self, service_store: str, upstream: str) -> Follower:
+        store = self.stores[service_store]
+        return next(f for f in self.followers if f.store is store and f.name == upstream)
+
+    async def stop(self) -> None:
+        for follower in self.followers:
+            follower.stop()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.read_engine.dispose()
+        for store in self.stores.values():
+            store.close()
+
+    # Driving it ----------------------------------------------------------------------------
+
+    def write_key(self, name: str = "web", server_side: bool = False) -> str:
+        return self.collector.create_source(name, server_side).write_key
+
+    async def ingest(self, write_key: str, events: Sequence[event_pb2.Event]):
+        return await self.collector.ingest_async(write_key, events)
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every follower has reached its upstream's head and no delivery is pending."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            behind = [f for f in self.followers if f.position < self.stores[f.name].head() and self._has_work(f)]
+            pending = [d for d in self.activation.pending() if d.attempts == 0]
+            if not behind and not pending and self.worker.outcomes.empty():
+                self.projection.catch_up()
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError("the chain did not settle: " + ", ".join(f"{f.name}@{f.position}" for f in self.followers))
+
+    def _has_work(self, follower: Follower) -> bool:
+        """Whether the upstream holds notifications of the follower's topics past its position."""
+        return bool(self.stores[follower.name].read(follower.position, 1, follower.upstream.topics))
