@@ -73,7 +73,7 @@ def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
             source = (await collect.CreateSource(collector_pb2.CreateSourceRequest(name="web"))).source
             with pytest.raises(grpc.aio.AioRpcError) as taken:
                 await collect.CreateSource(collector_pb2.CreateSourceRequest(name="web"))
-            assert taken.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "name" in taken.value.details()
+            assert taken.value.code() == grpc.StatusCode.ALREADY_EXISTS and "name" in taken.value.details()
             reply = await collect.Ingest(
                 collector_pb2.IngestRequest(
                     write_key=source.write_key,
