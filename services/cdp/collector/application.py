@@ -8,6 +8,8 @@ of the platform's unit of work, with the decision records queued meanwhile.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Sequence
 
@@ -32,6 +34,8 @@ from cdp.platform.personal import PersonalData
 from cdp.platform.published import decode, topic_of
 from cdp.platform.unit_of_work import UnitOfWork
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "ACCEPTED",
     "COLLECT_DECISION",
@@ -49,6 +53,8 @@ __all__ = [
 ]
 
 STATE_TOPICS = topic_of(*registry.TOPICS, *quarantine.TOPICS)
+REFRESH_EVERY_S = 0.25  # how soon a replica sees what another committed (sources, plans, quarantine)
+REFRESH_PAGE = 1000
 corrected_timestamp = domain.corrected_timestamp
 
 
@@ -67,8 +73,31 @@ class Collector:
     def rebuild(self) -> None:
         self.registry.clear()
         self.waiting.clear()
-        for n in self.store.replay(STATE_TOPICS):
-            self._apply(decode(n.topic, n.state))
+        self._position = 0  # the collector's own log, as far as its state has folded it
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Fold what was committed to the store since, by this process or another (replicas on
+        one store): sources, plans, assignments, quarantine. In log order, so every replica
+        folds the same sequence whoever wrote it."""
+        while True:
+            head = self.store.head()
+            page = self.store.read(self._position, REFRESH_PAGE, STATE_TOPICS, stop=head)
+            for n in page:
+                self._apply(decode(n.topic, n.state))
+            if len(page) < REFRESH_PAGE:
+                self._position = max(self._position, head)
+                return
+            self._position = page[-1].id
+
+    async def follow_own_store(self) -> None:
+        """Keep state current with the other replicas' commits (within REFRESH_EVERY_S)."""
+        while True:
+            await asyncio.sleep(REFRESH_EVERY_S)
+            try:
+                self.refresh()
+            except Exception as error:  # the store is down: the next round tries again
+                log.warning("collector: refreshing state from the store failed: %s", error)
 
     def _apply(self, message) -> None:
         if isinstance(message, registry.TOPICS):
@@ -111,18 +140,20 @@ class Collector:
         return self.uow.commit(events, new_only=True).existing
 
     def _apply_stored(self, events: list[StoredEvent], existing: set[uuid.UUID]) -> None:
-        for event in events:
-            if event.topic in STATE_TOPICS and event.originator_id not in existing:
-                self._apply(decode(event.topic, event.state))
+        """State changes come from the store, in log order, with any other replica's."""
+        if any(event.topic in STATE_TOPICS for event in events):
+            self.refresh()
 
     # Sources and plans -------------------------------------------------------
 
     def create_source(self, name: str, server_side: bool) -> Source:
+        self.refresh()  # commands see what other replicas committed, however recent
         created = self.registry.source_created(name, server_side)
         self._commit([created])
         return self.sources[str(created.originator_id)]
 
     def disable_source(self, name: str) -> Source:
+        self.refresh()  # commands see what other replicas committed, however recent
         source = self.registry.named(name)
         disabled = self.registry.source_disabled(source)
         if disabled:
@@ -130,6 +161,7 @@ class Collector:
         return source
 
     def assign_plan(self, source_name: str, plan_name: str, mode: str) -> Source:
+        self.refresh()  # commands see what other replicas committed, however recent
         source = self.registry.named(source_name)
         self._commit([self.registry.plan_assigned(source, plan_name, mode)])
         return source
@@ -138,6 +170,7 @@ class Collector:
         return self.registry.source_for(write_key)
 
     def publish_plan(self, name: str, document_text: str) -> pb.Plan:
+        self.refresh()  # commands see what other replicas committed, however recent
         plan, published = self.registry.plan_published(name, document_text)
         self._commit([published])
         return plan
@@ -183,10 +216,12 @@ class Collector:
     # Quarantine --------------------------------------------------------------
 
     def list_quarantine(self, source_name: str, limit: int) -> list[pb.QuarantinedEvent]:
+        self.refresh()  # commands see what other replicas committed, however recent
         return self.waiting.list(source_name, limit)
 
     def release_quarantine(self, source_name: str) -> tuple[int, int]:
         """Re-check waiting events against their source's current plan; pass them on if they pass now."""
+        self.refresh()  # commands see what other replicas committed, however recent
         out, released, still = self.waiting.release(source_name)
         if out:
             self._commit(out)

@@ -40,6 +40,7 @@ class CollectorServicer(collector_pb2_grpc.CollectorServiceServicer):
         return pb.CreateSourceResponse(source=source.to_proto())
 
     async def ListSources(self, request, context):
+        self.collector.refresh()
         return pb.ListSourcesResponse(sources=[s.to_proto() for s in self.collector.sources.values()])
 
     async def DisableSource(self, request, context):
@@ -49,6 +50,7 @@ class CollectorServicer(collector_pb2_grpc.CollectorServiceServicer):
         return pb.PublishPlanResponse(plan=self.collector.publish_plan(request.name, request.document))
 
     async def ListPlans(self, request, context):
+        self.collector.refresh()
         return pb.ListPlansResponse(plans=list(self.collector.plan_documents.values()))
 
     async def AssignPlan(self, request, context):

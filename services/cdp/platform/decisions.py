@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from cdp.api.policy.v1 import decision_pb2
 from cdp.platform.clock import now_iso
@@ -118,7 +118,11 @@ class Decider:
             message = decision_pb2.PolicyRevisionActivated(
                 revision=self.revision, sources=sources, activated_at=now_iso(), service=self.service
             )
-            self.store.append([stored(originator, 1, message)])
+            try:
+                self.store.append([stored(originator, 1, message)])
+            except IntegrityError:  # another process on this store recorded it at the same moment
+                if not self.store.events_of(originator):
+                    raise
 
     def decide(self, entrypoint: str, input: dict, caller: str = "", key: tuple | None = None) -> Decision:
         """Decide, from the cache when this revision answered the same input before.

@@ -8,6 +8,9 @@ a follower that crashes at any point resumes without losing or repeating work.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -117,12 +120,34 @@ def open_store(config: StoreConfig, service: str) -> EventStore:
         }
     elif config.kind == "postgres":
         env = postgres_env(config.postgres_dsn, config.schema_prefix + service)
-        ensure_schema(config.postgres_dsn, env["POSTGRES_SCHEMA"])
     else:
         raise ValueError(f"store: unknown kind {config.kind!r} (sqlite or postgres)")
-    factory = InfrastructureFactory.construct(env=env)
-    recorder = factory.process_recorder()
+    with creating(config, service):
+        if config.kind == "postgres":
+            ensure_schema(config.postgres_dsn, env["POSTGRES_SCHEMA"])
+        factory = InfrastructureFactory.construct(env=env)
+        recorder = factory.process_recorder()
     return EventStore(recorder, factory, service)
+
+
+@contextlib.contextmanager
+def creating(config: StoreConfig, name: str) -> Iterator[None]:
+    """Held while a store's tables are created: processes starting together on one store
+    (replicas, a restart beside a running one) would otherwise race to create them."""
+    if config.kind == "sqlite":
+        with open(config.data_dir / f".{name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+        return
+    import psycopg
+
+    key = int.from_bytes(hashlib.sha256(f"{config.schema_prefix}{name}".encode()).digest()[:8], "big", signed=True)
+    with psycopg.connect(config.postgres_dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def postgres_env(dsn: str, schema: str) -> dict[str, str]:
