@@ -187,5 +187,5 @@ def open_decider(config, store: EventStore) -> Decider:
     bundle = load_bundle(config.policies_dir)
     engine = make_engine(config.policy_engine, bundle, opa_url=config.opa_url or None)
     return Decider(
-        engine, store, config.service, bundle.sources(), witness=witness_path(config.store.data_dir, config.service)
+        engine, store, config.service, bundle.sources(), witness=witness_path(config.state_dir, config.service)
     )

@@ -105,7 +105,7 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
     store = open_store(config.store, config.service)
     uow = UnitOfWork(store, open_decider(config, store))
     service = Service(
-        config.service, config.address, credentials(config.store.data_dir, config.service), access_control(uow)
+        config.service, config.address, credentials(config.credentials_dir, config.service), access_control(uow)
     )
     service.on_stop(store.close)
     runtime = Runtime(config, uow, service)
