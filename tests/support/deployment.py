@@ -4,7 +4,9 @@ read-only mount, and settings from CDP_* variables alone.
 The tests run as root, for whom permission bits stop no write. A read-only bind mount does: each
 service runs in a private mount namespace (`unshare --mount`) where its credentials directory is
 mounted read-only over itself, as a Kubernetes secret volume is (writes fail with EROFS). The mount
-exists only inside that namespace; the test itself still sees an ordinary directory.
+exists only inside that namespace; the test itself still sees an ordinary directory. With
+read_only_root the whole root filesystem is read-only too (Kubernetes' readOnlyRootFilesystem),
+except the directories given as writable (a pod's emptyDir volumes).
 """
 
 from __future__ import annotations
@@ -30,10 +32,18 @@ from cdp.platform.security import credentials, tool_channel
 from cdp.platform.tokens import PUBLIC_FILE
 
 
-def read_only_prefix(directories: Sequence[Path]) -> list[str]:
-    """A command prefix that runs the command with each directory mounted read-only over itself."""
-    mounts = "; ".join(f"mount --bind -o ro {shlex.quote(str(d))} {shlex.quote(str(d))}" for d in directories)
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", f'set -e; {mounts}; exec "$@"', "sh"]
+def read_only_prefix(
+    directories: Sequence[Path], writable: Sequence[Path] = (), *, read_only_root: bool = False
+) -> list[str]:
+    """A command prefix that runs the command with each directory mounted read-only over itself
+    (and, with read_only_root, everything read-only but the writable directories)."""
+    q = shlex.quote
+    mounts = [f"mount --bind {q(str(d))} {q(str(d))}" for d in writable]
+    mounts += [f"mount --bind -o ro {q(str(d))} {q(str(d))}" for d in directories]
+    if read_only_root:
+        mounts.append("mount -o remount,bind,ro /")
+    script = "set -e; " + "; ".join(mounts) + '; exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
 
 
 def require_read_only_mounts(scratch: Path) -> None:
@@ -95,13 +105,16 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     read_only: Sequence[Path] = ()
+    writable: Sequence[Path] = ()
+    read_only_root: bool = False
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     def start(self) -> ServiceProcess:
         base = {k: v for k, v in os.environ.items() if not k.startswith("CDP_")}
         command = [sys.executable, "-m", f"cdp.{self.service}"]
-        if self.read_only:
-            command = [*read_only_prefix(self.read_only), *command]
+        if self.read_only or self.read_only_root:
+            prefix = read_only_prefix(self.read_only, self.writable, read_only_root=self.read_only_root)
+            command = [*prefix, *command]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
