@@ -26,15 +26,27 @@ def data_dir() -> Path:
     return Path(os.environ.get("CDP_DATA_DIR", ".cdp"))
 
 
+def credentials_dir() -> Path:
+    """Where the `cli` certificate and the token signing key are (default: the data dir)."""
+    return Path(os.environ.get("CDP_CREDENTIALS_DIR") or data_dir())
+
+
+def state_dir() -> Path:
+    """Where the services keep their decision-log witnesses (default: the data dir)."""
+    return Path(os.environ.get("CDP_STATE_DIR") or data_dir())
+
+
 def channel(service: str) -> grpc.Channel:
     """A channel acting as the default caller (CDP_TOKEN, else an admin token for $USER)."""
-    if not (data_dir() / "tls").exists():
-        raise click.ClickException(f"no credentials in {data_dir()}: run `cdp up` first, or set CDP_DATA_DIR")
-    return tool_channel(data_dir(), address(service), token=default_token())
+    if not (credentials_dir() / "tls").exists():
+        raise click.ClickException(
+            f"no credentials in {credentials_dir()}: run `cdp up` first, or set CDP_DATA_DIR (or CDP_CREDENTIALS_DIR)"
+        )
+    return tool_channel(credentials_dir(), address(service), token=default_token())
 
 
 def default_token() -> str:
-    return os.environ.get("CDP_TOKEN", "") or mint_token(data_dir(), default_subject(), DEFAULT_ROLES, ttl_s=300)
+    return os.environ.get("CDP_TOKEN", "") or mint_token(credentials_dir(), default_subject(), DEFAULT_ROLES, ttl_s=300)
 
 
 def default_write_key() -> str:
@@ -51,7 +63,7 @@ class Caller:
 
     def __init__(self, subject: str, roles: tuple[str, ...]):
         token = os.environ.get("CDP_TOKEN", "")
-        self.metadata = bearer(token or mint_token(data_dir(), subject, roles, ttl_s=300))
+        self.metadata = bearer(token or mint_token(credentials_dir(), subject, roles, ttl_s=300))
 
 
 caller_options = [

@@ -22,7 +22,7 @@ from cdp.platform.clock import now_iso
 from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored
 from cdp.platform.store import EventStore
-from cdp.platform.witness import read_head, witness_path, write_head
+from cdp.platform.witness import behind, read_head, witness_head, witness_path
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +172,13 @@ class Decider:
             return
         self._sequence, self._head, taken = self._taken
         self._taken = None
-        if taken and self.witness:
-            write_head(self.witness, self._sequence, self._head)
+        # The records are stored: the in-memory chain says so before anything else can fail, or
+        # the next take_records() would chain the same records again after them.
         self._recorded.update(taken)
         for decision_id in taken:
             del self._pending[decision_id]
+        if self.witness and (taken or behind(self.witness)):
+            witness_head(self.witness, self._sequence, self._head)  # logs a failure; never raises
 
     def discard(self) -> None:
         """The records taken were not stored. They stay queued: events stored later may rely
@@ -191,5 +193,5 @@ def open_decider(config, store: EventStore) -> Decider:
     bundle = load_bundle(config.policies_dir)
     engine = make_engine(config.policy_engine, bundle, opa_url=config.opa_url or None)
     return Decider(
-        engine, store, config.service, bundle.sources(), witness=witness_path(config.store.data_dir, config.service)
+        engine, store, config.service, bundle.sources(), witness=witness_path(config.state_dir, config.service)
     )
