@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 
+from cdp.platform.grpc_types import AioServerInterceptor, Behaviour, MethodHandler, ServicerContext
 from cdp.platform.tls import peer_service
 from cdp.platform.tokens import InvalidToken, TokenVerifier
 
 # decide(method, caller) -> (allow, reason, decision_id[, pii_clear]); may also be a coroutine function.
-Decide = Callable[[str, dict], "tuple[bool, str, str] | Awaitable[tuple[bool, str, str]]"]
+Verdict = tuple[bool, str, str] | tuple[bool, str, str, bool]
+Decide = Callable[[str, dict[str, Any]], Verdict | Awaitable[Verdict]]
 
 HEALTH_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
 DECISION_METADATA = "cdp-decision-id"
@@ -36,7 +38,7 @@ class Caller:
     decision_id: str = ""  # the access decision that admitted the call
     pii_clear: bool = False  # whether that decision lets the caller read personal data in clear
 
-    def as_input(self) -> dict:
+    def as_input(self) -> dict[str, Any]:
         return {"subject": self.subject, "kind": self.kind, "roles": list(self.roles)}
 
 
@@ -51,24 +53,27 @@ def current_caller() -> Caller:
     return caller
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor(AioServerInterceptor):
     def __init__(self, decide: Decide, verifier: TokenVerifier | None, *, require_mtls: bool):
         self.decide = decide
         self.verifier = verifier
         self.require_mtls = require_mtls
 
-    async def intercept_service(self, continuation, handler_call_details):
+    async def intercept_service(  # type: ignore[override]  # grpc-stubs: grpc passes and takes None for no handler
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[MethodHandler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> MethodHandler | None:
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
         return _wrap(handler, handler_call_details.method, self._admit)
 
-    async def _admit(self, method: str, context: grpc.aio.ServicerContext) -> None:
+    async def _admit(self, method: str, context: ServicerContext) -> None:
         caller = await self._authenticate(method, context)
         if method not in HEALTH_METHODS:
-            verdict = self.decide(method, caller.as_input())
-            if inspect.isawaitable(verdict):
-                verdict = await verdict
+            decided = self.decide(method, caller.as_input())
+            verdict = await decided if inspect.isawaitable(decided) else decided
             allow, reason, decision_id, *rest = verdict
             if not allow:
                 await context.abort(
@@ -81,7 +86,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             )
         _current.set(caller)
 
-    async def _authenticate(self, method: str, context: grpc.aio.ServicerContext) -> Caller:
+    async def _authenticate(self, method: str, context: ServicerContext) -> Caller:
         peer = peer_service(context)
         if self.require_mtls and peer is None:
             await _unauthenticated(context, "a client certificate from the platform CA is required")
@@ -104,11 +109,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         await _unauthenticated(context, "no credentials: present a client certificate or a bearer token")
 
 
-async def _unauthenticated(context: grpc.aio.ServicerContext, reason: str) -> None:
+async def _unauthenticated(context: ServicerContext, reason: str) -> NoReturn:
     await context.abort(grpc.StatusCode.UNAUTHENTICATED, reason)
 
 
-def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
+def _metadata(context: ServicerContext, key: str) -> str | None:
     for k, v in context.invocation_metadata() or ():
         if k == key:
             return v if isinstance(v, str) else v.decode("utf-8", "replace")
@@ -120,10 +125,12 @@ def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
 # method's behaviour, which does. Streaming responses come from an async generator or from
 # context.write() in a coroutine; the wrapper keeps whichever form the method has.
 
-Admit = Callable[[str, grpc.aio.ServicerContext], Awaitable[None]]
+Admit = Callable[[str, ServicerContext], Awaitable[None]]
 
 
-def _wrap(handler: grpc.RpcMethodHandler, method: str, admit: Admit) -> grpc.RpcMethodHandler:
+def _wrap(handler: MethodHandler, method: str, admit: Admit) -> MethodHandler:
+    kind: Callable[..., MethodHandler]
+    inner: Behaviour | None
     if handler.unary_unary:
         kind, inner = grpc.unary_unary_rpc_method_handler, handler.unary_unary
     elif handler.unary_stream:
@@ -132,25 +139,34 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str, admit: Admit) -> grpc.Rpc
         kind, inner = grpc.stream_unary_rpc_method_handler, handler.stream_unary
     else:
         kind, inner = grpc.stream_stream_rpc_method_handler, handler.stream_stream
+    assert inner is not None  # grpc gives every handler one of the four behaviours
+    call: Behaviour = inner
 
-    if inspect.isasyncgenfunction(inner):
+    behaviour: Behaviour
+    if inspect.isasyncgenfunction(call):
 
-        async def behaviour(request: Any, context: grpc.aio.ServicerContext):
+        async def from_async_generator(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
             await admit(method, context)
-            async for response in inner(request, context):
+            async for response in call(request, context):
                 yield response
-    elif inspect.isgeneratorfunction(inner):
 
-        async def behaviour(request: Any, context: grpc.aio.ServicerContext):
+        behaviour = from_async_generator
+    elif inspect.isgeneratorfunction(call):
+
+        async def from_generator(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
             await admit(method, context)
-            for response in inner(request, context):
+            for response in call(request, context):
                 yield response
+
+        behaviour = from_generator
     else:
 
-        async def behaviour(request: Any, context: grpc.aio.ServicerContext):
+        async def from_function(request: Any, context: ServicerContext) -> Any:
             await admit(method, context)
-            result = inner(request, context)
+            result = call(request, context)
             return await result if inspect.isawaitable(result) else result
+
+        behaviour = from_function
 
     return kind(
         behaviour, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer

@@ -6,32 +6,53 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from cdp.platform.auth import AuthInterceptor
+from cdp.platform.auth import AuthInterceptor, Decide
+from cdp.platform.grpc_types import (
+    AioServerInterceptor,
+    AioUnaryUnaryClientInterceptor,
+    Behaviour,
+    MethodHandler,
+    ServicerContext,
+)
 from cdp.platform.security import CHANNEL_OPTIONS, Credentials
 from cdp.platform.status import MapErrors
+
+if TYPE_CHECKING:
+    from cdp.platform.probes import Probes
 
 log = logging.getLogger(__name__)
 
 
-class _WaitForReady(grpc.aio.UnaryUnaryClientInterceptor):
+class _WaitForReady(AioUnaryUnaryClientInterceptor):
     """Service-to-service calls wait for the peer to be reachable (within their deadline)
     instead of failing at once while a channel is still connecting, as just after start."""
 
-    async def intercept_unary_unary(self, continuation, client_call_details, request):
-        return await continuation(client_call_details._replace(wait_for_ready=True), request)
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], grpc.aio.UnaryUnaryCall[Any, Any]],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        # grpc's call details are a namedtuple, which grpc-stubs does not say.
+        details = client_call_details._replace(wait_for_ready=True)  # type: ignore[attr-defined]
+        return await continuation(details, request)
 
 
 def service_channel(credentials: Credentials, service: str, address: str) -> grpc.aio.Channel:
     """A channel from one service to another: mutual TLS with the service's own certificate."""
     return grpc.aio.secure_channel(
-        address, credentials.client(service), options=CHANNEL_OPTIONS, interceptors=[_WaitForReady()]
+        address,
+        credentials.client(service),
+        options=CHANNEL_OPTIONS,
+        interceptors=[_WaitForReady()],  # type: ignore[list-item]  # grpc-stubs leaves aio interceptors untyped
     )
 
 
@@ -40,47 +61,51 @@ class _Malformed:
         self.error = error
 
 
-class RejectMalformed(grpc.aio.ServerInterceptor):
+class RejectMalformed(AioServerInterceptor):
     """A request that does not parse as its message type is INVALID_ARGUMENT, said clearly,
     not the UNKNOWN that a failing deserializer gives."""
 
-    async def intercept_service(self, continuation, details):
+    async def intercept_service(  # type: ignore[override]  # grpc-stubs: grpc passes and takes None for no handler
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[MethodHandler | None]],
+        details: grpc.HandlerCallDetails,
+    ) -> MethodHandler | None:
         handler = await continuation(details)
         if handler is None or handler.request_deserializer is None or handler.request_streaming is None:
             return handler
         deserialize, method = handler.request_deserializer, details.method
 
-        def tolerant(data: bytes):
+        def tolerant(data: bytes) -> Any:
             try:
                 return deserialize(data)
             except DecodeError as error:
                 return _Malformed(str(error))
 
-        async def refuse(context, request: _Malformed):
+        async def refuse(context: ServicerContext, request: _Malformed) -> None:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid message for {method} ({request.error})"
             )
 
         if handler.unary_unary:
-            inner = handler.unary_unary
+            inner: Behaviour = handler.unary_unary
 
-            async def unary(request, context):
+            async def unary(request: Any, context: ServicerContext) -> Any:
                 if isinstance(request, _Malformed):
                     await refuse(context, request)
                 return await inner(request, context)
 
             return grpc.unary_unary_rpc_method_handler(unary, tolerant, handler.response_serializer)
         if handler.stream_unary:
-            inner = handler.stream_unary
+            inner_streamed: Behaviour = handler.stream_unary
 
-            async def streamed(request_iterator, context):
-                async def checked():
+            async def streamed(request_iterator: AsyncIterator[Any], context: ServicerContext) -> Any:
+                async def checked() -> AsyncIterator[Any]:
                     async for request in request_iterator:
                         if isinstance(request, _Malformed):
                             await refuse(context, request)
                         yield request
 
-                return await inner(checked(), context)
+                return await inner_streamed(checked(), context)
 
             return grpc.stream_unary_rpc_method_handler(streamed, tolerant, handler.response_serializer)
         return handler
@@ -93,7 +118,7 @@ class Service:
     authorised by decide (cdp.access) before the servicer sees it.
     """
 
-    def __init__(self, name: str, address: str, credentials: Credentials, decide):
+    def __init__(self, name: str, address: str, credentials: Credentials, decide: Decide):
         self.name = name
         self.address = address
         self.credentials = credentials
@@ -107,11 +132,11 @@ class Service:
         )
         self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
-        self._tasks: list[asyncio.Task] = []
-        self._on_start: list[Callable[[], Awaitable[None] | None]] = []
-        self._on_stop: list[Callable[[], Awaitable[None] | None]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._on_start: list[Callable[[], object]] = []
+        self._on_stop: list[Callable[[], object]] = []
         self.serving = False  # from start() until stop() begins: what readiness reports
-        self.probes = None  # the /healthz and /readyz server (cdp.platform.probes), when configured
+        self.probes: Probes | None = None  # the /healthz and /readyz server (cdp.platform.probes), when configured
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
 
     def add(self, adder: Callable[[object, grpc.aio.Server], None], servicer: object, full_name: str) -> None:
@@ -121,14 +146,14 @@ class Service:
     def channel(self, address: str) -> grpc.aio.Channel:
         return service_channel(self.credentials, self.name, address)
 
-    def background(self, coroutine: Awaitable[None], name: str) -> None:
+    def background(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(coroutine, name=name))
 
-    def on_start(self, callback: Callable[[], Awaitable[None] | None]) -> None:
+    def on_start(self, callback: Callable[[], object]) -> None:
         """Call once the gRPC server listens, before it reports SERVING (a failure stops the start)."""
         self._on_start.append(callback)
 
-    def on_stop(self, callback: Callable[[], Awaitable[None] | None]) -> None:
+    def on_stop(self, callback: Callable[[], object]) -> None:
         self._on_stop.append(callback)
 
     async def start(self) -> int:
@@ -174,11 +199,17 @@ class Service:
         await self.stop()
 
 
-async def _set_serving(servicer, name: str) -> None:
+class _Health(Protocol):
+    """grpc's health servicer: its aio form's set() is a coroutine function."""
+
+    def set(self, service: str, status: health_pb2.HealthCheckResponse.ServingStatus) -> object: ...
+
+
+async def _set_serving(servicer: _Health, name: str) -> None:
     await _set_status(servicer, name, health_pb2.HealthCheckResponse.SERVING)
 
 
-async def _set_status(servicer, name: str, status) -> None:
+async def _set_status(servicer: _Health, name: str, status: health_pb2.HealthCheckResponse.ServingStatus) -> None:
     result = servicer.set(name, status)
     if asyncio.iscoroutine(result):
         await result

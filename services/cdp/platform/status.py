@@ -12,12 +12,13 @@ import asyncio
 import inspect
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 
 from cdp.platform import errors
+from cdp.platform.grpc_types import AioServerInterceptor, Behaviour, MethodHandler, ServicerContext
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +56,27 @@ def _passes(error: BaseException) -> bool:
     return isinstance(error, (grpc.aio.AbortError, asyncio.CancelledError))
 
 
-class MapErrors(grpc.aio.ServerInterceptor):
+class MapErrors(AioServerInterceptor):
     """Ends a call that raised with the status status_of() gives."""
 
-    async def intercept_service(self, continuation, details):
+    async def intercept_service(  # type: ignore[override]  # grpc-stubs: grpc passes and takes None for no handler
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[MethodHandler | None]],
+        details: grpc.HandlerCallDetails,
+    ) -> MethodHandler | None:
         handler = await continuation(details)
         if handler is None:
             return None
         return _wrapped(handler, details.method)
 
 
-def _wrapped(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    async def fail(context: grpc.aio.ServicerContext, error: Exception) -> None:
+def _wrapped(handler: MethodHandler, method: str) -> MethodHandler:
+    async def fail(context: ServicerContext, error: Exception) -> None:
         code, message = status_of(error, method)
         await context.abort(code, message)
 
-    def unary(inner: Callable[..., Any]) -> Callable[..., Any]:
-        async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    def unary(inner: Behaviour) -> Behaviour:
+        async def behaviour(request: Any, context: ServicerContext) -> Any:
             try:
                 result = inner(request, context)
                 return await result if inspect.isawaitable(result) else result
@@ -82,8 +87,8 @@ def _wrapped(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandl
 
         return behaviour
 
-    def streaming(inner: Callable[..., Any]) -> Callable[..., Any]:
-        async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    def streaming(inner: Behaviour) -> Behaviour:
+        async def behaviour(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
             try:
                 async for response in inner(request, context):
                     yield response

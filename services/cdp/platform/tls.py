@@ -16,13 +16,17 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import grpc
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes, PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from cdp.platform.grpc_types import ServicerContext
 
 SERVICES = ("collector", "identity", "profile", "segment", "activation", "cli")
 CA_NAME = "ca"
@@ -59,12 +63,16 @@ def ensure_ca_and_certs(tls_dir: str | Path, services: Iterable[str] = SERVICES)
     if _complete(files, services):
         return files  # nothing to write: works on a read-only mount (a Kubernetes secret)
     files.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ca_key: CertificateIssuerPrivateKeyTypes
     with _locked(files.dir / ".lock"):
         if not (files.ca_cert.exists() and files.ca_key.exists()):
             ca_key = ec.generate_private_key(ec.SECP256R1())
             _write(files.ca_key, _key_pem(ca_key), private=True)
             _write(files.ca_cert, _ca_certificate(ca_key).public_bytes(serialization.Encoding.PEM))
-        ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), None)
+        # The CA key is the EC key written above (or by an earlier run).
+        ca_key = cast(
+            CertificateIssuerPrivateKeyTypes, serialization.load_pem_private_key(files.ca_key.read_bytes(), None)
+        )
         ca_cert = x509.load_pem_x509_certificate(files.ca_pem())
         for name in services:
             if not _current(files, name, ca_cert):
@@ -93,12 +101,12 @@ def channel_credentials(tls_files: TlsFiles, identity: str) -> grpc.ChannelCrede
     )
 
 
-def peer_service(context: grpc.aio.ServicerContext) -> str | None:
+def peer_service(context: ServicerContext) -> str | None:
     """The CN of the caller's certificate, as verified in the handshake; None without one."""
     auth = context.auth_context() or {}
     if auth.get("transport_security_type") != [b"ssl"]:
         return None
-    names = auth.get("x509_common_name") or []
+    names = list(auth.get("x509_common_name") or [])
     return names[0].decode("utf-8") if names else None
 
 
@@ -141,7 +149,7 @@ def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
 
 
 def _leaf_certificate(
-    name: str, key: ec.EllipticCurvePrivateKey, ca_key, ca_cert: x509.Certificate
+    name: str, key: ec.EllipticCurvePrivateKey, ca_key: CertificateIssuerPrivateKeyTypes, ca_cert: x509.Certificate
 ) -> x509.Certificate:
     now = _now()
     return (
@@ -211,7 +219,7 @@ def _current(files: TlsFiles, name: str, ca_cert: x509.Certificate) -> bool:
     return True
 
 
-def _key_pem(key) -> bytes:
+def _key_pem(key: PrivateKeyTypes) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
