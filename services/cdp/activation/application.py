@@ -21,6 +21,7 @@ from cdp.platform.eventlog import Upstream
 from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored, topic_of
 from cdp.platform.state import EventSourced
+from cdp.platform.store import OriginatorId
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, is_token
 
@@ -228,7 +229,7 @@ class ActivationApp(EventSourced):
             events.append(stored(uuid.UUID(delivery_id), 1, scheduled))
         return events
 
-    def _announce(self, events: Sequence[StoredEvent], existing: set[uuid.UUID]) -> None:
+    def _announce(self, events: Sequence[StoredEvent], existing: set[OriginatorId]) -> None:
         """Hand each committed delivery to the delivery worker (never one that may not be stored)."""
         for event in events:
             if event.topic == pb.DeliveryScheduled.DESCRIPTOR.full_name:

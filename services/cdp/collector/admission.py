@@ -27,6 +27,7 @@ from cdp.platform.decisions import Decider
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import PersonalData, subject_of
 from cdp.platform.published import stored
+from cdp.platform.store import OriginatorId
 
 ACCEPTED = pb.ACK_STATUS_ACCEPTED
 DUPLICATE = pb.ACK_STATUS_DUPLICATE
@@ -89,7 +90,7 @@ class Admitted:
                 ack.status, ack.event_id, ack.field = REJECTED, "", "batch"
                 ack.error = "not stored: another call in this request was rejected"
 
-    def acknowledge(self, existing: set[uuid.UUID]) -> pb.IngestResponse:
+    def acknowledge(self, existing: set[OriginatorId]) -> pb.IngestResponse:
         """The response, once stored: events whose ids the store held already are duplicates."""
         for event_id in existing:
             if event_id in self.seen:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Sequence
 
 from eventsourcing.persistence import StoredEvent
@@ -32,6 +31,7 @@ from cdp.collector.quarantine import Quarantine
 from cdp.collector.registry import NotFound, Registry, Source, UnknownWriteKey
 from cdp.platform.personal import PersonalData
 from cdp.platform.published import decode, topic_of
+from cdp.platform.store import OriginatorId
 from cdp.platform.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -134,12 +134,12 @@ class Collector:
         self.uow.commit(events)
         self._apply_stored(events, set())
 
-    def store_new(self, events: list[StoredEvent]) -> set[uuid.UUID]:
+    def store_new(self, events: list[StoredEvent]) -> set[OriginatorId]:
         """Commit the events whose originators are new (with queued decision records);
         returns the originators that existed."""
         return self.uow.commit(events, new_only=True).existing
 
-    def _apply_stored(self, events: list[StoredEvent], existing: set[uuid.UUID]) -> None:
+    def _apply_stored(self, events: list[StoredEvent], existing: set[OriginatorId]) -> None:
         """State changes come from the store, in log order, with any other replica's."""
         if any(event.topic in STATE_TOPICS for event in events):
             self.refresh()
@@ -196,7 +196,7 @@ class Collector:
         as a group (see GroupIngest), each with the outcome it would have on its own."""
         return await self._group.ingest(write_key, events, all_or_nothing)
 
-    def acknowledge(self, batch: Admitted, existing: set[uuid.UUID]) -> pb.IngestResponse:
+    def acknowledge(self, batch: Admitted, existing: set[OriginatorId]) -> pb.IngestResponse:
         """The response to a batch once stored; its state events apply."""
         self._apply_stored(batch.to_store, existing)
         return batch.acknowledge(existing)

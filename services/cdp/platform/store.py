@@ -29,6 +29,9 @@ from cdp.platform.config import StoreConfig
 
 log = logging.getLogger(__name__)
 
+# What eventsourcing types an event's originator id as; the platform's are UUIDs.
+OriginatorId = uuid.UUID | str
+
 
 class EventStore:
     def __init__(self, recorder: ProcessRecorder, factory: InfrastructureFactory, name: str):
@@ -58,7 +61,7 @@ class EventStore:
                 listener(head)
         return head
 
-    def append_new(self, events: Sequence[StoredEvent]) -> set[uuid.UUID]:
+    def append_new(self, events: Sequence[StoredEvent]) -> set[OriginatorId]:
         """Append the events whose originators are new; return those that existed.
 
         The store's uniqueness decides: the batch goes in whole when none exists,
@@ -102,7 +105,7 @@ class EventStore:
     def position(self, upstream: str) -> int:
         return self.recorder.max_tracking_id(upstream) or 0
 
-    def events_of(self, originator_id: uuid.UUID) -> Sequence[StoredEvent]:
+    def events_of(self, originator_id: OriginatorId) -> Sequence[StoredEvent]:
         return self.recorder.select_events(originator_id)
 
     def close(self) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
 from cdp.platform.decisions import Decider
-from cdp.platform.store import EventStore
+from cdp.platform.store import EventStore, OriginatorId
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ CHAIN_RETRIES = 20  # other processes extending the decision chain at the same m
 @dataclass
 class Committed:
     head: int | None  # the store's head after the commit (None: there was nothing to write)
-    existing: set[uuid.UUID] = field(default_factory=set)  # with new_only: originators already stored
+    existing: set[OriginatorId] = field(default_factory=set)  # with new_only: originators already stored
 
 
 @dataclass
@@ -61,13 +60,13 @@ class UnitOfWork:
         self.decider = decider
         self.lock = asyncio.Lock()
         self._on_failure: list[Callable[[], None]] = []
-        self._on_commit: list[Callable[[Sequence[StoredEvent], set[uuid.UUID]], None]] = []
+        self._on_commit: list[Callable[[Sequence[StoredEvent], set[OriginatorId]], None]] = []
 
     def on_failure(self, rebuild: Callable[[], None]) -> None:
         """Call rebuild() after a failed commit (in-memory state may have run ahead)."""
         self._on_failure.append(rebuild)
 
-    def on_commit(self, listener: Callable[[Sequence[StoredEvent], set[uuid.UUID]], None]) -> None:
+    def on_commit(self, listener: Callable[[Sequence[StoredEvent], set[OriginatorId]], None]) -> None:
         """Call listener(events, existing) after each commit, with the events it stored."""
         self._on_commit.append(listener)
 
@@ -108,7 +107,7 @@ class UnitOfWork:
         return committed
 
     def _append(self, events: list[StoredEvent], tracking: Tracking | None, new_only: bool) -> Committed:
-        existing: set[uuid.UUID] = set()
+        existing: set[OriginatorId] = set()
         for _ in range(CHAIN_RETRIES):
             records = self.decider.take_records()
             fresh = [e for e in events if e.originator_id not in existing] if existing else events
