@@ -6,15 +6,18 @@ recorded before the call goes on, refusals included.
 
 from __future__ import annotations
 
+from typing import Any
+
+from cdp.platform.auth import Decide
 from cdp.platform.unit_of_work import UnitOfWork
 
 ACCESS_DECISION = "data.cdp.access.decision"
 
 
-def access_control(uow: UnitOfWork):
+def access_control(uow: UnitOfWork) -> Decide:
     """decide(method, caller) for the AuthInterceptor: (allow, reason, decision id, pii_clear)."""
 
-    def decide(method: str, caller: dict) -> tuple[bool, str, str, bool]:
+    def decide(method: str, caller: dict[str, Any]) -> tuple[bool, str, str, bool]:
         decision = uow.decider.decide(
             ACCESS_DECISION,
             {"method": method, "caller": caller},

@@ -54,6 +54,18 @@ class ServiceConfig:
             object.__setattr__(self, "state_dir", self.store.data_dir)
 
     @property
+    def credentials_path(self) -> Path:
+        """credentials_dir as __post_init__ resolved it (the data dir unless given)."""
+        assert self.credentials_dir is not None
+        return self.credentials_dir
+
+    @property
+    def state_path(self) -> Path:
+        """state_dir as __post_init__ resolved it (the data dir unless given)."""
+        assert self.state_dir is not None
+        return self.state_dir
+
+    @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 

@@ -13,9 +13,9 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 
 from cdp.api.policy.v1 import decision_pb2
 from cdp.platform.clock import now_iso
@@ -23,6 +23,10 @@ from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored
 from cdp.platform.store import EventStore
 from cdp.platform.witness import behind, read_head, witness_head, witness_path
+
+if TYPE_CHECKING:
+    from cdp.platform.config import ServiceConfig
+    from cdp.platform.policy import PolicyEngine
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +69,19 @@ class Decision:
 
 
 class Decider:
-    def __init__(self, engine, store: EventStore, service: str, sources: dict[str, str], witness: Path | None = None):
+    def __init__(
+        self,
+        engine: PolicyEngine,
+        store: EventStore,
+        service: str,
+        sources: dict[str, str],
+        witness: Path | None = None,
+    ):
         self.engine = engine
         self.store = store
         self.service = service
         self.revision = engine.revision
-        self._cache: dict[tuple, Decision] = {}
+        self._cache: dict[tuple[Any, ...], Decision] = {}
         self._recorded: set[str] = set()
         self._pending: dict[str, decision_pb2.DecisionRecorded] = {}
         self._sequence, self._head = 0, ""  # the chain's last committed record
@@ -83,8 +94,9 @@ class Decider:
         self._resume_from_witness()
         self._activate(sources)
 
-    def _read(self, notification) -> None:
-        record = decode(notification.topic, notification.state)
+    def _read(self, notification: Notification) -> None:
+        # Read from the decision topic only: a decision record.
+        record = cast(decision_pb2.DecisionRecorded, decode(notification.topic, notification.state))
         self._recorded.add(record.decision_id)
         if record.sequence > self._sequence:
             self._sequence, self._head = record.sequence, record.hash
@@ -124,7 +136,9 @@ class Decider:
                 if not self.store.events_of(originator):
                     raise
 
-    def decide(self, entrypoint: str, input: dict, caller: str = "", key: tuple | None = None) -> Decision:
+    def decide(
+        self, entrypoint: str, input: dict[str, Any], caller: str = "", key: tuple[Any, ...] | None = None
+    ) -> Decision:
         """Decide, from the cache when this revision answered the same input before.
 
         key: a cheap stand-in for the input on hot paths (it must determine the
@@ -186,12 +200,12 @@ class Decider:
         self._taken = None
 
 
-def open_decider(config, store: EventStore) -> Decider:
+def open_decider(config: ServiceConfig, store: EventStore) -> Decider:
     """The service's decider over the policies its config names (read once, at start)."""
     from cdp.platform.policy import load_bundle, make_engine
 
     bundle = load_bundle(config.policies_dir)
     engine = make_engine(config.policy_engine, bundle, opa_url=config.opa_url or None)
     return Decider(
-        engine, store, config.service, bundle.sources(), witness=witness_path(config.state_dir, config.service)
+        engine, store, config.service, bundle.sources(), witness=witness_path(config.state_path, config.service)
     )

@@ -15,6 +15,7 @@ from typing import Protocol
 import grpc
 
 from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
+from cdp.platform.grpc_types import ServicerContext
 from cdp.platform.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServiceServicer):
     def __init__(self, store: EventStore):
         self.log = StoreLog(store)
 
-    async def Read(self, request, context):
+    async def Read(self, request: eventlog_pb2.ReadRequest, context: ServicerContext) -> eventlog_pb2.ReadResponse:
         return await self.log.read(request.after, request.limit, wait_ms=request.wait_ms, topics=request.topics)
 
 
@@ -103,7 +104,8 @@ class GrpcLog:
         self, after: int, limit: int, *, wait_ms: int = 0, topics: Sequence[str] = ()
     ) -> eventlog_pb2.ReadResponse:
         request = eventlog_pb2.ReadRequest(after=after, limit=limit, wait_ms=wait_ms, topics=topics)
-        return await self.stub.Read(request, timeout=wait_ms / 1000 + 10)
+        response: eventlog_pb2.ReadResponse = await self.stub.Read(request, timeout=wait_ms / 1000 + 10)
+        return response
 
 
 class Upstream:

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from typing import cast
 
 import grpc
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
@@ -36,6 +37,7 @@ Notification = eventlog_pb2.Notification
 Handler = Callable[[Sequence[Notification]], Awaitable[Sequence[StoredEvent]]]
 KeyOf = Callable[[Notification], str]
 PARKING_TOPICS = topic_of(ops_pb2.EventParked, ops_pb2.ParkedEventApplied)
+_ParkingRecord = ops_pb2.EventParked | ops_pb2.ParkedEventApplied
 TRANSIENT_CODES = {
     grpc.StatusCode.UNAVAILABLE,
     grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -79,7 +81,7 @@ class Follower:
         self._stopping = False
         self.parked: dict[int, ops_pb2.EventParked] = {}  # by upstream position, not yet applied
         for n in self.store.replay(PARKING_TOPICS):
-            self._note(decode(n.topic, n.state))
+            self._note(cast(_ParkingRecord, decode(n.topic, n.state)))  # read from PARKING_TOPICS
 
     @property
     def name(self) -> str:
@@ -89,7 +91,7 @@ class Follower:
     def position(self) -> int:
         return self.upstream.position
 
-    def _note(self, message) -> None:
+    def _note(self, message: _ParkingRecord) -> None:
         if message.upstream != self.name:
             return
         if isinstance(message, ops_pb2.EventParked):

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,7 @@ class Platform:
     http_port: int = 0  # the collector's HTTP tracking API; 0 = off
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
@@ -67,7 +68,7 @@ class Platform:
             args += ["--http-port", str(self.http_port)]
         return args + self.extra_args
 
-    def start(self, service: str) -> subprocess.Popen:
+    def start(self, service: str) -> subprocess.Popen[bytes]:
         log_dir = self.log_dir or self.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env}
@@ -84,7 +85,7 @@ class Platform:
             self.start(service)
         self.wait_healthy(SERVICES, timeout)
 
-    def wait_healthy(self, services, timeout: float = 30.0) -> None:
+    def wait_healthy(self, services: Iterable[str], timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         for service in services:
             with self.channel(service) as channel:
@@ -150,7 +151,7 @@ class Platform:
         self.start_all()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
@@ -165,5 +166,6 @@ def ensure_default_source(collector: str, data_dir: Path) -> str:
         else:
             request = collector_pb2.CreateSourceRequest(name="default", server_side=True)
             source = stub.CreateSource(request, timeout=10).source
-    (data_dir / "write_key").write_text(source.write_key + "\n")
-    return source.write_key
+    write_key: str = source.write_key
+    (data_dir / "write_key").write_text(write_key + "\n")
+    return write_key

@@ -8,6 +8,7 @@ from cdp.api.ops.v1 import ops_pb2, ops_pb2_grpc
 from cdp.platform.auth import current_caller
 from cdp.platform.errors import NotFound
 from cdp.platform.follower import Follower
+from cdp.platform.grpc_types import ServicerContext
 from cdp.platform.store import EventStore
 
 MAX_PAGE = 1000
@@ -27,7 +28,7 @@ class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
             raise NotFound(f"upstream: {self.service} follows no {upstream!r} (it follows: {known})")
         return [self.followers[upstream]]
 
-    async def GetStatus(self, request, context):
+    async def GetStatus(self, request: ops_pb2.GetStatusRequest, context: ServicerContext) -> ops_pb2.GetStatusResponse:
         return ops_pb2.GetStatusResponse(
             service=self.service,
             head=self.store.head(),
@@ -39,7 +40,9 @@ class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
             ],
         )
 
-    async def ListParked(self, request, context):
+    async def ListParked(
+        self, request: ops_pb2.ListParkedRequest, context: ServicerContext
+    ) -> ops_pb2.ListParkedResponse:
         limit = min(request.limit or 100, MAX_PAGE)
         found = [
             ops_pb2.ParkedEvent(
@@ -56,7 +59,9 @@ class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
         ]
         return ops_pb2.ListParkedResponse(events=found[:limit])
 
-    async def RetryParked(self, request, context):
+    async def RetryParked(
+        self, request: ops_pb2.RetryParkedRequest, context: ServicerContext
+    ) -> ops_pb2.RetryParkedResponse:
         applied = still = 0
         for follower in self._chosen(request.upstream):
             done, left = await follower.retry(current_caller().subject)

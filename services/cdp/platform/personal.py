@@ -9,12 +9,16 @@ a reader that policy allows decrypts them. Forgetting destroys the subject's key
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from cdp.api.common.v1 import event_pb2
 from cdp.platform.decisions import Decider
 from cdp.platform.vault import Vault, is_token
+
+if TYPE_CHECKING:
+    from cdp.platform.config import ServiceConfig
 
 PII_DECISION = "data.cdp.pii.decision"
 JSON_FIELDS = ("properties", "traits", "context")
@@ -30,8 +34,9 @@ def identifier_subjects(identifiers: Iterable[tuple[str, str]]) -> list[str]:
     return [f"{kind}:{value}" for kind, value in identifiers if kind in ("user_id", "anonymous_id")]
 
 
-def _object(text: str) -> dict:
-    return orjson.loads(text) if text else {}
+def _object(text: str) -> dict[str, Any]:
+    value: dict[str, Any] = orjson.loads(text) if text else {}
+    return value
 
 
 def _sealable(value: Any) -> bool:
@@ -51,7 +56,7 @@ class PersonalData:
         )
         return frozenset(decision.result.get("personal", ())), decision.id
 
-    def protect(self, event, fields: dict[str, dict] | None = None) -> tuple[str, list[str]]:
+    def protect(self, event: event_pb2.Event, fields: dict[str, dict[str, Any]] | None = None) -> tuple[str, list[str]]:
         """Encrypt the personal values of a call (an Event message) in place.
 
         fields: the call's properties, traits and context, decoded already (they are changed in
@@ -61,7 +66,8 @@ class PersonalData:
         if fields is None:
             fields = {name: _object(getattr(event, name)) for name in JSON_FIELDS}
         properties, traits, context = fields["properties"], fields["traits"], fields["context"]
-        context_traits = context.get("traits") if isinstance(context.get("traits"), dict) else {}
+        raw_context_traits = context.get("traits")
+        context_traits: dict[str, Any] = raw_context_traits if isinstance(raw_context_traits, dict) else {}
         names = [*properties, *traits, *context_traits, *(["ip"] if "ip" in context else [])]
         if not names:
             return "", []
@@ -100,7 +106,7 @@ class PersonalData:
         text = self.vault.decrypt(subject, event_type, name, value)
         return (None, True) if text is None else (orjson.loads(text), False)
 
-    def reveal_object(self, subject: str, event_type: str, values: dict) -> dict:
+    def reveal_object(self, subject: str, event_type: str, values: dict[str, Any]) -> dict[str, Any]:
         """A dict of stored values in clear; erased values are left out."""
         out = {}
         for name, value in values.items():
@@ -110,11 +116,11 @@ class PersonalData:
         return out
 
 
-def open_vault(config) -> Vault:
+def open_vault(config: ServiceConfig) -> Vault:
     """The vault of a service: the shared key table, under the master key of the install."""
     from cdp.platform.vault import load_master_key, open_key_table
 
-    return Vault(open_key_table(config.store), load_master_key(config.credentials_dir))
+    return Vault(open_key_table(config.store), load_master_key(config.credentials_path))
 
 
 def subject_of_call(notification: Any) -> str:

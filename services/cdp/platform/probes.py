@@ -18,6 +18,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -36,7 +37,7 @@ class Probes:
         self.port = port
         self.timeout = timeout
         self.checks: dict[str, Check] = dict(checks or {})
-        self._running: dict[str, asyncio.Future] = {}
+        self._running: dict[str, asyncio.Future[Any]] = {}
         self._runner: web.AppRunner | None = None
 
     def add(self, name: str, check: Check) -> None:
@@ -110,7 +111,11 @@ class Probes:
             future.cancel()
 
 
-def serving(service) -> Check:
+class Serving(Protocol):
+    serving: bool  # from start until stop begins draining
+
+
+def serving(service: Serving) -> Check:
     """Ready while the gRPC server serves (from start until stop begins draining)."""
 
     async def check() -> CheckResult:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from eventsourcing.persistence import Notification
@@ -37,7 +38,7 @@ def open_engine(config: StoreConfig, service: str) -> sa.Engine:
         engine = sa.create_engine(f"sqlite:///{config.data_dir / f'{service}-read.sqlite'}")
 
         @sa.event.listens_for(engine, "connect")
-        def _wal(dbapi_connection, _record):
+        def _wal(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
         return engine

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +59,9 @@ class Follow:
 class Declaration:
     servicers: list[Servicer] = field(default_factory=list)
     follows: list[Follow] = field(default_factory=list)
-    tasks: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)  # name -> coroutine function
+    tasks: dict[str, Callable[[], Coroutine[Any, Any, None]]] = field(
+        default_factory=dict
+    )  # name -> coroutine function
     on_stop: list[Callable[[], object]] = field(default_factory=list)
 
 
@@ -106,7 +108,7 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
     store = open_store(config.store, config.service)
     uow = UnitOfWork(store, open_decider(config, store))
     service = Service(
-        config.service, config.address, credentials(config.credentials_dir, config.service), access_control(uow)
+        config.service, config.address, credentials(config.credentials_path, config.service), access_control(uow)
     )
     service.on_stop(store.close)
     runtime = Runtime(config, uow, service)
@@ -132,7 +134,7 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
     for callback in declaration.on_stop:
         service.on_stop(callback)
     for channel in runtime._channels.values():
-        service.on_stop(channel.close)
+        service.on_stop(channel.close)  # type: ignore[arg-type]  # grpc-stubs: close's grace defaults to None
     if config.probe_port:
         # Plain-HTTP /healthz and /readyz: serving gRPC, the store answers, followers within bound.
         service.probes = Probes(

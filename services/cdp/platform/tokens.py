@@ -130,6 +130,7 @@ def _claims(payload: object) -> Claims:
         raise InvalidToken("malformed token: roles must be a list of strings")
     if not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in (iat, exp)):
         raise InvalidToken("malformed token: iat and exp must be numbers")
+    assert isinstance(iat, (int, float)) and isinstance(exp, (int, float))  # checked just above
     return Claims(sub, tuple(roles), float(exp), float(iat), str(payload.get("jti", "")))
 
 

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
@@ -139,12 +140,14 @@ class KeyTable:
         self.sqlite = engine.dialect.name == "sqlite"
         _retry_racing_creators(lambda: metadata.create_all(engine))
 
-    def _insert(self):
+    def _insert(self) -> Callable[[sa.Table], Any]:
         if self.sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        return insert
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
 
     def get_or_create(self, subjects: Sequence[str], new_wrapped_key: Callable[[], bytes]) -> dict[str, KeyRow]:
         """Every subject's active key, creating the missing ones, in one transaction.
@@ -216,7 +219,7 @@ class KeyTable:
         if not self.sqlite:
             return
         with self.engine.connect() as conn:
-            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()[0]
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
             conn.commit()
         if busy:
             log.warning(
@@ -247,7 +250,7 @@ def open_key_table(config: StoreConfig) -> KeyTable:
         engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record):
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
             dbapi_connection.execute("PRAGMA secure_delete=ON")
 
@@ -370,20 +373,22 @@ class Vault:
 
     def _remember(self, row: KeyRow, checked: float) -> _Key:
         # `checked` is when the read began, so the TTL never stretches past what the table said.
+        subject, wrapped_key = row.subject, row.wrapped_key
+        assert subject is not None and wrapped_key is not None  # an active key's row: callers skip tombstones
         key = self._by_id.get(row.key_id)
         if key is None:
             try:
-                secret = aes_key_unwrap(self._master, row.wrapped_key)
+                secret = aes_key_unwrap(self._master, wrapped_key)
             except InvalidUnwrap:
                 raise RuntimeError(f"vault: key {row.key_id} does not unwrap: wrong master key?") from None
             if len(self._by_id) >= self.max_cached_keys:
                 self._evict()
-            key = self._by_id[row.key_id] = _Key(row.key_id, row.subject, secret, checked)
+            key = self._by_id[row.key_id] = _Key(row.key_id, subject, secret, checked)
         key.checked = checked
-        previous = self._by_subject.get(row.subject)
+        previous = self._by_subject.get(subject)
         if previous is not None and previous.key_id != row.key_id:  # destroyed by another process
             self._forget_key(previous)
-        self._by_subject[row.subject] = key
+        self._by_subject[subject] = key
         return key
 
     def _evict(self) -> None:

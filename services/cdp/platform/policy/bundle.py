@@ -24,7 +24,7 @@ class PolicyBundle:
     root: Path
     modules: dict[str, str]  # relative path -> source (the .rego files, tests excluded)
     tests: dict[str, str]  # relative path -> source of the *_test.rego files
-    data: dict
+    data: dict[str, Any]
     revision: str
 
     def sources(self) -> dict[str, str]:
@@ -71,7 +71,7 @@ def bundle_from_sources(sources: Mapping[str, str], root: str | Path = ".") -> P
     return PolicyBundle(Path(root), modules, tests, data, _revision(modules, data))
 
 
-def _deep_merge(into: dict, other: Mapping) -> None:
+def _deep_merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
     # Objects merge key by key; anything else from a later file replaces the earlier value, so a
     # deployment file (e.g. data/zz-site.json) can add classified names or override a purpose.
     for key, value in other.items():
@@ -81,7 +81,7 @@ def _deep_merge(into: dict, other: Mapping) -> None:
             into[key] = json.loads(json.dumps(value))  # a private copy
 
 
-def _revision(modules: Mapping[str, str], data: Mapping) -> str:
+def _revision(modules: Mapping[str, str], data: Mapping[str, Any]) -> str:
     canonical = json.dumps(
         {"modules": sorted(modules.items()), "data": data},
         sort_keys=True,

@@ -53,14 +53,15 @@ class OpaServerEngine:
         except requests.RequestException as e:
             raise PolicyError("bundle", f"OPA unreachable: {e}") from None
 
-    def _query(self, entrypoint: str, path: list[str], input: Any) -> dict:
+    def _query(self, entrypoint: str, path: list[str], input: Any) -> dict[str, Any]:
         try:
-            return self.client.query_rule(input, ".".join(path[:-1]), path[-1])
+            response: dict[str, Any] = self.client.query_rule(input, ".".join(path[:-1]), path[-1])
+            return response
         except requests.RequestException as e:
             body = getattr(e.response, "text", "") if getattr(e, "response", None) is not None else ""
             raise PolicyError(entrypoint, f"OPA query failed: {e} {body}".strip()) from None
 
-    def evaluate(self, entrypoint: str, input: dict) -> Any:
+    def evaluate(self, entrypoint: str, input: dict[str, Any]) -> Any:
         response = self._query(entrypoint, rule_path(entrypoint), input)
         if "result" not in response:  # OPA answers {} for an undefined document
             raise PolicyError(entrypoint, "undefined")

@@ -59,7 +59,7 @@ class RegorusEngine:
             rule = self._rules[entrypoint] = "data." + ".".join(rule_path(entrypoint))
         return rule
 
-    def evaluate(self, entrypoint: str, input: dict) -> Any:
+    def evaluate(self, entrypoint: str, input: dict[str, Any]) -> Any:
         rule = self._rule(entrypoint)
         engine = self._engine()
         try:
