@@ -32,7 +32,7 @@ def check_destination(name: str, type_: str, url: str, purpose: str) -> None:
 
 def backoff(attempt: int) -> float:
     """Seconds to wait after the attempt-th failure: exponential, capped."""
-    return min(FIRST_BACKOFF_S * 2 ** (attempt - 1), MAX_BACKOFF_S)
+    return min(FIRST_BACKOFF_S * 2.0 ** (attempt - 1), MAX_BACKOFF_S)
 
 
 def payload(
@@ -47,7 +47,7 @@ def payload(
     withheld: list[str],
     decision_id: str,
     at: str,
-) -> dict:
+) -> dict[str, Any]:
     """The body posted to a webhook: only the traits egress allowed."""
     return {
         "delivery_id": delivery_id,

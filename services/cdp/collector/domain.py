@@ -7,8 +7,10 @@ A call is any object with the envelope's attributes (type, message_id, user_id,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import orjson
 
@@ -40,6 +42,47 @@ SPEC_NAMES = {
 }
 
 
+class Call(Protocol):
+    """A tracking call's envelope, as this module reads it (an Event message has it); the JSON
+    fields (properties, traits, context) are JSON text."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def anonymous_id(self) -> str: ...
+    @property
+    def group_id(self) -> str: ...
+    @property
+    def previous_id(self) -> str: ...
+    @property
+    def timestamp(self) -> str: ...
+    @property
+    def sent_at(self) -> str: ...
+    @property
+    def original_timestamp(self) -> str: ...
+    @property
+    def properties(self) -> str: ...
+    @property
+    def traits(self) -> str: ...
+    @property
+    def context(self) -> str: ...
+
+
+class PlanViolation(Protocol):
+    """A tracking plan's violation (collector.plans.Violation)."""
+
+    @property
+    def field(self) -> str: ...
+    @property
+    def rule(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Rejection:
     field: str
@@ -53,12 +96,14 @@ def _reject(field: str, rule: str) -> Rejection:
     return Rejection(SPEC_NAMES.get(field, field), rule)
 
 
-def validate(call, size: int, received: datetime | None = None) -> Rejection | None:
+def validate(call: Call, size: int, received: datetime | None = None) -> Rejection | None:
     """The first rule the call breaks, or None when it is well-formed."""
     return check(call, size, received)[0]
 
 
-def check(call, size: int, received: datetime | None = None) -> tuple[Rejection | None, dict[str, dict]]:
+def check(
+    call: Call, size: int, received: datetime | None = None
+) -> tuple[Rejection | None, dict[str, dict[str, Any]]]:
     """validate(), and the call's JSON fields (properties, traits, context) decoded on the way,
     each {} when absent, so that nothing later decodes them again.
 
@@ -72,7 +117,7 @@ def check(call, size: int, received: datetime | None = None) -> tuple[Rejection 
     rejection = _envelope(call)
     if rejection is not None:
         return rejection, {}
-    fields: dict[str, dict] = {}
+    fields: dict[str, dict[str, Any]] = {}
     for name in JSON_FIELDS:
         text = getattr(call, name)
         if not text:
@@ -105,7 +150,7 @@ def check(call, size: int, received: datetime | None = None) -> tuple[Rejection 
     return None, fields
 
 
-def _envelope(call) -> Rejection | None:
+def _envelope(call: Call) -> Rejection | None:
     """The first rule of ids and of what each call type requires that the call breaks."""
     if not call.message_id:
         return _reject("message_id", "is required")
@@ -135,7 +180,7 @@ def is_good_id(value: str) -> bool:
     return len(value) <= MAX_ID_LENGTH and not _CONTROL.search(value)
 
 
-def too_deep(value, limit: int = MAX_DEPTH) -> bool:
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     """Whether a decoded JSON value nests deeper than limit (checked without recursion)."""
     level = [value]
     for _ in range(limit):
@@ -162,7 +207,7 @@ def time_rule(text: str) -> str | None:
     return None
 
 
-def _corrected(call, received: datetime) -> datetime | None:
+def _corrected(call: Call, received: datetime) -> datetime | None:
     """receivedAt - (sentAt - originalTimestamp); None when it is past datetime's range."""
     try:
         return (received - (parse_iso(call.sent_at) - parse_iso(call.original_timestamp))).astimezone(UTC)
@@ -170,12 +215,14 @@ def _corrected(call, received: datetime) -> datetime | None:
         return None
 
 
-def corrected_timestamp(call, received: datetime) -> str:
+def corrected_timestamp(call: Call, received: datetime) -> str:
     """When the call happened: a client clock is corrected by how far its sentAt
     was off (receivedAt - (sentAt - originalTimestamp)); what it sent is kept.
     Only for a call that check() passed with this received time."""
     if call.original_timestamp and call.sent_at:
-        return format_iso(_corrected(call, received))
+        corrected = _corrected(call, received)
+        assert corrected is not None, "check() refuses a call whose corrected time is out of range"
+        return format_iso(corrected)
     return call.original_timestamp or format_iso(received)
 
 
@@ -196,20 +243,22 @@ class Outcome:
     recorded_rule: str = ""  # as the rejection is recorded (the plan's own words)
     by_policy: bool = False  # rejected by cdp.collect rather than by the plan
     drop: tuple[str, ...] = ()
-    violations: tuple = ()  # the plan's, each with .field and .rule
+    violations: tuple[PlanViolation, ...] = ()  # the plan's
 
 
-def allowed(decision: dict) -> bool:
+def allowed(decision: dict[str, Any]) -> bool:
     """Whether cdp.collect lets the call in (its decision's result)."""
     return bool(decision.get("allow", False))
 
 
-def dropped(decision: dict) -> tuple[str, ...]:
+def dropped(decision: dict[str, Any]) -> tuple[str, ...]:
     """The properties cdp.collect drops from a call it lets in: dropped before the plan sees them."""
     return tuple(decision.get("drop", ())) if allowed(decision) else ()
 
 
-def outcome(decision: dict, violations, mode: str, plan: tuple[str, int] | None = None) -> Outcome:
+def outcome(
+    decision: dict[str, Any], violations: Iterable[PlanViolation], mode: str, plan: tuple[str, int] | None = None
+) -> Outcome:
     """The outcome of one checked call, from the result of cdp.collect's decision, the
     violations of the source's plan (name, version) on what the decision kept, and the
     source's plan mode (allow, quarantine, reject)."""

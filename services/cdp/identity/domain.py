@@ -8,8 +8,9 @@ that merge is blocked and recorded instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 Identifier = tuple[str, str]  # (type, value)
 
@@ -58,6 +59,7 @@ class MergeBlocked:
 
 
 IdentityEvent = PersonCreated | IdentifierLinked | PersonsMerged | MergeBlocked | SubjectForgotten
+_Event = TypeVar("_Event", bound=IdentityEvent)
 
 
 def normal_email(text: object) -> str | None:
@@ -98,7 +100,9 @@ class IdentityGraph:
 
     # Deciding --------------------------------------------------------------
 
-    def link(self, found: Iterable[Identifier], event_id: str, new_person_id) -> list[IdentityEvent]:
+    def link(
+        self, found: Iterable[Identifier], event_id: str, new_person_id: Callable[[Identifier], str]
+    ) -> list[IdentityEvent]:
         """The events that joining these identifiers causes; applied as they are decided."""
         found = list(found)
         if not found:
@@ -107,8 +111,9 @@ class IdentityGraph:
         persons = list(dict.fromkeys(p for i in found if (p := self.person_of.get(i))))
         if not persons:
             first = found[0]
-            events.append(self._emit(PersonCreated(new_person_id(first), first, event_id)))
-            persons = [events[-1].person_id]
+            created = self._emit(PersonCreated(new_person_id(first), first, event_id))
+            events.append(created)
+            persons = [created.person_id]
         survivor = min(persons, key=lambda p: self.created[p])
         for other in persons:
             if other == survivor:
@@ -141,7 +146,7 @@ class IdentityGraph:
         ids_b = {v for t, v in self.identifiers[b] if t == USER_ID}
         return bool(ids_a and ids_b and not ids_a & ids_b)
 
-    def _emit(self, event: IdentityEvent) -> IdentityEvent:
+    def _emit(self, event: _Event) -> _Event:
         self.apply(event)
         return event
 

@@ -71,9 +71,9 @@ def define(name: str, conditions: list[Condition]) -> AudienceDefinition:
 
 def _compare(op: str, actual: Any, expected: Any) -> bool:
     if op == "eq":
-        return actual == expected
+        return bool(actual == expected)
     if op == "neq":
-        return actual != expected
+        return bool(actual != expected)
     if op == "contains":
         if isinstance(actual, str) and isinstance(expected, str):
             return expected in actual
@@ -82,7 +82,9 @@ def _compare(op: str, actual: Any, expected: Any) -> bool:
     comparable = not isinstance(actual, bool) and isinstance(actual, numbers) and isinstance(expected, numbers)
     if not comparable and not (isinstance(actual, str) and isinstance(expected, str)):
         return False
-    return {"gt": actual > expected, "gte": actual >= expected, "lt": actual < expected, "lte": actual <= expected}[op]
+    return bool(
+        {"gt": actual > expected, "gte": actual >= expected, "lt": actual < expected, "lte": actual <= expected}[op]
+    )
 
 
 def holds(condition: Condition, traits: dict[str, Any], counts: dict[str, int]) -> bool:
