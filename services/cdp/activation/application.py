@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 import orjson
 from eventsourcing.persistence import StoredEvent
@@ -26,6 +26,7 @@ from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, is_token
 
 SEGMENT_TOPICS = topic_of(segment_pb2.MembershipEntered, segment_pb2.MembershipExited)
+_Membership = segment_pb2.MembershipEntered | segment_pb2.MembershipExited
 PUBLISHED = topic_of(pb.DestinationCreated, pb.DeliveryScheduled, pb.DeliveryAttempted, pb.DeliveryDeadLettered)
 EGRESS_DECISION = "data.cdp.egress.decision"
 AUDIENCE_DECISION = "data.cdp.audience.decision"
@@ -153,7 +154,7 @@ class ActivationApp(EventSourced):
         """The latest entered notification of every current membership, up to activation's position."""
         current: dict[tuple[str, str], eventlog_pb2.Notification] = {}
         async for n in self.segment.history():
-            message = decode(n.topic, n.payload)
+            message = cast(_Membership, decode(n.topic, n.payload))  # SEGMENT_TOPICS
             key = (message.audience_id, message.person_id)
             if isinstance(message, segment_pb2.MembershipEntered):
                 current[key] = n
@@ -169,7 +170,7 @@ class ActivationApp(EventSourced):
     async def _schedule(self, notifications, only: str = "") -> list[StoredEvent]:
         wanted = []
         for n in notifications:
-            message = decode(n.topic, n.payload)
+            message = cast(_Membership, decode(n.topic, n.payload))  # SEGMENT_TOPICS
             for destination in self.destinations.values():
                 if message.audience_id in destination.audience_ids and (not only or destination.destination_id == only):
                     wanted.append((n, message, destination))

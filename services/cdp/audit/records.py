@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.api.policy.v1 import decision_pb2
@@ -37,7 +38,7 @@ def read_decisions(stubs: dict[str, eventlog_pb2_grpc.EventLogServiceStub], sinc
     out = []
     for service, stub in stubs.items():
         for n in read_log(stub, DECISIONS):
-            record = decode(n.topic, n.payload)
+            record = cast(decision_pb2.DecisionRecorded, decode(n.topic, n.payload))  # DECISIONS
             if not since or record.decided_at >= since:
                 out.append(Recorded(service, n.id, record))
     return out
@@ -48,7 +49,7 @@ def read_revisions(stubs: dict[str, eventlog_pb2_grpc.EventLogServiceStub]) -> d
     revisions: dict[str, dict[str, str]] = {}
     for stub in stubs.values():
         for n in read_log(stub, REVISIONS):
-            message = decode(n.topic, n.payload)
+            message = cast(decision_pb2.PolicyRevisionActivated, decode(n.topic, n.payload))  # REVISIONS
             revisions.setdefault(message.revision, dict(message.sources))
     return revisions
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import cast
 
 import orjson
 from eventsourcing.persistence import StoredEvent
@@ -97,7 +98,9 @@ class IdentityApp(EventSourced):
             return domain.SubjectForgotten(message.person_id, message.keys_destroyed, message.requested_by)
         return domain.MergeBlocked(message.person_id, message.other_person_id, message.rule, message.event_id)
 
-    def _proto_identifier(self, identifier: domain.Identifier) -> pb.Identifier:
+    def _proto_identifier(self, identifier: domain.Identifier | None) -> pb.Identifier:
+        # Only what link() decided is published, and that names its identifier.
+        assert identifier is not None
         if identifier[0] == domain.EMAIL:
             return self.email_tokens[identifier[1]]
         return pb.Identifier(type=identifier[0], value=identifier[1])
@@ -147,7 +150,7 @@ class IdentityApp(EventSourced):
     async def handle(self, notifications) -> Sequence[StoredEvent]:
         """Link the identifiers of each collected call (a follower handler)."""
         out: list[StoredEvent] = []
-        calls = [decode(n.topic, n.payload) for n in notifications]
+        calls = [cast(collector_pb2.EventAccepted, decode(n.topic, n.payload)) for n in notifications]
         # One key transaction for the subjects whose emails are decrypted and sealed again below.
         subjects = {subject_of(c.event.user_id, c.event.anonymous_id) for c in calls if _may_carry_email(c.event)}
         if subjects:

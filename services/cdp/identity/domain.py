@@ -22,14 +22,14 @@ EMAIL = "email"
 @dataclass(frozen=True)
 class PersonCreated:
     person_id: str
-    identifier: Identifier
+    identifier: Identifier | None  # None: its value was erased (a forgotten email, read back)
     event_id: str
 
 
 @dataclass(frozen=True)
 class IdentifierLinked:
     person_id: str
-    identifier: Identifier
+    identifier: Identifier | None  # None: its value was erased (a forgotten email, read back)
     event_id: str
 
 

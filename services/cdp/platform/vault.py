@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
@@ -317,7 +317,7 @@ class _Key:
         return entry
 
 
-def is_token(value: object) -> bool:
+def is_token(value: object) -> TypeGuard[str]:
     """Whether value looks like a token this vault makes (cheap; does not decrypt)."""
     return isinstance(value, str) and value.startswith(TOKEN_PREFIX) and value.count(":") == 3
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 import orjson
 from eventsourcing.persistence import StoredEvent
@@ -22,6 +22,7 @@ from cdp.profile import domain
 
 COLLECTOR_TOPICS = topic_of(collector_pb2.EventAccepted)
 IDENTITY_TOPICS = topic_of(identity_pb2.PersonsMerged, identity_pb2.SubjectForgotten)
+_IdentityRecord = identity_pb2.PersonsMerged | identity_pb2.SubjectForgotten
 PUBLISHED = topic_of(pb.ProfileChanged, pb.ProfileMerged)
 
 
@@ -152,7 +153,7 @@ class ProfileApp(EventSourced):
     # Following ---------------------------------------------------------------
 
     async def handle_collected(self, notifications) -> Sequence[StoredEvent]:
-        calls = [decode(n.topic, n.payload) for n in notifications]
+        calls = [cast(collector_pb2.EventAccepted, decode(n.topic, n.payload)) for n in notifications]
         keys = list(dict.fromkeys(self._key(c.event) for c in calls))
         persons = await self._resolve(keys, notifications[-1].id)
         changed: dict[str, str] = {}
@@ -182,7 +183,7 @@ class ProfileApp(EventSourced):
     async def handle_identity(self, notifications) -> Sequence[StoredEvent]:
         out: list[StoredEvent] = []
         for n in notifications:
-            merged = decode(n.topic, n.payload)
+            merged = cast(_IdentityRecord, decode(n.topic, n.payload))  # IDENTITY_TOPICS
             if isinstance(merged, identity_pb2.SubjectForgotten):
                 profile = self.profiles.get(merged.person_id)
                 if profile is not None and domain.erase(profile, is_personal):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from eventsourcing.persistence import StoredEvent
@@ -23,6 +23,7 @@ from cdp.platform.vault import Vault, is_token
 from cdp.segment import domain
 
 PROFILE_TOPICS = topic_of(profile_pb2.ProfileChanged, profile_pb2.ProfileMerged)
+_ProfileRecord = profile_pb2.ProfileChanged | profile_pb2.ProfileMerged
 PUBLISHED = topic_of(pb.AudienceCreated, pb.MembershipEntered, pb.MembershipExited)
 AUDIENCE_DECISION = "data.cdp.audience.decision"
 
@@ -131,7 +132,7 @@ class SegmentApp(EventSourced):
     async def handle_profiles(self, notifications) -> Sequence[StoredEvent]:
         out: list[StoredEvent] = []
         for n in notifications:
-            message = decode(n.topic, n.payload)
+            message = cast(_ProfileRecord, decode(n.topic, n.payload))  # PROFILE_TOPICS
             if isinstance(message, profile_pb2.ProfileChanged):
                 out.extend(self.evaluate(message.profile, message.cause_event_id, self.definitions))
             else:
@@ -171,7 +172,7 @@ class SegmentApp(EventSourced):
         """The latest profile of every person, as of segment's position in profile's log."""
         latest: dict[str, profile_pb2.Profile] = {}
         async for n in self.profile.history():
-            message = decode(n.topic, n.payload)
+            message = cast(_ProfileRecord, decode(n.topic, n.payload))  # PROFILE_TOPICS
             if isinstance(message, profile_pb2.ProfileChanged):
                 latest[message.profile.person_id] = message.profile
             else:
