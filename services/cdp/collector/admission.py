@@ -61,13 +61,13 @@ class Admitted:
     acks: list[pb.EventAck] = field(default_factory=list)
     accepted: list[StoredEvent] = field(default_factory=list)
     rejections: list[StoredEvent] = field(default_factory=list)  # kept for review whatever happens
-    seen: dict[uuid.UUID, int] = field(default_factory=dict)  # ack index of each accepted event id
+    seen: dict[OriginatorId, int] = field(default_factory=dict)  # ack index of each accepted event id
 
     @property
     def to_store(self) -> list[StoredEvent]:
         return self.accepted + self.rejections
 
-    def ack(self, index: int, status: int, event_id: uuid.UUID) -> None:
+    def ack(self, index: int, status: pb.AckStatus, event_id: uuid.UUID) -> None:
         self.acks.append(pb.EventAck(index=index, status=status, event_id=str(event_id)))
 
     def accept(self, index: int, event_id: uuid.UUID, message) -> None:
@@ -159,7 +159,9 @@ class Admission:
             if plan and domain.allowed(decision.result)
             else []
         )
-        outcome = domain.outcome(decision.result, violations, source.plan_mode, plan and (plan.name, plan.version))
+        outcome = domain.outcome(
+            decision.result, violations, source.plan_mode, (plan.name, plan.version) if plan else None
+        )
         # Personal values are encrypted before anything of the call is stored, rejections included.
         accepted.pii_decision_id, encrypted = self.personal.protect(accepted.event, fields)
         accepted.encrypted_fields.extend(encrypted)
@@ -174,10 +176,12 @@ class Admission:
             if outcome.by_policy:
                 record.decision_id = decision.id
             else:
+                assert plan is not None  # only a plan's violations reject a call cdp.collect let in
                 record.plan_name, record.plan_version = plan.name, plan.version
             return batch.reject(index, outcome.field, outcome.rule, record=record)
         found = [pb.Violation(field=v.field, rule=v.rule) for v in outcome.violations]
         if outcome.kind == domain.QUARANTINE:
+            assert plan is not None  # only a plan's violations quarantine a call
             waiting = pb.QuarantinedEvent(
                 event_id=accepted.event_id,
                 source_id=source.source_id,

@@ -7,10 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from eventsourcing.persistence import StoredEvent
+
 from cdp.api.collector.v1 import collector_pb2 as pb
 from cdp.api.common.v1 import event_pb2
 from cdp.collector.admission import Admitted
 from cdp.collector.registry import Source
+from cdp.platform.store import OriginatorId
 
 
 class Steps(Protocol):
@@ -22,9 +25,9 @@ class Steps(Protocol):
 
     def admit(self, write_key: str, events: Sequence[event_pb2.Event], *, all_or_nothing: bool = False) -> Admitted: ...
 
-    def store_new(self, events: list) -> set: ...
+    def store_new(self, events: list[StoredEvent]) -> set[OriginatorId]: ...
 
-    def acknowledge(self, batch: Admitted, existing: set) -> pb.IngestResponse: ...
+    def acknowledge(self, batch: Admitted, existing: set[OriginatorId]) -> pb.IngestResponse: ...
 
 
 GATHER_S = 0.001  # how long the first call of a group waits for others to join it
@@ -37,8 +40,14 @@ class Call:
     write_key: str
     events: Sequence[event_pb2.Event]
     all_or_nothing: bool
-    future: asyncio.Future
+    future: asyncio.Future[pb.IngestResponse]
     batch: Admitted | None = None
+
+    @property
+    def admitted(self) -> Admitted:
+        """The batch as admitted (for the steps after admission)."""
+        assert self.batch is not None
+        return self.batch
 
 
 class GroupIngest:
@@ -88,9 +97,9 @@ class GroupIngest:
         call.batch = self.collector.admit(call.write_key, call.events, all_or_nothing=call.all_or_nothing)
 
     def _store(self, group: list[Call]) -> None:
-        existing = self.collector.store_new([e for call in group for e in call.batch.to_store])
+        existing = self.collector.store_new([e for call in group for e in call.admitted.to_store])
         for call in group:
-            response = self.collector.acknowledge(call.batch, existing)
+            response = self.collector.acknowledge(call.admitted, existing)
             if not call.future.done():  # else its caller went away; the events are stored all the same
                 call.future.set_result(response)
 
@@ -119,11 +128,13 @@ class GroupIngest:
     @staticmethod
     def _disjoint(calls: list[Call]) -> tuple[list[Call], list[Call]]:
         """The calls that share no event id with an earlier one, and the rest."""
-        group, later, ids = [], [], set()
+        group: list[Call] = []
+        later: list[Call] = []
+        ids: set[OriginatorId] = set()
         for call in calls:
-            if ids.isdisjoint(call.batch.seen):
+            if ids.isdisjoint(call.admitted.seen):
                 group.append(call)
-                ids.update(call.batch.seen)
+                ids.update(call.admitted.seen)
             else:
                 later.append(call)
         return group, later

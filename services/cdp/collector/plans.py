@@ -83,6 +83,7 @@ def _run(validator: Callable[[Any], Any], value: dict, root: str) -> list[Violat
         validator(value)
         return []
     except fastjsonschema.JsonSchemaValueException as error:
+        assert error.name is not None  # a compiled validator names the place that failed
         path = root + error.name[len("data") :]
         if error.rule == "required":
             at = error.value if isinstance(error.value, dict) else {}

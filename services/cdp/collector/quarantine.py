@@ -6,6 +6,7 @@ returns the events to store, which the collector commits and applies back.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 
 from eventsourcing.persistence import StoredEvent
@@ -42,7 +43,7 @@ class Quarantine:
         found = [q for q in self.waiting.values() if not source_id or q.source_id == source_id]
         return found[:limit]
 
-    def release(self, source_name: str) -> tuple[list[StoredEvent], int, int]:
+    def release(self, source_name: str) -> tuple[builtins.list[StoredEvent], int, int]:
         """Re-check waiting events against their source's current plan: the events that pass
         them on (to store), how many are released and how many still wait."""
         source_id = self.registry.named(source_name).source_id if source_name else ""

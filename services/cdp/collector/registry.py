@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import orjson
 from eventsourcing.persistence import StoredEvent
@@ -80,6 +81,12 @@ class Registry:
             self.plan_documents[plan.name] = plan
 
     # Reading -----------------------------------------------------------------
+
+    @overload
+    def named(self, name: str, missing_ok: Literal[False] = False) -> Source: ...
+
+    @overload
+    def named(self, name: str, missing_ok: bool) -> Source | None: ...
 
     def named(self, name: str, missing_ok: bool = False) -> Source | None:
         for source in self.sources.values():

@@ -79,6 +79,7 @@ def id_text(key: str, number: int | float | Decimal) -> str:
     if not value.is_finite():
         raise MalformedCall(key, "must be a string or a finite number")
     _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # a finite number's exponent
     if len(digits) + abs(exponent) > MAX_ID_LENGTH:  # checked before 1e999999999 is written out
         raise MalformedCall(key, f"is longer than {MAX_ID_LENGTH} characters")
     return format(abs(value) if value.is_zero() else value, "f")
