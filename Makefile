@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check services tests
 	$(BIN)/ruff format --check services tests
 	cd protos && $(abspath $(BIN))/buf lint
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/cdp bench ingest
