@@ -7,6 +7,7 @@ import asyncio
 import logging
 import re
 
+import aiohttp
 import grpc
 import pytest
 
@@ -33,11 +34,13 @@ DECLARED["activation"] = activation
 TS = "2026-11-30T10:00:00Z"
 
 
-async def started(root):
+async def started(root, probe_port: int):
     ports = dict(zip(config_module.SERVICES, free_ports(5), strict=True))
     running = {}
     for name, declare in DECLARED.items():
         args = ["--data-dir", str(root), "--port", str(ports[name])]
+        if name == "profile":
+            args += ["--probe-port", str(probe_port)]
         for peer in config_module.SERVICES:
             if peer != name:
                 args += [f"--{peer}-addr", f"127.0.0.1:{ports[peer]}"]
@@ -65,7 +68,8 @@ async def until(check, timeout: float = 15.0):
 
 def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
     async def scenario():
-        running, ports = await started(tmp_path)
+        (probe_port,) = free_ports(1)
+        running, ports = await started(tmp_path, probe_port)
         token = mint_token(tmp_path, "ops@example.com", ["admin"], ttl_s=600)
         channels = {s: tool_aio_channel(tmp_path, f"127.0.0.1:{p}", token) for s, p in ports.items()}
         try:
@@ -119,6 +123,13 @@ def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
             status = await ops.GetStatus(ops_pb2.GetStatusRequest())
             assert {f.upstream for f in status.followers} == {"collector", "identity"}
             assert (await ops.RetryParked(ops_pb2.RetryParkedRequest())).still_parked == 0
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{probe_port}/metrics") as response:
+                    text = await response.text()
+                async with http.get(f"http://127.0.0.1:{probe_port}/readyz") as response:
+                    assert response.status == 200
+            assert 'cdp_follower_parked{service="profile",upstream="collector"} 0' in text
+            assert 'cdp_follower_lag{service="profile",upstream="identity"}' in text
             with pytest.raises(grpc.aio.AioRpcError) as unknown:
                 await ops.ListParked(ops_pb2.ListParkedRequest(upstream="segment"))
             assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
