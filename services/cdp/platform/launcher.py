@@ -18,7 +18,6 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
 from cdp.platform.config import DEFAULT_PORTS, SERVICES
 from cdp.platform.security import bearer, credentials, mint_token, tool_aio_channel, tool_channel
 
@@ -152,18 +151,3 @@ class Platform:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def ensure_default_source(collector: str, data_dir: Path) -> str:
-    """A first run creates a server-side source named 'default' for the quickstart."""
-    with tool_channel(data_dir, collector, mint_token(data_dir, "cdp-up", ("admin",), ttl_s=60)) as channel:
-        stub = collector_pb2_grpc.CollectorServiceStub(channel)
-        for existing in stub.ListSources(collector_pb2.ListSourcesRequest(), timeout=10).sources:
-            if existing.name == "default":
-                source = existing
-                break
-        else:
-            request = collector_pb2.CreateSourceRequest(name="default", server_side=True)
-            source = stub.CreateSource(request, timeout=10).source
-    (data_dir / "write_key").write_text(source.write_key + "\n")
-    return source.write_key
