@@ -12,14 +12,20 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
+from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
+from cdp.api.common.v1 import event_pb2
+from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.api.profile.v1 import profile_pb2, profile_pb2_grpc
 from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
 from cdp.client import (
+    AsyncEventLogClient,
     AsyncProfileClient,
     AsyncSegmentClient,
     CallFailed,
+    CollectorClient,
     Conflict,
     DeadlineExceeded,
+    EventLogClient,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -102,6 +108,47 @@ class Profiles(profile_pb2_grpc.ProfileServiceServicer):
         )
 
 
+class Collector(collector_pb2_grpc.CollectorServiceServicer):
+    """Ingest answers UNAVAILABLE twice, then acknowledges; the stream always fails."""
+
+    def __init__(self):
+        self.ingests = 0
+        self.streams = 0
+
+    async def Ingest(self, request, context):
+        self.ingests += 1
+        if self.ingests <= 2:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "restarting")
+        return collector_pb2.IngestResponse(accepted=len(request.events))
+
+    async def IngestStream(self, request_iterator, context):
+        self.streams += 1
+        async for _ in request_iterator:
+            pass
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "restarting")
+
+
+class EventLog(eventlog_pb2_grpc.EventLogServiceServicer):
+    """Notifications 1..count of the topic of Notification itself, in pages of `limit`; waits
+    wait_ms when there is nothing after the position."""
+
+    TOPIC = eventlog_pb2.ReadRequest.DESCRIPTOR.full_name
+
+    def __init__(self, count: int):
+        self.count = count
+
+    async def Read(self, request, context):
+        ids = list(range(request.after + 1, self.count + 1))[: request.limit or 1000]
+        if not ids and request.wait_ms:
+            await asyncio.sleep(request.wait_ms / 1000)
+            ids = list(range(request.after + 1, self.count + 1))[: request.limit or 1000]
+        payload = eventlog_pb2.ReadRequest(limit=7).SerializeToString()
+        return eventlog_pb2.ReadResponse(
+            notifications=[eventlog_pb2.Notification(id=i, topic=self.TOPIC, payload=payload) for i in ids],
+            head=self.count,
+        )
+
+
 @contextlib.contextmanager
 def serving(*servicers) -> Iterator[str]:
     """A grpc.aio server on a free loopback port, on its own thread and loop; yields its address."""
@@ -115,6 +162,8 @@ def serving(*servicers) -> Iterator[str]:
             adder = {
                 Segments: segment_pb2_grpc.add_SegmentServiceServicer_to_server,
                 Profiles: profile_pb2_grpc.add_ProfileServiceServicer_to_server,
+                Collector: collector_pb2_grpc.add_CollectorServiceServicer_to_server,
+                EventLog: eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
             }[type(servicer)]
             adder(servicer, server)
         state["port"] = server.add_insecure_port("127.0.0.1:0")
@@ -251,3 +300,36 @@ def test_the_async_twins_retry_map_errors_and_page(address, segments):
             return [p.person_id async for p in profiles.all_profiles(page_size=2)]
 
     assert asyncio.run(main()) == list(Profiles.IDS)
+
+
+def test_ingest_is_retried_on_unavailable_as_messageids_dedup_but_a_stream_is_not():
+    collector = Collector()
+    with serving(collector) as address, grpc.insecure_channel(address) as channel:
+        client = CollectorClient(channel, retry=FAST)
+        assert client.ingest("wk", [event_pb2.Event(message_id="m-1")]).accepted == 1
+        assert collector.ingests == 3
+        with pytest.raises(Unavailable):
+            client.ingest_stream("wk", [[event_pb2.Event(message_id="m-2")]])
+        assert collector.streams == 1
+
+
+def test_the_event_log_reads_to_its_end_decodes_and_follows():
+    log = EventLog(count=5)
+    with serving(log) as address, grpc.insecure_channel(address) as channel:
+        client = EventLogClient(channel)
+        assert [n.id for n in client.read_all(page_size=2)] == [1, 2, 3, 4, 5]
+        assert [n.id for n in client.read_all(after=3)] == [4, 5]
+        messages = list(client.read_messages(eventlog_pb2.ReadRequest))
+        assert [m.limit for m in messages] == [7] * 5
+        followed = client.follow(after=4, wait_ms=100)
+        assert next(followed).id == 5
+        log.count = 6  # published while the follower waits
+        assert next(followed).id == 6
+
+    with serving(log) as address:
+
+        async def read():
+            async with grpc.aio.insecure_channel(address) as channel:
+                return [n.id async for n in AsyncEventLogClient(channel).read_all(page_size=4)]
+
+        assert asyncio.run(read()) == [1, 2, 3, 4, 5, 6]

@@ -80,6 +80,7 @@ class _Client:
         self.timeout = timeout
         self.retry = retry
         self._stub = self.STUB(channel)
+        self._raw_calls: dict[str, Any] = {}
 
     def _call_metadata(self, extra: Metadata | None) -> tuple[tuple[str, str], ...] | None:
         """The client's metadata and the call's; an authorization of the call's replaces the client's."""
@@ -96,11 +97,13 @@ class _Client:
 
     def _raw(self, method: str, response_class: Any):
         """A multicallable sending requests already serialised (bytes), as benchmarks do."""
-        return self.channel.unary_unary(
-            f"/{self.SERVICE}/{method}",
-            request_serializer=None,
-            response_deserializer=response_class.FromString,
-        )
+        if method not in self._raw_calls:
+            self._raw_calls[method] = self.channel.unary_unary(
+                f"/{self.SERVICE}/{method}",
+                request_serializer=None,
+                response_deserializer=response_class.FromString,
+            )
+        return self._raw_calls[method]
 
 
 class SyncCalls(_Client):

@@ -271,6 +271,12 @@ class AsyncConnection(_Connection):
     _ops = services.AsyncOpsClient
     _health = services.AsyncHealthClient
 
+    collector: services.AsyncCollectorClient
+    identity: services.AsyncIdentityClient
+    profile: services.AsyncProfileClient
+    segment: services.AsyncSegmentClient
+    activation: services.AsyncActivationClient
+
     async def reconnect(self, service: str) -> None:
         channel = self._channels.drop(self.address(service))
         if channel is not None:
