@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import pytest
@@ -73,3 +74,27 @@ def test_each_call_keeps_its_own_errors_and_all_or_nothing(collector):
     assert [a.status for a in whole.acks] == [pb.ACK_STATUS_REJECTED, pb.ACK_STATUS_REJECTED]
     assert isinstance(unknown, UnknownWriteKey)
     assert stored_ids(collector) == ["ok-1"]
+
+
+def test_an_id_the_key_table_could_not_hold_is_rejected_alone(store_config):
+    """A NUL in an id once reached the key table, which PostgreSQL refuses: the whole group failed."""
+    config = dataclasses.replace(config_module.load("collector", []), store=store_config)
+    store = open_store(config.store, "collector")
+    uow = UnitOfWork(store, open_decider(config, store))
+    collector = Collector(uow, PersonalData(open_vault(config), uow.decider))
+    try:
+        key = collector.create_source("web", server_side=True).write_key
+        nul = event_pb2.Event(type="track", message_id="nul", user_id="u\x001", event="Clicked")
+
+        async def both():
+            return await asyncio.gather(
+                collector.ingest_async(key, [nul, track("ok-1")]), collector.ingest_async(key, [track("ok-2")])
+            )
+
+        with_nul, neighbour = asyncio.run(both())
+        assert [a.status for a in with_nul.acks] == [pb.ACK_STATUS_REJECTED, pb.ACK_STATUS_ACCEPTED]
+        assert (with_nul.acks[0].field, with_nul.acks[0].error) == ("userId", "must not contain control characters")
+        assert [a.status for a in neighbour.acks] == [pb.ACK_STATUS_ACCEPTED]
+        assert sorted(stored_ids(collector)) == ["ok-1", "ok-2"]
+    finally:
+        store.close()

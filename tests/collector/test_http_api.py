@@ -68,13 +68,56 @@ def corpus(key: str):
             400,
             "batch[1].userId: userId or anonymousId is required",
         ),
+        ("messageId not a string", "/v1/track", j(good(messageId=7)), auth, 400, "messageId: must be a string"),
+        ("boolean id", "/v1/track", j(good(userId=True)), auth, 400, "userId: must be a string or a number"),
+        ("array id", "/v1/batch", j({"batch": [good(anonymousId=["a"])]}), auth, 400, "batch[0].anonymousId: must be"),
         (
-            "missing messageId",
-            "/v1/track",
-            j({"type": "track", "userId": "u", "event": "E"}),
+            "context.traits text",
+            "/v1/identify",
+            j(good(type="identify", context={"traits": "pro"})),
             auth,
             400,
-            "messageId: is required",
+            "context.traits: must be a JSON object",
+        ),
+        (
+            "context.traits list",
+            "/v1/batch",
+            j({"batch": [good(), good(type="identify", context={"traits": ["pro"]})]}),
+            auth,
+            400,
+            "batch[1].context.traits: must be a JSON object",
+        ),
+        (
+            "timestamp past year 9999 in UTC",
+            "/v1/track",
+            j(good(timestamp="9999-12-31T23:59:59-10:00")),
+            auth,
+            400,
+            "timestamp: must lie within years 1900..2999 (UTC)",
+        ),
+        (
+            "originalTimestamp before year 1 in UTC",
+            "/v1/track",
+            j(good(originalTimestamp="0001-01-01T00:00:00+10:00")),
+            auth,
+            400,
+            "originalTimestamp: must lie within years 1900..2999 (UTC)",
+        ),
+        (
+            "clock correction out of range",
+            "/v1/track",
+            j(good(originalTimestamp="1900-01-01T00:00:00Z", sentAt="2999-12-31T00:00:00Z")),
+            auth,
+            400,
+            "originalTimestamp: corrected by sentAt",
+        ),
+        (
+            "NaN in properties",
+            "/v1/track",
+            b'{"userId": 1, "event": "E", "properties": {"x": NaN}}',
+            auth,
+            400,
+            "not valid JSON",
         ),
         ("missing event name", "/v1/track", j(good(event="")), auth, 400, "event: is required for track"),
         ("unknown type", "/v1/batch", j({"batch": [good(type="click")]}), auth, 400, "type: must be one of"),
@@ -194,6 +237,43 @@ def test_identify_traits_in_context_and_clock_skew(client, http_url, source):
     assert abs(skew.total_seconds() - 5.0) < 0.01
     assert stored.event.original_timestamp == call["originalTimestamp"] and stored.event.sent_at == call["sentAt"]
     assert json.loads(stored.event.context)["traits"] == {"company": "Acme"}
+
+
+def stored_call(client, message_id: str):
+    return next(
+        m.event
+        for m in client.read_messages("collector", collector_pb2.EventAccepted)
+        if m.event.message_id == message_id
+    )
+
+
+def test_a_call_without_message_id_gets_one(client, http_url, source):
+    call = good(userId=f"no-id-{uuid.uuid4().hex[:6]}")
+    del call["messageId"]
+    for _ in range(2):
+        response = requests.post(f"{http_url}/v1/track", json=call, auth=(source.write_key, ""), timeout=10)
+        assert response.status_code == 200, response.text
+    mine = [
+        m.event
+        for m in client.read_messages("collector", collector_pb2.EventAccepted)
+        if m.event.user_id == call["userId"]
+    ]
+    assert len(mine) == 2, "each call was given its own messageId, as Segment does"
+    assert all(uuid.UUID(e.message_id).version == 4 for e in mine)
+
+
+def test_number_ids_keep_their_exact_digits(client, http_url, source):
+    big = 18446744073709551617  # 2**64 + 1; as a float it is 1.8446744073709552e+19, as is 2**64
+    first, second = f"m-{uuid.uuid4()}", f"m-{uuid.uuid4()}"
+    body = (
+        f'{{"batch": [{{"type": "track", "messageId": "{first}", "userId": {big}, "event": "E"}},'
+        f' {{"type": "group", "messageId": "{second}", "userId": {big - 1}, "groupId": 1e3, "anonymousId": 42}}]}}'
+    )
+    response = requests.post(f"{http_url}/v1/batch", data=body, auth=(source.write_key, ""), timeout=10)
+    assert response.status_code == 200, response.text
+    assert stored_call(client, first).user_id == "18446744073709551617"
+    grouped = stored_call(client, second)
+    assert (grouped.user_id, grouped.group_id, grouped.anonymous_id) == ("18446744073709551616", "1000", "42")
 
 
 json_values = st.recursive(

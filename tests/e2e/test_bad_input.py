@@ -185,3 +185,33 @@ def test_event_log_reports_its_head(client, source):
     first_page = log.read(after=0, limit=1, timeout=10)
     assert [n.id for n in first_page.notifications] == [1]
     assert first_page.head == newest
+
+
+def test_calls_a_follower_could_not_process_are_rejected_by_field_not_failed(client, source):
+    """Each of these was once accepted and stalled profile or identity for ever (or failed the call
+    with UNKNOWN): each is now a REJECTED ack naming the field and the rule, and its neighbour is stored."""
+    batch = [
+        good("ctx-text", type="identify", event="", context='{"traits": "pro"}'),
+        good("ctx-list", type="identify", event="", context='{"traits": ["pro"]}'),
+        good("late", timestamp="9999-12-31T23:59:59-10:00"),
+        good("early", timestamp="", original_timestamp="0001-01-01T00:00:00+10:00"),
+        good("skewed", timestamp="", original_timestamp="0001-01-01T00:00:00Z", sent_at="9999-12-31T23:59:59Z"),
+        good("far-skew", timestamp="", original_timestamp="1900-01-01T00:00:00Z", sent_at="2999-12-31T00:00:00Z"),
+        good("nul-id", user_id="u\x00-1"),
+        good("fine-neighbour"),
+    ]
+    before = stored_ids(client)
+    response = client.ingest(source.write_key, batch)
+    expected = [
+        ("context.traits", "must be a JSON object"),
+        ("context.traits", "must be a JSON object"),
+        ("timestamp", "must lie within years 1900..2999 (UTC)"),
+        ("originalTimestamp", "must lie within years 1900..2999 (UTC)"),
+        ("sentAt", "must lie within years 1900..2999 (UTC)"),
+        ("originalTimestamp", "corrected by sentAt"),
+        ("userId", "must not contain control characters"),
+    ]
+    for ack, (field, rule) in zip(response.acks, expected, strict=False):
+        assert ack.status == REJECTED and ack.field == field and rule in ack.error, ack
+    assert response.acks[-1].status == ACCEPTED
+    assert stored_ids(client) - before == Counter({response.acks[-1].event_id: 1})

@@ -7,10 +7,11 @@ import asyncio
 import logging
 import re
 
+import aiohttp
 import pytest
 
 from cdp.activation.service import declare as activation
-from cdp.client import AsyncConnection, CallFailed, InvalidArgument, NotFound
+from cdp.client import AsyncConnection, CallFailed, Conflict, InvalidArgument, NotFound
 from cdp.collector.service import declare as collector
 from cdp.identity.service import declare as identity
 from cdp.platform import config as config_module
@@ -27,11 +28,13 @@ DECLARED["activation"] = activation
 TS = "2026-11-30T10:00:00Z"
 
 
-async def started(root):
+async def started(root, probe_port: int):
     ports = dict(zip(config_module.SERVICES, free_ports(5), strict=True))
     running = {}
     for name, declare in DECLARED.items():
         args = ["--data-dir", str(root), "--port", str(ports[name])]
+        if name == "profile":
+            args += ["--probe-port", str(probe_port)]
         for peer in config_module.SERVICES:
             if peer != name:
                 args += [f"--{peer}-addr", f"127.0.0.1:{ports[peer]}"]
@@ -59,7 +62,8 @@ async def until(check, timeout: float = 15.0):
 
 def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
     async def scenario():
-        running, ports = await started(tmp_path)
+        (probe_port,) = free_ports(1)
+        running, ports = await started(tmp_path, probe_port)
         credentials(tmp_path)  # as `cdp up` does: the install's certificates, the CLI's among them
         addresses = {s: f"127.0.0.1:{p}" for s, p in ports.items()}
         cdp = AsyncConnection.from_credentials(
@@ -68,9 +72,9 @@ def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
         try:
             collect = cdp.collector
             source = await collect.create_source("web")
-            with pytest.raises(InvalidArgument) as taken:
+            with pytest.raises(Conflict) as taken:
                 await collect.create_source("web")
-            assert taken.value.field == "name", taken.value.details
+            assert taken.value.code == "ALREADY_EXISTS" and "name" in taken.value.details
             reply = await collect.ingest(
                 source.write_key, [event("identify", "m1", TS, user_id="u1", traits={"plan": "pro"})]
             )
@@ -97,6 +101,13 @@ def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
             status = await ops.get_status()
             assert {f.upstream for f in status.followers} == {"collector", "identity"}
             assert (await ops.retry_parked()).still_parked == 0
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{probe_port}/metrics") as response:
+                    text = await response.text()
+                async with http.get(f"http://127.0.0.1:{probe_port}/readyz") as response:
+                    assert response.status == 200
+            assert 'cdp_follower_parked{service="profile",upstream="collector"} 0' in text
+            assert 'cdp_follower_lag{service="profile",upstream="identity"}' in text
             with pytest.raises(NotFound):
                 await ops.list_parked(upstream="segment")
 

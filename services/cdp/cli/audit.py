@@ -12,7 +12,7 @@ from cdp.audit import html
 from cdp.audit.evaluate import evaluate_all
 from cdp.audit.records import chain_breaks, read_decisions, read_revisions
 from cdp.audit.replay import item_of, replay
-from cdp.cli.client import call, connect, data_dir
+from cdp.cli.client import call, connect, state_dir
 from cdp.client import EventLogClient
 from cdp.platform.config import SERVICES
 from cdp.platform.policy import bundle_from_sources, load_bundle
@@ -92,7 +92,7 @@ def verify_command(services):
         if bundle_from_sources(sources).revision != r
     ]
     report, seconds = _replay_with_progress(records, revisions, "", "verifying")
-    witnessed = {s: head for s, head in read_heads(data_dir()).items() if not services or s in services}
+    witnessed = {s: head for s, head in read_heads(state_dir()).items() if not services or s in services}
     problems = rebuilt + chain_breaks(records, witnessed) + report.errors
     for name, e in report.as_dict()["entrypoints"].items():
         for example in e["examples"]:

@@ -23,14 +23,22 @@ def data_dir() -> Path:
 
 
 def credentials_dir() -> Path:
-    return Path(os.environ.get("CDP_CREDENTIALS_DIR", "") or data_dir())
+    """Where the `cli` certificate and the token signing key are (default: the data dir)."""
+    return Path(os.environ.get("CDP_CREDENTIALS_DIR") or data_dir())
+
+
+def state_dir() -> Path:
+    """Where the services keep their decision-log witnesses (default: the data dir)."""
+    return Path(os.environ.get("CDP_STATE_DIR") or data_dir())
 
 
 def connect(subject: str | None = None, roles: tuple[str, ...] = DEFAULT_ROLES) -> Connection:
     """A connection acting as CDP_TOKEN's user, else as subject (default: $CDP_SUBJECT or $USER) with roles."""
     directory = credentials_dir()
     if not (directory / "tls").exists():
-        raise click.ClickException(f"no credentials in {directory}: run `cdp up` first, or set CDP_DATA_DIR")
+        raise click.ClickException(
+            f"no credentials in {directory}: run `cdp up` first, or set CDP_DATA_DIR (or CDP_CREDENTIALS_DIR)"
+        )
     token = os.environ.get("CDP_TOKEN", "") or None
     try:
         return Connection.from_credentials(

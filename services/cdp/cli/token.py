@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cdp.cli.client import data_dir
+from cdp.cli.client import credentials_dir
 from cdp.platform.security import mint_token
 
 
@@ -25,4 +25,4 @@ def token() -> None:
 @click.option("--ttl", default=3600, show_default=True, help="Seconds until it expires.")
 def issue(subject: str, roles: tuple[str, ...], ttl: int) -> None:
     """Print a token signed with this install's key (use it as CDP_TOKEN or a Bearer header)."""
-    click.echo(mint_token(data_dir(), subject, roles, ttl_s=ttl))
+    click.echo(mint_token(credentials_dir(), subject, roles, ttl_s=ttl))

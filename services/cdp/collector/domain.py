@@ -6,10 +6,13 @@ A call is any object with the envelope's attributes (type, message_id, user_id,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
+
+from cdp.platform.clock import format_iso, parse_iso
 
 CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 MAX_EVENT_BYTES = 32 * 1024
@@ -19,6 +22,12 @@ MAX_ID_LENGTH = 512
 MAX_DEPTH = 32  # nesting of properties, traits and context
 JSON_FIELDS = ("properties", "traits", "context")
 TIME_FIELDS = ("timestamp", "sent_at", "original_timestamp")
+ID_FIELDS = ("message_id", "user_id", "anonymous_id", "group_id", "previous_id")
+# Every time a call carries, and the one computed from them, must lie in these years once in UTC:
+# followers normalise times to UTC, and a time near the ends of datetime's range cannot be.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+TIME_RANGE = f"years {EARLIEST_YEAR}..{LATEST_YEAR} (UTC)"
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 # Spec names of envelope fields, for error messages that match what clients send.
 SPEC_NAMES = {
     "message_id": "messageId",
@@ -44,14 +53,18 @@ def _reject(field: str, rule: str) -> Rejection:
     return Rejection(SPEC_NAMES.get(field, field), rule)
 
 
-def validate(call, size: int) -> Rejection | None:
+def validate(call, size: int, received: datetime | None = None) -> Rejection | None:
     """The first rule the call breaks, or None when it is well-formed."""
-    return check(call, size)[0]
+    return check(call, size, received)[0]
 
 
-def check(call, size: int) -> tuple[Rejection | None, dict[str, dict]]:
+def check(call, size: int, received: datetime | None = None) -> tuple[Rejection | None, dict[str, dict]]:
     """validate(), and the call's JSON fields (properties, traits, context) decoded on the way,
-    each {} when absent, so that nothing later decodes them again."""
+    each {} when absent, so that nothing later decodes them again.
+
+    What passes, every follower can process: times lie in TIME_RANGE (with received, the time
+    corrected_timestamp() computes from them too), JSON fields and context.traits are objects,
+    ids are bounded and free of control characters."""
     if call.type not in CALL_TYPES:
         return _reject("type", f"must be one of {', '.join(CALL_TYPES)}"), {}
     if size > MAX_EVENT_BYTES:
@@ -75,10 +88,20 @@ def check(call, size: int) -> tuple[Rejection | None, dict[str, dict]]:
         if text.count("{") + text.count("[") > MAX_DEPTH and too_deep(value):
             return _reject(name, f"nests deeper than {MAX_DEPTH} levels"), {}
         fields[name] = value
+    if fields["context"].get("traits") is not None and not isinstance(fields["context"]["traits"], dict):
+        return _reject("context.traits", "must be a JSON object"), {}
     for name in TIME_FIELDS:
         text = getattr(call, name)
-        if text and not _is_time(text):
-            return _reject(name, "must be an ISO 8601 / RFC 3339 time"), {}
+        rule = time_rule(text) if text else None
+        if rule is not None:
+            return _reject(name, rule), {}
+    if received is not None and not call.timestamp and call.original_timestamp and call.sent_at:
+        corrected = _corrected(call, received)
+        if corrected is None or not EARLIEST_YEAR <= corrected.year <= LATEST_YEAR:
+            return _reject(
+                "original_timestamp",
+                f"corrected by sentAt (receivedAt - (sentAt - originalTimestamp)), falls outside {TIME_RANGE}",
+            ), {}
     return None, fields
 
 
@@ -86,9 +109,12 @@ def _envelope(call) -> Rejection | None:
     """The first rule of ids and of what each call type requires that the call breaks."""
     if not call.message_id:
         return _reject("message_id", "is required")
-    for name in ("message_id", "user_id", "anonymous_id", "group_id", "previous_id"):
-        if len(getattr(call, name)) > MAX_ID_LENGTH:
+    for name in ID_FIELDS:
+        value = getattr(call, name)
+        if len(value) > MAX_ID_LENGTH:
             return _reject(name, f"is longer than {MAX_ID_LENGTH} characters")
+        if _CONTROL.search(value):
+            return _reject(name, "must not contain control characters")
     if not call.user_id and not call.anonymous_id:
         return _reject("user_id", "userId or anonymousId is required")
     if call.type == "track" and not call.event.strip():
@@ -103,6 +129,12 @@ def _envelope(call) -> Rejection | None:
     return None
 
 
+def is_good_id(value: str) -> bool:
+    """Whether an id passes the id rules (bounded, no control characters): only such ids name
+    a subject in the key table (PostgreSQL text holds no NUL)."""
+    return len(value) <= MAX_ID_LENGTH and not _CONTROL.search(value)
+
+
 def too_deep(value, limit: int = MAX_DEPTH) -> bool:
     """Whether a decoded JSON value nests deeper than limit (checked without recursion)."""
     level = [value]
@@ -115,9 +147,82 @@ def too_deep(value, limit: int = MAX_DEPTH) -> bool:
     return any(isinstance(v, (dict, list)) for v in level)
 
 
-def _is_time(text: str) -> bool:
+def time_rule(text: str) -> str | None:
+    """The rule a time breaks: not a time, or outside TIME_RANGE once in UTC; None when it is good."""
     try:
-        datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        return True
+        value = parse_iso(text)
     except ValueError:
-        return False
+        return "must be an ISO 8601 / RFC 3339 time"
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:  # 9999-12-31T23:59:59-10:00 is in year 10000 in UTC
+        year = 0
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        return f"must lie within {TIME_RANGE}"
+    return None
+
+
+def _corrected(call, received: datetime) -> datetime | None:
+    """receivedAt - (sentAt - originalTimestamp); None when it is past datetime's range."""
+    try:
+        return (received - (parse_iso(call.sent_at) - parse_iso(call.original_timestamp))).astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def corrected_timestamp(call, received: datetime) -> str:
+    """When the call happened: a client clock is corrected by how far its sentAt
+    was off (receivedAt - (sentAt - originalTimestamp)); what it sent is kept.
+    Only for a call that check() passed with this received time."""
+    if call.original_timestamp and call.sent_at:
+        return format_iso(_corrected(call, received))
+    return call.original_timestamp or format_iso(received)
+
+
+# The outcome of one call ------------------------------------------------------------------
+
+ACCEPT, QUARANTINE, REJECT = "accept", "quarantine", "reject"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What becomes of a checked call: accepted (its violations recorded), quarantined until a
+    fixed plan lets it through, or rejected with the field and the rule; with the properties
+    cdp.collect drops from it (whenever cdp.collect lets it in, even if the plan rejects it)."""
+
+    kind: str
+    field: str = ""
+    rule: str = ""  # as the client is told
+    recorded_rule: str = ""  # as the rejection is recorded (the plan's own words)
+    by_policy: bool = False  # rejected by cdp.collect rather than by the plan
+    drop: tuple[str, ...] = ()
+    violations: tuple = ()  # the plan's, each with .field and .rule
+
+
+def allowed(decision: dict) -> bool:
+    """Whether cdp.collect lets the call in (its decision's result)."""
+    return bool(decision.get("allow", False))
+
+
+def dropped(decision: dict) -> tuple[str, ...]:
+    """The properties cdp.collect drops from a call it lets in: dropped before the plan sees them."""
+    return tuple(decision.get("drop", ())) if allowed(decision) else ()
+
+
+def outcome(decision: dict, violations, mode: str, plan: tuple[str, int] | None = None) -> Outcome:
+    """The outcome of one checked call, from the result of cdp.collect's decision, the
+    violations of the source's plan (name, version) on what the decision kept, and the
+    source's plan mode (allow, quarantine, reject)."""
+    if not allowed(decision):
+        reasons = "; ".join(decision.get("reasons", [])) or "refused by cdp.collect"
+        return Outcome(REJECT, "event", reasons, reasons, by_policy=True)
+    drop, violations = dropped(decision), tuple(violations)
+    if violations and mode == "reject":
+        first = violations[0]
+        rule = first.rule
+        if "tracking plan" not in rule and plan is not None:
+            rule = f"{rule}; tracking plan {plan[0]} v{plan[1]}"
+        return Outcome(REJECT, first.field, rule, first.rule, drop=drop, violations=violations)
+    if violations and mode == "quarantine":
+        return Outcome(QUARANTINE, drop=drop, violations=violations)
+    return Outcome(ACCEPT, drop=drop, violations=violations)

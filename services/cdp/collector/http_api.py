@@ -4,37 +4,64 @@ POST /v1/batch and /v1/{identify,track,page,screen,group,alias} feed the same
 ingest path as gRPC. A request is all or nothing: a bad call anywhere in a
 batch gets 400 naming it and nothing of the batch is stored, since SDKs do not
 retry 4xx and a partly stored batch could never be completed.
+
+Slow clients cannot starve the others (see Limits): headers and bodies must
+arrive within their timeouts, or the connection is closed; only so many bodies
+may be arriving at once from one client address (beyond: 429 and the connection
+closed); and a request counts as in flight only once its body is in, so what
+trickles in never makes the API answer 429 to requests that arrived whole.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
+import uuid
 import zlib
+from collections import Counter
+from dataclasses import dataclass
 
 import orjson
 from aiohttp import web
 
 from cdp.api.collector.v1 import collector_pb2
-from cdp.collector import domain
+from cdp.collector import domain, segment_json
 from cdp.collector.application import BatchTooLarge, Collector, UnknownWriteKey
 from cdp.collector.segment_json import MalformedCall, to_event
 
 log = logging.getLogger(__name__)
 
 SINGLE_CALLS = ("identify", "track", "page", "screen", "group", "alias")
-MAX_INFLIGHT = 64  # concurrent requests before answering 429
+MAX_INFLIGHT = 64  # concurrent requests being processed (bodies in) before answering 429
 RETRY_AFTER_S = 1
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What a client may hold of the API. The defaults leave a slow mobile link time for a
+    500 KB batch (15 s is 34 KB/s) and let 16 bodies at once arrive from one address."""
+
+    # Headers must arrive within this of the connection opening (or of the previous response on
+    # it); it is aiohttp's keep-alive timeout, so an idle connection is closed after it too.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 15.0  # a body must arrive within this of its headers
+    # A body not in when its headers are gets this long before it counts as unfinished.
+    body_grace_s: float = 0.25
+    unfinished_per_address: int = 16  # bodies arriving at once from one client address
+    unfinished_total: int = 1024  # from all addresses together
+    max_inflight: int = MAX_INFLIGHT
+
+
 class HttpError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None, close: bool = False):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.close = close  # close the connection once answered: what it sends next is not read
 
 
 def _error(status: int, code: str, message: str, headers: dict | None = None) -> web.Response:
@@ -61,8 +88,8 @@ def decode_body(raw: bytes, encoding: str) -> bytes:
 
 def parse_json(body: bytes) -> dict:
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
+        document = segment_json.loads(body)
+    except ValueError as error:  # orjson.JSONDecodeError among them
         raise HttpError(400, "invalid_json", f"body: not valid JSON ({error})") from None
     if not isinstance(document, dict):
         raise HttpError(400, "invalid_json", "body: must be a JSON object")
@@ -98,9 +125,11 @@ def calls_of(document: dict, kind: str) -> list:
 
 
 class TrackingApi:
-    def __init__(self, collector: Collector):
+    def __init__(self, collector: Collector, limits: Limits | None = None):
         self.collector = collector
+        self.limits = limits or Limits()
         self.inflight = 0
+        self.unfinished: Counter[str] = Counter()  # bodies arriving, by client address
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=domain.MAX_BATCH_BYTES + 1024)
@@ -114,26 +143,71 @@ class TrackingApi:
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    async def handle(self, request: web.Request) -> web.Response:
-        if self.inflight >= MAX_INFLIGHT:
-            return _error(429, "overloaded", "too many requests in flight; retry", {"Retry-After": str(RETRY_AFTER_S)})
-        self.inflight += 1
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            return await self._handle(request)
+            if self.inflight >= self.limits.max_inflight:  # refused before its body is read
+                raise self._overloaded()
+            raw = await self._body(request)
+            if self.inflight >= self.limits.max_inflight:
+                raise self._overloaded()
+            self.inflight += 1
+            try:
+                return await self._handle(request, raw)
+            finally:
+                self.inflight -= 1
         except HttpError as error:
-            return _error(error.status, error.code, error.message, error.headers)
+            response = _error(error.status, error.code, error.message, error.headers)
+            return await _closing(request, response) if error.close else response
         except web.HTTPRequestEntityTooLarge:
             return _error(413, "too_large", f"body: larger than {domain.MAX_BATCH_BYTES} bytes (500 KB)")
         except Exception:
             log.exception("tracking API: unexpected failure")
             return _error(500, "internal", "the collector failed; retry")
-        finally:
-            self.inflight -= 1
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    @staticmethod
+    def _overloaded() -> HttpError:
+        return HttpError(429, "overloaded", "too many requests in flight; retry", {"Retry-After": str(RETRY_AFTER_S)})
+
+    async def _body(self, request: web.Request) -> bytes:
+        """The request's body, within the body timeout; one still arriving after the grace counts
+        as unfinished for its address, and beyond the bounds the request is refused."""
+        if request.content.is_eof():  # all of it came with the headers
+            return await request.read()
+        limits = self.limits
+        reading = asyncio.ensure_future(request.read())
+        try:
+            done, _ = await asyncio.wait({reading}, timeout=limits.body_grace_s)
+            if done:
+                return reading.result()
+            address = request.remote or ""
+            if (
+                self.unfinished[address] >= limits.unfinished_per_address
+                or self.unfinished.total() >= limits.unfinished_total
+            ):
+                raise HttpError(
+                    429,
+                    "overloaded",
+                    "too many unfinished requests from this address; retry",
+                    {"Retry-After": str(RETRY_AFTER_S)},
+                    close=True,
+                )
+            self.unfinished[address] += 1
+            try:
+                return await asyncio.wait_for(reading, limits.body_timeout_s - limits.body_grace_s)
+            except TimeoutError:
+                raise HttpError(
+                    408, "timeout", f"body: not received within {limits.body_timeout_s:g} s", close=True
+                ) from None
+            finally:
+                self.unfinished[address] -= 1
+                if not self.unfinished[address]:
+                    del self.unfinished[address]
+        finally:
+            reading.cancel()
+
+    async def _handle(self, request: web.Request, raw: bytes) -> web.Response:
         kind = request.path.rsplit("/", 1)[-1]
         kind = "batch" if kind in ("batch", "import") else kind
-        raw = await request.read()
         if len(raw) > domain.MAX_BATCH_BYTES:
             raise HttpError(413, "too_large", f"body: {len(raw)} bytes; the limit is {domain.MAX_BATCH_BYTES} (500 KB)")
         document = parse_json(decode_body(raw, request.headers.get("Content-Encoding", "")))
@@ -148,9 +222,11 @@ class TrackingApi:
                 raise HttpError(400, "invalid_request", f"{where}{error.field}: {error.rule}") from None
             if kind not in ("batch", event.type):
                 raise HttpError(400, "invalid_request", f"type: is {event.type!r} on /v1/{kind}")
+            if not event.message_id:  # as Segment does; such a call is not deduplicated when retried
+                event.message_id = str(uuid.uuid4())
             if not event.sent_at and batch_sent_at:
                 event.sent_at = batch_sent_at
-            if len(orjson.dumps(call)) > domain.MAX_EVENT_BYTES:
+            if len(orjson.dumps(call, default=str)) > domain.MAX_EVENT_BYTES:
                 raise HttpError(
                     413,
                     "too_large",
@@ -171,9 +247,24 @@ class TrackingApi:
         return web.json_response({"success": True})
 
 
-async def start_http(collector: Collector, host: str, port: int) -> web.AppRunner:
+async def _closing(request: web.Request, response: web.Response) -> web.Response:
+    """Send the response, then close the connection at once: no lingering to read the rest."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()
+    return response
+
+
+async def start_http(collector: Collector, host: str, port: int, limits: Limits | None = None) -> web.AppRunner:
+    limits = limits or Limits()
     # The API inflates gzip itself, with a cap on the inflated size.
-    runner = web.AppRunner(TrackingApi(collector).app(), access_log=None, auto_decompress=False)
+    runner = web.AppRunner(
+        TrackingApi(collector, limits).app(),
+        access_log=None,
+        auto_decompress=False,
+        keepalive_timeout=limits.header_timeout_s,
+    )
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

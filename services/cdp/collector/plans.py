@@ -14,10 +14,12 @@ from typing import Any
 
 import fastjsonschema
 
+from cdp.platform.errors import InvalidArgument
+
 MODES = ("allow", "quarantine", "reject")
 
 
-class InvalidPlan(ValueError):
+class InvalidPlan(InvalidArgument):
     """A plan document that breaks a rule; the message names the place."""
 
 

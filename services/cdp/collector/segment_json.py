@@ -1,17 +1,21 @@
 """Segment's JSON shape of a call <-> the event envelope.
 
 Field names follow the Segment spec (camelCase); ids may be strings or numbers
-(SDKs send both); properties, traits and context must be objects.
+(SDKs send both): a number becomes its exact decimal digits, in plain notation
+(18446744073709551617 stays "18446744073709551617", 1e3 becomes "1000"), so two
+ids that differ stay two; properties, traits and context must be objects.
 """
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from cdp.api.common.v1 import event_pb2
-from cdp.collector.domain import MAX_DEPTH, too_deep
+from cdp.collector.domain import MAX_DEPTH, MAX_ID_LENGTH, too_deep
 
 STRING_FIELDS = {
     "type": "type",
@@ -48,9 +52,9 @@ def to_event(call: Any, default_type: str = "") -> event_pb2.Event:
         value = call.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
             raise MalformedCall(key, "must be a string or a number")
-        setattr(event, attr, value if isinstance(value, str) else str(value))
+        setattr(event, attr, value if isinstance(value, str) else id_text(key, value))
     for key, attr in OBJECT_FIELDS.items():
         value = call.get(key)
         if value is None:
@@ -63,6 +67,105 @@ def to_event(call: Any, default_type: str = "") -> event_pb2.Event:
     if not event.type:
         event.type = default_type
     return event
+
+
+def id_text(key: str, number: int | float | Decimal) -> str:
+    """An id sent as a JSON number, as its exact decimal digits in plain notation.
+
+    A float has lost digits already: loads() keeps ids that are not 64-bit integers as Decimals."""
+    if isinstance(number, int):
+        return str(number)
+    value = Decimal(repr(number)) if isinstance(number, float) else number
+    if not value.is_finite():
+        raise MalformedCall(key, "must be a string or a finite number")
+    _, digits, exponent = value.as_tuple()
+    if len(digits) + abs(exponent) > MAX_ID_LENGTH:  # checked before 1e999999999 is written out
+        raise MalformedCall(key, f"is longer than {MAX_ID_LENGTH} characters")
+    return format(abs(value) if value.is_zero() else value, "f")
+
+
+class _Int(Decimal):
+    """A JSON integer as read by the exact parser (a Decimal: no digit limit)."""
+
+
+def loads(body: bytes) -> Any:
+    """A JSON document as orjson reads it (fast), except that every id number of its calls
+    (userId, anonymousId, groupId, previousId, at the top and in batch[...]) keeps its exact
+    digits: orjson reads an integer past 64 bits as a float, which loses them. Only a document
+    with such an id (or one orjson refuses) is read a second time, by the exact parser.
+    Raises ValueError (an orjson.JSONDecodeError when orjson refused it) when it is not JSON."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        exact = _exact_loads(body)
+        if exact is None:
+            raise error from None
+        return exact
+    if any(isinstance(call.get(key), float) for call in _calls(document) for key in ID_FIELDS):
+        exact = _exact_loads(body)
+        if exact is None:  # orjson reads 1024 levels deep, the exact parser fewer
+            raise ValueError("nests too deep for its number ids to be read exactly")
+        return exact
+    return document
+
+
+def _calls(document: Any) -> list[dict]:
+    if not isinstance(document, dict):
+        return []
+    batch = document.get("batch")
+    return [document, *(c for c in batch if isinstance(c, dict))] if isinstance(batch, list) else [document]
+
+
+def _refuse(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _exact_loads(body: bytes) -> Any | None:
+    """The document with the values orjson would give, ids as exact numbers; None when it is
+    not JSON as orjson reads it (NaN, infinite numbers, lone surrogates, too deep)."""
+    try:
+        document = json.loads(body.decode("utf-8"), parse_int=_Int, parse_float=Decimal, parse_constant=_refuse)
+    except (ValueError, RecursionError):
+        return None
+    exact_ids = {
+        (id(call), key): call[key]
+        for call in _calls(document)
+        for key in ID_FIELDS
+        if isinstance(call.get(key), Decimal)
+    }
+    # Every other number becomes what orjson makes of it; iteratively, as nesting is deep.
+    stack = [document]
+    while stack:
+        holder = stack.pop()
+        items = holder.items() if isinstance(holder, dict) else enumerate(holder)
+        for key, value in items:
+            if isinstance(value, (dict, list)):
+                stack.append(value)
+            elif isinstance(value, Decimal) and (id(holder), key) not in exact_ids:
+                number = _plain(value)
+                if number is None:
+                    return None
+                holder[key] = number
+            elif isinstance(value, str) and not _encodable(value):
+                return None
+            if isinstance(key, str) and not _encodable(key):
+                return None
+    return document
+
+
+def _plain(value: Decimal) -> int | float | None:
+    if isinstance(value, _Int) and -(2**63) <= value < 2**64:
+        return int(value)
+    number = float(value)
+    return number if number not in (float("inf"), float("-inf")) else None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def from_event(event: event_pb2.Event) -> dict:

@@ -19,7 +19,8 @@ async def declare(runtime: Runtime) -> Declaration:
                 CollectorServicer(collector),
                 full_name(collector_pb2, "CollectorService"),
             )
-        ]
+        ],
+        tasks={"follow-own-store": collector.follow_own_store},
     )
     config = runtime.config
     if config.http_port:

@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import grpc
-
 from cdp.api.collector.v1 import collector_pb2 as pb
 from cdp.api.collector.v1 import collector_pb2_grpc
 from cdp.collector import domain
-from cdp.collector.application import BatchTooLarge, Collector, NotFound, UnknownWriteKey
-from cdp.collector.plans import InvalidPlan
-
-# Domain errors and the status each becomes.
-STATUS = {
-    UnknownWriteKey: grpc.StatusCode.UNAUTHENTICATED,
-    BatchTooLarge: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    InvalidPlan: grpc.StatusCode.INVALID_ARGUMENT,
-    ValueError: grpc.StatusCode.INVALID_ARGUMENT,
-}
-
-
-async def _abort(context, error: Exception):
-    for kind, code in STATUS.items():
-        if isinstance(error, kind):
-            await context.abort(code, str(error))
-    raise error
+from cdp.collector.application import Collector
+from cdp.platform.errors import InvalidArgument
 
 
 class CollectorServicer(collector_pb2_grpc.CollectorServiceServicer):
@@ -34,14 +16,10 @@ class CollectorServicer(collector_pb2_grpc.CollectorServiceServicer):
     async def Ingest(self, request, context):
         size = request.ByteSize()
         if size > domain.MAX_BATCH_BYTES:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"events: batch is {size} bytes; the limit is {domain.MAX_BATCH_BYTES} bytes (500 KB)",
+            raise InvalidArgument(
+                "events", f"batch is {size} bytes; the limit is {domain.MAX_BATCH_BYTES} bytes (500 KB)"
             )
-        try:
-            return await self.collector.ingest_async(request.write_key, request.events)
-        except (UnknownWriteKey, BatchTooLarge) as error:
-            await _abort(context, error)
+        return await self.collector.ingest_async(request.write_key, request.events)
 
     async def IngestStream(self, request_iterator, context):
         total = pb.IngestStreamResponse()
@@ -58,49 +36,31 @@ class CollectorServicer(collector_pb2_grpc.CollectorServiceServicer):
         return total
 
     async def CreateSource(self, request, context):
-        try:
-            return pb.CreateSourceResponse(
-                source=self.collector.create_source(request.name, request.server_side).to_proto()
-            )
-        except ValueError as error:
-            await _abort(context, error)
+        source = self.collector.create_source(request.name, request.server_side)
+        return pb.CreateSourceResponse(source=source.to_proto())
 
     async def ListSources(self, request, context):
+        self.collector.refresh()
         return pb.ListSourcesResponse(sources=[s.to_proto() for s in self.collector.sources.values()])
 
     async def DisableSource(self, request, context):
-        try:
-            return pb.DisableSourceResponse(source=self.collector.disable_source(request.name).to_proto())
-        except NotFound as error:
-            await _abort(context, error)
+        return pb.DisableSourceResponse(source=self.collector.disable_source(request.name).to_proto())
 
     async def PublishPlan(self, request, context):
-        try:
-            return pb.PublishPlanResponse(plan=self.collector.publish_plan(request.name, request.document))
-        except InvalidPlan as error:
-            await _abort(context, error)
+        return pb.PublishPlanResponse(plan=self.collector.publish_plan(request.name, request.document))
 
     async def ListPlans(self, request, context):
+        self.collector.refresh()
         return pb.ListPlansResponse(plans=list(self.collector.plan_documents.values()))
 
     async def AssignPlan(self, request, context):
-        try:
-            source = self.collector.assign_plan(request.source_name, request.plan_name, request.mode or "allow")
-            return pb.AssignPlanResponse(source=source.to_proto())
-        except (NotFound, ValueError) as error:
-            await _abort(context, error)
+        source = self.collector.assign_plan(request.source_name, request.plan_name, request.mode or "allow")
+        return pb.AssignPlanResponse(source=source.to_proto())
 
     async def ListQuarantine(self, request, context):
-        try:
-            return pb.ListQuarantineResponse(
-                events=self.collector.list_quarantine(request.source_name, request.limit or 100)
-            )
-        except NotFound as error:
-            await _abort(context, error)
+        events = self.collector.list_quarantine(request.source_name, request.limit or 100)
+        return pb.ListQuarantineResponse(events=events)
 
     async def ReleaseQuarantine(self, request, context):
-        try:
-            released, still = self.collector.release_quarantine(request.source_name)
-        except NotFound as error:
-            await _abort(context, error)
+        released, still = self.collector.release_quarantine(request.source_name)
         return pb.ReleaseQuarantineResponse(released=released, still_quarantined=still)

@@ -12,7 +12,7 @@ from cdp.platform.vault import load_master_key
 
 def declare(runtime: Runtime) -> Declaration:
     collector = runtime.upstream(UPSTREAM, TOPICS_FOLLOWED)
-    app = IdentityApp(runtime.uow, runtime.vault, load_master_key(runtime.config.store.data_dir), collector)
+    app = IdentityApp(runtime.uow, runtime.vault, load_master_key(runtime.config.credentials_dir), collector)
     return Declaration(
         servicers=[
             Servicer(

@@ -3,6 +3,12 @@
 Every setting has an environment variable (CDP_*) and a flag; a flag wins. The
 embedded defaults run everything on one machine: SQLite files in a data
 directory, the embedded policy engine, services on loopback ports.
+
+Three directories, which a deployment keeps apart (each defaults to the data directory):
+- the data directory: SQLite stores and read models (unused on PostgreSQL);
+- the credentials directory: tls/, tokens/ and master.key, only read when they are all
+  there (a read-only secret mount);
+- the state directory: what a service writes beside its store (its decision-log witness).
 """
 
 from __future__ import annotations
@@ -37,6 +43,15 @@ class ServiceConfig:
     opa_url: str = ""
     peers: dict[str, str] = field(default_factory=dict)  # service -> host:port
     http_port: int = 0  # collector's HTTP tracking API; 0 = off
+    probe_port: int = 0  # plain-HTTP /healthz and /readyz; 0 = off
+    credentials_dir: Path | None = None  # tls/, tokens/, master.key; None = the data dir
+    state_dir: Path | None = None  # the decision-log witness; None = the data dir
+
+    def __post_init__(self) -> None:
+        if self.credentials_dir is None:
+            object.__setattr__(self, "credentials_dir", self.store.data_dir)
+        if self.state_dir is None:
+            object.__setattr__(self, "state_dir", self.store.data_dir)
 
     @property
     def address(self) -> str:
@@ -60,6 +75,8 @@ def parser(service: str) -> argparse.ArgumentParser:
     p.add_argument("--host", default=_env("HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(_env(f"{service.upper()}_PORT", str(DEFAULT_PORTS[service]))))
     p.add_argument("--data-dir", default=_env("DATA_DIR", ".cdp"))
+    p.add_argument("--credentials-dir", default=_env("CREDENTIALS_DIR"), help="default: the data dir")
+    p.add_argument("--state-dir", default=_env("STATE_DIR"), help="default: the data dir")
     p.add_argument("--store", choices=["sqlite", "postgres"], default=_env("STORE", "sqlite"))
     p.add_argument("--postgres-dsn", default=_env("POSTGRES_DSN"))
     p.add_argument("--schema-prefix", default=_env("SCHEMA_PREFIX", "cdp_"))
@@ -67,6 +84,7 @@ def parser(service: str) -> argparse.ArgumentParser:
     p.add_argument("--policy-engine", choices=["embedded", "opa"], default=_env("POLICY_ENGINE", "embedded"))
     p.add_argument("--opa-url", default=_env("OPA_URL"))
     p.add_argument("--http-port", type=int, default=int(_env("HTTP_PORT", "0")))
+    p.add_argument("--probe-port", type=int, default=int(_env("PROBE_PORT", "0")), help="/healthz, /readyz; 0 = off")
     for peer in SERVICES:
         if peer != service:
             default = _env(f"{peer.upper()}_ADDR", f"127.0.0.1:{DEFAULT_PORTS[peer]}")
@@ -92,4 +110,7 @@ def load(service: str, argv: list[str] | None = None) -> ServiceConfig:
         opa_url=args.opa_url,
         peers=peers,
         http_port=args.http_port,
+        probe_port=args.probe_port,
+        credentials_dir=Path(args.credentials_dir) if args.credentials_dir else None,
+        state_dir=Path(args.state_dir) if args.state_dir else None,
     )

@@ -22,7 +22,7 @@ from cdp.platform.clock import now_iso
 from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored
 from cdp.platform.store import EventStore
-from cdp.platform.witness import read_head, witness_path, write_head
+from cdp.platform.witness import behind, read_head, witness_head, witness_path
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class Decider:
             self._read(n)
         self.witness = witness
         self._resume_from_witness()
-        self._activate(sources)
+        self.activation = self._activation(sources)
 
     def _read(self, notification) -> None:
         record = decode(notification.topic, notification.state)
@@ -111,14 +111,16 @@ class Decider:
             )
             self._sequence, self._head = seen
 
-    def _activate(self, sources: dict[str, str]) -> None:
-        """Record the revision's full sources once, so it can be rebuilt later."""
+    def _activation(self, sources: dict[str, str]) -> StoredEvent | None:
+        """The record of the revision's full sources, so it can be rebuilt later; None once the
+        store holds it. The unit of work commits it when it opens."""
         originator = derived_id("policy-revision", self.service, self.revision)
-        if not self.store.events_of(originator):
-            message = decision_pb2.PolicyRevisionActivated(
-                revision=self.revision, sources=sources, activated_at=now_iso(), service=self.service
-            )
-            self.store.append([stored(originator, 1, message)])
+        if self.store.events_of(originator):
+            return None
+        message = decision_pb2.PolicyRevisionActivated(
+            revision=self.revision, sources=sources, activated_at=now_iso(), service=self.service
+        )
+        return stored(originator, 1, message)
 
     def decide(self, entrypoint: str, input: dict, caller: str = "", key: tuple | None = None) -> Decision:
         """Decide, from the cache when this revision answered the same input before.
@@ -168,11 +170,13 @@ class Decider:
             return
         self._sequence, self._head, taken = self._taken
         self._taken = None
-        if taken and self.witness:
-            write_head(self.witness, self._sequence, self._head)
+        # The records are stored: the in-memory chain says so before anything else can fail, or
+        # the next take_records() would chain the same records again after them.
         self._recorded.update(taken)
         for decision_id in taken:
             del self._pending[decision_id]
+        if self.witness and (taken or behind(self.witness)):
+            witness_head(self.witness, self._sequence, self._head)  # logs a failure; never raises
 
     def discard(self) -> None:
         """The records taken were not stored. They stay queued: events stored later may rely
@@ -187,5 +191,5 @@ def open_decider(config, store: EventStore) -> Decider:
     bundle = load_bundle(config.policies_dir)
     engine = make_engine(config.policy_engine, bundle, opa_url=config.opa_url or None)
     return Decider(
-        engine, store, config.service, bundle.sources(), witness=witness_path(config.store.data_dir, config.service)
+        engine, store, config.service, bundle.sources(), witness=witness_path(config.state_dir, config.service)
     )

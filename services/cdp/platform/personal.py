@@ -114,7 +114,7 @@ def open_vault(config) -> Vault:
     """The vault of a service: the shared key table, under the master key of the install."""
     from cdp.platform.vault import load_master_key, open_key_table
 
-    return Vault(open_key_table(config.store), load_master_key(config.store.data_dir))
+    return Vault(open_key_table(config.store), load_master_key(config.credentials_dir))
 
 
 def subject_of_call(notification: Any) -> str:

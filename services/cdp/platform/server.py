@@ -108,7 +108,10 @@ class Service:
         self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
         self._tasks: list[asyncio.Task] = []
+        self._on_start: list[Callable[[], Awaitable[None] | None]] = []
         self._on_stop: list[Callable[[], Awaitable[None] | None]] = []
+        self.serving = False  # from start() until stop() begins: what readiness reports
+        self.probes = None  # the /healthz and /readyz server (cdp.platform.probes), when configured
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
 
     def add(self, adder: Callable[[object, grpc.aio.Server], None], servicer: object, full_name: str) -> None:
@@ -121,6 +124,10 @@ class Service:
     def background(self, coroutine: Awaitable[None], name: str) -> None:
         self._tasks.append(asyncio.create_task(coroutine, name=name))
 
+    def on_start(self, callback: Callable[[], Awaitable[None] | None]) -> None:
+        """Call once the gRPC server listens, before it reports SERVING (a failure stops the start)."""
+        self._on_start.append(callback)
+
     def on_stop(self, callback: Callable[[], Awaitable[None] | None]) -> None:
         self._on_stop.append(callback)
 
@@ -130,12 +137,18 @@ class Service:
         if port == 0:
             raise SystemExit(f"{self.name}: cannot listen on {self.address}")
         await self.server.start()
+        for callback in self._on_start:
+            result = callback()
+            if asyncio.iscoroutine(result):
+                await result
         for name in self._service_names:
             await _set_serving(self.health, name)
         await _set_serving(self.health, "")
+        self.serving = True
         return port
 
     async def stop(self, grace: float = 5.0) -> None:
+        self.serving = False
         await _set_status(self.health, "", health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace)
         for task in self._tasks:

@@ -29,6 +29,7 @@ from cdp.platform.decisions import Decider, open_decider
 from cdp.platform.eventlog import EventLogServicer, GrpcLog, Upstream
 from cdp.platform.follower import Follower, Handler, KeyOf
 from cdp.platform.ops import OpsServicer
+from cdp.platform.probes import Probes, serving
 from cdp.platform.security import credentials
 from cdp.platform.server import Service, setup_logging
 from cdp.platform.store import EventStore, open_store
@@ -105,7 +106,7 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
     store = open_store(config.store, config.service)
     uow = UnitOfWork(store, open_decider(config, store))
     service = Service(
-        config.service, config.address, credentials(config.store.data_dir, config.service), access_control(uow)
+        config.service, config.address, credentials(config.credentials_dir, config.service), access_control(uow)
     )
     service.on_stop(store.close)
     runtime = Runtime(config, uow, service)
@@ -132,7 +133,38 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
         service.on_stop(callback)
     for channel in runtime._channels.values():
         service.on_stop(channel.close)
+    if config.probe_port:
+        # Plain-HTTP /healthz and /readyz: serving gRPC, the store answers, followers within bound.
+        service.probes = Probes(
+            config.host,
+            config.probe_port,
+            {"grpc serving": serving(service), **ready(store, followers)},
+            metrics=lambda: metrics(config.service, store, followers),
+        )
+        service.on_start(service.probes.start)
+        service.on_stop(service.probes.stop)
     return service, followers
+
+
+def metrics(name: str, store: EventStore, followers: Sequence[Follower]) -> str:
+    """The service's gauges in Prometheus' text format."""
+    lines = [
+        "# HELP cdp_log_head The newest notification id in the service's own log.",
+        "# TYPE cdp_log_head gauge",
+        f'cdp_log_head{{service="{name}"}} {store.head()}',
+    ]
+    gauges = {
+        "cdp_follower_position": ("The upstream position committed.", lambda f: f.position),
+        "cdp_follower_lag": (
+            "Upstream notifications not yet followed.",
+            lambda f: max(f.upstream.head - f.position, 0),
+        ),
+        "cdp_follower_parked": ("Upstream events parked and not yet applied.", lambda f: len(f.parked)),
+    }
+    for metric, (help_text, value) in gauges.items():
+        lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge"]
+        lines += [f'{metric}{{service="{name}",upstream="{f.name}"}} {value(f)}' for f in followers]
+    return "\n".join(lines) + "\n"
 
 
 def ready(store: EventStore, followers: Sequence[Follower]) -> dict[str, Callable[[], tuple[bool, str]]]:

@@ -8,6 +8,9 @@ a follower that crashes at any point resumes without losing or repeating work.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -15,7 +18,6 @@ from urllib.parse import unquote, urlparse
 
 from eventsourcing.persistence import (
     InfrastructureFactory,
-    IntegrityError,
     Notification,
     ProcessRecorder,
     StoredEvent,
@@ -54,22 +56,6 @@ class EventStore:
             for listener in self._listeners:
                 listener(head)
         return head
-
-    def append_new(self, events: Sequence[StoredEvent]) -> set[uuid.UUID]:
-        """Append the events whose originators are new; return those that existed.
-
-        The store's uniqueness decides: the batch goes in whole when none exists,
-        which is the common case; only a replayed batch pays for the look-ups.
-        """
-        try:
-            self.append(events)
-            return set()
-        except IntegrityError:
-            existing = {e.originator_id for e in events if self.recorder.select_events(e.originator_id, limit=1)}
-            fresh = [e for e in events if e.originator_id not in existing]
-            if fresh:
-                self.append(fresh)
-            return existing
 
     def on_append(self, listener: Callable[[int], None]) -> None:
         """Call listener(head) after each append that wrote events."""
@@ -117,12 +103,34 @@ def open_store(config: StoreConfig, service: str) -> EventStore:
         }
     elif config.kind == "postgres":
         env = postgres_env(config.postgres_dsn, config.schema_prefix + service)
-        ensure_schema(config.postgres_dsn, env["POSTGRES_SCHEMA"])
     else:
         raise ValueError(f"store: unknown kind {config.kind!r} (sqlite or postgres)")
-    factory = InfrastructureFactory.construct(env=env)
-    recorder = factory.process_recorder()
+    with creating(config, service):
+        if config.kind == "postgres":
+            ensure_schema(config.postgres_dsn, env["POSTGRES_SCHEMA"])
+        factory = InfrastructureFactory.construct(env=env)
+        recorder = factory.process_recorder()
     return EventStore(recorder, factory, service)
+
+
+@contextlib.contextmanager
+def creating(config: StoreConfig, name: str) -> Iterator[None]:
+    """Held while a store's tables are created: processes starting together on one store
+    (replicas, a restart beside a running one) would otherwise race to create them."""
+    if config.kind == "sqlite":
+        with open(config.data_dir / f".{name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+        return
+    import psycopg
+
+    key = int.from_bytes(hashlib.sha256(f"{config.schema_prefix}{name}".encode()).digest()[:8], "big", signed=True)
+    with psycopg.connect(config.postgres_dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def postgres_env(dsn: str, schema: str) -> dict[str, str]:

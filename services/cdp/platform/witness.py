@@ -2,20 +2,28 @@
 
 A hash chain shows a record edited or removed from its middle, but not its newest records
 removed: the chain is simply shorter. So after each commit the service writes its chain head
-(sequence and hash) to a small file beside, not inside, its store; `cdp audit verify` compares
-the store's chain with it, and a service that starts behind its witness continues the chain
-from the witness, so the gap stays visible in the log itself.
+(sequence and hash) to a small file in its state directory, outside its store; `cdp audit
+verify` compares the store's chain with it, and a service that starts behind its witness
+continues the chain from the witness, so the gap stays visible in the log itself.
+
+The witness is evidence, not part of a commit: a witness that cannot be written (a read-only
+or full disk) is logged, and the next commit writes the head again; the commit stands.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 
-def witness_path(data_dir: str | Path, service: str) -> Path:
-    return Path(data_dir) / "witness" / f"{service}.json"
+_failing: set[Path] = set()  # witnesses whose last write failed
+
+
+def witness_path(state_dir: str | Path, service: str) -> Path:
+    return Path(state_dir) / "witness" / f"{service}.json"
 
 
 def read_head(path: Path) -> tuple[int, str] | None:
@@ -29,13 +37,38 @@ def read_head(path: Path) -> tuple[int, str] | None:
 def write_head(path: Path, sequence: int, hash: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"sequence": sequence, "hash": hash}))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps({"sequence": sequence, "hash": hash}))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
-def read_heads(data_dir: str | Path) -> dict[str, tuple[int, str]]:
+def witness_head(path: Path, sequence: int, hash: str) -> bool:
+    """Write the head, never raising: a failure is logged when it starts (not once per commit)
+    and when writing works again. Returns whether the witness holds this head."""
+    try:
+        write_head(path, sequence, hash)
+    except Exception as error:  # OSError mostly; nothing here may break the commit
+        if path not in _failing:
+            _failing.add(path)
+            log.error("decision-log witness %s not written (retried on each commit): %s", path, error)
+        return False
+    if path in _failing:
+        _failing.discard(path)
+        log.info("decision-log witness %s written again, at #%d", path, sequence)
+    return True
+
+
+def behind(path: Path) -> bool:
+    """Whether the witness's last write failed (so it may hold an older head)."""
+    return path in _failing
+
+
+def read_heads(state_dir: str | Path) -> dict[str, tuple[int, str]]:
     heads = {}
-    for path in sorted((Path(data_dir) / "witness").glob("*.json")):
+    for path in sorted((Path(state_dir) / "witness").glob("*.json")):
         head = read_head(path)
         if head is not None:
             heads[path.stem] = head

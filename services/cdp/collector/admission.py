@@ -1,0 +1,221 @@
+"""Admission: one ingest call's checks and governance, up to what to store and each event's ack.
+
+Each event is checked (domain.check), deduplicated within the call, governed by cdp.collect,
+checked against its source's tracking plan, and its personal values are encrypted; what
+becomes of it is domain.outcome(). Nothing is stored here: the collector stores what an
+Admitted batch holds, then acknowledges it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+from eventsourcing.persistence import StoredEvent
+
+from cdp.api.collector.v1 import collector_pb2 as pb
+from cdp.api.common.v1 import event_pb2
+from cdp.collector import domain
+from cdp.collector.plans import TrackingPlan
+from cdp.collector.registry import Registry, Source
+from cdp.platform import errors
+from cdp.platform.clock import format_iso
+from cdp.platform.decisions import Decider
+from cdp.platform.ids import derived_id
+from cdp.platform.personal import PersonalData, subject_of
+from cdp.platform.published import stored
+
+ACCEPTED = pb.ACK_STATUS_ACCEPTED
+DUPLICATE = pb.ACK_STATUS_DUPLICATE
+REJECTED = pb.ACK_STATUS_REJECTED
+COLLECT_DECISION = "data.cdp.collect.decision"
+
+
+class BatchTooLarge(errors.InvalidArgument):
+    pass
+
+
+def json_object(text: str) -> dict:
+    return orjson.loads(text) if text else {}
+
+
+def traits_of(event: event_pb2.Event) -> dict:
+    """The traits a plan checks: identify's context.traits under its traits (the top level wins)."""
+    traits = dict(json_object(event.context).get("traits") or {}) if event.type == "identify" else {}
+    traits.update(json_object(event.traits))
+    return traits
+
+
+@dataclass
+class Admitted:
+    """A batch checked and governed, not stored yet: what to store and each event's ack."""
+
+    source: Source
+    plan: TrackingPlan | None
+    received: datetime
+    received_at: str
+    acks: list[pb.EventAck] = field(default_factory=list)
+    accepted: list[StoredEvent] = field(default_factory=list)
+    rejections: list[StoredEvent] = field(default_factory=list)  # kept for review whatever happens
+    seen: dict[uuid.UUID, int] = field(default_factory=dict)  # ack index of each accepted event id
+
+    @property
+    def to_store(self) -> list[StoredEvent]:
+        return self.accepted + self.rejections
+
+    def ack(self, index: int, status: int, event_id: uuid.UUID) -> None:
+        self.acks.append(pb.EventAck(index=index, status=status, event_id=str(event_id)))
+
+    def accept(self, index: int, event_id: uuid.UUID, message) -> None:
+        self.seen[event_id] = len(self.acks)
+        self.accepted.append(stored(event_id, 1, message))
+        self.ack(index, ACCEPTED, event_id)
+
+    def reject(self, index: int, field_name: str, rule: str, record=None) -> None:
+        """Refuse an event; record (if given) is kept for review whatever happens to the batch."""
+        self.acks.append(pb.EventAck(index=index, status=REJECTED, field=field_name, error=rule))
+        if record is not None:
+            self.rejections.append(stored(uuid.uuid4(), 1, record))
+
+    def refuse_all_if_any_rejected(self) -> None:
+        if not any(a.status == REJECTED for a in self.acks):
+            return
+        self.accepted, self.seen = [], {}
+        for ack in self.acks:
+            if ack.status != REJECTED:
+                ack.status, ack.event_id, ack.field = REJECTED, "", "batch"
+                ack.error = "not stored: another call in this request was rejected"
+
+    def acknowledge(self, existing: set[uuid.UUID]) -> pb.IngestResponse:
+        """The response, once stored: events whose ids the store held already are duplicates."""
+        for event_id in existing:
+            if event_id in self.seen:
+                self.acks[self.seen[event_id]].status = DUPLICATE
+        counts = {ACCEPTED: 0, DUPLICATE: 0, REJECTED: 0}
+        for ack in self.acks:
+            counts[ack.status] += 1
+        return pb.IngestResponse(
+            acks=self.acks, accepted=counts[ACCEPTED], duplicates=counts[DUPLICATE], rejected=counts[REJECTED]
+        )
+
+
+class Admission:
+    def __init__(self, registry: Registry, decider: Decider, personal: PersonalData):
+        self.registry = registry
+        self.decider = decider
+        self.personal = personal
+
+    def check_batch(self, write_key: str, events: Sequence[event_pb2.Event]) -> Source:
+        """The batch's source; raises UnknownWriteKey or BatchTooLarge."""
+        source = self.registry.source_for(write_key)
+        if len(events) > domain.MAX_BATCH_EVENTS:
+            raise BatchTooLarge(f"events: {len(events)} events; the limit is {domain.MAX_BATCH_EVENTS} a batch")
+        return source
+
+    def fetch_keys(self, events: Sequence[event_pb2.Event]) -> None:
+        """One key transaction for the events' subjects; encrypting each event then hits the cache."""
+        self.personal.vault.keys_for(
+            {
+                subject_of(e.user_id, e.anonymous_id)
+                for e in events
+                if (e.user_id or e.anonymous_id) and domain.is_good_id(e.user_id or e.anonymous_id)
+            }
+        )
+
+    def admit(self, write_key: str, events: Sequence[event_pb2.Event], *, all_or_nothing: bool = False) -> Admitted:
+        """The events to store and their acks."""
+        source = self.check_batch(write_key, events)
+        received = datetime.now(UTC)
+        self.fetch_keys(events)
+        batch = Admitted(source, self.registry.plan_of(source), received, format_iso(received))
+        for index, event in enumerate(events):
+            self._admit_one(batch, index, event)
+        if all_or_nothing:
+            batch.refuse_all_if_any_rejected()
+        return batch
+
+    def _admit_one(self, batch: Admitted, index: int, event: event_pb2.Event) -> None:
+        rejection, fields = domain.check(event, event.ByteSize(), batch.received)
+        if rejection is not None:
+            return batch.reject(index, rejection.field, rejection.rule)
+        source, plan = batch.source, batch.plan
+        event_id = derived_id("event", source.source_id, event.message_id)
+        if event_id in batch.seen:
+            return batch.ack(index, DUPLICATE, event_id)
+        accepted = pb.EventAccepted(
+            event_id=str(event_id), source_id=source.source_id, server_side=source.server_side, event=event
+        )
+        accepted.event.received_at = batch.received_at
+        if not accepted.event.timestamp:
+            accepted.event.timestamp = domain.corrected_timestamp(accepted.event, batch.received)
+        decision = self.govern(source, accepted, fields["properties"])
+        # The plan sees a fresh decoding: its schemas may fill in defaults, which must not be stored.
+        violations = (
+            plan.check(event.type, event.event, json_object(accepted.event.properties), traits_of(accepted.event))
+            if plan and domain.allowed(decision.result)
+            else []
+        )
+        outcome = domain.outcome(decision.result, violations, source.plan_mode, plan and (plan.name, plan.version))
+        # Personal values are encrypted before anything of the call is stored, rejections included.
+        accepted.pii_decision_id, encrypted = self.personal.protect(accepted.event, fields)
+        accepted.encrypted_fields.extend(encrypted)
+        if outcome.kind == domain.REJECT:
+            record = pb.EventRejected(
+                source_id=source.source_id,
+                event=accepted.event,
+                field=outcome.field,
+                rule=outcome.recorded_rule,
+                at=batch.received_at,
+            )
+            if outcome.by_policy:
+                record.decision_id = decision.id
+            else:
+                record.plan_name, record.plan_version = plan.name, plan.version
+            return batch.reject(index, outcome.field, outcome.rule, record=record)
+        found = [pb.Violation(field=v.field, rule=v.rule) for v in outcome.violations]
+        if outcome.kind == domain.QUARANTINE:
+            waiting = pb.QuarantinedEvent(
+                event_id=accepted.event_id,
+                source_id=source.source_id,
+                event=accepted.event,
+                violations=found,
+                plan_name=plan.name,
+                plan_version=plan.version,
+                at=batch.received_at,
+            )
+            return batch.accept(index, event_id, pb.EventQuarantined(quarantined=waiting))
+        if plan:
+            accepted.plan_name, accepted.plan_version = plan.name, plan.version
+            accepted.violations.extend(found)
+        batch.accept(index, event_id, accepted)
+
+    def govern(self, source: Source, accepted: pb.EventAccepted, properties: dict | None = None):
+        """cdp.collect's decision on this source sending this event with these properties
+        (recorded on the event); when it lets the event in, the properties it forbids are
+        dropped (and the drop recorded on the event). properties: the event's, decoded
+        already (dropped ones are removed from it too). Returns the decision."""
+        event = accepted.event
+        if properties is None:
+            properties = json_object(event.properties)
+        names = sorted(properties)
+        decision = self.decider.decide(
+            COLLECT_DECISION,
+            {
+                "source": {"id": source.source_id, "name": source.name, "server_side": source.server_side},
+                "event_type": event.type,
+                "event": event.event,
+                "properties": names,
+            },
+            key=(source.source_id, source.name, source.server_side, event.type, event.event, *names),
+        )
+        accepted.collect_decision_id = decision.id
+        drop = domain.dropped(decision.result)
+        if drop:
+            for name in drop:
+                properties.pop(name, None)
+            event.properties = orjson.dumps(properties).decode()
+            accepted.dropped_properties.extend(drop)
+        return decision

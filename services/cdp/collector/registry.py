@@ -1,0 +1,143 @@
+"""Sources and tracking plans: who may send (write keys), and what their calls must look like.
+
+The registry is the state folded from the collector's source and plan events; its commands
+return the events to store, which the collector commits and applies back.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import orjson
+from eventsourcing.persistence import StoredEvent
+
+from cdp.api.collector.v1 import collector_pb2 as pb
+from cdp.collector.plans import MODES, InvalidPlan, TrackingPlan, compile_plan
+from cdp.platform import errors
+from cdp.platform.clock import now_iso
+from cdp.platform.ids import derived_id
+from cdp.platform.published import stored
+
+TOPICS = (pb.SourceCreated, pb.SourceDisabled, pb.SourcePlanAssigned, pb.PlanPublished)
+
+
+class UnknownWriteKey(errors.Unauthenticated):
+    pass
+
+
+class NotFound(errors.NotFound):
+    pass
+
+
+@dataclass
+class Source:
+    source_id: str
+    name: str
+    write_key: str
+    server_side: bool
+    disabled: bool = False
+    plan_name: str = ""
+    plan_mode: str = "allow"
+
+    def to_proto(self) -> pb.Source:
+        return pb.Source(
+            source_id=self.source_id,
+            name=self.name,
+            write_key=self.write_key,
+            server_side=self.server_side,
+            disabled=self.disabled,
+            plan_name=self.plan_name,
+            plan_mode=self.plan_mode if self.plan_name else "",
+        )
+
+
+class Registry:
+    def __init__(self, store):
+        self.store = store  # read only: a source's events, to number the next one
+        self.clear()
+
+    def clear(self) -> None:
+        self.sources: dict[str, Source] = {}  # by source id
+        self.by_key: dict[str, Source] = {}
+        self.plans: dict[str, TrackingPlan] = {}
+        self.plan_documents: dict[str, pb.Plan] = {}
+
+    def apply(self, message) -> None:
+        if isinstance(message, pb.SourceCreated):
+            s = message.source
+            source = Source(s.source_id, s.name, s.write_key, s.server_side)
+            self.sources[source.source_id] = self.by_key[source.write_key] = source
+        elif isinstance(message, pb.SourceDisabled):
+            self.sources[message.source_id].disabled = True
+        elif isinstance(message, pb.SourcePlanAssigned):
+            source = self.sources[message.source_id]
+            source.plan_name, source.plan_mode = message.plan_name, message.mode
+        elif isinstance(message, pb.PlanPublished):
+            plan = message.plan
+            self.plans[plan.name] = compile_plan(plan.name, plan.version, orjson.loads(plan.document))
+            self.plan_documents[plan.name] = plan
+
+    # Reading -----------------------------------------------------------------
+
+    def named(self, name: str, missing_ok: bool = False) -> Source | None:
+        for source in self.sources.values():
+            if source.name == name.strip():
+                return source
+        if missing_ok:
+            return None
+        raise NotFound(f"source_name: no source named {name!r}")
+
+    def source_for(self, write_key: str) -> Source:
+        source = self.by_key.get(write_key)
+        if source is None or source.disabled:
+            raise UnknownWriteKey("write_key: unknown or disabled write key")
+        return source
+
+    def plan_of(self, source: Source) -> TrackingPlan | None:
+        return self.plans.get(source.plan_name) if source.plan_name else None
+
+    # Commands: the events to store -------------------------------------------
+
+    def source_created(self, name: str, server_side: bool) -> StoredEvent:
+        if not name.strip():
+            raise errors.InvalidArgument("name", "is required")
+        if self.named(name, missing_ok=True):
+            raise errors.Conflict(f"name: a source named {name!r} exists")
+        source_id = str(uuid.uuid4())
+        proto = pb.Source(
+            source_id=source_id, name=name.strip(), write_key=secrets.token_urlsafe(24), server_side=server_side
+        )
+        return stored(uuid.UUID(source_id), 1, pb.SourceCreated(source=proto, created_at=now_iso()))
+
+    def source_disabled(self, source: Source) -> list[StoredEvent]:
+        if source.disabled:
+            return []
+        return [self._next_source_event(source, pb.SourceDisabled(source_id=source.source_id, at=now_iso()))]
+
+    def plan_assigned(self, source: Source, plan_name: str, mode: str) -> StoredEvent:
+        if plan_name and plan_name not in self.plans:
+            raise NotFound(f"plan_name: no plan named {plan_name!r}")
+        if mode not in MODES:
+            raise errors.InvalidArgument("mode", f"must be one of {', '.join(MODES)}")
+        assigned = pb.SourcePlanAssigned(source_id=source.source_id, plan_name=plan_name, mode=mode, at=now_iso())
+        return self._next_source_event(source, assigned)
+
+    def plan_published(self, name: str, document_text: str) -> tuple[pb.Plan, StoredEvent]:
+        if not name.strip():
+            raise InvalidPlan("name: is required")
+        try:
+            document = orjson.loads(document_text)
+        except orjson.JSONDecodeError as error:
+            raise InvalidPlan(f"document: not JSON ({error})") from None
+        previous = self.plan_documents.get(name)
+        version = previous.version + 1 if previous else 1
+        compile_plan(name, version, document)  # refuse a plan that does not compile
+        plan = pb.Plan(name=name, version=version, document=orjson.dumps(document).decode(), published_at=now_iso())
+        return plan, stored(derived_id("plan", name), version, pb.PlanPublished(plan=plan))
+
+    def _next_source_event(self, source: Source, message) -> StoredEvent:
+        originator = uuid.UUID(source.source_id)
+        version = len(self.store.events_of(originator)) + 1
+        return stored(originator, version, message)

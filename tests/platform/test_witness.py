@@ -1,0 +1,87 @@
+"""The decision-log witness lives in the state directory, and a witness that cannot be written
+never breaks a commit: the decider's chain moves on, and the next commit writes the head again."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from cdp.api.policy.v1 import decision_pb2
+from cdp.platform import config as config_module
+from cdp.platform.access import ACCESS_DECISION
+from cdp.platform.decisions import open_decider
+from cdp.platform.published import decode, topic_of
+from cdp.platform.store import open_store
+from cdp.platform.unit_of_work import UnitOfWork
+from cdp.platform.witness import read_head, witness_path
+
+
+@pytest.fixture
+def opened(tmp_path):
+    def open_with(*flags: str):
+        config = config_module.load("collector", ["--data-dir", str(tmp_path / "data"), *flags])
+        store = open_store(config.store, "collector")
+        opened.stores.append(store)
+        return config, store, open_decider(config, store)
+
+    opened.stores = []
+    yield open_with
+    for store in opened.stores:
+        store.close()
+
+
+def decide_new(decider, n: int) -> None:
+    """Decide something new and record it, as an RPC's access decision is recorded."""
+    decider.decide(ACCESS_DECISION, {"method": "/x/Y", "caller": {"subject": f"s{n}", "kind": "person", "roles": []}})
+    UnitOfWork(decider.store, decider).commit()
+
+
+def chain(store) -> list[decision_pb2.DecisionRecorded]:
+    return [decode(n.topic, n.state) for n in store.replay(topic_of(decision_pb2.DecisionRecorded))]
+
+
+def test_directories_default_to_the_data_dir(tmp_path):
+    config = config_module.load("collector", ["--data-dir", str(tmp_path)])
+    assert config.credentials_dir == config.state_dir == tmp_path
+    config = config_module.load(
+        "collector", ["--data-dir", str(tmp_path), "--credentials-dir", "/c", "--state-dir", "/s", "--probe-port", "9"]
+    )
+    assert (config.credentials_dir, config.state_dir, config.probe_port) == (Path("/c"), Path("/s"), 9)
+
+
+def test_directories_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("CDP_CREDENTIALS_DIR", "/run/credentials")
+    monkeypatch.setenv("CDP_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("CDP_PROBE_PORT", "8081")
+    config = config_module.load("collector", ["--data-dir", str(tmp_path)])
+    assert config.credentials_dir == Path("/run/credentials")
+    assert config.state_dir == tmp_path / "state"
+    assert config.probe_port == 8081
+
+
+def test_the_witness_is_written_to_the_state_dir(tmp_path, opened):
+    _, store, decider = opened("--state-dir", str(tmp_path / "state"))
+    decide_new(decider, 1)
+    records = chain(store)
+    assert read_head(witness_path(tmp_path / "state", "collector")) == (records[-1].sequence, records[-1].hash)
+    assert not (tmp_path / "data" / "witness").exists()
+
+
+def test_an_unwritable_witness_breaks_no_commit(tmp_path, opened, caplog):
+    blocker = tmp_path / "state"
+    _, store, decider = opened("--state-dir", str(blocker))
+    blocker.write_text("a file where the witness directory should be")  # every write under it fails
+    with caplog.at_level(logging.ERROR, logger="cdp.platform.witness"):
+        for n in range(5):
+            decide_new(decider, n)  # raised before, then every later commit hit a duplicate key
+    records = chain(store)
+    assert [r.sequence for r in records] == list(range(1, len(records) + 1))
+    assert len({r.decision_id for r in records}) == len(records) >= 5
+    assert len([r for r in caplog.records if "witness" in r.getMessage()]) == 1  # said once, not per commit
+
+    # Writable again: the next commit writes the head, even one that records nothing new.
+    blocker.unlink()
+    UnitOfWork(store, decider).commit()
+    assert read_head(witness_path(blocker, "collector")) == (records[-1].sequence, records[-1].hash)
