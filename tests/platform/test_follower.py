@@ -190,3 +190,43 @@ def test_a_poison_event_is_parked_the_rest_go_on_and_retry_applies_it_once(store
             downstream.close()
 
     asyncio.run(scenario())
+
+
+def test_an_outage_while_parking_resumes_after_what_was_committed(store_config):
+    """One-by-one after a poison event, the next event meets an outage: the batch is retried
+    from after what was committed, so nothing is applied twice and nothing more is parked."""
+
+    async def scenario():
+        upstream = open_store(store_config, "up")
+        downstream = open_store(store_config, "down")
+        outage = {"3"}
+
+        async def handle(notifications):
+            out = []
+            for n in notifications:
+                source = decode(n.topic, n.payload).source
+                if source.source_id == "2":
+                    raise KeyError("poison")
+                if source.source_id in outage:
+                    outage.discard(source.source_id)
+                    raise Unavailable("identity is restarting")
+                out.append(stored(derived_id("copy", n.originator_id), 1, decode(n.topic, n.payload)))
+            return out
+
+        try:
+            upstream.append([keyed_event(i, f"k{i}") for i in range(1, 6)])
+            follower = Follower(unit_of_work(downstream), Upstream("up", StoreLog(upstream), ()), handle, wait_ms=20)
+            task = asyncio.create_task(follower.run())
+            for _ in range(300):
+                if follower.position == upstream.head() and not outage:
+                    break
+                await asyncio.sleep(0.01)
+            follower.stop()
+            task.cancel()
+            assert sorted(copies(downstream), key=int) == ["1", "3", "4", "5"]
+            assert [p.position for p in follower.parked.values()] == [2]
+        finally:
+            upstream.close()
+            downstream.close()
+
+    asyncio.run(scenario())
