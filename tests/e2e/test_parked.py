@@ -11,7 +11,6 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from cdp.api.collector.v1 import collector_pb2
-from cdp.api.identity.v1 import identity_pb2
 from cdp.platform.store import open_store
 from support.calls import event, ident
 from support.governance import profile_by, run_cli, store_config
@@ -37,7 +36,7 @@ def test_a_poison_event_is_parked_shown_and_kept_while_the_rest_go_on(tmp_path):
         profile = wait_until(lambda: profile_by(client, "user_id", "u2"), what="the next event's profile")
         assert profile.traits["plan"].value == '"pro"'
         wait_until(  # identity went on too
-            lambda: client.identity.GetPerson(identity_pb2.GetPersonRequest(identifier=ident("user_id", "u2"))),
+            lambda: client.identity.get_person(identifier=ident("user_id", "u2")),
             what="identity past the poison",
         )
 

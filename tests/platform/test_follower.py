@@ -11,6 +11,7 @@ import grpc
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.eventlog.v1 import eventlog_pb2_grpc
 from cdp.api.ops.v1 import ops_pb2
+from cdp.client import AsyncEventLogClient
 from cdp.platform.errors import Unavailable
 from cdp.platform.eventlog import EventLogServicer, GrpcLog, StoreLog, Upstream
 from cdp.platform.follower import PARKING_TOPICS, Follower
@@ -96,17 +97,15 @@ def test_eventlog_read_waits_for_new_events(store_config):
         store = open_store(store_config, "wait")
         server, channel = await serve(store)
         try:
-            stub = eventlog_pb2_grpc.EventLogServiceStub(channel)
-            from cdp.api.eventlog.v1 import eventlog_pb2
-
-            pending = asyncio.ensure_future(stub.Read(eventlog_pb2.ReadRequest(after=0, limit=10, wait_ms=5000)))
+            log = AsyncEventLogClient(channel)
+            pending = asyncio.ensure_future(log.read(after=0, limit=10, wait_ms=5000))
             await asyncio.sleep(0.2)
             assert not pending.done()
             store.append([source_event(1)])
             response = await asyncio.wait_for(pending, 2)
             assert len(response.notifications) == 1
             assert response.head == response.notifications[0].id
-            empty = await stub.Read(eventlog_pb2.ReadRequest(after=response.head, limit=10, wait_ms=50))
+            empty = await log.read(after=response.head, limit=10, wait_ms=50)
             assert not empty.notifications
         finally:
             await channel.close()

@@ -8,7 +8,6 @@ tools mint short-lived tokens for the subject and roles they are told to act as.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,6 @@ CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
 ]
-TOKEN_ENV = "CDP_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -72,59 +70,3 @@ def mint_token(data_dir: str | Path, subject: str, roles: Iterable[str], ttl_s: 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
-
-
-def _with_default(details, metadata: tuple):
-    if any(k == "authorization" for k, _ in (details.metadata or ())):
-        return details
-    return details._replace(metadata=tuple(details.metadata or ()) + metadata)
-
-
-class _DefaultMetadata(
-    grpc.UnaryUnaryClientInterceptor,
-    grpc.UnaryStreamClientInterceptor,
-    grpc.StreamUnaryClientInterceptor,
-    grpc.StreamStreamClientInterceptor,
-):
-    """Adds the tool's bearer token to calls (of every shape) that carry no authorization of their own."""
-
-    def __init__(self, metadata):
-        self.metadata = tuple(metadata)
-
-    def _call(self, continuation, details, request):
-        return continuation(_with_default(details, self.metadata), request)
-
-    intercept_unary_unary = intercept_unary_stream = _call
-    intercept_stream_unary = intercept_stream_stream = _call
-
-
-class _AioDefaultMetadata(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
-    def __init__(self, metadata):
-        self.metadata = tuple(metadata)
-
-    async def _call(self, continuation, details, request):
-        return await continuation(_with_default(details, self.metadata), request)
-
-    intercept_unary_unary = intercept_unary_stream = _call
-    intercept_stream_unary = intercept_stream_stream = _call
-
-
-def tool_channel(data_dir: str | Path, address: str, token: str | None = None) -> grpc.Channel:
-    """A blocking channel for people and tools: the `cli` certificate, and the token (or
-    CDP_TOKEN) as the caller of calls that bring no authorization of their own."""
-    channel = grpc.secure_channel(address, credentials(data_dir).client("cli"), options=CHANNEL_OPTIONS)
-    token = token or os.environ.get(TOKEN_ENV)
-    return grpc.intercept_channel(channel, _DefaultMetadata(bearer(token))) if token else channel
-
-
-def tool_aio_channel(data_dir: str | Path, address: str, token: str | None = None) -> grpc.aio.Channel:
-    token = token or os.environ.get(TOKEN_ENV)
-    interceptors = [_AioDefaultMetadata(bearer(token))] if token else []
-    return grpc.aio.secure_channel(
-        address, credentials(data_dir).client("cli"), options=CHANNEL_OPTIONS, interceptors=interceptors
-    )
