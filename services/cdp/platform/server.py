@@ -109,6 +109,7 @@ class Service:
         self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
         self._tasks: list[asyncio.Task] = []
         self._on_start: list[Callable[[], Awaitable[None] | None]] = []
+        self._on_stopping: list[Callable[[], None]] = []
         self._on_stop: list[Callable[[], Awaitable[None] | None]] = []
         self.serving = False  # from start() until stop() begins: what readiness reports
         self.probes = None  # the /healthz and /readyz server (cdp.platform.probes), when configured
@@ -147,8 +148,15 @@ class Service:
         self.serving = True
         return port
 
+    def on_stopping(self, callback: Callable[[], None]) -> None:
+        """Call callback when stopping begins, before in-flight calls drain (to end long waits)."""
+        self._on_stopping.append(callback)
+
     async def stop(self, grace: float = 5.0) -> None:
         self.serving = False
+        logging.getLogger("grpc._cython.cygrpc").addFilter(_drop_shutdown_cancellations)
+        for callback in self._on_stopping:
+            callback()
         await _set_status(self.health, "", health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace)
         for task in self._tasks:
@@ -172,6 +180,15 @@ class Service:
         await stop.wait()
         log.info("%s stopping", self.name)
         await self.stop()
+
+
+def _drop_shutdown_cancellations(record: logging.LogRecord) -> bool:
+    """grpc.aio cancels the calls still scheduled when a server stops, and fails to answer those
+    whose callers went away meanwhile (other services stopping too), and logs each with a
+    traceback (CancelledError, ExecuteBatchError); once the service stops on purpose those are
+    the calls it ends, not faults, so they are not logged."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(error, asyncio.CancelledError) or type(error).__name__ == "ExecuteBatchError")
 
 
 async def _set_serving(servicer, name: str) -> None:

@@ -115,9 +115,11 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
     followers = [Follower(runtime.uow, f.upstream, f.handler, key=f.key) for f in declaration.follows]
     for s in declaration.servicers:
         service.add(s.add, s.servicer, s.full_name)
+    event_log = EventLogServicer(store)
+    service.on_stopping(event_log.log.close)  # followers' waiting reads end before the drain
     service.add(
         eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
-        EventLogServicer(store),
+        event_log,
         full_name(eventlog_pb2, "EventLogService"),
     )
     service.add(
