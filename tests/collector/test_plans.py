@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 
-import grpc
 import pytest
 
 from cdp.api.collector.v1 import collector_pb2 as pb
 from cdp.api.common.v1 import event_pb2
 from cdp.api.policy.v1 import decision_pb2
+from cdp.client import InvalidArgument, Unauthenticated
 
 pytestmark = pytest.mark.e2e
 
@@ -34,9 +34,9 @@ def accepted(client, source) -> list[pb.EventAccepted]:
 
 def setup(client, mode: str, document=PLAN):
     name = f"plan-{uuid.uuid4().hex[:6]}"
-    client.collector.PublishPlan(pb.PublishPlanRequest(name=name, document=json.dumps(document)), timeout=10)
+    client.collector.publish_plan(name, document, timeout=10)
     source = client.create_source(f"src-{uuid.uuid4().hex[:6]}", server_side=True)
-    client.collector.AssignPlan(pb.AssignPlanRequest(source_name=source.name, plan_name=name, mode=mode), timeout=10)
+    client.collector.assign_plan(source.name, name, mode, timeout=10)
     return name, source
 
 
@@ -65,20 +65,20 @@ def test_quarantined_events_wait_and_are_released_once_the_plan_is_fixed(client)
     response = client.ingest(source.write_key, [held, track("Order Completed", total=3)])
     assert [a.status for a in response.acks] == [pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_ACCEPTED]
     assert client.ingest(source.write_key, [held]).acks[0].status == pb.ACK_STATUS_DUPLICATE  # a resend while it waits
-    waiting = client.collector.ListQuarantine(pb.ListQuarantineRequest(source_name=source.name), timeout=10).events
+    waiting = client.collector.list_quarantine(source.name, timeout=10)
     assert [q.event.message_id for q in waiting] == [held.message_id]
     assert waiting[0].violations[0].field == "properties.total"
     assert len(accepted(client, source)) == 1
 
-    still = client.collector.ReleaseQuarantine(pb.ReleaseQuarantineRequest(source_name=source.name), timeout=10)
+    still = client.collector.release_quarantine(source.name, timeout=10)
     assert (still.released, still.still_quarantined) == (0, 1)
     fixed = {"events": {"Order Completed": {"type": "object", "properties": {"total": {"type": ["number", "string"]}}}}}
-    client.collector.PublishPlan(pb.PublishPlanRequest(name=name, document=json.dumps(fixed)), timeout=10)
-    released = client.collector.ReleaseQuarantine(pb.ReleaseQuarantineRequest(source_name=source.name), timeout=10)
+    client.collector.publish_plan(name, fixed, timeout=10)
+    released = client.collector.release_quarantine(source.name, timeout=10)
     assert (released.released, released.still_quarantined) == (1, 0)
     passed_on = {m.event.message_id: m for m in accepted(client, source)}
     assert passed_on[held.message_id].plan_version == 2
-    assert not client.collector.ListQuarantine(pb.ListQuarantineRequest(source_name=source.name), timeout=10).events
+    assert not client.collector.list_quarantine(source.name, timeout=10)
 
 
 def test_allow_mode_lets_violations_through_and_records_them(client):
@@ -116,16 +116,13 @@ def test_forbidden_properties_are_dropped_and_the_drop_recorded(client):
 
 def test_disabled_source_is_refused(client):
     source = client.create_source(f"off-{uuid.uuid4().hex[:6]}", server_side=True)
-    client.collector.DisableSource(pb.DisableSourceRequest(name=source.name), timeout=10)
-    with pytest.raises(grpc.RpcError) as refused:
+    client.collector.disable_source(source.name, timeout=10)
+    with pytest.raises(Unauthenticated):
         client.ingest(source.write_key, [track("X")])
-    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_an_invalid_plan_is_refused_with_its_place(client):
-    with pytest.raises(grpc.RpcError) as refused:
-        client.collector.PublishPlan(
-            pb.PublishPlanRequest(name="broken", document=json.dumps({"events": {"X": {"type": 7}}})), timeout=10
-        )
-    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "events.X: invalid schema" in refused.value.details()
+    with pytest.raises(InvalidArgument) as refused:
+        client.collector.publish_plan("broken", {"events": {"X": {"type": 7}}}, timeout=10)
+    assert refused.value.field == "events.X" and "invalid schema" in refused.value.rule, refused.value.details
+    assert "events.X: invalid schema" in refused.value.details

@@ -8,8 +8,6 @@ import pytest
 import requests
 
 from cdp.api.collector.v1 import collector_pb2
-from cdp.api.identity.v1 import identity_pb2
-from cdp.api.profile.v1 import profile_pb2
 from support.platform_fixture import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -53,15 +51,8 @@ def test_sdk_calls_are_stored_once_and_build_a_profile(client, http_url, make_cl
     assert all(m.event.message_id for m in events)
 
     def persons():
-        resolved = client.identity.Resolve(
-            identity_pb2.ResolveRequest(
-                identifiers=[
-                    identity_pb2.Identifier(type="user_id", value=user),
-                    identity_pb2.Identifier(type="anonymous_id", value=anon),
-                    identity_pb2.Identifier(type="user_id", value=f"old-{user}"),
-                ]
-            ),
-            timeout=10,
+        resolved = client.identity.resolve(
+            [("user_id", user), ("anonymous_id", anon), ("user_id", f"old-{user}")], timeout=10
         )
         found = {r.person_id for r in resolved.resolutions}
         return found if "" not in found else None
@@ -69,9 +60,7 @@ def test_sdk_calls_are_stored_once_and_build_a_profile(client, http_url, make_cl
     assert len(wait_until(persons, what="identity linking the SDK's identifiers")) == 1
 
     def profile():
-        found = client.profile.GetProfile(
-            profile_pb2.GetProfileRequest(identifier=identity_pb2.Identifier(type="user_id", value=user)), timeout=10
-        ).profile
+        found = client.profile.get_profile(identifier=("user_id", user), timeout=10)
         return found if found.event_counts.get("$alias") == 1 else None
 
     found = wait_until(profile, what="the profile with all six calls")

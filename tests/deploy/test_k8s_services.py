@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from cdp.platform.config import SERVICES
 from cdp.platform.launcher import free_ports
 from conftest import drop_schemas, postgres_dsn
 from support.deployment import (
     ServiceProcess,
-    client_channel,
+    connection,
     issue_credentials,
     new_master_key,
     require_read_only_mounts,
@@ -155,9 +155,9 @@ def test_the_five_services_start_as_the_manifest_configures_them(tmp_path: Path)
 
         def check(service: str) -> tuple[str, int, int, int, float]:
             pod, process = pods[service], processes[service]
-            with client_channel(issued, f"127.0.0.1:{grpc_ports[service]}") as channel:
-                process.wait_serving(channel, started + 60)
-                status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status
+            with connection(issued, service, f"127.0.0.1:{grpc_ports[service]}") as cdp:
+                process.wait_serving(cdp, started + 60)
+                status = cdp.health(service).check(timeout=5)
             probes = pod.local_ports["probes"]
             deadline = time.monotonic() + 10
             while (ready := http_status(probes, "/readyz")) != 200 and time.monotonic() < deadline:

@@ -17,13 +17,13 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import grpc
 import pytest
 
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.common.v1 import event_pb2
 from cdp.api.identity.v1 import identity_pb2
 from cdp.api.profile.v1 import profile_pb2
+from cdp.client import CdpError
 from cdp.platform.ids import derived_id
 from support.platform_fixture import Client, log_tails, new_platform
 
@@ -129,15 +129,7 @@ def user_ids(stream) -> list[str]:
 
 
 def all_profiles(client: Client) -> list[profile_pb2.Profile]:
-    out, after = [], ""
-    while True:
-        page = client.profile.ListProfiles(
-            profile_pb2.ListProfilesRequest(after_person_id=after, limit=1000), timeout=30
-        )
-        out.extend(page.profiles)
-        if not page.next_after:
-            return out
-        after = page.next_after
+    return list(client.profile.all_profiles(page_size=1000, timeout=30))
 
 
 def personal_value(json_text: str) -> bool:
@@ -188,7 +180,7 @@ def wait_settled(
     while True:
         try:
             profiles = all_profiles(client)
-        except grpc.RpcError:
+        except CdpError:
             profiles = None
         now = time.monotonic()
         if profiles != last:
@@ -207,8 +199,8 @@ def wait_settled(
 def profiles_by_user(client: Client, users: list[str], source_id: str, message_of: dict[str, str]) -> dict[str, dict]:
     out = {}
     for user in users:
-        request = profile_pb2.GetProfileRequest(identifier=identity_pb2.Identifier(type="user_id", value=user))
-        out[user] = normalised(client.profile.GetProfile(request, timeout=10).profile, source_id, message_of)
+        found = client.profile.get_profile(identifier=("user_id", user), timeout=10)
+        out[user] = normalised(found, source_id, message_of)
     return out
 
 
@@ -221,9 +213,7 @@ def expected_counts(client: Client, stream) -> dict[str, dict[str, int]]:
     """The oracle: every call counted once, for the person its identifier belongs to in the end
     (folding is order-independent, so the final identity graph decides)."""
     keys = sorted({call_key(e) for e in stream})
-    response = client.identity.Resolve(
-        identity_pb2.ResolveRequest(identifiers=[identity_pb2.Identifier(type=t, value=v) for t, v in keys]), timeout=30
-    )
+    response = client.identity.resolve(keys, timeout=30)
     person = {(r.identifier.type, r.identifier.value): r.person_id for r in response.resolutions}
     assert all(person.values()), "identity knows every identifier of the stream"
     counts: dict[str, Counter] = {}
@@ -402,20 +392,18 @@ def test_collector_killed_mid_stream_stores_every_acknowledged_event_once(tmp_pa
                     while True:  # an SDK resends a batch until it is acknowledged
                         try:
                             with lock:
-                                stub = client.collector
-                            response = stub.Ingest(
-                                collector_pb2.IngestRequest(write_key=source.write_key, events=batch), timeout=5
-                            )
+                                collector = client.collector
+                            response = collector.ingest(source.write_key, batch, timeout=5)
                             break
-                        except grpc.RpcError as error:
+                        except CdpError as error:
                             if killer_failed:
                                 raise killer_failed[0] from error
-                            assert error.code() in (
-                                grpc.StatusCode.UNAVAILABLE,
-                                grpc.StatusCode.DEADLINE_EXCEEDED,
-                                grpc.StatusCode.CANCELLED,
-                                grpc.StatusCode.UNKNOWN,
-                                grpc.StatusCode.INTERNAL,
+                            assert error.code in (
+                                "UNAVAILABLE",
+                                "DEADLINE_EXCEEDED",
+                                "CANCELLED",
+                                "UNKNOWN",
+                                "INTERNAL",
                             ), error
                             assert time.monotonic() < deadline, f"batch at {begin} never acknowledged"
                             resent += 1

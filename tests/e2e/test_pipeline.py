@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 
-import grpc
 import pytest
 
 from cdp.api.activation.v1 import activation_pb2
 from cdp.api.collector.v1 import collector_pb2
-from cdp.api.identity.v1 import identity_pb2
 from cdp.api.policy.v1 import decision_pb2
 from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2
+from cdp.client import PermissionDenied
 from support.calls import event, event_condition, ident, trait_condition
 from support.platform_fixture import Client, running_platform, wait_until
 from support.webhook_receiver import WebhookReceiver
@@ -70,14 +69,11 @@ def ingest_all_accepted(client: Client, source, events) -> dict[str, str]:
 
 
 def person_of(client: Client, type_: str, value: str) -> str:
-    return client.identity.GetPerson(
-        identity_pb2.GetPersonRequest(identifier=ident(type_, value)), timeout=10
-    ).person.person_id
+    return client.identity.get_person(identifier=ident(type_, value), timeout=10).person_id
 
 
 def profile_by(client: Client, type_: str, value: str) -> profile_pb2.Profile:
-    request = profile_pb2.GetProfileRequest(identifier=ident(type_, value))
-    return client.profile.GetProfile(request, timeout=10).profile
+    return client.profile.get_profile(identifier=ident(type_, value), timeout=10)
 
 
 def decisions(client: Client, service: str) -> list[decision_pb2.DecisionRecorded]:
@@ -91,37 +87,23 @@ def decision_by_id(client: Client, service: str, decision_id: str) -> decision_p
 
 
 def deliveries_of(client: Client, destination_id: str, person_id: str) -> list[activation_pb2.Delivery]:
-    response = client.activation.ListDeliveries(
-        activation_pb2.ListDeliveriesRequest(destination_id=destination_id, limit=1000), timeout=10
-    )
-    return [d for d in response.deliveries if d.person_id == person_id]
+    deliveries = client.activation.list_deliveries(destination_id, limit=1000, timeout=10)
+    return [d for d in deliveries if d.person_id == person_id]
 
 
 def create_pro_buyers(client: Client, name: str, plan: str) -> segment_pb2.Audience:
-    return client.segment.CreateAudience(
-        segment_pb2.CreateAudienceRequest(
-            name=name,
-            conditions=[trait_condition("plan", "eq", plan), event_condition("Order Completed", 2)],
-        ),
+    return client.segment.create_audience(
+        name,
+        [trait_condition("plan", "eq", plan), event_condition("Order Completed", 2)],
         metadata=marketer(client),
         timeout=30,
-    ).audience
+    )
 
 
 def create_webhook(
     client: Client, name: str, url: str, audience_id: str, purpose: str = "analytics"
 ) -> activation_pb2.Destination:
-    return client.activation.CreateDestination(
-        activation_pb2.CreateDestinationRequest(
-            name=name,
-            type="webhook",
-            url=url,
-            purpose=purpose,
-            audience_ids=[audience_id],
-        ),
-        metadata=admin(client),
-        timeout=30,
-    ).destination
+    return client.activation.create_destination(name, url, purpose, [audience_id], metadata=admin(client), timeout=30)
 
 
 # Tests -------------------------------------------------------------------------------------------
@@ -179,7 +161,7 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
     assert person_of(client, "user_id", user) == person_id
     for type_, value in (("anonymous_id", anon), ("email", "ann@example.com"), ("user_id", "legacy-ann-42")):
         assert profile_by(client, type_, value) == profile, f"GetProfile by {type_}"
-    assert client.profile.GetProfile(profile_pb2.GetProfileRequest(person_id=person_id), timeout=10).profile == profile
+    assert client.profile.get_profile(person_id, timeout=10) == profile
 
     assert dict(profile.event_counts) == {
         "$identify": 1,
@@ -225,9 +207,7 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
     assert "email" not in body["traits"] and "first_name" not in body["traits"]
     assert body["withheld"] == ["email", "first_name"]
     assert entered.headers.get("X-CDP-Delivery") == body["delivery_id"]
-    assert client.segment.ListMembers(
-        segment_pb2.ListMembersRequest(audience_id=audience.audience_id), timeout=10
-    ).person_ids == [person_id]
+    assert client.segment.list_members(audience.audience_id, timeout=10) == [person_id]
 
     def delivered():
         found = [d for d in deliveries_of(client, destination.destination_id, person_id) if d.action == "entered"]
@@ -293,12 +273,7 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
     assert exited.body["audience"]["id"] == audience.audience_id
     assert exited.body["traits"] == {"plan": "free"}
     assert exited.body["withheld"] == ["email", "first_name"]
-    assert (
-        client.segment.ListMembers(
-            segment_pb2.ListMembersRequest(audience_id=audience.audience_id), timeout=10
-        ).person_ids
-        == []
-    )
+    assert client.segment.list_members(audience.audience_id, timeout=10) == []
 
     def both_delivered():
         found = {d.action: d.status for d in deliveries_of(client, destination.destination_id, person_id)}
@@ -311,35 +286,31 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
 
 
 def test_refused_audiences_and_activation_are_denied_and_recorded(client, source):
-    def refused(call, request, metadata) -> str:
-        with pytest.raises(grpc.RpcError) as raised:
-            call(request, metadata=metadata, timeout=10)
-        assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED, raised.value.details()
-        return raised.value.details()
+    def refused(call, *args, metadata) -> str:
+        with pytest.raises(PermissionDenied) as raised:
+            call(*args, metadata=metadata, timeout=10)
+        assert raised.value.decision_id and raised.value.decision_id in raised.value.details
+        return raised.value.details
 
     # An analyst may not create audiences at all.
     details = refused(
-        client.segment.CreateAudience,
-        segment_pb2.CreateAudienceRequest(
-            name="Analyst's audience",
-            conditions=[trait_condition("plan", "eq", "pro")],
-        ),
-        client.platform.metadata("al@example.com", ["analyst"]),
+        client.segment.create_audience,
+        "Analyst's audience",
+        [trait_condition("plan", "eq", "pro")],
+        metadata=client.platform.metadata("al@example.com", ["analyst"]),
     )
     assert "al@example.com may not call /cdp.segment.v1.SegmentService/CreateAudience" in details
 
     # A marketer may not target a special-category trait.
     religion = refused(
-        client.segment.CreateAudience,
-        segment_pb2.CreateAudienceRequest(
-            name="By religion",
-            conditions=[trait_condition("religion", "eq", "any")],
-        ),
-        marketer(client),
+        client.segment.create_audience,
+        "By religion",
+        [trait_condition("religion", "eq", "any")],
+        metadata=marketer(client),
     )
     assert "religion" in religion and "sensitive.religion" in religion
 
-    names = [a.name for a in client.segment.ListAudiences(segment_pb2.ListAudiencesRequest(), timeout=10).audiences]
+    names = [a.name for a in client.segment.list_audiences(timeout=10)]
     assert "Analyst's audience" not in names and "By religion" not in names
 
     # The analyst was stopped at the door by cdp.access; the marketer by cdp.audience. Both are recorded.
@@ -368,21 +339,15 @@ def test_refused_audiences_and_activation_are_denied_and_recorded(client, source
     # A marketer may build an audience but not activate it: only admin and service may.
     audience = create_pro_buyers(client, "Marketer only", "marketer-only")
     denied = refused(
-        client.activation.CreateDestination,
-        activation_pb2.CreateDestinationRequest(
-            name="sneaky",
-            type="webhook",
-            url="http://127.0.0.1:9/never",
-            purpose="marketing",
-            audience_ids=[audience.audience_id],
-        ),
-        marketer(client),
+        client.activation.create_destination,
+        "sneaky",
+        "http://127.0.0.1:9/never",
+        "marketing",
+        [audience.audience_id],
+        metadata=marketer(client),
     )
     assert "activate" in denied
-    assert "sneaky" not in [
-        d.name
-        for d in client.activation.ListDestinations(activation_pb2.ListDestinationsRequest(), timeout=10).destinations
-    ]
+    assert "sneaky" not in [d.name for d in client.activation.list_destinations(timeout=10)]
     activate = [
         d
         for d in decisions(client, "activation")
@@ -478,13 +443,11 @@ def test_profile_of_a_merge_lists_the_merged_person(client, source):
         timeout=30,
         what="the merged profile",
     )
-    person = client.identity.GetPerson(
-        identity_pb2.GetPersonRequest(identifier=ident("user_id", "user-mia")), timeout=10
-    ).person
+    person = client.identity.get_person(identifier=ident("user_id", "user-mia"), timeout=10)
     assert len(person.merged_person_ids) == 1, "identity merged the anonymous and the user person"
     assert profile.person_id == person.person_id
     merged_id = person.merged_person_ids[0]
-    by_merged_id = client.profile.GetProfile(profile_pb2.GetProfileRequest(person_id=merged_id), timeout=10).profile
+    by_merged_id = client.profile.get_profile(merged_id, timeout=10)
     assert by_merged_id.person_id == person.person_id
     assert list(profile.merged_person_ids) == [merged_id]
 

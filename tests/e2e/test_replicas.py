@@ -17,13 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
-from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
+from cdp.api.collector.v1 import collector_pb2
 from cdp.api.policy.v1 import decision_pb2
 from cdp.audit.records import Recorded, chain_breaks
+from cdp.client import CdpError, CollectorClient, Connection, Unauthenticated
 from cdp.platform.config import StoreConfig
 from cdp.platform.launcher import free_ports
 from cdp.platform.published import decode, topic_of
-from cdp.platform.security import credentials, tool_channel
+from cdp.platform.security import credentials
 from cdp.platform.store import open_store
 from conftest import drop_schemas, postgres_dsn
 from support.calls import event
@@ -63,16 +64,24 @@ def replicas(tmp_path):
                 stderr=subprocess.STDOUT,
             )
         )
-    token = credentials(tmp_path).issuer().issue("ops@example.com", ["admin"], ttl_s=600)
-    channels = [tool_channel(tmp_path, f"127.0.0.1:{port}", token) for port in ports]
-    stubs = [collector_pb2_grpc.CollectorServiceStub(c) for c in channels]
+    connections = [
+        Connection.from_credentials(
+            tmp_path,
+            subject="ops@example.com",
+            roles=["admin"],
+            ttl_s=600,
+            addresses={"collector": f"127.0.0.1:{port}"},
+        )
+        for port in ports
+    ]
+    collectors = [c.collector for c in connections]
     try:
-        for channel in channels:
-            grpc.channel_ready_future(channel).result(timeout=60)
-        yield stubs, StoreConfig(kind="postgres", data_dir=tmp_path, postgres_dsn=dsn, schema_prefix=prefix)
+        for collector in collectors:
+            grpc.channel_ready_future(collector.channel).result(timeout=60)
+        yield collectors, StoreConfig(kind="postgres", data_dir=tmp_path, postgres_dsn=dsn, schema_prefix=prefix)
     finally:
-        for channel in channels:
-            channel.close()
+        for connection in connections:
+            connection.close()
         for process in processes:
             process.terminate()
         for process in processes:
@@ -90,36 +99,36 @@ def until(check, timeout: float = 5.0):
         try:
             if check():
                 return time.monotonic() - started
-        except grpc.RpcError:
+        except CdpError:
             pass
         if time.monotonic() - started > timeout:
             raise AssertionError("not in force on the other replica in time")
         time.sleep(0.02)
 
 
-def ingest(stub, write_key: str, events) -> collector_pb2.IngestResponse:
-    return stub.Ingest(collector_pb2.IngestRequest(write_key=write_key, events=events), timeout=30)
+def ingest(collector: CollectorClient, write_key: str, events) -> collector_pb2.IngestResponse:
+    return collector.ingest(write_key, events, timeout=30)
 
 
 def test_replicas_share_sources_and_plans_within_a_second(replicas):
     (first, second, third), _ = replicas
-    source = first.CreateSource(collector_pb2.CreateSourceRequest(name="web")).source
+    source = first.create_source("web")
     track = [event("track", "m1", TS, user_id="u1", event="Viewed")]
     assert until(lambda: ingest(third, source.write_key, track).accepted == 1) < 1.0
 
     plan = '{"events": {"Viewed": {"type": "object", "required": ["page"]}}}'
-    second.PublishPlan(collector_pb2.PublishPlanRequest(name="shop", document=plan))
-    third.AssignPlan(collector_pb2.AssignPlanRequest(source_name="web", plan_name="shop", mode="reject"))
+    second.publish_plan("shop", plan)
+    third.assign_plan("web", "shop", "reject")
     later = [event("track", "m2", TS, user_id="u1", event="Viewed")]
     assert until(lambda: ingest(first, source.write_key, later).rejected == 1) < 1.0
 
-    second.DisableSource(collector_pb2.DisableSourceRequest(name="web"))
+    second.disable_source("web")
 
     def refused() -> bool:
         try:
             ingest(first, source.write_key, later)
-        except grpc.RpcError as error:
-            return error.code() == grpc.StatusCode.UNAUTHENTICATED
+        except Unauthenticated:
+            return True
         return False
 
     assert until(refused) < 1.0
@@ -127,9 +136,9 @@ def test_replicas_share_sources_and_plans_within_a_second(replicas):
 
 def test_one_batch_sent_to_every_replica_at_once_is_stored_once(replicas):
     stubs, store_config = replicas
-    source = stubs[0].CreateSource(collector_pb2.CreateSourceRequest(name="web")).source
+    source = stubs[0].create_source("web")
     until(lambda: all(ingest(s, source.write_key, []).accepted == 0 for s in stubs))
-    until(lambda: all(s.ListSources(collector_pb2.ListSourcesRequest()).sources for s in stubs))
+    until(lambda: all(s.list_sources() for s in stubs))
     batch = [event("track", f"m{n}", TS, user_id=f"u{n % 7}", event="Viewed", properties={"n": n}) for n in range(50)]
     with ThreadPoolExecutor(10) as pool:
         replies = list(pool.map(lambda i: ingest(stubs[i % REPLICAS], source.write_key, batch), range(10)))

@@ -14,12 +14,10 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import grpc
 import pytest
 
-from cdp.api.activation.v1 import activation_pb2
 from cdp.api.policy.v1 import decision_pb2
-from cdp.api.segment.v1 import segment_pb2
+from cdp.client import PermissionDenied
 from cdp.platform.config import REPO_POLICIES, SERVICES
 from support.calls import event, trait_condition
 from support.governance import (
@@ -81,23 +79,17 @@ def traffic(data_dir, receiver):
                 timeout=30,
                 what=f"{user}'s profile",
             )
-        audience = client.segment.CreateAudience(
-            segment_pb2.CreateAudienceRequest(name="Pro (audit)", conditions=[trait_condition("plan", "eq", "pro")]),
+        audience = client.segment.create_audience(
+            "Pro (audit)",
+            [trait_condition("plan", "eq", "pro")],
             metadata=platform.metadata("mia@example.com", ["marketer"]),
             timeout=30,
-        ).audience
+        )
         destinations = {}
         for purpose in ("marketing", "analytics"):
-            destinations[purpose] = client.activation.CreateDestination(
-                activation_pb2.CreateDestinationRequest(
-                    name=f"{purpose} (audit)",
-                    type="webhook",
-                    url=receiver.url(f"/{purpose}"),
-                    purpose=purpose,
-                    audience_ids=[audience.audience_id],
-                ),
-                timeout=30,
-            ).destination
+            destinations[purpose] = client.activation.create_destination(
+                f"{purpose} (audit)", receiver.url(f"/{purpose}"), purpose, [audience.audience_id], timeout=30
+            )
         members = 3
         receiver.wait_for(lambda r: r.path == "/marketing", count=members, timeout=30)
         receiver.wait_for(lambda r: r.path == "/analytics", count=members, timeout=30)
@@ -106,9 +98,7 @@ def traffic(data_dir, receiver):
         assert all("email" not in r.body["traits"] for r in receiver.requests("/analytics"))
 
         def all_delivered():
-            found = client.activation.ListDeliveries(
-                activation_pb2.ListDeliveriesRequest(limit=1000), timeout=10
-            ).deliveries
+            found = client.activation.list_deliveries(limit=1000, timeout=10)
             return len(found) == 2 * members and all(d.status == "delivered" for d in found)
 
         wait_until(all_delivered, timeout=20, what="every delivery delivered")
@@ -261,12 +251,13 @@ def test_verify_detects_the_newest_record_deleted(tmp_path):
     data_dir = tmp_path / "data"
     with running_platform(data_dir) as platform, Client(platform) as client:
         error = rpc_error(
-            client.segment.CreateAudience,
-            segment_pb2.CreateAudienceRequest(name="Analyst's", conditions=[trait_condition("plan", "eq", "x")]),
+            client.segment.create_audience,
+            "Analyst's",
+            [trait_condition("plan", "eq", "x")],
             metadata=platform.metadata("al@example.com", ["analyst"]),
             timeout=10,
         )
-        assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert isinstance(error, PermissionDenied), error
     rows = decision_rows(data_dir / "segment.sqlite")
     rowid, newest = rows[-1]
     assert newest.caller == "al@example.com" and json.loads(newest.result)["allow"] is False

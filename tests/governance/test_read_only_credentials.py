@@ -15,19 +15,17 @@ import time
 import uuid
 from pathlib import Path
 
-import grpc
 import pytest
 
-from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.api.policy.v1 import decision_pb2
+from cdp.client import NO_RETRY, CdpError, Connection
 from cdp.platform.launcher import free_ports
-from cdp.platform.published import decode
 from cdp.platform.security import bearer, mint_token
 from cdp.platform.witness import read_head, witness_path
 from conftest import drop_schemas, postgres_dsn
 from support.deployment import (
     ServiceProcess,
-    client_channel,
+    connection,
     issue_credentials,
     new_master_key,
     require_read_only_mounts,
@@ -41,19 +39,9 @@ CALLS = 1000
 DECISION_TOPIC = decision_pb2.DecisionRecorded.DESCRIPTOR.full_name
 
 
-def decision_log(channel: grpc.Channel, token: str) -> list[decision_pb2.DecisionRecorded]:
-    stub = eventlog_pb2_grpc.EventLogServiceStub(channel)
-    out, after = [], 0
-    while True:
-        page = stub.Read(
-            eventlog_pb2.ReadRequest(after=after, limit=2000, topics=[DECISION_TOPIC]),
-            metadata=bearer(token),
-            timeout=30,
-        )
-        if not page.notifications:
-            return out
-        out.extend(decode(n.topic, n.payload) for n in page.notifications)
-        after = page.notifications[-1].id
+def decision_log(cdp: Connection, token: str) -> list[decision_pb2.DecisionRecorded]:
+    log = cdp.acting_as(token).eventlog("collector")
+    return list(log.read_messages(decision_pb2.DecisionRecorded, timeout=30))
 
 
 @pytest.mark.parametrize(
@@ -96,18 +84,19 @@ def test_read_only_credentials_serve_a_thousand_calls(tmp_path: Path, layout: st
     service = ServiceProcess("collector", env, tmp_path / "collector.log", read_only).start()
     address = f"127.0.0.1:{port}"
     try:
-        with client_channel(full, address) as channel:
-            service.wait_serving(channel, time.monotonic() + 30)
-            stub = eventlog_pb2_grpc.EventLogServiceStub(channel)
+        # Not retried: every one of the calls must succeed the first time.
+        with connection(full, "collector", address, retry=NO_RETRY) as cdp:
+            service.wait_serving(cdp, time.monotonic() + 30)
+            log = cdp.eventlog("collector")
             errors: list[str] = []
             for i in range(CALLS):
                 token = mint_token(full, f"reader-{i}@example.com", ("privacy_officer",), ttl_s=300)
                 try:
-                    stub.Read(eventlog_pb2.ReadRequest(after=0, limit=1), metadata=bearer(token), timeout=10)
-                except grpc.RpcError as error:
-                    errors.append(f"call {i}: {error.code().name}: {error.details()}")
+                    log.read(after=0, limit=1, metadata=bearer(token), timeout=10)
+                except CdpError as error:
+                    errors.append(f"call {i}: {error.code}: {error.details}")
             assert not errors, f"{len(errors)} of {CALLS} calls failed, first: {errors[0]}\n{service.log()[-3000:]}"
-            records = decision_log(channel, mint_token(full, "auditor@example.com", ("privacy_officer",)))
+            records = decision_log(cdp, mint_token(full, "auditor@example.com", ("privacy_officer",)))
     finally:
         service.stop()
         if prefix:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
+
 from cdp.activation.application import EGRESS_DECISION
 from cdp.api.activation.v1 import activation_pb2
 from cdp.api.policy.v1 import decision_pb2
@@ -63,6 +65,11 @@ def test_an_identify_and_two_tracks_reach_a_destination_with_their_decisions(tmp
             egress = [r for r in recorded(h, "activation") if r.entrypoint == EGRESS_DECISION]
             assert body["decision_id"] in {r.decision_id for r in egress}
             assert recorded(h, "collector") and recorded(h, "segment")
+            # Every time the applications wrote came from their clock (a port), not the system's.
+            h.clock.advance(90)
+            assert body["at"] == "2026-11-30T12:00:00.000Z"
+            (scheduled,) = h.activation.deliveries.values()
+            assert orjson.loads(scheduled.payload)["at"] == "2026-11-30T12:00:00.000Z"
             (delivery,) = h.activation.list_deliveries("", 10)
             assert delivery.status == "delivered" and delivery.attempts == 1
             person = h.identity.resolve("user_id", "u-42")

@@ -11,6 +11,7 @@ import grpc
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.eventlog.v1 import eventlog_pb2_grpc
 from cdp.api.ops.v1 import ops_pb2
+from cdp.client import AsyncEventLogClient
 from cdp.platform.errors import Unavailable
 from cdp.platform.eventlog import EventLogServicer, GrpcLog, StoreLog, Upstream
 from cdp.platform.follower import PARKING_TOPICS, Follower
@@ -96,17 +97,15 @@ def test_eventlog_read_waits_for_new_events(store_config):
         store = open_store(store_config, "wait")
         server, channel = await serve(store)
         try:
-            stub = eventlog_pb2_grpc.EventLogServiceStub(channel)
-            from cdp.api.eventlog.v1 import eventlog_pb2
-
-            pending = asyncio.ensure_future(stub.Read(eventlog_pb2.ReadRequest(after=0, limit=10, wait_ms=5000)))
+            log = AsyncEventLogClient(channel)
+            pending = asyncio.ensure_future(log.read(after=0, limit=10, wait_ms=5000))
             await asyncio.sleep(0.2)
             assert not pending.done()
             store.append([source_event(1)])
             response = await asyncio.wait_for(pending, 2)
             assert len(response.notifications) == 1
             assert response.head == response.notifications[0].id
-            empty = await stub.Read(eventlog_pb2.ReadRequest(after=response.head, limit=10, wait_ms=50))
+            empty = await log.read(after=response.head, limit=10, wait_ms=50)
             assert not empty.notifications
         finally:
             await channel.close()
@@ -186,6 +185,46 @@ def test_a_poison_event_is_parked_the_rest_go_on_and_retry_applies_it_once(store
             applied = [decode(n.topic, n.state) for n in downstream.read(0, 10_000, PARKING_TOPICS)]
             assert [type(m).__name__ for m in applied].count("ParkedEventApplied") == 2
             assert all(m.requested_by == "ops" for m in applied if isinstance(m, ops_pb2.ParkedEventApplied))
+        finally:
+            upstream.close()
+            downstream.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_outage_while_parking_resumes_after_what_was_committed(store_config):
+    """One-by-one after a poison event, the next event meets an outage: the batch is retried
+    from after what was committed, so nothing is applied twice and nothing more is parked."""
+
+    async def scenario():
+        upstream = open_store(store_config, "up")
+        downstream = open_store(store_config, "down")
+        outage = {"3"}
+
+        async def handle(notifications):
+            out = []
+            for n in notifications:
+                source = decode(n.topic, n.payload).source
+                if source.source_id == "2":
+                    raise KeyError("poison")
+                if source.source_id in outage:
+                    outage.discard(source.source_id)
+                    raise Unavailable("identity is restarting")
+                out.append(stored(derived_id("copy", n.originator_id), 1, decode(n.topic, n.payload)))
+            return out
+
+        try:
+            upstream.append([keyed_event(i, f"k{i}") for i in range(1, 6)])
+            follower = Follower(unit_of_work(downstream), Upstream("up", StoreLog(upstream), ()), handle, wait_ms=20)
+            task = asyncio.create_task(follower.run())
+            for _ in range(300):
+                if follower.position == upstream.head() and not outage:
+                    break
+                await asyncio.sleep(0.01)
+            follower.stop()
+            task.cancel()
+            assert sorted(copies(downstream), key=int) == ["1", "3", "4", "5"]
+            assert [p.position for p in follower.parked.values()] == [2]
         finally:
             upstream.close()
             downstream.close()

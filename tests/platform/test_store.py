@@ -41,16 +41,6 @@ def test_a_batch_with_a_taken_version_writes_nothing(store):
     assert len(store.read(0, 100)) == 1
 
 
-def test_append_new_stores_only_new_originators(store):
-    old = [event(i) for i in range(3)]
-    store.append(old[:2])
-    existing = store.append_new(old)
-    assert existing == {old[0].originator_id, old[1].originator_id}
-    assert len(store.read(0, 100)) == 3
-    assert store.append_new(old) == {e.originator_id for e in old}
-    assert len(store.read(0, 100)) == 3
-
-
 def test_tracking_commits_with_events_and_refuses_going_back(store):
     assert store.position("upstream") == 0
     store.append([event(1)], tracking=Tracking("upstream", 7))

@@ -24,11 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
-from cdp.platform.security import credentials, tool_channel
+from cdp.client import CdpError, Connection
+from cdp.platform.security import credentials
 from cdp.platform.tokens import PUBLIC_FILE
 
 
@@ -125,19 +125,16 @@ class ServiceProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def wait_serving(self, channel: grpc.Channel, deadline: float) -> None:
-        stub = health_pb2_grpc.HealthStub(channel)
+    def wait_serving(self, connection: Connection, deadline: float) -> None:
+        health = connection.health(self.service)
         while True:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"{self.service} exited with {self.process.returncode}:\n{self.log()[-3000:]}")
             try:
-                if (
-                    stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                    == health_pb2.HealthCheckResponse.SERVING
-                ):
+                if health.check(timeout=1) == health_pb2.HealthCheckResponse.SERVING:
                     return
-            except grpc.RpcError:
+            except CdpError:
                 pass
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.service} not serving in time:\n{self.log()[-3000:]}")
@@ -154,5 +151,6 @@ class ServiceProcess:
             self.process.wait()
 
 
-def client_channel(full_credentials: Path, address: str, token: str | None = None) -> grpc.Channel:
-    return tool_channel(full_credentials, address, token)
+def connection(full_credentials: Path, service: str, address: str, token: str | None = None, **options) -> Connection:
+    """cdp.client clients of one service at address, with the full credentials' `cli` certificate."""
+    return Connection.from_credentials(full_credentials, "cli", token, addresses={service: address}, **options)

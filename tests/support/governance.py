@@ -18,6 +18,7 @@ import grpc
 
 from cdp.api.policy.v1 import decision_pb2
 from cdp.api.profile.v1 import profile_pb2
+from cdp.client import CdpError
 from cdp.platform.config import SERVICES, StoreConfig
 from cdp.platform.launcher import Platform
 from support.calls import ident
@@ -42,9 +43,7 @@ def ingest_accepted(client, source, events) -> dict[str, str]:
 
 
 def profile_by(client, type_: str, value: str, metadata=None) -> profile_pb2.Profile:
-    return client.profile.GetProfile(
-        profile_pb2.GetProfileRequest(identifier=ident(type_, value)), metadata=metadata, timeout=10
-    ).profile
+    return client.profile.get_profile(identifier=ident(type_, value), metadata=metadata, timeout=10)
 
 
 def decisions(client, service: str) -> list[decision_pb2.DecisionRecorded]:
@@ -169,10 +168,11 @@ def run_cli(platform: Platform, *args: str, timeout: float = 60, **extra_env: st
     )
 
 
-def rpc_error(call, *args, **kwargs) -> grpc.RpcError:
-    """The error a call ends with (it must end with one)."""
+def rpc_error(call, *args, **kwargs) -> CdpError:
+    """The error a call ends with (it must end with one): a cdp.client error (its code, details),
+    or the grpc.RpcError of a raw call."""
     try:
         response = call(*args, **kwargs)
-    except grpc.RpcError as error:
+    except (CdpError, grpc.RpcError) as error:
         return error
     raise AssertionError(f"expected the call to fail, it returned {response!r}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -30,6 +31,7 @@ from cdp.collector.application import Collector
 from cdp.identity.application import TOPICS_FOLLOWED, IdentityApp
 from cdp.platform import config as config_module
 from cdp.platform.auth import Caller
+from cdp.platform.clock import ManualClock
 from cdp.platform.eventlog import StoreLog, Upstream
 from cdp.platform.follower import Follower
 from cdp.platform.personal import PersonalData, open_vault, subject_of_call
@@ -41,6 +43,7 @@ from cdp.profile.application import COLLECTOR_TOPICS, IDENTITY_TOPICS, PUBLISHED
 from cdp.segment.application import PROFILE_TOPICS, SegmentApp
 from support.kernel import unit_of_work
 
+START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 ADMIN = Caller("ops@example.com", ("admin",), "user")
 MARKETER = Caller("ana@example.com", ("marketer",), "user")
 
@@ -92,6 +95,7 @@ class Harness:
         self.root = Path(root)
         self.config = config_module.load("collector", ["--data-dir", str(self.root)])
         self.tasks: list[asyncio.Task] = []
+        self.clock = ManualClock(START)  # every application's clock: time moves when a test says
         self.followers: list[Follower] = []
 
     async def __aenter__(self) -> Harness:
@@ -106,16 +110,19 @@ class Harness:
         self.stores = {s: open_store(store_config, s) for s in config_module.SERVICES}
         self.uows = {s: unit_of_work(store, s) for s, store in self.stores.items()}
         self.vault = open_vault(self.config)
-        self.collector = Collector(self.uows["collector"], PersonalData(self.vault, self.uows["collector"].decider))
+        clock = self.clock
+        self.collector = Collector(
+            self.uows["collector"], PersonalData(self.vault, self.uows["collector"].decider), clock
+        )
 
         collector_log = StoreLog(self.stores["collector"])
         identity_upstream = Upstream("collector", collector_log, TOPICS_FOLLOWED)
         self.identity = IdentityApp(
-            self.uows["identity"], self.vault, load_master_key(store_config.data_dir), identity_upstream
+            self.uows["identity"], self.vault, load_master_key(store_config.data_dir), identity_upstream, clock
         )
-        self.profile = ProfileApp(self.uows["profile"], IdentityInProcess(self.identity))
+        self.profile = ProfileApp(self.uows["profile"], IdentityInProcess(self.identity), clock)
         profile_upstream = Upstream("profile", StoreLog(self.stores["profile"]), PROFILE_TOPICS)
-        self.segment = SegmentApp(self.uows["segment"], profile_upstream, self.vault)
+        self.segment = SegmentApp(self.uows["segment"], profile_upstream, self.vault, clock)
         segment_upstream = Upstream("segment", StoreLog(self.stores["segment"]), SEGMENT_TOPICS)
         self.activation = ActivationApp(
             self.uows["activation"],
@@ -123,6 +130,7 @@ class Harness:
             ProfilesInProcess(self.profile),
             AudiencesInProcess(self.segment),
             self.vault,
+            clock,
         )
         self.destination = FakeDestination()
         self.worker = DeliveryWorker(self.activation, self.destination)

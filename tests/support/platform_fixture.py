@@ -1,7 +1,7 @@
 """Helpers for end-to-end tests: the five services as real processes on free loopback ports.
 
 `running_platform(data_dir)` starts them (SQLite files in data_dir) and always stops them;
-`Client` holds one gRPC channel per service and the calls the tests make through them.
+`Client` holds a cdp.client connection to every service and the calls the tests make through it.
 """
 
 from __future__ import annotations
@@ -14,15 +14,21 @@ from typing import Any
 
 import grpc
 
-from cdp.api.activation.v1 import activation_pb2_grpc
-from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
-from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
-from cdp.api.identity.v1 import identity_pb2_grpc
-from cdp.api.profile.v1 import profile_pb2_grpc
-from cdp.api.segment.v1 import segment_pb2_grpc
+from cdp.api.collector.v1 import collector_pb2
+from cdp.api.eventlog.v1 import eventlog_pb2
+from cdp.client import (
+    ActivationClient,
+    CdpError,
+    CollectorClient,
+    Connection,
+    EventLogClient,
+    IdentityClient,
+    ProfileClient,
+    SegmentClient,
+)
+from cdp.client.local import connect
 from cdp.platform.config import SERVICES
 from cdp.platform.launcher import Platform, free_ports
-from cdp.platform.published import decode
 
 
 def new_platform(data_dir: Path, extra_args: Sequence[str] = ()) -> Platform:
@@ -65,7 +71,7 @@ def wait_until(check: Callable[[], Any], timeout: float = 20.0, interval: float 
             value = check()
             if value:
                 return value
-        except (AssertionError, grpc.RpcError, KeyError, LookupError) as error:
+        except (AssertionError, CdpError, grpc.RpcError, KeyError, LookupError) as error:
             last_error = error
         if time.monotonic() > deadline:
             raise TimeoutError(
@@ -75,35 +81,48 @@ def wait_until(check: Callable[[], Any], timeout: float = 20.0, interval: float 
 
 
 class Client:
-    """Channels and stubs to every service of one platform."""
+    """cdp.client clients of every service of one platform, acting as an admin unless a call
+    says otherwise (metadata=, or a connection from as_user)."""
 
     def __init__(self, platform: Platform):
         self.platform = platform
         # The `cli` certificate, acting as an admin unless a call says otherwise.
         self.token = platform.token("e2e-admin", ("admin",), ttl_s=6 * 3600)
-        self.channels = {s: platform.channel(s, self.token) for s in SERVICES}
-        self.collector = collector_pb2_grpc.CollectorServiceStub(self.channels["collector"])
-        self.identity = identity_pb2_grpc.IdentityServiceStub(self.channels["identity"])
-        self.profile = profile_pb2_grpc.ProfileServiceStub(self.channels["profile"])
-        self.segment = segment_pb2_grpc.SegmentServiceStub(self.channels["segment"])
-        self.activation = activation_pb2_grpc.ActivationServiceStub(self.channels["activation"])
+        self.connection = connect(platform, token=self.token)
+
+    @property
+    def collector(self) -> CollectorClient:
+        return self.connection.collector
+
+    @property
+    def identity(self) -> IdentityClient:
+        return self.connection.identity
+
+    @property
+    def profile(self) -> ProfileClient:
+        return self.connection.profile
+
+    @property
+    def segment(self) -> SegmentClient:
+        return self.connection.segment
+
+    @property
+    def activation(self) -> ActivationClient:
+        return self.connection.activation
+
+    def eventlog(self, service: str) -> EventLogClient:
+        return self.connection.eventlog(service)
+
+    def as_user(self, subject: str, roles: Sequence[str]) -> Connection:
+        """The same channels, acting as subject with roles."""
+        return self.connection.acting_as(self.platform.token(subject, tuple(roles)))
 
     def reconnect(self, service: str) -> None:
         """A fresh channel after a restart (the old one would recover too, after its backoff)."""
-        self.channels[service].close()
-        self.channels[service] = self.platform.channel(service, self.token)
-        stub = {
-            "collector": collector_pb2_grpc.CollectorServiceStub,
-            "identity": identity_pb2_grpc.IdentityServiceStub,
-            "profile": profile_pb2_grpc.ProfileServiceStub,
-            "segment": segment_pb2_grpc.SegmentServiceStub,
-            "activation": activation_pb2_grpc.ActivationServiceStub,
-        }[service]
-        setattr(self, service, stub(self.channels[service]))
+        self.connection.reconnect(service)
 
     def close(self) -> None:
-        for channel in self.channels.values():
-            channel.close()
+        self.connection.close()
 
     def __enter__(self) -> Client:
         return self
@@ -114,14 +133,10 @@ class Client:
     # Collector -----------------------------------------------------------------
 
     def create_source(self, name: str = "e2e", server_side: bool = True) -> collector_pb2.Source:
-        return self.collector.CreateSource(
-            collector_pb2.CreateSourceRequest(name=name, server_side=server_side), timeout=10
-        ).source
+        return self.collector.create_source(name, server_side, timeout=10)
 
     def ingest(self, write_key: str, events, timeout: float = 30) -> collector_pb2.IngestResponse:
-        return self.collector.Ingest(
-            collector_pb2.IngestRequest(write_key=write_key, events=list(events)), timeout=timeout
-        )
+        return self.collector.ingest(write_key, events, timeout=timeout)
 
     # Event logs ------------------------------------------------------------------
 
@@ -129,16 +144,8 @@ class Client:
         self, service: str, topics: Sequence[str] = (), after: int = 0, timeout: float = 10
     ) -> list[eventlog_pb2.Notification]:
         """Every notification of a service's published log (of these topics) after a position."""
-        stub = eventlog_pb2_grpc.EventLogServiceStub(self.channels[service])
-        out: list[eventlog_pb2.Notification] = []
-        while True:
-            page = stub.Read(eventlog_pb2.ReadRequest(after=after, limit=2000, topics=list(topics)), timeout=timeout)
-            if not page.notifications:
-                return out
-            out.extend(page.notifications)
-            after = page.notifications[-1].id
+        return list(self.eventlog(service).read_all(topics, after, timeout=timeout))
 
     def read_messages(self, service: str, message_class) -> list:
         """The decoded published messages of one type from a service's log, in order."""
-        topic = message_class.DESCRIPTOR.full_name
-        return [decode(n.topic, n.payload) for n in self.read_log(service, [topic])]
+        return list(self.eventlog(service).read_messages(message_class))

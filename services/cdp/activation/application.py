@@ -15,7 +15,7 @@ from cdp.api.eventlog.v1 import eventlog_pb2
 from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2
 from cdp.platform.auth import Caller
-from cdp.platform.clock import now_iso
+from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied
 from cdp.platform.eventlog import Upstream
 from cdp.platform.ids import derived_id
@@ -70,6 +70,7 @@ class ActivationApp(EventSourced):
         profiles: ProfileReader,
         audiences: AudienceDirectory,
         vault: Vault | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.decider = uow.decider
         self.vault = vault
@@ -78,7 +79,7 @@ class ActivationApp(EventSourced):
         self.audiences = audiences
         self.audience_names: dict[str, str] = {}
         self.on_scheduled: Callable[[str, float], None] = lambda delivery_id, delay: None  # the delivery worker's
-        super().__init__(uow)
+        super().__init__(uow, clock)
         uow.on_commit(self._announce)
 
     def reset(self) -> None:
@@ -141,7 +142,7 @@ class ActivationApp(EventSourced):
             audience_ids=request.audience_ids,
         )
         async with self.uow.transaction() as tx:
-            created = pb.DestinationCreated(destination=destination, created_at=now_iso())
+            created = pb.DestinationCreated(destination=destination, created_at=self.now_iso())
             self.apply(created)
             # The audiences' current members go out first: fold segment's log up to
             # where activation stands, so later changes continue from exactly there.
@@ -224,7 +225,7 @@ class ActivationApp(EventSourced):
                 payload=orjson.dumps(body).decode(),
                 decision_id=decision.id,
                 withheld=withheld,
-                scheduled_at=now_iso(),
+                scheduled_at=self.now_iso(),
             )
             self.apply(scheduled)
             events.append(stored(uuid.UUID(delivery_id), 1, scheduled))
@@ -279,7 +280,7 @@ class ActivationApp(EventSourced):
                         ok=ok,
                         http_status=http_status,
                         error=error,
-                        at=now_iso(),
+                        at=self.now_iso(),
                         latency_ms=latency_ms,
                     ),
                 )
@@ -292,7 +293,7 @@ class ActivationApp(EventSourced):
                         uuid.UUID(delivery_id),
                         attempt + 2,
                         pb.DeliveryDeadLettered(
-                            delivery_id=delivery_id, attempts=attempt, last_error=error, at=now_iso()
+                            delivery_id=delivery_id, attempts=attempt, last_error=error, at=self.now_iso()
                         ),
                     )
                 )

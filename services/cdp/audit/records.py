@@ -6,8 +6,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import cast
 
-from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
+from cdp.api.eventlog.v1 import eventlog_pb2
 from cdp.api.policy.v1 import decision_pb2
+from cdp.client import EventLogClient
 from cdp.platform.published import decode, topic_of
 
 DECISIONS = topic_of(decision_pb2.DecisionRecorded)
@@ -21,34 +22,26 @@ class Recorded:
     record: decision_pb2.DecisionRecorded
 
 
-def read_log(
-    stub: eventlog_pb2_grpc.EventLogServiceStub, topics: list[str], page: int = 2000
-) -> Iterator[eventlog_pb2.Notification]:
-    after = 0
-    while True:
-        response = stub.Read(eventlog_pb2.ReadRequest(after=after, limit=page, topics=topics), timeout=60)
-        yield from response.notifications
-        if not response.notifications:
-            return
-        after = response.notifications[-1].id
+def read_log(log: EventLogClient, topics: list[str], page: int = 2000) -> Iterator[eventlog_pb2.Notification]:
+    return log.read_all(topics, page_size=page, timeout=60)
 
 
-def read_decisions(stubs: dict[str, eventlog_pb2_grpc.EventLogServiceStub], since: str = "") -> list[Recorded]:
+def read_decisions(logs: dict[str, EventLogClient], since: str = "") -> list[Recorded]:
     """Every recorded decision of these services (decided at or after since, if given), in log order."""
     out = []
-    for service, stub in stubs.items():
-        for n in read_log(stub, DECISIONS):
+    for service, log in logs.items():
+        for n in read_log(log, DECISIONS):
             record = cast(decision_pb2.DecisionRecorded, decode(n.topic, n.payload))  # DECISIONS
             if not since or record.decided_at >= since:
                 out.append(Recorded(service, n.id, record))
     return out
 
 
-def read_revisions(stubs: dict[str, eventlog_pb2_grpc.EventLogServiceStub]) -> dict[str, dict[str, str]]:
+def read_revisions(logs: dict[str, EventLogClient]) -> dict[str, dict[str, str]]:
     """The full sources of every policy revision any of these services activated."""
     revisions: dict[str, dict[str, str]] = {}
-    for stub in stubs.values():
-        for n in read_log(stub, REVISIONS):
+    for log in logs.values():
+        for n in read_log(log, REVISIONS):
             message = cast(decision_pb2.PolicyRevisionActivated, decode(n.topic, n.payload))  # REVISIONS
             revisions.setdefault(message.revision, dict(message.sources))
     return revisions

@@ -20,21 +20,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import grpc
 import orjson
 
 from cdp.api.collector.v1 import collector_pb2
 from cdp.bench import events as calls
 from cdp.bench.report import CpuMeter, summary
+from cdp.client import AsyncConnection
+from cdp.client.local import connect_async, ensure_default_source
 from cdp.collector.segment_json import from_event
 from cdp.platform.config import SERVICES, StoreConfig
 from cdp.platform.ids import derived_id
-from cdp.platform.launcher import Platform, ensure_default_source, free_ports
+from cdp.platform.launcher import Platform, free_ports
 from cdp.platform.published import stored
 from cdp.platform.security import credentials
 from cdp.platform.store import open_store
 
-INGEST_METHOD = "/cdp.collector.v1.CollectorService/Ingest"
 ACCEPTED_TOPIC = collector_pb2.EventAccepted.DESCRIPTOR.full_name
 
 
@@ -78,9 +78,9 @@ def raw_append(directory: Path, stored_events: list, batch: int) -> tuple[float,
 
 
 async def send_requests(
-    connect: Callable[[], grpc.aio.Channel], requests: list[bytes], clients: int
+    connect: Callable[[], AsyncConnection], requests: list[bytes], clients: int
 ) -> tuple[float, int, int]:
-    """Send pre-serialised IngestRequests from concurrent clients, each on its own channel.
+    """Send pre-serialised IngestRequests from concurrent clients, each on its own connection.
 
     Returns (seconds from the first send to the last acknowledgement, ACCEPTED acks, other acks).
     """
@@ -88,39 +88,34 @@ async def send_requests(
     return finished - started, accepted, other
 
 
-def ingest_channel(platform: Platform) -> grpc.aio.Channel:
-    """A channel to the collector as a tool whose token holds the ingest role."""
-    return platform.aio_channel("collector", platform.token("cdp-bench", ("ingest",)))
+def ingest_connection(platform: Platform) -> AsyncConnection:
+    """A connection to the platform as a tool whose token holds the ingest role."""
+    return connect_async(platform, "cdp-bench", ("ingest",))
 
 
 async def timed_send(
-    connect: Callable[[], grpc.aio.Channel], requests: list[bytes], clients: int
+    connect: Callable[[], AsyncConnection], requests: list[bytes], clients: int
 ) -> tuple[float, float, int, int]:
     """As send_requests; returns (time.monotonic() of the first send, of the last ack, ACCEPTED, other)."""
-    channels = [connect() for _ in range(clients)]
+    connections = [connect() for _ in range(clients)]
     try:
-        methods = [
-            c.unary_unary(
-                INGEST_METHOD, request_serializer=None, response_deserializer=collector_pb2.IngestResponse.FromString
-            )
-            for c in channels
-        ]
-        await asyncio.gather(*(asyncio.wait_for(c.channel_ready(), 10) for c in channels))
+        collectors = [c.collector for c in connections]
+        await asyncio.gather(*(asyncio.wait_for(c.channel.channel_ready(), 10) for c in collectors))
         pending = iter(requests)
         totals = [0, 0]
 
-        async def client(method) -> None:
+        async def client(collector) -> None:
             for request in pending:  # shared: whichever client is free takes the next batch
-                response = await method(request, timeout=60)
+                response = await collector.ingest_prepared(request, timeout=60)
                 accepted = sum(1 for ack in response.acks if ack.status == collector_pb2.ACK_STATUS_ACCEPTED)
                 totals[0] += accepted
                 totals[1] += len(response.acks) - accepted
 
         started = time.monotonic()
-        await asyncio.gather(*(client(m) for m in methods))
+        await asyncio.gather(*(client(c) for c in collectors))
         return started, time.monotonic(), totals[0], totals[1]
     finally:
-        for c in channels:
+        for c in connections:
             await c.close()
 
 
@@ -187,13 +182,13 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
                 credentials(data_dir)
                 platform.start("collector")
                 platform.wait_healthy(["collector"])
-                write_key = ensure_default_source(platform.address("collector"), data_dir)
+                write_key = ensure_default_source(platform, data_dir)
                 requests = calls.requests(write_key, events, settings.batch)
                 del events
                 meter = CpuMeter({"collector": platform.processes["collector"].pid, "bench": os.getpid()})
                 meter.start()
                 seconds, accepted, other = asyncio.run(
-                    send_requests(functools.partial(ingest_channel, platform), requests, settings.clients)
+                    send_requests(functools.partial(ingest_connection, platform), requests, settings.clients)
                 )
                 cpu = meter.stop()
                 if settings.http:

@@ -30,21 +30,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 import orjson
 from aiohttp import web
 
-from cdp.api.activation.v1 import activation_pb2, activation_pb2_grpc
 from cdp.api.collector.v1 import collector_pb2
-from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
-from cdp.api.identity.v1 import identity_pb2, identity_pb2_grpc
+from cdp.api.identity.v1 import identity_pb2
 from cdp.api.profile.v1 import profile_pb2
-from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
+from cdp.api.segment.v1 import segment_pb2
 from cdp.bench import events as calls
-from cdp.bench.ingest import ingest_channel, timed_send
+from cdp.bench.ingest import ingest_connection, timed_send
 from cdp.bench.report import CpuMeter, percentile
+from cdp.client import AsyncConnection, CdpError
+from cdp.client.local import connect_async, ensure_default_source
 from cdp.platform.config import SERVICES
-from cdp.platform.launcher import Platform, ensure_default_source, free_ports
+from cdp.platform.launcher import Platform, free_ports
 
 BENCH_ROLES = ("admin",)  # the bench's own calls: audiences, destinations, reading logs
 ENTERED_TOPIC = segment_pb2.MembershipEntered.DESCRIPTOR.full_name
@@ -234,9 +233,9 @@ class LagSampler:
 class MembershipWatcher:
     """Follows segment's event log (MembershipEntered) and notes when each count was reached."""
 
-    def __init__(self, channel: grpc.aio.Channel, audience_id: str):
-        self.channel = channel
-        self.stub = eventlog_pb2_grpc.EventLogServiceStub(self.channel)
+    def __init__(self, connection: AsyncConnection, audience_id: str):
+        self.connection = connection
+        self.log = connection.eventlog("segment")
         self.audience_id = audience_id
         self.count = 0
         self.last_at = 0.0
@@ -250,10 +249,8 @@ class MembershipWatcher:
         after = 0
         while True:
             try:
-                page = await self.stub.Read(
-                    eventlog_pb2.ReadRequest(after=after, limit=2000, wait_ms=1000, topics=[ENTERED_TOPIC]), timeout=15
-                )
-            except grpc.aio.AioRpcError:
+                page = await self.log.read(after, 2000, 1000, [ENTERED_TOPIC], timeout=15)
+            except CdpError:
                 await asyncio.sleep(0.1)
                 continue
             at = time.monotonic()
@@ -281,7 +278,7 @@ class MembershipWatcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        await self.channel.close()
+        await self.connection.close()
 
 
 def _meter(platform: Platform) -> CpuMeter:
@@ -314,7 +311,7 @@ def run(settings: PipelineSettings, progress: Callable[[str], None] = lambda m: 
         progress("starting the platform...")
         platform.start_all()
         url = receiver.start()
-        write_key = ensure_default_source(platform.address("collector"), data_dir)
+        write_key = ensure_default_source(platform, data_dir)
         sampler.start()
         result = asyncio.run(_run(platform, settings, write_key, url, receiver, sampler, progress))
         ok = True
@@ -340,51 +337,33 @@ async def _run(
     progress,
 ) -> dict:
     token = platform.token("cdp-bench", BENCH_ROLES)
-    segment = platform.aio_channel("segment", token)
-    activation = platform.aio_channel("activation", token)
-    identity = platform.aio_channel("identity", token)
+    connection = connect_async(platform, token=token)
     try:
-        segments = segment_pb2_grpc.SegmentServiceStub(segment)
-        destinations = activation_pb2_grpc.ActivationServiceStub(activation)
+        segments, destinations, identity = connection.segment, connection.activation, connection.identity
         name = "Pro plan (bench)"
 
         async def create_audience():
             # A retry after a failure in the backfill finds the audience that was created.
-            for existing in (await segments.ListAudiences(segment_pb2.ListAudiencesRequest(), timeout=10)).audiences:
+            for existing in await segments.list_audiences(timeout=10):
                 if existing.name == name:
                     return existing
-            created = await segments.CreateAudience(
-                segment_pb2.CreateAudienceRequest(
-                    name=name,
-                    conditions=[
-                        segment_pb2.Condition(trait=segment_pb2.TraitCondition(trait="plan", op="eq", value='"pro"'))
-                    ],
-                ),
+            return await segments.create_audience(
+                name,
+                [segment_pb2.Condition(trait=segment_pb2.TraitCondition(trait="plan", op="eq", value='"pro"'))],
                 timeout=30,
             )
-            return created.audience
 
         async def create_destination():
-            for existing in (
-                await destinations.ListDestinations(activation_pb2.ListDestinationsRequest(), timeout=10)
-            ).destinations:
+            for existing in await destinations.list_destinations(timeout=10):
                 if existing.url == url:
                     return existing
-            created = await destinations.CreateDestination(
-                activation_pb2.CreateDestinationRequest(
-                    name="bench webhook",
-                    type="webhook",
-                    url=url,
-                    purpose="analytics",
-                    audience_ids=[audience.audience_id],
-                ),
-                timeout=30,
+            return await destinations.create_destination(
+                "bench webhook", url, "analytics", [audience.audience_id], timeout=30
             )
-            return created.destination
 
         audience = await _while_connecting(create_audience, progress)
         await _while_connecting(create_destination, progress)
-        watcher = MembershipWatcher(platform.aio_channel("segment", token), audience.audience_id)
+        watcher = MembershipWatcher(connect_async(platform, token=token), audience.audience_id)
         watcher.start()
         try:
             await _warm_up(platform, settings, write_key, receiver, watcher, progress)
@@ -393,8 +372,7 @@ async def _run(
         finally:
             await watcher.close()
     finally:
-        for channel in (segment, activation, identity):
-            await channel.close()
+        await connection.close()
     return {
         "events": settings.events,
         "batch": settings.batch,
@@ -419,13 +397,12 @@ async def _while_connecting(call, progress, seconds: float = 15.0):
     while True:
         try:
             return await call()
-        except grpc.aio.AioRpcError as error:
-            transient = error.code() == grpc.StatusCode.UNAVAILABLE or (
-                error.code() == grpc.StatusCode.UNKNOWN and "UNAVAILABLE" in (error.details() or "")
-            )
+        except CdpError as error:
+            code, details = getattr(error, "code", ""), getattr(error, "details", "") or str(error)
+            transient = code == "UNAVAILABLE" or (code == "UNKNOWN" and "UNAVAILABLE" in details)
             if not transient or time.monotonic() > deadline:
                 raise
-            progress(f"setup: {error.code().name} ({(error.details() or '').splitlines()[0][:120]}); retrying")
+            progress(f"setup: {code} ({details.splitlines()[0][:120] if details else ''}); retrying")
             await asyncio.sleep(0.25)
 
 
@@ -435,7 +412,7 @@ async def _warm_up(platform, settings, write_key, receiver, watcher, progress) -
     event = calls.identify(f"w-{uuid.uuid4().hex[:8]}", str(uuid.uuid4()), 0, random.Random(3), "pro")
     started = time.monotonic()
     payload = collector_pb2.IngestRequest(write_key=write_key, events=[event]).SerializeToString()
-    await timed_send(lambda: ingest_channel(platform), [payload], 1)
+    await timed_send(lambda: ingest_connection(platform), [payload], 1)
     deadline = started + min(settings.timeout, 60)
     if not (await watcher.reached(1, deadline) and await _until(lambda: len(receiver.entered) >= 1, deadline)):
         raise RuntimeError("warm-up: one identify did not reach the webhook within 60s; see the service logs")
@@ -452,7 +429,7 @@ async def _throughput(platform, settings, write_key, receiver, watcher, sampler,
     progress(f"throughput: sending {settings.events} events for {persons} persons ({expected} join the audience)...")
     members_before, before = watcher.count, set(receiver.entered)
     meter = _meter(platform)
-    started, acked, accepted, other = await timed_send(lambda: ingest_channel(platform), requests, settings.clients)
+    started, acked, accepted, other = await timed_send(lambda: ingest_connection(platform), requests, settings.clients)
     progress(f"throughput: {accepted} accepted in {acked - started:.2f}s; waiting for the pipeline to drain...")
     if accepted != settings.events:
         raise RuntimeError(f"throughput: sent {settings.events}, {accepted} accepted ({other} not)")
@@ -495,22 +472,18 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
     sent_at: dict[str, float] = {}
     in_flight: set[asyncio.Task] = set()
     failures: list[str] = []
-    channel = ingest_channel(platform)
-    ingest = channel.unary_unary(
-        "/cdp.collector.v1.CollectorService/Ingest",
-        request_serializer=None,
-        response_deserializer=collector_pb2.IngestResponse.FromString,
-    )
-    await channel.channel_ready()
+    connection = ingest_connection(platform)
+    collector = connection.collector
+    await collector.channel.channel_ready()
     before = set(receiver.entered)
 
     async def send(chunk, payload: bytes) -> None:
         try:
-            response = await ingest(payload, timeout=30)
+            response = await collector.ingest_prepared(payload, timeout=30)
             if response.accepted != len(chunk):
                 failures.append(f"{len(chunk) - response.accepted} not accepted")
-        except grpc.aio.AioRpcError as error:
-            failures.append(f"{error.code().name}: {error.details()}")
+        except CdpError as error:
+            failures.append(f"{getattr(error, 'code', type(error).__name__)}: {getattr(error, 'details', error)}")
 
     progress(f"freshness: {total} identify calls for new pro persons at {settings.rate:g}/s...")
     meter = _meter(platform)
@@ -541,19 +514,13 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
         finished = time.monotonic()
         cpu = meter.stop()
     finally:
-        await channel.close()
+        await connection.close()
 
     # person_id of each user id, from identity, once at the end.
-    stub = identity_pb2_grpc.IdentityServiceStub(identity)
     person_of: dict[str, str] = {}
     user_ids = list(sent_at)
     for i in range(0, len(user_ids), 1000):
-        response = await stub.Resolve(
-            identity_pb2.ResolveRequest(
-                identifiers=[identity_pb2.Identifier(type="user_id", value=u) for u in user_ids[i : i + 1000]]
-            ),
-            timeout=30,
-        )
+        response = await identity.resolve([("user_id", u) for u in user_ids[i : i + 1000]], timeout=30)
         for r in response.resolutions:
             person_of[r.identifier.value] = r.person_id
     latencies = []

@@ -7,8 +7,8 @@ import re
 
 import click
 
-from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
-from cdp.cli.client import Caller, call, channel, with_caller
+from cdp.api.segment.v1 import segment_pb2
+from cdp.cli.client import call, connect, with_caller
 
 TRAIT = re.compile(r"^\s*(\S+)\s+(eq|neq|gt|gte|lt|lte|exists|contains)\s*(.*)$")
 EVENT = re.compile(r"^\s*(.+?)\s*>=\s*(\d+)\s*$")
@@ -40,10 +40,6 @@ def parse_event(text: str) -> segment_pb2.Condition:
     return segment_pb2.Condition(event=segment_pb2.EventCondition(event=match.group(1), min_count=int(match.group(2))))
 
 
-def stub() -> segment_pb2_grpc.SegmentServiceStub:
-    return segment_pb2_grpc.SegmentServiceStub(channel("segment"))
-
-
 @click.group()
 def audience() -> None:
     """Audiences over traits and event counts."""
@@ -57,22 +53,18 @@ def audience() -> None:
 def create(name, traits, events, subject, roles):
     """Create an audience (all conditions must hold)."""
     conditions = [parse_trait(t) for t in traits] + [parse_event(e) for e in events]
-    created = call(
-        stub().CreateAudience,
-        segment_pb2.CreateAudienceRequest(name=name, conditions=conditions),
-        metadata=Caller(subject, roles).metadata,
-    ).audience
+    created = call(connect(subject, roles).segment.create_audience, name, conditions)
     click.echo(f"{created.audience_id}  {created.name}  (allowed by decision {created.decision_id[:12]})")
 
 
 @audience.command("list")
 def list_():
-    for a in call(stub().ListAudiences, segment_pb2.ListAudiencesRequest()).audiences:
+    for a in call(connect().segment.list_audiences):
         click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}")
 
 
 @audience.command("members")
 @click.argument("audience_id")
 def members(audience_id):
-    for person_id in call(stub().ListMembers, segment_pb2.ListMembersRequest(audience_id=audience_id)).person_ids:
+    for person_id in call(connect().segment.list_members, audience_id):
         click.echo(person_id)

@@ -8,19 +8,20 @@ from pathlib import Path
 
 import click
 
-from cdp.api.eventlog.v1 import eventlog_pb2_grpc
 from cdp.audit import html
 from cdp.audit.evaluate import evaluate_all
 from cdp.audit.records import chain_breaks, read_decisions, read_revisions
 from cdp.audit.replay import item_of, replay
-from cdp.cli.client import channel, state_dir
+from cdp.cli.client import call, connect, state_dir
+from cdp.client import EventLogClient
 from cdp.platform.config import SERVICES
 from cdp.platform.policy import bundle_from_sources, load_bundle
 from cdp.platform.witness import read_heads
 
 
-def _stubs(services: tuple[str, ...]) -> dict[str, eventlog_pb2_grpc.EventLogServiceStub]:
-    return {s: eventlog_pb2_grpc.EventLogServiceStub(channel(s)) for s in (services or SERVICES)}
+def _logs(services: tuple[str, ...]) -> dict[str, EventLogClient]:
+    platform = connect()
+    return {s: platform.eventlog(s) for s in (services or SERVICES)}
 
 
 def _replay_with_progress(records, sources: dict[str, dict[str, str]], candidate: str, label: str):
@@ -53,8 +54,7 @@ def audit() -> None:
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as HTML.")
 def replay_command(policies_dir, since, services, json_path, html_path):
     """What would change if DIR had been the policy: per entrypoint, how many would flip."""
-    stubs = _stubs(services)
-    records = read_decisions(stubs, since)
+    records = call(read_decisions, _logs(services), since)
     bundle = load_bundle(policies_dir)
     report, seconds = _replay_with_progress(records, {bundle.revision: bundle.sources()}, bundle.revision, "replaying")
     data = report.as_dict()
@@ -83,9 +83,9 @@ def replay_command(policies_dir, since, services, json_path, html_path):
 def verify_command(services):
     """Re-evaluate every decision against the revision that made it; fail on any difference
     or a broken hash chain."""
-    stubs = _stubs(services)
-    records = read_decisions(stubs)
-    revisions = read_revisions(stubs)
+    logs = _logs(services)
+    records = call(read_decisions, logs)
+    revisions = call(read_revisions, logs)
     rebuilt = [
         f"revision {r[:12]}: its recorded sources rebuild to another revision"
         for r, sources in revisions.items()

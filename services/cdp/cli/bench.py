@@ -13,12 +13,13 @@ from cdp.bench.report import Table
 
 def _measure(run, settings):
     """Run a benchmark; a failure of the platform is a clean error that says where to look."""
-    import grpc
+    from cdp.client import CdpError
 
     try:
         return run(settings, progress=_echo_err)
-    except grpc.RpcError as error:
-        raise click.ClickException(f"a call failed: {error.code().name}: {error.details()}") from None
+    except CdpError as error:
+        code, details = getattr(error, "code", type(error).__name__), getattr(error, "details", str(error))
+        raise click.ClickException(f"a call failed: {code}: {details}") from None
     except (RuntimeError, TimeoutError) as error:
         raise click.ClickException(str(error)) from None
 

@@ -1,7 +1,8 @@
-"""What CLI commands share: service addresses, credentials, errors as messages.
+"""What CLI commands share: the connection to the platform, the caller, errors as messages.
 
-The CLI connects with this install's `cli` certificate and acts as a person: the token in
-CDP_TOKEN (or --token), else one minted with the local signing key for --subject and --role.
+The CLI connects with the `cli` certificate of this install's credentials (CDP_CREDENTIALS_DIR,
+else the data directory) and acts as a person: the token in CDP_TOKEN, else one minted with the
+local signing key for --subject and --role (default: an admin named $CDP_SUBJECT or $USER).
 """
 
 from __future__ import annotations
@@ -10,16 +11,11 @@ import os
 from pathlib import Path
 
 import click
-import grpc
 
-from cdp.platform.config import DEFAULT_PORTS
-from cdp.platform.security import bearer, mint_token, tool_channel
+from cdp.client import CdpError, Connection, CredentialsError
 
 DEFAULT_ROLES = ("admin",)
-
-
-def address(service: str) -> str:
-    return os.environ.get(f"CDP_{service.upper()}_ADDR", f"127.0.0.1:{DEFAULT_PORTS[service]}")
+TOKEN_TTL_S = 300
 
 
 def data_dir() -> Path:
@@ -36,17 +32,20 @@ def state_dir() -> Path:
     return Path(os.environ.get("CDP_STATE_DIR") or data_dir())
 
 
-def channel(service: str) -> grpc.Channel:
-    """A channel acting as the default caller (CDP_TOKEN, else an admin token for $USER)."""
-    if not (credentials_dir() / "tls").exists():
+def connect(subject: str | None = None, roles: tuple[str, ...] = DEFAULT_ROLES) -> Connection:
+    """A connection acting as CDP_TOKEN's user, else as subject (default: $CDP_SUBJECT or $USER) with roles."""
+    directory = credentials_dir()
+    if not (directory / "tls").exists():
         raise click.ClickException(
-            f"no credentials in {credentials_dir()}: run `cdp up` first, or set CDP_DATA_DIR (or CDP_CREDENTIALS_DIR)"
+            f"no credentials in {directory}: run `cdp up` first, or set CDP_DATA_DIR (or CDP_CREDENTIALS_DIR)"
         )
-    return tool_channel(credentials_dir(), address(service), token=default_token())
-
-
-def default_token() -> str:
-    return os.environ.get("CDP_TOKEN", "") or mint_token(credentials_dir(), default_subject(), DEFAULT_ROLES, ttl_s=300)
+    token = os.environ.get("CDP_TOKEN", "") or None
+    try:
+        return Connection.from_credentials(
+            directory, "cli", token, subject=subject or default_subject(), roles=roles, ttl_s=TOKEN_TTL_S
+        )
+    except CredentialsError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def default_write_key() -> str:
@@ -56,14 +55,6 @@ def default_write_key() -> str:
 
 def default_subject() -> str:
     return os.environ.get("CDP_SUBJECT", os.environ.get("USER", "operator"))
-
-
-class Caller:
-    """Who a call is made as: the given token, or one minted for subject and roles."""
-
-    def __init__(self, subject: str, roles: tuple[str, ...]):
-        token = os.environ.get("CDP_TOKEN", "")
-        self.metadata = bearer(token or mint_token(credentials_dir(), subject, roles, ttl_s=300))
 
 
 caller_options = [
@@ -87,9 +78,9 @@ def with_caller(function):
     return function
 
 
-def call(method, request, **kwargs):
+def call(method, *args, **kwargs):
     """Make a call; a refusal becomes a clean error that says why."""
     try:
-        return method(request, timeout=kwargs.pop("timeout", 30), **kwargs)
-    except grpc.RpcError as error:
-        raise click.ClickException(f"{error.code().name}: {error.details()}") from None
+        return method(*args, **kwargs)
+    except CdpError as error:
+        raise click.ClickException(f"{error.code}: {error.details}") from None

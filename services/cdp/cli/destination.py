@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cdp.api.activation.v1 import activation_pb2, activation_pb2_grpc
-from cdp.cli.client import Caller, call, channel, with_caller
-
-
-def stub() -> activation_pb2_grpc.ActivationServiceStub:
-    return activation_pb2_grpc.ActivationServiceStub(channel("activation"))
+from cdp.cli.client import call, connect, with_caller
 
 
 @click.group()
@@ -24,19 +19,13 @@ def destination() -> None:
 @click.option("--audience", "audiences", multiple=True, required=True, help="Audience id to sync (repeatable).")
 @with_caller
 def create(name, url, purpose, audiences, subject, roles):
-    created = call(
-        stub().CreateDestination,
-        activation_pb2.CreateDestinationRequest(
-            name=name, type="webhook", url=url, purpose=purpose, audience_ids=audiences
-        ),
-        metadata=Caller(subject, roles).metadata,
-    ).destination
+    created = call(connect(subject, roles).activation.create_destination, name, url, purpose, audiences)
     click.echo(f"{created.destination_id}  {created.name}  -> {created.url}  purpose {created.purpose}")
 
 
 @destination.command("list")
 def list_():
-    for d in call(stub().ListDestinations, activation_pb2.ListDestinationsRequest()).destinations:
+    for d in call(connect().activation.list_destinations):
         audiences = ", ".join(d.audience_ids)
         click.echo(f"{d.destination_id}  {d.name}  {d.type} {d.url}  purpose {d.purpose}  audiences {audiences}")
 
@@ -46,9 +35,7 @@ def list_():
 @click.option("--limit", default=20, show_default=True)
 def deliveries(destination_id, limit):
     """The latest deliveries: status, attempts, what policy withheld."""
-    for d in call(
-        stub().ListDeliveries, activation_pb2.ListDeliveriesRequest(destination_id=destination_id, limit=limit)
-    ).deliveries:
+    for d in call(connect().activation.list_deliveries, destination_id, limit):
         withheld = f"  withheld {', '.join(d.withheld)}" if d.withheld else ""
         error = f"  last error {d.last_error}" if d.last_error and d.status != "delivered" else ""
         click.echo(

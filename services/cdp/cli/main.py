@@ -8,6 +8,7 @@ from cdp.cli import (
     audience,
     audit,
     bench,
+    cert,
     destination,
     forget,
     ops,
@@ -38,6 +39,7 @@ main.add_command(webhook.webhook)
 main.add_command(forget.forget)
 main.add_command(audit.audit)
 main.add_command(token.token)
+main.add_command(cert.cert)
 main.add_command(bench.bench)
 main.add_command(ops.status)
 main.add_command(ops.parked)

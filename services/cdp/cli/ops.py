@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import click
 
-from cdp.api.ops.v1 import ops_pb2, ops_pb2_grpc
-from cdp.cli.client import Caller, call, channel, with_caller
+from cdp.cli.client import call, connect, with_caller
 from cdp.platform.config import SERVICES
 
 FOLLOWERS = ("identity", "profile", "segment", "activation")  # the services that follow a log
-
-
-def _ops(service: str) -> ops_pb2_grpc.OpsServiceStub:
-    return ops_pb2_grpc.OpsServiceStub(channel(service))
 
 
 def _services(service: str, among: tuple[str, ...]) -> tuple[str, ...]:
@@ -29,9 +24,9 @@ service_option = click.option(
 @with_caller
 def status(service, subject, roles):
     """Each service's log head, and each follower's position, lag and parked events."""
-    metadata = Caller(subject, roles).metadata
+    platform = connect(subject, roles)
     for name in _services(service, SERVICES):
-        reply = call(_ops(name).GetStatus, ops_pb2.GetStatusRequest(), metadata=metadata)
+        reply = call(platform.ops(name).get_status)
         click.echo(f"{reply.service}: log head {reply.head}")
         for f in reply.followers:
             click.echo(
@@ -51,19 +46,18 @@ def parked() -> None:
 @with_caller
 def list_parked(service, upstream, limit, subject, roles):
     """List parked events: position in the upstream log, topic, error and error id."""
-    metadata = Caller(subject, roles).metadata
+    platform = connect(subject, roles)
     count = 0
     for name in _services(service, FOLLOWERS):
-        request = ops_pb2.ListParkedRequest(upstream=upstream, limit=limit)
         if upstream and not service and upstream == name:
             continue  # no service follows itself
         try:
-            reply = call(_ops(name).ListParked, request, metadata=metadata)
+            events = call(platform.ops(name).list_parked, upstream, limit)
         except click.ClickException:
             if upstream and not service:
                 continue  # this service does not follow that upstream
             raise
-        for p in reply.events:
+        for p in events:
             count += 1
             click.echo(f"{name} <- {p.upstream} #{p.position} {p.topic} [{p.error_id or 'waiting'}] {p.error}")
     if not count:
@@ -76,12 +70,12 @@ def list_parked(service, upstream, limit, subject, roles):
 @with_caller
 def retry_parked(service, upstream, subject, roles):
     """Apply parked events again, oldest first (after the cause is fixed); each applies once."""
-    metadata = Caller(subject, roles).metadata
+    platform = connect(subject, roles)
     for name in _services(service, FOLLOWERS):
         if upstream and not service and upstream == name:
             continue
         try:
-            reply = call(_ops(name).RetryParked, ops_pb2.RetryParkedRequest(upstream=upstream), metadata=metadata)
+            reply = call(platform.ops(name).retry_parked, upstream)
         except click.ClickException:
             if upstream and not service:
                 continue

@@ -7,12 +7,7 @@ from pathlib import Path
 
 import click
 
-from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
-from cdp.cli.client import call, channel
-
-
-def stub() -> collector_pb2_grpc.CollectorServiceStub:
-    return collector_pb2_grpc.CollectorServiceStub(channel("collector"))
+from cdp.cli.client import call, connect
 
 
 @click.group()
@@ -31,13 +26,13 @@ def publish(file: Path, name: str) -> None:
     except ValueError as error:
         raise click.ClickException(f"{file}: not JSON ({error})") from None
     name = name or (document.get("name") if isinstance(document, dict) else "") or file.stem
-    published = call(stub().PublishPlan, collector_pb2.PublishPlanRequest(name=name, document=text)).plan
+    published = call(connect().collector.publish_plan, name, text)
     click.echo(f"{published.name} v{published.version} published")
 
 
 @plan.command("list")
 def list_() -> None:
-    for p in call(stub().ListPlans, collector_pb2.ListPlansRequest()).plans:
+    for p in call(connect().collector.list_plans):
         events = ", ".join(sorted(json.loads(p.document).get("events", {})))
         click.echo(f"{p.name} v{p.version}  published {p.published_at}  events: {events}")
 
@@ -54,9 +49,7 @@ def list_() -> None:
 )
 def assign(plan_name: str, source_name: str, mode: str) -> None:
     """Check SOURCE's events against PLAN_NAME."""
-    source = call(
-        stub().AssignPlan, collector_pb2.AssignPlanRequest(source_name=source_name, plan_name=plan_name, mode=mode)
-    ).source
+    source = call(connect().collector.assign_plan, source_name, plan_name, mode)
     click.echo(f"{source.name}: plan {source.plan_name}, mode {source.plan_mode}")
 
 
@@ -69,9 +62,7 @@ def quarantine() -> None:
 @click.option("--source", "source_name", default="")
 @click.option("--limit", default=50, show_default=True)
 def quarantine_list(source_name: str, limit: int) -> None:
-    events = call(
-        stub().ListQuarantine, collector_pb2.ListQuarantineRequest(source_name=source_name, limit=limit)
-    ).events
+    events = call(connect().collector.list_quarantine, source_name, limit)
     for q in events:
         what = q.event.event or q.event.name or q.event.type
         problems = "; ".join(f"{v.field}: {v.rule}" for v in q.violations)
@@ -83,5 +74,5 @@ def quarantine_list(source_name: str, limit: int) -> None:
 @click.option("--source", "source_name", default="")
 def quarantine_release(source_name: str) -> None:
     """Re-check held events against the current plan; those that pass go on into the pipeline."""
-    result = call(stub().ReleaseQuarantine, collector_pb2.ReleaseQuarantineRequest(source_name=source_name))
+    result = call(connect().collector.release_quarantine, source_name)
     click.echo(f"released {result.released}, still quarantined {result.still_quarantined}")

@@ -7,9 +7,7 @@ import json
 import click
 from google.protobuf import json_format
 
-from cdp.api.identity.v1 import identity_pb2
-from cdp.api.profile.v1 import profile_pb2, profile_pb2_grpc
-from cdp.cli.client import Caller, call, channel, with_caller
+from cdp.cli.client import call, connect, with_caller
 
 
 @click.group()
@@ -26,17 +24,13 @@ def profile() -> None:
 @with_caller
 def get(person_id, user_id, anonymous_id, email, as_json, subject, roles):
     """One profile, by person id or any identifier (personal data in clear only where cdp.access allows)."""
-    request = profile_pb2.GetProfileRequest(person_id=person_id)
+    identifier = None
     for kind, value in (("user_id", user_id), ("anonymous_id", anonymous_id), ("email", email.strip().lower())):
         if value:
-            request.identifier.CopyFrom(identity_pb2.Identifier(type=kind, value=value))
-    if not person_id and not request.identifier.value:
+            identifier = (kind, value)  # the last one given, as before
+    if not person_id and not identifier:
         raise click.UsageError("give --person-id, --user-id, --anonymous-id or --email")
-    found = call(
-        profile_pb2_grpc.ProfileServiceStub(channel("profile")).GetProfile,
-        request,
-        metadata=Caller(subject, roles).metadata,
-    ).profile
+    found = call(connect(subject, roles).profile.get_profile, person_id, identifier)
     if as_json:
         click.echo(json.dumps(json_format.MessageToDict(found), indent=2))
         return

@@ -7,9 +7,9 @@ import uuid
 
 import click
 
-from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
+from cdp.api.collector.v1 import collector_pb2
 from cdp.api.common.v1 import event_pb2
-from cdp.cli.client import call, channel, default_write_key
+from cdp.cli.client import call, connect, default_write_key
 from cdp.collector.segment_json import MalformedCall, to_event
 
 BATCH = 100
@@ -90,12 +90,10 @@ def send(
                 previous_id=previous_id,
             )
         ]
-    stub = collector_pb2_grpc.CollectorServiceStub(channel("collector"))
+    collector = connect().collector
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     for start in range(0, len(events), BATCH):
-        response = call(
-            stub.Ingest, collector_pb2.IngestRequest(write_key=write_key, events=events[start : start + BATCH])
-        )
+        response = call(collector.ingest, write_key, events[start : start + BATCH])
         for ack in response.acks:
             if ack.status == collector_pb2.ACK_STATUS_REJECTED:
                 click.echo(f"event {start + ack.index}: rejected: {ack.field}: {ack.error}", err=True)

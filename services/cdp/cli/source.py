@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
-from cdp.cli.client import call, channel
+from cdp.cli.client import call, connect
 
 
 @click.group()
@@ -17,15 +16,13 @@ def source() -> None:
 @click.argument("name")
 @click.option("--client-side", is_flag=True, help="Events come from browsers or apps (default: server-side).")
 def create(name: str, client_side: bool) -> None:
-    stub = collector_pb2_grpc.CollectorServiceStub(channel("collector"))
-    created = call(stub.CreateSource, collector_pb2.CreateSourceRequest(name=name, server_side=not client_side)).source
+    created = call(connect().collector.create_source, name, server_side=not client_side)
     click.echo(f"{created.source_id}  {created.name}  write key: {created.write_key}")
 
 
 @source.command("list")
 def list_() -> None:
-    stub = collector_pb2_grpc.CollectorServiceStub(channel("collector"))
-    for s in call(stub.ListSources, collector_pb2.ListSourcesRequest()).sources:
+    for s in call(connect().collector.list_sources):
         side = "server-side" if s.server_side else "client-side"
         plan = f"  plan {s.plan_name} ({s.plan_mode})" if s.plan_name else ""
         click.echo(
@@ -37,6 +34,5 @@ def list_() -> None:
 @click.argument("name")
 def disable(name: str) -> None:
     """Refuse the source's write key from now on (401 over HTTP, UNAUTHENTICATED over gRPC)."""
-    stub = collector_pb2_grpc.CollectorServiceStub(channel("collector"))
-    disabled = call(stub.DisableSource, collector_pb2.DisableSourceRequest(name=name)).source
+    disabled = call(connect().collector.disable_source, name)
     click.echo(f"{disabled.name} disabled")

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import click
 
+from cdp.cli.client import call
+from cdp.client.local import ensure_default_source
 from cdp.platform.config import DEFAULT_HTTP_PORT, SERVICES
-from cdp.platform.launcher import Platform, ensure_default_source
+from cdp.platform.launcher import Platform
 
 
 @click.command()
@@ -49,7 +51,7 @@ def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int) -> None:
     except (RuntimeError, TimeoutError) as error:
         platform.stop()
         raise click.ClickException(str(error)) from None
-    write_key = ensure_default_source(platform.address("collector"), data_dir)
+    write_key = call(ensure_default_source, platform, data_dir)
     click.echo(f"cdp is up; data in {data_dir.resolve()}")
     for service in SERVICES:
         click.echo(f"  {service:<11} grpc://{platform.address(service)}   log: {platform.log_path(service)}")

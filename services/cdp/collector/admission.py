@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 from eventsourcing.persistence import StoredEvent
@@ -22,7 +22,7 @@ from cdp.collector import domain
 from cdp.collector.plans import TrackingPlan
 from cdp.collector.registry import Registry, Source
 from cdp.platform import errors
-from cdp.platform.clock import format_iso
+from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso
 from cdp.platform.decisions import Decider
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import PersonalData, subject_of
@@ -104,7 +104,8 @@ class Admitted:
 
 
 class Admission:
-    def __init__(self, registry: Registry, decider: Decider, personal: PersonalData):
+    def __init__(self, registry: Registry, decider: Decider, personal: PersonalData, clock: Clock = SYSTEM_CLOCK):
+        self.clock = clock
         self.registry = registry
         self.decider = decider
         self.personal = personal
@@ -129,7 +130,7 @@ class Admission:
     def admit(self, write_key: str, events: Sequence[event_pb2.Event], *, all_or_nothing: bool = False) -> Admitted:
         """The events to store and their acks."""
         source = self.check_batch(write_key, events)
-        received = datetime.now(UTC)
+        received = self.clock.now()
         self.fetch_keys(events)
         batch = Admitted(source, self.registry.plan_of(source), received, format_iso(received))
         for index, event in enumerate(events):

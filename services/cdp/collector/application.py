@@ -29,6 +29,7 @@ from cdp.collector.admission import (
 from cdp.collector.ingest import GATHER_S, GroupIngest
 from cdp.collector.quarantine import Quarantine
 from cdp.collector.registry import NotFound, Registry, Source, UnknownWriteKey
+from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.personal import PersonalData
 from cdp.platform.published import decode, topic_of
 from cdp.platform.store import OriginatorId
@@ -59,13 +60,13 @@ corrected_timestamp = domain.corrected_timestamp
 
 
 class Collector:
-    def __init__(self, uow: UnitOfWork, personal: PersonalData):
+    def __init__(self, uow: UnitOfWork, personal: PersonalData, clock: Clock = SYSTEM_CLOCK):
         self.uow = uow
         self.store = uow.store
         self.decider = uow.decider
         self.personal = personal
-        self.registry = Registry(self.store)
-        self.admission = Admission(self.registry, self.decider, personal)
+        self.registry = Registry(self.store, clock)
+        self.admission = Admission(self.registry, self.decider, personal, clock)
         self.waiting = Quarantine(self.registry, self.admission, personal)
         self._group = GroupIngest(self)
         self.rebuild()

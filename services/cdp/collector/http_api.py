@@ -161,8 +161,9 @@ class TrackingApi:
         except web.HTTPRequestEntityTooLarge:
             return _error(413, "too_large", f"body: larger than {domain.MAX_BATCH_BYTES} bytes (500 KB)")
         except Exception:
-            log.exception("tracking API: unexpected failure")
-            return _error(500, "internal", "the collector failed; retry")
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("tracking API: unexpected failure (error id %s)", error_id)
+            return _error(500, "internal", f"the collector failed (error id {error_id}); retry")
 
     @staticmethod
     def _overloaded() -> HttpError:

@@ -86,7 +86,7 @@ class Quarantine:
                 event_id=waiting.event_id,
                 plan_name=accepted.plan_name,
                 plan_version=accepted.plan_version,
-                at=now_iso(),
+                at=now_iso(self.admission.clock),
             )
             out += [stored(originator, 2, released), stored(originator, 3, accepted)]
         return out, len(out) // 2, still

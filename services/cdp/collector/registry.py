@@ -17,7 +17,7 @@ from eventsourcing.persistence import StoredEvent
 from cdp.api.collector.v1 import collector_pb2 as pb
 from cdp.collector.plans import MODES, InvalidPlan, TrackingPlan, compile_plan
 from cdp.platform import errors
-from cdp.platform.clock import now_iso
+from cdp.platform.clock import SYSTEM_CLOCK, Clock, now_iso
 from cdp.platform.ids import derived_id
 from cdp.platform.published import stored
 
@@ -55,7 +55,8 @@ class Source:
 
 
 class Registry:
-    def __init__(self, store):
+    def __init__(self, store, clock: Clock = SYSTEM_CLOCK):
+        self.clock = clock
         self.store = store  # read only: a source's events, to number the next one
         self.clear()
 
@@ -116,19 +117,21 @@ class Registry:
         proto = pb.Source(
             source_id=source_id, name=name.strip(), write_key=secrets.token_urlsafe(24), server_side=server_side
         )
-        return stored(uuid.UUID(source_id), 1, pb.SourceCreated(source=proto, created_at=now_iso()))
+        return stored(uuid.UUID(source_id), 1, pb.SourceCreated(source=proto, created_at=now_iso(self.clock)))
 
     def source_disabled(self, source: Source) -> list[StoredEvent]:
         if source.disabled:
             return []
-        return [self._next_source_event(source, pb.SourceDisabled(source_id=source.source_id, at=now_iso()))]
+        return [self._next_source_event(source, pb.SourceDisabled(source_id=source.source_id, at=now_iso(self.clock)))]
 
     def plan_assigned(self, source: Source, plan_name: str, mode: str) -> StoredEvent:
         if plan_name and plan_name not in self.plans:
             raise NotFound(f"plan_name: no plan named {plan_name!r}")
         if mode not in MODES:
             raise errors.InvalidArgument("mode", f"must be one of {', '.join(MODES)}")
-        assigned = pb.SourcePlanAssigned(source_id=source.source_id, plan_name=plan_name, mode=mode, at=now_iso())
+        assigned = pb.SourcePlanAssigned(
+            source_id=source.source_id, plan_name=plan_name, mode=mode, at=now_iso(self.clock)
+        )
         return self._next_source_event(source, assigned)
 
     def plan_published(self, name: str, document_text: str) -> tuple[pb.Plan, StoredEvent]:
@@ -141,7 +144,9 @@ class Registry:
         previous = self.plan_documents.get(name)
         version = previous.version + 1 if previous else 1
         compile_plan(name, version, document)  # refuse a plan that does not compile
-        plan = pb.Plan(name=name, version=version, document=orjson.dumps(document).decode(), published_at=now_iso())
+        plan = pb.Plan(
+            name=name, version=version, document=orjson.dumps(document).decode(), published_at=now_iso(self.clock)
+        )
         return plan, stored(derived_id("plan", name), version, pb.PlanPublished(plan=plan))
 
     def _next_source_event(self, source: Source, message) -> StoredEvent:

@@ -18,6 +18,7 @@ from eventsourcing.persistence import StoredEvent
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2 as pb
 from cdp.identity import domain
+from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.errors import InvalidArgument, NotFound, Unavailable
 from cdp.platform.eventlog import Upstream
 from cdp.platform.ids import derived_id
@@ -57,11 +58,13 @@ def _email_value(event) -> object:
 class IdentityApp(EventSourced):
     topics = topic_of(*PUBLISHED)
 
-    def __init__(self, uow: UnitOfWork, vault: Vault, master_key: bytes, collector: Upstream):
+    def __init__(
+        self, uow: UnitOfWork, vault: Vault, master_key: bytes, collector: Upstream, clock: Clock = SYSTEM_CLOCK
+    ):
         self.vault = vault
         self._index_key = master_key
         self.collector = collector  # the collector's log, as far as identity has followed it
-        super().__init__(uow)
+        super().__init__(uow, clock)
 
     def email_key(self, email: str) -> str:
         return blind_index(self._index_key, "email", email)

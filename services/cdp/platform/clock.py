@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+class Clock(Protocol):
+    """The time, as an application's port: the system clock in a service, a manual one in tests."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime):
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+SYSTEM_CLOCK = SystemClock()
+
+
+def now_iso(clock: Clock = SYSTEM_CLOCK) -> str:
+    return format_iso(clock.now())
 
 
 def parse_iso(text: str) -> datetime:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 
 from cdp.api.policy.v1 import decision_pb2
 from cdp.platform.clock import now_iso
@@ -92,7 +92,7 @@ class Decider:
             self._read(n)
         self.witness = witness
         self._resume_from_witness()
-        self._activate(sources)
+        self.activation = self._activation(sources)
 
     def _read(self, notification: Notification) -> None:
         # Read from the decision topic only: a decision record.
@@ -123,18 +123,16 @@ class Decider:
             )
             self._sequence, self._head = seen
 
-    def _activate(self, sources: dict[str, str]) -> None:
-        """Record the revision's full sources once, so it can be rebuilt later."""
+    def _activation(self, sources: dict[str, str]) -> StoredEvent | None:
+        """The record of the revision's full sources, so it can be rebuilt later; None once the
+        store holds it. The unit of work commits it when it opens."""
         originator = derived_id("policy-revision", self.service, self.revision)
-        if not self.store.events_of(originator):
-            message = decision_pb2.PolicyRevisionActivated(
-                revision=self.revision, sources=sources, activated_at=now_iso(), service=self.service
-            )
-            try:
-                self.store.append([stored(originator, 1, message)])
-            except IntegrityError:  # another process on this store recorded it at the same moment
-                if not self.store.events_of(originator):
-                    raise
+        if self.store.events_of(originator):
+            return None
+        message = decision_pb2.PolicyRevisionActivated(
+            revision=self.revision, sources=sources, activated_at=now_iso(), service=self.service
+        )
+        return stored(originator, 1, message)
 
     def decide(
         self, entrypoint: str, input: dict[str, Any], caller: str = "", key: tuple[Any, ...] | None = None

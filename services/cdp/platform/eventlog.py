@@ -39,7 +39,13 @@ class StoreLog:
         self.store = store
         self._appended = asyncio.Event()
         self._loop = asyncio.get_running_loop()
+        self._closed = False
         store.on_append(self._wake)
+
+    def close(self) -> None:
+        """End every waiting read now (the service is stopping): each returns what there is."""
+        self._closed = True
+        self._appended.set()
 
     def _wake(self, head: int) -> None:
         # Appends happen on the event loop or in a worker thread.
@@ -65,7 +71,7 @@ class StoreLog:
             head = self.store.head()
             page = self.store.read(after, limit, tuple(topics), stop=head)
             remaining = deadline - self._loop.time()
-            if page or remaining <= 0:
+            if page or remaining <= 0 or self._closed:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._appended.wait(), remaining)
@@ -91,7 +97,12 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServiceServicer):
         self.log = StoreLog(store)
 
     async def Read(self, request: eventlog_pb2.ReadRequest, context: ServicerContext) -> eventlog_pb2.ReadResponse:
-        return await self.log.read(request.after, request.limit, wait_ms=request.wait_ms, topics=request.topics)
+        try:
+            return await self.log.read(request.after, request.limit, wait_ms=request.wait_ms, topics=request.topics)
+        except asyncio.CancelledError:
+            # The follower went away, or the server stops: nobody waits for the answer any more,
+            # and a cancelled handler would only be logged as an unhandled error.
+            return eventlog_pb2.ReadResponse()
 
 
 class GrpcLog:

@@ -111,10 +111,10 @@ class Follower:
                 response = await self.upstream.log.read(
                     self.position, self.batch, wait_ms=self.wait_ms, topics=self.upstream.topics
                 )
-            except (grpc.aio.AioRpcError, errors.Unavailable) as error:
+            except Exception as error:  # the upstream or the way to it is down
                 if self._stopping:
                     return
-                reason = error.code().name if isinstance(error, grpc.aio.AioRpcError) else str(error)
+                reason = error.code().name if isinstance(error, grpc.aio.AioRpcError) else repr(error)
                 log.warning("follow %s: %s; retrying in %.2fs", self.name, reason, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
@@ -164,6 +164,8 @@ class Follower:
             tx.track(self.name, notifications[-1].id)
         for record in parked:
             self._note(record)
+        # Committed: a retry after a later failure starts after it, never before.
+        self.upstream.advance(notifications[-1].id)
 
     async def _one(self, notification: Notification) -> None:
         try:
@@ -186,6 +188,7 @@ class Follower:
             tx.add([self._stored(record)])
             tx.track(self.name, notification.id)
         self._note(record)
+        self.upstream.advance(notification.id)
 
     def _key(self, notification: Notification) -> str:
         return hashed_key(self.key(notification)) if self.key else ""

@@ -20,21 +20,7 @@ Behaviour: TypeAlias = Callable[..., Any]
 
 if TYPE_CHECKING:
     AioServerInterceptor: TypeAlias = grpc.aio.ServerInterceptor[Any, Any]
-    UnaryUnaryClientInterceptor: TypeAlias = grpc.UnaryUnaryClientInterceptor[Any, Any]
-    UnaryStreamClientInterceptor: TypeAlias = grpc.UnaryStreamClientInterceptor[Any, Any]
-    StreamUnaryClientInterceptor: TypeAlias = grpc.StreamUnaryClientInterceptor[Any, Any]
-    StreamStreamClientInterceptor: TypeAlias = grpc.StreamStreamClientInterceptor[Any, Any]
     AioUnaryUnaryClientInterceptor: TypeAlias = grpc.aio.UnaryUnaryClientInterceptor[Any, Any]
-    AioUnaryStreamClientInterceptor: TypeAlias = grpc.aio.UnaryStreamClientInterceptor[Any, Any]
-    AioStreamUnaryClientInterceptor: TypeAlias = grpc.aio.StreamUnaryClientInterceptor[Any, Any]
-    AioStreamStreamClientInterceptor: TypeAlias = grpc.aio.StreamStreamClientInterceptor[Any, Any]
 else:
     AioServerInterceptor = grpc.aio.ServerInterceptor
-    UnaryUnaryClientInterceptor = grpc.UnaryUnaryClientInterceptor
-    UnaryStreamClientInterceptor = grpc.UnaryStreamClientInterceptor
-    StreamUnaryClientInterceptor = grpc.StreamUnaryClientInterceptor
-    StreamStreamClientInterceptor = grpc.StreamStreamClientInterceptor
     AioUnaryUnaryClientInterceptor = grpc.aio.UnaryUnaryClientInterceptor
-    AioUnaryStreamClientInterceptor = grpc.aio.UnaryStreamClientInterceptor
-    AioStreamUnaryClientInterceptor = grpc.aio.StreamUnaryClientInterceptor
-    AioStreamStreamClientInterceptor = grpc.aio.StreamStreamClientInterceptor

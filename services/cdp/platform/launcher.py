@@ -1,7 +1,7 @@
 """Start the five services as separate processes, wait until they serve, stop them.
 
 Used by `cdp up`, the benchmarks and the end-to-end tests, so all three run the
-platform the same way.
+platform the same way; they call it with cdp.client (cdp.client.local connects to a Platform).
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
 from cdp.platform.config import DEFAULT_PORTS, SERVICES
-from cdp.platform.security import bearer, credentials, mint_token, tool_aio_channel, tool_channel
+from cdp.platform.security import bearer, credentials, mint_token
 
 
 def free_ports(count: int) -> list[int]:
@@ -88,7 +87,8 @@ class Platform:
     def wait_healthy(self, services: Iterable[str], timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         for service in services:
-            with self.channel(service) as channel:
+            # A health probe needs no token: the `cli` certificate alone (API calls go through cdp.client).
+            with grpc.secure_channel(self.address(service), credentials(self.data_dir).client("cli")) as channel:
                 stub = health_pb2_grpc.HealthStub(channel)
                 while True:
                     process = self.processes.get(service)
@@ -118,13 +118,6 @@ class Platform:
         """Call metadata acting as subject with roles."""
         return bearer(self.token(subject, tuple(roles)))
 
-    def channel(self, service: str, token: str | None = None) -> grpc.Channel:
-        """A blocking channel to a service, with the `cli` certificate; token is the default caller."""
-        return tool_channel(self.data_dir, self.address(service), token)
-
-    def aio_channel(self, service: str, token: str | None = None) -> grpc.aio.Channel:
-        return tool_aio_channel(self.data_dir, self.address(service), token)
-
     def log_path(self, service: str) -> Path:
         return (self.log_dir or self.data_dir / "logs") / f"{service}.log"
 
@@ -153,19 +146,3 @@ class Platform:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def ensure_default_source(collector: str, data_dir: Path) -> str:
-    """A first run creates a server-side source named 'default' for the quickstart."""
-    with tool_channel(data_dir, collector, mint_token(data_dir, "cdp-up", ("admin",), ttl_s=60)) as channel:
-        stub = collector_pb2_grpc.CollectorServiceStub(channel)
-        for existing in stub.ListSources(collector_pb2.ListSourcesRequest(), timeout=10).sources:
-            if existing.name == "default":
-                source = existing
-                break
-        else:
-            request = collector_pb2.CreateSourceRequest(name="default", server_side=True)
-            source = stub.CreateSource(request, timeout=10).source
-    write_key: str = source.write_key
-    (data_dir / "write_key").write_text(write_key + "\n")
-    return write_key

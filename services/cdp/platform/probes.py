@@ -4,6 +4,8 @@ certificate (a kubelet's httpGet probe, a compose healthcheck).
 - `GET /healthz`: 200 while the process runs and its event loop answers.
 - `GET /readyz`: 200 when every readiness check passes, else 503; the JSON body names each check
   with its detail, failing ones under "failing".
+- `GET /metrics`: the service's gauges in Prometheus' text format (followers' positions, lag and
+  parked events), when the service gives them.
 
 A readiness check is `name -> callable returning (ok, detail)`; the callable may be a coroutine
 function. Plain callables run on a worker thread (a store query must not hold up the event loop
@@ -31,8 +33,15 @@ CHECK_TIMEOUT = 2.0  # seconds; a kubelet's default probe timeout is 1 s, so it 
 
 class Probes:
     def __init__(
-        self, host: str, port: int, checks: Mapping[str, Check] | None = None, *, timeout: float = CHECK_TIMEOUT
+        self,
+        host: str,
+        port: int,
+        checks: Mapping[str, Check] | None = None,
+        *,
+        timeout: float = CHECK_TIMEOUT,
+        metrics: Callable[[], str] | None = None,
     ):
+        self.metrics = metrics
         self.host = host
         self.port = port
         self.timeout = timeout
@@ -83,10 +92,15 @@ class Probes:
         }
         return web.json_response(body, status=503 if failing else 200)
 
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        text = self.metrics() if self.metrics else ""
+        return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
         return app
 
     async def start(self) -> int:

@@ -134,6 +134,7 @@ class Service:
         self._service_names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
         self._tasks: list[asyncio.Task[None]] = []
         self._on_start: list[Callable[[], object]] = []
+        self._on_stopping: list[Callable[[], None]] = []
         self._on_stop: list[Callable[[], object]] = []
         self.serving = False  # from start() until stop() begins: what readiness reports
         self.probes: Probes | None = None  # the /healthz and /readyz server (cdp.platform.probes), when configured
@@ -172,8 +173,15 @@ class Service:
         self.serving = True
         return port
 
+    def on_stopping(self, callback: Callable[[], None]) -> None:
+        """Call callback when stopping begins, before in-flight calls drain (to end long waits)."""
+        self._on_stopping.append(callback)
+
     async def stop(self, grace: float = 5.0) -> None:
         self.serving = False
+        logging.getLogger("grpc._cython.cygrpc").addFilter(_drop_shutdown_cancellations)
+        for callback in self._on_stopping:
+            callback()
         await _set_status(self.health, "", health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace)
         for task in self._tasks:
@@ -181,8 +189,8 @@ class Service:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for callback in self._on_stop:
-            result = callback()
+        for stopped in self._on_stop:
+            result = stopped()
             if asyncio.iscoroutine(result):
                 await result
 
@@ -197,6 +205,15 @@ class Service:
         await stop.wait()
         log.info("%s stopping", self.name)
         await self.stop()
+
+
+def _drop_shutdown_cancellations(record: logging.LogRecord) -> bool:
+    """grpc.aio cancels the calls still scheduled when a server stops, and fails to answer those
+    whose callers went away meanwhile (other services stopping too), and logs each with a
+    traceback (CancelledError, ExecuteBatchError); once the service stops on purpose those are
+    the calls it ends, not faults, so they are not logged."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(error, asyncio.CancelledError) or type(error).__name__ == "ExecuteBatchError")
 
 
 class _Health(Protocol):

@@ -117,9 +117,11 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
     followers = [Follower(runtime.uow, f.upstream, f.handler, key=f.key) for f in declaration.follows]
     for s in declaration.servicers:
         service.add(s.add, s.servicer, s.full_name)
+    event_log = EventLogServicer(store)
+    service.on_stopping(event_log.log.close)  # followers' waiting reads end before the drain
     service.add(
         eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
-        EventLogServicer(store),
+        event_log,
         full_name(eventlog_pb2, "EventLogService"),
     )
     service.add(
@@ -138,11 +140,35 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
     if config.probe_port:
         # Plain-HTTP /healthz and /readyz: serving gRPC, the store answers, followers within bound.
         service.probes = Probes(
-            config.host, config.probe_port, {"grpc serving": serving(service), **ready(store, followers)}
+            config.host,
+            config.probe_port,
+            {"grpc serving": serving(service), **ready(store, followers)},
+            metrics=lambda: metrics(config.service, store, followers),
         )
         service.on_start(service.probes.start)
         service.on_stop(service.probes.stop)
     return service, followers
+
+
+def metrics(name: str, store: EventStore, followers: Sequence[Follower]) -> str:
+    """The service's gauges in Prometheus' text format."""
+    lines = [
+        "# HELP cdp_log_head The newest notification id in the service's own log.",
+        "# TYPE cdp_log_head gauge",
+        f'cdp_log_head{{service="{name}"}} {store.head()}',
+    ]
+    gauges: dict[str, tuple[str, Callable[[Follower], int]]] = {
+        "cdp_follower_position": ("The upstream position committed.", lambda f: f.position),
+        "cdp_follower_lag": (
+            "Upstream notifications not yet followed.",
+            lambda f: max(f.upstream.head - f.position, 0),
+        ),
+        "cdp_follower_parked": ("Upstream events parked and not yet applied.", lambda f: len(f.parked)),
+    }
+    for metric, (help_text, value) in gauges.items():
+        lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge"]
+        lines += [f'{metric}{{service="{name}",upstream="{f.name}"}} {value(f)}' for f in followers]
+    return "\n".join(lines) + "\n"
 
 
 def ready(store: EventStore, followers: Sequence[Follower]) -> dict[str, Callable[[], tuple[bool, str]]]:

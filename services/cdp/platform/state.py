@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from eventsourcing.persistence import StoredEvent
 from google.protobuf.message import Message
 
+from cdp.platform.clock import SYSTEM_CLOCK, Clock, now_iso
 from cdp.platform.published import decode, stored
 from cdp.platform.unit_of_work import UnitOfWork
 
@@ -21,7 +22,8 @@ from cdp.platform.unit_of_work import UnitOfWork
 class EventSourced:
     topics: Sequence[str] = ()
 
-    def __init__(self, uow: UnitOfWork):
+    def __init__(self, uow: UnitOfWork, clock: Clock = SYSTEM_CLOCK):
+        self.clock = clock
         self.uow = uow
         self.store = uow.store
         self.versions: dict[str, int] = {}
@@ -40,6 +42,10 @@ class EventSourced:
         for n in self.store.replay(self.topics):
             self.apply(decode(n.topic, n.state))
             self.versions[str(n.originator_id)] = n.originator_version
+
+    def now_iso(self) -> str:
+        """Now, by the application's clock, as the platform writes times."""
+        return now_iso(self.clock)
 
     def next_event(self, originator: uuid.UUID, message: Message) -> StoredEvent:
         """The event with its originator's next version (counted from what this state has seen)."""

@@ -18,7 +18,6 @@ from urllib.parse import unquote, urlparse
 
 from eventsourcing.persistence import (
     InfrastructureFactory,
-    IntegrityError,
     Notification,
     ProcessRecorder,
     StoredEvent,
@@ -60,22 +59,6 @@ class EventStore:
             for listener in self._listeners:
                 listener(head)
         return head
-
-    def append_new(self, events: Sequence[StoredEvent]) -> set[OriginatorId]:
-        """Append the events whose originators are new; return those that existed.
-
-        The store's uniqueness decides: the batch goes in whole when none exists,
-        which is the common case; only a replayed batch pays for the look-ups.
-        """
-        try:
-            self.append(events)
-            return set()
-        except IntegrityError:
-            existing = {e.originator_id for e in events if self.recorder.select_events(e.originator_id, limit=1)}
-            fresh = [e for e in events if e.originator_id not in existing]
-            if fresh:
-                self.append(fresh)
-            return existing
 
     def on_append(self, listener: Callable[[int], None]) -> None:
         """Call listener(head) after each append that wrote events."""

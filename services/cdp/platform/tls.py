@@ -83,6 +83,28 @@ def ensure_ca_and_certs(tls_dir: str | Path, services: Iterable[str] = SERVICES)
     return files
 
 
+def issue_certificate(tls_files: TlsFiles, name: str, out_dir: str | Path) -> tuple[Path, Path, Path]:
+    """A key and a certificate for `name` (its CN) from this CA, written to out_dir as NAME.key
+    (0600) and NAME.crt, with the CA's certificate beside them as ca.crt: a credentials directory
+    of its own. The CA must be there already (its key too); nothing is written in tls_files.dir.
+    Returns the paths of the certificate, the key and the CA certificate."""
+    for path in (tls_files.ca_cert, tls_files.ca_key):
+        if not path.is_file():
+            raise FileNotFoundError(f"no CA here: {path} is missing")
+    ca_key = cast(
+        CertificateIssuerPrivateKeyTypes, serialization.load_pem_private_key(tls_files.ca_key.read_bytes(), None)
+    )
+    ca_cert = x509.load_pem_x509_certificate(tls_files.ca_pem())
+    out = TlsFiles(Path(out_dir))
+    out.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = ec.generate_private_key(ec.SECP256R1())
+    _write(out.key(name), _key_pem(key), private=True)
+    _write(out.cert(name), _leaf_certificate(name, key, ca_key, ca_cert).public_bytes(serialization.Encoding.PEM))
+    if out.ca_cert.resolve() != tls_files.ca_cert.resolve():
+        _write(out.ca_cert, tls_files.ca_pem())
+    return out.cert(name), out.key(name), out.ca_cert
+
+
 def server_credentials(tls_files: TlsFiles, service: str) -> grpc.ServerCredentials:
     """The service's certificate; clients must present one from the same CA."""
     return grpc.ssl_server_credentials(

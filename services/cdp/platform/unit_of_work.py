@@ -61,6 +61,9 @@ class UnitOfWork:
         self.lock = asyncio.Lock()
         self._on_failure: list[Callable[[], None]] = []
         self._on_commit: list[Callable[[Sequence[StoredEvent], set[OriginatorId]], None]] = []
+        if decider.activation is not None:  # the policy revision in force, recorded once per store
+            self.commit([decider.activation], new_only=True)
+            decider.activation = None
 
     def on_failure(self, rebuild: Callable[[], None]) -> None:
         """Call rebuild() after a failed commit (in-memory state may have run ahead)."""

@@ -12,7 +12,7 @@ from eventsourcing.persistence import StoredEvent
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2
 from cdp.api.profile.v1 import profile_pb2 as pb
-from cdp.platform.clock import format_iso, now_iso, parse_iso
+from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso, parse_iso
 from cdp.platform.errors import InvalidArgument, NotFound
 from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
@@ -115,9 +115,9 @@ class Resolver(Protocol):
 class ProfileApp(EventSourced):
     topics = PUBLISHED
 
-    def __init__(self, uow: UnitOfWork, identity: Resolver):
+    def __init__(self, uow: UnitOfWork, identity: Resolver, clock: Clock = SYSTEM_CLOCK):
         self.identity = identity
-        super().__init__(uow)
+        super().__init__(uow, clock)
 
     def reset(self) -> None:
         """State is the fold of profile's own events: the latest snapshot of each person."""
@@ -211,7 +211,7 @@ class ProfileApp(EventSourced):
 
     def _changed(self, person_id: str, cause: str) -> StoredEvent:
         snapshot = pb.ProfileChanged(
-            profile=to_proto(self.profiles[person_id]), cause_event_id=cause, changed_at=now_iso()
+            profile=to_proto(self.profiles[person_id]), cause_event_id=cause, changed_at=self.now_iso()
         )
         self.published[person_id] = snapshot.profile
         return self._next(person_id, snapshot)

@@ -12,7 +12,7 @@ from eventsourcing.persistence import StoredEvent
 from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2 as pb
 from cdp.platform.auth import Caller
-from cdp.platform.clock import now_iso
+from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.errors import NotFound, PermissionDenied
 from cdp.platform.eventlog import Upstream
 from cdp.platform.ids import derived_id
@@ -64,11 +64,11 @@ def decoded_traits(profile: profile_pb2.Profile, needed: set[str], vault: Vault 
 class SegmentApp(EventSourced):
     topics = PUBLISHED
 
-    def __init__(self, uow: UnitOfWork, profile: Upstream, vault: Vault | None = None):
+    def __init__(self, uow: UnitOfWork, profile: Upstream, vault: Vault | None = None, clock: Clock = SYSTEM_CLOCK):
         self.decider = uow.decider
         self.profile = profile  # profile's log, as far as segment has followed it
         self.vault = vault  # audiences may target personal traits: they are read, never kept
-        super().__init__(uow)
+        super().__init__(uow, clock)
 
     def reset(self) -> None:
         self.audiences: dict[str, pb.Audience] = {}
@@ -117,7 +117,7 @@ class SegmentApp(EventSourced):
             created_by=caller.subject,
             decision_id=decision.id,
         )
-        created = pb.AudienceCreated(audience=audience, created_at=now_iso())
+        created = pb.AudienceCreated(audience=audience, created_at=self.now_iso())
         async with self.uow.transaction() as tx:
             profiles = await self._profiles_seen()
             self.apply(created)
@@ -163,7 +163,7 @@ class SegmentApp(EventSourced):
             person_id=person_id,
             audience_version=version_of_audience,
             cause_event_id=cause,
-            at=now_iso(),
+            at=self.now_iso(),
         )
         self.apply(message)
         return self.next_event(derived_id("membership", audience_id, person_id), message)

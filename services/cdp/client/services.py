@@ -1,0 +1,428 @@
+"""One client class per API, each method described once and run blocking or on asyncio.
+
+CollectorClient, IdentityClient, ProfileClient, SegmentClient, ActivationClient; EventLogClient and
+OpsClient for the log and the operations API that every service serves; HealthClient. Their Async*
+twins have the same methods, returning awaitables (iterators: async iterators).
+
+Methods are named after the RPCs and return the inner message where a response wraps one (a
+Source, a Profile) or one repeated field (a list); responses with more in them come whole. Every
+method takes timeout= (seconds, for each try) and metadata= (e.g. another caller's authorization)
+as keywords. Which calls are retried is said in each docstring (see cdp.client.calls):
+"Retried" (a read: on UNAVAILABLE and DEADLINE_EXCEEDED), "Retried on UNAVAILABLE" (a write that is
+idempotent by design) or "Not retried".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypedDict, Unpack
+
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from cdp.api.activation.v1 import activation_pb2, activation_pb2_grpc
+from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
+from cdp.api.common.v1 import event_pb2
+from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
+from cdp.api.identity.v1 import identity_pb2, identity_pb2_grpc
+from cdp.api.ops.v1 import ops_pb2, ops_pb2_grpc
+from cdp.api.profile.v1 import profile_pb2, profile_pb2_grpc
+from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
+from cdp.client.calls import IDEMPOTENT, ONCE, READ, AsyncCalls, Metadata, SyncCalls, _Client
+from cdp.platform.published import decode
+
+IdentifierLike = identity_pb2.Identifier | tuple[str, str]
+
+
+class CallOptions(TypedDict, total=False):
+    timeout: float  # seconds, for each try (default: the client's)
+    metadata: Metadata  # added to the client's; an authorization here replaces the client's
+
+
+def identifier(value: IdentifierLike | None) -> identity_pb2.Identifier | None:
+    """An Identifier from itself or a (type, value) pair such as ("user_id", "u-42")."""
+    if value is None or isinstance(value, identity_pb2.Identifier):
+        return value
+    kind, text = value
+    return identity_pb2.Identifier(type=kind, value=text)
+
+
+class _Collector(_Client):
+    STUB = collector_pb2_grpc.CollectorServiceStub
+    SERVICE = "cdp.collector.v1.CollectorService"
+
+    def ingest(
+        self, write_key: str, events: Iterable[event_pb2.Event], **options: Unpack[CallOptions]
+    ) -> collector_pb2.IngestResponse:
+        """Ingest a batch; one ack per event. Retried on UNAVAILABLE: the collector stores an event
+        once per (source, messageId), so a batch sent twice is acknowledged as duplicates."""
+        request = collector_pb2.IngestRequest(write_key=write_key, events=list(events))
+        return self._unary("Ingest", request, IDEMPOTENT, **options)
+
+    def ingest_prepared(self, request: bytes, **options: Unpack[CallOptions]) -> collector_pb2.IngestResponse:
+        """Ingest an IngestRequest serialised beforehand (benchmarks time the service, not the
+        serialisation). Retried on UNAVAILABLE, as ingest."""
+        return self._unary(self._raw("Ingest", collector_pb2.IngestResponse), request, IDEMPOTENT, **options)
+
+    def ingest_stream(
+        self, write_key: str, batches: Iterable[Sequence[event_pb2.Event]], **options: Unpack[CallOptions]
+    ) -> collector_pb2.IngestStreamResponse:
+        """Ingest batches over one client stream; acks are indexed across the stream. Not retried
+        (the batches are consumed as they are sent)."""
+        requests = (collector_pb2.IngestStreamRequest(write_key=write_key, events=list(b)) for b in batches)
+        return self._streamed("IngestStream", requests, **options)
+
+    def create_source(
+        self, name: str, server_side: bool = False, **options: Unpack[CallOptions]
+    ) -> collector_pb2.Source:
+        """A new source and its write key. Not retried (a second call makes a second source)."""
+        request = collector_pb2.CreateSourceRequest(name=name, server_side=server_side)
+        return self._unary("CreateSource", request, ONCE, "source", **options)
+
+    def list_sources(self, **options: Unpack[CallOptions]) -> list[collector_pb2.Source]:
+        """Every source. Retried."""
+        return self._unary("ListSources", collector_pb2.ListSourcesRequest(), READ, "sources", **options)
+
+    def disable_source(self, name: str, **options: Unpack[CallOptions]) -> collector_pb2.Source:
+        """Refuse the source's write key from now on. Retried on UNAVAILABLE (disabling twice is
+        disabling once)."""
+        return self._unary(
+            "DisableSource", collector_pb2.DisableSourceRequest(name=name), IDEMPOTENT, "source", **options
+        )
+
+    def publish_plan(self, name: str, document: str | dict, **options: Unpack[CallOptions]) -> collector_pb2.Plan:
+        """Publish the next version of a tracking plan (document: JSON text or a dict). Not retried
+        (each call is a new version)."""
+        text = document if isinstance(document, str) else json.dumps(document)
+        return self._unary(
+            "PublishPlan", collector_pb2.PublishPlanRequest(name=name, document=text), ONCE, "plan", **options
+        )
+
+    def list_plans(self, **options: Unpack[CallOptions]) -> list[collector_pb2.Plan]:
+        """The latest version of each plan. Retried."""
+        return self._unary("ListPlans", collector_pb2.ListPlansRequest(), READ, "plans", **options)
+
+    def assign_plan(
+        self, source_name: str, plan_name: str, mode: str = "allow", **options: Unpack[CallOptions]
+    ) -> collector_pb2.Source:
+        """Check a source's events against a plan (mode: allow, quarantine or reject). Retried on
+        UNAVAILABLE (assigning the same plan again changes nothing)."""
+        request = collector_pb2.AssignPlanRequest(source_name=source_name, plan_name=plan_name, mode=mode)
+        return self._unary("AssignPlan", request, IDEMPOTENT, "source", **options)
+
+    def list_quarantine(
+        self, source_name: str = "", limit: int = 0, **options: Unpack[CallOptions]
+    ) -> list[collector_pb2.QuarantinedEvent]:
+        """Events a plan holds back (of one source, or all). Retried."""
+        request = collector_pb2.ListQuarantineRequest(source_name=source_name, limit=limit)
+        return self._unary("ListQuarantine", request, READ, "events", **options)
+
+    def release_quarantine(
+        self, source_name: str = "", **options: Unpack[CallOptions]
+    ) -> collector_pb2.ReleaseQuarantineResponse:
+        """Re-check held events against the current plan. Retried on UNAVAILABLE (a released event
+        is no longer held, so a second release does not release it again)."""
+        request = collector_pb2.ReleaseQuarantineRequest(source_name=source_name)
+        return self._unary("ReleaseQuarantine", request, IDEMPOTENT, **options)
+
+
+class _Identity(_Client):
+    STUB = identity_pb2_grpc.IdentityServiceStub
+    SERVICE = "cdp.identity.v1.IdentityService"
+
+    def resolve(
+        self,
+        identifiers: Iterable[IdentifierLike],
+        after_position: int = 0,
+        wait_ms: int = 0,
+        **options: Unpack[CallOptions],
+    ) -> identity_pb2.ResolveResponse:
+        """Which person each identifier belongs to (after identity has followed the collector's log
+        up to after_position, waiting up to wait_ms). Retried."""
+        request = identity_pb2.ResolveRequest(
+            identifiers=[identifier(i) for i in identifiers], after_position=after_position, wait_ms=wait_ms
+        )
+        return self._unary("Resolve", request, READ, **options)
+
+    def get_person(
+        self, person_id: str = "", identifier: IdentifierLike | None = None, **options: Unpack[CallOptions]
+    ) -> identity_pb2.Person:
+        """A person and their identifiers, by person id or by an identifier. Retried."""
+        request = identity_pb2.GetPersonRequest(person_id=person_id, identifier=_identifier(identifier))
+        return self._unary("GetPerson", request, READ, "person", **options)
+
+    def forget(
+        self, person_id: str = "", identifier: IdentifierLike | None = None, **options: Unpack[CallOptions]
+    ) -> identity_pb2.ForgetResponse:
+        """Destroy the keys of every identifier linked to the person. Retried on UNAVAILABLE
+        (forgetting again destroys nothing more; a retried call may report 0 keys destroyed)."""
+        request = identity_pb2.ForgetRequest(person_id=person_id, identifier=_identifier(identifier))
+        return self._unary("Forget", request, IDEMPOTENT, **options)
+
+
+def _identifier(value: IdentifierLike | None) -> identity_pb2.Identifier | None:
+    return identifier(value)
+
+
+class _Profile(_Client):
+    STUB = profile_pb2_grpc.ProfileServiceStub
+    SERVICE = "cdp.profile.v1.ProfileService"
+
+    def get_profile(
+        self, person_id: str = "", identifier: IdentifierLike | None = None, **options: Unpack[CallOptions]
+    ) -> profile_pb2.Profile:
+        """One profile, by person id or by an identifier. Retried."""
+        request = profile_pb2.GetProfileRequest(person_id=person_id, identifier=_identifier(identifier))
+        return self._unary("GetProfile", request, READ, "profile", **options)
+
+    def get_profiles(
+        self, person_ids: Iterable[str], encrypted: bool = False, **options: Unpack[CallOptions]
+    ) -> list[profile_pb2.Profile]:
+        """The profiles found among person_ids, in their order. Retried."""
+        request = profile_pb2.GetProfilesRequest(person_ids=list(person_ids), encrypted=encrypted)
+        return self._unary("GetProfiles", request, READ, "profiles", **options)
+
+    def list_profiles(
+        self, after_person_id: str = "", limit: int = 0, **options: Unpack[CallOptions]
+    ) -> profile_pb2.ListProfilesResponse:
+        """One page of profiles after a person id, and next_after (empty at the end). Retried."""
+        request = profile_pb2.ListProfilesRequest(after_person_id=after_person_id, limit=limit)
+        return self._unary("ListProfiles", request, READ, **options)
+
+    def all_profiles(self, page_size: int = 500, **options: Unpack[CallOptions]) -> Iterator[profile_pb2.Profile]:
+        """Every profile, page after page (each page retried as list_profiles)."""
+        return self._paged(
+            lambda after: self.list_profiles(after, page_size, **options),
+            lambda page: page.profiles,
+            lambda page, _: page.next_after or None,
+            "",
+        )
+
+
+class _Segment(_Client):
+    STUB = segment_pb2_grpc.SegmentServiceStub
+    SERVICE = "cdp.segment.v1.SegmentService"
+
+    def create_audience(
+        self, name: str, conditions: Iterable[segment_pb2.Condition], **options: Unpack[CallOptions]
+    ) -> segment_pb2.Audience:
+        """A new audience (all conditions must hold), if cdp.audience allows. Not retried."""
+        request = segment_pb2.CreateAudienceRequest(name=name, conditions=list(conditions))
+        return self._unary("CreateAudience", request, ONCE, "audience", **options)
+
+    def get_audience(self, audience_id: str, **options: Unpack[CallOptions]) -> segment_pb2.Audience:
+        """Retried."""
+        request = segment_pb2.GetAudienceRequest(audience_id=audience_id)
+        return self._unary("GetAudience", request, READ, "audience", **options)
+
+    def list_audiences(self, **options: Unpack[CallOptions]) -> list[segment_pb2.Audience]:
+        """Retried."""
+        return self._unary("ListAudiences", segment_pb2.ListAudiencesRequest(), READ, "audiences", **options)
+
+    def list_members(self, audience_id: str, **options: Unpack[CallOptions]) -> list[str]:
+        """The person ids in an audience now. Retried."""
+        request = segment_pb2.ListMembersRequest(audience_id=audience_id)
+        return self._unary("ListMembers", request, READ, "person_ids", **options)
+
+
+class _Activation(_Client):
+    STUB = activation_pb2_grpc.ActivationServiceStub
+    SERVICE = "cdp.activation.v1.ActivationService"
+
+    def create_destination(
+        self,
+        name: str,
+        url: str,
+        purpose: str,
+        audience_ids: Iterable[str],
+        type: str = "webhook",
+        **options: Unpack[CallOptions],
+    ) -> activation_pb2.Destination:
+        """A destination that audiences are synced to, if cdp.audience allows. Not retried."""
+        request = activation_pb2.CreateDestinationRequest(
+            name=name, type=type, url=url, purpose=purpose, audience_ids=list(audience_ids)
+        )
+        return self._unary("CreateDestination", request, ONCE, "destination", **options)
+
+    def list_destinations(self, **options: Unpack[CallOptions]) -> list[activation_pb2.Destination]:
+        """Retried."""
+        request = activation_pb2.ListDestinationsRequest()
+        return self._unary("ListDestinations", request, READ, "destinations", **options)
+
+    def list_deliveries(
+        self, destination_id: str = "", limit: int = 0, **options: Unpack[CallOptions]
+    ) -> list[activation_pb2.Delivery]:
+        """The latest deliveries (of one destination, or all). Retried."""
+        request = activation_pb2.ListDeliveriesRequest(destination_id=destination_id, limit=limit)
+        return self._unary("ListDeliveries", request, READ, "deliveries", **options)
+
+
+class _EventLog(_Client):
+    STUB = eventlog_pb2_grpc.EventLogServiceStub
+    SERVICE = "cdp.eventlog.v1.EventLogService"
+
+    def read(
+        self,
+        after: int = 0,
+        limit: int = 0,
+        wait_ms: int = 0,
+        topics: Iterable[str] = (),
+        **options: Unpack[CallOptions],
+    ) -> eventlog_pb2.ReadResponse:
+        """One batch of notifications after a position (waiting up to wait_ms for one), and the
+        log's head. Retried."""
+        request = eventlog_pb2.ReadRequest(after=after, limit=limit, wait_ms=wait_ms, topics=list(topics))
+        if wait_ms and "timeout" not in options:
+            options["timeout"] = max(self.timeout, wait_ms / 1000 + 5)
+        return self._unary("Read", request, READ, **options)
+
+    def read_all(
+        self, topics: Iterable[str] = (), after: int = 0, page_size: int = 2000, **options: Unpack[CallOptions]
+    ) -> Iterator[eventlog_pb2.Notification]:
+        """Every notification (of these topics) after a position, up to the end of the log as it is
+        when read (each batch retried as read)."""
+        topics = list(topics)
+        return self._paged(
+            lambda at: self.read(at, page_size, 0, topics, **options),
+            lambda page: page.notifications,
+            lambda page, _: page.notifications[-1].id if page.notifications else None,
+            after,
+        )
+
+    def follow(
+        self,
+        topics: Iterable[str] = (),
+        after: int = 0,
+        wait_ms: int = 1000,
+        page_size: int = 2000,
+        **options: Unpack[CallOptions],
+    ) -> Iterator[eventlog_pb2.Notification]:
+        """Every notification after a position, then each new one as it is published: endless."""
+        topics = list(topics)
+        return self._paged(
+            lambda at: self.read(at, page_size, wait_ms, topics, **options),
+            lambda page: page.notifications,
+            lambda page, at: page.notifications[-1].id if page.notifications else at,
+            after,
+        )
+
+    def read_messages(self, *message_classes: Any, after: int = 0, **options: Unpack[CallOptions]) -> Iterator[Any]:
+        """The published messages of these types after a position, decoded, in order."""
+        topics = [m.DESCRIPTOR.full_name for m in message_classes]
+        return self._paged(
+            lambda at: self.read(at, 2000, 0, topics, **options),
+            lambda page: [decode(n.topic, n.payload) for n in page.notifications],
+            lambda page, _: page.notifications[-1].id if page.notifications else None,
+            after,
+        )
+
+
+class _Ops(_Client):
+    STUB = ops_pb2_grpc.OpsServiceStub
+    SERVICE = "cdp.ops.v1.OpsService"
+
+    def get_status(self, **options: Unpack[CallOptions]) -> ops_pb2.GetStatusResponse:
+        """The service's log head and each follower's position, lag and parked count. Retried."""
+        return self._unary("GetStatus", ops_pb2.GetStatusRequest(), READ, **options)
+
+    def list_parked(
+        self, upstream: str = "", limit: int = 0, **options: Unpack[CallOptions]
+    ) -> list[ops_pb2.ParkedEvent]:
+        """Upstream events a follower parked (of one upstream, or all). Retried."""
+        request = ops_pb2.ListParkedRequest(upstream=upstream, limit=limit)
+        return self._unary("ListParked", request, READ, "events", **options)
+
+    def retry_parked(self, upstream: str = "", **options: Unpack[CallOptions]) -> ops_pb2.RetryParkedResponse:
+        """Apply parked events again, oldest first. Retried on UNAVAILABLE (each parked event
+        applies once, so a second retry applies only what still failed)."""
+        return self._unary("RetryParked", ops_pb2.RetryParkedRequest(upstream=upstream), IDEMPOTENT, **options)
+
+
+class _Health(_Client):
+    STUB = health_pb2_grpc.HealthStub
+    SERVICE = "grpc.health.v1.Health"
+
+    def check(self, service: str = "", **options: Unpack[CallOptions]) -> health_pb2.HealthCheckResponse.ServingStatus:
+        """The serving status of the server (or of one of its services). Retried."""
+        request = health_pb2.HealthCheckRequest(service=service)
+        return self._unary("Check", request, READ, "status", **options)
+
+
+class CollectorClient(_Collector, SyncCalls):
+    __doc__ = "The collector: ingest, sources, tracking plans, quarantine."
+
+
+class IdentityClient(_Identity, SyncCalls):
+    __doc__ = "Identity: resolving identifiers to persons, persons, forgetting."
+
+
+class ProfileClient(_Profile, SyncCalls):
+    __doc__ = "Profiles: one, several, or all of them page after page."
+
+
+class SegmentClient(_Segment, SyncCalls):
+    __doc__ = "Audiences and their members."
+
+
+class ActivationClient(_Activation, SyncCalls):
+    __doc__ = "Destinations and deliveries."
+
+
+class EventLogClient(_EventLog, SyncCalls):
+    __doc__ = "A service's published event log (every service serves one)."
+
+
+class OpsClient(_Ops, SyncCalls):
+    __doc__ = "A service's operations API: status, parked events."
+
+
+class HealthClient(_Health, SyncCalls):
+    __doc__ = "gRPC health checking (answered without a decision of cdp.access)."
+
+
+class AsyncCollectorClient(_Collector, AsyncCalls):
+    __doc__ = CollectorClient.__doc__
+
+
+class AsyncIdentityClient(_Identity, AsyncCalls):
+    __doc__ = IdentityClient.__doc__
+
+
+class AsyncProfileClient(_Profile, AsyncCalls):
+    __doc__ = ProfileClient.__doc__
+
+
+class AsyncSegmentClient(_Segment, AsyncCalls):
+    __doc__ = SegmentClient.__doc__
+
+
+class AsyncActivationClient(_Activation, AsyncCalls):
+    __doc__ = ActivationClient.__doc__
+
+
+class AsyncEventLogClient(_EventLog, AsyncCalls):
+    __doc__ = EventLogClient.__doc__
+
+
+class AsyncOpsClient(_Ops, AsyncCalls):
+    __doc__ = OpsClient.__doc__
+
+
+class AsyncHealthClient(_Health, AsyncCalls):
+    __doc__ = HealthClient.__doc__
+
+
+SYNC = {
+    "collector": CollectorClient,
+    "identity": IdentityClient,
+    "profile": ProfileClient,
+    "segment": SegmentClient,
+    "activation": ActivationClient,
+}
+ASYNC = {
+    "collector": AsyncCollectorClient,
+    "identity": AsyncIdentityClient,
+    "profile": AsyncProfileClient,
+    "segment": AsyncSegmentClient,
+    "activation": AsyncActivationClient,
+}

@@ -1,0 +1,111 @@
+"""The collector's commands in one process: sources, plans, assignments, quarantine, and two
+collectors on one store (replicas) seeing each other's changes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cdp.api.collector.v1 import collector_pb2 as pb
+from cdp.api.common.v1 import event_pb2
+from cdp.collector.application import Collector
+from cdp.platform import config as config_module
+from cdp.platform.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
+from cdp.platform.personal import PersonalData, open_vault
+from cdp.platform.store import open_store
+from support.kernel import unit_of_work
+
+PLAN = {"events": {"Viewed": {"type": "object", "required": ["page"]}}}
+
+
+def collector_on(config) -> tuple[Collector, object]:
+    store = open_store(config.store, "collector")
+    uow = unit_of_work(store, "collector")
+    return Collector(uow, PersonalData(open_vault(config), uow.decider)), store
+
+
+@pytest.fixture
+def config(tmp_path):
+    return config_module.load("collector", ["--data-dir", str(tmp_path)])
+
+
+@pytest.fixture
+def collector(config):
+    collector, store = collector_on(config)
+    yield collector
+    store.close()
+
+
+def viewed(message_id: str, **properties) -> event_pb2.Event:
+    return event_pb2.Event(
+        type="track", message_id=message_id, user_id="u1", event="Viewed", properties=json.dumps(properties)
+    )
+
+
+def test_sources_are_created_once_by_name_and_disabled(collector):
+    source = collector.create_source("web", server_side=False)
+    assert collector.source_for(source.write_key) is collector.sources[source.source_id]
+    assert collector.by_key[source.write_key].name == "web"
+    with pytest.raises(Conflict, match="name"):
+        collector.create_source("web", server_side=True)
+    with pytest.raises(InvalidArgument, match="name"):
+        collector.create_source(" ", server_side=True)
+    collector.disable_source("web")
+    collector.disable_source("web")  # twice is once
+    with pytest.raises(Unauthenticated, match="write_key"):
+        collector.source_for(source.write_key)
+    with pytest.raises(NotFound, match="source_name"):
+        collector.disable_source("nope")
+
+
+def test_plans_are_versioned_assigned_and_enforced(collector):
+    key = collector.create_source("web", server_side=True).write_key
+    assert collector.publish_plan("shop", json.dumps(PLAN)).version == 1
+    assert collector.publish_plan("shop", json.dumps(PLAN)).version == 2
+    assert collector.plan_documents["shop"].version == 2 and "shop" in collector.plans
+    with pytest.raises(InvalidArgument, match="document"):
+        collector.publish_plan("bad", "{not json")
+    with pytest.raises(NotFound, match="plan_name"):
+        collector.assign_plan("web", "nope", "reject")
+    with pytest.raises(InvalidArgument, match="mode"):
+        collector.assign_plan("web", "shop", "sometimes")
+    collector.assign_plan("web", "shop", "reject")
+    response = collector.ingest(key, [viewed("m1"), viewed("m2", page="/")])
+    assert [a.status for a in response.acks] == [pb.ACK_STATUS_REJECTED, pb.ACK_STATUS_ACCEPTED]
+    assert "page" in response.acks[0].error or response.acks[0].field
+
+
+def test_quarantined_calls_are_listed_and_released_by_a_fixed_plan(collector):
+    key = collector.create_source("web", server_side=True).write_key
+    collector.publish_plan("shop", json.dumps(PLAN))
+    collector.assign_plan("web", "shop", "quarantine")
+    assert collector.ingest(key, [viewed("m1")]).accepted == 1
+    (held,) = collector.list_quarantine("web", 10)
+    assert held.violations and collector.quarantine
+    assert collector.release_quarantine("web") == (0, 1)  # still breaks the plan
+    collector.publish_plan("shop", json.dumps({"events": {"Viewed": {"type": "object"}}}))
+    assert collector.release_quarantine("") == (1, 0)
+    assert collector.list_quarantine("", 10) == []
+    released = collector.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])
+    assert len(released) == 1
+
+
+def test_two_collectors_on_one_store_see_each_others_changes(config):
+    first, first_store = collector_on(config)
+    second, second_store = collector_on(config)
+    try:
+        source = first.create_source("web", server_side=True)
+        second.refresh()
+        assert second.source_for(source.write_key).name == "web"
+        second.publish_plan("shop", json.dumps(PLAN))
+        first.assign_plan("web", "shop", "reject")  # a command sees the other's plan at once
+        second.refresh()
+        assert second.sources[source.source_id].plan_name == "shop"
+        # The same call sent to both is stored once.
+        one = first.ingest(source.write_key, [viewed("m1", page="/")])
+        other = second.ingest(source.write_key, [viewed("m1", page="/")])
+        assert (one.accepted, other.duplicates) == (1, 1)
+    finally:
+        first_store.close()
+        second_store.close()
