@@ -32,6 +32,7 @@ from pathlib import Path
 
 import orjson
 from aiohttp import web
+from google.protobuf.message import Message
 
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2
@@ -51,7 +52,7 @@ PER_PERSON = 5  # an identify and four tracks
 PRO_EVERY = 2  # every other person is on plan "pro"
 
 # (edge, upstream store, topics the follower reads, downstream store, tracking name)
-EDGES = (
+EDGES: tuple[tuple[str, str, list[type[Message]], str, str], ...] = (
     ("collector>identity", "collector", [collector_pb2.EventAccepted], "identity", "collector"),
     ("collector>profile", "collector", [collector_pb2.EventAccepted], "profile", "collector"),
     ("identity>profile", "identity", [identity_pb2.PersonsMerged], "profile", "identity"),
@@ -114,7 +115,7 @@ class WebhookReceiver:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, "127.0.0.1", 0)
             loop.run_until_complete(site.start())
-            port = site._server.sockets[0].getsockname()[1]
+            port = runner.addresses[0][1]  # the (host, port) the site is bound to
             self.url = f"http://127.0.0.1:{port}/hook"
         except BaseException as error:  # reported by start()
             self._error = error

@@ -7,9 +7,17 @@ import os
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 
-def summary(values: list[float]) -> dict[str, float]:
+class Summary(TypedDict):
+    median: float
+    min: float
+    max: float
+    runs: list[float]  # every measurement, in order
+
+
+def summary(values: list[float]) -> Summary:
     """Median, min and max of repeated measurements."""
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
 

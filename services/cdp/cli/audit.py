@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def _replay_with_progress(records, sources: dict[str, dict[str, str]], candidate
     """Evaluate every distinct recorded input (on all cores), with a progress bar, then compare."""
     started = time.perf_counter()
     items = [item_of(r.record, candidate) for r in records]
-    with click.progressbar(length=len(set(items)), label=label, file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=len(set(items)), label=label, file=sys.stderr) as bar:
         results = evaluate_all(items, sources, progress=bar.update)
     return replay(records, results, candidate), time.perf_counter() - started
 

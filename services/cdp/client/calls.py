@@ -33,6 +33,8 @@ ONCE: frozenset[grpc.StatusCode] = frozenset()
 
 DEFAULT_TIMEOUT_S = 30.0
 Metadata = Sequence[tuple[str, str]]
+# An RPC of the client's stub by name ("Ingest"), or a multicallable (a raw one, a stream's wrapper).
+Method = str | Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,34 @@ class _Client:
     def _tries(self, retry_on: frozenset) -> int:
         return max(1, self.retry.tries) if retry_on else 1
 
+    # How a call is made: defined by SyncCalls (results) and AsyncCalls (awaitables, async iterators),
+    # one of which each client class mixes in after its service's class.
+    def _unary(
+        self,
+        method: Method,
+        request: Any,
+        retry_on: frozenset[grpc.StatusCode],
+        unwrap: str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> Any:
+        raise NotImplementedError
+
+    def _streamed(
+        self, method: str, requests: Any, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> Any:
+        raise NotImplementedError
+
+    def _paged(
+        self,
+        page: Callable[[Any], Any],
+        items: Callable[[Any], Iterable[Any]],
+        next_cursor: Callable[[Any, Any], Any],
+        cursor: Any,
+    ) -> Any:
+        raise NotImplementedError
+
     def _raw(self, method: str, response_class: Any):
         """A multicallable sending requests already serialised (bytes), as benchmarks do."""
         if method not in self._raw_calls:
@@ -109,11 +139,13 @@ class _Client:
 class SyncCalls(_Client):
     """Blocking calls (a grpc.Channel)."""
 
+    channel: grpc.Channel
+
     def _unary(
         self,
-        method: str,
+        method: Method,
         request: Any,
-        retry_on: frozenset,
+        retry_on: frozenset[grpc.StatusCode],
         unwrap: str | None = None,
         *,
         timeout: float | None = None,
@@ -133,7 +165,9 @@ class SyncCalls(_Client):
                 raise error_from(error) from error
         raise AssertionError("unreachable")
 
-    def _streamed(self, method: str, requests: Iterable[Any], *, timeout=None, metadata=None) -> Any:
+    def _streamed(
+        self, method: str, requests: Iterable[Any], *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> Any:
         """A client-streaming call: never retried (the requests cannot be sent again)."""
         return self._unary(
             lambda it, **kw: getattr(self._stub, method)(iter(it), **kw),
@@ -143,7 +177,13 @@ class SyncCalls(_Client):
             metadata=metadata,
         )
 
-    def _paged(self, page: Callable[[Any], Any], items: Callable[[Any], Iterable], next_cursor, cursor: Any):
+    def _paged(
+        self,
+        page: Callable[[Any], Any],
+        items: Callable[[Any], Iterable[Any]],
+        next_cursor: Callable[[Any, Any], Any],
+        cursor: Any,
+    ) -> Any:
         """Every item of every page: page(cursor) -> response; next_cursor(response, cursor) -> the
         next cursor, or None at the end."""
 
@@ -160,11 +200,13 @@ class SyncCalls(_Client):
 class AsyncCalls(_Client):
     """Calls on asyncio (a grpc.aio.Channel): methods return awaitables, iterators are async."""
 
+    channel: grpc.aio.Channel
+
     async def _unary(
         self,
-        method: str,
+        method: Method,
         request: Any,
-        retry_on: frozenset,
+        retry_on: frozenset[grpc.StatusCode],
         unwrap: str | None = None,
         *,
         timeout: float | None = None,
@@ -184,10 +226,18 @@ class AsyncCalls(_Client):
                 raise error_from(error) from error
         raise AssertionError("unreachable")
 
-    def _streamed(self, method: str, requests: Any, *, timeout=None, metadata=None) -> Any:
+    def _streamed(
+        self, method: str, requests: Any, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> Any:
         return self._unary(getattr(self._stub, method), requests, ONCE, timeout=timeout, metadata=metadata)
 
-    def _paged(self, page: Callable[[Any], Any], items: Callable[[Any], Iterable], next_cursor, cursor: Any):
+    def _paged(
+        self,
+        page: Callable[[Any], Any],
+        items: Callable[[Any], Iterable[Any]],
+        next_cursor: Callable[[Any, Any], Any],
+        cursor: Any,
+    ) -> Any:
         async def pages():
             at = cursor
             while at is not None:

@@ -27,7 +27,7 @@ from typing import Any
 import grpc
 
 from cdp.client import services
-from cdp.client.calls import DEFAULT_RETRY, DEFAULT_TIMEOUT_S, Retry
+from cdp.client.calls import DEFAULT_RETRY, DEFAULT_TIMEOUT_S, Retry, _Client
 from cdp.platform.config import DEFAULT_PORTS, SERVICES
 from cdp.platform.security import CHANNEL_OPTIONS, bearer
 from cdp.platform.tokens import PRIVATE_FILE, TokenIssuer, load_private_key
@@ -112,10 +112,10 @@ class _Channels:
 
 class _Connection:
     _open: Any  # grpc.secure_channel or grpc.aio.secure_channel
-    _clients: dict[str, type]
-    _eventlog: type
-    _ops: type
-    _health: type
+    _clients: Mapping[str, type[_Client]]  # by service: services.SYNC or services.ASYNC
+    _eventlog: type[_Client]
+    _ops: type[_Client]
+    _health: type[_Client]
 
     def __init__(
         self,
@@ -191,7 +191,7 @@ class _Connection:
         """The channel to a service (opened on first use)."""
         return self._channels.get(self.address(service))
 
-    def _client(self, kind: type, service: str):
+    def _client(self, kind: type[_Client], service: str):
         return kind(self.channel(service), metadata=self.metadata, timeout=self.timeout, retry=self.retry)
 
     @property

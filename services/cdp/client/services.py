@@ -15,8 +15,8 @@ idempotent by design) or "Not retried".
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypedDict, Unpack
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
+from typing import Any, TypedDict, Unpack, overload
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -39,6 +39,12 @@ class CallOptions(TypedDict, total=False):
     metadata: Metadata  # added to the client's; an authorization here replaces the client's
 
 
+@overload
+def identifier(value: IdentifierLike) -> identity_pb2.Identifier: ...
+@overload
+def identifier(value: None) -> None: ...
+@overload
+def identifier(value: IdentifierLike | None) -> identity_pb2.Identifier | None: ...
 def identifier(value: IdentifierLike | None) -> identity_pb2.Identifier | None:
     """An Identifier from itself or a (type, value) pair such as ("user_id", "u-42")."""
     if value is None or isinstance(value, identity_pb2.Identifier):
@@ -58,11 +64,6 @@ class _Collector(_Client):
         once per (source, messageId), so a batch sent twice is acknowledged as duplicates."""
         request = collector_pb2.IngestRequest(write_key=write_key, events=list(events))
         return self._unary("Ingest", request, IDEMPOTENT, **options)
-
-    def ingest_prepared(self, request: bytes, **options: Unpack[CallOptions]) -> collector_pb2.IngestResponse:
-        """Ingest an IngestRequest serialised beforehand (benchmarks time the service, not the
-        serialisation). Retried on UNAVAILABLE, as ingest."""
-        return self._unary(self._raw("Ingest", collector_pb2.IngestResponse), request, IDEMPOTENT, **options)
 
     def ingest_stream(
         self, write_key: str, batches: Iterable[Sequence[event_pb2.Event]], **options: Unpack[CallOptions]
@@ -351,6 +352,11 @@ class _Health(_Client):
 class CollectorClient(_Collector, SyncCalls):
     __doc__ = "The collector: ingest, sources, tracking plans, quarantine."
 
+    def ingest_prepared(self, request: bytes, **options: Unpack[CallOptions]) -> collector_pb2.IngestResponse:
+        """Ingest an IngestRequest serialised beforehand (benchmarks time the service, not the
+        serialisation). Retried on UNAVAILABLE, as ingest."""
+        return self._unary(self._raw("Ingest", collector_pb2.IngestResponse), request, IDEMPOTENT, **options)
+
 
 class IdentityClient(_Identity, SyncCalls):
     __doc__ = "Identity: resolving identifiers to persons, persons, forgetting."
@@ -382,6 +388,15 @@ class HealthClient(_Health, SyncCalls):
 
 class AsyncCollectorClient(_Collector, AsyncCalls):
     __doc__ = CollectorClient.__doc__
+
+    # Defined per mode, unlike the shared methods (annotated with their blocking results): the
+    # benchmarks await it in annotated code.
+    def ingest_prepared(
+        self, request: bytes, **options: Unpack[CallOptions]
+    ) -> Awaitable[collector_pb2.IngestResponse]:
+        """Ingest an IngestRequest serialised beforehand (benchmarks time the service, not the
+        serialisation). Retried on UNAVAILABLE, as ingest."""
+        return self._unary(self._raw("Ingest", collector_pb2.IngestResponse), request, IDEMPOTENT, **options)
 
 
 class AsyncIdentityClient(_Identity, AsyncCalls):
