@@ -1,44 +1,42 @@
-"""Activation's ports, over gRPC (profile's and segment's APIs) and HTTP (webhooks)."""
+"""Activation's ports, over gRPC through the platform's client (profile's and segment's APIs) and
+HTTP (webhooks)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import cast
 
 import aiohttp
 import grpc
 
 from cdp.api.activation.v1 import activation_pb2 as pb
-from cdp.api.profile.v1 import profile_pb2, profile_pb2_grpc
-from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
-from cdp.platform.errors import NotFound
+from cdp.api.profile.v1 import profile_pb2
+from cdp.api.segment.v1 import segment_pb2
+from cdp.client import AsyncProfileClient, AsyncSegmentClient
 
 TIMEOUT_S = 10
 
 
-class ProfileClient:
+class ProfileReader:
     def __init__(self, channel: grpc.aio.Channel):
-        self.stub = profile_pb2_grpc.ProfileServiceStub(channel)
+        self.profile = AsyncProfileClient(channel)
 
     async def sealed_profiles(self, person_ids: Sequence[str]) -> dict[str, profile_pb2.Profile]:
-        request = profile_pb2.GetProfilesRequest(person_ids=person_ids, encrypted=True)
-        response = await self.stub.GetProfiles(request, timeout=30)
-        return {p.person_id: p for p in response.profiles}
+        # The asyncio client's methods are annotated with the blocking client's results.
+        profiles = await cast(
+            "Awaitable[list[profile_pb2.Profile]]", self.profile.get_profiles(person_ids, encrypted=True)
+        )
+        return {p.person_id: p for p in profiles}
 
 
-class SegmentClient:
+class AudienceDirectory:
     def __init__(self, channel: grpc.aio.Channel):
-        self.stub = segment_pb2_grpc.SegmentServiceStub(channel)
+        self.segment = AsyncSegmentClient(channel, timeout=TIMEOUT_S)
 
     async def audience_name(self, audience_id: str) -> str:
-        try:
-            audience = await self.stub.GetAudience(
-                segment_pb2.GetAudienceRequest(audience_id=audience_id), timeout=TIMEOUT_S
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(error.details()) from None
-            raise
-        return audience.audience.name
+        """Raises NotFound (the platform's error, as segment answered) for an unknown audience."""
+        audience = await cast("Awaitable[segment_pb2.Audience]", self.segment.get_audience(audience_id))
+        return audience.name
 
 
 class WebhookSender:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cdp.activation.adapters import ProfileClient, SegmentClient, WebhookSender
+from cdp.activation.adapters import AudienceDirectory, ProfileReader, WebhookSender
 from cdp.activation.application import SEGMENT_TOPICS, ActivationApp
 from cdp.activation.servicer import ActivationServicer
 from cdp.activation.webhook import DeliveryWorker
@@ -15,8 +15,8 @@ def declare(runtime: Runtime) -> Declaration:
     app = ActivationApp(
         runtime.uow,
         segment,
-        ProfileClient(runtime.channel("profile")),
-        SegmentClient(runtime.channel("segment")),
+        ProfileReader(runtime.channel("profile")),
+        AudienceDirectory(runtime.channel("segment")),
         runtime.vault,
     )
     sender = WebhookSender()

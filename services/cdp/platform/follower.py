@@ -50,6 +50,8 @@ def transient(error: BaseException) -> bool:
     """A failure of something the batch needs, not of the batch: retry it, do not park it."""
     if isinstance(error, grpc.aio.AioRpcError):
         return error.code() in TRANSIENT_CODES
+    if getattr(error, "status", None) in TRANSIENT_CODES:  # a peer's status, as the platform's client raises it
+        return True
     return isinstance(error, (errors.Unavailable, OperationalError, InterfaceError, OSError, TimeoutError))
 
 
