@@ -83,4 +83,10 @@ def call(method, *args, **kwargs):
     try:
         return method(*args, **kwargs)
     except CdpError as error:
-        raise click.ClickException(f"{error.code}: {error.details}") from None
+        raise said(error) from None
+
+
+def said(error: CdpError) -> click.ClickException:
+    """A failed call as the CLI says it: the status and the service's message."""
+    code, details = getattr(error, "code", type(error).__name__), getattr(error, "details", str(error))
+    return click.ClickException(f"{code}: {details}")

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import click
 
-from cdp.cli.client import call, connect, with_caller
+from cdp.cli.client import call, connect, said, with_caller
 from cdp.platform.config import SERVICES
+from cdp.platform.errors import CdpError, NotFound
 
 FOLLOWERS = ("identity", "profile", "segment", "activation")  # the services that follow a log
 
 
 def _services(service: str, among: tuple[str, ...]) -> tuple[str, ...]:
     return (service,) if service else among
+
+
+def _each_follower(service: str, upstream: str, ask):
+    """(name, ask(name)) for each chosen follower service. Asked about one upstream without
+    naming a service, the services that do not follow it are passed over; any other refusal or
+    failure is a clean error."""
+    for name in _services(service, FOLLOWERS):
+        try:
+            yield name, ask(name)
+        except NotFound as error:
+            if upstream and not service:
+                continue
+            raise said(error) from None
+        except CdpError as error:
+            raise said(error) from None
 
 
 service_option = click.option(
@@ -48,15 +64,7 @@ def list_parked(service, upstream, limit, subject, roles):
     """List parked events: position in the upstream log, topic, error and error id."""
     platform = connect(subject, roles)
     count = 0
-    for name in _services(service, FOLLOWERS):
-        if upstream and not service and upstream == name:
-            continue  # no service follows itself
-        try:
-            events = call(platform.ops(name).list_parked, upstream, limit)
-        except click.ClickException:
-            if upstream and not service:
-                continue  # this service does not follow that upstream
-            raise
+    for name, events in _each_follower(service, upstream, lambda name: platform.ops(name).list_parked(upstream, limit)):
         for p in events:
             count += 1
             click.echo(f"{name} <- {p.upstream} #{p.position} {p.topic} [{p.error_id or 'waiting'}] {p.error}")
@@ -71,13 +79,6 @@ def list_parked(service, upstream, limit, subject, roles):
 def retry_parked(service, upstream, subject, roles):
     """Apply parked events again, oldest first (after the cause is fixed); each applies once."""
     platform = connect(subject, roles)
-    for name in _services(service, FOLLOWERS):
-        if upstream and not service and upstream == name:
-            continue
-        try:
-            reply = call(platform.ops(name).retry_parked, upstream)
-        except click.ClickException:
-            if upstream and not service:
-                continue
-            raise
+    retried = _each_follower(service, upstream, lambda name: platform.ops(name).retry_parked(upstream))
+    for name, reply in retried:
         click.echo(f"{name}: {reply.applied} applied, {reply.still_parked} still parked")

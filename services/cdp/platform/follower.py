@@ -185,7 +185,10 @@ class Follower:
                 error_id,
                 exc_info=error,
             )
-            record = self._parked_record(notification, f"{type(error).__name__}: {error}"[:500], error_id)
+            # Only the kind of error is kept: the record stays in the store for good, and an error's
+            # message may quote a decrypted value; the message is in the log under the error id.
+            reason = f"{type(error).__name__} (the service's log has the details under error id {error_id})"
+            record = self._parked_record(notification, reason, error_id)
         async with self.uow.transaction() as tx:
             tx.add([self._stored(record)])
             tx.track(self.name, notification.id)
