@@ -26,7 +26,10 @@ if _version_not_supported:
 
 
 class IdentityServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Identity resolution as an evidence graph: every link between two identifiers is evidence (the
+    call that showed them together, or a matching model's score), admitted or refused by the identity
+    policy. Persons are the connected components of admitted evidence.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -49,10 +52,58 @@ class IdentityServiceStub:
                 request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetRequest.SerializeToString,
                 response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetResponse.FromString,
                 _registered_method=True)
+        self.LiftSuppression = channel.unary_unary(
+                '/cdp.identity.v1.IdentityService/LiftSuppression',
+                request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.LiftSuppressionRequest.SerializeToString,
+                response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.LiftSuppressionResponse.FromString,
+                _registered_method=True)
+        self.Explain = channel.unary_unary(
+                '/cdp.identity.v1.IdentityService/Explain',
+                request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ExplainRequest.SerializeToString,
+                response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ExplainResponse.FromString,
+                _registered_method=True)
+        self.GetHistory = channel.unary_unary(
+                '/cdp.identity.v1.IdentityService/GetHistory',
+                request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.GetHistoryRequest.SerializeToString,
+                response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.GetHistoryResponse.FromString,
+                _registered_method=True)
+        self.Retract = channel.unary_unary(
+                '/cdp.identity.v1.IdentityService/Retract',
+                request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.RetractRequest.SerializeToString,
+                response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.RetractResponse.FromString,
+                _registered_method=True)
+        self.Split = channel.unary_unary(
+                '/cdp.identity.v1.IdentityService/Split',
+                request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.SplitRequest.SerializeToString,
+                response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.SplitResponse.FromString,
+                _registered_method=True)
+        self.ListReviews = channel.unary_unary(
+                '/cdp.identity.v1.IdentityService/ListReviews',
+                request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ListReviewsRequest.SerializeToString,
+                response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ListReviewsResponse.FromString,
+                _registered_method=True)
+        self.DecideReview = channel.unary_unary(
+                '/cdp.identity.v1.IdentityService/DecideReview',
+                request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.DecideReviewRequest.SerializeToString,
+                response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.DecideReviewResponse.FromString,
+                _registered_method=True)
+        self.Train = channel.unary_unary(
+                '/cdp.identity.v1.IdentityService/Train',
+                request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.TrainRequest.SerializeToString,
+                response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.TrainResponse.FromString,
+                _registered_method=True)
+        self.ListIdentifiers = channel.unary_unary(
+                '/cdp.identity.v1.IdentityService/ListIdentifiers',
+                request_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ListIdentifiersRequest.SerializeToString,
+                response_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ListIdentifiersResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Identity resolution as an evidence graph: every link between two identifiers is evidence (the
+    call that showed them together, or a matching model's score), admitted or refused by the identity
+    policy. Persons are the connected components of admitted evidence.
+    """
 
     def Resolve(self, request, context):
         """Which person each identifier belongs to. With after_position, first waits
@@ -69,7 +120,69 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Forget(self, request, context):
-        """Right to erasure: destroys the keys of every identifier linked to the person.
+        """Right to erasure: destroys the keys of every identifier evidenced as the person's, and
+        suppresses them (later calls carrying them are dropped at the collector).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LiftSuppression(self, request, context):
+        """Lift the suppression of a forgotten identifier.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Explain(self, request, context):
+        """The evidence path between two identifiers, or every edge of a person.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHistory(self, request, context):
+        """Merges, splits and refusals that concerned a person, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Retract(self, request, context):
+        """Retract evidence (one call's links, one identifier's, or one edge) or split a person by hand.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Split(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReviews(self, request, context):
+        """Probabilistic links held for review, and the reviewer's verdict.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideReview(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Train(self, request, context):
+        """Fit the matching model on the records held; then re-match every record with it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListIdentifiers(self, request, context):
+        """Every identifier with its person, paged (an export; personal values only for those allowed).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -93,6 +206,51 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetRequest.FromString,
                     response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetResponse.SerializeToString,
             ),
+            'LiftSuppression': grpc.unary_unary_rpc_method_handler(
+                    servicer.LiftSuppression,
+                    request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.LiftSuppressionRequest.FromString,
+                    response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.LiftSuppressionResponse.SerializeToString,
+            ),
+            'Explain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Explain,
+                    request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ExplainRequest.FromString,
+                    response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ExplainResponse.SerializeToString,
+            ),
+            'GetHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHistory,
+                    request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.GetHistoryRequest.FromString,
+                    response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.GetHistoryResponse.SerializeToString,
+            ),
+            'Retract': grpc.unary_unary_rpc_method_handler(
+                    servicer.Retract,
+                    request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.RetractRequest.FromString,
+                    response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.RetractResponse.SerializeToString,
+            ),
+            'Split': grpc.unary_unary_rpc_method_handler(
+                    servicer.Split,
+                    request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.SplitRequest.FromString,
+                    response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.SplitResponse.SerializeToString,
+            ),
+            'ListReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReviews,
+                    request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ListReviewsRequest.FromString,
+                    response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ListReviewsResponse.SerializeToString,
+            ),
+            'DecideReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideReview,
+                    request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.DecideReviewRequest.FromString,
+                    response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.DecideReviewResponse.SerializeToString,
+            ),
+            'Train': grpc.unary_unary_rpc_method_handler(
+                    servicer.Train,
+                    request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.TrainRequest.FromString,
+                    response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.TrainResponse.SerializeToString,
+            ),
+            'ListIdentifiers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIdentifiers,
+                    request_deserializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ListIdentifiersRequest.FromString,
+                    response_serializer=cdp_dot_identity_dot_v1_dot_identity__pb2.ListIdentifiersResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'cdp.identity.v1.IdentityService', rpc_method_handlers)
@@ -102,7 +260,10 @@ def add_IdentityServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class IdentityService:
-    """Missing associated documentation comment in .proto file."""
+    """Identity resolution as an evidence graph: every link between two identifiers is evidence (the
+    call that showed them together, or a matching model's score), admitted or refused by the identity
+    policy. Persons are the connected components of admitted evidence.
+    """
 
     @staticmethod
     def Resolve(request,
@@ -175,6 +336,249 @@ class IdentityService:
             '/cdp.identity.v1.IdentityService/Forget',
             cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetRequest.SerializeToString,
             cdp_dot_identity_dot_v1_dot_identity__pb2.ForgetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LiftSuppression(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.identity.v1.IdentityService/LiftSuppression',
+            cdp_dot_identity_dot_v1_dot_identity__pb2.LiftSuppressionRequest.SerializeToString,
+            cdp_dot_identity_dot_v1_dot_identity__pb2.LiftSuppressionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Explain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.identity.v1.IdentityService/Explain',
+            cdp_dot_identity_dot_v1_dot_identity__pb2.ExplainRequest.SerializeToString,
+            cdp_dot_identity_dot_v1_dot_identity__pb2.ExplainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.identity.v1.IdentityService/GetHistory',
+            cdp_dot_identity_dot_v1_dot_identity__pb2.GetHistoryRequest.SerializeToString,
+            cdp_dot_identity_dot_v1_dot_identity__pb2.GetHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Retract(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.identity.v1.IdentityService/Retract',
+            cdp_dot_identity_dot_v1_dot_identity__pb2.RetractRequest.SerializeToString,
+            cdp_dot_identity_dot_v1_dot_identity__pb2.RetractResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Split(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.identity.v1.IdentityService/Split',
+            cdp_dot_identity_dot_v1_dot_identity__pb2.SplitRequest.SerializeToString,
+            cdp_dot_identity_dot_v1_dot_identity__pb2.SplitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.identity.v1.IdentityService/ListReviews',
+            cdp_dot_identity_dot_v1_dot_identity__pb2.ListReviewsRequest.SerializeToString,
+            cdp_dot_identity_dot_v1_dot_identity__pb2.ListReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.identity.v1.IdentityService/DecideReview',
+            cdp_dot_identity_dot_v1_dot_identity__pb2.DecideReviewRequest.SerializeToString,
+            cdp_dot_identity_dot_v1_dot_identity__pb2.DecideReviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Train(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.identity.v1.IdentityService/Train',
+            cdp_dot_identity_dot_v1_dot_identity__pb2.TrainRequest.SerializeToString,
+            cdp_dot_identity_dot_v1_dot_identity__pb2.TrainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIdentifiers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.identity.v1.IdentityService/ListIdentifiers',
+            cdp_dot_identity_dot_v1_dot_identity__pb2.ListIdentifiersRequest.SerializeToString,
+            cdp_dot_identity_dot_v1_dot_identity__pb2.ListIdentifiersResponse.FromString,
             options,
             channel_credentials,
             insecure,
