@@ -147,9 +147,9 @@ times = st.one_of(
     ),
 )
 def test_whatever_is_accepted_every_follower_can_process(kind, user_id, fields):
-    """Each follower's reading of a call (profile's traits and times, identity's email) works on
+    """Each follower's reading of a call (profile's traits and times, identity's identifiers) works on
     every call that passes: a call they could not process would stall them for ever."""
-    from cdp.identity.application import _email_value
+    from cdp.platform.identifiers import call_identifiers
     from cdp.profile.application import _utc, person_traits
 
     event = call(
@@ -167,4 +167,4 @@ def test_whatever_is_accepted_every_follower_can_process(kind, user_id, fields):
         event.timestamp = domain.corrected_timestamp(event, received)
     assert len(_utc(event.timestamp)) == len("2024-05-01T12:00:00.000Z")
     person_traits(event)
-    _email_value(event)
+    call_identifiers(event, lambda event_type, name, value: value)

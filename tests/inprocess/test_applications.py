@@ -59,7 +59,7 @@ def test_identity_links_merges_blocks_and_survives_a_rebuild(tmp_path):
                     identify("i1", user_id="u1", anonymous_id="a1", traits={"email": "Ada@Example.com"}),
                     identify("i2", anonymous_id="a2", context={"traits": {"email": "ada@example.com"}}),
                     identify("i3", user_id="u2", anonymous_id="a3"),
-                    # Joins u1's person with u2's: two user ids never merge; the attempt is recorded.
+                    # Would join u1's person with u2's: a person holds one user id; the refusal is recorded.
                     identify("i4", user_id="u2", anonymous_id="a1"),
                     event("alias", "al1", TS, user_id="u1", previous_id="a9"),
                 ],
@@ -70,8 +70,10 @@ def test_identity_links_merges_blocks_and_survives_a_rebuild(tmp_path):
             assert h.identity.resolve("anonymous_id", "a2") == person  # linked by the email
             assert h.identity.resolve("anonymous_id", "a9") == person  # the alias
             assert h.identity.resolve("user_id", "u2") != person
-            blocked = h.stores["identity"].read(0, 1000, topic_of(identity_pb2.MergeBlocked))
-            assert blocked
+            evidence = h.stores["identity"].read(0, 1000, topic_of(identity_pb2.LinkEvidenced))
+            refused = [e for e in (decode(n.topic, n.state).evidence for n in evidence) if not e.active]
+            assert [(e.a.value, e.b.value) for e in refused] == [("u2", "a1")]
+            assert "at most 1 user_id" in refused[0].reason and refused[0].decision_id
             found = h.identity.person(person)
             assert {i.type for i in found.identifiers} >= {"user_id", "anonymous_id", "email"}
             assert all("@" not in i.value for i in found.identifiers)  # emails as their blind index
@@ -104,8 +106,9 @@ def test_identity_finds_persons_by_id_or_identifier_and_forgets_them(tmp_path):
             with pytest.raises(Unavailable, match="after_position"):
                 await h.identity.resolve_after([("user_id", "u1")], 10_000, 0.05)
 
-            forgotten, destroyed, identifiers = await h.identity.forget(person, "privacy@example.com")
-            assert (forgotten, destroyed, identifiers) == (person, 1, 2)
+            forgotten, destroyed, identifiers, suppressed = await h.identity.forget(person, "privacy@example.com")
+            # The call's key (user_id:u1) and the email's own: the email is sealed under its own subject.
+            assert (forgotten, destroyed, identifiers, suppressed) == (person, 2, 2, 2)
             await h.settle()
             assert h.identity.resolve("email", "ada@example.com") is None  # the email is gone
             assert h.identity.resolve("user_id", "u1") == person

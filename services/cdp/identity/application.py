@@ -1,62 +1,95 @@
-"""Identity: follows the collector's log and keeps the identity graph.
+"""Identity: follows the collector's log and keeps the evidence graph.
 
-Emails are personal data: the graph keys them by a keyed hash (a blind index)
-and the stored events hold them only encrypted, under the subject of the call
-that brought them. Forgetting a person destroys their subjects' keys, so their
-emails drop out of the graph now and on every rebuild.
+Each collected call brings evidence (the identifiers it shows together); the identity policy
+admits or refuses each new link, and every decision is recorded. Emails and phones are personal
+data: the graph holds them by blind index (a keyed hash), and their values in clear only as tokens
+under their own subject ("email:<blind index>"), so forgetting a person destroys exactly the keys
+of the identifiers evidenced as theirs.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 import orjson
 from eventsourcing.persistence import StoredEvent
 
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2 as pb
-from cdp.identity import domain
+from cdp.identity import domain, translate
+from cdp.identity.domain import Identifier
+from cdp.identity.rules import LINK_DECISION, REVIEW_DECISION, SETTINGS_DECISION, IdentityRules
 from cdp.platform.clock import SYSTEM_CLOCK, Clock
-from cdp.platform.errors import InvalidArgument, NotFound, Unavailable
+from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from cdp.platform.eventlog import Upstream
+from cdp.platform.identifiers import PREVIOUS, call_identifiers, normal_email, normal_phone
 from cdp.platform.ids import derived_id
-from cdp.platform.personal import identifier_subjects, subject_of
+from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
 from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, blind_index, is_token
 
 UPSTREAM = "collector"
-PUBLISHED = (pb.PersonCreated, pb.IdentifierLinked, pb.PersonsMerged, pb.MergeBlocked, pb.SubjectForgotten)
+STATE = (
+    pb.IdentifierSeen,
+    pb.LinkEvidenced,
+    pb.LinkRedecided,
+    pb.LinkRetracted,
+    pb.ReviewRequested,
+    pb.ReviewDecided,
+    pb.ModelTrained,
+    pb.SubjectForgotten,
+    pb.IdentifiersSuppressed,
+    pb.SuppressionLifted,
+)
+PUBLISHED = (*STATE, pb.PersonsMerged, pb.PersonSplit)
 TOPICS_FOLLOWED = topic_of(collector_pb2.EventAccepted)
-EMAIL_CONTEXT = ("identity", "email")  # event type and field of an email held by identity
+SUPPRESSION_TOPICS = topic_of(pb.IdentifiersSuppressed, pb.SuppressionLifted)
+SEALED_CONTEXT = "identity"  # the event type under which identity seals a personal identifier
 
 
-def new_person_id(identifier: domain.Identifier) -> str:
+def new_person_id(identifier: Identifier) -> str:
     return str(derived_id("person", *identifier))
 
 
-def _may_carry_email(event) -> bool:
-    return event.type in ("identify", "alias") and ("email" in event.traits or "email" in event.context)
+def edge_id_for(a: Identifier, b: Identifier, cause: str) -> str:
+    x, y = domain.pair(a, b)
+    return str(derived_id("identity-edge", cause, *x, *y))
 
 
-def _email_value(event) -> object:
-    """The email an identify or alias call carries, in traits or context.traits (a token when personal)."""
-    for text, nested in ((event.traits, False), (event.context, True)):
-        if not text or "email" not in text:
-            continue
-        value = orjson.loads(text)
-        if nested:
-            value = value.get("traits") if isinstance(value, dict) else None
-        if isinstance(value, dict) and "email" in value:
-            return value["email"]
-    return None
+def suppression_key(master_key: bytes, identifier: Identifier) -> str:
+    """The keyed hash a collector checks a call's identifiers against (graph form: emails and
+    phones already blind)."""
+    return blind_index(master_key, "suppressed", f"{identifier[0]}\x00{identifier[1]}")
+
+
+class _Policy:
+    """The link policy port, answered by the identity policy through the decider (recorded)."""
+
+    def __init__(self, decider):
+        self.decider = decider
+
+    def decide(self, proposal: domain.Proposal) -> domain.Verdict:
+        request = {
+            "rule": proposal.rule,
+            "counts": proposal.counts,
+            "persons": proposal.persons,
+            "identifiers": proposal.identifiers,
+            "protected": proposal.protected,
+            "band": proposal.band,
+        }
+        decision = self.decider.decide(LINK_DECISION, request)
+        result = decision.result if isinstance(decision.result, dict) else {}
+        outcome = result.get("outcome", domain.REFUSE)
+        return domain.Verdict(outcome, tuple(result.get("reasons", ("no decision",))), decision.id)
 
 
 class IdentityApp(EventSourced):
-    topics = topic_of(*PUBLISHED)
+    topics = topic_of(*STATE)
 
     def __init__(
         self, uow: UnitOfWork, vault: Vault, master_key: bytes, collector: Upstream, clock: Clock = SYSTEM_CLOCK
@@ -64,117 +97,150 @@ class IdentityApp(EventSourced):
         self.vault = vault
         self._index_key = master_key
         self.collector = collector  # the collector's log, as far as identity has followed it
+        self.decider = uow.decider
+        self.policy = _Policy(self.decider)
+        decision = self.decider.decide(SETTINGS_DECISION, {})
+        self.rules = IdentityRules.from_settings(decision.result or {}, decision.id)
+        self._protected = {self._graph_identifier(*self._split(p)) for p in self.rules.protected}
         super().__init__(uow, clock)
 
-    def email_key(self, email: str) -> str:
-        return blind_index(self._index_key, "email", email)
+    @staticmethod
+    def _split(text: str) -> Identifier:
+        kind, _, value = text.partition(":")
+        return kind, value
+
+    # State ----------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """State is the fold of identity's own events (erased emails fall out)."""
-        self.graph = domain.IdentityGraph()
-        # Email tokens by blind index: what the next event of an identifier is stored with.
-        self.email_tokens: dict[str, pb.Identifier] = {}
+        self.graph = domain.IdentityGraph(new_person_id)
+        self.sealed: dict[Identifier, str] = {}  # personal identifier -> its token
+        self.suppressed: dict[str, str] = {}  # suppression key -> person id
+        self.forgotten: dict[str, str] = {}  # person id -> who asked
+        self.model_json = ""
+        self.model_version = ""
 
     def apply(self, message) -> None:
-        self.graph.apply(self.from_proto(message))
+        event = translate.to_domain(message)
+        if event is not None:
+            self.graph.apply(event)
+            if isinstance(message, pb.IdentifierSeen) and message.sealed:
+                self.sealed[translate.identifier(message.identifier)] = message.sealed
+        elif isinstance(message, pb.IdentifiersSuppressed):
+            for key in message.keys:
+                self.suppressed[key] = message.person_id
+        elif isinstance(message, pb.SuppressionLifted):
+            self.suppressed.pop(message.key, None)
+        elif isinstance(message, pb.SubjectForgotten):
+            self.forgotten[message.person_id] = message.requested_by
+            for identifier in self.graph.members.get(message.person_id, ()):
+                self.sealed.pop(identifier, None)
+        elif isinstance(message, pb.ModelTrained):
+            self.model_json, self.model_version = message.model, message.model_version
 
-    # Translation between the published language and the domain --------------
+    # Identifiers ----------------------------------------------------------------------------
 
-    def _identifier(self, identifier: pb.Identifier) -> domain.Identifier | None:
-        if identifier.type != domain.EMAIL:
-            return (identifier.type, identifier.value)
-        email = self.vault.decrypt(identifier.subject, *EMAIL_CONTEXT, identifier.value)
-        if email is None:
-            return None  # forgotten
-        key = self.email_key(email)
-        self.email_tokens[key] = identifier
-        return (domain.EMAIL, key)
+    def blind(self, kind: str, value: str) -> str:
+        return blind_index(self._index_key, kind, value)
 
-    def from_proto(self, message) -> domain.IdentityEvent:
-        if isinstance(message, pb.PersonCreated):
-            return domain.PersonCreated(message.person_id, self._identifier(message.identifier), message.event_id)
-        if isinstance(message, pb.IdentifierLinked):
-            return domain.IdentifierLinked(message.person_id, self._identifier(message.identifier), message.event_id)
-        if isinstance(message, pb.PersonsMerged):
-            return domain.PersonsMerged(message.survivor_id, message.merged_id, (), message.event_id)
-        if isinstance(message, pb.SubjectForgotten):
-            return domain.SubjectForgotten(message.person_id, message.keys_destroyed, message.requested_by)
-        return domain.MergeBlocked(message.person_id, message.other_person_id, message.rule, message.event_id)
+    def _graph_identifier(self, kind: str, value: str) -> Identifier:
+        """An identifier as the graph holds it: emails and phones by blind index."""
+        if kind == domain.EMAIL:
+            return (kind, self.blind(kind, normal_email(value) or value))
+        if kind == domain.PHONE:
+            return (kind, self.blind(kind, normal_phone(value) or value))
+        return (kind, value)
 
-    def _proto_identifier(self, identifier: domain.Identifier | None) -> pb.Identifier:
-        # Only what link() decided is published, and that names its identifier.
-        assert identifier is not None
-        if identifier[0] == domain.EMAIL:
-            return self.email_tokens[identifier[1]]
-        return pb.Identifier(type=identifier[0], value=identifier[1])
+    def _is_protected(self, identifiers: Iterable[Identifier]) -> bool:
+        return bool(self._protected) and any(i in self._protected for i in identifiers)
 
-    def to_proto(self, event: domain.IdentityEvent):
-        if isinstance(event, domain.PersonCreated):
-            return pb.PersonCreated(
-                person_id=event.person_id, identifier=self._proto_identifier(event.identifier), event_id=event.event_id
-            )
-        if isinstance(event, domain.IdentifierLinked):
-            return pb.IdentifierLinked(
-                person_id=event.person_id, identifier=self._proto_identifier(event.identifier), event_id=event.event_id
-            )
-        if isinstance(event, domain.PersonsMerged):
-            # Which identifiers moved follows from the graph; emails are not repeated here.
-            moved = [pb.Identifier(type=t, value=v) for t, v in event.identifiers if t != domain.EMAIL]
-            return pb.PersonsMerged(
-                survivor_id=event.survivor_id, merged_id=event.merged_id, identifiers=moved, event_id=event.event_id
-            )
-        if isinstance(event, domain.SubjectForgotten):
-            return pb.SubjectForgotten(
-                person_id=event.person_id, keys_destroyed=event.keys_destroyed, requested_by=event.requested_by
-            )
-        return pb.MergeBlocked(
-            person_id=event.person_id, other_person_id=event.other_person_id, rule=event.rule, event_id=event.event_id
-        )
+    def call_identifiers(self, event) -> tuple[list[Identifier], dict[Identifier, str]]:
+        """The graph identifiers of a call, strongest first, blocked values left out; and the
+        personal ones' values in clear (to seal when first seen)."""
+        subject = subject_of(event.user_id, event.anonymous_id)
 
-    # Following the collector ------------------------------------------------
+        def reveal(event_type: str, name: str, value: Any) -> Any:
+            if not is_token(value):
+                return value
+            text = self.vault.decrypt(subject, event_type, name, value)
+            return orjson.loads(text) if text is not None else None
 
-    def call_identifiers(self, event) -> list[domain.Identifier]:
-        email_key = ""
-        if _may_carry_email(event):
-            value = _email_value(event)
-            subject = subject_of(event.user_id, event.anonymous_id)
-            if is_token(value):
-                value = self.vault.decrypt(subject, event.type, "email", value)
-                value = orjson.loads(value) if value is not None else None
-            email = domain.normal_email(value)
-            if email:
-                email_key = self.email_key(email)
-                if email_key not in self.email_tokens:
-                    token = self.vault.encrypt(subject, *EMAIL_CONTEXT, email)
-                    self.email_tokens[email_key] = pb.Identifier(type=domain.EMAIL, value=token, subject=subject)
-        previous = self.graph.previous_identifier(event.previous_id) if event.previous_id else None
-        return domain.identifiers_of(event.user_id, event.anonymous_id, previous, email_key)
+        found: list[Identifier] = []
+        clear: dict[Identifier, str] = {}
+        for raw_kind, value in call_identifiers(event, reveal):
+            kind = self._previous_type(value) if raw_kind == PREVIOUS else raw_kind
+            if self.rules.blocked(kind, value):
+                continue
+            identifier = self._graph_identifier(kind, value)
+            if kind in domain.PERSONAL_TYPES:
+                clear[identifier] = value
+            found.append(identifier)
+        return self.rules.strongest_first(found), clear
+
+    def _previous_type(self, previous_id: str) -> str:
+        """What an alias's previousId names: an anonymous id seen before sign-up, else an old user id."""
+        return domain.ANONYMOUS_ID if (domain.ANONYMOUS_ID, previous_id) in self.graph.order else domain.USER_ID
+
+    # Following the collector ----------------------------------------------------------------
 
     async def handle(self, notifications) -> Sequence[StoredEvent]:
-        """Link the identifiers of each collected call (a follower handler)."""
-        out: list[StoredEvent] = []
+        """Decide the evidence of each collected call (a follower handler)."""
         calls = [cast(collector_pb2.EventAccepted, decode(n.topic, n.payload)) for n in notifications]
-        # One key transaction for the subjects whose emails are decrypted and sealed again below.
-        subjects = {subject_of(c.event.user_id, c.event.anonymous_id) for c in calls if _may_carry_email(c.event)}
+        # One key transaction for the subjects whose emails and phones are decrypted below.
+        subjects = {subject_of(c.event.user_id, c.event.anonymous_id) for c in calls if _may_be_personal(c.event)}
         if subjects:
             self.vault.keys_for(subjects)
+        out: list[StoredEvent] = []
+        at = self.now_iso()
         for accepted in calls:
-            for event in self.graph.link(self.call_identifiers(accepted.event), accepted.event_id, new_person_id):
-                out.append(self._stored(event))
+            found, clear = self.call_identifiers(accepted.event)
+            if not found:
+                continue
+            rule = domain.ALIAS if accepted.event.type == "alias" else domain.SEEN_TOGETHER
+            events = self.graph.propose_call(
+                found,
+                accepted.event_id,
+                rule,
+                self.decider.revision,
+                self.policy,
+                functools.partial(edge_id_for, cause=accepted.event_id),
+                self._is_protected,
+                at,
+            )
+            out.extend(self._commit_events(events, clear))
         return out
 
-    def _stored(self, event: domain.IdentityEvent) -> StoredEvent:
-        # Each person is an originator: its events are versioned in order.
-        person = event.survivor_id if isinstance(event, domain.PersonsMerged) else event.person_id
-        return self.next_event(uuid.UUID(person), self.to_proto(event))
+    def _commit_events(self, events: Sequence[domain.GraphEvent], clear: dict[Identifier, str]) -> list[StoredEvent]:
+        """Apply the events, as they are decided, and store them with the merges and splits they cause."""
+        out: list[StoredEvent] = []
+        for event in events:
+            sealed = ""
+            if isinstance(event, domain.IdentifierSeen) and event.identifier in clear:
+                sealed = self._seal(event.identifier, clear[event.identifier])
+            out.append(self._stored(event, sealed))
+            for consequence in self.graph.apply(event):
+                if not (isinstance(consequence, domain.PersonsMerged) and consequence.fresh):
+                    out.append(self._stored(consequence))
+        return out
 
-    # Commands and queries -----------------------------------------------------
+    def _seal(self, identifier: Identifier, value: str) -> str:
+        subject = f"{identifier[0]}:{identifier[1]}"
+        token = self.vault.encrypt(subject, SEALED_CONTEXT, identifier[0], value)
+        self.sealed[identifier] = token
+        return token
+
+    def _stored(self, event, sealed: str = "") -> StoredEvent:
+        message = translate.to_proto(event, sealed)
+        return self.next_event(translate.originator(event), message)
+
+    # Commands and queries -------------------------------------------------------------------
 
     def resolve(self, kind: str, value: str) -> str | None:
-        if kind == domain.EMAIL:
-            email = domain.normal_email(value)
-            return self.graph.resolve((kind, self.email_key(email))) if email else None
-        return self.graph.resolve((kind, value))
+        if not value:
+            return None
+        identifier = self._graph_identifier(kind, value)
+        if kind in domain.PERSONAL_TYPES and identifier not in self.sealed:
+            return None  # forgotten: its blind index stays only as a placeholder
+        return self.graph.resolve(identifier)
 
     async def resolve_after(
         self, identifiers: Sequence[tuple[str, str]], after_position: int, wait_s: float
@@ -196,32 +262,189 @@ class IdentityApp(EventSourced):
                 raise NotFound(f"identifier: no person has this {identifier[0]}")
         if not person_id:
             raise InvalidArgument("person_id", "give a person id or an identifier")
-        if self.graph.identifiers.get(self.graph.canonical(person_id)) is None:
+        if person_id not in self.graph.members:
             raise NotFound("person_id: no such person")
-        return self.graph.canonical(person_id)
+        return person_id
 
-    async def forget(self, person_id: str, requested_by: str) -> tuple[str, int, int]:
-        """Destroy the keys of every identifier linked to the person, and record it; returns
-        (the person, keys destroyed, identifiers). Serialised with the follower's batches."""
-        async with self.uow.transaction() as tx:
-            person_id = self.graph.canonical(person_id)
-            identifiers = list(self.graph.identifiers.get(person_id, []))
-            subjects = identifier_subjects(identifiers)
-            destroyed = self.vault.destroy(subjects)
-            for key, token in list(self.email_tokens.items()):
-                if token.subject in subjects:
-                    del self.email_tokens[key]
-            tx.add([self._stored(self.graph.forget(person_id, destroyed, requested_by))])
-        return person_id, destroyed, len(identifiers)
+    def identifier_of(self, identifier: tuple[str, str], field_name: str) -> Identifier:
+        kind, value = identifier
+        if not kind or not value:
+            raise InvalidArgument(field_name, "give an identifier's type and value")
+        found = self._graph_identifier(kind, value)
+        if found not in self.graph.order:
+            raise NotFound(f"{field_name}: no such identifier")
+        return found
 
     def person(self, person_id: str) -> pb.Person | None:
-        person_id = self.graph.canonical(person_id)
-        identifiers = self.graph.identifiers.get(person_id)
-        if identifiers is None:
+        if person_id not in self.graph.members:
             return None
         return pb.Person(
             person_id=person_id,
-            # Emails are shown as their blind index, never in clear.
-            identifiers=[pb.Identifier(type=t, value=v) for t, v in identifiers],
-            merged_person_ids=self.graph.merged_from.get(person_id, []),
+            # Emails and phones are shown as their blind index, never in clear.
+            identifiers=[translate.identifier_proto(i) for i in self.graph.identifiers_of(person_id)],
+            merged_person_ids=self.graph.absorbed(person_id),
+            probabilistic=self.graph.is_probabilistic(person_id),
+            protected=self._is_protected(self.graph.members[person_id]),
         )
+
+    def explain(self, a: Identifier, b: Identifier | None) -> pb.ExplainResponse:
+        person_a = self.graph.resolve(a) or ""
+        if b is None:
+            members = self.graph.members.get(person_a, set())
+            edges = {e.edge_id: e for m in members for e in self.graph.evidence_of(m)}
+            path = [e for e in edges.values() if e.active]
+            refused = [e for e in edges.values() if not e.active]
+            return pb.ExplainResponse(
+                person_a=person_a,
+                person_b=person_a,
+                same_person=True,
+                path=[translate.evidence(e) for e in sorted(path, key=lambda e: e.at)],
+                refused=[translate.evidence(e) for e in sorted(refused, key=lambda e: e.at)],
+            )
+        person_b = self.graph.resolve(b) or ""
+        steps = self.graph.path(a, b) or []
+        touching = {e.edge_id: e for node in (a, b) for e in self.graph.evidence_of(node) if not e.active}
+        return pb.ExplainResponse(
+            person_a=person_a,
+            person_b=person_b,
+            same_person=bool(person_a) and person_a == person_b,
+            path=[translate.evidence(e) for e in steps],
+            refused=[translate.evidence(e) for e in touching.values()],
+        )
+
+    def history(self, person_id: str) -> list[pb.HistoryEntry]:
+        entries = [translate.history_entry(person_id, item) for item in self.graph.history.get(person_id, [])]
+        if person_id in self.forgotten:
+            entries.append(pb.HistoryEntry(kind="forgotten", person_id=person_id, actor=self.forgotten[person_id]))
+        return entries
+
+    async def retract(self, target: str, value: Any, reason: str, basis: str, actor: str) -> pb.RetractResponse:
+        async with self.uow.transaction() as tx:
+            if target == "event_id":
+                edge_ids = list(self.graph.by_event.get(value, ()))
+            elif target == "edge_id":
+                if value not in self.graph.edges:
+                    raise NotFound("edge_id: no such evidence")
+                edge_ids = [value]
+            else:
+                node = self.identifier_of(value, "identifier")
+                edge_ids = list(self.graph.by_node.get(node, ()))
+            if not edge_ids:
+                raise NotFound(f"{target}: no evidence to retract")
+            events = self.graph.retractions(edge_ids, reason or "retracted", basis, actor, self.now_iso())
+            stored, splits = self._commit_with_splits(events)
+            tx.add(stored)
+        return pb.RetractResponse(retracted=len(events), splits=splits)
+
+    async def split(self, person_id: str, part: list[Identifier] | None, reason: str, actor: str):
+        async with self.uow.transaction() as tx:
+            members = self.graph.members.get(person_id, set())
+            if part is not None:
+                unknown = [i for i in part if i not in members]
+                if unknown:
+                    raise InvalidArgument("identifiers", f"{unknown[0][0]} is not one of this person's identifiers")
+                if set(part) == members:
+                    raise InvalidArgument("identifiers", "name some of the person's identifiers, not all of them")
+            edge_ids = self.graph.split_edges(person_id, set(part) if part is not None else None)
+            events = self.graph.retractions(edge_ids, reason or "split by hand", "", actor, self.now_iso())
+            stored, splits = self._commit_with_splits(events)
+            tx.add(stored)
+        return splits
+
+    def _commit_with_splits(self, events: Sequence[domain.GraphEvent]) -> tuple[list[StoredEvent], list]:
+        stored = self._commit_events(events, {})
+        splits = [
+            cast(pb.PersonSplit, decode(s.topic, s.state))
+            for s in stored
+            if s.topic == topic_of(pb.PersonSplit)[0]
+        ]
+        return stored, splits
+
+    def reviews(self, limit: int) -> list[pb.Review]:
+        out = []
+        for review_id, edge_id in list(self.graph.reviews.items())[: limit or 100]:
+            edge = self.graph.edges[edge_id]
+            out.append(
+                pb.Review(
+                    review_id=review_id,
+                    evidence=translate.evidence(edge),
+                    person_a=self.graph.resolve(edge.a) or "",
+                    person_b=self.graph.resolve(edge.b) or "",
+                    band="review" if edge.rule == domain.PROBABILISTIC else "hold",
+                    requested_at=edge.at,
+                )
+            )
+        return out
+
+    async def decide_review(self, review_id: str, approve: bool, reason: str, caller) -> pb.DecideReviewResponse:
+        async with self.uow.transaction() as tx:
+            if review_id not in self.graph.reviews:
+                raise NotFound("review_id: no such open review")
+            decision = self.decider.decide(
+                REVIEW_DECISION,
+                {"caller": caller.as_input(), "roles": list(caller.roles), "approve": approve, "review": review_id},
+                caller=caller.subject,
+            )
+            if not decision.result.get("allow"):
+                raise PermissionDenied(decision.result.get("reasons", []), decision.id, "review_id")
+            event = domain.ReviewDecided(review_id, approve, decision.id, caller.subject, reason, self.now_iso())
+            stored = self._commit_events([event], {})
+            tx.add(stored)
+        merges = [cast(pb.PersonsMerged, decode(s.topic, s.state)) for s in stored if s.topic.endswith("PersonsMerged")]
+        return pb.DecideReviewResponse(decision_id=decision.id, merges=merges)
+
+    def identifiers_page(self, after: int, size: int, clear: bool) -> tuple[list[pb.IdentifierRow], int]:
+        """Identifiers in first-seen order after position `after`; and the position to go on from (0: done)."""
+        nodes = list(self.graph.order)[after : after + size]
+        rows = []
+        for node in nodes:
+            identifier = translate.identifier_proto(node)
+            if clear and node in self.sealed:
+                subject = f"{node[0]}:{node[1]}"
+                value = self.vault.decrypt(subject, SEALED_CONTEXT, node[0], self.sealed[node])
+                identifier = pb.Identifier(type=node[0], value=value if value is not None else "")
+            rows.append(pb.IdentifierRow(identifier=identifier, person_id=self.graph.person_of.get(node, "")))
+        following = after + len(nodes)
+        return rows, following if following < len(self.graph.order) else 0
+
+    async def forget(self, person_id: str, requested_by: str) -> tuple[str, int, int, int]:
+        """Destroy the keys of every identifier evidenced as the person's, and suppress them; returns
+        (the person, keys destroyed, identifiers, suppressed). Serialised with the follower's batches."""
+        async with self.uow.transaction() as tx:
+            identifiers = self.graph.identifiers_of(person_id)
+            destroyed = self.vault.destroy(f"{kind}:{value}" for kind, value in identifiers)
+            # An identifier another person's evidence also names (a shared device, a team mailbox)
+            # is not suppressed: that would drop the other person's calls.
+            shared = {i for i in identifiers if self._shared(i, person_id)}
+            keys = [suppression_key(self._index_key, i) for i in identifiers if i not in shared]
+            messages: list[Any] = [
+                pb.SubjectForgotten(person_id=person_id, keys_destroyed=destroyed, requested_by=requested_by)
+            ]
+            if keys:
+                messages.append(pb.IdentifiersSuppressed(keys=keys, person_id=person_id, requested_by=requested_by))
+            for message in messages:
+                self.apply(message)
+            tx.add([self.next_event(uuid.UUID(person_id), m) for m in messages])
+        return person_id, destroyed, len(identifiers), len(keys)
+
+    def _shared(self, identifier: Identifier, person_id: str) -> bool:
+        for edge in self.graph.evidence_of(identifier):
+            other = edge.b if edge.a == identifier else edge.a
+            if self.graph.person_of.get(other) != person_id and not edge.retracted:
+                return True
+        return False
+
+    async def lift_suppression(self, kind: str, value: str, reason: str, actor: str) -> bool:
+        async with self.uow.transaction() as tx:
+            key = suppression_key(self._index_key, self._graph_identifier(kind, value))
+            if key not in self.suppressed:
+                return False
+            lifted = pb.SuppressionLifted(key=key, requested_by=actor, reason=reason)
+            record = self.next_event(derived_id("suppression", key), lifted)
+            self.apply(lifted)
+            tx.add([record])
+        return True
+
+
+def _may_be_personal(event) -> bool:
+    return "email" in event.traits or "phone" in event.traits or "traits" in event.context

@@ -1,201 +1,571 @@
-"""Identity resolution: identifiers linked into persons (customer 360, not dedup).
+"""Identity resolution as an evidence graph (customer 360, not dedup).
 
-Every identifier seen together in one call belongs to one person. When a call
-joins identifiers of two persons they are merged, the older person surviving,
-unless both carry different user ids: a user id names exactly one person, so
-that merge is blocked and recorded instead.
+Every link between two identifiers is evidence: the call that showed them together, or a
+matching model's score. A link policy admits or refuses each piece when it is first seen; refused
+evidence stays, inactive, with the refusing decision, so a later decision can admit it. Persons
+are the connected components of admitted evidence.
+
+Person ids are a pure function of the log: a person's id is that of its oldest identifier (the
+first seen). A merge keeps the older person's id; a split leaves it with the part holding that
+identifier, and the other part takes its own oldest identifier's id; so a re-merge restores an id.
+
+The state is the fold of identity's own events (IdentifierSeen, LinkEvidenced, LinkRedecided,
+LinkRetracted, ReviewDecided), in log order. Merges and splits are their consequences: apply()
+returns them, the application publishes them, and a rebuild recomputes them without reading them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TypeVar
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
-Identifier = tuple[str, str]  # (type, value)
+Identifier = tuple[str, str]  # (type, value); an email or phone value is its blind index
 
 USER_ID = "user_id"
 ANONYMOUS_ID = "anonymous_id"
 EMAIL = "email"
+PHONE = "phone"
+PERSONAL_TYPES = frozenset({EMAIL, PHONE})  # held by blind index, sealed in clear
+
+SEEN_TOGETHER = "seen-together"
+ALIAS = "alias"
+PROBABILISTIC = "probabilistic"
+
+LINK, REFUSE, HOLD = "link", "refuse", "hold"
+
+
+# Events ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class PersonCreated:
-    person_id: str
-    identifier: Identifier | None  # None: its value was erased (a forgotten email, read back)
+class Edge:
+    edge_id: str
+    a: Identifier
+    b: Identifier
+    event_id: str  # the call that showed them together ("" for a model's)
+    rule: str
+    rule_version: str
+    score: float
+    active: bool
+    decision_id: str
+    reason: str = ""
+    retracted: bool = False
+    at: str = ""
+    weights: tuple[tuple[str, str, float], ...] = ()
+    held: bool = False  # inactive, waiting for a review
+
+
+@dataclass(frozen=True)
+class IdentifierSeen:
+    identifier: Identifier
     event_id: str
 
 
 @dataclass(frozen=True)
-class IdentifierLinked:
-    person_id: str
-    identifier: Identifier | None  # None: its value was erased (a forgotten email, read back)
-    event_id: str
+class LinkEvidenced:
+    edge: Edge
+
+
+@dataclass(frozen=True)
+class LinkRedecided:
+    edge_id: str
+    active: bool
+    decision_id: str
+    reason: str
+    actor: str = ""
+    at: str = ""
+
+
+@dataclass(frozen=True)
+class LinkRetracted:
+    edge_id: str
+    reason: str
+    basis: str = ""
+    actor: str = ""
+    at: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewRequested:
+    review_id: str
+    edge_id: str
+    band: str
+
+
+@dataclass(frozen=True)
+class ReviewDecided:
+    review_id: str
+    approved: bool
+    decision_id: str
+    actor: str
+    reason: str = ""
+    at: str = ""
+
+
+GraphEvent = IdentifierSeen | LinkEvidenced | LinkRedecided | LinkRetracted | ReviewRequested | ReviewDecided
+
+
+# Consequences ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PersonsMerged:
     survivor_id: str
     merged_id: str
-    identifiers: tuple[Identifier, ...]
+    identifiers: tuple[Identifier, ...]  # moved to the survivor
     event_id: str
+    edge_id: str
+    decision_id: str
+    fresh: bool = False  # the merged person was first seen in this same call: nothing to tell
 
 
 @dataclass(frozen=True)
-class SubjectForgotten:
-    """The person's data keys were destroyed; their emails are no longer known."""
-
+class PersonSplit:
     person_id: str
-    keys_destroyed: int
-    requested_by: str
+    parts: tuple[tuple[str, tuple[Identifier, ...]], ...]  # (person id, identifiers), the kept part first
+    reason: str
+    edge_id: str
+    actor: str
+
+
+Consequence = PersonsMerged | PersonSplit
 
 
 @dataclass(frozen=True)
-class MergeBlocked:
-    person_id: str
-    other_person_id: str
+class HistoryItem:
+    """One thing that happened to a person: merged, split, refused, held, retracted, reviewed."""
+
+    kind: str
+    at: str
+    others: tuple[str, ...] = ()  # the other persons concerned
+    edge_id: str = ""
+    event_id: str = ""
+    decision_id: str = ""
+    reason: str = ""
+    actor: str = ""
+
+
+# Deciding -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a link policy is asked: may these identifiers become one person?"""
+
     rule: str
-    event_id: str
+    counts: dict[str, int]  # identifiers by type in the person the link would make
+    persons: int  # existing persons it would join
+    identifiers: int  # identifiers in the person it would make
+    protected: bool  # one of the persons joined is protected
+    band: str = ""  # a model's: link or review
 
 
-IdentityEvent = PersonCreated | IdentifierLinked | PersonsMerged | MergeBlocked | SubjectForgotten
-_Event = TypeVar("_Event", bound=IdentityEvent)
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str  # link, refuse, hold
+    reasons: tuple[str, ...]
+    decision_id: str
 
 
-def normal_email(text: object) -> str | None:
-    """An email as an identifier: trimmed and lower-cased; None when it is not one."""
-    if not isinstance(text, str):
-        return None
-    email = text.strip().lower()
-    return email if "@" in email.strip("@") else None
+class LinkPolicy(Protocol):
+    def decide(self, proposal: Proposal) -> Verdict: ...
 
 
-def identifiers_of(user_id: str, anonymous_id: str, previous: Identifier | None, email_key: str) -> list[Identifier]:
-    """The identifiers one call carries, the strongest first.
-
-    email_key stands for the call's email: a keyed hash of it, since the graph
-    must find a person by email without holding the email in clear.
-    """
-    found: list[Identifier] = []
-    if user_id:
-        found.append((USER_ID, user_id))
-    if previous:
-        found.append(previous)
-    if email_key:
-        found.append((EMAIL, email_key))
-    if anonymous_id:
-        found.append((ANONYMOUS_ID, anonymous_id))
-    return list(dict.fromkeys(found))
+def pair(a: Identifier, b: Identifier) -> tuple[Identifier, Identifier]:
+    return (a, b) if a <= b else (b, a)
 
 
 @dataclass
 class IdentityGraph:
-    """The state: which person each identifier belongs to."""
+    """The evidence, and the persons it makes under the decisions recorded."""
 
+    person_id_for: Callable[[Identifier], str]
+    order: dict[Identifier, int] = field(default_factory=dict)  # first-seen order
+    born_in: dict[Identifier, str] = field(default_factory=dict)  # the event that introduced it
+    edges: dict[str, Edge] = field(default_factory=dict)
+    by_pair: dict[tuple[Identifier, Identifier], list[str]] = field(default_factory=dict)
+    by_event: dict[str, list[str]] = field(default_factory=dict)
+    by_node: dict[Identifier, list[str]] = field(default_factory=dict)
+    # Admitted evidence: neighbour -> edge ids
+    adjacency: dict[Identifier, dict[Identifier, set[str]]] = field(default_factory=dict)
     person_of: dict[Identifier, str] = field(default_factory=dict)
-    identifiers: dict[str, list[Identifier]] = field(default_factory=dict)
-    merged_into: dict[str, str] = field(default_factory=dict)
-    merged_from: dict[str, list[str]] = field(default_factory=dict)
-    created: dict[str, int] = field(default_factory=dict)  # person -> creation order
+    members: dict[str, set[Identifier]] = field(default_factory=dict)
+    anchor: dict[str, Identifier] = field(default_factory=dict)  # a person's oldest identifier
+    reviews: dict[str, str] = field(default_factory=dict)  # open review -> edge id
+    review_of: dict[str, str] = field(default_factory=dict)  # edge id -> its review (open or not)
+    merged_ids: dict[str, set[str]] = field(default_factory=dict)  # person -> ids of persons it absorbed
+    id_anchor: dict[str, Identifier] = field(default_factory=dict)  # an absorbed person id -> its identifier
+    history: dict[str, list[HistoryItem]] = field(default_factory=dict)
 
-    # Deciding --------------------------------------------------------------
-
-    def link(
-        self, found: Iterable[Identifier], event_id: str, new_person_id: Callable[[Identifier], str]
-    ) -> list[IdentityEvent]:
-        """The events that joining these identifiers causes; applied as they are decided."""
-        found = list(found)
-        if not found:
-            return []
-        events: list[IdentityEvent] = []
-        persons = list(dict.fromkeys(p for i in found if (p := self.person_of.get(i))))
-        if not persons:
-            first = found[0]
-            created = self._emit(PersonCreated(new_person_id(first), first, event_id))
-            events.append(created)
-            persons = [created.person_id]
-        survivor = min(persons, key=lambda p: self.created[p])
-        for other in persons:
-            if other == survivor:
-                continue
-            if self._user_ids_conflict(survivor, other):
-                events.append(
-                    self._emit(
-                        MergeBlocked(survivor, other, "persons with different user ids are not merged", event_id)
-                    )
-                )
-            else:
-                moved = tuple(self.identifiers[other])
-                events.append(self._emit(PersonsMerged(survivor, other, moved, event_id)))
-        for identifier in found:
-            if identifier not in self.person_of:
-                owner = self._owner_for(identifier, found, survivor)
-                events.append(self._emit(IdentifierLinked(owner, identifier, event_id)))
-        return events
-
-    def _owner_for(self, identifier: Identifier, found: list[Identifier], survivor: str) -> str:
-        # With a blocked merge the call's own user id says whose new identifiers these are.
-        if identifier[0] != USER_ID:
-            for other in found:
-                if other[0] == USER_ID and other in self.person_of:
-                    return self.canonical(self.person_of[other])
-        return survivor
-
-    def _user_ids_conflict(self, a: str, b: str) -> bool:
-        ids_a = {v for t, v in self.identifiers[a] if t == USER_ID}
-        ids_b = {v for t, v in self.identifiers[b] if t == USER_ID}
-        return bool(ids_a and ids_b and not ids_a & ids_b)
-
-    def _emit(self, event: _Event) -> _Event:
-        self.apply(event)
-        return event
-
-    def forget(self, person_id: str, keys_destroyed: int, requested_by: str) -> SubjectForgotten:
-        return self._emit(SubjectForgotten(self.canonical(person_id), keys_destroyed, requested_by))
-
-    # Evolving --------------------------------------------------------------
-    # An identifier of None is one whose value was erased: the event still counts.
-
-    def apply(self, event: IdentityEvent) -> None:
-        if isinstance(event, PersonCreated):
-            self.created[event.person_id] = len(self.created)
-            self.identifiers[event.person_id] = []
-            self._link(event.person_id, event.identifier)
-        elif isinstance(event, IdentifierLinked):
-            self._link(event.person_id, event.identifier)
-        elif isinstance(event, SubjectForgotten):
-            kept = [i for i in self.identifiers.get(event.person_id, []) if i[0] != EMAIL]
-            for identifier in self.identifiers.get(event.person_id, []):
-                if identifier[0] == EMAIL:
-                    del self.person_of[identifier]
-            self.identifiers[event.person_id] = kept
-        elif isinstance(event, PersonsMerged):
-            moved = self.identifiers.pop(event.merged_id, [])
-            for identifier in moved:
-                self.person_of[identifier] = event.survivor_id
-            self.identifiers[event.survivor_id].extend(moved)
-            self.merged_into[event.merged_id] = event.survivor_id
-            self.merged_from.setdefault(event.survivor_id, []).append(event.merged_id)
-            self.merged_from[event.survivor_id].extend(self.merged_from.pop(event.merged_id, []))
-
-    def _link(self, person_id: str, identifier: Identifier | None) -> None:
-        if identifier is not None:
-            self.identifiers[person_id].append(identifier)
-            self.person_of[identifier] = person_id
-
-    # Reading ---------------------------------------------------------------
-
-    def previous_identifier(self, previous_id: str) -> Identifier:
-        """What an alias's previousId names: an anonymous id seen before sign-up, else an old user id."""
-        if (ANONYMOUS_ID, previous_id) in self.person_of:
-            return (ANONYMOUS_ID, previous_id)
-        return (USER_ID, previous_id)
-
-    def canonical(self, person_id: str) -> str:
-        while person_id in self.merged_into:
-            person_id = self.merged_into[person_id]
-        return person_id
+    # Reading ------------------------------------------------------------------------------
 
     def resolve(self, identifier: Identifier) -> str | None:
-        person = self.person_of.get(identifier)
-        return self.canonical(person) if person else None
+        return self.person_of.get(identifier)
+
+    def identifiers_of(self, person_id: str) -> list[Identifier]:
+        return sorted(self.members.get(person_id, ()), key=self.order.__getitem__)
+
+    def counts(self, identifiers: Iterable[Identifier]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for kind, _ in identifiers:
+            out[kind] = out.get(kind, 0) + 1
+        return out
+
+    def absorbed(self, person_id: str) -> list[str]:
+        """The ids of the persons merged into this one (and still part of it)."""
+        return sorted(self.merged_ids.get(person_id, ()))
+
+    def is_probabilistic(self, person_id: str) -> bool:
+        return any(
+            self.edges[e].rule == PROBABILISTIC
+            for i in self.members.get(person_id, ())
+            for edge_ids in self.adjacency.get(i, {}).values()
+            for e in edge_ids
+        )
+
+    def evidence_of(self, identifier: Identifier) -> list[Edge]:
+        return [self.edges[e] for e in self.by_node.get(identifier, ())]
+
+    def path(self, a: Identifier, b: Identifier) -> list[Edge] | None:
+        """Admitted edges from a to b (a shortest path), or None when they are not one person."""
+        if self.person_of.get(a) is None or self.person_of.get(a) != self.person_of.get(b):
+            return None
+        previous: dict[Identifier, tuple[Identifier, str] | None] = {a: None}
+        queue = deque([a])
+        while queue:
+            node = queue.popleft()
+            if node == b:
+                break
+            for neighbour, edge_ids in self.adjacency.get(node, {}).items():
+                if neighbour not in previous:
+                    previous[neighbour] = (node, min(edge_ids))
+                    queue.append(neighbour)
+        steps: list[Edge] = []
+        node = b
+        while (step := previous.get(node)) is not None:
+            node, edge_id = step
+            steps.append(self.edges[edge_id])
+        return list(reversed(steps))
+
+    # Deciding -----------------------------------------------------------------------------
+
+    def propose_call(
+        self,
+        identifiers: Sequence[Identifier],
+        event_id: str,
+        rule: str,
+        rule_version: str,
+        policy: LinkPolicy,
+        edge_id: Callable[[Identifier, Identifier], str],
+        protected: Callable[[Iterable[Identifier]], bool],
+        at: str = "",
+    ) -> list[GraphEvent]:
+        """The evidence one call brings: identifiers first seen, and a link from the call's
+        strongest identifier to each other one not yet evidenced with it.
+
+        identifiers come strongest first (the policy's priority), and are added in that order: one
+        whose person would break a rule with what is added so far is left out (its link refused,
+        and kept as evidence), and the rest still link. So a user id never joins a person holding
+        another, and a shared anonymous id joins nobody new. A held link (the mass-merge breaker)
+        waits for a review.
+        """
+        found = list(dict.fromkeys(identifiers))
+        events: list[GraphEvent] = [IdentifierSeen(i, event_id) for i in found if i not in self.order]
+        if len(found) < 2:
+            return events
+        head = found[0]
+        joined = [head]
+        fresh = [i for i in found[1:] if not self.evidenced(head, i)]
+        # The call as a whole first: a merge too big to make unreviewed is held whole.
+        whole = self._proposal(found, rule, protected) if fresh else None
+        held_whole = policy.decide(whole) if whole is not None and whole.persons > 1 else None
+        if held_whole is not None and held_whole.outcome != HOLD:
+            held_whole = None
+        for other in found[1:]:
+            if other not in fresh:
+                joined.append(other)  # decided before, when the pair was first seen
+                continue
+            proposal = self._proposal([*joined, other], rule, protected)
+            verdict = held_whole or (policy.decide(proposal) if proposal is not None else None)
+            active = verdict is None or verdict.outcome == LINK
+            held = verdict is not None and verdict.outcome == HOLD
+            reason = "" if active or verdict is None else "; ".join(verdict.reasons) or "refused"
+            edge = Edge(
+                edge_id(head, other),
+                head,
+                other,
+                event_id,
+                rule,
+                rule_version,
+                1.0,
+                active,
+                verdict.decision_id if verdict else "",
+                reason,
+                at=at,
+                held=held,
+            )
+            events.append(LinkEvidenced(edge))
+            if held:
+                events.append(ReviewRequested(edge.edge_id, edge.edge_id, HOLD))
+            if active:
+                joined.append(other)
+        return events
+
+    def evidenced(self, a: Identifier, b: Identifier) -> bool:
+        """Whether evidence joining a and b stands (admitted, refused or held; not retracted)."""
+        return any(not self.edges[e].retracted for e in self.by_pair.get(pair(a, b), ()))
+
+    def propose_match(
+        self,
+        a: Identifier,
+        b: Identifier,
+        score: float,
+        band: str,
+        model_version: str,
+        weights: tuple[tuple[str, str, float], ...],
+        policy: LinkPolicy,
+        edge_id: str,
+        protected: Callable[[Iterable[Identifier]], bool],
+        at: str = "",
+    ) -> list[GraphEvent]:
+        """A model's evidence that two known identifiers are one person."""
+        if self.evidenced(a, b):
+            return []
+        proposal = self._proposal([a, b], PROBABILISTIC, protected, band)
+        if proposal is None:
+            return []
+        verdict = policy.decide(proposal)
+        active, held = verdict.outcome == LINK, verdict.outcome == HOLD
+        reason = "" if active else "; ".join(verdict.reasons)
+        edge = Edge(
+            edge_id,
+            a,
+            b,
+            "",
+            PROBABILISTIC,
+            model_version,
+            score,
+            active,
+            verdict.decision_id,
+            reason,
+            at=at,
+            weights=weights,
+            held=held,
+        )
+        events: list[GraphEvent] = [LinkEvidenced(edge)]
+        if held:
+            events.append(ReviewRequested(edge_id, edge_id, band or HOLD))
+        return events
+
+    def _proposal(
+        self,
+        identifiers: Sequence[Identifier],
+        rule: str,
+        protected: Callable[[Iterable[Identifier]], bool],
+        band: str = "",
+    ) -> Proposal | None:
+        persons = {p for i in identifiers if (p := self.person_of.get(i)) is not None}
+        new = [i for i in identifiers if i not in self.person_of]
+        if len(persons) + len(new) < 2:
+            return None
+        union = [m for p in persons for m in self.members[p]] + new
+        return Proposal(
+            rule=rule,
+            counts=self.counts(union),
+            persons=len(persons),
+            identifiers=len(union),
+            protected=len(persons) > 1 and protected(m for p in persons for m in self.members[p]),
+            band=band,
+        )
+
+    def reconsider(self, edge_id: str, verdict: Verdict, actor: str, at: str = "") -> LinkRedecided | None:
+        """A new decision on an edge (a new policy, or a retrained model); None if unchanged."""
+        edge = self.edges[edge_id]
+        active = verdict.outcome == LINK
+        if edge.retracted or edge.active == active or (edge.held and verdict.outcome == HOLD):
+            return None
+        return LinkRedecided(edge_id, active, verdict.decision_id, "; ".join(verdict.reasons), actor, at)
+
+    def proposal_for(
+        self, edge: Edge, protected: Callable[[Iterable[Identifier]], bool], band: str = ""
+    ) -> Proposal | None:
+        """The proposal an inactive edge would make now."""
+        return self._proposal([edge.a, edge.b], edge.rule, protected, band)
+
+    def retractions(
+        self, edge_ids: Iterable[str], reason: str, basis: str = "", actor: str = "", at: str = ""
+    ) -> list[LinkRetracted]:
+        return [
+            LinkRetracted(e, reason, basis, actor, at)
+            for e in dict.fromkeys(edge_ids)
+            if not self.edges[e].retracted
+        ]
+
+    def split_edges(self, person_id: str, part: set[Identifier] | None) -> list[str]:
+        """The admitted edges to remove to split part off the person (None: every identifier alone)."""
+        out: list[str] = []
+        for node in self.members.get(person_id, ()):
+            for neighbour, edge_ids in self.adjacency.get(node, {}).items():
+                if node < neighbour and (part is None or (node in part) != (neighbour in part)):
+                    out.extend(sorted(edge_ids))
+        return out
+
+    # Evolving -----------------------------------------------------------------------------
+
+    def apply(self, event: GraphEvent) -> list[Consequence]:
+        """Fold one event in; returns the merges and splits it caused."""
+        if isinstance(event, IdentifierSeen):
+            self._seen(event.identifier, event.event_id)
+            return []
+        if isinstance(event, LinkEvidenced):
+            return self._evidenced(event.edge)
+        if isinstance(event, LinkRedecided):
+            edge = self.edges[event.edge_id]
+            self.edges[event.edge_id] = replace(
+                edge, active=event.active, decision_id=event.decision_id, reason=event.reason, held=False
+            )
+            if event.active:
+                return self._connect(self.edges[event.edge_id], event.at)
+            return self._disconnect(edge, event.reason, event.at, event.actor)
+        if isinstance(event, LinkRetracted):
+            edge = self.edges[event.edge_id]
+            self.edges[event.edge_id] = replace(edge, active=False, retracted=True, reason=event.reason, held=False)
+            item = HistoryItem("retracted", event.at, (), edge.edge_id, edge.event_id, "", event.reason, event.actor)
+            self._note({self.person_of[edge.a], self.person_of[edge.b]}, item)
+            return self._disconnect(edge, event.reason, event.at, event.actor) if edge.active else []
+        if isinstance(event, ReviewRequested):
+            self.reviews[event.review_id] = event.edge_id
+            self.review_of[event.edge_id] = event.review_id
+            return []
+        # ReviewDecided
+        edge_id = self.reviews.pop(event.review_id, "")
+        if not edge_id:
+            return []
+        edge = self.edges[edge_id]
+        self.edges[edge_id] = replace(
+            edge, active=event.approved, decision_id=event.decision_id, reason=event.reason, held=False
+        )
+        kind = "approved" if event.approved else "rejected"
+        item = HistoryItem(kind, event.at, (), edge_id, edge.event_id, event.decision_id, event.reason, event.actor)
+        self._note({self.person_of[edge.a], self.person_of[edge.b]}, item)
+        return self._connect(self.edges[edge_id], event.at) if event.approved else []
+
+    def _seen(self, identifier: Identifier, event_id: str) -> None:
+        if identifier in self.order:
+            return
+        self.order[identifier] = len(self.order)
+        self.born_in[identifier] = event_id
+        person = self.person_id_for(identifier)
+        self.person_of[identifier] = person
+        self.members[person] = {identifier}
+        self.anchor[person] = identifier
+
+    def _evidenced(self, edge: Edge) -> list[Consequence]:
+        for node in (edge.a, edge.b):
+            self._seen(node, edge.event_id)  # a model's edges join identifiers seen before
+            self.by_node.setdefault(node, []).append(edge.edge_id)
+        self.edges[edge.edge_id] = edge
+        self.by_pair.setdefault(pair(edge.a, edge.b), []).append(edge.edge_id)
+        if edge.event_id:
+            self.by_event.setdefault(edge.event_id, []).append(edge.edge_id)
+        if not edge.active:
+            pa, pb = self.person_of[edge.a], self.person_of[edge.b]
+            item = HistoryItem(
+                "held" if edge.held else "refused",
+                edge.at,
+                tuple(sorted({pa, pb})),
+                edge.edge_id,
+                edge.event_id,
+                edge.decision_id,
+                edge.reason,
+            )
+            self._note({pa, pb}, item)
+            return []
+        return self._connect(edge, edge.at)
+
+    def _connect(self, edge: Edge, at: str) -> list[Consequence]:
+        a, b = edge.a, edge.b
+        self.adjacency.setdefault(a, {}).setdefault(b, set()).add(edge.edge_id)
+        self.adjacency.setdefault(b, {}).setdefault(a, set()).add(edge.edge_id)
+        pa, pb = self.person_of[a], self.person_of[b]
+        if pa == pb:
+            return []
+        survivor, merged = (pa, pb) if self.order[self.anchor[pa]] < self.order[self.anchor[pb]] else (pb, pa)
+        moved = self.members.pop(merged)
+        moved_anchor = self.anchor.pop(merged)
+        for node in moved:
+            self.person_of[node] = survivor
+        self.members[survivor] |= moved
+        identifiers = tuple(sorted(moved, key=self.order.__getitem__))
+        absorbed = self.merged_ids.setdefault(survivor, set())
+        absorbed |= self.merged_ids.pop(merged, set())
+        # A person first seen in the call that merges it was never a person of its own outside it.
+        fresh = bool(edge.event_id) and self.born_in[self.id_anchor.get(merged, moved_anchor)] == edge.event_id
+        if not fresh:
+            absorbed.add(merged)
+            self.id_anchor[merged] = moved_anchor
+        merge = PersonsMerged(survivor, merged, identifiers, edge.event_id, edge.edge_id, edge.decision_id, fresh)
+        self.history.setdefault(survivor, []).extend(self.history.pop(merged, []))
+        if not fresh:
+            item = HistoryItem("merged", at, (merged,), edge.edge_id, edge.event_id, edge.decision_id)
+            self._note({survivor}, item)
+        return [merge]
+
+    def _disconnect(self, edge: Edge, reason: str, at: str, actor: str = "") -> list[Consequence]:
+        a, b = edge.a, edge.b
+        links = self.adjacency.get(a, {}).get(b)
+        if not links or edge.edge_id not in links:
+            return []
+        links.discard(edge.edge_id)
+        if links:
+            return []  # other evidence still joins them
+        del self.adjacency[a][b]
+        del self.adjacency[b][a]
+        part = self._component(a)
+        if b in part:
+            return []
+        person = self.person_of[a]
+        whole = self.members[person]
+        keep, other = (part, whole - part) if self.anchor[person] in part else (whole - part, part)
+        new_anchor = min(other, key=self.order.__getitem__)
+        new_person = self.person_id_for(new_anchor)
+        self.members[person] = keep
+        self.members[new_person] = other
+        self.anchor[new_person] = new_anchor
+        for node in other:
+            self.person_of[node] = new_person
+        absorbed = self.merged_ids.pop(person, set())
+        for part_id, part_members in ((person, keep), (new_person, other)):
+            ids = {p for p in absorbed if self.id_anchor[p] in part_members and p != part_id}
+            if ids:
+                self.merged_ids[part_id] = ids
+        split = PersonSplit(
+            person,
+            (
+                (person, tuple(sorted(keep, key=self.order.__getitem__))),
+                (new_person, tuple(sorted(other, key=self.order.__getitem__))),
+            ),
+            reason,
+            edge.edge_id,
+            actor,
+        )
+        self.history[new_person] = list(self.history.get(person, []))
+        self._note({person}, HistoryItem("split", at, (new_person,), edge.edge_id, edge.event_id, "", reason, actor))
+        self._note({new_person}, HistoryItem("split", at, (person,), edge.edge_id, edge.event_id, "", reason, actor))
+        return [split]
+
+    def _component(self, start: Identifier) -> set[Identifier]:
+        seen = {start}
+        queue = deque([start])
+        while queue:
+            for neighbour in self.adjacency.get(queue.popleft(), {}):
+                if neighbour not in seen:
+                    seen.add(neighbour)
+                    queue.append(neighbour)
+        return seen
+
+    def _note(self, persons: set[str], item: HistoryItem) -> None:
+        for person_id in persons:
+            self.history.setdefault(person_id, []).append(item)

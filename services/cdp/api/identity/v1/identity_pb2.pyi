@@ -105,7 +105,7 @@ class GetPersonResponse(_message.Message):
     def __init__(self, person: _Optional[_Union[Person, _Mapping]] = ...) -> None: ...
 
 class Evidence(_message.Message):
-    __slots__ = ("edge_id", "a", "b", "event_id", "rule", "rule_version", "score", "active", "decision_id", "reason", "retracted", "at", "weights")
+    __slots__ = ("edge_id", "a", "b", "event_id", "rule", "rule_version", "score", "active", "decision_id", "reason", "retracted", "at", "weights", "held")
     EDGE_ID_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,7 @@ class Evidence(_message.Message):
     RETRACTED_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
     edge_id: str
     a: Identifier
     b: Identifier
@@ -132,7 +133,8 @@ class Evidence(_message.Message):
     retracted: bool
     at: str
     weights: _containers.RepeatedCompositeFieldContainer[FieldWeight]
-    def __init__(self, edge_id: _Optional[str] = ..., a: _Optional[_Union[Identifier, _Mapping]] = ..., b: _Optional[_Union[Identifier, _Mapping]] = ..., event_id: _Optional[str] = ..., rule: _Optional[str] = ..., rule_version: _Optional[str] = ..., score: _Optional[float] = ..., active: _Optional[bool] = ..., decision_id: _Optional[str] = ..., reason: _Optional[str] = ..., retracted: _Optional[bool] = ..., at: _Optional[str] = ..., weights: _Optional[_Iterable[_Union[FieldWeight, _Mapping]]] = ...) -> None: ...
+    held: bool
+    def __init__(self, edge_id: _Optional[str] = ..., a: _Optional[_Union[Identifier, _Mapping]] = ..., b: _Optional[_Union[Identifier, _Mapping]] = ..., event_id: _Optional[str] = ..., rule: _Optional[str] = ..., rule_version: _Optional[str] = ..., score: _Optional[float] = ..., active: _Optional[bool] = ..., decision_id: _Optional[str] = ..., reason: _Optional[str] = ..., retracted: _Optional[bool] = ..., at: _Optional[str] = ..., weights: _Optional[_Iterable[_Union[FieldWeight, _Mapping]]] = ..., held: _Optional[bool] = ...) -> None: ...
 
 class FieldWeight(_message.Message):
     __slots__ = ("field", "level", "weight")
@@ -355,30 +357,34 @@ class LinkEvidenced(_message.Message):
     def __init__(self, evidence: _Optional[_Union[Evidence, _Mapping]] = ...) -> None: ...
 
 class LinkRedecided(_message.Message):
-    __slots__ = ("edge_id", "active", "decision_id", "reason", "actor")
+    __slots__ = ("edge_id", "active", "decision_id", "reason", "actor", "at")
     EDGE_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_FIELD_NUMBER: _ClassVar[int]
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
     edge_id: str
     active: bool
     decision_id: str
     reason: str
     actor: str
-    def __init__(self, edge_id: _Optional[str] = ..., active: _Optional[bool] = ..., decision_id: _Optional[str] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+    at: str
+    def __init__(self, edge_id: _Optional[str] = ..., active: _Optional[bool] = ..., decision_id: _Optional[str] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
 
 class LinkRetracted(_message.Message):
-    __slots__ = ("edge_id", "reason", "basis", "actor")
+    __slots__ = ("edge_id", "reason", "basis", "actor", "at")
     EDGE_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     BASIS_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
     edge_id: str
     reason: str
     basis: str
     actor: str
-    def __init__(self, edge_id: _Optional[str] = ..., reason: _Optional[str] = ..., basis: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+    at: str
+    def __init__(self, edge_id: _Optional[str] = ..., reason: _Optional[str] = ..., basis: _Optional[str] = ..., actor: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
 
 class PersonsMerged(_message.Message):
     __slots__ = ("survivor_id", "merged_id", "identifiers", "event_id", "edge_id", "decision_id")
@@ -429,18 +435,20 @@ class ReviewRequested(_message.Message):
     def __init__(self, review_id: _Optional[str] = ..., edge_id: _Optional[str] = ..., band: _Optional[str] = ...) -> None: ...
 
 class ReviewDecided(_message.Message):
-    __slots__ = ("review_id", "approved", "decision_id", "actor", "reason")
+    __slots__ = ("review_id", "approved", "decision_id", "actor", "reason", "at")
     REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
     APPROVED_FIELD_NUMBER: _ClassVar[int]
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
     review_id: str
     approved: bool
     decision_id: str
     actor: str
     reason: str
-    def __init__(self, review_id: _Optional[str] = ..., approved: _Optional[bool] = ..., decision_id: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    at: str
+    def __init__(self, review_id: _Optional[str] = ..., approved: _Optional[bool] = ..., decision_id: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
 
 class ModelTrained(_message.Message):
     __slots__ = ("model_version", "model", "records", "trained_at", "actor")

@@ -1,0 +1,102 @@
+"""The identifiers a collected call carries, in clear: user and anonymous ids, the alias's previous
+id, an email and a phone among its traits, and its context.externalIds.
+
+Identity links them; the collector checks them against the suppressed. Personal values are stored
+as tokens, so a reader passes `reveal` to decrypt them (None when the value was erased).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from cdp.api.common.v1 import event_pb2
+
+Reveal = Callable[[str, str, Any], Any]  # (event type, field name, stored value) -> value in clear
+_TYPE = re.compile(r"[^a-z0-9_]+")
+_ALIASES = {"userid": "user_id", "user_id": "user_id", "anonymousid": "anonymous_id", "anonymous_id": "anonymous_id"}
+_PERSONAL_TRAITS = ("email", "phone")
+PREVIOUS = "previous_id"  # an alias's previous id: identity decides which type it names
+
+
+def _object(text: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    value = orjson.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float | str):
+        return str(value)
+    return None
+
+
+def type_name(raw: object) -> str:
+    """An external id's type as an identifier type: lower-case, with underscores."""
+    name = _TYPE.sub("_", str(raw).strip().lower()).strip("_")
+    return _ALIASES.get(name.replace("_", ""), name)
+
+
+def normal_email(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    email = value.strip().lower()
+    local, _, domain = email.partition("@")
+    return email if local and domain and " " not in email else None
+
+
+def normal_phone(value: object) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    digits = "".join(c for c in text if c.isdigit())
+    if len(digits) < 7:
+        return None
+    return ("+" if text.strip().startswith("+") else "") + digits
+
+
+def _personal(kind: str, value: Any) -> str | None:
+    return normal_email(value) if kind == "email" else normal_phone(value)
+
+
+def call_identifiers(event: event_pb2.Event, reveal: Reveal) -> list[tuple[str, str]]:
+    """(type, value) of every identifier the call carries, in no particular order; emails and
+    phones normalised. An alias's previous id comes as PREVIOUS."""
+    found: list[tuple[str, str]] = []
+    if event.user_id:
+        found.append(("user_id", event.user_id))
+    if event.anonymous_id:
+        found.append(("anonymous_id", event.anonymous_id))
+    if event.previous_id:
+        found.append((PREVIOUS, event.previous_id))
+    context = _object(event.context) if event.context else {}
+    holders: list[tuple[str, dict[str, Any]]] = []
+    if event.type != "group" and event.traits:  # a group's traits describe the account
+        holders.append((event.type, _object(event.traits)))
+    if isinstance(context.get("traits"), dict):
+        holders.append((event.type, context["traits"]))
+    for event_type, traits in holders:
+        for kind in _PERSONAL_TRAITS:
+            if kind in traits:
+                value = _personal(kind, reveal(event_type, kind, traits[kind]))
+                if value:
+                    found.append((kind, value))
+    external = context.get("externalIds")
+    if isinstance(external, list):
+        for entry in external:
+            if not isinstance(entry, dict):
+                continue
+            kind, value = type_name(entry.get("type", "")), _text(entry.get("id"))
+            if not kind or value is None:
+                continue
+            if kind in _PERSONAL_TRAITS:
+                value = _personal(kind, value)
+            if value:
+                found.append((kind, value))
+    return list(dict.fromkeys(found))
