@@ -21,6 +21,8 @@ from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2 as pb
 from cdp.identity import domain, translate
 from cdp.identity.domain import Identifier
+from cdp.identity.matching import Matcher, Model, settings_from
+from cdp.identity.records import record_fields
 from cdp.identity.rules import LINK_DECISION, REVIEW_DECISION, SETTINGS_DECISION, IdentityRules
 from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
@@ -118,6 +120,11 @@ class IdentityApp(EventSourced):
         self.forgotten: dict[str, str] = {}  # person id -> who asked
         self.model_json = ""
         self.model_version = ""
+        # Weak identifiers in memory only: filled from the collector's log (load_records), not
+        # from identity's own events, and emptied of a person on forget.
+        self.matcher = Matcher(settings_from(self.rules.matching))
+        self.record_node: dict[str, Identifier] = {}
+        self.records_loaded = False
 
     def apply(self, message) -> None:
         event = translate.to_domain(message)
@@ -136,6 +143,7 @@ class IdentityApp(EventSourced):
                 self.sealed.pop(identifier, None)
         elif isinstance(message, pb.ModelTrained):
             self.model_json, self.model_version = message.model, message.model_version
+            self.matcher.model = Model.from_json(message.model)
 
     # Identifiers ----------------------------------------------------------------------------
 
@@ -153,9 +161,7 @@ class IdentityApp(EventSourced):
     def _is_protected(self, identifiers: Iterable[Identifier]) -> bool:
         return bool(self._protected) and any(i in self._protected for i in identifiers)
 
-    def call_identifiers(self, event) -> tuple[list[Identifier], dict[Identifier, str]]:
-        """The graph identifiers of a call, strongest first, blocked values left out; and the
-        personal ones' values in clear (to seal when first seen)."""
+    def _reveal(self, event):
         subject = subject_of(event.user_id, event.anonymous_id)
 
         def reveal(event_type: str, name: str, value: Any) -> Any:
@@ -164,6 +170,12 @@ class IdentityApp(EventSourced):
             text = self.vault.decrypt(subject, event_type, name, value)
             return orjson.loads(text) if text is not None else None
 
+        return reveal
+
+    def call_identifiers(self, event) -> tuple[list[Identifier], dict[Identifier, str]]:
+        """The graph identifiers of a call, strongest first, blocked values left out; and the
+        personal ones' values in clear (to seal when first seen)."""
+        reveal = self._reveal(event)
         found: list[Identifier] = []
         clear: dict[Identifier, str] = {}
         for raw_kind, value in call_identifiers(event, reveal):
@@ -184,6 +196,8 @@ class IdentityApp(EventSourced):
 
     async def handle(self, notifications) -> Sequence[StoredEvent]:
         """Decide the evidence of each collected call (a follower handler)."""
+        if not self.records_loaded:
+            await self.load_records()
         calls = [cast(collector_pb2.EventAccepted, decode(n.topic, n.payload)) for n in notifications]
         # One key transaction for the subjects whose emails and phones are decrypted below.
         subjects = {subject_of(c.event.user_id, c.event.anonymous_id) for c in calls if _may_be_personal(c.event)}
@@ -207,7 +221,122 @@ class IdentityApp(EventSourced):
                 at,
             )
             out.extend(self._commit_events(events, clear))
+            out.extend(self._match_call(accepted.event, found[0], at))
         return out
+
+    # Matching weak identifiers ----------------------------------------------------------------
+
+    def _record(self, event, head: Identifier) -> list | None:
+        """Hold the call's weak identifiers as the record of its strongest identifier; returns the
+        candidates the model scores for it (None: the call has no matching fields)."""
+        fields = record_fields(event, self.matcher.settings.fields, self._reveal(event))
+        if not fields:
+            return None
+        record_id = f"{head[0]}\x00{head[1]}"
+        self.record_node[record_id] = head
+        return self.matcher.add(record_id, head[0], fields)
+
+    def _match_call(self, event, head: Identifier, at: str) -> list[StoredEvent]:
+        candidates = self._record(event, head)
+        if not candidates or self.matcher.model is None:
+            return []
+        person = self.graph.person_of.get(head)
+        for candidate in candidates:
+            band = self.rules.band(candidate.probability)
+            if band == "reject":
+                break  # best first: the rest score lower
+            other = self.record_node.get(candidate.record_id)
+            if other is None or self.graph.person_of.get(other) == person or not self._may_join(head, other):
+                continue
+            return self._commit_events(self._propose_match(head, other, candidate, at), {})
+        return []
+
+    def _may_join(self, record: Identifier, other: Identifier) -> bool:
+        """One record of each source per person (a source's records are taken to be distinct)."""
+        if not self.matcher.settings.one_per_source:
+            return True
+        person = self.graph.person_of.get(other, "")
+        return all(kind != record[0] for kind, _ in self.graph.members.get(person, ()))
+
+    def _propose_match(self, a: Identifier, b: Identifier, candidate, at: str) -> list[domain.GraphEvent]:
+        assert self.matcher.model is not None
+        version = self.matcher.model.version
+        return self.graph.propose_match(
+            a,
+            b,
+            candidate.probability,
+            self.rules.band(candidate.probability),
+            version,
+            tuple(candidate.levels),
+            self.policy,
+            edge_id_for(a, b, version),
+            self._is_protected,
+            at,
+        )
+
+    async def load_records(self) -> None:
+        """Fill the matcher from the identify calls identity has followed (at start)."""
+        async with self.uow.transaction():
+            if self.records_loaded:
+                return
+            async for n in self.collector.history():
+                accepted = cast(collector_pb2.EventAccepted, decode(n.topic, n.payload))
+                if accepted.event.type != "identify":
+                    continue
+                found, _ = self.call_identifiers(accepted.event)
+                if found and self.graph.person_of.get(found[0]) not in self.forgotten:
+                    self._record(accepted.event, found[0])
+            self.records_loaded = True
+
+    async def train(self, max_pairs: int, actor: str) -> pb.TrainResponse:
+        """Fit the model on the records held, then re-match every record with it: links it now makes
+        are proposed; a former model's links it no longer makes are withdrawn."""
+        if not self.records_loaded:
+            await self.load_records()
+        async with self.uow.transaction() as tx:
+            if len(self.matcher) < 2:
+                raise InvalidArgument("records", "fewer than two records with matching fields are held")
+            model = self.matcher.train(max_pairs or 1_000_000)
+            trained = pb.ModelTrained(
+                model_version=model.version,
+                model=model.to_json(),
+                records=len(self.matcher),
+                trained_at=self.now_iso(),
+                actor=actor,
+            )
+            self.apply(trained)
+            stored = [self.next_event(derived_id("identity-model", model.version), trained)]
+            review = float(self.rules.settings.get("bands", {}).get("review", 0.5))
+            pairs = self.matcher.score_all()
+            by_pair = {domain.pair(self.record_node[a], self.record_node[b]): c for a, b, c in pairs}
+            chosen = self.matcher.best_links(pairs, review)
+            at = self.now_iso()
+            kept: set[tuple[Identifier, Identifier]] = set()
+            links = reviews = 0
+            for ra, rb, _ in chosen:
+                a, b = self.record_node[ra], self.record_node[rb]
+                kept.add(domain.pair(a, b))
+                if self.graph.person_of.get(a) == self.graph.person_of.get(b):
+                    continue
+                events = self._propose_match(a, b, by_pair[domain.pair(a, b)], at)
+                links += sum(1 for e in events if isinstance(e, domain.LinkEvidenced) and e.edge.active)
+                reviews += sum(1 for e in events if isinstance(e, domain.ReviewRequested))
+                stored.extend(self._commit_events(events, {}))
+            stale = domain.Verdict(domain.REFUSE, (f"model {model.version} does not link this pair",), "")
+            for edge in list(self.graph.edges.values()):
+                if edge.rule == domain.PROBABILISTIC and edge.active and domain.pair(edge.a, edge.b) not in kept:
+                    change = self.graph.reconsider(edge.edge_id, stale, actor, at)
+                    if change is not None:
+                        stored.extend(self._commit_events([change], {}))
+            tx.add(stored)
+        return pb.TrainResponse(
+            model_version=model.version,
+            records=len(self.matcher),
+            candidate_pairs=len(pairs),
+            links=links,
+            reviews=reviews,
+            summary=model.to_json(),
+        )
 
     def _commit_events(self, events: Sequence[domain.GraphEvent], clear: dict[Identifier, str]) -> list[StoredEvent]:
         """Apply the events, as they are decided, and store them with the merges and splits they cause."""
@@ -413,6 +542,9 @@ class IdentityApp(EventSourced):
         async with self.uow.transaction() as tx:
             identifiers = self.graph.identifiers_of(person_id)
             destroyed = self.vault.destroy(f"{kind}:{value}" for kind, value in identifiers)
+            for kind, value in identifiers:
+                if self.record_node.pop(f"{kind}\x00{value}", None) is not None:
+                    self.matcher.remove(f"{kind}\x00{value}")
             # An identifier another person's evidence also names (a shared device, a team mailbox)
             # is not suppressed: that would drop the other person's calls.
             shared = {i for i in identifiers if self._shared(i, person_id)}
