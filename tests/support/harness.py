@@ -28,6 +28,7 @@ from cdp.api.activation.v1 import activation_pb2
 from cdp.api.common.v1 import event_pb2
 from cdp.api.profile.v1 import profile_pb2
 from cdp.collector.application import Collector
+from cdp.collector.suppression import Suppressions
 from cdp.identity.application import TOPICS_FOLLOWED, IdentityApp
 from cdp.platform import config as config_module
 from cdp.platform.auth import Caller
@@ -111,8 +112,12 @@ class Harness:
         self.uows = {s: unit_of_work(store, s) for s, store in self.stores.items()}
         self.vault = open_vault(self.config)
         clock = self.clock
+        self.suppressions = Suppressions(load_master_key(store_config.data_dir), StoreLog(self.stores["identity"]))
         self.collector = Collector(
-            self.uows["collector"], PersonalData(self.vault, self.uows["collector"].decider), clock
+            self.uows["collector"],
+            PersonalData(self.vault, self.uows["collector"].decider),
+            clock,
+            suppressions=self.suppressions,
         )
 
         collector_log = StoreLog(self.stores["collector"])
@@ -187,6 +192,7 @@ class Harness:
         return self.collector.create_source(name, server_side).write_key
 
     async def ingest(self, write_key: str, events: Sequence[event_pb2.Event]):
+        await self.suppressions.refresh()  # the service reads identity's list every 0.25 s
         return await self.collector.ingest_async(write_key, events)
 
     async def settle(self, timeout: float = 10.0) -> None:

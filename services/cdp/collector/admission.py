@@ -21,6 +21,7 @@ from cdp.api.common.v1 import event_pb2
 from cdp.collector import domain
 from cdp.collector.plans import TrackingPlan
 from cdp.collector.registry import Registry, Source
+from cdp.collector.suppression import Suppressions
 from cdp.platform import errors
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso
 from cdp.platform.decisions import Decider
@@ -104,11 +105,19 @@ class Admitted:
 
 
 class Admission:
-    def __init__(self, registry: Registry, decider: Decider, personal: PersonalData, clock: Clock = SYSTEM_CLOCK):
+    def __init__(
+        self,
+        registry: Registry,
+        decider: Decider,
+        personal: PersonalData,
+        clock: Clock = SYSTEM_CLOCK,
+        suppressions: Suppressions | None = None,
+    ):
         self.clock = clock
         self.registry = registry
         self.decider = decider
         self.personal = personal
+        self.suppressions = suppressions
 
     def check_batch(self, write_key: str, events: Sequence[event_pb2.Event]) -> Source:
         """The batch's source; raises UnknownWriteKey or BatchTooLarge."""
@@ -123,9 +132,14 @@ class Admission:
             {
                 subject_of(e.user_id, e.anonymous_id)
                 for e in events
-                if (e.user_id or e.anonymous_id) and domain.is_good_id(e.user_id or e.anonymous_id)
+                if (e.user_id or e.anonymous_id)
+                and domain.is_good_id(e.user_id or e.anonymous_id)
+                and not self._suppressed(e)  # a forgotten subject gets no new key
             }
         )
+
+    def _suppressed(self, event: event_pb2.Event) -> str:
+        return self.suppressions.matched(event) if self.suppressions else ""
 
     def admit(self, write_key: str, events: Sequence[event_pb2.Event], *, all_or_nothing: bool = False) -> Admitted:
         """The events to store and their acks."""
@@ -147,6 +161,18 @@ class Admission:
         event_id = derived_id("event", source.source_id, event.message_id)
         if event_id in batch.seen:
             return batch.ack(index, DUPLICATE, event_id)
+        suppressed = self._suppressed(event)
+        if suppressed:
+            # Acknowledged (a client must not send it again), stored as the drop alone.
+            dropped = pb.EventSuppressed(
+                event_id=str(event_id),
+                source_id=source.source_id,
+                message_id=event.message_id,
+                event_type=event.type,
+                identifier_type=suppressed,
+                at=batch.received_at,
+            )
+            return batch.accept(index, event_id, dropped)
         accepted = pb.EventAccepted(
             event_id=str(event_id), source_id=source.source_id, server_side=source.server_side, event=event
         )

@@ -29,6 +29,7 @@ from cdp.collector.admission import (
 from cdp.collector.ingest import GATHER_S, GroupIngest
 from cdp.collector.quarantine import Quarantine
 from cdp.collector.registry import NotFound, Registry, Source, UnknownWriteKey
+from cdp.collector.suppression import Suppressions
 from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.personal import PersonalData
 from cdp.platform.published import decode, topic_of
@@ -60,13 +61,20 @@ corrected_timestamp = domain.corrected_timestamp
 
 
 class Collector:
-    def __init__(self, uow: UnitOfWork, personal: PersonalData, clock: Clock = SYSTEM_CLOCK):
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        personal: PersonalData,
+        clock: Clock = SYSTEM_CLOCK,
+        suppressions: Suppressions | None = None,
+    ):
         self.uow = uow
         self.store = uow.store
         self.decider = uow.decider
         self.personal = personal
+        self.suppressions = suppressions
         self.registry = Registry(self.store, clock)
-        self.admission = Admission(self.registry, self.decider, personal, clock)
+        self.admission = Admission(self.registry, self.decider, personal, clock, suppressions)
         self.waiting = Quarantine(self.registry, self.admission, personal)
         self._group = GroupIngest(self)
         self.rebuild()

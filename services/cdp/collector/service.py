@@ -6,12 +6,18 @@ from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
 from cdp.collector.application import Collector
 from cdp.collector.http_api import start_http
 from cdp.collector.servicer import CollectorServicer
+from cdp.collector.suppression import Suppressions
+from cdp.platform.eventlog import GrpcLog
 from cdp.platform.personal import PersonalData
 from cdp.platform.service import Declaration, Runtime, Servicer, full_name
+from cdp.platform.vault import load_master_key
 
 
 async def declare(runtime: Runtime) -> Declaration:
-    collector = Collector(runtime.uow, PersonalData(runtime.vault, runtime.decider))
+    suppressions = Suppressions(
+        load_master_key(runtime.config.credentials_path), GrpcLog(runtime.channel("identity"))
+    )
+    collector = Collector(runtime.uow, PersonalData(runtime.vault, runtime.decider), suppressions=suppressions)
     declaration = Declaration(
         servicers=[
             Servicer(
@@ -20,7 +26,7 @@ async def declare(runtime: Runtime) -> Declaration:
                 full_name(collector_pb2, "CollectorService"),
             )
         ],
-        tasks={"follow-own-store": collector.follow_own_store},
+        tasks={"follow-own-store": collector.follow_own_store, "follow-suppressions": suppressions.follow},
     )
     config = runtime.config
     if config.http_port:

@@ -10,6 +10,7 @@ of the identifiers evidenced as theirs.
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
@@ -27,13 +28,15 @@ from cdp.identity.rules import LINK_DECISION, REVIEW_DECISION, SETTINGS_DECISION
 from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from cdp.platform.eventlog import Upstream
-from cdp.platform.identifiers import PREVIOUS, call_identifiers, normal_email, normal_phone
+from cdp.platform.identifiers import PREVIOUS, call_identifiers, graph_value, suppression_key
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
 from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
-from cdp.platform.vault import Vault, blind_index, is_token
+from cdp.platform.vault import Vault, is_token
+
+log = logging.getLogger(__name__)
 
 UPSTREAM = "collector"
 STATE = (
@@ -61,12 +64,6 @@ def new_person_id(identifier: Identifier) -> str:
 def edge_id_for(a: Identifier, b: Identifier, cause: str) -> str:
     x, y = domain.pair(a, b)
     return str(derived_id("identity-edge", cause, *x, *y))
-
-
-def suppression_key(master_key: bytes, identifier: Identifier) -> str:
-    """The keyed hash a collector checks a call's identifiers against (graph form: emails and
-    phones already blind)."""
-    return blind_index(master_key, "suppressed", f"{identifier[0]}\x00{identifier[1]}")
 
 
 class _Policy:
@@ -147,16 +144,9 @@ class IdentityApp(EventSourced):
 
     # Identifiers ----------------------------------------------------------------------------
 
-    def blind(self, kind: str, value: str) -> str:
-        return blind_index(self._index_key, kind, value)
-
     def _graph_identifier(self, kind: str, value: str) -> Identifier:
         """An identifier as the graph holds it: emails and phones by blind index."""
-        if kind == domain.EMAIL:
-            return (kind, self.blind(kind, normal_email(value) or value))
-        if kind == domain.PHONE:
-            return (kind, self.blind(kind, normal_phone(value) or value))
-        return (kind, value)
+        return (kind, graph_value(self._index_key, kind, value))
 
     def _is_protected(self, identifiers: Iterable[Identifier]) -> bool:
         return bool(self._protected) and any(i in self._protected for i in identifiers)
@@ -275,25 +265,27 @@ class IdentityApp(EventSourced):
         )
 
     async def load_records(self) -> None:
-        """Fill the matcher from the identify calls identity has followed (at start)."""
-        async with self.uow.transaction():
-            if self.records_loaded:
-                return
-            async for n in self.collector.history():
+        """Fill the matcher from the identify calls identity has followed (once, at start; called
+        inside the follower's or a command's transaction, so the position stays put)."""
+        if self.records_loaded:
+            return
+        async for n in self.collector.history():
+            try:
                 accepted = cast(collector_pb2.EventAccepted, decode(n.topic, n.payload))
                 if accepted.event.type != "identify":
                     continue
                 found, _ = self.call_identifiers(accepted.event)
                 if found and self.graph.person_of.get(found[0]) not in self.forgotten:
                     self._record(accepted.event, found[0])
-            self.records_loaded = True
+            except Exception as error:  # a poison event is the follower's to park, not a reason to stall
+                log.warning("matching records: skipped collector event %d (%s)", n.id, type(error).__name__)
+        self.records_loaded = True
 
     async def train(self, max_pairs: int, actor: str) -> pb.TrainResponse:
         """Fit the model on the records held, then re-match every record with it: links it now makes
         are proposed; a former model's links it no longer makes are withdrawn."""
-        if not self.records_loaded:
-            await self.load_records()
         async with self.uow.transaction() as tx:
+            await self.load_records()
             if len(self.matcher) < 2:
                 raise InvalidArgument("records", "fewer than two records with matching fields are held")
             model = self.matcher.train(max_pairs or 1_000_000)
@@ -548,7 +540,7 @@ class IdentityApp(EventSourced):
             # An identifier another person's evidence also names (a shared device, a team mailbox)
             # is not suppressed: that would drop the other person's calls.
             shared = {i for i in identifiers if self._shared(i, person_id)}
-            keys = [suppression_key(self._index_key, i) for i in identifiers if i not in shared]
+            keys = [suppression_key(self._index_key, *i) for i in identifiers if i not in shared]
             messages: list[Any] = [
                 pb.SubjectForgotten(person_id=person_id, keys_destroyed=destroyed, requested_by=requested_by)
             ]
@@ -568,7 +560,7 @@ class IdentityApp(EventSourced):
 
     async def lift_suppression(self, kind: str, value: str, reason: str, actor: str) -> bool:
         async with self.uow.transaction() as tx:
-            key = suppression_key(self._index_key, self._graph_identifier(kind, value))
+            key = suppression_key(self._index_key, *self._graph_identifier(kind, value))
             if key not in self.suppressed:
                 return False
             lifted = pb.SuppressionLifted(key=key, requested_by=actor, reason=reason)

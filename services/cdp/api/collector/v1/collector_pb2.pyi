@@ -311,6 +311,22 @@ class EventReleased(_message.Message):
     at: str
     def __init__(self, event_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., at: _Optional[str] = ...) -> None: ...
 
+class EventSuppressed(_message.Message):
+    __slots__ = ("event_id", "source_id", "message_id", "event_type", "identifier_type", "at")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    source_id: str
+    message_id: str
+    event_type: str
+    identifier_type: str
+    at: str
+    def __init__(self, event_id: _Optional[str] = ..., source_id: _Optional[str] = ..., message_id: _Optional[str] = ..., event_type: _Optional[str] = ..., identifier_type: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
 class EventRejected(_message.Message):
     __slots__ = ("source_id", "event", "field", "rule", "plan_name", "plan_version", "decision_id", "at")
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]

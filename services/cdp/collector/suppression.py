@@ -1,0 +1,73 @@
+"""Calls of forgotten persons, dropped at the door.
+
+Identity publishes the identifiers of a forgotten person (IdentifiersSuppressed, by keyed hash)
+and lifts them (SuppressionLifted). Every collector process reads that log for itself, with no
+tracking of its own (replicas share nothing here), and drops a call carrying a suppressed
+identifier before anything of it is encrypted or stored; the drop is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from cdp.api.common.v1 import event_pb2
+from cdp.api.identity.v1 import identity_pb2
+from cdp.platform.eventlog import LogReader
+from cdp.platform.identifiers import PREVIOUS, call_identifiers, graph_value, suppression_key
+from cdp.platform.published import decode, topic_of
+
+log = logging.getLogger(__name__)
+
+TOPICS = topic_of(identity_pb2.IdentifiersSuppressed, identity_pb2.SuppressionLifted)
+REFRESH_EVERY_S = 0.25
+PAGE = 1000
+
+
+class Suppressions:
+    def __init__(self, master_key: bytes, identity_log: LogReader | None):
+        self._master_key = master_key
+        self.log = identity_log
+        self.keys: set[str] = set()
+        self.position = 0
+        self.read_once = identity_log is None
+        self._warned = False
+
+    async def refresh(self) -> None:
+        """Read what identity published since (a no-op without its log)."""
+        if self.log is None:
+            return
+        while True:
+            response = await self.log.read(self.position, PAGE, topics=TOPICS)
+            for n in response.notifications:
+                message = decode(n.topic, n.payload)
+                if isinstance(message, identity_pb2.IdentifiersSuppressed):
+                    self.keys.update(message.keys)
+                elif isinstance(message, identity_pb2.SuppressionLifted):
+                    self.keys.discard(message.key)
+                self.position = n.id
+            self.read_once = True
+            if len(response.notifications) < PAGE:
+                return
+
+    async def follow(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+                self._warned = False
+            except Exception as error:  # identity is down: keep the list as it was, try again
+                if not self._warned:
+                    log.warning("collector: reading suppressed identifiers from identity failed: %s", error)
+                    self._warned = True
+            await asyncio.sleep(REFRESH_EVERY_S)
+
+    def matched(self, event: event_pb2.Event) -> str:
+        """The type of the first suppressed identifier the call carries ("" when none)."""
+        if not self.keys:
+            return ""
+        for kind, value in call_identifiers(event, lambda _type, _name, v: v):
+            for candidate in ("user_id", "anonymous_id") if kind == PREVIOUS else (kind,):
+                form = graph_value(self._master_key, candidate, value)
+                if suppression_key(self._master_key, candidate, form) in self.keys:
+                    return candidate
+        return ""
