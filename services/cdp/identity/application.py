@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 UPSTREAM = "collector"
 STATE = (
+    pb.RulesApplied,
     pb.IdentifierSeen,
     pb.LinkEvidenced,
     pb.LinkRedecided,
@@ -112,6 +113,8 @@ class IdentityApp(EventSourced):
 
     def reset(self) -> None:
         self.graph = domain.IdentityGraph(new_person_id)
+        self.log: list[domain.GraphEvent] = []  # the graph's events, in log order (to decide again)
+        self.rules_applied = ""  # the policy revision the evidence was last decided under
         self.sealed: dict[Identifier, str] = {}  # personal identifier -> its token
         self.suppressed: dict[str, str] = {}  # suppression key -> person id
         self.forgotten: dict[str, str] = {}  # person id -> who asked
@@ -123,10 +126,14 @@ class IdentityApp(EventSourced):
         self.record_node: dict[str, Identifier] = {}
         self.records_loaded = False
 
+    def _fold(self, event: domain.GraphEvent) -> list[domain.Consequence]:
+        self.log.append(event)
+        return self.graph.apply(event)
+
     def apply(self, message) -> None:
         event = translate.to_domain(message)
         if event is not None:
-            self.graph.apply(event)
+            self._fold(event)
             if isinstance(message, pb.IdentifierSeen) and message.sealed:
                 self.sealed[translate.identifier(message.identifier)] = message.sealed
         elif isinstance(message, pb.IdentifiersSuppressed):
@@ -138,6 +145,8 @@ class IdentityApp(EventSourced):
             self.forgotten[message.person_id] = message.requested_by
             for identifier in self.graph.members.get(message.person_id, ()):
                 self.sealed.pop(identifier, None)
+        elif isinstance(message, pb.RulesApplied):
+            self.rules_applied = message.revision
         elif isinstance(message, pb.ModelTrained):
             self.model_json, self.model_version = message.model, message.model_version
             self.matcher.model = Model.from_json(message.model)
@@ -188,12 +197,14 @@ class IdentityApp(EventSourced):
         """Decide the evidence of each collected call (a follower handler)."""
         if not self.records_loaded:
             await self.load_records()
+        out: list[StoredEvent] = []
+        if self.rules_applied != self.decider.revision:
+            out.extend(self.redecide())
         calls = [cast(collector_pb2.EventAccepted, decode(n.topic, n.payload)) for n in notifications]
         # One key transaction for the subjects whose emails and phones are decrypted below.
         subjects = {subject_of(c.event.user_id, c.event.anonymous_id) for c in calls if _may_be_personal(c.event)}
         if subjects:
             self.vault.keys_for(subjects)
-        out: list[StoredEvent] = []
         at = self.now_iso()
         for accepted in calls:
             found, clear = self.call_identifiers(accepted.event)
@@ -213,6 +224,30 @@ class IdentityApp(EventSourced):
             out.extend(self._commit_events(events, clear))
             out.extend(self._match_call(accepted.event, found[0], at))
         return out
+
+    # A new identity policy ------------------------------------------------------------------
+
+    def redecided_under(self, policy: domain.LinkPolicy) -> domain.IdentityGraph:
+        """The graph this log would make under that policy (the live one's rules for what is
+        blocked and protected)."""
+        return domain.redecided(self.log, new_person_id, policy, edge_id_for, self._is_protected, self.rules.band)
+
+    def redecide(self) -> list[StoredEvent]:
+        """Decide every piece of evidence again under the policy in force (called once per
+        revision, inside the follower's transaction); the edges it decides otherwise change, and
+        persons merge and split accordingly."""
+        at = self.now_iso()
+        changes: list[domain.GraphEvent] = []
+        if self.log:
+            simulated = self.redecided_under(self.policy)
+            changes.extend(domain.redecisions(self.graph, simulated, "identity policy", at))
+        stored = self._commit_events(changes, {})
+        applied = pb.RulesApplied(revision=self.decider.revision, changed=len(changes), at=at)
+        self.apply(applied)
+        stored.append(self.next_event(derived_id("identity-rules", self.decider.revision), applied))
+        if changes:
+            log.info("identity: the policy in force re-decided %d piece(s) of evidence", len(changes))
+        return stored
 
     # Matching weak identifiers ----------------------------------------------------------------
 
@@ -338,7 +373,7 @@ class IdentityApp(EventSourced):
             if isinstance(event, domain.IdentifierSeen) and event.identifier in clear:
                 sealed = self._seal(event.identifier, clear[event.identifier])
             out.append(self._stored(event, sealed))
-            for consequence in self.graph.apply(event):
+            for consequence in self._fold(event):
                 if not (isinstance(consequence, domain.PersonsMerged) and consequence.fresh):
                     out.append(self._stored(consequence))
         return out
@@ -475,9 +510,7 @@ class IdentityApp(EventSourced):
     def _commit_with_splits(self, events: Sequence[domain.GraphEvent]) -> tuple[list[StoredEvent], list]:
         stored = self._commit_events(events, {})
         splits = [
-            cast(pb.PersonSplit, decode(s.topic, s.state))
-            for s in stored
-            if s.topic == topic_of(pb.PersonSplit)[0]
+            cast(pb.PersonSplit, decode(s.topic, s.state)) for s in stored if s.topic == topic_of(pb.PersonSplit)[0]
         ]
         return stored, splits
 
@@ -508,7 +541,9 @@ class IdentityApp(EventSourced):
             )
             if not decision.result.get("allow"):
                 raise PermissionDenied(decision.result.get("reasons", []), decision.id, "review_id")
-            event = domain.ReviewDecided(review_id, approve, decision.id, caller.subject, reason, self.now_iso())
+            event = self.graph.review(
+                review_id, approve, decision.id, caller.subject, reason, self.now_iso(), self.policy, self._is_protected
+            )
             stored = self._commit_events([event], {})
             tx.add(stored)
         merges = [cast(pb.PersonsMerged, decode(s.topic, s.state)) for s in stored if s.topic.endswith("PersonsMerged")]

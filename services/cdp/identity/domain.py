@@ -279,13 +279,15 @@ class IdentityGraph:
         joined = [head]
         fresh = [i for i in found[1:] if not self.evidenced(head, i)]
         # The call as a whole first: a merge too big to make unreviewed is held whole.
-        whole = self._proposal(found, rule, protected) if fresh else None
+        whole = self._proposal([head, *fresh], rule, protected) if fresh else None
         held_whole = policy.decide(whole) if whole is not None and whole.persons > 1 else None
         if held_whole is not None and held_whole.outcome != HOLD:
             held_whole = None
         for other in found[1:]:
             if other not in fresh:
-                joined.append(other)  # decided before, when the pair was first seen
+                # Decided when the pair was first seen: it counts only if it was admitted.
+                if self.person_of.get(other) == self.person_of.get(head):
+                    joined.append(other)
                 continue
             proposal = self._proposal([*joined, other], rule, protected)
             verdict = held_whole or (policy.decide(proposal) if proposal is not None else None)
@@ -380,6 +382,29 @@ class IdentityGraph:
             band=band,
         )
 
+    def review(
+        self,
+        review_id: str,
+        approve: bool,
+        decision_id: str,
+        actor: str,
+        reason: str,
+        at: str,
+        policy: LinkPolicy,
+        protected: Callable[[Iterable[Identifier]], bool],
+    ) -> ReviewDecided:
+        """A reviewer's verdict on a held link. An approval overrides the hold, not the rules: a
+        link that would now break a limit (or join a protected person) is not made."""
+        edge = self.edges[self.reviews[review_id]]
+        if approve:
+            band = LINK if edge.rule == PROBABILISTIC else ""
+            proposal = self._proposal([edge.a, edge.b], edge.rule, protected, band)
+            verdict = policy.decide(proposal) if proposal is not None else None
+            if verdict is not None and verdict.outcome == REFUSE:
+                refused = "approval refused: " + "; ".join(verdict.reasons)
+                return ReviewDecided(review_id, False, verdict.decision_id, actor, refused, at)
+        return ReviewDecided(review_id, approve, decision_id, actor, reason, at)
+
     def reconsider(self, edge_id: str, verdict: Verdict, actor: str, at: str = "") -> LinkRedecided | None:
         """A new decision on an edge (a new policy, or a retrained model); None if unchanged."""
         edge = self.edges[edge_id]
@@ -398,9 +423,7 @@ class IdentityGraph:
         self, edge_ids: Iterable[str], reason: str, basis: str = "", actor: str = "", at: str = ""
     ) -> list[LinkRetracted]:
         return [
-            LinkRetracted(e, reason, basis, actor, at)
-            for e in dict.fromkeys(edge_ids)
-            if not self.edges[e].retracted
+            LinkRetracted(e, reason, basis, actor, at) for e in dict.fromkeys(edge_ids) if not self.edges[e].retracted
         ]
 
     def split_edges(self, person_id: str, part: set[Identifier] | None) -> list[str]:
@@ -569,3 +592,116 @@ class IdentityGraph:
     def _note(self, persons: set[str], item: HistoryItem) -> None:
         for person_id in persons:
             self.history.setdefault(person_id, []).append(item)
+
+
+# Deciding the whole log again ------------------------------------------------------------------
+
+
+def redecided(
+    log: Sequence[GraphEvent],
+    person_id_for: Callable[[Identifier], str],
+    policy: LinkPolicy,
+    edge_id: Callable[[Identifier, Identifier, str], str],
+    protected: Callable[[Iterable[Identifier]], bool],
+    band_of: Callable[[float], str],
+) -> IdentityGraph:
+    """The graph the same evidence would make had this policy been in force from the start: each
+    call's evidence proposed again in log order (limits are first come, first served), a model's
+    scores banded again; retractions and reviewers' verdicts stand, policy re-decisions do not."""
+    graph = IdentityGraph(person_id_for)
+    # A call's identifiers first seen are seen again when its evidence is proposed again.
+    proposed_calls = {e.edge.event_id for e in log if isinstance(e, LinkEvidenced) and e.edge.rule != PROBABILISTIC}
+    i = 0
+    while i < len(log):
+        event = log[i]
+        if isinstance(event, LinkEvidenced) and event.edge.rule != PROBABILISTIC and event.edge.event_id:
+            cause = event.edge.event_id
+            group: list[Edge] = []
+            while i < len(log) and isinstance(log[i], LinkEvidenced | ReviewRequested):
+                current = log[i]
+                if isinstance(current, LinkEvidenced):
+                    if current.edge.event_id != cause:
+                        break
+                    group.append(current.edge)
+                i += 1
+            head = group[0].a
+
+            def same_edge_id(a: Identifier, b: Identifier, cause: str = cause) -> str:
+                return edge_id(a, b, cause)
+
+            proposed = graph.propose_call(
+                [head, *(e.b for e in group)],
+                cause,
+                group[0].rule,
+                group[0].rule_version,
+                policy,
+                same_edge_id,
+                protected,
+                group[0].at,
+            )
+            for step in proposed:
+                graph.apply(step)
+            continue
+        i += 1
+        if isinstance(event, LinkEvidenced):
+            edge = event.edge
+            for step in graph.propose_match(
+                edge.a,
+                edge.b,
+                edge.score,
+                band_of(edge.score),
+                edge.rule_version,
+                edge.weights,
+                policy,
+                edge.edge_id,
+                protected,
+                edge.at,
+            ):
+                graph.apply(step)
+        elif isinstance(event, LinkRedecided):
+            if not event.decision_id and event.edge_id in graph.edges:  # a retrained model's withdrawal
+                graph.apply(event)
+        elif isinstance(event, ReviewRequested):
+            continue  # proposing again asks for the reviews it needs
+        elif isinstance(event, IdentifierSeen) and event.event_id in proposed_calls:
+            continue
+        elif isinstance(event, LinkRetracted):
+            if event.edge_id in graph.edges:
+                graph.apply(event)
+        elif isinstance(event, ReviewDecided):
+            if event.review_id in graph.reviews:
+                graph.apply(
+                    graph.review(
+                        event.review_id,
+                        event.approved,
+                        event.decision_id,
+                        event.actor,
+                        event.reason,
+                        event.at,
+                        policy,
+                        protected,
+                    )
+                )
+        else:
+            graph.apply(event)
+    return graph
+
+
+def redecisions(live: IdentityGraph, simulated: IdentityGraph, actor: str, at: str) -> list[LinkRedecided]:
+    """The changes that make the live graph's admitted evidence what a re-decision made it."""
+    out: list[LinkRedecided] = []
+    for edge_id, edge in live.edges.items():
+        now = simulated.edges.get(edge_id)
+        if now is None or edge.retracted or now.active == edge.active:
+            continue
+        reason = now.reason or "admitted by the identity policy in force"
+        out.append(LinkRedecided(edge_id, now.active, now.decision_id, reason, actor, at))
+    return out
+
+
+def partition_changes(before: IdentityGraph, after: IdentityGraph) -> tuple[list[str], list[str]]:
+    """The persons of `before` that `after` splits, and the persons of `after` that merge several
+    of `before`'s."""
+    splits = [p for p, members in before.members.items() if len({after.person_of.get(m) for m in members}) > 1]
+    merges = [p for p, members in after.members.items() if len({before.person_of.get(m) for m in members}) > 1]
+    return sorted(splits), sorted(merges)

@@ -386,6 +386,16 @@ class LinkRetracted(_message.Message):
     at: str
     def __init__(self, edge_id: _Optional[str] = ..., reason: _Optional[str] = ..., basis: _Optional[str] = ..., actor: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
 
+class RulesApplied(_message.Message):
+    __slots__ = ("revision", "changed", "at")
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    revision: str
+    changed: int
+    at: str
+    def __init__(self, revision: _Optional[str] = ..., changed: _Optional[int] = ..., at: _Optional[str] = ...) -> None: ...
+
 class PersonsMerged(_message.Message):
     __slots__ = ("survivor_id", "merged_id", "identifiers", "event_id", "edge_id", "decision_id")
     SURVIVOR_ID_FIELD_NUMBER: _ClassVar[int]
