@@ -4,16 +4,22 @@ must refuse, forgetting exactly one person, and suppression of what was forgotte
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+from pathlib import Path
 
 import orjson
 import pytest
 
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2
+from cdp.identity.application import IdentityApp
+from cdp.platform.config import REPO_POLICIES
 from cdp.platform.errors import InvalidArgument
 from cdp.platform.published import decode, topic_of
 from support.calls import event
 from support.harness import Harness
+from support.kernel import unit_of_work
 
 TS = "2026-11-30T10:00:00Z"
 JUNK = ["undefined", "null", "0", "-1", "anonymous", "[object Object]", "00000000-0000-0000-0000-000000000000", " "]
@@ -218,5 +224,51 @@ def test_retract_split_and_history(tmp_path):
             assert len(splits) == 1 and h.identity.resolve("anonymous_id", "a1") != u1
             with pytest.raises(InvalidArgument, match="identifiers"):
                 await h.identity.split(u1, [("user_id", "nobody")], "", "steward")
+
+    run(scenario)
+
+
+def candidate(tmp_path, change) -> Path:
+    """The repository's policies with the identity data changed."""
+    target = tmp_path / "candidate"
+    shutil.copytree(REPO_POLICIES, target)
+    data_file = target / "data" / "identity.json"
+    data = json.loads(data_file.read_text())
+    change(data["cdp"]["identity"])
+    data_file.write_text(json.dumps(data))
+    return target
+
+
+def test_a_new_identity_policy_decides_the_evidence_again(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            await h.ingest(
+                key,
+                [
+                    identify("k1", user_id="alice", anonymous_id="kiosk"),
+                    identify("k2", user_id="bob", anonymous_id="kiosk"),
+                    identify("k3", user_id="carol", anonymous_id="c1"),
+                ],
+            )
+            await h.settle()
+            alice, bob = h.identity.resolve("user_id", "alice"), h.identity.resolve("user_id", "bob")
+            assert alice != bob
+
+            def two_user_ids(identity: dict) -> None:
+                identity["types"]["user_id"]["limit"] = 2
+
+            # The same store, under a policy that lets a person hold two user ids (a restart with it).
+            uow = unit_of_work(h.stores["identity"], "identity", candidate(tmp_path, two_user_ids))
+            looser = IdentityApp(uow, h.vault, h.identity._index_key, h.identity.collector)
+            stored = await looser.handle([])
+            uow.commit(stored)
+            assert looser.resolve("user_id", "bob") == looser.resolve("user_id", "alice") == alice
+            merged = [decode(s.topic, s.state) for s in stored if s.topic == topic_of(identity_pb2.PersonsMerged)[0]]
+            assert [(m.survivor_id, m.merged_id) for m in merged] == [(alice, bob)]
+            # Once per revision: nothing more to decide, and a rebuild gives the same graph.
+            assert await looser.handle([]) == []
+            again = IdentityApp(uow, h.vault, h.identity._index_key, h.identity.collector)
+            assert again.graph.person_of == looser.graph.person_of
 
     run(scenario)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from cdp.platform.config import REPO_POLICIES
 from cdp.platform.decisions import Decider
@@ -21,9 +22,10 @@ def _bundle():
 _engines: list = []
 
 
-def unit_of_work(store: EventStore, service: str = "") -> UnitOfWork:
-    """A unit of work over store, with a decider on the embedded engine and the repo's policies."""
-    bundle = _bundle()
+def unit_of_work(store: EventStore, service: str = "", policies: Path | None = None) -> UnitOfWork:
+    """A unit of work over store, with a decider on the embedded engine and the repo's policies
+    (or those of another policy directory)."""
+    bundle = load_bundle(policies) if policies else _bundle()
     engine = make_engine("embedded", bundle)
     _engines.append(engine)
     return UnitOfWork(store, Decider(engine, store, service or store.name, bundle.sources()))

@@ -26,6 +26,8 @@ def verdicts(entrypoint: str, result: Any) -> dict[str, bool]:
     out: dict[str, bool] = {}
     if "allow" in result:
         out["allow"] = bool(result["allow"])
+    if "outcome" in result:  # an identity link: made (allow) or refused or held (deny)
+        out["link"] = result["outcome"] == "link"
     for name in result.get("allowed", []):
         out[f"egress:{name}"] = True
     for name in result.get("withheld", []):

@@ -11,6 +11,7 @@ import click
 
 from cdp.audit import html
 from cdp.audit.evaluate import evaluate_all
+from cdp.audit.identity import GRAPH_MESSAGES, identity_changes
 from cdp.audit.records import chain_breaks, read_decisions, read_revisions
 from cdp.audit.replay import item_of, replay
 from cdp.cli.client import call, connect, state_dir
@@ -69,6 +70,17 @@ def replay_command(policies_dir, since, services, json_path, html_path):
         for example in e["examples"][:2]:
             flips = ", ".join(f"{f['what']} {f['from']}→{f['to']}" for f in example["flips"]) or "result differs"
             click.echo(f"    e.g. {example['service']} decision {example['decision_id'][:12]}: {flips}")
+    if not services or "identity" in services:
+        messages = call(lambda: list(_logs(("identity",))["identity"].read_messages(*GRAPH_MESSAGES)))
+        changes = data["identity"] = identity_changes(messages, bundle)
+        click.echo(
+            f"identity: of {changes['persons']} persons, {changes['would_split']} would split and "
+            f"{changes['would_merge']} would merge ({changes['persons_under_candidate']} persons in all)"
+        )
+        for example in changes["split_examples"][:2]:
+            click.echo(f"    e.g. {example['person_id']} would split into {len(example['into'])}")
+        for example in changes["merge_examples"][:2]:
+            click.echo(f"    e.g. {', '.join(example['persons'])} would merge")
     if json_path:
         json_path.write_text(json.dumps(data, indent=2))
         click.echo(f"wrote {json_path}")

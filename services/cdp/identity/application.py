@@ -230,7 +230,15 @@ class IdentityApp(EventSourced):
     def redecided_under(self, policy: domain.LinkPolicy) -> domain.IdentityGraph:
         """The graph this log would make under that policy (the live one's rules for what is
         blocked and protected)."""
-        return domain.redecided(self.log, new_person_id, policy, edge_id_for, self._is_protected, self.rules.band)
+        return domain.redecided(
+            self.log,
+            new_person_id,
+            policy,
+            edge_id_for,
+            self._is_protected,
+            self.rules.band,
+            lambda identifier: bool(self.rules.blocked(*identifier)),
+        )
 
     def redecide(self) -> list[StoredEvent]:
         """Decide every piece of evidence again under the policy in force (called once per

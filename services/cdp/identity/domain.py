@@ -506,9 +506,9 @@ class IdentityGraph:
             )
             self._note({pa, pb}, item)
             return []
-        return self._connect(edge, edge.at)
+        return self._connect(edge, edge.at, evidenced_now=True)
 
-    def _connect(self, edge: Edge, at: str) -> list[Consequence]:
+    def _connect(self, edge: Edge, at: str, evidenced_now: bool = False) -> list[Consequence]:
         a, b = edge.a, edge.b
         self.adjacency.setdefault(a, {}).setdefault(b, set()).add(edge.edge_id)
         self.adjacency.setdefault(b, {}).setdefault(a, set()).add(edge.edge_id)
@@ -525,7 +525,7 @@ class IdentityGraph:
         absorbed = self.merged_ids.setdefault(survivor, set())
         absorbed |= self.merged_ids.pop(merged, set())
         # A person first seen in the call that merges it was never a person of its own outside it.
-        fresh = bool(edge.event_id) and self.born_in[self.id_anchor.get(merged, moved_anchor)] == edge.event_id
+        fresh = evidenced_now and bool(edge.event_id) and self.born_in[moved_anchor] == edge.event_id
         if not fresh:
             absorbed.add(merged)
             self.id_anchor[merged] = moved_anchor
@@ -604,6 +604,7 @@ def redecided(
     edge_id: Callable[[Identifier, Identifier, str], str],
     protected: Callable[[Iterable[Identifier]], bool],
     band_of: Callable[[float], str],
+    blocked: Callable[[Identifier], bool] = lambda identifier: False,
 ) -> IdentityGraph:
     """The graph the same evidence would make had this policy been in force from the start: each
     call's evidence proposed again in log order (limits are first come, first served), a model's
@@ -624,13 +625,15 @@ def redecided(
                         break
                     group.append(current.edge)
                 i += 1
-            head = group[0].a
+            call = [i for i in (group[0].a, *(e.b for e in group)) if not blocked(i)]
+            if not call:
+                continue
 
             def same_edge_id(a: Identifier, b: Identifier, cause: str = cause) -> str:
                 return edge_id(a, b, cause)
 
             proposed = graph.propose_call(
-                [head, *(e.b for e in group)],
+                call,
                 cause,
                 group[0].rule,
                 group[0].rule_version,
@@ -645,6 +648,8 @@ def redecided(
         i += 1
         if isinstance(event, LinkEvidenced):
             edge = event.edge
+            if blocked(edge.a) or blocked(edge.b):
+                continue
             for step in graph.propose_match(
                 edge.a,
                 edge.b,
@@ -692,7 +697,13 @@ def redecisions(live: IdentityGraph, simulated: IdentityGraph, actor: str, at: s
     out: list[LinkRedecided] = []
     for edge_id, edge in live.edges.items():
         now = simulated.edges.get(edge_id)
-        if now is None or edge.retracted or now.active == edge.active:
+        if edge.retracted:
+            continue
+        if now is None:  # no longer evidence (an identifier now blocked)
+            if edge.active:
+                out.append(LinkRedecided(edge_id, False, "", "not evidence under the policy in force", actor, at))
+            continue
+        if now.active == edge.active:
             continue
         reason = now.reason or "admitted by the identity policy in force"
         out.append(LinkRedecided(edge_id, now.active, now.decision_id, reason, actor, at))
