@@ -292,6 +292,8 @@ def test_live_graph_equals_rebuild_and_components(plan, breaker):
     assert rebuilt.members == w.graph.members
     assert rebuilt.edges == w.graph.edges
     assert rebuilt.merged_ids == w.graph.merged_ids
+    for person, absorbed in w.graph.merged_ids.items():
+        assert all(w.graph.current(p) == person for p in absorbed)
     assert w.graph.person_of == components(w.graph)
     # Deciding the whole log again under the same policy makes the same persons.
     again = domain.redecided(w.log, person_id, w.policy, w.edge_id, lambda ids: False, lambda score: "link")

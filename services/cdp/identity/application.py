@@ -426,9 +426,10 @@ class IdentityApp(EventSourced):
                 raise NotFound(f"identifier: no person has this {identifier[0]}")
         if not person_id:
             raise InvalidArgument("person_id", "give a person id or an identifier")
-        if person_id not in self.graph.members:
+        current = self.graph.current(person_id)  # a merged person's id names its survivor
+        if current is None:
             raise NotFound("person_id: no such person")
-        return person_id
+        return current
 
     def identifier_of(self, identifier: tuple[str, str], field_name: str) -> Identifier:
         kind, value = identifier

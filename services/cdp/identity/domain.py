@@ -196,6 +196,7 @@ class IdentityGraph:
     reviews: dict[str, str] = field(default_factory=dict)  # open review -> edge id
     review_of: dict[str, str] = field(default_factory=dict)  # edge id -> its review (open or not)
     merged_ids: dict[str, set[str]] = field(default_factory=dict)  # person -> ids of persons it absorbed
+    absorbed_into: dict[str, str] = field(default_factory=dict)  # an absorbed person's id -> its person now
     id_anchor: dict[str, Identifier] = field(default_factory=dict)  # an absorbed person id -> its identifier
     history: dict[str, list[HistoryItem]] = field(default_factory=dict)
 
@@ -212,6 +213,12 @@ class IdentityGraph:
         for kind, _ in identifiers:
             out[kind] = out.get(kind, 0) + 1
         return out
+
+    def current(self, person_id: str) -> str | None:
+        """The person an id names now: itself, or the person that absorbed it; None if neither."""
+        if person_id in self.members:
+            return person_id
+        return self.absorbed_into.get(person_id)
 
     def absorbed(self, person_id: str) -> list[str]:
         """The ids of the persons merged into this one (and still part of it)."""
@@ -529,6 +536,8 @@ class IdentityGraph:
         if not fresh:
             absorbed.add(merged)
             self.id_anchor[merged] = moved_anchor
+        for absorbed_id in absorbed:
+            self.absorbed_into[absorbed_id] = survivor
         merge = PersonsMerged(survivor, merged, identifiers, edge.event_id, edge.edge_id, edge.decision_id, fresh)
         self.history.setdefault(survivor, []).extend(self.history.pop(merged, []))
         if not fresh:
@@ -560,10 +569,13 @@ class IdentityGraph:
         for node in other:
             self.person_of[node] = new_person
         absorbed = self.merged_ids.pop(person, set())
+        self.absorbed_into.pop(new_person, None)  # a person of its own again
         for part_id, part_members in ((person, keep), (new_person, other)):
             ids = {p for p in absorbed if self.id_anchor[p] in part_members and p != part_id}
             if ids:
                 self.merged_ids[part_id] = ids
+            for absorbed_id in ids:
+                self.absorbed_into[absorbed_id] = part_id
         split = PersonSplit(
             person,
             (
