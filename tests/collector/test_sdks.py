@@ -52,7 +52,9 @@ def test_sdk_calls_are_stored_once_and_build_a_profile(client, http_url, make_cl
 
     def persons():
         resolved = client.identity.resolve(
-            [("user_id", user), ("anonymous_id", anon), ("user_id", f"old-{user}")], timeout=10
+            # A previous id never seen before is taken as an anonymous one (it holds no data of its own).
+            [("user_id", user), ("anonymous_id", anon), ("anonymous_id", f"old-{user}")],
+            timeout=10,
         )
         found = {r.person_id for r in resolved.resolutions}
         return found if "" not in found else None

@@ -14,7 +14,7 @@ import logging
 from cdp.api.common.v1 import event_pb2
 from cdp.api.identity.v1 import identity_pb2
 from cdp.platform.eventlog import LogReader
-from cdp.platform.identifiers import PREVIOUS, call_identifiers, graph_value, suppression_key
+from cdp.platform.identifiers import PREVIOUS, call_identifiers, suppression_key
 from cdp.platform.published import decode, topic_of
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,6 @@ class Suppressions:
             return ""
         for kind, value in call_identifiers(event, lambda _type, _name, v: v):
             for candidate in ("user_id", "anonymous_id") if kind == PREVIOUS else (kind,):
-                form = graph_value(self._master_key, candidate, value)
-                if suppression_key(self._master_key, candidate, form) in self.keys:
+                if suppression_key(self._master_key, candidate, value) in self.keys:
                     return candidate
         return ""

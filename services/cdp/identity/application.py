@@ -28,13 +28,13 @@ from cdp.identity.rules import LINK_DECISION, REVIEW_DECISION, SETTINGS_DECISION
 from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from cdp.platform.eventlog import Upstream
-from cdp.platform.identifiers import PREVIOUS, call_identifiers, graph_value, suppression_key
+from cdp.platform.identifiers import PREVIOUS, call_identifiers, normal_email, normal_phone, suppression_key
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
 from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
-from cdp.platform.vault import Vault, is_token
+from cdp.platform.vault import Vault, blind_index, is_token
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ class _Policy:
 
 
 class IdentityApp(EventSourced):
-    topics = topic_of(*STATE)
+    # Merges and splits are folded too, for their originators' versions; the graph ignores them.
+    topics = topic_of(*PUBLISHED)
 
     def __init__(
         self, uow: UnitOfWork, vault: Vault, master_key: bytes, collector: Upstream, clock: Clock = SYSTEM_CLOCK
@@ -101,13 +102,16 @@ class IdentityApp(EventSourced):
         self.policy = _Policy(self.decider)
         decision = self.decider.decide(SETTINGS_DECISION, {})
         self.rules = IdentityRules.from_settings(decision.result or {}, decision.id)
-        self._protected = {self._graph_identifier(*self._split(p)) for p in self.rules.protected}
+        # Protected identifiers as the graph would hold them (emails and phones by blind index).
+        self._protected: set[Identifier] = set()
+        for text in self.rules.protected:
+            kind, _, value = text.partition(":")
+            self._protected.add((kind, self._blind(kind, value)) if kind in domain.PERSONAL_TYPES else (kind, value))
         super().__init__(uow, clock)
 
-    @staticmethod
-    def _split(text: str) -> Identifier:
-        kind, _, value = text.partition(":")
-        return kind, value
+    def rebuild(self) -> None:
+        super().rebuild()
+        self._index_sealed()
 
     # State ----------------------------------------------------------------------------------
 
@@ -115,7 +119,12 @@ class IdentityApp(EventSourced):
         self.graph = domain.IdentityGraph(new_person_id)
         self.log: list[domain.GraphEvent] = []  # the graph's events, in log order (to decide again)
         self.rules_applied = ""  # the policy revision the evidence was last decided under
-        self.sealed: dict[Identifier, str] = {}  # personal identifier -> its token
+        # An email or phone is a node of an opaque id, its value sealed under that node's own
+        # subject; only memory maps its blind index to the node (rebuilt by decrypting), so a
+        # forgotten one leaves no keyed hash of it in any store.
+        self.sealed: dict[Identifier, str] = {}  # personal node -> its token
+        self.personal_nodes: dict[Identifier, Identifier] = {}  # (type, blind index) -> node
+        self.node_blind: dict[Identifier, Identifier] = {}  # node -> (type, blind index)
         self.suppressed: dict[str, str] = {}  # suppression key -> person id
         self.forgotten: dict[str, str] = {}  # person id -> who asked
         self.model_json = ""
@@ -145,6 +154,9 @@ class IdentityApp(EventSourced):
             self.forgotten[message.person_id] = message.requested_by
             for identifier in self.graph.members.get(message.person_id, ()):
                 self.sealed.pop(identifier, None)
+                blind = self.node_blind.pop(identifier, None)
+                if blind is not None:
+                    self.personal_nodes.pop(blind, None)
         elif isinstance(message, pb.RulesApplied):
             self.rules_applied = message.revision
         elif isinstance(message, pb.ModelTrained):
@@ -153,12 +165,42 @@ class IdentityApp(EventSourced):
 
     # Identifiers ----------------------------------------------------------------------------
 
-    def _graph_identifier(self, kind: str, value: str) -> Identifier:
-        """An identifier as the graph holds it: emails and phones by blind index."""
-        return (kind, graph_value(self._index_key, kind, value))
+    def _blind(self, kind: str, value: str) -> str:
+        clear = normal_email(value) if kind == domain.EMAIL else normal_phone(value)
+        return blind_index(self._index_key, kind, clear or value)
+
+    def _index_sealed(self) -> None:
+        """Map each personal node's blind index to it, from its sealed value (forgotten ones stay
+        unreadable, and so unknown)."""
+        nodes = list(self.sealed)
+        self.vault.keys_for({f"{kind}:{value}" for kind, value in nodes})
+        values = self.vault.decrypt_many(
+            (f"{kind}:{value}", SEALED_CONTEXT, kind, self.sealed[(kind, value)]) for kind, value in nodes
+        )
+        for node, value in zip(nodes, values, strict=True):
+            if value is not None:
+                self._index(node, value)
+
+    def _index(self, node: Identifier, value: str) -> None:
+        blind = (node[0], self._blind(node[0], value))
+        self.personal_nodes[blind] = node
+        self.node_blind[node] = blind
+
+    def _graph_identifier(self, kind: str, value: str, create: bool = False) -> Identifier | None:
+        """An identifier as the graph holds it: an email or phone as its node (a new one when
+        create; None when unknown)."""
+        if kind not in domain.PERSONAL_TYPES:
+            return (kind, value)
+        node = self.personal_nodes.get((kind, self._blind(kind, value)))
+        if node is None and create:
+            node = (kind, uuid.uuid4().hex)
+            self._index(node, value)
+        return node
 
     def _is_protected(self, identifiers: Iterable[Identifier]) -> bool:
-        return bool(self._protected) and any(i in self._protected for i in identifiers)
+        if not self._protected:
+            return False
+        return any(i in self._protected or self.node_blind.get(i) in self._protected for i in identifiers)
 
     def _reveal(self, event):
         subject = subject_of(event.user_id, event.anonymous_id)
@@ -181,15 +223,20 @@ class IdentityApp(EventSourced):
             kind = self._previous_type(value) if raw_kind == PREVIOUS else raw_kind
             if self.rules.blocked(kind, value):
                 continue
-            identifier = self._graph_identifier(kind, value)
+            identifier = self._graph_identifier(kind, value, create=True)
+            assert identifier is not None
             if kind in domain.PERSONAL_TYPES:
                 clear[identifier] = value
             found.append(identifier)
         return self.rules.strongest_first(found), clear
 
     def _previous_type(self, previous_id: str) -> str:
-        """What an alias's previousId names: an anonymous id seen before sign-up, else an old user id."""
-        return domain.ANONYMOUS_ID if (domain.ANONYMOUS_ID, previous_id) in self.graph.order else domain.USER_ID
+        """What an alias's previousId names: a user id seen before as one, else an anonymous id
+        (the common case, sign-up after browsing; and a previous id never seen holds no data, so
+        it must not count as a second user id)."""
+        known_user = (domain.USER_ID, previous_id) in self.graph.order
+        known_anonymous = (domain.ANONYMOUS_ID, previous_id) in self.graph.order
+        return domain.USER_ID if known_user and not known_anonymous else domain.ANONYMOUS_ID
 
     # Following the collector ----------------------------------------------------------------
 
@@ -402,9 +449,7 @@ class IdentityApp(EventSourced):
         if not value:
             return None
         identifier = self._graph_identifier(kind, value)
-        if kind in domain.PERSONAL_TYPES and identifier not in self.sealed:
-            return None  # forgotten: its blind index stays only as a placeholder
-        return self.graph.resolve(identifier)
+        return self.graph.resolve(identifier) if identifier is not None else None
 
     async def resolve_after(
         self, identifiers: Sequence[tuple[str, str]], after_position: int, wait_s: float
@@ -436,7 +481,7 @@ class IdentityApp(EventSourced):
         if not kind or not value:
             raise InvalidArgument(field_name, "give an identifier's type and value")
         found = self._graph_identifier(kind, value)
-        if found not in self.graph.order:
+        if found is None or found not in self.graph.order:
             raise NotFound(f"{field_name}: no such identifier")
         return found
 
@@ -565,9 +610,7 @@ class IdentityApp(EventSourced):
         for node in nodes:
             identifier = translate.identifier_proto(node)
             if clear and node in self.sealed:
-                subject = f"{node[0]}:{node[1]}"
-                value = self.vault.decrypt(subject, SEALED_CONTEXT, node[0], self.sealed[node])
-                identifier = pb.Identifier(type=node[0], value=value if value is not None else "")
+                identifier = pb.Identifier(type=node[0], value=self._unsealed(node) or "")
             rows.append(pb.IdentifierRow(identifier=identifier, person_id=self.graph.person_of.get(node, "")))
         following = after + len(nodes)
         return rows, following if following < len(self.graph.order) else 0
@@ -577,6 +620,8 @@ class IdentityApp(EventSourced):
         (the person, keys destroyed, identifiers, suppressed). Serialised with the follower's batches."""
         async with self.uow.transaction() as tx:
             identifiers = self.graph.identifiers_of(person_id)
+            # Suppression lists an email or phone by a keyed hash of its value: read it while it can be.
+            clear = {node: value for node in identifiers if (value := self._unsealed(node)) is not None}
             destroyed = self.vault.destroy(f"{kind}:{value}" for kind, value in identifiers)
             for kind, value in identifiers:
                 if self.record_node.pop(f"{kind}\x00{value}", None) is not None:
@@ -584,7 +629,11 @@ class IdentityApp(EventSourced):
             # An identifier another person's evidence also names (a shared device, a team mailbox)
             # is not suppressed: that would drop the other person's calls.
             shared = {i for i in identifiers if self._shared(i, person_id)}
-            keys = [suppression_key(self._index_key, *i) for i in identifiers if i not in shared]
+            keys = [
+                suppression_key(self._index_key, node[0], clear.get(node, node[1]))
+                for node in identifiers
+                if node not in shared and (node[0] not in domain.PERSONAL_TYPES or node in clear)
+            ]
             messages: list[Any] = [
                 pb.SubjectForgotten(person_id=person_id, keys_destroyed=destroyed, requested_by=requested_by)
             ]
@@ -595,6 +644,12 @@ class IdentityApp(EventSourced):
             tx.add([self.next_event(uuid.UUID(person_id), m) for m in messages])
         return person_id, destroyed, len(identifiers), len(keys)
 
+    def _unsealed(self, node: Identifier) -> str | None:
+        token = self.sealed.get(node)
+        if token is None:
+            return None
+        return self.vault.decrypt(f"{node[0]}:{node[1]}", SEALED_CONTEXT, node[0], token)
+
     def _shared(self, identifier: Identifier, person_id: str) -> bool:
         for edge in self.graph.evidence_of(identifier):
             other = edge.b if edge.a == identifier else edge.a
@@ -604,7 +659,7 @@ class IdentityApp(EventSourced):
 
     async def lift_suppression(self, kind: str, value: str, reason: str, actor: str) -> bool:
         async with self.uow.transaction() as tx:
-            key = suppression_key(self._index_key, *self._graph_identifier(kind, value))
+            key = suppression_key(self._index_key, kind, value)
             if key not in self.suppressed:
                 return False
             lifted = pb.SuppressionLifted(key=key, requested_by=actor, reason=reason)

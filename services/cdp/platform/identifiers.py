@@ -102,19 +102,13 @@ def call_identifiers(event: event_pb2.Event, reveal: Reveal) -> list[tuple[str, 
     return list(dict.fromkeys(found))
 
 
-def graph_value(master_key: bytes, kind: str, value: str) -> str:
-    """An identifier's value as identity's graph holds it: emails and phones by blind index."""
+
+def suppression_key(master_key: bytes, kind: str, value: str) -> str:
+    """The keyed hash a suppressed identifier is listed by (emails and phones normalised)."""
     from cdp.platform.vault import blind_index
 
     if kind == "email":
-        return blind_index(master_key, kind, normal_email(value) or value)
-    if kind == "phone":
-        return blind_index(master_key, kind, normal_phone(value) or value)
-    return value
-
-
-def suppression_key(master_key: bytes, kind: str, graph_form: str) -> str:
-    """The keyed hash a suppressed identifier is listed by (its value in graph form)."""
-    from cdp.platform.vault import blind_index
-
-    return blind_index(master_key, "suppressed", f"{kind}\x00{graph_form}")
+        value = normal_email(value) or value
+    elif kind == "phone":
+        value = normal_phone(value) or value
+    return blind_index(master_key, "suppressed", f"{kind}\x00{value}")
