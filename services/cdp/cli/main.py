@@ -11,6 +11,7 @@ from cdp.cli import (
     cert,
     destination,
     forget,
+    identity,
     ops,
     plan,
     profile,
@@ -36,6 +37,7 @@ main.add_command(profile.profile)
 main.add_command(audience.audience)
 main.add_command(destination.destination)
 main.add_command(webhook.webhook)
+main.add_command(identity.identity)
 main.add_command(forget.forget)
 main.add_command(audit.audit)
 main.add_command(token.token)
