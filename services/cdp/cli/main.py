@@ -12,6 +12,7 @@ from cdp.cli import (
     destination,
     forget,
     identity,
+    importer,
     ops,
     plan,
     profile,
@@ -30,6 +31,7 @@ def main() -> None:
 
 main.add_command(up.up)
 main.add_command(send.send)
+main.add_command(importer.import_csv)
 main.add_command(source.source)
 main.add_command(plan.plan)
 main.add_command(plan.quarantine)
