@@ -29,7 +29,7 @@ def ident(kind: str, value: str) -> identity_pb2.Identifier:
 
 
 # One person, p-1: a user id, an anonymous id, an email and a phone (held as their blind index,
-# in clear only for a privacy officer), a CRM id; linked by a call and by the matching model.
+# in clear only for callers allowed), a CRM id; linked by a call and by the matching model.
 EMAIL, PHONE = ident("email", "bi:3f2a"), ident("phone", "bi:77c1")
 CLEAR = {"bi:3f2a": "ana@example.com", "bi:77c1": "+61400000000"}
 IDENTIFIERS = [ident("user_id", "u-1"), ident("anonymous_id", "a-1"), EMAIL, PHONE, ident("crm_id", "c-9")]
@@ -95,7 +95,7 @@ REVIEW = identity_pb2.Review(
 class FakeIdentity(identity_pb2_grpc.IdentityServiceServicer):
     """The evidence graph's API over one fixed person p-1 (and rows of ListIdentifiers to page
     through). Keeps every request by method, and the caller's roles when given a verifier; refuses
-    personal values in clear to any caller but a privacy officer, as cdp.access would."""
+    personal values in clear to a caller without a role of cdp.access's pii_clear_roles."""
 
     def __init__(self, rows: int = 7, verifier: TokenVerifier | None = None, failures: int = 0):
         self.requests: dict[str, list] = {}
@@ -219,10 +219,10 @@ class FakeIdentity(identity_pb2_grpc.IdentityServiceServicer):
 
     async def ListIdentifiers(self, request, context):
         roles = await self._seen("ListIdentifiers", request, context)
-        if request.clear_values and self.verifier is not None and "privacy_officer" not in roles:
+        if request.clear_values and self.verifier is not None and not {"admin", "privacy_officer"} & set(roles):
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
-                "personal values in clear: needs the role privacy_officer (decision d-99)",
+                "personal values in clear: needs one of the roles [admin, privacy_officer] (decision d-99)",
             )
         start = int(request.page_token or 0)
         page = self.rows[start : start + (request.page_size or 100)]

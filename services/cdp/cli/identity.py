@@ -341,7 +341,11 @@ def lift_suppression(id_text, reason, subject, roles):
     default=None,
     help="Write the CSV here (default: standard output).",
 )
-@click.option("--clear", is_flag=True, help="Emails and phones in clear (granted only to callers allowed).")
+@click.option(
+    "--clear",
+    is_flag=True,
+    help="Emails and phones in clear, for a caller whose role may see them (else refused, or blind indexes).",
+)
 @click.option("--page-size", default=1000, show_default=True)
 @with_caller
 def export(out, clear, page_size, subject, roles):
