@@ -148,7 +148,8 @@ def test_retract_one_target_with_reason_and_basis(cdp, fake):
 def test_review_list_approve_reject(cdp, fake):
     out = ok(cdp("identity", "review", "list"))
     assert out.splitlines()[0] == "review r-1: p-1 ~ p-4  band 0.8-0.95  requested 2026-12-01T08:00:00Z"
-    assert "probabilistic@m-7  score 0.97" in out and "+8.25" in out
+    assert "  e-4  anonymous_id=a-1 -- email=bi:90d1  probabilistic@m-7  score 0.88  event -  decision d-4  " in out
+    assert out.splitlines()[1].endswith("  held: score in the review band") and "+4.00" in out
     assert ok(cdp("identity", "review", "approve", "r-1")).splitlines() == [
         "approved r-1 (decision d-10)",
         "  merged p-4 into p-1",
@@ -194,15 +195,15 @@ def test_export_pages_through_every_identifier_as_csv(cdp, fake, tmp_path):
     rows = list(csv.reader(out.open()))
     assert rows[3] == ["email", "ana@example.com", "p-2"] and rows[4] == ["phone", "+61400000000", "p-3"]
     assert fake.requests["ListIdentifiers"][-1].clear_values
+    blind = cdp("identity", "export", "--clear", "--role", "analyst")
+    assert list(csv.reader(io.StringIO(blind.stdout)))[3] == ["email", "bi:3f2a", "p-2"], "not allowed: blind index"
 
 
-def test_export_in_clear_refused_leaves_no_file(cdp, tmp_path):
+def test_export_refused_leaves_no_file(cdp, tmp_path):
     out = tmp_path / "refused.csv"
-    result = cdp("identity", "export", "--clear", "--out", str(out), "--role", "analyst")
+    result = cdp("identity", "export", "--out", str(out), "--role", "marketer")
     assert result.exit_code == 1
-    assert (
-        "PERMISSION_DENIED: personal values in clear: needs one of the roles [admin, privacy_officer]" in result.output
-    )
+    assert "PERMISSION_DENIED: ops may not call /cdp.identity.v1.IdentityService/ListIdentifiers" in result.output
     assert list(tmp_path.iterdir()) == [], "neither the file nor a partial one"
 
 

@@ -82,9 +82,22 @@ SPLIT = identity_pb2.PersonSplit(
     reason="shared device",
     actor="ops@example.com",
 )
+HELD = identity_pb2.Evidence(
+    edge_id="e-4",
+    a=ident("anonymous_id", "a-1"),
+    b=ident("email", "bi:90d1"),
+    rule="probabilistic",
+    rule_version="m-7",
+    score=0.88,
+    active=False,
+    held=True,
+    decision_id="d-4",
+    reason="score in the review band",
+    weights=[identity_pb2.FieldWeight(field="name", level="exact", weight=4.0)],
+)
 REVIEW = identity_pb2.Review(
     review_id="r-1",
-    evidence=MATCHED,
+    evidence=HELD,
     person_a="p-1",
     person_b="p-4",
     band="0.8-0.95",
@@ -94,8 +107,10 @@ REVIEW = identity_pb2.Review(
 
 class FakeIdentity(identity_pb2_grpc.IdentityServiceServicer):
     """The evidence graph's API over one fixed person p-1 (and rows of ListIdentifiers to page
-    through). Keeps every request by method, and the caller's roles when given a verifier; refuses
-    personal values in clear to a caller without a role of cdp.access's pii_clear_roles."""
+    through). Keeps every request by method, and the caller's roles when given a verifier; then, as
+    the service under cdp.access, refuses ListIdentifiers to a caller without one of its roles, and
+    gives personal values in clear only to a caller with a role of pii_clear_roles (to any other,
+    their blind index)."""
 
     def __init__(self, rows: int = 7, verifier: TokenVerifier | None = None, failures: int = 0):
         self.requests: dict[str, list] = {}
@@ -219,18 +234,20 @@ class FakeIdentity(identity_pb2_grpc.IdentityServiceServicer):
 
     async def ListIdentifiers(self, request, context):
         roles = await self._seen("ListIdentifiers", request, context)
-        if request.clear_values and self.verifier is not None and not {"admin", "privacy_officer"} & set(roles):
+        if self.verifier is not None and not {"admin", "data_steward", "privacy_officer", "analyst"} & set(roles):
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
-                "personal values in clear: needs one of the roles [admin, privacy_officer] (decision d-99)",
+                "ops may not call /cdp.identity.v1.IdentityService/ListIdentifiers: needs one of the roles "
+                "[admin, analyst, data_steward, privacy_officer] (decision d-99)",
             )
+        clear = request.clear_values and (self.verifier is None or bool({"admin", "privacy_officer"} & set(roles)))
         start = int(request.page_token or 0)
         page = self.rows[start : start + (request.page_size or 100)]
         rows = []
         for original in page:
             row = identity_pb2.IdentifierRow()
             row.CopyFrom(original)  # a copy: the fake's own rows stay as they are
-            if request.clear_values:
+            if clear:
                 row.identifier.value = CLEAR.get(row.identifier.value, row.identifier.value)
             rows.append(row)
         after = start + len(page)
@@ -382,15 +399,20 @@ def test_the_async_twin_pages_and_maps_errors(fake):
     assert rows == [f"p-{i}" for i in range(7)] and kinds == ["merged", "refused", "split"]
 
 
-def test_personal_values_in_clear_are_refused_to_a_caller_not_allowed(tmp_path):
+def test_personal_values_in_clear_only_for_a_caller_allowed(tmp_path):
     from cdp.platform.security import credentials
 
     creds = credentials(tmp_path)
     fake = FakeIdentity(verifier=creds.verifier())
-    token = creds.issuer().issue("mia@example.com", ["marketer"])
-    with serving(fake) as address, grpc.insecure_channel(address) as channel:
+
+    def values(roles: list[str]) -> list[str]:
+        token = creds.issuer().issue("ops", roles)
         identity = IdentityClient(channel, metadata=(("authorization", f"Bearer {token}"),), timeout=5)
+        return [r.identifier.value for r in identity.identifiers(clear_values=True)][2:4]
+
+    with serving(fake) as address, grpc.insecure_channel(address) as channel:
+        assert values(["privacy_officer"]) == ["ana@example.com", "+61400000000"]
+        assert values(["analyst"]) == ["bi:3f2a", "bi:77c1"], "not allowed: the blind index, not refused"
         with pytest.raises(PermissionDenied) as refused:
-            list(identity.identifiers(clear_values=True))
+            values(["marketer"])
         assert refused.value.decision_id == "d-99"
-        assert len(list(identity.identifiers())) == 7

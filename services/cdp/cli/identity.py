@@ -84,12 +84,13 @@ def echo_json(value) -> None:
 
 
 def evidence_lines(evidence: identity_pb2.Evidence) -> list[str]:
-    """One edge: id, the two identifiers, rule@version, score, event, decision, state; then a
-    model's weight per field."""
+    """One edge: id, the two identifiers, rule@version, score, event, decision, and whether it is
+    active, refused, held for review or retracted (and why); then a model's weight per field."""
     if evidence.active:
         state = "active"
     else:
-        state = ("retracted" if evidence.retracted else "refused") + (f": {evidence.reason}" if evidence.reason else "")
+        kind = "retracted" if evidence.retracted else "held" if evidence.held else "refused"
+        state = kind + (f": {evidence.reason}" if evidence.reason else "")
     lines = [
         f"{evidence.edge_id}  {shown(evidence.a)} -- {shown(evidence.b)}  "
         f"{evidence.rule}@{evidence.rule_version or '-'}  score {evidence.score:.2f}  "
