@@ -5,28 +5,26 @@ from __future__ import annotations
 import click
 
 from cdp.cli.client import call, connect, with_caller
+from cdp.cli.identity import given_identifiers, identifier_options
 
 
 @click.command()
 @click.option("--person-id", default="")
-@click.option("--user-id", default="")
-@click.option("--anonymous-id", default="")
-@click.option("--email", default="")
+@identifier_options
 @with_caller
-def forget(person_id, user_id, anonymous_id, email, subject, roles):
-    """Forget a person: destroy the keys of every identifier linked to them.
+def forget(person_id, user_id, anonymous_id, email, phone, ids, subject, roles):
+    """Forget a person: destroy the keys of every identifier linked to them, and suppress those
+    identifiers (the collector drops later calls carrying them; see `cdp identity lift-suppression`).
 
     Their events still replay, with personal fields erased; profiles, audiences and
     deliveries keep their records without personal data.
     """
-    identifier = None
-    for kind, value in (("user_id", user_id), ("anonymous_id", anonymous_id), ("email", email)):
-        if value:
-            identifier = (kind, value)  # the last one given, as before
+    identifiers = given_identifiers(user_id, anonymous_id, email, phone, ids)
+    identifier = identifiers[-1] if identifiers else None  # the last one given, as before
     if not person_id and not identifier:
-        raise click.UsageError("give --person-id, --user-id, --anonymous-id or --email")
+        raise click.UsageError("give --person-id, --user-id, --anonymous-id, --email, --phone or --id TYPE=VALUE")
     done = call(connect(subject, roles).identity.forget, person_id, identifier)
     click.echo(
         f"forgot person {done.person_id}: {done.keys_destroyed} key(s) destroyed "
-        f"across {done.identifiers} identifier(s)"
+        f"across {done.identifiers} identifier(s), {done.suppressed} identifier(s) suppressed"
     )

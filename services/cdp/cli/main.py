@@ -11,6 +11,8 @@ from cdp.cli import (
     cert,
     destination,
     forget,
+    identity,
+    importer,
     ops,
     plan,
     profile,
@@ -29,6 +31,7 @@ def main() -> None:
 
 main.add_command(up.up)
 main.add_command(send.send)
+main.add_command(importer.import_csv)
 main.add_command(source.source)
 main.add_command(plan.plan)
 main.add_command(plan.quarantine)
@@ -36,6 +39,7 @@ main.add_command(profile.profile)
 main.add_command(audience.audience)
 main.add_command(destination.destination)
 main.add_command(webhook.webhook)
+main.add_command(identity.identity)
 main.add_command(forget.forget)
 main.add_command(audit.audit)
 main.add_command(token.token)

@@ -160,6 +160,110 @@ class _Identity(_Client):
         request = identity_pb2.ForgetRequest(person_id=person_id, identifier=_identifier(identifier))
         return self._unary("Forget", request, IDEMPOTENT, **options)
 
+    def lift_suppression(self, identifier: IdentifierLike, reason: str = "", **options: Unpack[CallOptions]) -> bool:
+        """Let the collector take calls carrying a forgotten identifier again; False when it was not
+        suppressed. Retried on UNAVAILABLE (lifting again lifts nothing)."""
+        request = identity_pb2.LiftSuppressionRequest(identifier=_identifier(identifier), reason=reason)
+        return self._unary("LiftSuppression", request, IDEMPOTENT, "lifted", **options)
+
+    def explain(
+        self,
+        a: IdentifierLike | None = None,
+        b: IdentifierLike | None = None,
+        person_id: str = "",
+        **options: Unpack[CallOptions],
+    ) -> identity_pb2.ExplainResponse:
+        """The evidence path from a to b, or (without b) every edge of a's person (or of person_id),
+        and the evidence touching them that was not admitted. Retried."""
+        request = identity_pb2.ExplainRequest(a=_identifier(a), b=_identifier(b), person_id=person_id)
+        return self._unary("Explain", request, READ, **options)
+
+    def history(
+        self, person_id: str = "", identifier: IdentifierLike | None = None, **options: Unpack[CallOptions]
+    ) -> list[identity_pb2.HistoryEntry]:
+        """The merges, splits and refusals that concerned a person (by person id or an identifier),
+        oldest first. Retried."""
+        request = identity_pb2.GetHistoryRequest(person_id=person_id, identifier=_identifier(identifier))
+        return self._unary("GetHistory", request, READ, "entries", **options)
+
+    def retract(
+        self,
+        *,
+        event_id: str = "",
+        identifier: IdentifierLike | None = None,
+        edge_id: str = "",
+        reason: str = "",
+        basis: str = "",
+        **options: Unpack[CallOptions],
+    ) -> identity_pb2.RetractResponse:
+        """Retract evidence: every link one call made (event_id), every link of one identifier, or
+        one edge (exactly one of them), and the persons it split. Retried on UNAVAILABLE (retracted
+        evidence is not retracted again; a retried call may report 0 retracted)."""
+        if bool(event_id) + (identifier is not None) + bool(edge_id) != 1:
+            raise ValueError("retract takes exactly one of event_id, identifier and edge_id")
+        if event_id:
+            request = identity_pb2.RetractRequest(event_id=event_id, reason=reason, basis=basis)
+        elif edge_id:
+            request = identity_pb2.RetractRequest(edge_id=edge_id, reason=reason, basis=basis)
+        else:
+            request = identity_pb2.RetractRequest(identifier=_identifier(identifier), reason=reason, basis=basis)
+        return self._unary("Retract", request, IDEMPOTENT, **options)
+
+    def split(
+        self,
+        person_id: str,
+        identifiers: Iterable[IdentifierLike] = (),
+        reason: str = "",
+        **options: Unpack[CallOptions],
+    ) -> list[identity_pb2.PersonSplit]:
+        """Split identifiers off a person into one of their own (none given: every identifier
+        alone), and the splits made. Not retried (a second split would split the rest again)."""
+        request = identity_pb2.SplitRequest(
+            person_id=person_id, identifiers=[identifier(i) for i in identifiers], reason=reason
+        )
+        return self._unary("Split", request, ONCE, "splits", **options)
+
+    def reviews(self, page_size: int = 0, **options: Unpack[CallOptions]) -> list[identity_pb2.Review]:
+        """Probabilistic links held for a reviewer (at most page_size; 0: the server's default).
+        Retried."""
+        request = identity_pb2.ListReviewsRequest(page_size=page_size)
+        return self._unary("ListReviews", request, READ, "reviews", **options)
+
+    def decide_review(
+        self, review_id: str, approve: bool, reason: str = "", **options: Unpack[CallOptions]
+    ) -> identity_pb2.DecideReviewResponse:
+        """A reviewer's verdict on a held link: approved, it is admitted (the merges it made come
+        back). Retried on UNAVAILABLE (a review is decided once: a retry after the first try got
+        through finds it decided)."""
+        request = identity_pb2.DecideReviewRequest(review_id=review_id, approve=approve, reason=reason)
+        return self._unary("DecideReview", request, IDEMPOTENT, **options)
+
+    def train(self, max_pairs: int = 0, **options: Unpack[CallOptions]) -> identity_pb2.TrainResponse:
+        """Fit the matching model on the records held (max_pairs random pairs for u; 0: the
+        default), then re-match every record with it. Not retried (each call is a new model)."""
+        return self._unary("Train", identity_pb2.TrainRequest(max_pairs=max_pairs), ONCE, **options)
+
+    def list_identifiers(
+        self, page_token: str = "", page_size: int = 0, clear_values: bool = False, **options: Unpack[CallOptions]
+    ) -> identity_pb2.ListIdentifiersResponse:
+        """One page of identifiers with their person, and next_page_token (empty at the end);
+        emails and phones in clear when clear_values and the caller may see them. Retried."""
+        request = identity_pb2.ListIdentifiersRequest(
+            page_size=page_size, page_token=page_token, clear_values=clear_values
+        )
+        return self._unary("ListIdentifiers", request, READ, **options)
+
+    def identifiers(
+        self, page_size: int = 500, clear_values: bool = False, **options: Unpack[CallOptions]
+    ) -> Iterator[identity_pb2.IdentifierRow]:
+        """Every identifier with its person, page after page (each page retried as list_identifiers)."""
+        return self._paged(
+            lambda token: self.list_identifiers(token, page_size, clear_values, **options),
+            lambda page: page.rows,
+            lambda page, _: page.next_page_token or None,
+            "",
+        )
+
 
 def _identifier(value: IdentifierLike | None) -> identity_pb2.Identifier | None:
     return identifier(value)
@@ -359,7 +463,7 @@ class CollectorClient(_Collector, SyncCalls):
 
 
 class IdentityClient(_Identity, SyncCalls):
-    __doc__ = "Identity: resolving identifiers to persons, persons, forgetting."
+    __doc__ = "Identity: resolving identifiers to persons, persons, their evidence and history, forgetting."
 
 
 class ProfileClient(_Profile, SyncCalls):
