@@ -255,6 +255,35 @@ def test_a_key_identity_now_gives_another_person_takes_its_partial_there():
     run(scenario)
 
 
+def test_a_batch_of_identity_events_writes_one_part_per_key_and_one_snapshot_per_person_left():
+    async def scenario(p: Profile):
+        p.identity.owner = {U1: U, A1: A}
+        await p.calls(FREE, PRO)
+        out = await p.identity_events(merged(U, A, A1), split(U, (A, [A1])), merged(U, A, A1))
+        assert kinds(out) == {"ProfileMerged": 2, "ProfileSplit": 1, "PartObserved": 1, "ProfileChanged": 1}
+        assert [m.profile.person_id for m in out if isinstance(m, pb.ProfileChanged)] == [U]
+        assert p.profile(U) == expected(U, [FREE, PRO], merged_ids=[A])
+        assert p.app.snapshots([A]) == []
+        same_state(p.app, p.rebuilt())
+
+    run(scenario)
+
+
+def test_a_person_merged_away_gets_no_snapshot_when_a_call_shows_its_key_elsewhere():
+    async def scenario(p: Profile):
+        p.identity.owner = {U1: U, A1: A, A2: A}
+        await p.calls(FREE, PRO, BUY)
+        await p.identity_events(merged(U, A, A1))  # a2 not named: it stays a's, as far as profile knows
+        p.identity.owner[A2] = U
+        again = accepted("e5", A2, 5)
+        out = await p.calls(again)
+        assert [m.profile.person_id for m in out if isinstance(m, pb.ProfileChanged)] == [U]
+        assert p.profile(U) == expected(U, [FREE, PRO, BUY, again], merged_ids=[A])
+        assert p.app.snapshots([A]) == []
+
+    run(scenario)
+
+
 def test_a_batch_writes_one_part_per_key_and_one_snapshot_per_person():
     async def scenario(p: Profile):
         p.identity.owner = {U1: U, A1: U, A2: A}

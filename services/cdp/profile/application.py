@@ -147,11 +147,6 @@ class ProfileApp(EventSourced):
         elif isinstance(message, pb.ProfileSplit):
             self.state.split(message.person_id, [(p, ()) for p in message.part_person_ids])
 
-    @property
-    def profiles(self) -> dict[str, domain.ProfileState]:
-        """The profile of every person that has one (built from the partials; for tests and tools)."""
-        return {p: self.state.profile(p) for p in self.published}
-
     async def person_of(self, person_id: str, identifier: tuple[str, str] | None) -> str:
         """The person a request names by id or by identifier; raises NotFound or InvalidArgument."""
         if not person_id and identifier and identifier[1]:
@@ -197,25 +192,30 @@ class ProfileApp(EventSourced):
             touched[key] = None
             for p in persons_changed:
                 changed[p] = call.event_id
-        # One event per key and one snapshot per person per batch: followers see the latest once.
-        return [*self._parts(touched), *(self._changed(p, cause) for p, cause in changed.items())]
+        # One event per key and one snapshot per person per batch: followers see the latest once
+        # (none of a person identity has merged away, whose keys these calls showed elsewhere).
+        publish = [(p, cause) for p, cause in changed.items() if not self.state.is_merged(p)]
+        return [*self._parts(touched), *(self._changed(p, cause) for p, cause in publish)]
 
     async def handle_identity(self, notifications) -> Sequence[StoredEvent]:
         out: list[StoredEvent] = []
+        batch = _Changes()
         for n in notifications:
             record = cast(_IdentityRecord, decode(n.topic, n.payload))  # IDENTITY_TOPICS
             if isinstance(record, identity_pb2.SubjectForgotten):
                 erased = self.state.erase(record.person_id, is_personal)
                 if erased:
-                    out.extend(self._parts(erased))
-                    out.append(self._changed(record.person_id, ""))
+                    batch.note(erased, [record.person_id], "")
             elif isinstance(record, identity_pb2.PersonsMerged):
-                out.extend(self._merged(record))
+                out.append(self._merged(record, batch))
             else:
-                out.extend(self._split(record))
-        return out
+                out.append(self._split(record, batch))
+        # After the merges and splits, in their order: one event per key and one snapshot per
+        # person the batch changed (a person merged away and not restored since has none).
+        publish = [(p, cause) for p, cause in batch.persons.items() if not self.state.is_merged(p)]
+        return [*out, *self._parts(batch.keys), *(self._changed(p, cause) for p, cause in publish)]
 
-    def _merged(self, merged: identity_pb2.PersonsMerged) -> list[StoredEvent]:
+    def _merged(self, merged: identity_pb2.PersonsMerged, batch: _Changes) -> StoredEvent:
         # Whether or not the merged person has a profile yet, the survivor's lists them:
         # a profile does not depend on which log was followed first.
         keys = _keys(merged.identifiers)
@@ -223,27 +223,21 @@ class ProfileApp(EventSourced):
             # Identity named none of the keys it moved: all the merged person's, as profile knows them.
             keys = sorted(self.state.keys_of(merged.merged_id))
         moved, changed = self.state.merge(merged.survivor_id, merged.merged_id, keys)
-        out = self._parts(moved)
-        message = pb.ProfileMerged(survivor_id=merged.survivor_id, merged_id=merged.merged_id)
-        out.append(self._next(merged.merged_id, message))
+        # The survivor first, then any person a key was taken from.
+        batch.note(moved, [merged.survivor_id, *sorted(changed)], merged.event_id)
         self.published.pop(merged.merged_id, None)
-        changed.discard(merged.merged_id)  # it was merged: followers drop it
-        order = dict.fromkeys([merged.survivor_id, *sorted(changed)])  # the survivor, then any a key left
-        out.extend(self._changed(p, merged.event_id) for p in order)
-        return out
+        message = pb.ProfileMerged(survivor_id=merged.survivor_id, merged_id=merged.merged_id)
+        return self._next(merged.merged_id, message)
 
-    def _split(self, split: identity_pb2.PersonSplit) -> list[StoredEvent]:
+    def _split(self, split: identity_pb2.PersonSplit, batch: _Changes) -> StoredEvent:
         parts = [(part.person_id, _keys(part.identifiers)) for part in split.parts if part.person_id]
         moved, changed = self.state.split(split.person_id, parts)
-        out = self._parts(moved)
         part_ids = list(dict.fromkeys(p for p, _ in parts))
         if split.person_id in part_ids:
             part_ids = [split.person_id, *(p for p in part_ids if p != split.person_id)]
-        out.append(self._next(split.person_id, pb.ProfileSplit(person_id=split.person_id, part_person_ids=part_ids)))
         # The reduced person first, then every part, then any person a key was taken from.
-        order = [split.person_id, *part_ids, *sorted(changed)]
-        out.extend(self._changed(p, split.edge_id) for p in dict.fromkeys(order))
-        return out
+        batch.note(moved, [split.person_id, *part_ids, *sorted(changed)], split.edge_id)
+        return self._next(split.person_id, pb.ProfileSplit(person_id=split.person_id, part_person_ids=part_ids))
 
     @staticmethod
     def _key(event) -> domain.Key:
@@ -273,6 +267,19 @@ class ProfileApp(EventSourced):
 
     def _next(self, person_id: str, message) -> StoredEvent:
         return self.next_event(uuid.UUID(person_id), message)
+
+
+class _Changes:
+    """What a batch of identity's events changed: keys (their partial or person) and persons."""
+
+    def __init__(self) -> None:
+        self.keys: dict[domain.Key, None] = {}
+        self.persons: dict[str, str] = {}  # person -> the cause of its latest change
+
+    def note(self, keys, persons, cause: str) -> None:
+        self.keys.update(dict.fromkeys(sorted(keys)))
+        for p in persons:
+            self.persons[p] = cause
 
 
 def _keys(identifiers) -> list[domain.Key]:

@@ -155,8 +155,13 @@ class Profiles:
     # survivor -> the persons merged straight into it and not split off since (a tree: a merged
     # person keeps its own merged persons under it, so a split that restores it restores them).
     absorbed: dict[str, set[str]] = field(default_factory=dict)
+    into: dict[str, str] = field(default_factory=dict)  # merged person -> the person it is merged into
     # The fold of each person's partials, kept once built; dropped when its keys change.
     _profiles: dict[str, ProfileState] = field(default_factory=dict)
+
+    def is_merged(self, person_id: str) -> bool:
+        """Whether the person is merged into another (and not split off since): it has no profile."""
+        return person_id in self.into
 
     def person_of(self, key: Key) -> str:
         return self.owner.get(key, "")
@@ -240,6 +245,7 @@ class Profiles:
         if merged_id != survivor_id:
             self._detach(merged_id)
             self.absorbed.setdefault(survivor_id, set()).add(merged_id)
+            self.into[merged_id] = survivor_id
         return moved, left | {survivor_id}
 
     def split(self, person_id: str, parts: Iterable[tuple[str, Iterable[Key]]]) -> tuple[set[Key], set[str]]:
@@ -259,11 +265,11 @@ class Profiles:
 
     def _detach(self, person_id: str) -> None:
         """The person is merged into no one any more (its own merged persons stay under it)."""
-        for survivor, merged in list(self.absorbed.items()):
-            if person_id in merged:
-                merged.discard(person_id)
-                if not merged:
-                    del self.absorbed[survivor]
+        survivor = self.into.pop(person_id, None)
+        if survivor is not None:
+            self.absorbed[survivor].discard(person_id)
+            if not self.absorbed[survivor]:
+                del self.absorbed[survivor]
 
     def erase(self, person_id: str, personal: Callable[[TraitValue], bool]) -> set[Key]:
         """Forget the personal values of the person's partials; returns the keys whose partial changed."""
