@@ -21,7 +21,7 @@ from cdp.api.identity.v1 import identity_pb2
 from cdp.api.profile.v1 import profile_pb2 as pb
 from cdp.platform.config import StoreConfig
 from cdp.platform.personal import subject_of
-from cdp.platform.published import decode
+from cdp.platform.published import decode, stored
 from cdp.platform.readmodel import open_engine
 from cdp.platform.store import open_store
 from cdp.profile import domain, projections
@@ -310,6 +310,38 @@ def test_forgetting_a_subject_erases_its_partials_so_a_split_does_not_bring_a_va
             not partial.traits.get("email") or partial.traits["email"].erased
             for partial in p.app.state.partials.values()
         )
+
+    run(scenario)
+
+
+def test_profiles_stored_before_partials_were_are_kept_whole_and_go_with_their_person():
+    async def scenario(p: Profile):
+        # As profile wrote them before: snapshots and merges, no PartObserved.
+        legacy_u, legacy_a = expected(U, [FREE, VIEW]), expected(A, [PRO])
+        p.store.append(
+            [
+                stored(uuid.UUID(U), 1, pb.ProfileChanged(profile=legacy_u)),
+                stored(uuid.UUID(A), 1, pb.ProfileChanged(profile=legacy_a)),
+                stored(uuid.UUID(V), 1, pb.ProfileChanged(profile=expected(V, [BUY]))),
+                stored(uuid.UUID(V), 2, pb.ProfileMerged(survivor_id=U, merged_id=V)),
+                stored(uuid.UUID(U), 2, pb.ProfileChanged(profile=expected(U, [FREE, VIEW, BUY], merged_ids=[V]))),
+            ]
+        )
+        p.app = p.rebuilt()
+        assert p.profile(U) == expected(U, [FREE, VIEW, BUY], merged_ids=[V])
+        assert p.profile(A) == legacy_a
+        p.identity.owner = {U1: U, A1: A}
+        late = accepted("e9", U1, 9)
+        await p.calls(late)
+        assert p.profile(U) == expected(U, [FREE, VIEW, BUY, late], merged_ids=[V])
+        await p.identity_events(merged(U, A, A1))
+        assert p.profile(U) == expected(U, [FREE, VIEW, BUY, late, PRO], merged_ids=[A, V])
+        same_state(p.app, p.rebuilt())
+        # A split can give back only what was kept per key since: the rest stays with the id.
+        await p.identity_events(split(U, (A, [A1])))
+        assert p.profile(A) == expected(A, [])
+        assert p.profile(U) == expected(U, [FREE, VIEW, BUY, late, PRO], merged_ids=[V])
+        same_state(p.app, p.rebuilt())
 
     run(scenario)
 

@@ -141,6 +141,8 @@ class ProfileApp(EventSourced):
             self.state.put(key, message.person_id, from_proto(message.partial))
         elif isinstance(message, pb.ProfileChanged):
             self.published[message.profile.person_id] = message.profile
+            # A profile stored before partials were has no PartObserved behind it: it is kept whole.
+            self.state.adopt(from_proto(message.profile))
         elif isinstance(message, pb.ProfileMerged):
             self.state.merge(message.survivor_id, message.merged_id, ())
             self.published.pop(message.merged_id, None)

@@ -124,6 +124,13 @@ def erase(profile: ProfileState, personal: Callable[[TraitValue], bool]) -> bool
 
 
 Key = tuple[str, str]  # ("user_id", x) or ("anonymous_id", y)
+# What a profile held before profiles were kept per key, kept whole under a key of its person's own:
+# it goes with the person when merged, and stays with the person's id when split.
+EARLIER = "person_id"
+
+
+def earlier_key(person_id: str) -> Key:
+    return (EARLIER, person_id)
 
 
 def key_of(user_id: str, anonymous_id: str) -> Key:
@@ -167,7 +174,18 @@ class Profiles:
         return self.owner.get(key, "")
 
     def keys_of(self, person_id: str) -> set[Key]:
-        return set(self.keys.get(person_id, ()))
+        return {k for k in self.keys.get(person_id, ()) if k[0] != EARLIER}
+
+    def adopt(self, snapshot: ProfileState) -> bool:
+        """Take a profile recorded before partials were (one with no key of a call behind it) as
+        the partial of its person's own key; returns whether it was taken."""
+        person_id = snapshot.person_id
+        if self.keys_of(person_id) or not (snapshot.event_counts or snapshot.traits or snapshot.accounts):
+            return False
+        earlier = ProfileState("")
+        absorb(earlier, snapshot)
+        self.put(earlier_key(person_id), person_id, earlier)
+        return True
 
     def profile(self, person_id: str) -> ProfileState:
         profile = self._profiles.get(person_id)
@@ -241,8 +259,14 @@ class Profiles:
     def merge(self, survivor_id: str, merged_id: str, keys: Iterable[Key]) -> tuple[set[Key], set[str]]:
         """The merged person's keys (those named) are the survivor's now, and the merged person
         is listed by the survivor; returns the keys moved and the persons whose profile changed."""
-        moved, left = self.move(keys, survivor_id)
+        moved, left = self.move([k for k in keys if k[0] != EARLIER], survivor_id)
         if merged_id != survivor_id:
+            earlier = self._take(earlier_key(merged_id))
+            if earlier is not None:  # what the merged person's profile held before partials were
+                into = self.partials.get(earlier_key(survivor_id)) or ProfileState("")
+                absorb(into, earlier)
+                self.put(earlier_key(survivor_id), survivor_id, into)
+                moved.add(earlier_key(survivor_id))
             self._detach(merged_id)
             self.absorbed.setdefault(survivor_id, set()).add(merged_id)
             self.into[merged_id] = survivor_id
@@ -262,6 +286,17 @@ class Profiles:
             if part_id != person_id:
                 self._detach(part_id)
         return moved, changed
+
+    def _take(self, key: Key) -> ProfileState | None:
+        """Remove the key; returns its partial."""
+        partial = self.partials.pop(key, None)
+        person_id = self.owner.pop(key, None)
+        if person_id is not None:
+            self.keys[person_id].discard(key)
+            if not self.keys[person_id]:
+                del self.keys[person_id]
+            self._profiles.pop(person_id, None)
+        return partial
 
     def _detach(self, person_id: str) -> None:
         """The person is merged into no one any more (its own merged persons stay under it)."""
