@@ -295,6 +295,19 @@ def test_a_batch_writes_one_part_per_key_and_one_snapshot_per_person():
     run(scenario)
 
 
+def test_a_call_of_a_persons_only_key_writes_its_profile_alone_and_the_partial_rebuilds_from_it():
+    async def scenario(p: Profile):
+        p.identity.owner = {U1: U, A1: A, A2: A}
+        await p.calls(FREE, PRO, BUY)
+        out = await p.calls(VIEW, accepted("e7", A1, 7))
+        assert kinds(out) == {"PartObserved": 1, "ProfileChanged": 2}  # a has two keys, u one
+        assert [m.key_value for m in out if isinstance(m, pb.PartObserved)] == ["a1"]
+        same_state(p.app, p.rebuilt())
+        assert p.rebuilt().state.partials[U1].event_counts == {"$identify": 1, "Viewed": 1}
+
+    run(scenario)
+
+
 def test_forgetting_a_subject_erases_its_partials_so_a_split_does_not_bring_a_value_back():
     async def scenario(p: Profile):
         token = '"pii:v1:sealed"'

@@ -141,7 +141,8 @@ class ProfileApp(EventSourced):
             self.state.put(key, message.person_id, from_proto(message.partial))
         elif isinstance(message, pb.ProfileChanged):
             self.published[message.profile.person_id] = message.profile
-            # A profile stored before partials were has no PartObserved behind it: it is kept whole.
+            # The partial of a person's only key may be written with its profile alone; a profile
+            # stored before partials were has no PartObserved behind it at all: it is kept whole.
             self.state.adopt(from_proto(message.profile))
         elif isinstance(message, pb.ProfileMerged):
             self.state.merge(message.survivor_id, message.merged_id, ())
@@ -169,6 +170,7 @@ class ProfileApp(EventSourced):
         keys = list(dict.fromkeys(self._key(c.event) for c in calls))
         persons = await self._resolve(keys, notifications[-1].id)
         touched: dict[domain.Key, None] = {}
+        moved: dict[domain.Key, None] = {}  # new keys, and keys identity now gives another person
         changed: dict[str, str] = {}
         for call in calls:
             event = call.event
@@ -176,6 +178,8 @@ class ProfileApp(EventSourced):
             person_id = persons.get(key)
             if not person_id:
                 continue  # identity links every accepted call; none is left unknown
+            if self.state.person_of(key) != person_id:
+                moved[key] = None
             # Identity's answer is at least as new as anything profile has followed of its log: a
             # key it now gives another person takes its partial there (and leaves the other's).
             persons_changed = self.state.observe(
@@ -197,7 +201,15 @@ class ProfileApp(EventSourced):
         # One event per key and one snapshot per person per batch: followers see the latest once
         # (none of a person identity has merged away, whose keys these calls showed elsewhere).
         publish = [(p, cause) for p, cause in changed.items() if not self.state.is_merged(p)]
-        return [*self._parts(touched), *(self._changed(p, cause) for p, cause in publish)]
+        # A key that stays the only one of a person whose profile is written needs no event of its
+        # own: the profile is its partial (apply() takes it back from there).
+        published = {p for p, _ in publish}
+        parts = [k for k in touched if k in moved or not self._sole(k, published)]
+        return [*self._parts(parts), *(self._changed(p, cause) for p, cause in publish)]
+
+    def _sole(self, key: domain.Key, published: set[str]) -> bool:
+        person_id = self.state.person_of(key)
+        return person_id in published and self.state.sole_key(person_id) == key
 
     async def handle_identity(self, notifications) -> Sequence[StoredEvent]:
         out: list[StoredEvent] = []

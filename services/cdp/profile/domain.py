@@ -176,16 +176,26 @@ class Profiles:
     def keys_of(self, person_id: str) -> set[Key]:
         return {k for k in self.keys.get(person_id, ()) if k[0] != EARLIER}
 
-    def adopt(self, snapshot: ProfileState) -> bool:
-        """Take a profile recorded before partials were (one with no key of a call behind it) as
-        the partial of its person's own key; returns whether it was taken."""
+    def sole_key(self, person_id: str) -> Key | None:
+        """The person's key when it has just one: its profile is then that key's partial."""
+        keys = self.keys.get(person_id, ())
+        return next(iter(keys)) if len(keys) == 1 else None
+
+    def adopt(self, snapshot: ProfileState) -> None:
+        """Take what a recorded profile says of its person's partials where the profile is all there
+        is of them: the partial of its only key (written with the profile alone), or, for a profile
+        recorded before partials were (no key of a call behind it), of its person's own key."""
         person_id = snapshot.person_id
-        if self.keys_of(person_id) or not (snapshot.event_counts or snapshot.traits or snapshot.accounts):
-            return False
-        earlier = ProfileState("")
-        absorb(earlier, snapshot)
-        self.put(earlier_key(person_id), person_id, earlier)
-        return True
+        key = self.sole_key(person_id)
+        if key is None and not self.keys.get(person_id):
+            if not (snapshot.event_counts or snapshot.traits or snapshot.accounts):
+                return
+            key = earlier_key(person_id)
+        if key is None:
+            return
+        partial = ProfileState("")
+        absorb(partial, snapshot)
+        self.put(key, person_id, partial)
 
     def profile(self, person_id: str) -> ProfileState:
         profile = self._profiles.get(person_id)
