@@ -173,7 +173,7 @@ def expected(person_id: str, calls, merged_ids=()) -> pb.Profile:
 # Splits -----------------------------------------------------------------------------------------
 
 FREE = accepted("e1", U1, 1, "identify", traits={"plan": "free"})
-VIEW = accepted("e2", U1, 2)
+VIEW = accepted("e2", U1, 2, event="Viewed")
 PRO = accepted("e3", A1, 3, "identify", traits={"plan": "pro"})
 BUY = accepted("e4", A2, 4, event="Bought")
 
