@@ -14,6 +14,7 @@ from cdp.api.identity.v1 import identity_pb2
 from cdp.api.profile.v1 import profile_pb2 as pb
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso, parse_iso
 from cdp.platform.errors import InvalidArgument, NotFound
+from cdp.platform.ids import derived_id
 from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
 from cdp.platform.state import EventSourced
@@ -21,9 +22,12 @@ from cdp.platform.unit_of_work import UnitOfWork
 from cdp.profile import domain
 
 COLLECTOR_TOPICS = topic_of(collector_pb2.EventAccepted)
-IDENTITY_TOPICS = topic_of(identity_pb2.PersonsMerged, identity_pb2.SubjectForgotten)
-_IdentityRecord = identity_pb2.PersonsMerged | identity_pb2.SubjectForgotten
-PUBLISHED = topic_of(pb.ProfileChanged, pb.ProfileMerged)
+IDENTITY_TOPICS = topic_of(identity_pb2.PersonsMerged, identity_pb2.PersonSplit, identity_pb2.SubjectForgotten)
+_IdentityRecord = identity_pb2.PersonsMerged | identity_pb2.PersonSplit | identity_pb2.SubjectForgotten
+# What followers of profile read; PartObserved is profile's own (its state), for no follower.
+PUBLISHED = topic_of(pb.ProfileChanged, pb.ProfileMerged, pb.ProfileSplit)
+INTERNAL = topic_of(pb.PartObserved)
+KEY_TYPES = ("user_id", "anonymous_id")
 
 
 def _trait_proto(value: domain.TraitValue) -> pb.TraitValue:
@@ -113,25 +117,38 @@ class Resolver(Protocol):
 
 
 class ProfileApp(EventSourced):
-    topics = PUBLISHED
+    """Keeps what the calls of each key (user id, else anonymous id) say, and the person of each
+    key: from identity's answers to Resolve, and from its merges and splits. A person's profile is
+    the fold of its keys' partials, whichever of the two logs was followed first."""
+
+    topics = (*PUBLISHED, *INTERNAL)
 
     def __init__(self, uow: UnitOfWork, identity: Resolver, clock: Clock = SYSTEM_CLOCK):
         self.identity = identity
         super().__init__(uow, clock)
 
     def reset(self) -> None:
-        """State is the fold of profile's own events: the latest snapshot of each person."""
-        self.profiles: dict[str, domain.ProfileState] = {}
+        """State is the fold of profile's own events: each key's partial and person (PartObserved),
+        the merges and splits, and the latest snapshot of each profile."""
+        self.state = domain.Profiles()
         # The latest published snapshot of each profile, as built once for its ProfileChanged:
         # GetProfiles serves these rather than building each again.
         self.published: dict[str, pb.Profile] = {}
 
     def apply(self, message) -> None:
-        if isinstance(message, pb.ProfileChanged):
-            self.profiles[message.profile.person_id] = from_proto(message.profile)
+        if isinstance(message, pb.PartObserved):
+            key = (message.key_type, message.key_value)
+            self.state.put(key, message.person_id, from_proto(message.partial))
+        elif isinstance(message, pb.ProfileChanged):
             self.published[message.profile.person_id] = message.profile
-        else:
-            self._drop(message.merged_id)
+            # The partial of a person's only key may be written with its profile alone; a profile
+            # stored before partials were has no PartObserved behind it at all: it is kept whole.
+            self.state.adopt(from_proto(message.profile))
+        elif isinstance(message, pb.ProfileMerged):
+            self.state.merge(message.survivor_id, message.merged_id, ())
+            self.published.pop(message.merged_id, None)
+        elif isinstance(message, pb.ProfileSplit):
+            self.state.split(message.person_id, [(p, ()) for p in message.part_person_ids])
 
     async def person_of(self, person_id: str, identifier: tuple[str, str] | None) -> str:
         """The person a request names by id or by identifier; raises NotFound or InvalidArgument."""
@@ -146,26 +163,28 @@ class ProfileApp(EventSourced):
     def snapshots(self, person_ids) -> list[pb.Profile]:
         return [self.published[p] for p in person_ids if p in self.published]
 
-    def _drop(self, person_id: str) -> domain.ProfileState | None:
-        self.published.pop(person_id, None)
-        return self.profiles.pop(person_id, None)
-
     # Following ---------------------------------------------------------------
 
     async def handle_collected(self, notifications) -> Sequence[StoredEvent]:
         calls = [cast(collector_pb2.EventAccepted, decode(n.topic, n.payload)) for n in notifications]
         keys = list(dict.fromkeys(self._key(c.event) for c in calls))
         persons = await self._resolve(keys, notifications[-1].id)
+        touched: dict[domain.Key, None] = {}
+        moved: dict[domain.Key, None] = {}  # new keys, and keys identity now gives another person
         changed: dict[str, str] = {}
         for call in calls:
             event = call.event
-            person_id = persons.get(self._key(event))
+            key = self._key(event)
+            person_id = persons.get(key)
             if not person_id:
                 continue  # identity links every accepted call; none is left unknown
-            profile = self.profiles.get(person_id) or domain.ProfileState(person_id)
-            self.profiles[person_id] = profile
-            domain.observe(
-                profile,
+            if self.state.person_of(key) != person_id:
+                moved[key] = None
+            # Identity's answer is at least as new as anything profile has followed of its log: a
+            # key it now gives another person takes its partial there (and leaves the other's).
+            persons_changed = self.state.observe(
+                key,
+                person_id,
                 call_type=event.type,
                 event_name=event.event,
                 timestamp=_utc(event.timestamp),
@@ -176,45 +195,107 @@ class ProfileApp(EventSourced):
                 group_traits=_as_trait_values(_json_object(event.traits)) if event.type == "group" else None,
                 subject=subject_of(event.user_id, event.anonymous_id),
             )
-            changed[person_id] = call.event_id
-        # One snapshot per person per batch: followers see the latest state once.
-        return [self._changed(person_id, cause) for person_id, cause in changed.items()]
+            touched[key] = None
+            for p in persons_changed:
+                changed[p] = call.event_id
+        # One event per key and one snapshot per person per batch: followers see the latest once
+        # (none of a person identity has merged away, whose keys these calls showed elsewhere).
+        publish = [(p, cause) for p, cause in changed.items() if not self.state.is_merged(p)]
+        # A key that stays the only one of a person whose profile is written needs no event of its
+        # own: the profile is its partial (apply() takes it back from there).
+        published = {p for p, _ in publish}
+        parts = [k for k in touched if k in moved or not self._sole(k, published)]
+        return [*self._parts(parts), *(self._changed(p, cause) for p, cause in publish)]
+
+    def _sole(self, key: domain.Key, published: set[str]) -> bool:
+        person_id = self.state.person_of(key)
+        return person_id in published and self.state.sole_key(person_id) == key
 
     async def handle_identity(self, notifications) -> Sequence[StoredEvent]:
         out: list[StoredEvent] = []
+        batch = _Changes()
         for n in notifications:
-            merged = cast(_IdentityRecord, decode(n.topic, n.payload))  # IDENTITY_TOPICS
-            if isinstance(merged, identity_pb2.SubjectForgotten):
-                profile = self.profiles.get(merged.person_id)
-                if profile is not None and domain.erase(profile, is_personal):
-                    out.append(self._changed(merged.person_id, ""))
-                continue
-            # Whether or not the merged person has a profile yet, the survivor's lists them:
-            # a profile does not depend on which log was followed first.
-            gone = self._drop(merged.merged_id) or domain.ProfileState(merged.merged_id)
-            survivor = self.profiles.setdefault(merged.survivor_id, domain.ProfileState(merged.survivor_id))
-            domain.merge(survivor, gone)
-            out.append(
-                self._next(
-                    merged.merged_id, pb.ProfileMerged(survivor_id=merged.survivor_id, merged_id=merged.merged_id)
-                )
-            )
-            out.append(self._changed(merged.survivor_id, merged.event_id))
-        return out
+            record = cast(_IdentityRecord, decode(n.topic, n.payload))  # IDENTITY_TOPICS
+            if isinstance(record, identity_pb2.SubjectForgotten):
+                erased = self.state.erase(record.person_id, is_personal)
+                if erased:
+                    batch.note(erased, [record.person_id], "")
+            elif isinstance(record, identity_pb2.PersonsMerged):
+                out.append(self._merged(record, batch))
+            else:
+                out.append(self._split(record, batch))
+        # After the merges and splits, in their order: one event per key and one snapshot per
+        # person the batch changed (a person merged away and not restored since has none).
+        publish = [(p, cause) for p, cause in batch.persons.items() if not self.state.is_merged(p)]
+        return [*out, *self._parts(batch.keys), *(self._changed(p, cause) for p, cause in publish)]
+
+    def _merged(self, merged: identity_pb2.PersonsMerged, batch: _Changes) -> StoredEvent:
+        # Whether or not the merged person has a profile yet, the survivor's lists them:
+        # a profile does not depend on which log was followed first.
+        keys = _keys(merged.identifiers)
+        if not keys:
+            # Identity named none of the keys it moved: all the merged person's, as profile knows them.
+            keys = sorted(self.state.keys_of(merged.merged_id))
+        moved, changed = self.state.merge(merged.survivor_id, merged.merged_id, keys)
+        # The survivor first, then any person a key was taken from.
+        batch.note(moved, [merged.survivor_id, *sorted(changed)], merged.event_id)
+        self.published.pop(merged.merged_id, None)
+        message = pb.ProfileMerged(survivor_id=merged.survivor_id, merged_id=merged.merged_id)
+        return self._next(merged.merged_id, message)
+
+    def _split(self, split: identity_pb2.PersonSplit, batch: _Changes) -> StoredEvent:
+        parts = [(part.person_id, _keys(part.identifiers)) for part in split.parts if part.person_id]
+        moved, changed = self.state.split(split.person_id, parts)
+        part_ids = list(dict.fromkeys(p for p, _ in parts))
+        if split.person_id in part_ids:
+            part_ids = [split.person_id, *(p for p in part_ids if p != split.person_id)]
+        # The reduced person first, then every part, then any person a key was taken from.
+        batch.note(moved, [split.person_id, *part_ids, *sorted(changed)], split.edge_id)
+        return self._next(split.person_id, pb.ProfileSplit(person_id=split.person_id, part_person_ids=part_ids))
 
     @staticmethod
-    def _key(event) -> tuple[str, str]:
-        return ("user_id", event.user_id) if event.user_id else ("anonymous_id", event.anonymous_id)
+    def _key(event) -> domain.Key:
+        return domain.key_of(event.user_id, event.anonymous_id)
 
     async def _resolve(self, keys: list[tuple[str, str]], position: int) -> dict[tuple[str, str], str]:
         return await self.identity.resolve(keys, after_position=position)
 
+    def _parts(self, keys) -> list[StoredEvent]:
+        out = []
+        for key in sorted(keys):
+            message = pb.PartObserved(
+                key_type=key[0],
+                key_value=key[1],
+                person_id=self.state.person_of(key),
+                partial=to_proto(self.state.partials[key]),
+            )
+            out.append(self.next_event(derived_id("profile-part", *key), message))
+        return out
+
     def _changed(self, person_id: str, cause: str) -> StoredEvent:
         snapshot = pb.ProfileChanged(
-            profile=to_proto(self.profiles[person_id]), cause_event_id=cause, changed_at=self.now_iso()
+            profile=to_proto(self.state.profile(person_id)), cause_event_id=cause, changed_at=self.now_iso()
         )
         self.published[person_id] = snapshot.profile
         return self._next(person_id, snapshot)
 
     def _next(self, person_id: str, message) -> StoredEvent:
         return self.next_event(uuid.UUID(person_id), message)
+
+
+class _Changes:
+    """What a batch of identity's events changed: keys (their partial or person) and persons."""
+
+    def __init__(self) -> None:
+        self.keys: dict[domain.Key, None] = {}
+        self.persons: dict[str, str] = {}  # person -> the cause of its latest change
+
+    def note(self, keys, persons, cause: str) -> None:
+        self.keys.update(dict.fromkeys(sorted(keys)))
+        for p in persons:
+            self.persons[p] = cause
+
+
+def _keys(identifiers) -> list[domain.Key]:
+    """The keys among identity's identifiers (emails and phones are no call's key)."""
+    return [(i.type, i.value) for i in identifiers if i.type in KEY_TYPES and i.value]

@@ -1,4 +1,7 @@
-"""The profiles read model: the latest profile of each person, and who was merged into whom."""
+"""The profiles read model: the latest profile of each person, and who was merged into whom.
+
+A person merged away can come back (a split restores its id): its new profile then replaces the
+record of its merge."""
 
 from __future__ import annotations
 
@@ -42,12 +45,12 @@ def apply(conn: sa.Connection, page: Sequence[Notification]) -> None:
     touched = list(latest) + list(gone)
     if touched:
         conn.execute(profiles.delete().where(profiles.c.person_id.in_(touched)))
+        conn.execute(merged.delete().where(merged.c.person_id.in_(touched)))
     if latest:
         conn.execute(
             profiles.insert(), [{"person_id": p, "body": body, "last_seen": last_seen[p]} for p, body in latest.items()]
         )
     if gone:
-        conn.execute(merged.delete().where(merged.c.person_id.in_(list(gone))))
         conn.execute(merged.insert(), [{"person_id": p, "survivor_id": s} for p, s in gone.items()])
 
 

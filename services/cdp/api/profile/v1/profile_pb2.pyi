@@ -135,3 +135,23 @@ class ProfileMerged(_message.Message):
     survivor_id: str
     merged_id: str
     def __init__(self, survivor_id: _Optional[str] = ..., merged_id: _Optional[str] = ...) -> None: ...
+
+class ProfileSplit(_message.Message):
+    __slots__ = ("person_id", "part_person_ids")
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    PART_PERSON_IDS_FIELD_NUMBER: _ClassVar[int]
+    person_id: str
+    part_person_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, person_id: _Optional[str] = ..., part_person_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PartObserved(_message.Message):
+    __slots__ = ("key_type", "key_value", "person_id", "partial")
+    KEY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    KEY_VALUE_FIELD_NUMBER: _ClassVar[int]
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    key_type: str
+    key_value: str
+    person_id: str
+    partial: Profile
+    def __init__(self, key_type: _Optional[str] = ..., key_value: _Optional[str] = ..., person_id: _Optional[str] = ..., partial: _Optional[_Union[Profile, _Mapping]] = ...) -> None: ...
