@@ -302,11 +302,6 @@ def test_against_the_service_a_forgotten_identifier_is_suppressed_until_lifted(r
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="identity: after a retraction split a person and a Split of it was refused, Forget of it fails with "
-    "INTERNAL (IntegrityError: UNIQUE constraint failed: stored_events.originator_id, originator_version)",
-)
 def test_against_the_service_a_person_split_by_a_retraction_can_be_forgotten(real):
     ok(real("send", "--type", "identify", "--user-id", "u-5", "--anonymous-id", "a-5"))
     steward, officer = ("--role", "data_steward"), ("--role", "privacy_officer")

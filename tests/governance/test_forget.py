@@ -9,6 +9,7 @@ traits erased, the deliveries stay on record, and every later sync leaves withou
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -311,6 +312,24 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
     [kept] = receiver.wait_for(lambda r: r.path == "/marketing-2" and r.body.get("person_id") != person_id, timeout=30)
     assert kept.body["traits"]["email"] == OTHER_EMAIL
 
+    # Their calls are dropped at the collector now, until a privacy officer lifts the suppression
+    # (say, they signed up again and consented).
+    ingest_accepted(
+        client, source, [event("identify", "fg-dropped", "2024-05-02T09:00:00Z", user_id=USER, traits={"plan": "vip"})]
+    )
+    dropped = client.read_messages("collector", collector_pb2.EventSuppressed)
+    assert [(m.message_id, m.identifier_type) for m in dropped] == [("fg-dropped", "user_id")]
+    officer = client.as_user("dpo@example.com", ["privacy_officer"])
+    assert officer.identity.lift_suppression(("user_id", USER), "signed up again", timeout=10) is True
+    attempts = itertools.count()
+
+    def taken_again():
+        message_id = f"fg-probe-{next(attempts)}"  # a dropped call's messageId stays dropped: a new one each try
+        ingest_accepted(client, source, [event("identify", message_id, "2024-05-02T09:00:00Z", user_id=USER)])
+        accepted = client.read_messages("collector", collector_pb2.EventAccepted)
+        return any(m.event.message_id == message_id for m in accepted) or None
+
+    wait_until(taken_again, what="the collector taking their calls again")
     # A membership change after the forget: they move to the free plan and leave the audience.
     ingest_accepted(
         client, source, [event("identify", "fg-5", "2024-05-02T10:00:00Z", user_id=USER, traits={"plan": "free"})]
