@@ -12,7 +12,7 @@ from cdp.identity.matching import training
 from cdp.identity.matching.blocking import BlockingIndex
 from cdp.identity.matching.clustering import one_to_one, single_best_links
 from cdp.identity.matching.comparisons import Column, Comparison, LevelArray
-from cdp.identity.matching.model import Model, probability
+from cdp.identity.matching.model import Model, probabilities, probability
 from cdp.identity.matching.normalise import normalise
 from cdp.identity.matching.settings import MatchSettings
 
@@ -284,8 +284,8 @@ class Matcher:
         prior = float(np.clip(share * len(a) / max(self._possible_pairs(), 1.0), 1e-12, 0.5))
         model = Model(
             comparisons=self.comparisons,
-            m=tuple(tuple(float(x) for x in m) for m in m_final),
-            u=tuple(tuple(float(x) for x in ui) for ui in u),
+            m=tuple(probabilities(m.tolist()) for m in m_final),
+            u=tuple(probabilities(ui.tolist()) for ui in u),
             prior=prior,
         )
         self.model = model

@@ -21,10 +21,18 @@ FORMAT = "cdp.identity.matching.fellegi-sunter/1"
 FLOOR = 1e-6  # no level is impossible, among matches or non-matches
 
 
-def _probabilities(values: Sequence[float]) -> tuple[float, ...]:
+def probabilities(values: Sequence[float]) -> tuple[float, ...]:
+    """A distribution over levels, no level below FLOOR."""
     clipped = [min(max(float(v), FLOOR), 1.0) for v in values]
     total = sum(clipped)
     return tuple(v / total for v in clipped)
+
+
+def _check(name: str, values: Sequence[float]) -> tuple[float, ...]:
+    out = tuple(float(v) for v in values)
+    if any(not v > 0.0 for v in out) or abs(sum(out) - 1.0) > 1e-6:
+        raise ValueError(f"{name}: probabilities must be positive and sum to 1")
+    return out
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,9 @@ class Model:
                 raise ValueError(f"{comparison.field}: {comparison.kind} has {levels} levels")
         if not 0.0 < self.prior < 1.0:
             raise ValueError("the prior match probability must be strictly between 0 and 1")
-        object.__setattr__(self, "m", tuple(_probabilities(m) for m in self.m))
-        object.__setattr__(self, "u", tuple(_probabilities(u) for u in self.u))
+        fields = [c.field for c in self.comparisons]
+        object.__setattr__(self, "m", tuple(_check(f"m of {f}", m) for f, m in zip(fields, self.m, strict=True)))
+        object.__setattr__(self, "u", tuple(_check(f"u of {f}", u) for f, u in zip(fields, self.u, strict=True)))
         digest = hashlib.sha256(json.dumps(self._content(), sort_keys=True).encode()).hexdigest()
         object.__setattr__(self, "version", f"fs-{digest[:12]}")
 
