@@ -378,15 +378,19 @@ def run_matching_bench(out: Callable[[str], None] = print, repeat: int = 3, held
     f = result["febrl4"]
     f["time_ratio_splink_over_ours"] = f["splink"]["seconds"]["median"] / f["ours"]["seconds"]["median"]
     table = Table(["measurement", "P", "R", "F1", "time"])
+
+    def p4(value: float) -> str:
+        return f"{value:.4f}"
+
     for label, run in (("FEBRL4, ours", f["ours"]), ("FEBRL4, Splink", f["splink"])):
-        table.add(label, run["precision"], run["recall"], run["f1"], f"{run['seconds']['median']:.2f} s")
+        table.add(label, p4(run["precision"]), p4(run["recall"]), p4(run["f1"]), f"{run['seconds']['median']:.2f} s")
     w = result["weak_identifiers"]
     for label, run in (
         ("weak ids, ours", w["ours"]),
         ("weak ids, ours with one EM", w["ours_single_em"]),
         ("weak ids, Splink", w["splink"]),
     ):
-        table.add(label, run["precision"], run["recall"], run["f1"], f"{run['seconds']:.2f} s")
+        table.add(label, p4(run["precision"]), p4(run["recall"]), p4(run["f1"]), f"{run['seconds']:.2f} s")
     out(table.render())
     out(f"Splink / ours time on FEBRL4: {f['time_ratio_splink_over_ours']:.2f}x")
     out(

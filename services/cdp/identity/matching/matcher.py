@@ -51,6 +51,9 @@ class Matcher:
         self._exact_log2_m: list[float] = []
         self._triples: list[NDArray[np.object_]] = []
         self._tf = [i for i, c in enumerate(self.comparisons) if c.term_frequencies]
+        # Records change the generation; training leaves the levels of the blocked pairs for score_all.
+        self._generation = 0
+        self._blocked: tuple[int, IntArray, IntArray, IntArray, LevelArray] | None = None
         self.model = model
 
     # The model
@@ -96,6 +99,7 @@ class Matcher:
         """
         if record_id in self._slots:
             self.remove(record_id)
+        self._generation += 1
         slot = self._free.pop() if self._free else len(self._ids)
         if slot == len(self._ids):
             self._ids.append(record_id)
@@ -135,6 +139,7 @@ class Matcher:
         slot = self._slots.pop(record_id, None)
         if slot is None:
             return
+        self._generation += 1
         self._index.remove(slot)
         for column in self._columns:
             column.clear(slot)
@@ -150,9 +155,10 @@ class Matcher:
             out[:, i] = column.levels(a, b)
         return out
 
-    def _score(self, a: IntArray, b: IntArray) -> tuple[FloatArray, LevelArray]:
+    def _score(self, a: IntArray, b: IntArray, levels: LevelArray | None = None) -> tuple[FloatArray, LevelArray]:
         """Per-field log2 Bayes factors (n x fields), term-frequency adjusted, and the levels."""
-        levels = self._levels(a, b)
+        if levels is None:
+            levels = self._levels(a, b)
         factors = np.empty(levels.shape, dtype=np.float64)
         for i, table in enumerate(self._tables):
             factors[:, i] = table[levels[:, i]]
@@ -184,21 +190,26 @@ class Matcher:
             )
         ]
 
-    def _pairs(self) -> tuple[IntArray, IntArray, IntArray]:
+    def _pairs(self) -> tuple[IntArray, IntArray, IntArray, LevelArray]:
+        """The blocked pairs (a, b, bit mask of the rules generating each) and their comparison levels."""
+        if self._blocked is not None and self._blocked[0] == self._generation:
+            return self._blocked[1:]
         a, b, rules = self._index.pairs(self.settings.max_postings)
         if self.settings.one_per_source and len(a):
             keep = self._source[a] != self._source[b]
             a, b, rules = a[keep], b[keep], rules[keep]
-        return a, b, rules
+        levels = self._levels(a, b)
+        self._blocked = (self._generation, a, b, rules, levels)
+        return a, b, rules, levels
 
     def score_all(self) -> list[tuple[str, str, Candidate]]:
         """Every pair the blocking index generates, scored once: (record_a, record_b, candidate for b)."""
         if self._model is None:
             return []
-        a, b, _ = self._pairs()
+        a, b, _, levels = self._pairs()
         if not len(a):
             return []
-        factors, levels = self._score(a, b)
+        factors, levels = self._score(a, b, levels)
         ids = self._ids
         return [
             (ids[first] or "", candidate.record_id, candidate)
@@ -256,10 +267,9 @@ class Matcher:
         rng = np.random.default_rng(seed)
         sizes = [len(c.labels) for c in self.comparisons]
         u = training.estimate_u(self._levels(*self._random_pairs(max_pairs, rng)), sizes)
-        a, b, rules = self._pairs()
+        a, _, rules, levels = self._pairs()
         if not len(a):
             raise ValueError("the blocking rules generate no pairs to train on")
-        levels = self._levels(a, b)
         start = [training.initial_m(size) for size in sizes]
         sessions: list[tuple[list[int], list[FloatArray]]] = []
         if per_rule:
