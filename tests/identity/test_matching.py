@@ -234,13 +234,20 @@ def test_model_round_trips_through_json_with_its_version_and_scores():
         Matcher(MatchSettings({"surname": "name"}, [("surname",)]), model)
     changed = Model(model.comparisons, model.m, model.u, model.prior / 2)
     assert changed.version != model.version
+    data.pop("version")
+    assert Model.from_json(json.dumps(data)) == model  # a hand-written model needs no version
+    for broken in ({**data, "lambda": 1.5}, {**data, "comparisons": [{"field": "x"}]}, {"format": "other"}):
+        with pytest.raises(ValueError):
+            Model.from_json(json.dumps(broken))
+    with pytest.raises(ValueError, match="sum to 1"):
+        Model(model.comparisons, ((0.5, 0.6, 0.1, 0.1, 0.1), *model.m[1:]), model.u, model.prior)
 
 
 def test_max_postings_caps_the_candidates():
     model = Model.from_json(_fitted(_population()).model.to_json())
     capped = Matcher(MatchSettings(dict(PEOPLE), [("surname",)], max_postings=5), model)
     found = [len(capped.add(f"r{n}", "ab"[n % 2], {"surname": "smith"})) for n in range(10)]
-    assert found == [0, 1, 1, 2, 2, 3, 0, 0, 0, 0]  # the key holds more than 5 records from the 7th on
+    assert found == [0, 1, 1, 2, 2, 0, 0, 0, 0, 0]  # from the 6th on the key holds more than 5 records
     assert capped.score_all() == []
 
 
@@ -277,3 +284,13 @@ def test_the_package_depends_on_nothing_else_in_the_platform():
                 ), f"{module.name} imports {name}"
                 if top == "cdp":
                     assert name.startswith(("cdp.identity.matching", "cdp.platform.clock")), name
+
+
+def test_a_record_added_again_finds_what_score_all_pairs_it_with():
+    matcher = _fitted(_population())
+    everything = matcher.score_all()
+    for record_id in ("a5", "b5", "a12", "b13", "a100"):
+        source = matcher.source_of(record_id)
+        partners = {(b if a == record_id else a): c.probability for a, b, c in everything if record_id in (a, b)}
+        again = matcher.add(record_id, source, _values_of(record_id))
+        assert {c.record_id: pytest.approx(c.probability) for c in again} == partners

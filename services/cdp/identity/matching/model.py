@@ -49,6 +49,8 @@ class Model:
         if not (len(self.comparisons) == len(self.m) == len(self.u)):
             raise ValueError("a model needs m and u for every comparison")
         for comparison, m, u in zip(self.comparisons, self.m, self.u, strict=True):
+            if comparison.kind not in LEVELS:
+                raise ValueError(f"{comparison.field}: unknown comparison kind {comparison.kind!r}")
             levels = len(LEVELS[comparison.kind])
             if len(m) != levels or len(u) != levels:
                 raise ValueError(f"{comparison.field}: {comparison.kind} has {levels} levels")
@@ -83,15 +85,18 @@ class Model:
     @classmethod
     def from_json(cls, text: str) -> Model:
         data = json.loads(text)
-        if data.get("format") != FORMAT:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"not a model of format {FORMAT}")
-        comparisons = data["comparisons"]
-        model = cls(
-            comparisons=tuple(Comparison(c["field"], c["kind"]) for c in comparisons),
-            m=tuple(tuple(c["m"]) for c in comparisons),
-            u=tuple(tuple(c["u"]) for c in comparisons),
-            prior=data["lambda"],
-        )
+        try:
+            comparisons = data["comparisons"]
+            model = cls(
+                comparisons=tuple(Comparison(str(c["field"]), str(c["kind"])) for c in comparisons),
+                m=tuple(tuple(c["m"]) for c in comparisons),
+                u=tuple(tuple(c["u"]) for c in comparisons),
+                prior=float(data["lambda"]),
+            )
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a complete model: {error!r}") from None
         if "version" in data and data["version"] != model.version:
             raise ValueError(f"model version {data['version']} does not match its content ({model.version})")
         return model
