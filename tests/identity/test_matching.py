@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from cdp.identity.matching import Candidate, Matcher, MatchSettings, Model, settings_from
 from cdp.identity.matching.comparisons import LEVELS, Column
@@ -294,3 +298,54 @@ def test_a_record_added_again_finds_what_score_all_pairs_it_with():
         partners = {(b if a == record_id else a): c.probability for a, b, c in everything if record_id in (a, b)}
         again = matcher.add(record_id, source, _values_of(record_id))
         assert {c.record_id: pytest.approx(c.probability) for c in again} == partners
+
+
+_NAMES = ["ann", "anne", "bob", "rob", "cara", "kara"]
+
+
+@settings_hypothesis(max_examples=25, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["add", "add", "add", "remove"]),
+            st.integers(0, 11),
+            st.sampled_from(_NAMES),
+            st.sampled_from(["19800101", "19800110", "19811001", None]),
+        ),
+        max_size=40,
+    )
+)
+def test_any_history_of_adds_and_removes_scores_like_the_records_it_leaves(steps):
+    model = _small_model()
+    incremental = Matcher(MatchSettings(dict(SMALL), list(SMALL_RULES), one_per_source=False), model)
+    held: dict[str, dict[str, str | None]] = {}
+    for action, number, name, dob in steps:
+        record_id = f"r{number}"
+        if action == "remove":
+            incremental.remove(record_id)
+            held.pop(record_id, None)
+        else:
+            fields = {"given_name": name, "date_of_birth": dob}
+            incremental.add(record_id, "s", fields)
+            held[record_id] = fields
+    fresh = Matcher(MatchSettings(dict(SMALL), list(SMALL_RULES), one_per_source=False), model)
+    for record_id, fields in held.items():
+        fresh.add(record_id, "s", fields)
+
+    def scored(matcher):
+        return {(min(a, b), max(a, b)): round(c.weight, 9) for a, b, c in matcher.score_all()}
+
+    assert len(incremental) == len(held)
+    assert scored(incremental) == scored(fresh)
+
+
+SMALL = {"given_name": "name", "date_of_birth": "date"}
+SMALL_RULES = [("given_name",), ("date_of_birth",)]
+
+
+@functools.cache
+def _small_model() -> Model:
+    matcher = Matcher(MatchSettings(dict(SMALL), list(SMALL_RULES), one_per_source=False))
+    for n, name in enumerate(_NAMES * 5):
+        matcher.add(f"t{n}", "s", {"given_name": name, "date_of_birth": f"19{60 + n % 30}0{1 + n % 9}01"})
+    return matcher.train(max_pairs=5000)
