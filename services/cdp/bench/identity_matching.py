@@ -36,12 +36,19 @@ FEBRL_FIELDS = {
     "date_of_birth": "date",
     "soc_sec_id": "code",
 }
-FEBRL_BLOCKING = [("given_name",), ("surname",), ("date_of_birth",), ("soc_sec_id",), ("postcode", "street_number")]
+Rules = list[tuple[str, ...]]
+FEBRL_BLOCKING: Rules = [
+    ("given_name",),
+    ("surname",),
+    ("date_of_birth",),
+    ("soc_sec_id",),
+    ("postcode", "street_number"),
+]
 WEAK_FIELDS = {"given_name": "name", "surname": "name", "date_of_birth": "date"}
-WEAK_BLOCKING = [("given_name",), ("surname",), ("date_of_birth",)]
+WEAK_BLOCKING: Rules = [("given_name",), ("surname",), ("date_of_birth",)]
 # Splink estimates the prior from deterministic rules and a guess of their recall.
-FEBRL_DETERMINISTIC = ([("soc_sec_id",), ("given_name", "surname", "date_of_birth")], 0.9)
-WEAK_DETERMINISTIC = ([("given_name", "surname", "date_of_birth")], 0.45)
+FEBRL_DETERMINISTIC: tuple[Rules, float] = ([("soc_sec_id",), ("given_name", "surname", "date_of_birth")], 0.9)
+WEAK_DETERMINISTIC: tuple[Rules, float] = ([("given_name", "surname", "date_of_birth")], 0.45)
 
 Record = tuple[str, str, dict[str, str]]  # (record id, source, fields)
 
