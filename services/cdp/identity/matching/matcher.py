@@ -20,7 +20,7 @@ IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     record_id: str  # the other record
     probability: float  # match probability 0..1
@@ -129,9 +129,12 @@ class Matcher:
         if not len(others):
             return []
         mine = np.full(len(others), slot, dtype=np.int64)
-        weights, levels = self._score(mine, others)
-        candidates = self._candidates(others, weights, levels)
-        candidates.sort(key=lambda c: (-c.weight, c.record_id))
+        factors, levels = self._score(mine, others)
+        weights = self._model.prior_weight + factors.sum(axis=1)
+        order = np.argsort(-weights, kind="stable")
+        candidates = self._candidates(others[order], weights[order], factors[order], levels[order])
+        if len(order) > 1 and bool((np.diff(weights[order]) == 0).any()):  # ties go by record id
+            candidates.sort(key=lambda c: (-c.weight, c.record_id))
         return candidates
 
     def remove(self, record_id: str) -> None:
@@ -170,9 +173,9 @@ class Matcher:
                 factors[exact, i] = self._exact_log2_m[i] - np.log2(frequency)
         return factors, levels
 
-    def _candidates(self, others: IntArray, factors: FloatArray, levels: LevelArray) -> list[Candidate]:
-        assert self._model is not None
-        weights = self._model.prior_weight + factors.sum(axis=1)
+    def _candidates(
+        self, others: IntArray, weights: FloatArray, factors: FloatArray, levels: LevelArray
+    ) -> list[Candidate]:
         probabilities = probability(weights)
         described = np.empty(levels.shape, dtype=object)
         for i, triples in enumerate(self._triples):
@@ -210,10 +213,11 @@ class Matcher:
         if not len(a):
             return []
         factors, levels = self._score(a, b, levels)
+        weights = self._model.prior_weight + factors.sum(axis=1)
         ids = self._ids
         return [
             (ids[first] or "", candidate.record_id, candidate)
-            for first, candidate in zip(a.tolist(), self._candidates(b, factors, levels), strict=True)
+            for first, candidate in zip(a.tolist(), self._candidates(b, weights, factors, levels), strict=True)
         ]
 
     def best_links(
