@@ -349,3 +349,18 @@ def _small_model() -> Model:
     for n, name in enumerate(_NAMES * 5):
         matcher.add(f"t{n}", "s", {"given_name": name, "date_of_birth": f"19{60 + n % 30}0{1 + n % 9}01"})
     return matcher.train(max_pairs=5000)
+
+
+def test_u_counts_every_exact_pair_and_samples_the_similar_ones():
+    rng = np.random.default_rng(1)
+    column = Column("name")
+    names = ["anna", "anne", "hannah", "bob", "robert", None]
+    for slot in range(600):
+        column.set(slot, names[slot % len(names)])
+    a, b = rng.integers(0, 600, 20_000), rng.integers(0, 600, 20_000)
+    levels = column.levels(a, b)
+    full = np.bincount(levels[levels >= 0], minlength=5).astype(float)
+    assert column.level_counts(a, b, 10**6, rng).tolist() == full.tolist()
+    sampled = column.level_counts(a, b, 2000, rng)
+    assert sampled[0] == full[0] and sampled.sum() == pytest.approx(full.sum())
+    assert sampled[1:] == pytest.approx(full[1:], rel=0.15)

@@ -18,6 +18,9 @@ from cdp.identity.matching.settings import MatchSettings
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
+# u of the similarity levels (Jaro-Winkler, Levenshtein) comes from at most this many, or a fifth, of the random
+# pairs that are neither null nor exact: the rarer exact level is counted on every pair.
+PARTIAL_PAIRS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,16 +264,18 @@ class Matcher:
     def train(self, max_pairs: int = 1_000_000, seed: int = 0, *, per_rule: bool = True) -> Model:
         """Fit m, u and the prior on the records held, set it as the model and return it.
 
-        u from up to max_pairs random pairs; m by EM with u fixed, one session per blocking rule leaving that
-        rule's fields untrained (per_rule=False: a single session over all blocked pairs training every field,
-        which is what fails on weak identifiers; kept for comparison); the prior is the share of matches among
-        the blocked pairs, scaled to all possible pairs.
+        u from up to max_pairs random pairs (the similarity levels from a sample of them); m by EM with u
+        fixed, one session per blocking rule leaving that rule's fields untrained (per_rule=False: a single
+        session over all blocked pairs training every field, which is what fails on weak identifiers; kept for
+        comparison); the prior is the share of matches among the blocked pairs, scaled to all possible pairs.
         """
         if len(self._slots) < 2:
             raise ValueError("training needs at least two records")
         rng = np.random.default_rng(seed)
         sizes = [len(c.labels) for c in self.comparisons]
-        u = training.estimate_u(self._levels(*self._random_pairs(max_pairs, rng)), sizes)
+        random_a, random_b = self._random_pairs(max_pairs, rng)
+        partial = max(PARTIAL_PAIRS, max_pairs // 5)
+        u = training.estimate_u([c.level_counts(random_a, random_b, partial, rng) for c in self._columns])
         a, _, rules, levels = self._pairs()
         if not len(a):
             raise ValueError("the blocking rules generate no pairs to train on")
