@@ -181,3 +181,18 @@ def policy(decisions, hits, repeat, as_json):
     table.add("miss / raw", result["miss_over_raw"]["median"], "", "", "x")
     click.echo(f"cdp bench policy: {decisions} distinct decisions, {hits} hits, {repeat} run(s)")
     click.echo(table.render())
+
+
+@bench.command("matching")
+@click.option("--repeat", default=3, show_default=True, help="Runs of the FEBRL4 timings; the median is reported.")
+@click.option("--held", default=100_000, show_default=True, help="Records held while timing incremental add().")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def matching(repeat, held, as_json):
+    """The identity record matcher against Splink on FEBRL4 and weak identifiers, and add() latency."""
+    from cdp.bench.identity_matching import run_matching_bench
+
+    if repeat < 1 or held < 1:
+        raise click.UsageError("--repeat and --held must be at least 1")
+    result = run_matching_bench(out=_echo_err if as_json else click.echo, repeat=repeat, held=held)
+    if as_json:
+        click.echo(_json(result))

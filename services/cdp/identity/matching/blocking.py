@@ -34,14 +34,15 @@ class BlockingIndex:
         return keys
 
     def add(self, slot: int, keys: list[Key], max_postings: int) -> set[int]:
-        """Index a record; returns the records already under its keys, skipping keys over max_postings."""
+        """Index a record; returns the records already under its keys, skipping every key that holds more than
+        max_postings records with this one (as `pairs` does)."""
         found: set[int] = set()
         for key in keys:
             posting = self.postings.get(key)
             if posting is None:
                 self.postings[key] = {slot}
                 continue
-            if len(posting) <= max_postings:
+            if len(posting) < max_postings:
                 found |= posting
             posting.add(slot)
         self._keys[slot] = keys

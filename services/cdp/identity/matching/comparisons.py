@@ -136,6 +136,24 @@ class Column:
         out[null] = NULL
         return out
 
+    def level_counts(self, a: IntArray, b: IntArray, partial: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        """How many pairs (a[i], b[i]) are at each non-null level, for many pairs: nulls and exact agreement
+        are counted on every pair, the similarity levels on at most `partial` of the other pairs and scaled."""
+        code_a, code_b = self.code[a], self.code[b]
+        null = (code_a == NULL) | (code_b == NULL)
+        exact = (code_a == code_b) & ~null
+        size = len(LEVELS[self.kind])
+        counts = np.zeros(size, dtype=np.float64)
+        counts[0] = exact.sum()
+        rest = np.flatnonzero(~null & ~exact)
+        if len(rest) > partial:
+            sample = rng.choice(rest, size=partial, replace=False)
+            levels = self._partial(a[sample], b[sample])
+            counts += np.bincount(levels, minlength=size) * (len(rest) / partial)
+        elif len(rest):
+            counts += np.bincount(self._partial(a[rest], b[rest]), minlength=size)
+        return counts
+
     def _strings(self, slots: IntArray) -> NDArray[np.object_]:
         return self.values[slots]
 

@@ -12,15 +12,18 @@ from cdp.identity.matching import training
 from cdp.identity.matching.blocking import BlockingIndex
 from cdp.identity.matching.clustering import one_to_one, single_best_links
 from cdp.identity.matching.comparisons import Column, Comparison, LevelArray
-from cdp.identity.matching.model import Model, probability
+from cdp.identity.matching.model import Model, probabilities, probability
 from cdp.identity.matching.normalise import normalise
 from cdp.identity.matching.settings import MatchSettings
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
+# u of the similarity levels (Jaro-Winkler, Levenshtein) comes from at most this many, or a fifth, of the random
+# pairs that are neither null nor exact: the rarer exact level is counted on every pair.
+PARTIAL_PAIRS = 200_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     record_id: str  # the other record
     probability: float  # match probability 0..1
@@ -51,6 +54,9 @@ class Matcher:
         self._exact_log2_m: list[float] = []
         self._triples: list[NDArray[np.object_]] = []
         self._tf = [i for i, c in enumerate(self.comparisons) if c.term_frequencies]
+        # Records change the generation; training leaves the levels of the blocked pairs for score_all.
+        self._generation = 0
+        self._blocked: tuple[int, IntArray, IntArray, IntArray, LevelArray] | None = None
         self.model = model
 
     # The model
@@ -96,6 +102,7 @@ class Matcher:
         """
         if record_id in self._slots:
             self.remove(record_id)
+        self._generation += 1
         slot = self._free.pop() if self._free else len(self._ids)
         if slot == len(self._ids):
             self._ids.append(record_id)
@@ -125,9 +132,12 @@ class Matcher:
         if not len(others):
             return []
         mine = np.full(len(others), slot, dtype=np.int64)
-        weights, levels = self._score(mine, others)
-        candidates = self._candidates(others, weights, levels)
-        candidates.sort(key=lambda c: (-c.weight, c.record_id))
+        factors, levels = self._score(mine, others)
+        weights = self._model.prior_weight + factors.sum(axis=1)
+        order = np.argsort(-weights, kind="stable")
+        candidates = self._candidates(others[order], weights[order], factors[order], levels[order])
+        if len(order) > 1 and bool((np.diff(weights[order]) == 0).any()):  # ties go by record id
+            candidates.sort(key=lambda c: (-c.weight, c.record_id))
         return candidates
 
     def remove(self, record_id: str) -> None:
@@ -135,6 +145,7 @@ class Matcher:
         slot = self._slots.pop(record_id, None)
         if slot is None:
             return
+        self._generation += 1
         self._index.remove(slot)
         for column in self._columns:
             column.clear(slot)
@@ -150,9 +161,10 @@ class Matcher:
             out[:, i] = column.levels(a, b)
         return out
 
-    def _score(self, a: IntArray, b: IntArray) -> tuple[FloatArray, LevelArray]:
+    def _score(self, a: IntArray, b: IntArray, levels: LevelArray | None = None) -> tuple[FloatArray, LevelArray]:
         """Per-field log2 Bayes factors (n x fields), term-frequency adjusted, and the levels."""
-        levels = self._levels(a, b)
+        if levels is None:
+            levels = self._levels(a, b)
         factors = np.empty(levels.shape, dtype=np.float64)
         for i, table in enumerate(self._tables):
             factors[:, i] = table[levels[:, i]]
@@ -164,9 +176,9 @@ class Matcher:
                 factors[exact, i] = self._exact_log2_m[i] - np.log2(frequency)
         return factors, levels
 
-    def _candidates(self, others: IntArray, factors: FloatArray, levels: LevelArray) -> list[Candidate]:
-        assert self._model is not None
-        weights = self._model.prior_weight + factors.sum(axis=1)
+    def _candidates(
+        self, others: IntArray, weights: FloatArray, factors: FloatArray, levels: LevelArray
+    ) -> list[Candidate]:
         probabilities = probability(weights)
         described = np.empty(levels.shape, dtype=object)
         for i, triples in enumerate(self._triples):
@@ -184,25 +196,31 @@ class Matcher:
             )
         ]
 
-    def _pairs(self) -> tuple[IntArray, IntArray, IntArray]:
+    def _pairs(self) -> tuple[IntArray, IntArray, IntArray, LevelArray]:
+        """The blocked pairs (a, b, bit mask of the rules generating each) and their comparison levels."""
+        if self._blocked is not None and self._blocked[0] == self._generation:
+            return self._blocked[1:]
         a, b, rules = self._index.pairs(self.settings.max_postings)
         if self.settings.one_per_source and len(a):
             keep = self._source[a] != self._source[b]
             a, b, rules = a[keep], b[keep], rules[keep]
-        return a, b, rules
+        levels = self._levels(a, b)
+        self._blocked = (self._generation, a, b, rules, levels)
+        return a, b, rules, levels
 
     def score_all(self) -> list[tuple[str, str, Candidate]]:
         """Every pair the blocking index generates, scored once: (record_a, record_b, candidate for b)."""
         if self._model is None:
             return []
-        a, b, _ = self._pairs()
+        a, b, _, levels = self._pairs()
         if not len(a):
             return []
-        factors, levels = self._score(a, b)
+        factors, levels = self._score(a, b, levels)
+        weights = self._model.prior_weight + factors.sum(axis=1)
         ids = self._ids
         return [
             (ids[first] or "", candidate.record_id, candidate)
-            for first, candidate in zip(a.tolist(), self._candidates(b, factors, levels), strict=True)
+            for first, candidate in zip(a.tolist(), self._candidates(b, weights, factors, levels), strict=True)
         ]
 
     def best_links(
@@ -246,20 +264,21 @@ class Matcher:
     def train(self, max_pairs: int = 1_000_000, seed: int = 0, *, per_rule: bool = True) -> Model:
         """Fit m, u and the prior on the records held, set it as the model and return it.
 
-        u from up to max_pairs random pairs; m by EM with u fixed, one session per blocking rule leaving that
-        rule's fields untrained (per_rule=False: a single session over all blocked pairs training every field,
-        which is what fails on weak identifiers; kept for comparison); the prior is the share of matches among
-        the blocked pairs, scaled to all possible pairs.
+        u from up to max_pairs random pairs (the similarity levels from a sample of them); m by EM with u
+        fixed, one session per blocking rule leaving that rule's fields untrained (per_rule=False: a single
+        session over all blocked pairs training every field, which is what fails on weak identifiers; kept for
+        comparison); the prior is the share of matches among the blocked pairs, scaled to all possible pairs.
         """
         if len(self._slots) < 2:
             raise ValueError("training needs at least two records")
         rng = np.random.default_rng(seed)
         sizes = [len(c.labels) for c in self.comparisons]
-        u = training.estimate_u(self._levels(*self._random_pairs(max_pairs, rng)), sizes)
-        a, b, rules = self._pairs()
+        random_a, random_b = self._random_pairs(max_pairs, rng)
+        partial = max(PARTIAL_PAIRS, max_pairs // 5)
+        u = training.estimate_u([c.level_counts(random_a, random_b, partial, rng) for c in self._columns])
+        a, _, rules, levels = self._pairs()
         if not len(a):
             raise ValueError("the blocking rules generate no pairs to train on")
-        levels = self._levels(a, b)
         start = [training.initial_m(size) for size in sizes]
         sessions: list[tuple[list[int], list[FloatArray]]] = []
         if per_rule:
@@ -284,8 +303,8 @@ class Matcher:
         prior = float(np.clip(share * len(a) / max(self._possible_pairs(), 1.0), 1e-12, 0.5))
         model = Model(
             comparisons=self.comparisons,
-            m=tuple(tuple(float(x) for x in m) for m in m_final),
-            u=tuple(tuple(float(x) for x in ui) for ui in u),
+            m=tuple(probabilities(m.tolist()) for m in m_final),
+            u=tuple(probabilities(ui.tolist()) for ui in u),
             prior=prior,
         )
         self.model = model

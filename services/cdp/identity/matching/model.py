@@ -21,10 +21,18 @@ FORMAT = "cdp.identity.matching.fellegi-sunter/1"
 FLOOR = 1e-6  # no level is impossible, among matches or non-matches
 
 
-def _probabilities(values: Sequence[float]) -> tuple[float, ...]:
+def probabilities(values: Sequence[float]) -> tuple[float, ...]:
+    """A distribution over levels, no level below FLOOR."""
     clipped = [min(max(float(v), FLOOR), 1.0) for v in values]
     total = sum(clipped)
     return tuple(v / total for v in clipped)
+
+
+def _check(name: str, values: Sequence[float]) -> tuple[float, ...]:
+    out = tuple(float(v) for v in values)
+    if any(not v > 0.0 for v in out) or abs(sum(out) - 1.0) > 1e-6:
+        raise ValueError(f"{name}: probabilities must be positive and sum to 1")
+    return out
 
 
 @dataclass(frozen=True)
@@ -41,13 +49,16 @@ class Model:
         if not (len(self.comparisons) == len(self.m) == len(self.u)):
             raise ValueError("a model needs m and u for every comparison")
         for comparison, m, u in zip(self.comparisons, self.m, self.u, strict=True):
+            if comparison.kind not in LEVELS:
+                raise ValueError(f"{comparison.field}: unknown comparison kind {comparison.kind!r}")
             levels = len(LEVELS[comparison.kind])
             if len(m) != levels or len(u) != levels:
                 raise ValueError(f"{comparison.field}: {comparison.kind} has {levels} levels")
         if not 0.0 < self.prior < 1.0:
             raise ValueError("the prior match probability must be strictly between 0 and 1")
-        object.__setattr__(self, "m", tuple(_probabilities(m) for m in self.m))
-        object.__setattr__(self, "u", tuple(_probabilities(u) for u in self.u))
+        fields = [c.field for c in self.comparisons]
+        object.__setattr__(self, "m", tuple(_check(f"m of {f}", m) for f, m in zip(fields, self.m, strict=True)))
+        object.__setattr__(self, "u", tuple(_check(f"u of {f}", u) for f, u in zip(fields, self.u, strict=True)))
         digest = hashlib.sha256(json.dumps(self._content(), sort_keys=True).encode()).hexdigest()
         object.__setattr__(self, "version", f"fs-{digest[:12]}")
 
@@ -74,15 +85,18 @@ class Model:
     @classmethod
     def from_json(cls, text: str) -> Model:
         data = json.loads(text)
-        if data.get("format") != FORMAT:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"not a model of format {FORMAT}")
-        comparisons = data["comparisons"]
-        model = cls(
-            comparisons=tuple(Comparison(c["field"], c["kind"]) for c in comparisons),
-            m=tuple(tuple(c["m"]) for c in comparisons),
-            u=tuple(tuple(c["u"]) for c in comparisons),
-            prior=data["lambda"],
-        )
+        try:
+            comparisons = data["comparisons"]
+            model = cls(
+                comparisons=tuple(Comparison(str(c["field"]), str(c["kind"])) for c in comparisons),
+                m=tuple(tuple(c["m"]) for c in comparisons),
+                u=tuple(tuple(c["u"]) for c in comparisons),
+                prior=float(data["lambda"]),
+            )
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a complete model: {error!r}") from None
         if "version" in data and data["version"] != model.version:
             raise ValueError(f"model version {data['version']} does not match its content ({model.version})")
         return model

@@ -28,13 +28,10 @@ def initial_m(levels: int) -> FloatArray:
     return np.concatenate([[0.9], rest / rest.sum() * 0.1])
 
 
-def estimate_u(levels: LevelArray, sizes: Sequence[int]) -> list[FloatArray]:
-    """u per comparison: the share of random pairs at each level (a pseudo-count keeps unseen levels possible)."""
-    out = []
-    for i, size in enumerate(sizes):
-        counts = level_counts(levels[:, i], size) + 0.5
-        out.append(counts / counts.sum())
-    return out
+def estimate_u(counts: Sequence[FloatArray]) -> list[FloatArray]:
+    """u per comparison from how many random pairs are at each level (half a pair more at each, so that no
+    level is impossible)."""
+    return [(c + 0.5) / (c + 0.5).sum() for c in counts]
 
 
 def _log_ratio(levels: LevelArray, tables: Sequence[FloatArray], active: Sequence[int]) -> FloatArray:
