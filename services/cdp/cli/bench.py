@@ -183,6 +183,20 @@ def policy(decisions, hits, repeat, as_json):
     click.echo(table.render())
 
 
+@bench.command("identity")
+@click.option("--held", default=100_000, show_default=True, help="Records held while timing incremental matching.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where to run.")
+@click.option("--keep", is_flag=True, help="Keep the platform's directory afterwards.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def identity(held, data_dir, keep, as_json):
+    """FEBRL4 linked through cdp import and the platform, beside Splink; incremental matching latency."""
+    from cdp.bench.identity import run_identity_bench
+
+    result = run_identity_bench(out=_echo_err if as_json else click.echo, held=held, data_dir=data_dir, keep=keep)
+    if as_json:
+        click.echo(_json(result))
+
+
 @bench.command("matching")
 @click.option("--repeat", default=3, show_default=True, help="Runs of the FEBRL4 timings; the median is reported.")
 @click.option("--held", default=100_000, show_default=True, help="Records held while timing incremental add().")
