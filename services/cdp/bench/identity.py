@@ -64,14 +64,20 @@ def _cli_env(platform: Platform) -> dict[str, str]:
     return env
 
 
-def _import(platform: Platform, path: Path, source: str) -> None:
+def _import(platform: Platform, files: dict[str, Path]) -> None:
+    """Both exports through `cdp import`, at once (as two systems would send them)."""
     maps = [f"--map={trait}={column}" for trait, column in TRAITS.items()]
-    command = [sys.executable, "-m", "cdp.cli.main", "import", str(path), "--source", source, "--id-column", "rec_id"]
-    done = subprocess.run(
-        [*command, *maps, "--quiet"], env=_cli_env(platform), capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"cdp import {path.name} failed: {done.stderr or done.stdout}")
+    running = []
+    for letter, path in files.items():
+        command = [sys.executable, "-m", "cdp.cli.main", "import", str(path), "--source", SOURCES[letter]]
+        command += ["--id-column", "rec_id", *maps, "--quiet"]
+        running.append(
+            (path, subprocess.Popen(command, env=_cli_env(platform), stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        )
+    for path, process in running:
+        output, _ = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"cdp import {path.name} failed: {output.decode(errors='replace')}")
 
 
 def _linked(rows) -> set[tuple[str, str]]:
@@ -98,9 +104,8 @@ def run_platform(records: list[matching.Record], truth, work: Path, progress: Ca
             _write_csv(files[letter], records, letter)
         with connect(platform, "cdp-bench", ("admin",)) as cdp:
             started = time.perf_counter()
-            for letter, source in SOURCES.items():
-                progress(f"cdp import {files[letter].name}...")
-                _import(platform, files[letter], source)
+            progress("cdp import febrl4_a.csv and febrl4_b.csv...")
+            _import(platform, files)
             imported = time.perf_counter()
             last = next(r for r in reversed(records) if r[1] == "b")[0]
             while not cdp.identity.resolve([(f"{SOURCES['b']}_id", last)], timeout=30).resolutions[0].person_id:

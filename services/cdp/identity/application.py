@@ -134,6 +134,7 @@ class IdentityApp(EventSourced):
         self.matcher = Matcher(settings_from(self.rules.matching))
         self.record_node: dict[str, Identifier] = {}
         self.records_loaded = False
+        self._revealed: dict[str, str | None] = {}  # token -> value, for the batch being handled
 
     def _fold(self, event: domain.GraphEvent) -> list[domain.Consequence]:
         self.log.append(event)
@@ -208,10 +209,35 @@ class IdentityApp(EventSourced):
         def reveal(event_type: str, name: str, value: Any) -> Any:
             if not is_token(value):
                 return value
-            text = self.vault.decrypt(subject, event_type, name, value)
+            if value in self._revealed:
+                text = self._revealed[value]
+            else:
+                text = self.vault.decrypt(subject, event_type, name, value)
             return orjson.loads(text) if text is not None else None
 
         return reveal
+
+    def _reveal_batch(self, calls: Sequence[collector_pb2.EventAccepted]) -> None:
+        """Decrypt, in one go, the personal values identity reads of a batch of calls (identifiers
+        and matching fields); reveal() takes them from here."""
+        wanted = {"email", "phone", *(path.split(".", 1)[0] for path in self.matcher.settings.fields)}
+        items = []
+        for accepted in calls:
+            event = accepted.event
+            if not accepted.encrypted_fields:
+                continue
+            subject = subject_of(event.user_id, event.anonymous_id)
+            for path in accepted.encrypted_fields:
+                holder, _, name = path.rpartition(".")
+                if name in wanted and holder in ("traits", "context.traits"):
+                    source = event.traits if holder == "traits" else event.context
+                    values = orjson.loads(source) if source else {}
+                    if holder == "context.traits":
+                        values = values.get("traits") or {}
+                    token = values.get(name) if isinstance(values, dict) else None
+                    if is_token(token):
+                        items.append((subject, event.type, name, token))
+        self._revealed = dict(zip((i[3] for i in items), self.vault.decrypt_many(items), strict=True))
 
     def call_identifiers(self, event) -> tuple[list[Identifier], dict[Identifier, str]]:
         """The graph identifiers of a call, strongest first, blocked values left out; and the
@@ -249,9 +275,7 @@ class IdentityApp(EventSourced):
             out.extend(self.redecide())
         calls = [cast(collector_pb2.EventAccepted, decode(n.topic, n.payload)) for n in notifications]
         # One key transaction for the subjects whose emails and phones are decrypted below.
-        subjects = {subject_of(c.event.user_id, c.event.anonymous_id) for c in calls if _may_be_personal(c.event)}
-        if subjects:
-            self.vault.keys_for(subjects)
+        self._reveal_batch(calls)
         at = self.now_iso()
         for accepted in calls:
             found, clear = self.call_identifiers(accepted.event)
@@ -270,6 +294,7 @@ class IdentityApp(EventSourced):
             )
             out.extend(self._commit_events(events, clear))
             out.extend(self._match_call(accepted.event, found[0], at))
+        self._revealed = {}
         return out
 
     # A new identity policy ------------------------------------------------------------------
@@ -669,5 +694,3 @@ class IdentityApp(EventSourced):
         return True
 
 
-def _may_be_personal(event) -> bool:
-    return "email" in event.traits or "phone" in event.traits or "traits" in event.context
