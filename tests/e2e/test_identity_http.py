@@ -105,8 +105,12 @@ def test_identity_corpus_over_http(platform, client):
         ("email", "ERIN@mail.io"),
     ]:
         assert person(client, kind, value) == erin, (kind, value)
-    profile = client.profile.get_profile(identifier=ident("user_id", "erin"), timeout=10)
-    assert profile.event_counts["Opened App"] == 1 and profile.event_counts["$page"] == 1
+
+    def erins_profile():
+        found = client.profile.get_profile(identifier=ident("user_id", "erin"), timeout=10)
+        return found if found.event_counts["Opened App"] == 1 and found.event_counts["$page"] == 1 else None
+
+    wait_until(erins_profile, what="erin's profile with her calls from before sign-in")
 
     # Forget alice: bob, who shared her kiosk, keeps his data.
     officer = client.as_user("olga@corp.io", ["privacy_officer"])

@@ -162,7 +162,11 @@ class IdentityApp(EventSourced):
             self.rules_applied = message.revision
         elif isinstance(message, pb.ModelTrained):
             self.model_json, self.model_version = message.model, message.model_version
-            self.matcher.model = Model.from_json(message.model)
+            try:
+                self.matcher.model = Model.from_json(message.model)
+            except ValueError as error:  # trained on other matching fields than the policy's now
+                log.warning("identity: model %s no longer applies (%s); train again", message.model_version, error)
+                self.matcher.model = None
 
     # Identifiers ----------------------------------------------------------------------------
 
@@ -692,5 +696,3 @@ class IdentityApp(EventSourced):
             self.apply(lifted)
             tx.add([record])
         return True
-
-

@@ -102,7 +102,6 @@ def call_identifiers(event: event_pb2.Event, reveal: Reveal) -> list[tuple[str, 
     return list(dict.fromkeys(found))
 
 
-
 def suppression_key(master_key: bytes, kind: str, value: str) -> str:
     """The keyed hash a suppressed identifier is listed by (emails and phones normalised)."""
     from cdp.platform.vault import blind_index
