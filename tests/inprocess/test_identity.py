@@ -272,3 +272,23 @@ def test_a_new_identity_policy_decides_the_evidence_again(tmp_path):
             assert again.graph.person_of == looser.graph.person_of
 
     run(scenario)
+
+
+def test_forgetting_the_second_kiosk_user_suppresses_their_own_identifiers(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            await h.ingest(
+                key,
+                [
+                    identify("a1", user_id="alice", anonymous_id="kiosk"),
+                    identify("b1", user_id="bob", anonymous_id="kiosk", traits={"email": "bob@x.io"}),
+                ],
+            )
+            await h.settle()
+            bob = h.identity.resolve("user_id", "bob")
+            _, _, identifiers, suppressed = await h.identity.forget(bob, "privacy@x.io")
+            # Bob's user id and email; the kiosk is alice's, and bob's refused link to it does not make it his.
+            assert (identifiers, suppressed) == (2, 2)
+
+    run(scenario)

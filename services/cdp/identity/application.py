@@ -680,10 +680,12 @@ class IdentityApp(EventSourced):
         return self.vault.decrypt(f"{node[0]}:{node[1]}", SEALED_CONTEXT, node[0], token)
 
     def _shared(self, identifier: Identifier, person_id: str) -> bool:
+        """Whether another person's call also carried this identifier: it was left out of a link
+        from that person's strongest identifier (a shared device, a team mailbox)."""
         for edge in self.graph.evidence_of(identifier):
-            other = edge.b if edge.a == identifier else edge.a
-            if self.graph.person_of.get(other) != person_id and not edge.retracted:
-                return True
+            if edge.b == identifier and not edge.active and not edge.retracted:
+                if self.graph.person_of.get(edge.a) != person_id:
+                    return True
         return False
 
     async def lift_suppression(self, kind: str, value: str, reason: str, actor: str) -> bool:

@@ -502,16 +502,11 @@ class IdentityGraph:
             self.by_event.setdefault(edge.event_id, []).append(edge.edge_id)
         if not edge.active:
             pa, pb = self.person_of[edge.a], self.person_of[edge.b]
-            item = HistoryItem(
-                "held" if edge.held else "refused",
-                edge.at,
-                tuple(sorted({pa, pb})),
-                edge.edge_id,
-                edge.event_id,
-                edge.decision_id,
-                edge.reason,
-            )
-            self._note({pa, pb}, item)
+            kind = "held" if edge.held else "refused"
+            for person, other in ((pa, pb), (pb, pa)):
+                others = (other,) if other != person else ()
+                item = HistoryItem(kind, edge.at, others, edge.edge_id, edge.event_id, edge.decision_id, edge.reason)
+                self._note({person}, item)
             return []
         return self._connect(edge, edge.at, evidenced_now=True)
 
