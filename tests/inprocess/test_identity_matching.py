@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 
+from cdp.identity.application import IdentityApp
 from support.calls import event
 from support.harness import Harness
 
@@ -112,6 +113,12 @@ def test_weak_identifiers_link_by_a_trained_model_and_incrementally(tmp_path):
             await h.ingest(key, [record("shop", "late", noisy(late, rng), 0)])
             await h.settle()
             assert h.identity.resolve("shop_id", "late") == h.identity.resolve("crm_id", "c230")
+
+            # A restart: the model comes back from identity's log, the records from the collector's.
+            again = IdentityApp(h.uows["identity"], h.vault, h.identity._index_key, h.identity.collector)
+            await again.load_records()
+            assert again.matcher.model.version == trained.model_version
+            assert len(again.matcher) == len(h.identity.matcher)
 
             # Forgotten: the person's records leave the matcher.
             person = h.identity.resolve("crm_id", "c230")
