@@ -682,11 +682,13 @@ class IdentityApp(EventSourced):
     def _shared(self, identifier: Identifier, person_id: str) -> bool:
         """Whether another person's call also carried this identifier: it was left out of a link
         from that person's strongest identifier (a shared device, a team mailbox)."""
-        for edge in self.graph.evidence_of(identifier):
-            if edge.b == identifier and not edge.active and not edge.retracted:
-                if self.graph.person_of.get(edge.a) != person_id:
-                    return True
-        return False
+        return any(
+            edge.b == identifier
+            and not edge.active
+            and not edge.retracted
+            and self.graph.person_of.get(edge.a) != person_id
+            for edge in self.graph.evidence_of(identifier)
+        )
 
     async def lift_suppression(self, kind: str, value: str, reason: str, actor: str) -> bool:
         async with self.uow.transaction() as tx:
