@@ -31,7 +31,7 @@ MAX_EXAMPLES = 5
 class _EnginePolicy:
     """The candidate's link decisions, straight from its engine (nothing is recorded)."""
 
-    def __init__(self, engine):
+    def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.cache: dict[str, domain.Verdict] = {}
 
