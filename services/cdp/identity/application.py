@@ -221,6 +221,33 @@ class IdentityApp(EventSourced):
 
         return reveal
 
+    def _nothing_new(self, event) -> bool:
+        """A call that can bring no evidence: no traits, no external ids, and ids already seen
+        together (most calls: tracks and pages of a known visitor)."""
+        if event.type in ("identify", "alias", "group") or event.traits or event.previous_id:
+            return False
+        if '"traits"' in event.context or '"externalIds"' in event.context:
+            return False
+        ids = [
+            (kind, value)
+            for kind, value in ((domain.USER_ID, event.user_id), (domain.ANONYMOUS_ID, event.anonymous_id))
+            if value
+        ]
+        if not all(i in self.graph.order for i in ids):
+            return False
+        return len(ids) < 2 or self.graph.evidenced(ids[0], ids[1])
+
+    def _keys_for_new_nodes(self, calls: Sequence[collector_pb2.EventAccepted]) -> None:
+        """Create, in one transaction, the keys that the batch's new emails and phones are sealed
+        under (one each: a key per call would be a transaction per call)."""
+        subjects = set()
+        for accepted in calls:
+            if any(path.endswith((".email", ".phone")) for path in accepted.encrypted_fields):
+                _, clear = self.call_identifiers(accepted.event)
+                subjects.update(f"{kind}:{value}" for kind, value in clear if (kind, value) not in self.graph.order)
+        if subjects:
+            self.vault.keys_for(subjects)
+
     def _reveal_batch(self, calls: Sequence[collector_pb2.EventAccepted]) -> None:
         """Decrypt, in one go, the personal values identity reads of a batch of calls (identifiers
         and matching fields); reveal() takes them from here."""
@@ -280,8 +307,11 @@ class IdentityApp(EventSourced):
         calls = [cast(collector_pb2.EventAccepted, decode(n.topic, n.payload)) for n in notifications]
         # One key transaction for the subjects whose emails and phones are decrypted below.
         self._reveal_batch(calls)
+        self._keys_for_new_nodes(calls)
         at = self.now_iso()
         for accepted in calls:
+            if self._nothing_new(accepted.event):
+                continue
             found, clear = self.call_identifiers(accepted.event)
             if not found:
                 continue
