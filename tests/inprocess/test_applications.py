@@ -70,8 +70,8 @@ def test_identity_links_merges_blocks_and_survives_a_rebuild(tmp_path):
             assert h.identity.resolve("anonymous_id", "a2") == person  # linked by the email
             assert h.identity.resolve("anonymous_id", "a9") == person  # the alias
             assert h.identity.resolve("user_id", "u2") != person
-            evidence = h.stores["identity"].read(0, 1000, topic_of(identity_pb2.LinkEvidenced))
-            refused = [e for e in (decode(n.topic, n.state).evidence for n in evidence) if not e.active]
+            calls = h.stores["identity"].read(0, 1000, topic_of(identity_pb2.CallEvidenced))
+            refused = [e for n in calls for e in decode(n.topic, n.state).links if not e.active]
             assert [(e.a.value, e.b.value) for e in refused] == [("u2", "a1")]
             assert "at most 1 user_id" in refused[0].reason and refused[0].decision_id
             found = h.identity.person(person)

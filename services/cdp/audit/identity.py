@@ -18,6 +18,7 @@ from cdp.platform.decisions import canonical
 from cdp.platform.policy import PolicyBundle, make_engine
 
 GRAPH_MESSAGES = (
+    pb.CallEvidenced,
     pb.IdentifierSeen,
     pb.LinkEvidenced,
     pb.LinkRedecided,
@@ -52,7 +53,7 @@ class _EnginePolicy:
 
 
 def identity_changes(messages: Iterable[Any], bundle: PolicyBundle) -> dict[str, Any]:
-    log = [event for m in messages if (event := translate.to_domain(m)) is not None]
+    log = [event for m in messages for event in translate.to_domain_all(m)]
     live = domain.IdentityGraph(new_person_id)
     for event in log:
         live.apply(event)

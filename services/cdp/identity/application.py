@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 UPSTREAM = "collector"
 STATE = (
     pb.RulesApplied,
+    pb.CallEvidenced,
     pb.IdentifierSeen,
     pb.LinkEvidenced,
     pb.LinkRedecided,
@@ -141,11 +142,14 @@ class IdentityApp(EventSourced):
         return self.graph.apply(event)
 
     def apply(self, message) -> None:
-        event = translate.to_domain(message)
-        if event is not None:
-            self._fold(event)
-            if isinstance(message, pb.IdentifierSeen) and message.sealed:
-                self.sealed[translate.identifier(message.identifier)] = message.sealed
+        events = translate.to_domain_all(message)
+        if events:
+            for event in events:
+                self._fold(event)
+            seen = message.seen if isinstance(message, pb.CallEvidenced) else [message]
+            for found in seen:
+                if isinstance(found, pb.IdentifierSeen) and found.sealed:
+                    self.sealed[translate.identifier(found.identifier)] = found.sealed
         elif isinstance(message, pb.IdentifiersSuppressed):
             for key in message.keys:
                 self.suppressed[key] = message.person_id
@@ -240,7 +244,7 @@ class IdentityApp(EventSourced):
     def _keys_for_new_nodes(self, calls: Sequence[collector_pb2.EventAccepted]) -> None:
         """Create, in one transaction, the keys that the batch's new emails and phones are sealed
         under (one each: a key per call would be a transaction per call)."""
-        subjects = set()
+        subjects: set[str] = set()
         for accepted in calls:
             if any(path.endswith((".email", ".phone")) for path in accepted.encrypted_fields):
                 _, clear = self.call_identifiers(accepted.event)
@@ -326,7 +330,7 @@ class IdentityApp(EventSourced):
                 self._is_protected,
                 at,
             )
-            out.extend(self._commit_events(events, clear))
+            out.extend(self._commit_call(accepted.event_id, events, clear))
             out.extend(self._match_call(accepted.event, found[0], at))
         self._revealed = {}
         return out
@@ -487,6 +491,25 @@ class IdentityApp(EventSourced):
             if isinstance(event, domain.IdentifierSeen) and event.identifier in clear:
                 sealed = self._seal(event.identifier, clear[event.identifier])
             out.append(self._stored(event, sealed))
+            for consequence in self._fold(event):
+                if not (isinstance(consequence, domain.PersonsMerged) and consequence.fresh):
+                    out.append(self._stored(consequence))
+        return out
+
+    def _commit_call(
+        self, event_id: str, events: Sequence[domain.GraphEvent], clear: dict[Identifier, str]
+    ) -> list[StoredEvent]:
+        """A call's evidence as one record (and the merges it causes after it)."""
+        if not events:
+            return []
+        sealed = {
+            e.identifier: self._seal(e.identifier, clear[e.identifier])
+            for e in events
+            if isinstance(e, domain.IdentifierSeen) and e.identifier in clear
+        }
+        record = translate.call_record(event_id, events, sealed)
+        out = [self.next_event(derived_id("identity-call", event_id), record)]
+        for event in events:
             for consequence in self._fold(event):
                 if not (isinstance(consequence, domain.PersonsMerged) and consequence.fresh):
                     out.append(self._stored(consequence))

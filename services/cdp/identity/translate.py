@@ -56,6 +56,37 @@ def edge(message: pb.Evidence) -> domain.Edge:
     )
 
 
+def to_domain_all(message) -> list[domain.GraphEvent]:
+    """The graph events a stored message holds, in order ([] for what the graph does not fold)."""
+    if isinstance(message, pb.CallEvidenced):
+        # Seen first, then each link with the review it asked for: the order they were decided in.
+        events: list[domain.GraphEvent] = [
+            domain.IdentifierSeen(identifier(s.identifier), s.event_id) for s in message.seen
+        ]
+        reviews = {r.edge_id: r for r in message.reviews}
+        for link in message.links:
+            events.append(domain.LinkEvidenced(edge(link)))
+            if link.edge_id in reviews:
+                r = reviews[link.edge_id]
+                events.append(domain.ReviewRequested(r.review_id, r.edge_id, r.band))
+        return events
+    event = to_domain(message)
+    return [event] if event is not None else []
+
+
+def call_record(event_id: str, events, sealed: dict[Identifier, str]) -> pb.CallEvidenced:
+    """One call's IdentifierSeen, LinkEvidenced and ReviewRequested events as one record."""
+    record = pb.CallEvidenced(event_id=event_id)
+    for event in events:
+        if isinstance(event, domain.IdentifierSeen):
+            record.seen.append(to_proto(event, sealed.get(event.identifier, "")))
+        elif isinstance(event, domain.LinkEvidenced):
+            record.links.append(evidence(event.edge))
+        else:
+            record.reviews.append(to_proto(event))
+    return record
+
+
 def to_domain(message) -> domain.GraphEvent | None:
     """The graph event a stored message is; None for what the graph does not fold."""
     if isinstance(message, pb.IdentifierSeen):

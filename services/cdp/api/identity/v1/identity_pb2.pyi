@@ -350,6 +350,18 @@ class IdentifierSeen(_message.Message):
     sealed: str
     def __init__(self, identifier: _Optional[_Union[Identifier, _Mapping]] = ..., event_id: _Optional[str] = ..., person_id: _Optional[str] = ..., sealed: _Optional[str] = ...) -> None: ...
 
+class CallEvidenced(_message.Message):
+    __slots__ = ("event_id", "seen", "links", "reviews")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SEEN_FIELD_NUMBER: _ClassVar[int]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    REVIEWS_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    seen: _containers.RepeatedCompositeFieldContainer[IdentifierSeen]
+    links: _containers.RepeatedCompositeFieldContainer[Evidence]
+    reviews: _containers.RepeatedCompositeFieldContainer[ReviewRequested]
+    def __init__(self, event_id: _Optional[str] = ..., seen: _Optional[_Iterable[_Union[IdentifierSeen, _Mapping]]] = ..., links: _Optional[_Iterable[_Union[Evidence, _Mapping]]] = ..., reviews: _Optional[_Iterable[_Union[ReviewRequested, _Mapping]]] = ...) -> None: ...
+
 class LinkEvidenced(_message.Message):
     __slots__ = ("evidence",)
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
