@@ -59,8 +59,7 @@ SUPPRESSION_TOPICS = topic_of(pb.IdentifiersSuppressed, pb.SuppressionLifted)
 SEALED_CONTEXT = "identity"  # the event type under which identity seals a personal identifier
 
 
-def new_person_id(identifier: Identifier) -> str:
-    return str(derived_id("person", *identifier))
+new_person_id = translate.new_person_id
 
 
 def edge_id_for(a: Identifier, b: Identifier, cause: str) -> str:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from cdp.api.identity.v1 import identity_pb2 as pb
 from cdp.identity import domain
 from cdp.identity.domain import Identifier
 from cdp.platform.ids import derived_id
+
+
+@functools.lru_cache(maxsize=4096)  # asked twice for each new identifier: as a node, and in its record
+def new_person_id(identifier: Identifier) -> str:
+    """A person's id: that of its oldest identifier."""
+    return str(derived_id("person", *identifier))
 
 
 def identifier(message: pb.Identifier) -> Identifier:
@@ -113,7 +120,7 @@ def to_proto(event, sealed: str = ""):
         return pb.IdentifierSeen(
             identifier=identifier_proto(event.identifier),
             event_id=event.event_id,
-            person_id=str(derived_id("person", *event.identifier)),
+            person_id=new_person_id(event.identifier),
             sealed=sealed,
         )
     if isinstance(event, domain.LinkEvidenced):

@@ -70,6 +70,7 @@ class Follower:
         key: KeyOf | None = None,
         batch: int = 500,
         wait_ms: int = 1000,
+        linger_ms: int = 0,
     ):
         self.uow = uow
         self.store = uow.store
@@ -78,6 +79,7 @@ class Follower:
         self.key = key
         self.batch = batch
         self.wait_ms = wait_ms
+        self.linger_ms = linger_ms
         upstream.position = max(upstream.position, self.store.position(upstream.name))
         self.caught_up = asyncio.Event()
         self._stopping = False
@@ -122,8 +124,21 @@ class Follower:
                 backoff = min(backoff * 2, 2.0)
                 continue
             backoff = 0.05
-            self.upstream.head = response.head
             notifications = list(response.notifications)
+            if self.linger_ms and 0 < len(notifications) < self.batch:
+                # A short batch at a low rate: a moment more gathers a larger one, and a handler's
+                # cost per batch (a key transaction, a peer's round trip) is paid less often.
+                await asyncio.sleep(self.linger_ms / 1000)
+                try:
+                    more = await self.upstream.log.read(
+                        notifications[-1].id, self.batch - len(notifications), topics=self.upstream.topics
+                    )
+                except Exception:  # the next round reads it again
+                    more = None
+                if more is not None:  # its head stands for both reads
+                    notifications.extend(more.notifications)
+                    response = more
+            self.upstream.head = response.head
             # A page that is not full holds all there is of our topics up to the head: the
             # notifications of other topics up to it need no work, so the next read starts after
             # them (without it, a follower of rare topics would rescan them all on every append).

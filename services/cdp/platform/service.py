@@ -53,6 +53,7 @@ class Follow:
     upstream: Upstream
     handler: Handler
     key: KeyOf | None = None  # events of one key are applied in order; parked ones hold the rest back
+    linger_ms: int = 0  # after a short read, wait this long for more (fewer, larger batches)
 
 
 @dataclass
@@ -114,7 +115,9 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
     runtime = Runtime(config, uow, service)
     declared = declare(runtime)
     declaration = await declared if inspect.isawaitable(declared) else declared
-    followers = [Follower(runtime.uow, f.upstream, f.handler, key=f.key) for f in declaration.follows]
+    followers = [
+        Follower(runtime.uow, f.upstream, f.handler, key=f.key, linger_ms=f.linger_ms) for f in declaration.follows
+    ]
     for s in declaration.servicers:
         service.add(s.add, s.servicer, s.full_name)
     event_log = EventLogServicer(store)

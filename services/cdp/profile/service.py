@@ -30,7 +30,13 @@ def declare(runtime: Runtime) -> Declaration:
             )
         ],
         follows=[
-            Follow(runtime.upstream("collector", COLLECTOR_TOPICS), app.handle_collected, key=subject_of_call),
+            # Each batch asks identity once (a round trip): at a low rate, gather a few more calls.
+            Follow(
+                runtime.upstream("collector", COLLECTOR_TOPICS),
+                app.handle_collected,
+                key=subject_of_call,
+                linger_ms=10,
+            ),
             Follow(runtime.upstream("identity", IDENTITY_TOPICS), app.handle_identity),
         ],
         tasks={"project-profiles": projection.run},
