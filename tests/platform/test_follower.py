@@ -231,3 +231,34 @@ def test_an_outage_while_parking_resumes_after_what_was_committed(store_config):
             downstream.close()
 
     asyncio.run(scenario())
+
+
+def test_a_lingering_follower_gathers_what_arrives_meanwhile_into_one_batch(tmp_path):
+    async def scenario():
+        from cdp.platform.config import StoreConfig
+
+        upstream_store = open_store(StoreConfig(kind="sqlite", data_dir=tmp_path), "up")
+        follower_store = open_store(StoreConfig(kind="sqlite", data_dir=tmp_path), "down")
+        batches: list[int] = []
+
+        async def handle(notifications):
+            batches.append(len(notifications))
+            return []
+
+        upstream = Upstream("up", StoreLog(upstream_store), [collector_pb2.SourceCreated.DESCRIPTOR.full_name])
+        follower = Follower(unit_of_work(follower_store), upstream, handle, batch=100, wait_ms=200, linger_ms=100)
+        task = asyncio.create_task(follower.run())
+        try:
+            upstream_store.append([source_event(1)])
+            await asyncio.sleep(0.03)  # the follower has read the first and lingers
+            upstream_store.append([source_event(2), source_event(3)])
+            for _ in range(100):
+                if follower.position >= 3:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            follower.stop()
+            task.cancel()
+        assert batches == [3] and follower.position == 3
+
+    asyncio.run(scenario())
