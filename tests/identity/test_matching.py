@@ -300,6 +300,17 @@ def test_a_record_added_again_finds_what_score_all_pairs_it_with():
         assert {c.record_id: pytest.approx(c.probability) for c in again} == partners
 
 
+def test_probabilities_alone_and_described_pairs_agree_with_score_all():
+    matcher = _fitted(_population())
+    everything = matcher.score_all()
+    probabilities = matcher.score_probabilities()
+    assert [(a, b) for a, b, _ in probabilities] == [(a, b) for a, b, _ in everything]
+    assert [p for _, _, p in probabilities] == pytest.approx([c.probability for _, _, c in everything])
+    chosen = everything[:: max(1, len(everything) // 20)]
+    described = matcher.describe([(a, b) for a, b, _ in chosen])
+    assert described == [c for _, _, c in chosen]
+
+
 _NAMES = ["ann", "anne", "bob", "rob", "cara", "kara"]
 
 

@@ -451,18 +451,18 @@ class IdentityApp(EventSourced):
             self.apply(trained)
             stored = [self.next_event(derived_id("identity-model", model.version), trained)]
             review = float(self.rules.settings.get("bands", {}).get("review", 0.5))
-            pairs = self.matcher.score_all()
-            by_pair = {domain.pair(self.record_node[a], self.record_node[b]): c for a, b, c in pairs}
+            pairs = self.matcher.score_probabilities()
             chosen = self.matcher.best_links(pairs, review)
             at = self.now_iso()
             kept: set[tuple[Identifier, Identifier]] = set()
             links = reviews = 0
-            for ra, rb, _ in chosen:
+            new = [(ra, rb) for ra, rb, _ in chosen]
+            for (ra, rb), candidate in zip(new, self.matcher.describe(new), strict=True):
                 a, b = self.record_node[ra], self.record_node[rb]
                 kept.add(domain.pair(a, b))
                 if self.graph.person_of.get(a) == self.graph.person_of.get(b):
                     continue
-                events = self._propose_match(a, b, by_pair[domain.pair(a, b)], at)
+                events = self._propose_match(a, b, candidate, at)
                 links += sum(1 for e in events if isinstance(e, domain.LinkEvidenced) and e.edge.active)
                 reviews += sum(1 for e in events if isinstance(e, domain.ReviewRequested))
                 stored.extend(self._commit_events(events, {}))

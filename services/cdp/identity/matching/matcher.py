@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,6 +222,31 @@ class Matcher:
             (ids[first] or "", candidate.record_id, candidate)
             for first, candidate in zip(a.tolist(), self._candidates(b, weights, factors, levels), strict=True)
         ]
+
+    def score_probabilities(self) -> list[tuple[str, str, float]]:
+        """score_all's pairs with their probabilities only (what best_links needs; no per-field detail)."""
+        if self._model is None:
+            return []
+        a, b, _, levels = self._pairs()
+        if not len(a):
+            return []
+        factors, _ = self._score(a, b, levels)
+        probabilities = probability(self._model.prior_weight + factors.sum(axis=1))
+        ids = self._ids
+        return [
+            (ids[x] or "", ids[y] or "", p)
+            for x, y, p in zip(a.tolist(), b.tolist(), probabilities.tolist(), strict=True)
+        ]
+
+    def describe(self, pairs: Sequence[tuple[str, str]]) -> list[Candidate]:
+        """The candidate (probability, weight, per-field levels) of b for a, for each pair of held records."""
+        if self._model is None or not pairs:
+            return []
+        a = np.fromiter((self._slots[x] for x, _ in pairs), dtype=np.int64, count=len(pairs))
+        b = np.fromiter((self._slots[y] for _, y in pairs), dtype=np.int64, count=len(pairs))
+        factors, levels = self._score(a, b)
+        weights = self._model.prior_weight + factors.sum(axis=1)
+        return self._candidates(b, weights, factors, levels)
 
     def best_links(
         self, pairs: Iterable[tuple[str, str, Candidate | float]], threshold: float
