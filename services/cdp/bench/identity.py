@@ -114,7 +114,7 @@ def run_platform(records: list[matching.Record], truth, work: Path, progress: Ca
             progress("training...")
             trained = cdp.identity.train(timeout=600)
             linked = time.perf_counter()
-            rows = list(cdp.identity.identifiers(timeout=60))
+            rows = list(cdp.identity.identifiers(page_size=5000, timeout=60))
             exported = time.perf_counter()
     finally:
         platform.stop()

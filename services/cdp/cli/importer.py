@@ -29,6 +29,7 @@ from cdp.collector.segment_json import MalformedCall, to_event
 IMPORT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:cdp:import")
 SOURCE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 TRAIT_PART = re.compile(r"[^.\s]+")
+IMPORT_BATCH = 500  # rows a batch (the collector takes up to 2,500 calls and 500 KB a batch)
 
 
 def anonymous_id(source: str, row_id: str) -> str:
@@ -188,10 +189,10 @@ def import_csv(path, source, id_column, maps, user_id_column, write_key, quiet):
     started = time.monotonic()
     collector = connect().collector
     if quiet:
-        totals = ingest_all(collector, write_key, rows)
+        totals = ingest_all(collector, write_key, rows, size=IMPORT_BATCH)
     else:
         with click.progressbar(length=rows.count(), label="importing", file=sys.stderr) as bar:
-            totals = ingest_all(collector, write_key, rows, lambda _: bar.update(rows.read - bar.pos))
+            totals = ingest_all(collector, write_key, rows, lambda _: bar.update(rows.read - bar.pos), IMPORT_BATCH)
     sent = sum(totals.values())
     skipped = sum(rows.skipped.values())
     why = f" ({', '.join(f'{n} {reason}' for reason, n in sorted(rows.skipped.items()))})" if skipped else ""

@@ -44,6 +44,7 @@ def ingest_all(
     write_key: str,
     events: Iterable[Labelled],
     sent: Callable[[int], None] | None = None,
+    size: int = BATCH,
 ) -> dict[str, int]:
     """Send the events in batches, each acknowledged before the next is sent; say each rejected
     event by its label (on stderr) and call sent(n) after each batch. A batch the collector did not
@@ -51,7 +52,7 @@ def ingest_all(
     Returns the totals: accepted, duplicates, rejected."""
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     acknowledged = 0
-    for batch in batches(events):
+    for batch in batches(events, size):
         try:
             response = collector.ingest(write_key, [e for _, e in batch])
         except CdpError as error:
