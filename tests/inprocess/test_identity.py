@@ -15,7 +15,8 @@ from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2
 from cdp.identity.application import IdentityApp
 from cdp.platform.config import REPO_POLICIES
-from cdp.platform.errors import InvalidArgument
+from cdp.platform.auth import Caller
+from cdp.platform.errors import InvalidArgument, PermissionDenied
 from cdp.platform.published import decode, topic_of
 from support.calls import event
 from support.harness import Harness
@@ -290,5 +291,40 @@ def test_forgetting_the_second_kiosk_user_suppresses_their_own_identifiers(tmp_p
             _, _, identifiers, suppressed = await h.identity.forget(bob, "privacy@x.io")
             # Bob's user id and email; the kiosk is alice's, and bob's refused link to it does not make it his.
             assert (identifiers, suppressed) == (2, 2)
+
+    run(scenario)
+
+
+def test_a_mass_merge_waits_for_a_steward(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            calls = [identify(f"p{n}", anonymous_id=f"a{n}", traits={"email": f"m{n}@x.io"}) for n in range(4)]
+            # One call naming four persons' anonymous ids: more than the breaker's 3 at once.
+            calls.append(
+                event(
+                    "identify",
+                    "big",
+                    TS,
+                    anonymous_id="a0",
+                    context={"externalIds": [{"id": f"a{n}", "type": "anonymous_id"} for n in range(1, 4)]},
+                )
+            )
+            await h.ingest(key, calls)
+            await h.settle()
+            assert len({h.identity.resolve("anonymous_id", f"a{n}") for n in range(4)}) == 4
+            reviews = h.identity.reviews(10)
+            assert len(reviews) == 3 and all(r.band == "hold" and "breaker" in r.evidence.reason for r in reviews)
+            analyst = Caller("ana@x.io", ("analyst",), "user")
+            with pytest.raises(PermissionDenied):
+                await h.identity.decide_review(reviews[0].review_id, True, "", analyst)
+            steward = Caller("sam@x.io", ("data_steward",), "user")
+            for review in reviews:
+                decided = await h.identity.decide_review(review.review_id, True, "checked by hand", steward)
+                assert decided.decision_id
+            assert len({h.identity.resolve("anonymous_id", f"a{n}") for n in range(4)}) == 1
+            assert h.identity.reviews(10) == []
+            kinds = [e.kind for e in h.identity.history(h.identity.resolve("anonymous_id", "a0"))]
+            assert "held" in kinds and "approved" in kinds and kinds.count("merged") == 3
 
     run(scenario)

@@ -2,9 +2,11 @@
 
 Each collected call brings evidence (the identifiers it shows together); the identity policy
 admits or refuses each new link, and every decision is recorded. Emails and phones are personal
-data: the graph holds them by blind index (a keyed hash), and their values in clear only as tokens
-under their own subject ("email:<blind index>"), so forgetting a person destroys exactly the keys
-of the identifiers evidenced as theirs.
+data: in the graph each is a node of an opaque id, its value kept only as a token under that
+node's own subject ("email:<node id>"), and only memory maps its blind index to the node; so
+forgetting a person destroys exactly the keys of the identifiers evidenced as theirs, and leaves
+no keyed hash of them behind. Identify calls' weak identifiers (names, dates of birth, addresses)
+are matched by a model held in memory (cdp.identity.matching).
 """
 
 from __future__ import annotations
@@ -55,7 +57,6 @@ STATE = (
 )
 PUBLISHED = (*STATE, pb.PersonsMerged, pb.PersonSplit)
 TOPICS_FOLLOWED = topic_of(collector_pb2.EventAccepted)
-SUPPRESSION_TOPICS = topic_of(pb.IdentifiersSuppressed, pb.SuppressionLifted)
 SEALED_CONTEXT = "identity"  # the event type under which identity seals a personal identifier
 
 
@@ -82,7 +83,8 @@ class _Policy:
             "protected": proposal.protected,
             "band": proposal.band,
         }
-        decision = self.decider.decide(LINK_DECISION, request)
+        key = (proposal.rule, tuple(sorted(proposal.counts.items())), proposal.persons, proposal.identifiers)
+        decision = self.decider.decide(LINK_DECISION, request, key=(*key, proposal.protected, proposal.band))
         result = decision.result if isinstance(decision.result, dict) else {}
         outcome = result.get("outcome", domain.REFUSE)
         return domain.Verdict(outcome, tuple(result.get("reasons", ("no decision",))), decision.id)
@@ -132,6 +134,8 @@ class IdentityApp(EventSourced):
         # Weak identifiers in memory only: filled from the collector's log (load_records), not
         # from identity's own events, and emptied of a person on forget.
         self.matcher = Matcher(settings_from(self.rules.matching))
+        # A record with none of these can never be a candidate: it is not held at all.
+        self._blocking_tops = {f.split(".", 1)[0] for rule in self.matcher.settings.blocking for f in rule}
         self.record_node: dict[str, Identifier] = {}
         self.records_loaded = False
         self._revealed: dict[str, str | None] = {}  # token -> value, for the batch being handled
@@ -240,27 +244,34 @@ class IdentityApp(EventSourced):
             return False
         return len(ids) < 2 or self.graph.evidenced(ids[0], ids[1])
 
-    def _keys_for_new_nodes(self, calls: Sequence[collector_pb2.EventAccepted]) -> None:
+    def _keys_for_new_nodes(self, calls: Sequence[collector_pb2.EventAccepted]) -> dict[str, tuple]:
         """Create, in one transaction, the keys that the batch's new emails and phones are sealed
-        under (one each: a key per call would be a transaction per call)."""
+        under (one each: a key per call would be a transaction per call). Returns the identifiers
+        read meanwhile, by event id, for the calls whose reading cannot change within the batch."""
         subjects: set[str] = set()
+        read: dict[str, tuple] = {}
         for accepted in calls:
             if any(path.endswith((".email", ".phone")) for path in accepted.encrypted_fields):
-                _, clear = self.call_identifiers(accepted.event)
-                subjects.update(f"{kind}:{value}" for kind, value in clear if (kind, value) not in self.graph.order)
+                found = self.call_identifiers(accepted.event)
+                if not accepted.event.previous_id:  # an alias's reading depends on what came before
+                    read[accepted.event_id] = found
+                subjects.update(f"{k}:{v}" for k, v in found[1] if (k, v) not in self.graph.order)
         if subjects:
             self.vault.keys_for(subjects)
+        return read
 
     def _reveal_batch(self, calls: Sequence[collector_pb2.EventAccepted]) -> None:
         """Decrypt, in one go, the personal values identity reads of a batch of calls (identifiers
         and matching fields); reveal() takes them from here."""
-        wanted = {"email", "phone", *(path.split(".", 1)[0] for path in self.matcher.settings.fields)}
+        identifiers = {"email", "phone"}
+        matching = identifiers | {path.split(".", 1)[0] for path in self.matcher.settings.fields}
         items = []
         for accepted in calls:
             event = accepted.event
             if not accepted.encrypted_fields:
                 continue
             subject = subject_of(event.user_id, event.anonymous_id)
+            wanted = matching if self._may_be_matched(event) else identifiers
             for path in accepted.encrypted_fields:
                 holder, _, name = path.rpartition(".")
                 if name in wanted and holder in ("traits", "context.traits"):
@@ -310,12 +321,12 @@ class IdentityApp(EventSourced):
         calls = [cast(collector_pb2.EventAccepted, decode(n.topic, n.payload)) for n in notifications]
         # One key transaction for the subjects whose emails and phones are decrypted below.
         self._reveal_batch(calls)
-        self._keys_for_new_nodes(calls)
+        read = self._keys_for_new_nodes(calls)
         at = self.now_iso()
         for accepted in calls:
             if self._nothing_new(accepted.event):
                 continue
-            found, clear = self.call_identifiers(accepted.event)
+            found, clear = read.get(accepted.event_id) or self.call_identifiers(accepted.event)
             if not found:
                 continue
             rule = domain.ALIAS if accepted.event.type == "alias" else domain.SEEN_TOGETHER
@@ -368,9 +379,21 @@ class IdentityApp(EventSourced):
 
     # Matching weak identifiers ----------------------------------------------------------------
 
+    def _may_be_matched(self, event) -> bool:
+        """Whether an identify call's traits hold a field some blocking rule uses."""
+        if event.type != "identify":
+            return False
+        names = set(orjson.loads(event.traits)) if event.traits.startswith("{") else set()
+        if '"traits"' in event.context:
+            context_traits = orjson.loads(event.context).get("traits")
+            names |= set(context_traits) if isinstance(context_traits, dict) else set()
+        return not self._blocking_tops.isdisjoint(names)
+
     def _record(self, event, head: Identifier) -> list | None:
         """Hold the call's weak identifiers as the record of its strongest identifier; returns the
         candidates the model scores for it (None: the call has no matching fields)."""
+        if not self._may_be_matched(event):
+            return None
         fields = record_fields(event, self.matcher.settings.fields, self._reveal(event))
         if not fields:
             return None
