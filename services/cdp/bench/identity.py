@@ -8,7 +8,9 @@ In one run:
    recall and F1 against the 5000 true links, and the time from the first row sent to the last
    identifier exported.
 2. Splink (DuckDB) on the same records, with its recipe (cdp.bench.identity_matching).
-3. Incremental matching: the record matcher holding 100k FEBRL-like records, then single records
+3. Weak identifiers (names and date of birth only, with typos; cdp.bench.identity_matching's
+   data) the same way: through `cdp import` and the platform, beside Splink's recipe.
+4. Incremental matching: the record matcher holding 100k FEBRL-like records, then single records
    added, as identity adds each new record: p50 and p99 per record.
 """
 
@@ -44,11 +46,12 @@ TRAITS = {
     "birthday": "date_of_birth",
     "national_id": "soc_sec_id",
 }
+WEAK_TRAITS = {"first_name": "given_name", "last_name": "surname", "birthday": "date_of_birth"}
 SOURCES = {"a": "febrl_a", "b": "febrl_b"}
 
 
-def _write_csv(path: Path, records: list[matching.Record], source: str) -> None:
-    columns = ["rec_id", *TRAITS.values()]
+def _write_csv(path: Path, records: list[matching.Record], source: str, traits: dict[str, str]) -> None:
+    columns = ["rec_id", *traits.values()]
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
@@ -64,9 +67,9 @@ def _cli_env(platform: Platform) -> dict[str, str]:
     return env
 
 
-def _import(platform: Platform, files: dict[str, Path]) -> None:
+def _import(platform: Platform, files: dict[str, Path], traits: dict[str, str]) -> None:
     """Both exports through `cdp import`, at once (as two systems would send them)."""
-    maps = [f"--map={trait}={column}" for trait, column in TRAITS.items()]
+    maps = [f"--map={trait}={column}" for trait, column in traits.items()]
     running = []
     for letter, path in files.items():
         command = [sys.executable, "-m", "cdp.cli.main", "import", str(path), "--source", SOURCES[letter]]
@@ -91,8 +94,15 @@ def _linked(rows) -> set[tuple[str, str]]:
     return {(a, b) for sides in by_person.values() for a in sides["a"] for b in sides["b"]}
 
 
-def run_platform(records: list[matching.Record], truth, work: Path, progress: Callable[[str], None]) -> dict:
-    data_dir = work / "platform"
+def run_platform(
+    records: list[matching.Record],
+    truth,
+    work: Path,
+    progress: Callable[[str], None],
+    traits: dict[str, str] = TRAITS,
+    name: str = "febrl4",
+) -> dict:
+    data_dir = work / f"platform-{name}"
     platform = Platform(data_dir=data_dir, ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)))
     try:
         progress("starting the platform...")
@@ -100,12 +110,12 @@ def run_platform(records: list[matching.Record], truth, work: Path, progress: Ca
         ensure_default_source(platform, data_dir)
         files = {}
         for letter in SOURCES:
-            files[letter] = work / f"febrl4_{letter}.csv"
-            _write_csv(files[letter], records, letter)
+            files[letter] = work / f"{name}_{letter}.csv"
+            _write_csv(files[letter], records, letter, traits)
         with connect(platform, "cdp-bench", ("admin",)) as cdp:
             started = time.perf_counter()
-            progress("cdp import febrl4_a.csv and febrl4_b.csv...")
-            _import(platform, files)
+            progress(f"cdp import {name}_a.csv and {name}_b.csv...")
+            _import(platform, files, traits)
             imported = time.perf_counter()
             last = next(r for r in reversed(records) if r[1] == "b")[0]
             while not cdp.identity.resolve([(f"{SOURCES['b']}_id", last)], timeout=30).resolutions[0].person_id:
@@ -151,6 +161,12 @@ def run_identity_bench(
             records, truth, matching.FEBRL_FIELDS, matching.FEBRL_BLOCKING, *matching.FEBRL_DETERMINISTIC
         )
         out(f"Splink: F1 {splink['f1']:.4f} in {splink['seconds']:.2f} s")
+        weak, weak_truth = matching.weak_identifiers()
+        weak_ours = run_platform(weak, weak_truth, work, out, WEAK_TRAITS, "weak")
+        weak_splink = matching.run_splink(
+            weak, weak_truth, matching.WEAK_FIELDS, matching.WEAK_BLOCKING, *matching.WEAK_DETERMINISTIC
+        )
+        out(f"weak identifiers: platform F1 {weak_ours['f1']:.4f}, Splink F1 {weak_splink['f1']:.4f}")
         model = matching.run_ours(records, truth, matching.FEBRL_FIELDS, matching.FEBRL_BLOCKING)["model"]
         incremental = matching.run_incremental(records, model, held=held)
         ok = True
@@ -160,7 +176,12 @@ def run_identity_bench(
         else:
             out(f"kept {work}")
     table = Table(["measurement", "P", "R", "F1", "time"])
-    for label, run in (("FEBRL4 via cdp import, platform", ours), ("FEBRL4, Splink", splink)):
+    for label, run in (
+        ("FEBRL4 via cdp import, platform", ours),
+        ("FEBRL4, Splink", splink),
+        ("weak ids via cdp import, platform", weak_ours),
+        ("weak ids, Splink", weak_splink),
+    ):
         figures = (f"{run[k]:.4f}" for k in ("precision", "recall", "f1"))
         table.add(label, *figures, f"{run['seconds']:.2f} s")
     out(table.render())
@@ -176,5 +197,6 @@ def run_identity_bench(
     )
     return {
         "febrl4": {"platform": ours, "splink": splink, "time_ratio": ours["seconds"] / splink["seconds"]},
+        "weak_identifiers": {"platform": weak_ours, "splink": weak_splink},
         "incremental": incremental,
     }

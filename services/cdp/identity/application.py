@@ -133,7 +133,13 @@ class IdentityApp(EventSourced):
         self.model_version = ""
         # Weak identifiers in memory only: filled from the collector's log (load_records), not
         # from identity's own events, and emptied of a person on forget.
-        self.matcher = Matcher(settings_from(self.rules.matching))
+        matching = dict(self.rules.matching)
+        # "auto": records of one source are taken as distinct when there are several sources
+        # (link across them, one to one), and matched with each other when there is one (dedup).
+        self._auto_one_per_source = matching.get("one_per_source") == "auto"
+        if self._auto_one_per_source:
+            matching["one_per_source"] = False
+        self.matcher = Matcher(settings_from(matching))
         # A record with none of these can never be a candidate: it is not held at all.
         self._blocking_tops = {f.split(".", 1)[0] for rule in self.matcher.settings.blocking for f in rule}
         self.record_node: dict[str, Identifier] = {}
@@ -454,6 +460,8 @@ class IdentityApp(EventSourced):
                     self._record(accepted.event, found[0])
             except Exception as error:  # a poison event is the follower's to park, not a reason to stall
                 log.warning("matching records: skipped collector event %d (%s)", n.id, type(error).__name__)
+        if self._auto_one_per_source and self.matcher.model is not None:
+            self.matcher.set_one_per_source(self.matcher.sources() > 1)  # as when it was trained
         self.records_loaded = True
 
     async def train(self, max_pairs: int, actor: str) -> pb.TrainResponse:
@@ -463,7 +471,12 @@ class IdentityApp(EventSourced):
             await self.load_records()
             if len(self.matcher) < 2:
                 raise InvalidArgument("records", "fewer than two records with matching fields are held")
-            model = self.matcher.train(max_pairs or 1_000_000)
+            if self._auto_one_per_source:
+                self.matcher.set_one_per_source(self.matcher.sources() > 1)
+            try:
+                model = self.matcher.train(max_pairs or 1_000_000)
+            except ValueError as error:  # e.g. the blocking rules pair no records
+                raise InvalidArgument("records", str(error)) from None
             trained = pb.ModelTrained(
                 model_version=model.version,
                 model=model.to_json(),

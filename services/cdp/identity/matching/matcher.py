@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,6 +81,16 @@ class Matcher:
             ]
             self._triples.append(triples)
         self._exact_log2_m = model.exact_log2_m() if model else []
+
+    def sources(self) -> int:
+        """How many sources the records held come from."""
+        return len({int(self._source[slot]) for slot in self._slots.values()})
+
+    def set_one_per_source(self, value: bool) -> None:
+        """Take the records of one source as distinct (link across sources only, one to one) or not."""
+        if value != self.settings.one_per_source:
+            self.settings = replace(self.settings, one_per_source=value)
+            self._generation += 1  # the blocked pairs depend on it
 
     def __len__(self) -> int:
         return len(self._slots)
