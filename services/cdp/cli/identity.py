@@ -2,7 +2,7 @@
 
 An identifier is given as TYPE=VALUE (--id email=ana@example.com, --id crm_id=C-9), or with the
 shorthands --user-id, --anonymous-id, --email and --phone. Emails and phones come back as their
-blind index unless the caller may see them in clear.
+opaque node id unless the caller may see them in clear.
 """
 
 from __future__ import annotations
@@ -345,7 +345,7 @@ def lift_suppression(id_text, reason, subject, roles):
 @click.option(
     "--clear",
     is_flag=True,
-    help="Emails and phones in clear, for a caller whose role may see them (else refused, or blind indexes).",
+    help="Emails and phones in clear, for a caller whose role may see them (else refused, or their opaque node ids).",
 )
 @click.option("--page-size", default=1000, show_default=True)
 @with_caller
