@@ -177,7 +177,7 @@ class ProfileApp(EventSourced):
             key = self._key(event)
             person_id = persons.get(key)
             if not person_id:
-                continue  # identity links every accepted call; none is left unknown
+                continue  # only a call whose ids are all junk (blocked by cdp.identity) has no person
             if self.state.person_of(key) != person_id:
                 moved[key] = None
             # Identity's answer is at least as new as anything profile has followed of its log: a
