@@ -14,8 +14,8 @@ import pytest
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2
 from cdp.identity.application import IdentityApp
-from cdp.platform.config import REPO_POLICIES
 from cdp.platform.auth import Caller
+from cdp.platform.config import REPO_POLICIES
 from cdp.platform.errors import InvalidArgument, PermissionDenied
 from cdp.platform.published import decode, topic_of
 from support.calls import event
@@ -326,5 +326,18 @@ def test_a_mass_merge_waits_for_a_steward(tmp_path):
             assert h.identity.reviews(10) == []
             kinds = [e.kind for e in h.identity.history(h.identity.resolve("anonymous_id", "a0"))]
             assert "held" in kinds and "approved" in kinds and kinds.count("merged") == 3
+
+    run(scenario)
+
+
+def test_a_call_with_a_junk_user_id_counts_for_its_anonymous_visitor(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            await h.ingest(key, [track("t1", user_id="u1", anonymous_id="a1")])
+            await h.ingest(key, [track("t2", user_id="null", anonymous_id="a1"), track("t3", user_id="undefined")])
+            await h.settle()
+            person = h.identity.resolve("anonymous_id", "a1")
+            assert h.queries.get(person).event_counts["Viewed"] == 2  # t3 has no person at all
 
     run(scenario)

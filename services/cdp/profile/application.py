@@ -167,17 +167,18 @@ class ProfileApp(EventSourced):
 
     async def handle_collected(self, notifications) -> Sequence[StoredEvent]:
         calls = [cast(collector_pb2.EventAccepted, decode(n.topic, n.payload)) for n in notifications]
-        keys = list(dict.fromkeys(self._key(c.event) for c in calls))
+        keys = list(dict.fromkeys(k for c in calls for k in self._keys_of(c.event)))
         persons = await self._resolve(keys, notifications[-1].id)
         touched: dict[domain.Key, None] = {}
         moved: dict[domain.Key, None] = {}  # new keys, and keys identity now gives another person
         changed: dict[str, str] = {}
         for call in calls:
             event = call.event
-            key = self._key(event)
-            person_id = persons.get(key)
-            if not person_id:
+            # The user id's person, else the anonymous id's (a junk user id, "null" say, is none).
+            key = next((k for k in self._keys_of(event) if persons.get(k)), None)
+            if key is None:
                 continue  # only a call whose ids are all junk (blocked by cdp.identity) has no person
+            person_id = persons[key]
             if self.state.person_of(key) != person_id:
                 moved[key] = None
             # Identity's answer is at least as new as anything profile has followed of its log: a
@@ -254,8 +255,12 @@ class ProfileApp(EventSourced):
         return self._next(split.person_id, pb.ProfileSplit(person_id=split.person_id, part_person_ids=part_ids))
 
     @staticmethod
-    def _key(event) -> domain.Key:
-        return domain.key_of(event.user_id, event.anonymous_id)
+    def _keys_of(event) -> list[domain.Key]:
+        """The call's keys, the one it is kept under first (its user id, if any)."""
+        keys = [domain.key_of(event.user_id, event.anonymous_id)]
+        if event.user_id and event.anonymous_id:
+            keys.append(("anonymous_id", event.anonymous_id))
+        return keys
 
     async def _resolve(self, keys: list[tuple[str, str]], position: int) -> dict[tuple[str, str], str]:
         return await self.identity.resolve(keys, after_position=position)
