@@ -58,6 +58,24 @@ reasons contains sprintf("trait %s is %s and may not be targeted", [t, cls]) if 
 	startswith(cls, "sensitive.")
 }
 
+# A condition on a personal trait answers questions about its value (an email "lt" a guess, read
+# through membership, is the email): only a caller who may see personal data in clear may set one.
+clear_roles contains r if {
+	some r in data.cdp.access.pii_clear_roles
+}
+
+clear_roles contains "service"
+
+may_see_personal if count(caller_roles & clear_roles) > 0
+
+reasons contains msg if {
+	targeting
+	not may_see_personal
+	some t, cls in trait_classes
+	startswith(cls, "pii.")
+	msg := sprintf("trait %s is %s: %s may see it only masked, so may not target it", [t, cls, subject])
+}
+
 reasons contains sprintf("event %s may not be targeted", [e]) if {
 	targeting
 	some e in input.audience.events

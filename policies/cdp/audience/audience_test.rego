@@ -31,6 +31,19 @@ test_sensitive_trait_is_never_targeted if {
 	d.reasons == ["trait religion is sensitive.religion and may not be targeted"]
 }
 
+test_a_masked_caller_may_not_target_personal_traits if {
+	d := audience("create", ["marketer"], ["plan", "email"], [])
+	not d.allow
+	d.reasons == ["trait email is pii.contact: ana may see it only masked, so may not target it"]
+	audience("update", ["marketer"], ["first_name"], []).allow == false
+}
+
+test_a_caller_who_sees_personal_data_may_target_it if {
+	audience("create", ["admin"], ["email"], []).allow
+	audience("create", ["privacy_officer", "marketer"], ["email"], []).allow
+	audience("create", ["service"], ["email"], []).allow
+}
+
 test_blocked_event_is_not_targeted if {
 	d := audience("update", ["marketer"], [], ["Order Completed", "Loan Rejected"]) with data.cdp.audience.blocked_events as ["Loan Rejected"]
 	d.reasons == ["event Loan Rejected may not be targeted"]
