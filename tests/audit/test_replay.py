@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 
 from cdp.api.policy.v1 import decision_pb2
-from cdp.audit.records import Recorded
-from cdp.audit.replay import Collected, Delivery, Links, flips, impact, item_of, policy_diff, replay, verdicts
+from cdp.audit.records import Collected, Delivery, Links, Recorded
+from cdp.audit.replay import flips, impact, item_of, policy_diff, replay, verdicts
 from cdp.platform.decisions import canonical
 
 COLLECT, PII, EGRESS = "data.cdp.collect.decision", "data.cdp.pii.decision", "data.cdp.egress.decision"

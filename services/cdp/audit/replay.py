@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdp.audit.evaluate import Item
-from cdp.audit.records import Recorded
+from cdp.audit.records import Links, Recorded
 
 MAX_EXAMPLES = 5
 
@@ -64,33 +64,6 @@ class Flipped:
     entrypoint: str
     decision_id: str
     flips: tuple[tuple[str, bool, bool], ...]
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A delivery activation scheduled, and the egress decision its payload relied on."""
-
-    delivery_id: str
-    destination_id: str
-    person_id: str
-    decision_id: str
-    delivered: bool = False
-
-
-@dataclass(frozen=True)
-class Collected:
-    """A call the collector accepted or rejected, and the decisions it relied on."""
-
-    event_id: str
-    subject: str  # the user id, else the anonymous id
-    decision_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Links:
-    deliveries: Sequence[Delivery] = ()
-    events: Sequence[Collected] = ()
-    destinations: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # id -> (name, purpose)
 
 
 @dataclass
