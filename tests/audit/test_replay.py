@@ -164,3 +164,40 @@ def test_policy_diff_lists_changed_files_with_line_counts_and_a_unified_diff():
     assert (diff["cdp/old.rego"]["status"], diff["cdp/old.rego"]["removed"]) == ("removed", 1)
     assert (diff["cdp/new.rego"]["status"], diff["cdp/new.rego"]["added"]) == ("added", 1)
     assert policy_diff(in_force, in_force) == []
+
+
+def test_the_html_report_shows_the_impact_and_the_policy_diff():
+    from cdp.audit import html
+    from cdp.audit.replay import Report
+
+    report = Report("cand")
+    report.impact = {
+        "destinations": [
+            {
+                "destination_id": "dest-m",
+                "name": "Mail <out>",
+                "purpose": "marketing",
+                "decisions": 1,
+                "deliveries": 3,
+                "persons": 2,
+                "not_delivered": {"deliveries": 0, "persons": 0},
+                "withheld": {"email": {"deliveries": 3, "persons": 2}},
+                "released": {},
+            }
+        ],
+        "events": {
+            COLLECT: {"events": 3, "subjects": 2, "flips": {"collect:total allow→deny": {"events": 3, "subjects": 2}}}
+        },
+    }
+    report.policy_diff = [
+        {
+            "in_force": "r" * 64,
+            "services": ["collector"],
+            "files": policy_diff({"data/data.json": "a\n"}, {"data/data.json": "b\n"}),
+        }
+    ]
+    page = html.render(report)
+    assert "Mail &lt;out&gt;" in page and "email withheld: 3 (2 persons)" in page
+    assert "collect:total allow→deny: 3 events, 2 subjects" in page
+    assert "data/data.json" in page and "+1" in page and "-1" in page and "\n+b\n" in page
+    assert "No delivery or event" in html.render(Report("cand"))
