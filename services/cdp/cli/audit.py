@@ -62,7 +62,10 @@ def replay_command(policies_dir, since, services, json_path, html_path):
     records = call(read_decisions, logs, since)
     bundle = load_bundle(policies_dir)
     report, seconds = _replay_with_progress(records, {bundle.revision: bundle.sources()}, bundle.revision, "replaying")
-    report.impact = impact(report.flipped, call(read_links, logs, set(report.flipped)) if report.flipped else Links())
+    # Only the logs of services whose decisions would flip: the collector's holds every event.
+    services_flipped = {f.service for f in report.flipped.values()}
+    flipped_at = {service: log for service, log in logs.items() if service in services_flipped}
+    report.impact = impact(report.flipped, call(read_links, flipped_at, set(report.flipped)) if flipped_at else Links())
     report.policy_diff = _policy_diffs(call(read_in_force, logs), bundle.sources())
     data = report.as_dict()
     click.echo(
