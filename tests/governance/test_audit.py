@@ -34,6 +34,7 @@ from support.webhook_receiver import WebhookReceiver
 pytestmark = pytest.mark.e2e
 
 DECISION_TOPIC = decision_pb2.DecisionRecorded.DESCRIPTOR.full_name
+COLLECT_DECISION, PII_DECISION = "data.cdp.collect.decision", "data.cdp.pii.decision"
 PEOPLE = {  # user id -> traits: different sets of trait names give different egress decisions
     "user-audit-ann": {"email": "ann-audit@example.com", "plan": "pro"},
     "user-audit-bob": {"email": "bob-audit@example.com", "first_name": "Bob", "plan": "pro"},
@@ -166,9 +167,101 @@ def test_replay_reports_exactly_the_egress_decisions_that_would_flip(data_dir, t
     assert report["errors"] == []
     assert sum(t["flips"] for t in report["timeline"]) == 2
 
+    # The impact: the marketing destination, whose deliveries to Ann and Bob would have withheld email.
+    [destination] = report["impact"]["destinations"]
+    assert destination == {
+        "destination_id": marketing,
+        "name": "marketing (audit)",
+        "purpose": "marketing",
+        "decisions": 2,
+        "deliveries": 2,
+        "persons": 2,
+        "not_delivered": {"deliveries": 0, "persons": 0},
+        "withheld": {"email": {"deliveries": 2, "persons": 2}},
+        "released": {},
+    }
+    assert report["impact"]["events"] == {}
+    assert "email would have been withheld from 2 deliveries to 2 persons" in replayed.stdout, replayed.stdout
+    assert_policy_diff(report, replayed.stdout, '"pii.contact"', "-")
+
     html = out_html.read_text()
     assert "<svg" in html and "</svg>" in html and "rect" in html
     assert EGRESS_DECISION in html
+    assert "marketing (audit)" in html and "email withheld: 2 (2 persons)" in html
+    assert "data/data.json" in html and "pii.contact" in html
+
+
+def assert_policy_diff(report: dict, stdout: str, line: str, sign: str) -> None:
+    """The report's policy diff: only the merged data differs from the revision in force, by this line."""
+    [diff] = report["policy_diff"]
+    assert set(diff["services"]) == set(SERVICES)
+    [changed] = diff["files"]
+    assert (changed["file"], changed["status"]) == ("data/data.json", "changed")
+    assert any(d.startswith(sign) and line in d for d in changed["diff"].splitlines()), changed["diff"]
+    assert changed["added" if sign == "+" else "removed"] >= 1
+    assert "policy diff against revision" in stdout and "changed  data/data.json" in stdout, stdout
+
+
+def replay_json(platform, candidate: Path, tmp_path: Path) -> tuple[dict, str]:
+    out_json = tmp_path / "out.json"
+    replayed = run_cli(platform, "audit", "replay", "--policies", str(candidate), "--json", str(out_json))
+    assert replayed.returncode == 0, replayed.stderr + replayed.stdout
+    return json.loads(out_json.read_text()), replayed.stdout
+
+
+def edited_policies(tmp_path: Path, edit) -> Path:
+    """The repository's policies with their data edited in place (edit(file name, data))."""
+    candidate = tmp_path / "candidate"
+    shutil.copytree(REPO_POLICIES, candidate)
+    for data_file in sorted((candidate / "data").glob("*.json")):
+        data = json.loads(data_file.read_text())
+        if edit(data_file.name, data):
+            data_file.write_text(json.dumps(data, indent=2))
+    return candidate
+
+
+def test_replay_reports_a_property_newly_dropped_and_the_events_it_touches(traffic, tmp_path):
+    def drop_total(name: str, data: dict) -> bool:
+        if name != "collect.json":
+            return False
+        data["cdp"]["collect"]["forbidden_properties"].append("total")
+        return True
+
+    report, stdout = replay_json(traffic["platform"], edited_policies(tmp_path, drop_total), tmp_path)
+    collect = report["entrypoints"][COLLECT_DECISION]
+    # Every Order Completed call carried {total}: one recorded decision, now dropping it.
+    assert collect["changed"] >= 1 and collect["allow_to_deny"] == collect["changed"], collect
+    assert all(x["flips"] == [{"what": "collect:total", "from": "allow", "to": "deny"}] for x in collect["examples"]), (
+        collect
+    )
+    assert report["impact"]["events"][COLLECT_DECISION] == {
+        "events": len(PEOPLE),
+        "subjects": len(PEOPLE),
+        "flips": {"collect:total allow→deny": {"events": len(PEOPLE), "subjects": len(PEOPLE)}},
+    }
+    assert report["impact"]["destinations"] == []
+    assert f"{COLLECT_DECISION}: {len(PEOPLE)} events of {len(PEOPLE)} subjects" in stdout, stdout
+    assert_policy_diff(report, stdout, '"total"', "+")
+
+
+def test_replay_reports_a_field_newly_personal_and_the_events_it_touches(traffic, tmp_path):
+    def total_is_personal(name: str, data: dict) -> bool:
+        if name != "data.json":
+            return False
+        data["cdp"]["classification"]["total"] = "pii.financial"
+        return True
+
+    report, stdout = replay_json(traffic["platform"], edited_policies(tmp_path, total_is_personal), tmp_path)
+    pii = report["entrypoints"][PII_DECISION]
+    assert pii["changed"] >= 1 and pii["allow_to_deny"] == pii["changed"] and pii["deny_to_allow"] == 0, pii
+    assert all({"what": "clear:total", "from": "allow", "to": "deny"} in x["flips"] for x in pii["examples"]), pii
+    assert report["impact"]["events"][PII_DECISION] == {
+        "events": len(PEOPLE),
+        "subjects": len(PEOPLE),
+        "flips": {"clear:total allow→deny": {"events": len(PEOPLE), "subjects": len(PEOPLE)}},
+    }
+    assert f"{PII_DECISION}: {len(PEOPLE)} events of {len(PEOPLE)} subjects" in stdout, stdout
+    assert_policy_diff(report, stdout, '"total": "pii.financial"', "+")
 
 
 def decision_rows(db: Path) -> list[tuple[int, decision_pb2.DecisionRecorded]]:

@@ -34,6 +34,68 @@ def chart(timeline: list[dict]) -> str:
     )
 
 
+def impact_section(found: dict) -> str:
+    """Per destination: deliveries and persons relying on flipped decisions, those that would not have
+    happened, traits withheld or released; per entrypoint: the events and subjects."""
+    if not found or not (found.get("destinations") or found.get("events")):
+        return "<p>No delivery or event relied on a decision that would flip.</p>"
+    rows = []
+    for d in found.get("destinations", []):
+        gone = d["not_delivered"]
+        changes = [f"not delivered: {gone['deliveries']} ({gone['persons']} persons)"] if gone["deliveries"] else []
+        changes += [f"{t} withheld: {n['deliveries']} ({n['persons']} persons)" for t, n in d["withheld"].items()]
+        changes += [f"{t} would leave: {n['deliveries']} ({n['persons']} persons)" for t, n in d["released"].items()]
+        rows.append(
+            f"<tr><td>{escape(d['name'] or d['destination_id'])}<br><small>{escape(d['destination_id'])}</small></td>"
+            f"<td>{escape(d['purpose'])}</td><td>{d['decisions']}</td><td>{d['deliveries']}</td>"
+            f"<td>{d['persons']}</td><td>{'<br>'.join(escape(c) for c in changes)}</td></tr>"
+        )
+    destinations = (
+        "<table><tr><th>destination</th><th>purpose</th><th>decisions</th><th>deliveries</th><th>persons</th>"
+        f"<th>what would change</th></tr>{''.join(rows)}</table>"
+        if rows
+        else ""
+    )
+    event_rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>{e['events']}</td><td>{e['subjects']}</td><td>{_by_flip(e['flips'])}</td></tr>"
+        for name, e in found.get("events", {}).items()
+    )
+    events = (
+        f"<table><tr><th>entrypoint</th><th>events</th><th>subjects</th><th>by flip</th></tr>{event_rows}</table>"
+        if event_rows
+        else ""
+    )
+    return destinations + events
+
+
+def _by_flip(flips: dict) -> str:
+    return "<br>".join(escape(f"{k}: {n['events']} events, {n['subjects']} subjects") for k, n in flips.items())
+
+
+def diff_section(diffs: list[dict]) -> str:
+    parts = []
+    for diff in diffs:
+        files = diff["files"]
+        listed = "".join(
+            f"<tr><td>{escape(f['file'])}</td><td>{escape(f['status'])}</td><td>+{f['added']}</td><td>-{f['removed']}</td></tr>"
+            for f in files
+        )
+        parts.append(
+            f"<p>Against revision <code>{escape(diff['in_force'][:12])}</code> (in force at "
+            f"{escape(', '.join(diff['services']))}): {len(files)} file(s) differ.</p>"
+            + (
+                f"<table><tr><th>file</th><th>status</th><th>added</th><th>removed</th></tr>{listed}</table>"
+                if files
+                else ""
+            )
+            + "".join(
+                f'<details><summary>{escape(f["file"])}</summary><pre class="diff">{escape(f["diff"])}</pre></details>'
+                for f in files
+            )
+        )
+    return "".join(parts) or "<p>No revision in force was recorded.</p>"
+
+
 def render(report: Report) -> str:
     data = report.as_dict()
     rows = "".join(
@@ -62,6 +124,8 @@ pre {{ background: #f6f6f6; padding: 8px; }}
 {data["changed"]} would change.</p>
 <table><tr><th>entrypoint</th><th>replayed</th><th>changed</th><th>allow → deny</th><th>deny → allow</th></tr>
 {rows}</table>
+<h2>Impact</h2>{impact_section(data["impact"])}
+<h2>Policy diff</h2>{diff_section(data["policy_diff"])}
 <h2>Decisions and flips per hour</h2>{chart(data["timeline"])}
 <p><span style="color:#9ab">■</span> decisions <span style="color:#d43">■</span> decisions that would change</p>
 <h2>Examples</h2>{examples or "<p>None changed.</p>"}

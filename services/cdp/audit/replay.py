@@ -1,20 +1,27 @@
 """Re-evaluating recorded decisions: against a candidate policy (replay) or the revision that made them (verify).
 
 A decision's outcome is read as verdicts: a yes or no per thing it decided (allow; each property
-that may leave; each field that is personal data), so a report can say what would flip, from allow
-to deny and back, not only that a result changed.
+that may leave; each property collected; each field that may be kept in clear), so a report can say
+what would flip, from allow to deny and back, not only that a result changed. A name one side does
+not mention is allowed there: a property newly dropped, a field newly personal or a trait newly
+withheld flips from allow to deny.
+
+The impact of the flips follows the links the services published: activation's deliveries name the
+egress decision each relied on (and its destination and person), the collector's accepted and
+rejected events name their collect and pii decisions (and their subject).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cdp.audit.evaluate import Item
-from cdp.audit.records import Recorded
+from cdp.audit.records import Links, Recorded
 
 MAX_EXAMPLES = 5
 
@@ -39,6 +46,26 @@ def verdicts(entrypoint: str, result: Any) -> dict[str, bool]:
     return out
 
 
+def flips(before: Mapping[str, bool], after: Mapping[str, bool]) -> list[tuple[str, bool, bool]]:
+    """(what, was allowed, is allowed) for every verdict that differs; a name one side does not
+    mention counts as allowed there."""
+    return [
+        (k, before.get(k, True), after.get(k, True))
+        for k in sorted(before.keys() | after.keys())
+        if before.get(k, True) != after.get(k, True)
+    ]
+
+
+@dataclass(frozen=True)
+class Flipped:
+    """A recorded decision whose verdicts would flip under the candidate."""
+
+    service: str
+    entrypoint: str
+    decision_id: str
+    flips: tuple[tuple[str, bool, bool], ...]
+
+
 @dataclass
 class EntrypointReport:
     replayed: int = 0
@@ -56,6 +83,9 @@ class Report:
         default_factory=lambda: defaultdict(lambda: [0, 0])
     )  # hour -> [decisions, flips]
     errors: list[str] = field(default_factory=list)
+    flipped: dict[str, Flipped] = field(default_factory=dict)  # decision id -> its flips
+    impact: dict[str, Any] = field(default_factory=dict)  # see impact()
+    policy_diff: list[dict[str, Any]] = field(default_factory=list)  # see policy_diff()
 
     @property
     def replayed(self) -> int:
@@ -81,6 +111,8 @@ class Report:
                 for name, e in sorted(self.by_entrypoint.items())
             },
             "timeline": [{"hour": hour, "decisions": d, "flips": f} for hour, (d, f) in sorted(self.timeline.items())],
+            "impact": self.impact,
+            "policy_diff": self.policy_diff,
             "errors": self.errors,
         }
 
@@ -106,9 +138,13 @@ def replay(records: Sequence[Recorded], results: dict[Item, tuple[bool, str]], c
             verdicts(record.entrypoint, json.loads(record.result)),
             verdicts(record.entrypoint, json.loads(now)),
         )
-        flips = [(k, before[k], after[k]) for k in before.keys() & after.keys() if before[k] != after[k]]
-        entry.allow_to_deny += sum(1 for _, was, _ in flips if was)
-        entry.deny_to_allow += sum(1 for _, was, _ in flips if not was)
+        flipped = flips(before, after)
+        entry.allow_to_deny += sum(1 for _, was, _ in flipped if was)
+        entry.deny_to_allow += sum(1 for _, was, _ in flipped if not was)
+        if flipped:
+            report.flipped[record.decision_id] = Flipped(
+                item.service, record.entrypoint, record.decision_id, tuple(flipped)
+            )
         report.timeline[hour][1] += 1
         if len(entry.examples) < MAX_EXAMPLES:
             entry.examples.append(
@@ -121,7 +157,7 @@ def replay(records: Sequence[Recorded], results: dict[Item, tuple[bool, str]], c
                     "now": json.loads(now),
                     "flips": [
                         {"what": k, "from": "allow" if was else "deny", "to": "allow" if became else "deny"}
-                        for k, was, became in sorted(flips)
+                        for k, was, became in flipped
                     ],
                 }
             )
@@ -131,3 +167,103 @@ def replay(records: Sequence[Recorded], results: dict[Item, tuple[bool, str]], c
 def item_of(record, candidate: str) -> Item:
     """What to evaluate for a record: its input, under the candidate or its own revision."""
     return (candidate or record.revision, record.entrypoint, record.input)
+
+
+def _label(what: str, was: bool, became: bool) -> str:
+    return f"{what} {'allow' if was else 'deny'}→{'allow' if became else 'deny'}"
+
+
+def _count(rows: Iterable[tuple[str, str]], things: str = "deliveries", persons: str = "persons") -> dict[str, int]:
+    """(thing, person) pairs counted as distinct things and distinct persons."""
+    pairs = set(rows)
+    return {things: len({t for t, _ in pairs}), persons: len({p for _, p in pairs})}
+
+
+def impact(flipped: Mapping[str, Flipped], links: Links) -> dict[str, Any]:
+    """What the flipped decisions touched.
+
+    destinations: per destination, the deliveries and distinct persons that relied on a flipped
+    egress decision; of those, the deliveries that would not have happened (allow flipped to deny)
+    and, per trait, the deliveries that would have withheld it (egress:<trait> allow to deny) or
+    sent it (deny to allow). events: per entrypoint (collect, pii), the events and distinct subjects
+    that relied on a flipped decision, in all and per flip."""
+    destinations: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
+    for d in links.deliveries:
+        decision = flipped.get(d.decision_id)
+        if decision is None:
+            continue
+        rows = destinations[d.destination_id]
+        row = (d.delivery_id, d.person_id)
+        rows["all"].append(row)
+        rows["decisions:" + d.decision_id].append(row)
+        for what, was, _ in decision.flips:
+            if what == "allow" and was:
+                rows["not_delivered"].append(row)
+            elif what.startswith("egress:"):
+                rows[("withheld:" if was else "released:") + what.removeprefix("egress:")].append(row)
+    by_destination = []
+    for destination_id, rows in sorted(destinations.items()):
+        name, purpose = links.destinations.get(destination_id, ("", ""))
+        by_destination.append(
+            {
+                "destination_id": destination_id,
+                "name": name,
+                "purpose": purpose,
+                "decisions": sum(1 for k in rows if k.startswith("decisions:")),
+                **_count(rows["all"]),
+                "not_delivered": _count(rows.get("not_delivered", [])),
+                "withheld": {
+                    k.removeprefix("withheld:"): _count(v) for k, v in sorted(rows.items()) if k.startswith("withheld:")
+                },
+                "released": {
+                    k.removeprefix("released:"): _count(v) for k, v in sorted(rows.items()) if k.startswith("released:")
+                },
+            }
+        )
+    events: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
+    for e in links.events:
+        for decision_id in e.decision_ids:
+            decision = flipped.get(decision_id)
+            if decision is None:
+                continue
+            rows = events[decision.entrypoint]
+            row = (e.event_id, e.subject)
+            rows[""].append(row)
+            for what, was, became in decision.flips:
+                rows[_label(what, was, became)].append(row)
+    by_entrypoint = {}
+    for entrypoint, rows in sorted(events.items()):
+        by_entrypoint[entrypoint] = {
+            **_count(rows.pop(""), "events", "subjects"),
+            "flips": {k: _count(v, "events", "subjects") for k, v in sorted(rows.items())},
+        }
+    return {"destinations": by_destination, "events": by_entrypoint}
+
+
+def policy_diff(in_force: Mapping[str, str], candidate: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The files (as a revision records them: modules, tests, merged data) that differ between the
+    revision in force and the candidate: status, lines added and removed, and a unified diff."""
+    out = []
+    for name in sorted(in_force.keys() | candidate.keys()):
+        old, new = in_force.get(name), candidate.get(name)
+        if old == new:
+            continue
+        lines = list(
+            difflib.unified_diff(
+                (old or "").splitlines(keepends=True),
+                (new or "").splitlines(keepends=True),
+                fromfile=f"in force/{name}" if old is not None else "/dev/null",
+                tofile=f"candidate/{name}" if new is not None else "/dev/null",
+            )
+        )
+        body = [line for line in lines if not line.startswith(("---", "+++"))]
+        out.append(
+            {
+                "file": name,
+                "status": "added" if old is None else "removed" if new is None else "changed",
+                "added": sum(1 for line in body if line.startswith("+")),
+                "removed": sum(1 for line in body if line.startswith("-")),
+                "diff": "".join(lines),
+            }
+        )
+    return out

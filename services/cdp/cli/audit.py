@@ -12,8 +12,8 @@ import click
 from cdp.audit import html
 from cdp.audit.evaluate import evaluate_all
 from cdp.audit.identity import GRAPH_MESSAGES, identity_changes
-from cdp.audit.records import chain_breaks, read_decisions, read_revisions
-from cdp.audit.replay import item_of, replay
+from cdp.audit.records import Links, chain_breaks, read_decisions, read_in_force, read_links, read_revisions
+from cdp.audit.replay import impact, item_of, policy_diff, replay
 from cdp.cli.client import call, connect, state_dir
 from cdp.client import EventLogClient
 from cdp.platform.config import SERVICES
@@ -55,21 +55,31 @@ def audit() -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as HTML.")
 def replay_command(policies_dir, since, services, json_path, html_path):
-    """What would change if DIR had been the policy: per entrypoint, how many would flip."""
-    records = call(read_decisions, _logs(services), since)
+    """What would change if DIR had been the policy: per entrypoint, how many would flip; the
+    destinations, deliveries, events and persons the flips touch; and how DIR differs from the
+    revision in force."""
+    logs = _logs(services)
+    records = call(read_decisions, logs, since)
     bundle = load_bundle(policies_dir)
     report, seconds = _replay_with_progress(records, {bundle.revision: bundle.sources()}, bundle.revision, "replaying")
+    # Only the logs of services whose decisions would flip: the collector's holds every event.
+    services_flipped = {f.service for f in report.flipped.values()}
+    flipped_at = {service: log for service, log in logs.items() if service in services_flipped}
+    report.impact = impact(report.flipped, call(read_links, flipped_at, set(report.flipped)) if flipped_at else Links())
+    report.policy_diff = _policy_diffs(call(read_in_force, logs), bundle.sources())
     data = report.as_dict()
     click.echo(
         f"candidate revision {bundle.revision[:12]}: {data['replayed']} decisions replayed in {seconds:.2f}s, "
         f"{data['changed']} would change"
     )
+    _echo_policy_diff(data["policy_diff"])
     click.echo(f"{'entrypoint':<32} {'replayed':>9} {'changed':>8} {'allow→deny':>11} {'deny→allow':>11}")
     for name, e in data["entrypoints"].items():
         click.echo(f"{name:<32} {e['replayed']:>9} {e['changed']:>8} {e['allow_to_deny']:>11} {e['deny_to_allow']:>11}")
         for example in e["examples"][:2]:
             flips = ", ".join(f"{f['what']} {f['from']}→{f['to']}" for f in example["flips"]) or "result differs"
             click.echo(f"    e.g. {example['service']} decision {example['decision_id'][:12]}: {flips}")
+    _echo_impact(data["impact"])
     if not services or "identity" in services:
         messages = call(lambda: list(_logs(("identity",))["identity"].read_messages(*GRAPH_MESSAGES)))
         changes = data["identity"] = identity_changes(messages, bundle)
@@ -87,6 +97,61 @@ def replay_command(policies_dir, since, services, json_path, html_path):
     if html_path:
         html_path.write_text(html.render(report))
         click.echo(f"wrote {html_path}")
+
+
+DIFF_LINES = 40  # of each file's diff on the terminal; the JSON and HTML reports hold it all
+
+
+def _policy_diffs(in_force: dict[str, tuple[str, dict[str, str]]], candidate: dict[str, str]) -> list[dict]:
+    """The candidate's diff against each revision in force (one, unless services disagree)."""
+    by_revision: dict[str, tuple[list[str], dict[str, str]]] = {}
+    for service, (revision, sources) in sorted(in_force.items()):
+        by_revision.setdefault(revision, ([], sources))[0].append(service)
+    return [
+        {"in_force": revision, "services": services, "files": policy_diff(sources, candidate)}
+        for revision, (services, sources) in sorted(by_revision.items())
+    ]
+
+
+def _echo_policy_diff(diffs: list[dict]) -> None:
+    for diff in diffs:
+        files = diff["files"]
+        click.echo(
+            f"policy diff against revision {diff['in_force'][:12]} (in force at {', '.join(diff['services'])}): "
+            + (f"{len(files)} file(s) differ" if files else "no file differs")
+        )
+        for f in files:
+            click.echo(f"    {f['status']:<8} {f['file']} +{f['added']} -{f['removed']}")
+        for f in files:
+            lines = f["diff"].splitlines()
+            for line in lines[:DIFF_LINES]:
+                click.echo(f"    | {line}")
+            if len(lines) > DIFF_LINES:
+                click.echo(f"    | ... {len(lines) - DIFF_LINES} more lines (see --json or --html)")
+
+
+def _echo_impact(found: dict) -> None:
+    for d in found["destinations"]:
+        name = f"{d['name']} ({d['destination_id']})" if d["name"] else d["destination_id"]
+        click.echo(
+            f"destination {name}, purpose {d['purpose'] or '?'}: {d['deliveries']} deliveries to "
+            f"{d['persons']} persons relied on {d['decisions']} decision(s) that would flip"
+        )
+        if d["not_delivered"]["deliveries"]:
+            n = d["not_delivered"]
+            click.echo(f"    {n['deliveries']} deliveries to {n['persons']} persons would not have happened")
+        for trait, n in d["withheld"].items():
+            click.echo(
+                f"    {trait} would have been withheld from {n['deliveries']} deliveries to {n['persons']} persons"
+            )
+        for trait, n in d["released"].items():
+            click.echo(f"    {trait} would have left in {n['deliveries']} deliveries to {n['persons']} persons")
+    for entrypoint, e in found["events"].items():
+        click.echo(
+            f"{entrypoint}: {e['events']} events of {e['subjects']} subjects relied on decisions that would flip"
+        )
+        for flip, n in e["flips"].items():
+            click.echo(f"    {flip}: {n['events']} events of {n['subjects']} subjects")
 
 
 @audit.command("verify")
