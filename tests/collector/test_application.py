@@ -4,6 +4,7 @@ collectors on one store (replicas) seeing each other's changes."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -46,7 +47,10 @@ def viewed(message_id: str, **properties) -> event_pb2.Event:
 def test_sources_are_created_once_by_name_and_disabled(collector):
     source = collector.create_source("web", server_side=False)
     assert collector.source_for(source.write_key) is collector.sources[source.source_id]
-    assert collector.by_key[source.write_key].name == "web"
+    assert not collector.sources[source.source_id].write_key, "state holds only the key's hash"
+    assert source.write_key.startswith(collector.sources[source.source_id].write_key_hint)
+    with pytest.raises(Unauthenticated, match="write_key"):
+        collector.source_for(source.write_key + "x")
     with pytest.raises(Conflict, match="name"):
         collector.create_source("web", server_side=True)
     with pytest.raises(InvalidArgument, match="name"):
@@ -109,3 +113,37 @@ def test_two_collectors_on_one_store_see_each_others_changes(config):
     finally:
         first_store.close()
         second_store.close()
+
+
+def test_the_store_holds_a_keyed_hash_of_a_write_key_never_the_key(config):
+    collector, store = collector_on(config)
+    try:
+        source = collector.create_source("web", server_side=True)
+        collector.ingest(source.write_key, [viewed("m1", page="/")])
+        created = pb.SourceCreated.FromString(collector.store.events_of(uuid.UUID(source.source_id))[0].state)
+        assert created.write_key_hash and not created.source.write_key
+        assert created.write_key_hash == collector.personal.vault.write_key_hash(source.write_key)
+    finally:
+        store.close()
+    files = [p for p in config.store.data_dir.iterdir() if p.name.startswith("collector.sqlite")]
+    assert files
+    for path in files:
+        assert source.write_key.encode() not in path.read_bytes(), path.name
+
+
+def test_a_source_stored_with_its_key_in_clear_still_authenticates(config):
+    """A store from before write keys were hashed: the key is hashed as the source loads."""
+    from cdp.platform.published import stored
+
+    collector, store = collector_on(config)
+    try:
+        source_id = str(uuid.uuid4())
+        old = pb.SourceCreated(source=pb.Source(source_id=source_id, name="old", write_key="k" * 32, server_side=True))
+        collector.store.append([stored(uuid.UUID(source_id), 1, old)])
+        collector.refresh()
+        assert collector.source_for("k" * 32).name == "old"
+        assert collector.sources[source_id].write_key_hint == "kkkk" and not collector.sources[source_id].write_key
+        with pytest.raises(Unauthenticated):
+            collector.source_for("k" * 31)
+    finally:
+        store.close()

@@ -9,12 +9,19 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cdp.platform.tokens import (
+    MAX_TTL_ENV,
+    REVOCATION_CHECK_S,
+    SKEW_S,
     InvalidToken,
+    Revocations,
     TokenIssuer,
     TokenVerifier,
     ensure_signing_keys,
     load_private_key,
     load_public_key,
+    read_revoked,
+    revoke,
+    unverified_claims,
 )
 
 KEY = Ed25519PrivateKey.generate()
@@ -66,9 +73,60 @@ def test_a_token_from_another_key_is_refused():
 
 def test_an_expired_token_is_refused():
     token = issuer().issue("ana", ["admin"], ttl_s=60)
-    assert verifier(NOW + 60 + 29).verify(token).subject == "ana"  # within the clock leeway
+    assert verifier(NOW + 60 + 4).verify(token).subject == "ana"  # within the clock skew allowed
+    with pytest.raises(InvalidToken, match=r"^expired 5 s ago"):
+        verifier(NOW + 60 + SKEW_S).verify(token)  # no grace beyond the skew
     with pytest.raises(InvalidToken, match=r"^expired 3540 s ago"):
         verifier(NOW + 3600).verify(token)
+    assert SKEW_S <= 5
+
+
+def test_a_token_living_longer_than_the_maximum_is_refused_at_issue_and_when_checked(monkeypatch):
+    with pytest.raises(ValueError, match="at most 3600 s"):
+        issuer().issue("ana", ["admin"], ttl_s=3601)
+    long_lived = TokenIssuer(KEY, max_ttl_s=86400, clock=lambda: NOW).issue("ana", ["admin"], ttl_s=7200)
+    with pytest.raises(InvalidToken, match="lives longer than the 3600 s"):
+        verifier(NOW + 1).verify(long_lived)
+    monkeypatch.setenv(MAX_TTL_ENV, "600")
+    with pytest.raises(ValueError, match="at most 600 s"):
+        issuer().issue("ana", ["admin"], ttl_s=601)
+    twenty_minutes = TokenIssuer(KEY, max_ttl_s=86400, clock=lambda: NOW).issue("ana", ["admin"], ttl_s=1200)
+    with pytest.raises(InvalidToken, match="lives longer than the 600 s"):
+        verifier(NOW + 1).verify(twenty_minutes)
+    assert verifier(NOW + 1).verify(issuer().issue("ana", ["admin"], ttl_s=600)).subject == "ana"
+    monkeypatch.setenv(MAX_TTL_ENV, "soon")
+    with pytest.raises(ValueError, match=MAX_TTL_ENV):
+        issuer()
+
+
+def test_a_token_without_an_id_is_refused():
+    token = TokenIssuer(KEY, clock=lambda: NOW).issue("ana", ["admin"])
+    version, body, _ = token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=="))
+    del payload["jti"]
+    unsigned = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    signature = base64.urlsafe_b64encode(KEY.sign(f"{version}.{unsigned}".encode())).rstrip(b"=").decode()
+    with pytest.raises(InvalidToken, match="no id"):
+        verifier().verify(f"{version}.{unsigned}.{signature}")
+
+
+def test_a_revoked_token_is_refused_once_the_file_is_looked_at_again(tmp_path):
+    now = [0.0]
+    path = tmp_path / "revoked"
+    check = TokenVerifier(KEY.public_key(), revoked=Revocations(path, clock=lambda: now[0]), clock=lambda: NOW)
+    token, other = issuer().issue("ana", ["admin"]), issuer().issue("bo", ["admin"])
+    assert check.verify(token).subject == "ana"
+    claims = unverified_claims(token, KEY.public_key())
+    revoke(path, claims.token_id, claims.expires_at, now=NOW)
+    now[0] += REVOCATION_CHECK_S
+    with pytest.raises(InvalidToken, match="revoked"):
+        check.verify(token)
+    assert check.verify(other).subject == "bo"
+    # Ids of tokens expired anyway are dropped as others are revoked.
+    revoke(path, "gone", NOW - 3600, now=NOW)
+    revoke(path, unverified_claims(other, KEY.public_key()).token_id, NOW + 3600, now=NOW)
+    assert set(read_revoked(path)) == {claims.token_id, unverified_claims(other, KEY.public_key()).token_id}
+    assert path.stat().st_mode & 0o077 == 0
 
 
 def test_a_token_from_the_future_is_refused():

@@ -87,7 +87,7 @@ class Client:
     def __init__(self, platform: Platform):
         self.platform = platform
         # The `cli` certificate, acting as an admin unless a call says otherwise.
-        self.token = platform.token("e2e-admin", ("admin",), ttl_s=6 * 3600)
+        self.token = platform.token("e2e-admin", ("admin",), ttl_s=3600)  # the longest a token may live
         self.connection = connect(platform, token=self.token)
 
     @property

@@ -22,11 +22,13 @@ from cdp.cli import (
     up,
     webhook,
 )
+from cdp.platform.files import private_umask
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """An event-sourced, policy-governed customer data platform."""
+    private_umask()  # credentials, tokens and the write key the CLI writes are its user's alone
 
 
 main.add_command(up.up)

@@ -18,6 +18,7 @@ def source() -> None:
 def create(name: str, client_side: bool) -> None:
     created = call(connect().collector.create_source, name, server_side=not client_side)
     click.echo(f"{created.source_id}  {created.name}  write key: {created.write_key}")
+    click.echo("Keep the write key: it is shown only now (the collector stores a keyed hash of it).", err=True)
 
 
 @source.command("list")
@@ -25,9 +26,8 @@ def list_() -> None:
     for s in call(connect().collector.list_sources):
         side = "server-side" if s.server_side else "client-side"
         plan = f"  plan {s.plan_name} ({s.plan_mode})" if s.plan_name else ""
-        click.echo(
-            f"{s.source_id}  {s.name:<20} {side:<12} {'disabled' if s.disabled else 'enabled'}  {s.write_key}{plan}"
-        )
+        state = "disabled" if s.disabled else "enabled"
+        click.echo(f"{s.source_id}  {s.name:<20} {side:<12} {state}  key {s.write_key_hint}…{plan}")
 
 
 @source.command("disable")

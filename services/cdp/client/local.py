@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cdp.client.connection import AsyncConnection, Connection
 from cdp.platform.config import SERVICES
+from cdp.platform.files import write_private
 from cdp.platform.launcher import Platform
 
 
@@ -64,10 +65,19 @@ def addresses(platform: Platform) -> dict[str, str]:
 
 def ensure_default_source(platform: Platform, data_dir: Path | None = None) -> str:
     """A first run creates a server-side source named 'default' for the quickstart; its write key
-    is saved in <data_dir>/write_key and returned."""
+    is saved in <data_dir>/write_key (0600) and returned. The collector keeps only a keyed hash of
+    a write key, so a later run reads the key from that file."""
     data_dir = Path(data_dir or platform.data_dir)
+    path = data_dir / "write_key"
     with connect(platform, "cdp-up", ("admin",), ttl_s=60) as cdp:
         source = next((s for s in cdp.collector.list_sources(timeout=10) if s.name == "default"), None)
-        source = source or cdp.collector.create_source("default", server_side=True, timeout=10)
-    (data_dir / "write_key").write_text(source.write_key + "\n")
-    return source.write_key
+        if source is None:
+            source = cdp.collector.create_source("default", server_side=True, timeout=10)
+            write_private(path, source.write_key + "\n")
+            return source.write_key
+    if not path.exists():
+        raise RuntimeError(
+            f"source 'default' exists but {path} is gone; its write key is shown only when a source is "
+            "created: create another source (cdp source create) and send with its key"
+        )
+    return path.read_text().strip()

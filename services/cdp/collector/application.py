@@ -9,6 +9,7 @@ of the platform's unit of work, with the decision records queued meanwhile.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 
@@ -73,7 +74,7 @@ class Collector:
         self.decider = uow.decider
         self.personal = personal
         self.suppressions = suppressions
-        self.registry = Registry(self.store, clock)
+        self.registry = Registry(self.store, personal.vault.write_key_hash, clock)
         self.admission = Admission(self.registry, self.decider, personal, clock, suppressions)
         self.waiting = Quarantine(self.registry, self.admission, personal)
         self._group = GroupIngest(self)
@@ -157,9 +158,9 @@ class Collector:
 
     def create_source(self, name: str, server_side: bool) -> Source:
         self.refresh()  # commands see what other replicas committed, however recent
-        created = self.registry.source_created(name, server_side)
+        created, write_key = self.registry.source_created(name, server_side)
         self._commit([created])
-        return self.sources[str(created.originator_id)]
+        return dataclasses.replace(self.sources[str(created.originator_id)], write_key=write_key)
 
     def disable_source(self, name: str) -> Source:
         self.refresh()  # commands see what other replicas committed, however recent

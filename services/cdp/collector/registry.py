@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, overload
 
@@ -32,21 +33,27 @@ class NotFound(errors.NotFound):
     pass
 
 
+HINT_CHARS = 4  # of a write key, listed to tell keys apart (of 32 random characters)
+
+
 @dataclass
 class Source:
     source_id: str
     name: str
-    write_key: str
+    write_key_hash: str
+    write_key_hint: str
     server_side: bool
     disabled: bool = False
     plan_name: str = ""
     plan_mode: str = "allow"
+    write_key: str = ""  # in clear only on the Source create_source returns, never in state
 
     def to_proto(self) -> pb.Source:
         return pb.Source(
             source_id=self.source_id,
             name=self.name,
             write_key=self.write_key,
+            write_key_hint=self.write_key_hint,
             server_side=self.server_side,
             disabled=self.disabled,
             plan_name=self.plan_name,
@@ -55,22 +62,28 @@ class Source:
 
 
 class Registry:
-    def __init__(self, store, clock: Clock = SYSTEM_CLOCK):
+    """hash_key(write_key): the keyed hash sources are stored and looked up by (Vault.write_key_hash)."""
+
+    def __init__(self, store, hash_key: Callable[[str], str], clock: Clock = SYSTEM_CLOCK):
         self.clock = clock
+        self.hash_key = hash_key
         self.store = store  # read only: a source's events, to number the next one
         self.clear()
 
     def clear(self) -> None:
         self.sources: dict[str, Source] = {}  # by source id
-        self.by_key: dict[str, Source] = {}
+        self.by_key: dict[str, Source] = {}  # by the write key's hash
         self.plans: dict[str, TrackingPlan] = {}
         self.plan_documents: dict[str, pb.Plan] = {}
 
     def apply(self, message) -> None:
         if isinstance(message, pb.SourceCreated):
             s = message.source
-            source = Source(s.source_id, s.name, s.write_key, s.server_side)
-            self.sources[source.source_id] = self.by_key[source.write_key] = source
+            # A store from before write keys were hashed holds the key in clear: hashed here.
+            key_hash = message.write_key_hash or self.hash_key(s.write_key)
+            hint = s.write_key_hint or s.write_key[:HINT_CHARS]
+            source = Source(s.source_id, s.name, key_hash, hint, s.server_side)
+            self.sources[source.source_id] = self.by_key[key_hash] = source
         elif isinstance(message, pb.SourceDisabled):
             self.sources[message.source_id].disabled = True
         elif isinstance(message, pb.SourcePlanAssigned):
@@ -98,7 +111,7 @@ class Registry:
         raise NotFound(f"source_name: no source named {name!r}")
 
     def source_for(self, write_key: str) -> Source:
-        source = self.by_key.get(write_key)
+        source = self.by_key.get(self.hash_key(write_key)) if write_key else None
         if source is None or source.disabled:
             raise UnknownWriteKey("write_key: unknown or disabled write key")
         return source
@@ -108,16 +121,21 @@ class Registry:
 
     # Commands: the events to store -------------------------------------------
 
-    def source_created(self, name: str, server_side: bool) -> StoredEvent:
+    def source_created(self, name: str, server_side: bool) -> tuple[StoredEvent, str]:
+        """The event to store and the new write key (in clear: shown once, never stored)."""
         if not name.strip():
             raise errors.InvalidArgument("name", "is required")
         if self.named(name, missing_ok=True):
             raise errors.Conflict(f"name: a source named {name!r} exists")
         source_id = str(uuid.uuid4())
+        write_key = secrets.token_urlsafe(24)
         proto = pb.Source(
-            source_id=source_id, name=name.strip(), write_key=secrets.token_urlsafe(24), server_side=server_side
+            source_id=source_id, name=name.strip(), write_key_hint=write_key[:HINT_CHARS], server_side=server_side
         )
-        return stored(uuid.UUID(source_id), 1, pb.SourceCreated(source=proto, created_at=now_iso(self.clock)))
+        created = pb.SourceCreated(
+            source=proto, created_at=now_iso(self.clock), write_key_hash=self.hash_key(write_key)
+        )
+        return stored(uuid.UUID(source_id), 1, created), write_key
 
     def source_disabled(self, source: Source) -> list[StoredEvent]:
         if source.disabled:

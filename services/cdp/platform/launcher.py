@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cdp.platform.config import DEFAULT_PORTS, SERVICES
+from cdp.platform.files import private_tree, private_umask
 from cdp.platform.security import bearer, credentials, mint_token
 
 
@@ -79,6 +80,9 @@ class Platform:
         return process
 
     def start_all(self, timeout: float = 30.0) -> None:
+        private_umask()  # what this process writes (the credentials, the logs) is private too
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_tree(self.data_dir)
         credentials(self.data_dir)  # the CA, certificates and signing key, made once before the services race to
         for service in SERVICES:
             self.start(service)

@@ -18,6 +18,8 @@ from cdp.platform.tls import TlsFiles, channel_credentials, ensure_ca_and_certs,
 from cdp.platform.tokens import (
     PRIVATE_FILE,
     PUBLIC_FILE,
+    REVOKED_FILE,
+    Revocations,
     TokenIssuer,
     TokenVerifier,
     ensure_signing_keys,
@@ -37,8 +39,13 @@ class Credentials:
     private_key: Path
     public_key: Path
 
+    @property
+    def revoked_file(self) -> Path:
+        """The ids of revoked tokens, beside the public key (every service reads it)."""
+        return self.public_key.parent / REVOKED_FILE
+
     def verifier(self) -> TokenVerifier:
-        return TokenVerifier(load_public_key(self.public_key))
+        return TokenVerifier(load_public_key(self.public_key), revoked=Revocations(self.revoked_file))
 
     def issuer(self) -> TokenIssuer:
         return TokenIssuer(load_private_key(self.private_key))

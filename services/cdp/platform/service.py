@@ -27,6 +27,7 @@ from cdp.platform import config as config_module
 from cdp.platform.access import access_control
 from cdp.platform.decisions import Decider, open_decider
 from cdp.platform.eventlog import EventLogServicer, GrpcLog, Upstream
+from cdp.platform.files import private_tree, private_umask
 from cdp.platform.follower import Follower, Handler, KeyOf
 from cdp.platform.ops import OpsServicer
 from cdp.platform.probes import Probes, serving
@@ -194,8 +195,11 @@ def ready(store: EventStore, followers: Sequence[Follower]) -> dict[str, Callabl
 
 def serve(name: str, declare: Declare, argv: list[str] | None = None) -> None:
     """Run a declared service until SIGINT or SIGTERM (the whole of a service's __main__)."""
+    private_umask()
     setup_logging(name)
     config = config_module.load(name, argv)
+    for directory in {config.store.data_dir, config.credentials_path, config.state_path}:
+        private_tree(directory)  # a directory an older version wrote with looser modes
 
     async def main() -> None:
         service, _ = await start(config, declare)

@@ -67,7 +67,7 @@ def ensure_ca_and_certs(tls_dir: str | Path, services: Iterable[str] = SERVICES)
     with _locked(files.dir / ".lock"):
         if not (files.ca_cert.exists() and files.ca_key.exists()):
             ca_key = ec.generate_private_key(ec.SECP256R1())
-            _write(files.ca_key, _key_pem(ca_key), private=True)
+            _write(files.ca_key, _key_pem(ca_key))
             _write(files.ca_cert, _ca_certificate(ca_key).public_bytes(serialization.Encoding.PEM))
         # The CA key is the EC key written above (or by an earlier run).
         ca_key = cast(
@@ -77,7 +77,7 @@ def ensure_ca_and_certs(tls_dir: str | Path, services: Iterable[str] = SERVICES)
         for name in services:
             if not _current(files, name, ca_cert):
                 key = ec.generate_private_key(ec.SECP256R1())
-                _write(files.key(name), _key_pem(key), private=True)
+                _write(files.key(name), _key_pem(key))
                 cert = _leaf_certificate(name, key, ca_key, ca_cert)
                 _write(files.cert(name), cert.public_bytes(serialization.Encoding.PEM))
     return files
@@ -98,7 +98,7 @@ def issue_certificate(tls_files: TlsFiles, name: str, out_dir: str | Path) -> tu
     out = TlsFiles(Path(out_dir))
     out.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = ec.generate_private_key(ec.SECP256R1())
-    _write(out.key(name), _key_pem(key), private=True)
+    _write(out.key(name), _key_pem(key))
     _write(out.cert(name), _leaf_certificate(name, key, ca_key, ca_cert).public_bytes(serialization.Encoding.PEM))
     if out.ca_cert.resolve() != tls_files.ca_cert.resolve():
         _write(out.ca_cert, tls_files.ca_pem())
@@ -247,10 +247,10 @@ def _key_pem(key: PrivateKeyTypes) -> bytes:
     )
 
 
-def _write(path: Path, content: bytes, *, private: bool = False) -> None:
+def _write(path: Path, content: bytes) -> None:
     # Whole or not at all: written beside the target, then renamed over it.
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(content)
         f.flush()

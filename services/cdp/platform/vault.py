@@ -342,6 +342,9 @@ class Vault:
         self._by_id: dict[str, _Key] = {}
         self._destroyed: set[str] = set()  # key ids: a destroyed key never comes back
 
+    def write_key_hash(self, write_key: str) -> str:
+        return write_key_hash(self._master, write_key)
+
     # Keys ------------------------------------------------------------------------------------
 
     def keys_for(self, subjects: Iterable[str]) -> dict[str, str]:
@@ -528,3 +531,16 @@ def blind_index(master_key: bytes, kind: str, value: str) -> str:
     """A keyed hash of an identifier, to find its subject without storing the value in clear."""
     message = kind.encode("utf-8") + b"\x00" + normalise(kind, value).encode("utf-8")
     return hmac.new(_blind_index_key(master_key), message, hashlib.sha256).hexdigest()
+
+
+# Write keys -------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def _write_key_key(master_key: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), KEY_BYTES, None, b"write-key").derive(master_key)
+
+
+def write_key_hash(master_key: bytes, write_key: str) -> str:
+    """A keyed hash of a source's write key: what the collector stores and looks sources up by."""
+    return hmac.new(_write_key_key(master_key), write_key.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -82,7 +82,7 @@ class CreateSourceRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., server_side: _Optional[bool] = ...) -> None: ...
 
 class Source(_message.Message):
-    __slots__ = ("source_id", "name", "write_key", "server_side", "disabled", "plan_name", "plan_mode")
+    __slots__ = ("source_id", "name", "write_key", "server_side", "disabled", "plan_name", "plan_mode", "write_key_hint")
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     WRITE_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,7 @@ class Source(_message.Message):
     DISABLED_FIELD_NUMBER: _ClassVar[int]
     PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
     PLAN_MODE_FIELD_NUMBER: _ClassVar[int]
+    WRITE_KEY_HINT_FIELD_NUMBER: _ClassVar[int]
     source_id: str
     name: str
     write_key: str
@@ -97,7 +98,8 @@ class Source(_message.Message):
     disabled: bool
     plan_name: str
     plan_mode: str
-    def __init__(self, source_id: _Optional[str] = ..., name: _Optional[str] = ..., write_key: _Optional[str] = ..., server_side: _Optional[bool] = ..., disabled: _Optional[bool] = ..., plan_name: _Optional[str] = ..., plan_mode: _Optional[str] = ...) -> None: ...
+    write_key_hint: str
+    def __init__(self, source_id: _Optional[str] = ..., name: _Optional[str] = ..., write_key: _Optional[str] = ..., server_side: _Optional[bool] = ..., disabled: _Optional[bool] = ..., plan_name: _Optional[str] = ..., plan_mode: _Optional[str] = ..., write_key_hint: _Optional[str] = ...) -> None: ...
 
 class CreateSourceResponse(_message.Message):
     __slots__ = ("source",)
@@ -234,12 +236,14 @@ class ListSourcesResponse(_message.Message):
     def __init__(self, sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ...) -> None: ...
 
 class SourceCreated(_message.Message):
-    __slots__ = ("source", "created_at")
+    __slots__ = ("source", "created_at", "write_key_hash")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    WRITE_KEY_HASH_FIELD_NUMBER: _ClassVar[int]
     source: Source
     created_at: str
-    def __init__(self, source: _Optional[_Union[Source, _Mapping]] = ..., created_at: _Optional[str] = ...) -> None: ...
+    write_key_hash: str
+    def __init__(self, source: _Optional[_Union[Source, _Mapping]] = ..., created_at: _Optional[str] = ..., write_key_hash: _Optional[str] = ...) -> None: ...
 
 class EventAccepted(_message.Message):
     __slots__ = ("event_id", "source_id", "server_side", "event", "violations", "plan_name", "plan_version", "dropped_properties", "collect_decision_id", "pii_decision_id", "encrypted_fields")
