@@ -268,7 +268,7 @@ def components(graph: IdentityGraph) -> dict[Identifier, str]:
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(steps, st.integers(1, 3))
 def test_live_graph_equals_rebuild_and_components(plan, breaker):
     w = World(Limits(breaker=breaker))

@@ -453,6 +453,7 @@ class IdentityGraph:
             return self._evidenced(event.edge)
         if isinstance(event, LinkRedecided):
             edge = self.edges[event.edge_id]
+            self.reviews.pop(self.review_of.get(event.edge_id, ""), None)  # decided: no longer held
             self.edges[event.edge_id] = replace(
                 edge, active=event.active, decision_id=event.decision_id, reason=event.reason, held=False
             )
@@ -462,6 +463,7 @@ class IdentityGraph:
         if isinstance(event, LinkRetracted):
             edge = self.edges[event.edge_id]
             self.edges[event.edge_id] = replace(edge, active=False, retracted=True, reason=event.reason, held=False)
+            self.reviews.pop(self.review_of.get(event.edge_id, ""), None)  # nothing left to review
             item = HistoryItem("retracted", event.at, (), edge.edge_id, edge.event_id, "", event.reason, event.actor)
             self._note({self.person_of[edge.a], self.person_of[edge.b]}, item)
             return self._disconnect(edge, event.reason, event.at, event.actor) if edge.active else []
@@ -671,7 +673,9 @@ def redecided(
             ):
                 graph.apply(step)
         elif isinstance(event, LinkRedecided):
-            if not event.decision_id and event.edge_id in graph.edges:  # a retrained model's withdrawal
+            edge_now = graph.edges.get(event.edge_id)
+            # A retrained model's withdrawal stands (no policy made it); policy re-decisions are redone.
+            if edge_now is not None and edge_now.rule == PROBABILISTIC and not event.decision_id:
                 graph.apply(event)
         elif isinstance(event, ReviewRequested):
             continue  # proposing again asks for the reviews it needs
@@ -710,7 +714,7 @@ def redecisions(live: IdentityGraph, simulated: IdentityGraph, actor: str, at: s
             if edge.active:
                 out.append(LinkRedecided(edge_id, False, "", "not evidence under the policy in force", actor, at))
             continue
-        if now.active == edge.active:
+        if now.active == edge.active and now.held == edge.held:
             continue
         reason = now.reason or "admitted by the identity policy in force"
         out.append(LinkRedecided(edge_id, now.active, now.decision_id, reason, actor, at))
