@@ -29,7 +29,7 @@ def test_a_head_verifies_with_its_key_only_and_not_once_edited(tmp_path):
     key = ensure_head_key(tmp_path, "profile")
     assert key is not None
     private, public = key_paths(tmp_path, "profile")
-    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600 and public.exists()
     assert ensure_head_key(tmp_path, "profile").private_bytes_raw() == key.private_bytes_raw()  # made once
     public_key = load_head_key(tmp_path, "profile")
     assert public_key is not None and key_id(public_key) == key_id(key.public_key())

@@ -145,7 +145,7 @@ def head_breaks(
         if found is not None and found.record.hash != head.hash:
             problems.append(
                 f"{service} decision #{head.sequence} (log position {found.position}, id "
-                f"{found.record.decision_id[:12]}): not the record {w.where} witnessed signed; the log was rewritten"
+                f"{found.record.decision_id[:12]}): not the record witnessed signed in {w.where}; the log was rewritten"
             )
             reported.add((service, w.source))
             continue
