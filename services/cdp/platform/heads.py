@@ -53,6 +53,11 @@ def ensure_head_key(credentials_dir: str | Path, service: str) -> Ed25519Private
     None when there is none and none can be made (a read-only credentials mount without one):
     the service then runs with unsigned heads, which `cdp audit verify` reports."""
     private_path, public_path = key_paths(credentials_dir, service)
+    if not private_path.exists() and not _writable(private_path.parent):
+        log.error(
+            "%s: no decision-log signing key provisioned at %s; its chain heads go unsigned", service, private_path
+        )
+        return None
     try:
         if not private_path.exists():
             private_path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,6 +89,13 @@ def ensure_head_key(credentials_dir: str | Path, service: str) -> Ed25519Private
     except OSError as error:
         log.error("%s: no decision-log signing key (%s); its chain heads go unsigned", service, error)
         return None
+
+
+def _writable(directory: Path) -> bool:
+    """Whether a file can be made in directory, made as needed (its nearest existing ancestor's say)."""
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    return os.access(directory, os.W_OK)
 
 
 def load_head_key(credentials_dir: str | Path, service: str) -> Ed25519PublicKey | None:
