@@ -12,13 +12,24 @@ import click
 from cdp.audit import html
 from cdp.audit.evaluate import evaluate_all
 from cdp.audit.identity import GRAPH_MESSAGES, identity_changes
-from cdp.audit.records import Links, chain_breaks, read_decisions, read_in_force, read_links, read_revisions
+from cdp.audit.records import (
+    Links,
+    Witnessed,
+    chain_breaks,
+    head_breaks,
+    read_decisions,
+    read_in_force,
+    read_links,
+    read_revisions,
+    read_witnessed,
+)
 from cdp.audit.replay import impact, item_of, policy_diff, replay
-from cdp.cli.client import call, connect, state_dir
+from cdp.cli.client import call, connect, credentials_dir, state_dir
 from cdp.client import EventLogClient
 from cdp.platform.config import SERVICES
+from cdp.platform.heads import SignedHead, load_head_key
 from cdp.platform.policy import bundle_from_sources, load_bundle
-from cdp.platform.witness import read_heads
+from cdp.platform.witness import read_witnesses
 
 
 def _logs(services: tuple[str, ...]) -> dict[str, EventLogClient]:
@@ -159,8 +170,8 @@ def _echo_impact(found: dict) -> None:
     "--service", "services", multiple=True, type=click.Choice(SERVICES), help="Only these services (repeatable)."
 )
 def verify_command(services):
-    """Re-evaluate every decision against the revision that made it; fail on any difference
-    or a broken hash chain."""
+    """Re-evaluate every decision against the revision that made it; fail on any difference,
+    a broken hash chain, or a chain that disagrees with a head its service signed."""
     logs = _logs(services)
     records = call(read_decisions, logs)
     revisions = call(read_revisions, logs)
@@ -170,8 +181,7 @@ def verify_command(services):
         if bundle_from_sources(sources).revision != r
     ]
     report, seconds = _replay_with_progress(records, revisions, "", "verifying")
-    witnessed = {s: head for s, head in read_heads(state_dir()).items() if not services or s in services}
-    problems = rebuilt + chain_breaks(records, witnessed) + report.errors
+    problems = rebuilt + chain_breaks(records) + _head_breaks(records, logs) + report.errors
     for name, e in report.as_dict()["entrypoints"].items():
         for example in e["examples"]:
             problems.append(
@@ -183,4 +193,17 @@ def verify_command(services):
         for problem in problems:
             click.echo(f"FAIL {problem}", err=True)
         raise SystemExit(1)
-    click.echo("OK: every decision reproduces and every hash chain is intact")
+    click.echo("OK: every decision reproduces and every hash chain is intact and agrees with its signed heads")
+
+
+def _head_breaks(records, logs: dict[str, EventLogClient]) -> list[str]:
+    """The chains checked against their services' signed heads: the one in each witness file, and
+    those the peers recorded in their stores (read from every service's log)."""
+    keys = {service: load_head_key(credentials_dir(), service) for service in logs}
+    local = [
+        Witnessed(f"{service}'s witness file", SignedHead.from_dict(fields, service))
+        for service, fields in read_witnesses(state_dir()).items()
+        if service in logs
+    ]
+    peers = call(read_witnessed, _logs(()) if len(logs) < len(SERVICES) else logs)
+    return head_breaks(records, local + peers, keys)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -19,12 +20,15 @@ from eventsourcing.persistence import Notification, StoredEvent
 
 from cdp.api.policy.v1 import decision_pb2
 from cdp.platform.clock import now_iso
+from cdp.platform.heads import SignedHead, ensure_head_key, sign_head
 from cdp.platform.ids import derived_id
 from cdp.platform.published import decode, stored
 from cdp.platform.store import EventStore
 from cdp.platform.witness import behind, read_head, witness_head, witness_path
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from cdp.platform.config import ServiceConfig
     from cdp.platform.policy import PolicyEngine
 
@@ -76,6 +80,7 @@ class Decider:
         service: str,
         sources: dict[str, str],
         witness: Path | None = None,
+        signing_key: Ed25519PrivateKey | None = None,
     ):
         self.engine = engine
         self.store = store
@@ -91,6 +96,9 @@ class Decider:
         for n in store.replay([DECISION_TOPIC]):
             self._read(n)
         self.witness = witness
+        self.signing_key = signing_key
+        self.signed: SignedHead | None = None  # the newest head signed
+        self.on_head: list[Callable[[SignedHead], None]] = []  # told each newly signed head (publishers)
         self._resume_from_witness()
         self.activation = self._activation(sources)
 
@@ -189,8 +197,13 @@ class Decider:
         self._recorded.update(taken)
         for decision_id in taken:
             del self._pending[decision_id]
+        if taken and self.signing_key is not None:
+            self.signed = sign_head(self.signing_key, self.service, self._sequence, self._head)
+            for listener in self.on_head:
+                listener(self.signed)
         if self.witness and (taken or behind(self.witness)):
-            witness_head(self.witness, self._sequence, self._head)  # logs a failure; never raises
+            signed = self.signed.as_dict() if self.signed and self.signed.sequence == self._sequence else None
+            witness_head(self.witness, self._sequence, self._head, signed)  # logs a failure; never raises
 
     def discard(self) -> None:
         """The records taken were not stored. They stay queued: events stored later may rely
@@ -205,5 +218,10 @@ def open_decider(config: ServiceConfig, store: EventStore) -> Decider:
     bundle = load_bundle(config.policies_dir)
     engine = make_engine(config.policy_engine, bundle, opa_url=config.opa_url or None)
     return Decider(
-        engine, store, config.service, bundle.sources(), witness=witness_path(config.state_path, config.service)
+        engine,
+        store,
+        config.service,
+        bundle.sources(),
+        witness=witness_path(config.state_path, config.service),
+        signing_key=ensure_head_key(config.credentials_path, config.service),
     )

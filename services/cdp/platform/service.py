@@ -29,6 +29,7 @@ from cdp.platform.decisions import Decider, open_decider
 from cdp.platform.eventlog import EventLogServicer, GrpcLog, Upstream
 from cdp.platform.files import private_tree, private_umask
 from cdp.platform.follower import Follower, Handler, KeyOf
+from cdp.platform.heads import HeadPublisher, witness_peer
 from cdp.platform.ops import OpsServicer
 from cdp.platform.probes import Probes, serving
 from cdp.platform.security import credentials
@@ -130,13 +131,18 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
     )
     service.add(
         ops_pb2_grpc.add_OpsServiceServicer_to_server,
-        OpsServicer(config.service, store, followers),
+        OpsServicer(config.service, store, followers, uow=runtime.uow, credentials_dir=config.credentials_path),
         full_name(ops_pb2, "OpsService"),
     )
     for follower in followers:
         service.background(follower.run(), f"follow-{follower.name}")
     for name, task in declaration.tasks.items():
         service.background(task(), name)
+    peer = witness_peer(config.service)
+    if uow.decider.signing_key is not None and peer in config.peers:  # a lone service has none to tell
+        publisher = HeadPublisher(config.service, peer, runtime.channel(peer))
+        uow.decider.on_head.append(publisher.offer)
+        service.background(publisher.run(), "witness-head")
     for callback in declaration.on_stop:
         service.on_stop(callback)
     for channel in runtime._channels.values():

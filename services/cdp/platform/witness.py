@@ -6,6 +6,9 @@ removed: the chain is simply shorter. So after each commit the service writes it
 verify` compares the store's chain with it, and a service that starts behind its witness
 continues the chain from the witness, so the gap stays visible in the log itself.
 
+Where the service has a signing key (cdp.platform.heads) the head is signed: someone who edits
+the store and recomputes the chain cannot write a witness that verifies.
+
 The witness is evidence, not part of a commit: a witness that cannot be written (a read-only
 or full disk) is logged, and the next commit writes the head again; the commit stands.
 """
@@ -16,6 +19,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +38,33 @@ def read_head(path: Path) -> tuple[int, str] | None:
         return None
 
 
-def write_head(path: Path, sequence: int, hash: str) -> None:
+def read_witness(path: Path) -> dict[str, Any] | None:
+    """The witness as written: sequence and hash, and when signed: signed_at, key_id, signature."""
+    try:
+        head = json.loads(path.read_text())
+        int(head["sequence"]), str(head["hash"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+    return head if isinstance(head, dict) else None
+
+
+def write_head(path: Path, sequence: int, hash: str, signed: dict[str, Any] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps({"sequence": sequence, "hash": hash}))
+        tmp.write_text(json.dumps({**(signed or {}), "sequence": sequence, "hash": hash}))
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def witness_head(path: Path, sequence: int, hash: str) -> bool:
-    """Write the head, never raising: a failure is logged when it starts (not once per commit)
-    and when writing works again. Returns whether the witness holds this head."""
+def witness_head(path: Path, sequence: int, hash: str, signed: dict[str, Any] | None = None) -> bool:
+    """Write the head (signed: the signed head's fields), never raising: a failure is logged when
+    it starts (not once per commit) and when writing works again. Returns whether the witness
+    holds this head."""
     try:
-        write_head(path, sequence, hash)
+        write_head(path, sequence, hash, signed)
     except Exception as error:  # OSError mostly; nothing here may break the commit
         if path not in _failing:
             _failing.add(path)
@@ -73,3 +88,13 @@ def read_heads(state_dir: str | Path) -> dict[str, tuple[int, str]]:
         if head is not None:
             heads[path.stem] = head
     return heads
+
+
+def read_witnesses(state_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Every service's witness as written (service -> its fields; see read_witness)."""
+    found = {}
+    for path in sorted((Path(state_dir) / "witness").glob("*.json")):
+        head = read_witness(path)
+        if head is not None:
+            found[path.stem] = head
+    return found

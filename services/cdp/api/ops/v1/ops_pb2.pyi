@@ -113,3 +113,39 @@ class RetryParkedResponse(_message.Message):
     applied: int
     still_parked: int
     def __init__(self, applied: _Optional[int] = ..., still_parked: _Optional[int] = ...) -> None: ...
+
+class SignedHead(_message.Message):
+    __slots__ = ("service", "sequence", "hash", "signed_at", "key_id", "signature")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    sequence: int
+    hash: str
+    signed_at: str
+    key_id: str
+    signature: bytes
+    def __init__(self, service: _Optional[str] = ..., sequence: _Optional[int] = ..., hash: _Optional[str] = ..., signed_at: _Optional[str] = ..., key_id: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class HeadWitnessed(_message.Message):
+    __slots__ = ("head", "witnessed_by", "witnessed_at")
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    WITNESSED_BY_FIELD_NUMBER: _ClassVar[int]
+    WITNESSED_AT_FIELD_NUMBER: _ClassVar[int]
+    head: SignedHead
+    witnessed_by: str
+    witnessed_at: str
+    def __init__(self, head: _Optional[_Union[SignedHead, _Mapping]] = ..., witnessed_by: _Optional[str] = ..., witnessed_at: _Optional[str] = ...) -> None: ...
+
+class WitnessHeadRequest(_message.Message):
+    __slots__ = ("head",)
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    head: SignedHead
+    def __init__(self, head: _Optional[_Union[SignedHead, _Mapping]] = ...) -> None: ...
+
+class WitnessHeadResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

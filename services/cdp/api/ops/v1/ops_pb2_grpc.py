@@ -52,6 +52,11 @@ class OpsServiceStub:
                 request_serializer=cdp_dot_ops_dot_v1_dot_ops__pb2.RetryParkedRequest.SerializeToString,
                 response_deserializer=cdp_dot_ops_dot_v1_dot_ops__pb2.RetryParkedResponse.FromString,
                 _registered_method=True)
+        self.WitnessHead = channel.unary_unary(
+                '/cdp.ops.v1.OpsService/WitnessHead',
+                request_serializer=cdp_dot_ops_dot_v1_dot_ops__pb2.WitnessHeadRequest.SerializeToString,
+                response_deserializer=cdp_dot_ops_dot_v1_dot_ops__pb2.WitnessHeadResponse.FromString,
+                _registered_method=True)
 
 
 class OpsServiceServicer:
@@ -78,6 +83,15 @@ class OpsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WitnessHead(self, request, context):
+        """Record another service's signed decision-log head (services only): the
+        signature must verify with that service's public key, and the caller must
+        be that service.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OpsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +109,11 @@ def add_OpsServiceServicer_to_server(servicer, server):
                     servicer.RetryParked,
                     request_deserializer=cdp_dot_ops_dot_v1_dot_ops__pb2.RetryParkedRequest.FromString,
                     response_serializer=cdp_dot_ops_dot_v1_dot_ops__pb2.RetryParkedResponse.SerializeToString,
+            ),
+            'WitnessHead': grpc.unary_unary_rpc_method_handler(
+                    servicer.WitnessHead,
+                    request_deserializer=cdp_dot_ops_dot_v1_dot_ops__pb2.WitnessHeadRequest.FromString,
+                    response_serializer=cdp_dot_ops_dot_v1_dot_ops__pb2.WitnessHeadResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +200,33 @@ class OpsService:
             '/cdp.ops.v1.OpsService/RetryParked',
             cdp_dot_ops_dot_v1_dot_ops__pb2.RetryParkedRequest.SerializeToString,
             cdp_dot_ops_dot_v1_dot_ops__pb2.RetryParkedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WitnessHead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.ops.v1.OpsService/WitnessHead',
+            cdp_dot_ops_dot_v1_dot_ops__pb2.WitnessHeadRequest.SerializeToString,
+            cdp_dot_ops_dot_v1_dot_ops__pb2.WitnessHeadResponse.FromString,
             options,
             channel_credentials,
             insecure,
