@@ -80,6 +80,10 @@ def _wrapped(handler: MethodHandler, method: str) -> MethodHandler:
             try:
                 result = inner(request, context)
                 return await result if inspect.isawaitable(result) else result
+            except asyncio.CancelledError:
+                # The server is stopping (or the caller went): end the call as retryable, rather
+                # than let the cancellation surface as a traceback in the server's log.
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "the service is stopping; retry")
             except Exception as error:
                 if _passes(error):
                     raise
@@ -92,6 +96,8 @@ def _wrapped(handler: MethodHandler, method: str) -> MethodHandler:
             try:
                 async for response in inner(request, context):
                     yield response
+            except asyncio.CancelledError:
+                return  # the server is stopping, or the caller went
             except Exception as error:
                 if _passes(error):
                     raise
