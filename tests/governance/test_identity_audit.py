@@ -4,27 +4,15 @@ through the real CLI against the running platform."""
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 
-from cdp.platform.config import REPO_POLICIES
 from support.calls import event
 from support.governance import ingest_accepted, run_cli
 from support.platform_fixture import Client, running_platform, wait_until
+from support.policies import with_identity_data
 
 pytestmark = pytest.mark.e2e
-
-
-def candidate(tmp_path: Path, name: str, change) -> Path:
-    target = tmp_path / name
-    shutil.copytree(REPO_POLICIES, target)
-    data_file = target / "data" / "identity.json"
-    data = json.loads(data_file.read_text())
-    change(data["cdp"]["identity"])
-    data_file.write_text(json.dumps(data))
-    return target
 
 
 def test_replay_reports_the_persons_a_candidate_identity_policy_would_merge_or_split(tmp_path):
@@ -47,7 +35,7 @@ def test_replay_reports_the_persons_a_candidate_identity_policy_would_merge_or_s
         def two_user_ids(identity):
             identity["types"]["user_id"]["limit"] = 2
 
-        looser = candidate(tmp_path, "looser", two_user_ids)
+        looser = with_identity_data(tmp_path / "looser", two_user_ids)
         out = tmp_path / "looser.json"
         done = run_cli(platform, "audit", "replay", "--policies", str(looser), "--json", str(out))
         assert done.returncode == 0, done.stderr
@@ -61,7 +49,7 @@ def test_replay_reports_the_persons_a_candidate_identity_policy_would_merge_or_s
         def block_the_kiosk(identity):
             identity["custom_blocked_values"] = ["kiosk", "c-phone"]
 
-        stricter = candidate(tmp_path, "stricter", block_the_kiosk)
+        stricter = with_identity_data(tmp_path / "stricter", block_the_kiosk)
         out = tmp_path / "stricter.json"
         done = run_cli(platform, "audit", "replay", "--policies", str(stricter), "--json", str(out))
         assert done.returncode == 0, done.stderr

@@ -4,9 +4,6 @@ must refuse, forgetting exactly one person, and suppression of what was forgotte
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-from pathlib import Path
 
 import orjson
 import pytest
@@ -15,12 +12,12 @@ from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2
 from cdp.identity.application import IdentityApp
 from cdp.platform.auth import Caller
-from cdp.platform.config import REPO_POLICIES
 from cdp.platform.errors import InvalidArgument, PermissionDenied
 from cdp.platform.published import decode, topic_of
 from support.calls import event
 from support.harness import Harness
 from support.kernel import unit_of_work
+from support.policies import with_identity_data
 
 TS = "2026-11-30T10:00:00Z"
 JUNK = ["undefined", "null", "0", "-1", "anonymous", "[object Object]", "00000000-0000-0000-0000-000000000000", " "]
@@ -229,17 +226,6 @@ def test_retract_split_and_history(tmp_path):
     run(scenario)
 
 
-def candidate(tmp_path, change) -> Path:
-    """The repository's policies with the identity data changed."""
-    target = tmp_path / "candidate"
-    shutil.copytree(REPO_POLICIES, target)
-    data_file = target / "data" / "identity.json"
-    data = json.loads(data_file.read_text())
-    change(data["cdp"]["identity"])
-    data_file.write_text(json.dumps(data))
-    return target
-
-
 def test_a_new_identity_policy_decides_the_evidence_again(tmp_path):
     async def scenario():
         async with Harness(tmp_path) as h:
@@ -260,7 +246,9 @@ def test_a_new_identity_policy_decides_the_evidence_again(tmp_path):
                 identity["types"]["user_id"]["limit"] = 2
 
             # The same store, under a policy that lets a person hold two user ids (a restart with it).
-            uow = unit_of_work(h.stores["identity"], "identity", candidate(tmp_path, two_user_ids))
+            uow = unit_of_work(
+                h.stores["identity"], "identity", with_identity_data(tmp_path / "candidate", two_user_ids)
+            )
             looser = IdentityApp(uow, h.vault, h.identity._index_key, h.identity.collector)
             stored = await looser.handle([])
             uow.commit(stored)

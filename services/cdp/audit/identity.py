@@ -13,8 +13,7 @@ from typing import Any
 from cdp.api.identity.v1 import identity_pb2 as pb
 from cdp.identity import domain, translate
 from cdp.identity.application import edge_id_for, new_person_id
-from cdp.identity.rules import LINK_DECISION, SETTINGS_DECISION, IdentityRules
-from cdp.platform.decisions import canonical
+from cdp.identity.rules import LINK_DECISION, SETTINGS_DECISION, IdentityRules, link_input, verdict_of
 from cdp.platform.policy import PolicyBundle, make_engine
 
 GRAPH_MESSAGES = (
@@ -34,21 +33,12 @@ class _EnginePolicy:
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
-        self.cache: dict[str, domain.Verdict] = {}
+        self.cache: dict[tuple[Any, ...], domain.Verdict] = {}
 
     def decide(self, proposal: domain.Proposal) -> domain.Verdict:
-        request = {
-            "rule": proposal.rule,
-            "counts": proposal.counts,
-            "persons": proposal.persons,
-            "identifiers": proposal.identifiers,
-            "protected": proposal.protected,
-            "band": proposal.band,
-        }
-        key = canonical(request)
+        request, key = link_input(proposal)
         if key not in self.cache:
-            result = self.engine.evaluate(LINK_DECISION, request) or {}
-            self.cache[key] = domain.Verdict(result.get("outcome", domain.REFUSE), tuple(result.get("reasons", ())), "")
+            self.cache[key] = verdict_of(self.engine.evaluate(LINK_DECISION, request), "")
         return self.cache[key]
 
 

@@ -26,7 +26,14 @@ from cdp.identity import domain, translate
 from cdp.identity.domain import Identifier
 from cdp.identity.matching import Matcher, Model, settings_from
 from cdp.identity.records import record_fields
-from cdp.identity.rules import LINK_DECISION, REVIEW_DECISION, SETTINGS_DECISION, IdentityRules
+from cdp.identity.rules import (
+    LINK_DECISION,
+    REVIEW_DECISION,
+    SETTINGS_DECISION,
+    IdentityRules,
+    link_input,
+    verdict_of,
+)
 from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from cdp.platform.eventlog import Upstream
@@ -75,19 +82,9 @@ class _Policy:
         self.decider = decider
 
     def decide(self, proposal: domain.Proposal) -> domain.Verdict:
-        request = {
-            "rule": proposal.rule,
-            "counts": proposal.counts,
-            "persons": proposal.persons,
-            "identifiers": proposal.identifiers,
-            "protected": proposal.protected,
-            "band": proposal.band,
-        }
-        key = (proposal.rule, tuple(sorted(proposal.counts.items())), proposal.persons, proposal.identifiers)
-        decision = self.decider.decide(LINK_DECISION, request, key=(*key, proposal.protected, proposal.band))
-        result = decision.result if isinstance(decision.result, dict) else {}
-        outcome = result.get("outcome", domain.REFUSE)
-        return domain.Verdict(outcome, tuple(result.get("reasons", ("no decision",))), decision.id)
+        request, key = link_input(proposal)
+        decision = self.decider.decide(LINK_DECISION, request, key=key)
+        return verdict_of(decision.result, decision.id)
 
 
 class IdentityApp(EventSourced):
@@ -239,7 +236,9 @@ class IdentityApp(EventSourced):
         together (most calls: tracks and pages of a known visitor)."""
         if event.type in ("identify", "alias", "group") or event.traits or event.previous_id:
             return False
-        if '"traits"' in event.context or '"externalIds"' in event.context:
+        context = event.context
+        # A key written with escapes ("tr\u0061its") is the same key: such a context takes the full path.
+        if '"traits"' in context or '"externalIds"' in context or "\\u" in context:
             return False
         ids = [
             (kind, value)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdp.identity.domain import Identifier
+from cdp.identity.domain import REFUSE, Identifier, Proposal, Verdict
 
 SETTINGS_DECISION = "data.cdp.identity.settings"
 LINK_DECISION = "data.cdp.identity.decision"
@@ -70,3 +70,23 @@ class IdentityRules:
     def matching(self) -> dict[str, Any]:
         matching: dict[str, Any] = self.settings.get("matching", {})
         return matching
+
+
+def link_input(proposal: Proposal) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """What the link decision is asked about a proposal, and a cheap key that determines it."""
+    request = {
+        "rule": proposal.rule,
+        "counts": proposal.counts,
+        "persons": proposal.persons,
+        "identifiers": proposal.identifiers,
+        "protected": proposal.protected,
+        "band": proposal.band,
+    }
+    counts = tuple(sorted(proposal.counts.items()))
+    return request, (proposal.rule, counts, proposal.persons, proposal.identifiers, proposal.protected, proposal.band)
+
+
+def verdict_of(result: Any, decision_id: str) -> Verdict:
+    """The link decision's answer as a verdict (refused when it gave none)."""
+    result = result if isinstance(result, dict) else {}
+    return Verdict(result.get("outcome", REFUSE), tuple(result.get("reasons", ("no decision",))), decision_id)
