@@ -29,7 +29,7 @@ import grpc
 from cdp.client import services
 from cdp.client.calls import DEFAULT_RETRY, DEFAULT_TIMEOUT_S, Retry, _Client
 from cdp.platform.config import DEFAULT_PORTS, SERVICES
-from cdp.platform.security import CHANNEL_OPTIONS, bearer
+from cdp.platform.security import CHANNEL_OPTIONS, RECONNECT_OPTIONS, bearer
 from cdp.platform.tokens import PRIVATE_FILE, TokenIssuer, load_private_key
 
 CA_FILE = "ca.crt"
@@ -103,7 +103,9 @@ class _Channels:
 
     def get(self, address: str):
         if address not in self.by_address:
-            self.by_address[address] = self.open_channel(address, self.credentials, options=CHANNEL_OPTIONS)
+            self.by_address[address] = self.open_channel(
+                address, self.credentials, options=[*CHANNEL_OPTIONS, *RECONNECT_OPTIONS]
+            )
         return self.by_address[address]
 
     def drop(self, address: str):

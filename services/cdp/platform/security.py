@@ -32,6 +32,15 @@ CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
 ]
 
+# gRPC's default reconnect backoff grows to 120 s: a peer back after a few seconds away would go
+# unnoticed until the next scheduled attempt (seconds later), and calls waiting for it would wait that
+# long. Peers are a loopback or cluster hop away, so retrying every second at most costs nothing.
+RECONNECT_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
 
 @dataclass(frozen=True)
 class Credentials:

@@ -22,7 +22,7 @@ from cdp.platform.grpc_types import (
     MethodHandler,
     ServicerContext,
 )
-from cdp.platform.security import CHANNEL_OPTIONS, Credentials
+from cdp.platform.security import CHANNEL_OPTIONS, RECONNECT_OPTIONS, Credentials
 from cdp.platform.status import MapErrors
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def service_channel(credentials: Credentials, service: str, address: str) -> grp
     return grpc.aio.secure_channel(
         address,
         credentials.client(service),
-        options=CHANNEL_OPTIONS,
+        options=[*CHANNEL_OPTIONS, *RECONNECT_OPTIONS],
         interceptors=[_WaitForReady()],  # type: ignore[list-item]  # grpc-stubs leaves aio interceptors untyped
     )
 
