@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import time
-import uuid
 
 import pytest
 
@@ -20,18 +19,19 @@ from cdp.api.collector.v1 import collector_pb2
 from cdp.client import NotFound
 from cdp.platform.personal import subject_of
 from cdp.platform.vault import Vault, blind_index, is_token, load_master_key, open_key_table
-from conftest import drop_schemas, postgres_dsn
 from support.calls import event, ident, trait_condition
 from support.governance import (
     ingest_accepted,
+    platform_on,
     profile_by,
     restart,
     run_cli,
     search_postgres,
     search_tree,
+    storage_search,
     store_config,
 )
-from support.platform_fixture import Client, running_platform, wait_until
+from support.platform_fixture import Client, wait_until
 from support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -48,20 +48,8 @@ OTHER_USER, OTHER_EMAIL = "user-keep-7f3a", "keep-me-7f3a@example.com"
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def platform(request, tmp_path):
-    """A running platform with its own storage (a data directory; on PostgreSQL, a fresh schema prefix)."""
-    if request.param == "sqlite":
-        with running_platform(tmp_path / "data") as running:
-            yield running
-        return
-    dsn = postgres_dsn()
-    prefix = f"gf{uuid.uuid4().hex[:8]}_"
-    try:
-        with running_platform(
-            tmp_path / "data", ["--store", "postgres", "--postgres-dsn", dsn, "--schema-prefix", prefix]
-        ) as running:
-            yield running
-    finally:
-        drop_schemas(dsn, prefix)
+    with platform_on(request.param, tmp_path / "data") as running:
+        yield running
 
 
 @pytest.fixture
@@ -74,16 +62,6 @@ def client(platform):
 def receiver():
     with WebhookReceiver() as hook:
         yield hook
-
-
-def storage_search(platform, needles=NEEDLES) -> dict[str, list[str]]:
-    """needle -> where it is in clear: files of the data directory, and PostgreSQL tables."""
-    found = search_tree(platform.data_dir, needles)
-    config = store_config(platform)
-    if config.kind == "postgres":
-        for needle, tables in search_postgres(config.postgres_dsn, config.schema_prefix, needles).items():
-            found.setdefault(needle, []).extend(tables)
-    return found
 
 
 def open_vault(platform) -> Vault:
@@ -232,7 +210,7 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
 
     # Within about a second, no byte of storage holds their personal data in clear.
     wait_until(
-        lambda: not storage_search(platform),
+        lambda: not storage_search(platform, NEEDLES),
         timeout=1.0,
         interval=0.05,
         what="no personal value in clear anywhere in storage",
@@ -344,4 +322,4 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
     assert second.destination_id in [d.destination_id for d in client.activation.list_destinations(timeout=10)]
 
     # And still nothing in clear anywhere, logs included.
-    assert storage_search(platform) == {}
+    assert storage_search(platform, NEEDLES) == {}

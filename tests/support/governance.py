@@ -7,11 +7,13 @@ the text of every row of every table in the schemas of its prefix.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import grpc
@@ -21,13 +23,37 @@ from cdp.api.profile.v1 import profile_pb2
 from cdp.client import CdpError
 from cdp.platform.config import SERVICES, StoreConfig
 from cdp.platform.launcher import Platform
+from conftest import drop_schemas, postgres_dsn
 from support.calls import ident
+from support.platform_fixture import running_platform
 
 REPO = Path(__file__).resolve().parents[2]
 CDP = REPO / ".venv" / "bin" / "cdp"
 
 ACCESS_DECISION = "data.cdp.access.decision"
 EGRESS_DECISION = "data.cdp.egress.decision"
+
+
+# Platforms ---------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def platform_on(store: str, data_dir: Path) -> Iterator[Platform]:
+    """A running platform with its own storage: a data directory, and on "postgres" a fresh schema
+    prefix (dropped after)."""
+    if store == "sqlite":
+        with running_platform(data_dir) as running:
+            yield running
+        return
+    dsn = postgres_dsn()
+    prefix = f"g{uuid.uuid4().hex[:9]}_"
+    try:
+        with running_platform(
+            data_dir, ["--store", "postgres", "--postgres-dsn", dsn, "--schema-prefix", prefix]
+        ) as running:
+            yield running
+    finally:
+        drop_schemas(dsn, prefix)
 
 
 # Calls -------------------------------------------------------------------------------------------
@@ -125,6 +151,16 @@ def search_postgres(dsn: str, prefix: str, needles: Sequence[str]) -> dict[str, 
     for table, text in postgres_dump(dsn, prefix).items():
         for needle in find_in_bytes(text.encode("utf-8"), needles):
             found.setdefault(needle, []).append(table)
+    return found
+
+
+def storage_search(platform: Platform, needles: Sequence[str]) -> dict[str, list[str]]:
+    """needle -> where it is in clear: files of the data directory, and PostgreSQL tables."""
+    found = search_tree(platform.data_dir, needles)
+    config = store_config(platform)
+    if config.kind == "postgres":
+        for needle, tables in search_postgres(config.postgres_dsn, config.schema_prefix, needles).items():
+            found.setdefault(needle, []).extend(tables)
     return found
 
 

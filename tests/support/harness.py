@@ -36,6 +36,7 @@ from cdp.platform.clock import ManualClock
 from cdp.platform.eventlog import StoreLog, Upstream
 from cdp.platform.follower import Follower
 from cdp.platform.personal import PersonalData, open_vault, subject_of_call
+from cdp.platform.pseudonyms import Pseudonyms
 from cdp.platform.readmodel import Projection, open_engine
 from cdp.platform.store import open_store
 from cdp.platform.vault import load_master_key
@@ -118,6 +119,7 @@ class Harness:
             PersonalData(self.vault, self.uows["collector"].decider),
             clock,
             suppressions=self.suppressions,
+            pseudonyms=Pseudonyms(self.vault, load_master_key(store_config.data_dir)),
         )
 
         collector_log = StoreLog(self.stores["collector"])

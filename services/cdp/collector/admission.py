@@ -22,11 +22,12 @@ from cdp.collector import domain
 from cdp.collector.plans import TrackingPlan
 from cdp.collector.registry import Registry, Source
 from cdp.collector.suppression import Suppressions
-from cdp.platform import errors
+from cdp.platform import errors, pseudonyms
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso
 from cdp.platform.decisions import Decider
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import PersonalData, subject_of
+from cdp.platform.pseudonyms import Pseudonyms
 from cdp.platform.published import stored
 from cdp.platform.store import OriginatorId
 
@@ -112,12 +113,14 @@ class Admission:
         personal: PersonalData,
         clock: Clock = SYSTEM_CLOCK,
         suppressions: Suppressions | None = None,
+        pseudonyms: Pseudonyms | None = None,
     ):
         self.clock = clock
         self.registry = registry
         self.decider = decider
         self.personal = personal
         self.suppressions = suppressions
+        self.pseudonyms = pseudonyms
 
     def check_batch(self, write_key: str, events: Sequence[event_pb2.Event]) -> Source:
         """The batch's source; raises UnknownWriteKey or BatchTooLarge."""
@@ -127,15 +130,18 @@ class Admission:
         return source
 
     def fetch_keys(self, events: Sequence[event_pb2.Event]) -> None:
-        """One key transaction for the events' subjects; encrypting each event then hits the cache."""
+        """One key transaction for the events' subjects (another before it for the pseudonyms of
+        personal ids, when there are any); encrypting each event then hits the cache."""
+        wanted = [
+            e
+            for e in events
+            if (e.user_id or e.anonymous_id)
+            and domain.is_good_id(e.user_id or e.anonymous_id)
+            and not self._suppressed(e)  # a forgotten subject gets no new key
+        ]
+        named = self.pseudonyms.of(self.pseudonyms.personal_values(wanted)) if self.pseudonyms else {}
         self.personal.vault.keys_for(
-            {
-                subject_of(e.user_id, e.anonymous_id)
-                for e in events
-                if (e.user_id or e.anonymous_id)
-                and domain.is_good_id(e.user_id or e.anonymous_id)
-                and not self._suppressed(e)  # a forgotten subject gets no new key
-            }
+            {subject_of(named.get(e.user_id, e.user_id), named.get(e.anonymous_id, e.anonymous_id)) for e in wanted}
         )
 
     def _suppressed(self, event: event_pb2.Event) -> str:
@@ -157,6 +163,11 @@ class Admission:
         rejection, fields = domain.check(event, event.ByteSize(), batch.received)
         if rejection is not None:
             return batch.reject(index, rejection.field, rejection.rule)
+        if event.sealed_identifiers:
+            return batch.reject(index, "sealed_identifiers", "is set by the collector, never by a caller")
+        for name in pseudonyms.FIELDS:  # a caller naming a pseudonym would write into that person
+            if getattr(event, name).startswith(pseudonyms.PREFIX):
+                return batch.reject(index, name, f"must not start with {pseudonyms.PREFIX!r} (pseudonyms' prefix)")
         source, plan = batch.source, batch.plan
         event_id = derived_id("event", source.source_id, event.message_id)
         if event_id in batch.seen:
@@ -177,6 +188,8 @@ class Admission:
             event_id=str(event_id), source_id=source.source_id, server_side=source.server_side, event=event
         )
         accepted.event.received_at = batch.received_at
+        if self.pseudonyms:  # before anything reads the ids: decisions, plans and the store see pseudonyms
+            self.pseudonyms.apply(accepted.event)
         if not accepted.event.timestamp:
             accepted.event.timestamp = domain.corrected_timestamp(accepted.event, batch.received)
         decision = self.govern(source, accepted, fields["properties"])

@@ -33,6 +33,7 @@ from cdp.collector.registry import NotFound, Registry, Source, UnknownWriteKey
 from cdp.collector.suppression import Suppressions
 from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.personal import PersonalData
+from cdp.platform.pseudonyms import Pseudonyms
 from cdp.platform.published import decode, topic_of
 from cdp.platform.store import OriginatorId
 from cdp.platform.unit_of_work import UnitOfWork
@@ -68,6 +69,7 @@ class Collector:
         personal: PersonalData,
         clock: Clock = SYSTEM_CLOCK,
         suppressions: Suppressions | None = None,
+        pseudonyms: Pseudonyms | None = None,
     ):
         self.uow = uow
         self.store = uow.store
@@ -75,7 +77,7 @@ class Collector:
         self.personal = personal
         self.suppressions = suppressions
         self.registry = Registry(self.store, personal.vault.write_key_hash, clock)
-        self.admission = Admission(self.registry, self.decider, personal, clock, suppressions)
+        self.admission = Admission(self.registry, self.decider, personal, clock, suppressions, pseudonyms)
         self.waiting = Quarantine(self.registry, self.admission, personal)
         self._group = GroupIngest(self)
         self.rebuild()

@@ -9,13 +9,20 @@ from cdp.collector.servicer import CollectorServicer
 from cdp.collector.suppression import Suppressions
 from cdp.platform.eventlog import GrpcLog
 from cdp.platform.personal import PersonalData
+from cdp.platform.pseudonyms import Pseudonyms
 from cdp.platform.service import Declaration, Runtime, Servicer, full_name
 from cdp.platform.vault import load_master_key
 
 
 async def declare(runtime: Runtime) -> Declaration:
-    suppressions = Suppressions(load_master_key(runtime.config.credentials_path), GrpcLog(runtime.channel("identity")))
-    collector = Collector(runtime.uow, PersonalData(runtime.vault, runtime.decider), suppressions=suppressions)
+    master_key = load_master_key(runtime.config.credentials_path)
+    suppressions = Suppressions(master_key, GrpcLog(runtime.channel("identity")))
+    collector = Collector(
+        runtime.uow,
+        PersonalData(runtime.vault, runtime.decider),
+        suppressions=suppressions,
+        pseudonyms=Pseudonyms(runtime.vault, master_key),
+    )
     declaration = Declaration(
         servicers=[
             Servicer(

@@ -34,6 +34,7 @@ from cdp.identity.rules import (
     link_input,
     verdict_of,
 )
+from cdp.platform import pseudonyms
 from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from cdp.platform.eventlog import Upstream
@@ -181,7 +182,7 @@ class IdentityApp(EventSourced):
     # Identifiers ----------------------------------------------------------------------------
 
     def _blind(self, kind: str, value: str) -> str:
-        clear = normal_email(value) if kind == domain.EMAIL else normal_phone(value)
+        clear = {domain.EMAIL: normal_email, domain.PHONE: normal_phone}.get(kind, lambda _: None)(value)
         return blind_index(self._index_key, kind, clear or value)
 
     def _index_sealed(self) -> None:
@@ -205,6 +206,8 @@ class IdentityApp(EventSourced):
         """An identifier as the graph holds it: an email or phone as its node (a new one when
         create; None when unknown)."""
         if kind not in domain.PERSONAL_TYPES:
+            if pseudonyms.is_personal(value):  # named by its clear value: the graph holds its pseudonym
+                return self.personal_nodes.get((kind, self._blind(kind, value)), (kind, value))
             return (kind, value)
         node = self.personal_nodes.get((kind, self._blind(kind, value)))
         if node is None and create:
@@ -297,14 +300,25 @@ class IdentityApp(EventSourced):
         clear: dict[Identifier, str] = {}
         for raw_kind, value in call_identifiers(event, reveal):
             kind = self._previous_type(value) if raw_kind == PREVIOUS else raw_kind
-            if self.rules.blocked(kind, value):
+            # A pseudonymised id (an email as the userId) is judged, and sealed, by its clear value.
+            hidden = self._pseudonymised(event, raw_kind, value)
+            if self.rules.blocked(kind, hidden or value):
                 continue
             identifier = self._graph_identifier(kind, value, create=True)
             assert identifier is not None
             if kind in domain.PERSONAL_TYPES:
                 clear[identifier] = value
+            elif hidden:
+                clear[identifier] = hidden
             found.append(identifier)
         return self.rules.strongest_first(found), clear
+
+    def _pseudonymised(self, event, raw_kind: str, value: str) -> str | None:
+        """The clear value of an id the collector pseudonymised (None for any other id, or erased)."""
+        if not value.startswith(pseudonyms.PREFIX) or not event.sealed_identifiers:
+            return None
+        field = "previous_id" if raw_kind == PREVIOUS else raw_kind
+        return pseudonyms.unsealed(self.vault, event, field)
 
     def _previous_type(self, previous_id: str) -> str:
         """What an alias's previousId names: a user id seen before as one, else an anonymous id
@@ -553,6 +567,8 @@ class IdentityApp(EventSourced):
         subject = f"{identifier[0]}:{identifier[1]}"
         token = self.vault.encrypt(subject, SEALED_CONTEXT, identifier[0], value)
         self.sealed[identifier] = token
+        if identifier[0] not in domain.PERSONAL_TYPES:  # a pseudonym: found by its clear value
+            self._index(identifier, value)
         return token
 
     def _stored(self, event, sealed: str = "") -> StoredEvent:
@@ -738,7 +754,13 @@ class IdentityApp(EventSourced):
             identifiers = self.graph.identifiers_of(person_id)
             # Suppression lists an email or phone by a keyed hash of its value: read it while it can be.
             clear = {node: value for node in identifiers if (value := self._unsealed(node)) is not None}
-            destroyed = self.vault.destroy(f"{kind}:{value}" for kind, value in identifiers)
+            # A pseudonym's subjects go too: the alias naming its clear value, and the seal of an
+            # alias call's previousId.
+            subjects = [f"{kind}:{value}" for kind, value in identifiers]
+            for node, value in clear.items():
+                if node[1].startswith(pseudonyms.PREFIX):
+                    subjects += [pseudonyms.alias_subject(self._index_key, value), f"previous_id:{node[1]}"]
+            destroyed = self.vault.destroy(subjects)
             for kind, value in identifiers:
                 if self.record_node.pop(f"{kind}\x00{value}", None) is not None:
                     self.matcher.remove(f"{kind}\x00{value}")

@@ -24,15 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63\x64p/common/v1/event.proto\x12\rcdp.common.v1\"\x9e\x02\n\x05\x45vent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x14\n\x0c\x61nonymous_id\x18\x04 \x01(\t\x12\r\n\x05\x65vent\x18\x05 \x01(\t\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\x12\n\nproperties\x18\x07 \x01(\t\x12\x0e\n\x06traits\x18\x08 \x01(\t\x12\x0f\n\x07\x63ontext\x18\t \x01(\t\x12\x10\n\x08group_id\x18\n \x01(\t\x12\x13\n\x0bprevious_id\x18\x0b \x01(\t\x12\x11\n\ttimestamp\x18\x0c \x01(\t\x12\x0f\n\x07sent_at\x18\r \x01(\t\x12\x13\n\x0breceived_at\x18\x0e \x01(\t\x12\x1a\n\x12original_timestamp\x18\x0f \x01(\t\"(\n\x06\x43\x61ller\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\r\n\x05roles\x18\x02 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63\x64p/common/v1/event.proto\x12\rcdp.common.v1\"\xa1\x03\n\x05\x45vent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x14\n\x0c\x61nonymous_id\x18\x04 \x01(\t\x12\r\n\x05\x65vent\x18\x05 \x01(\t\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\x12\n\nproperties\x18\x07 \x01(\t\x12\x0e\n\x06traits\x18\x08 \x01(\t\x12\x0f\n\x07\x63ontext\x18\t \x01(\t\x12\x10\n\x08group_id\x18\n \x01(\t\x12\x13\n\x0bprevious_id\x18\x0b \x01(\t\x12\x11\n\ttimestamp\x18\x0c \x01(\t\x12\x0f\n\x07sent_at\x18\r \x01(\t\x12\x13\n\x0breceived_at\x18\x0e \x01(\t\x12\x1a\n\x12original_timestamp\x18\x0f \x01(\t\x12G\n\x12sealed_identifiers\x18\x10 \x03(\x0b\x32+.cdp.common.v1.Event.SealedIdentifiersEntry\x1a\x38\n\x16SealedIdentifiersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"(\n\x06\x43\x61ller\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\r\n\x05roles\x18\x02 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cdp.common.v1.event_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_EVENT_SEALEDIDENTIFIERSENTRY']._loaded_options = None
+  _globals['_EVENT_SEALEDIDENTIFIERSENTRY']._serialized_options = b'8\001'
   _globals['_EVENT']._serialized_start=45
-  _globals['_EVENT']._serialized_end=331
-  _globals['_CALLER']._serialized_start=333
-  _globals['_CALLER']._serialized_end=373
+  _globals['_EVENT']._serialized_end=462
+  _globals['_EVENT_SEALEDIDENTIFIERSENTRY']._serialized_start=406
+  _globals['_EVENT_SEALEDIDENTIFIERSENTRY']._serialized_end=462
+  _globals['_CALLER']._serialized_start=464
+  _globals['_CALLER']._serialized_end=504
 # @@protoc_insertion_point(module_scope)
