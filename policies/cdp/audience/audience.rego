@@ -1,4 +1,6 @@
 # Who may create, change, archive or activate an audience, and which traits and events it may target.
+# input.audience.traits names each targeted trait and, for a literal that is an object, the paths of
+# its keys ("contact.email"), so a literal cannot carry a personal field under a harmless name.
 package cdp.audience
 
 import rego.v1
@@ -82,4 +84,12 @@ reasons contains sprintf("event %s may not be targeted", [e]) if {
 	e in blocked
 }
 
-decision := {"allow": count(reasons) == 0, "reasons": sort(reasons)}
+# The targeted traits that are personal, with their class: segment stores the literals of their
+# conditions sealed, so the refusal above and the sealing answer from one classification.
+personal_traits[t] := cls if {
+	some t, cls in trait_classes
+	some prefix in ["pii.", "sensitive."]
+	startswith(cls, prefix)
+}
+
+decision := {"allow": count(reasons) == 0, "reasons": sort(reasons), "personal": personal_traits}

@@ -39,6 +39,7 @@ from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied, Una
 from cdp.platform.eventlog import Upstream
 from cdp.platform.identifiers import PREVIOUS, call_identifiers, normal_email, normal_phone, suppression_key
 from cdp.platform.ids import derived_id
+from cdp.platform.literals import literal_subject
 from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
 from cdp.platform.state import EventSourced
@@ -739,6 +740,10 @@ class IdentityApp(EventSourced):
             # Suppression lists an email or phone by a keyed hash of its value: read it while it can be.
             clear = {node: value for node in identifiers if (value := self._unsealed(node)) is not None}
             destroyed = self.vault.destroy(f"{kind}:{value}" for kind, value in identifiers)
+            # Audience literals naming their emails and phones are sealed under subjects of their own.
+            self.vault.destroy(
+                s for (kind, _), value in clear.items() if (s := literal_subject(self._index_key, kind, value))
+            )
             for kind, value in identifiers:
                 if self.record_node.pop(f"{kind}\x00{value}", None) is not None:
                     self.matcher.remove(f"{kind}\x00{value}")
