@@ -50,8 +50,28 @@ reasons contains msg if {
 # Archiving takes an audience out of use, so what it targets must not block that.
 targeting if action != "archive"
 
-trait_classes := c if {
+direct_classes := c if {
 	c := data.cdp.pii.classes with input as {"fields": input.audience.traits}
+}
+
+# A nested path ("contact.first_name") is classed as its last key when its whole name is not.
+leaf_of(t) := parts[count(parts) - 1] if parts := split(t, ".")
+
+leaf_classes := c if {
+	leaves := {leaf_of(t) | some t in input.audience.traits; is_string(t); contains(t, ".")}
+	c := data.cdp.pii.classes with input as {"fields": leaves}
+}
+
+trait_classes[t] := cls if {
+	some t, cls in direct_classes
+}
+
+trait_classes[t] := cls if {
+	some t in input.audience.traits
+	is_string(t)
+	contains(t, ".")
+	not direct_classes[t]
+	cls := leaf_classes[leaf_of(t)]
 }
 
 reasons contains sprintf("trait %s is %s and may not be targeted", [t, cls]) if {

@@ -55,6 +55,12 @@ test_a_masked_caller_may_not_target_a_nested_personal_path if {
 	d.reasons == ["trait contact.email is pii.contact: ana may see it only masked, so may not target it"]
 }
 
+test_a_nested_path_is_classed_by_its_last_key if {
+	d := audience("create", ["marketer"], ["contact", "contact.first_name", "contact.plan"], [])
+	d.reasons == ["trait contact.first_name is pii.name: ana may see it only masked, so may not target it"]
+	audience("create", ["admin"], ["profile.address.city"], []).personal == {"profile.address.city": "pii.address"}
+}
+
 test_blocked_event_is_not_targeted if {
 	d := audience("update", ["marketer"], [], ["Order Completed", "Loan Rejected"]) with data.cdp.audience.blocked_events as ["Loan Rejected"]
 	d.reasons == ["event Loan Rejected may not be targeted"]

@@ -162,11 +162,22 @@ class SegmentApp(EventSourced):
             if isinstance(message, profile_pb2.ProfileChanged):
                 if definitions is None:
                     definitions = self.literals.opened(self.definitions)
+                    out.extend(self._erased_exits(definitions))
                 out.extend(self.evaluate(message.profile, message.cause_event_id, definitions))
             else:
                 for audience_id in self.memberships.audiences_of(message.merged_id):
                     out.append(self._membership(False, audience_id, message.merged_id, ""))
         return out
+
+    def _erased_exits(self, definitions: dict[str, domain.AudienceDefinition]) -> list[StoredEvent]:
+        """Everyone leaves an audience whose literal was erased (its person forgotten): it holds for
+        nobody now, whether or not their own profile changes."""
+        return [
+            self._membership(False, audience_id, person_id, "")
+            for audience_id, definition in definitions.items()
+            if definition.erased()
+            for person_id in sorted(self.memberships.members.get(audience_id, ()))
+        ]
 
     def evaluate(
         self, profile: profile_pb2.Profile, cause: str, definitions: dict[str, domain.AudienceDefinition]
