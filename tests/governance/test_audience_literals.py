@@ -125,6 +125,14 @@ def test_literals_naming_a_forgotten_person_leave_no_trace_and_match_nobody(plat
         assert set(storage_search(platform, names)) == set(names)
         assert storage_search(platform, clear_forms(EMAIL, PHONE, CITY, OTHER_EMAIL)) == {}
 
+        # A marketer, who sees the email masked, may not target it, and the refusal does not echo it.
+        for trait in (f'email lt "{EMAIL[:8]}"', f'contact eq {{"email": "{EMAIL}"}}'):
+            refused = run_cli(platform, "audience", "create", "Guess (literals)", "--trait", trait, *MARKETER)
+            said = refused.stderr + refused.stdout
+            assert refused.returncode != 0 and "PERMISSION_DENIED" in said, said
+            assert "is pii.contact: mia@example.com may see it only masked" in said, said
+            assert EMAIL not in said and EMAIL[:8] not in said, said
+
         done = run_cli(
             platform, "forget", "--user-id", USER, "--subject", "dpo@example.com", "--role", "privacy_officer"
         )
