@@ -49,6 +49,8 @@ CASES = [
     (AUDIENCE, audience("update", ["admin"], ["religion", "plan"], ["Prescription Filled"])),
     (AUDIENCE, audience("archive", ["marketer"], ["religion"])),
     (AUDIENCE, audience("delete", ["admin"])),
+    (AUDIENCE, audience("create", ["admin"], ["email", "contact", "contact.first_name", "contact.plan"])),
+    (AUDIENCE, audience("create", ["marketer"], ["contact", "contact.email", "a.b.city"])),
     (AUDIENCE, {"action": "create"}),
 ]
 
@@ -79,7 +81,13 @@ def test_decisions_have_the_agreed_shapes(embedded):
         "withheld": ["email"],
         "reasons": {"email": "class pii.contact not allowed for purpose analytics"},
     }
-    assert embedded.evaluate(AUDIENCE, audience("create", ["marketer"], ["plan"])) == {"allow": True, "reasons": []}
+    assert embedded.evaluate(AUDIENCE, audience("create", ["marketer"], ["plan"])) == {
+        "allow": True,
+        "reasons": [],
+        "personal": {},
+    }
+    personal = embedded.evaluate(AUDIENCE, audience("create", ["admin"], ["email", "contact.first_name", "plan"]))
+    assert personal["personal"] == {"email": "pii.contact", "contact.first_name": "pii.name"}
     denied = embedded.evaluate(AUDIENCE, audience("create", ["marketer"], ["religion"]))
     assert denied["allow"] is False and "religion" in denied["reasons"][0]
 

@@ -62,3 +62,12 @@ def test_memberships():
     m.exit("a1", "p1")
     assert not m.has("a1", "p1") and m.has("a2", "p1")
     assert m.audiences_of("p1") == ["a2"]
+
+
+@pytest.mark.parametrize("op", ["eq", "neq", "lt", "contains"])
+def test_an_erased_or_unopened_literal_holds_for_nobody(op):
+    traits = {"email": "ada@example.com"}
+    assert not domain.holds(T("email", op, domain.ERASED), traits, {})
+    assert not domain.holds(T("missing", op, domain.ERASED), traits, {})  # not even "neq" of an absent trait
+    assert not domain.holds(T("email", op, domain.Sealed("audience:a", "pii:v1:k:x")), traits, {})
+    assert domain.define("Gone", [T("email", op, domain.ERASED)]).erased()

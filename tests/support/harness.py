@@ -129,7 +129,9 @@ class Harness:
         )
         self.profile = ProfileApp(self.uows["profile"], IdentityInProcess(self.identity), clock)
         profile_upstream = Upstream("profile", StoreLog(self.stores["profile"]), PROFILE_TOPICS)
-        self.segment = SegmentApp(self.uows["segment"], profile_upstream, self.vault, clock)
+        self.segment = SegmentApp(
+            self.uows["segment"], profile_upstream, self.vault, clock, index_key=load_master_key(store_config.data_dir)
+        )
         segment_upstream = Upstream("segment", StoreLog(self.stores["segment"]), SEGMENT_TOPICS)
         self.activation = ActivationApp(
             self.uows["activation"],

@@ -1,4 +1,6 @@
 # Who may create, change, archive or activate an audience, and which traits and events it may target.
+# input.audience.traits names each targeted trait and, for a literal that is an object, the paths of
+# its keys ("contact.email"), so a literal cannot carry a personal field under a harmless name.
 package cdp.audience
 
 import rego.v1
@@ -48,8 +50,28 @@ reasons contains msg if {
 # Archiving takes an audience out of use, so what it targets must not block that.
 targeting if action != "archive"
 
-trait_classes := c if {
+direct_classes := c if {
 	c := data.cdp.pii.classes with input as {"fields": input.audience.traits}
+}
+
+# A nested path ("contact.first_name") is classed as its last key when its whole name is not.
+leaf_of(t) := parts[count(parts) - 1] if parts := split(t, ".")
+
+leaf_classes := c if {
+	leaves := {leaf_of(t) | some t in input.audience.traits; is_string(t); contains(t, ".")}
+	c := data.cdp.pii.classes with input as {"fields": leaves}
+}
+
+trait_classes[t] := cls if {
+	some t, cls in direct_classes
+}
+
+trait_classes[t] := cls if {
+	some t in input.audience.traits
+	is_string(t)
+	contains(t, ".")
+	not direct_classes[t]
+	cls := leaf_classes[leaf_of(t)]
 }
 
 reasons contains sprintf("trait %s is %s and may not be targeted", [t, cls]) if {
@@ -82,4 +104,12 @@ reasons contains sprintf("event %s may not be targeted", [e]) if {
 	e in blocked
 }
 
-decision := {"allow": count(reasons) == 0, "reasons": sort(reasons)}
+# The targeted traits that are personal, with their class: segment stores the literals of their
+# conditions sealed, so the refusal above and the sealing answer from one classification.
+personal_traits[t] := cls if {
+	some t, cls in trait_classes
+	some prefix in ["pii.", "sensitive."]
+	startswith(cls, prefix)
+}
+
+decision := {"allow": count(reasons) == 0, "reasons": sort(reasons), "personal": personal_traits}

@@ -11,7 +11,7 @@ audience(action, roles, traits, events) := d if {
 }
 
 test_marketer_may_create if {
-	audience("create", ["marketer"], ["plan"], ["Order Completed"]) == {"allow": true, "reasons": []}
+	audience("create", ["marketer"], ["plan"], ["Order Completed"]) == {"allow": true, "reasons": [], "personal": {}}
 }
 
 test_marketer_may_not_activate if {
@@ -42,6 +42,23 @@ test_a_caller_who_sees_personal_data_may_target_it if {
 	audience("create", ["admin"], ["email"], []).allow
 	audience("create", ["privacy_officer", "marketer"], ["email"], []).allow
 	audience("create", ["service"], ["email"], []).allow
+}
+
+test_personal_traits_are_named_with_their_class if {
+	d := audience("create", ["admin"], ["plan", "email", "contact.email", "city"], [])
+	d.allow
+	d.personal == {"email": "pii.contact", "contact.email": "pii.contact", "city": "pii.address"}
+}
+
+test_a_masked_caller_may_not_target_a_nested_personal_path if {
+	d := audience("create", ["marketer"], ["contact", "contact.email"], [])
+	d.reasons == ["trait contact.email is pii.contact: ana may see it only masked, so may not target it"]
+}
+
+test_a_nested_path_is_classed_by_its_last_key if {
+	d := audience("create", ["marketer"], ["contact", "contact.first_name", "contact.plan"], [])
+	d.reasons == ["trait contact.first_name is pii.name: ana may see it only masked, so may not target it"]
+	audience("create", ["admin"], ["profile.address.city"], []).personal == {"profile.address.city": "pii.address"}
 }
 
 test_blocked_event_is_not_targeted if {

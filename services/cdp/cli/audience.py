@@ -63,6 +63,26 @@ def list_():
         click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}")
 
 
+def condition_text(condition: segment_pb2.Condition) -> str:
+    """One condition as `create` takes it; a personal literal the caller may not see says so."""
+    if condition.HasField("event"):
+        return f"--event '{condition.event.event}>={condition.event.min_count}'"
+    trait = condition.trait
+    value = "(erased)" if trait.erased else "(masked)" if trait.masked else trait.value
+    return f"--trait '{trait.trait} {trait.op}{' ' + value if value else ''}'"
+
+
+@audience.command("show")
+@click.argument("audience_id")
+@with_caller
+def show(audience_id, subject, roles):
+    """An audience's definition: personal literals in clear only for who may see them so."""
+    a = call(connect(subject, roles).segment.get_audience, audience_id)
+    click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}")
+    for condition in a.conditions:
+        click.echo(f"  {condition_text(condition)}")
+
+
 @audience.command("members")
 @click.argument("audience_id")
 def members(audience_id):

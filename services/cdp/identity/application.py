@@ -40,6 +40,7 @@ from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied, Una
 from cdp.platform.eventlog import Upstream
 from cdp.platform.identifiers import PREVIOUS, call_identifiers, normal_email, normal_phone, suppression_key
 from cdp.platform.ids import derived_id
+from cdp.platform.literals import LITERAL_KINDS, literal_subject
 from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
 from cdp.platform.state import EventSourced
@@ -761,6 +762,14 @@ class IdentityApp(EventSourced):
                 if node[1].startswith(pseudonyms.PREFIX):
                     subjects += [pseudonyms.alias_subject(self._index_key, value), f"previous_id:{node[1]}"]
             destroyed = self.vault.destroy(subjects)
+            # Audience literals naming their emails and phones (an email used as the user id
+            # included) are sealed under subjects of their own.
+            self.vault.destroy(
+                s
+                for (kind, _), value in clear.items()
+                for named in ((kind,) if kind in LITERAL_KINDS else LITERAL_KINDS)
+                if (s := literal_subject(self._index_key, named, value))
+            )
             for kind, value in identifiers:
                 if self.record_node.pop(f"{kind}\x00{value}", None) is not None:
                     self.matcher.remove(f"{kind}\x00{value}")

@@ -21,6 +21,7 @@ from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, is_token
 from cdp.segment import domain
+from cdp.segment.literals import Literals, key_paths
 
 PROFILE_TOPICS = topic_of(profile_pb2.ProfileChanged, profile_pb2.ProfileMerged)
 _ProfileRecord = profile_pb2.ProfileChanged | profile_pb2.ProfileMerged
@@ -29,6 +30,7 @@ AUDIENCE_DECISION = "data.cdp.audience.decision"
 
 
 def conditions_from_proto(conditions) -> list[domain.Condition]:
+    """Domain conditions; a sealed literal (stored) stays Sealed until literals open it."""
     out: list[domain.Condition] = []
     for index, c in enumerate(conditions):
         if c.HasField("trait"):
@@ -36,6 +38,8 @@ def conditions_from_proto(conditions) -> list[domain.Condition]:
                 value = orjson.loads(c.trait.value) if c.trait.value else None
             except orjson.JSONDecodeError:
                 raise domain.InvalidAudience(f"conditions[{index}].trait.value: must be JSON") from None
+            if c.trait.subject:
+                value = domain.Sealed(c.trait.subject, value if isinstance(value, str) else "")  # "": not a token
             out.append(domain.TraitCondition(c.trait.trait, c.trait.op, value))
         elif c.HasField("event"):
             out.append(domain.EventCondition(c.event.event, c.event.min_count))
@@ -64,10 +68,20 @@ def decoded_traits(profile: profile_pb2.Profile, needed: set[str], vault: Vault 
 class SegmentApp(EventSourced):
     topics = PUBLISHED
 
-    def __init__(self, uow: UnitOfWork, profile: Upstream, vault: Vault | None = None, clock: Clock = SYSTEM_CLOCK):
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        profile: Upstream,
+        vault: Vault | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        *,
+        index_key: bytes | None = None,
+    ):
         self.decider = uow.decider
         self.profile = profile  # profile's log, as far as segment has followed it
         self.vault = vault  # audiences may target personal traits: they are read, never kept
+        # Personal literals are stored sealed; the index key names an email's or phone's subject.
+        self.literals = Literals(vault, index_key)
         super().__init__(uow, clock)
 
     def reset(self) -> None:
@@ -96,23 +110,34 @@ class SegmentApp(EventSourced):
         the audience starts from exactly the state later changes are applied to, and a crash
         leaves either the audience with its members or neither.
         """
+        for index, c in enumerate(conditions):
+            if c.HasField("trait") and (c.trait.subject or c.trait.masked or c.trait.erased):
+                raise domain.InvalidAudience(
+                    f"conditions[{index}].trait: subject, masked and erased are set by segment"
+                )
         definition = domain.define(name, conditions_from_proto(conditions))
+        # The policy sees names (the traits, and key paths of object literals), never a literal.
+        targeted = sorted(
+            {*definition.traits(), *(p for c in definition.trait_conditions() for p in key_paths(c.trait, c.value))}
+        )
         decision = self.decider.decide(
             AUDIENCE_DECISION,
             {
                 "action": "create",
                 "caller": caller.as_input(),
-                "audience": {"name": definition.name, "traits": definition.traits(), "events": definition.events()},
+                "audience": {"name": definition.name, "traits": targeted, "events": definition.events()},
             },
             caller=caller.subject,
         )
         if not decision.result.get("allow"):
             self.uow.commit()  # a refusal is recorded too
             raise PermissionDenied(list(decision.result.get("reasons", [])), decision.id)
+        audience_id = str(uuid.uuid4())
+        personal = dict(decision.result.get("personal", {}))
         audience = pb.Audience(
-            audience_id=str(uuid.uuid4()),
+            audience_id=audience_id,
             name=definition.name,
-            conditions=conditions,
+            conditions=self.literals.seal(audience_id, conditions, personal),
             version=1,
             created_by=caller.subject,
             decision_id=decision.id,
@@ -122,7 +147,7 @@ class SegmentApp(EventSourced):
             profiles = await self._profiles_seen()
             self.apply(created)
             tx.add([self.next_event(uuid.UUID(audience.audience_id), created)])
-            only = {audience.audience_id: self.definitions[audience.audience_id]}
+            only = self.literals.opened({audience_id: self.definitions[audience_id]})
             for profile in profiles:
                 tx.add(self.evaluate(profile, "", only))
         return audience
@@ -131,18 +156,33 @@ class SegmentApp(EventSourced):
 
     async def handle_profiles(self, notifications) -> Sequence[StoredEvent]:
         out: list[StoredEvent] = []
+        definitions: dict[str, domain.AudienceDefinition] | None = None  # opened once a batch
         for n in notifications:
             message = cast(_ProfileRecord, decode(n.topic, n.payload))  # PROFILE_TOPICS
             if isinstance(message, profile_pb2.ProfileChanged):
-                out.extend(self.evaluate(message.profile, message.cause_event_id, self.definitions))
+                if definitions is None:
+                    definitions = self.literals.opened(self.definitions)
+                    out.extend(self._erased_exits(definitions))
+                out.extend(self.evaluate(message.profile, message.cause_event_id, definitions))
             else:
                 for audience_id in self.memberships.audiences_of(message.merged_id):
                     out.append(self._membership(False, audience_id, message.merged_id, ""))
         return out
 
+    def _erased_exits(self, definitions: dict[str, domain.AudienceDefinition]) -> list[StoredEvent]:
+        """Everyone leaves an audience whose literal was erased (its person forgotten): it holds for
+        nobody now, whether or not their own profile changes."""
+        return [
+            self._membership(False, audience_id, person_id, "")
+            for audience_id, definition in definitions.items()
+            if definition.erased()
+            for person_id in sorted(self.memberships.members.get(audience_id, ()))
+        ]
+
     def evaluate(
         self, profile: profile_pb2.Profile, cause: str, definitions: dict[str, domain.AudienceDefinition]
     ) -> list[StoredEvent]:
+        """Membership changes of one profile; definitions come opened (see Literals.opened)."""
         out: list[StoredEvent] = []
         if not definitions:
             return out
@@ -180,11 +220,20 @@ class SegmentApp(EventSourced):
         return list(latest.values())
 
     def audience(self, audience_id: str) -> pb.Audience:
+        """The stored audience (personal literals sealed); see shown() for a caller."""
         audience = self.audiences.get(audience_id)
         if audience is None:
             raise NotFound(f"audience_id: no audience {audience_id!r}")
         return audience
 
+    def shown(self, audience: pb.Audience, caller: Caller) -> pb.Audience:
+        """The audience as this caller may see it: personal literals in clear or masked, erased ones empty."""
+        return self.literals.shown(audience, caller.pii_clear)
+
     def members(self, audience_id: str) -> list[str]:
+        """Its members; none once a literal is erased (its condition holds for nobody, and members
+        not re-evaluated since are not shown)."""
         self.audience(audience_id)
+        if self.literals.opened({audience_id: self.definitions[audience_id]})[audience_id].erased():
+            return []
         return sorted(self.memberships.members.get(audience_id, ()))

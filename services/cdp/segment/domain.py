@@ -16,10 +16,26 @@ MAX_CONDITIONS = 50
 
 
 @dataclass(frozen=True)
+class Sealed:
+    """A personal literal as stored: a vault token under its subject, opened only to evaluate."""
+
+    subject: str
+    token: str
+
+
+class _Erased:
+    def __repr__(self) -> str:
+        return "ERASED"
+
+
+ERASED = _Erased()  # a sealed literal whose key was destroyed: its condition holds for nobody
+
+
+@dataclass(frozen=True)
 class TraitCondition:
     trait: str
     op: str
-    value: Any = None  # decoded JSON
+    value: Any = None  # decoded JSON, a Sealed literal, or ERASED
 
 
 @dataclass(frozen=True)
@@ -40,11 +56,18 @@ class AudienceDefinition:
     name: str
     conditions: tuple[Condition, ...]
 
+    def trait_conditions(self) -> list[TraitCondition]:
+        return [c for c in self.conditions if isinstance(c, TraitCondition)]
+
     def traits(self) -> list[str]:
         return sorted({c.trait for c in self.conditions if isinstance(c, TraitCondition)})
 
     def events(self) -> list[str]:
         return sorted({c.event for c in self.conditions if isinstance(c, EventCondition)})
+
+    def erased(self) -> bool:
+        """Whether a literal was erased: then the definition holds for nobody."""
+        return any(isinstance(c, TraitCondition) and c.value is ERASED for c in self.conditions)
 
 
 def define(name: str, conditions: list[Condition]) -> AudienceDefinition:
@@ -91,6 +114,8 @@ def holds(condition: Condition, traits: dict[str, Any], counts: dict[str, int]) 
     """traits: name -> decoded value."""
     if isinstance(condition, EventCondition):
         return counts.get(condition.event, 0) >= condition.min_count
+    if condition.value is ERASED or isinstance(condition.value, Sealed):  # erased, or not opened
+        return False
     if condition.trait not in traits or traits[condition.trait] is None:
         return condition.op == "neq"
     if condition.op == "exists":

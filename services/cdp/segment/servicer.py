@@ -13,14 +13,16 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
         self.app = app
 
     async def CreateAudience(self, request, context):
-        audience = await self.app.create_audience(request.name, request.conditions, current_caller())
-        return pb.CreateAudienceResponse(audience=audience)
+        caller = current_caller()
+        audience = await self.app.create_audience(request.name, request.conditions, caller)
+        return pb.CreateAudienceResponse(audience=self.app.shown(audience, caller))
 
     async def GetAudience(self, request, context):
-        return pb.GetAudienceResponse(audience=self.app.audience(request.audience_id))
+        return pb.GetAudienceResponse(audience=self.app.shown(self.app.audience(request.audience_id), current_caller()))
 
     async def ListAudiences(self, request, context):
-        return pb.ListAudiencesResponse(audiences=list(self.app.audiences.values()))
+        caller = current_caller()
+        return pb.ListAudiencesResponse(audiences=[self.app.shown(a, caller) for a in self.app.audiences.values()])
 
     async def ListMembers(self, request, context):
         return pb.ListMembersResponse(person_ids=self.app.members(request.audience_id))

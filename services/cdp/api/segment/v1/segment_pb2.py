@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x64p/segment/v1/segment.proto\x12\x0e\x63\x64p.segment.v1\":\n\x0eTraitCondition\x12\r\n\x05trait\x18\x01 \x01(\t\x12\n\n\x02op\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\"2\n\x0e\x45ventCondition\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x11\n\tmin_count\x18\x02 \x01(\x03\"u\n\tCondition\x12/\n\x05trait\x18\x01 \x01(\x0b\x32\x1e.cdp.segment.v1.TraitConditionH\x00\x12/\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x1e.cdp.segment.v1.EventConditionH\x00\x42\x06\n\x04kind\"\xa6\x01\n\x08\x41udience\x12\x13\n\x0b\x61udience_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\nconditions\x18\x03 \x03(\x0b\x32\x19.cdp.segment.v1.Condition\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x12\n\ncreated_by\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x06 \x01(\tJ\x04\x08\x07\x10\x08R\x08\x61rchived\"T\n\x15\x43reateAudienceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\nconditions\x18\x02 \x03(\x0b\x32\x19.cdp.segment.v1.Condition\"D\n\x16\x43reateAudienceResponse\x12*\n\x08\x61udience\x18\x01 \x01(\x0b\x32\x18.cdp.segment.v1.Audience\")\n\x12GetAudienceRequest\x12\x13\n\x0b\x61udience_id\x18\x01 \x01(\t\"A\n\x13GetAudienceResponse\x12*\n\x08\x61udience\x18\x01 \x01(\x0b\x32\x18.cdp.segment.v1.Audience\"\x16\n\x14ListAudiencesRequest\"D\n\x15ListAudiencesResponse\x12+\n\taudiences\x18\x01 \x03(\x0b\x32\x18.cdp.segment.v1.Audience\")\n\x12ListMembersRequest\x12\x13\n\x0b\x61udience_id\x18\x01 \x01(\t\")\n\x13ListMembersResponse\x12\x12\n\nperson_ids\x18\x01 \x03(\t\"Q\n\x0f\x41udienceCreated\x12*\n\x08\x61udience\x18\x01 \x01(\x0b\x32\x18.cdp.segment.v1.Audience\x12\x12\n\ncreated_at\x18\x02 \x01(\t\"y\n\x11MembershipEntered\x12\x13\n\x0b\x61udience_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x18\n\x10\x61udience_version\x18\x03 \x01(\x03\x12\x16\n\x0e\x63\x61use_event_id\x18\x04 \x01(\t\x12\n\n\x02\x61t\x18\x05 \x01(\t\"x\n\x10MembershipExited\x12\x13\n\x0b\x61udience_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x18\n\x10\x61udience_version\x18\x03 \x01(\x03\x12\x16\n\x0e\x63\x61use_event_id\x18\x04 \x01(\t\x12\n\n\x02\x61t\x18\x05 \x01(\t2\xff\x02\n\x0eSegmentService\x12_\n\x0e\x43reateAudience\x12%.cdp.segment.v1.CreateAudienceRequest\x1a&.cdp.segment.v1.CreateAudienceResponse\x12V\n\x0bGetAudience\x12\".cdp.segment.v1.GetAudienceRequest\x1a#.cdp.segment.v1.GetAudienceResponse\x12\\\n\rListAudiences\x12$.cdp.segment.v1.ListAudiencesRequest\x1a%.cdp.segment.v1.ListAudiencesResponse\x12V\n\x0bListMembers\x12\".cdp.segment.v1.ListMembersRequest\x1a#.cdp.segment.v1.ListMembersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x64p/segment/v1/segment.proto\x12\x0e\x63\x64p.segment.v1\"k\n\x0eTraitCondition\x12\r\n\x05trait\x18\x01 \x01(\t\x12\n\n\x02op\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0e\n\x06masked\x18\x05 \x01(\x08\x12\x0e\n\x06\x65rased\x18\x06 \x01(\x08\"2\n\x0e\x45ventCondition\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x11\n\tmin_count\x18\x02 \x01(\x03\"u\n\tCondition\x12/\n\x05trait\x18\x01 \x01(\x0b\x32\x1e.cdp.segment.v1.TraitConditionH\x00\x12/\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x1e.cdp.segment.v1.EventConditionH\x00\x42\x06\n\x04kind\"\xa6\x01\n\x08\x41udience\x12\x13\n\x0b\x61udience_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\nconditions\x18\x03 \x03(\x0b\x32\x19.cdp.segment.v1.Condition\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x12\n\ncreated_by\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x06 \x01(\tJ\x04\x08\x07\x10\x08R\x08\x61rchived\"T\n\x15\x43reateAudienceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\nconditions\x18\x02 \x03(\x0b\x32\x19.cdp.segment.v1.Condition\"D\n\x16\x43reateAudienceResponse\x12*\n\x08\x61udience\x18\x01 \x01(\x0b\x32\x18.cdp.segment.v1.Audience\")\n\x12GetAudienceRequest\x12\x13\n\x0b\x61udience_id\x18\x01 \x01(\t\"A\n\x13GetAudienceResponse\x12*\n\x08\x61udience\x18\x01 \x01(\x0b\x32\x18.cdp.segment.v1.Audience\"\x16\n\x14ListAudiencesRequest\"D\n\x15ListAudiencesResponse\x12+\n\taudiences\x18\x01 \x03(\x0b\x32\x18.cdp.segment.v1.Audience\")\n\x12ListMembersRequest\x12\x13\n\x0b\x61udience_id\x18\x01 \x01(\t\")\n\x13ListMembersResponse\x12\x12\n\nperson_ids\x18\x01 \x03(\t\"Q\n\x0f\x41udienceCreated\x12*\n\x08\x61udience\x18\x01 \x01(\x0b\x32\x18.cdp.segment.v1.Audience\x12\x12\n\ncreated_at\x18\x02 \x01(\t\"y\n\x11MembershipEntered\x12\x13\n\x0b\x61udience_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x18\n\x10\x61udience_version\x18\x03 \x01(\x03\x12\x16\n\x0e\x63\x61use_event_id\x18\x04 \x01(\t\x12\n\n\x02\x61t\x18\x05 \x01(\t\"x\n\x10MembershipExited\x12\x13\n\x0b\x61udience_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x18\n\x10\x61udience_version\x18\x03 \x01(\x03\x12\x16\n\x0e\x63\x61use_event_id\x18\x04 \x01(\t\x12\n\n\x02\x61t\x18\x05 \x01(\t2\xff\x02\n\x0eSegmentService\x12_\n\x0e\x43reateAudience\x12%.cdp.segment.v1.CreateAudienceRequest\x1a&.cdp.segment.v1.CreateAudienceResponse\x12V\n\x0bGetAudience\x12\".cdp.segment.v1.GetAudienceRequest\x1a#.cdp.segment.v1.GetAudienceResponse\x12\\\n\rListAudiences\x12$.cdp.segment.v1.ListAudiencesRequest\x1a%.cdp.segment.v1.ListAudiencesResponse\x12V\n\x0bListMembers\x12\".cdp.segment.v1.ListMembersRequest\x1a#.cdp.segment.v1.ListMembersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,35 +32,35 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cdp.segment.v1.segment_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TRAITCONDITION']._serialized_start=48
-  _globals['_TRAITCONDITION']._serialized_end=106
-  _globals['_EVENTCONDITION']._serialized_start=108
-  _globals['_EVENTCONDITION']._serialized_end=158
-  _globals['_CONDITION']._serialized_start=160
-  _globals['_CONDITION']._serialized_end=277
-  _globals['_AUDIENCE']._serialized_start=280
-  _globals['_AUDIENCE']._serialized_end=446
-  _globals['_CREATEAUDIENCEREQUEST']._serialized_start=448
-  _globals['_CREATEAUDIENCEREQUEST']._serialized_end=532
-  _globals['_CREATEAUDIENCERESPONSE']._serialized_start=534
-  _globals['_CREATEAUDIENCERESPONSE']._serialized_end=602
-  _globals['_GETAUDIENCEREQUEST']._serialized_start=604
-  _globals['_GETAUDIENCEREQUEST']._serialized_end=645
-  _globals['_GETAUDIENCERESPONSE']._serialized_start=647
-  _globals['_GETAUDIENCERESPONSE']._serialized_end=712
-  _globals['_LISTAUDIENCESREQUEST']._serialized_start=714
-  _globals['_LISTAUDIENCESREQUEST']._serialized_end=736
-  _globals['_LISTAUDIENCESRESPONSE']._serialized_start=738
-  _globals['_LISTAUDIENCESRESPONSE']._serialized_end=806
-  _globals['_LISTMEMBERSREQUEST']._serialized_start=808
-  _globals['_LISTMEMBERSREQUEST']._serialized_end=849
-  _globals['_LISTMEMBERSRESPONSE']._serialized_start=851
-  _globals['_LISTMEMBERSRESPONSE']._serialized_end=892
-  _globals['_AUDIENCECREATED']._serialized_start=894
-  _globals['_AUDIENCECREATED']._serialized_end=975
-  _globals['_MEMBERSHIPENTERED']._serialized_start=977
-  _globals['_MEMBERSHIPENTERED']._serialized_end=1098
-  _globals['_MEMBERSHIPEXITED']._serialized_start=1100
-  _globals['_MEMBERSHIPEXITED']._serialized_end=1220
-  _globals['_SEGMENTSERVICE']._serialized_start=1223
-  _globals['_SEGMENTSERVICE']._serialized_end=1606
+  _globals['_TRAITCONDITION']._serialized_end=155
+  _globals['_EVENTCONDITION']._serialized_start=157
+  _globals['_EVENTCONDITION']._serialized_end=207
+  _globals['_CONDITION']._serialized_start=209
+  _globals['_CONDITION']._serialized_end=326
+  _globals['_AUDIENCE']._serialized_start=329
+  _globals['_AUDIENCE']._serialized_end=495
+  _globals['_CREATEAUDIENCEREQUEST']._serialized_start=497
+  _globals['_CREATEAUDIENCEREQUEST']._serialized_end=581
+  _globals['_CREATEAUDIENCERESPONSE']._serialized_start=583
+  _globals['_CREATEAUDIENCERESPONSE']._serialized_end=651
+  _globals['_GETAUDIENCEREQUEST']._serialized_start=653
+  _globals['_GETAUDIENCEREQUEST']._serialized_end=694
+  _globals['_GETAUDIENCERESPONSE']._serialized_start=696
+  _globals['_GETAUDIENCERESPONSE']._serialized_end=761
+  _globals['_LISTAUDIENCESREQUEST']._serialized_start=763
+  _globals['_LISTAUDIENCESREQUEST']._serialized_end=785
+  _globals['_LISTAUDIENCESRESPONSE']._serialized_start=787
+  _globals['_LISTAUDIENCESRESPONSE']._serialized_end=855
+  _globals['_LISTMEMBERSREQUEST']._serialized_start=857
+  _globals['_LISTMEMBERSREQUEST']._serialized_end=898
+  _globals['_LISTMEMBERSRESPONSE']._serialized_start=900
+  _globals['_LISTMEMBERSRESPONSE']._serialized_end=941
+  _globals['_AUDIENCECREATED']._serialized_start=943
+  _globals['_AUDIENCECREATED']._serialized_end=1024
+  _globals['_MEMBERSHIPENTERED']._serialized_start=1026
+  _globals['_MEMBERSHIPENTERED']._serialized_end=1147
+  _globals['_MEMBERSHIPEXITED']._serialized_start=1149
+  _globals['_MEMBERSHIPEXITED']._serialized_end=1269
+  _globals['_SEGMENTSERVICE']._serialized_start=1272
+  _globals['_SEGMENTSERVICE']._serialized_end=1655
 # @@protoc_insertion_point(module_scope)

@@ -7,14 +7,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TraitCondition(_message.Message):
-    __slots__ = ("trait", "op", "value")
+    __slots__ = ("trait", "op", "value", "subject", "masked", "erased")
     TRAIT_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    MASKED_FIELD_NUMBER: _ClassVar[int]
+    ERASED_FIELD_NUMBER: _ClassVar[int]
     trait: str
     op: str
     value: str
-    def __init__(self, trait: _Optional[str] = ..., op: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    subject: str
+    masked: bool
+    erased: bool
+    def __init__(self, trait: _Optional[str] = ..., op: _Optional[str] = ..., value: _Optional[str] = ..., subject: _Optional[str] = ..., masked: _Optional[bool] = ..., erased: _Optional[bool] = ...) -> None: ...
 
 class EventCondition(_message.Message):
     __slots__ = ("event", "min_count")

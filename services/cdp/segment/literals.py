@@ -1,0 +1,162 @@
+"""Personal literals of audience definitions: sealed before a definition is stored, opened in memory
+only to evaluate, and shown in clear only to a caller who may see personal data in clear.
+
+A literal is personal when its condition's trait is (the audience decision's `personal`: the cdp.pii
+classes its refusal uses, of the trait or of a key path in an object literal) or when it is an
+email, whatever the trait. An email, or a phone on a contact trait, is sealed under its
+literal_subject (a keyed hash of the normalised value), which identity destroys when it forgets the
+person who has it; any other personal literal (a name, a city) under the audience's own subject.
+A personal literal must be one string, number or boolean: no one subject could erase every person a
+list or an object might name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from cdp.api.segment.v1 import segment_pb2 as pb
+from cdp.platform.identifiers import normal_email
+from cdp.platform.literals import literal_subject
+from cdp.platform.personal import MASK
+from cdp.platform.vault import Vault
+from cdp.segment import domain
+
+MASKED = orjson.dumps(MASK).decode()
+CONTACT = "pii.contact"  # the class of emails and phones (policies/data/data.json)
+
+
+def key_paths(trait: str, value: Any) -> Iterator[str]:
+    """The dotted paths of the keys of an object literal, at any depth ("contact.email")."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            path = f"{trait}.{key}"
+            yield path
+            yield from key_paths(path, inner)
+    elif isinstance(value, list):
+        for item in value:
+            yield from key_paths(trait, item)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield key
+            yield from _strings(inner)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _is_email(text: str) -> bool:
+    return "@" in text and normal_email(text) is not None
+
+
+def _class_of(trait: str, value: Any, personal: Mapping[str, str]) -> str | None:
+    """The personal class of a condition's trait or of a key path of its literal, if any."""
+    if trait in personal:
+        return personal[trait]
+    return next((personal[p] for p in key_paths(trait, value) if p in personal), None)
+
+
+def context(audience_id: str) -> str:
+    """The event type a literal's token is bound to: it decrypts only in its own audience."""
+    return f"audience:{audience_id}"
+
+
+class Literals:
+    def __init__(self, vault: Vault | None, index_key: bytes | None):
+        self.vault = vault
+        self.index_key = index_key  # for literal subjects; without it every literal is the audience's
+
+    # Storing --------------------------------------------------------------------------------
+
+    def seal(
+        self, audience_id: str, conditions: Sequence[pb.Condition], personal: Mapping[str, str]
+    ) -> list[pb.Condition]:
+        """Copies of the conditions, each personal literal replaced by its token."""
+        out: list[pb.Condition] = []
+        for index, condition in enumerate(conditions):
+            copy = pb.Condition()
+            copy.CopyFrom(condition)
+            out.append(copy)
+            trait = copy.trait
+            if not copy.HasField("trait") or not trait.value:
+                continue
+            value = orjson.loads(trait.value)
+            cls = _class_of(trait.trait, value, personal)
+            if cls is None and not any(_is_email(s) for s in _strings(value)):
+                continue
+            where = f"conditions[{index}].trait.value"
+            if value is None:
+                continue
+            if isinstance(value, dict | list):
+                raise domain.InvalidAudience(
+                    f"{where}: a literal that is or holds personal data must be one string, number or boolean, "
+                    "so that forgetting the person it names can erase it"
+                )
+            if self.vault is None:
+                raise domain.InvalidAudience(f"{where}: is personal, and this segment has no vault to seal it")
+            subject = self._subject(audience_id, trait.trait, cls, value)
+            token = self.vault.encrypt(subject, context(audience_id), trait.trait, orjson.dumps(value).decode())
+            trait.value, trait.subject = orjson.dumps(token).decode(), subject
+        return out
+
+    def _subject(self, audience_id: str, trait: str, cls: str | None, value: Any) -> str:
+        if self.index_key is not None:
+            if isinstance(value, str) and _is_email(value):
+                return literal_subject(self.index_key, "email", value) or context(audience_id)
+            last = trait.rsplit(".", 1)[-1].lower()
+            if cls == CONTACT or "phone" in last or "mobile" in last:
+                phone = literal_subject(self.index_key, "phone", value) if not isinstance(value, bool) else None
+                if phone:
+                    return phone
+        return context(audience_id)
+
+    # Evaluating -----------------------------------------------------------------------------
+
+    def opened(self, definitions: Mapping[str, domain.AudienceDefinition]) -> dict[str, domain.AudienceDefinition]:
+        """The definitions with their literals decrypted (ERASED where the key was destroyed), to
+        evaluate and drop: decrypted literals are never kept."""
+        sealed = [
+            (audience_id, index, condition)
+            for audience_id, definition in definitions.items()
+            for index, condition in enumerate(definition.conditions)
+            if isinstance(condition, domain.TraitCondition) and isinstance(condition.value, domain.Sealed)
+        ]
+        if not sealed:
+            return dict(definitions)
+        values = self._decrypt([(a, c.trait, c.value.subject, c.value.token) for a, _, c in sealed])
+        conditions = {a: list(d.conditions) for a, d in definitions.items()}
+        for (audience_id, index, condition), text in zip(sealed, values, strict=True):
+            value = domain.ERASED if text is None else orjson.loads(text)
+            conditions[audience_id][index] = replace(condition, value=value)
+        return {a: replace(d, conditions=tuple(conditions[a])) for a, d in definitions.items()}
+
+    def _decrypt(self, items: list[tuple[str, str, str, str]]) -> list[str | None]:
+        if self.vault is None:
+            return [None] * len(items)
+        return self.vault.decrypt_many((subject, context(a), trait, token) for a, trait, subject, token in items)
+
+    # Showing --------------------------------------------------------------------------------
+
+    def shown(self, audience: pb.Audience, clear: bool) -> pb.Audience:
+        """A copy to show: personal literals decrypted (clear), else masked; erased ones empty."""
+        out = pb.Audience()
+        out.CopyFrom(audience)
+        sealed = [c.trait for c in out.conditions if c.HasField("trait") and c.trait.subject]
+        texts = self._decrypt([(out.audience_id, t.trait, t.subject, orjson.loads(t.value)) for t in sealed])
+        for trait, text in zip(sealed, texts, strict=True):
+            trait.subject = ""
+            if text is None:
+                trait.value, trait.erased = "", True
+            elif clear:
+                trait.value = text
+            else:
+                trait.value, trait.masked = MASKED, True
+        return out
