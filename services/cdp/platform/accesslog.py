@@ -87,7 +87,7 @@ class AccessLog:
                 caller_kind=caller.kind,
                 roles=list(caller.roles),
                 person_id=read.person_id,
-                fields=list(read.fields),
+                fields=sorted(set(read.fields)),
                 purpose=purpose or purpose_of("", operation),
                 decision_id=decision_id or caller.decision_id,
                 reference=read.reference,
