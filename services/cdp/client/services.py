@@ -294,17 +294,17 @@ class _Profile(_Client):
         return self._unary("GetProfile", request, READ, "profile", **options)
 
     def get_profiles(
-        self, person_ids: Iterable[str], encrypted: bool = False, **options: Unpack[CallOptions]
+        self, person_ids: Iterable[str], encrypted: bool = False, purpose: str = "", **options: Unpack[CallOptions]
     ) -> list[profile_pb2.Profile]:
         """The profiles found among person_ids, in their order. Retried."""
-        request = profile_pb2.GetProfilesRequest(person_ids=list(person_ids), encrypted=encrypted)
+        request = profile_pb2.GetProfilesRequest(person_ids=list(person_ids), encrypted=encrypted, purpose=purpose)
         return self._unary("GetProfiles", request, READ, "profiles", **options)
 
     def list_profiles(
-        self, after_person_id: str = "", limit: int = 0, **options: Unpack[CallOptions]
+        self, after_person_id: str = "", limit: int = 0, purpose: str = "", **options: Unpack[CallOptions]
     ) -> profile_pb2.ListProfilesResponse:
         """One page of profiles after a person id, and next_after (empty at the end). Retried."""
-        request = profile_pb2.ListProfilesRequest(after_person_id=after_person_id, limit=limit)
+        request = profile_pb2.ListProfilesRequest(after_person_id=after_person_id, limit=limit, purpose=purpose)
         return self._unary("ListProfiles", request, READ, **options)
 
     def all_profiles(self, page_size: int = 500, **options: Unpack[CallOptions]) -> Iterator[profile_pb2.Profile]:
