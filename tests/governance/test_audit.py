@@ -336,7 +336,8 @@ def test_verify_passes_live_and_fails_on_an_edited_or_a_missing_record(data_dir,
     assert missing.returncode != 0, missing.stdout
     found = failures(missing)
     assert len(found) == 1, found
-    assert found[0].startswith(f"FAIL activation decision #{deleted.sequence + 1} ")
+    # The next link of the chain: a decision, or a delivery's access record chained between them.
+    assert found[0].startswith("FAIL activation ") and f" #{deleted.sequence + 1} (" in found[0], found
     assert f"expected #{deleted.sequence}; a record before it is missing" in found[0]
 
 

@@ -14,6 +14,7 @@ from cdp.api.activation.v1 import activation_pb2 as pb
 from cdp.api.eventlog.v1 import eventlog_pb2
 from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2
+from cdp.platform.accesslog import AccessLog, Read
 from cdp.platform.auth import Caller
 from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied
@@ -71,9 +72,11 @@ class ActivationApp(EventSourced):
         audiences: AudienceDirectory,
         vault: Vault | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        access: AccessLog | None = None,
     ):
         self.decider = uow.decider
         self.vault = vault
+        self.access = access or AccessLog(uow, uow.decider.service)  # egress is recorded per delivery
         self.segment = segment  # segment's log, as far as activation has followed it
         self.profiles = profiles
         self.audiences = audiences
@@ -245,8 +248,13 @@ class ActivationApp(EventSourced):
 
     def reveal(self, payload: str) -> bytes:
         """The body to send: personal values decrypted; those of forgotten subjects left out."""
+        return self.revealed(payload)[0]
+
+    def revealed(self, payload: str) -> tuple[bytes, list[str]]:
+        """The body to send, and the paths of the personal values it carries in clear."""
         body = orjson.loads(payload)
         traits = body.get("traits", {})
+        fields = []
         for name, value in list(traits.items()):
             if isinstance(value, dict) and SEALED in value:
                 clear = (
@@ -259,7 +267,21 @@ class ActivationApp(EventSourced):
                     body.setdefault("erased", []).append(name)
                 else:
                     traits[name] = orjson.loads(clear)
-        return orjson.dumps(body)
+                    fields.append(f"traits.{name}")
+        return orjson.dumps(body), fields
+
+    async def record_egress(self, delivery: domain.DeliveryState, fields: list[str]) -> None:
+        """A delivery's personal values are a read by its destination, under its purpose and the
+        egress decision the delivery relied on: recorded (per attempt) before they are sent."""
+        destination = self.destinations[delivery.destination_id]
+        reader = Caller(f"destination:{destination.destination_id}", (), "destination")
+        await self.access.record(
+            reader,
+            [Read(delivery.person_id, fields, reference=delivery.delivery_id)],
+            purpose=destination.purpose,
+            operation="deliver",
+            decision_id=delivery.decision_id,
+        )
 
     # Delivery outcomes -------------------------------------------------------------
 

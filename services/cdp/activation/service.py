@@ -18,6 +18,7 @@ def declare(runtime: Runtime) -> Declaration:
         ProfileReader(runtime.channel("profile")),
         AudienceDirectory(runtime.channel("segment")),
         runtime.vault,
+        access=runtime.access,
     )
     sender = WebhookSender()
     worker = DeliveryWorker(app, sender)

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from cdp.activation.application import ActivationApp
 from cdp.api.activation.v1 import activation_pb2 as pb
+from cdp.platform.errors import Unavailable
 from cdp.platform.vault import DecryptError
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,11 @@ class DeliveryWorker:
             destination = self.app.destinations[delivery.destination_id]
             started = time.perf_counter()
             try:
-                ok, status, error = await self.sender.send(destination, self.app.reveal(delivery.payload), delivery_id)
-            except DecryptError as failure:
+                body, fields = self.app.revealed(delivery.payload)
+                if fields:  # the destination reads them: recorded before they leave
+                    await self.app.record_egress(delivery, fields)
+                ok, status, error = await self.sender.send(destination, body, delivery_id)
+            except (DecryptError, Unavailable) as failure:
                 ok, status, error = False, 0, f"{type(failure).__name__}: {failure}"[:500]
             self.outcomes.put_nowait((delivery_id, ok, status, error, (time.perf_counter() - started) * 1000))
 

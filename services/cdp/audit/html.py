@@ -1,10 +1,12 @@
-"""The replay report as one self-contained HTML page, with a chart of decisions and flips over time."""
+"""The replay report as one self-contained HTML page, with a chart of decisions and flips over time,
+and the access log (who read whose personal data in clear, and when)."""
 
 from __future__ import annotations
 
 import json
 from html import escape
 
+from cdp.audit.access import html_section
 from cdp.audit.replay import Report
 
 WIDTH, HEIGHT, PAD = 760, 220, 30
@@ -96,7 +98,19 @@ def diff_section(diffs: list[dict]) -> str:
     return "".join(parts) or "<p>No revision in force was recorded.</p>"
 
 
-def render(report: Report) -> str:
+def access_page(rows: list[dict]) -> str:
+    """The access log alone, as a page."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>cdp access log</title>
+<style>body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; }} table {{ border-collapse: collapse; }}
+td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}</style></head><body>
+<h1>Access log</h1>{html_section(rows)}
+</body></html>
+"""
+
+
+def render(report: Report, access: list[dict] | None = None) -> str:
+    """access: the access log's rows (cdp.audit.access), shown in their own section."""
     data = report.as_dict()
     rows = "".join(
         f"<tr><td>{escape(name)}</td><td>{e['replayed']}</td><td>{e['changed']}</td>"
@@ -129,6 +143,7 @@ pre {{ background: #f6f6f6; padding: 8px; }}
 <h2>Decisions and flips per hour</h2>{chart(data["timeline"])}
 <p><span style="color:#9ab">■</span> decisions <span style="color:#d43">■</span> decisions that would change</p>
 <h2>Examples</h2>{examples or "<p>None changed.</p>"}
+{f"<h2>Access log</h2>{html_section(access)}" if access is not None else ""}
 {f"<h2>Errors</h2><ul>{errors}</ul>" if errors else ""}
 </body></html>
 """

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 DECISIONS = topic_of(decision_pb2.DecisionRecorded)
+ACCESSES = topic_of(decision_pb2.AccessRecorded)
+CHAIN = DECISIONS + ACCESSES  # the links of each service's chain
 REVISIONS = topic_of(decision_pb2.PolicyRevisionActivated)
 WITNESSED = topic_of(ops_pb2.HeadWitnessed)
 
@@ -30,6 +32,22 @@ class Recorded:
     service: str
     position: int  # notification id in the service's log
     record: decision_pb2.DecisionRecorded
+
+
+@dataclass(frozen=True)
+class Link:
+    """A record of a service's chain: a decision record or an access record."""
+
+    service: str
+    position: int
+    record: decision_pb2.DecisionRecorded | decision_pb2.AccessRecorded
+
+    @property
+    def where(self) -> str:
+        r = self.record
+        if isinstance(r, decision_pb2.AccessRecorded):
+            return f"{self.service} access record #{r.sequence} (log position {self.position}, id {r.access_id[:12]})"
+        return f"{self.service} decision #{r.sequence} (log position {self.position}, id {r.decision_id[:12]})"
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,26 @@ def read_decisions(logs: dict[str, EventLogClient], since: str = "") -> list[Rec
             if not since or record.decided_at >= since:
                 out.append(Recorded(service, n.id, record))
     return out
+
+
+def read_chain(logs: dict[str, EventLogClient]) -> list[Link]:
+    """Every link of these services' chains (decision and access records), in log order."""
+    return [
+        Link(
+            service, n.id, cast(decision_pb2.DecisionRecorded | decision_pb2.AccessRecorded, decode(n.topic, n.payload))
+        )
+        for service, log in logs.items()
+        for n in read_log(log, CHAIN)
+    ]
+
+
+def read_accesses(logs: dict[str, EventLogClient]) -> list[Link]:
+    """Every access record of these services, in log order."""
+    return [
+        Link(service, n.id, cast(decision_pb2.AccessRecorded, decode(n.topic, n.payload)))  # ACCESSES
+        for service, log in logs.items()
+        for n in read_log(log, ACCESSES)
+    ]
 
 
 def read_revisions(logs: dict[str, EventLogClient]) -> dict[str, dict[str, str]]:
@@ -139,25 +177,24 @@ def read_links(logs: dict[str, EventLogClient], decision_ids: Collection[str]) -
     return Links(deliveries, events, destinations)
 
 
-def chain_breaks(records: Iterable[Recorded], witnessed: dict[str, tuple[int, str]] | None = None) -> list[str]:
-    """Where a service's decision log was edited or had records removed: each record's hash must
-    match its content, follow the previous record's hash, and the sequence must have no gaps;
-    and each chain must reach the head its witness saw (witnessed: service -> (sequence, hash))."""
-    from cdp.platform.decisions import record_hash
+def chain_breaks(records: Iterable[Recorded | Link], witnessed: dict[str, tuple[int, str]] | None = None) -> list[str]:
+    """Where a service's chain (its decision and access records) was edited or had records removed:
+    each record's hash must match its content, follow the previous record's hash, and the
+    sequence must have no gaps; and each chain must reach the head its witness saw (witnessed:
+    service -> (sequence, hash))."""
+    from cdp.platform.decisions import chain_hash
 
     problems: list[str] = []
     last: dict[str, tuple[int, str]] = {}
     for item in records:
         record = item.record
         sequence, head = last.get(item.service, (0, ""))
-        where = (
-            f"{item.service} decision #{record.sequence} (log position {item.position}, id {record.decision_id[:12]})"
-        )
+        where = Link(item.service, item.position, record).where
         if record.sequence != sequence + 1:
             problems.append(f"{where}: expected #{sequence + 1}; a record before it is missing")
         elif record.prev_hash != head:
             problems.append(f"{where}: does not follow the previous record's hash; the log was altered")
-        if record_hash(record) != record.hash:
+        if chain_hash(record) != record.hash:
             problems.append(f"{where}: its content does not match its hash; the record was edited")
         last[item.service] = (record.sequence, record.hash)
     for service, (sequence, head) in sorted((witnessed or {}).items()):
@@ -196,7 +233,7 @@ def read_witnessed(logs: dict[str, EventLogClient]) -> list[Witnessed]:
 
 
 def head_breaks(
-    records: Iterable[Recorded],
+    records: Iterable[Recorded | Link],
     witnessed: Iterable[Witnessed],
     keys: dict[str, Ed25519PublicKey | None],
 ) -> list[str]:
@@ -205,7 +242,7 @@ def head_breaks(
     written without the key; a chain that ends before a signed head lost its newest records; a
     chain whose record at a signed head's place has another hash was rewritten, even if its
     hashes were recomputed. One failure per service and place the heads were found."""
-    chains: dict[str, dict[int, Recorded]] = {service: {} for service in keys}
+    chains: dict[str, dict[int, Recorded | Link]] = {service: {} for service in keys}
     for item in records:
         chains.setdefault(item.service, {})[item.record.sequence] = item
     problems: list[str] = []
@@ -230,8 +267,8 @@ def head_breaks(
         found = chains[service].get(head.sequence)
         if found is not None and found.record.hash != head.hash:
             problems.append(
-                f"{service} decision #{head.sequence} (log position {found.position}, id "
-                f"{found.record.decision_id[:12]}): not the record witnessed signed in {w.where}; the log was rewritten"
+                f"{Link(found.service, found.position, found.record).where}: not the record witnessed signed "
+                f"in {w.where}; the log was rewritten"
             )
             reported.add((service, w.source))
             continue

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from cdp.audit import html
+from cdp.audit.access import access_rows, since_time, text_lines
 from cdp.audit.evaluate import evaluate_all
 from cdp.audit.identity import GRAPH_MESSAGES, identity_changes
 from cdp.audit.records import (
@@ -17,6 +18,8 @@ from cdp.audit.records import (
     Witnessed,
     chain_breaks,
     head_breaks,
+    read_accesses,
+    read_chain,
     read_decisions,
     read_in_force,
     read_links,
@@ -26,6 +29,7 @@ from cdp.audit.records import (
 from cdp.audit.replay import impact, item_of, policy_diff, replay
 from cdp.cli.client import call, connect, credentials_dir, state_dir
 from cdp.client import EventLogClient
+from cdp.platform.clock import SYSTEM_CLOCK
 from cdp.platform.config import SERVICES
 from cdp.platform.heads import SignedHead, load_head_key
 from cdp.platform.policy import bundle_from_sources, load_bundle
@@ -59,7 +63,9 @@ def audit() -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The candidate policy directory (as policies/: cdp/**.rego and data/*.json).",
 )
-@click.option("--since", default="", help="Only decisions made at or after this time (RFC 3339).")
+@click.option(
+    "--since", default="", help="Only decisions made at or after this time (ISO 8601, or back from now: 1h, 2d)."
+)
 @click.option(
     "--service", "services", multiple=True, type=click.Choice(SERVICES), help="Only these services (repeatable)."
 )
@@ -69,6 +75,7 @@ def replay_command(policies_dir, since, services, json_path, html_path):
     """What would change if DIR had been the policy: per entrypoint, how many would flip; the
     destinations, deliveries, events and persons the flips touch; and how DIR differs from the
     revision in force."""
+    since = _since(since)
     logs = _logs(services)
     records = call(read_decisions, logs, since)
     bundle = load_bundle(policies_dir)
@@ -106,7 +113,8 @@ def replay_command(policies_dir, since, services, json_path, html_path):
         json_path.write_text(json.dumps(data, indent=2))
         click.echo(f"wrote {json_path}")
     if html_path:
-        html_path.write_text(html.render(report))
+        access = access_rows(call(read_accesses, logs), since=since)
+        html_path.write_text(html.render(report, access))
         click.echo(f"wrote {html_path}")
 
 
@@ -181,14 +189,18 @@ def verify_command(services):
         if bundle_from_sources(sources).revision != r
     ]
     report, seconds = _replay_with_progress(records, revisions, "", "verifying")
-    problems = rebuilt + chain_breaks(records) + _head_breaks(records, logs) + report.errors
+    chain = call(read_chain, logs)  # the decision records and access records, as chained
+    problems = rebuilt + chain_breaks(chain) + _head_breaks(chain, logs) + report.errors
     for name, e in report.as_dict()["entrypoints"].items():
         for example in e["examples"]:
             problems.append(
                 f"{example['service']} decision {example['decision_id'][:12]} ({name}): recorded "
                 f"{json.dumps(example['recorded'])[:120]} but its revision now gives {json.dumps(example['now'])[:120]}"
             )
-    click.echo(f"{len(records)} decisions from {len(revisions)} revision(s) re-evaluated in {seconds:.2f}s")
+    click.echo(
+        f"{len(records)} decisions from {len(revisions)} revision(s) re-evaluated in {seconds:.2f}s; "
+        f"{len(chain) - len(records)} access records chained with them"
+    )
     if problems or report.changed:
         for problem in problems:
             click.echo(f"FAIL {problem}", err=True)
@@ -207,3 +219,39 @@ def _head_breaks(records, logs: dict[str, EventLogClient]) -> list[str]:
     ]
     peers = call(read_witnessed, _logs(()) if len(logs) < len(SERVICES) else logs)
     return head_breaks(records, local + peers, keys)
+
+
+def _since(text: str) -> str:
+    try:
+        return since_time(text, SYSTEM_CLOCK.now())
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r}: give an ISO 8601 time (2026-12-01T09:00:00Z) or a span back from now (30m, 1h, 2d)",
+            param_hint="--since",
+        ) from None
+
+
+@audit.command("access")
+@click.option("--person", "person", default="", help="Only reads of this person's data (a person id).")
+@click.option("--caller", "caller", default="", help="Only reads by this caller (a subject, or destination:ID).")
+@click.option("--since", default="", help="Only reads at or after this time (ISO 8601, or back from now: 1h, 2d).")
+@click.option(
+    "--service", "services", multiple=True, type=click.Choice(SERVICES), help="Only these services (repeatable)."
+)
+@click.option("--json", "as_json", is_flag=True, help="The rows as JSON.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write them as HTML.")
+def access_command(person, caller, since, services, as_json, html_path):
+    """Who read whose personal data in clear, and when: one row per read (time, caller, roles,
+    person, service, operation, fields, purpose, and the decision that allowed it)."""
+    if not person and not caller:
+        raise click.UsageError("give --person ID or --caller WHO (or both)")
+    since = _since(since)
+    rows = access_rows(call(read_accesses, _logs(services)), person=person, caller=caller, since=since)
+    if html_path:
+        html_path.write_text(html.access_page(rows))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for line in text_lines(rows):
+        click.echo(line)
+    click.echo(f"{len(rows)} read(s)", err=True)

@@ -347,11 +347,12 @@ def lift_suppression(id_text, reason, subject, roles):
     is_flag=True,
     help="Emails and phones in clear, for a caller whose role may see them (else refused, or their opaque node ids).",
 )
+@click.option("--purpose", default="", help="Why they are read in clear (a short label; the access log records it).")
 @click.option("--page-size", default=1000, show_default=True)
 @with_caller
-def export(out, clear, page_size, subject, roles):
+def export(out, clear, purpose, page_size, subject, roles):
     """Every identifier and its person as CSV: identifier_type, identifier_value, person_id."""
-    rows = connect(subject, roles).identity.identifiers(page_size, clear)
+    rows = connect(subject, roles).identity.identifiers(page_size, clear, purpose)
     # To a file: written beside it and moved into place when whole, so a failed export leaves none.
     partial = out.with_name(out.name + ".partial") if out is not None else None
     stream = partial.open("w", newline="", encoding="utf-8") if partial is not None else sys.stdout

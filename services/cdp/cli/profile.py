@@ -20,9 +20,10 @@ def profile() -> None:
 @click.option("--user-id", default="")
 @click.option("--anonymous-id", default="")
 @click.option("--email", default="")
+@click.option("--purpose", default="", help="Why it is read (a short label; the access log records it).")
 @click.option("--json", "as_json", is_flag=True, help="The whole profile as JSON.")
 @with_caller
-def get(person_id, user_id, anonymous_id, email, as_json, subject, roles):
+def get(person_id, user_id, anonymous_id, email, purpose, as_json, subject, roles):
     """One profile, by person id or any identifier (personal data in clear only where cdp.access allows)."""
     identifier = None
     for kind, value in (("user_id", user_id), ("anonymous_id", anonymous_id), ("email", email.strip().lower())):
@@ -30,7 +31,7 @@ def get(person_id, user_id, anonymous_id, email, as_json, subject, roles):
             identifier = (kind, value)  # the last one given, as before
     if not person_id and not identifier:
         raise click.UsageError("give --person-id, --user-id, --anonymous-id or --email")
-    found = call(connect(subject, roles).profile.get_profile, person_id, identifier)
+    found = call(connect(subject, roles).profile.get_profile, person_id, identifier, purpose)
     if as_json:
         click.echo(json.dumps(json_format.MessageToDict(found), indent=2))
         return

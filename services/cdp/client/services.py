@@ -244,21 +244,27 @@ class _Identity(_Client):
         return self._unary("Train", identity_pb2.TrainRequest(max_pairs=max_pairs), ONCE, **options)
 
     def list_identifiers(
-        self, page_token: str = "", page_size: int = 0, clear_values: bool = False, **options: Unpack[CallOptions]
+        self,
+        page_token: str = "",
+        page_size: int = 0,
+        clear_values: bool = False,
+        purpose: str = "",
+        **options: Unpack[CallOptions],
     ) -> identity_pb2.ListIdentifiersResponse:
         """One page of identifiers with their person, and next_page_token (empty at the end);
-        emails and phones in clear when clear_values and the caller may see them. Retried."""
+        emails and phones in clear when clear_values and the caller may see them (each such read
+        recorded in identity's access log, with purpose). Retried."""
         request = identity_pb2.ListIdentifiersRequest(
-            page_size=page_size, page_token=page_token, clear_values=clear_values
+            page_size=page_size, page_token=page_token, clear_values=clear_values, purpose=purpose
         )
         return self._unary("ListIdentifiers", request, READ, **options)
 
     def identifiers(
-        self, page_size: int = 500, clear_values: bool = False, **options: Unpack[CallOptions]
+        self, page_size: int = 500, clear_values: bool = False, purpose: str = "", **options: Unpack[CallOptions]
     ) -> Iterator[identity_pb2.IdentifierRow]:
         """Every identifier with its person, page after page (each page retried as list_identifiers)."""
         return self._paged(
-            lambda token: self.list_identifiers(token, page_size, clear_values, **options),
+            lambda token: self.list_identifiers(token, page_size, clear_values, purpose, **options),
             lambda page: page.rows,
             lambda page, _: page.next_page_token or None,
             "",
@@ -274,24 +280,31 @@ class _Profile(_Client):
     SERVICE = "cdp.profile.v1.ProfileService"
 
     def get_profile(
-        self, person_id: str = "", identifier: IdentifierLike | None = None, **options: Unpack[CallOptions]
+        self,
+        person_id: str = "",
+        identifier: IdentifierLike | None = None,
+        purpose: str = "",
+        **options: Unpack[CallOptions],
     ) -> profile_pb2.Profile:
-        """One profile, by person id or by an identifier. Retried."""
-        request = profile_pb2.GetProfileRequest(person_id=person_id, identifier=_identifier(identifier))
+        """One profile, by person id or by an identifier; a read in clear is recorded in profile's
+        access log, with purpose (a short label) if given. Retried."""
+        request = profile_pb2.GetProfileRequest(
+            person_id=person_id, identifier=_identifier(identifier), purpose=purpose
+        )
         return self._unary("GetProfile", request, READ, "profile", **options)
 
     def get_profiles(
-        self, person_ids: Iterable[str], encrypted: bool = False, **options: Unpack[CallOptions]
+        self, person_ids: Iterable[str], encrypted: bool = False, purpose: str = "", **options: Unpack[CallOptions]
     ) -> list[profile_pb2.Profile]:
         """The profiles found among person_ids, in their order. Retried."""
-        request = profile_pb2.GetProfilesRequest(person_ids=list(person_ids), encrypted=encrypted)
+        request = profile_pb2.GetProfilesRequest(person_ids=list(person_ids), encrypted=encrypted, purpose=purpose)
         return self._unary("GetProfiles", request, READ, "profiles", **options)
 
     def list_profiles(
-        self, after_person_id: str = "", limit: int = 0, **options: Unpack[CallOptions]
+        self, after_person_id: str = "", limit: int = 0, purpose: str = "", **options: Unpack[CallOptions]
     ) -> profile_pb2.ListProfilesResponse:
         """One page of profiles after a person id, and next_after (empty at the end). Retried."""
-        request = profile_pb2.ListProfilesRequest(after_person_id=after_person_id, limit=limit)
+        request = profile_pb2.ListProfilesRequest(after_person_id=after_person_id, limit=limit, purpose=purpose)
         return self._unary("ListProfiles", request, READ, **options)
 
     def all_profiles(self, page_size: int = 500, **options: Unpack[CallOptions]) -> Iterator[profile_pb2.Profile]:

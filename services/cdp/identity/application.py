@@ -736,17 +736,27 @@ class IdentityApp(EventSourced):
         merges = [cast(pb.PersonsMerged, decode(s.topic, s.state)) for s in stored if s.topic.endswith("PersonsMerged")]
         return pb.DecideReviewResponse(decision_id=decision.id, merges=merges)
 
-    def identifiers_page(self, after: int, size: int, clear: bool) -> tuple[list[pb.IdentifierRow], int]:
-        """Identifiers in first-seen order after position `after`; and the position to go on from (0: done)."""
+    def identifiers_page(
+        self, after: int, size: int, clear: bool
+    ) -> tuple[list[pb.IdentifierRow], int, dict[str, list[str]]]:
+        """Identifiers in first-seen order after position `after`; the position to go on from (0:
+        done); and what the page shows in clear: person -> the identifier types (the access log's)."""
         nodes = list(self.graph.order)[after : after + size]
         rows = []
+        revealed: dict[str, list[str]] = {}
         for node in nodes:
             identifier = translate.identifier_proto(node)
+            person_id = self.graph.person_of.get(node, "")
             if clear and node in self.sealed:
-                identifier = pb.Identifier(type=node[0], value=self._unsealed(node) or "")
-            rows.append(pb.IdentifierRow(identifier=identifier, person_id=self.graph.person_of.get(node, "")))
+                value = self._unsealed(node)
+                identifier = pb.Identifier(type=node[0], value=value or "")
+                if value is not None:
+                    types = revealed.setdefault(person_id, [])
+                    if f"identifiers.{node[0]}" not in types:
+                        types.append(f"identifiers.{node[0]}")
+            rows.append(pb.IdentifierRow(identifier=identifier, person_id=person_id))
         following = after + len(nodes)
-        return rows, following if following < len(self.graph.order) else 0
+        return rows, following if following < len(self.graph.order) else 0, revealed
 
     async def forget(self, person_id: str, requested_by: str) -> tuple[str, int, int, int]:
         """Destroy the keys of every identifier evidenced as the person's, and suppress them; returns

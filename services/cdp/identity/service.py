@@ -19,7 +19,7 @@ def declare(runtime: Runtime) -> Declaration:
         servicers=[
             Servicer(
                 identity_pb2_grpc.add_IdentityServiceServicer_to_server,
-                IdentityServicer(app),
+                IdentityServicer(app, runtime.access),
                 full_name(identity_pb2, "IdentityService"),
             )
         ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cdp.api.identity.v1 import identity_pb2 as pb
 from cdp.api.identity.v1 import identity_pb2_grpc
 from cdp.identity.application import IdentityApp
+from cdp.platform.accesslog import AccessLog, Read, purpose_of
 from cdp.platform.auth import current_caller
 from cdp.platform.errors import InvalidArgument, NotFound
 
@@ -20,8 +21,9 @@ def _identifier(request, name: str = "identifier") -> tuple[str, str] | None:
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, app: IdentityApp):
+    def __init__(self, app: IdentityApp, access: AccessLog):
         self.app = app
+        self.access = access  # where each read in clear is recorded before it is answered
 
     def _person(self, request) -> str:
         return self.app.person_of(request.person_id, _identifier(request))
@@ -97,6 +99,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             raise InvalidArgument("page_token", "not a token this service gave") from None
         if after < 0:
             raise NotFound("page_token: no such page")
-        clear = request.clear_values and current_caller().pii_clear
-        rows, following = self.app.identifiers_page(after, min(request.page_size or 1000, MAX_PAGE), clear)
+        caller = current_caller()
+        purpose = purpose_of(request.purpose, caller.method)
+        clear = request.clear_values and caller.pii_clear
+        rows, following, revealed = self.app.identifiers_page(after, min(request.page_size or 1000, MAX_PAGE), clear)
+        # The page leaves only once each person's identifiers read in clear are recorded.
+        await self.access.record(caller, [Read(p, fields) for p, fields in revealed.items()], purpose=purpose)
         return pb.ListIdentifiersResponse(rows=rows, next_page_token=str(following) if following else "")

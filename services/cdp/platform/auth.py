@@ -37,6 +37,7 @@ class Caller:
     service: str | None = None  # the certificate the call came through, if any
     decision_id: str = ""  # the access decision that admitted the call
     pii_clear: bool = False  # whether that decision lets the caller read personal data in clear
+    method: str = ""  # the RPC admitted (its full name), for the access log
 
     def as_input(self) -> dict[str, Any]:
         return {"subject": self.subject, "kind": self.kind, "roles": list(self.roles)}
@@ -82,7 +83,7 @@ class AuthInterceptor(AioServerInterceptor):
                     trailing_metadata=((DECISION_METADATA, decision_id),),
                 )
             caller = Caller(
-                caller.subject, caller.roles, caller.kind, caller.service, decision_id, bool(rest and rest[0])
+                caller.subject, caller.roles, caller.kind, caller.service, decision_id, bool(rest and rest[0]), method
             )
         _current.set(caller)
 

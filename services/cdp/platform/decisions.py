@@ -4,6 +4,10 @@ Every data-gating decision goes through a Decider: it evaluates the policy (or
 takes the answer from its cache for this revision), and hands back the decision
 with its id. The record of a decision the store does not hold yet is queued and
 written by the caller in the same transaction as whatever relied on it.
+
+The Decider also keeps the service's chain: its decision records and its access records
+(cdp.platform.accesslog: one per read of personal data in clear) are links of one hash chain,
+whose head it signs and witnesses.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -36,6 +40,9 @@ log = logging.getLogger(__name__)
 
 MAX_CACHED = 100_000  # distinct inputs kept per revision; cleared whole when full
 DECISION_TOPIC = decision_pb2.DecisionRecorded.DESCRIPTOR.full_name
+ACCESS_TOPIC = decision_pb2.AccessRecorded.DESCRIPTOR.full_name
+CHAIN_TOPICS = (DECISION_TOPIC, ACCESS_TOPIC)
+ChainRecord = decision_pb2.DecisionRecorded | decision_pb2.AccessRecorded
 
 
 def canonical(value: Any) -> str:
@@ -65,6 +72,38 @@ def record_hash(record: decision_pb2.DecisionRecorded) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
+def access_hash(record: decision_pb2.AccessRecorded) -> str:
+    """The hash of an access record over its content and the previous record's hash (lists as
+    JSON, so no two records share a content)."""
+    content = canonical(
+        [
+            "cdp-access",
+            record.sequence,
+            record.prev_hash,
+            record.access_id,
+            record.at,
+            record.service,
+            record.operation,
+            record.caller,
+            record.caller_kind,
+            list(record.roles),
+            record.person_id,
+            list(record.fields),
+            record.purpose,
+            record.decision_id,
+            record.reference,
+        ]
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def chain_hash(record: ChainRecord) -> str:
+    """The hash a link of a service's chain must carry, whichever kind of record it is."""
+    if isinstance(record, decision_pb2.AccessRecorded):
+        return access_hash(record)
+    return record_hash(record)
+
+
 @dataclass(frozen=True)
 class Decision:
     id: str
@@ -90,10 +129,11 @@ class Decider:
         self._recorded: set[str] = set()
         self._pending: dict[str, decision_pb2.DecisionRecorded] = {}
         self._sequence, self._head = 0, ""  # the chain's last committed record
-        # After take_records(), until committed(): the chain's head then, and the records taken.
-        self._taken: tuple[int, str, list[str]] | None = None
-        self._position = 0  # the last decision record read from the store
-        for n in store.replay([DECISION_TOPIC]):
+        # After take_records(), until committed(): the chain's head then, the decisions taken, and
+        # how many other records (access records) were chained after them.
+        self._taken: tuple[int, str, list[str], int] | None = None
+        self._position = 0  # the last chain record read from the store
+        for n in store.replay(CHAIN_TOPICS):
             self._read(n)
         self.witness = witness
         self.signing_key = signing_key
@@ -103,16 +143,17 @@ class Decider:
         self.activation = self._activation(sources)
 
     def _read(self, notification: Notification) -> None:
-        # Read from the decision topic only: a decision record.
-        record = cast(decision_pb2.DecisionRecorded, decode(notification.topic, notification.state))
-        self._recorded.add(record.decision_id)
+        # Read from the chain's topics only: a decision record or an access record.
+        record = cast(ChainRecord, decode(notification.topic, notification.state))
+        if isinstance(record, decision_pb2.DecisionRecorded):
+            self._recorded.add(record.decision_id)
         if record.sequence > self._sequence:
             self._sequence, self._head = record.sequence, record.hash
         self._position = notification.id
 
     def refresh(self) -> None:
         """Take in the records other processes on this store appended since (replicas)."""
-        while page := self.store.read(self._position, 1000, [DECISION_TOPIC]):
+        while page := self.store.read(self._position, 1000, CHAIN_TOPICS):
             for n in page:
                 self._read(n)
         for decision_id in self._recorded.intersection(self._pending):
@@ -173,35 +214,37 @@ class Decider:
             )
         return decision
 
-    def take_records(self) -> list[StoredEvent]:
-        """The records to append with the caller's events, chained in the order given;
-        call committed() once they are stored, or discard() when they were not."""
+    def take_records(self, chained: Sequence[decision_pb2.AccessRecorded] = ()) -> list[StoredEvent]:
+        """The records to append with the caller's events: the queued decisions, then the chained
+        records given (after the decisions they may point to), in the order given; call
+        committed() once they are stored, or discard() when they were not."""
         sequence, head = self._sequence, self._head
         out = []
-        for record in self._pending.values():
+        records: list[ChainRecord] = [*self._pending.values(), *chained]
+        for record in records:
             sequence += 1
             record.sequence, record.prev_hash = sequence, head
-            record.hash = head = record_hash(record)
+            record.hash = head = chain_hash(record)
             # Keyed by its place in the chain: two processes appending the same place collide.
             out.append(stored(derived_id("decision-record", self.service, str(sequence)), 1, record))
-        self._taken = (sequence, head, list(self._pending))
+        self._taken = (sequence, head, list(self._pending), len(chained))
         return out
 
     def committed(self) -> None:
         if self._taken is None:
             return
-        self._sequence, self._head, taken = self._taken
+        self._sequence, self._head, taken, others = self._taken
         self._taken = None
         # The records are stored: the in-memory chain says so before anything else can fail, or
         # the next take_records() would chain the same records again after them.
         self._recorded.update(taken)
         for decision_id in taken:
             del self._pending[decision_id]
-        if taken and self.signing_key is not None:
+        if (taken or others) and self.signing_key is not None:
             self.signed = sign_head(self.signing_key, self.service, self._sequence, self._head)
             for listener in self.on_head:
                 listener(self.signed)
-        if self.witness and (taken or behind(self.witness)):
+        if self.witness and (taken or others or behind(self.witness)):
             signed = self.signed.as_dict() if self.signed and self.signed.sequence == self._sequence else None
             witness_head(self.witness, self._sequence, self._head, signed)  # logs a failure; never raises
 

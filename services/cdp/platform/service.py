@@ -25,6 +25,7 @@ from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.api.ops.v1 import ops_pb2, ops_pb2_grpc
 from cdp.platform import config as config_module
 from cdp.platform.access import access_control
+from cdp.platform.accesslog import AccessLog
 from cdp.platform.decisions import Decider, open_decider
 from cdp.platform.eventlog import EventLogServicer, GrpcLog, Upstream
 from cdp.platform.files import private_tree, private_umask
@@ -79,6 +80,7 @@ class Runtime:
         self.server = service
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._vault: Vault | None = None
+        self.access = AccessLog(uow, config.service)  # reads of personal data in clear, per read
 
     @property
     def vault(self) -> Vault:

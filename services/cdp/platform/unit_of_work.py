@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
+from cdp.api.policy.v1.decision_pb2 import AccessRecorded
 from cdp.platform.decisions import Decider
 from cdp.platform.store import EventStore, OriginatorId
 
@@ -87,17 +88,23 @@ class UnitOfWork:
             tx.committed = self.commit(tx.events, tracking=tx.tracking)
 
     def commit(
-        self, events: Sequence[StoredEvent] = (), *, tracking: Tracking | None = None, new_only: bool = False
+        self,
+        events: Sequence[StoredEvent] = (),
+        *,
+        tracking: Tracking | None = None,
+        new_only: bool = False,
+        chained: Sequence[AccessRecorded] = (),
     ) -> Committed:
         """Append events, the queued decision records and the position in one transaction.
 
         new_only: events whose originator is stored already are left out (and returned in
         Committed.existing) instead of failing the whole commit: an event id derived from what
         a client sent twice (a retried batch, one messageId sent to two replicas) is stored once.
+        chained: access records, chained after the decision records (cdp.platform.accesslog).
         """
         events = list(events)
         try:
-            committed = self._append(events, tracking, new_only)
+            committed = self._append(events, tracking, new_only, chained)
         except BaseException:
             self.decider.discard()
             self._failed()
@@ -109,10 +116,16 @@ class UnitOfWork:
             listener(events, committed.existing)
         return committed
 
-    def _append(self, events: list[StoredEvent], tracking: Tracking | None, new_only: bool) -> Committed:
+    def _append(
+        self,
+        events: list[StoredEvent],
+        tracking: Tracking | None,
+        new_only: bool,
+        chained: Sequence[AccessRecorded] = (),
+    ) -> Committed:
         existing: set[OriginatorId] = set()
         for _ in range(CHAIN_RETRIES):
-            records = self.decider.take_records()
+            records = self.decider.take_records(chained)
             fresh = [e for e in events if e.originator_id not in existing] if existing else events
             if not fresh and not records and tracking is None:
                 return Committed(None, existing)

@@ -19,7 +19,7 @@ def declare(runtime: Runtime) -> Declaration:
     projection = Projection("profiles", runtime.store, engine, projections.metadata, projections.apply, PUBLISHED)
     projection.catch_up()
     servicer = ProfileServicer(
-        app, projections.ProfileQueries(engine), runtime.vault, lambda: current_caller().pii_clear
+        app, projections.ProfileQueries(engine), runtime.vault, lambda: current_caller().pii_clear, runtime.access
     )
     return Declaration(
         servicers=[

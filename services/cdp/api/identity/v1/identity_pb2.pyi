@@ -313,14 +313,16 @@ class TrainResponse(_message.Message):
     def __init__(self, model_version: _Optional[str] = ..., records: _Optional[int] = ..., candidate_pairs: _Optional[int] = ..., links: _Optional[int] = ..., reviews: _Optional[int] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class ListIdentifiersRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "clear_values")
+    __slots__ = ("page_size", "page_token", "clear_values", "purpose")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     CLEAR_VALUES_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     clear_values: bool
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., clear_values: _Optional[bool] = ...) -> None: ...
+    purpose: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., clear_values: _Optional[bool] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class IdentifierRow(_message.Message):
     __slots__ = ("identifier", "person_id")

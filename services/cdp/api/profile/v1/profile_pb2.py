@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from cdp.api.identity.v1 import identity_pb2 as cdp_dot_identity_dot_v1_dot_identity__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x64p/profile/v1/profile.proto\x12\x0e\x63\x64p.profile.v1\x1a\x1e\x63\x64p/identity/v1/identity.proto\"\x99\x01\n\nTraitValue\x12\r\n\x05value\x18\x01 \x01(\t\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x12\n\nupdated_at\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x12\n\nevent_type\x18\x06 \x01(\t\x12\x0e\n\x06masked\x18\x07 \x01(\x08\x12\x0e\n\x06\x65rased\x18\x08 \x01(\x08\"\x9b\x01\n\x07\x41\x63\x63ount\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x33\n\x06traits\x18\x02 \x03(\x0b\x32#.cdp.profile.v1.Account.TraitsEntry\x1aI\n\x0bTraitsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.cdp.profile.v1.TraitValue:\x02\x38\x01\"\xfd\x02\n\x07Profile\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x33\n\x06traits\x18\x02 \x03(\x0b\x32#.cdp.profile.v1.Profile.TraitsEntry\x12>\n\x0c\x65vent_counts\x18\x03 \x03(\x0b\x32(.cdp.profile.v1.Profile.EventCountsEntry\x12\x12\n\nfirst_seen\x18\x04 \x01(\t\x12\x11\n\tlast_seen\x18\x05 \x01(\t\x12)\n\x08\x61\x63\x63ounts\x18\x06 \x03(\x0b\x32\x17.cdp.profile.v1.Account\x12\x19\n\x11merged_person_ids\x18\x07 \x03(\t\x1aI\n\x0bTraitsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.cdp.profile.v1.TraitValue:\x02\x38\x01\x1a\x32\n\x10\x45ventCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"W\n\x11GetProfileRequest\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12/\n\nidentifier\x18\x02 \x01(\x0b\x32\x1b.cdp.identity.v1.Identifier\">\n\x12GetProfileResponse\x12(\n\x07profile\x18\x01 \x01(\x0b\x32\x17.cdp.profile.v1.Profile\";\n\x12GetProfilesRequest\x12\x12\n\nperson_ids\x18\x01 \x03(\t\x12\x11\n\tencrypted\x18\x02 \x01(\x08\"@\n\x13GetProfilesResponse\x12)\n\x08profiles\x18\x01 \x03(\x0b\x32\x17.cdp.profile.v1.Profile\"=\n\x13ListProfilesRequest\x12\x17\n\x0f\x61\x66ter_person_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"U\n\x14ListProfilesResponse\x12)\n\x08profiles\x18\x01 \x03(\x0b\x32\x17.cdp.profile.v1.Profile\x12\x12\n\nnext_after\x18\x02 \x01(\t\"f\n\x0eProfileChanged\x12(\n\x07profile\x18\x01 \x01(\x0b\x32\x17.cdp.profile.v1.Profile\x12\x16\n\x0e\x63\x61use_event_id\x18\x02 \x01(\t\x12\x12\n\nchanged_at\x18\x03 \x01(\t\"7\n\rProfileMerged\x12\x13\n\x0bsurvivor_id\x18\x01 \x01(\t\x12\x11\n\tmerged_id\x18\x02 \x01(\t\":\n\x0cProfileSplit\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x17\n\x0fpart_person_ids\x18\x02 \x03(\t\"p\n\x0cPartObserved\x12\x10\n\x08key_type\x18\x01 \x01(\t\x12\x11\n\tkey_value\x18\x02 \x01(\t\x12\x11\n\tperson_id\x18\x03 \x01(\t\x12(\n\x07partial\x18\x04 \x01(\x0b\x32\x17.cdp.profile.v1.Profile2\x98\x02\n\x0eProfileService\x12S\n\nGetProfile\x12!.cdp.profile.v1.GetProfileRequest\x1a\".cdp.profile.v1.GetProfileResponse\x12V\n\x0bGetProfiles\x12\".cdp.profile.v1.GetProfilesRequest\x1a#.cdp.profile.v1.GetProfilesResponse\x12Y\n\x0cListProfiles\x12#.cdp.profile.v1.ListProfilesRequest\x1a$.cdp.profile.v1.ListProfilesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x64p/profile/v1/profile.proto\x12\x0e\x63\x64p.profile.v1\x1a\x1e\x63\x64p/identity/v1/identity.proto\"\x99\x01\n\nTraitValue\x12\r\n\x05value\x18\x01 \x01(\t\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x12\n\nupdated_at\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x12\n\nevent_type\x18\x06 \x01(\t\x12\x0e\n\x06masked\x18\x07 \x01(\x08\x12\x0e\n\x06\x65rased\x18\x08 \x01(\x08\"\x9b\x01\n\x07\x41\x63\x63ount\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x33\n\x06traits\x18\x02 \x03(\x0b\x32#.cdp.profile.v1.Account.TraitsEntry\x1aI\n\x0bTraitsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.cdp.profile.v1.TraitValue:\x02\x38\x01\"\xfd\x02\n\x07Profile\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x33\n\x06traits\x18\x02 \x03(\x0b\x32#.cdp.profile.v1.Profile.TraitsEntry\x12>\n\x0c\x65vent_counts\x18\x03 \x03(\x0b\x32(.cdp.profile.v1.Profile.EventCountsEntry\x12\x12\n\nfirst_seen\x18\x04 \x01(\t\x12\x11\n\tlast_seen\x18\x05 \x01(\t\x12)\n\x08\x61\x63\x63ounts\x18\x06 \x03(\x0b\x32\x17.cdp.profile.v1.Account\x12\x19\n\x11merged_person_ids\x18\x07 \x03(\t\x1aI\n\x0bTraitsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.cdp.profile.v1.TraitValue:\x02\x38\x01\x1a\x32\n\x10\x45ventCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"h\n\x11GetProfileRequest\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12/\n\nidentifier\x18\x02 \x01(\x0b\x32\x1b.cdp.identity.v1.Identifier\x12\x0f\n\x07purpose\x18\x03 \x01(\t\">\n\x12GetProfileResponse\x12(\n\x07profile\x18\x01 \x01(\x0b\x32\x17.cdp.profile.v1.Profile\"L\n\x12GetProfilesRequest\x12\x12\n\nperson_ids\x18\x01 \x03(\t\x12\x11\n\tencrypted\x18\x02 \x01(\x08\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"@\n\x13GetProfilesResponse\x12)\n\x08profiles\x18\x01 \x03(\x0b\x32\x17.cdp.profile.v1.Profile\"N\n\x13ListProfilesRequest\x12\x17\n\x0f\x61\x66ter_person_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"U\n\x14ListProfilesResponse\x12)\n\x08profiles\x18\x01 \x03(\x0b\x32\x17.cdp.profile.v1.Profile\x12\x12\n\nnext_after\x18\x02 \x01(\t\"f\n\x0eProfileChanged\x12(\n\x07profile\x18\x01 \x01(\x0b\x32\x17.cdp.profile.v1.Profile\x12\x16\n\x0e\x63\x61use_event_id\x18\x02 \x01(\t\x12\x12\n\nchanged_at\x18\x03 \x01(\t\"7\n\rProfileMerged\x12\x13\n\x0bsurvivor_id\x18\x01 \x01(\t\x12\x11\n\tmerged_id\x18\x02 \x01(\t\":\n\x0cProfileSplit\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x17\n\x0fpart_person_ids\x18\x02 \x03(\t\"p\n\x0cPartObserved\x12\x10\n\x08key_type\x18\x01 \x01(\t\x12\x11\n\tkey_value\x18\x02 \x01(\t\x12\x11\n\tperson_id\x18\x03 \x01(\t\x12(\n\x07partial\x18\x04 \x01(\x0b\x32\x17.cdp.profile.v1.Profile2\x98\x02\n\x0eProfileService\x12S\n\nGetProfile\x12!.cdp.profile.v1.GetProfileRequest\x1a\".cdp.profile.v1.GetProfileResponse\x12V\n\x0bGetProfiles\x12\".cdp.profile.v1.GetProfilesRequest\x1a#.cdp.profile.v1.GetProfilesResponse\x12Y\n\x0cListProfiles\x12#.cdp.profile.v1.ListProfilesRequest\x1a$.cdp.profile.v1.ListProfilesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,25 +51,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROFILE_EVENTCOUNTSENTRY']._serialized_start=726
   _globals['_PROFILE_EVENTCOUNTSENTRY']._serialized_end=776
   _globals['_GETPROFILEREQUEST']._serialized_start=778
-  _globals['_GETPROFILEREQUEST']._serialized_end=865
-  _globals['_GETPROFILERESPONSE']._serialized_start=867
-  _globals['_GETPROFILERESPONSE']._serialized_end=929
-  _globals['_GETPROFILESREQUEST']._serialized_start=931
-  _globals['_GETPROFILESREQUEST']._serialized_end=990
-  _globals['_GETPROFILESRESPONSE']._serialized_start=992
-  _globals['_GETPROFILESRESPONSE']._serialized_end=1056
-  _globals['_LISTPROFILESREQUEST']._serialized_start=1058
-  _globals['_LISTPROFILESREQUEST']._serialized_end=1119
-  _globals['_LISTPROFILESRESPONSE']._serialized_start=1121
-  _globals['_LISTPROFILESRESPONSE']._serialized_end=1206
-  _globals['_PROFILECHANGED']._serialized_start=1208
-  _globals['_PROFILECHANGED']._serialized_end=1310
-  _globals['_PROFILEMERGED']._serialized_start=1312
-  _globals['_PROFILEMERGED']._serialized_end=1367
-  _globals['_PROFILESPLIT']._serialized_start=1369
-  _globals['_PROFILESPLIT']._serialized_end=1427
-  _globals['_PARTOBSERVED']._serialized_start=1429
-  _globals['_PARTOBSERVED']._serialized_end=1541
-  _globals['_PROFILESERVICE']._serialized_start=1544
-  _globals['_PROFILESERVICE']._serialized_end=1824
+  _globals['_GETPROFILEREQUEST']._serialized_end=882
+  _globals['_GETPROFILERESPONSE']._serialized_start=884
+  _globals['_GETPROFILERESPONSE']._serialized_end=946
+  _globals['_GETPROFILESREQUEST']._serialized_start=948
+  _globals['_GETPROFILESREQUEST']._serialized_end=1024
+  _globals['_GETPROFILESRESPONSE']._serialized_start=1026
+  _globals['_GETPROFILESRESPONSE']._serialized_end=1090
+  _globals['_LISTPROFILESREQUEST']._serialized_start=1092
+  _globals['_LISTPROFILESREQUEST']._serialized_end=1170
+  _globals['_LISTPROFILESRESPONSE']._serialized_start=1172
+  _globals['_LISTPROFILESRESPONSE']._serialized_end=1257
+  _globals['_PROFILECHANGED']._serialized_start=1259
+  _globals['_PROFILECHANGED']._serialized_end=1361
+  _globals['_PROFILEMERGED']._serialized_start=1363
+  _globals['_PROFILEMERGED']._serialized_end=1418
+  _globals['_PROFILESPLIT']._serialized_start=1420
+  _globals['_PROFILESPLIT']._serialized_end=1478
+  _globals['_PARTOBSERVED']._serialized_start=1480
+  _globals['_PARTOBSERVED']._serialized_end=1592
+  _globals['_PROFILESERVICE']._serialized_start=1595
+  _globals['_PROFILESERVICE']._serialized_end=1875
 # @@protoc_insertion_point(module_scope)

@@ -75,12 +75,14 @@ class Profile(_message.Message):
     def __init__(self, person_id: _Optional[str] = ..., traits: _Optional[_Mapping[str, TraitValue]] = ..., event_counts: _Optional[_Mapping[str, int]] = ..., first_seen: _Optional[str] = ..., last_seen: _Optional[str] = ..., accounts: _Optional[_Iterable[_Union[Account, _Mapping]]] = ..., merged_person_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetProfileRequest(_message.Message):
-    __slots__ = ("person_id", "identifier")
+    __slots__ = ("person_id", "identifier", "purpose")
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     person_id: str
     identifier: _identity_pb2.Identifier
-    def __init__(self, person_id: _Optional[str] = ..., identifier: _Optional[_Union[_identity_pb2.Identifier, _Mapping]] = ...) -> None: ...
+    purpose: str
+    def __init__(self, person_id: _Optional[str] = ..., identifier: _Optional[_Union[_identity_pb2.Identifier, _Mapping]] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class GetProfileResponse(_message.Message):
     __slots__ = ("profile",)
@@ -89,12 +91,14 @@ class GetProfileResponse(_message.Message):
     def __init__(self, profile: _Optional[_Union[Profile, _Mapping]] = ...) -> None: ...
 
 class GetProfilesRequest(_message.Message):
-    __slots__ = ("person_ids", "encrypted")
+    __slots__ = ("person_ids", "encrypted", "purpose")
     PERSON_IDS_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTED_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     person_ids: _containers.RepeatedScalarFieldContainer[str]
     encrypted: bool
-    def __init__(self, person_ids: _Optional[_Iterable[str]] = ..., encrypted: _Optional[bool] = ...) -> None: ...
+    purpose: str
+    def __init__(self, person_ids: _Optional[_Iterable[str]] = ..., encrypted: _Optional[bool] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class GetProfilesResponse(_message.Message):
     __slots__ = ("profiles",)
@@ -103,12 +107,14 @@ class GetProfilesResponse(_message.Message):
     def __init__(self, profiles: _Optional[_Iterable[_Union[Profile, _Mapping]]] = ...) -> None: ...
 
 class ListProfilesRequest(_message.Message):
-    __slots__ = ("after_person_id", "limit")
+    __slots__ = ("after_person_id", "limit", "purpose")
     AFTER_PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     after_person_id: str
     limit: int
-    def __init__(self, after_person_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    purpose: str
+    def __init__(self, after_person_id: _Optional[str] = ..., limit: _Optional[int] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class ListProfilesResponse(_message.Message):
     __slots__ = ("profiles", "next_after")
