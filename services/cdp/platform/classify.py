@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdp.platform.sealed import Param, params, sealed, unquoted_forms
+from cdp.platform.sealed import Param, params, replace_spans, sealed, unquoted_forms
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +78,17 @@ class ValuePattern:
     name: str
     cls: str
     regex: re.Pattern[str]
-    requires: tuple[str, ...]  # one of these substrings must be in the value
+    requires: frozenset[str]  # one of these characters must be in the value
     min_digits: int
+    min_length: int
     check: Callable[[str], bool] | None
 
-    def matches(self, text: str, digits: int) -> bool:
-        if digits < self.min_digits:
-            return False
-        if self.requires and not any(r in text for r in self.requires):
-            return False
+    def matches(self, text: str) -> bool:
+        """The expression (and check) alone; the pre-checks are ValueRules.match()'s."""
         check = self.check
-        return any(check is None or check(found.group(0)) for found in self.regex.finditer(text))
+        if check is None:
+            return self.regex.search(text) is not None
+        return any(check(found.group(0)) for found in self.regex.finditer(text))
 
 
 class ValueRules:
@@ -116,19 +116,31 @@ class ValueRules:
                     name,
                     str(spec.get("class", "")),
                     regex,
-                    tuple(str(r) for r in ([requires] if isinstance(requires, str) else requires)),
+                    frozenset("".join(str(r) for r in ([requires] if isinstance(requires, str) else requires))),
                     int(spec.get("min_digits", 0)),
+                    int(spec.get("min_length", 0)),
                     check,
                 )
             )
-        self.min_digits = min((p.min_digits for p in self.patterns), default=0)
+        # The pre-checks as plain tuples, so most strings are passed over without a call each.
+        self._checks = [(p.min_length, p.min_digits, p.requires, p) for p in self.patterns]
+        self._shortest = min((p.min_length for p in self.patterns), default=0)
+        self._any_digits = min((p.min_digits for p in self.patterns if not p.requires), default=1 << 30)
+        # A number can match only a pattern that needs no punctuation: with at least this many digits.
+        self._number_digits = max(1, self._any_digits)
 
     def match(self, text: str) -> str:
         """The name of the first pattern the text (or a percent-decoded form of it) matches; ""."""
+        if len(text) < self._shortest:
+            return ""
         for form in unquoted_forms(text) if "%" in text else (text,):
-            digits = len(form) - len(form.translate(_NO_DIGITS))
-            for pattern in self.patterns:
-                if pattern.matches(form, digits):
+            length = len(form)
+            digits = length - len(form.translate(_NO_DIGITS))
+            present = set(form)
+            for min_length, min_digits, requires, pattern in self._checks:
+                if length < min_length or digits < min_digits or (requires and requires.isdisjoint(present)):
+                    continue
+                if pattern.matches(form):
                     return pattern.name
         return ""
 
@@ -141,163 +153,191 @@ class ValueRules:
         if isinstance(value, float) and not value.is_integer():
             return ""
         number = int(value)
-        return self.match(str(number)) if abs(number) >= 10 ** (self.min_digits - 1) else ""
+        return self.match(str(number)) if abs(number) >= 10 ** (self._number_digits - 1) else ""
 
 
 # The walk --------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Container:
-    key: str  # the nearest key of this object ("" for a top-level field's object)
-    qualified: str
-    parent: int  # index of the enclosing object, -1 for none
-    path: str
-
-
-@dataclass(slots=True)
-class Leaf:
-    holder: Any  # the dict or list holding the value
-    slot: Any  # its key or index
-    key: str  # the nearest key: the field name it is sealed under
-    qualified: str
-    container: int
-    path: str
-    alias: str = ""  # an external id's type, classified as a name too
-    params: list[Param] = field(default_factory=list)
+#
+# Two passes over the call, each cheap: names() collects the names the decision is asked about
+# (whole objects' keys at once); targets() then visits each value once with the verdict in hand,
+# making an object only for a value to seal.
 
 
 @dataclass
-class Walk:
-    """Everything of one call the classification needs, collected in one pass."""
+class Names:
+    """The names of one call that cdp.pii is asked about."""
 
     names: set[str] = field(default_factory=set)
     qualified: set[str] = field(default_factory=set)
-    containers: list[Container] = field(default_factory=list)
-    leaves: list[Leaf] = field(default_factory=list)
+    params: dict[str, list[Param]] = field(default_factory=dict)  # strings holding query parameters
 
 
-def walk(fields: dict[str, dict[str, Any]]) -> Walk:
-    found = Walk()
+def names(fields: dict[str, Any]) -> Names:
+    found = Names()
     for top in TOP_LEVEL:
         value = fields.get(top)
         if isinstance(value, dict) and value:
-            _object(found, value, top, top, -1, top)
+            _names_of_object(found, value, top)
     return found
 
 
-def _object(found: Walk, obj: dict[str, Any], key: str, qualified: str, parent: int, path: str) -> None:
-    index = len(found.containers)
-    found.containers.append(Container(key, qualified, parent, path))
+def _names_of_object(found: Names, obj: dict[str, Any], key: str) -> None:
+    found.names.update(obj)
+    found.qualified.update([f"{key}.{name}" for name in obj])
     for name, value in obj.items():
-        if not isinstance(name, str):
-            continue
-        found.names.add(name)
-        q = f"{key}.{name}"
-        found.qualified.add(q)
-        child_path = f"{path}.{name}"
-        if name == EXTERNAL_IDS and isinstance(value, list) and path == "context":
-            _external_ids(found, value, index, child_path)
-        else:
-            _value(found, obj, name, value, name, q, index, child_path)
+        if isinstance(value, str):
+            if "=" in value and value not in found.params:
+                _params_of(found, value)
+        elif isinstance(value, dict):
+            _names_of_object(found, value, name)
+        elif isinstance(value, list):
+            _names_of_list(found, value, name)
+            if name == EXTERNAL_IDS and key == "context":
+                # An external id {"id": ..., "type": "email"} is classified by its type too.
+                found.names.update(e["type"] for e in value if isinstance(e, dict) and isinstance(e.get("type"), str))
 
 
-def _value(found: Walk, holder: Any, slot: Any, value: Any, key: str, q: str, container: int, path: str) -> None:
-    if isinstance(value, dict):
-        _object(found, value, key, q, container, path)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _value(found, value, i, item, key, q, container, f"{path}[{i}]")
-    elif value is not None:
-        leaf = Leaf(holder, slot, key, q, container, path)
-        if isinstance(value, str) and not sealed(value):
-            leaf.params = params(value)
-            found.names.update(p.name for p in leaf.params)
-        found.leaves.append(leaf)
+def _names_of_list(found: Names, items: list[Any], key: str) -> None:
+    for item in items:
+        if isinstance(item, str):
+            if "=" in item and item not in found.params:
+                _params_of(found, item)
+        elif isinstance(item, dict):
+            _names_of_object(found, item, key)
+        elif isinstance(item, list):
+            _names_of_list(found, item, key)
 
 
-def _external_ids(found: Walk, entries: list[Any], container: int, path: str) -> None:
-    # An external id {"id": ..., "type": "email"} is classified by its type as well as its key.
-    for i, entry in enumerate(entries):
-        entry_path = f"{path}[{i}]"
-        if not isinstance(entry, dict):
-            _value(found, entries, i, entry, EXTERNAL_IDS, f"context.{EXTERNAL_IDS}", container, entry_path)
-            continue
-        before = len(found.leaves)
-        _object(found, entry, EXTERNAL_IDS, f"context.{EXTERNAL_IDS}", container, entry_path)
-        kind = entry.get("type")
-        if isinstance(kind, str) and kind:
-            found.names.add(kind)
-            for leaf in found.leaves[before:]:
-                if leaf.holder is entry and leaf.slot == "id":
-                    leaf.alias = kind
+def _params_of(found: Names, text: str) -> None:
+    parsed = params(text) if not sealed(text) else []
+    found.params[text] = parsed
+    found.names.update(p.name for p in parsed)
+    found.names.discard("")
 
 
 @dataclass(frozen=True)
 class NameVerdict:
-    """What the cdp.pii decision says of a walk's names."""
+    """What the cdp.pii decision says of a call's names."""
 
     personal: frozenset[str]
     personal_qualified: frozenset[str]
     not_personal_qualified: frozenset[str]
+    # The keys some qualified name ends in: only those need their qualified name looked up.
+    qualified_keys: frozenset[str] = frozenset()
 
-    def personal_name(self, key: str, qualified: str) -> bool:
-        if qualified in self.personal_qualified:
-            return True
-        if qualified in self.not_personal_qualified:
-            return False
+    @classmethod
+    def of(cls, result: dict[str, Any]) -> NameVerdict:
+        personal_qualified = frozenset(result.get("personal_qualified", ()))
+        not_personal_qualified = frozenset(result.get("not_personal_qualified", ()))
+        keys = frozenset(q.rsplit(".", 1)[-1] for q in personal_qualified | not_personal_qualified)
+        return cls(frozenset(result.get("personal", ())), personal_qualified, not_personal_qualified, keys)
+
+    def personal_name(self, key: str, parent: str) -> bool:
+        if key in self.qualified_keys:
+            qualified = f"{parent}.{key}"
+            if qualified in self.personal_qualified:
+                return True
+            if qualified in self.not_personal_qualified:
+                return False
         return key in self.personal
 
 
-@dataclass
+@dataclass(slots=True)
 class Target:
-    """A value to seal: a whole leaf, or parameters of a string leaf in place."""
+    """A value to seal: a whole value, or parameters of a string in place."""
 
-    leaf: Leaf
-    whole: bool
-    params: list[Param] = field(default_factory=list)
+    holder: Any  # the dict or list holding the value
+    slot: Any  # its key or index
+    key: str  # the nearest key: the field name it is sealed under
+    path: str
+    params: list[Param] | None = None  # None: the whole value
 
 
-def targets(found: Walk, verdict: NameVerdict, rules: ValueRules) -> tuple[list[Target], list[str]]:
-    """The values of a walk to seal, and the paths of values sealed already."""
-    inherited = [False] * len(found.containers)
-    for i, c in enumerate(found.containers):
-        inherited[i] = (c.parent >= 0 and inherited[c.parent]) or (
-            c.parent >= 0 and verdict.personal_name(c.key, c.qualified)
-        )
-    out: list[Target] = []
-    already: list[str] = []
-    for leaf in found.leaves:
-        value = leaf.holder[leaf.slot]
-        if sealed(value):
-            already.append(leaf.path)
-            continue
-        if (
-            inherited[leaf.container]
-            or verdict.personal_name(leaf.key, leaf.qualified)
-            or (leaf.alias and leaf.alias in verdict.personal)
-        ):
-            out.append(Target(leaf, True))
-            continue
-        if leaf.params:
-            personal: list[Param] = []
-            for p in leaf.params:
-                if sealed(p.value):
-                    already.append(f"{leaf.path}{p.marker}{p.name}")
-                elif p.value and (p.name in verdict.personal or rules.match(p.value)):
-                    personal.append(p)
-            rest = _without(value, personal) if personal else value
-            if rules.match(rest):
-                out.append(Target(leaf, True))
+def _path(base: str, slot: Any) -> str:
+    return f"{base}[{slot}]" if isinstance(slot, int) else f"{base}.{slot}"
+
+
+class _Visit:
+    def __init__(self, found: Names, verdict: NameVerdict, rules: ValueRules):
+        self.found, self.verdict, self.rules = found, verdict, rules
+        self.out: list[Target] = []
+        self.already: list[str] = []
+
+    def object(self, obj: dict[str, Any], key: str, path: str, personal: bool) -> None:
+        personal_name = self.verdict.personal_name
+        for name, value in obj.items():
+            if value is None:
+                continue
+            inner = personal or personal_name(name, key)
+            if not inner and name == EXTERNAL_IDS and key == "context" and isinstance(value, list):
+                self.external_ids(value, f"{path}.{name}")
+            else:
+                self.value(obj, name, value, name, path, inner)
+
+    def value(self, holder: Any, slot: Any, value: Any, key: str, base: str, personal: bool) -> None:
+        """One value, holder[slot]; base: the path of its holder."""
+        if isinstance(value, str):
+            if sealed(value):
+                self.already.append(_path(base, slot))
             elif personal:
-                out.append(Target(leaf, False, personal))
-            continue
-        if rules.match_value(value):
-            out.append(Target(leaf, True))
-    return out, already
+                self.out.append(Target(holder, slot, key, _path(base, slot)))
+            else:
+                self.string(holder, slot, value, key, base)
+        elif isinstance(value, dict):
+            self.object(value, key, _path(base, slot), personal)
+        elif isinstance(value, list):
+            path = _path(base, slot)
+            for i, item in enumerate(value):
+                if item is not None:
+                    self.value(value, i, item, key, path, personal)
+        elif personal or self.rules.match_value(value):  # booleans only by name
+            self.out.append(Target(holder, slot, key, _path(base, slot)))
+
+    def string(self, holder: Any, slot: Any, text: str, key: str, base: str) -> None:
+        found = self.found.params.get(text) if "=" in text else None
+        if not found:
+            if text and self.rules.match(text):
+                self.out.append(Target(holder, slot, key, _path(base, slot)))
+            return
+        path = _path(base, slot)
+        personal: list[Param] = []
+        for p in found:
+            if sealed(p.value):
+                self.already.append(f"{path}{p.marker}{p.name}")
+            elif p.value and (p.name in self.verdict.personal or self.rules.match(p.value)):
+                personal.append(p)
+        rest = _without(text, personal) if personal else text
+        if self.rules.match(rest):
+            self.out.append(Target(holder, slot, key, path))  # e.g. an email in a URL's path
+        elif personal:
+            self.out.append(Target(holder, slot, key, path, personal))
+
+    def external_ids(self, entries: list[Any], path: str) -> None:
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                if entry is not None:
+                    self.value(entries, i, entry, EXTERNAL_IDS, path, False)
+                continue
+            kind = entry.get("type")
+            by_type = isinstance(kind, str) and kind in self.verdict.personal
+            entry_path = f"{path}[{i}]"
+            for name, value in entry.items():
+                personal = self.verdict.personal_name(name, EXTERNAL_IDS) or (by_type and name == "id")
+                if value is not None:
+                    self.value(entry, name, value, name, entry_path, personal)
+
+
+def targets(
+    fields: dict[str, Any], found: Names, verdict: NameVerdict, rules: ValueRules
+) -> tuple[list[Target], list[str]]:
+    """The values of a call to seal, and the paths of its values sealed already."""
+    visit = _Visit(found, verdict, rules)
+    for top in TOP_LEVEL:
+        value = fields.get(top)
+        if isinstance(value, dict) and value:
+            visit.object(value, top, top, False)
+    return visit.out, visit.already
 
 
 def _without(text: str, personal: Iterable[Param]) -> str:
-    from cdp.platform.sealed import replace_spans
-
     return replace_spans(text, [(p.start, p.end, "") for p in personal])

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cdp.api.common.v1 import event_pb2
-from cdp.platform.classify import NameVerdict, ValueRules, Walk, targets, walk
+from cdp.platform.classify import Names, NameVerdict, ValueRules, names, targets
 from cdp.platform.decisions import Decider
 from cdp.platform.sealed import ERASED, encode_token, param_field, replace_spans, replace_tokens, tokens_in
 from cdp.platform.vault import Vault, is_token
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 PII_DECISION = "data.cdp.pii.decision"
 JSON_FIELDS = ("properties", "traits", "context")
 MASK = "***"
+MAX_VERDICTS = 100_000  # distinct name sets remembered; cleared whole when full
 
 
 def subject_of(user_id: str, anonymous_id: str) -> str:
@@ -48,15 +49,29 @@ class PersonalData:
         self.vault = vault
         self.decider = decider
         self._rules: tuple[str, ValueRules] | None = None  # compiled for one policy revision
+        self._verdicts: dict[tuple[str, frozenset[str], frozenset[str]], tuple[NameVerdict, ValueRules, str]] = {}
 
-    def _decide(self, event_type: str, found: Walk) -> tuple[Any, str]:
-        fields, qualified = sorted(found.names), sorted(found.qualified)
-        decision = self.decider.decide(
-            PII_DECISION,
-            {"event_type": event_type, "fields": fields, "qualified": qualified},
-            key=(event_type, *fields, "\x00", *qualified),
-        )
-        return decision.result, decision.id
+    def _decide(self, event_type: str, found: Names) -> tuple[NameVerdict, ValueRules, str]:
+        """The verdict on a call's names (one recorded decision per distinct event type and name
+        set, remembered here so the hot path neither sorts nor evaluates), its value rules and the
+        decision's id."""
+        key = (event_type, frozenset(found.names), frozenset(found.qualified))
+        known = self._verdicts.get(key)
+        if known is None:
+            fields, qualified = sorted(found.names), sorted(found.qualified)
+            decision = self.decider.decide(
+                PII_DECISION,
+                {"event_type": event_type, "fields": fields, "qualified": qualified},
+                key=(event_type, *fields, "\x00", *qualified),
+            )
+            if len(self._verdicts) >= MAX_VERDICTS:
+                self._verdicts.clear()
+            known = self._verdicts[key] = (
+                NameVerdict.of(decision.result),
+                self.value_rules(decision.result),
+                decision.id,
+            )
+        return known
 
     def value_rules(self, result: dict[str, Any]) -> ValueRules:
         """The value patterns a cdp.pii decision carries, compiled once per policy revision."""
@@ -67,9 +82,8 @@ class PersonalData:
 
     def personal(self, event_type: str, names: Iterable[str]) -> tuple[frozenset[str], str]:
         """Which of these field names are personal data, and the id of the decision that said so."""
-        found = Walk(names=set(names))
-        result, decision_id = self._decide(event_type, found)
-        return frozenset(result.get("personal", ())), decision_id
+        verdict, _, decision_id = self._decide(event_type, Names(names=set(names)))
+        return verdict.personal, decision_id
 
     def protect(self, event: event_pb2.Event, fields: dict[str, dict[str, Any]] | None = None) -> tuple[str, list[str]]:
         """Encrypt the personal values of a call (an Event message) in place, at any depth.
@@ -82,42 +96,34 @@ class PersonalData:
         """
         if fields is None:
             fields = {name: _object(getattr(event, name)) for name in JSON_FIELDS}
-        found = walk(fields)
+        found = names(fields)
         if not found.names:
             return "", []
-        result, decision_id = self._decide(event.type, found)
-        verdict = NameVerdict(
-            frozenset(result.get("personal", ())),
-            frozenset(result.get("personal_qualified", ())),
-            frozenset(result.get("not_personal_qualified", ())),
-        )
-        chosen, paths = targets(found, verdict, self.value_rules(result))
+        verdict, rules, decision_id = self._decide(event.type, found)
+        chosen, paths = targets(fields, found, verdict, rules)
         if not chosen:
             return decision_id, sorted(paths)
         subject = subject_of(event.user_id, event.anonymous_id)
         items: list[tuple[str, str, str, str]] = []
-        for target in chosen:
-            leaf = target.leaf
-            if target.whole:
-                items.append((subject, event.type, leaf.key, orjson.dumps(leaf.holder[leaf.slot]).decode()))
+        for t in chosen:
+            if t.params is None:
+                items.append((subject, event.type, t.key, orjson.dumps(t.holder[t.slot]).decode()))
             else:
-                text = leaf.holder[leaf.slot]
+                text = t.holder[t.slot]
                 items += [
-                    (subject, event.type, param_field(leaf.key, p.marker, p.name), orjson.dumps(p.raw(text)).decode())
-                    for p in target.params
+                    (subject, event.type, param_field(t.key, p.marker, p.name), orjson.dumps(p.raw(text)).decode())
+                    for p in t.params
                 ]
         tokens = iter(self.vault.encrypt_many(items))
-        for target in chosen:
-            leaf = target.leaf
-            if target.whole:
-                leaf.holder[leaf.slot] = next(tokens)
-                paths.append(leaf.path)
+        for t in chosen:
+            if t.params is None:
+                t.holder[t.slot] = next(tokens)
+                paths.append(t.path)
             else:
-                text = leaf.holder[leaf.slot]
-                spans = [(p.start, p.end, encode_token(next(tokens))) for p in target.params]
-                leaf.holder[leaf.slot] = replace_spans(text, spans)
-                paths += [f"{leaf.path}{p.marker}{p.name}" for p in target.params]
-        for top in dict.fromkeys(t.leaf.path.split(".", 1)[0].split("[", 1)[0] for t in chosen):
+                text = t.holder[t.slot]
+                t.holder[t.slot] = replace_spans(text, [(p.start, p.end, encode_token(next(tokens))) for p in t.params])
+                paths += [f"{t.path}{p.marker}{p.name}" for p in t.params]
+        for top in dict.fromkeys(t.path.split(".", 1)[0] for t in chosen):
             setattr(event, top, orjson.dumps(fields[top]).decode())
         return decision_id, sorted(paths)
 
