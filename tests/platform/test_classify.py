@@ -220,3 +220,10 @@ def test_one_recorded_decision_per_name_set(personal):
     records = personal.decider.take_records()
     assert len(records) == 2, "one record per distinct name set, whatever the values"
     assert not any(EMAIL.encode() in r.state for r in records), "names are recorded, never values"
+
+
+def test_a_personal_value_as_a_parameter_name_is_never_a_decision_input(personal):
+    _, paths, stored = protected(personal, properties={"url": f"https://x.io/?{EMAIL}=1&utm=x"})
+    assert paths == ["properties.url"] and sealed(stored["properties"]["url"])
+    records = personal.decider.take_records()
+    assert records and not any(b"ada.deep" in r.state for r in records)

@@ -208,11 +208,15 @@ def _names_of_list(found: Names, items: list[Any], key: str) -> None:
             _names_of_list(found, item, key)
 
 
+# A parameter name the policy is asked about. Any other (an email as a name: "?ada@x.io=1") is not
+# written into a recorded decision's input; the string is then sealed whole, by its value.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,100}")
+
+
 def _params_of(found: Names, text: str) -> None:
     parsed = params(text) if not sealed(text) else []
     found.params[text] = parsed
-    found.names.update(p.name for p in parsed)
-    found.names.discard("")
+    found.names.update(p.name for p in parsed if _PLAIN_NAME.fullmatch(p.name))
 
 
 @dataclass(frozen=True)
