@@ -80,11 +80,6 @@ class PersonalData:
             self._rules = (revision, ValueRules(result.get("value_patterns") or {}))
         return self._rules[1]
 
-    def personal(self, event_type: str, names: Iterable[str]) -> tuple[frozenset[str], str]:
-        """Which of these field names are personal data, and the id of the decision that said so."""
-        verdict, _, decision_id = self._decide(event_type, Names(names=set(names)))
-        return verdict.personal, decision_id
-
     def protect(self, event: event_pb2.Event, fields: dict[str, dict[str, Any]] | None = None) -> tuple[str, list[str]]:
         """Encrypt the personal values of a call (an Event message) in place, at any depth.
 
