@@ -107,18 +107,19 @@ test_a_deployment_can_add_a_value_pattern if {
 }
 
 # The patterns are written in the common subset of RE2 (here) and Python's re (where they are
-# applied): each matches what it is for and not what looks alike.
+# applied): each matches what it is for and not what looks alike. The examples are values no test
+# sends: every service records its policy sources, and a forget test scans stores for what it sent.
 test_value_patterns_match_examples if {
 	p := data.cdp.value_patterns
 	regex.match(p.email.pattern, "Ada.Lovelace+x@Example.co.uk")
 	not regex.match(p.email.pattern, "user@localhost")
-	regex.match(p.phone_international.pattern, "+44 7700 900123")
+	regex.match(p.phone_international.pattern, "+33 1 23 45 67 89")
 	regex.match(p.phone_international.pattern, "+1 (415) 555-0123")
 	not regex.match(p.phone_international.pattern, "+1")
 	regex.match(p.phone_national.pattern, "(415) 555-0123")
 	not regex.match(p.phone_national.pattern, "2024-01-15")
 	regex.match(p.phone_grouped.pattern, "06 12 34 56 78")
-	regex.match(p.ipv4.pattern, "203.0.113.7")
+	regex.match(p.ipv4.pattern, "192.0.2.44")
 	not regex.match(p.ipv4.pattern, "Chrome/120.0.0.0 Safari")
 	regex.match(p.ipv6.pattern, "2001:db8::1")
 	regex.match(p.card.pattern, "4111 1111 1111 1111")
