@@ -123,7 +123,7 @@ class ValueRules:
                 )
             )
         # The pre-checks as plain tuples, so most strings are passed over without a call each.
-        self._checks = [(p.min_length, p.min_digits, p.requires, p) for p in self.patterns]
+        self._checks = [(p.min_length, p.min_digits, tuple(sorted(p.requires)), p) for p in self.patterns]
         self._shortest = min((p.min_length for p in self.patterns), default=0)
         self._any_digits = min((p.min_digits for p in self.patterns if not p.requires), default=1 << 30)
         # A number can match only a pattern that needs no punctuation: with at least this many digits.
@@ -136,10 +136,15 @@ class ValueRules:
         for form in unquoted_forms(text) if "%" in text else (text,):
             length = len(form)
             digits = length - len(form.translate(_NO_DIGITS))
-            present = set(form)
             for min_length, min_digits, requires, pattern in self._checks:
-                if length < min_length or digits < min_digits or (requires and requires.isdisjoint(present)):
+                if length < min_length or digits < min_digits:
                     continue
+                if requires:
+                    for c in requires:
+                        if c in form:
+                            break
+                    else:
+                        continue
                 if pattern.matches(form):
                     return pattern.name
         return ""
