@@ -35,6 +35,19 @@ def test_a_newly_personal_field_flips_from_allow_to_deny_and_back():
     assert flipped(PII, after, before) == [("clear:total", False, True)]
 
 
+def test_a_field_newly_personal_at_depth_or_by_value_flips():
+    before = {"personal": [], "personal_qualified": [], "value_patterns": {"email": {"pattern": "@"}}}
+    after = {"personal": [], "personal_qualified": ["device.id"], "value_patterns": {"email": {"pattern": "@"}}}
+    assert flipped(PII, before, after) == [("clear:device.id", True, False)]
+    more = {**before, "value_patterns": {"email": {"pattern": "@"}, "card": {"pattern": "[0-9]{16}"}}}
+    assert flipped(PII, before, more) == [("clear-value:card:[0-9]{16}", True, False)]
+    changed = {**before, "value_patterns": {"email": {"pattern": "@x"}}}
+    assert flipped(PII, before, changed) == [
+        ("clear-value:email:@", False, True),
+        ("clear-value:email:@x", True, False),
+    ]
+
+
 def test_a_newly_withheld_trait_flips_whether_or_not_it_was_listed_before():
     before = {"allowed": ["email", "plan"], "withheld": [], "reasons": {}}
     after = {"allowed": ["plan"], "withheld": ["email"], "reasons": {"email": "class pii.contact not allowed"}}

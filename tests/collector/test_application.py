@@ -147,3 +147,37 @@ def test_a_source_stored_with_its_key_in_clear_still_authenticates(config):
             collector.source_for("k" * 31)
     finally:
         store.close()
+
+
+def test_a_held_call_is_checked_and_released_with_its_values_at_depth_in_clear_to_the_plan(collector):
+    key = collector.create_source("web", server_side=True).write_key
+    # The plan looks inside a sealed nested value and a sealed URL parameter: it must see them in clear.
+    email_schema = {"type": "string", "pattern": "^[^@]+@example[.]com$"}
+    strict = {
+        "events": {
+            "Viewed": {
+                "type": "object",
+                "required": ["page"],
+                "properties": {
+                    "contact": {"type": "object", "properties": {"email": email_schema}},
+                    "url": {"type": "string", "pattern": "[?]email=ada%40example[.]com&"},
+                },
+            }
+        }
+    }
+    collector.publish_plan("shop", json.dumps(strict))
+    collector.assign_plan("web", "shop", "quarantine")
+    sent = {"contact": {"email": "ada@example.com"}, "url": "https://x.io/?email=ada%40example.com&utm=1"}
+    assert collector.ingest(key, [viewed("m1", **sent)]).accepted == 1
+    (held,) = collector.list_quarantine("web", 10)
+    assert "ada" not in held.event.properties, "held calls are sealed too"
+    assert collector.release_quarantine("web") == (0, 1)  # no page yet: still held
+    strict["events"]["Viewed"]["required"] = []
+    collector.publish_plan("shop", json.dumps(strict))
+    assert collector.release_quarantine("web") == (1, 0), "the plan saw the values in clear, and they pass"
+    [released] = [
+        pb.EventAccepted.FromString(n.state)
+        for n in collector.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])
+    ]
+    assert released.encrypted_fields == ["properties.contact.email", "properties.url?email"]
+    assert "ada" not in released.event.properties

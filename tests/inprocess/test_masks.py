@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -26,5 +27,70 @@ def test_a_marketer_cannot_read_a_masked_email_through_audiences(tmp_path):
             # A caller who may see it in clear may target it.
             created = await h.segment.create_audience("Ada", [trait_condition("email", "eq", "ada@x.io")], ADMIN)
             assert created.audience_id
+
+    asyncio.run(scenario())
+
+
+def test_nested_personal_traits_are_masked_revealed_erased_and_withheld_at_every_depth(tmp_path):
+    from cdp.api.activation.v1 import activation_pb2
+    from cdp.profile.views import present
+
+    email, street = "ada.nested@x.io", "1 Deep Street"
+    traits = {
+        "plan": "pro",
+        "contact": {"email": email, "channel": "sms"},
+        "addresses": [{"street": street}],
+        "account": {"owner": {"street": street}, "tier": "gold"},  # a personal value under plain names
+        "landing": f"https://x.io/?email={email}&utm=spring",
+        "note": f"write to {email}",  # personal by value only
+    }
+
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            await h.ingest(key, [event("identify", "n1", "2026-11-30T10:00:00Z", user_id="u1", traits=traits)])
+            await h.settle()
+            person = h.identity.resolve("user_id", "u1")
+            [stored] = h.profile.snapshots([person])
+            # An analyst or marketer (no clear personal data) sees every nested value masked.
+            masked = present(stored, False, h.vault)
+            shown = {name: json.loads(t.value) for name, t in masked.traits.items()}
+            assert shown == {
+                "plan": "pro",
+                "contact": {"email": "***", "channel": "sms"},
+                "addresses": [{"street": "***"}],
+                "account": {"owner": {"street": "***"}, "tier": "gold"},
+                "landing": "https://x.io/?email=***&utm=spring",
+                "note": "***",
+            }
+            assert masked.traits["contact"].masked and not masked.traits["plan"].masked
+            # An admin sees them in clear, the URL byte for byte.
+            clear = present(stored, True, h.vault)
+            assert {name: json.loads(t.value) for name, t in clear.traits.items()} == traits
+
+            # Marketing may receive contact data, not addresses; a value personal by value alone
+            # goes to no purpose.
+            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            await h.settle()
+            request = activation_pb2.CreateDestinationRequest(
+                name="Hook", url="http://hooks.example/m", purpose="marketing", audience_ids=[audience.audience_id]
+            )
+            await h.activation.create_destination(request, ADMIN)
+            await h.settle()
+            (sent,) = h.destination.received
+            body = sent["body"]
+            assert body["traits"]["contact"] == {"email": email, "channel": "sms"}
+            assert body["traits"]["landing"] == f"https://x.io/?email={email}&utm=spring"
+            assert body["traits"]["account"] == {"owner": {"street": None}, "tier": "gold"}, "taken out at depth"
+            assert "account.street" in body["withheld"]
+            assert "addresses" not in body["traits"] and "note" not in body["traits"], "withheld whole"
+            assert street not in json.dumps(body) and {"addresses", "note"} <= set(body["withheld"])
+
+            # After forget, nested values read as erased.
+            await h.identity.forget(person, "privacy@example.com")
+            [after] = h.profile.snapshots([person])
+            erased = {name: json.loads(t.value) for name, t in present(after, True, h.vault).traits.items()}
+            assert erased["contact"] == {"email": None, "channel": "sms"}
+            assert erased["landing"] == "https://x.io/?email=&utm=spring"
 
     asyncio.run(scenario())

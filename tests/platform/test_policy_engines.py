@@ -38,6 +38,7 @@ CASES = [
     (PII, {"event_type": "track", "fields": ["religion", "revenue", "ip", "dob"]}),
     (PII, {"event_type": "track", "fields": []}),
     (PII, {"event_type": "track"}),
+    (PII, {"event_type": "track", "fields": ["id", "name"], "qualified": ["device.id", "library.name"]}),
     (EGRESS, egress("analytics", ["email", "plan", "first_name", "revenue", "religion"])),
     (EGRESS, egress("marketing", ["email", "last_name", "street", "plan"])),
     (EGRESS, egress("support", ["city", "ip", "phone", "health_condition"])),
@@ -75,7 +76,10 @@ def test_backends_agree(embedded, opa, entrypoint, input):
 
 
 def test_decisions_have_the_agreed_shapes(embedded):
-    assert embedded.evaluate(PII, CASES[0][1]) == {"personal": ["First-Name", "Mobile Phone", "email"]}
+    pii = embedded.evaluate(PII, CASES[0][1])
+    assert set(pii) == {"personal", "personal_qualified", "not_personal_qualified", "value_patterns"}
+    assert pii["personal"] == ["First-Name", "Mobile Phone", "email"]
+    assert pii["value_patterns"]["email"]["class"] == "pii.contact"
     assert embedded.evaluate(EGRESS, egress("analytics", ["email", "plan"])) == {
         "allowed": ["plan"],
         "withheld": ["email"],

@@ -28,11 +28,48 @@ classes[f] := cls if {
 
 # Identifying data (pii.*) and special-category data (sensitive.*) are both personal: leaving a
 # person's religion or health in clear would survive a forget.
+is_personal(cls) if startswith(cls, "pii.")
+
+is_personal(cls) if startswith(cls, "sensitive.")
+
 personal contains f if {
 	some f, cls in classes
-	some prefix in ["pii.", "sensitive."]
-	startswith(cls, prefix)
+	is_personal(cls)
 }
 
-# Always defined: no fields gives an empty list.
-decision := {"personal": sort(personal)}
+# Names at depth come qualified by the key of the object holding them too ("device.id",
+# "library.name"). A qualified name is classed only where data.cdp.classification lists it, and
+# then its class wins over the key's own either way: context.device.id is personal though "id" is
+# not, context.library.name is not though "name" is.
+qualified_normalised := {f: strings.replace_n({"-": "_", " ": "_"}, lower(f)) | some f in input.qualified; is_string(f)}
+
+qualified_classes[f] := cls if {
+	some f, n in qualified_normalised
+	cls := data.cdp.classification[n]
+}
+
+personal_qualified contains f if {
+	some f, cls in qualified_classes
+	is_personal(cls)
+}
+
+not_personal_qualified contains f if {
+	some f, cls in qualified_classes
+	not is_personal(cls)
+}
+
+# Values are personal by what they look like too (an email under a name nobody listed): the
+# patterns of personal classes, applied by the caller to every value (regular expressions in the
+# common subset of RE2 and Python's re; see data.cdp.value_patterns for their fields).
+value_patterns[name] := p if {
+	some name, p in data.cdp.value_patterns
+	is_personal(p.class)
+}
+
+# Always defined: no fields gives empty lists.
+decision := {
+	"personal": sort(personal),
+	"personal_qualified": sort(personal_qualified),
+	"not_personal_qualified": sort(not_personal_qualified),
+	"value_patterns": value_patterns,
+}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import orjson
 from eventsourcing.persistence import StoredEvent
@@ -20,7 +20,9 @@ from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied
 from cdp.platform.eventlog import Upstream
 from cdp.platform.ids import derived_id
+from cdp.platform.personal import PII_DECISION
 from cdp.platform.published import decode, stored, topic_of
+from cdp.platform.sealed import ERASED, class_name, holds_tokens, replace_tokens, tokens_in
 from cdp.platform.state import EventSourced
 from cdp.platform.store import OriginatorId
 from cdp.platform.unit_of_work import UnitOfWork
@@ -34,19 +36,55 @@ AUDIENCE_DECISION = "data.cdp.audience.decision"
 
 
 def sealed_traits(profile: profile_pb2.Profile) -> dict:
-    """A profile's traits for a payload: personal ones stay sealed (token, subject, call type)."""
+    """A profile's traits for a payload: personal ones stay sealed (token, subject, call type), and
+    so do traits holding personal values at depth (the value with its tokens, subject, call type)."""
     out = {}
     for name, trait in profile.traits.items():
         if trait.erased:
             continue
         value = orjson.loads(trait.value)
-        out[name] = (
-            {SEALED: value, "subject": trait.subject, "event_type": trait.event_type} if is_token(value) else value
-        )
+        if is_token(value):
+            out[name] = {SEALED: value, "subject": trait.subject, "event_type": trait.event_type}
+        elif holds_tokens(trait.value) and any(True for _ in tokens_in(value, name)):
+            out[name] = {NESTED: value, "subject": trait.subject, "event_type": trait.event_type}
+        else:
+            out[name] = value
     return out
 
 
 SEALED = "$pii"  # a personal value in a stored payload, decrypted only when it is sent
+NESTED = "$pii_nested"  # a value holding personal values at depth, each decrypted only when sent
+
+
+def sealed_names(traits: dict) -> tuple[set[str], set[str]]:
+    """The names of a payload's sealed traits, and the class names of the values sealed at depth
+    (a nested value's key; a URL parameter's own name)."""
+    top: set[str] = set()
+    nested: set[str] = set()
+    for name, value in traits.items():
+        if isinstance(value, dict) and SEALED in value:
+            top.add(name)
+        elif isinstance(value, dict) and NESTED in value:
+            nested.update(class_name(field) for field, _ in tokens_in(value[NESTED], name))
+    return top, nested
+
+
+def withhold_nested(traits: dict, withheld: set[str]) -> list[str]:
+    """Take out of the traits the values sealed at depth whose class names are withheld (they
+    become null; a URL parameter empty); returns where, as trait.field."""
+    taken: list[str] = []
+    for name, value in traits.items():
+        if not (isinstance(value, dict) and NESTED in value):
+            continue
+
+        def keep(field: str, token: str, name: str = name) -> Any:
+            if class_name(field) in withheld:
+                taken.append(f"{name}.{field}")
+                return ERASED
+            return token
+
+        value[NESTED] = replace_tokens(value[NESTED], name, keep)
+    return sorted(set(taken))
 
 
 class ProfileReader(Protocol):
@@ -187,7 +225,9 @@ class ActivationApp(EventSourced):
         for n, message, destination in wanted:
             profile = profiles.get(message.person_id)
             traits = sealed_traits(profile) if profile else {}
-            names = sorted(traits)
+            top_sealed, nested = sealed_names(traits)
+            # Values sealed at depth are decided by their class names as well as the traits by theirs.
+            names = sorted(set(traits) | nested)
             decision = self.decider.decide(
                 EGRESS_DECISION,
                 {
@@ -201,6 +241,13 @@ class ActivationApp(EventSourced):
                 key=(destination.destination_id, destination.type, destination.purpose, *names),
             )
             allowed, withheld = list(decision.result.get("allowed", [])), list(decision.result.get("withheld", []))
+            by_value = self._personal_by_value(top_sealed | nested)
+            if by_value:
+                # Sealed, yet personal by no name policy classes: personal by value, a class no
+                # purpose can be shown to allow, so it never leaves.
+                allowed = [n for n in allowed if n not in by_value]
+                withheld = sorted(set(withheld) | (by_value & top_sealed))
+            withheld += withhold_nested(traits, set(withheld) | by_value)
             action = "entered" if isinstance(message, segment_pb2.MembershipEntered) else "exited"
             delivery_id = str(
                 derived_id("delivery", destination.destination_id, n.originator_id, str(n.originator_version))
@@ -234,6 +281,16 @@ class ActivationApp(EventSourced):
             events.append(stored(uuid.UUID(delivery_id), 1, scheduled))
         return events
 
+    def _personal_by_value(self, sealed: set[str]) -> set[str]:
+        """Of these sealed names, those cdp.pii does not name personal (sealed for their value)."""
+        if not sealed:
+            return set()
+        fields = sorted(sealed)
+        decision = self.decider.decide(
+            PII_DECISION, {"event_type": "", "fields": fields, "qualified": []}, key=("", *fields, "\x00")
+        )
+        return sealed - set(decision.result.get("personal", ()))
+
     def _announce(self, events: Sequence[StoredEvent], existing: set[OriginatorId]) -> None:
         """Hand each committed delivery to the delivery worker (never one that may not be stored)."""
         for event in events:
@@ -256,7 +313,9 @@ class ActivationApp(EventSourced):
         traits = body.get("traits", {})
         fields = []
         for name, value in list(traits.items()):
-            if isinstance(value, dict) and SEALED in value:
+            if isinstance(value, dict) and NESTED in value:
+                traits[name] = self._reveal_nested(name, value, body)
+            elif isinstance(value, dict) and SEALED in value:
                 clear = (
                     self.vault.decrypt(value["subject"], value["event_type"], name, value[SEALED])
                     if self.vault
@@ -282,6 +341,20 @@ class ActivationApp(EventSourced):
             operation="deliver",
             decision_id=delivery.decision_id,
         )
+
+    def _reveal_nested(self, name: str, sealed: dict, body: dict) -> Any:
+        found = list(tokens_in(sealed[NESTED], name))
+        texts = (
+            self.vault.decrypt_many((sealed["subject"], sealed["event_type"], f, t) for f, t in found)
+            if self.vault
+            else [None] * len(found)
+        )
+        clear = {
+            token: ERASED if text is None else orjson.loads(text) for (_, token), text in zip(found, texts, strict=True)
+        }
+        if any(v is ERASED for v in clear.values()):
+            body.setdefault("erased", []).append(name)
+        return replace_tokens(sealed[NESTED], name, lambda _field, token: clear[token])
 
     # Delivery outcomes -------------------------------------------------------------
 

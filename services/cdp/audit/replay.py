@@ -43,6 +43,11 @@ def verdicts(entrypoint: str, result: Any) -> dict[str, bool]:
         out[f"collect:{name}"] = False
     for name in result.get("personal", []):
         out[f"clear:{name}"] = False  # a personal field may not be kept in clear
+    for name in result.get("personal_qualified", []):
+        out[f"clear:{name}"] = False  # so may a field at depth, by its qualified name
+    for name, pattern in (result.get("value_patterns") or {}).items():
+        # A value matching it may not be kept in clear; a pattern changed is two flips.
+        out[f"clear-value:{name}:{pattern.get('pattern', '') if isinstance(pattern, dict) else ''}"] = False
     return out
 
 

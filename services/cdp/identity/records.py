@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from cdp.platform.identifiers import Reveal
+from cdp.platform.identifiers import Reveal, revealed
 
 
 def _object(text: str) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def record_fields(event, paths: Iterable[str], reveal: Reveal) -> dict[str, str]
     traits.update(_object(event.traits))
     wanted = list(paths)
     tops = {p.split(".", 1)[0] for p in wanted}
-    clear = {name: reveal(event.type, name, value) for name, value in traits.items() if name in tops}
+    clear = {name: revealed(event.type, name, value, reveal) for name, value in traits.items() if name in tops}
     out: dict[str, str] = {}
     for path in wanted:
         value: Any = clear

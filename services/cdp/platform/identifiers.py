@@ -2,7 +2,9 @@
 id, an email and a phone among its traits, and its context.externalIds.
 
 Identity links them; the collector checks them against the suppressed. Personal values are stored
-as tokens, so a reader passes `reveal` to decrypt them (None when the value was erased).
+as tokens, at any depth (an email trait holding a list, an external id's id), so a reader passes
+`reveal` to decrypt one token under its field name (None when the value was erased); the tokens
+inside a value are found by the rule of cdp.platform.sealed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import orjson
 
 from cdp.api.common.v1 import event_pb2
+from cdp.platform.sealed import ERASED, replace_tokens, tokens_in
 
 Reveal = Callable[[str, str, Any], Any]  # (event type, field name, stored value) -> value in clear
 _TYPE = re.compile(r"[^a-z0-9_]+")
@@ -61,6 +64,18 @@ def normal_phone(value: object) -> str | None:
     return ("+" if text.strip().startswith("+") else "") + digits
 
 
+def revealed(event_type: str, field: str, value: Any, reveal: Reveal) -> Any:
+    """A stored value with each token in it (at any depth, inside URLs) in clear; erased ones None."""
+    if not any(True for _ in tokens_in(value, field)):
+        return value
+
+    def open_(name: str, token: str) -> Any:
+        clear = reveal(event_type, name, token)
+        return ERASED if clear is None else clear
+
+    return replace_tokens(value, field, open_)
+
+
 def _personal(kind: str, value: Any) -> str | None:
     return normal_email(value) if kind == "email" else normal_phone(value)
 
@@ -84,7 +99,7 @@ def call_identifiers(event: event_pb2.Event, reveal: Reveal) -> list[tuple[str, 
     for event_type, traits in holders:
         for kind in _PERSONAL_TRAITS:
             if kind in traits:
-                value = _personal(kind, reveal(event_type, kind, traits[kind]))
+                value = _personal(kind, revealed(event_type, kind, traits[kind], reveal))
                 if value:
                     found.append((kind, value))
     external = context.get("externalIds")
@@ -92,7 +107,7 @@ def call_identifiers(event: event_pb2.Event, reveal: Reveal) -> list[tuple[str, 
         for entry in external:
             if not isinstance(entry, dict):
                 continue
-            kind, value = type_name(entry.get("type", "")), _text(entry.get("id"))
+            kind, value = type_name(entry.get("type", "")), _text(revealed(event.type, "id", entry.get("id"), reveal))
             if not kind or value is None:
                 continue
             if kind in _PERSONAL_TRAITS:

@@ -1,9 +1,11 @@
 """Personal data in events: which fields are personal (cdp.pii), encrypted before anything is stored.
 
-A call's personal values are encrypted under its subject (the user id, else the anonymous id) with
-the call type and the field name as context. The value stays where it was (properties, traits,
-context.traits, context.ip), replaced by its token; everything downstream copies tokens, and only
-a reader that policy allows decrypts them. Forgetting destroys the subject's key.
+A call's personal values, at any depth of its properties, traits and context and inside its URLs
+(cdp.platform.classify finds them), are encrypted under its subject (the user id, else the
+anonymous id) with the call type and the field name as context (cdp.platform.sealed has the rule).
+Each value stays where it was, replaced by its token, so the payload keeps its shape; everything
+downstream copies tokens, and only a reader that policy allows decrypts them. Forgetting destroys
+the subject's key.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cdp.api.common.v1 import event_pb2
+from cdp.platform.classify import Names, NameVerdict, ValueRules, names, targets
 from cdp.platform.decisions import Decider
+from cdp.platform.sealed import ERASED, encode_token, param_field, replace_spans, replace_tokens, tokens_in
 from cdp.platform.vault import Vault, is_token
 
 if TYPE_CHECKING:
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
 PII_DECISION = "data.cdp.pii.decision"
 JSON_FIELDS = ("properties", "traits", "context")
 MASK = "***"
+MAX_VERDICTS = 100_000  # distinct name sets remembered; cleared whole when full
 
 
 def subject_of(user_id: str, anonymous_id: str) -> str:
@@ -39,72 +44,91 @@ def _object(text: str) -> dict[str, Any]:
     return value
 
 
-def _sealable(value: Any) -> bool:
-    return value is not None and not is_token(value)
-
-
 class PersonalData:
     def __init__(self, vault: Vault, decider: Decider):
         self.vault = vault
         self.decider = decider
+        self._rules: tuple[str, ValueRules] | None = None  # compiled for one policy revision
+        self._verdicts: dict[tuple[str, frozenset[str], frozenset[str]], tuple[NameVerdict, ValueRules, str]] = {}
 
-    def personal(self, event_type: str, names: Iterable[str]) -> tuple[frozenset[str], str]:
-        """Which of these field names are personal data, and the id of the decision that said so."""
-        fields = sorted(set(names))
-        decision = self.decider.decide(
-            PII_DECISION, {"event_type": event_type, "fields": fields}, key=(event_type, *fields)
-        )
-        return frozenset(decision.result.get("personal", ())), decision.id
+    def _decide(self, event_type: str, found: Names) -> tuple[NameVerdict, ValueRules, str]:
+        """The verdict on a call's names (one recorded decision per distinct event type and name
+        set, remembered here so the hot path neither sorts nor evaluates), its value rules and the
+        decision's id."""
+        key = (event_type, frozenset(found.names), frozenset(found.qualified))
+        known = self._verdicts.get(key)
+        if known is None:
+            fields, qualified = sorted(found.names), sorted(found.qualified)
+            decision = self.decider.decide(
+                PII_DECISION,
+                {"event_type": event_type, "fields": fields, "qualified": qualified},
+                key=(event_type, *fields, "\x00", *qualified),
+            )
+            if len(self._verdicts) >= MAX_VERDICTS:
+                self._verdicts.clear()
+            known = self._verdicts[key] = (
+                NameVerdict.of(decision.result),
+                self.value_rules(decision.result),
+                decision.id,
+            )
+        return known
+
+    def value_rules(self, result: dict[str, Any]) -> ValueRules:
+        """The value patterns a cdp.pii decision carries, compiled once per policy revision."""
+        revision = self.decider.revision
+        if self._rules is None or self._rules[0] != revision:
+            self._rules = (revision, ValueRules(result.get("value_patterns") or {}))
+        return self._rules[1]
 
     def protect(self, event: event_pb2.Event, fields: dict[str, dict[str, Any]] | None = None) -> tuple[str, list[str]]:
-        """Encrypt the personal values of a call (an Event message) in place.
+        """Encrypt the personal values of a call (an Event message) in place, at any depth.
 
         fields: the call's properties, traits and context, decoded already (they are changed in
         place too); without it they are decoded here. Only a field that changed is serialised
-        again. Returns the pii decision id and the encrypted fields (as paths, e.g. traits.email).
+        again. Returns the pii decision id and the paths of the call's sealed values (those sealed
+        now and any sealed before, e.g. traits.email, properties.contact.phone,
+        context.page.url?email; see cdp.platform.sealed for the field name each is sealed under).
         """
         if fields is None:
             fields = {name: _object(getattr(event, name)) for name in JSON_FIELDS}
-        properties, traits, context = fields["properties"], fields["traits"], fields["context"]
-        raw_context_traits = context.get("traits")
-        context_traits: dict[str, Any] = raw_context_traits if isinstance(raw_context_traits, dict) else {}
-        names = [*properties, *traits, *context_traits, *(["ip"] if "ip" in context else [])]
-        if not names:
+        found = names(fields)
+        if not found.names:
             return "", []
-        personal, decision_id = self.personal(event.type, names)
-        if not personal:
-            return decision_id, []
-        # (path label, the top-level field it lives in, the dict holding it, name)
-        targets = [
-            (label, top, holder, name)
-            for label, top, holder in (
-                ("properties", "properties", properties),
-                ("traits", "traits", traits),
-                ("context.traits", "context", context_traits),
-            )
-            for name in holder
-            if name in personal and _sealable(holder[name])
-        ]
-        if "ip" in personal and isinstance(context.get("ip"), str) and not is_token(context["ip"]):
-            targets.append(("context", "context", context, "ip"))
-        if not targets:
-            return decision_id, []
+        verdict, rules, decision_id = self._decide(event.type, found)
+        chosen, paths = targets(fields, found, verdict, rules)
+        if not chosen:
+            return decision_id, sorted(paths)
         subject = subject_of(event.user_id, event.anonymous_id)
-        tokens = self.vault.encrypt_many(
-            (subject, event.type, name, orjson.dumps(holder[name]).decode()) for _, _, holder, name in targets
-        )
-        for (_, _, holder, name), token in zip(targets, tokens, strict=True):
-            holder[name] = token
-        for top in dict.fromkeys(top for _, top, _, _ in targets):
+        items: list[tuple[str, str, str, str]] = []
+        for t in chosen:
+            if t.params is None:
+                items.append((subject, event.type, t.key, orjson.dumps(t.holder[t.slot]).decode()))
+            else:
+                text = t.holder[t.slot]
+                items += [
+                    (subject, event.type, param_field(t.key, p.marker, p.name), orjson.dumps(p.raw(text)).decode())
+                    for p in t.params
+                ]
+        tokens = iter(self.vault.encrypt_many(items))
+        for t in chosen:
+            if t.params is None:
+                t.holder[t.slot] = next(tokens)
+                paths.append(t.path)
+            else:
+                text = t.holder[t.slot]
+                t.holder[t.slot] = replace_spans(text, [(p.start, p.end, encode_token(next(tokens))) for p in t.params])
+                paths += [f"{t.path}{p.marker}{p.name}" for p in t.params]
+        for top in dict.fromkeys(t.path.split(".", 1)[0] for t in chosen):
             setattr(event, top, orjson.dumps(fields[top]).decode())
-        return decision_id, sorted(f"{label}.{name}" for label, _, _, name in targets)
+        return decision_id, sorted(paths)
 
     def reveal(self, subject: str, event_type: str, name: str, value: Any) -> tuple[Any, bool]:
-        """A stored value in clear: (value, erased). Values that are not tokens pass as they are."""
-        if not is_token(value):
-            return value, False
-        text = self.vault.decrypt(subject, event_type, name, value)
-        return (None, True) if text is None else (orjson.loads(text), False)
+        """A stored value in clear, tokens at any depth decrypted: (value, erased). A value that
+        holds no token passes as it is; a token whose key is gone is erased (None inside a value)."""
+        if is_token(value):
+            text = self.vault.decrypt(subject, event_type, name, value)
+            return (None, True) if text is None else (orjson.loads(text), False)
+        return reveal_tree(self.vault, subject, event_type, name, value), False
 
     def reveal_object(self, subject: str, event_type: str, values: dict[str, Any]) -> dict[str, Any]:
         """A dict of stored values in clear; erased values are left out."""
@@ -114,6 +138,19 @@ class PersonalData:
             if not erased:
                 out[name] = clear
         return out
+
+
+def reveal_tree(vault: Vault, subject: str, event_type: str, field: str, value: Any, erased: Any = None) -> Any:
+    """A stored value with every token in it decrypted (one vault call for all); tokens whose key
+    is gone become `erased` (and an empty parameter inside a URL)."""
+    found = list(tokens_in(value, field))
+    if not found:
+        return value
+    texts = vault.decrypt_many((subject, event_type, name, token) for name, token in found)
+    clear = {
+        token: (ERASED if text is None else orjson.loads(text)) for (_, token), text in zip(found, texts, strict=True)
+    }
+    return replace_tokens(value, field, lambda _name, token: clear[token], erased)
 
 
 def open_vault(config: ServiceConfig) -> Vault:
