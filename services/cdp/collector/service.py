@@ -14,7 +14,7 @@ from cdp.platform.vault import load_master_key
 
 
 async def declare(runtime: Runtime) -> Declaration:
-    suppressions = Suppressions(load_master_key(runtime.config.credentials_path), GrpcLog(runtime.channel("identity")))
+    suppressions = Suppressions(load_master_key(runtime.config.store), GrpcLog(runtime.channel("identity")))
     collector = Collector(runtime.uow, PersonalData(runtime.vault, runtime.decider), suppressions=suppressions)
     declaration = Declaration(
         servicers=[
