@@ -17,6 +17,7 @@ def declare(runtime: Runtime) -> Declaration:
     collector = runtime.upstream(UPSTREAM, TOPICS_FOLLOWED)
     app = IdentityApp(runtime.uow, runtime.vault, load_master_key(runtime.config.store), collector)
     # Identity forgets people, so it rotates: soon after each forget, and on the schedule.
+    runtime.vault.first_kek()  # made here, where the key directory is writable, before others need it
     rotator = KeyRotator(runtime.vault, runtime.config.key_rotation_interval_s)
     runtime.vault.on_destroy.append(rotator.request)
     return Declaration(
