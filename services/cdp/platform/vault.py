@@ -313,19 +313,34 @@ class KeyTable:
         re-wrapped meanwhile is left as it is. Returns how many were re-wrapped."""
         if not rows:
             return 0
-        statement = (
-            data_keys.update()
-            .where(
-                data_keys.c.key_id == sa.bindparam("b_key_id"),
-                data_keys.c.kek_version == sa.bindparam("b_old"),
-                data_keys.c.destroyed.is_(False),
+        if self.sqlite:  # in-process: a statement a key costs no round trip
+            statement = (
+                data_keys.update()
+                .where(
+                    data_keys.c.key_id == sa.bindparam("b_key_id"),
+                    data_keys.c.kek_version == sa.bindparam("b_old"),
+                    data_keys.c.destroyed.is_(False),
+                )
+                .values(wrapped_key=sa.bindparam("b_wrapped"), kek_version=version)
             )
-            .values(wrapped_key=sa.bindparam("b_wrapped"), kek_version=version)
+            params = [{"b_key_id": r.key_id, "b_old": r.kek_version, "b_wrapped": w} for r, w in rows]
+            with self.engine.begin() as conn:
+                return int(conn.execute(statement, params).rowcount)
+        # PostgreSQL: one statement a batch, the rows as arrays, not a round trip a key.
+        by_arrays = sa.text(
+            "UPDATE data_keys AS d SET wrapped_key = v.wrapped, kek_version = :version "
+            "FROM unnest(CAST(:key_ids AS text[]), CAST(:olds AS integer[]), CAST(:wrapped AS bytea[])) "
+            "AS v(key_id, old, wrapped) "
+            "WHERE d.key_id = v.key_id AND d.kek_version = v.old AND NOT d.destroyed"
         )
-        params = [{"b_key_id": r.key_id, "b_old": r.kek_version, "b_wrapped": w} for r, w in rows]
+        arrays: dict[str, object] = {
+            "version": version,
+            "key_ids": [r.key_id for r, _ in rows],
+            "olds": [r.kek_version for r, _ in rows],
+            "wrapped": [w for _, w in rows],
+        }
         with self.engine.begin() as conn:
-            result = conn.execute(statement, params)
-        return max(result.rowcount, 0) if result.rowcount is not None else len(rows)
+            return int(conn.execute(by_arrays, arrays).rowcount)
 
     def mark_rotated(self) -> None:
         with self.engine.begin() as conn:
