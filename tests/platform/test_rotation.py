@@ -3,6 +3,7 @@ rotated so that a copy of the key table from before a forget no longer unwraps a
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -13,10 +14,11 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
+from cdp.platform import rotation as rotation_module
 from cdp.platform import vault as vault_module
 from cdp.platform.config import StoreConfig
 from cdp.platform.keystore import FileKeyStore, KekGone, KeyStoreError
-from cdp.platform.rotation import rotate
+from cdp.platform.rotation import KeyRotator, rotate
 from cdp.platform.vault import RotationBusy, Vault, data_keys, open_key_table
 
 MASTER = bytes(range(32))
@@ -222,3 +224,34 @@ def test_an_older_key_table_keeps_working_and_the_first_rotation_moves_it_under_
     assert row.kek_version == vault.table.current_kek() and row.kek_version > 0
     assert vault.decrypt("user_id:old", "identify", "email", token) == EMAIL
     table.close()
+
+
+def test_the_rotator_rotates_on_schedule_and_soon_after_a_forget(vault, table, monkeypatch):
+    monkeypatch.setattr(rotation_module, "AFTER_FORGET_S", 0.05)
+    vault.keys_for(["user_id:u1", "user_id:u2"])  # the first KEK: the schedule counts from it
+
+    async def until(check, timeout: float) -> bool:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not check():
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    async def scenario() -> None:
+        scheduled = KeyRotator(vault, interval_s=0.3)
+        task = asyncio.create_task(scheduled.run())
+        assert await until(lambda: scheduled.rotations >= 2, 10), "no rotation on schedule"
+        task.cancel()
+        on_forget = KeyRotator(vault, interval_s=0)
+        vault.on_destroy.append(on_forget.request)
+        task = asyncio.create_task(on_forget.run())
+        await asyncio.sleep(0.5)
+        assert on_forget.rotations == 0  # no schedule
+        before = table.current_kek()
+        await asyncio.to_thread(vault.destroy, ["user_id:u1"])
+        assert await until(lambda: on_forget.rotations == 1, 10), "no rotation after the destroy"
+        assert table.current_kek() == before + 1 and vault.keys.versions() == [before + 1]
+        task.cancel()
+
+    asyncio.run(scenario())
