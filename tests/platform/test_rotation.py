@@ -19,7 +19,7 @@ from cdp.platform import vault as vault_module
 from cdp.platform.config import StoreConfig
 from cdp.platform.keystore import FileKeyStore, KekGone, KeyStoreError
 from cdp.platform.rotation import KeyRotator, rotate
-from cdp.platform.vault import RotationBusy, Vault, data_keys, open_key_table
+from cdp.platform.vault import RotationBusy, Vault, data_keys, open_key_table, open_vault
 
 MASTER = bytes(range(32))
 EMAIL = "rotate-me@example.com"
@@ -255,3 +255,14 @@ def test_the_rotator_rotates_on_schedule_and_soon_after_a_forget(vault, table, m
         task.cancel()
 
     asyncio.run(scenario())
+
+
+def test_an_install_refuses_a_master_key_that_does_not_open_its_keys(tmp_path, monkeypatch):
+    monkeypatch.delenv("CDP_MASTER_KEY", raising=False)
+    config = StoreConfig(kind="sqlite", data_dir=tmp_path / "data")
+    vault = open_vault(config)
+    vault.keys_for(["user_id:u1"])
+    vault.table.close()
+    config.master_key_path.unlink()  # lost, or moved without saying where: a new one would be made
+    with pytest.raises(RuntimeError, match="is the master key where it was"):
+        open_vault(config)

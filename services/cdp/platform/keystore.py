@@ -281,7 +281,3 @@ class FileKeyStore:
 
 def _aad(version: int) -> bytes:
     return b"cdp/kek/v1\x00" + version.to_bytes(8, "big")
-
-
-def open_key_store(config: StoreConfig, master_key: bytes) -> FileKeyStore:
-    return FileKeyStore(config.key_path, master_key)

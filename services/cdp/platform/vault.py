@@ -607,6 +607,19 @@ class Vault:
             self.keys.create(1)
         return self.table.start_kek(max(versions, default=1))
 
+    def check_master_key(self) -> None:
+        """Raise RuntimeError if the master key does not open the current KEK (or an older table's keys)."""
+        current = self.table.current_kek()
+        if current is not None and current in self.keys.versions():
+            try:
+                self.keys.wrap(current, bytes(KEY_BYTES))
+            except KeyStoreError:
+                raise RuntimeError(f"vault: the master key does not open key-encryption key {current}") from None
+        with self.table.engine.connect() as conn:
+            legacy = conn.execute(sa.select(*_ROW).where(data_keys.c.kek_version == LEGACY_KEK).limit(1)).first()
+        if legacy is not None:
+            self.unwrap(_key_row(legacy))  # raises "wrong master key?"
+
     def _new_wrapped_key(self, kek_version: int) -> bytes:
         return self.keys.wrap(kek_version, secrets.token_bytes(KEY_BYTES))
 
@@ -786,8 +799,20 @@ class Vault:
 
 
 def open_vault(config: StoreConfig, *, cache_ttl: float = 0.5) -> Vault:
-    """An install's vault: its key table, its KEKs (config.key_path), under its master key."""
-    return Vault(open_key_table(config), load_master_key(config), cache_ttl=cache_ttl)
+    """An install's vault: its key table, its KEKs (config.key_path), under its master key.
+
+    Refuses a master key that does not open the install's current KEK (or, in an older key table,
+    its keys): a master key file not found where it was (and so made anew) must not pass silently.
+    """
+    vault = Vault(open_key_table(config), load_master_key(config), cache_ttl=cache_ttl)
+    try:
+        vault.check_master_key()
+    except RuntimeError as error:
+        vault.table.close()
+        raise RuntimeError(
+            f"{error}: is the master key where it was? ({MASTER_KEY_ENV}, or {config.master_key_path})"
+        ) from None
+    return vault
 
 
 def _parse(token: str) -> tuple[str, bytes]:
