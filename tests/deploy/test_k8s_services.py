@@ -5,7 +5,8 @@ ConfigMap it loads and its own env), where only what a cluster provides is subst
 addresses and free ports for the Services' names and the container ports, the test PostgreSQL DSN
 and a fresh master key for the secrets, the OPA-speaking test server for the sidecar, and a schema
 prefix of its own in the shared test database. Its volume mounts become directories: the secret
-holds exactly the manifest's items, mounted read-only; emptyDirs are writable; and the rest of the
+holds exactly the manifest's items, mounted read-only; emptyDirs are writable; a claimed volume is
+one directory for every pod that claims it, read-only where the mount says so; and the rest of the
 filesystem is read-only, as readOnlyRootFilesystem makes it. Then /healthz and /readyz on the
 probe port must answer 200 and the gRPC health check SERVING.
 """
@@ -70,13 +71,20 @@ class Pod:
         self.mounts: dict[str, Path] = {}  # mountPath -> local directory
         self.read_only: list[Path] = []
         self.writable: list[Path] = []
+        self.secrets: list[Path] = []
 
     def make_volumes(self, issued: Path) -> None:
         volumes = {v["name"]: v for v in self.spec["volumes"]}
         for mount in self.container["volumeMounts"]:
             local = self.root / "volumes" / mount["name"]
-            local.mkdir(parents=True)
             volume = volumes[mount["name"]]
+            if "persistentVolumeClaim" in volume:  # one volume, shared by the pods that claim it
+                local = self.root.parent / "claims" / volume["persistentVolumeClaim"]["claimName"]
+                local.mkdir(parents=True, exist_ok=True)
+                (self.read_only if mount.get("readOnly") else self.writable).append(local)
+                self.mounts[mount["mountPath"]] = local
+                continue
+            local.mkdir(parents=True)
             if "secret" in volume:
                 assert mount.get("readOnly") is True, f"{self.service}: secret {mount['name']} mounted writable"
                 for item in volume["secret"]["items"]:
@@ -84,6 +92,7 @@ class Pod:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(issued_file(issued, item["key"]).read_bytes())
                 self.read_only.append(local)
+                self.secrets.append(local)
             else:
                 assert "emptyDir" in volume, f"{self.service}: volume {mount['name']} is neither secret nor emptyDir"
                 self.writable.append(local)
@@ -148,7 +157,7 @@ def test_the_five_services_start_as_the_manifest_configures_them(tmp_path: Path)
             processes[service] = ServiceProcess(
                 service, env, tmp_path / f"{service}.log", pod.read_only, pod.writable, read_only_root=True
             )
-        before = {str(d): snapshot(d) for pod in pods.values() for d in pod.read_only}
+        before = {str(d): snapshot(d) for pod in pods.values() for d in pod.secrets}
         started = time.monotonic()
         for process in processes.values():
             process.start()
@@ -179,6 +188,10 @@ def test_the_five_services_start_as_the_manifest_configures_them(tmp_path: Path)
             process.stop()
         stop_opa()
         drop_schemas(dsn, prefix)
-    assert {str(d): snapshot(d) for pod in pods.values() for d in pod.read_only} == before
+    assert {str(d): snapshot(d) for pod in pods.values() for d in pod.secrets} == before
+    # Identity made the first key-encryption key on the shared key volume; no master key is on disk.
+    claims = tmp_path / "claims" / "cdp-keys"
+    assert [p.name for p in (claims / "kek").iterdir()] == ["00000001.kek"]
+    assert not list(tmp_path.rglob("master.key"))
     for process in processes.values():
         assert "Read-only file system" not in process.log(), process.log()[-3000:]

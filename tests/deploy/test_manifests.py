@@ -91,7 +91,7 @@ def test_every_container_is_limited_non_root_and_read_only():
             assert security["capabilities"]["drop"] == ["ALL"], where
 
 
-def test_services_probe_over_http_and_mount_credentials_read_only():
+def test_services_probe_over_http_and_mount_credentials_and_keys_read_only():
     for service in SERVICES:
         spec = pod_specs()[service]
         container = next(c for c in spec["containers"] if c["name"] == service)
@@ -104,7 +104,11 @@ def test_services_probe_over_http_and_mount_credentials_read_only():
         secret = [n for n in mounts if "secret" in volumes[n]]
         assert secret == ["credentials"]
         assert mounts["credentials"]["readOnly"] is True
-        assert all("emptyDir" in volumes[n] for n in mounts if n != "credentials")
+        assert all("emptyDir" in volumes[n] for n in mounts if n not in ("credentials", "keys"))
+        # The KEKs: one shared volume, outside the data directory, written only by identity (it rotates).
+        assert volumes["keys"]["persistentVolumeClaim"] == {"claimName": "cdp-keys"}
+        assert mounts["keys"].get("readOnly", False) is (service != "identity"), service
+        assert mounts["keys"]["mountPath"] != mounts["state"]["mountPath"]
 
 
 def test_compose_parses_and_exposes_the_tracking_api():

@@ -285,6 +285,7 @@ def test_verify_passes_live_and_fails_on_an_edited_or_a_missing_record(data_dir,
     traffic["platform"].stop()
     pristine = tmp_path / "pristine"
     shutil.copytree(data_dir, pristine)
+    shutil.copytree(f"{data_dir}-keys", f"{pristine}-keys")  # the install's keys, kept beside its data
     marketing = traffic["destinations"]["marketing"].destination_id
     rows = decision_rows(data_dir / "activation.sqlite")
     last_sequence = rows[-1][1].sequence

@@ -66,7 +66,7 @@ def receiver():
 
 def open_vault(platform) -> Vault:
     config = store_config(platform)
-    return Vault(open_key_table(config), load_master_key(config.data_dir), cache_ttl=0)
+    return Vault(open_key_table(config), load_master_key(config), cache_ttl=0)
 
 
 def personal_fields(accepted: collector_pb2.EventAccepted) -> list[tuple[str, str, object]]:
@@ -216,9 +216,9 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
         what="no personal value in clear anywhere in storage",
     )
     assert time.monotonic() - forgotten_at < 1.5
-    assert search_tree(platform.data_dir, [blind_index(load_master_key(platform.data_dir), "email", EMAIL)]) == {}, (
-        "the email's blind index outlives the forget"
-    )
+    assert (
+        search_tree(platform.data_dir, [blind_index(load_master_key(store_config(platform)), "email", EMAIL)]) == {}
+    ), "the email's blind index outlives the forget"
 
     # Their events still replay: every call is there, the non-personal fields intact, the personal
     # fields tokens that no longer decrypt.

@@ -238,10 +238,9 @@ def test_values_at_every_depth_are_never_in_clear_and_forget_leaves_nothing(plat
     assert storage_search(platform, NEEDLES) == {}
 
     # Every token of their calls, at every depth, is sealed under their key, gone now.
-    from cdp.platform.vault import Vault, load_master_key, open_key_table
+    from cdp.platform.vault import open_vault
 
-    config = store_config(platform)
-    vault = Vault(open_key_table(config), load_master_key(config.data_dir), cache_ttl=0)
+    vault = open_vault(store_config(platform), cache_ttl=0)
     try:
         for a in accepted.values():
             subject = subject_of(a.event.user_id, a.event.anonymous_id)

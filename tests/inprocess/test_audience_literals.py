@@ -143,11 +143,7 @@ def test_personal_literals_are_sealed_shown_by_right_and_erased_with_their_perso
 
 
 def replayed(h: Harness) -> SegmentApp:
-    return SegmentApp(h.uows["segment"], h.segment.profile, h.vault, index_key=load_master_key(tmp_root(h)))
-
-
-def tmp_root(h: Harness):
-    return h.config.store.data_dir
+    return SegmentApp(h.uows["segment"], h.segment.profile, h.vault, index_key=load_master_key(h.config.store))
 
 
 def test_a_replayed_segment_opens_sealed_literals_to_evaluate_and_keeps_them_sealed(tmp_path):

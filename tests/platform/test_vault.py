@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
+from cdp.platform.config import StoreConfig
 from cdp.platform.vault import (
     DecryptError,
     Vault,
@@ -137,23 +138,24 @@ def test_another_process_stops_using_a_destroyed_key_within_the_ttl(store_config
 def test_the_wrapped_key_is_not_the_raw_key(vault, table):
     vault.keys_for(["user_id:u1"])
     (row,) = key_rows(table)
-    raw = aes_key_unwrap(MASTER, row.wrapped_key)
+    raw = vault.keys.unwrap(row.kek_version, row.wrapped_key)
     assert len(raw) == 32 and row.wrapped_key != raw and raw not in row.wrapped_key
+    with pytest.raises(InvalidUnwrap):  # wrapped under a key-encryption key, not the master key
+        aes_key_unwrap(MASTER, row.wrapped_key)
     with pytest.raises(RuntimeError, match="wrong master key"):
         Vault(table, bytes(32)).encrypt("user_id:u1", "identify", "email", "x")
 
 
 def test_no_key_material_or_subject_left_in_the_sqlite_files_after_destroy(tmp_path):
-    from cdp.platform.config import StoreConfig
-
     table = open_key_table(StoreConfig(kind="sqlite", data_dir=tmp_path))
     vault = Vault(table, MASTER)
     subjects = [f"user_id:subject-{i:04d}" for i in range(600)]  # many pages, so rows move on splits
     vault.encrypt_many([(s, "identify", "email", f"{s}@example.com") for s in subjects])
     gone = subjects[100:110]
     rows = {r.subject: r for r in key_rows(table)}
-    wrapped = [rows[s].wrapped_key for s in gone]
-    raw = [aes_key_unwrap(MASTER, w) for w in wrapped]
+    hashed = [vault.subject_hash(s) for s in gone]
+    wrapped = [rows[h].wrapped_key for h in hashed]
+    raw = [vault.keys.unwrap(rows[h].kek_version, w) for h, w in zip(hashed, wrapped, strict=True)]
     files = [tmp_path / "vault.sqlite", tmp_path / "vault.sqlite-wal"]
 
     def contents() -> bytes:
@@ -161,18 +163,20 @@ def test_no_key_material_or_subject_left_in_the_sqlite_files_after_destroy(tmp_p
 
     before = contents()
     assert all(w in before for w in wrapped)  # the search would find them
-    assert all(s.encode() in before for s in gone)
+    assert all(h.encode() in before for h in hashed)
+    assert not [s for s in subjects if s.encode() in before]  # the table names subjects by keyed hash only
 
     assert vault.destroy(gone) == len(gone)
     after = contents()
-    for secret in [*raw, *wrapped, *(s.encode() for s in gone)]:
+    for secret in [*raw, *wrapped, *(h.encode() for h in hashed)]:
         assert secret not in after
-    assert subjects[99].encode() in after  # the others are still there
+    assert vault.subject_hash(subjects[99]).encode() in after  # the others are still there
     assert (tmp_path / "vault.sqlite").stat().st_mode & 0o777 == 0o600
     table.close()
 
 
 def test_encrypt_many_takes_one_transaction_and_a_warm_field_costs_microseconds(vault, table):
+    vault.first_kek()  # the install's first key-encryption key, made once
     calls = []
     real = table.get_or_create
     table.get_or_create = lambda subjects, make: calls.append(len(subjects)) or real(subjects, make)
@@ -226,7 +230,9 @@ def test_concurrent_creators_in_threads_get_one_key(store_config):
         for result in results[1:]:
             assert {s: result[s] for s in subjects} == {s: results[0][s] for s in subjects}
         rows = key_rows(tables[0])
-        assert len(rows) == len(subjects) and {r.subject for r in rows} == set(subjects)
+        assert len(rows) == len(subjects) and {r.subject for r in rows} == {
+            Vault(tables[0], MASTER).subject_hash(s) for s in subjects
+        }
     finally:
         for t in tables:
             t.close()
@@ -284,27 +290,42 @@ def test_concurrent_creators_in_processes_get_one_key(store_config, tmp_path):
         table.close()
 
 
-def test_master_key_file_is_made_once_and_private(tmp_path, monkeypatch):
+def test_master_key_file_is_made_once_private_and_outside_the_data_directory(tmp_path, monkeypatch):
     monkeypatch.delenv("CDP_MASTER_KEY", raising=False)
-    key = load_master_key(tmp_path / "d")
+    config = StoreConfig(data_dir=tmp_path / "d")
+    key = load_master_key(config)
     assert len(key) == 32
-    assert (tmp_path / "d" / "master.key").stat().st_mode & 0o777 == 0o600
-    assert load_master_key(tmp_path / "d") == key
-    assert list((tmp_path / "d").iterdir()) == [tmp_path / "d" / "master.key"]
+    assert config.master_key_path == tmp_path / "d-keys" / "master.key"
+    assert config.master_key_path.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "d-keys").stat().st_mode & 0o777 == 0o700
+    assert load_master_key(config) == key
+    assert not (tmp_path / "d").exists() or not list((tmp_path / "d").iterdir())
+    elsewhere = StoreConfig(data_dir=tmp_path / "d", master_key_file=tmp_path / "vault-master")
+    assert load_master_key(elsewhere) != key and (tmp_path / "vault-master").exists()
 
     other = os.urandom(32)
     monkeypatch.setenv("CDP_MASTER_KEY", base64.b64encode(other).decode())
-    assert load_master_key(tmp_path / "d") == other
+    assert load_master_key(config) == other
     monkeypatch.setenv("CDP_MASTER_KEY", base64.urlsafe_b64encode(other).decode().rstrip("="))
-    assert load_master_key(tmp_path / "d") == other
+    assert load_master_key(config) == other
     monkeypatch.setenv("CDP_MASTER_KEY", base64.b64encode(b"short").decode())
     with pytest.raises(ValueError, match="32 bytes"):
-        load_master_key(tmp_path / "d")
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "master.key").write_bytes(b"x" * 5)
+        load_master_key(config)
+    (tmp_path / "bad-keys").mkdir()
+    (tmp_path / "bad-keys" / "master.key").write_bytes(b"x" * 5)
     monkeypatch.delenv("CDP_MASTER_KEY")
     with pytest.raises(ValueError, match="this file has 5"):
-        load_master_key(tmp_path / "bad")
+        load_master_key(StoreConfig(data_dir=tmp_path / "bad"))
+
+
+def test_a_master_key_left_in_the_data_directory_moves_out(tmp_path, monkeypatch):
+    monkeypatch.delenv("CDP_MASTER_KEY", raising=False)
+    config = StoreConfig(data_dir=tmp_path / "old")
+    config.data_dir.mkdir()
+    (config.data_dir / "master.key").write_bytes(MASTER)
+    assert load_master_key(config) == MASTER
+    assert not (config.data_dir / "master.key").exists()
+    assert config.master_key_path.read_bytes() == MASTER
 
 
 def test_blind_index_normalises_and_is_keyed():

@@ -185,6 +185,12 @@ def store_config(platform: Platform) -> StoreConfig:
 def cli_env(platform: Platform, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "CDP_TOKEN"}
     env["CDP_DATA_DIR"] = str(platform.data_dir)
+    config = store_config(platform)  # what `cdp keys` opens, as the services do
+    env |= {
+        "CDP_STORE": config.kind,
+        "CDP_POSTGRES_DSN": config.postgres_dsn,
+        "CDP_SCHEMA_PREFIX": config.schema_prefix,
+    }
     for service in SERVICES:
         env[f"CDP_{service.upper()}_ADDR"] = platform.address(service)
     env.update(extra)

@@ -113,24 +113,24 @@ class Harness:
         self.uows = {s: unit_of_work(store, s) for s, store in self.stores.items()}
         self.vault = open_vault(self.config)
         clock = self.clock
-        self.suppressions = Suppressions(load_master_key(store_config.data_dir), StoreLog(self.stores["identity"]))
+        self.suppressions = Suppressions(load_master_key(store_config), StoreLog(self.stores["identity"]))
         self.collector = Collector(
             self.uows["collector"],
             PersonalData(self.vault, self.uows["collector"].decider),
             clock,
             suppressions=self.suppressions,
-            pseudonyms=Pseudonyms(self.vault, load_master_key(store_config.data_dir)),
+            pseudonyms=Pseudonyms(self.vault, load_master_key(store_config)),
         )
 
         collector_log = StoreLog(self.stores["collector"])
         identity_upstream = Upstream("collector", collector_log, TOPICS_FOLLOWED)
         self.identity = IdentityApp(
-            self.uows["identity"], self.vault, load_master_key(store_config.data_dir), identity_upstream, clock
+            self.uows["identity"], self.vault, load_master_key(store_config), identity_upstream, clock
         )
         self.profile = ProfileApp(self.uows["profile"], IdentityInProcess(self.identity), clock)
         profile_upstream = Upstream("profile", StoreLog(self.stores["profile"]), PROFILE_TOPICS)
         self.segment = SegmentApp(
-            self.uows["segment"], profile_upstream, self.vault, clock, index_key=load_master_key(store_config.data_dir)
+            self.uows["segment"], profile_upstream, self.vault, clock, index_key=load_master_key(store_config)
         )
         segment_upstream = Upstream("segment", StoreLog(self.stores["segment"]), SEGMENT_TOPICS)
         self.activation = ActivationApp(

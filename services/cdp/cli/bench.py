@@ -43,7 +43,7 @@ def _json(result: dict) -> str:
 
 @click.group()
 def bench() -> None:
-    """Benchmarks: ingest, the whole pipeline, policy decisions."""
+    """Benchmarks: ingest, the whole pipeline, policy decisions, key rotation."""
 
 
 @bench.command("ingest")
@@ -180,6 +180,43 @@ def policy(decisions, hits, repeat, as_json):
         table.add(label, s["median"], s["min"], s["max"], unit)
     table.add("miss / raw", result["miss_over_raw"]["median"], "", "", "x")
     click.echo(f"cdp bench policy: {decisions} distinct decisions, {hits} hits, {repeat} run(s)")
+    click.echo(table.render())
+
+
+@bench.command("keys")
+@click.option("--keys", "counts", multiple=True, type=int, default=(10_000, 100_000), show_default=True)
+@click.option(
+    "--store",
+    "stores",
+    multiple=True,
+    type=click.Choice(["sqlite", "postgres"]),
+    default=("sqlite",),
+    show_default=True,
+)
+@click.option("--postgres-dsn", default="", envvar="CDP_POSTGRES_DSN", help="With --store postgres.")
+@click.option("--batch", default=1000, show_default=True, help="Data keys re-wrapped a transaction.")
+@click.option("--repeat", default=3, show_default=True, help="Rotations timed; the median is reported.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where to run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def keys(counts, stores, postgres_dsn, batch, repeat, data_dir, as_json):
+    """`cdp keys rotate` timed: re-wrapping every live data key under a new KEK."""
+    from cdp.bench.keys import KeysSettings, run
+
+    if any(c < 1 for c in counts) or batch < 1 or repeat < 1:
+        raise click.UsageError("--keys, --batch and --repeat must be at least 1")
+    if "postgres" in stores and not postgres_dsn:
+        raise click.UsageError("--store postgres needs --postgres-dsn (or CDP_POSTGRES_DSN)")
+    result = run(KeysSettings(tuple(counts), tuple(stores), postgres_dsn, repeat, batch, data_dir), log=_echo_err)
+    if as_json:
+        click.echo(_json(result))
+        return
+    table = Table(["store", "live keys", "rotation median", "min", "max", "keys/s"])
+    for r in result["results"]:
+        s = r["rotate_seconds"]
+        table.add(
+            r["store"], r["keys"], f"{s['median']:.2f} s", f"{s['min']:.2f} s", f"{s['max']:.2f} s", r["keys_per_s"]
+        )
+    click.echo(f"cdp bench keys: batches of {batch}, {repeat} rotation(s) each")
     click.echo(table.render())
 
 

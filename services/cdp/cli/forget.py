@@ -17,7 +17,9 @@ def forget(person_id, user_id, anonymous_id, email, phone, ids, subject, roles):
     identifiers (the collector drops later calls carrying them; see `cdp identity lift-suppression`).
 
     Their events still replay, with personal fields erased; profiles, audiences and
-    deliveries keep their records without personal data.
+    deliveries keep their records without personal data. About a second later identity rotates
+    the key-encryption key (`cdp keys`): from then on no copy of the key table made before (a WAL
+    segment, a backup) decrypts their data either.
     """
     identifiers = given_identifiers(user_id, anonymous_id, email, phone, ids)
     identifier = identifiers[-1] if identifiers else None  # the last one given, as before

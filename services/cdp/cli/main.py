@@ -13,6 +13,7 @@ from cdp.cli import (
     forget,
     identity,
     importer,
+    keys,
     ops,
     plan,
     profile,
@@ -43,6 +44,7 @@ main.add_command(destination.destination)
 main.add_command(webhook.webhook)
 main.add_command(identity.identity)
 main.add_command(forget.forget)
+main.add_command(keys.keys)
 main.add_command(audit.audit)
 main.add_command(token.token)
 main.add_command(cert.cert)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ import click
 
 from cdp.cli.client import call
 from cdp.client.local import ensure_default_source
-from cdp.platform.config import DEFAULT_HTTP_PORT, SERVICES
+from cdp.platform.config import DEFAULT_HTTP_PORT, SERVICES, default_key_dir
 from cdp.platform.launcher import Platform
 
 
@@ -52,7 +53,8 @@ def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int) -> None:
         platform.stop()
         raise click.ClickException(str(error)) from None
     write_key = call(ensure_default_source, platform, data_dir)
-    click.echo(f"cdp is up; data in {data_dir.resolve()}")
+    keys = os.environ.get("CDP_KEY_DIR") or default_key_dir(data_dir)  # as the services find it
+    click.echo(f"cdp is up; data in {data_dir.resolve()}, keys in {keys}")
     for service in SERVICES:
         click.echo(f"  {service:<11} grpc://{platform.address(service)}   log: {platform.log_path(service)}")
     if http_port:

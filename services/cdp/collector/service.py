@@ -15,7 +15,7 @@ from cdp.platform.vault import load_master_key
 
 
 async def declare(runtime: Runtime) -> Declaration:
-    master_key = load_master_key(runtime.config.credentials_path)
+    master_key = load_master_key(runtime.config.store)
     suppressions = Suppressions(master_key, GrpcLog(runtime.channel("identity")))
     collector = Collector(
         runtime.uow,

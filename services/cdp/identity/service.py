@@ -1,4 +1,4 @@
-"""The identity service, declared: follows the collector, serves Identity."""
+"""The identity service, declared: follows the collector, serves Identity, rotates the key-encryption key."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from cdp.api.identity.v1 import identity_pb2, identity_pb2_grpc
 from cdp.identity.application import TOPICS_FOLLOWED, UPSTREAM, IdentityApp
 from cdp.identity.servicer import IdentityServicer
 from cdp.platform.personal import subject_of_call
+from cdp.platform.rotation import KeyRotator
 from cdp.platform.service import Declaration, Follow, Runtime, Servicer, full_name
 from cdp.platform.vault import load_master_key
 
@@ -14,7 +15,11 @@ LINGER_MS = 10  # each batch pays a key transaction or two: at a low rate, gathe
 
 def declare(runtime: Runtime) -> Declaration:
     collector = runtime.upstream(UPSTREAM, TOPICS_FOLLOWED)
-    app = IdentityApp(runtime.uow, runtime.vault, load_master_key(runtime.config.credentials_path), collector)
+    app = IdentityApp(runtime.uow, runtime.vault, load_master_key(runtime.config.store), collector)
+    # Identity forgets people, so it rotates: soon after each forget, and on the schedule.
+    runtime.vault.first_kek()  # made here, where the key directory is writable, before others need it
+    rotator = KeyRotator(runtime.vault, runtime.config.key_rotation_interval_s)
+    runtime.vault.on_destroy.append(rotator.request)
     return Declaration(
         servicers=[
             Servicer(
@@ -24,4 +29,5 @@ def declare(runtime: Runtime) -> Declaration:
             )
         ],
         follows=[Follow(collector, app.handle, key=subject_of_call, linger_ms=LINGER_MS)],
+        tasks={"rotate-keys": rotator.run},
     )

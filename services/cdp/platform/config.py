@@ -4,11 +4,15 @@ Every setting has an environment variable (CDP_*) and a flag; a flag wins. The
 embedded defaults run everything on one machine: SQLite files in a data
 directory, the embedded policy engine, services on loopback ports.
 
-Three directories, which a deployment keeps apart (each defaults to the data directory):
+Directories, which a deployment keeps apart:
 - the data directory: SQLite stores and read models (unused on PostgreSQL);
-- the credentials directory: tls/, tokens/ and master.key, only read when they are all
-  there (a read-only secret mount);
-- the state directory: what a service writes beside its store (its decision-log witness).
+- the credentials directory: tls/ and tokens/, only read when they are all there (a read-only
+  secret mount); default: the data directory;
+- the state directory: what a service writes beside its store (its decision-log witness);
+  default: the data directory;
+- the key directory: the master key (unless CDP_MASTER_KEY or --master-key-file says otherwise)
+  and the key-encryption keys (cdp.platform.keystore); never inside the data directory, by
+  default <data dir>-keys beside it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,14 @@ SERVICES = ("collector", "identity", "profile", "segment", "activation")
 DEFAULT_PORTS = {"collector": 50051, "identity": 50052, "profile": 50053, "segment": 50054, "activation": 50055}
 DEFAULT_HTTP_PORT = 8088
 REPO_POLICIES = Path(__file__).resolve().parents[3] / "policies"
+MASTER_KEY_FILE = "master.key"
+
+
+def default_key_dir(data_dir: str | Path) -> Path:
+    """<data dir>-keys: beside the data directory, never in it (a copy of the data directory
+    takes no key with it), and found the same way by every process of one install."""
+    resolved = Path(data_dir).absolute()
+    return resolved.with_name(resolved.name + "-keys")
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,16 @@ class StoreConfig:
     data_dir: Path = Path(".cdp")
     postgres_dsn: str = ""  # e.g. postgresql://postgres@127.0.0.1:5432/cdp
     schema_prefix: str = "cdp_"
+    key_dir: Path | None = None  # the KEKs (and master.key); None = <data_dir>-keys
+    master_key_file: Path | None = None  # None = <key dir>/master.key
+
+    @property
+    def key_path(self) -> Path:
+        return self.key_dir if self.key_dir is not None else default_key_dir(self.data_dir)
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.master_key_file if self.master_key_file is not None else self.key_path / MASTER_KEY_FILE
 
 
 @dataclass(frozen=True)
@@ -44,8 +66,9 @@ class ServiceConfig:
     peers: dict[str, str] = field(default_factory=dict)  # service -> host:port
     http_port: int = 0  # collector's HTTP tracking API; 0 = off
     probe_port: int = 0  # plain-HTTP /healthz and /readyz; 0 = off
-    credentials_dir: Path | None = None  # tls/, tokens/, master.key; None = the data dir
+    credentials_dir: Path | None = None  # tls/, tokens/; None = the data dir
     state_dir: Path | None = None  # the decision-log witness; None = the data dir
+    key_rotation_interval_s: float = 86400.0  # identity re-wraps every data key under a new KEK this often; 0 = off
 
     def __post_init__(self) -> None:
         if self.credentials_dir is None:
@@ -89,6 +112,14 @@ def parser(service: str) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=_env("DATA_DIR", ".cdp"))
     p.add_argument("--credentials-dir", default=_env("CREDENTIALS_DIR"), help="default: the data dir")
     p.add_argument("--state-dir", default=_env("STATE_DIR"), help="default: the data dir")
+    p.add_argument("--key-dir", default=_env("KEY_DIR"), help="default: <data dir>-keys")
+    p.add_argument("--master-key-file", default=_env("MASTER_KEY_FILE"), help="default: <key dir>/master.key")
+    p.add_argument(
+        "--key-rotation-interval",
+        type=float,
+        default=float(_env("KEY_ROTATION_INTERVAL", "86400")),
+        help="seconds between scheduled key rotations (identity runs them); 0 = only after a forget",
+    )
     p.add_argument("--store", choices=["sqlite", "postgres"], default=_env("STORE", "sqlite"))
     p.add_argument("--postgres-dsn", default=_env("POSTGRES_DSN"))
     p.add_argument("--schema-prefix", default=_env("SCHEMA_PREFIX", "cdp_"))
@@ -116,6 +147,8 @@ def load(service: str, argv: list[str] | None = None) -> ServiceConfig:
             data_dir=Path(args.data_dir),
             postgres_dsn=args.postgres_dsn,
             schema_prefix=args.schema_prefix,
+            key_dir=Path(args.key_dir) if args.key_dir else None,
+            master_key_file=Path(args.master_key_file) if args.master_key_file else None,
         ),
         policies_dir=Path(args.policies),
         policy_engine=args.policy_engine,
@@ -125,4 +158,5 @@ def load(service: str, argv: list[str] | None = None) -> ServiceConfig:
         probe_port=args.probe_port,
         credentials_dir=Path(args.credentials_dir) if args.credentials_dir else None,
         state_dir=Path(args.state_dir) if args.state_dir else None,
+        key_rotation_interval_s=args.key_rotation_interval,
     )

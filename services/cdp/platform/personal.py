@@ -155,9 +155,9 @@ def reveal_tree(vault: Vault, subject: str, event_type: str, field: str, value: 
 
 def open_vault(config: ServiceConfig) -> Vault:
     """The vault of a service: the shared key table, under the master key of the install."""
-    from cdp.platform.vault import load_master_key, open_key_table
+    from cdp.platform.vault import open_vault as open_install_vault
 
-    return Vault(open_key_table(config.store), load_master_key(config.credentials_path))
+    return open_install_vault(config.store)
 
 
 def subject_of_call(notification: Any) -> str:

@@ -1,11 +1,19 @@
 """Crypto-shredding: personal data encrypted per data subject, forgotten by destroying the key.
 
 Each subject (an identifier such as "user_id:u1") gets a random 256-bit data key, kept only
-wrapped (AES key wrap, RFC 3394) under the master key, in a mutable key table that lives outside
-every event store. A field is encrypted with AES-GCM under an HKDF subkey of the data key, with the
-subject, event type and field name as associated data, so a token decrypts only where it was made.
-Destroying a key leaves a tombstone with no key material and no subject: every token made under it
-reads as erased (None) for ever, and the subject's next event gets a new key.
+wrapped (AES key wrap, RFC 3394) under a key-encryption key (KEK) in a mutable key table that
+lives outside every event store. The KEKs are not in any database: they come from a KeyStore
+(cdp.platform.keystore: files in a key directory, each sealed under the master key; a KMS could
+stand in), and each row says which KEK version wrapped it. The table names a subject only by a
+keyed hash, so it holds no identifier in clear. A field is encrypted with AES-GCM under an HKDF
+subkey of the data key, with the subject, event type and field name as associated data, so a
+token decrypts only where it was made. Destroying a key leaves a tombstone with no key material
+and no subject: every token made under it reads as erased (None) for ever, and the subject's
+next event gets a new key.
+
+A destroyed key's old row versions can outlive it in a PostgreSQL WAL segment or a backup;
+rotation (cdp.platform.rotation) re-wraps every live key under a new KEK and destroys the old
+KEK, after which no such copy unwraps.
 
 Decryption answers None when the key was destroyed (the value is erased) and raises DecryptError
 when the token is malformed, unknown, or used for another subject, event type or field: that is a
@@ -29,7 +37,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,18 +48,39 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
-from cdp.platform.config import StoreConfig
+from cdp.platform.config import MASTER_KEY_FILE, StoreConfig
+from cdp.platform.keystore import (
+    KEY_BYTES,
+    MASTER_KEY_ENV,
+    NONCE_BYTES,
+    FileKeyStore,
+    KekGone,
+    KeyStore,
+    KeyStoreError,
+    load_master_key,
+)
 from cdp.platform.store import ensure_schema
+
+__all__ = [
+    "MASTER_KEY_ENV",
+    "MASTER_KEY_FILE",
+    "DecryptError",
+    "KeyStore",
+    "KeyTable",
+    "Vault",
+    "blind_index",
+    "is_token",
+    "load_master_key",
+    "open_key_table",
+    "write_key_hash",
+]
 
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "pii:v1:"
-KEY_BYTES = 32
-NONCE_BYTES = 12
-MASTER_KEY_FILE = "master.key"
-MASTER_KEY_ENV = "CDP_MASTER_KEY"
+LEGACY_KEK = 0  # rows an older version wrapped straight under the master key; the next rotation re-wraps them
 _CHUNK = 500  # subjects per IN (...) clause: well under SQLite's and psycopg's parameter limits
 
 
@@ -60,58 +89,22 @@ class DecryptError(ValueError):
     another subject, event type or field, or tampered)."""
 
 
-# The master key ---------------------------------------------------------------------------------
+class RotationBusy(RuntimeError):
+    """Another process is rotating the key-encryption key."""
 
 
-def load_master_key(data_dir: str | Path) -> bytes:
-    """CDP_MASTER_KEY (base64 of 32 bytes) if set, else <data_dir>/master.key, made 0600 on first use."""
-    encoded = os.environ.get(MASTER_KEY_ENV, "").strip()
-    if encoded:
-        try:
-            # Standard or URL-safe alphabet, padded or not.
-            standard = encoded.replace("-", "+").replace("_", "/").rstrip("=")
-            key = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
-        except binascii.Error:
-            raise ValueError(f"{MASTER_KEY_ENV}: not base64") from None
-        if len(key) != KEY_BYTES:
-            raise ValueError(f"{MASTER_KEY_ENV}: must decode to {KEY_BYTES} bytes, got {len(key)}")
-        return key
-    path = Path(data_dir) / MASTER_KEY_FILE
-    if not path.exists():
-        _create_exclusive(path, secrets.token_bytes(KEY_BYTES))
-    key = path.read_bytes()
-    if len(key) != KEY_BYTES:
-        raise ValueError(f"{path}: a master key is {KEY_BYTES} bytes, this file has {len(key)}")
-    if path.stat().st_mode & 0o077:
-        log.warning("%s is readable by group or others; it should be 0600", path)
-    return key
-
-
-def _create_exclusive(path: Path, content: bytes) -> None:
-    # Written whole to a private temporary file, then linked into place: link() never replaces, so
-    # of two processes starting at once one key wins and nobody ever reads half a file.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+class _NoKek(Exception):
+    """The install has no key-encryption key yet."""
 
 
 # The key table ----------------------------------------------------------------------------------
 
 metadata = sa.MetaData()
 
-# An active key has its subject and wrapped key; a destroyed one keeps only its id (a tombstone), so
-# its tokens read as erased rather than unknown. Subjects are unique among active keys: UNIQUE
-# ignores the tombstones' NULLs on both SQLite and PostgreSQL, so two processes creating the same
-# subject's key at once end with one key.
+# An active key has its subject (a keyed hash), its wrapped key and the KEK version that wrapped
+# it; a destroyed one keeps only its id (a tombstone), so its tokens read as erased rather than
+# unknown. Subjects are unique among active keys: UNIQUE ignores the tombstones' NULLs on both
+# SQLite and PostgreSQL, so two processes creating the same subject's key at once end with one key.
 data_keys = sa.Table(
     "data_keys",
     metadata,
@@ -121,24 +114,55 @@ data_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("destroyed", sa.Boolean, nullable=False, default=False),
     sa.Column("destroyed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("kek_version", sa.Integer, nullable=True),
+)
+
+# One row: the KEK version new data keys are wrapped under, and when a rotation last finished.
+vault_state = sa.Table(
+    "vault_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("current_kek", sa.Integer, nullable=False),
+    sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 
 @dataclass(frozen=True)
 class KeyRow:
     key_id: str
-    subject: str | None
+    subject: str | None  # the keyed hash of the subject (Vault.subject_hash)
     wrapped_key: bytes | None
     destroyed: bool
+    kek_version: int | None = None
+
+
+@dataclass(frozen=True)
+class KeyCounts:
+    current_kek: int | None
+    rotated_at: datetime | None
+    live_by_kek: dict[int, int]
+    destroyed: int
 
 
 class KeyTable:
-    """The mutable table of wrapped data keys."""
+    """The mutable table of wrapped data keys, and the pointer to the current KEK version."""
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, key_dir: Path | None = None, lock_path: Path | None = None):
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
+        self.key_dir = key_dir  # where this install's KEKs are (FileKeyStore), if known
+        self.lock_path = lock_path  # SQLite: the file rotations lock
         _retry_racing_creators(lambda: metadata.create_all(engine))
+        _retry_racing_creators(self._add_kek_column)
+
+    def _add_kek_column(self) -> None:
+        # A key table an older version made has no kek_version column: its keys are wrapped under
+        # the master key itself (LEGACY_KEK), and keep working until a rotation re-wraps them.
+        if "kek_version" in {c["name"] for c in sa.inspect(self.engine).get_columns("data_keys")}:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE data_keys ADD COLUMN kek_version INTEGER"))
+            conn.execute(data_keys.update().where(data_keys.c.destroyed.is_(False)).values(kek_version=LEGACY_KEK))
 
     def _insert(self) -> Callable[[sa.Table], Any]:
         if self.sqlite:
@@ -149,15 +173,26 @@ class KeyTable:
 
         return postgresql_insert
 
-    def get_or_create(self, subjects: Sequence[str], new_wrapped_key: Callable[[], bytes]) -> dict[str, KeyRow]:
-        """Every subject's active key, creating the missing ones, in one transaction.
+    def get_or_create(self, subjects: Sequence[str], new_wrapped_key: Callable[[int], bytes]) -> dict[str, KeyRow]:
+        """Every subject's active key, creating the missing ones (wrapped by new_wrapped_key(KEK
+        version) under the current KEK) in one transaction.
 
         A concurrent creator's row wins over ours (ON CONFLICT DO NOTHING, then read again), so every
-        caller gets the same key for a subject.
+        caller gets the same key for a subject. Raises _NoKek when the install has no KEK yet.
         """
+        with self.engine.connect() as conn:
+            found = self._select_active(conn, subjects)
+        if all(s in found for s in subjects):
+            return found
         insert = self._insert()
         with self.engine.begin() as conn:
-            found = self._select_active(conn, subjects)
+            # The current KEK is read in the transaction that wraps under it, and held (FOR SHARE;
+            # SQLite: the write lock taken first), so a rotation's switch to a new KEK waits for this
+            # transaction and then finds every row it wrote.
+            version = self._current_kek(conn, hold=True)
+            if version is None:
+                raise _NoKek
+            found.update(self._select_active(conn, [s for s in subjects if s not in found]))
             for _ in range(3):  # a second round only if a random key id collided
                 # In one order for every creator: PostgreSQL would otherwise deadlock two creators
                 # that each wait on the other's uncommitted subject.
@@ -169,9 +204,10 @@ class KeyTable:
                     {
                         "key_id": new_key_id(),
                         "subject": s,
-                        "wrapped_key": new_wrapped_key(),
+                        "wrapped_key": new_wrapped_key(version),
                         "created_at": now,
                         "destroyed": False,
+                        "kek_version": version,
                     }
                     for s in missing
                 ]
@@ -185,11 +221,10 @@ class KeyTable:
     def by_key_ids(self, key_ids: Sequence[str]) -> dict[str, KeyRow]:
         """Rows (active or tombstones) by key id; unknown ids are absent."""
         out: dict[str, KeyRow] = {}
-        cols = (data_keys.c.key_id, data_keys.c.subject, data_keys.c.wrapped_key, data_keys.c.destroyed)
         with self.engine.connect() as conn:
             for chunk in _chunks(list(dict.fromkeys(key_ids))):
-                for row in conn.execute(sa.select(*cols).where(data_keys.c.key_id.in_(chunk))):
-                    out[row.key_id] = KeyRow(row.key_id, row.subject, row.wrapped_key, bool(row.destroyed))
+                for row in conn.execute(sa.select(*_ROW).where(data_keys.c.key_id.in_(chunk))):
+                    out[row.key_id] = _key_row(row)
         return out
 
     def destroy(self, subjects: Iterable[str]) -> int:
@@ -201,7 +236,7 @@ class KeyTable:
                 result = conn.execute(
                     data_keys.update()
                     .where(data_keys.c.subject.in_(chunk))
-                    .values(subject=None, wrapped_key=None, destroyed=True, destroyed_at=now)
+                    .values(subject=None, wrapped_key=None, kek_version=None, destroyed=True, destroyed_at=now)
                 )
                 destroyed += result.rowcount
         if destroyed:
@@ -213,8 +248,8 @@ class KeyTable:
 
         secure_delete zeroes what a change frees in the database file; old page images also sit in
         the WAL until it is checkpointed and truncated. On PostgreSQL the old row versions stay in
-        dead tuples and WAL segments until vacuum and recycling: a wrapped key there is useless
-        without the master key, but is not zeroed at once.
+        dead tuples and WAL segments until vacuum and recycling: a wrapped key there is useless once
+        a rotation has destroyed the KEK that wrapped it.
         """
         if not self.sqlite:
             return
@@ -227,21 +262,177 @@ class KeyTable:
                 "the WAL file until the next checkpoint"
             )
 
+    # The current KEK, and rotation ---------------------------------------------------------------
+
+    def _current_kek(self, conn: sa.Connection, hold: bool = False) -> int | None:
+        query = sa.select(vault_state.c.current_kek).where(vault_state.c.id == 1)
+        if hold:
+            if self.sqlite:  # take the write lock first, so the read below holds until commit
+                conn.execute(vault_state.update().where(vault_state.c.id == 1).values(id=vault_state.c.id))
+            else:
+                query = query.with_for_update(read=True)
+        value = conn.execute(query).scalar()
+        return None if value is None else int(value)
+
+    def current_kek(self) -> int | None:
+        with self.engine.connect() as conn:
+            return self._current_kek(conn)
+
+    def start_kek(self, version: int) -> int:
+        """Make version the first current KEK, unless another process set one first; returns the current."""
+        with self.engine.begin() as conn:
+            # A first KEK counts as a rotation: the schedule runs from it.
+            first = {"id": 1, "current_kek": version, "rotated_at": datetime.now(UTC)}
+            conn.execute(self._insert()(vault_state).on_conflict_do_nothing(), [first])
+            current = self._current_kek(conn)
+        assert current is not None
+        return current
+
+    def switch_kek(self, version: int) -> None:
+        """New data keys are wrapped under version from now on (waits for transactions wrapping under the old)."""
+        with self.engine.begin() as conn:
+            conn.execute(vault_state.update().where(vault_state.c.id == 1).values(current_kek=version))
+
+    def wrapped_elsewhere(self, version: int, after: str, limit: int) -> list[KeyRow]:
+        """Live keys not wrapped under version, in key id order after `after`."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(*_ROW)
+                .where(
+                    data_keys.c.destroyed.is_(False),
+                    data_keys.c.kek_version != version,
+                    data_keys.c.key_id > after,
+                )
+                .order_by(data_keys.c.key_id)
+                .limit(limit)
+            )
+            return [_key_row(r) for r in rows]
+
+    def rewrap(self, rows: Sequence[tuple[KeyRow, bytes]], version: int) -> int:
+        """Store each row's key wrapped anew under version, in one transaction; a key destroyed or
+        re-wrapped meanwhile is left as it is. Returns how many were re-wrapped."""
+        if not rows:
+            return 0
+        if self.sqlite:  # in-process: a statement a key costs no round trip
+            statement = (
+                data_keys.update()
+                .where(
+                    data_keys.c.key_id == sa.bindparam("b_key_id"),
+                    data_keys.c.kek_version == sa.bindparam("b_old"),
+                    data_keys.c.destroyed.is_(False),
+                )
+                .values(wrapped_key=sa.bindparam("b_wrapped"), kek_version=version)
+            )
+            params = [{"b_key_id": r.key_id, "b_old": r.kek_version, "b_wrapped": w} for r, w in rows]
+            with self.engine.begin() as conn:
+                return int(conn.execute(statement, params).rowcount)
+        # PostgreSQL: one statement a batch, the rows as arrays, not a round trip a key.
+        by_arrays = sa.text(
+            "UPDATE data_keys AS d SET wrapped_key = v.wrapped, kek_version = :version "
+            "FROM unnest(CAST(:key_ids AS text[]), CAST(:olds AS integer[]), CAST(:wrapped AS bytea[])) "
+            "AS v(key_id, old, wrapped) "
+            "WHERE d.key_id = v.key_id AND d.kek_version = v.old AND NOT d.destroyed"
+        )
+        arrays: dict[str, object] = {
+            "version": version,
+            "key_ids": [r.key_id for r, _ in rows],
+            "olds": [r.kek_version for r, _ in rows],
+            "wrapped": [w for _, w in rows],
+        }
+        with self.engine.begin() as conn:
+            return int(conn.execute(by_arrays, arrays).rowcount)
+
+    def mark_rotated(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(vault_state.update().where(vault_state.c.id == 1).values(rotated_at=datetime.now(UTC)))
+
+    def counts(self) -> KeyCounts:
+        with self.engine.connect() as conn:
+            state = conn.execute(sa.select(vault_state.c.current_kek, vault_state.c.rotated_at)).first()
+            live = conn.execute(
+                sa.select(data_keys.c.kek_version, sa.func.count())
+                .where(data_keys.c.destroyed.is_(False))
+                .group_by(data_keys.c.kek_version)
+            ).all()
+            destroyed = conn.execute(
+                sa.select(sa.func.count()).select_from(data_keys).where(data_keys.c.destroyed.is_(True))
+            ).scalar()
+        rotated_at = state.rotated_at if state else None
+        if rotated_at is not None and rotated_at.tzinfo is None:  # SQLite keeps no zone: it was UTC
+            rotated_at = rotated_at.replace(tzinfo=UTC)
+        return KeyCounts(
+            current_kek=int(state.current_kek) if state else None,
+            rotated_at=rotated_at,
+            live_by_kek={int(v): int(n) for v, n in live if v is not None},
+            destroyed=int(destroyed or 0),
+        )
+
+    @contextlib.contextmanager
+    def rotation_lock(self, wait_s: float = 0.0) -> Iterator[None]:
+        """Held by one rotation of this install at a time (PostgreSQL: an advisory lock of the
+        vault's schema; SQLite: a lock on a file beside the key table). Raises RotationBusy if
+        another holds it for longer than wait_s. Released if the process dies."""
+        deadline = time.monotonic() + wait_s
+        if self.sqlite:
+            assert self.lock_path is not None
+            with open(self.lock_path, "a+b") as f:
+                import fcntl
+
+                while True:
+                    try:
+                        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise RotationBusy("another key rotation is running") from None
+                        time.sleep(0.1)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(f, fcntl.LOCK_UN)
+            return
+        with self.engine.connect() as conn:
+            lock = sa.text("SELECT pg_try_advisory_lock(hashtext(current_schema() || '/kek-rotation'))")
+            while not conn.execute(lock).scalar():
+                conn.rollback()
+                if time.monotonic() >= deadline:
+                    raise RotationBusy("another key rotation is running")
+                time.sleep(0.1)
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(current_schema() || '/kek-rotation'))"))
+                conn.commit()
+
     def close(self) -> None:
         self.engine.dispose()
 
     @staticmethod
     def _select_active(conn: sa.Connection, subjects: Sequence[str]) -> dict[str, KeyRow]:
         out: dict[str, KeyRow] = {}
-        cols = (data_keys.c.key_id, data_keys.c.subject, data_keys.c.wrapped_key)
         for chunk in _chunks(list(dict.fromkeys(subjects))):
-            for row in conn.execute(sa.select(*cols).where(data_keys.c.subject.in_(chunk))):
-                out[row.subject] = KeyRow(row.key_id, row.subject, row.wrapped_key, False)
+            for row in conn.execute(sa.select(*_ROW).where(data_keys.c.subject.in_(chunk))):
+                out[row.subject] = _key_row(row)
         return out
 
 
+_ROW = (
+    data_keys.c.key_id,
+    data_keys.c.subject,
+    data_keys.c.wrapped_key,
+    data_keys.c.destroyed,
+    data_keys.c.kek_version,
+)
+
+
+def _key_row(row: Any) -> KeyRow:
+    return KeyRow(row.key_id, row.subject, row.wrapped_key, bool(row.destroyed), row.kek_version)
+
+
 def open_key_table(config: StoreConfig) -> KeyTable:
-    """The key table: <data_dir>/vault.sqlite (WAL, secure_delete) or PostgreSQL schema <prefix>vault."""
+    """The key table: <data_dir>/vault.sqlite (WAL, secure_delete) or PostgreSQL schema <prefix>vault.
+    Its KEKs are in config.key_path."""
     if config.kind == "sqlite":
         config.data_dir.mkdir(parents=True, exist_ok=True)
         path = config.data_dir / "vault.sqlite"
@@ -254,13 +445,13 @@ def open_key_table(config: StoreConfig) -> KeyTable:
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
             dbapi_connection.execute("PRAGMA secure_delete=ON")
 
-        return KeyTable(engine)
+        return KeyTable(engine, config.key_path, config.data_dir / "vault.rotation.lock")
     if config.kind == "postgres":
         schema = f"{config.schema_prefix}vault"
         _retry_racing_creators(lambda: ensure_schema(config.postgres_dsn, schema))
         url = config.postgres_dsn.replace("postgresql://", "postgresql+psycopg://", 1)
         engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-        return KeyTable(engine)
+        return KeyTable(engine, config.key_path)
     raise ValueError(f"vault: unknown store kind {config.kind!r} (sqlite or postgres)")
 
 
@@ -299,11 +490,12 @@ def _context(subject: str, event_type: str, field: str) -> bytes:
 class _Key:
     """One unwrapped data key, and the AES-GCM subkeys derived from it so far."""
 
-    __slots__ = ("checked", "ciphers", "key_id", "secret", "subject")
+    __slots__ = ("checked", "ciphers", "key_id", "secret", "subject", "subject_hash")
 
-    def __init__(self, key_id: str, subject: str, secret: bytes, checked: float):
+    def __init__(self, key_id: str, subject_hash: str, subject: str | None, secret: bytes, checked: float):
         self.key_id = key_id
-        self.subject = subject
+        self.subject_hash = subject_hash
+        self.subject = subject  # in clear, once a caller named it (the table has only the hash)
         self.secret = secret
         self.checked = checked  # monotonic time the table last said this key was active
         self.ciphers: dict[tuple[str, str], tuple[AESGCM, bytes]] = {}
@@ -311,6 +503,7 @@ class _Key:
     def cipher(self, event_type: str, field: str) -> tuple[AESGCM, bytes]:
         entry = self.ciphers.get((event_type, field))
         if entry is None:
+            assert self.subject is not None
             context = _context(self.subject, event_type, field)
             subkey = HKDF(hashes.SHA256(), KEY_BYTES, None, b"cdp/pii/v1 field key\x00" + context).derive(self.secret)
             entry = self.ciphers[(event_type, field)] = (AESGCM(subkey), context)
@@ -330,20 +523,48 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@functools.lru_cache(maxsize=8)
+def _subject_key(master_key: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), KEY_BYTES, None, b"cdp/vault/v1 subject").derive(master_key)
+
+
+def subject_hash(master_key: bytes, subject: str) -> str:
+    """What the key table stores for a subject: a keyed hash, so the table names nobody."""
+    return hmac.new(_subject_key(master_key), subject.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 class Vault:
-    def __init__(self, table: KeyTable, master_key: bytes, *, cache_ttl: float = 0.5, max_cached_keys: int = 50_000):
+    def __init__(
+        self,
+        table: KeyTable,
+        master_key: bytes,
+        *,
+        keys: KeyStore | None = None,
+        cache_ttl: float = 0.5,
+        max_cached_keys: int = 50_000,
+    ):
         if len(master_key) != KEY_BYTES:
             raise ValueError(f"vault: the master key must be {KEY_BYTES} bytes")
+        if keys is None:
+            if table.key_dir is None:
+                raise ValueError("vault: give the key store (or open the table with open_key_table)")
+            keys = FileKeyStore(table.key_dir, master_key)
         self.table = table
+        self.keys = keys
         self.cache_ttl = cache_ttl
         self.max_cached_keys = max_cached_keys
+        self.on_destroy: list[Callable[[], object]] = []  # called after keys were destroyed (a rotation is due)
         self._master = master_key
         self._by_subject: dict[str, _Key] = {}
         self._by_id: dict[str, _Key] = {}
         self._destroyed: set[str] = set()  # key ids: a destroyed key never comes back
+        self._migrate_legacy_subjects()
 
     def write_key_hash(self, write_key: str) -> str:
         return write_key_hash(self._master, write_key)
+
+    def subject_hash(self, subject: str) -> str:
+        return subject_hash(self._master, subject)
 
     # Keys ------------------------------------------------------------------------------------
 
@@ -366,44 +587,97 @@ class Vault:
             for subject in stale:
                 if not isinstance(subject, str) or not subject:
                     raise ValueError(f"vault: a subject is a non-empty string, not {subject!r}")
-            rows = self.table.get_or_create(stale, self._new_wrapped_key)
-            for subject in stale:
-                out[subject] = self._remember(rows[subject], now)
+            hashes_ = {subject: self.subject_hash(subject) for subject in stale}
+            try:
+                rows = self.table.get_or_create(list(hashes_.values()), self._new_wrapped_key)
+            except _NoKek:
+                self.first_kek()
+                rows = self.table.get_or_create(list(hashes_.values()), self._new_wrapped_key)
+            for subject, hashed in hashes_.items():
+                out[subject] = self._remember(rows[hashed], now, subject)
         return out
 
-    def _new_wrapped_key(self) -> bytes:
-        return aes_key_wrap(self._master, secrets.token_bytes(KEY_BYTES))
+    def first_kek(self) -> int:
+        """Make sure the install has a current KEK (the newest in the key store, else a new one)."""
+        current = self.table.current_kek()
+        if current is not None:
+            return current
+        versions = self.keys.versions()
+        if not versions:
+            self.keys.create(1)
+        return self.table.start_kek(max(versions, default=1))
 
-    def _remember(self, row: KeyRow, checked: float) -> _Key:
-        # `checked` is when the read began, so the TTL never stretches past what the table said.
-        subject, wrapped_key = row.subject, row.wrapped_key
-        assert subject is not None and wrapped_key is not None  # an active key's row: callers skip tombstones
-        key = self._by_id.get(row.key_id)
-        if key is None:
+    def check_master_key(self) -> None:
+        """Raise RuntimeError if the master key does not open the current KEK (or an older table's keys)."""
+        current = self.table.current_kek()
+        if current is not None and current in self.keys.versions():
             try:
-                secret = aes_key_unwrap(self._master, wrapped_key)
+                self.keys.wrap(current, bytes(KEY_BYTES))
+            except KeyStoreError:
+                raise RuntimeError(f"vault: the master key does not open key-encryption key {current}") from None
+        with self.table.engine.connect() as conn:
+            legacy = conn.execute(sa.select(*_ROW).where(data_keys.c.kek_version == LEGACY_KEK).limit(1)).first()
+        if legacy is not None:
+            self.unwrap(_key_row(legacy))  # raises "wrong master key?"
+
+    def _new_wrapped_key(self, kek_version: int) -> bytes:
+        return self.keys.wrap(kek_version, secrets.token_bytes(KEY_BYTES))
+
+    def unwrap(self, row: KeyRow) -> bytes:
+        """A live row's data key, unwrapped under the KEK version the row names."""
+        assert row.wrapped_key is not None and row.kek_version is not None
+        if row.kek_version == LEGACY_KEK:
+            try:
+                return aes_key_unwrap(self._master, row.wrapped_key)
             except InvalidUnwrap:
                 raise RuntimeError(f"vault: key {row.key_id} does not unwrap: wrong master key?") from None
+        try:
+            return self.keys.unwrap(row.kek_version, row.wrapped_key)
+        except KekGone:
+            raise
+        except KeyStoreError as error:
+            raise RuntimeError(f"vault: key {row.key_id}: {error}: wrong master key?") from None
+
+    def _remember(self, row: KeyRow, checked: float, subject: str | None = None) -> _Key:
+        # `checked` is when the read began, so the TTL never stretches past what the table said.
+        assert row.subject is not None and row.wrapped_key is not None  # an active key's row: callers skip tombstones
+        key = self._by_id.get(row.key_id)
+        if key is None:
+            secret = self._unwrap_fresh(row)
             if len(self._by_id) >= self.max_cached_keys:
                 self._evict()
-            key = self._by_id[row.key_id] = _Key(row.key_id, subject, secret, checked)
+            key = self._by_id[row.key_id] = _Key(row.key_id, row.subject, subject, secret, checked)
         key.checked = checked
-        previous = self._by_subject.get(subject)
-        if previous is not None and previous.key_id != row.key_id:  # destroyed by another process
-            self._forget_key(previous)
-        self._by_subject[subject] = key
+        if subject is not None:
+            key.subject = subject
+            previous = self._by_subject.get(subject)
+            if previous is not None and previous.key_id != row.key_id:  # destroyed by another process
+                self._forget_key(previous)
+            self._by_subject[subject] = key
         return key
+
+    def _unwrap_fresh(self, row: KeyRow) -> bytes:
+        # A rotation may have re-wrapped the row and destroyed its KEK since it was read: read it again.
+        for _ in range(5):
+            try:
+                return self.unwrap(row)
+            except KekGone:
+                fresh = self.table.by_key_ids([row.key_id]).get(row.key_id)
+                if fresh is None or fresh.destroyed or fresh.kek_version == row.kek_version:
+                    raise
+                row = fresh
+        return self.unwrap(row)
 
     def _evict(self) -> None:
         # The oldest quarter goes; they are re-read (and re-checked) when next needed.
         for key_id in list(self._by_id)[: max(1, len(self._by_id) // 4)]:
             key = self._by_id.pop(key_id)
-            if self._by_subject.get(key.subject) is key:
+            if key.subject is not None and self._by_subject.get(key.subject) is key:
                 del self._by_subject[key.subject]
 
     def _forget_key(self, key: _Key) -> None:
         self._by_id.pop(key.key_id, None)
-        if self._by_subject.get(key.subject) is key:
+        if key.subject is not None and self._by_subject.get(key.subject) is key:
             del self._by_subject[key.subject]
         if len(self._destroyed) > 1_000_000:
             self._destroyed.clear()
@@ -411,12 +685,39 @@ class Vault:
 
     def destroy(self, subjects: Iterable[str]) -> int:
         """Destroy the subjects' keys: all their tokens read as erased from now on, here at once
-        and in other processes within cache_ttl. Returns how many keys were destroyed."""
+        and in other processes within cache_ttl. Returns how many keys were destroyed.
+
+        Old copies of the wrapped keys (a WAL segment, a backup) stay unwrappable until the next
+        rotation destroys the KEK that wrapped them: on_destroy's callbacks ask for one."""
         subjects = set(subjects)
-        count = self.table.destroy(subjects)
-        for key in [k for k in self._by_id.values() if k.subject in subjects]:
+        hashed = {self.subject_hash(s) for s in subjects}
+        count = self.table.destroy(hashed)
+        for key in [k for k in self._by_id.values() if k.subject_hash in hashed]:
             self._forget_key(key)
+        if count:
+            for callback in self.on_destroy:
+                callback()
         return count
+
+    def _migrate_legacy_subjects(self) -> None:
+        # An older version named subjects in clear ("kind:value"); a keyed hash has no colon.
+        with self.table.engine.connect() as conn:
+            legacy = conn.execute(
+                sa.select(data_keys.c.key_id, data_keys.c.subject).where(
+                    data_keys.c.destroyed.is_(False), data_keys.c.subject.contains(":")
+                )
+            ).all()
+        if not legacy:
+            return
+        with self.table.engine.begin() as conn:
+            conn.execute(
+                data_keys.update()
+                .where(data_keys.c.key_id == sa.bindparam("b_key_id"), data_keys.c.subject == sa.bindparam("b_old"))
+                .values(subject=sa.bindparam("b_new")),
+                [{"b_key_id": k, "b_old": s, "b_new": self.subject_hash(s)} for k, s in legacy],
+            )
+        log.warning("vault: %d subject(s) of an older key table now stored as keyed hashes", len(legacy))
+        self.table.scrub()
 
     # Fields ----------------------------------------------------------------------------------
 
@@ -451,7 +752,9 @@ class Vault:
                 out.append(None)
                 continue
             if key.subject != subject:
-                raise DecryptError(f"token under key {key_id} does not belong to subject {subject!r}")
+                if key.subject is not None or key.subject_hash != self.subject_hash(subject):
+                    raise DecryptError(f"token under key {key_id} does not belong to subject {subject!r}")
+                key.subject = subject
             aead, context = key.cipher(event_type, field)
             try:
                 plain = aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context)
@@ -493,6 +796,23 @@ class Vault:
                 else:
                     out[key_id] = self._remember(row, now)
         return out
+
+
+def open_vault(config: StoreConfig, *, cache_ttl: float = 0.5) -> Vault:
+    """An install's vault: its key table, its KEKs (config.key_path), under its master key.
+
+    Refuses a master key that does not open the install's current KEK (or, in an older key table,
+    its keys): a master key file not found where it was (and so made anew) must not pass silently.
+    """
+    vault = Vault(open_key_table(config), load_master_key(config), cache_ttl=cache_ttl)
+    try:
+        vault.check_master_key()
+    except RuntimeError as error:
+        vault.table.close()
+        raise RuntimeError(
+            f"{error}: is the master key where it was? ({MASTER_KEY_ENV}, or {config.master_key_path})"
+        ) from None
+    return vault
 
 
 def _parse(token: str) -> tuple[str, bytes]:

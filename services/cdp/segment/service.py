@@ -11,7 +11,7 @@ from cdp.segment.servicer import SegmentServicer
 
 def declare(runtime: Runtime) -> Declaration:
     profile = runtime.upstream("profile", PROFILE_TOPICS)
-    app = SegmentApp(runtime.uow, profile, runtime.vault, index_key=load_master_key(runtime.config.credentials_path))
+    app = SegmentApp(runtime.uow, profile, runtime.vault, index_key=load_master_key(runtime.config.store))
     return Declaration(
         servicers=[
             Servicer(
