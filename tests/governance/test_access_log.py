@@ -229,6 +229,7 @@ def test_verify_passes_and_fails_when_an_access_record_is_edited_or_removed(read
     platform.stop()
     removed = tmp_path / "removed"
     shutil.copytree(data_dir, removed)
+    shutil.copytree(f"{data_dir}-keys", f"{removed}-keys")  # the install's keys, kept beside its data
     rows = access_rows(data_dir / "profile.sqlite")
     rowid, record = rows[0]  # the admin's first read: not the newest link of profile's chain
     record.caller = MARKETER  # as if someone else had read it
