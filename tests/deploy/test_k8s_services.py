@@ -54,7 +54,10 @@ def load_manifest() -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
 
 
 def issued_file(issued: Path, key: str) -> Path:
-    """Where the trusted machine's credentials hold a secret's key (ca.crt, collector.key, ...)."""
+    """Where the trusted machine's credentials hold a secret's key (ca.crt, collector.key,
+    decision-collector.key, ...)."""
+    if key.startswith("decision-"):
+        return issued / "decision-keys" / key.removeprefix("decision-")
     return issued / ("tokens" if key.startswith("token-signing") else "tls") / key
 
 
@@ -85,16 +88,18 @@ class Pod:
                 self.mounts[mount["mountPath"]] = local
                 continue
             local.mkdir(parents=True)
-            if "secret" in volume:
+            if "projected" in volume:  # the secret's items; an optional map not made yet adds nothing
                 assert mount.get("readOnly") is True, f"{self.service}: secret {mount['name']} mounted writable"
-                for item in volume["secret"]["items"]:
+                sources = volume["projected"]["sources"]
+                assert all("secret" in v or v["configMap"].get("optional") for v in sources), sources
+                for item in (i for v in sources if "secret" in v for i in v["secret"]["items"]):
                     target = local / item["path"]
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(issued_file(issued, item["key"]).read_bytes())
                 self.read_only.append(local)
                 self.secrets.append(local)
             else:
-                assert "emptyDir" in volume, f"{self.service}: volume {mount['name']} is neither secret nor emptyDir"
+                assert "emptyDir" in volume, f"{self.service}: volume {mount['name']} is neither projected nor emptyDir"
                 self.writable.append(local)
             self.mounts[mount["mountPath"]] = local
 
@@ -195,3 +200,5 @@ def test_the_five_services_start_as_the_manifest_configures_them(tmp_path: Path)
     assert not list(tmp_path.rglob("master.key"))
     for process in processes.values():
         assert "Read-only file system" not in process.log(), process.log()[-3000:]
+        # Each signs its decision-log heads with the key its secret holds.
+        assert "signing key provisioned" not in process.log(), process.log()[-3000:]

@@ -101,9 +101,15 @@ def test_services_probe_over_http_and_mount_credentials_and_keys_read_only():
         assert {"containerPort": 8081, "name": "probes"} in container["ports"]
         mounts = {m["name"]: m for m in container["volumeMounts"]}
         volumes = {v["name"]: v for v in spec["volumes"]}
-        secret = [n for n in mounts if "secret" in volumes[n]]
+        secret = [n for n in mounts if "projected" in volumes[n]]
         assert secret == ["credentials"]
         assert mounts["credentials"]["readOnly"] is True
+        # Its own head-signing key, every service's public key, and the revoked tokens as they change.
+        sources = volumes["credentials"]["projected"]["sources"]
+        paths = {i["path"] for v in sources for i in next(iter(v.values()))["items"]}
+        assert {f"decision-keys/{service}.key", "tokens/revoked"} <= paths
+        assert {f"decision-keys/{peer}.pub" for peer in SERVICES} <= paths
+        assert not {f"decision-keys/{peer}.key" for peer in SERVICES if peer != service} & paths
         assert all("emptyDir" in volumes[n] for n in mounts if n not in ("credentials", "keys"))
         # The KEKs: one shared volume, outside the data directory, written only by identity (it rotates).
         assert volumes["keys"]["persistentVolumeClaim"] == {"claimName": "cdp-keys"}

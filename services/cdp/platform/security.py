@@ -14,6 +14,8 @@ from pathlib import Path
 
 import grpc
 
+from cdp.platform.config import SERVICES
+from cdp.platform.heads import ensure_head_key
 from cdp.platform.tls import TlsFiles, channel_credentials, ensure_ca_and_certs, server_credentials
 from cdp.platform.tokens import (
     PRIVATE_FILE,
@@ -74,6 +76,9 @@ def credentials(data_dir: str | Path, only: str | None = None) -> Credentials:
     """
     data_dir = Path(data_dir)
     tls = ensure_ca_and_certs(data_dir / "tls", (only,)) if only else ensure_ca_and_certs(data_dir / "tls")
+    if not only:  # the install's full set, as a deployment's trusted machine hands it out
+        for service in SERVICES:
+            ensure_head_key(data_dir, service)
     tokens = data_dir / "tokens"
     if (tokens / PUBLIC_FILE).exists():  # a deployment may hold only the public key
         return Credentials(tls, tokens / PRIVATE_FILE, tokens / PUBLIC_FILE)
