@@ -60,7 +60,7 @@ def status(**settings) -> None:
     click.echo(f"key directory: {config.key_path}")
     rotated = counts.rotated_at.isoformat(timespec="seconds") if counts.rotated_at else "never"
     click.echo(f"current KEK: {counts.current_kek or 'none yet'} (last rotation: {rotated})")
-    click.echo(f"KEK files: {', '.join(map(str, versions)) or 'none'}")
+    click.echo(f"KEK files present, by version: {', '.join(map(str, versions)) or 'none'}")
     for version in sorted({*versions, *counts.live_by_kek}):
         label = "the master key itself (older version)" if version == 0 else f"KEK {version}"
         click.echo(f"  {label}: {counts.live_by_kek.get(version, 0)} live data key(s)")
