@@ -73,6 +73,9 @@ _NO_DIGITS = str.maketrans("", "", "0123456789")
 CHECKS: dict[str, Callable[[str], bool]] = {"luhn": _luhn, "iban": _iban, "ip": _ip}
 
 
+_MEMO_SIZE = 20_000  # strings whose verdict is remembered, per policy revision
+
+
 @dataclass(frozen=True)
 class ValuePattern:
     name: str
@@ -128,11 +131,24 @@ class ValueRules:
         self._any_digits = min((p.min_digits for p in self.patterns if not p.requires), default=1 << 30)
         # A number can match only a pattern that needs no punctuation: with at least this many digits.
         self._number_digits = max(1, self._any_digits)
+        self._memo: dict[str, str] = {}
 
     def match(self, text: str) -> str:
         """The name of the first pattern the text (or a percent-decoded form of it) matches; ""."""
         if len(text) < self._shortest:
             return ""
+        # Calls repeat most of their strings (currencies, plans, page names, library versions):
+        # each is judged once. Memory only, bounded, and gone with the policy revision.
+        known = self._memo.get(text)
+        if known is not None:
+            return known
+        found = self._match(text)
+        if len(self._memo) >= _MEMO_SIZE:
+            self._memo.clear()
+        self._memo[text] = found
+        return found
+
+    def _match(self, text: str) -> str:
         for form in unquoted_forms(text) if "%" in text else (text,):
             length = len(form)
             digits = length - len(form.translate(_NO_DIGITS))
