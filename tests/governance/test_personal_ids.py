@@ -12,7 +12,7 @@ from cdp.api.collector.v1 import collector_pb2
 from cdp.client import NotFound
 from cdp.platform.pseudonyms import PREFIX
 from support.calls import event, ident
-from support.governance import ingest_accepted, platform_on, profile_by, run_cli, storage_search
+from support.governance import ingest_accepted, platform_on, profile_by, restart, run_cli, storage_search
 from support.platform_fixture import Client, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -67,6 +67,12 @@ def test_personal_ids_are_pseudonyms_found_by_value_and_forgotten(platform):
         wait_until(
             lambda: profile_by(client, "user_id", EMAIL_ID).event_counts["Order Completed"] == 1 or None,
             what="the profile found by the clear id",
+        )
+        # Identity rebuilt from its log (a restart) still finds them by the clear value.
+        restart(platform, "identity")
+        client.reconnect("identity")
+        assert client.identity.get_person(identifier=ident("user_id", EMAIL_ID), timeout=10).person_id == (
+            person.person_id
         )
         shown = run_cli(platform, "identity", "show", "--user-id", EMAIL_ID)
         assert shown.returncode == 0 and person.person_id in shown.stdout, shown.stderr + shown.stdout
