@@ -1,6 +1,7 @@
-"""How a profile (an account, a call of the timeline) is shown to a caller: personal values in clear only where policy allows, at every
-depth (a token nested in a trait, or sealed inside a URL, is masked or decrypted like a top-level
-one; cdp.platform.sealed has the rule for the field name each was sealed under)."""
+"""How a profile, an account or a call of a timeline is shown to a caller: personal values in clear
+only where policy allows, at every depth (a token nested in a trait, or sealed inside a URL, is
+masked or decrypted like a top-level one; cdp.platform.sealed has the rule for the field name each
+was sealed under)."""
 
 from __future__ import annotations
 
