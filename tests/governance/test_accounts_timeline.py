@@ -102,7 +102,7 @@ def test_two_users_of_a_company_share_its_traits_and_members_are_listed_with_a_c
 
 
 def test_a_merge_moves_the_membership_and_the_timeline_to_the_survivor(platform):
-    running, client, source = platform
+    _, client, source = platform
     ingest_accepted(
         client,
         source,
