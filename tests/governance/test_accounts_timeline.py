@@ -15,8 +15,8 @@ import pytest
 
 from cdp.api.profile.v1 import profile_pb2
 from support.calls import event, ident
-from support.governance import ingest_accepted, profile_by, run_cli
-from support.platform_fixture import Client, running_platform, wait_until
+from support.governance import ingest_accepted, platform_on, profile_by, run_cli
+from support.platform_fixture import Client, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -30,10 +30,10 @@ CONTEXT = {
 }
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def platform(request, tmp_path_factory):
     data_dir: Path = tmp_path_factory.mktemp("accounts-timeline") / "data"
-    with running_platform(data_dir) as running, Client(running) as client:
+    with platform_on(request.param, data_dir) as running, Client(running) as client:
         source = client.create_source("accounts-e2e", server_side=True)
         ingest_accepted(
             client,
@@ -79,7 +79,8 @@ def test_two_users_of_a_company_share_its_traits_and_members_are_listed_with_a_c
     def second_user_sees_the_company():
         profile = profile_by(client, "user_id", "u-acme-2", metadata=marketer)
         traits = {n: json.loads(t.value) for a in profile.accounts for n, t in a.traits.items()}
-        return traits if traits == {"plan": "enterprise", "industry": "retail"} else None
+        assert traits == {"plan": "enterprise", "industry": "retail"}, traits
+        return traits
 
     wait_until(second_user_sees_the_company, timeout=30, what="the second user's account traits")
     shown = json.loads(cli(running, "account", "get", "acme", "--json", roles=("marketer",)).stdout)

@@ -67,17 +67,23 @@ def test_a_merge_moves_memberships_and_timelines_to_the_survivor(tmp_path):
                     event("group", "g1", "2026-11-30T10:00:00Z", anonymous_id="a1", group_id="acme"),
                     event("track", "t1", "2026-11-30T10:01:00Z", anonymous_id="a1", event="Viewed"),
                     event("track", "t2", "2026-11-30T10:02:00Z", user_id="u1", event="Bought"),
+                    event("group", "g2", "2026-11-30T10:02:30Z", user_id="u1", group_id="initech"),
                 ],
             )
             await h.settle()
             anonymous = h.identity.resolve("anonymous_id", "a1")
+            user = h.identity.resolve("user_id", "u1")
             assert h.accounts.members("acme", "", 10) == ([anonymous], 1)
+            assert h.accounts.members("initech", "", 10) == ([user], 1)
             # identify ties the anonymous id to the user: one person now.
             await h.ingest(key, [event("identify", "i1", "2026-11-30T10:03:00Z", user_id="u1", anonymous_id="a1")])
             await h.settle()
             person = h.identity.resolve("user_id", "u1")
             assert h.identity.resolve("anonymous_id", "a1") == person
+            # Whichever person survives, it is the one member of both accounts.
+            assert person in {anonymous, user}
             assert h.accounts.members("acme", "", 10) == ([person], 1)
+            assert h.accounts.members("initech", "", 10) == ([person], 1)
             # The merged person's id still finds the survivor's timeline: both persons' calls.
             for asked in {anonymous, person}:
                 timeline = await h.as_caller(MARKETER, "ListEvents", pb.ListEventsRequest(person_id=asked))
@@ -87,6 +93,7 @@ def test_a_merge_moves_memberships_and_timelines_to_the_survivor(tmp_path):
                 ]
                 assert [(e.type, e.event) for e in timeline.events] == [
                     ("identify", ""),
+                    ("group", ""),
                     ("track", "Bought"),
                     ("track", "Viewed"),
                     ("group", ""),
