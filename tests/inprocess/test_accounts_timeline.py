@@ -209,3 +209,38 @@ def test_the_timeline_shows_context_and_masks_personal_fields_at_every_depth_unt
             assert email not in gone.context and json.loads(gone.context)["campaign"]["name"] == "spring"
 
     asyncio.run(scenario())
+
+
+def test_an_accounts_personal_trait_is_masked_or_clear_and_a_clear_read_is_recorded_as_its_senders(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            traits = {"plan": "pro", "email": "billing@acme.example"}
+            await h.ingest(
+                key, [event("group", "g1", "2026-11-30T10:00:00Z", user_id="u1", group_id="acme", traits=traits)]
+            )
+            await h.settle()
+            sender = h.identity.resolve("user_id", "u1")
+            request = pb.GetAccountRequest(account_id="acme", purpose="billing")
+            masked = (await h.as_caller(MARKETER, "GetAccount", request)).account
+            assert _traits(masked) == {"plan": "pro", "email": "***"} and masked.traits["email"].masked
+            before = h.stores["profile"].head()
+            clear = (await h.as_caller(ADMIN, "GetAccount", request)).account
+            assert _traits(clear) == traits
+            from cdp.api.policy.v1.decision_pb2 import AccessRecorded
+            from cdp.platform.published import decode
+
+            [record] = [
+                decode(n.topic, n.state)
+                for n in h.stores["profile"].read(before, 100, [AccessRecorded.DESCRIPTOR.full_name])
+            ]
+            assert (record.person_id, list(record.fields), record.reference, record.purpose) == (
+                sender,
+                ["accounts[].traits.email"],
+                "account:acme",
+                "billing",
+            )
+            with pytest.raises(InvalidArgument, match="account_id"):
+                await h.as_caller(MARKETER, "GetAccount", pb.GetAccountRequest())
+
+    asyncio.run(scenario())

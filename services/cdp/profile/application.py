@@ -167,6 +167,11 @@ class ProfileApp(EventSourced):
             raise InvalidArgument("person_id", "give a person id or an identifier")
         return person_id
 
+    def person_of_subject(self, subject: str) -> str:
+        """The person whose key a personal value is sealed under ("user_id:u1"), as profile knows it."""
+        kind, _, value = subject.partition(":")
+        return self.state.person_of((kind, value))
+
     def snapshots(self, person_ids) -> list[pb.Profile]:
         return [self.published[p] for p in person_ids if p in self.published]
 
