@@ -149,9 +149,14 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         shown.CopyFrom(account)
         clear = self.may_see_personal()
         present_traits(shown.traits, clear, self.vault)
-        if clear:  # the account's personal values are its members': recorded under the account
-            fields = clear_trait_fields(account.traits, shown.traits, "traits")
-            await self.access.record(caller, [Read("", fields, f"account:{account.group_id}")], purpose=stated)
+        if clear:  # a personal value of an account is its sender's: the read is recorded as theirs
+            reads: dict[str, list[str]] = {}
+            for name, trait in account.traits.items():
+                fields = clear_trait_fields({name: trait}, shown.traits, "accounts[].traits")
+                if fields:
+                    reads.setdefault(self.app.person_of_subject(trait.subject), []).extend(fields)
+            reference = f"account:{account.group_id}"
+            await self.access.record(caller, [Read(p, f, reference) for p, f in reads.items()], purpose=stated)
         return pb.GetAccountResponse(account=shown)
 
     async def ListAccountMembers(self, request, context):
