@@ -142,7 +142,9 @@ def run(scenario):
 
 
 def kinds(messages) -> Counter:
-    return Counter(type(m).__name__ for m in messages)
+    """What a batch wrote of profile's state and snapshots (each batch of calls also writes one
+    CallsObserved, for the timeline's read model: not counted here)."""
+    return Counter(type(m).__name__ for m in messages if type(m).__name__ != "CallsObserved")
 
 
 def same_state(a: ProfileApp, b: ProfileApp) -> None:
@@ -486,5 +488,48 @@ def test_any_interleaving_of_calls_and_identity_events_gives_the_same_profiles(c
         await follow(p, choices)
         assert p.app.published == EXPECTED
         same_state(p.app, p.rebuilt())
+
+    run(scenario)
+
+
+# Accounts: a group call changes the account's traits (whoever sent it) and makes its sender a
+# member; a merge or split moves memberships, whichever log is followed first.
+
+
+def memberships(out) -> list[tuple[str, str, bool]]:
+    return [(m.account_id, m.person_id, m.member) for m in out if isinstance(m, pb.AccountMembershipChanged)]
+
+
+def group(event_id, key, ts, account, **traits):
+    return accepted(event_id, key, ts, "group", group_id=account, traits=traits)
+
+
+def test_a_group_call_changes_the_account_whoever_sends_it_and_makes_its_sender_a_member():
+    async def scenario(p: Profile):
+        p.identity.owner = {U1: U, U2: V}
+        out = await p.calls(group("g1", U1, 1, "acme", plan="pro"))
+        [changed] = [m for m in out if isinstance(m, pb.AccountChanged)]
+        assert changed.account.group_id == "acme" and changed.cause_event_id == "g1"
+        assert json.loads(changed.account.traits["plan"].value) == "pro"
+        assert changed.account.traits["plan"].event_id == "g1"
+        assert memberships(out) == [("acme", U, True)]
+        # A second member with no traits changes no trait; an older value does not win.
+        out = await p.calls(group("g2", U2, 3, "acme"), group("g0", U2, 0, "acme", plan="free"))
+        assert not [m for m in out if isinstance(m, pb.AccountChanged)]
+        assert memberships(out) == [("acme", V, True)]
+        assert json.loads(p.app.accounts["acme"]["plan"].value) == "pro"
+        assert p.rebuilt().accounts == p.app.accounts
+
+    run(scenario)
+
+
+def test_a_merge_followed_before_the_calls_show_it_moves_the_membership():
+    async def scenario(p: Profile):
+        p.identity.owner = {U1: U, A1: A}
+        await p.calls(group("g1", A1, 1, "acme"), group("g2", U1, 2, "initech"))
+        out = await p.identity_events(merged(U, A, A1))
+        assert set(memberships(out)) == {("acme", A, False), ("acme", U, True)}
+        out = await p.identity_events(split(U, (U, [U1]), (A, [A1])))
+        assert set(memberships(out)) == {("acme", A, True), ("acme", U, False)}
 
     run(scenario)

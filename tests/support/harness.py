@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from cdp.platform.pseudonyms import Pseudonyms
 from cdp.platform.readmodel import Projection, open_engine
 from cdp.platform.store import open_store
 from cdp.platform.vault import load_master_key
-from cdp.profile import projections
+from cdp.profile import accounts, projections, timeline
 from cdp.profile.application import COLLECTOR_TOPICS, IDENTITY_TOPICS, PUBLISHED, ProfileApp
 from cdp.segment.application import PROFILE_TOPICS, SegmentApp
 from support.kernel import unit_of_work
@@ -149,6 +150,14 @@ class Harness:
             "profiles", self.stores["profile"], self.read_engine, projections.metadata, projections.apply, PUBLISHED
         )
         self.queries = projections.ProfileQueries(self.read_engine)
+        store = self.stores["profile"]
+        self.projections = [
+            self.projection,
+            Projection("accounts", store, self.read_engine, accounts.metadata, accounts.apply, accounts.TOPICS),
+            Projection("timeline", store, self.read_engine, timeline.metadata, timeline.apply, timeline.TOPICS),
+        ]
+        self.accounts = accounts.AccountQueries(self.read_engine)
+        self.timeline = timeline.TimelineQueries(self.read_engine)
         self.follow(self.uows["identity"], identity_upstream, self.identity.handle, key=subject_of_call)
         self.follow(
             self.uows["profile"],
@@ -169,6 +178,30 @@ class Harness:
             key=lambda n: n.originator_id,
         )
         self.tasks.append(asyncio.create_task(self.worker.run()))
+
+    async def as_caller(self, caller: Caller, method: str, request):
+        """Call one of profile's RPCs as this caller (pii in clear for admin and privacy_officer,
+        as cdp.access decides), through the servicer, with no sockets."""
+        from cdp.platform.accesslog import AccessLog
+        from cdp.platform.auth import _current
+        from cdp.profile.servicer import ProfileServicer
+
+        clear = bool({"admin", "privacy_officer"} & set(caller.roles))
+        admitted = replace(caller, pii_clear=clear, method=f"/cdp.profile.v1.ProfileService/{method}")
+        servicer = ProfileServicer(
+            self.profile,
+            self.queries,
+            self.vault,
+            lambda: admitted.pii_clear,
+            AccessLog(self.uows["profile"], "profile"),
+            self.accounts,
+            self.timeline,
+        )
+        token = _current.set(admitted)
+        try:
+            return await getattr(servicer, method)(request, None)
+        finally:
+            _current.reset(token)
 
     def follow(self, uow, upstream: Upstream, handler, key=None) -> Follower:
         follower = Follower(uow, upstream, handler, key=key, batch=100, wait_ms=20)
@@ -207,7 +240,8 @@ class Harness:
             behind = [f for f in self.followers if f.position < self.stores[f.name].head() and self._has_work(f)]
             pending = [d for d in self.activation.pending() if d.attempts == 0]
             if not behind and not pending and self.worker.outcomes.empty():
-                self.projection.catch_up()
+                for projection in self.projections:
+                    projection.catch_up()
                 return
             await asyncio.sleep(0.005)
         raise AssertionError("the chain did not settle: " + ", ".join(f"{f.name}@{f.position}" for f in self.followers))

@@ -105,3 +105,28 @@ test_methods_come_from_data if {
 	d.allow
 	not user("/cdp.x.v1.X/Y", ["admin"]).allow with data.cdp.access.methods as {"/cdp.x.v1.*": ["analyst"]}
 }
+
+test_accounts_and_timelines_are_read_by_marketers_analysts_and_privacy_officers if {
+	every m in [
+		"/cdp.profile.v1.ProfileService/GetAccount",
+		"/cdp.profile.v1.ProfileService/ListAccountMembers",
+		"/cdp.profile.v1.ProfileService/ListEvents",
+	] {
+		user(m, ["marketer"]) == {"allow": true, "reasons": [], "pii_clear": false}
+		user(m, ["analyst"]).allow
+		user(m, ["admin"]).pii_clear
+		not user(m, ["ingest"]).allow
+	}
+	user("/cdp.profile.v1.ProfileService/ListEvents", ["privacy_officer"]).pii_clear
+	user("/cdp.profile.v1.ProfileService/GetAccount", ["privacy_officer"]).pii_clear
+	not user("/cdp.profile.v1.ProfileService/ListAccountMembers", ["privacy_officer"]).allow
+	d := user("/cdp.profile.v1.ProfileService/ListEvents", ["data_steward"])
+	d.reasons == ["ana may not call /cdp.profile.v1.ProfileService/ListEvents: needs one of the roles [admin, analyst, marketer, privacy_officer]"]
+}
+
+test_services_read_accounts_but_not_timelines if {
+	service("/cdp.profile.v1.ProfileService/GetAccount", "segment").allow
+	service("/cdp.profile.v1.ProfileService/ListAccountMembers", "segment").allow
+	not service("/cdp.profile.v1.ProfileService/GetAccount", "segment").pii_clear
+	not service("/cdp.profile.v1.ProfileService/ListEvents", "segment").allow
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cdp.cli import (
+    account,
     audience,
     audit,
     bench,
@@ -39,6 +40,7 @@ main.add_command(source.source)
 main.add_command(plan.plan)
 main.add_command(plan.quarantine)
 main.add_command(profile.profile)
+main.add_command(account.account)
 main.add_command(audience.audience)
 main.add_command(destination.destination)
 main.add_command(webhook.webhook)

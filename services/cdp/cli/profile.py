@@ -46,3 +46,47 @@ def get(person_id, user_id, anonymous_id, email, purpose, as_json, subject, role
         click.echo(
             f"  account {account.group_id}: " + ", ".join(f"{k}={v.value}" for k, v in sorted(account.traits.items()))
         )
+
+
+@profile.command("events")
+@click.option("--person-id", default="")
+@click.option("--user-id", default="")
+@click.option("--anonymous-id", default="")
+@click.option("--email", default="")
+@click.option("--limit", default=20, type=click.IntRange(min=1), show_default=True, help="At most this many calls.")
+@click.option("--type", "types", multiple=True, help="Only calls of this type (track, page, ...; repeatable).")
+@click.option("--since", default="", help="RFC 3339: calls at or after.")
+@click.option("--until", default="", help="RFC 3339: calls before.")
+@click.option("--purpose", default="", help="Why it is read (a short label; the access log records it).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@with_caller
+def events(person_id, user_id, anonymous_id, email, limit, types, since, until, purpose, as_json, subject, roles):
+    """A person's calls, newest first, with properties, traits and context (personal data in clear
+    only where cdp.access allows)."""
+    identifier = None
+    for kind, value in (("user_id", user_id), ("anonymous_id", anonymous_id), ("email", email.strip().lower())):
+        if value:
+            identifier = (kind, value)
+    if not person_id and not identifier:
+        raise click.UsageError("give --person-id, --user-id, --anonymous-id or --email")
+    profiles = connect(subject, roles).profile
+    token, shown = "", 0
+    while shown < limit:
+        page = call(
+            profiles.list_events, person_id, identifier, min(limit - shown, 1000), token, types, since, until, purpose
+        )
+        for found in page.events:
+            shown += 1
+            if as_json:
+                click.echo(json.dumps(json_format.MessageToDict(found)))
+                continue
+            what = found.event or found.name or found.group_id
+            note = " (masked)" if found.masked else " (erased)" if found.erased else ""
+            click.echo(f"{found.timestamp}  {found.type:<8} {what}{note}")
+            for name in ("properties", "traits", "context"):
+                value = getattr(found, name)
+                if value and value != "{}":
+                    click.echo(f"    {name}: {value}")
+        token = page.next_page_token
+        if not token:
+            break

@@ -98,6 +98,7 @@ def _json_object(value: str | None, name: str) -> str:
 @click.option("--name", default="", help="Page or screen name.")
 @click.option("--traits", default=None, help="JSON object (identify, group).")
 @click.option("--properties", default=None, help="JSON object.")
+@click.option("--context", default=None, help="JSON object (campaign, page, device, locale, ...).")
 @click.option("--group-id", default="")
 @click.option("--previous-id", default="")
 @click.option("--message-id", default="", help="Defaults to a new uuid.")
@@ -111,6 +112,7 @@ def send(
     name,
     traits,
     properties,
+    context,
     group_id,
     previous_id,
     message_id,
@@ -143,6 +145,7 @@ def send(
                 name=name,
                 traits=_json_object(traits, "--traits"),
                 properties=_json_object(properties, "--properties"),
+                context=_json_object(context, "--context"),
                 group_id=group_id,
                 previous_id=previous_id,
             )

@@ -316,6 +316,48 @@ class _Profile(_Client):
             "",
         )
 
+    def get_account(self, account_id: str, purpose: str = "", **options: Unpack[CallOptions]) -> profile_pb2.Account:
+        """An account (a group call's groupId) with its own traits and member count; a read in
+        clear is recorded in profile's access log. Retried."""
+        request = profile_pb2.GetAccountRequest(account_id=account_id, purpose=purpose)
+        return self._unary("GetAccount", request, READ, "account", **options)
+
+    def list_account_members(
+        self, account_id: str, page_size: int = 0, page_token: str = "", **options: Unpack[CallOptions]
+    ) -> profile_pb2.ListAccountMembersResponse:
+        """One page of an account's member person ids (in id order), the total, and the next
+        page's token (empty at the end). Retried."""
+        request = profile_pb2.ListAccountMembersRequest(
+            account_id=account_id, page_size=page_size, page_token=page_token
+        )
+        return self._unary("ListAccountMembers", request, READ, **options)
+
+    def list_events(
+        self,
+        person_id: str = "",
+        identifier: IdentifierLike | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+        types: Iterable[str] = (),
+        since: str = "",
+        until: str = "",
+        purpose: str = "",
+        **options: Unpack[CallOptions],
+    ) -> profile_pb2.ListEventsResponse:
+        """One page of a person's calls, newest first, personal values as the caller may see them
+        (a read in clear is recorded in profile's access log), and the next page's token. Retried."""
+        request = profile_pb2.ListEventsRequest(
+            person_id=person_id,
+            identifier=_identifier(identifier),
+            page_size=page_size,
+            page_token=page_token,
+            types=list(types),
+            since=since,
+            until=until,
+            purpose=purpose,
+        )
+        return self._unary("ListEvents", request, READ, **options)
+
 
 class _Segment(_Client):
     STUB = segment_pb2_grpc.SegmentServiceStub

@@ -24,8 +24,11 @@ from cdp.profile import domain
 COLLECTOR_TOPICS = topic_of(collector_pb2.EventAccepted)
 IDENTITY_TOPICS = topic_of(identity_pb2.PersonsMerged, identity_pb2.PersonSplit, identity_pb2.SubjectForgotten)
 _IdentityRecord = identity_pb2.PersonsMerged | identity_pb2.PersonSplit | identity_pb2.SubjectForgotten
-# What followers of profile read; PartObserved is profile's own (its state), for no follower.
+# What followers of profile read.
 PUBLISHED = topic_of(pb.ProfileChanged, pb.ProfileMerged, pb.ProfileSplit)
+# Accounts and who belongs to them, for followers that want them (segment's account audiences).
+ACCOUNT_TOPICS = topic_of(pb.AccountChanged, pb.AccountMembershipChanged)
+# PartObserved is profile's own (its state); CallsObserved is for the timeline's read model only.
 INTERNAL = topic_of(pb.PartObserved)
 KEY_TYPES = ("user_id", "anonymous_id")
 
@@ -121,7 +124,7 @@ class ProfileApp(EventSourced):
     key: from identity's answers to Resolve, and from its merges and splits. A person's profile is
     the fold of its keys' partials, whichever of the two logs was followed first."""
 
-    topics = (*PUBLISHED, *INTERNAL)
+    topics = (*PUBLISHED, *ACCOUNT_TOPICS, *INTERNAL)
 
     def __init__(self, uow: UnitOfWork, identity: Resolver, clock: Clock = SYSTEM_CLOCK):
         self.identity = identity
@@ -134,6 +137,8 @@ class ProfileApp(EventSourced):
         # The latest published snapshot of each profile, as built once for its ProfileChanged:
         # GetProfiles serves these rather than building each again.
         self.published: dict[str, pb.Profile] = {}
+        # Each account's own traits: the fold of every group call naming it, whoever made it.
+        self.accounts: dict[str, dict[str, domain.TraitValue]] = {}
 
     def apply(self, message) -> None:
         if isinstance(message, pb.PartObserved):
@@ -149,6 +154,8 @@ class ProfileApp(EventSourced):
             self.published.pop(message.merged_id, None)
         elif isinstance(message, pb.ProfileSplit):
             self.state.split(message.person_id, [(p, ()) for p in message.part_person_ids])
+        elif isinstance(message, pb.AccountChanged):
+            self.accounts[message.account.group_id] = {k: _trait_state(v) for k, v in message.account.traits.items()}
 
     async def person_of(self, person_id: str, identifier: tuple[str, str] | None) -> str:
         """The person a request names by id or by identifier; raises NotFound or InvalidArgument."""
@@ -159,6 +166,11 @@ class ProfileApp(EventSourced):
         if not person_id:
             raise InvalidArgument("person_id", "give a person id or an identifier")
         return person_id
+
+    def person_of_subject(self, subject: str) -> str:
+        """The person whose key a personal value is sealed under ("user_id:u1"), as profile knows it."""
+        kind, _, value = subject.partition(":")
+        return self.state.person_of((kind, value))
 
     def snapshots(self, person_ids) -> list[pb.Profile]:
         return [self.published[p] for p in person_ids if p in self.published]
@@ -172,6 +184,8 @@ class ProfileApp(EventSourced):
         touched: dict[domain.Key, None] = {}
         moved: dict[domain.Key, None] = {}  # new keys, and keys identity now gives another person
         changed: dict[str, str] = {}
+        accounts: dict[str, str] = {}  # account -> the call that last changed its traits
+        observed: list[pb.ObservedCall] = []
         for call in calls:
             event = call.event
             # The user id's person, else the anonymous id's (a junk user id, "null" say, is none).
@@ -183,19 +197,28 @@ class ProfileApp(EventSourced):
                 moved[key] = None
             # Identity's answer is at least as new as anything profile has followed of its log: a
             # key it now gives another person takes its partial there (and leaves the other's).
+            timestamp = _utc(event.timestamp)
+            subject = subject_of(event.user_id, event.anonymous_id)
+            is_group = event.type == "group" and bool(event.group_id)
+            group_traits = _as_trait_values(_json_object(event.traits)) if is_group else {}
             persons_changed = self.state.observe(
                 key,
                 person_id,
                 call_type=event.type,
                 event_name=event.event,
-                timestamp=_utc(event.timestamp),
+                timestamp=timestamp,
                 source_id=call.source_id,
                 event_id=call.event_id,
                 traits=person_traits(event),
-                group_id=event.group_id if event.type == "group" else "",
-                group_traits=_as_trait_values(_json_object(event.traits)) if event.type == "group" else None,
-                subject=subject_of(event.user_id, event.anonymous_id),
+                group_id=event.group_id if is_group else "",
+                group_traits=group_traits if is_group else None,
+                subject=subject,
             )
+            if is_group:
+                provenance = domain.TraitValue("", call.source_id, call.event_id, timestamp, subject, event.type)
+                if domain.set_traits(self.accounts.setdefault(event.group_id, {}), group_traits, provenance):
+                    accounts[event.group_id] = call.event_id
+            observed.append(_observed(call, key, person_id, timestamp, subject))
             touched[key] = None
             for p in persons_changed:
                 changed[p] = call.event_id
@@ -206,7 +229,14 @@ class ProfileApp(EventSourced):
         # own: the profile is its partial (apply() takes it back from there).
         published = {p for p, _ in publish}
         parts = [k for k in touched if k in moved or not self._sole(k, published)]
-        return [*self._parts(parts), *(self._changed(p, cause) for p, cause in publish)]
+        # The calls first: the timeline gives a key's calls to its person as its PartObserved says.
+        timeline = pb.CallsObserved(calls=observed)
+        return [
+            *([self.next_event(derived_id("profile-calls", calls[0].event_id), timeline)] if observed else []),
+            *(self._account_changed(a, cause) for a, cause in accounts.items()),
+            *self._parts(parts),
+            *(e for p, cause in publish for e in self._changed(p, cause)),
+        ]
 
     def _sole(self, key: domain.Key, published: set[str]) -> bool:
         person_id = self.state.person_of(key)
@@ -222,15 +252,15 @@ class ProfileApp(EventSourced):
                 if erased:
                     batch.note(erased, [record.person_id], "")
             elif isinstance(record, identity_pb2.PersonsMerged):
-                out.append(self._merged(record, batch))
+                out.extend(self._merged(record, batch))
             else:
                 out.append(self._split(record, batch))
         # After the merges and splits, in their order: one event per key and one snapshot per
         # person the batch changed (a person merged away and not restored since has none).
         publish = [(p, cause) for p, cause in batch.persons.items() if not self.state.is_merged(p)]
-        return [*out, *self._parts(batch.keys), *(self._changed(p, cause) for p, cause in publish)]
+        return [*out, *self._parts(batch.keys), *(e for p, cause in publish for e in self._changed(p, cause))]
 
-    def _merged(self, merged: identity_pb2.PersonsMerged, batch: _Changes) -> StoredEvent:
+    def _merged(self, merged: identity_pb2.PersonsMerged, batch: _Changes) -> list[StoredEvent]:
         # Whether or not the merged person has a profile yet, the survivor's lists them:
         # a profile does not depend on which log was followed first.
         keys = _keys(merged.identifiers)
@@ -240,9 +270,13 @@ class ProfileApp(EventSourced):
         moved, changed = self.state.merge(merged.survivor_id, merged.merged_id, keys)
         # The survivor first, then any person a key was taken from.
         batch.note(moved, [merged.survivor_id, *sorted(changed)], merged.event_id)
-        self.published.pop(merged.merged_id, None)
+        gone = self.published.pop(merged.merged_id, None)
         message = pb.ProfileMerged(survivor_id=merged.survivor_id, merged_id=merged.merged_id)
-        return self._next(merged.merged_id, message)
+        out = [self._next(merged.merged_id, message)]
+        # The merged person leaves its accounts (the survivor joins them with its next profile).
+        for account in sorted({a.group_id for a in gone.accounts} if gone else set()):
+            out.append(self._membership(account, merged.merged_id, False, merged.event_id))
+        return out
 
     def _split(self, split: identity_pb2.PersonSplit, batch: _Changes) -> StoredEvent:
         parts = [(part.person_id, _keys(part.identifiers)) for part in split.parts if part.person_id]
@@ -277,15 +311,59 @@ class ProfileApp(EventSourced):
             out.append(self.next_event(derived_id("profile-part", *key), message))
         return out
 
-    def _changed(self, person_id: str, cause: str) -> StoredEvent:
+    def _changed(self, person_id: str, cause: str) -> list[StoredEvent]:
+        """The person's new profile, and the accounts it joined or left since its last one."""
         snapshot = pb.ProfileChanged(
             profile=to_proto(self.state.profile(person_id)), cause_event_id=cause, changed_at=self.now_iso()
         )
+        before = self.published.get(person_id)
+        was = {a.group_id for a in before.accounts} if before else set()
+        now = {a.group_id for a in snapshot.profile.accounts}
         self.published[person_id] = snapshot.profile
-        return self._next(person_id, snapshot)
+        out = [self._next(person_id, snapshot)]
+        for account in sorted(was ^ now):
+            out.append(self._membership(account, person_id, account in now, cause))
+        return out
+
+    def _membership(self, account_id: str, person_id: str, member: bool, cause: str) -> StoredEvent:
+        message = pb.AccountMembershipChanged(
+            account_id=account_id, person_id=person_id, member=member, cause_event_id=cause, changed_at=self.now_iso()
+        )
+        return self._next(person_id, message)
+
+    def _account_changed(self, account_id: str, cause: str) -> StoredEvent:
+        traits = self.accounts[account_id]
+        account = pb.Account(group_id=account_id, traits={k: _trait_proto(v) for k, v in traits.items()})
+        message = pb.AccountChanged(account=account, cause_event_id=cause, changed_at=self.now_iso())
+        return self.next_event(derived_id("profile-account", account_id), message)
 
     def _next(self, person_id: str, message) -> StoredEvent:
         return self.next_event(uuid.UUID(person_id), message)
+
+
+def _observed(
+    call: collector_pb2.EventAccepted, key: domain.Key, person_id: str, timestamp: str, subject: str
+) -> pb.ObservedCall:
+    event = call.event
+    return pb.ObservedCall(
+        key_type=key[0],
+        key_value=key[1],
+        person_id=person_id,
+        event=pb.TimelineEvent(
+            event_id=call.event_id,
+            type=event.type,
+            event=event.event,
+            name=event.name,
+            timestamp=timestamp,
+            received_at=_utc(event.received_at),
+            source_id=call.source_id,
+            properties=event.properties or "{}",
+            traits=event.traits or "{}",
+            context=event.context or "{}",
+            group_id=event.group_id,
+            subject=subject,
+        ),
+    )
 
 
 class _Changes:

@@ -58,6 +58,16 @@ class ProfileQueries:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
 
+    def survivor_of(self, person_id: str) -> str:
+        """The person a merged person's calls and profile are under now (itself if not merged)."""
+        with self.engine.connect() as conn:
+            for _ in range(16):
+                moved = conn.execute(sa.select(merged.c.survivor_id).where(merged.c.person_id == person_id)).first()
+                if not moved:
+                    return person_id
+                person_id = moved[0]
+        return person_id
+
     def get(self, person_id: str) -> pb.Profile | None:
         with self.engine.connect() as conn:
             for _ in range(16):  # follow merges to the survivor

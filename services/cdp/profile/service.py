@@ -7,7 +7,7 @@ from cdp.platform.auth import current_caller
 from cdp.platform.personal import subject_of_call
 from cdp.platform.readmodel import Projection, open_engine
 from cdp.platform.service import Declaration, Follow, Runtime, Servicer, full_name
-from cdp.profile import projections
+from cdp.profile import accounts, projections, timeline
 from cdp.profile.adapters import IdentityResolver
 from cdp.profile.application import COLLECTOR_TOPICS, IDENTITY_TOPICS, PUBLISHED, ProfileApp
 from cdp.profile.servicer import ProfileServicer
@@ -17,9 +17,22 @@ def declare(runtime: Runtime) -> Declaration:
     app = ProfileApp(runtime.uow, IdentityResolver(runtime.channel("identity")))
     engine = open_engine(runtime.config.store, "profile")
     projection = Projection("profiles", runtime.store, engine, projections.metadata, projections.apply, PUBLISHED)
-    projection.catch_up()
+    account_projection = Projection(
+        "accounts", runtime.store, engine, accounts.metadata, accounts.apply, accounts.TOPICS
+    )
+    timeline_projection = Projection(
+        "timeline", runtime.store, engine, timeline.metadata, timeline.apply, timeline.TOPICS
+    )
+    for each in (projection, account_projection, timeline_projection):
+        each.catch_up()
     servicer = ProfileServicer(
-        app, projections.ProfileQueries(engine), runtime.vault, lambda: current_caller().pii_clear, runtime.access
+        app,
+        projections.ProfileQueries(engine),
+        runtime.vault,
+        lambda: current_caller().pii_clear,
+        runtime.access,
+        accounts.AccountQueries(engine),
+        timeline.TimelineQueries(engine),
     )
     return Declaration(
         servicers=[
@@ -39,6 +52,10 @@ def declare(runtime: Runtime) -> Declaration:
             ),
             Follow(runtime.upstream("identity", IDENTITY_TOPICS), app.handle_identity),
         ],
-        tasks={"project-profiles": projection.run},
+        tasks={
+            "project-profiles": projection.run,
+            "project-accounts": account_projection.run,
+            "project-timeline": timeline_projection.run,
+        },
         on_stop=[engine.dispose],
     )

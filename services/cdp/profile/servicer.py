@@ -10,13 +10,19 @@ from cdp.api.profile.v1 import profile_pb2 as pb
 from cdp.api.profile.v1 import profile_pb2_grpc
 from cdp.platform.accesslog import AccessLog, Read, purpose_of, revealed
 from cdp.platform.auth import current_caller
-from cdp.platform.errors import NotFound
+from cdp.platform.clock import format_iso, parse_iso
+from cdp.platform.errors import InvalidArgument, NotFound
 from cdp.platform.vault import Vault
+from cdp.profile import timeline
+from cdp.profile.accounts import AccountQueries
 from cdp.profile.application import ProfileApp
 from cdp.profile.projections import ProfileQueries
-from cdp.profile.views import present
+from cdp.profile.timeline import TimelineQueries
+from cdp.profile.views import present, present_event, present_traits
 
 MAX_PAGE = 1000
+CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+JSON_FIELDS = ("properties", "traits", "context")
 
 
 def clear_fields(stored: pb.Profile, shown: pb.Profile) -> list[str]:
@@ -31,6 +37,40 @@ def clear_fields(stored: pb.Profile, shown: pb.Profile) -> list[str]:
             for path in revealed(_json(trait.value), _json(after[name].value), f"{prefix}.{name}"):
                 found[path] = None
     return list(found)
+
+
+def clear_event_fields(stored: pb.TimelineEvent, shown: pb.TimelineEvent) -> list[str]:
+    """The paths of the personal values a timeline call shows in clear (events[].properties.email)."""
+    found: dict[str, None] = {}
+    for name in JSON_FIELDS:
+        for path in revealed(_json(getattr(stored, name)), _json(getattr(shown, name)), f"events[].{name}"):
+            found[path] = None
+    return list(found)
+
+
+def clear_trait_fields(stored, shown, prefix: str) -> list[str]:
+    found: dict[str, None] = {}
+    for name, trait in stored.items():
+        if trait.erased or name not in shown or shown[name].erased or shown[name].masked:
+            continue
+        for path in revealed(_json(trait.value), _json(shown[name].value), f"{prefix}.{name}"):
+            found[path] = None
+    return list(found)
+
+
+def _time(text: str, field: str) -> str:
+    if not text:
+        return ""
+    try:
+        return format_iso(parse_iso(text))
+    except ValueError as error:
+        raise InvalidArgument(field, "an RFC 3339 time, such as 2026-11-30T12:00:00Z") from error
+
+
+def _page_size(value: int, default: int, field: str = "page_size") -> int:
+    if value < 0:
+        raise InvalidArgument(field, f"at least 0 (0: {default}), at most {MAX_PAGE}")
+    return min(value or default, MAX_PAGE)
 
 
 def _json(text: str) -> object:
@@ -48,9 +88,13 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         vault: Vault,
         may_see_personal: Callable[[], bool],
         access: AccessLog,
+        accounts: AccountQueries,
+        events: TimelineQueries,
     ):
         self.app = app
         self.queries = queries
+        self.accounts = accounts
+        self.events = events
         self.vault = vault
         self.may_see_personal = may_see_personal  # from cdp.access, for the call being served
         self.access = access  # where each read in clear is recorded before it is answered
@@ -76,8 +120,75 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         profile = self.queries.get(person_id)
         if profile is None:
             raise NotFound(f"person_id: no profile for {person_id}")
-        [shown] = await self._shown([profile], request.purpose)
+        [shown] = await self._shown([self._with_accounts(profile)], request.purpose)
         return pb.GetProfileResponse(profile=shown)
+
+    def _with_accounts(self, profile: pb.Profile) -> pb.Profile:
+        """The profile with each of its accounts' own traits (from every member's group calls)."""
+        found = self.accounts.many([a.group_id for a in profile.accounts])
+        if not found:
+            return profile
+        full = pb.Profile()
+        full.CopyFrom(profile)
+        for account in full.accounts:
+            if account.group_id in found:
+                account.traits.clear()
+                for name, trait in found[account.group_id].traits.items():
+                    account.traits[name].CopyFrom(trait)
+        return full
+
+    async def GetAccount(self, request, context):
+        if not request.account_id:
+            raise InvalidArgument("account_id", "give the account's id (a group call's groupId)")
+        account = self.accounts.get(request.account_id)
+        if account is None:
+            raise NotFound(f"account_id: no account {request.account_id}")
+        caller = current_caller()
+        stated = purpose_of(request.purpose, caller.method)
+        shown = pb.Account()
+        shown.CopyFrom(account)
+        clear = self.may_see_personal()
+        present_traits(shown.traits, clear, self.vault)
+        if clear:  # a personal value of an account is its sender's: the read is recorded as theirs
+            reads: dict[str, list[str]] = {}
+            for name, trait in account.traits.items():
+                fields = clear_trait_fields({name: trait}, shown.traits, "accounts[].traits")
+                if fields:
+                    reads.setdefault(self.app.person_of_subject(trait.subject), []).extend(fields)
+            reference = f"account:{account.group_id}"
+            await self.access.record(caller, [Read(p, f, reference) for p, f in reads.items()], purpose=stated)
+        return pb.GetAccountResponse(account=shown)
+
+    async def ListAccountMembers(self, request, context):
+        if not request.account_id:
+            raise InvalidArgument("account_id", "give the account's id (a group call's groupId)")
+        limit = _page_size(request.page_size, 100)
+        after = request.page_token
+        person_ids, total = self.accounts.members(request.account_id, after, limit)
+        if not total and self.accounts.get(request.account_id) is None:
+            raise NotFound(f"account_id: no account {request.account_id}")
+        next_token = person_ids[-1] if len(person_ids) == limit else ""
+        return pb.ListAccountMembersResponse(person_ids=person_ids, next_page_token=next_token, total=total)
+
+    async def ListEvents(self, request, context):
+        identifier = (request.identifier.type, request.identifier.value) if request.HasField("identifier") else None
+        person_id = self.queries.survivor_of(await self.app.person_of(request.person_id, identifier))
+        unknown = sorted(set(request.types) - set(CALL_TYPES))
+        if unknown:
+            raise InvalidArgument("types", f"unknown call type {unknown[0]!r}: one of {', '.join(CALL_TYPES)}")
+        where = timeline.Filter(tuple(request.types), _time(request.since, "since"), _time(request.until, "until"))
+        limit = _page_size(request.page_size, 50)
+        after = timeline.decode_token(request.page_token)
+        caller = current_caller()
+        stated = purpose_of(request.purpose, caller.method)
+        found, more = self.events.page(person_id, limit, after, where)
+        clear = self.may_see_personal()
+        shown = [present_event(e, clear, self.vault) for e in found]
+        if clear:  # a masked read shows nothing personal: nothing to record
+            fields = [f for stored, view in zip(found, shown, strict=True) for f in clear_event_fields(stored, view)]
+            await self.access.record(caller, [Read(person_id, fields)], purpose=stated)
+        next_token = timeline.encode_token(found[-1]) if more and found else ""
+        return pb.ListEventsResponse(person_id=person_id, events=shown, next_page_token=next_token)
 
     async def GetProfiles(self, request, context):
         # Profiles as the service holds them now: at least as fresh as its log.

@@ -28,7 +28,7 @@ class TraitValue(_message.Message):
     def __init__(self, value: _Optional[str] = ..., source_id: _Optional[str] = ..., event_id: _Optional[str] = ..., updated_at: _Optional[str] = ..., subject: _Optional[str] = ..., event_type: _Optional[str] = ..., masked: _Optional[bool] = ..., erased: _Optional[bool] = ...) -> None: ...
 
 class Account(_message.Message):
-    __slots__ = ("group_id", "traits")
+    __slots__ = ("group_id", "traits", "member_count")
     class TraitsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -38,9 +38,11 @@ class Account(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[TraitValue, _Mapping]] = ...) -> None: ...
     GROUP_ID_FIELD_NUMBER: _ClassVar[int]
     TRAITS_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_COUNT_FIELD_NUMBER: _ClassVar[int]
     group_id: str
     traits: _containers.MessageMap[str, TraitValue]
-    def __init__(self, group_id: _Optional[str] = ..., traits: _Optional[_Mapping[str, TraitValue]] = ...) -> None: ...
+    member_count: int
+    def __init__(self, group_id: _Optional[str] = ..., traits: _Optional[_Mapping[str, TraitValue]] = ..., member_count: _Optional[int] = ...) -> None: ...
 
 class Profile(_message.Message):
     __slots__ = ("person_id", "traits", "event_counts", "first_seen", "last_seen", "accounts", "merged_person_ids")
@@ -124,6 +126,102 @@ class ListProfilesResponse(_message.Message):
     next_after: str
     def __init__(self, profiles: _Optional[_Iterable[_Union[Profile, _Mapping]]] = ..., next_after: _Optional[str] = ...) -> None: ...
 
+class GetAccountRequest(_message.Message):
+    __slots__ = ("account_id", "purpose")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    purpose: str
+    def __init__(self, account_id: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class GetAccountResponse(_message.Message):
+    __slots__ = ("account",)
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    account: Account
+    def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ...) -> None: ...
+
+class ListAccountMembersRequest(_message.Message):
+    __slots__ = ("account_id", "page_size", "page_token")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, account_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAccountMembersResponse(_message.Message):
+    __slots__ = ("person_ids", "next_page_token", "total")
+    PERSON_IDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    person_ids: _containers.RepeatedScalarFieldContainer[str]
+    next_page_token: str
+    total: int
+    def __init__(self, person_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ..., total: _Optional[int] = ...) -> None: ...
+
+class TimelineEvent(_message.Message):
+    __slots__ = ("event_id", "type", "event", "name", "timestamp", "received_at", "source_id", "properties", "traits", "context", "group_id", "subject", "masked", "erased")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    TRAITS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    MASKED_FIELD_NUMBER: _ClassVar[int]
+    ERASED_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: str
+    event: str
+    name: str
+    timestamp: str
+    received_at: str
+    source_id: str
+    properties: str
+    traits: str
+    context: str
+    group_id: str
+    subject: str
+    masked: bool
+    erased: bool
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., event: _Optional[str] = ..., name: _Optional[str] = ..., timestamp: _Optional[str] = ..., received_at: _Optional[str] = ..., source_id: _Optional[str] = ..., properties: _Optional[str] = ..., traits: _Optional[str] = ..., context: _Optional[str] = ..., group_id: _Optional[str] = ..., subject: _Optional[str] = ..., masked: _Optional[bool] = ..., erased: _Optional[bool] = ...) -> None: ...
+
+class ListEventsRequest(_message.Message):
+    __slots__ = ("person_id", "identifier", "page_size", "page_token", "types", "since", "until", "purpose")
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    person_id: str
+    identifier: _identity_pb2.Identifier
+    page_size: int
+    page_token: str
+    types: _containers.RepeatedScalarFieldContainer[str]
+    since: str
+    until: str
+    purpose: str
+    def __init__(self, person_id: _Optional[str] = ..., identifier: _Optional[_Union[_identity_pb2.Identifier, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., types: _Optional[_Iterable[str]] = ..., since: _Optional[str] = ..., until: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class ListEventsResponse(_message.Message):
+    __slots__ = ("person_id", "events", "next_page_token")
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    person_id: str
+    events: _containers.RepeatedCompositeFieldContainer[TimelineEvent]
+    next_page_token: str
+    def __init__(self, person_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[TimelineEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class ProfileChanged(_message.Message):
     __slots__ = ("profile", "cause_event_id", "changed_at")
     PROFILE_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +247,48 @@ class ProfileSplit(_message.Message):
     person_id: str
     part_person_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, person_id: _Optional[str] = ..., part_person_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AccountChanged(_message.Message):
+    __slots__ = ("account", "cause_event_id", "changed_at")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    account: Account
+    cause_event_id: str
+    changed_at: str
+    def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ..., cause_event_id: _Optional[str] = ..., changed_at: _Optional[str] = ...) -> None: ...
+
+class AccountMembershipChanged(_message.Message):
+    __slots__ = ("account_id", "person_id", "member", "cause_event_id", "changed_at")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    person_id: str
+    member: bool
+    cause_event_id: str
+    changed_at: str
+    def __init__(self, account_id: _Optional[str] = ..., person_id: _Optional[str] = ..., member: _Optional[bool] = ..., cause_event_id: _Optional[str] = ..., changed_at: _Optional[str] = ...) -> None: ...
+
+class CallsObserved(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[ObservedCall]
+    def __init__(self, calls: _Optional[_Iterable[_Union[ObservedCall, _Mapping]]] = ...) -> None: ...
+
+class ObservedCall(_message.Message):
+    __slots__ = ("key_type", "key_value", "person_id", "event")
+    KEY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    KEY_VALUE_FIELD_NUMBER: _ClassVar[int]
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    key_type: str
+    key_value: str
+    person_id: str
+    event: TimelineEvent
+    def __init__(self, key_type: _Optional[str] = ..., key_value: _Optional[str] = ..., person_id: _Optional[str] = ..., event: _Optional[_Union[TimelineEvent, _Mapping]] = ...) -> None: ...
 
 class PartObserved(_message.Message):
     __slots__ = ("key_type", "key_value", "person_id", "partial")

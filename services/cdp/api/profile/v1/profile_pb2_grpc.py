@@ -49,6 +49,21 @@ class ProfileServiceStub:
                 request_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListProfilesRequest.SerializeToString,
                 response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListProfilesResponse.FromString,
                 _registered_method=True)
+        self.GetAccount = channel.unary_unary(
+                '/cdp.profile.v1.ProfileService/GetAccount',
+                request_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetAccountRequest.SerializeToString,
+                response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetAccountResponse.FromString,
+                _registered_method=True)
+        self.ListAccountMembers = channel.unary_unary(
+                '/cdp.profile.v1.ProfileService/ListAccountMembers',
+                request_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListAccountMembersRequest.SerializeToString,
+                response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListAccountMembersResponse.FromString,
+                _registered_method=True)
+        self.ListEvents = channel.unary_unary(
+                '/cdp.profile.v1.ProfileService/ListEvents',
+                request_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListEventsResponse.FromString,
+                _registered_method=True)
 
 
 class ProfileServiceServicer:
@@ -72,6 +87,26 @@ class ProfileServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAccount(self, request, context):
+        """An account (a group call's groupId) with its own traits, as the caller may see them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccountMembers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEvents(self, request, context):
+        """A person's calls, newest first (a merged person's with the survivor's), as the caller may see them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProfileServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -89,6 +124,21 @@ def add_ProfileServiceServicer_to_server(servicer, server):
                     servicer.ListProfiles,
                     request_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListProfilesRequest.FromString,
                     response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListProfilesResponse.SerializeToString,
+            ),
+            'GetAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccount,
+                    request_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetAccountRequest.FromString,
+                    response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetAccountResponse.SerializeToString,
+            ),
+            'ListAccountMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccountMembers,
+                    request_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListAccountMembersRequest.FromString,
+                    response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListAccountMembersResponse.SerializeToString,
+            ),
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListEventsRequest.FromString,
+                    response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -172,6 +222,87 @@ class ProfileService:
             '/cdp.profile.v1.ProfileService/ListProfiles',
             cdp_dot_profile_dot_v1_dot_profile__pb2.ListProfilesRequest.SerializeToString,
             cdp_dot_profile_dot_v1_dot_profile__pb2.ListProfilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.profile.v1.ProfileService/GetAccount',
+            cdp_dot_profile_dot_v1_dot_profile__pb2.GetAccountRequest.SerializeToString,
+            cdp_dot_profile_dot_v1_dot_profile__pb2.GetAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccountMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.profile.v1.ProfileService/ListAccountMembers',
+            cdp_dot_profile_dot_v1_dot_profile__pb2.ListAccountMembersRequest.SerializeToString,
+            cdp_dot_profile_dot_v1_dot_profile__pb2.ListAccountMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.profile.v1.ProfileService/ListEvents',
+            cdp_dot_profile_dot_v1_dot_profile__pb2.ListEventsRequest.SerializeToString,
+            cdp_dot_profile_dot_v1_dot_profile__pb2.ListEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
