@@ -142,6 +142,14 @@ def test_revealed_lists_the_paths_shown_in_clear_at_any_depth():
     assert list(revealed(TOKEN, TOKEN, "traits.email")) == []  # still sealed
 
 
+def test_revealed_names_the_url_parameters_shown_in_clear():
+    sealed_param = TOKEN.replace(":", "%3A")
+    stored = {"url": f"https://x.io/p?email={sealed_param}&utm=mail#/r?phone={sealed_param}", "page": "/p"}
+    shown = {"url": "https://x.io/p?email=a%40x.io&utm=mail#/r?phone=%2A%2A%2A", "page": "/p"}
+    assert list(revealed(stored, shown, "context.page")) == ["context.page.url?email"]
+    assert list(revealed(stored, stored, "context.page")) == []  # still sealed
+
+
 def test_a_purpose_is_a_short_label_or_the_operation():
     assert purpose_of("", "/cdp.profile.v1.ProfileService/GetProfile") == "GetProfile"
     assert purpose_of(" gdpr-art15 ", "/x/Y") == "gdpr-art15"

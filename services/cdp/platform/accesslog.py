@@ -29,6 +29,7 @@ from cdp.platform.auth import Caller
 from cdp.platform.clock import now_iso
 from cdp.platform.errors import InvalidArgument, Unavailable
 from cdp.platform.personal import MASK
+from cdp.platform.sealed import params, sealed
 from cdp.platform.vault import is_token
 
 if TYPE_CHECKING:
@@ -139,6 +140,13 @@ def revealed(stored: Any, shown: Any, path: str) -> Iterator[str]:
     if is_token(stored):
         if shown is not None and not is_token(shown) and shown != MASK:
             yield path
+    elif isinstance(stored, str) and isinstance(shown, str) and stored != shown:
+        # A URL or query string whose personal parameters are sealed in place: each one shown.
+        opened = {(p.marker, p.name): p.value for p in params(shown)}
+        for p in params(stored):
+            value = opened.get((p.marker, p.name))
+            if sealed(p.value) and value and not sealed(value) and value != MASK:
+                yield f"{path}{p.marker}{p.name}"
     elif isinstance(stored, dict):
         for key, value in stored.items():
             yield from revealed(value, shown.get(key) if isinstance(shown, dict) else None, f"{path}.{key}")
