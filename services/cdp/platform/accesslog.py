@@ -142,11 +142,11 @@ def revealed(stored: Any, shown: Any, path: str) -> Iterator[str]:
             yield path
     elif isinstance(stored, str) and isinstance(shown, str) and stored != shown:
         # A URL or query string whose personal parameters are sealed in place: each one shown.
-        opened = {(p.marker, p.name): p.value for p in params(shown)}
-        for p in params(stored):
-            value = opened.get((p.marker, p.name))
-            if sealed(p.value) and value and not sealed(value) and value != MASK:
-                yield f"{path}{p.marker}{p.name}"
+        opened = {(param.marker, param.name): param.value for param in params(shown)}
+        for param in params(stored):
+            value = opened.get((param.marker, param.name))
+            if sealed(param.value) and value and not sealed(value) and value != MASK:
+                yield f"{path}{param.marker}{param.name}"
     elif isinstance(stored, dict):
         for key, value in stored.items():
             yield from revealed(value, shown.get(key) if isinstance(shown, dict) else None, f"{path}.{key}")
