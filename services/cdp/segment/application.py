@@ -454,11 +454,11 @@ class SegmentApp(EventSourced):
         created = pb.AudienceCreated(audience=audience, created_at=self.now_iso())
         async with self.uow.transaction() as tx:
             profiles = await self._profiles_seen()
-            known = set(self.horizon)
+            known = dict(self.horizon)
             targeted_before = set(self.by_event)
             self.apply(created)
             tx.add([self.next_event(uuid.UUID(audience.audience_id), created)])
-            self._refold(set(self.horizon) - known)
+            self._refold({p for p in self.horizon if p not in known or _longer(self.horizon[p], known[p])})
             tx.add(await self._backfill(set(self.by_event) - targeted_before))
             for profile in profiles:
                 self.profiles[profile.person_id] = profile
@@ -666,6 +666,13 @@ class SegmentApp(EventSourced):
         if self.literals.opened({audience_id: self.definitions[audience_id]})[audience_id].erased():
             return []
         return sorted(self.memberships.members.get(audience_id, ()))
+
+
+def _longer(horizon, before) -> bool:
+    """Whether a predicate now looks further back than its facts were kept for (None: all time)."""
+    if before is None:
+        return False
+    return horizon is None or horizon > before
 
 
 def _counts_used(definition: domain.AudienceDefinition) -> bool:
