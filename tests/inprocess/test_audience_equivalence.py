@@ -96,7 +96,8 @@ CASES = [
     (
         "never bought",
         {"event": "Bought", "count": {"op": "eq", "value": 0}},
-        "select user_id from persons where user_id not in (select user_id from calls where name = 'Bought' and t <= $now)",
+        """select user_id from persons where user_id not in
+           (select user_id from calls where name = 'Bought' and t <= $now)""",
     ),
     (
         "not free",
