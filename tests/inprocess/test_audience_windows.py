@@ -11,12 +11,13 @@ import pytest
 
 from cdp.api.segment.v1 import segment_pb2
 from cdp.platform.clock import format_iso
+from cdp.platform.errors import PermissionDenied
 from cdp.platform.published import decode, topic_of
 from cdp.platform.vault import load_master_key
 from cdp.segment.application import SegmentApp
 from cdp.segment.domain import InvalidAudience
 from support.calls import event
-from support.harness import MARKETER, START, Harness
+from support.harness import ADMIN, MARKETER, START, Harness
 
 DAY = 86400.0
 
@@ -282,5 +283,33 @@ def test_a_definition_s_bad_json_names_its_path(tmp_path):
                     "Bad",
                     {"all": [{"trait": "plan", "op": "exists"}, {"event": "X", "window": {"last": "30 days"}}]},
                 )
+
+    run(scenario)
+
+
+def test_a_personal_property_filter_is_refused_masked_or_sealed_as_a_personal_trait_is(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            definition = {
+                "event": "Registered",
+                "where": [{"property": "email", "op": "eq", "value": "ada@example.com"}],
+            }
+            with pytest.raises(PermissionDenied, match=r"property email is pii\.contact"):
+                await define(h, "By email", definition)
+            audience = await h.segment.create_audience("By email", [], ADMIN, definition_json=json.dumps(definition))
+            stored = audience.definition.event.where[0]
+            assert stored.subject and "ada@example.com" not in stored.value  # sealed
+            assert h.segment.shown(audience, MARKETER).definition.event.where[0].masked
+            assert h.segment.literals.shown(audience, True).definition.event.where[0].value == '"ada@example.com"'
+            key = h.write_key()
+            await h.ingest(
+                key,
+                [
+                    track("s1", "Registered", at(), user_id="u1", properties={"email": "ada@example.com"}),
+                    track("s2", "Registered", at(), user_id="u2", properties={"email": "bo@example.com"}),
+                ],
+            )
+            await h.settle()
+            assert h.segment.members(audience.audience_id) == [h.identity.resolve("user_id", "u1")]
 
     run(scenario)

@@ -241,10 +241,6 @@ class SegmentApp(EventSourced):
             targeted = [p for p in self.predicates.get(message.event, []) if p in predicates]
             self._fold(message, targeted, opened, person)
 
-    def _facts_of(self, person_id: str):
-        facts = self.facts.get(person_id, {})
-        return lambda predicate: facts.get(predicate, engine.EMPTY)
-
     # Evaluating --------------------------------------------------------------------------------
 
     def _expand(self, audience_ids: Iterable[str]) -> list[str]:
@@ -274,10 +270,16 @@ class SegmentApp(EventSourced):
         profile = self.profiles.get(person_id)
         needed = {t for a in targets for t in definitions[a].traits()}
         traits = decoded_traits(profile, needed, self.vault) if profile is not None else {}
+        facts = self.facts.get(person_id, {})
+        stored_of: dict[language.Predicate, language.Predicate] = {}  # opened -> as facts are kept
+        for a in targets:
+            if definitions[a] is not self.definitions[a]:
+                opened = engine.predicates(definitions[a].root)
+                stored_of.update(zip(opened, engine.predicates(self.definitions[a].root), strict=True))
         person = engine.Person(
             traits,
             dict(profile.event_counts) if profile is not None else {},
-            self._facts_of(person_id),
+            lambda p: facts.get(stored_of.get(p, p), engine.EMPTY),
             lambda a: self.memberships.has(a, person_id),
         )
         now = self.clock.now()
@@ -419,21 +421,20 @@ class SegmentApp(EventSourced):
         checked = domain.define(name, conditions_from_proto(conditions), codec.from_proto(node) if node else None)
         audience_id = audience_id or str(uuid.uuid4())
         self._check_references(audience_id, checked)
-        # The policy sees names (traits and event properties, and key paths of object literals),
-        # never a literal.
-        targeted = sorted(
-            {
-                *checked.traits(),
-                *checked.properties(),
-                *(p for c in checked.comparisons() for p in key_paths(c.trait, c.value)),
-            }
-        )
+        # The policy sees names (traits, event properties, key paths of object literals), never a literal.
+        paths = {p for c in checked.comparisons() for p in key_paths(c.trait, c.value)}
+        targeted = sorted({*checked.traits(), *paths})
         decision = self.decider.decide(
             AUDIENCE_DECISION,
             {
                 "action": "create",
                 "caller": caller.as_input(),
-                "audience": {"name": checked.name, "traits": targeted, "events": checked.events()},
+                "audience": {
+                    "name": checked.name,
+                    "traits": targeted,
+                    "properties": checked.properties(),
+                    "events": checked.events(),
+                },
             },
             caller=caller.subject,
         )
