@@ -313,3 +313,30 @@ def test_a_personal_property_filter_is_refused_masked_or_sealed_as_a_personal_tr
             assert h.segment.members(audience.audience_id) == [h.identity.resolve("user_id", "u1")]
 
     run(scenario)
+
+
+def test_a_merge_joins_the_calls_of_both_persons_and_keeps_the_timer(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            audience = await define(
+                h, "Viewed twice", {"event": "Viewed", "count": {"op": "gte", "value": 2}, "window": {"last": "P1D"}}
+            )
+            await h.ingest(key, [track("v1", "Viewed", at(), user_id="u1")])
+            await h.ingest(key, [track("v2", "Viewed", at(0, 60), anonymous_id="a1")])
+            await h.settle()
+            before = {h.identity.resolve("user_id", "u1"), h.identity.resolve("anonymous_id", "a1")}
+            assert len(before) == 2 and h.segment.members(audience.audience_id) == []
+            h.clock.advance(120)
+            await h.ingest(key, [event("identify", "i2", at(0, 120), user_id="u1", anonymous_id="a1")])
+            await h.settle()
+            survivor = h.identity.resolve("user_id", "u1")
+            [merged] = before - {survivor}
+            assert h.segment.members(audience.audience_id) == [survivor]  # one call each: two together
+            assert changes(h, audience.audience_id) == [("entered", "merge", at(0, 120))]
+            assert merged not in h.segment.facts
+            h.clock.advance(DAY - 120)  # the first view leaves the window
+            assert await h.segment.fire_due() == 1
+            assert h.segment.members(audience.audience_id) == []
+
+    run(scenario)
