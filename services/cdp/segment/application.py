@@ -123,6 +123,7 @@ class SegmentApp(EventSourced):
         self.audiences: dict[str, pb.Audience] = {}
         self.definitions: dict[str, domain.AudienceDefinition] = {}  # in creation order: uses come after
         self.memberships = domain.Memberships()
+        self.created: dict[str, int] = {}  # audience -> its place in creation order
         self.by_trait: dict[str, set[str]] = {}  # trait -> audiences whose conditions read it
         self.by_event: dict[str, set[str]] = {}  # event name -> audiences
         self.dependents: dict[str, set[str]] = {}  # audience -> audiences that use its membership
@@ -133,6 +134,7 @@ class SegmentApp(EventSourced):
         self.facts: dict[str, dict[language.Predicate, engine.Facts]] = {}  # person -> predicate -> facts
         self.next_change: dict[str, dict[str, datetime]] = {}  # person -> audience -> instant
         self.timers: list[tuple[datetime, str]] = []  # (instant, person), a heap; stale entries skipped
+        self.armed: dict[str, datetime] = {}  # person -> the instant last pushed
         self._replaying = False
 
     def rebuild(self) -> None:
@@ -164,6 +166,7 @@ class SegmentApp(EventSourced):
         definition = definition_of(audience)
         self.audiences[audience_id] = audience
         self.definitions[audience_id] = definition
+        self.created[audience_id] = len(self.created)
         for trait in definition.traits():
             self.by_trait.setdefault(trait, set()).add(audience_id)
         for name in definition.events():
@@ -253,7 +256,7 @@ class SegmentApp(EventSourced):
                 continue
             seen.add(a)
             todo.extend(self.dependents.get(a, ()))
-        return [a for a in self.definitions if a in seen]
+        return sorted(seen, key=self.created.__getitem__)
 
     def evaluate_person(
         self,
@@ -302,10 +305,14 @@ class SegmentApp(EventSourced):
         changes = self.next_change.get(person_id)
         if not changes:
             self.next_change.pop(person_id, None)
+            self.armed.pop(person_id, None)
             return
         at = min(changes.values())
+        if self.armed.get(person_id) == at:
+            return  # already in the heap
         if not self.timers or at < self.timers[0][0]:
             self.wake.set()
+        self.armed[person_id] = at
         heapq.heappush(self.timers, (at, person_id))
 
     def next_timer(self) -> datetime | None:
@@ -320,7 +327,7 @@ class SegmentApp(EventSourced):
 
     def arm_all(self) -> None:
         """Arm every person's timer from the state (at start: timers are state, not kept apart)."""
-        self.next_change, self.timers = {}, []
+        self.next_change, self.timers, self.armed = {}, [], {}
         definitions = self.literals.opened(self.definitions)
         for person_id in {*self.profiles, *self.facts}:
             self.evaluate_person(person_id, None, "timer", definitions=definitions, emit=False)
@@ -331,6 +338,7 @@ class SegmentApp(EventSourced):
         due: list[str] = []
         while (at := self.next_timer()) is not None and at <= now:
             _, person_id = heapq.heappop(self.timers)
+            self.armed.pop(person_id, None)
             due.append(person_id)
         due = list(dict.fromkeys(due))  # a person armed twice for one instant fires once
         if not due:

@@ -7,6 +7,7 @@ exits when it stops holding; both are events, so membership has a history.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cdp.platform.errors import InvalidArgument
@@ -66,10 +67,18 @@ class AudienceDefinition:
 
         return self.root.items if isinstance(self.root, All) else (self.root,)
 
-    def nodes(self) -> list[Any]:
+    @cached_property
+    def _nodes(self) -> tuple[Any, ...]:
         from cdp.segment.language import walk
 
-        return list(walk(self.root))
+        return tuple(walk(self.root))
+
+    @cached_property
+    def _traits(self) -> tuple[str, ...]:
+        return tuple(sorted({c.trait for c in self.trait_conditions()}))
+
+    def nodes(self) -> list[Any]:
+        return list(self._nodes)
 
     def comparisons(self) -> list[TraitCondition]:
         """Every trait condition and event property filter (where literals are)."""
@@ -87,7 +96,7 @@ class AudienceDefinition:
         return [n for n in self.nodes() if isinstance(n, TraitCondition)]
 
     def traits(self) -> list[str]:
-        return sorted({c.trait for c in self.trait_conditions()})
+        return list(self._traits)
 
     def properties(self) -> list[str]:
         from cdp.segment.language import Event

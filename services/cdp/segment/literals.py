@@ -146,8 +146,9 @@ class Literals:
             (a, id(c)): (domain.ERASED if text is None else orjson.loads(text))
             for (a, c), text in zip(sealed, values, strict=True)
         }
-        out = {}
-        for audience_id, definition in definitions.items():
+        out = dict(definitions)  # those with nothing sealed stay the same objects
+        for audience_id in dict.fromkeys(a for a, _ in sealed):
+            definition = definitions[audience_id]
 
             def open_one(c: domain.TraitCondition, audience_id: str = audience_id) -> domain.TraitCondition:
                 key = (audience_id, id(c))
