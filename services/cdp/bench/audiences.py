@@ -12,6 +12,7 @@ beside DuckDB computing the same memberships.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import statistics
@@ -25,7 +26,7 @@ from cdp.api.profile.v1 import profile_pb2
 from cdp.platform.auth import Caller
 from cdp.platform.config import REPO_POLICIES, StoreConfig
 from cdp.platform.decisions import Decider
-from cdp.platform.eventlog import Upstream
+from cdp.platform.eventlog import StoreLog, Upstream
 from cdp.platform.policy import load_bundle, make_engine
 from cdp.platform.store import open_store
 from cdp.platform.unit_of_work import UnitOfWork
@@ -95,11 +96,7 @@ async def _per_change(settings: AudienceSettings, root: Path, rng: random.Random
     store = open_store(StoreConfig(kind="sqlite", data_dir=root), "segmentbench")
     uow = UnitOfWork(store, Decider(make_engine("embedded", bundle), store, "bench", bundle.sources()))
 
-    class NoLog:
-        async def read(self, after, limit, topics=()):
-            raise RuntimeError("not followed in the bench")
-
-    app = SegmentApp(uow, Upstream("profile", NoLog(), []))
+    app = SegmentApp(uow, Upstream("profile", StoreLog(store), []))  # profiles are set directly
     for i in range(settings.audiences):
         await app.create_audience(f"bench {i}", [], CALLER, definition_json=json.dumps(definition(i)))
     persons = [f"00000000-0000-4000-8000-{i:012d}" for i in range(200)]
@@ -151,6 +148,10 @@ def _profile(person: str, traits: dict[str, int]) -> profile_pb2.Profile:
     )
 
 
+def _facts(facts: dict[language.Predicate, engine.Facts], predicate: language.Predicate) -> engine.Facts:
+    return facts.get(predicate, engine.EMPTY)
+
+
 def _backfill(settings: AudienceSettings, rng: random.Random) -> dict:
     import duckdb
 
@@ -164,7 +165,7 @@ def _backfill(settings: AudienceSettings, rng: random.Random) -> dict:
     ours: list[set[int]] = [set() for _ in chosen]
     for person, values in enumerate(traits):
         facts = by_person.get(person, {})
-        p = engine.Person(values, {}, lambda pred, facts=facts: facts.get(pred, engine.EMPTY), lambda _a: False)
+        p = engine.Person(values, {}, functools.partial(_facts, facts), lambda _a: False)
         for k, tree in enumerate(trees):
             if engine.evaluate(tree, p, NOW)[0]:
                 ours[k].add(person)
