@@ -33,7 +33,7 @@ from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, is_token
 from cdp.segment import codec, domain, engine, language
-from cdp.segment.literals import Literals, key_paths
+from cdp.segment.literals import Literals, comparisons_of, key_paths
 
 PROFILE_TOPICS = topic_of(profile_pb2.ProfileChanged, profile_pb2.ProfileMerged, profile_pb2.ProfileSplit)
 COLLECTOR_TOPICS = topic_of(collector_pb2.EventAccepted)
@@ -421,8 +421,6 @@ class SegmentApp(EventSourced):
                 )
         node = self._definition(name, conditions, definition, definition_json)
         if node is not None:
-            from cdp.segment.literals import comparisons_of
-
             for where, c in comparisons_of(node):
                 if c.subject or c.masked or c.erased:
                     raise domain.InvalidAudience(f"{where}: subject, masked and erased are set by segment")
@@ -622,13 +620,6 @@ class SegmentApp(EventSourced):
             if definition.erased()
             for person_id in sorted(self.memberships.members.get(audience_id, ()))
         ]
-
-    def evaluate(
-        self, profile: profile_pb2.Profile, cause: str, definitions: dict[str, domain.AudienceDefinition]
-    ) -> list[StoredEvent]:
-        """Membership changes of one profile for these (opened) definitions."""
-        self.profiles[profile.person_id] = profile
-        return self.evaluate_person(profile.person_id, list(definitions), "trait", cause, definitions)
 
     def _membership(
         self, entered: bool, audience_id: str, person_id: str, cause_event_id: str, cause: str

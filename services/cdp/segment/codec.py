@@ -14,7 +14,7 @@ import orjson
 from cdp.api.segment.v1 import segment_pb2 as pb
 from cdp.platform.clock import format_iso
 from cdp.segment import language as lang
-from cdp.segment.domain import EventCondition, InvalidAudience, Sealed, TraitCondition
+from cdp.segment.leaves import EventCondition, InvalidAudience, Sealed, TraitCondition
 
 
 def _value(text: str, where: str) -> Any:

@@ -7,49 +7,38 @@ exits when it stops holding; both are events, so membership has a history.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from cdp.platform.errors import InvalidArgument
+from cdp.segment.engine import EMPTY, Person, evaluate
+from cdp.segment.language import All, Event, InAudience, walk
+from cdp.segment.leaves import (
+    ERASED,
+    LEGACY_TRAIT_OPS,
+    Condition,
+    EventCondition,
+    InvalidAudience,
+    Sealed,
+    TraitCondition,
+)
 
-TRAIT_OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "exists", "contains")
+__all__ = [  # the leaves are the domain's names too
+    "ERASED",
+    "AudienceDefinition",
+    "Condition",
+    "EventCondition",
+    "InvalidAudience",
+    "Memberships",
+    "Sealed",
+    "TraitCondition",
+    "define",
+    "holds",
+    "qualifies",
+]
+
+TRAIT_OPS = LEGACY_TRAIT_OPS  # the first form's operators
 MAX_CONDITIONS = 50
-
-
-@dataclass(frozen=True)
-class Sealed:
-    """A personal literal as stored: a vault token under its subject, opened only to evaluate."""
-
-    subject: str
-    token: str
-
-
-class _Erased:
-    def __repr__(self) -> str:
-        return "ERASED"
-
-
-ERASED = _Erased()  # a sealed literal whose key was destroyed: its condition holds for nobody
-
-
-@dataclass(frozen=True)
-class TraitCondition:
-    trait: str
-    op: str
-    value: Any = None  # decoded JSON, a Sealed literal, or ERASED
-
-
-@dataclass(frozen=True)
-class EventCondition:
-    event: str
-    min_count: int
-
-
-Condition = TraitCondition | EventCondition
-
-
-class InvalidAudience(InvalidArgument):
-    """A definition that breaks a rule; the message names the field."""
 
 
 @dataclass(frozen=True)
@@ -63,14 +52,10 @@ class AudienceDefinition:
     @property
     def conditions(self) -> tuple[Any, ...]:
         """The top-level conditions (all must hold)."""
-        from cdp.segment.language import All
-
         return self.root.items if isinstance(self.root, All) else (self.root,)
 
     @cached_property
     def _nodes(self) -> tuple[Any, ...]:
-        from cdp.segment.language import walk
-
         return tuple(walk(self.root))
 
     @cached_property
@@ -82,8 +67,6 @@ class AudienceDefinition:
 
     def comparisons(self) -> list[TraitCondition]:
         """Every trait condition and event property filter (where literals are)."""
-        from cdp.segment.language import Event
-
         out: list[TraitCondition] = []
         for n in self.nodes():
             if isinstance(n, TraitCondition):
@@ -99,8 +82,6 @@ class AudienceDefinition:
         return list(self._traits)
 
     def properties(self) -> list[str]:
-        from cdp.segment.language import Event
-
         out: set[str] = set()
         for n in self.nodes():
             if isinstance(n, Event):
@@ -110,13 +91,9 @@ class AudienceDefinition:
         return sorted(out)
 
     def events(self) -> list[str]:
-        from cdp.segment.language import Event
-
         return sorted({n.event for n in self.nodes() if isinstance(n, EventCondition | Event)})
 
     def audiences(self) -> list[str]:
-        from cdp.segment.language import InAudience
-
         return sorted({n.audience_id for n in self.nodes() if isinstance(n, InAudience)})
 
     def erased(self) -> bool:
@@ -126,8 +103,6 @@ class AudienceDefinition:
 
 def define(name: str, conditions: list[Condition] | None = None, root: Any = None) -> AudienceDefinition:
     """A definition from the first form's conditions (all must hold), a tree, or both (all of them)."""
-    from cdp.segment.language import All
-
     conditions = conditions or []
     if not name.strip():
         raise InvalidAudience("name: is required")
@@ -158,10 +133,6 @@ def holds(condition: Any, traits: dict[str, Any], counts: dict[str, int]) -> boo
 
 
 def qualifies(audience: AudienceDefinition, traits: dict[str, Any], counts: dict[str, int]) -> bool:
-    from datetime import UTC, datetime
-
-    from cdp.segment.engine import EMPTY, Person, evaluate
-
     person = Person(traits, counts, lambda _p: EMPTY, lambda _a: False)
     return evaluate(audience.root, person, datetime.now(UTC))[0]
 

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cdp.platform.clock import parse_iso
-from cdp.segment.domain import ERASED, EventCondition, Sealed, TraitCondition
 from cdp.segment.language import (
     DATE_OPS,
     RELATIVE_OPS,
@@ -34,6 +33,7 @@ from cdp.segment.language import (
     is_duration,
     walk,
 )
+from cdp.segment.leaves import ERASED, EventCondition, Sealed, TraitCondition
 
 
 @dataclass

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cdp.platform.clock import format_iso, parse_iso
-from cdp.segment.domain import InvalidAudience, TraitCondition
+from cdp.segment.leaves import InvalidAudience, TraitCondition
 
 TRAIT_OPS = (
     "eq",

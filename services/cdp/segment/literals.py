@@ -24,6 +24,7 @@ from cdp.platform.literals import literal_subject
 from cdp.platform.personal import MASK
 from cdp.platform.vault import Vault
 from cdp.segment import domain
+from cdp.segment import language as lang
 
 MASKED = orjson.dumps(MASK).decode()
 CONTACT = "pii.contact"  # the class of emails and phones (policies/data/data.json)
@@ -204,8 +205,6 @@ def comparisons_of(node: pb.Node, where: str = "definition") -> Iterator[tuple[s
 
 def map_comparisons(node: Any, fn: Callable[[domain.TraitCondition], domain.TraitCondition]) -> Any:
     """The tree with each trait condition and property filter replaced by fn's answer."""
-    from cdp.segment import language as lang
-
     if isinstance(node, lang.All | lang.Any_):
         return type(node)(tuple(map_comparisons(x, fn) for x in node.items))
     if isinstance(node, lang.Not):
