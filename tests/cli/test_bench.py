@@ -80,3 +80,18 @@ def test_policy_prints_the_table():
     assert 0 < hit < raw <= miss * 1.5
     assert row(out, "replay, one process")[0] > 0 and row(out, "replay, every core")[0] > 0
     assert row(out, "miss / raw")[0] == pytest.approx(miss / raw, rel=0.2)
+
+
+def test_audiences_prints_the_table_and_agrees_with_duckdb():
+    result = CliRunner().invoke(
+        main, ["bench", "audiences", "--changes", "200", "--profiles", "2000"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    incremental, scratch = (
+        row(out, "per change, incremental (indexed audiences), p50")[0],
+        row(out, "per change, every audience from scratch, p50")[0],
+    )
+    assert 0 < incremental < scratch
+    assert row(out, "backfill memberships")[0] > 0
+    assert "backfill answers equal" in out and "yes" in out.splitlines()[-1]

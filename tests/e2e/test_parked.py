@@ -45,11 +45,12 @@ def test_a_poison_event_is_parked_shown_and_kept_while_the_rest_go_on(tmp_path):
         assert "follows collector" in status.stdout and "1 parked" in status.stdout
         listed = run_cli(platform, "parked", "list")
         assert listed.returncode == 0, listed.stderr
-        assert listed.stdout.count("DecodeError") == 2  # identity and profile follow the collector
+        assert listed.stdout.count("DecodeError") == 3  # identity, profile and segment follow the collector
         assert "identity <- collector" in listed.stdout and "profile <- collector" in listed.stdout
+        assert "segment <- collector" in listed.stdout
         # Asked about one upstream, the services that do not follow it are passed over; a refusal is not.
         of_collector = run_cli(platform, "parked", "list", "--upstream", "collector")
-        assert of_collector.returncode == 0 and of_collector.stdout.count("DecodeError") == 2, of_collector.stderr
+        assert of_collector.returncode == 0 and of_collector.stdout.count("DecodeError") == 3, of_collector.stderr
         not_allowed = run_cli(platform, "parked", "list", "--upstream", "collector", "--role", "analyst")
         assert not_allowed.returncode != 0 and "PERMISSION_DENIED" in not_allowed.stderr
         retried = run_cli(platform, "parked", "retry", "--service", "profile")

@@ -228,7 +228,12 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
     created_input = json.loads(created.input)
     assert created_input["action"] == "create"
     assert created_input["caller"] == {"subject": "mia@example.com", "kind": "user", "roles": ["marketer"]}
-    assert created_input["audience"] == {"name": "Pro buyers", "traits": ["plan"], "events": ["Order Completed"]}
+    assert created_input["audience"] == {
+        "name": "Pro buyers",
+        "traits": ["plan"],
+        "properties": [],
+        "events": ["Order Completed"],
+    }
 
     egress = decision_by_id(client, "activation", delivery.decision_id)
     assert egress.entrypoint == EGRESS_DECISION and egress.service == "activation"

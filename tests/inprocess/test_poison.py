@@ -86,7 +86,8 @@ def test_a_parked_event_applies_once_after_the_fix_and_later_events_of_its_perso
             u1, u2 = h.identity.resolve("user_id", "u1"), h.identity.resolve("user_id", "u2")
             assert h.queries.get(u2) is not None and h.queries.get(u1) is None
 
-            ops = OpsServicer("profile", h.stores["profile"], h.followers)
+            profile_followers = [f for f in h.followers if f.store is h.stores["profile"]]
+            ops = OpsServicer("profile", h.stores["profile"], profile_followers)
             _current.set(Caller("ops@example.com", ("admin",), "user"))
             status = await ops.GetStatus(ops_pb2.GetStatusRequest(), None)
             assert {f.upstream: f.parked for f in status.followers if f.upstream == "collector"}

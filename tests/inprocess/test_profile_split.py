@@ -23,6 +23,7 @@ from cdp.platform.personal import open_vault, subject_of_call
 from cdp.platform.published import stored
 from cdp.platform.store import open_store
 from cdp.profile.application import COLLECTOR_TOPICS, IDENTITY_TOPICS, ProfileApp
+from cdp.segment.application import COLLECTOR_TOPICS as SEGMENT_COLLECTOR_TOPICS
 from cdp.segment.application import PROFILE_TOPICS, SegmentApp
 from support.calls import event_condition, trait_condition
 from support.kernel import unit_of_work
@@ -49,7 +50,14 @@ class Chain:
         self.identity = Resolve()
         self.profile = ProfileApp(self.uows["profile"], self.identity)
         profile_log = Upstream("profile", StoreLog(self.stores["profile"]), PROFILE_TOPICS)
-        self.segment = SegmentApp(self.uows["segment"], profile_log, open_vault(self.config))
+        collector_log = Upstream("collector", StoreLog(self.stores["collector"]), SEGMENT_COLLECTOR_TOPICS)
+        self.segment = SegmentApp(
+            self.uows["segment"],
+            profile_log,
+            open_vault(self.config),
+            collector=collector_log,
+            identity=self.identity,
+        )
         self.followers = [
             Follower(
                 self.uows["profile"],
@@ -65,6 +73,9 @@ class Chain:
                 wait_ms=20,
             ),
             Follower(self.uows["segment"], profile_log, self.segment.handle_profiles, wait_ms=20),
+            Follower(
+                self.uows["segment"], collector_log, self.segment.handle_collected, key=subject_of_call, wait_ms=20
+            ),
         ]
         self.tasks = [asyncio.create_task(f.run()) for f in self.followers]
 
@@ -108,6 +119,9 @@ def test_a_split_moves_the_split_off_part_into_the_audiences_its_calls_qualify_f
         try:
             pro = await chain.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
             buyers = await chain.segment.create_audience("Buyers", [event_condition("Bought", 1)], MARKETER)
+            # The same from segment's own facts of the calls (which follow their key's person).
+            since = json.dumps({"event": "Bought", "window": {"from": "2026-01-01T00:00:00Z"}})
+            bought = await chain.segment.create_audience("Bought this year", [], MARKETER, definition_json=since)
             # Identity had linked the anonymous visitor to the signed-in user: one person.
             chain.identity.owner = {("user_id", "u1"): U, ("anonymous_id", "a1"): U}
             chain.call("e1", "2026-11-30T10:00:00Z", "identify", user_id="u1", traits={"plan": "free"})
@@ -115,6 +129,7 @@ def test_a_split_moves_the_split_off_part_into_the_audiences_its_calls_qualify_f
             chain.call("e3", "2026-11-30T10:02:00Z", event="Bought", anonymous_id="a1")
             await chain.settle()
             assert chain.segment.members(pro.audience_id) == chain.segment.members(buyers.audience_id) == [U]
+            assert chain.segment.members(bought.audience_id) == [U]
 
             # The link is retracted: the visitor is a person of its own again, with what it did.
             chain.identity.owner[("anonymous_id", "a1")] = A
@@ -122,6 +137,7 @@ def test_a_split_moves_the_split_off_part_into_the_audiences_its_calls_qualify_f
             chain.published(identity_pb2.PersonSplit(person_id=U, parts=parts, reason="retracted"))
             await chain.settle()
             assert chain.segment.members(pro.audience_id) == chain.segment.members(buyers.audience_id) == [A]
+            assert chain.segment.members(bought.audience_id) == [A]
             assert chain.profile.snapshots([U])[0].traits["plan"].value == '"free"'
 
             # And merged again: the survivor has both again, the merged person leaves.
@@ -131,6 +147,7 @@ def test_a_split_moves_the_split_off_part_into_the_audiences_its_calls_qualify_f
             )
             await chain.settle()
             assert chain.segment.members(pro.audience_id) == chain.segment.members(buyers.audience_id) == [U]
+            assert chain.segment.members(bought.audience_id) == [U]
             again = SegmentApp(chain.uows["segment"], chain.segment.profile, chain.segment.vault)
             assert again.members(pro.audience_id) == [U]
         finally:

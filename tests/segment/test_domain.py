@@ -14,7 +14,7 @@ from cdp.segment.domain import TraitCondition as T
     [
         (T("plan", "eq", "pro"), True),
         (T("plan", "neq", "pro"), False),
-        (T("missing", "neq", "pro"), True),
+        (T("missing", "neq", "pro"), False),  # a missing trait is not neq anything
         (T("ltv", "gt", 100), True),
         (T("ltv", "lte", 100), False),
         (T("ltv", "gt", "100"), False),  # no comparing numbers with strings

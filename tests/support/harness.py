@@ -43,6 +43,7 @@ from cdp.platform.store import open_store
 from cdp.platform.vault import load_master_key
 from cdp.profile import accounts, projections, timeline
 from cdp.profile.application import COLLECTOR_TOPICS, IDENTITY_TOPICS, PUBLISHED, ProfileApp
+from cdp.segment.application import COLLECTOR_TOPICS as SEGMENT_COLLECTOR_TOPICS
 from cdp.segment.application import PROFILE_TOPICS, SegmentApp
 from support.kernel import unit_of_work
 
@@ -130,8 +131,15 @@ class Harness:
         )
         self.profile = ProfileApp(self.uows["profile"], IdentityInProcess(self.identity), clock)
         profile_upstream = Upstream("profile", StoreLog(self.stores["profile"]), PROFILE_TOPICS)
+        segment_collector = Upstream("collector", collector_log, SEGMENT_COLLECTOR_TOPICS)
         self.segment = SegmentApp(
-            self.uows["segment"], profile_upstream, self.vault, clock, index_key=load_master_key(store_config)
+            self.uows["segment"],
+            profile_upstream,
+            self.vault,
+            clock,
+            index_key=load_master_key(store_config),
+            collector=segment_collector,
+            identity=IdentityInProcess(self.identity),
         )
         segment_upstream = Upstream("segment", StoreLog(self.stores["segment"]), SEGMENT_TOPICS)
         self.activation = ActivationApp(
@@ -171,6 +179,7 @@ class Harness:
             self.profile.handle_identity,
         )
         self.follow(self.uows["segment"], profile_upstream, self.segment.handle_profiles, key=lambda n: n.originator_id)
+        self.follow(self.uows["segment"], segment_collector, self.segment.handle_collected, key=subject_of_call)
         self.follow(
             self.uows["activation"],
             segment_upstream,

@@ -1,6 +1,8 @@
 # Who may create, change, archive or activate an audience, and which traits and events it may target.
 # input.audience.traits names each targeted trait and, for a literal that is an object, the paths of
-# its keys ("contact.email"), so a literal cannot carry a personal field under a harmless name.
+# its keys ("contact.email"), so a literal cannot carry a personal field under a harmless name;
+# input.audience.properties names the event properties its conditions filter or aggregate on, which
+# are classed, refused and sealed as traits of the same name are.
 package cdp.audience
 
 import rego.v1
@@ -50,15 +52,31 @@ reasons contains msg if {
 # Archiving takes an audience out of use, so what it targets must not block that.
 targeting if action != "archive"
 
+targeted contains t if {
+	some t in input.audience.traits
+	is_string(t)
+}
+
+targeted contains p if {
+	some p in input.audience.properties
+	is_string(p)
+}
+
+# How a refusal names a field: a trait, unless only a property of that name is targeted.
+kind_of(t) := "property" if {
+	t in input.audience.properties
+	not t in input.audience.traits
+} else := "trait"
+
 direct_classes := c if {
-	c := data.cdp.pii.classes with input as {"fields": input.audience.traits}
+	c := data.cdp.pii.classes with input as {"fields": [t | some t in targeted]}
 }
 
 # A nested path ("contact.first_name") is classed as its last key when its whole name is not.
 leaf_of(t) := parts[count(parts) - 1] if parts := split(t, ".")
 
 leaf_classes := c if {
-	leaves := {leaf_of(t) | some t in input.audience.traits; is_string(t); contains(t, ".")}
+	leaves := {leaf_of(t) | some t in targeted; contains(t, ".")}
 	c := data.cdp.pii.classes with input as {"fields": leaves}
 }
 
@@ -67,14 +85,13 @@ trait_classes[t] := cls if {
 }
 
 trait_classes[t] := cls if {
-	some t in input.audience.traits
-	is_string(t)
+	some t in targeted
 	contains(t, ".")
 	not direct_classes[t]
 	cls := leaf_classes[leaf_of(t)]
 }
 
-reasons contains sprintf("trait %s is %s and may not be targeted", [t, cls]) if {
+reasons contains sprintf("%s %s is %s and may not be targeted", [kind_of(t), t, cls]) if {
 	targeting
 	some t, cls in trait_classes
 	startswith(cls, "sensitive.")
@@ -95,7 +112,7 @@ reasons contains msg if {
 	not may_see_personal
 	some t, cls in trait_classes
 	startswith(cls, "pii.")
-	msg := sprintf("trait %s is %s: %s may see it only masked, so may not target it", [t, cls, subject])
+	msg := sprintf("%s %s is %s: %s may see it only masked, so may not target it", [kind_of(t), t, cls, subject])
 }
 
 reasons contains sprintf("event %s may not be targeted", [e]) if {

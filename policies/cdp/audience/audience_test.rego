@@ -95,3 +95,19 @@ test_every_reason_is_reported if {
 		not contains(r, "plan")
 	}
 }
+
+test_event_properties_are_classed_refused_and_named_as_traits_are if {
+	d := data.cdp.audience.decision with input as {
+		"action": "create",
+		"caller": {"subject": "ana", "roles": ["marketer"]},
+		"audience": {"name": "By email", "traits": ["plan"], "events": ["Signed Up"], "properties": ["email", "total"]},
+	}
+	d.reasons == ["property email is pii.contact: ana may see it only masked, so may not target it"]
+	allowed := data.cdp.audience.decision with input as {
+		"action": "create",
+		"caller": {"subject": "ops", "roles": ["admin"]},
+		"audience": {"name": "By email", "traits": [], "events": ["Signed Up"], "properties": ["email"]},
+	}
+	allowed.allow
+	allowed.personal == {"email": "pii.contact"}
+}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+from pathlib import Path
 
 import click
 
@@ -45,15 +47,40 @@ def audience() -> None:
     """Audiences over traits and event counts."""
 
 
+def sugar(traits, events) -> list[dict]:
+    """The --trait and --event flags in the condition language's JSON form."""
+    out: list[dict] = []
+    for text in traits:
+        c = parse_trait(text).trait
+        out.append({"trait": c.trait, "op": c.op, **({"value": json.loads(c.value)} if c.value else {})})
+    for text in events:
+        e = parse_event(text).event
+        out.append({"event": e.event, "count": {"op": "gte", "value": e.min_count}})
+    return out
+
+
+def read_definition(path: str) -> dict:
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    try:
+        decoded = json.loads(text)
+    except ValueError as e:
+        raise click.BadParameter(f"{path}: is not JSON ({e})", param_hint="--definition") from None
+    return decoded if isinstance(decoded, dict) else {"invalid": decoded}
+
+
 @audience.command("create")
 @click.argument("name")
+@click.option("--definition", "definition", help="A JSON file in the condition language, or - for stdin.")
 @click.option("--trait", "traits", multiple=True, help="NAME OP VALUE, e.g. 'plan eq \"pro\"' (repeatable).")
 @click.option("--event", "events", multiple=True, help="'EVENT>=N': did EVENT at least N times (repeatable).")
 @with_caller
-def create(name, traits, events, subject, roles):
-    """Create an audience (all conditions must hold)."""
-    conditions = [parse_trait(t) for t in traits] + [parse_event(e) for e in events]
-    created = call(connect(subject, roles).segment.create_audience, name, conditions)
+def create(name, definition, traits, events, subject, roles):
+    """Create an audience: a --definition, and every --trait and --event, must hold."""
+    parts = sugar(traits, events) + ([read_definition(definition)] if definition else [])
+    if not parts:
+        raise click.UsageError("give a --definition, or --trait/--event conditions")
+    tree = parts[0] if len(parts) == 1 else {"all": parts}
+    created = call(connect(subject, roles).segment.create_audience, name, definition_json=json.dumps(tree))
     click.echo(f"{created.audience_id}  {created.name}  (allowed by decision {created.decision_id[:12]})")
 
 
@@ -61,6 +88,69 @@ def create(name, traits, events, subject, roles):
 def list_():
     for a in call(connect().segment.list_audiences):
         click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}")
+
+
+def _comparison(c: segment_pb2.TraitCondition, field: str) -> dict:
+    out: dict = {field: c.trait, "op": c.op}
+    if c.erased or c.masked:
+        out["value"] = "(erased)" if c.erased else "(masked)"
+    elif c.value:
+        out["value"] = json.loads(c.value)
+    return out
+
+
+def _event(e: segment_pb2.EventPredicate) -> dict:
+    out: dict = {"event": e.event}
+    if e.where:
+        out["where"] = [_comparison(w, "property") for w in e.where]
+    if e.HasField("count"):
+        out["count"] = {
+            "op": e.count.op,
+            "value": [e.count.value, e.count.upper] if e.count.op == "between" else e.count.value,
+        }
+    if e.HasField("aggregate"):
+        a = e.aggregate
+        out["aggregate"] = {"fn": a.fn, "property": a.property, "op": a.op, "value": json.loads(a.value)}
+    if e.HasField("window"):
+        w = e.window
+        start = getattr(w, "from")  # a Python keyword
+        out["window"] = (
+            {"last": w.last} if w.last else {"between": [w.far, w.near]} if w.far else {"from": start, "to": w.to}
+        )
+    return out
+
+
+def definition_json(node: segment_pb2.Node) -> dict:
+    """A stored definition in its JSON form; a personal literal the caller may not see says so."""
+    kind = node.WhichOneof("kind")
+    if kind in ("all", "any"):
+        return {kind: [definition_json(n) for n in getattr(node, kind).nodes]}
+    if kind == "not":
+        return {"not": definition_json(getattr(node, "not"))}
+    if kind == "trait":
+        return _comparison(node.trait, "trait")
+    if kind == "event":
+        return _event(node.event)
+    if kind == "funnel":
+        f = node.funnel
+        return {
+            "funnel": [_event(s) for s in f.steps],
+            "within": f.within,
+            **({"negate_last": True} if f.negate_last else {}),
+        }
+    return {"audience": node.audience}
+
+
+def part_text(node: segment_pb2.Node) -> str:
+    """A part of a definition as the flags write it, where they can; else in the JSON form."""
+    kind = node.WhichOneof("kind")
+    if kind == "trait" and node.trait.op in ("eq", "neq", "gt", "gte", "lt", "lte", "exists", "contains"):
+        return condition_text(segment_pb2.Condition(trait=node.trait))
+    e = node.event
+    plain = kind == "event" and not e.where and not e.HasField("aggregate") and not e.HasField("window")
+    if plain and e.HasField("count") and e.count.op == "gte" and e.count.value >= 1:
+        return f"--event '{e.event}>={e.count.value}'"
+    return f"--definition '{json.dumps(definition_json(node))}'"
 
 
 def condition_text(condition: segment_pb2.Condition) -> str:
@@ -81,6 +171,10 @@ def show(audience_id, subject, roles):
     click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}")
     for condition in a.conditions:
         click.echo(f"  {condition_text(condition)}")
+    if a.HasField("definition"):
+        node = a.definition
+        for part in node.all.nodes if node.WhichOneof("kind") == "all" else [node]:
+            click.echo(f"  {part_text(part)}")
 
 
 @audience.command("members")

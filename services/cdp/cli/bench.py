@@ -247,3 +247,42 @@ def matching(repeat, held, as_json):
     result = run_matching_bench(out=_echo_err if as_json else click.echo, repeat=repeat, held=held)
     if as_json:
         click.echo(_json(result))
+
+
+@bench.command("audiences")
+@click.option("--audiences", default=100, show_default=True, help="Audiences defined for the per-change cost.")
+@click.option("--changes", default=2000, show_default=True, help="Profile changes measured.")
+@click.option("--profiles", default=100_000, show_default=True, help="Profiles of the backfill.")
+@click.option("--backfill-audiences", default=20, show_default=True, help="Audiences of the backfill.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def audiences(audiences, changes, profiles, backfill_audiences, as_json):
+    """Audience evaluation per profile change (incremental and from scratch) and a backfill beside DuckDB."""
+    from cdp.bench.audiences import AudienceSettings, run
+
+    if audiences < 1 or changes < 1 or profiles < 1 or not 1 <= backfill_audiences <= audiences:
+        raise click.UsageError("every count must be at least 1, and --backfill-audiences at most --audiences")
+    result = run(AudienceSettings(audiences, changes, profiles, backfill_audiences))
+    if as_json:
+        click.echo(_json(result))
+        return
+    table = Table(["metric", "value", "unit"])
+    for key, label, unit in (
+        ("incremental_p50_us", "per change, incremental (indexed audiences), p50", "µs"),
+        ("incremental_p99_us", "per change, incremental, p99", "µs"),
+        ("scratch_p50_us", "per change, every audience from scratch, p50", "µs"),
+        ("scratch_p99_us", "per change, from scratch, p99", "µs"),
+        ("scratch_over_incremental", "from scratch / incremental (p50)", "x"),
+        (
+            "backfill_ours_s",
+            f"backfill, {profiles} profiles x {backfill_audiences} audiences, segment's evaluator",
+            "s",
+        ),
+        ("backfill_duckdb_s", "backfill, the same in DuckDB SQL", "s"),
+        ("backfill_members", "backfill memberships", ""),
+    ):
+        table.add(label, result[key], unit)
+    table.add("backfill answers equal", "yes" if result["backfill_equal"] else "NO", "")
+    click.echo(f"cdp bench audiences: {audiences} audiences, {changes} changes")
+    click.echo(table.render())
+    if not result["backfill_equal"]:
+        raise click.ClickException("segment's evaluator and DuckDB disagree on the backfill")

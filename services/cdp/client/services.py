@@ -364,10 +364,18 @@ class _Segment(_Client):
     SERVICE = "cdp.segment.v1.SegmentService"
 
     def create_audience(
-        self, name: str, conditions: Iterable[segment_pb2.Condition], **options: Unpack[CallOptions]
+        self,
+        name: str,
+        conditions: Iterable[segment_pb2.Condition] = (),
+        *,
+        definition_json: str = "",
+        **options: Unpack[CallOptions],
     ) -> segment_pb2.Audience:
-        """A new audience (all conditions must hold), if cdp.audience allows. Not retried."""
-        request = segment_pb2.CreateAudienceRequest(name=name, conditions=list(conditions))
+        """A new audience, if cdp.audience allows: all conditions must hold, and the definition (in
+        the condition language's JSON form), if given. Not retried."""
+        request = segment_pb2.CreateAudienceRequest(
+            name=name, conditions=list(conditions), definition_json=definition_json
+        )
         return self._unary("CreateAudience", request, ONCE, "audience", **options)
 
     def get_audience(self, audience_id: str, **options: Unpack[CallOptions]) -> segment_pb2.Audience:

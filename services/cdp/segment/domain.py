@@ -1,80 +1,113 @@
-"""Audiences: conditions over a person's traits and event counts, and who is in them.
+"""Audiences: conditions over a person's traits and events, and who is in them.
 
-An audience is a conjunction of conditions. A person enters when all hold and
-exits when one stops holding; both are events, so membership has a history.
+An audience is a tree of conditions (cdp.segment.language). A person enters when it holds and
+exits when it stops holding; both are events, so membership has a history.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
-from cdp.platform.errors import InvalidArgument
+from cdp.segment.engine import EMPTY, Person, evaluate
+from cdp.segment.language import All, Event, InAudience, walk
+from cdp.segment.leaves import (
+    ERASED,
+    LEGACY_TRAIT_OPS,
+    Condition,
+    EventCondition,
+    InvalidAudience,
+    Sealed,
+    TraitCondition,
+)
 
-TRAIT_OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "exists", "contains")
+__all__ = [  # the leaves are the domain's names too
+    "ERASED",
+    "AudienceDefinition",
+    "Condition",
+    "EventCondition",
+    "InvalidAudience",
+    "Memberships",
+    "Sealed",
+    "TraitCondition",
+    "define",
+    "holds",
+    "qualifies",
+]
+
+TRAIT_OPS = LEGACY_TRAIT_OPS  # the first form's operators
 MAX_CONDITIONS = 50
 
 
 @dataclass(frozen=True)
-class Sealed:
-    """A personal literal as stored: a vault token under its subject, opened only to evaluate."""
-
-    subject: str
-    token: str
-
-
-class _Erased:
-    def __repr__(self) -> str:
-        return "ERASED"
-
-
-ERASED = _Erased()  # a sealed literal whose key was destroyed: its condition holds for nobody
-
-
-@dataclass(frozen=True)
-class TraitCondition:
-    trait: str
-    op: str
-    value: Any = None  # decoded JSON, a Sealed literal, or ERASED
-
-
-@dataclass(frozen=True)
-class EventCondition:
-    event: str
-    min_count: int
-
-
-Condition = TraitCondition | EventCondition
-
-
-class InvalidAudience(InvalidArgument):
-    """A definition that breaks a rule; the message names the field."""
-
-
-@dataclass(frozen=True)
 class AudienceDefinition:
+    """An audience's condition tree (cdp.segment.language); the first definitions, a conjunction of
+    trait and event-count conditions, are an All of them."""
+
     name: str
-    conditions: tuple[Condition, ...]
+    root: Any  # a language.Node
+
+    @property
+    def conditions(self) -> tuple[Any, ...]:
+        """The top-level conditions (all must hold)."""
+        return self.root.items if isinstance(self.root, All) else (self.root,)
+
+    @cached_property
+    def _nodes(self) -> tuple[Any, ...]:
+        return tuple(walk(self.root))
+
+    @cached_property
+    def _traits(self) -> tuple[str, ...]:
+        return tuple(sorted({c.trait for c in self.trait_conditions()}))
+
+    def nodes(self) -> list[Any]:
+        return list(self._nodes)
+
+    def comparisons(self) -> list[TraitCondition]:
+        """Every trait condition and event property filter (where literals are)."""
+        out: list[TraitCondition] = []
+        for n in self.nodes():
+            if isinstance(n, TraitCondition):
+                out.append(n)
+            elif isinstance(n, Event):
+                out.extend(n.where)
+        return out
 
     def trait_conditions(self) -> list[TraitCondition]:
-        return [c for c in self.conditions if isinstance(c, TraitCondition)]
+        return [n for n in self.nodes() if isinstance(n, TraitCondition)]
 
     def traits(self) -> list[str]:
-        return sorted({c.trait for c in self.conditions if isinstance(c, TraitCondition)})
+        return list(self._traits)
+
+    def properties(self) -> list[str]:
+        out: set[str] = set()
+        for n in self.nodes():
+            if isinstance(n, Event):
+                out.update(w.trait for w in n.where)
+                if n.aggregate is not None:
+                    out.add(n.aggregate.property)
+        return sorted(out)
 
     def events(self) -> list[str]:
-        return sorted({c.event for c in self.conditions if isinstance(c, EventCondition)})
+        return sorted({n.event for n in self.nodes() if isinstance(n, EventCondition | Event)})
+
+    def audiences(self) -> list[str]:
+        return sorted({n.audience_id for n in self.nodes() if isinstance(n, InAudience)})
 
     def erased(self) -> bool:
         """Whether a literal was erased: then the definition holds for nobody."""
-        return any(isinstance(c, TraitCondition) and c.value is ERASED for c in self.conditions)
+        return any(c.value is ERASED for c in self.comparisons())
 
 
-def define(name: str, conditions: list[Condition]) -> AudienceDefinition:
+def define(name: str, conditions: list[Condition] | None = None, root: Any = None) -> AudienceDefinition:
+    """A definition from the first form's conditions (all must hold), a tree, or both (all of them)."""
+    conditions = conditions or []
     if not name.strip():
         raise InvalidAudience("name: is required")
-    if not conditions:
-        raise InvalidAudience("conditions: at least one condition is required")
+    if not conditions and root is None:
+        raise InvalidAudience("conditions: at least one condition (or a definition) is required")
     if len(conditions) > MAX_CONDITIONS:
         raise InvalidAudience(f"conditions: at most {MAX_CONDITIONS}")
     for index, condition in enumerate(conditions):
@@ -89,42 +122,19 @@ def define(name: str, conditions: list[Condition]) -> AudienceDefinition:
                 raise InvalidAudience(f"{where}.event: is required")
             if condition.min_count < 1:
                 raise InvalidAudience(f"{where}.min_count: must be at least 1")
-    return AudienceDefinition(name.strip(), tuple(conditions))
+    items = [*conditions, *([root] if root is not None else [])]
+    tree = items[0] if len(items) == 1 and root is not None else All(tuple(items))
+    return AudienceDefinition(name.strip(), tree)
 
 
-def _compare(op: str, actual: Any, expected: Any) -> bool:
-    if op == "eq":
-        return bool(actual == expected)
-    if op == "neq":
-        return bool(actual != expected)
-    if op == "contains":
-        if isinstance(actual, str) and isinstance(expected, str):
-            return expected in actual
-        return isinstance(actual, list) and expected in actual
-    numbers = (int, float)
-    comparable = not isinstance(actual, bool) and isinstance(actual, numbers) and isinstance(expected, numbers)
-    if not comparable and not (isinstance(actual, str) and isinstance(expected, str)):
-        return False
-    return bool(
-        {"gt": actual > expected, "gte": actual >= expected, "lt": actual < expected, "lte": actual <= expected}[op]
-    )
-
-
-def holds(condition: Condition, traits: dict[str, Any], counts: dict[str, int]) -> bool:
-    """traits: name -> decoded value."""
-    if isinstance(condition, EventCondition):
-        return counts.get(condition.event, 0) >= condition.min_count
-    if condition.value is ERASED or isinstance(condition.value, Sealed):  # erased, or not opened
-        return False
-    if condition.trait not in traits or traits[condition.trait] is None:
-        return condition.op == "neq"
-    if condition.op == "exists":
-        return True
-    return _compare(condition.op, traits[condition.trait], condition.value)
+def holds(condition: Any, traits: dict[str, Any], counts: dict[str, int]) -> bool:
+    """One condition of traits and profile counts (no event facts), now."""
+    return qualifies(AudienceDefinition("", condition), traits, counts)
 
 
 def qualifies(audience: AudienceDefinition, traits: dict[str, Any], counts: dict[str, int]) -> bool:
-    return all(holds(c, traits, counts) for c in audience.conditions)
+    person = Person(traits, counts, lambda _p: EMPTY, lambda _a: False)
+    return evaluate(audience.root, person, datetime.now(UTC))[0]
 
 
 @dataclass

@@ -12,7 +12,7 @@ list or an object might name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +24,7 @@ from cdp.platform.literals import literal_subject
 from cdp.platform.personal import MASK
 from cdp.platform.vault import Vault
 from cdp.segment import domain
+from cdp.segment import language as lang
 
 MASKED = orjson.dumps(MASK).decode()
 CONTACT = "pii.contact"  # the class of emails and phones (policies/data/data.json)
@@ -79,33 +80,43 @@ class Literals:
     def seal(
         self, audience_id: str, conditions: Sequence[pb.Condition], personal: Mapping[str, str]
     ) -> list[pb.Condition]:
-        """Copies of the conditions, each personal literal replaced by its token."""
+        """Copies of the first form's conditions, each personal literal replaced by its token."""
         out: list[pb.Condition] = []
         for index, condition in enumerate(conditions):
             copy = pb.Condition()
             copy.CopyFrom(condition)
             out.append(copy)
-            trait = copy.trait
-            if not copy.HasField("trait") or not trait.value:
-                continue
-            value = orjson.loads(trait.value)
-            cls = _class_of(trait.trait, value, personal)
-            if cls is None and not any(_is_email(s) for s in _strings(value)):
-                continue
-            where = f"conditions[{index}].trait.value"
-            if value is None:
-                continue
-            if isinstance(value, dict | list):
-                raise domain.InvalidAudience(
-                    f"{where}: a literal that is or holds personal data must be one string, number or boolean, "
-                    "so that forgetting the person it names can erase it"
-                )
-            if self.vault is None:
-                raise domain.InvalidAudience(f"{where}: is personal, and this segment has no vault to seal it")
-            subject = self._subject(audience_id, trait.trait, cls, value)
-            token = self.vault.encrypt(subject, context(audience_id), trait.trait, orjson.dumps(value).decode())
-            trait.value, trait.subject = orjson.dumps(token).decode(), subject
+            if copy.HasField("trait"):
+                self._seal_one(audience_id, copy.trait, f"conditions[{index}].trait.value", personal)
         return out
+
+    def seal_definition(self, audience_id: str, node: pb.Node, personal: Mapping[str, str]) -> pb.Node:
+        """A copy of a definition, each personal literal (of a trait or a property) sealed."""
+        copy = pb.Node()
+        copy.CopyFrom(node)
+        for where, comparison in comparisons_of(copy):
+            self._seal_one(audience_id, comparison, f"{where}.value", personal)
+        return copy
+
+    def _seal_one(self, audience_id: str, trait: pb.TraitCondition, where: str, personal: Mapping[str, str]) -> None:
+        if not trait.value:
+            return
+        value = orjson.loads(trait.value)
+        cls = _class_of(trait.trait, value, personal)
+        if cls is None and not any(_is_email(s) for s in _strings(value)):
+            return
+        if value is None:
+            return
+        if isinstance(value, dict | list):
+            raise domain.InvalidAudience(
+                f"{where}: a literal that is or holds personal data must be one string, number or boolean, "
+                "so that forgetting the person it names can erase it"
+            )
+        if self.vault is None:
+            raise domain.InvalidAudience(f"{where}: is personal, and this segment has no vault to seal it")
+        subject = self._subject(audience_id, trait.trait, cls, value)
+        token = self.vault.encrypt(subject, context(audience_id), trait.trait, orjson.dumps(value).decode())
+        trait.value, trait.subject = orjson.dumps(token).decode(), subject
 
     def _subject(self, audience_id: str, trait: str, cls: str | None, value: Any) -> str:
         if self.index_key is not None:
@@ -124,19 +135,28 @@ class Literals:
         """The definitions with their literals decrypted (ERASED where the key was destroyed), to
         evaluate and drop: decrypted literals are never kept."""
         sealed = [
-            (audience_id, index, condition)
+            (audience_id, c)
             for audience_id, definition in definitions.items()
-            for index, condition in enumerate(definition.conditions)
-            if isinstance(condition, domain.TraitCondition) and isinstance(condition.value, domain.Sealed)
+            for c in definition.comparisons()
+            if isinstance(c.value, domain.Sealed)
         ]
         if not sealed:
             return dict(definitions)
-        values = self._decrypt([(a, c.trait, c.value.subject, c.value.token) for a, _, c in sealed])
-        conditions = {a: list(d.conditions) for a, d in definitions.items()}
-        for (audience_id, index, condition), text in zip(sealed, values, strict=True):
-            value = domain.ERASED if text is None else orjson.loads(text)
-            conditions[audience_id][index] = replace(condition, value=value)
-        return {a: replace(d, conditions=tuple(conditions[a])) for a, d in definitions.items()}
+        values = self._decrypt([(a, c.trait, c.value.subject, c.value.token) for a, c in sealed])
+        clear = {
+            (a, id(c)): (domain.ERASED if text is None else orjson.loads(text))
+            for (a, c), text in zip(sealed, values, strict=True)
+        }
+        out = dict(definitions)  # those with nothing sealed stay the same objects
+        for audience_id in dict.fromkeys(a for a, _ in sealed):
+            definition = definitions[audience_id]
+
+            def open_one(c: domain.TraitCondition, audience_id: str = audience_id) -> domain.TraitCondition:
+                key = (audience_id, id(c))
+                return replace(c, value=clear[key]) if key in clear else c
+
+            out[audience_id] = replace(definition, root=map_comparisons(definition.root, open_one))
+        return out
 
     def _decrypt(self, items: list[tuple[str, str, str, str]]) -> list[str | None]:
         if self.vault is None:
@@ -150,6 +170,8 @@ class Literals:
         out = pb.Audience()
         out.CopyFrom(audience)
         sealed = [c.trait for c in out.conditions if c.HasField("trait") and c.trait.subject]
+        if out.HasField("definition"):
+            sealed += [c for _, c in comparisons_of(out.definition) if c.subject]
         texts = self._decrypt([(out.audience_id, t.trait, t.subject, orjson.loads(t.value)) for t in sealed])
         for trait, text in zip(sealed, texts, strict=True):
             trait.subject = ""
@@ -160,3 +182,37 @@ class Literals:
             else:
                 trait.value, trait.masked = MASKED, True
         return out
+
+
+def comparisons_of(node: pb.Node, where: str = "definition") -> Iterator[tuple[str, pb.TraitCondition]]:
+    """Every trait condition and event property filter of a definition, with its JSON path."""
+    kind = node.WhichOneof("kind")
+    if kind in ("all", "any"):
+        for i, item in enumerate(getattr(node, kind).nodes):
+            yield from comparisons_of(item, f"{where}.{kind}[{i}]")
+    elif kind == "not":
+        yield from comparisons_of(getattr(node, "not"), f"{where}.not")
+    elif kind == "trait":
+        yield where, node.trait
+    elif kind == "event":
+        for i, w in enumerate(node.event.where):
+            yield f"{where}.where[{i}]", w
+    elif kind == "funnel":
+        for s, step in enumerate(node.funnel.steps):
+            for i, w in enumerate(step.where):
+                yield f"{where}.funnel[{s}].where[{i}]", w
+
+
+def map_comparisons(node: Any, fn: Callable[[domain.TraitCondition], domain.TraitCondition]) -> Any:
+    """The tree with each trait condition and property filter replaced by fn's answer."""
+    if isinstance(node, lang.All | lang.Any_):
+        return type(node)(tuple(map_comparisons(x, fn) for x in node.items))
+    if isinstance(node, lang.Not):
+        return lang.Not(map_comparisons(node.item, fn))
+    if isinstance(node, domain.TraitCondition):
+        return fn(node)
+    if isinstance(node, lang.Event):
+        return replace(node, where=tuple(fn(w) for w in node.where))
+    if isinstance(node, lang.Funnel):
+        return replace(node, steps=tuple(map_comparisons(s, fn) for s in node.steps))
+    return node

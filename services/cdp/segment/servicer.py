@@ -14,7 +14,13 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
 
     async def CreateAudience(self, request, context):
         caller = current_caller()
-        audience = await self.app.create_audience(request.name, request.conditions, caller)
+        audience = await self.app.create_audience(
+            request.name,
+            request.conditions,
+            caller,
+            request.definition if request.HasField("definition") else None,
+            request.definition_json,
+        )
         return pb.CreateAudienceResponse(audience=self.app.shown(audience, caller))
 
     async def GetAudience(self, request, context):

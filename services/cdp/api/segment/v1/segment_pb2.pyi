@@ -38,29 +38,117 @@ class Condition(_message.Message):
     event: EventCondition
     def __init__(self, trait: _Optional[_Union[TraitCondition, _Mapping]] = ..., event: _Optional[_Union[EventCondition, _Mapping]] = ...) -> None: ...
 
+class Node(_message.Message):
+    __slots__ = ("all", "any", "trait", "event", "funnel", "audience")
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    ANY_FIELD_NUMBER: _ClassVar[int]
+    NOT_FIELD_NUMBER: _ClassVar[int]
+    TRAIT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    FUNNEL_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    all: Nodes
+    any: Nodes
+    trait: TraitCondition
+    event: EventPredicate
+    funnel: Funnel
+    audience: str
+    def __init__(self, all: _Optional[_Union[Nodes, _Mapping]] = ..., any: _Optional[_Union[Nodes, _Mapping]] = ..., trait: _Optional[_Union[TraitCondition, _Mapping]] = ..., event: _Optional[_Union[EventPredicate, _Mapping]] = ..., funnel: _Optional[_Union[Funnel, _Mapping]] = ..., audience: _Optional[str] = ..., **kwargs) -> None: ...
+
+class Nodes(_message.Message):
+    __slots__ = ("nodes",)
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[Node]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ...) -> None: ...
+
+class Count(_message.Message):
+    __slots__ = ("op", "value", "upper")
+    OP_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    UPPER_FIELD_NUMBER: _ClassVar[int]
+    op: str
+    value: int
+    upper: int
+    def __init__(self, op: _Optional[str] = ..., value: _Optional[int] = ..., upper: _Optional[int] = ...) -> None: ...
+
+class Aggregate(_message.Message):
+    __slots__ = ("fn", "property", "op", "value")
+    FN_FIELD_NUMBER: _ClassVar[int]
+    PROPERTY_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    fn: str
+    property: str
+    op: str
+    value: str
+    def __init__(self, fn: _Optional[str] = ..., property: _Optional[str] = ..., op: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class Window(_message.Message):
+    __slots__ = ("last", "far", "near", "to")
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    FAR_FIELD_NUMBER: _ClassVar[int]
+    NEAR_FIELD_NUMBER: _ClassVar[int]
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    last: str
+    far: str
+    near: str
+    to: str
+    def __init__(self, last: _Optional[str] = ..., far: _Optional[str] = ..., near: _Optional[str] = ..., to: _Optional[str] = ..., **kwargs) -> None: ...
+
+class EventPredicate(_message.Message):
+    __slots__ = ("event", "where", "count", "aggregate", "window")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    WHERE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATE_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    event: str
+    where: _containers.RepeatedCompositeFieldContainer[TraitCondition]
+    count: Count
+    aggregate: Aggregate
+    window: Window
+    def __init__(self, event: _Optional[str] = ..., where: _Optional[_Iterable[_Union[TraitCondition, _Mapping]]] = ..., count: _Optional[_Union[Count, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., window: _Optional[_Union[Window, _Mapping]] = ...) -> None: ...
+
+class Funnel(_message.Message):
+    __slots__ = ("steps", "within", "negate_last")
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    WITHIN_FIELD_NUMBER: _ClassVar[int]
+    NEGATE_LAST_FIELD_NUMBER: _ClassVar[int]
+    steps: _containers.RepeatedCompositeFieldContainer[EventPredicate]
+    within: str
+    negate_last: bool
+    def __init__(self, steps: _Optional[_Iterable[_Union[EventPredicate, _Mapping]]] = ..., within: _Optional[str] = ..., negate_last: _Optional[bool] = ...) -> None: ...
+
 class Audience(_message.Message):
-    __slots__ = ("audience_id", "name", "conditions", "version", "created_by", "decision_id")
+    __slots__ = ("audience_id", "name", "conditions", "version", "created_by", "decision_id", "definition")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     name: str
     conditions: _containers.RepeatedCompositeFieldContainer[Condition]
     version: int
     created_by: str
     decision_id: str
-    def __init__(self, audience_id: _Optional[str] = ..., name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., version: _Optional[int] = ..., created_by: _Optional[str] = ..., decision_id: _Optional[str] = ...) -> None: ...
+    definition: Node
+    def __init__(self, audience_id: _Optional[str] = ..., name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., version: _Optional[int] = ..., created_by: _Optional[str] = ..., decision_id: _Optional[str] = ..., definition: _Optional[_Union[Node, _Mapping]] = ...) -> None: ...
 
 class CreateAudienceRequest(_message.Message):
-    __slots__ = ("name", "conditions")
+    __slots__ = ("name", "conditions", "definition", "definition_json")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_JSON_FIELD_NUMBER: _ClassVar[int]
     name: str
     conditions: _containers.RepeatedCompositeFieldContainer[Condition]
-    def __init__(self, name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ...) -> None: ...
+    definition: Node
+    definition_json: str
+    def __init__(self, name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., definition_json: _Optional[str] = ...) -> None: ...
 
 class CreateAudienceResponse(_message.Message):
     __slots__ = ("audience",)
@@ -111,29 +199,61 @@ class AudienceCreated(_message.Message):
     def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ..., created_at: _Optional[str] = ...) -> None: ...
 
 class MembershipEntered(_message.Message):
-    __slots__ = ("audience_id", "person_id", "audience_version", "cause_event_id", "at")
+    __slots__ = ("audience_id", "person_id", "audience_version", "cause_event_id", "at", "cause")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_VERSION_FIELD_NUMBER: _ClassVar[int]
     CAUSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     person_id: str
     audience_version: int
     cause_event_id: str
     at: str
-    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., audience_version: _Optional[int] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+    cause: str
+    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., audience_version: _Optional[int] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ..., cause: _Optional[str] = ...) -> None: ...
 
 class MembershipExited(_message.Message):
-    __slots__ = ("audience_id", "person_id", "audience_version", "cause_event_id", "at")
+    __slots__ = ("audience_id", "person_id", "audience_version", "cause_event_id", "at", "cause")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_VERSION_FIELD_NUMBER: _ClassVar[int]
     CAUSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     person_id: str
     audience_version: int
     cause_event_id: str
     at: str
-    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., audience_version: _Optional[int] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+    cause: str
+    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., audience_version: _Optional[int] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ..., cause: _Optional[str] = ...) -> None: ...
+
+class EventObserved(_message.Message):
+    __slots__ = ("event_id", "key_type", "key_value", "person_id", "event", "timestamp", "properties")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    KEY_VALUE_FIELD_NUMBER: _ClassVar[int]
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    key_type: str
+    key_value: str
+    person_id: str
+    event: str
+    timestamp: str
+    properties: str
+    def __init__(self, event_id: _Optional[str] = ..., key_type: _Optional[str] = ..., key_value: _Optional[str] = ..., person_id: _Optional[str] = ..., event: _Optional[str] = ..., timestamp: _Optional[str] = ..., properties: _Optional[str] = ...) -> None: ...
+
+class KeyMoved(_message.Message):
+    __slots__ = ("key_type", "key_value", "person_id")
+    KEY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    KEY_VALUE_FIELD_NUMBER: _ClassVar[int]
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    key_type: str
+    key_value: str
+    person_id: str
+    def __init__(self, key_type: _Optional[str] = ..., key_value: _Optional[str] = ..., person_id: _Optional[str] = ...) -> None: ...
