@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 
 import pytest
 
-from conftest import drop_schemas, postgres_dsn
 from support.calls import event
-from support.governance import ingest_accepted, profile_by, run_cli, search_postgres, search_tree, store_config
-from support.platform_fixture import Client, running_platform, wait_until
+from support.governance import (
+    ingest_accepted,
+    profile_by,
+    run_cli,
+    storage_search,
+)
+from support.platform_fixture import Client, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -41,32 +44,6 @@ def clear_forms(*values: str) -> list[str]:
 
 
 NEEDLES = clear_forms(EMAIL, PHONE)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def platform(request, tmp_path):
-    if request.param == "sqlite":
-        with running_platform(tmp_path / "data") as running:
-            yield running
-        return
-    dsn = postgres_dsn()
-    prefix = f"gl{uuid.uuid4().hex[:8]}_"
-    try:
-        with running_platform(
-            tmp_path / "data", ["--store", "postgres", "--postgres-dsn", dsn, "--schema-prefix", prefix]
-        ) as running:
-            yield running
-    finally:
-        drop_schemas(dsn, prefix)
-
-
-def storage_search(platform, needles) -> dict[str, list[str]]:
-    found = search_tree(platform.data_dir, needles)
-    config = store_config(platform)
-    if config.kind == "postgres":
-        for needle, tables in search_postgres(config.postgres_dsn, config.schema_prefix, needles).items():
-            found.setdefault(needle, []).extend(tables)
-    return found
 
 
 def cli(platform, *args: str) -> str:

@@ -22,7 +22,6 @@ from cdp.platform.vault import Vault, blind_index, is_token, load_master_key, op
 from support.calls import event, ident, trait_condition
 from support.governance import (
     ingest_accepted,
-    platform_on,
     profile_by,
     restart,
     run_cli,
@@ -44,18 +43,6 @@ PERSONAL_TRAITS = {"email": EMAIL, "phone": PHONE, "first_name": FIRST, "last_na
 NEEDLES = (EMAIL, PHONE, FIRST, LAST, IP, "+447700900123", EMAIL.upper())
 
 OTHER_USER, OTHER_EMAIL = "user-keep-7f3a", "keep-me-7f3a@example.com"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def platform(request, tmp_path):
-    with platform_on(request.param, tmp_path / "data") as running:
-        yield running
-
-
-@pytest.fixture
-def client(platform):
-    with Client(platform) as c:
-        yield c
 
 
 @pytest.fixture

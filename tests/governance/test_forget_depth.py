@@ -12,7 +12,6 @@ nested traits read as erased.
 from __future__ import annotations
 
 import json
-import uuid
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -20,17 +19,15 @@ import pytest
 from cdp.api.collector.v1 import collector_pb2
 from cdp.platform.personal import subject_of
 from cdp.platform.sealed import tokens_in
-from conftest import drop_schemas, postgres_dsn
 from support.calls import event
 from support.governance import (
     ingest_accepted,
     profile_by,
     run_cli,
-    search_postgres,
-    search_tree,
+    storage_search,
     store_config,
 )
-from support.platform_fixture import Client, running_platform, wait_until
+from support.platform_fixture import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -58,38 +55,6 @@ NEEDLES = sorted(
     {f for v in VALUES for f in forms(v)}
     | {"forget.deep-9c2e", "Forget.Deep-9c2e", "+447700900456", "447700900456", "4539148803436467", "GB82WEST"}
 )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def platform(request, tmp_path):
-    if request.param == "sqlite":
-        with running_platform(tmp_path / "data") as running:
-            yield running
-        return
-    dsn = postgres_dsn()
-    prefix = f"gd{uuid.uuid4().hex[:8]}_"
-    try:
-        with running_platform(
-            tmp_path / "data", ["--store", "postgres", "--postgres-dsn", dsn, "--schema-prefix", prefix]
-        ) as running:
-            yield running
-    finally:
-        drop_schemas(dsn, prefix)
-
-
-@pytest.fixture
-def client(platform):
-    with Client(platform) as c:
-        yield c
-
-
-def storage_search(platform, needles) -> dict[str, list[str]]:
-    found = search_tree(platform.data_dir, needles)
-    config = store_config(platform)
-    if config.kind == "postgres":
-        for needle, tables in search_postgres(config.postgres_dsn, config.schema_prefix, needles).items():
-            found.setdefault(needle, []).extend(tables)
-    return found
 
 
 def calls():

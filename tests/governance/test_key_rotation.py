@@ -21,7 +21,6 @@ from cdp.platform.config import StoreConfig
 from cdp.platform.keystore import KekGone, KeyStoreError
 from cdp.platform.personal import subject_of
 from cdp.platform.vault import KeyRow, Vault, data_keys, open_key_table, open_vault, vault_state
-from conftest import drop_schemas, postgres_dsn
 from support.calls import event
 from support.governance import ingest_accepted, profile_by, run_cli, store_config
 from support.platform_fixture import Client, running_platform, wait_until
@@ -31,29 +30,6 @@ pytestmark = pytest.mark.e2e
 USER, EMAIL = "user-rotate-5c1d", "rotate-me-5c1d@example.com"
 OTHER, OTHER_EMAIL = "user-stays-5c1d", "stays-5c1d@example.com"
 TS = "2024-05-01T10:00:00Z"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def platform(request, tmp_path):
-    if request.param == "sqlite":
-        with running_platform(tmp_path / "data") as running:
-            yield running
-        return
-    dsn = postgres_dsn()
-    prefix = f"kr{uuid.uuid4().hex[:8]}_"
-    try:
-        with running_platform(
-            tmp_path / "data", ["--store", "postgres", "--postgres-dsn", dsn, "--schema-prefix", prefix]
-        ) as running:
-            yield running
-    finally:
-        drop_schemas(dsn, prefix)
-
-
-@pytest.fixture
-def client(platform):
-    with Client(platform) as c:
-        yield c
 
 
 def email_token(client: Client, user_id: str) -> str:

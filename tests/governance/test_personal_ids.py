@@ -12,7 +12,7 @@ from cdp.api.collector.v1 import collector_pb2
 from cdp.client import NotFound
 from cdp.platform.pseudonyms import PREFIX
 from support.calls import event, ident
-from support.governance import ingest_accepted, platform_on, profile_by, restart, run_cli, storage_search
+from support.governance import ingest_accepted, profile_by, restart, run_cli, storage_search
 from support.platform_fixture import Client, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -21,12 +21,6 @@ EMAIL_ID = "Ida.Pseudo-4c1e@Example.com"  # ids are case-sensitive: kept (and fo
 PHONE_ID = "+44 7700 900461"
 OTHER_ID = "carl.keep-4c1e@example.com"
 NEEDLES = (EMAIL_ID, EMAIL_ID.lower(), PHONE_ID, "+447700900461", "Ida.Pseudo-4c1e")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def platform(request, tmp_path):
-    with platform_on(request.param, tmp_path / "data") as running:
-        yield running
 
 
 def in_clear(platform) -> dict[str, list[str]]:
