@@ -1,4 +1,4 @@
-"""Profile's ports, over gRPC through the platform's client: identity's Resolve."""
+"""Identity's Resolve as the port profile and segment find the person of a call through (read-your-writes)."""
 
 from __future__ import annotations
 

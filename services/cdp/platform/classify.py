@@ -74,6 +74,7 @@ CHECKS: dict[str, Callable[[str], bool]] = {"luhn": _luhn, "iban": _iban, "ip": 
 
 
 _MEMO_SIZE = 20_000  # strings whose verdict is remembered, per policy revision
+_MEMO_LENGTH = 256  # ... each at most this long: the memo stays a few megabytes whatever calls bring
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,8 @@ class ValueRules:
             return ""
         # Calls repeat most of their strings (currencies, plans, page names, library versions):
         # each is judged once. Memory only, bounded, and gone with the policy revision.
+        if len(text) > _MEMO_LENGTH:  # long strings are rarely repeated, and would make the memo large
+            return self._match(text)
         known = self._memo.get(text)
         if known is not None:
             return known

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from cdp.api.profile.v1 import profile_pb2, profile_pb2_grpc
+from cdp.client.resolver import IdentityResolver
 from cdp.platform.auth import current_caller
 from cdp.platform.personal import subject_of_call
 from cdp.platform.readmodel import Projection, open_engine
 from cdp.platform.service import Declaration, Follow, Runtime, Servicer, full_name
 from cdp.profile import accounts, projections, timeline
-from cdp.profile.adapters import IdentityResolver
 from cdp.profile.application import COLLECTOR_TOPICS, IDENTITY_TOPICS, PUBLISHED, ProfileApp
 from cdp.profile.servicer import ProfileServicer
 

@@ -4,10 +4,10 @@ fires audience timers."""
 from __future__ import annotations
 
 from cdp.api.segment.v1 import segment_pb2, segment_pb2_grpc
+from cdp.client.resolver import IdentityResolver
 from cdp.platform.personal import subject_of_call
 from cdp.platform.service import Declaration, Follow, Runtime, Servicer, full_name
 from cdp.platform.vault import load_master_key
-from cdp.segment.adapters import IdentityResolver
 from cdp.segment.application import COLLECTOR_TOPICS, PROFILE_TOPICS, SegmentApp
 from cdp.segment.servicer import SegmentServicer
 
