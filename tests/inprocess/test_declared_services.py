@@ -15,6 +15,7 @@ from cdp.client import AsyncConnection, CallFailed, Conflict, InvalidArgument, N
 from cdp.collector.service import declare as collector
 from cdp.identity.service import declare as identity
 from cdp.platform import config as config_module
+from cdp.platform import logs
 from cdp.platform.launcher import free_ports
 from cdp.platform.security import credentials
 from cdp.platform.service import start
@@ -116,12 +117,21 @@ def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
                 raise ValueError("a bug with a secret value: ada@example.com")
 
             monkeypatch.setattr(segment_application, "conditions_from_proto", bug)
+            caplog.handler.addFilter(logs.RequestContext())
             with caplog.at_level(logging.ERROR), pytest.raises(CallFailed) as fault:
-                await audiences.create_audience("Pro", [trait_condition("plan", "eq", "pro")])
+                await audiences.create_audience(
+                    "Pro", [trait_condition("plan", "eq", "pro")], metadata=[(logs.REQUEST_ID_METADATA, "req-bug-1")]
+                )
             assert fault.value.code == "INTERNAL"
             assert "ada@example.com" not in fault.value.details
             error_id = re.search(r"error id (\w+)", fault.value.details).group(1)
-            assert any(error_id in r.getMessage() for r in caplog.records)
+            logged = [r for r in caplog.records if error_id in r.getMessage()]
+            assert logged
+            # The line names the request the caller gave and the caller the access decision admitted.
+            assert logged[0].request_id == "req-bug-1" and logged[0].caller == "ops@example.com"
+            assert logged[0].decision_id
+            line = logs.JsonFormatter("segment").format(logged[0])
+            assert "ada@example.com" not in line and '"request_id":"req-bug-1"' in line
         finally:
             await cdp.close()
             for service in running.values():

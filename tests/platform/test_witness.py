@@ -85,3 +85,17 @@ def test_an_unwritable_witness_breaks_no_commit(tmp_path, opened, caplog):
     blocker.unlink()
     UnitOfWork(store, decider).commit()
     assert read_head(witness_path(blocker, "collector")) == (records[-1].sequence, records[-1].hash)
+
+
+def test_a_store_behind_its_witness_counts_a_verify_failure(tmp_path, opened):
+    from cdp.platform import metrics
+    from cdp.platform.witness import write_head
+
+    failures = metrics.VERIFY_FAILURES.labels("collector", "records_removed")
+    _, _, decider = opened("--state-dir", str(tmp_path / "state"))
+    decide_new(decider, 1)
+    before = failures._value.get()
+    sequence, head = read_head(witness_path(tmp_path / "state", "collector"))
+    write_head(witness_path(tmp_path / "state", "collector"), sequence + 3, head)  # records "removed" since
+    opened("--state-dir", str(tmp_path / "state"))  # the service starts again on that store
+    assert failures._value.get() == before + 1

@@ -32,8 +32,10 @@ from cdp.platform.launcher import Platform, free_ports
 
 
 def new_platform(data_dir: Path, extra_args: Sequence[str] = ()) -> Platform:
-    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
-    return Platform(data_dir=Path(data_dir), ports=ports, extra_args=list(extra_args))
+    free = free_ports(2 * len(SERVICES))
+    ports = dict(zip(SERVICES, free, strict=False))
+    probes = dict(zip(SERVICES, free[len(SERVICES) :], strict=True))
+    return Platform(data_dir=Path(data_dir), ports=ports, extra_args=list(extra_args), probe_ports=probes)
 
 
 def log_tails(platform: Platform, lines: int = 40) -> str:

@@ -11,7 +11,7 @@ import click
 
 from cdp.cli.client import call
 from cdp.client.local import ensure_default_source
-from cdp.platform.config import DEFAULT_HTTP_PORT, SERVICES, default_key_dir
+from cdp.platform.config import DEFAULT_HTTP_PORT, DEFAULT_PROBE_PORTS, SERVICES, default_key_dir
 from cdp.platform.launcher import Platform
 
 
@@ -35,10 +35,21 @@ from cdp.platform.launcher import Platform
     envvar="CDP_HTTP_PORT",
     help="The collector's Segment-compatible HTTP tracking API (0: off).",
 )
-def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int) -> None:
+@click.option(
+    "--probes/--no-probes",
+    default=True,
+    show_default=True,
+    help="Serve each service's /healthz, /readyz and /metrics on ports 9151-9155.",
+)
+def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int, probes: bool) -> None:
     """Start collector, identity, profile, segment and activation; Ctrl-C stops them."""
     extra = ["--store", store] + (["--postgres-dsn", postgres_dsn] if postgres_dsn else [])
-    platform = Platform(data_dir=data_dir, extra_args=extra, http_port=http_port)
+    platform = Platform(
+        data_dir=data_dir,
+        extra_args=extra,
+        http_port=http_port,
+        probe_ports=dict(DEFAULT_PROBE_PORTS) if probes else {},
+    )
     stopping = False
 
     def _stop(signum, frame):
@@ -56,7 +67,8 @@ def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int) -> None:
     keys = os.environ.get("CDP_KEY_DIR") or default_key_dir(data_dir)  # as the services find it
     click.echo(f"cdp is up; data in {data_dir.resolve()}, keys in {keys}")
     for service in SERVICES:
-        click.echo(f"  {service:<11} grpc://{platform.address(service)}   log: {platform.log_path(service)}")
+        metrics = f"   metrics: http://127.0.0.1:{platform.probe_ports[service]}/metrics" if probes else ""
+        click.echo(f"  {service:<11} grpc://{platform.address(service)}{metrics}   log: {platform.log_path(service)}")
     if http_port:
         click.echo(f"  tracking API http://127.0.0.1:{http_port}/v1/batch (Segment-compatible)")
     click.echo(f"  write key of source 'default': {write_key}  (saved in {data_dir / 'write_key'})")

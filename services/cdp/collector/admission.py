@@ -22,7 +22,7 @@ from cdp.collector import domain
 from cdp.collector.plans import TrackingPlan
 from cdp.collector.registry import Registry, Source
 from cdp.collector.suppression import Suppressions
-from cdp.platform import errors, pseudonyms
+from cdp.platform import errors, metrics, pseudonyms
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso
 from cdp.platform.decisions import Decider
 from cdp.platform.ids import derived_id
@@ -64,6 +64,7 @@ class Admitted:
     accepted: list[StoredEvent] = field(default_factory=list)
     rejections: list[StoredEvent] = field(default_factory=list)  # kept for review whatever happens
     seen: dict[OriginatorId, int] = field(default_factory=dict)  # ack index of each accepted event id
+    quarantined: set[OriginatorId] = field(default_factory=set)  # accepted, to wait for review
 
     @property
     def to_store(self) -> list[StoredEvent]:
@@ -86,7 +87,7 @@ class Admitted:
     def refuse_all_if_any_rejected(self) -> None:
         if not any(a.status == REJECTED for a in self.acks):
             return
-        self.accepted, self.seen = [], {}
+        self.accepted, self.seen, self.quarantined = [], {}, set()
         for ack in self.acks:
             if ack.status != REJECTED:
                 ack.status, ack.event_id, ack.field = REJECTED, "", "batch"
@@ -100,6 +101,16 @@ class Admitted:
         counts = {ACCEPTED: 0, DUPLICATE: 0, REJECTED: 0}
         for ack in self.acks:
             counts[ack.status] += 1
+        quarantined = len(self.quarantined - existing) if self.quarantined else 0
+        source = self.source.name
+        for outcome, n in (
+            ("accepted", counts[ACCEPTED] - quarantined),
+            ("quarantined", quarantined),
+            ("duplicate", counts[DUPLICATE]),
+            ("rejected", counts[REJECTED]),
+        ):
+            if n:
+                metrics.EVENTS.labels("collector", source, outcome).inc(n)
         return pb.IngestResponse(
             acks=self.acks, accepted=counts[ACCEPTED], duplicates=counts[DUPLICATE], rejected=counts[REJECTED]
         )
@@ -231,6 +242,7 @@ class Admission:
                 plan_version=plan.version,
                 at=batch.received_at,
             )
+            batch.quarantined.add(event_id)
             return batch.accept(index, event_id, pb.EventQuarantined(quarantined=waiting))
         if plan:
             accepted.plan_name, accepted.plan_version = plan.name, plan.version

@@ -46,6 +46,11 @@ class Caller:
 _current: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("cdp_caller", default=None)
 
 
+def admitted_caller() -> Caller | None:
+    """The caller of the RPC being served, or None outside one."""
+    return _current.get()
+
+
 def current_caller() -> Caller:
     """The caller of the RPC being served (each RPC runs in its own task, hence its own context)."""
     caller = _current.get()
@@ -68,7 +73,12 @@ class AuthInterceptor(AioServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        return _wrap(handler, handler_call_details.method, self._admit)
+        method = handler_call_details.method
+
+        async def admit(context: ServicerContext) -> None:
+            await self._admit(method, context)
+
+        return wrap(handler, admit)
 
     async def _admit(self, method: str, context: ServicerContext) -> None:
         caller = await self._authenticate(method, context)
@@ -126,10 +136,13 @@ def _metadata(context: ServicerContext, key: str) -> str | None:
 # method's behaviour, which does. Streaming responses come from an async generator or from
 # context.write() in a coroutine; the wrapper keeps whichever form the method has.
 
-Admit = Callable[[str, ServicerContext], Awaitable[None]]
+Enter = Callable[[ServicerContext], Awaitable[None]]
+Leave = Callable[[ServicerContext, BaseException | None], None]
 
 
-def _wrap(handler: MethodHandler, method: str, admit: Admit) -> MethodHandler:
+def wrap(handler: MethodHandler, enter: Enter, leave: Leave | None = None) -> MethodHandler:
+    """The handler with enter() awaited before its behaviour and leave() called after it (with
+    the exception that ended it, if one did), for every kind of handler."""
     kind: Callable[..., MethodHandler]
     inner: Behaviour | None
     if handler.unary_unary:
@@ -143,29 +156,49 @@ def _wrap(handler: MethodHandler, method: str, admit: Admit) -> MethodHandler:
     assert inner is not None  # grpc gives every handler one of the four behaviours
     call: Behaviour = inner
 
+    def left(context: ServicerContext, error: BaseException | None) -> None:
+        if leave is not None:
+            leave(context, error)
+
     behaviour: Behaviour
     if inspect.isasyncgenfunction(call):
 
         async def from_async_generator(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
-            await admit(method, context)
-            async for response in call(request, context):
-                yield response
+            try:
+                await enter(context)
+                async for response in call(request, context):
+                    yield response
+            except BaseException as error:
+                left(context, error)
+                raise
+            left(context, None)
 
         behaviour = from_async_generator
     elif inspect.isgeneratorfunction(call):
 
         async def from_generator(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
-            await admit(method, context)
-            for response in call(request, context):
-                yield response
+            try:
+                await enter(context)
+                for response in call(request, context):
+                    yield response
+            except BaseException as error:
+                left(context, error)
+                raise
+            left(context, None)
 
         behaviour = from_generator
     else:
 
         async def from_function(request: Any, context: ServicerContext) -> Any:
-            await admit(method, context)
-            result = call(request, context)
-            return await result if inspect.isawaitable(result) else result
+            try:
+                await enter(context)
+                result = call(request, context)
+                answer = await result if inspect.isawaitable(result) else result
+            except BaseException as error:
+                left(context, error)
+                raise
+            left(context, None)
+            return answer
 
         behaviour = from_function
 

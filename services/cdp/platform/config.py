@@ -25,6 +25,8 @@ from pathlib import Path
 SERVICES = ("collector", "identity", "profile", "segment", "activation")
 DEFAULT_PORTS = {"collector": 50051, "identity": 50052, "profile": 50053, "segment": 50054, "activation": 50055}
 DEFAULT_HTTP_PORT = 8088
+# Each service's plain-HTTP port (/healthz, /readyz, /metrics) as `cdp up` starts them.
+DEFAULT_PROBE_PORTS = {"collector": 9151, "identity": 9152, "profile": 9153, "segment": 9154, "activation": 9155}
 REPO_POLICIES = Path(__file__).resolve().parents[3] / "policies"
 MASTER_KEY_FILE = "master.key"
 
@@ -127,7 +129,9 @@ def parser(service: str) -> argparse.ArgumentParser:
     p.add_argument("--policy-engine", choices=["embedded", "opa"], default=_env("POLICY_ENGINE", "embedded"))
     p.add_argument("--opa-url", default=_env("OPA_URL"))
     p.add_argument("--http-port", type=int, default=int(_env("HTTP_PORT", "0")))
-    p.add_argument("--probe-port", type=int, default=int(_env("PROBE_PORT", "0")), help="/healthz, /readyz; 0 = off")
+    p.add_argument(
+        "--probe-port", type=int, default=int(_env("PROBE_PORT", "0")), help="/healthz, /readyz, /metrics; 0 = off"
+    )
     for peer in SERVICES:
         if peer != service:
             default = _env(f"{peer.upper()}_ADDR", f"127.0.0.1:{DEFAULT_PORTS[peer]}")

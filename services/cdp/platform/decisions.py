@@ -16,13 +16,14 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from eventsourcing.persistence import Notification, StoredEvent
 
 from cdp.api.policy.v1 import decision_pb2
+from cdp.platform import metrics
 from cdp.platform.clock import now_iso
 from cdp.platform.heads import SignedHead, ensure_head_key, sign_head
 from cdp.platform.ids import derived_id
@@ -109,6 +110,7 @@ class Decision:
     id: str
     entrypoint: str
     result: Any
+    counted: Any = field(default=None, compare=False, repr=False)  # its series in cdp_decisions
 
 
 class Decider:
@@ -164,6 +166,7 @@ class Decider:
         continue from the witness, so the gap stays in the chain for audits to find."""
         seen = read_head(self.witness) if self.witness else None
         if seen and seen[0] > self._sequence:
+            metrics.VERIFY_FAILURES.labels(self.service, "records_removed").inc()
             log.error(
                 "%s: the decision log ends at #%d but #%d was recorded; records were removed",
                 self.service,
@@ -197,10 +200,16 @@ class Decider:
         if decision is None:
             input_json = input_json or canonical(input)
             result = self.engine.evaluate(entrypoint, input)
-            decision = Decision(decision_id(entrypoint, input_json, self.revision), entrypoint, result)
+            decision = Decision(
+                decision_id(entrypoint, input_json, self.revision),
+                entrypoint,
+                result,
+                metrics.DECISIONS.labels(self.service, entrypoint, metrics.decision_result(result)),
+            )
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()
             self._cache[cache_key] = decision
+        decision.counted.inc()
         if decision.id not in self._recorded and decision.id not in self._pending:
             self._pending[decision.id] = decision_pb2.DecisionRecorded(
                 decision_id=decision.id,

@@ -27,6 +27,7 @@ from cdp.platform import errors
 from cdp.platform.clock import now_iso
 from cdp.platform.eventlog import MAX_BATCH, Upstream
 from cdp.platform.ids import derived_id
+from cdp.platform.logs import Backoff
 from cdp.platform.published import decode, stored, topic_of
 from cdp.platform.unit_of_work import UnitOfWork
 
@@ -83,6 +84,9 @@ class Follower:
         upstream.position = max(upstream.position, self.store.position(upstream.name))
         self.caught_up = asyncio.Event()
         self._stopping = False
+        # A peer down or a batch that keeps failing is logged at first, then ever more rarely.
+        self._unreachable = Backoff(log)
+        self._failing = Backoff(log)
         self.parked: dict[int, ops_pb2.EventParked] = {}  # by upstream position, not yet applied
         for n in self.store.replay(PARKING_TOPICS):
             self._note(cast(_ParkingRecord, decode(n.topic, n.state)))  # read from PARKING_TOPICS
@@ -118,12 +122,13 @@ class Follower:
             except Exception as error:  # the upstream or the way to it is down
                 if self._stopping:
                     return
-                reason = error.code().name if isinstance(error, grpc.aio.AioRpcError) else repr(error)
-                log.warning("follow %s: %s; retrying in %.2fs", self.name, reason, backoff)
+                reason = error.code().name if isinstance(error, grpc.aio.AioRpcError) else type(error).__name__
+                self._unreachable.failed(logging.WARNING, "follow %s: %s; retrying", self.name, reason)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
             backoff = 0.05
+            self._unreachable.ok()
             notifications = list(response.notifications)
             if self.linger_ms and 0 < len(notifications) < self.batch:
                 # A short batch at a low rate: a moment more gathers a larger one, and a handler's
@@ -150,9 +155,17 @@ class Follower:
             self.caught_up.clear()
             try:
                 await self.process(notifications, scanned)
+                self._failing.ok()
             except Exception as error:
                 # Nothing of the failed part was committed; state the handler changed is rebuilt.
-                log.warning("follow %s: batch after %d failed (%s); retrying", self.name, self.position, error)
+                self._failing.failed(
+                    logging.WARNING,
+                    "follow %s: batch after %d failed (%s); retrying",
+                    self.name,
+                    self.position,
+                    type(error).__name__,
+                    exc_info=error,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 

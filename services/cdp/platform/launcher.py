@@ -44,6 +44,7 @@ class Platform:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     extra_args: list[str] = field(default_factory=list)
     http_port: int = 0  # the collector's HTTP tracking API; 0 = off
+    probe_ports: dict[str, int] = field(default_factory=dict)  # /healthz, /readyz, /metrics; none: off
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -66,6 +67,8 @@ class Platform:
                 args += [f"--{peer}-addr", self.address(peer)]
         if service == "collector" and self.http_port:
             args += ["--http-port", str(self.http_port)]
+        if self.probe_ports.get(service):
+            args += ["--probe-port", str(self.probe_ports[service])]
         return args + self.extra_args
 
     def start(self, service: str) -> subprocess.Popen[bytes]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cdp.api.ops.v1 import ops_pb2, ops_pb2_grpc
+from cdp.platform import metrics
 from cdp.platform.auth import current_caller
 from cdp.platform.clock import now_iso
 from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
@@ -101,6 +102,7 @@ class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
         if public is None:
             raise Unavailable(f"{self.service} has no public key of {head.service} to check its heads with")
         if not verify_head(public, head):
+            metrics.VERIFY_FAILURES.labels(self.service, "peer_head_signature").inc()
             raise InvalidArgument(f"head: #{head.sequence} is not signed with {head.service}'s key")
         message = ops_pb2.HeadWitnessed(head=request.head, witnessed_by=self.service, witnessed_at=now_iso())
         originator = derived_id("head-witnessed", head.service, str(head.sequence), head.hash)

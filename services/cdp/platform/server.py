@@ -14,6 +14,7 @@ from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from cdp.platform import logs
 from cdp.platform.auth import AuthInterceptor, Decide
 from cdp.platform.grpc_types import (
     AioServerInterceptor,
@@ -22,6 +23,7 @@ from cdp.platform.grpc_types import (
     MethodHandler,
     ServicerContext,
 )
+from cdp.platform.observe import Observe
 from cdp.platform.security import CHANNEL_OPTIONS, RECONNECT_OPTIONS, Credentials
 from cdp.platform.status import MapErrors
 
@@ -43,6 +45,10 @@ class _WaitForReady(AioUnaryUnaryClientInterceptor):
     ) -> Any:
         # grpc's call details are a namedtuple, which grpc-stubs does not say.
         details = client_call_details._replace(wait_for_ready=True)  # type: ignore[attr-defined]
+        rid = logs.request_id.get()
+        if rid:  # the request this call serves goes on with it, for the peer's logs
+            metadata = [*(details.metadata or ()), (logs.REQUEST_ID_METADATA, rid)]
+            details = details._replace(metadata=metadata)
         return await continuation(details, request)
 
 
@@ -125,6 +131,7 @@ class Service:
         self.server = grpc.aio.server(
             options=CHANNEL_OPTIONS,
             interceptors=[
+                Observe(name),
                 AuthInterceptor(decide, credentials.verifier(), require_mtls=True),
                 RejectMalformed(),
                 MapErrors(),
@@ -230,10 +237,3 @@ async def _set_status(servicer: _Health, name: str, status: health_pb2.HealthChe
     result = servicer.set(name, status)
     if asyncio.iscoroutine(result):
         await result
-
-
-def setup_logging(service: str) -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
-    )

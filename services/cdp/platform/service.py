@@ -31,10 +31,12 @@ from cdp.platform.eventlog import EventLogServicer, GrpcLog, Upstream
 from cdp.platform.files import private_tree, private_umask
 from cdp.platform.follower import Follower, Handler, KeyOf
 from cdp.platform.heads import HeadPublisher, witness_peer
+from cdp.platform.logs import setup_logging
+from cdp.platform.metrics import exposition
 from cdp.platform.ops import OpsServicer
 from cdp.platform.probes import Probes, serving
 from cdp.platform.security import credentials
-from cdp.platform.server import Service, setup_logging
+from cdp.platform.server import Service
 from cdp.platform.store import EventStore, open_store
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault
@@ -180,7 +182,7 @@ def metrics(name: str, store: EventStore, followers: Sequence[Follower]) -> str:
     for metric, (help_text, value) in gauges.items():
         lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge"]
         lines += [f'{metric}{{service="{name}",upstream="{f.name}"}} {value(f)}' for f in followers]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + exposition()
 
 
 def ready(store: EventStore, followers: Sequence[Follower]) -> dict[str, Callable[[], tuple[bool, str]]]:

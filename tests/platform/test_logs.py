@@ -1,0 +1,72 @@
+"""Structured logs: the request's context on each line, no personal data, repeated failures
+logged ever more rarely."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from cdp.platform import logs
+from cdp.platform.errors import InvalidArgument
+
+
+def record(message: str, *args, exc_info=None) -> logging.LogRecord:
+    made = logging.LogRecord("cdp.test", logging.WARNING, __file__, 1, message, args, exc_info)
+    logs.RequestContext().filter(made)
+    return made
+
+
+def test_a_line_is_json_with_the_request_context():
+    token = logs.request_id.set("req-42")
+    try:
+        line = logs.JsonFormatter("profile").format(record("served %s", "GetProfile"))
+    finally:
+        logs.request_id.reset(token)
+    entry = json.loads(line)
+    assert entry["service"] == "profile" and entry["level"] == "warning" and entry["logger"] == "cdp.test"
+    assert entry["message"] == "served GetProfile" and entry["request_id"] == "req-42"
+    assert "caller" not in entry  # outside an RPC, no caller
+
+
+def test_emails_and_phones_are_masked_and_exception_messages_withheld():
+    try:
+        raise ValueError("could not parse ann@example.com")
+    except ValueError as error:
+        bug = (type(error), error, error.__traceback__)
+    line = logs.JsonFormatter("x").format(record("for %s at %s", "ann@example.com", "+44 20 7946 0958", exc_info=bug))
+    assert "ann@example.com" not in line and "7946" not in line
+    entry = json.loads(line)
+    assert entry["message"] == "for <email> at <phone>"
+    assert entry["exception"]["type"] == "builtins.ValueError" and "message" not in entry["exception"]
+    assert entry["exception"]["frames"]
+    try:
+        raise InvalidArgument("traits.email", "must be a string")
+    except InvalidArgument as error:
+        ours = (type(error), error, error.__traceback__)
+    entry = json.loads(logs.JsonFormatter("x").format(record("refused", exc_info=ours)))
+    assert "traits.email" in entry["exception"]["message"]  # the platform's errors name a field, not a value
+
+
+def test_request_ids_offered_are_kept_only_when_plain():
+    assert logs.new_request_id("abc-123") == "abc-123"
+    for odd in ("ann@example.com", "x" * 65, "a b", "", None):
+        made = logs.new_request_id(odd)
+        assert made != odd and len(made) == 32
+
+
+def test_a_repeated_failure_is_logged_ever_more_rarely(caplog):
+    now = [0.0]
+    backoff = logs.Backoff(logging.getLogger("cdp.test"), longest=60, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING):
+        for _ in range(10 * 60 * 20):  # every 50 ms for ten minutes
+            backoff.failed(logging.WARNING, "peer %s down", "identity")
+            now[0] += 0.05
+    logged = [r.getMessage() for r in caplog.records]
+    # 1, 2, 4, ... 32 s apart, then every 60 s: about 16 lines in ten minutes, not 12,000.
+    assert 10 <= len(logged) <= 20, len(logged)
+    assert logged[0] == "peer identity down" and "more like it not logged" in logged[-1]
+    backoff.ok()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        backoff.failed(logging.WARNING, "peer %s down", "identity")
+    assert [r.getMessage() for r in caplog.records] == ["peer identity down"]  # a new run logs at once
