@@ -1,0 +1,163 @@
+"""Webhooks signed as Standard Webhooks: a POST of the message's JSON body with `webhook-id` (the
+delivery id, the same on every attempt, so the receiver deduplicates by it), `webhook-timestamp`
+(the attempt's, which receivers check against their clock) and `webhook-signature`.
+
+During a secret rotation the destination holds two secrets, and the signature header carries a
+`v1,` signature by each, space-separated, so a receiver verifies with either the old or the new one.
+
+Answers: 2xx delivered; 408, 429, 5xx, timeouts and connection failures are worth retrying (with the
+wait `Retry-After` asks for); 410 says the endpoint is gone for good (disable); any other status
+(redirects included: they are not followed, a redirect could lead anywhere) is not retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from standardwebhooks import Webhook
+
+from cdp.activation.destinations import fields
+from cdp.activation.destinations.guard import address_literal
+from cdp.activation.destinations.port import Message, Outcome
+
+KIND = "webhook"
+SECRET_FIELDS = ("secret", "previous_secret")
+FIELDS = ("url", "timeout_s", "max_connections", *SECRET_FIELDS)
+SECRET_PREFIX = "whsec_"
+RETRYABLE = frozenset({408, 425, 429})
+MAX_RETRY_AFTER_S = 24 * 3600.0
+
+
+def new_webhook_secret() -> str:
+    """A new signing secret: `whsec_` and base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    fields.only(config, FIELDS, KIND)
+    url = fields.required_text(config, "url")
+    parsed = urlsplit(url)
+    try:
+        parsed.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise fields.invalid("url", "has a port that is not a number from 1 to 65535") from None
+    if not parsed.hostname or parsed.username is not None or parsed.password is not None:
+        raise fields.invalid("url", "must be an https URL with a host and no credentials")
+    if parsed.scheme != "https" and not (parsed.scheme == "http" and _loopback(parsed.hostname)):
+        # Plain HTTP only where it never leaves the machine (the egress guard decides whether that is allowed).
+        raise fields.invalid("url", "must be an https URL (http only to a loopback host)")
+    fields.number(config, "timeout_s", 15.0, 0.1, 120.0)
+    fields.integer(config, "max_connections", 16, 1, 1024)
+    for name in SECRET_FIELDS:
+        if name == "secret" or config.get(name) is not None:
+            _check_secret(config, name)
+
+
+def _loopback(host: str) -> bool:
+    literal = address_literal(host.strip("[]"))
+    return host == "localhost" or (literal is not None and literal.is_loopback)
+
+
+def _check_secret(config: Mapping[str, Any], name: str) -> None:
+    value = fields.required_text(config, name, max_len=200)
+    if not value.startswith(SECRET_PREFIX):
+        raise fields.invalid(name, "must be whsec_ and base64 (new_webhook_secret() makes one)")
+    try:
+        key = base64.b64decode(value.removeprefix(SECRET_PREFIX), validate=True)
+    except ValueError:
+        raise fields.invalid(name, "must be whsec_ and base64 (new_webhook_secret() makes one)") from None
+    if len(key) < 24:
+        raise fields.invalid(name, "must hold at least 24 random bytes")
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a Retry-After header asks to wait: delta-seconds or an HTTP date; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    wait = when.timestamp() - (time.time() if now is None else now)
+    return min(max(wait, 0.0), MAX_RETRY_AFTER_S)
+
+
+def outcome_of(status: int, headers: Mapping[str, str], latency_ms: float) -> Outcome:
+    if 200 <= status < 300:
+        return Outcome(ok=True, status=status, latency_ms=latency_ms)
+    wait = retry_after(headers.get("Retry-After"))
+    if status == 410:
+        return Outcome(
+            False, status, "HTTP 410: the endpoint is gone", retryable=False, disable=True, latency_ms=latency_ms
+        )
+    retryable = status in RETRYABLE or status >= 500
+    return Outcome(False, status, f"HTTP {status}", retryable=retryable, retry_after_s=wait, latency_ms=latency_ms)
+
+
+class WebhookDestination:
+    kind = KIND
+
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any]):
+        merged = {**config, **secrets}
+        check_config(merged)
+        self.url = str(merged["url"])
+        self._signers = [Webhook(str(merged[n])) for n in SECRET_FIELDS if merged.get(n)]
+        self._timeout = aiohttp.ClientTimeout(total=fields.number(merged, "timeout_s", 15.0, 0.1, 120.0))
+        self._limit = fields.integer(merged, "max_connections", 16, 1, 1024)
+        self._session: aiohttp.ClientSession | None = None
+
+    def headers(self, message: Message, at: datetime | None = None) -> dict[str, str]:
+        at = at or datetime.now(UTC)
+        body = message.body.decode("utf-8")
+        signatures = " ".join(s.sign(message.delivery_id, at, body) for s in self._signers)
+        return {
+            "content-type": "application/json",
+            "webhook-id": message.delivery_id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": signatures,
+        }
+
+    async def send(self, messages: Sequence[Message]) -> list[Outcome]:
+        if self._session is None:
+            # One session a destination: its connections are reused, and at most `max_connections` at once.
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=self._limit)
+            )
+        return list(await asyncio.gather(*(self._post(self._session, m) for m in messages)))
+
+    async def _post(self, session: aiohttp.ClientSession, message: Message) -> Outcome:
+        started = time.perf_counter()
+        try:
+            headers = self.headers(message)
+        except UnicodeDecodeError:
+            return Outcome(False, error="the body is not UTF-8 JSON", retryable=False)
+        try:
+            async with session.post(self.url, data=message.body, headers=headers, allow_redirects=False) as response:
+                return outcome_of(response.status, response.headers, (time.perf_counter() - started) * 1000)
+        except TimeoutError:
+            return Outcome(False, error="timed out", latency_ms=_ms(started))
+        except (aiohttp.ClientError, OSError) as failure:
+            return Outcome(False, error=f"{type(failure).__name__}: {failure}"[:300], latency_ms=_ms(started))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
