@@ -153,7 +153,7 @@ async def _kind(kind: str, settings: ActivationSettings, batch: int, work_dir: s
         cleanup.append(lambda: _redis_clean(settings.redis_url, tag))
     else:
         config = {"directory": work_dir, "path": tag, "format": "jsonl"}
-    destination = open_destination(kind, config, {})
+    destination = open_destination(kind, config, {}, local=True)  # the servers are on this machine
     try:
         figures = await measure(destination, batch, settings.messages + 1, tag)
     except RuntimeError:

@@ -141,3 +141,40 @@ def test_the_allowlist_is_policy_data(tmp_path: Path):
     site = {"cdp": {"destinations": {"allowed_hosts": ["*.example.com"]}}}
     (tmp_path / "data" / "zz-site.json").write_text(json.dumps(site))
     assert allowed_hosts(load_bundle(tmp_path).data) == ["*.example.com"]
+
+
+def test_each_connection_is_refused_when_the_host_is_not_public(tmp_path, message):
+    """Without local, a destination checks the addresses again when it connects (DNS may have changed)."""
+    import asyncio
+
+    from cdp.activation.destinations.registry import open_destination
+    from cdp.activation.destinations.webhook import new_webhook_secret
+    from cdp.bench.activation import SignedReceiver
+
+    async def go():
+        secret = new_webhook_secret()
+        receiver = SignedReceiver(secret)
+        url = await receiver.start()
+        by_name = url.replace("127.0.0.1", "localhost")
+        outcomes = {}
+        for name, kind, config, secrets in (
+            ("webhook address", "webhook", {"url": url}, {"secret": secret}),
+            ("webhook name", "webhook", {"url": by_name}, {"secret": secret}),
+            ("postgres", "postgres", {"table": "t"}, {"dsn": "postgresql://postgres@localhost:5432/test"}),
+            ("rabbitmq", "rabbitmq", {"url": "amqp://127.0.0.1:5672/", "routing_key": "q"}, {}),
+            ("nats", "nats", {"url": "nats://127.0.0.1:4222", "stream": "s", "subject": "s.x"}, {}),
+            ("redis", "redis", {"url": "redis://localhost:6379/0", "stream": "s"}, {}),
+        ):
+            destination = open_destination(kind, config, secrets)
+            try:
+                outcomes[name] = (await destination.send([message()]))[0]
+            finally:
+                await destination.close()
+        await receiver.stop()
+        return outcomes, receiver.received
+
+    outcomes, received = asyncio.run(go())
+    assert not received
+    for name, outcome in outcomes.items():
+        assert not outcome.ok and "egress refused" in outcome.error, (name, outcome)
+    assert not outcomes["webhook address"].retryable and not outcomes["webhook name"].retryable

@@ -67,9 +67,10 @@ def export_dir(config: Mapping[str, Any]) -> Path:
 class FileExportDestination:
     kind = KIND
 
-    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any]):
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any], local: bool = False):
         merged = {**config, **secrets}
         check_config(merged)
+        self.local = local  # a file is written here: there is no address to guard
         self.folder = export_dir(merged)
         self.format = fields.choice(merged, "format", FORMATS, "jsonl")
         self.prefix = fields.text(merged, "prefix", "export")

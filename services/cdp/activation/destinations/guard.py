@@ -31,6 +31,24 @@ SHARED = ipaddress.ip_network("100.64.0.0/10")
 URL_FIELD = {"webhook": "url", "rabbitmq": "url", "nats": "url", "redis": "url"}
 
 
+class EgressRefused(OSError):
+    """A destination's host resolved, when connecting, to an address the platform may not reach."""
+
+
+def refuse_local(host: str, resolve: Resolver | None = None) -> None:
+    """Raise EgressRefused when the host is, or now resolves to, a non-public address.
+
+    Run again at every connection: a name that was public when the destination was checked can be
+    made to resolve to this machine later (DNS rebinding).
+    """
+    name = host.strip().strip("[]").rstrip(".").lower()
+    literal = address_literal(name)
+    for address in [literal] if literal is not None else (resolve or resolve_host)(name):
+        rule = non_global(address)
+        if rule:
+            raise EgressRefused(f"egress refused: {host} is {address}, a {rule} address")
+
+
 def allowed_hosts(policy_data: Mapping[str, Any]) -> list[str]:
     """The allowlist from the policy bundle's data (empty when the data names none: nothing allowed)."""
     hosts = policy_data.get("cdp", {}).get("destinations", {}).get("allowed_hosts", [])

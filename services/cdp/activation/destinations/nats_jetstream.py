@@ -11,8 +11,10 @@ import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from cdp.activation.destinations import fields
+from cdp.activation.destinations.guard import refuse_local
 from cdp.activation.destinations.port import Message, Outcome
 
 KIND = "nats"
@@ -38,9 +40,10 @@ def check_config(config: Mapping[str, Any]) -> None:
 class NatsJetStreamDestination:
     kind = KIND
 
-    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any]):
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any], local: bool = False):
         merged = {**config, **secrets}
         check_config(merged)
+        self.local = local
         self._url = str(merged["url"])
         self._auth = {
             name: value
@@ -60,6 +63,8 @@ class NatsJetStreamDestination:
         import nats
 
         if self._client is None or self._client.is_closed:
+            if not self.local:
+                await asyncio.to_thread(refuse_local, urlsplit(self._url).hostname or "")
             self._client = await nats.connect(
                 self._url,
                 connect_timeout=max(1, int(self._timeout)),

@@ -10,6 +10,7 @@ or an older one has no further effect. One send() is one transaction.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from cdp.activation.destinations import fields
+from cdp.activation.destinations.guard import hosts_of, refuse_local
 from cdp.activation.destinations.port import Message, Outcome
 
 KIND = "postgres"
@@ -49,11 +51,12 @@ def check_config(config: Mapping[str, Any]) -> None:
 class PostgresTableDestination:
     kind = KIND
 
-    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any]):
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any], local: bool = False):
         from psycopg import sql
 
         merged = {**config, **secrets}
         check_config(merged)
+        self.local = local
         self._dsn = str(merged["dsn"])
         self._timeout = fields.number(merged, "connect_timeout_s", 10.0, 1.0, 120.0)
         self._create = fields.flag(merged, "create_table", False)
@@ -82,6 +85,9 @@ class PostgresTableDestination:
         import psycopg
 
         if self._conn is None or self._conn.closed:
+            if not self.local:
+                for _, host in hosts_of(KIND, {"dsn": self._dsn}):
+                    await asyncio.to_thread(refuse_local, host)
             self._conn = await psycopg.AsyncConnection.connect(self._dsn, connect_timeout=int(self._timeout))
             if self._create:
                 async with self._conn.transaction():

@@ -13,8 +13,10 @@ import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from cdp.activation.destinations import fields
+from cdp.activation.destinations.guard import refuse_local
 from cdp.activation.destinations.port import Message, Outcome
 
 KIND = "rabbitmq"
@@ -35,9 +37,10 @@ def check_config(config: Mapping[str, Any]) -> None:
 class RabbitMqDestination:
     kind = KIND
 
-    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any]):
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any], local: bool = False):
         merged = {**config, **secrets}
         check_config(merged)
+        self.local = local
         self._url = str(merged["url"])
         self._login = fields.text(merged, "username", "guest")
         self._password = fields.text(merged, "password", "guest")
@@ -51,6 +54,8 @@ class RabbitMqDestination:
         import aio_pika
 
         if self._connection is None or self._connection.is_closed:
+            if not self.local:
+                await asyncio.to_thread(refuse_local, urlsplit(self._url).hostname or "")
             self._connection = await aio_pika.connect(
                 self._url, login=self._login, password=self._password, timeout=self._timeout
             )

@@ -6,12 +6,15 @@ trims the stream approximately (0: never). A send() is one pipelined round trip.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from cdp.activation.destinations import fields
+from cdp.activation.destinations.guard import refuse_local
 from cdp.activation.destinations.port import Message, Outcome
 
 KIND = "redis"
@@ -47,9 +50,10 @@ def check_config(config: Mapping[str, Any]) -> None:
 class RedisStreamDestination:
     kind = KIND
 
-    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any]):
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any], local: bool = False):
         merged = {**config, **secrets}
         check_config(merged)
+        self.local = local
         self._url = str(merged["url"])
         self._username = fields.text(merged, "username", "") or None
         self._password = fields.text(merged, "password", "") or None
@@ -63,10 +67,12 @@ class RedisStreamDestination:
     def dedup_key(self, delivery_id: str) -> str:
         return f"{self.stream}:delivered:{delivery_id}"
 
-    def _open(self) -> Any:
+    async def _open(self) -> Any:
         import redis.asyncio
 
         if self._client is None:
+            if not self.local:
+                await asyncio.to_thread(refuse_local, urlsplit(self._url).hostname or "")
             self._client = redis.asyncio.Redis.from_url(
                 self._url,
                 username=self._username,
@@ -81,14 +87,16 @@ class RedisStreamDestination:
         from redis import exceptions
 
         started = time.perf_counter()
-        client = self._open()
-        pipe = client.pipeline(transaction=False)
-        for m in messages:
-            entry = ["delivery_id", m.delivery_id, "action", m.action, "person_key", m.person_key, "body", m.body]
-            await self._script(
-                keys=[self.stream, self.dedup_key(m.delivery_id)], args=[self._ttl, self._maxlen, *entry], client=pipe
-            )
         try:
+            client = await self._open()
+            pipe = client.pipeline(transaction=False)
+            for m in messages:
+                entry = ["delivery_id", m.delivery_id, "action", m.action, "person_key", m.person_key, "body", m.body]
+                await self._script(
+                    keys=[self.stream, self.dedup_key(m.delivery_id)],
+                    args=[self._ttl, self._maxlen, *entry],
+                    client=pipe,
+                )
             replies = await pipe.execute(raise_on_error=False)
         except (exceptions.RedisError, OSError, TimeoutError) as failure:
             await self._drop()

@@ -23,7 +23,7 @@ _MODULES = {
     "redis": redis_stream,
     "file": file_export,
 }
-_CLASSES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Destination]] = {
+_CLASSES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any], bool], Destination]] = {
     "webhook": webhook.WebhookDestination,
     "postgres": postgres_table.PostgresTableDestination,
     "rabbitmq": rabbitmq.RabbitMqDestination,
@@ -54,7 +54,12 @@ def split_secrets(kind: str, config: dict[str, Any]) -> tuple[dict[str, Any], di
     return {k: v for k, v in config.items() if k not in secret}, {k: v for k, v in config.items() if k in secret}
 
 
-def open_destination(kind: str, config: dict[str, Any], secrets: dict[str, Any]) -> Destination:
-    """A destination of the kind, checked; it connects on its first send()."""
+def open_destination(kind: str, config: dict[str, Any], secrets: dict[str, Any], *, local: bool = False) -> Destination:
+    """A destination of the kind, checked; it connects on its first send().
+
+    Unless local, every connection first checks that the host still resolves to public addresses
+    only (guard.refuse_local): check_address ran when the destination was made, DNS may have
+    changed since. A refused connection is a failed Outcome.
+    """
     _module(kind)
-    return _CLASSES[kind](config, secrets)
+    return _CLASSES[kind](config, secrets, local)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
+import ipaddress
 import secrets
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -23,10 +25,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import ResolveResult
 from standardwebhooks import Webhook
 
 from cdp.activation.destinations import fields
-from cdp.activation.destinations.guard import address_literal
+from cdp.activation.destinations.guard import EgressRefused, address_literal, non_global, refuse_local
 from cdp.activation.destinations.port import Message, Outcome
 
 KIND = "webhook"
@@ -111,10 +114,18 @@ def outcome_of(status: int, headers: Mapping[str, str], latency_ms: float) -> Ou
 class WebhookDestination:
     kind = KIND
 
-    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any]):
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, Any], local: bool = False):
         merged = {**config, **secrets}
         check_config(merged)
         self.url = str(merged["url"])
+        self.local = local
+        self._refused = ""
+        host = urlsplit(self.url).hostname or ""
+        if not local and address_literal(host) is not None:
+            try:  # an address in the URL is never resolved, so the resolver below never sees it
+                refuse_local(host)
+            except EgressRefused as refused:
+                self._refused = str(refused)
         self._signers = [Webhook(str(merged[n])) for n in SECRET_FIELDS if merged.get(n)]
         self._timeout = aiohttp.ClientTimeout(total=fields.number(merged, "timeout_s", 15.0, 0.1, 120.0))
         self._limit = fields.integer(merged, "max_connections", 16, 1, 1024)
@@ -134,13 +145,16 @@ class WebhookDestination:
     async def send(self, messages: Sequence[Message]) -> list[Outcome]:
         if self._session is None:
             # One session a destination: its connections are reused, and at most `max_connections` at once.
+            resolver = None if self.local else PublicOnlyResolver()
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=self._limit)
+                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=self._limit, resolver=resolver)
             )
         return list(await asyncio.gather(*(self._post(self._session, m) for m in messages)))
 
     async def _post(self, session: aiohttp.ClientSession, message: Message) -> Outcome:
         started = time.perf_counter()
+        if self._refused:
+            return Outcome(False, error=self._refused, retryable=False)
         try:
             headers = self.headers(message)
         except UnicodeDecodeError:
@@ -151,12 +165,29 @@ class WebhookDestination:
         except TimeoutError:
             return Outcome(False, error="timed out", latency_ms=_ms(started))
         except (aiohttp.ClientError, OSError) as failure:
+            refused = getattr(failure, "os_error", None) or failure.__cause__
+            if isinstance(refused, EgressRefused):
+                return Outcome(False, error=str(refused), retryable=False, latency_ms=_ms(started))
             return Outcome(False, error=f"{type(failure).__name__}: {failure}"[:300], latency_ms=_ms(started))
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class PublicOnlyResolver(aiohttp.ThreadedResolver):
+    """Resolves as usual and drops any address that is not public, at every connection: the guard
+    checked the name when the destination was made, and DNS may answer differently now."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await super().resolve(host, port, family)
+        public = [r for r in found if not non_global(ipaddress.ip_address(r["host"].split("%", 1)[0]))]
+        if not public:
+            raise EgressRefused(f"egress refused: {host} resolves to no public address")
+        return public
 
 
 def _ms(started: float) -> float:
