@@ -143,7 +143,7 @@ def test_the_allowlist_is_policy_data(tmp_path: Path):
     assert allowed_hosts(load_bundle(tmp_path).data) == ["*.example.com"]
 
 
-def test_each_connection_is_refused_when_the_host_is_not_public(tmp_path, message):
+def test_each_connection_is_refused_when_the_host_is_not_public(unique, message):
     """Without local, a destination checks the addresses again when it connects (DNS may have changed)."""
     import asyncio
 
@@ -160,10 +160,10 @@ def test_each_connection_is_refused_when_the_host_is_not_public(tmp_path, messag
         for name, kind, config, secrets in (
             ("webhook address", "webhook", {"url": url}, {"secret": secret}),
             ("webhook name", "webhook", {"url": by_name}, {"secret": secret}),
-            ("postgres", "postgres", {"table": "t"}, {"dsn": "postgresql://postgres@localhost:5432/test"}),
-            ("rabbitmq", "rabbitmq", {"url": "amqp://127.0.0.1:5672/", "routing_key": "q"}, {}),
-            ("nats", "nats", {"url": "nats://127.0.0.1:4222", "stream": "s", "subject": "s.x"}, {}),
-            ("redis", "redis", {"url": "redis://localhost:6379/0", "stream": "s"}, {}),
+            ("postgres", "postgres", {"schema": unique, "table": "t", "create_table": True}, {"dsn": "postgresql://postgres@localhost:5432/test"}),
+            ("rabbitmq", "rabbitmq", {"url": "amqp://127.0.0.1:5672/", "routing_key": unique}, {}),
+            ("nats", "nats", {"url": "nats://127.0.0.1:4222", "stream": unique, "subject": f"{unique}.x"}, {}),
+            ("redis", "redis", {"url": "redis://localhost:6379/0", "stream": unique}, {}),
         ):
             destination = open_destination(kind, config, secrets)
             try:
