@@ -160,7 +160,12 @@ def test_each_connection_is_refused_when_the_host_is_not_public(unique, message)
         for name, kind, config, secrets in (
             ("webhook address", "webhook", {"url": url}, {"secret": secret}),
             ("webhook name", "webhook", {"url": by_name}, {"secret": secret}),
-            ("postgres", "postgres", {"schema": unique, "table": "t", "create_table": True}, {"dsn": "postgresql://postgres@localhost:5432/test"}),
+            (
+                "postgres",
+                "postgres",
+                {"schema": unique, "table": "t", "create_table": True},
+                {"dsn": "postgresql://postgres@localhost:5432/test"},
+            ),
             ("rabbitmq", "rabbitmq", {"url": "amqp://127.0.0.1:5672/", "routing_key": unique}, {}),
             ("nats", "nats", {"url": "nats://127.0.0.1:4222", "stream": unique, "subject": f"{unique}.x"}, {}),
             ("redis", "redis", {"url": "redis://localhost:6379/0", "stream": unique}, {}),
