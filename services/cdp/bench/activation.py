@@ -40,13 +40,15 @@ class Answer:
 class SignedReceiver:
     """A loopback webhook endpoint that verifies Standard Webhooks signatures with its secret:
     a delivery that does not verify is answered 400 and counted in `rejected`; one that does is
-    recorded and answered with the next scripted Answer (200 when none is left)."""
+    recorded and answered with its delivery's Answer in `by_id`, else the next scripted Answer
+    (200 when none is left)."""
 
     def __init__(self, secret: str):
         self.verifier = Webhook(secret)
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.rejected = 0
         self.script: list[Answer] = []
+        self.by_id: dict[str, Answer] = {}  # answers for given deliveries, before the script
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -70,7 +72,7 @@ class SignedReceiver:
             self.rejected += 1
             return web.Response(status=400, text="signature does not verify")
         self.received.append((headers, body))
-        answer = self.script.pop(0) if self.script else Answer()
+        answer = self.by_id.get(headers["webhook-id"]) or (self.script.pop(0) if self.script else Answer())
         if answer.delay_s:
             await asyncio.sleep(answer.delay_s)
         return web.Response(status=answer.status, headers=answer.headers)

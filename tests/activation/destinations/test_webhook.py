@@ -168,6 +168,27 @@ def socketserver_port():
     return port()
 
 
+def test_a_persons_messages_go_in_order_and_none_after_a_failure(message):
+    secret = new_webhook_secret()
+    first, second, third = (message("p1", record={"n": n}) for n in range(3))
+    other = message("p2")
+
+    async def body(receiver, destination):
+        ordered = await destination.send([first, second, third])
+        arrived = [headers["webhook-id"] for headers, _ in receiver.received]
+        receiver.by_id = {first.delivery_id: Answer(503)}
+        after_failure = await destination.send([first, second, other])
+        return ordered, arrived, after_failure, len(receiver.received)
+
+    ordered, arrived, after_failure, received = asyncio.run(_with_receiver(secret, body))
+    assert all(o.ok for o in ordered) and arrived == [first.delivery_id, second.delivery_id, third.delivery_id]
+    failed, held, sent = after_failure
+    assert failed.status == 503 and failed.retryable
+    assert not held.ok and held.retryable and held.error.startswith("not sent")
+    assert sent.ok  # another person's message does not wait
+    assert received == 5
+
+
 def test_retry_after_reads_seconds_and_dates():
     assert retry_after("120") == 120.0
     assert retry_after(email.utils.formatdate(1000.0 + 60, usegmt=True), now=1000.0) == 60.0

@@ -150,7 +150,23 @@ class WebhookDestination:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout, connector=aiohttp.TCPConnector(limit=self._limit, resolver=resolver)
             )
-        return list(await asyncio.gather(*(self._post(self._session, m) for m in messages)))
+        session = self._session
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        by_person: dict[str, list[int]] = {}
+        for i, m in enumerate(messages):
+            by_person.setdefault(m.person_key, []).append(i)
+
+        async def in_order(indexes: list[int]) -> None:
+            # A person's messages one after another, and none after one that failed: order per person.
+            for n, i in enumerate(indexes):
+                done = outcomes[i] = await self._post(session, messages[i])
+                if not done.ok:
+                    for later in indexes[n + 1 :]:
+                        outcomes[later] = Outcome(False, error="not sent: an earlier message of the person failed")
+                    return
+
+        await asyncio.gather(*(in_order(indexes) for indexes in by_person.values()))
+        return [o for o in outcomes if o is not None]
 
     async def _post(self, session: aiohttp.ClientSession, message: Message) -> Outcome:
         started = time.perf_counter()
