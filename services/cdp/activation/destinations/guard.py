@@ -3,7 +3,7 @@ machine or its private networks unless the platform runs locally.
 
 A host is allowed when it matches a pattern of the allowlist (policy data `cdp.destinations.
 allowed_hosts`): an exact name (`hooks.example.com`), a wildcard for subdomains (`*.example.com`,
-which does not match example.com itself), or a network (`203.0.113.0/24`, `2001:db8::/32`) that an
+which does not match example.com itself), `*` for any host, or a network (`203.0.113.0/24`, `2001:db8::/32`) that an
 address literal, or every address the name resolves to, lies in. Then every address it resolves to
 must be global: loopback, private, link-local (cloud metadata at 169.254.169.254), unspecified,
 shared, reserved and multicast addresses are refused unless `local` is true. Address literals in the
@@ -131,6 +131,8 @@ def _listed(
         pattern = entry.strip().lower()
         if not pattern:
             continue
+        if pattern == "*":  # any host; non-public addresses are still refused unless local
+            return True
         if "/" in pattern:
             try:
                 network = ipaddress.ip_network(pattern, strict=False)
