@@ -111,9 +111,9 @@ def test_every_kind_names_its_field():
     assert refused("postgres", {"dsn": "postgresql://app@127.0.0.1:5432/db"}, local_list, resolve=None).startswith(
         "config.dsn.host: host 127.0.0.1"
     )
-    assert refused(
-        "postgres", {"dsn": "host=hooks.example.com hostaddr=169.254.169.254"}, ["*"]
-    ).startswith("config.dsn.hostaddr: host 169.254.169.254")
+    assert refused("postgres", {"dsn": "host=hooks.example.com hostaddr=169.254.169.254"}, ["*"]).startswith(
+        "config.dsn.hostaddr: host 169.254.169.254"
+    )
     assert refused("postgres", {"dsn": "dbname=test"}, local_list, resolve=None).startswith(
         "config.dsn.host: host localhost"
     )
