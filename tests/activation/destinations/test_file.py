@@ -69,6 +69,18 @@ def test_a_resent_batch_writes_no_second_copy(tmp_path, message):
     assert len(list(tmp_path.glob("export-*.jsonl"))) == 2
 
 
+def test_concurrent_sends_of_one_batch_write_it_once(tmp_path, message):
+    batch = [message(f"p{i}") for i in range(10)]
+
+    async def go():
+        destination = open_local("file", {"directory": str(tmp_path)}, {})
+        return await asyncio.gather(*(destination.send(batch) for _ in range(4)))
+
+    results = asyncio.run(go())
+    assert sorted(sum(not o.extra["duplicate"] for o in outcomes) for outcomes in results) == [0, 0, 0, 10]
+    assert len(_manifests(tmp_path)) == 1
+
+
 def test_a_retry_after_a_crash_before_the_manifest_rewrites_the_same_file(tmp_path, message):
     batch = [message("p1"), message("p2")]
     (first,) = _send({"directory": str(tmp_path)}, batch)

@@ -102,6 +102,22 @@ def test_a_batch_is_one_transaction_and_a_bad_message_fails_alone(table, message
     assert sorted(rows(dsn, schema)) == ["p0", "p1", "p3"]
 
 
+def test_concurrent_sends_take_turns_on_the_connection(table, message):
+    dsn, schema = table
+
+    async def go():
+        destination = open_local("postgres", {"schema": schema, "table": "members", "create_table": True}, {"dsn": dsn})
+        try:
+            batches = [[message(f"p{b}-{i}") for i in range(20)] for b in range(5)]
+            return await asyncio.gather(*(destination.send(batch) for batch in batches))
+        finally:
+            await destination.close()
+
+    results = asyncio.run(go())
+    assert all(o.ok for outcomes in results for o in outcomes)
+    assert len(rows(dsn, schema)) == 100
+
+
 def test_a_server_that_does_not_answer_is_a_retryable_outcome(message):
     async def go():
         destination = open_local(

@@ -75,6 +75,7 @@ class FileExportDestination:
         self.format = fields.choice(merged, "format", FORMATS, "jsonl")
         self.prefix = fields.text(merged, "prefix", "export")
         self._exported: set[str] | None = None
+        self._lock = asyncio.Lock()  # one send() at a time reads and extends the index
 
     def _index(self) -> set[str]:
         """Every delivery id a manifest in the folder lists (read once, then kept up to date)."""
@@ -91,7 +92,8 @@ class FileExportDestination:
     async def send(self, messages: Sequence[Message]) -> list[Outcome]:
         started = time.perf_counter()
         try:
-            written = await asyncio.to_thread(self._write, messages)
+            async with self._lock:
+                written = await asyncio.to_thread(self._write, messages)
         except OSError as failure:
             error = f"{type(failure).__name__}: {failure.strerror or failure}"[:300]
             return [Outcome(False, error=error, latency_ms=_ms(started)) for _ in messages]

@@ -80,6 +80,7 @@ class PostgresTableDestination:
             t=table, k=key
         )
         self._conn: Any = None
+        self._lock = asyncio.Lock()  # one connection: one send() at a time holds its transaction
 
     async def _connection(self) -> Any:
         import psycopg
@@ -116,6 +117,10 @@ class PostgresTableDestination:
         )
 
     async def send(self, messages: Sequence[Message]) -> list[Outcome]:
+        async with self._lock:
+            return await self._send(messages)
+
+    async def _send(self, messages: Sequence[Message]) -> list[Outcome]:
         import psycopg
 
         started = time.perf_counter()
