@@ -49,7 +49,7 @@ def message(
 
 @pytest.fixture
 def unique() -> str:
-    """A name no other test or run uses (it names the branch of the work: dest)."""
+    """A name no other test or run uses."""
     return f"test_dest_{uuid.uuid4().hex[:10]}"
 
 
