@@ -43,7 +43,7 @@ def _json(result: dict) -> str:
 
 @click.group()
 def bench() -> None:
-    """Benchmarks: ingest, the whole pipeline, policy decisions, key rotation."""
+    """Benchmarks: ingest, the whole pipeline, policy decisions, key rotation, destinations."""
 
 
 @bench.command("ingest")
@@ -286,3 +286,34 @@ def audiences(audiences, changes, profiles, backfill_audiences, as_json):
     click.echo(table.render())
     if not result["backfill_equal"]:
         raise click.ClickException("segment's evaluator and DuckDB disagree on the backfill")
+
+
+@bench.command("activation")
+@click.option("--messages", default=2000, show_default=True, help="Deliveries a kind and batch size.")
+@click.option("--batch", "batches", multiple=True, type=int, default=(1, 100), show_default=True)
+@click.option("--kind", "kinds", multiple=True, help="Kinds to measure (default: all of them).")
+@click.option("--postgres-dsn", default="postgresql://postgres@127.0.0.1:5432/test", show_default=True)
+@click.option("--rabbitmq-url", default="amqp://127.0.0.1:5672/", show_default=True, help="As guest/guest.")
+@click.option("--nats-url", default="nats://127.0.0.1:4222", show_default=True)
+@click.option("--redis-url", default="redis://127.0.0.1:6379/0", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def activation(messages, batches, kinds, postgres_dsn, rabbitmq_url, nats_url, redis_url, as_json):
+    """Each destination kind against its real server: deliveries/s and send() latency by batch size."""
+    from cdp.bench.activation import ActivationSettings, kinds_of, run
+
+    if messages < 1 or any(b < 1 for b in batches):
+        raise click.UsageError("--messages and --batch must be at least 1")
+    try:
+        chosen = kinds_of(kinds)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    settings = ActivationSettings(messages, tuple(batches), chosen, postgres_dsn, rabbitmq_url, nats_url, redis_url)
+    result = _measure(run, settings)
+    if as_json:
+        click.echo(_json(result))
+        return
+    table = Table(["kind", "batch", "deliveries/s", "send p50 ms", "send p99 ms"])
+    for r in result["results"]:
+        table.add(r["kind"], r["batch"], r["deliveries_per_s"], r["send_p50_ms"], r["send_p99_ms"])
+    click.echo(f"cdp bench activation: {messages} deliveries a kind and batch size, sent one send() after another")
+    click.echo(table.render())

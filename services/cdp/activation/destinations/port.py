@@ -35,6 +35,9 @@ class Outcome:
     retry_after_s: the wait the destination asked for (Retry-After), if it asked.
     disable: the destination says it is gone for good (HTTP 410): stop sending to it.
     status: the protocol's status (an HTTP status; 0 where the protocol has none).
+    extra: what a kind adds: `duplicate` (the receiving side already had this delivery id: NATS,
+    Redis, file) with `seq` (NATS), `entry_id` (Redis) or `file` (file); `applied` (PostgreSQL:
+    whether the row changed).
     """
 
     ok: bool
