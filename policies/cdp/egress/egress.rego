@@ -24,6 +24,7 @@ purpose := p if {
 }
 
 listed contains p if {
+	is_array(input.destination.purposes)
 	some p in input.destination.purposes
 	is_string(p)
 }
@@ -67,6 +68,7 @@ needs contains [c, sprintf("purpose %s", [p])] if {
 
 needs contains [c, "the destination"] if {
 	consent_given
+	is_array(input.destination.consent_categories)
 	some c in input.destination.consent_categories
 	is_string(c)
 }

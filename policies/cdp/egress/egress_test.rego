@@ -191,3 +191,13 @@ test_the_earlier_question_keeps_the_earlier_shape if {
 	object.keys(d) == {"allowed", "withheld", "reasons"}
 	d.allowed == ["email"]
 }
+
+test_malformed_destination_lists_are_no_purposes if {
+	d := data.cdp.egress.decision with input as {
+		"destination": {"id": "d", "type": "webhook", "purposes": "marketing", "consent_categories": "functional"},
+		"properties": ["plan"],
+		"consent": {"marketing": true},
+	}
+	d.allowed == []
+	d.refused == ["no purpose declared for the destination"]
+}
