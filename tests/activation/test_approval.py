@@ -124,22 +124,28 @@ TRANSITIONS = st.lists(
 
 @given(TRANSITIONS)
 def test_only_an_approval_of_the_fingerprint_in_force_sends(steps):
-    """Whatever happens, may_send holds exactly when the last step on the fingerprint in force was
-    an allowed approve (or a request that needed none) with no change or rejection after it."""
-    fingerprint, approval, expect = V1, None, False
+    """Against a model of the rules: a refusal changes nothing; approving needs a request and no
+    rejection since; a change resets to pending; only approved sends."""
+    fingerprint, approval, model = V1, None, None  # model: the status as the rules say
     for action, arg in steps:
         if action == "change":
-            fingerprint = Fingerprint("s1", V1.sync_version + arg, 4, V1.mapping, 2)
-            if approval is not None:
-                approval = changed(approval, fingerprint)
-                expect = expect and approval.fingerprint == fingerprint and approval.status is Status.APPROVED
+            new = Fingerprint("s1", V1.sync_version + arg, 4, V1.mapping, 2)
+            if approval is not None and new != fingerprint:
+                model = Status.PENDING
+            fingerprint = new
+            approval = changed(approval, fingerprint) if approval is not None else None
             continue
         result = {"allow": arg, "reasons": [] if arg else ["no"], "state": "pending", "requires_approval": True}
-        try:
-            approval = decided(approval, fingerprint, action, result, "d", "x")
-        except (PermissionDenied, Conflict):
+        if not arg:  # policy refused: nothing changes
+            with pytest.raises(PermissionDenied):
+                decided(approval, fingerprint, action, result, "d", "x")
             continue
-        expect = action == "approve"
-    assert may_send(approval, fingerprint) is expect
-    if approval is not None and approval.fingerprint != fingerprint:
-        assert not may_send(approval, fingerprint)
+        conflict = action != "request" and (model is None or (action == "approve" and model is Status.REJECTED))
+        if conflict:
+            with pytest.raises(Conflict):
+                decided(approval, fingerprint, action, result, "d", "x")
+            continue
+        approval = decided(approval, fingerprint, action, result, "d", "x")
+        model = {"request": Status.PENDING, "approve": Status.APPROVED, "reject": Status.REJECTED}[action]
+    assert may_send(approval, fingerprint) is (model is Status.APPROVED)
+    assert (approval.status if approval else None) == model
