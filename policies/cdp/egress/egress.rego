@@ -8,6 +8,7 @@
 # A purpose data does not list is refused. Each category a declared purpose (or the destination)
 # needs must be granted: a category not stated is denied by default, a category denied asks for
 # the person's removal from the destination (remove: true). Either way nothing leaves.
+# input.sync (optional): {id, approval}: a sync not approved sends nothing.
 #
 # An input with neither consent nor a purposes list is the earlier question (one purpose, consent
 # not given): it is answered by purpose and classes alone, in the earlier shape. Callers that know
@@ -56,6 +57,14 @@ unknown contains p if {
 refusals contains "no purpose declared for the destination" if count(declared) == 0
 
 refusals contains sprintf("unknown purpose %s", [p]) if some p in unknown
+
+# A sync's approval state (cdp.sync, four eyes), when the question is asked for a sync: only an
+# approved one sends; pending, rejected or anything else sends nothing.
+refusals contains sprintf("sync %v is not approved (%v)", [object.get(input.sync, "id", ""), approval]) if {
+	is_object(input.sync)
+	approval := object.get(input.sync, "approval", "missing")
+	approval != "approved"
+}
 
 # Consent --------------------------------------------------------------------------------------
 

@@ -201,3 +201,22 @@ test_malformed_destination_lists_are_no_purposes if {
 	d.allowed == []
 	d.refused == ["no purpose declared for the destination"]
 }
+
+test_only_an_approved_sync_sends if {
+	question := {
+		"destination": {"id": "d", "type": "webhook", "purposes": ["marketing"]},
+		"properties": ["email"],
+		"consent": {"marketing": true},
+	}
+	approved := data.cdp.egress.decision with input as object.union(question, {"sync": {"id": "s1", "approval": "approved"}})
+	approved.allowed == ["email"]
+	every state in ["pending", "rejected", "", null] {
+		d := data.cdp.egress.decision with input as object.union(question, {"sync": {"id": "s1", "approval": state}})
+		d.allowed == []
+		d.remove == false
+	}
+	pending := data.cdp.egress.decision with input as object.union(question, {"sync": {"id": "s1", "approval": "pending"}})
+	pending.refused == ["sync s1 is not approved (pending)"]
+	unstated := data.cdp.egress.decision with input as object.union(question, {"sync": {"id": "s1"}})
+	unstated.refused == ["sync s1 is not approved (missing)"]
+}
