@@ -10,9 +10,9 @@
 # the person's removal from the destination (remove: true). Either way nothing leaves.
 # input.sync (optional): {id, approval}: a sync not approved sends nothing.
 #
-# An input with neither consent nor a purposes list is the earlier question (one purpose, consent
-# not given): it is answered by purpose and classes alone, in the earlier shape. Callers that know
-# the person's consent pass input.consent, and then it always decides.
+# An input with neither consent nor a purposes list is the earlier question (one purpose, asked by
+# callers that do not pass consent yet): it is answered by purpose and classes alone, in the
+# earlier shape. Once input.consent is given (even empty), consent always decides.
 package cdp.egress
 
 import rego.v1
