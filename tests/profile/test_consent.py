@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cdp.profile.consent import RUDDERSTACK_FORM, SEGMENT_FORM, ConsentState, choices, fold
+from cdp.profile.consent import (
+    MAX_CATEGORIES_PER_CALL,
+    RUDDERSTACK_FORM,
+    SEGMENT_FORM,
+    ConsentState,
+    choices,
+    fold,
+)
 
 
 def test_segment_category_preferences_give_one_choice_per_category():
@@ -61,6 +68,17 @@ def test_a_category_both_allowed_and_denied_in_one_call_is_denied():
 )
 def test_malformed_consent_states_nothing(context):
     assert choices(context, event_id="e", at="t", source_id="s") == {}
+
+
+def test_a_call_naming_too_many_categories_keeps_the_first_ones():
+    many = [f"c{i}" for i in range(MAX_CATEGORIES_PER_CALL + 10)]
+    context = {
+        "consent": {"categoryPreferences": dict.fromkeys(many[:50], True)},
+        "consentManagement": {"deniedConsentIds": many[40:], "allowedConsentIds": ["c1"]},
+    }
+    found = choices(context, event_id="e", at="t", source_id="s")
+    assert list(found) == many[:MAX_CATEGORIES_PER_CALL]
+    assert not found["c45"].granted and found["c1"].granted and found["c39"].granted
 
 
 def test_a_late_older_choice_does_not_overwrite_a_newer_one():

@@ -21,6 +21,8 @@ from typing import Any
 SEGMENT_FORM = "categoryPreferences"  # context.consent.categoryPreferences
 RUDDERSTACK_FORM = "consentManagement"  # context.consentManagement
 MAX_CATEGORY_LENGTH = 128  # a consent category name or id; longer ones are no category
+# Consent managers have a handful of categories; a call naming more does not grow profiles with them.
+MAX_CATEGORIES_PER_CALL = 64
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,15 @@ def _category(name: Any) -> str:
 def choices(context: Mapping[str, Any], *, event_id: str, at: str, source_id: str) -> dict[str, ConsentState]:
     """The consent choices a call's context states, by category. What is malformed (a value not
     a boolean, an id not a string) states nothing: the call was accepted, its consent is unclear.
-    A category both allowed and denied in one call counts as denied."""
+    A category both allowed and denied in one call counts as denied; names past the first
+    MAX_CATEGORIES_PER_CALL are ignored."""
     found: dict[str, ConsentState] = {}
     consent = context.get("consent")
     preferences = consent.get("categoryPreferences") if isinstance(consent, dict) else None
     if isinstance(preferences, dict):
         for name, granted in preferences.items():
             category = _category(name)
-            if category and isinstance(granted, bool):
+            if category and isinstance(granted, bool) and len(found) < MAX_CATEGORIES_PER_CALL:
                 found[category] = ConsentState(granted, event_id, at, source_id, SEGMENT_FORM)
     management = context.get("consentManagement")
     if isinstance(management, dict):
@@ -61,7 +64,9 @@ def choices(context: Mapping[str, Any], *, event_id: str, at: str, source_id: st
             ids = management.get(key)
             for name in ids if isinstance(ids, list) else ():
                 category = _category(name)
-                if category and (not granted or category not in found or found[category].granted):
+                if not category or (category not in found and len(found) >= MAX_CATEGORIES_PER_CALL):
+                    continue
+                if not granted or category not in found or found[category].granted:
                     found[category] = ConsentState(granted, event_id, at, source, RUDDERSTACK_FORM)
     return found
 
