@@ -22,7 +22,7 @@ def policies(tmp_path) -> Path:
 
 def test_loads_modules_tests_and_data():
     bundle = load_bundle(POLICIES)
-    areas = ("pii", "egress", "audience", "access", "collect", "identity")
+    areas = ("pii", "egress", "audience", "access", "collect", "identity", "sync")
     assert set(bundle.modules) == {f"cdp/{a}/{a}.rego" for a in areas}
     assert set(bundle.tests) == {f"cdp/{a}/{a}_test.rego" for a in areas}
     assert bundle.data["cdp"]["classification"]["email"] == "pii.contact"

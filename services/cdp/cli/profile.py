@@ -46,6 +46,10 @@ def get(person_id, user_id, anonymous_id, email, purpose, as_json, subject, role
         click.echo(
             f"  account {account.group_id}: " + ", ".join(f"{k}={v.value}" for k, v in sorted(account.traits.items()))
         )
+    for category, choice in sorted(found.consent.items()):
+        state = "granted" if choice.granted else "denied"
+        where = f"from {choice.source} ({choice.form}) in {choice.event_id} at {choice.at}"
+        click.echo(f"  consent {category:<20} {state:<8} {where}")
 
 
 @profile.command("events")

@@ -19,7 +19,7 @@ from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
 from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
-from cdp.profile import domain
+from cdp.profile import consent, domain
 
 COLLECTOR_TOPICS = topic_of(collector_pb2.EventAccepted)
 IDENTITY_TOPICS = topic_of(identity_pb2.PersonsMerged, identity_pb2.PersonSplit, identity_pb2.SubjectForgotten)
@@ -68,6 +68,10 @@ def to_proto(state: domain.ProfileState) -> pb.Profile:
             for g, t in sorted(state.accounts.items())
         ],
         merged_person_ids=state.merged_person_ids,
+        consent={
+            k: pb.ConsentState(granted=v.granted, event_id=v.event_id, at=v.at, source=v.source, form=v.form)
+            for k, v in state.consent.items()
+        },
     )
 
 
@@ -80,6 +84,9 @@ def from_proto(profile: pb.Profile) -> domain.ProfileState:
         last_seen=profile.last_seen,
         accounts={a.group_id: {k: _trait_state(v) for k, v in a.traits.items()} for a in profile.accounts},
         merged_person_ids=list(profile.merged_person_ids),
+        consent={
+            k: consent.ConsentState(v.granted, v.event_id, v.at, v.source, v.form) for k, v in profile.consent.items()
+        },
     )
 
 
@@ -213,6 +220,9 @@ class ProfileApp(EventSourced):
                 group_id=event.group_id if is_group else "",
                 group_traits=group_traits if is_group else None,
                 subject=subject,
+                consent=consent.choices(
+                    _json_object(event.context), event_id=call.event_id, at=timestamp, source_id=call.source_id
+                ),
             )
             if is_group:
                 provenance = domain.TraitValue("", call.source_id, call.event_id, timestamp, subject, event.type)

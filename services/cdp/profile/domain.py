@@ -16,6 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cdp.profile.consent import ConsentState
+from cdp.profile.consent import fold as fold_consent
+
 
 @dataclass(frozen=True)
 class TraitValue:
@@ -40,6 +43,7 @@ class ProfileState:
     last_seen: str = ""
     accounts: dict[str, dict[str, TraitValue]] = field(default_factory=dict)
     merged_person_ids: list[str] = field(default_factory=list)
+    consent: dict[str, ConsentState] = field(default_factory=dict)  # by category, as stated
 
 
 def count_key(call_type: str, event_name: str) -> str:
@@ -76,6 +80,7 @@ def observe(
     group_id: str = "",
     group_traits: dict[str, str] | None = None,
     subject: str = "",
+    consent: dict[str, ConsentState] | None = None,
 ) -> None:
     """Fold one call into the profile. Trait values are JSON text."""
     key = count_key(call_type, event_name)
@@ -87,6 +92,7 @@ def observe(
     set_traits(profile.traits, traits, provenance)
     if group_id:
         set_traits(profile.accounts.setdefault(group_id, {}), group_traits or {}, provenance)
+    fold_consent(profile.consent, consent or {})
 
 
 def merge(survivor: ProfileState, merged: ProfileState) -> None:
@@ -110,6 +116,7 @@ def absorb(survivor: ProfileState, merged: ProfileState) -> None:
     if merged.first_seen and (not survivor.first_seen or merged.first_seen < survivor.first_seen):
         survivor.first_seen = merged.first_seen
     survivor.last_seen = max(survivor.last_seen, merged.last_seen)
+    fold_consent(survivor.consent, merged.consent)
 
 
 def erase(profile: ProfileState, personal: Callable[[TraitValue], bool]) -> bool:

@@ -45,7 +45,7 @@ class Account(_message.Message):
     def __init__(self, group_id: _Optional[str] = ..., traits: _Optional[_Mapping[str, TraitValue]] = ..., member_count: _Optional[int] = ...) -> None: ...
 
 class Profile(_message.Message):
-    __slots__ = ("person_id", "traits", "event_counts", "first_seen", "last_seen", "accounts", "merged_person_ids")
+    __slots__ = ("person_id", "traits", "event_counts", "first_seen", "last_seen", "accounts", "merged_person_ids", "consent")
     class TraitsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,13 @@ class Profile(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class ConsentEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: ConsentState
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[ConsentState, _Mapping]] = ...) -> None: ...
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     TRAITS_FIELD_NUMBER: _ClassVar[int]
     EVENT_COUNTS_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +74,7 @@ class Profile(_message.Message):
     LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     MERGED_PERSON_IDS_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
     person_id: str
     traits: _containers.MessageMap[str, TraitValue]
     event_counts: _containers.ScalarMap[str, int]
@@ -74,7 +82,22 @@ class Profile(_message.Message):
     last_seen: str
     accounts: _containers.RepeatedCompositeFieldContainer[Account]
     merged_person_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, person_id: _Optional[str] = ..., traits: _Optional[_Mapping[str, TraitValue]] = ..., event_counts: _Optional[_Mapping[str, int]] = ..., first_seen: _Optional[str] = ..., last_seen: _Optional[str] = ..., accounts: _Optional[_Iterable[_Union[Account, _Mapping]]] = ..., merged_person_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    consent: _containers.MessageMap[str, ConsentState]
+    def __init__(self, person_id: _Optional[str] = ..., traits: _Optional[_Mapping[str, TraitValue]] = ..., event_counts: _Optional[_Mapping[str, int]] = ..., first_seen: _Optional[str] = ..., last_seen: _Optional[str] = ..., accounts: _Optional[_Iterable[_Union[Account, _Mapping]]] = ..., merged_person_ids: _Optional[_Iterable[str]] = ..., consent: _Optional[_Mapping[str, ConsentState]] = ...) -> None: ...
+
+class ConsentState(_message.Message):
+    __slots__ = ("granted", "event_id", "at", "source", "form")
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    FORM_FIELD_NUMBER: _ClassVar[int]
+    granted: bool
+    event_id: str
+    at: str
+    source: str
+    form: str
+    def __init__(self, granted: _Optional[bool] = ..., event_id: _Optional[str] = ..., at: _Optional[str] = ..., source: _Optional[str] = ..., form: _Optional[str] = ...) -> None: ...
 
 class GetProfileRequest(_message.Message):
     __slots__ = ("person_id", "identifier", "purpose")
