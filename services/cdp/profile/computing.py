@@ -1,0 +1,167 @@
+"""Computed traits in profile: their definitions, the calls each keeps per key, their values per
+person as traits, and a timer per person for the instant a windowed value changes by itself.
+
+A person's calls are those of its keys (as its profile is the fold of its keys' partials), so a
+merge or a split recomputes the values of the persons involved from the calls they hold now.
+
+A personal property's value (a token) is compared by its clear value, in memory only, and a value
+chosen from it is sealed again, under the subject of the call it came from and the trait's name
+(the name every reader decrypts a trait under): forgetting the person erases it as any trait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from cdp.api.profile.v1 import profile_pb2 as pb
+from cdp.platform.clock import format_iso, parse_iso
+from cdp.platform.personal import reveal_tree
+from cdp.platform.sealed import holds_tokens
+from cdp.platform.timers import Timers
+from cdp.platform.vault import Vault
+from cdp.profile import computed
+from cdp.profile.domain import Key, count_key
+from cdp.segment.engine import compare, lookup
+
+SOURCE = "computed"  # the source_id of a computed trait's value
+
+
+def definition_of(trait: pb.ComputedTrait) -> computed.Definition:
+    return computed.parse(trait.name, orjson.loads(trait.definition_json))
+
+
+def label(trait: pb.ComputedTrait) -> str:
+    return f"{trait.name}@{trait.version}"
+
+
+class ComputedTraits:
+    def __init__(self, vault: Vault | None):
+        self.vault = vault
+        self.traits: dict[str, pb.ComputedTrait] = {}
+        self.definitions: dict[str, computed.Definition] = {}
+        self.by_event: dict[str, list[str]] = {}  # event name (as counted) -> trait names
+        self.observed: dict[Key, dict[str, list[computed.Observation]]] = {}  # key -> trait -> calls
+        self.timers = Timers()
+        # A sealed value chosen again is the token it was sealed to (a new seal is a new token).
+        self._sealed: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def register(self, trait: pb.ComputedTrait) -> None:
+        definition = definition_of(trait)
+        self.traits[trait.name] = trait
+        self.definitions[trait.name] = definition
+        self.by_event.setdefault(definition.event, []).append(trait.name)
+
+    # Calls -------------------------------------------------------------------------------------
+
+    def observe(self, calls: Iterable[pb.ObservedCall], only: set[str] | None = None) -> set[Key]:
+        """Keep what the traits (those named in only, or all) read of these calls; returns the keys
+        that kept something."""
+        touched: set[Key] = set()
+        for call in calls:
+            event = call.event
+            names = self.by_event.get(count_key(event.type, event.event), [])
+            names = [n for n in names if only is None or n in only]
+            if not names:
+                continue
+            stored = orjson.loads(event.properties or "{}")
+            clear = stored
+            if self.vault is not None and holds_tokens(event.properties):
+                clear = reveal_tree(self.vault, event.subject, event.type, "properties", stored)  # dropped after
+            at = parse_iso(event.timestamp)
+            key = (call.key_type, call.key_value)
+            for name in names:
+                definition = self.definitions[name]
+                if not all(compare(w, lookup(clear, w.trait), at)[0] for w in definition.where):
+                    continue
+                observation = _observation(definition, event, at, stored, clear)
+                kept = self.observed.setdefault(key, {}).setdefault(name, [])
+                if any(o.event_id == observation.event_id for o in kept):
+                    continue
+                kept.append(observation)
+                kept.sort(key=lambda o: (o.at, o.event_id))
+                touched.add(key)
+        return touched
+
+    # Values ------------------------------------------------------------------------------------
+
+    def values(self, keys: Iterable[Key], now: datetime) -> tuple[dict[str, pb.TraitValue], datetime | None]:
+        """The computed traits of a person with these keys at `now`, and the next instant one of
+        them changes by itself."""
+        by_trait: dict[str, list[computed.Observation]] = {}
+        for key in keys:
+            for name, kept in self.observed.get(key, {}).items():
+                by_trait.setdefault(name, []).extend(kept)
+        out: dict[str, pb.TraitValue] = {}
+        edges: list[datetime] = []
+        for name, observations in sorted(by_trait.items()):
+            observations.sort(key=lambda o: (o.at, o.event_id))
+            definition = self.definitions[name]
+            result = computed.compute(definition, observations, now)
+            edge = computed.next_change(definition, observations, now)
+            if edge is not None:
+                edges.append(edge)
+            if result is not None:
+                out[name] = self._trait_value(self.traits[name], result)
+        return out, min(edges) if edges else None
+
+    def _trait_value(self, trait: pb.ComputedTrait, result: computed.Result) -> pb.TraitValue:
+        latest = result.latest
+        shown = pb.TraitValue(
+            source_id=SOURCE,
+            event_id=latest.event_id,
+            updated_at=format_iso(latest.at),
+            computed=label(trait),
+        )
+        if not result.sealed:
+            shown.value = computed.canonical(result.value)
+            return shown
+        # Sealed under the subject of the latest call it is made of (a list: of the latest).
+        source = result.sealed[-1]
+        shown.subject, shown.event_type = source.subject, source.event_type
+        sources = tuple(o.value if isinstance(o.value, str) else computed.canonical(o.value) for o in result.sealed)
+        token = self._sealed.get((trait.name, sources))
+        if token is None:
+            token = self._seal(trait.name, source, result)
+            if token is None:
+                shown.value, shown.erased = "null", True
+                return shown
+            self._sealed[(trait.name, sources)] = token
+        shown.value = orjson.dumps(token).decode()
+        return shown
+
+    def _seal(self, name: str, source: computed.Observation, result: computed.Result) -> str | None:
+        if self.vault is None:
+            return None
+        clear: list[Any] = []
+        for o in result.sealed:
+            [(leaf, token)] = o.value.items()
+            opened = reveal_tree(self.vault, o.subject, o.event_type, "properties", {leaf: token})
+            if opened.get(leaf) is None:
+                return None  # its key is gone: erased
+            clear.append(opened[leaf])
+        value = clear if isinstance(result.value, list) else clear[0]
+        return self.vault.encrypt(source.subject, source.event_type, name, computed.canonical(value))
+
+
+def _observation(
+    definition: computed.Definition, event: pb.TimelineEvent, at: datetime, stored: Any, clear: Any
+) -> computed.Observation:
+    if not definition.property:
+        return computed.Observation(at, event.event_id)
+    value = lookup(stored, definition.property)
+    if value is None:
+        return computed.Observation(at, event.event_id)
+    text = computed.canonical(value)
+    if not holds_tokens(text):
+        return computed.Observation(at, event.event_id, value, text)
+    # Equal clear values sealed twice are two tokens: compared by a digest of the clear value.
+    same = computed.canonical(lookup(clear, definition.property))
+    digest = "sealed:" + hashlib.blake2b(same.encode(), digest_size=16).hexdigest()
+    # A value inside properties is sealed under its own key: wrapped so the walk finds its name.
+    leaf = definition.property.rsplit(".", 1)[-1]
+    return computed.Observation(at, event.event_id, {leaf: value}, digest, event.subject, event.type, sealed=True)
