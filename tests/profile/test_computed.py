@@ -148,6 +148,7 @@ def test_an_overdue_change_fires_at_start(profiles):
     assert p.trait("u1", "orders_7d") == 1
     p.clock.current = T0 + timedelta(days=20)  # down while the edge passed
     p.restart()
+    assert p.app.computed.timers.earliest() == p.clock.current  # due at once
     assert p.app.arm_computed() == [person("u1")]
     asyncio.run(p.app.fire_due())
     assert p.trait("u1", "orders_7d") == 0

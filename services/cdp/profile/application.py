@@ -148,6 +148,7 @@ class ProfileApp(ComputedTraitsMixin, EventSourced):
     def rebuild(self) -> None:
         super().rebuild()
         self.refold_computed()  # the calls computed traits read, once every definition is known
+        self.arm_computed()  # timers are state: armed again from it (an overdue one is due now)
 
     def apply(self, message) -> None:
         if isinstance(message, pb.PartObserved):
