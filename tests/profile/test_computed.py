@@ -17,6 +17,7 @@ import pytest
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.common.v1 import event_pb2
 from cdp.api.eventlog.v1 import eventlog_pb2
+from cdp.api.identity.v1 import identity_pb2
 from cdp.api.profile.v1 import profile_pb2 as pb
 from cdp.platform.auth import Caller
 from cdp.platform.clock import ManualClock, format_iso
@@ -298,3 +299,25 @@ def test_every_fn_equals_duckdb_over_the_same_calls(tmp_path, fn):
                     assert got == value, (name, user, got, value)
     finally:
         p.store.close()
+
+
+def test_a_merge_joins_both_persons_calls_and_a_split_parts_them_again(profiles):
+    p = profiles
+    create(p, "orders", {"event": "Order Completed", "fn": "count"})
+    asyncio.run(p.calls(call("o1", "u1", T0 - timedelta(days=1)), call("o2", "u2", T0 - timedelta(hours=1))))
+    survivor, merged = person("u1"), person("u2")
+
+    async def identity(*records):
+        async with p.uow.transaction() as tx:
+            notes = [
+                eventlog_pb2.Notification(id=i + 1, topic=r.DESCRIPTOR.full_name, payload=r.SerializeToString())
+                for i, r in enumerate(records)
+            ]
+            tx.add(await p.app.handle_identity(notes))
+
+    key = identity_pb2.Identifier(type="user_id", value="u2")
+    asyncio.run(identity(identity_pb2.PersonsMerged(survivor_id=survivor, merged_id=merged, identifiers=[key])))
+    assert p.trait("u1", "orders") == 2
+    part = identity_pb2.PersonPart(person_id=merged, identifiers=[key])
+    asyncio.run(identity(identity_pb2.PersonSplit(person_id=survivor, parts=[part])))
+    assert p.trait("u1", "orders") == 1 and p.trait("u2", "orders") == 1

@@ -19,7 +19,7 @@ from cdp.audit.records import CHAIN
 from cdp.platform.accesslog import AccessLog
 from cdp.platform.auth import _current
 from cdp.platform.clock import format_iso
-from cdp.platform.errors import PermissionDenied
+from cdp.platform.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from cdp.platform.published import decode
 from cdp.platform.readmodel import Projection
 from cdp.platform.vault import load_master_key
@@ -191,5 +191,38 @@ def test_a_restarted_profile_keeps_its_computed_traits_and_their_timers(tmp_path
             assert await again.fire_due() == 1
             assert again.published[person].traits["revenue_30d"].value == "150"
             assert again.computed.timers.earliest() == START + timedelta(days=30)
+
+    asyncio.run(scenario())
+
+
+def test_the_rpcs_declare_list_and_get_computed_traits_and_name_bad_fields(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            service = servicer(h)
+            definition = json.dumps({"event": "Order Completed", "fn": "max", "property": "total"})
+            request = pb.CreateComputedTraitRequest(name="largest_order", definition_json=definition)
+            created = await as_caller(service, MARKETER, "CreateComputedTrait", request)
+            assert created.computed_trait.created_by == MARKETER.subject
+            listed = await as_caller(service, MARKETER, "ListComputedTraits", pb.ListComputedTraitsRequest())
+            assert [t.name for t in listed.computed_traits] == ["largest_order"]
+            got = await as_caller(
+                service, MARKETER, "GetComputedTrait", pb.GetComputedTraitRequest(name="largest_order")
+            )
+            assert json.loads(got.computed_trait.definition_json) == json.loads(definition)
+            with pytest.raises(NotFound):
+                await as_caller(service, MARKETER, "GetComputedTrait", pb.GetComputedTraitRequest(name="nope"))
+            with pytest.raises(Conflict):
+                await as_caller(service, MARKETER, "CreateComputedTrait", request)
+            bad = pb.CreateComputedTraitRequest(name="x", definition_json="{")
+            with pytest.raises(InvalidArgument) as error:
+                await as_caller(service, MARKETER, "CreateComputedTrait", bad)
+            assert error.value.field == "definition"
+            with pytest.raises(InvalidArgument) as error:
+                await as_caller(service, MARKETER, "SearchProfiles", pb.SearchProfilesRequest())
+            assert error.value.field == "where_json"
+            token = pb.SearchProfilesRequest(where_json='{"trait": "a", "op": "exists"}', page_token="zz")
+            with pytest.raises(InvalidArgument) as error:
+                await as_caller(service, MARKETER, "SearchProfiles", token)
+            assert error.value.field == "page_token"
 
     asyncio.run(scenario())

@@ -243,7 +243,7 @@ class ProfileApp(ComputedTraitsMixin, EventSourced):
         parts = [k for k in touched if k in moved or not self._sole(k, published)]
         # The calls first: the timeline gives a key's calls to its person as its PartObserved says.
         timeline = pb.CallsObserved(calls=observed)
-        self.computed.observe(observed)
+        self.computed.observe(observed, self.clock.now())
         return [
             *([self.next_event(derived_id("profile-calls", calls[0].event_id), timeline)] if observed else []),
             *(self._account_changed(a, cause) for a, cause in accounts.items()),

@@ -82,7 +82,7 @@ class ComputedTraitsMixin:
         keys: set[Any] = set()
         for n in self.store.replay(CALLS):
             message = cast(pb.CallsObserved, decode(n.topic, n.state))
-            keys |= self.computed.observe(message.calls, only)
+            keys |= self.computed.observe(message.calls, self.clock.now(), only)
         return {p for k in keys if (p := self.state.person_of(k)) and not self.state.is_merged(p)}
 
     # Commands ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ chosen from it is sealed again, under the subject of the call it came from and t
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
@@ -58,9 +59,10 @@ class ComputedTraits:
 
     # Calls -------------------------------------------------------------------------------------
 
-    def observe(self, calls: Iterable[pb.ObservedCall], only: set[str] | None = None) -> set[Key]:
+    def observe(self, calls: Iterable[pb.ObservedCall], now: datetime, only: set[str] | None = None) -> set[Key]:
         """Keep what the traits (those named in only, or all) read of these calls; returns the keys
-        that kept something."""
+        that kept something. A windowed trait keeps the calls still inside its window (and the
+        latest before it: the person has the trait)."""
         touched: set[Key] = set()
         for call in calls:
             event = call.event
@@ -80,10 +82,11 @@ class ComputedTraits:
                     continue
                 observation = _observation(definition, event, at, stored, clear)
                 kept = self.observed.setdefault(key, {}).setdefault(name, [])
-                if any(o.event_id == observation.event_id for o in kept):
-                    continue
-                kept.append(observation)
-                kept.sort(key=lambda o: (o.at, o.event_id))
+                place = bisect.bisect_left(kept, (at, event.event_id), key=_order)
+                if place < len(kept) and kept[place].event_id == event.event_id:
+                    continue  # observed already (a call's batch followed again)
+                kept.insert(place, observation)
+                _prune(definition, kept, now)
                 touched.add(key)
         return touched
 
@@ -146,6 +149,21 @@ class ComputedTraits:
             clear.append(opened[leaf])
         value = clear if isinstance(result.value, list) else clear[0]
         return self.vault.encrypt(source.subject, source.event_type, name, computed.canonical(value))
+
+
+def _order(o: computed.Observation) -> tuple[datetime, str]:
+    return (o.at, o.event_id)
+
+
+def _prune(definition: computed.Definition, kept: list[computed.Observation], now: datetime) -> None:
+    """Drop the calls a relative window has passed for good (all but the latest of them)."""
+    window = definition.window
+    horizon = window.horizon() if window is not None else None
+    if horizon is None:
+        return
+    cutoff = bisect.bisect_right(kept, now - horizon, key=lambda o: o.at)
+    if cutoff > 1:
+        del kept[: cutoff - 1]
 
 
 def _observation(
