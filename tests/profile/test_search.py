@@ -202,8 +202,8 @@ def test_a_personal_trait_is_answered_only_by_equality_for_a_caller_who_may_see_
     token = "pii:v1:" + "A" * 10 + ":" + "B" * 40
 
     class Vault:
-        def decrypt(self, subject, event_type, field, value):
-            return '"ada@example.com"' if subject == "user_id:u1" else '"bob@example.com"'
+        def decrypt_many(self, items):
+            return ['"ada@example.com"' if subject == "user_id:u1" else '"bob@example.com"' for subject, *_ in items]
 
     a, b = str(uuid.UUID(int=1)), str(uuid.UUID(int=2))
     messages = []

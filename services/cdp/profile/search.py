@@ -99,58 +99,78 @@ class SearchModel:
         touched = list(latest)
         for table in (items, traits, persons):
             conn.execute(table.delete().where(table.c.person_id.in_(touched)))
-        person_rows, trait_rows, item_rows = [], [], []
+        person_rows: list[dict[str, Any]] = []
+        trait_rows: list[dict[str, Any]] = []
+        item_rows: list[dict[str, Any]] = []
+        sealed: list[tuple[dict[str, Any], tuple[str, str, str, str]]] = []  # a row to hash, its token
         for person_id, profile in latest.items():
             if profile is None:
                 continue
             person_rows.append({"person_id": person_id})
             for name, trait in profile.traits.items():
-                row = self._row(name, trait)
+                row = _row(name, trait)
                 if row is None:
                     continue
-                trait_rows.append({"person_id": person_id, "name": name, **row})
-                value = orjson.loads(trait.value) if not row["personal"] else None
+                row.update(person_id=person_id, name=name)
+                value = orjson.loads(trait.value)
+                if row["personal"]:
+                    sealed.append((row, (trait.subject, trait.event_type, name, value)))
+                    continue
+                trait_rows.append(row)
                 if isinstance(value, list):
                     found = {_canonical(v) for v in value}
                     item_rows += [
                         {"person_id": person_id, "name": name, "item": i} for i in found if len(i) <= MAX_INDEXED
                     ]
+        trait_rows += self._hashed(sealed)
         for table, rows in ((persons, person_rows), (traits, trait_rows), (items, item_rows)):
             if rows:
                 conn.execute(table.insert(), rows)
 
-    def _row(self, name: str, trait: pb.TraitValue) -> dict[str, Any] | None:
-        if trait.erased or len(name) > 200:
-            return None
-        value = orjson.loads(trait.value)
-        row: dict[str, Any] = {
-            "text_value": None,
-            "num_value": None,
-            "time_value": None,
-            "json_value": None,
-            "blind": None,
-            "personal": False,
-        }
-        if is_token(value):
-            row["personal"] = True
-            if self.vault is not None and self.index_key is not None:
-                clear = self.vault.decrypt(trait.subject, trait.event_type, name, value)  # hashed, then dropped
-                if clear is None:
-                    return None  # erased
-                row["blind"] = blind_index(self.index_key, BLIND_KIND, _canonical(orjson.loads(clear)))
-            return row
-        if value is None:
-            return None  # a null trait holds nothing but not_exists, as a missing one
-        if isinstance(value, str):
-            if len(value) <= MAX_INDEXED:
-                row["text_value"] = value
-            row["time_value"] = _time(value)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            row["num_value"] = float(value)
-        else:
-            text = _canonical(value)
-            row["json_value"] = text if len(text) <= MAX_INDEXED else None
+    def _hashed(self, sealed: list[tuple[dict[str, Any], tuple[str, str, str, str]]]) -> list[dict[str, Any]]:
+        """The rows of personal values, each with the keyed hash of its clear value (one vault call
+        for all); an erased value has no row. Without the vault and the key, a row says only that
+        the trait is personal (a condition on it is then refused)."""
+        if not sealed:
+            return []
+        if self.vault is None or self.index_key is None:
+            return [row for row, _ in sealed]
+        texts = self.vault.decrypt_many(token for _, token in sealed)  # hashed, then dropped
+        out = []
+        for (row, _), text in zip(sealed, texts, strict=True):
+            if text is not None:
+                row["blind"] = blind_index(self.index_key, BLIND_KIND, _canonical(orjson.loads(text)))
+                out.append(row)
+        return out
+
+
+def _row(name: str, trait: pb.TraitValue) -> dict[str, Any] | None:
+    """A trait's columns by the kind of its value (a personal one: only marked, to be hashed)."""
+    if trait.erased or len(name) > 200:
+        return None
+    value = orjson.loads(trait.value)
+    if value is None:
+        return None  # a null trait holds nothing but not_exists, as a missing one
+    row: dict[str, Any] = {
+        "text_value": None,
+        "num_value": None,
+        "time_value": None,
+        "json_value": None,
+        "blind": None,
+        "personal": is_token(value),
+    }
+    if row["personal"]:
         return row
+    if isinstance(value, str):
+        if len(value) <= MAX_INDEXED:
+            row["text_value"] = value
+        row["time_value"] = _time(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        row["num_value"] = float(value)
+    else:
+        text = _canonical(value)
+        row["json_value"] = text if len(text) <= MAX_INDEXED else None
+    return row
 
 
 # Conditions -> SQL ---------------------------------------------------------------------------------
