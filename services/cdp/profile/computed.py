@@ -8,8 +8,9 @@ fn: count, sum, avg, min, max, most_frequent, first, last, unique, unique_count.
 durations and the same window rule (last d: now - d < t <= now). A value is a pure function of the
 calls and the instant, and each windowed value says when it next changes by itself.
 
-Rules, as the anchors have them: most_frequent breaks ties by the value that sorts first (its JSON
-text); unique lists values in that order; first and last are by call time (then call id). A person
+Rules, as the anchors have them (Segment's computed traits): most_frequent needs a value seen at
+least twice and breaks ties by the value that sorts first (its JSON text); unique lists values in
+that order; first and last are by call time (then call id). A person
 has the trait once a call matched (even outside the window): count, sum, unique_count are then 0
 and unique [] when the window holds none; avg, min, max, most_frequent, first, last are absent.
 """
@@ -34,6 +35,7 @@ NUMERIC = ("sum", "avg", "min", "max")
 # Results that are one of the calls' values (or a list of them): a personal one stays sealed.
 VALUES = ("most_frequent", "first", "last", "unique")
 MAX_NAME = 100
+MOST_FREQUENT_AT_LEAST = 2  # one occurrence of each value makes none the most frequent
 
 
 class InvalidComputedTrait(InvalidAudience):
@@ -169,6 +171,8 @@ def compute(definition: Definition, observations: Sequence[Observation], now: da
         return _valued(present[-1].value, present[-1], [present[-1]])
     counts = Counter(o.same for o in present)  # most_frequent
     top = max(counts.values())
+    if top < MOST_FREQUENT_AT_LEAST:
+        return None
     winner = min(s for s, c in counts.items() if c == top)
     chosen_one = [o for o in present if o.same == winner][-1]
     return _valued(chosen_one.value, chosen_one, [chosen_one])

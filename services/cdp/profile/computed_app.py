@@ -177,8 +177,8 @@ class ComputedTraitsMixin:
         return len(due)
 
     async def run_timers(self) -> None:
-        """The timer task: arm from the state, then fire each timer at its instant."""
-        self.arm_computed()
+        """The timer task: fire each timer at its instant (rebuilding the state armed them, an
+        overdue one for now)."""
         while True:
             await self.fire_due()
             timers = self.computed.timers
