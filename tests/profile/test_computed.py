@@ -246,7 +246,8 @@ def _reference(rows, fn: str, prop: str, where_eur: bool, window_days: int | Non
         query = f"""
             WITH c AS (SELECT usr, ts > TIMESTAMPTZ '{T0.isoformat()}' - INTERVAL {window_days or 100000} DAY AS inside,
                               {v} AS v FROM calls WHERE {matched}),
-                 n AS (SELECT usr, v, count(*) AS k FROM c WHERE inside AND v IS NOT NULL GROUP BY usr, v HAVING count(*) >= 2)
+                 n AS (SELECT usr, v, count(*) AS k FROM c WHERE inside AND v IS NOT NULL
+                       GROUP BY usr, v HAVING count(*) >= 2)
             SELECT DISTINCT c.usr, (SELECT v FROM n WHERE n.usr = c.usr ORDER BY k DESC, to_json(v)::TEXT LIMIT 1)
             FROM c"""
     else:
