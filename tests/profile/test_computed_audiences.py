@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import orjson
 import pytest
+import sqlalchemy as sa
 
 from cdp.api.policy.v1 import decision_pb2
 from cdp.api.profile.v1 import profile_pb2 as pb
@@ -168,6 +169,18 @@ def test_a_personal_value_stays_sealed_and_search_answers_only_equality_in_clear
             )
             assert page.total == 2 and len(page.profiles) == 1 and page.next_page_token
             assert page.profiles[0].traits["last_email"].masked
+
+            # Forgotten: the value is erased, and search keeps no hash of it.
+            await h.identity.forget(ada, ADMIN.subject)
+            await h.settle()
+            assert h.queries.get(ada).traits["last_email"].erased
+            found = await as_caller(service, ADMIN, "SearchProfiles", pb.SearchProfilesRequest(where_json=where))
+            assert found.total == 0
+            with h.read_engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(search.traits.c.name).where(search.traits.c.person_id == ada, search.traits.c.personal)
+                ).all()
+            assert rows == []
 
     asyncio.run(scenario())
 

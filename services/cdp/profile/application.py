@@ -262,7 +262,7 @@ class ProfileApp(ComputedTraitsMixin, EventSourced):
             record = cast(_IdentityRecord, decode(n.topic, n.payload))  # IDENTITY_TOPICS
             if isinstance(record, identity_pb2.SubjectForgotten):
                 erased = self.state.erase(record.person_id, is_personal)
-                if erased:
+                if erased or self.forget_computed(record.person_id):
                     batch.note(erased, [record.person_id], "")
             elif isinstance(record, identity_pb2.PersonsMerged):
                 out.extend(self._merged(record, batch))

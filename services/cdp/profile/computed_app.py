@@ -85,6 +85,17 @@ class ComputedTraitsMixin:
             keys |= self.computed.observe(message.calls, self.clock.now(), only)
         return {p for k in keys if (p := self.state.person_of(k)) and not self.state.is_merged(p)}
 
+    def forget_computed(self, person_id: str) -> bool:
+        """A forgotten person's sealed computed values are sealed again from their calls, which
+        their keys no longer open: erased. Whether the person has one (its profile must change)."""
+        published = self.published.get(person_id)
+        if published is None:
+            return False
+        if not any(t.source_id == SOURCE and t.computed and t.subject for t in published.traits.values()):
+            return False
+        self.computed.forget_sealed()
+        return True
+
     # Commands ----------------------------------------------------------------------------------
 
     def computed_trait(self, name: str) -> pb.ComputedTrait:

@@ -90,6 +90,10 @@ class ComputedTraits:
                 touched.add(key)
         return touched
 
+    def forget_sealed(self) -> None:
+        """Seal every chosen personal value again (after a forget: those of the forgotten are erased)."""
+        self._sealed.clear()
+
     # Values ------------------------------------------------------------------------------------
 
     def values(self, keys: Iterable[Key], now: datetime) -> tuple[dict[str, pb.TraitValue], datetime | None]:
