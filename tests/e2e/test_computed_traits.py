@@ -8,7 +8,7 @@ import json
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -16,7 +16,7 @@ import pytest
 from cdp.api.profile.v1 import profile_pb2
 from cdp.platform.clock import format_iso, parse_iso
 from support.calls import event
-from support.governance import CDP, cli_env, ingest_accepted, profile_by
+from support.governance import CDP, cli_env, ingest_accepted, profile_by, restart
 from support.platform_fixture import Client, running_platform, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -109,4 +109,45 @@ def test_a_windowed_computed_trait_changes_on_time_and_an_audience_follows_it(tm
             if m.profile.person_id == person and m.profile.traits["orders_now"].value == "0"
         ]
         late = (parse_iso(changes[0].changed_at) - parse_iso(format_iso(now))).total_seconds() - WINDOW_SECONDS
+        assert 0 <= late < 1.0, late
+
+
+def test_a_sum_over_a_window_drops_on_time_across_a_restart_of_profile(tmp_path):
+    window = 8
+    definition = {"event": "Order Completed", "fn": "sum", "property": "total", "window": {"last": f"PT{window}S"}}
+    with running_platform(tmp_path / "data") as platform, Client(platform) as client:
+        done = cdp(platform, json.dumps(definition), "trait", "create", "revenue_now", "--definition", "-")
+        assert done.returncode == 0, done.stderr + done.stdout
+        source = client.create_source()
+        first = datetime.now(UTC)
+        second = first + timedelta(seconds=2)
+        ingest_accepted(
+            client,
+            source,
+            [
+                event(
+                    "track", "r-1", format_iso(first), user_id="u-r", event="Order Completed", properties={"total": 50}
+                ),
+                event(
+                    "track",
+                    "r-2",
+                    format_iso(second),
+                    user_id="u-r",
+                    event="Order Completed",
+                    properties={"total": 100},
+                ),
+            ],
+        )
+        # The second is dated 2 s ahead: it enters the window at its time, with no call.
+        value = lambda: orjson.loads(profile_by(client, "user_id", "u-r").traits["revenue_now"].value)  # noqa: E731
+        wait_until(lambda: value() == 150, timeout=10, what="the sum of both")
+        restart(platform, "profile")  # the timer is state: armed again from it
+        wait_until(lambda: value() == 100, timeout=window + 10, what="the first order leaving the window")
+        person = profile_by(client, "user_id", "u-r").person_id
+        changes = [
+            m
+            for m in client.read_messages("profile", profile_pb2.ProfileChanged)
+            if m.profile.person_id == person and m.profile.traits["revenue_now"].value == "100"
+        ]
+        late = (parse_iso(changes[0].changed_at) - parse_iso(format_iso(first))).total_seconds() - window
         assert 0 <= late < 1.0, late
