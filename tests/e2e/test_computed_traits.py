@@ -49,6 +49,8 @@ def test_a_windowed_computed_trait_changes_on_time_and_an_audience_follows_it(tm
         assert done.returncode == 0, done.stderr + done.stdout
         listed = cdp(platform, "", "trait", "list", "--json")
         assert [json.loads(line)["name"] for line in listed.stdout.splitlines()] == ["orders_now"]
+        got = cdp(platform, "", "trait", "get", "orders_now")
+        assert json.loads(got.stdout)["definition"] == definition, got.stderr
         audience = cdp(
             platform,
             json.dumps({"trait": "orders_now", "op": "gte", "value": 1}),

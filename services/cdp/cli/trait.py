@@ -40,3 +40,14 @@ def list_(as_json, subject, roles):
             click.echo(json.dumps({"name": t.name, "version": t.version, "definition": json.loads(t.definition_json)}))
         else:
             click.echo(f"{t.name}  v{t.version}  {t.definition_json}  by {t.created_by}")
+
+
+@trait.command("get")
+@click.argument("name")
+@with_caller
+def get(name, subject, roles):
+    """One computed trait: its definition, version, and the decision that allowed it."""
+    t = call(connect(subject, roles).profile.get_computed_trait, name)
+    body = {"name": t.name, "version": t.version, "definition": json.loads(t.definition_json)}
+    body.update(created_by=t.created_by, created_at=t.created_at, decision_id=t.decision_id)
+    click.echo(json.dumps(body, indent=2))
