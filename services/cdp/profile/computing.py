@@ -24,7 +24,7 @@ from cdp.platform.clock import format_iso, parse_iso
 from cdp.platform.personal import reveal_tree
 from cdp.platform.sealed import holds_tokens
 from cdp.platform.timers import Timers
-from cdp.platform.vault import Vault
+from cdp.platform.vault import DecryptError, Vault
 from cdp.profile import computed
 from cdp.profile.domain import Key, count_key
 from cdp.segment.engine import compare, lookup
@@ -70,11 +70,12 @@ class ComputedTraits:
             names = [n for n in names if only is None or n in only]
             if not names:
                 continue
+            try:
+                at = parse_iso(event.timestamp)
+            except ValueError:
+                continue  # no time to place it by (the collector gives every call one)
             stored = orjson.loads(event.properties or "{}")
-            clear = stored
-            if self.vault is not None and holds_tokens(event.properties):
-                clear = reveal_tree(self.vault, event.subject, event.type, "properties", stored)  # dropped after
-            at = parse_iso(event.timestamp)
+            clear = self._revealed(event, stored)
             key = (call.key_type, call.key_value)
             for name in names:
                 definition = self.definitions[name]
@@ -93,6 +94,16 @@ class ComputedTraits:
     def forget_sealed(self) -> None:
         """Seal every chosen personal value again (after a forget: those of the forgotten are erased)."""
         self._sealed.clear()
+
+    def _revealed(self, event: pb.TimelineEvent, stored: Any) -> Any:
+        """The call's properties with their tokens opened, to filter and compare (dropped after);
+        a token that does not open stays as it is."""
+        if self.vault is None or not holds_tokens(event.properties):
+            return stored
+        try:
+            return reveal_tree(self.vault, event.subject, event.type, "properties", stored)
+        except DecryptError:
+            return stored
 
     # Values ------------------------------------------------------------------------------------
 
@@ -147,7 +158,10 @@ class ComputedTraits:
         clear: list[Any] = []
         for o in result.sealed:
             [(leaf, token)] = o.value.items()
-            opened = reveal_tree(self.vault, o.subject, o.event_type, "properties", {leaf: token})
+            try:
+                opened = reveal_tree(self.vault, o.subject, o.event_type, "properties", {leaf: token})
+            except DecryptError:
+                return None
             if opened.get(leaf) is None:
                 return None  # its key is gone: erased
             clear.append(opened[leaf])
