@@ -27,6 +27,7 @@ from cdp.platform.published import decode
 from cdp.platform.store import open_store
 from cdp.profile.application import ProfileApp
 from cdp.profile.computed import FNS
+from cdp.profile.computing import ComputedTraits
 from support.kernel import unit_of_work
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -322,3 +323,14 @@ def test_a_merge_joins_both_persons_calls_and_a_split_parts_them_again(profiles)
     part = identity_pb2.PersonPart(person_id=merged, identifiers=[key])
     asyncio.run(identity(identity_pb2.PersonSplit(person_id=survivor, parts=[part])))
     assert p.trait("u1", "orders") == 1 and p.trait("u2", "orders") == 1
+
+
+def test_a_call_with_no_time_is_left_out_not_a_crash():
+    traits = ComputedTraits(None)
+    traits.register(pb.ComputedTrait(name="n", definition_json='{"event": "X", "fn": "count"}', version=1))
+    untimed = pb.TimelineEvent(event_id="e1", type="track", event="X", timestamp="soon", properties="{}")
+    timed = pb.TimelineEvent(event_id="e2", type="track", event="X", timestamp=format_iso(T0), properties="{}")
+    calls = [pb.ObservedCall(key_type="user_id", key_value="u", event=e) for e in (untimed, timed)]
+    assert traits.observe(calls, T0) == {("user_id", "u")}
+    values, _ = traits.values([("user_id", "u")], T0)
+    assert values["n"].value == "1"
