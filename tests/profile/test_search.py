@@ -224,7 +224,7 @@ def test_a_personal_trait_is_answered_only_by_equality_for_a_caller_who_may_see_
     assert error.value.field == "where.trait"
     assert queries.search(eq, "", 10, True, NOW) == ([a], 1)
     ends = search.parse_where('{"trait": "email", "op": "ends_with", "value": "example.com"}')
-    with pytest.raises(PermissionDenied) as error:
+    with pytest.raises(InvalidArgument) as error:
         queries.search(ends, "", 10, True, NOW)
     assert error.value.field == "where.op"
     assert queries.search(search.parse_where('{"trait": "email", "op": "exists"}'), "", 10, False, NOW)[1] == 2

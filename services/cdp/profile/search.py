@@ -288,9 +288,9 @@ class _Compiler:
                     field=f"{where}.trait",
                 )
             if op != "eq" or self.index_key is None:
-                raise PermissionDenied(
-                    f"trait {name} is personal: it is stored sealed, so only eq (on its keyed hash) is answered",
-                    field=f"{where}.op",
+                raise InvalidArgument(
+                    f"{where}.op",
+                    f"trait {name} is personal: it is kept sealed, so only eq (on its keyed hash) is answered",
                 )
             return self._having(name, traits.c.blind == blind_index(self.index_key, BLIND_KIND, _canonical(value)))
         if op == "eq":
