@@ -24,7 +24,7 @@ from cdp.platform.errors import Conflict, InvalidArgument, NotFound, PermissionD
 from cdp.platform.published import decode
 from cdp.platform.readmodel import Projection
 from cdp.platform.vault import load_master_key
-from cdp.profile import search
+from cdp.profile import search, views
 from cdp.profile.application import ProfileApp
 from cdp.profile.servicer import ProfileServicer
 from support.calls import event
@@ -237,5 +237,45 @@ def test_the_rpcs_declare_list_and_get_computed_traits_and_name_bad_fields(tmp_p
             with pytest.raises(InvalidArgument) as error:
                 await as_caller(service, MARKETER, "SearchProfiles", token)
             assert error.value.field == "page_token"
+
+    asyncio.run(scenario())
+
+
+def test_a_sealed_value_is_the_same_token_after_a_restart_and_a_change_while_down_is_due(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            with_vault(h)
+            key = h.write_key()
+            await h.ingest(
+                key,
+                [
+                    order("o1", at(-3), "u1", email="ada@example.com"),
+                    order("o2", at(-0.5), "u1", email="ada.work@example.com"),
+                ],
+            )
+            await h.settle()
+            definition = {"event": "Order Completed", "fn": "unique", "property": "email", "window": {"last": "P1D"}}
+            await h.profile.create_computed_trait("recent_emails", json.dumps(definition), ADMIN)
+            await h.profile.create_computed_trait("last_email", json.dumps({**definition, "fn": "last"}), ADMIN)
+            await h.settle()
+            ada = h.identity.resolve("user_id", "u1")
+            before = h.profile.published[ada]
+
+            def reopened() -> ProfileApp:
+                return ProfileApp(h.uows["profile"], h.profile.identity, h.clock, vault=h.vault)
+
+            again = reopened()
+            assert again.arm_computed() == []  # sealed again, the same token: no change
+            values, _ = again.computed.values(again.state.keys[ada], h.clock.now())
+            assert values["recent_emails"] == before.traits["recent_emails"]
+            assert values["last_email"] == before.traits["last_email"]
+
+            h.clock.advance(2 * 86400)  # down while o2 left the window
+            again = reopened()
+            assert again.arm_computed() == [ada]
+            assert await again.fire_due() == 1
+            shown = views.present(again.published[ada], True, h.vault)
+            assert orjson.loads(shown.traits["recent_emails"].value) == []
+            assert "last_email" not in shown.traits  # no call inside the window has one
 
     asyncio.run(scenario())

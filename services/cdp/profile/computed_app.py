@@ -37,17 +37,6 @@ def without_computed(profile: pb.Profile) -> pb.Profile:
     return out
 
 
-def same_value(before: pb.TraitValue | None, after: pb.TraitValue | None) -> bool:
-    """Whether a computed value changed (a value sealed again after a restart is a new token of the
-    same value: the call it was chosen from says whether it is the same)."""
-    if before is None or after is None:
-        return before is after
-    if before.subject and after.subject and before.value != after.value:
-        keep = ("event_id", "updated_at", "computed", "subject", "erased")
-        return all(getattr(before, f) == getattr(after, f) for f in keep)
-    return before == after
-
-
 class ComputedTraitsMixin:
     """Mixed into ProfileApp (which has the state, the store, the unit of work and _changed)."""
 
@@ -153,6 +142,9 @@ class ComputedTraitsMixin:
         """Arm every person's timer from the state; returns those whose published values are not
         their values now (a change that came due while the service was down): due at once."""
         self.computed.timers.clear()
+        self.computed.remember_sealed(
+            (n, t) for p in self.published.values() for n, t in p.traits.items() if t.source_id == SOURCE and t.computed
+        )
         due = []
         persons = {p for k in self.computed.observed if (p := self.state.person_of(k)) and not self.state.is_merged(p)}
         now = self.clock.now()
@@ -169,7 +161,7 @@ class ComputedTraitsMixin:
         before = (
             {n: t for n, t in published.traits.items() if t.source_id == SOURCE and t.computed} if published else {}
         )
-        return any(not same_value(before.get(n), values.get(n)) for n in {*before, *values})
+        return any(before.get(n) != values.get(n) for n in {*before, *values})
 
     async def fire_due(self) -> int:
         """Publish the profile of every person whose timer is due, if a value changed; how many fired."""

@@ -24,7 +24,7 @@ from cdp.platform.clock import format_iso, parse_iso
 from cdp.platform.personal import reveal_tree
 from cdp.platform.sealed import holds_tokens
 from cdp.platform.timers import Timers
-from cdp.platform.vault import DecryptError, Vault
+from cdp.platform.vault import DecryptError, Vault, is_token
 from cdp.profile import computed
 from cdp.profile.domain import Key, count_key
 from cdp.segment.engine import compare, lookup
@@ -48,8 +48,11 @@ class ComputedTraits:
         self.by_event: dict[str, list[str]] = {}  # event name (as counted) -> trait names
         self.observed: dict[Key, dict[str, list[computed.Observation]]] = {}  # key -> trait -> calls
         self.timers = Timers()
-        # A sealed value chosen again is the token it was sealed to (a new seal is a new token).
+        # A sealed value chosen again is the token it was sealed to (a new seal is a new token):
+        # by the tokens it was opened from, and by trait, subject and a digest of its clear value
+        # (which the published profiles give back at start).
         self._sealed: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._sealed_as: dict[tuple[str, str, str, str], str] = {}
 
     def register(self, trait: pb.ComputedTrait) -> None:
         definition = definition_of(trait)
@@ -94,6 +97,24 @@ class ComputedTraits:
     def forget_sealed(self) -> None:
         """Seal every chosen personal value again (after a forget: those of the forgotten are erased)."""
         self._sealed.clear()
+        self._sealed_as.clear()
+
+    def remember_sealed(self, published: Iterable[tuple[str, pb.TraitValue]]) -> None:
+        """Take the tokens published profiles hold for sealed computed values (at start), so that
+        the same value is the same token and is no change."""
+        found = [(n, t) for n, t in published if t.subject and not t.erased and is_token(orjson.loads(t.value))]
+        if not found or self.vault is None:
+            return
+        tokens = [orjson.loads(t.value) for _, t in found]
+        try:
+            texts = self.vault.decrypt_many(
+                (t.subject, t.event_type, n, token) for (n, t), token in zip(found, tokens, strict=True)
+            )
+        except DecryptError:
+            return
+        for (name, t), token, text in zip(found, tokens, texts, strict=True):
+            if text is not None:
+                self._sealed_as[(name, t.subject, t.event_type, _digest(text))] = token
 
     def _revealed(self, event: pb.TimelineEvent, stored: Any) -> Any:
         """The call's properties with their tokens opened, to filter and compare (dropped after);
@@ -165,8 +186,17 @@ class ComputedTraits:
             if opened.get(leaf) is None:
                 return None  # its key is gone: erased
             clear.append(opened[leaf])
-        value = clear if isinstance(result.value, list) else clear[0]
-        return self.vault.encrypt(source.subject, source.event_type, name, computed.canonical(value))
+        text = computed.canonical(clear if isinstance(result.value, list) else clear[0])
+        key = (name, source.subject, source.event_type, _digest(text))
+        token = self._sealed_as.get(key)
+        if token is None:
+            token = self._sealed_as[key] = self.vault.encrypt(source.subject, source.event_type, name, text)
+        return token
+
+
+def _digest(text: str) -> str:
+    """What a clear value is known by in memory: never the value itself."""
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _order(o: computed.Observation) -> tuple[datetime, str]:
