@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -204,7 +203,3 @@ def _check_personal(definition: computed.Definition, personal: dict[str, str]) -
                 f"definition.where[{i}].property: {w.trait} is personal ({personal[w.trait]}): a computed trait"
                 " may not filter on it"
             )
-
-
-def computed_of(profile: pb.Profile) -> Sequence[str]:
-    return sorted(n for n, t in profile.traits.items() if t.source_id == SOURCE and t.computed)

@@ -4,9 +4,10 @@ person as traits, and a timer per person for the instant a windowed value change
 A person's calls are those of its keys (as its profile is the fold of its keys' partials), so a
 merge or a split recomputes the values of the persons involved from the calls they hold now.
 
-A personal property's value (a token) is compared by its clear value, in memory only, and a value
-chosen from it is sealed again, under the subject of the call it came from and the trait's name
-(the name every reader decrypts a trait under): forgetting the person erases it as any trait.
+A personal property's value (a token) is compared by a digest of its clear value, in memory only,
+and a value chosen from it is sealed again, under the subject of the call it came from and the
+trait's name (the name every reader decrypts a trait under): forgetting the person erases it as
+any trait. The same value is sealed to the same token, so it is no change, across restarts too.
 """
 
 from __future__ import annotations
