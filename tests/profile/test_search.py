@@ -191,6 +191,14 @@ def test_a_bad_condition_names_its_field(where, field):
     assert error.value.field == field
 
 
+def test_an_in_list_too_long_is_refused_with_its_field(engine):
+    queries = load(engine, [])
+    where = search.parse_where(orjson.dumps({"trait": "plan", "op": "in", "value": list(range(1001))}).decode())
+    with pytest.raises(InvalidArgument) as error:
+        queries.search(where, "", 10, False, NOW)
+    assert error.value.field == "where.value"
+
+
 def test_a_page_token_not_given_by_the_service_is_refused():
     with pytest.raises(InvalidArgument) as error:
         search.decode_token("not-a-token")

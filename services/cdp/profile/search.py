@@ -65,6 +65,7 @@ items = sa.Table(  # the items of a list trait, for contains
     sa.Column("item", _TEXT, primary_key=True),  # JSON text, keys sorted
     sa.Index("search_items_by_value", "name", "item"),
 )
+MAX_LISTED = 1000  # values of an in or not_in condition
 MAX_INDEXED = 1000  # longer texts and JSON are not indexed (a condition on them is not answered)
 
 
@@ -293,6 +294,8 @@ class _Compiler:
                     f"trait {name} is personal: it is kept sealed, so only eq (on its keyed hash) is answered",
                 )
             return self._having(name, traits.c.blind == blind_index(self.index_key, BLIND_KIND, _canonical(value)))
+        if op in ("in", "not_in") and len(value) > MAX_LISTED:
+            raise InvalidArgument(f"{where}.value", f"{op} takes at most {MAX_LISTED} values")
         if op == "eq":
             return self._having(name, self._eq(value))
         if op == "neq":
