@@ -21,6 +21,7 @@ from cdp.cli import (
     send,
     source,
     token,
+    trait,
     up,
     webhook,
 )
@@ -42,6 +43,7 @@ main.add_command(plan.quarantine)
 main.add_command(profile.profile)
 main.add_command(account.account)
 main.add_command(audience.audience)
+main.add_command(trait.trait)
 main.add_command(destination.destination)
 main.add_command(webhook.webhook)
 main.add_command(identity.identity)

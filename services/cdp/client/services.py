@@ -358,6 +358,40 @@ class _Profile(_Client):
         )
         return self._unary("ListEvents", request, READ, **options)
 
+    def create_computed_trait(
+        self, name: str, definition_json: str, **options: Unpack[CallOptions]
+    ) -> profile_pb2.ComputedTrait:
+        """A trait computed from each person's calls (JSON: event, fn, property, where, window), if
+        cdp.audience allows; backfilled over the calls seen so far. Not retried."""
+        request = profile_pb2.CreateComputedTraitRequest(name=name, definition_json=definition_json)
+        return self._unary("CreateComputedTrait", request, ONCE, "computed_trait", **options)
+
+    def get_computed_trait(self, name: str, **options: Unpack[CallOptions]) -> profile_pb2.ComputedTrait:
+        """Retried."""
+        request = profile_pb2.GetComputedTraitRequest(name=name)
+        return self._unary("GetComputedTrait", request, READ, "computed_trait", **options)
+
+    def list_computed_traits(self, **options: Unpack[CallOptions]) -> list[profile_pb2.ComputedTrait]:
+        """Every computed trait, by name. Retried."""
+        request = profile_pb2.ListComputedTraitsRequest()
+        return self._unary("ListComputedTraits", request, READ, "computed_traits", **options)
+
+    def search_profiles(
+        self,
+        where_json: str,
+        page_size: int = 0,
+        page_token: str = "",
+        purpose: str = "",
+        **options: Unpack[CallOptions],
+    ) -> profile_pb2.SearchProfilesResponse:
+        """One page of the profiles whose traits meet the condition ({"trait": ..., "op": ..., "value":
+        ...} under all/any/not), as the caller may see them, the total and the next page's token
+        (empty at the end); a read in clear is recorded in profile's access log. Retried."""
+        request = profile_pb2.SearchProfilesRequest(
+            where_json=where_json, page_size=page_size, page_token=page_token, purpose=purpose
+        )
+        return self._unary("SearchProfiles", request, READ, **options)
+
 
 class _Segment(_Client):
     STUB = segment_pb2_grpc.SegmentServiceStub
