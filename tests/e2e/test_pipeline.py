@@ -97,6 +97,7 @@ def create_pro_buyers(client: Client, name: str, plan: str) -> segment_pb2.Audie
         [trait_condition("plan", "eq", plan), event_condition("Order Completed", 2)],
         metadata=marketer(client),
         timeout=30,
+        purpose="marketing",
     )
 
 
@@ -304,6 +305,7 @@ def test_refused_audiences_and_activation_are_denied_and_recorded(client, source
         "Analyst's audience",
         [trait_condition("plan", "eq", "pro")],
         metadata=client.platform.metadata("al@example.com", ["analyst"]),
+        purpose="marketing",
     )
     assert "al@example.com may not call /cdp.segment.v1.SegmentService/CreateAudience" in details
 
@@ -313,6 +315,7 @@ def test_refused_audiences_and_activation_are_denied_and_recorded(client, source
         "By religion",
         [trait_condition("religion", "eq", "any")],
         metadata=marketer(client),
+        purpose="marketing",
     )
     assert "religion" in religion and "sensitive.religion" in religion
 

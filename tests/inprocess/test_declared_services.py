@@ -89,7 +89,9 @@ def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
             assert found.person_id == person.person_id
 
             audiences = cdp.segment
-            audience = await audiences.create_audience("Pro", [trait_condition("plan", "eq", "pro")])
+            audience = await audiences.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], purpose="marketing"
+            )
             members = await until(lambda: audiences.list_members(audience.audience_id))
             assert members == [person.person_id]
 
@@ -117,7 +119,7 @@ def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
 
             monkeypatch.setattr(segment_application, "conditions_from_proto", bug)
             with caplog.at_level(logging.ERROR), pytest.raises(CallFailed) as fault:
-                await audiences.create_audience("Pro", [trait_condition("plan", "eq", "pro")])
+                await audiences.create_audience("Pro", [trait_condition("plan", "eq", "pro")], purpose="marketing")
             assert fault.value.code == "INTERNAL"
             assert "ada@example.com" not in fault.value.details
             error_id = re.search(r"error id (\w+)", fault.value.details).group(1)
