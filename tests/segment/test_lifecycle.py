@@ -122,10 +122,18 @@ def test_an_update_may_make_an_older_audience_use_a_newer_one(tmp_path):
             pro = await h.segment.create_audience(
                 "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
             )
+            of_first = await h.segment.create_audience(
+                "In free",
+                [],
+                MARKETER,
+                definition_json=json.dumps({"audience": first.audience_id}),
+                purpose="marketing",
+            )
             await h.segment.update_audience(
                 first.audience_id, MARKETER, definition_json=json.dumps({"audience": pro.audience_id})
             )
             assert h.segment.members(first.audience_id) == h.segment.members(pro.audience_id)
+            assert h.segment.members(of_first.audience_id) == h.segment.members(pro.audience_id)
             # A change of the newer one reaches the older one that uses it now.
             await h.ingest(
                 h.write_key("more"), [event("identify", "i-u1-free", LATER, user_id="u1", traits={"plan": "free"})]
@@ -133,6 +141,8 @@ def test_an_update_may_make_an_older_audience_use_a_newer_one(tmp_path):
             await h.settle()
             assert ids["u1"] not in h.segment.members(first.audience_id)
             assert h.segment.members(first.audience_id) == h.segment.members(pro.audience_id)
+            # ... and the audience using the older one, evaluated after it.
+            assert h.segment.members(of_first.audience_id) == h.segment.members(pro.audience_id)
             with pytest.raises(InvalidArgument, match="cycle"):
                 await h.segment.update_audience(
                     pro.audience_id, MARKETER, definition_json=json.dumps({"audience": first.audience_id})
