@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 
@@ -321,5 +322,34 @@ def test_update_is_governed_as_create_is_and_every_refusal_is_recorded(tmp_path)
             recorded = {d.decision_id: d for d in decisions(h)}
             assert all(r in recorded for r in refusals)
             assert h.segment.audience(pro.audience_id) == pro  # nothing changed
+
+    run(scenario)
+
+
+def test_an_audience_stored_before_purposes_loads_and_gets_one_when_it_is_updated(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            ids = await people(h)
+            old = segment_pb2.Audience(
+                audience_id="0b1d0000-0000-4000-8000-000000000001",
+                name="Old pro",
+                conditions=[trait_condition("plan", "eq", "pro")],
+                version=1,
+                created_by="ops@example.com",
+            )
+            created = segment_pb2.AudienceCreated(audience=old, created_at=TS)
+            h.uows["segment"].commit([h.segment.next_event(uuid.UUID(old.audience_id), created)])
+            again = SegmentApp(h.uows["segment"], h.segment.profile, h.vault)
+            loaded = again.audience(old.audience_id)
+            assert (loaded.purpose, loaded.status) == ("", "")
+            assert again.shown(loaded, MARKETER).status == "active"
+
+            h.segment.rebuild()
+            with pytest.raises(PermissionDenied, match="an audience needs a purpose") as refused:
+                await h.segment.update_audience(old.audience_id, MARKETER, name="Pro")
+            assert refused.value.field == "purpose"
+            updated = await h.segment.update_audience(old.audience_id, MARKETER, purpose="analytics")
+            assert (updated.version, updated.purpose, updated.status) == (2, "analytics", "active")
+            assert h.segment.members(old.audience_id) == sorted(ids[u] for u in ("u1", "u2", "u5"))
 
     run(scenario)

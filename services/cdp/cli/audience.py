@@ -231,7 +231,7 @@ def condition_text(condition: segment_pb2.Condition) -> str:
 def show(audience_id, subject, roles):
     """An audience's definition: personal literals in clear only for who may see them so."""
     a = call(connect(subject, roles).segment.get_audience, audience_id)
-    click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}")
+    click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}  for {a.purpose or '-'}  {a.status}")
     for condition in a.conditions:
         click.echo(f"  {condition_text(condition)}")
     if a.HasField("definition"):

@@ -927,8 +927,11 @@ class SegmentApp(EventSourced):
         return audience
 
     def shown(self, audience: pb.Audience, caller: Caller) -> pb.Audience:
-        """The audience as this caller may see it: personal literals in clear or masked, erased ones empty."""
-        return self.literals.shown(audience, caller.pii_clear)
+        """The audience as this caller may see it: personal literals in clear or masked, erased ones
+        empty; one stored before audiences had a status shows as active."""
+        out = self.literals.shown(audience, caller.pii_clear)
+        out.status = out.status or lifecycle.ACTIVE
+        return out
 
     def members(self, audience_id: str) -> list[str]:
         """Its members; none once a literal is erased (its condition holds for nobody, and members
