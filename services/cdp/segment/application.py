@@ -212,6 +212,7 @@ class SegmentApp(EventSourced):
         ordered = lifecycle.dependency_order(order, uses)
         self.created = {a: i for i, a in enumerate(ordered)}
         self.definitions = {a: self.definitions[a] for a in ordered if a in self.definitions}
+        self._reindex_predicates()
 
     def _archived(self, audience: pb.Audience) -> None:
         """Kept to be shown, no longer evaluated (its members left before)."""
@@ -221,6 +222,26 @@ class SegmentApp(EventSourced):
         del self.definitions[audience_id]
         for changes in self.next_change.values():
             changes.pop(audience_id, None)
+        self._reindex_predicates()
+
+    def _reindex_predicates(self) -> None:
+        """The predicates, horizons and kept properties of the definitions in use now: a call is
+        matched only against predicates some definition has (a version replaced or an archived
+        audience leaves none behind), and the facts of predicates no longer used are dropped."""
+        self.predicates, self.horizon, self.kept = {}, {}, {}
+        for definition in self.definitions.values():
+            for predicate, h in engine.horizons(definition.root).items():
+                if predicate not in self.horizon:
+                    self.predicates.setdefault(predicate.event, []).append(predicate)
+                    self.horizon[predicate] = h
+                else:
+                    prev = self.horizon[predicate]
+                    self.horizon[predicate] = None if prev is None or h is None else max(prev, h)
+            for predicate, props in engine.aggregated(definition.root).items():
+                self.kept.setdefault(predicate, set()).update(props)
+        for by_predicate in self.facts.values():
+            for predicate in [p for p in by_predicate if p not in self.horizon]:
+                del by_predicate[predicate]
 
     def _record(self, message: pb.MembershipEntered | pb.MembershipExited, entered: bool) -> None:
         self.history.add(
