@@ -234,6 +234,7 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
         "traits": ["plan"],
         "properties": [],
         "events": ["Order Completed"],
+        "purpose": "marketing",
     }
 
     egress = decision_by_id(client, "activation", delivery.decision_id)
@@ -293,9 +294,9 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
 
 
 def test_refused_audiences_and_activation_are_denied_and_recorded(client, source):
-    def refused(call, *args, metadata) -> str:
+    def refused(call, *args, metadata, **kwargs) -> str:
         with pytest.raises(PermissionDenied) as raised:
-            call(*args, metadata=metadata, timeout=10)
+            call(*args, metadata=metadata, timeout=10, **kwargs)
         assert raised.value.decision_id and raised.value.decision_id in raised.value.details
         return raised.value.details
 
