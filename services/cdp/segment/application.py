@@ -139,6 +139,7 @@ class SegmentApp(EventSourced):
         self.timers: list[tuple[datetime, str]] = []  # (instant, person), a heap; stale entries skipped
         self.armed: dict[str, datetime] = {}  # person -> the instant last pushed
         self.history = lifecycle.MembershipHistory()  # entries and exits, indexed (kept by apply)
+        self._walked: dict[str, tuple[Any, Any, Any]] = {}  # audience -> (definition, horizons, aggregated)
         self._replaying = False
 
     def rebuild(self) -> None:
@@ -229,15 +230,20 @@ class SegmentApp(EventSourced):
         matched only against predicates some definition has (a version replaced or an archived
         audience leaves none behind), and the facts of predicates no longer used are dropped."""
         self.predicates, self.horizon, self.kept = {}, {}, {}
-        for definition in self.definitions.values():
-            for predicate, h in engine.horizons(definition.root).items():
+        for audience_id, definition in self.definitions.items():
+            cached = self._walked.get(audience_id)
+            if cached is None or cached[0] is not definition:  # walked once per version (replays)
+                cached = (definition, engine.horizons(definition.root), engine.aggregated(definition.root))
+                self._walked[audience_id] = cached
+            _, horizons, aggregated = cached
+            for predicate, h in horizons.items():
                 if predicate not in self.horizon:
                     self.predicates.setdefault(predicate.event, []).append(predicate)
                     self.horizon[predicate] = h
                 else:
                     prev = self.horizon[predicate]
                     self.horizon[predicate] = None if prev is None or h is None else max(prev, h)
-            for predicate, props in engine.aggregated(definition.root).items():
+            for predicate, props in aggregated.items():
                 self.kept.setdefault(predicate, set()).update(props)
         for by_predicate in self.facts.values():
             for predicate in [p for p in by_predicate if p not in self.horizon]:

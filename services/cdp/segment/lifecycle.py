@@ -120,11 +120,12 @@ def dependency_order(order: Sequence[str], uses: Mapping[str, Iterable[str]]) ->
     checked before anything is stored."""
     out: list[str] = []
     placed: set[str] = set()
+    position = {a: i for i, a in enumerate(order)}
 
     def place(a: str, path: tuple[str, ...]) -> None:
         if a in placed or a in path:
             return
-        for used in sorted(uses.get(a, ()), key=lambda u: order.index(u) if u in order else len(order)):
+        for used in sorted(uses.get(a, ()), key=lambda u: position.get(u, len(order))):
             if used in uses:
                 place(used, (*path, a))
         placed.add(a)
