@@ -124,7 +124,7 @@ def update(audience_id, definition, traits, events, name, purpose, subject, role
 @click.argument("audience_id")
 @with_caller
 def archive(audience_id, subject, roles):
-    """Take an audience out of use: its members exit, it is evaluated and activated no more."""
+    """Take an audience out of use: its members exit and it is evaluated no more."""
     archived = call(connect(subject, roles).segment.archive_audience, audience_id)
     click.echo(f"{archived.audience_id}  {archived.name}  archived by {archived.archived_by}")
 
