@@ -403,14 +403,59 @@ class _Segment(_Client):
         conditions: Iterable[segment_pb2.Condition] = (),
         *,
         definition_json: str = "",
+        purpose: str = "",
         **options: Unpack[CallOptions],
     ) -> segment_pb2.Audience:
         """A new audience, if cdp.audience allows: all conditions must hold, and the definition (in
-        the condition language's JSON form), if given. Not retried."""
+        the condition language's JSON form), if given; purpose is one of the policy's purposes.
+        Not retried."""
         request = segment_pb2.CreateAudienceRequest(
-            name=name, conditions=list(conditions), definition_json=definition_json
+            name=name, conditions=list(conditions), definition_json=definition_json, purpose=purpose
         )
         return self._unary("CreateAudience", request, ONCE, "audience", **options)
+
+    def update_audience(
+        self,
+        audience_id: str,
+        *,
+        name: str = "",
+        purpose: str = "",
+        conditions: Iterable[segment_pb2.Condition] = (),
+        definition_json: str = "",
+        **options: Unpack[CallOptions],
+    ) -> segment_pb2.Audience:
+        """A new version of an audience: what is given replaces what it had (conditions or a
+        definition replace the whole definition), if cdp.audience allows. Not retried."""
+        request = segment_pb2.UpdateAudienceRequest(
+            audience_id=audience_id,
+            name=name,
+            purpose=purpose,
+            conditions=list(conditions),
+            definition_json=definition_json,
+        )
+        return self._unary("UpdateAudience", request, ONCE, "audience", **options)
+
+    def archive_audience(self, audience_id: str, **options: Unpack[CallOptions]) -> segment_pb2.Audience:
+        """Take an audience out of use (its members exit), if cdp.audience allows. Retried on
+        UNAVAILABLE (archiving an archived audience changes nothing)."""
+        request = segment_pb2.ArchiveAudienceRequest(audience_id=audience_id)
+        return self._unary("ArchiveAudience", request, IDEMPOTENT, "audience", **options)
+
+    def preview_audience(
+        self,
+        conditions: Iterable[segment_pb2.Condition] = (),
+        *,
+        definition_json: str = "",
+        sample: int = 0,
+        name: str = "",
+        purpose: str = "",
+        **options: Unpack[CallOptions],
+    ) -> segment_pb2.PreviewAudienceResponse:
+        """How many persons a definition, not stored, would hold now, and a sample of them. Retried."""
+        request = segment_pb2.PreviewAudienceRequest(
+            conditions=list(conditions), definition_json=definition_json, sample=sample, name=name, purpose=purpose
+        )
+        return self._unary("PreviewAudience", request, READ, **options)
 
     def get_audience(self, audience_id: str, **options: Unpack[CallOptions]) -> segment_pb2.Audience:
         """Retried."""
@@ -425,6 +470,28 @@ class _Segment(_Client):
         """The person ids in an audience now. Retried."""
         request = segment_pb2.ListMembersRequest(audience_id=audience_id)
         return self._unary("ListMembers", request, READ, "person_ids", **options)
+
+    def list_members_page(
+        self, audience_id: str, page_size: int = 0, page_token: str = "", **options: Unpack[CallOptions]
+    ) -> segment_pb2.ListMembersResponse:
+        """One page of an audience's members (person id order), the next page's token and the total.
+        Retried."""
+        request = segment_pb2.ListMembersRequest(audience_id=audience_id, page_size=page_size, page_token=page_token)
+        return self._unary("ListMembers", request, READ, **options)
+
+    def list_membership_history(
+        self,
+        audience_id: str = "",
+        person_id: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        **options: Unpack[CallOptions],
+    ) -> segment_pb2.ListMembershipHistoryResponse:
+        """One page of entries and exits of an audience, a person or both, newest first. Retried."""
+        request = segment_pb2.ListMembershipHistoryRequest(
+            audience_id=audience_id, person_id=person_id, page_size=page_size, page_token=page_token
+        )
+        return self._unary("ListMembershipHistory", request, READ, **options)
 
 
 class _Activation(_Client):
