@@ -59,6 +59,8 @@ def test_a_windowed_computed_trait_changes_on_time_and_an_audience_follows_it(tm
             "Buying now",
             "--definition",
             "-",
+            "--purpose",
+            "marketing",
             *MARKETER,
         )
         assert audience.returncode == 0, audience.stderr + audience.stdout

@@ -89,6 +89,7 @@ def test_an_audience_on_a_computed_trait_enters_and_exits_as_its_window_passes(t
                 [],
                 MARKETER,
                 definition_json=json.dumps({"trait": "orders_30d", "op": "gte", "value": 2}),
+                purpose="marketing",
             )
             await h.settle()
             person = h.identity.resolve("user_id", "u1")

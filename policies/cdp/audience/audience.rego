@@ -54,12 +54,19 @@ reasons contains msg if {
 targeting if action != "archive"
 
 # Each audience is kept for one of the purposes egress knows (data.cdp.purposes): required when it is
-# created or changed; a preview names one only if it wants it checked.
+# created or changed; a preview names one only if it wants it checked. A computed trait (input.kind
+# "computed_trait", decided by the same rules of what may be targeted) is a trait of the profile,
+# used by audiences that each have their own purpose, so it needs none.
 purposes contains p if {
 	some p, _ in data.cdp.purposes
 }
 
-purpose_required if action in {"create", "update"}
+computed_trait if input.kind == "computed_trait"
+
+purpose_required if {
+	action in {"create", "update"}
+	not computed_trait
+}
 
 reasons contains sprintf("an audience needs a purpose: one of [%s]", [concat(", ", sort(purposes))]) if {
 	purpose_required

@@ -178,3 +178,20 @@ test_an_audience_others_use_is_not_archived if {
 test_archive_ignores_the_purpose if {
 	with_audience("archive", ["marketer"], {"name": "Old", "traits": [], "events": [], "purpose": "gone"}).allow
 }
+
+test_a_computed_trait_needs_no_purpose_but_is_refused_a_sensitive_property if {
+	ok := data.cdp.audience.decision with input as {
+		"action": "create",
+		"kind": "computed_trait",
+		"caller": {"subject": "mia", "roles": ["marketer"]},
+		"audience": {"name": "orders_30d", "traits": [], "properties": ["total"], "events": ["Order Completed"]},
+	}
+	ok.allow
+	refused := data.cdp.audience.decision with input as {
+		"action": "create",
+		"kind": "computed_trait",
+		"caller": {"subject": "mia", "roles": ["marketer"]},
+		"audience": {"name": "faiths", "traits": [], "properties": ["religion"], "events": ["Signed Up"]},
+	}
+	not refused.allow
+}

@@ -104,6 +104,7 @@ class ComputedTraitsMixin:
             AUDIENCE_DECISION,
             {
                 "action": "create",
+                "kind": "computed_trait",
                 "caller": caller.as_input(),
                 "audience": {
                     "name": name,
