@@ -11,6 +11,9 @@ mapped email and nothing for a trait it does not map.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import itertools
 import statistics
 import threading
@@ -282,3 +285,62 @@ def test_activation_killed_three_times_during_an_outage_loses_nothing(tmp_path):
         check_exactly_once_in_order(expected, deliveries, hook, duplicates_allowed=True)
         assert client.activation.list_dead_letters(destination.destination_id, timeout=10) == []
         assert client.read_messages("activation", pb.DeliveryDeadLettered) == []
+
+
+def test_the_cli_edits_pauses_and_deletes_and_never_shows_the_secret(client, source, platform):
+    secret = "whsec_" + base64.b64encode(b"the cli hook's own signing key").decode()
+
+    def cdp(*args: str, ok: bool = True) -> str:
+        done = run_cli(platform, *args)
+        assert (done.returncode == 0) == ok, done
+        assert secret not in done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    with Receiver() as hook:
+        members = audience(client, "Cli", "cli")
+        created = cdp(
+            "destination", "create", "cli hook", "--url", hook.url(), "--purpose", "analytics",
+            "--secret", secret, "--retry-window", "60", "--max-backoff", "1", "--concurrency", "2",
+        )  # fmt: skip
+        assert "secrets set: secret" in created and "concurrency 2" in created
+        did = created.split()[0]
+        sid = cdp("sync", "create", did, members.audience_id, "--mode", "membership").split()[0]
+
+        client.ingest(source.write_key, [identify("cli-1", plan="cli")])
+        [first] = hook.wait(lambda got: len(got) == 1, timeout=30, what="the first entry")
+        signed = f"{first.delivery_id}.{first.headers['webhook-timestamp']}.".encode()
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        assert first.headers["webhook-signature"] == (
+            "v1," + base64.b64encode(hmac.new(key, signed + first.raw, hashlib.sha256).digest()).decode()
+        )
+        assert first.delivery_id in cdp("destination", "attempts", first.delivery_id)
+
+        # A paused destination keeps its deliveries and sends them when resumed.
+        assert " paused" in cdp("destination", "pause", did)
+        client.ingest(source.write_key, [identify("cli-2", plan="cli")])
+        time.sleep(2)
+        assert len(hook.got()) == 1
+        cdp("destination", "resume", did)
+        hook.wait(lambda got: len(got) == 2, timeout=30, what="the entry held while paused")
+
+        edited = cdp("destination", "edit", did, "--name", "renamed hook", "--rate", "5")
+        assert (
+            "renamed hook" in edited and " v2 " in edited and "rate 5/s" in edited and "secrets set: secret" in edited
+        )
+
+        # A paused sync sends the difference when resumed.
+        assert " paused" in cdp("sync", "pause", sid)
+        client.ingest(source.write_key, [identify("cli-3", plan="cli")])
+        time.sleep(2)
+        assert len(hook.got()) == 2
+        cdp("sync", "resume", sid)
+        hook.wait(lambda got: len(got) == 3, timeout=30, what="the difference after the sync's pause")
+        assert " v2 " in cdp("sync", "edit", sid, "--field", "plan")
+        assert "plan->plan" in cdp("sync", "show", sid)
+
+        assert "syncs" in cdp("destination", "delete", did, ok=False)
+        cdp("sync", "delete", sid)
+        cdp("destination", "delete", did)
+        assert did not in cdp("destination", "list")
+        for shown in client.activation.list_destinations(timeout=10):
+            assert secret not in str(shown)

@@ -21,6 +21,7 @@ class Got:
     body: Any
     at: float  # time.time() when it arrived
     headers: dict[str, str]
+    raw: bytes  # the body as it came (what a signature covers)
 
 
 class Receiver:
@@ -47,7 +48,7 @@ class Receiver:
         with self._lock:
             self.answered.append((delivery_id, status, time.time()))
             if status < 300:
-                self.delivered.append(Got(delivery_id, body, time.time(), dict(request.headers)))
+                self.delivered.append(Got(delivery_id, body, time.time(), dict(request.headers), raw))
         headers = {"Retry-After": self.retry_after} if self.retry_after and status >= 300 else {}
         return web.json_response({"ok": status < 300}, status=status, headers=headers)
 
