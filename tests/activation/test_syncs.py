@@ -209,3 +209,34 @@ def test_settings_are_checked_and_secrets_never_shown(tmp_path):
                 await sync(h, made.destination_id, "x", "sometimes")
 
     run(scenario)
+
+
+def test_the_retry_window_counts_no_time_spent_disabled_and_runs_out_while_failing(tmp_path, monkeypatch):
+    monkeypatch.setattr(domain, "FIRST_BACKOFF_S", 0.01)
+
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            target = await destination(h, "analytics", retry_window_s=60, max_backoff_s=0.05)
+            await sync(h, target.destination_id, audience.audience_id, "membership")
+            h.destination.failures, h.destination.status = 1, 410
+            await h.ingest(key, [identify("i1", "u1", plan="pro")])
+            await until(lambda: h.activation.destinations[target.destination_id].status == "disabled", "disabled")
+            h.clock.advance(3600)  # an hour disabled
+            h.destination.failures, h.destination.status = 1, 503
+            await h.activation.set_destination_state(target.destination_id, "resume")
+            [delivery] = await until(lambda: h.activation.list_deliveries("", 10, status="delivered"), "delivered")
+            assert [a.http_status for a in delivery.attempt_list] == [410, 503, 200]
+
+            # Failing on and on: dead-lettered once the window has run out, not before.
+            h.destination.failures = 10**6
+            await h.ingest(key, [identify("i2", "u1", plan="free")])
+            await until(lambda: len(h.activation.list_deliveries("", 10)) == 2, "scheduled")
+            await asyncio.sleep(0.3)
+            assert h.activation.list_deliveries("", 10, status="dead_lettered") == []
+            h.clock.advance(61)
+            [dead] = await until(lambda: h.activation.list_deliveries("", 10, status="dead_lettered"), "dead")
+            assert dead.attempts > 2 and dead.last_error == "HTTP 503"
+
+    run(scenario)

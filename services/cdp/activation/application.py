@@ -169,6 +169,11 @@ class ActivationApp(EventSourced):
                 pb.DestinationDisabled: "disabled",
             }[type(message)]
             destination.disabled_reason = message.reason if isinstance(message, pb.DestinationDisabled) else ""
+            if isinstance(message, pb.DestinationResumed):
+                # The retry window starts again: time spent paused or disabled is not retrying.
+                for delivery in self.deliveries.values():
+                    if delivery.destination_id == message.destination_id and delivery.status == "pending":
+                        delivery.series_started = ""
         elif isinstance(message, pb.DestinationDeleted):
             self.destinations[message.destination_id].status = "deleted"
         elif isinstance(message, pb.SyncCreated | pb.SyncUpdated):
