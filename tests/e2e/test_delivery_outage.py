@@ -190,6 +190,13 @@ def test_410_disables_400_dead_letters_at_once_and_replay_sends_the_same_id(clie
         time.sleep(2)
         assert [s for _, s, _ in hook.answered] == [400], "not retried"
         assert dead.attempts == 1 and dead.attempt_list[0].http_status == 400
+        logged = [
+            line
+            for line in platform.log_path("activation").read_text().splitlines()
+            if f"delivery dead-lettered: delivery={dead.delivery_id}" in line
+        ]
+        assert len(logged) == 1 and f"destination={did}" in logged[0] and "status=400" in logged[0], logged
+        assert dead.person_id not in logged[0]  # ids of the delivery and destination only
         shown = run_cli(platform, "destination", "dead-letters", did)
         assert shown.returncode == 0 and dead.delivery_id in shown.stdout and "status 400" in shown.stdout, shown
 
