@@ -25,6 +25,7 @@ import pytest
 
 from cdp.api.activation.v1 import activation_pb2 as pb
 from cdp.api.segment.v1 import segment_pb2
+from cdp.client import CdpError
 from cdp.platform.published import decode, topic_of
 from support.aiohttp_receiver import Receiver
 from support.calls import event, trait_condition
@@ -351,3 +352,48 @@ def test_the_cli_edits_pauses_and_deletes_and_never_shows_the_secret(client, sou
         assert did not in cdp("destination", "list")
         for shown in client.activation.list_destinations(timeout=10):
             assert secret not in str(shown)
+
+
+def test_bad_requests_are_refused_by_field_and_change_nothing(client):
+    api = client.activation
+    before = (len(api.list_destinations(timeout=10)), len(api.list_syncs(timeout=10)))
+    for call in (
+        lambda: api.get_destination("nope", timeout=10),
+        lambda: api.update_destination("nope", name="x", timeout=10),
+        lambda: api.pause_destination("", timeout=10),
+        lambda: api.resume_destination("nope", timeout=10),
+        lambda: api.delete_destination("nope", timeout=10),
+        lambda: api.list_dead_letters("nope", timeout=10),
+        lambda: api.replay_deliveries("nope", timeout=10),
+        lambda: api.get_sync("nope", timeout=10),
+        lambda: api.update_sync("nope", mode="upsert", timeout=10),
+        lambda: api.pause_sync("", timeout=10),
+        lambda: api.delete_sync("nope", timeout=10),
+    ):
+        with pytest.raises(CdpError) as refused:
+            call()
+        assert refused.value.code == "NOT_FOUND", refused.value
+
+    def invalid(call, field: str) -> None:
+        with pytest.raises(CdpError) as refused:
+            call()
+        assert refused.value.code == "INVALID_ARGUMENT" and str(refused.value).startswith(f"{field}:"), refused.value
+
+    invalid(lambda: api.create_sync("nope", "x", timeout=10), "destination_id")
+    bad = pb.DestinationSettings(concurrency=-2)
+    invalid(
+        lambda: api.create_destination("x", "http://127.0.0.1:1/", "analytics", settings=bad), "settings.concurrency"
+    )
+    invalid(lambda: api.create_destination("x", "gopher://x", "analytics", settings=QUICK), "url")
+    secretly = pb.DestinationSettings(secrets={"password": "p"})
+    invalid(
+        lambda: api.create_destination("x", "http://h/", "analytics", settings=secretly), "settings.secrets.password"
+    )
+    made = api.create_destination("for bad syncs", "http://127.0.0.1:1/", "analytics", settings=QUICK, timeout=10)
+    invalid(lambda: api.create_sync(made.destination_id, "x", "sometimes", timeout=10), "mode")
+    duplicate = pb.Mapping(fields=[pb.FieldMapping(trait="a", to="x"), pb.FieldMapping(trait="b", to="x")])
+    invalid(lambda: api.create_sync(made.destination_id, "x", "upsert", duplicate, timeout=10), "mapping.fields[1].to")
+    invalid(lambda: api.create_sync(made.destination_id, "no-such-audience", timeout=10), "audience_id")
+    invalid(lambda: api.replay_deliveries(made.destination_id, ["nope"], timeout=10), "delivery_ids[0]")
+    assert len(api.list_syncs(timeout=10)) == before[1]
+    assert len(api.list_destinations(timeout=10)) == before[0] + 1
