@@ -240,3 +240,20 @@ def test_the_retry_window_counts_no_time_spent_disabled_and_runs_out_while_faili
             assert dead.attempts > 2 and dead.last_error == "HTTP 503"
 
     run(scenario)
+
+
+def test_a_kind_that_takes_batches_gets_several_persons_deliveries_in_one_send(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            h.destination.max_batch = 10
+            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            target = await destination(h, "analytics", concurrency=1)
+            await sync(h, target.destination_id, audience.audience_id, "membership")
+            await h.ingest(key, [identify(f"b{n}", f"u{n}", plan="pro") for n in range(30)])
+            await h.settle()
+            await until(lambda: len(bodies(h)) == 30, "all 30")
+            assert len({r["delivery_id"] for r in h.destination.received}) == 30
+            assert 1 < max(h.destination.batches) <= 10
+
+    run(scenario)

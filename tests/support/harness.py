@@ -65,6 +65,8 @@ class FakeDestination:
         self.failures = 0
         self.status = 503
         self.url = ""
+        self.max_batch = 1  # messages a send may carry (kinds that take batches say more)
+        self.batches: list[int] = []
 
     def opened(self, destination: activation_pb2.Destination, secrets: dict[str, str]) -> FakeDestination:
         self.url = destination.url
@@ -72,6 +74,7 @@ class FakeDestination:
 
     async def send(self, messages: Sequence[Message]) -> list[Outcome]:
         outcomes = []
+        self.batches.append(len(messages))
         for message in messages:
             if self.failures:
                 self.failures -= 1

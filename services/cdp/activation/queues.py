@@ -45,6 +45,7 @@ class Lane:
         self.limiter: AsyncLimiter | None = None
         self.rate = 0.0
         self.opened: Destination | None = None
+        self.opening = asyncio.Lock()
         self.version = 0
 
     def push(self, delivery_id: str, when: float, sequence: int) -> None:
@@ -121,59 +122,80 @@ class DeliveryWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lane.wake.wait(), wait)
                 continue
-            _, _, delivery_id = heapq.heappop(lane.due)
-            lane.queued.discard(delivery_id)
             if lane.limiter is None or lane.rate != limits.rate_per_s:
                 lane.limiter, lane.rate = AsyncLimiter(limits.rate_per_s, 1.0), limits.rate_per_s
-            await lane.limiter.acquire()
+            # Kinds that take batches (max_batch) get the due deliveries of several persons at once.
+            most = max(1, int(getattr(lane.opened, "max_batch", 1)))
+            batch: list[str] = []
+            while lane.due and len(batch) < most and (not batch or lane.due[0][0] <= self._loop.time()):
+                _, _, delivery_id = heapq.heappop(lane.due)
+                lane.queued.discard(delivery_id)
+                await lane.limiter.acquire()
+                self.in_flight.add(delivery_id)
+                batch.append(delivery_id)
             lane.in_flight += 1
-            self.in_flight.add(delivery_id)
-            task = asyncio.ensure_future(self._send(lane, destination, delivery_id))
+            task = asyncio.ensure_future(self._send(lane, destination, batch))
             self.sending.add(task)
             task.add_done_callback(self.sending.discard)
 
     async def _opened(self, lane: Lane, destination: pb.Destination) -> Destination:
-        if lane.opened is None or lane.version != destination.version:
-            if lane.opened is not None:
-                await lane.opened.close()
-            lane.opened = self.open_destination(destination, self.app.secrets(destination.destination_id))
-            lane.version = destination.version
-        return lane.opened
+        async with lane.opening:  # one open per version, however many sends want it
+            if lane.opened is None or lane.version != destination.version:
+                if lane.opened is not None:
+                    await lane.opened.close()
+                lane.opened = self.open_destination(destination, self.app.secrets(destination.destination_id))
+                lane.version = destination.version
+            return lane.opened
 
-    async def _send(self, lane: Lane, destination: pb.Destination, delivery_id: str) -> None:
+    async def _send(self, lane: Lane, destination: pb.Destination, delivery_ids: list[str]) -> None:
         started = time.perf_counter()
         try:
-            delivery = self.app.deliveries.get(delivery_id)
-            if delivery is None or delivery.status != "pending":
-                self.in_flight.discard(delivery_id)
-                return
-            if not self.app.may_send(delivery.sync_id):
-                self.in_flight.discard(delivery_id)
-                self.schedule(delivery_id, RECORD_RETRY_S)
+            messages: list[Message] = []
+            for delivery_id in delivery_ids:
+                delivery = self.app.deliveries.get(delivery_id)
+                if delivery is None or delivery.status != "pending":
+                    self.in_flight.discard(delivery_id)
+                elif not self.app.may_send(delivery.sync_id):
+                    self.in_flight.discard(delivery_id)
+                    self.schedule(delivery_id, RECORD_RETRY_S)
+                else:
+                    try:
+                        messages.append(await self._message(delivery_id))
+                    except Exception as failure:  # not sent (a key, the access log): retried
+                        log.exception("preparing delivery %s failed", delivery_id)
+                        self.outcomes.put_nowait((delivery_id, Outcome(ok=False, error=type(failure).__name__)))
+            if not messages:
                 return
             try:
-                body, fields = self.app.revealed(delivery.payload)
-                if fields:  # the destination reads them: recorded before they leave
-                    await self.app.record_egress(delivery, fields)
-                message = Message(
-                    delivery_id=delivery_id,
-                    person_key=delivery.person_id,
-                    action=delivery.action,
-                    record=_record(body),
-                    body=body,
-                    timestamp=delivery.scheduled_at,
-                )
                 opened = await self._opened(lane, destination)
-                [outcome] = await opened.send([message])
-            except Exception as failure:  # a fault here must not lose the delivery: retried
-                log.exception("sending delivery %s failed", delivery_id)
-                outcome = Outcome(ok=False, error=f"{type(failure).__name__}"[:500], retryable=True)
-            if not outcome.latency_ms:
-                outcome = replace(outcome, latency_ms=(time.perf_counter() - started) * 1000)
-            self.outcomes.put_nowait((delivery_id, outcome))
+                outcomes = await opened.send(messages)
+                if len(outcomes) != len(messages):
+                    raise ValueError(f"{len(outcomes)} outcomes for {len(messages)} messages")
+            except Exception as failure:  # a fault here must not lose a delivery: retried
+                log.exception("sending %d delivery(ies) to %s failed", len(messages), destination.destination_id)
+                outcomes = [Outcome(ok=False, error=type(failure).__name__, retryable=True)] * len(messages)
+            latency = (time.perf_counter() - started) * 1000
+            for message, outcome in zip(messages, outcomes, strict=True):
+                self.outcomes.put_nowait(
+                    (message.delivery_id, outcome if outcome.latency_ms else replace(outcome, latency_ms=latency))
+                )
         finally:
             lane.in_flight -= 1
             lane.wake.set()
+
+    async def _message(self, delivery_id: str) -> Message:
+        delivery = self.app.deliveries[delivery_id]
+        body, fields = self.app.revealed(delivery.payload)
+        if fields:  # the destination reads them: recorded before they leave
+            await self.app.record_egress(delivery, fields)
+        return Message(
+            delivery_id=delivery_id,
+            person_key=delivery.person_id,
+            action=delivery.action,
+            record=_record(body),
+            body=body,
+            timestamp=delivery.scheduled_at,
+        )
 
     async def _record(self) -> None:
         """Commit outcomes in batches: one transaction for the attempts that finish within
