@@ -115,7 +115,6 @@ class AudienceDirectory(Protocol):
     async def audience_name(self, audience_id: str) -> str: ...
 
 
-Change = tuple[str, str, str]  # (sync id, person id, action): what a sync is to send
 Want = tuple[pb.Sync, str, str, str]  # (sync, person id, action, cause): a delivery to schedule
 
 
