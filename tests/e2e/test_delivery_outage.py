@@ -191,9 +191,9 @@ def test_a_slow_destination_does_not_move_a_fast_ones_p99(client, source):
             f"fast p99 {p99(beside):.2f}s beside the slow one, {baseline:.2f}s alone "
             f"(median {statistics.median(beside):.2f}s)"
         )
-        # The slow one gets there too, 8 at a time (its own concurrency).
+        # The slow one gets there too, 32 at a time (its own concurrency).
         slow.wait(lambda got: len(got) == 40, timeout=60, what="the slow destination's 40")
-        assert client.activation.get_destination(slow_hook.destination_id).concurrency == 8
+        assert client.activation.get_destination(slow_hook.destination_id).concurrency == 32
 
 
 def test_410_disables_400_dead_letters_at_once_and_replay_sends_the_same_id(client, source, platform):

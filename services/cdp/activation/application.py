@@ -563,15 +563,14 @@ class ActivationApp(EventSourced):
     async def handle_profiles(self, notifications) -> Sequence[StoredEvent]:
         """A member's profile changed: upsert syncs send the record again if a mapped field changed
         (the profile is read as it is now, so a change seen late never sends an older record)."""
+        upserting = [s for s in self.syncs.values() if s.mode == "upsert" and s.status == "active"]
+        if not upserting:
+            return []  # nothing follows records: the profiles need not even be decoded
         wanted: list[Want] = []
         for n in notifications:
             person_id = cast(profile_pb2.ProfileChanged, decode(n.topic, n.payload)).profile.person_id
-            for sync in self.syncs.values():
-                if (
-                    sync.mode == "upsert"
-                    and sync.status == "active"
-                    and self.sent.get((sync.sync_id, person_id), (False,))[0]
-                ):
+            for sync in upserting:
+                if self.sent.get((sync.sync_id, person_id), (False,))[0]:
                     wanted.append((sync, person_id, "upsert", f"profile-{n.originator_id}-{n.originator_version}"))
         return await self._schedule(wanted)
 

@@ -22,8 +22,8 @@ def settings_options(function):
         click.option("--purpose", "purposes", multiple=True, help="What the data is used for there (repeatable)."),
         click.option("--retry-window", type=float, default=0.0, help="Seconds a delivery is retried (default 4 h)."),
         click.option("--max-backoff", type=float, default=0.0, help="The longest wait between attempts, seconds."),
-        click.option("--concurrency", type=int, default=0, help="Sends in flight at once (default 8)."),
-        click.option("--rate", type=float, default=0.0, help="Sends started a second at most (default 50)."),
+        click.option("--concurrency", type=int, default=0, help="Sends in flight at once (default 32)."),
+        click.option("--rate", type=float, default=0.0, help="Sends started a second at most (default 2000)."),
     ]
     for option in reversed(options):
         function = option(function)
