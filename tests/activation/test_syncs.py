@@ -9,6 +9,7 @@ import itertools
 import pytest
 
 from cdp.activation import domain
+from cdp.activation.queues import DeliveryWorker
 from cdp.api.activation.v1 import activation_pb2 as pb
 from cdp.platform.errors import Conflict, InvalidArgument
 from support.calls import event, trait_condition
@@ -255,5 +256,29 @@ def test_a_kind_that_takes_batches_gets_several_persons_deliveries_in_one_send(t
             await until(lambda: len(bodies(h)) == 30, "all 30")
             assert len({r["delivery_id"] for r in h.destination.received}) == 30
             assert 1 < max(h.destination.batches) <= 10
+
+    run(scenario)
+
+
+def test_a_retry_keeps_its_wait_across_a_restart(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            target = await destination(h, "analytics")
+            await sync(h, target.destination_id, audience.audience_id, "membership")
+            h.destination.failures, h.destination.retry_after = 1, 30.0
+            await h.ingest(key, [identify("i1", "u1", plan="pro")])
+            [waiting] = await until(lambda: [d for d in h.activation.pending() if d.attempts == 1], "one attempt")
+            assert waiting.next_attempt_at == "2026-11-30T12:00:30.000Z"  # the harness clock, plus Retry-After
+            # A worker started afresh over what is stored (a restart) waits out the rest of it.
+            restarted = DeliveryWorker(h.activation, h.destination.opened)
+            [(due, _, delivery_id)] = restarted.lanes[target.destination_id].due
+            assert delivery_id == waiting.delivery_id
+            assert 29 < due - asyncio.get_running_loop().time() <= 30
+            h.clock.advance(20)
+            again = DeliveryWorker(h.activation, h.destination.opened)
+            [(due, _, _)] = again.lanes[target.destination_id].due
+            assert 9 < due - asyncio.get_running_loop().time() <= 10
 
     run(scenario)

@@ -66,6 +66,7 @@ class FakeDestination:
         self.status = 503
         self.url = ""
         self.max_batch = 1  # messages a send may carry (kinds that take batches say more)
+        self.retry_after: float | None = None  # the wait a failure asks for
         self.batches: list[int] = []
 
     def opened(self, destination: activation_pb2.Destination, secrets: dict[str, str]) -> FakeDestination:
@@ -81,7 +82,12 @@ class FakeDestination:
                 gone, final = self.status == 410, 400 <= self.status < 500 and self.status not in (408, 429)
                 outcomes.append(
                     Outcome(
-                        ok=False, status=self.status, error=f"HTTP {self.status}", retryable=not final, disable=gone
+                        ok=False,
+                        status=self.status,
+                        error=f"HTTP {self.status}",
+                        retryable=not final,
+                        disable=gone,
+                        retry_after_s=self.retry_after,
                     )
                 )
                 continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, Protocol, cast
 
 import orjson
@@ -18,7 +19,7 @@ from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2
 from cdp.platform.accesslog import AccessLog, Read
 from cdp.platform.auth import Caller
-from cdp.platform.clock import SYSTEM_CLOCK, Clock, parse_iso
+from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso, parse_iso
 from cdp.platform.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from cdp.platform.eventlog import Upstream
 from cdp.platform.ids import derived_id
@@ -172,7 +173,7 @@ class ActivationApp(EventSourced):
                 # The retry window starts again: time spent paused or disabled is not retrying.
                 for delivery in self.deliveries.values():
                     if delivery.destination_id == message.destination_id and delivery.status == "pending":
-                        delivery.series_started = ""
+                        delivery.series_started = delivery.next_attempt_at = ""
         elif isinstance(message, pb.DestinationDeleted):
             self.destinations[message.destination_id].status = "deleted"
         elif isinstance(message, pb.SyncCreated | pb.SyncUpdated):
@@ -206,6 +207,7 @@ class ActivationApp(EventSourced):
             delivery = self.deliveries[message.delivery_id]
             delivery.attempts = message.attempt
             delivery.last_error = message.error
+            delivery.next_attempt_at = message.next_attempt_at
             if not delivery.series_started:
                 delivery.series_started = message.at
             delivery.history.append(
@@ -231,7 +233,7 @@ class ActivationApp(EventSourced):
             self.sequence += 1
             delivery.status, delivery.sequence = "pending", self.sequence
             delivery.series += 1
-            delivery.series_started = ""
+            delivery.series_started = delivery.next_attempt_at = ""
             self.waiting.setdefault((delivery.destination_id, delivery.person_id), []).append(delivery.delivery_id)
 
     def _done(self, delivery: domain.DeliveryState) -> None:
@@ -266,6 +268,11 @@ class ActivationApp(EventSourced):
         """The first waiting delivery of every destination and person, in stored order."""
         found = [queue[0] for queue in self.waiting.values() if queue]
         return sorted(found, key=lambda d: self.deliveries[d].sequence)
+
+    def wait_before(self, delivery_id: str) -> float:
+        """Seconds until a pending delivery's retry is due (0 when due or never attempted)."""
+        due = self.deliveries[delivery_id].next_attempt_at
+        return max((parse_iso(due) - self.clock.now()).total_seconds(), 0.0) if due else 0.0
 
     def sendable(self, destination_id: str) -> bool:
         destination = self.destinations.get(destination_id)
@@ -784,6 +791,7 @@ class ActivationApp(EventSourced):
                 latency_ms=outcome.latency_ms,
                 retryable=outcome.retryable,
                 retry_after_s=outcome.retry_after_s or 0.0,
+                next_attempt_at=format_iso(now + timedelta(seconds=verdict.delay_s)) if verdict.kind == "retry" else "",
             )
             self.apply(attempted)
             events.append(self.next_event(uuid.UUID(delivery_id), attempted))

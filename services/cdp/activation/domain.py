@@ -257,4 +257,5 @@ class DeliveryState:
     sequence: int = 0  # the order it was stored in (a replay moves it to the end): per-person order
     series: int = 1
     series_started: str = ""  # when the current series' first attempt was made
+    next_attempt_at: str = ""  # when a failed attempt is to be retried
     history: list[AttemptState] = field(default_factory=list)

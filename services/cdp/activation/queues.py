@@ -69,7 +69,7 @@ class DeliveryWorker:
         app.on_scheduled = self.schedule
         app.on_destination = self.wake
         for delivery_id in app.heads():  # what a previous run left pending, each person's first
-            self.schedule(delivery_id)
+            self.schedule(delivery_id, app.wait_before(delivery_id))  # a retry keeps its wait
 
     def _lane(self, destination_id: str) -> Lane:
         lane = self.lanes.get(destination_id)

@@ -545,7 +545,7 @@ class DeliveryScheduled(_message.Message):
     def __init__(self, delivery_id: _Optional[str] = ..., destination_id: _Optional[str] = ..., audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., action: _Optional[str] = ..., payload: _Optional[str] = ..., decision_id: _Optional[str] = ..., withheld: _Optional[_Iterable[str]] = ..., scheduled_at: _Optional[str] = ..., sync_id: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
 
 class DeliveryAttempted(_message.Message):
-    __slots__ = ("delivery_id", "attempt", "ok", "http_status", "error", "at", "latency_ms", "retryable", "retry_after_s")
+    __slots__ = ("delivery_id", "attempt", "ok", "http_status", "error", "at", "latency_ms", "retryable", "retry_after_s", "next_attempt_at")
     DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
@@ -555,6 +555,7 @@ class DeliveryAttempted(_message.Message):
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     RETRYABLE_FIELD_NUMBER: _ClassVar[int]
     RETRY_AFTER_S_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
     delivery_id: str
     attempt: int
     ok: bool
@@ -564,7 +565,8 @@ class DeliveryAttempted(_message.Message):
     latency_ms: float
     retryable: bool
     retry_after_s: float
-    def __init__(self, delivery_id: _Optional[str] = ..., attempt: _Optional[int] = ..., ok: _Optional[bool] = ..., http_status: _Optional[int] = ..., error: _Optional[str] = ..., at: _Optional[str] = ..., latency_ms: _Optional[float] = ..., retryable: _Optional[bool] = ..., retry_after_s: _Optional[float] = ...) -> None: ...
+    next_attempt_at: str
+    def __init__(self, delivery_id: _Optional[str] = ..., attempt: _Optional[int] = ..., ok: _Optional[bool] = ..., http_status: _Optional[int] = ..., error: _Optional[str] = ..., at: _Optional[str] = ..., latency_ms: _Optional[float] = ..., retryable: _Optional[bool] = ..., retry_after_s: _Optional[float] = ..., next_attempt_at: _Optional[str] = ...) -> None: ...
 
 class DeliveryDeadLettered(_message.Message):
     __slots__ = ("delivery_id", "attempts", "last_error", "at")
