@@ -290,7 +290,7 @@ def test_a_destination_gets_current_members_then_changes_and_personal_data_as_po
     run(scenario)
 
 
-def test_failed_deliveries_are_retried_then_dead_lettered(tmp_path, monkeypatch):
+def test_failed_deliveries_are_retried_and_refused_ones_dead_lettered(tmp_path, monkeypatch):
     monkeypatch.setattr(activation_domain, "FIRST_BACKOFF_S", 0.01)
 
     async def scenario():
@@ -311,8 +311,8 @@ def test_failed_deliveries_are_retried_then_dead_lettered(tmp_path, monkeypatch)
             assert delivery.status == "delivered" and delivery.attempts == 3
             assert len(h.destination.received) == 1
 
-            # A destination down for good: after MAX_ATTEMPTS the delivery is dead-lettered.
-            h.destination.failures = 10**6
+            # A destination that refuses the delivery (400): dead-lettered at once, not retried.
+            h.destination.failures, h.destination.status = 1, 400
             await h.ingest(key, [identify("i2", user_id="u2", traits={"plan": "pro"})])
             await h.settle()
             for _ in range(300):
@@ -320,7 +320,7 @@ def test_failed_deliveries_are_retried_then_dead_lettered(tmp_path, monkeypatch)
                     break
                 await asyncio.sleep(0.02)
             statuses = {d.person_id: (d.status, d.attempts) for d in h.activation.list_deliveries("", 10)}
-            assert statuses[h.identity.resolve("user_id", "u2")] == ("dead_lettered", activation_domain.MAX_ATTEMPTS)
+            assert statuses[h.identity.resolve("user_id", "u2")] == ("dead_lettered", 1)
             assert h.activation.pending() == []
 
     run(scenario)

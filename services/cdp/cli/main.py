@@ -20,6 +20,7 @@ from cdp.cli import (
     profile,
     send,
     source,
+    sync,
     token,
     trait,
     up,
@@ -45,6 +46,7 @@ main.add_command(account.account)
 main.add_command(audience.audience)
 main.add_command(trait.trait)
 main.add_command(destination.destination)
+main.add_command(sync.sync)
 main.add_command(webhook.webhook)
 main.add_command(identity.identity)
 main.add_command(forget.forget)
