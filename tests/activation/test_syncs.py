@@ -61,7 +61,9 @@ def test_upsert_sends_mapped_changes_of_members_only(tmp_path):
             key = h.write_key()
             await h.ingest(key, [identify("i1", "u1", plan="pro", email="ada@example.com", age=30)])
             await h.settle()
-            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            audience = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
             await h.settle()
             target = await destination(h)
             fields = ("email=Email", "plan")
@@ -103,7 +105,9 @@ def test_mirror_sends_all_members_then_changes_and_a_paused_sync_sends_the_diffe
             key = h.write_key()
             await h.ingest(key, [identify(f"i{n}", f"u{n}", plan="pro") for n in range(3)])
             await h.settle()
-            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            audience = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
             await h.settle()
             target = await destination(h)
             made = await sync(h, target.destination_id, audience.audience_id, "mirror", "plan")
@@ -144,7 +148,9 @@ def test_a_person_waits_for_their_earlier_delivery_and_410_disables_until_resume
     async def scenario():
         async with Harness(tmp_path) as h:
             key = h.write_key()
-            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            audience = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
             target = await destination(h, "analytics")
             await sync(h, target.destination_id, audience.audience_id, "membership")
             await h.settle()
@@ -218,7 +224,9 @@ def test_the_retry_window_counts_no_time_spent_disabled_and_runs_out_while_faili
     async def scenario():
         async with Harness(tmp_path) as h:
             key = h.write_key()
-            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            audience = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
             target = await destination(h, "analytics", retry_window_s=60, max_backoff_s=0.05)
             await sync(h, target.destination_id, audience.audience_id, "membership")
             h.destination.failures, h.destination.status = 1, 410
@@ -248,7 +256,9 @@ def test_a_kind_that_takes_batches_gets_several_persons_deliveries_in_one_send(t
         async with Harness(tmp_path) as h:
             key = h.write_key()
             h.destination.max_batch = 10
-            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            audience = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
             target = await destination(h, "analytics", concurrency=1)
             await sync(h, target.destination_id, audience.audience_id, "membership")
             await h.ingest(key, [identify(f"b{n}", f"u{n}", plan="pro") for n in range(30)])
@@ -264,7 +274,9 @@ def test_a_retry_keeps_its_wait_across_a_restart(tmp_path):
     async def scenario():
         async with Harness(tmp_path) as h:
             key = h.write_key()
-            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            audience = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
             target = await destination(h, "analytics")
             await sync(h, target.destination_id, audience.audience_id, "membership")
             h.destination.failures, h.destination.retry_after = 1, 30.0

@@ -51,7 +51,7 @@ def marketer(client: Client):
 
 def audience(client: Client, name: str, plan: str) -> segment_pb2.Audience:
     conditions = [trait_condition("plan", "eq", plan)]
-    return client.segment.create_audience(name, conditions, metadata=marketer(client), timeout=30)
+    return client.segment.create_audience(name, conditions, purpose="marketing", metadata=marketer(client), timeout=30)
 
 
 def webhook(client: Client, name: str, url: str, audience_id: str, settings=QUICK, purpose="analytics"):
