@@ -12,8 +12,8 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from cdp.platform.decisions import canonical
 from cdp.platform.policy import bundle_from_sources, make_engine
+from cdp.platform.policy.canonical import canonical
 
 Item = tuple[str, str, str]  # (revision, entrypoint, input JSON)
 CHUNK = 2000
