@@ -20,6 +20,7 @@ import regorus
 from cdp.platform.policy.bundle import PolicyBundle
 from cdp.platform.policy.canonical import canonical
 from cdp.platform.policy.engine import PolicyError, TestResult, find_test_rules, rule_path
+from cdp.platform.policy.reads import cut_to, input_paths
 
 # What eval_rule_as_json answers for an undefined rule (eval_rule's None would also mean null).
 _UNDEFINED = '"<undefined>"'
@@ -82,6 +83,11 @@ class RegorusEngine:
             return orjson.loads(result)
         except orjson.JSONDecodeError:  # integers past 64 bits
             return json.loads(result)
+
+    def input_reads(self) -> dict[str, Any] | None:
+        """What of an input the policies can read, as a tree for reads.cut (None: all of it)."""
+        paths = input_paths(self._engine().get_ast_as_json())
+        return None if paths is None else cut_to(paths)
 
     def run_tests(self) -> list[TestResult]:
         # A separate engine: test modules must never be reachable from decisions.
