@@ -16,7 +16,8 @@ import pytest
 from cdp.api.policy.v1 import decision_pb2
 from cdp.audit.records import Recorded, chain_breaks
 from cdp.platform.config import StoreConfig
-from cdp.platform.decisions import DECISION_TOPIC, canonical, decision_id, record_hash
+from cdp.platform.decisions import DECISION_TOPIC, canonical, decision_id, record_hash, record_id
+from cdp.platform.ids import derived_id
 from cdp.platform.policy import PolicyError
 from cdp.platform.published import decode
 from cdp.platform.store import open_store
@@ -127,3 +128,10 @@ def test_a_keyed_decision_records_the_canonical_input_and_an_unjsonable_input_is
     assert decode(stored.topic, stored.state).input == _json_dumps(question)
     with pytest.raises(PolicyError):  # NaN is no JSON: the engine refuses it, as before
         decider.decider.decide(EGRESS, {**question, "ratio": math.nan})
+
+
+@pytest.mark.parametrize("service", ["bench", "collector", "é-service"])
+def test_a_chain_record_is_keyed_by_its_place_as_before(service):
+    for sequence in (1, 9, 10, 12345678901):
+        assert record_id(service, sequence) == derived_id("decision-record", service, str(sequence))
+    assert str(record_id("bench", 1)) == "78fcdef2-3384-57ce-961f-d0f8011861c4"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,7 +28,7 @@ from cdp.api.policy.v1 import decision_pb2
 from cdp.platform import metrics
 from cdp.platform.clock import format_iso, now_iso
 from cdp.platform.heads import SignedHead, ensure_head_key, sign_head
-from cdp.platform.ids import derived_id
+from cdp.platform.ids import NAMESPACE, derived_id
 from cdp.platform.policy.canonical import canonical
 from cdp.platform.published import decode, stored
 from cdp.platform.store import EventStore
@@ -122,6 +123,22 @@ class _Queued(NamedTuple):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def record_id(service: str, sequence: int) -> uuid.UUID:
+    """derived_id("decision-record", service, str(sequence)): a chain record's originator id,
+    keyed by its place in the chain, computed as uuid5 does with the name's prefix hashed once."""
+    prefix = _RECORD_ID_PREFIXES.get(service)
+    if prefix is None:
+        prefix = _RECORD_ID_PREFIXES[service] = hashlib.sha1(
+            NAMESPACE.bytes + f"decision-record\x1f{service}\x1f".encode(), usedforsecurity=False
+        )
+    digest = prefix.copy()
+    digest.update(str(sequence).encode())
+    return uuid.UUID(bytes=digest.digest()[:16], version=5)
+
+
+_RECORD_ID_PREFIXES: dict[str, Any] = {}
 
 
 class Decider:
@@ -266,7 +283,7 @@ class Decider:
             record.sequence, record.prev_hash = sequence, head
             record.hash = head = chain_hash(record)
             # Keyed by its place in the chain: two processes appending the same place collide.
-            out.append(stored(derived_id("decision-record", self.service, str(sequence)), 1, record))
+            out.append(stored(record_id(self.service, sequence), 1, record))
         self._taken = (sequence, head, list(self._pending), len(chained))
         return out
 
