@@ -171,6 +171,7 @@ def policy(decisions, hits, repeat, as_json):
     for key, label, unit in (
         ("raw_us", "raw regorus evaluation (egress)", "µs"),
         ("miss_us", "decision, cache miss, recorded in the log", "µs"),
+        ("miss_commit_us", "  of which appending and committing", "µs"),
         ("hit_keyed_us", "decision, cache hit (hot-path key)", "µs"),
         ("hit_canonical_us", "decision, cache hit (keyed by input JSON)", "µs"),
         ("replay_1_per_s", "replay, one process", "decisions/s"),
