@@ -13,6 +13,7 @@ Per size (stored events in identity's log):
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import statistics
@@ -185,7 +186,7 @@ def start_identity(platform: Platform, env: dict[str, str], timeout: float) -> S
             ready_s = time.monotonic() - started
             break
         time.sleep(0.02)
-    if ready_s != ready_s:
+    if math.isnan(ready_s):
         raise TimeoutError(f"identity did not start within {timeout}s")
     return Start(serving_s, ready_s, _rss_mb(process.pid), _rebuild_s(platform.log_path("identity")))
 
@@ -214,6 +215,13 @@ def _snapshot(data_dir: Path) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+def _line(case: str, run: int, start: Start) -> str:
+    return (
+        f"  {case}, run {run + 1}: serving {start.serving_s:.2f}s (state {start.rebuild_s:.2f}s), "
+        f"RSS {start.rss_mb:.0f} MB"
+    )
+
+
 def measure_size(base: Path, events: int, settings: RestartSettings, progress: Callable[[str], None]) -> SizeResult:
     data_dir = base / f"restart-{events}"
     credentials(data_dir)
@@ -231,7 +239,7 @@ def measure_size(base: Path, events: int, settings: RestartSettings, progress: C
             start = start_identity(platform, NO_SNAPSHOTS, settings.timeout)
             stop_identity(platform)
             result.without.append(start)
-            progress(f"  without a snapshot, run {run + 1}: serving {start.serving_s:.2f}s (state {start.rebuild_s:.2f}s), RSS {start.rss_mb:.0f} MB")
+            progress(_line("without a snapshot", run, start))
         began = time.monotonic()
         start_identity(platform, SNAPSHOT_NOW, settings.timeout)
         while _snapshot(data_dir)[0] == 0:
@@ -246,7 +254,7 @@ def measure_size(base: Path, events: int, settings: RestartSettings, progress: C
             start = start_identity(platform, NO_SNAPSHOTS, settings.timeout)
             stop_identity(platform)
             result.with_snapshot.append(start)
-            progress(f"  from the snapshot, run {run + 1}: serving {start.serving_s:.2f}s (state {start.rebuild_s:.2f}s), RSS {start.rss_mb:.0f} MB")
+            progress(_line("from the snapshot", run, start))
     finally:
         platform.stop()
     return result
