@@ -287,9 +287,10 @@ def run(settings: RestartSettings, progress: Callable[[str], None] = lambda m: N
                 "runs": {"without": [vars(s) for s in r.without], "with": [vars(s) for s in r.with_snapshot]},
             }
         )
-    per_100k = float("nan")
-    if len(results) >= 2:
-        small, large = sizes[0], sizes[-1]
-        grown = large["with_snapshot"]["rss_mb"] - small["with_snapshot"]["rss_mb"]
-        per_100k = grown / (large["persons"] - small["persons"]) * 100_000
+    per_100k = {"without_snapshot": float("nan"), "with_snapshot": float("nan")}
+    if len(results) >= 2:  # the growth from the smallest size to the largest, per person
+        small, large = results[0], results[-1]
+        for case, attribute in (("without_snapshot", "without"), ("with_snapshot", "with_snapshot")):
+            grown = _median(getattr(large, attribute), "rss_mb") - _median(getattr(small, attribute), "rss_mb")
+            per_100k[case] = grown / (large.persons - small.persons) * 100_000
     return {"sizes": sizes, "rss_mb_per_100k_persons": per_100k, "repeat": settings.repeat, "cpus": os.cpu_count()}
