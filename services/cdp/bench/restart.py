@@ -95,52 +95,51 @@ def build_log(data_dir: Path, events: int, progress: Callable[[str], None]) -> i
     vault.first_kek()
     graph = domain.IdentityGraph(translate.new_person_id)
     policy = _Link()
-    persons = (events + DEVICES - 1) // DEVICES
     batch: list[Any] = []
-    written = 0
-    person = 0
+    written = person = 0
     while written < events:
-        user = ("user_id", f"bench-user-{person}")
-        calls = []
-        for device in range(min(DEVICES, events - written)):
-            ids: list[domain.Identifier] = [user, ("anonymous_id", f"bench-device-{person}-{device}")]
-            if device == 0 and person % EMAIL_SHARE == 0:
-                ids.append((domain.EMAIL, derived_id("bench-email", str(person)).hex))
-            calls.append(ids)
-        emails = [ids[2] for ids in calls if len(ids) > 2]
-        sealed = {}
-        if emails:
-            tokens = vault.encrypt_many(
-                (f"{k}:{v}", SEALED_CONTEXT, k, f"person{i}@example.com") for i, (k, v) in enumerate(emails)
-            )
-            sealed = dict(zip(emails, tokens, strict=True))
-        for number, ids in enumerate(calls):
-            event_id = f"bench-call-{person}-{number}"
-            proposed = graph.propose_call(
-                ids,
-                event_id,
-                domain.SEEN_TOGETHER,
-                "bench",
-                policy,
-                functools.partial(edge_id_for, cause=event_id),
-                lambda identifiers: False,
-                "2026-12-01T00:00:00Z",
-            )
-            for step in proposed:
-                graph.apply(step)
-            record = translate.call_record(event_id, proposed, sealed)
-            batch.append(stored(derived_id("identity-call", event_id), 1, record))
-            written += 1
-        person += 1
-        if len(batch) >= BATCH:
-            store.append(batch)
-            batch = []
-            if written % 100_000 < DEVICES:
-                progress(f"  {written:,} events written")
-    if batch:
+        # A chunk of persons at a time, their emails sealed in one key transaction.
+        chunk: list[list[list[domain.Identifier]]] = []
+        for _ in range(BATCH // DEVICES):
+            user = ("user_id", f"bench-user-{person}")
+            calls = []
+            for device in range(min(DEVICES, events - written)):
+                ids: list[domain.Identifier] = [user, ("anonymous_id", f"bench-device-{person}-{device}")]
+                if device == 0 and person % EMAIL_SHARE == 0:
+                    ids.append((domain.EMAIL, derived_id("bench-email", str(person)).hex))
+                calls.append(ids)
+            written += len(calls)
+            person += 1
+            chunk.append(calls)
+            if written >= events:
+                break
+        emails = [ids[2] for calls in chunk for ids in calls if len(ids) > 2]
+        tokens = vault.encrypt_many((f"{k}:{v}", SEALED_CONTEXT, k, f"person-{v[:12]}@example.com") for k, v in emails)
+        sealed = dict(zip(emails, tokens, strict=True))
+        first = person - len(chunk)
+        for offset, calls in enumerate(chunk):
+            for number, ids in enumerate(calls):
+                event_id = f"bench-call-{first + offset}-{number}"
+                proposed = graph.propose_call(
+                    ids,
+                    event_id,
+                    domain.SEEN_TOGETHER,
+                    "bench",
+                    policy,
+                    functools.partial(edge_id_for, cause=event_id),
+                    lambda identifiers: False,
+                    "2026-12-01T00:00:00Z",
+                )
+                for step in proposed:
+                    graph.apply(step)
+                record = translate.call_record(event_id, proposed, sealed)
+                batch.append(stored(derived_id("identity-call", event_id), 1, record))
         store.append(batch)
+        batch = []
+        if written % 100_000 < BATCH:
+            progress(f"  {written:,} events written")
     store.close()
-    return min(persons, person)
+    return person
 
 
 def _rss_mb(pid: int) -> float:

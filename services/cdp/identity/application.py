@@ -125,7 +125,7 @@ class IdentityApp(EventSourced):
 
     def reset(self) -> None:
         self.graph = domain.IdentityGraph(new_person_id)
-        self.log: list[domain.GraphEvent] = []  # the graph's events, in log order (to decide again)
+        self._log: list[domain.GraphEvent] | None = []  # the graph's events (None: not read back yet)
         self.rules_applied = ""  # the policy revision the evidence was last decided under
         # An email or phone is a node of an opaque id, its value sealed under that node's own
         # subject; only memory maps its blind index to the node (rebuilt by decrypting), so a
@@ -159,7 +159,6 @@ class IdentityApp(EventSourced):
         nodes = {node: i for i, node in enumerate(self.graph.order)}
         return {
             "graph": snapshot.graph_data(self.graph),
-            "log": snapshot.log_data(self.log, nodes),
             "rules_applied": self.rules_applied,
             "sealed": [[nodes[node], token] for node, token in self.sealed.items()],
             "suppressed": self.suppressed,
@@ -170,7 +169,7 @@ class IdentityApp(EventSourced):
     def restore_state(self, state: dict[str, Any]) -> None:
         self.graph = snapshot.graph_from(state["graph"], new_person_id)
         nodes = list(self.graph.order)
-        self.log = snapshot.log_from(state["log"], nodes)
+        self._log = None  # read back from the store if a new policy needs it
         self.rules_applied = state["rules_applied"]
         self.sealed = {nodes[i]: token for i, token in state["sealed"]}
         self.suppressed = dict(state["suppressed"])
@@ -179,11 +178,21 @@ class IdentityApp(EventSourced):
         if model_json:
             self.apply(pb.ModelTrained(model=model_json, model_version=model_version))
 
+    @property
+    def log(self) -> list[domain.GraphEvent]:
+        """The graph's events in log order, to decide them again under a new policy. Kept as they
+        are folded; after a restore from a snapshot, read back from the store when first needed
+        (at the start of a follower's batch, when every event folded is stored)."""
+        if self._log is None:
+            self._log = [e for n in self._tail(0) for e in translate.to_domain_all(decode(n.topic, n.state))]
+        return self._log
+
     def snapshot_shape(self) -> str:
         return shape_of(type(self), domain.IdentityGraph, snapshot.graph_data, translate.to_domain_all)
 
     def _fold(self, event: domain.GraphEvent) -> list[domain.Consequence]:
-        self.log.append(event)
+        if self._log is not None:
+            self._log.append(event)
         return self.graph.apply(event)
 
     def apply(self, message) -> None:

@@ -1,4 +1,4 @@
-"""The evidence graph and its log as plain JSON-able data, for snapshots (and back).
+"""The evidence graph as plain JSON-able data, for snapshots (and back).
 
 Identifiers are written once, in first-seen order, and named everywhere else by their place in
 that list; edges likewise by their place in the graph's evidence. Everything else is written as
@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cdp.identity import domain
 from cdp.identity.domain import Edge, HistoryItem, Identifier, IdentityGraph
 
 FIELDS = (
@@ -148,44 +147,3 @@ def graph_from(data: dict[str, Any], person_id_for: Callable[[Identifier], str])
     graph.id_anchor = {person: nodes[node] for person, node in data["id_anchor"].items()}
     graph.history = {person: [_item_back(i) for i in items] for person, items in data["history"].items()}
     return graph
-
-
-# The graph's log (kept to decide it again under another policy) --------------------------------
-
-
-def log_data(log: list[domain.GraphEvent], n: dict[Identifier, int]) -> list[list[Any]]:
-    out: list[list[Any]] = []
-    for event in log:
-        if isinstance(event, domain.IdentifierSeen):
-            out.append(["s", n[event.identifier], event.event_id])
-        elif isinstance(event, domain.LinkEvidenced):
-            out.append(["e", _edge(event.edge, n)])
-        elif isinstance(event, domain.LinkRedecided):
-            out.append(["d", event.edge_id, event.active, event.decision_id, event.reason, event.actor, event.at])
-        elif isinstance(event, domain.LinkRetracted):
-            out.append(["r", event.edge_id, event.reason, event.basis, event.actor, event.at])
-        elif isinstance(event, domain.ReviewRequested):
-            out.append(["q", event.review_id, event.edge_id, event.band])
-        else:
-            out.append(["v", event.review_id, event.approved, event.decision_id, event.actor, event.reason, event.at])
-    return out
-
-
-def log_from(rows: list[list[Any]], nodes: list[Identifier]) -> list[domain.GraphEvent]:
-    out: list[domain.GraphEvent] = []
-    for kind, *fields in rows:
-        if kind == "s":
-            out.append(domain.IdentifierSeen(nodes[fields[0]], fields[1]))
-        elif kind == "e":
-            out.append(domain.LinkEvidenced(_edge_back(fields[0], nodes)))
-        elif kind == "d":
-            out.append(domain.LinkRedecided(*fields))
-        elif kind == "r":
-            out.append(domain.LinkRetracted(*fields))
-        elif kind == "q":
-            out.append(domain.ReviewRequested(*fields))
-        elif kind == "v":
-            out.append(domain.ReviewDecided(*fields))
-        else:
-            raise ValueError(f"identity snapshot: unknown log entry {kind!r}")
-    return out
