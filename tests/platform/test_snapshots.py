@@ -184,6 +184,14 @@ def test_snapshots_are_taken_as_the_log_grows(world):
             await asyncio.sleep(0.02)
             if state.snapshot_position:
                 break
+        assert state.snapshot_position == state.position == snapshots.newest("Revisions")
+        # Asked for one soon (after a forget), the next check writes one whatever the count.
+        await state.add("r4")
+        state.snapshot_soon()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if state.snapshot_position == state.position:
+                break
         task.cancel()
         assert state.snapshot_position == state.position == snapshots.newest("Revisions")
 

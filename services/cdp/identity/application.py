@@ -845,6 +845,7 @@ class IdentityApp(EventSourced):
             for message in messages:
                 self.apply(message)
             tx.add([self.next_event(uuid.UUID(person_id), m) for m in messages])
+        self.snapshot_soon()
         return person_id, destroyed, len(identifiers), len(keys)
 
     def _unsealed(self, node: Identifier) -> str | None:

@@ -155,6 +155,11 @@ class EventSourced:
         log.info("%s: restored from the snapshot at %d", self.snapshot_name, snapshot.position)
         return snapshot.position
 
+    def snapshot_soon(self) -> None:
+        """Have the next check write a snapshot (after a forget: the newest then holds none of the
+        forgotten person's tokens)."""
+        self.snapshot_at = float("-inf")
+
     def _appended(self, head: int) -> None:
         self.position = max(self.position, head)
 
