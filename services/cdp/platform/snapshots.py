@@ -41,6 +41,9 @@ KEEP = 2  # rows kept per state: the newest, and one before it should the newest
 EVERY_EVENTS = int(os.environ.get("CDP_SNAPSHOT_EVERY_EVENTS", "50000"))  # stored events between two
 EVERY_S = float(os.environ.get("CDP_SNAPSHOT_EVERY_S", "300"))  # at most this long, when anything new
 CHECK_S = float(os.environ.get("CDP_SNAPSHOT_CHECK_S", "5"))  # how often the policy looks
+# And not before the tail is this share of the log: a large state costs seconds to write, and a
+# tail of a tenth of the log costs a tenth of a full fold at the next start.
+TAIL_SHARE = float(os.environ.get("CDP_SNAPSHOT_TAIL_SHARE", "0.1"))
 
 metadata = sa.MetaData()
 snapshots = sa.Table(
@@ -115,12 +118,14 @@ class SnapshotStore:
         metadata.create_all(engine)
 
     async def run(self, every_events: int = EVERY_EVENTS, every_s: float = EVERY_S, check_s: float = CHECK_S) -> None:
-        """Snapshot each state once every_events more are stored, or every_s after anything new."""
+        """Snapshot each state once every_events more are stored (and a TAIL_SHARE of its log), or
+        every_s after anything new."""
         while True:
             await asyncio.sleep(check_s)
             for state in self.states:
                 grown = state.position - state.snapshot_position
-                if grown >= every_events or (grown > 0 and time.monotonic() - state.snapshot_at >= every_s):
+                enough = max(every_events, int(state.position * TAIL_SHARE))
+                if grown >= enough or (grown > 0 and time.monotonic() - state.snapshot_at >= every_s):
                     try:
                         await state.take_snapshot()
                     except Exception:
