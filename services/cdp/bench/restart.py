@@ -43,7 +43,7 @@ DEVICES = 4  # calls a person: one per device, each a stored event
 EMAIL_SHARE = 4  # one person in this many has an email (sealed: decrypted at every start)
 BATCH = 5000
 NO_SNAPSHOTS = {"CDP_SNAPSHOT_EVERY_EVENTS": str(10**15), "CDP_SNAPSHOT_EVERY_S": str(10**9)}
-SNAPSHOT_NOW = {"CDP_SNAPSHOT_EVERY_EVENTS": "1", "CDP_SNAPSHOT_CHECK_S": "0.2"}
+SNAPSHOT_NOW = {"CDP_SNAPSHOT_EVERY_EVENTS": "1", "CDP_SNAPSHOT_TAIL_SHARE": "0", "CDP_SNAPSHOT_CHECK_S": "0.2"}
 
 
 @dataclass
