@@ -37,7 +37,7 @@ class Revisions(EventSourced):
         self.seen.append(message.revision)
 
     def snapshot_state(self):
-        return {"seen": self.seen}
+        return {"seen": list(self.seen)}
 
     def restore_state(self, state) -> None:
         self.seen = list(state["seen"])

@@ -161,8 +161,8 @@ class IdentityApp(EventSourced):
             "graph": snapshot.graph_data(self.graph),
             "rules_applied": self.rules_applied,
             "sealed": [[nodes[node], token] for node, token in self.sealed.items()],
-            "suppressed": self.suppressed,
-            "forgotten": self.forgotten,
+            "suppressed": dict(self.suppressed),
+            "forgotten": dict(self.forgotten),
             "model": [self.model_json, self.model_version],
         }
 

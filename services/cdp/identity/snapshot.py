@@ -111,10 +111,10 @@ def graph_data(graph: IdentityGraph) -> dict[str, Any]:
         ],
         "members": {person: sorted(n[m] for m in members) for person, members in graph.members.items()},
         "anchor": {person: n[node] for person, node in graph.anchor.items()},
-        "reviews": graph.reviews,
-        "review_of": graph.review_of,
+        "reviews": dict(graph.reviews),
+        "review_of": dict(graph.review_of),
         "merged_ids": {person: sorted(ids) for person, ids in graph.merged_ids.items()},
-        "absorbed_into": graph.absorbed_into,
+        "absorbed_into": dict(graph.absorbed_into),
         "id_anchor": {person: n[node] for person, node in graph.id_anchor.items()},
         "history": {person: [_item(i) for i in items] for person, items in graph.history.items()},
     }

@@ -80,7 +80,8 @@ class EventSourced:
     # Snapshots (opt in by overriding both) ----------------------------------------------------
 
     def snapshot_state(self) -> Any:
-        """The state as JSON-able data (strings as keys), or NotImplemented: no snapshots."""
+        """The state as JSON-able data (strings as keys) that shares no mutable part with the state
+        (it is encoded after the lock is released), or NotImplemented: no snapshots."""
         return NotImplemented
 
     def restore_state(self, state: Any) -> None:
@@ -163,24 +164,29 @@ class EventSourced:
     def _appended(self, head: int) -> None:
         self.position = max(self.position, head)
 
-    def encoded_snapshot(self) -> bytes:
-        """The state and its originators' versions, encoded."""
-        versions = [list(self.versions), list(self.versions.values())]
+    def snapshot_data(self) -> dict[str, Any]:
+        """The state and its originators' versions, as data that shares nothing with the state."""
         enabled = gc.isenabled()
         gc.disable()  # the lists built here are garbage soon; walking them meanwhile is waste
         try:
-            return encode({"versions": versions, "state": self.snapshot_state()})
+            return {"versions": [list(self.versions), list(self.versions.values())], "state": self.snapshot_state()}
         finally:
             if enabled:
                 gc.enable()
 
+    def encoded_snapshot(self) -> bytes:
+        return encode(self.snapshot_data())
+
     async def take_snapshot(self) -> int:
-        """Write a snapshot of the state now; returns its position. Writes wait for the encoding
-        (done on a thread, the event loop serving reads meanwhile), not for the store's write."""
+        """Write a snapshot of the state now; returns its position. Writes wait while the state is
+        copied out (on a thread, the event loop serving reads meanwhile), not while it is encoded
+        and stored."""
         assert self.snapshot_store is not None, f"{self.snapshot_name} takes no snapshots"
         async with self.uow.lock:
             position = self.position
-            data = await asyncio.to_thread(self.encoded_snapshot)
+            state = await asyncio.to_thread(self.snapshot_data)
+        data = await asyncio.to_thread(encode, state)
+        del state
         await asyncio.to_thread(self.snapshot_store.save, self.snapshot_name, self.snapshot_shape(), position, data)
         self.snapshot_position, self.snapshot_at = position, time.monotonic()
         log.info("%s: snapshot at %d (%d bytes)", self.snapshot_name, position, len(data))
