@@ -88,10 +88,10 @@ def test_identity_restarted_from_a_snapshot_answers_as_before(tmp_path):
             platform.wait_healthy(["identity"], timeout=60)
             client.reconnect("identity")
             assert answers(client, asked) == before
-            (full_s, full_from, full_events), *_, (again_s, again_from, again_events) = rebuilds(platform)
+            # How much faster is for `cdp bench restart` to say; here, that the restart used the snapshot.
+            (_, full_from, full_events), *_, (_, again_from, again_events) = rebuilds(platform)
             assert full_from == 0 and full_events >= HISTORY  # the first start folded the whole log
             assert again_from == position and again_events < 50  # the restart: the snapshot, and its tail
-            assert again_s < full_s
     except (RuntimeError, TimeoutError) as error:
         raise RuntimeError(f"{error}\n{log_tails(platform)}") from None
     finally:
