@@ -344,6 +344,40 @@ def test_a_sync_failing_after_writing_or_killed_loses_and_duplicates_nothing(pla
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{killed}" CASCADE'))
 
 
+def test_a_merge_gives_the_merged_calls_and_identifiers_to_the_survivor(
+    client, platform, sent, engine, schema, tmp_path
+):
+    source = client.create_source("warehouse-merge", server_side=True)
+    key_file = tmp_path / "mask.key"
+    first = event("track", "wh-m-1", "2024-05-02T09:00:00Z", anonymous_id="wh-a5", event="Viewed")
+    assert client.ingest(source.write_key, [first]).acks[0].status == collector_pb2.ACK_STATUS_ACCEPTED
+    lone = wait_until(lambda: client.identity.get_person(identifier=ident("anonymous_id", "wh-a5")).person_id)
+    cdp(platform, *sync_args(schema, key_file))
+    with engine.connect() as conn:
+        of_call = sa.text(f'SELECT person_id FROM "{schema}".events WHERE event_id = :e')
+        assert (
+            conn.execute(
+                of_call, {"e": client.read_messages("collector", collector_pb2.EventAccepted)[-1].event_id}
+            ).scalar()
+            == lone
+        )
+
+    joining = event("identify", "wh-m-2", "2024-05-02T09:01:00Z", user_id="wh-u2", anonymous_id="wh-a5")
+    assert client.ingest(source.write_key, [joining]).acks[0].status == collector_pb2.ACK_STATUS_ACCEPTED
+    survivor = person(client, "wh-u2")
+    wait_until(lambda: client.identity.get_person(identifier=ident("anonymous_id", "wh-a5")).person_id == survivor)
+    cdp(platform, *sync_args(schema, key_file))
+    with engine.connect() as conn:
+        calls = conn.execute(
+            sa.text(f'SELECT person_id FROM "{schema}".events WHERE anonymous_id = :a'), {"a": "wh-a5"}
+        ).scalars()
+        assert set(calls) == {survivor}
+        owner = conn.execute(
+            sa.text(f"SELECT person_id FROM \"{schema}\".identifiers WHERE type = 'anonymous_id' AND value = 'wh-a5'")
+        ).scalar()
+        assert owner == survivor
+
+
 def test_a_forget_reaches_every_table(client, platform, sent, engine, schema, tmp_path):
     key_file = tmp_path / "mask.key"
     cdp(platform, *sync_args(schema, key_file, purpose="support"))
@@ -378,7 +412,7 @@ def test_a_forget_reaches_every_table(client, platform, sent, engine, schema, tm
         ).scalar()
     # The others keep theirs, and their calls still count.
     assert "wh-u1" in text
-    assert len(rows(engine, schema, "events")) == sent["events"]
+    assert len(rows(engine, schema, "events")) == len(client.read_messages("collector", collector_pb2.EventAccepted))
 
     # A warehouse synced from scratch after the forget holds none of it either.
     fresh = f"{schema}_fresh"
