@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -25,7 +26,26 @@ def engine_for(dsn: str) -> sa.Engine:
     """An engine on psycopg 3 (what the platform's PostgreSQL stores use) for a postgresql:// DSN."""
     if dsn.startswith("postgresql://") or dsn.startswith("postgres://"):
         dsn = "postgresql+psycopg://" + dsn.split("://", 1)[1]
-    return sa.create_engine(dsn, pool_pre_ping=True)
+    try:
+        engine = sa.create_engine(dsn, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ModuleNotFoundError):
+        raise click.BadParameter(
+            "not a PostgreSQL URL (postgresql://user@host:port/database)", param_hint="--dsn"
+        ) from None
+    if engine.dialect.name != "postgresql":
+        raise click.BadParameter("the warehouse is PostgreSQL (postgresql://...)", param_hint="--dsn")
+    return engine
+
+
+@contextlib.contextmanager
+def warehouse_errors(schema: str, engine: sa.Engine, must_exist: bool = True):
+    """The warehouse's failures as messages: unreachable, or no such schema yet."""
+    try:
+        if must_exist and not sa.inspect(engine).has_table("_positions", schema=schema):
+            raise click.ClickException(f"no warehouse in schema {schema}: run `cdp warehouse sync` first")
+        yield
+    except sa.exc.OperationalError as error:
+        raise click.ClickException(f"cannot reach the warehouse: {str(error.orig).strip()}") from None
 
 
 def mask_key(path: Path) -> bytes:
@@ -101,7 +121,7 @@ def sync(dsn, schema, purpose, mask_key_file, policies, batch, follow, subject):
     except CdpError as error:
         raise click.ClickException(f"{getattr(error, 'code', type(error).__name__)}: {error}") from None
     except sa.exc.OperationalError as error:
-        raise click.ClickException(f"cannot reach the warehouse: {error.orig}") from None
+        raise click.ClickException(f"cannot reach the warehouse: {str(error.orig).strip()}") from None
     finally:
         connection.close()
 
@@ -113,11 +133,10 @@ def status(dsn, schema):
     """Each upstream's position and each table's row count."""
     from cdp.warehouse.application import Warehouse
 
-    store = Warehouse(engine_for(dsn), _schema_name(schema), lambda s: None, None, b"")
-    try:
+    engine = engine_for(dsn)
+    store = Warehouse(engine, _schema_name(schema), lambda s: None, None, b"")
+    with warehouse_errors(schema, engine):
         positions, counts = store.status()
-    except sa.exc.ProgrammingError:
-        raise click.ClickException(f"no warehouse in schema {schema}: run `cdp warehouse sync` first") from None
     for upstream, position in positions.items():
         click.echo(f"position {upstream:<10} {position}")
     for table, count in counts.items():
@@ -132,8 +151,7 @@ def export(dsn, schema, directory):
     """Write each table to DIR/<table>.parquet (read them with DuckDB: SELECT * FROM 'DIR/events.parquet')."""
     from cdp.warehouse.export import export_parquet
 
-    try:
-        written = export_parquet(engine_for(dsn), _schema_name(schema), Path(os.path.expanduser(directory)))
-    except sa.exc.ProgrammingError:
-        raise click.ClickException(f"no warehouse in schema {schema}: run `cdp warehouse sync` first") from None
+    engine = engine_for(dsn)
+    with warehouse_errors(_schema_name(schema), engine):
+        written = export_parquet(engine, schema, Path(os.path.expanduser(directory)))
     click.echo(" ".join(f"{t}={n}" for t, n in written.items()))
