@@ -344,6 +344,37 @@ def test_a_sync_failing_after_writing_or_killed_loses_and_duplicates_nothing(pla
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{killed}" CASCADE'))
 
 
+def test_a_following_sync_writes_new_calls_as_they_come_and_stops_cleanly(
+    client, platform, sent, engine, schema, tmp_path
+):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cdp.cli.main", *sync_args(schema, tmp_path / "mask.key"), "--follow"],
+        env=cli_env(platform),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+
+        def events_written():
+            try:
+                return len(rows(engine, schema, "events"))
+            except sa.exc.ProgrammingError:  # the schema is not made yet
+                return 0
+
+        accepted = len(client.read_messages("collector", collector_pb2.EventAccepted))
+        wait_until(lambda: events_written() == accepted, 60, what="the calls so far written")
+        source = client.create_source("warehouse-follow", server_side=True)
+        late = event("track", "wh-f-1", "2024-05-03T09:00:00Z", user_id="wh-u1", event="Late Call")
+        assert client.ingest(source.write_key, [late]).acks[0].status == collector_pb2.ACK_STATUS_ACCEPTED
+        wait_until(lambda: events_written() == accepted + 1, 30, what="the new call written")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, process.stderr.read() if process.stderr else ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
 def test_a_merge_gives_the_merged_calls_and_identifiers_to_the_survivor(
     client, platform, sent, engine, schema, tmp_path
 ):
