@@ -132,6 +132,7 @@ class Warehouse:
         self.batch = batch
         # Called inside each batch's transaction after its rows are written (tests fail there).
         self.after_write: Callable[[str, int], None] = lambda upstream, position: None
+        self._touched: set[domain.Key] = set()  # identifiers of this batch whose component may have changed
 
     def table(self, name: str) -> sa.Table:
         return self.t[f"{self.schema}.{name}"]
@@ -293,6 +294,7 @@ class Warehouse:
     # Identity ---------------------------------------------------------------------------------
 
     def _identity(self, conn: sa.Connection, messages: list[tuple[eventlog_pb2.Notification, Any]]) -> None:
+        self._touched = set()
         for n, m in messages:
             if isinstance(m, identity_pb2.CallEvidenced):
                 for k, seen in enumerate(m.seen):
@@ -305,26 +307,29 @@ class Warehouse:
                 self._link(conn, m.evidence)
             elif isinstance(m, identity_pb2.LinkRedecided):
                 links = self.table("identity_links")
-                conn.execute(
+                self._touch_ends(
+                    conn,
                     links.update()
                     .where(links.c.edge_id == m.edge_id, links.c.state != "retracted")
                     .values(
                         state="active" if m.active else "refused",
                         decision_id=m.decision_id or links.c.decision_id,
                         reason=m.reason or None,
-                    )
+                    ),
                 )
             elif isinstance(m, identity_pb2.LinkRetracted):
                 links = self.table("identity_links")
-                conn.execute(
-                    links.update().where(links.c.edge_id == m.edge_id).values(state="retracted", reason=m.reason)
+                self._touch_ends(
+                    conn, links.update().where(links.c.edge_id == m.edge_id).values(state="retracted", reason=m.reason)
                 )
             elif isinstance(m, identity_pb2.PersonsMerged):
                 self._person(conn, m.merged_id, m.survivor_id)
                 self._person(conn, m.survivor_id, None)
+                self._touch(m.identifiers)
             elif isinstance(m, identity_pb2.PersonSplit):
                 for part in m.parts:
                     self._person(conn, part.person_id, None)
+                    self._touch(part.identifiers)
             elif isinstance(m, identity_pb2.SubjectForgotten):
                 self._components(conn)  # the person's identifiers as identity knew them
                 self.forget(conn, m.person_id)
@@ -334,6 +339,7 @@ class Warehouse:
         value = self.stored_id(seen.identifier.type, seen.identifier.value)
         if value is None:
             return
+        self._touched.add((seen.identifier.type, value))
         conn.execute(
             insert(self.table("identifiers"))
             .values(
@@ -346,16 +352,47 @@ class Warehouse:
             .on_conflict_do_nothing()
         )
 
+    def _touch(self, identifiers: Iterable[identity_pb2.Identifier]) -> None:
+        for identifier in identifiers:
+            value = self.stored_id(identifier.type, identifier.value)
+            if value is not None:
+                self._touched.add((identifier.type, value))
+
+    def _touch_ends(self, conn: sa.Connection, update: Any) -> None:
+        """Run an update of links, and note the identifiers at their ends."""
+        links = self.table("identity_links")
+        for r in conn.execute(update.returning(links.c.a_type, links.c.a_value, links.c.b_type, links.c.b_value)):
+            self._touched.update(k for k in ((r.a_type, r.a_value), (r.b_type, r.b_value)) if k[1] is not None)
+
     def _components(self, conn: sa.Connection) -> None:
-        """Give every identifier the person of its component of active links (identity's rule)."""
-        ids, links = self.table("identifiers"), self.table("identity_links")
-        held = conn.execute(sa.select(ids.c.type, ids.c.value, ids.c.person_id, ids.c.own_person_id, ids.c.seen_order))
-        now, seen = {}, []
-        for r in held:
-            now[(r.type, r.value)] = r.person_id
-            seen.append(((r.type, r.value), r.own_person_id, r.seen_order))
+        """Give every identifier whose component of active links may have changed in this batch the
+        person of that component (identity's rule). Only the components reached from the touched
+        identifiers are read: a retraction's parts each hold one end of the retracted link."""
+        touched, self._touched = self._touched, set()
+        if not touched:
+            return
+        s = self.schema
+        reached = conn.execute(
+            sa.text(
+                f"WITH RECURSIVE reach(type, value) AS ("
+                f"SELECT * FROM unnest(CAST(:types AS text[]), CAST(:values AS text[])) "
+                f"UNION SELECT CASE WHEN l.a_type = r.type AND l.a_value = r.value THEN l.b_type ELSE l.a_type END, "
+                f"CASE WHEN l.a_type = r.type AND l.a_value = r.value THEN l.b_value ELSE l.a_value END "
+                f"FROM reach r JOIN \"{s}\".identity_links l ON l.state = 'active' "
+                f"AND ((l.a_type = r.type AND l.a_value = r.value) OR (l.b_type = r.type AND l.b_value = r.value))"
+                f") SELECT i.type, i.value, i.person_id, i.own_person_id, i.seen_order "
+                f'FROM reach JOIN "{s}".identifiers i ON i.type = reach.type AND i.value = reach.value'
+            ),
+            {"types": [t for t, _ in touched], "values": [v for _, v in touched]},
+        ).all()
+        now = {(r.type, r.value): r.person_id for r in reached}
+        seen = [((r.type, r.value), r.own_person_id, r.seen_order) for r in reached]
+        links = self.table("identity_links")
         active = conn.execute(
-            sa.select(links.c.a_type, links.c.a_value, links.c.b_type, links.c.b_value).where(links.c.state == "active")
+            sa.select(links.c.a_type, links.c.a_value, links.c.b_type, links.c.b_value).where(
+                links.c.state == "active",
+                sa.tuple_(links.c.a_type, links.c.a_value).in_(list(now)),
+            )
         )
         persons = domain.persons_of(seen, (((r.a_type, r.a_value), (r.b_type, r.b_value)) for r in active))
         if persons:
@@ -364,6 +401,7 @@ class Warehouse:
                 .values([{"person_id": p, "merged_into": None, "forgotten": False} for p in set(persons.values())])
                 .on_conflict_do_nothing()
             )
+        ids = self.table("identifiers")
         for (kind, value), person_id in persons.items():
             if now[(kind, value)] != person_id:
                 conn.execute(ids.update().where(ids.c.type == kind, ids.c.value == value).values(person_id=person_id))
@@ -390,6 +428,9 @@ class Warehouse:
             "reason": evidence.reason or None,
             "at": domain.timestamp(evidence.at),
         }
+        for kind, value in ((evidence.a.type, row["a_value"]), (evidence.b.type, row["b_value"])):
+            if isinstance(value, str):
+                self._touched.add((kind, value))
         stmt = insert(self.table("identity_links")).values(row)
         conn.execute(
             stmt.on_conflict_do_update(

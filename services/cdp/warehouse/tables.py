@@ -118,6 +118,9 @@ def define(schema: str) -> sa.MetaData:
         sa.Column("state", sa.Text, nullable=False),
         sa.Column("reason", sa.Text),
         sa.Column("at", TS),
+        # Walking a component of links goes from either end.
+        sa.Index(f"{schema}_links_a", "a_type", "a_value"),
+        sa.Index(f"{schema}_links_b", "b_type", "b_value"),
     )
     sa.Table(
         "memberships",
