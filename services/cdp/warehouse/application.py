@@ -149,7 +149,6 @@ class Warehouse:
         written = {}
         for upstream in UPSTREAMS:
             written[upstream] = self._drain(upstream, wait_ms=0)
-        self.resolve_persons()
         return written
 
     def follow(self, stop: threading.Event, wait_ms: int = 500) -> None:
@@ -158,8 +157,6 @@ class Warehouse:
             moved = 0
             for upstream in UPSTREAMS:
                 moved += self._drain(upstream, wait_ms=0 if moved else wait_ms // len(UPSTREAMS))
-            if moved:
-                self.resolve_persons()
 
     def _drain(self, upstream: str, wait_ms: int) -> int:
         done = 0
@@ -211,20 +208,22 @@ class Warehouse:
                 )
             )
 
-    def resolve_persons(self) -> None:
-        """Give each call the person its ids belong to now (a user id's before an anonymous id's)."""
+    def _resolve(self, conn: sa.Connection, where: str, params: dict[str, Any]) -> None:
+        """Give the calls matched by where (over e2) the person their ids belong to now (a user
+        id's before an anonymous id's), in the transaction of the rows that changed it."""
         s = self.schema
-        with self.engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    f'UPDATE "{s}".events e SET person_id = r.pid FROM ('
-                    f"SELECT e2.event_id, COALESCE(u.person_id, a.person_id) AS pid "
-                    f'FROM "{s}".events e2 '
-                    f"LEFT JOIN \"{s}\".identifiers u ON u.type = 'user_id' AND u.value = e2.user_id "
-                    f"LEFT JOIN \"{s}\".identifiers a ON a.type = 'anonymous_id' AND a.value = e2.anonymous_id"
-                    f") r WHERE r.event_id = e.event_id AND r.pid IS NOT NULL AND e.person_id IS DISTINCT FROM r.pid"
-                )
-            )
+        conn.execute(
+            sa.text(
+                f'UPDATE "{s}".events e SET person_id = r.pid FROM ('
+                f"SELECT e2.event_id, COALESCE(u.person_id, a.person_id) AS pid "
+                f'FROM "{s}".events e2 '
+                f"LEFT JOIN \"{s}\".identifiers u ON u.type = 'user_id' AND u.value = e2.user_id "
+                f"LEFT JOIN \"{s}\".identifiers a ON a.type = 'anonymous_id' AND a.value = e2.anonymous_id "
+                f"WHERE {where}"
+                f") r WHERE r.event_id = e.event_id AND r.pid IS NOT NULL AND e.person_id IS DISTINCT FROM r.pid"
+            ),
+            params,
+        )
 
     # Masking ----------------------------------------------------------------------------------
 
@@ -252,6 +251,7 @@ class Warehouse:
                 rows.append(self._event_row(n.id, m, forgotten))
         if rows:
             conn.execute(insert(self.table("events")).values(rows).on_conflict_do_nothing(index_elements=["event_id"]))
+            self._resolve(conn, "e2.event_id = ANY(:ids)", {"ids": [r["event_id"] for r in rows]})
 
     def _event_row(
         self, position: int, m: collector_pb2.EventAccepted, forgotten: set[tuple[str, str]]
@@ -402,9 +402,18 @@ class Warehouse:
                 .on_conflict_do_nothing()
             )
         ids = self.table("identifiers")
-        for (kind, value), person_id in persons.items():
-            if now[(kind, value)] != person_id:
-                conn.execute(ids.update().where(ids.c.type == kind, ids.c.value == value).values(person_id=person_id))
+        moved = [(kind, value, p) for (kind, value), p in persons.items() if now[(kind, value)] != p]
+        for kind, value, person_id in moved:
+            conn.execute(ids.update().where(ids.c.type == kind, ids.c.value == value).values(person_id=person_id))
+        # New identifiers too: calls synced before identity knew their ids get their person now.
+        users = [v for (k, v) in persons if k == "user_id"]
+        anonymous = [v for (k, v) in persons if k == "anonymous_id"]
+        if users or anonymous:
+            self._resolve(
+                conn,
+                "(e2.user_id = ANY(:users) OR e2.anonymous_id = ANY(:anons))",
+                {"users": users, "anons": anonymous},
+            )
 
     def _person(self, conn: sa.Connection, person_id: str, merged_into: str | None) -> None:
         if not person_id:
