@@ -24,6 +24,7 @@ def run(*args: str):
         (["status", "--dsn", "postgresql://postgres@127.0.0.1:1/x"], "cannot reach the warehouse"),
         (["status", "--dsn", "postgresql://h/x", "--schema", "x;drop"], "Invalid value for --schema"),
         (["export", "--dsn", "postgresql://h/x", "--schema", "1x", "--parquet", "out"], "Invalid value for --schema"),
+        (["sync", "--dsn", "postgresql://h/x", "--purpose", "resale"], "Invalid value for --purpose: not a purpose"),
     ],
 )
 def test_bad_options_are_named(args, said):

@@ -82,6 +82,9 @@ def build(dsn: str, schema: str, purpose: str, key_file: str | None, policies: s
     from cdp.warehouse.application import EgressDecider, Warehouse
 
     bundle = load_bundle(policies)
+    known = sorted(bundle.data.get("cdp", {}).get("purposes", {}))
+    if purpose not in known:
+        raise click.BadParameter(f"not a purpose the policies know ({', '.join(known)})", param_hint="--purpose")
     decider = EgressDecider(make_engine("embedded", bundle), bundle.revision, f"warehouse:{schema}", purpose)
     connection = connect(subject, READER_ROLES)
     key = mask_key(Path(key_file) if key_file else data_dir() / "warehouse.key")
