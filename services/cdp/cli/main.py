@@ -24,6 +24,7 @@ from cdp.cli import (
     token,
     trait,
     up,
+    warehouse,
     webhook,
 )
 from cdp.platform.files import private_umask
@@ -57,6 +58,7 @@ main.add_command(cert.cert)
 main.add_command(bench.bench)
 main.add_command(ops.status)
 main.add_command(ops.parked)
+main.add_command(warehouse.warehouse)
 
 
 if __name__ == "__main__":
