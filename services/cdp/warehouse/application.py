@@ -26,7 +26,8 @@ from cdp.api.eventlog.v1 import eventlog_pb2
 from cdp.api.identity.v1 import identity_pb2
 from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2
-from cdp.platform.decisions import canonical, decision_id
+from cdp.platform.decisions import decision_id
+from cdp.platform.policy.canonical import canonical
 from cdp.platform.published import decode, topic_of
 from cdp.platform.sealed import class_name, holds_tokens, replace_tokens, tokens_in
 from cdp.platform.vault import blind_index, is_token
