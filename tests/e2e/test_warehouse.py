@@ -98,7 +98,10 @@ def sent(client):
     response = client.ingest(source.write_key, events)
     assert [a.status for a in response.acks] == [collector_pb2.ACK_STATUS_ACCEPTED] * len(events)
     audience = client.segment.create_audience(
-        "warehouse pro", [trait_condition("plan", "eq", "pro")], metadata=client.platform.metadata("ada", ["admin"])
+        "warehouse pro",
+        [trait_condition("plan", "eq", "pro")],
+        purpose="analytics",
+        metadata=client.platform.metadata("ada", ["admin"]),
     )
     pros = wait_until(
         lambda: {person(client, u) for u, p in PEOPLE.items() if p["plan"] == "pro"}, 30, what="persons resolved"
