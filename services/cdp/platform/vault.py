@@ -490,7 +490,7 @@ def _context(subject: str, event_type: str, field: str) -> bytes:
 class _Key:
     """One unwrapped data key, and the AES-GCM subkeys derived from it so far."""
 
-    __slots__ = ("checked", "ciphers", "key_id", "secret", "subject", "subject_hash")
+    __slots__ = ("_prk", "checked", "ciphers", "key_id", "secret", "subject", "subject_hash")
 
     def __init__(self, key_id: str, subject_hash: str, subject: str | None, secret: bytes, checked: float):
         self.key_id = key_id
@@ -499,15 +499,31 @@ class _Key:
         self.secret = secret
         self.checked = checked  # monotonic time the table last said this key was active
         self.ciphers: dict[tuple[str, str], tuple[AESGCM, bytes]] = {}
+        self._prk: bytes | None = None
 
     def cipher(self, event_type: str, field: str) -> tuple[AESGCM, bytes]:
         entry = self.ciphers.get((event_type, field))
         if entry is None:
             assert self.subject is not None
             context = _context(self.subject, event_type, field)
-            subkey = HKDF(hashes.SHA256(), KEY_BYTES, None, b"cdp/pii/v1 field key\x00" + context).derive(self.secret)
-            entry = self.ciphers[(event_type, field)] = (AESGCM(subkey), context)
+            if self._prk is None:
+                self._prk = _hkdf_extract(self.secret)
+            entry = self.ciphers[(event_type, field)] = (AESGCM(_field_key(self._prk, context)), context)
         return entry
+
+
+_FIELD_KEY_INFO = b"cdp/pii/v1 field key\x00"
+
+
+def _hkdf_extract(secret: bytes) -> bytes:
+    """HKDF-SHA256's extract step (RFC 5869, no salt): once per data key, not once per field."""
+    return hmac.digest(bytes(32), secret, "sha256")
+
+
+def _field_key(prk: bytes, context: bytes) -> bytes:
+    """A field's subkey: HKDF-SHA256's expand step for one 32-byte block, the same bytes as
+    HKDF(SHA256, 32, salt=None, info="cdp/pii/v1 field key\\0" + context).derive(data key)."""
+    return hmac.digest(prk, _FIELD_KEY_INFO + context + b"\x01", "sha256")
 
 
 def is_token(value: object) -> TypeGuard[str]:
