@@ -386,7 +386,7 @@ Shape = tuple[Any, ...]
 
 def shape(fields: dict[str, Any]) -> Shape | None:
     """The shape of a call's properties, traits and context; None when a plan cannot stand for it."""
-    out = []
+    out: list[tuple[str, Shape]] = []
     for top in TOP_LEVEL:
         value = fields.get(top)
         if isinstance(value, dict) and value:
@@ -398,7 +398,7 @@ def shape(fields: dict[str, Any]) -> Shape | None:
 
 
 def _shape_of_object(obj: dict[str, Any]) -> Shape | None:
-    out = []
+    out: list[tuple[str, Any]] = []
     for name, value in obj.items():
         if isinstance(value, str):
             if "=" in value:
