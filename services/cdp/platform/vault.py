@@ -192,7 +192,8 @@ class KeyTable:
             version = self._current_kek(conn, hold=True)
             if version is None:
                 raise _NoKek
-            found.update(self._select_active(conn, [s for s in subjects if s not in found]))
+            # Subjects another creator added meanwhile are not read again first: their rows win
+            # over ours below (ON CONFLICT DO NOTHING) and the read after the insert finds them.
             for _ in range(3):  # a second round only if a random key id collided
                 # In one order for every creator: PostgreSQL would otherwise deadlock two creators
                 # that each wait on the other's uncommitted subject.
@@ -267,10 +268,11 @@ class KeyTable:
     def _current_kek(self, conn: sa.Connection, hold: bool = False) -> int | None:
         query = sa.select(vault_state.c.current_kek).where(vault_state.c.id == 1)
         if hold:
-            if self.sqlite:  # take the write lock first, so the read below holds until commit
-                conn.execute(vault_state.update().where(vault_state.c.id == 1).values(id=vault_state.c.id))
-            else:
-                query = query.with_for_update(read=True)
+            if self.sqlite:  # take the write lock with the read, so what it read holds until commit
+                held = vault_state.update().where(vault_state.c.id == 1).values(id=vault_state.c.id)
+                value = conn.execute(held.returning(vault_state.c.current_kek)).scalar()
+                return None if value is None else int(value)
+            query = query.with_for_update(read=True)
         value = conn.execute(query).scalar()
         return None if value is None else int(value)
 
