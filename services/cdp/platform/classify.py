@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdp.platform.sealed import Param, params, replace_spans, sealed, unquoted_forms
+from cdp.platform.vault import TOKEN_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -460,7 +461,7 @@ def _run(
     for name, kind, personal in steps:
         value = obj[name]
         if kind == _STR:
-            if sealed(value):
+            if value.startswith(TOKEN_PREFIX) and sealed(value):  # most strings fail the cheap test
                 already.append(f"{path}.{name}")
             elif personal or (value and rules.match(value)):
                 out.append(Target(obj, name, name, f"{path}.{name}"))
