@@ -54,6 +54,8 @@ def test_a_windowed_audience_exits_on_time_with_no_traffic(tmp_path):
             json.dumps({"any": [{"event": "X", "count": {"op": "most"}}]}),
             "audience",
             "create",
+            "--purpose",
+            "marketing",
             "Bad",
             "--definition",
             "-",
@@ -61,7 +63,16 @@ def test_a_windowed_audience_exits_on_time_with_no_traffic(tmp_path):
         )
         assert bad.returncode != 0 and "definition.any[0].count.value: is required" in bad.stderr + bad.stdout
         done = cdp_with_stdin(
-            platform, json.dumps(definition), "audience", "create", "Pricing now", "--definition", "-", *MARKETER
+            platform,
+            json.dumps(definition),
+            "audience",
+            "create",
+            "--purpose",
+            "marketing",
+            "Pricing now",
+            "--definition",
+            "-",
+            *MARKETER,
         )
         assert done.returncode == 0, done.stderr + done.stdout
         audience_id = re.match(r"^(\S+)  ", done.stdout).group(1)  # type: ignore[union-attr]

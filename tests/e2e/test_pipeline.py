@@ -97,6 +97,7 @@ def create_pro_buyers(client: Client, name: str, plan: str) -> segment_pb2.Audie
         [trait_condition("plan", "eq", plan), event_condition("Order Completed", 2)],
         metadata=marketer(client),
         timeout=30,
+        purpose="marketing",
     )
 
 
@@ -233,6 +234,7 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
         "traits": ["plan"],
         "properties": [],
         "events": ["Order Completed"],
+        "purpose": "marketing",
     }
 
     egress = decision_by_id(client, "activation", delivery.decision_id)
@@ -292,9 +294,9 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
 
 
 def test_refused_audiences_and_activation_are_denied_and_recorded(client, source):
-    def refused(call, *args, metadata) -> str:
+    def refused(call, *args, metadata, **kwargs) -> str:
         with pytest.raises(PermissionDenied) as raised:
-            call(*args, metadata=metadata, timeout=10)
+            call(*args, metadata=metadata, timeout=10, **kwargs)
         assert raised.value.decision_id and raised.value.decision_id in raised.value.details
         return raised.value.details
 
@@ -304,6 +306,7 @@ def test_refused_audiences_and_activation_are_denied_and_recorded(client, source
         "Analyst's audience",
         [trait_condition("plan", "eq", "pro")],
         metadata=client.platform.metadata("al@example.com", ["analyst"]),
+        purpose="marketing",
     )
     assert "al@example.com may not call /cdp.segment.v1.SegmentService/CreateAudience" in details
 
@@ -313,6 +316,7 @@ def test_refused_audiences_and_activation_are_denied_and_recorded(client, source
         "By religion",
         [trait_condition("religion", "eq", "any")],
         metadata=marketer(client),
+        purpose="marketing",
     )
     assert "religion" in religion and "sensitive.religion" in religion
 

@@ -99,6 +99,7 @@ def reads(data_dir, tmp_path_factory):
             [trait_condition("plan", "eq", "pro")],
             metadata=marketer,
             timeout=30,
+            purpose="marketing",
         )
         destination = client.activation.create_destination(
             "CRM (access)", hook.url("/crm"), "marketing", [audience.audience_id], timeout=30

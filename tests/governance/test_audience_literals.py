@@ -53,7 +53,7 @@ def cli(platform, *args: str) -> str:
 
 
 def create(platform, name: str, trait: str) -> str:
-    out = cli(platform, "audience", "create", name, "--trait", trait, *ADMIN)
+    out = cli(platform, "audience", "create", "--purpose", "marketing", name, "--trait", trait, *ADMIN)
     match = re.match(r"^(\S+)  ", out)
     assert match, out
     return match.group(1)
@@ -104,7 +104,17 @@ def test_literals_naming_a_forgotten_person_leave_no_trace_and_match_nobody(plat
 
         # A marketer, who sees the email masked, may not target it, and the refusal does not echo it.
         for trait in (f'email lt "{EMAIL[:8]}"', f'contact eq {{"email": "{EMAIL}"}}'):
-            refused = run_cli(platform, "audience", "create", "Guess (literals)", "--trait", trait, *MARKETER)
+            refused = run_cli(
+                platform,
+                "audience",
+                "create",
+                "--purpose",
+                "marketing",
+                "Guess (literals)",
+                "--trait",
+                trait,
+                *MARKETER,
+            )
             said = refused.stderr + refused.stdout
             assert refused.returncode != 0 and "PERMISSION_DENIED" in said, said
             assert "is pii.contact: mia@example.com may see it only masked" in said, said

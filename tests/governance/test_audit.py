@@ -85,6 +85,7 @@ def traffic(data_dir, receiver):
             [trait_condition("plan", "eq", "pro")],
             metadata=platform.metadata("mia@example.com", ["marketer"]),
             timeout=30,
+            purpose="marketing",
         )
         destinations = {}
         for purpose in ("marketing", "analytics"):
@@ -351,6 +352,7 @@ def test_verify_detects_the_newest_record_deleted(tmp_path):
             [trait_condition("plan", "eq", "x")],
             metadata=platform.metadata("al@example.com", ["analyst"]),
             timeout=10,
+            purpose="marketing",
         )
         assert isinstance(error, PermissionDenied), error
     rows = decision_rows(data_dir / "segment.sqlite")

@@ -136,7 +136,7 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
 
     # An audience over a non-personal trait, synced to a destination that may receive contact data.
     audience = client.segment.create_audience(
-        "Pro plan (forget)", [trait_condition("plan", "eq", "pro")], metadata=marketer, timeout=30
+        "Pro plan (forget)", [trait_condition("plan", "eq", "pro")], metadata=marketer, timeout=30, purpose="marketing"
     )
     destination = client.activation.create_destination(
         "marketing hook", receiver.url("/marketing"), "marketing", [audience.audience_id], timeout=30

@@ -37,7 +37,10 @@ def create_audiences(platform, client, subjects: list[str], roles: list[str]) ->
         error = None
         try:
             client.segment.create_audience(
-                f"{subject}'s", [trait_condition("plan", "eq", "x")], metadata=platform.metadata(subject, roles)
+                f"{subject}'s",
+                [trait_condition("plan", "eq", "x")],
+                metadata=platform.metadata(subject, roles),
+                purpose="marketing",
             )
         except Exception as raised:  # the analyst's is refused; a marketer's succeeds
             error = raised
@@ -68,6 +71,7 @@ def pristine(tmp_path_factory) -> dict:
             [trait_condition("plan", "eq", "x")],
             metadata=platform.metadata(REFUSED, ["analyst"]),
             timeout=10,
+            purpose="marketing",
         )
         newest = decision_rows(data_dir)[-1][1]
         assert newest.caller == REFUSED and json.loads(newest.result)["allow"] is False

@@ -174,6 +174,24 @@ def test_retracting_one_of_two_pieces_of_evidence_splits_nothing():
     assert w.person(A("a")) == w.person(U("u"))  # still joined through the email
 
 
+def test_a_retracted_piece_of_evidence_leaves_both_directions_of_the_graph():
+    w = World()
+    w.call(U("u"), A("a"))
+    # A second piece of evidence for the same pair (as an alias call or a reviewed match brings).
+    w.commit(
+        [domain.LinkEvidenced(domain.Edge("alias:u-a", U("u"), A("a"), "e9", domain.ALIAS, "r1", 1.0, True, "d", ""))]
+    )
+    edges = {e.edge_id for e in w.graph.edges.values() if {e.a, e.b} == {U("u"), A("a")}}
+    assert len(edges) == 2
+    first = next(e for e in edges if e != "alias:u-a")
+    w.retract([first])
+    assert w.person(A("a")) == w.person(U("u"))  # still joined by the alias
+    for a, b in ((U("u"), A("a")), (A("a"), U("u"))):
+        assert w.graph.adjacency[a][b] == {"alias:u-a"}, (a, b)
+    w.retract(["alias:u-a"])
+    assert w.person(A("a")) != w.person(U("u"))
+
+
 def test_the_breaker_holds_a_mass_merge_and_a_review_admits_it():
     w = World(Limits(breaker=2))
     for n in range(3):

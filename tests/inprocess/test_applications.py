@@ -170,7 +170,9 @@ def test_audiences_start_from_current_profiles_and_follow_changes(tmp_path):
             await h.ingest(key, [identify("i1", user_id="u1", traits={"plan": "pro"})])
             await h.settle()
             person = h.identity.resolve("user_id", "u1")
-            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            audience = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
             assert h.segment.members(audience.audience_id) == [person]  # members from the profiles seen
             await h.ingest(key, [identify("i2", LATER, user_id="u1", traits={"plan": "free"})])
             await h.settle()
@@ -184,10 +186,10 @@ def test_audiences_start_from_current_profiles_and_follow_changes(tmp_path):
             with pytest.raises(NotFound, match="audience_id"):
                 h.segment.members("no-such-audience")
             with pytest.raises(InvalidArgument, match="conditions"):
-                await h.segment.create_audience("Empty", [], MARKETER)
+                await h.segment.create_audience("Empty", [], MARKETER, purpose="marketing")
             with pytest.raises(InvalidArgument, match=r"conditions\[0\].trait.value"):
                 bad = segment_pb2.Condition(trait=segment_pb2.TraitCondition(trait="plan", op="eq", value="{no"))
-                await h.segment.create_audience("Bad", [bad], MARKETER)
+                await h.segment.create_audience("Bad", [bad], MARKETER, purpose="marketing")
 
     run(scenario)
 
@@ -200,7 +202,7 @@ def test_audience_refusals_are_recorded_decisions(tmp_path):
                 (MARKETER, [trait_condition("religion", "exists", True)]),
             ):
                 with pytest.raises(PermissionDenied) as refused:
-                    await h.segment.create_audience("Refused", conditions, caller)
+                    await h.segment.create_audience("Refused", conditions, caller, purpose="marketing")
                 assert refused.value.decision_id
                 records = [
                     decode(n.topic, n.state)
@@ -216,7 +218,9 @@ def test_a_merge_moves_memberships_to_the_survivor(tmp_path):
     async def scenario():
         async with Harness(tmp_path) as h:
             key = h.write_key()
-            audience = await h.segment.create_audience("Viewers", [event_condition("Viewed", 1)], MARKETER)
+            audience = await h.segment.create_audience(
+                "Viewers", [event_condition("Viewed", 1)], MARKETER, purpose="marketing"
+            )
             await h.ingest(key, [track("t1", "Viewed", anonymous_id="a1"), identify("i1", user_id="u1")])
             await h.settle()
             anonymous = h.identity.resolve("anonymous_id", "a1")
@@ -235,7 +239,9 @@ def test_a_merge_moves_memberships_to_the_survivor(tmp_path):
 def test_destinations_are_checked_and_governed(tmp_path):
     async def scenario():
         async with Harness(tmp_path) as h:
-            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            audience = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
             with pytest.raises(InvalidArgument, match="audience_ids"):
                 await h.activation.create_destination(destination_request("no-such-audience"), ADMIN)
             with pytest.raises(PermissionDenied, match="audience_ids") as refused:
@@ -259,7 +265,9 @@ def test_a_destination_gets_current_members_then_changes_and_personal_data_as_po
             key = h.write_key()
             await h.ingest(key, [identify("i1", user_id="u1", traits={"plan": "pro", "email": "ada@example.com"})])
             await h.settle()
-            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            audience = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
             await h.settle()
             # Support may receive contact details; the current member goes out when it is created.
             await h.activation.create_destination(destination_request(audience.audience_id, "support"), ADMIN)
@@ -282,13 +290,15 @@ def test_a_destination_gets_current_members_then_changes_and_personal_data_as_po
     run(scenario)
 
 
-def test_failed_deliveries_are_retried_then_dead_lettered(tmp_path, monkeypatch):
+def test_failed_deliveries_are_retried_and_refused_ones_dead_lettered(tmp_path, monkeypatch):
     monkeypatch.setattr(activation_domain, "FIRST_BACKOFF_S", 0.01)
 
     async def scenario():
         async with Harness(tmp_path) as h:
             key = h.write_key()
-            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            audience = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
             await h.activation.create_destination(destination_request(audience.audience_id), ADMIN)
             h.destination.failures = 2
             await h.ingest(key, [identify("i1", user_id="u1", traits={"plan": "pro"})])
@@ -301,8 +311,8 @@ def test_failed_deliveries_are_retried_then_dead_lettered(tmp_path, monkeypatch)
             assert delivery.status == "delivered" and delivery.attempts == 3
             assert len(h.destination.received) == 1
 
-            # A destination down for good: after MAX_ATTEMPTS the delivery is dead-lettered.
-            h.destination.failures = 10**6
+            # A destination that refuses the delivery (400): dead-lettered at once, not retried.
+            h.destination.failures, h.destination.status = 1, 400
             await h.ingest(key, [identify("i2", user_id="u2", traits={"plan": "pro"})])
             await h.settle()
             for _ in range(300):
@@ -310,7 +320,7 @@ def test_failed_deliveries_are_retried_then_dead_lettered(tmp_path, monkeypatch)
                     break
                 await asyncio.sleep(0.02)
             statuses = {d.person_id: (d.status, d.attempts) for d in h.activation.list_deliveries("", 10)}
-            assert statuses[h.identity.resolve("user_id", "u2")] == ("dead_lettered", activation_domain.MAX_ATTEMPTS)
+            assert statuses[h.identity.resolve("user_id", "u2")] == ("dead_lettered", 1)
             assert h.activation.pending() == []
 
     run(scenario)

@@ -159,7 +159,7 @@ def test_memberships_equal_duckdb_sql_at_every_instant(tmp_path):
             half = len(CASES) // 2
             for name, definition, _ in CASES[:half]:  # some before the calls, some after (backfilled)
                 audiences[name] = await h.segment.create_audience(
-                    name, [], MARKETER, definition_json=json.dumps(definition)
+                    name, [], MARKETER, definition_json=json.dumps(definition), purpose="marketing"
                 )
             identifies = []
             for user, plan, renewal in persons:
@@ -184,7 +184,7 @@ def test_memberships_equal_duckdb_sql_at_every_instant(tmp_path):
             await h.settle()
             for name, definition, _ in CASES[half:]:
                 audiences[name] = await h.segment.create_audience(
-                    name, [], MARKETER, definition_json=json.dumps(definition)
+                    name, [], MARKETER, definition_json=json.dumps(definition), purpose="marketing"
                 )
             user_of = {h.identity.resolve("user_id", user): user for user, _, _ in persons}
             checked = 0

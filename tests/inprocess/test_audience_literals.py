@@ -62,16 +62,28 @@ def test_personal_literals_are_sealed_shown_by_right_and_erased_with_their_perso
             ada_id = h.identity.person_of("", ("user_id", "u-ada"))
             bob_id = h.identity.person_of("", ("user_id", "u-bob"))
 
-            by_email = await h.segment.create_audience("Ada", [trait_condition("email", "eq", ADA)], ADMIN)
-            by_phone = await h.segment.create_audience(
-                "Ada's phone", [trait_condition("phone", "eq", ADA_PHONE)], ADMIN
+            by_email = await h.segment.create_audience(
+                "Ada", [trait_condition("email", "eq", ADA)], ADMIN, purpose="marketing"
             )
-            by_city = await h.segment.create_audience("Ada's city", [trait_condition("city", "eq", ADA_CITY)], ADMIN)
+            by_phone = await h.segment.create_audience(
+                "Ada's phone", [trait_condition("phone", "eq", ADA_PHONE)], ADMIN, purpose="marketing"
+            )
+            by_city = await h.segment.create_audience(
+                "Ada's city", [trait_condition("city", "eq", ADA_CITY)], ADMIN, purpose="marketing"
+            )
             # An email is personal whatever the trait it is compared with.
-            by_handle = await h.segment.create_audience("Handle", [trait_condition("handle", "eq", ADA)], ADMIN)
-            by_bob = await h.segment.create_audience("Bob", [trait_condition("email", "eq", BOB)], ADMIN)
-            paris = await h.segment.create_audience("Paris", [trait_condition("city", "eq", "Paris")], ADMIN)
-            not_ada = await h.segment.create_audience("Not Ada", [trait_condition("email", "neq", ADA)], ADMIN)
+            by_handle = await h.segment.create_audience(
+                "Handle", [trait_condition("handle", "eq", ADA)], ADMIN, purpose="marketing"
+            )
+            by_bob = await h.segment.create_audience(
+                "Bob", [trait_condition("email", "eq", BOB)], ADMIN, purpose="marketing"
+            )
+            paris = await h.segment.create_audience(
+                "Paris", [trait_condition("city", "eq", "Paris")], ADMIN, purpose="marketing"
+            )
+            not_ada = await h.segment.create_audience(
+                "Not Ada", [trait_condition("email", "neq", ADA)], ADMIN, purpose="marketing"
+            )
             await h.settle()
             assert h.segment.members(not_ada.audience_id) == [bob_id]
             assert h.segment.members(by_email.audience_id) == [ada_id]
@@ -149,7 +161,9 @@ def replayed(h: Harness) -> SegmentApp:
 def test_a_replayed_segment_opens_sealed_literals_to_evaluate_and_keeps_them_sealed(tmp_path):
     async def scenario():
         async with Harness(tmp_path) as h:
-            audience = await h.segment.create_audience("Ada", [trait_condition("email", "eq", ADA)], ADMIN)
+            audience = await h.segment.create_audience(
+                "Ada", [trait_condition("email", "eq", ADA)], ADMIN, purpose="marketing"
+            )
             again = replayed(h)
             [stored] = again.definitions[audience.audience_id].conditions
             assert isinstance(stored.value, domain.Sealed)  # what stays in memory: the token
@@ -186,7 +200,7 @@ def test_a_masked_caller_is_refused_and_the_refusal_echoes_no_literal(tmp_path, 
             await h.ingest(h.write_key(), [event("identify", "i1", TS, user_id="u-ada", traits={"email": ADA})])
             await h.settle()
             with pytest.raises(PermissionDenied, match=r"is pii\.\w+: ana@example\.com may see it only masked") as e:
-                await h.segment.create_audience("Guess", conditions, MARKETER)
+                await h.segment.create_audience("Guess", conditions, MARKETER, purpose="marketing")
             assert ADA not in str(e.value) and '"m"' not in str(e.value)
             assert h.segment.audiences == {}  # nothing stored, so nothing to count or list
             # The decision recorded for the refusal names traits, never a literal.
@@ -205,17 +219,17 @@ def test_bad_personal_literals_are_refused_without_echoing_them(tmp_path):
             ]
             for conditions, message in cases:
                 with pytest.raises(InvalidArgument, match=message) as e:
-                    await h.segment.create_audience("Bad", conditions, ADMIN)
+                    await h.segment.create_audience("Bad", conditions, ADMIN, purpose="marketing")
                 assert ADA not in str(e.value)
             bad_json = trait_condition("email", "eq", ADA)
             bad_json.trait.value = ADA  # not JSON
             with pytest.raises(InvalidArgument, match=r"conditions\[0\]\.trait\.value: must be JSON") as e:
-                await h.segment.create_audience("Bad", [bad_json], ADMIN)
+                await h.segment.create_audience("Bad", [bad_json], ADMIN, purpose="marketing")
             assert ADA not in str(e.value)
             forged = trait_condition("email", "eq", "pii:v1:k:x")
             forged.trait.subject = "literal:email:0"
             with pytest.raises(InvalidArgument, match=r"conditions\[0\]\.trait: subject, masked and erased are set"):
-                await h.segment.create_audience("Forged", [forged], ADMIN)
+                await h.segment.create_audience("Forged", [forged], ADMIN, purpose="marketing")
             assert h.segment.audiences == {}
 
     run(scenario)

@@ -35,7 +35,9 @@ def track(message_id: str, name: str, ts: str, **fields):
 
 
 async def define(h: Harness, name: str, definition: dict):
-    return await h.segment.create_audience(name, [], MARKETER, definition_json=json.dumps(definition))
+    return await h.segment.create_audience(
+        name, [], MARKETER, definition_json=json.dumps(definition), purpose="marketing"
+    )
 
 
 def reopened(h: Harness) -> SegmentApp:
@@ -266,7 +268,12 @@ def test_audience_of_audience_follows_it_and_cycles_are_refused(tmp_path):
                 await define(h, "Dangling", {"audience": "nope"})
             with pytest.raises(InvalidAudience, match="cycle"):
                 await h.segment.create_audience(
-                    "Self", [], MARKETER, definition_json=json.dumps({"audience": "fixed"}), audience_id="fixed"
+                    "Self",
+                    [],
+                    MARKETER,
+                    definition_json=json.dumps({"audience": "fixed"}),
+                    audience_id="fixed",
+                    purpose="marketing",
                 )
 
     run(scenario)
@@ -296,7 +303,9 @@ def test_a_personal_property_filter_is_refused_masked_or_sealed_as_a_personal_tr
             }
             with pytest.raises(PermissionDenied, match=r"property email is pii\.contact"):
                 await define(h, "By email", definition)
-            audience = await h.segment.create_audience("By email", [], ADMIN, definition_json=json.dumps(definition))
+            audience = await h.segment.create_audience(
+                "By email", [], ADMIN, definition_json=json.dumps(definition), purpose="marketing"
+            )
             stored = audience.definition.event.where[0]
             assert stored.subject and "ada@example.com" not in stored.value  # sealed
             assert h.segment.shown(audience, MARKETER).definition.event.where[0].masked

@@ -28,6 +28,7 @@ def test_an_identify_and_two_tracks_reach_a_destination_with_their_decisions(tmp
                 "Repeat pro buyers",
                 [trait_condition("plan", "eq", "pro"), event_condition("Order Completed", 2)],
                 MARKETER,
+                purpose="marketing",
             )
             await h.activation.create_destination(
                 activation_pb2.CreateDestinationRequest(

@@ -90,7 +90,9 @@ def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
             assert found.person_id == person.person_id
 
             audiences = cdp.segment
-            audience = await audiences.create_audience("Pro", [trait_condition("plan", "eq", "pro")])
+            audience = await audiences.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], purpose="marketing"
+            )
             members = await until(lambda: audiences.list_members(audience.audience_id))
             assert members == [person.person_id]
 
@@ -120,7 +122,10 @@ def test_the_declared_services_serve_over_grpc(tmp_path, monkeypatch, caplog):
             caplog.handler.addFilter(logs.RequestContext())
             with caplog.at_level(logging.ERROR), pytest.raises(CallFailed) as fault:
                 await audiences.create_audience(
-                    "Pro", [trait_condition("plan", "eq", "pro")], metadata=[(logs.REQUEST_ID_METADATA, "req-bug-1")]
+                    "Pro",
+                    [trait_condition("plan", "eq", "pro")],
+                    purpose="marketing",
+                    metadata=[(logs.REQUEST_ID_METADATA, "req-bug-1")],
                 )
             assert fault.value.code == "INTERNAL"
             assert "ada@example.com" not in fault.value.details

@@ -23,9 +23,13 @@ def test_a_marketer_cannot_read_a_masked_email_through_audiences(tmp_path):
             # The attack: bisect the email with "lt" audiences and read the answer off membership.
             for op, value in (("lt", "m"), ("eq", "ada@x.io"), ("exists", True)):
                 with pytest.raises(PermissionDenied, match=r"trait email is pii\.contact"):
-                    await h.segment.create_audience("Guess", [trait_condition("email", op, value)], MARKETER)
+                    await h.segment.create_audience(
+                        "Guess", [trait_condition("email", op, value)], MARKETER, purpose="marketing"
+                    )
             # A caller who may see it in clear may target it.
-            created = await h.segment.create_audience("Ada", [trait_condition("email", "eq", "ada@x.io")], ADMIN)
+            created = await h.segment.create_audience(
+                "Ada", [trait_condition("email", "eq", "ada@x.io")], ADMIN, purpose="marketing"
+            )
             assert created.audience_id
 
     asyncio.run(scenario())
@@ -70,7 +74,9 @@ def test_nested_personal_traits_are_masked_revealed_erased_and_withheld_at_every
 
             # Marketing may receive contact data, not addresses; a value personal by value alone
             # goes to no purpose.
-            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            audience = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
             await h.settle()
             request = activation_pb2.CreateDestinationRequest(
                 name="Hook", url="http://hooks.example/m", purpose="marketing", audience_ids=[audience.audience_id]

@@ -43,7 +43,9 @@ def test_a_poison_event_is_parked_and_the_follower_goes_on(tmp_path, service, up
     async def scenario():
         async with Harness(tmp_path) as h:
             key = h.write_key()
-            audience = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
+            audience = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
             h.stores[upstream].append([poison(topic)])
             await h.ingest(key, [event("identify", "m1", TS, user_id="u1", traits={"plan": "pro"})])
             await h.settle()

@@ -117,11 +117,17 @@ def test_a_split_moves_the_split_off_part_into_the_audiences_its_calls_qualify_f
     async def scenario():
         chain = Chain(tmp_path)
         try:
-            pro = await chain.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], MARKETER)
-            buyers = await chain.segment.create_audience("Buyers", [event_condition("Bought", 1)], MARKETER)
+            pro = await chain.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
+            )
+            buyers = await chain.segment.create_audience(
+                "Buyers", [event_condition("Bought", 1)], MARKETER, purpose="marketing"
+            )
             # The same from segment's own facts of the calls (which follow their key's person).
             since = json.dumps({"event": "Bought", "window": {"from": "2026-01-01T00:00:00Z"}})
-            bought = await chain.segment.create_audience("Bought this year", [], MARKETER, definition_json=since)
+            bought = await chain.segment.create_audience(
+                "Bought this year", [], MARKETER, definition_json=since, purpose="marketing"
+            )
             # Identity had linked the anonymous visitor to the signed-in user: one person.
             chain.identity.owner = {("user_id", "u1"): U, ("anonymous_id", "a1"): U}
             chain.call("e1", "2026-11-30T10:00:00Z", "identify", user_id="u1", traits={"plan": "free"})
@@ -175,7 +181,9 @@ def test_a_retracted_link_splits_the_profile_and_the_audience_with_identity_itse
 
     async def scenario():
         async with Harness(tmp_path) as h:
-            pro = await h.segment.create_audience("Pro", [trait_condition("plan", "eq", "pro")], marketer)
+            pro = await h.segment.create_audience(
+                "Pro", [trait_condition("plan", "eq", "pro")], marketer, purpose="marketing"
+            )
             key = h.write_key()
             await h.ingest(
                 key,

@@ -29,7 +29,7 @@ def audience(action, roles, traits=(), events=()):
     return {
         "action": action,
         "caller": {"subject": "ana", "roles": list(roles)},
-        "audience": {"name": "A", "traits": list(traits), "events": list(events)},
+        "audience": {"name": "A", "traits": list(traits), "events": list(events), "purpose": "marketing"},
     }
 
 

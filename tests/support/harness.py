@@ -23,8 +23,10 @@ from pathlib import Path
 
 import orjson
 
+from cdp.activation.application import PROFILE_TOPICS as ACTIVATION_PROFILE_TOPICS
 from cdp.activation.application import SEGMENT_TOPICS, ActivationApp
-from cdp.activation.webhook import DeliveryWorker
+from cdp.activation.destinations.port import Message, Outcome
+from cdp.activation.queues import DeliveryWorker
 from cdp.api.activation.v1 import activation_pb2
 from cdp.api.common.v1 import event_pb2
 from cdp.api.profile.v1 import profile_pb2
@@ -53,18 +55,49 @@ MARKETER = Caller("ana@example.com", ("marketer",), "user")
 
 
 class FakeDestination:
-    """Records what it receives; fails the next `failures` sends (an outage)."""
+    """A destination kind that records what it receives; fails the next `failures` sends (an
+    outage) with `status` (503 unless told)."""
+
+    kind = "webhook"
 
     def __init__(self) -> None:
         self.received: list[dict] = []
         self.failures = 0
+        self.status = 503
+        self.url = ""
+        self.max_batch = 1  # messages a send may carry (kinds that take batches say more)
+        self.retry_after: float | None = None  # the wait a failure asks for
+        self.batches: list[int] = []
 
-    async def send(self, destination: activation_pb2.Destination, body: bytes, delivery_id: str):
-        if self.failures:
-            self.failures -= 1
-            return False, 503, "HTTP 503"
-        self.received.append({"url": destination.url, "delivery_id": delivery_id, "body": orjson.loads(body)})
-        return True, 200, ""
+    def opened(self, destination: activation_pb2.Destination, secrets: dict[str, str]) -> FakeDestination:
+        self.url = destination.url
+        return self
+
+    async def send(self, messages: Sequence[Message]) -> list[Outcome]:
+        outcomes = []
+        self.batches.append(len(messages))
+        for message in messages:
+            if self.failures:
+                self.failures -= 1
+                gone, final = self.status == 410, 400 <= self.status < 500 and self.status not in (408, 429)
+                outcomes.append(
+                    Outcome(
+                        ok=False,
+                        status=self.status,
+                        error=f"HTTP {self.status}",
+                        retryable=not final,
+                        disable=gone,
+                        retry_after_s=self.retry_after,
+                    )
+                )
+                continue
+            body = orjson.loads(message.body)
+            self.received.append({"url": self.url, "delivery_id": message.delivery_id, "body": body})
+            outcomes.append(Outcome(ok=True, status=200))
+        return outcomes
+
+    async def close(self) -> None:
+        pass
 
 
 class IdentityInProcess:
@@ -151,7 +184,7 @@ class Harness:
             clock,
         )
         self.destination = FakeDestination()
-        self.worker = DeliveryWorker(self.activation, self.destination)
+        self.worker = DeliveryWorker(self.activation, self.destination.opened)
 
         self.read_engine = open_engine(store_config, "profile")
         self.projection = Projection(
@@ -184,6 +217,12 @@ class Harness:
             self.uows["activation"],
             segment_upstream,
             self.activation.handle_memberships,
+            key=lambda n: n.originator_id,
+        )
+        self.follow(
+            self.uows["activation"],
+            Upstream("profile", StoreLog(self.stores["profile"]), ACTIVATION_PROFILE_TOPICS),
+            self.activation.handle_profiles,
             key=lambda n: n.originator_id,
         )
         self.tasks.append(asyncio.create_task(self.worker.run()))

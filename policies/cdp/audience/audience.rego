@@ -1,4 +1,5 @@
-# Who may create, change, archive or activate an audience, and which traits and events it may target.
+# Who may create, change, archive, preview or activate an audience, which traits and events it may
+# target, and for which purpose it is kept.
 # input.audience.traits names each targeted trait and, for a literal that is an object, the paths of
 # its keys ("contact.email"), so a literal cannot carry a personal field under a harmless name;
 # input.audience.properties names the event properties its conditions filter or aggregate on, which
@@ -51,6 +52,57 @@ reasons contains msg if {
 
 # Archiving takes an audience out of use, so what it targets must not block that.
 targeting if action != "archive"
+
+# Each audience is kept for one of the purposes egress knows (data.cdp.purposes): required when it is
+# created or changed; a preview names one only if it wants it checked. A computed trait (input.kind
+# "computed_trait", decided by the same rules of what may be targeted) is a trait of the profile,
+# used by audiences that each have their own purpose, so it needs none.
+purposes contains p if {
+	some p, _ in data.cdp.purposes
+}
+
+computed_trait if input.kind == "computed_trait"
+
+purpose_required if {
+	action in {"create", "update"}
+	not computed_trait
+}
+
+reasons contains sprintf("an audience needs a purpose: one of [%s]", [concat(", ", sort(purposes))]) if {
+	purpose_required
+	not input.audience.purpose
+}
+
+reasons contains sprintf("an audience needs a purpose: one of [%s]", [concat(", ", sort(purposes))]) if {
+	purpose_required
+	input.audience.purpose == ""
+}
+
+reasons contains msg if {
+	targeting
+	p := input.audience.purpose
+	p != ""
+	not p in purposes
+	msg := sprintf("purpose '%v' is not one of the purposes [%s]", [p, concat(", ", sort(purposes))])
+}
+
+# An archived audience is out of use: nothing is sent of it.
+reasons contains sprintf("audience %s is archived and may not be activated", [input.audience.name]) if {
+	action == "activate"
+	input.audience.status == "archived"
+}
+
+# Audiences that use its membership would silently hold nobody: they are archived (or changed) first.
+used_by contains a if {
+	some a in input.audience.used_by
+	is_string(a)
+}
+
+reasons contains msg if {
+	action == "archive"
+	count(used_by) > 0
+	msg := sprintf("audience %s is used by the audiences [%s]: archive or change them first", [input.audience.name, concat(", ", sort(used_by))])
+}
 
 targeted contains t if {
 	some t in input.audience.traits

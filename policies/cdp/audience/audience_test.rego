@@ -6,7 +6,15 @@ audience(action, roles, traits, events) := d if {
 	d := data.cdp.audience.decision with input as {
 		"action": action,
 		"caller": {"subject": "ana", "roles": roles},
-		"audience": {"name": "Big spenders", "traits": traits, "events": events},
+		"audience": {"name": "Big spenders", "traits": traits, "events": events, "purpose": "marketing"},
+	}
+}
+
+with_audience(action, roles, audience) := d if {
+	d := data.cdp.audience.decision with input as {
+		"action": action,
+		"caller": {"subject": "ana", "roles": roles},
+		"audience": audience,
 	}
 }
 
@@ -84,7 +92,7 @@ test_roles_come_from_data if {
 }
 
 test_missing_caller_is_denied if {
-	d := data.cdp.audience.decision with input as {"action": "create", "audience": {"traits": ["plan"]}}
+	d := data.cdp.audience.decision with input as {"action": "create", "audience": {"traits": ["plan"], "purpose": "analytics"}}
 	d.reasons == ["unknown caller may not create an audience: needs one of the roles [admin, marketer, service]"]
 }
 
@@ -100,14 +108,90 @@ test_event_properties_are_classed_refused_and_named_as_traits_are if {
 	d := data.cdp.audience.decision with input as {
 		"action": "create",
 		"caller": {"subject": "ana", "roles": ["marketer"]},
-		"audience": {"name": "By email", "traits": ["plan"], "events": ["Signed Up"], "properties": ["email", "total"]},
+		"audience": {"name": "By email", "traits": ["plan"], "events": ["Signed Up"], "properties": ["email", "total"], "purpose": "marketing"},
 	}
 	d.reasons == ["property email is pii.contact: ana may see it only masked, so may not target it"]
 	allowed := data.cdp.audience.decision with input as {
 		"action": "create",
 		"caller": {"subject": "ops", "roles": ["admin"]},
-		"audience": {"name": "By email", "traits": [], "events": ["Signed Up"], "properties": ["email"]},
+		"audience": {"name": "By email", "traits": [], "events": ["Signed Up"], "properties": ["email"], "purpose": "support"},
 	}
 	allowed.allow
 	allowed.personal == {"email": "pii.contact"}
+}
+
+test_a_marketer_may_preview_and_others_may_not if {
+	audience("preview", ["marketer"], ["plan"], []).allow
+	d := audience("preview", ["analyst"], ["plan"], [])
+	d.reasons == ["ana may not preview an audience: needs one of the roles [admin, marketer, service]"]
+}
+
+test_preview_refuses_what_create_refuses if {
+	audience("preview", ["admin"], ["religion"], []).reasons == ["trait religion is sensitive.religion and may not be targeted"]
+	d := audience("preview", ["marketer"], ["email"], [])
+	d.reasons == ["trait email is pii.contact: ana may see it only masked, so may not target it"]
+}
+
+test_update_refuses_what_create_refuses if {
+	audience("update", ["admin"], ["plan", "religion"], []).reasons == ["trait religion is sensitive.religion and may not be targeted"]
+	audience("update", ["marketer"], ["email"], []).reasons == ["trait email is pii.contact: ana may see it only masked, so may not target it"]
+	audience("update", ["marketer"], ["plan"], []).allow
+}
+
+test_create_and_update_need_a_purpose if {
+	needs := ["an audience needs a purpose: one of [analytics, marketing, support]"]
+	with_audience("create", ["marketer"], {"name": "Pro", "traits": ["plan"], "events": []}).reasons == needs
+	with_audience("update", ["marketer"], {"name": "Pro", "traits": ["plan"], "events": [], "purpose": ""}).reasons == needs
+}
+
+test_an_unknown_purpose_is_refused_naming_it if {
+	d := with_audience("create", ["marketer"], {"name": "Pro", "traits": ["plan"], "events": [], "purpose": "profiling"})
+	d.reasons == ["purpose 'profiling' is not one of the purposes [analytics, marketing, support]"]
+	u := with_audience("update", ["admin"], {"name": "Pro", "traits": [], "events": [], "purpose": "resale"})
+	u.reasons == ["purpose 'resale' is not one of the purposes [analytics, marketing, support]"]
+}
+
+test_purposes_come_from_data if {
+	d := with_audience("create", ["marketer"], {"traits": [], "events": [], "purpose": "research"}) with data.cdp.purposes as {"research": {}}
+	d.allow
+	not with_audience("create", ["marketer"], {"traits": [], "events": [], "purpose": "marketing"}).allow with data.cdp.purposes as {"research": {}}
+}
+
+test_a_preview_checks_a_purpose_only_when_it_names_one if {
+	with_audience("preview", ["marketer"], {"traits": ["plan"], "events": []}).allow
+	d := with_audience("preview", ["marketer"], {"traits": ["plan"], "events": [], "purpose": "profiling"})
+	d.reasons == ["purpose 'profiling' is not one of the purposes [analytics, marketing, support]"]
+}
+
+test_an_archived_audience_is_not_activated if {
+	d := with_audience("activate", ["service"], {"name": "Old", "traits": [], "events": [], "status": "archived"})
+	d.reasons == ["audience Old is archived and may not be activated"]
+	with_audience("activate", ["service"], {"name": "New", "traits": [], "events": [], "status": "active"}).allow
+}
+
+test_an_audience_others_use_is_not_archived if {
+	d := with_audience("archive", ["marketer"], {"name": "Pro", "traits": [], "events": [], "used_by": ["b-2", "a-1"]})
+	d.reasons == ["audience Pro is used by the audiences [a-1, b-2]: archive or change them first"]
+	with_audience("archive", ["marketer"], {"name": "Pro", "traits": [], "events": [], "used_by": []}).allow
+}
+
+test_archive_ignores_the_purpose if {
+	with_audience("archive", ["marketer"], {"name": "Old", "traits": [], "events": [], "purpose": "gone"}).allow
+}
+
+test_a_computed_trait_needs_no_purpose_but_is_refused_a_sensitive_property if {
+	ok := data.cdp.audience.decision with input as {
+		"action": "create",
+		"kind": "computed_trait",
+		"caller": {"subject": "mia", "roles": ["marketer"]},
+		"audience": {"name": "orders_30d", "traits": [], "properties": ["total"], "events": ["Order Completed"]},
+	}
+	ok.allow
+	refused := data.cdp.audience.decision with input as {
+		"action": "create",
+		"kind": "computed_trait",
+		"caller": {"subject": "mia", "roles": ["marketer"]},
+		"audience": {"name": "faiths", "traits": [], "properties": ["religion"], "events": ["Signed Up"]},
+	}
+	not refused.allow
 }

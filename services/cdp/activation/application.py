@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, Protocol, cast
 
 import orjson
 from eventsourcing.persistence import StoredEvent
 
 from cdp.activation import domain
+from cdp.activation.destinations.port import Outcome
 from cdp.api.activation.v1 import activation_pb2 as pb
 from cdp.api.eventlog.v1 import eventlog_pb2
 from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2
 from cdp.platform.accesslog import AccessLog, Read
 from cdp.platform.auth import Caller
-from cdp.platform.clock import SYSTEM_CLOCK, Clock
-from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied
+from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso, parse_iso
+from cdp.platform.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from cdp.platform.eventlog import Upstream
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import PII_DECISION
-from cdp.platform.published import decode, stored, topic_of
+from cdp.platform.published import decode, topic_of
 from cdp.platform.sealed import ERASED, class_name, holds_tokens, replace_tokens, tokens_in
 from cdp.platform.state import EventSourced
 from cdp.platform.store import OriginatorId
@@ -30,7 +33,21 @@ from cdp.platform.vault import Vault, is_token
 
 SEGMENT_TOPICS = topic_of(segment_pb2.MembershipEntered, segment_pb2.MembershipExited)
 _Membership = segment_pb2.MembershipEntered | segment_pb2.MembershipExited
-PUBLISHED = topic_of(pb.DestinationCreated, pb.DeliveryScheduled, pb.DeliveryAttempted, pb.DeliveryDeadLettered)
+PROFILE_TOPICS = topic_of(profile_pb2.ProfileChanged)
+DESTINATION_TOPICS = topic_of(
+    pb.DestinationCreated,
+    pb.DestinationUpdated,
+    pb.DestinationPaused,
+    pb.DestinationResumed,
+    pb.DestinationDisabled,
+    pb.DestinationDeleted,
+)
+SYNC_TOPICS = topic_of(pb.SyncCreated, pb.SyncUpdated, pb.SyncPaused, pb.SyncResumed, pb.SyncDeleted)
+DELIVERY_TOPICS = topic_of(pb.DeliveryScheduled, pb.DeliveryAttempted, pb.DeliveryDeadLettered, pb.DeliveryReplayed)
+PUBLISHED = (*DESTINATION_TOPICS, *SYNC_TOPICS, *DELIVERY_TOPICS)
+SCHEDULED_TOPIC, REPLAYED_TOPIC = topic_of(pb.DeliveryScheduled, pb.DeliveryReplayed)
+SECRET_CONTEXT = "destination"  # the vault's context of a destination's secrets
+log = logging.getLogger(__name__)
 EGRESS_DECISION = "data.cdp.egress.decision"
 AUDIENCE_DECISION = "data.cdp.audience.decision"
 
@@ -99,6 +116,9 @@ class AudienceDirectory(Protocol):
     async def audience_name(self, audience_id: str) -> str: ...
 
 
+Want = tuple[pb.Sync, str, str, str]  # (sync, person id, action, cause): a delivery to schedule
+
+
 class ActivationApp(EventSourced):
     topics = PUBLISHED
 
@@ -119,19 +139,53 @@ class ActivationApp(EventSourced):
         self.profiles = profiles
         self.audiences = audiences
         self.audience_names: dict[str, str] = {}
-        self.on_scheduled: Callable[[str, float], None] = lambda delivery_id, delay: None  # the delivery worker's
+        self.on_scheduled: Callable[[str], None] = lambda delivery_id: None  # the delivery worker's
+        self.on_destination: Callable[[str], None] = lambda destination_id: None  # resumed, edited
         super().__init__(uow, clock)
         uow.on_commit(self._announce)
 
     def reset(self) -> None:
         self.destinations: dict[str, pb.Destination] = {}
+        self.sealed_secrets: dict[str, dict[str, str]] = {}
+        self.syncs: dict[str, pb.Sync] = {}
         self.deliveries: dict[str, domain.DeliveryState] = {}
+        # What each sync last scheduled for a person: (a member there, the mapped fields' fingerprint).
+        self.sent: dict[tuple[str, str], tuple[bool, str]] = {}
+        # Per destination and person, the deliveries not yet delivered nor dead-lettered, in order:
+        # only the first is sent; the next waits for its outcome.
+        self.waiting: dict[tuple[str, str], list[str]] = {}
+        self.sequence = 0
 
     def apply(self, message) -> None:
-        if isinstance(message, pb.DestinationCreated):
+        if isinstance(message, pb.DestinationCreated | pb.DestinationUpdated):
             self.destinations[message.destination.destination_id] = message.destination
+            self.sealed_secrets[message.destination.destination_id] = dict(message.sealed_secrets)
+            self._note_audiences(message.destination.destination_id)
+        elif isinstance(message, pb.DestinationPaused | pb.DestinationResumed | pb.DestinationDisabled):
+            destination = self.destinations[message.destination_id]
+            destination.status = {
+                pb.DestinationPaused: "paused",
+                pb.DestinationResumed: "active",
+                pb.DestinationDisabled: "disabled",
+            }[type(message)]
+            destination.disabled_reason = message.reason if isinstance(message, pb.DestinationDisabled) else ""
+            if isinstance(message, pb.DestinationResumed):
+                # The retry window starts again: time spent paused or disabled is not retrying.
+                for delivery in self.deliveries.values():
+                    if delivery.destination_id == message.destination_id and delivery.status == "pending":
+                        delivery.series_started = delivery.next_attempt_at = ""
+        elif isinstance(message, pb.DestinationDeleted):
+            self.destinations[message.destination_id].status = "deleted"
+        elif isinstance(message, pb.SyncCreated | pb.SyncUpdated):
+            self.syncs[message.sync.sync_id] = message.sync
+            self._note_audiences(message.sync.destination_id)
+        elif isinstance(message, pb.SyncPaused | pb.SyncResumed | pb.SyncDeleted):
+            sync = self.syncs[message.sync_id]
+            sync.status = {pb.SyncPaused: "paused", pb.SyncResumed: "active", pb.SyncDeleted: "deleted"}[type(message)]
+            self._note_audiences(sync.destination_id)
         elif isinstance(message, pb.DeliveryScheduled):
-            self.deliveries[message.delivery_id] = domain.DeliveryState(
+            self.sequence += 1
+            delivery = domain.DeliveryState(
                 message.delivery_id,
                 message.destination_id,
                 message.audience_id,
@@ -140,57 +194,353 @@ class ActivationApp(EventSourced):
                 message.payload,
                 message.decision_id,
                 list(message.withheld),
+                sync_id=message.sync_id,
+                scheduled_at=message.scheduled_at,
+                sequence=self.sequence,
             )
+            self.deliveries[message.delivery_id] = delivery
+            self.waiting.setdefault((delivery.destination_id, delivery.person_id), []).append(delivery.delivery_id)
+            if message.sync_id:
+                member = message.action in ("entered", "upsert")
+                self.sent[(message.sync_id, message.person_id)] = (member, message.fingerprint)
         elif isinstance(message, pb.DeliveryAttempted):
             delivery = self.deliveries[message.delivery_id]
             delivery.attempts = message.attempt
             delivery.last_error = message.error
+            delivery.next_attempt_at = message.next_attempt_at
+            if not delivery.series_started:
+                delivery.series_started = message.at
+            delivery.history.append(
+                domain.AttemptState(
+                    message.attempt,
+                    message.ok,
+                    message.http_status,
+                    message.error,
+                    message.at,
+                    message.latency_ms,
+                    delivery.series,
+                )
+            )
             if message.ok:
                 delivery.status = "delivered"
+                self._done(delivery)
         elif isinstance(message, pb.DeliveryDeadLettered):
-            self.deliveries[message.delivery_id].status = "dead_lettered"
+            delivery = self.deliveries[message.delivery_id]
+            delivery.status = "dead_lettered"
+            self._done(delivery)
+        elif isinstance(message, pb.DeliveryReplayed):
+            delivery = self.deliveries[message.delivery_id]
+            self.sequence += 1
+            delivery.status, delivery.sequence = "pending", self.sequence
+            delivery.series += 1
+            delivery.series_started = delivery.next_attempt_at = ""
+            self.waiting.setdefault((delivery.destination_id, delivery.person_id), []).append(delivery.delivery_id)
+
+    def _done(self, delivery: domain.DeliveryState) -> None:
+        key = (delivery.destination_id, delivery.person_id)
+        queue = self.waiting.get(key, [])
+        if delivery.delivery_id in queue:
+            queue.remove(delivery.delivery_id)
+        if not queue:
+            self.waiting.pop(key, None)
+
+    def _note_audiences(self, destination_id: str) -> None:
+        """A destination lists the audiences of its syncs (what CreateDestination's callers read)."""
+        destination = self.destinations.get(destination_id)
+        if destination is not None:
+            live = [
+                s.audience_id
+                for s in self.syncs.values()
+                if s.destination_id == destination_id and s.status != "deleted"
+            ]
+            del destination.audience_ids[:]
+            destination.audience_ids.extend(dict.fromkeys(live))
 
     def pending(self) -> list[domain.DeliveryState]:
         return [d for d in self.deliveries.values() if d.status == "pending"]
 
+    def next_of(self, destination_id: str, person_id: str) -> str | None:
+        """The delivery to send next to this destination for this person (the others wait for it)."""
+        queue = self.waiting.get((destination_id, person_id))
+        return queue[0] if queue else None
+
+    def heads(self) -> list[str]:
+        """The first waiting delivery of every destination and person, in stored order."""
+        found = [queue[0] for queue in self.waiting.values() if queue]
+        return sorted(found, key=lambda d: self.deliveries[d].sequence)
+
+    def wait_before(self, delivery_id: str) -> float:
+        """Seconds until a pending delivery's retry is due (0 when due or never attempted)."""
+        due = self.deliveries[delivery_id].next_attempt_at
+        return max((parse_iso(due) - self.clock.now()).total_seconds(), 0.0) if due else 0.0
+
+    def sendable(self, destination_id: str) -> bool:
+        destination = self.destinations.get(destination_id)
+        return destination is not None and destination.status == "active"
+
+    def may_send(self, sync_id: str) -> bool:
+        """May this sync send now? The one check a sync's approval state will answer (True until
+        approvals are wired in)."""
+        return True
+
+    def limits(self, destination_id: str) -> domain.Limits:
+        d = self.destinations[destination_id]
+        return domain.Limits(
+            d.retry_window_s or domain.RETRY_WINDOW_S,
+            d.max_backoff_s or domain.MAX_BACKOFF_S,
+            d.concurrency or domain.CONCURRENCY,
+            d.rate_per_s or domain.RATE_PER_S,
+        )
+
+    def secrets(self, destination_id: str) -> dict[str, str]:
+        """The destination's secrets in clear, for opening it (never returned by any call)."""
+        sealed = self.sealed_secrets.get(destination_id, {})
+        if not sealed or self.vault is None:
+            return {}
+        subject = secret_subject(destination_id)
+        out = {}
+        for name, token in sealed.items():
+            clear = self.vault.decrypt(subject, SECRET_CONTEXT, name, token)
+            if clear is not None:
+                out[name] = clear
+        return out
+
     # Destinations --------------------------------------------------------------
 
+    def destination(self, destination_id: str) -> pb.Destination:
+        found = self.destinations.get(destination_id)
+        if found is None or found.status == "deleted":
+            raise NotFound(f"destination {destination_id!r} not found")
+        return found
+
+    def list_destinations(self) -> list[pb.Destination]:
+        return [d for d in self.destinations.values() if d.status != "deleted"]
+
+    def _settings(
+        self, type_: str, settings: pb.DestinationSettings, purpose: str, old: pb.Destination | None = None
+    ) -> tuple[domain.Limits, list[str], dict[str, str], dict[str, str]]:
+        limits = domain.check_limits(
+            settings.retry_window_s or (old.retry_window_s if old else 0.0),
+            settings.max_backoff_s or (old.max_backoff_s if old else 0.0),
+            settings.concurrency or (old.concurrency if old else 0),
+            settings.rate_per_s or (old.rate_per_s if old else 0.0),
+        )
+        purposes = [p.strip() for p in settings.purposes] or ([purpose.strip()] if purpose.strip() else [])
+        for n, p in enumerate(purposes):
+            if not p:
+                raise domain.InvalidDestination(f"settings.purposes[{n}]: must not be empty")
+        config = dict(settings.config) if settings.config else (dict(old.config) if old else {})
+        shown, secrets = domain.split_secrets(type_, config, dict(settings.secrets))
+        return limits, purposes, shown, secrets
+
+    def _seal(self, destination_id: str, secrets: dict[str, str]) -> dict[str, str]:
+        if not secrets:
+            return {}
+        if self.vault is None:
+            raise domain.InvalidDestination("settings.secrets: this service has no vault to keep them in")
+        subject = secret_subject(destination_id)
+        return {name: self.vault.encrypt(subject, SECRET_CONTEXT, name, value) for name, value in secrets.items()}
+
     async def create_destination(self, request: pb.CreateDestinationRequest, caller: Caller) -> pb.Destination:
-        domain.check_destination(request.name, request.type or "webhook", request.url, request.purpose)
-        for audience_id in request.audience_ids:
-            try:
-                await self._audience_name(audience_id)  # must exist
-            except NotFound as error:
-                raise InvalidArgument("audience_ids", str(error)) from None
-            decision = self.decider.decide(
-                AUDIENCE_DECISION,
-                {
-                    "action": "activate",
-                    "caller": caller.as_input(),
-                    "audience": {"name": self.audience_names[audience_id], "traits": [], "events": []},
-                },
-                caller=caller.subject,
-            )
-            if not decision.result.get("allow"):
-                self.uow.commit()  # a refusal is recorded too
-                raise PermissionDenied(list(decision.result.get("reasons", [])), decision.id, field="audience_ids")
+        settings = request.settings
+        purpose = request.purpose or (settings.purposes[0] if settings.purposes else "")
+        type_ = request.type or "webhook"
+        domain.check_destination(request.name, type_, request.url, purpose)
+        limits, purposes, config, secrets = self._settings(type_, settings, purpose)
+        for audience_id in dict.fromkeys(request.audience_ids):
+            await self._check_audience(audience_id, caller, "audience_ids")
+        destination_id = str(uuid.uuid4())
         destination = pb.Destination(
-            destination_id=str(uuid.uuid4()),
+            destination_id=destination_id,
             name=request.name.strip(),
-            type=request.type or "webhook",
+            type=type_,
             url=request.url,
-            purpose=request.purpose.strip(),
-            audience_ids=request.audience_ids,
+            purpose=purposes[0],
+            purposes=purposes,
+            config=config,
+            retry_window_s=limits.retry_window_s,
+            max_backoff_s=limits.max_backoff_s,
+            concurrency=limits.concurrency,
+            rate_per_s=limits.rate_per_s,
+            version=1,
+            status="active",
+            secret_fields=sorted(secrets),
+        )
+        created = pb.DestinationCreated(
+            destination=destination, created_at=self.now_iso(), sealed_secrets=self._seal(destination_id, secrets)
         )
         async with self.uow.transaction() as tx:
-            created = pb.DestinationCreated(destination=destination, created_at=self.now_iso())
             self.apply(created)
-            # The audiences' current members go out first: fold segment's log up to
-            # where activation stands, so later changes continue from exactly there.
-            tx.add([stored(uuid.UUID(destination.destination_id), 1, created)])
-            members = await self._memberships_seen()
-            tx.add(await self._schedule(list(members.values()), only=destination.destination_id))
+            tx.add([self.next_event(uuid.UUID(destination_id), created)])
+            # Sugar for a sync per audience: each sends the audience's current members first.
+            for audience_id in dict.fromkeys(request.audience_ids):
+                sync = self._new_sync(destination_id, audience_id, "membership", pb.Mapping())
+                tx.add(await self._start_sync(sync, pb.SyncCreated(sync=sync)))
+        return self.destinations[destination_id]
+
+    async def update_destination(self, request: pb.UpdateDestinationRequest, caller: Caller) -> pb.Destination:
+        old = self.destination(request.destination_id)
+        name = request.name.strip() or old.name
+        url = request.url or old.url
+        settings = request.settings
+        purpose = settings.purposes[0] if settings.purposes else old.purpose
+        domain.check_destination(name, old.type, url, purpose)
+        given = pb.DestinationSettings()
+        given.CopyFrom(settings)
+        if not given.purposes:
+            given.purposes.extend(old.purposes)
+        limits, purposes, config, secrets = self._settings(old.type, given, purpose, old)
+        sealed = {**self.sealed_secrets.get(old.destination_id, {}), **self._seal(old.destination_id, secrets)}
+        destination = pb.Destination()
+        destination.CopyFrom(old)
+        destination.name, destination.url, destination.purpose = name, url, purposes[0]
+        del destination.purposes[:]
+        destination.purposes.extend(purposes)
+        destination.config.clear()
+        destination.config.update(config)
+        destination.retry_window_s, destination.max_backoff_s = limits.retry_window_s, limits.max_backoff_s
+        destination.concurrency, destination.rate_per_s = limits.concurrency, limits.rate_per_s
+        destination.version = old.version + 1
+        del destination.secret_fields[:]
+        destination.secret_fields.extend(sorted(sealed))
+        updated = pb.DestinationUpdated(destination=destination, updated_at=self.now_iso(), sealed_secrets=sealed)
+        async with self.uow.transaction() as tx:
+            self.apply(updated)
+            tx.add([self.next_event(uuid.UUID(old.destination_id), updated)])
+        return self.destinations[old.destination_id]
+
+    async def set_destination_state(self, destination_id: str, state: str) -> pb.Destination:
+        """pause, resume or delete. A paused or disabled destination keeps its deliveries pending
+        (stored, in order) and sends them when resumed; delete is refused while it has syncs."""
+        destination = self.destination(destination_id)
+        at = self.now_iso()
+        event: Any
+        if state == "pause":
+            event = pb.DestinationPaused(destination_id=destination_id, at=at)
+        elif state == "resume":
+            event = pb.DestinationResumed(destination_id=destination_id, at=at)
+        else:
+            live = [
+                s.sync_id for s in self.syncs.values() if s.destination_id == destination_id and s.status != "deleted"
+            ]
+            if live:
+                raise Conflict(f"destination_id: the destination has syncs ({', '.join(live)}); delete them first")
+            event = pb.DestinationDeleted(destination_id=destination_id, at=at)
+        async with self.uow.transaction() as tx:
+            self.apply(event)
+            tx.add([self.next_event(uuid.UUID(destination_id), event)])
         return destination
+
+    async def _check_audience(self, audience_id: str, caller: Caller, field: str) -> None:
+        try:
+            await self._audience_name(audience_id)  # must exist
+        except NotFound as error:
+            raise InvalidArgument(field, str(error)) from None
+        decision = self.decider.decide(
+            AUDIENCE_DECISION,
+            {
+                "action": "activate",
+                "caller": caller.as_input(),
+                "audience": {"name": self.audience_names[audience_id], "traits": [], "events": []},
+            },
+            caller=caller.subject,
+        )
+        if not decision.result.get("allow"):
+            self.uow.commit()  # a refusal is recorded too
+            raise PermissionDenied(list(decision.result.get("reasons", [])), decision.id, field=field)
+
+    # Syncs ---------------------------------------------------------------------------
+
+    def sync(self, sync_id: str) -> pb.Sync:
+        found = self.syncs.get(sync_id)
+        if found is None or found.status == "deleted":
+            raise NotFound(f"sync {sync_id!r} not found")
+        return found
+
+    def list_syncs(self, destination_id: str = "") -> list[pb.Sync]:
+        return [
+            s
+            for s in self.syncs.values()
+            if s.status != "deleted" and (not destination_id or s.destination_id == destination_id)
+        ]
+
+    def _new_sync(self, destination_id: str, audience_id: str, mode: str, mapping: pb.Mapping) -> pb.Sync:
+        checked_mapping(mode, mapping)
+        return pb.Sync(
+            sync_id=str(uuid.uuid4()),
+            destination_id=destination_id,
+            audience_id=audience_id,
+            mode=mode,
+            mapping=mapping,
+            version=1,
+            status="active",
+            created_at=self.now_iso(),
+        )
+
+    async def create_sync(self, request: pb.CreateSyncRequest, caller: Caller) -> pb.Sync:
+        try:
+            self.destination(request.destination_id)
+        except NotFound as error:
+            raise InvalidArgument("destination_id", str(error)) from None
+        sync = self._new_sync(
+            request.destination_id, request.audience_id, request.mode or "membership", request.mapping
+        )
+        await self._check_audience(request.audience_id, caller, "audience_id")
+        async with self.uow.transaction() as tx:
+            tx.add(await self._start_sync(sync, pb.SyncCreated(sync=sync)))
+        return self.syncs[sync.sync_id]
+
+    async def update_sync(self, request: pb.UpdateSyncRequest, caller: Caller) -> pb.Sync:
+        old = self.sync(request.sync_id)
+        sync = pb.Sync()
+        sync.CopyFrom(old)
+        sync.mode = request.mode or old.mode
+        if request.HasField("mapping"):
+            sync.mapping.CopyFrom(request.mapping)
+        checked_mapping(sync.mode, sync.mapping)
+        sync.version = old.version + 1
+        async with self.uow.transaction() as tx:
+            tx.add(await self._start_sync(sync, pb.SyncUpdated(sync=sync)))
+        return self.syncs[sync.sync_id]
+
+    async def set_sync_state(self, sync_id: str, state: str) -> pb.Sync:
+        """pause, resume or delete. A paused sync sends nothing; on resume the destination gets the
+        difference between what it was sent and what is true now (changes in between that undid
+        each other send nothing). Delete stops the sync; what it sent stays at the destination."""
+        sync = self.sync(sync_id)
+        at = self.now_iso()
+        async with self.uow.transaction() as tx:
+            if state == "pause":
+                event: Any = pb.SyncPaused(sync_id=sync_id, at=at)
+            elif state == "resume":
+                event = pb.SyncResumed(sync_id=sync_id, at=at)
+            else:
+                event = pb.SyncDeleted(sync_id=sync_id, at=at)
+            tx.add(await self._start_sync(sync, event) if state == "resume" else self._event_of(sync, event))
+        return sync
+
+    def _event_of(self, sync: pb.Sync, event: Any) -> list[StoredEvent]:
+        self.apply(event)
+        return [self.next_event(uuid.UUID(sync.sync_id), event)]
+
+    async def _start_sync(self, sync: pb.Sync, event: Any) -> list[StoredEvent]:
+        """Store the sync's event, then what its destination lacks: the members it was not sent (all
+        of them at first), exits of those no longer members, and, by record, changed records."""
+        events = self._event_of(sync, event)
+        sync = self.syncs[sync.sync_id]
+        if sync.status != "active":
+            return events
+        members = await self._memberships_seen()
+        now = {person for audience, person in members if audience == sync.audience_id}
+        was = {p for (s, p), (member, _) in self.sent.items() if s == sync.sync_id and member}
+        run = f"run-{self.versions[sync.sync_id]}"
+        enter, leave = domain.sync_actions(sync.mode)
+        # The members in the order they entered, then those who left.
+        order = sorted(now, key=lambda p: members[(sync.audience_id, p)].id)
+        changes = [(p, enter) for p in order if p not in was or sync.mode != "membership"]
+        changes += [(p, leave) for p in sorted(was - now)]
+        events += await self._schedule([(sync, person, action, run) for person, action in changes])
+        return events
 
     async def _memberships_seen(self) -> dict[tuple[str, str], eventlog_pb2.Notification]:
         """The latest entered notification of every current membership, up to activation's position."""
@@ -207,79 +557,126 @@ class ActivationApp(EventSourced):
     # Following -------------------------------------------------------------------
 
     async def handle_memberships(self, notifications) -> Sequence[StoredEvent]:
-        return await self._schedule(notifications)
-
-    async def _schedule(self, notifications, only: str = "") -> list[StoredEvent]:
-        wanted = []
+        wanted: list[Want] = []
         for n in notifications:
             message = cast(_Membership, decode(n.topic, n.payload))  # SEGMENT_TOPICS
-            for destination in self.destinations.values():
-                if message.audience_id in destination.audience_ids and (not only or destination.destination_id == only):
-                    wanted.append((n, message, destination))
+            entered = isinstance(message, segment_pb2.MembershipEntered)
+            for sync in self.syncs.values():
+                if sync.audience_id == message.audience_id and sync.status == "active":
+                    actions = domain.sync_actions(sync.mode)
+                    wanted.append((sync, message.person_id, actions[0 if entered else 1], membership_cause(n)))
+        return await self._schedule(wanted)
+
+    async def handle_profiles(self, notifications) -> Sequence[StoredEvent]:
+        """A member's profile changed: upsert syncs send the record again if a mapped field changed
+        (the profile is read as it is now, so a change seen late never sends an older record)."""
+        upserting = [s for s in self.syncs.values() if s.mode == "upsert" and s.status == "active"]
+        if not upserting:
+            return []  # nothing follows records: the profiles need not even be decoded
+        wanted: list[Want] = []
+        for n in notifications:
+            person_id = cast(profile_pb2.ProfileChanged, decode(n.topic, n.payload)).profile.person_id
+            for sync in upserting:
+                if self.sent.get((sync.sync_id, person_id), (False,))[0]:
+                    wanted.append((sync, person_id, "upsert", f"profile-{n.originator_id}-{n.originator_version}"))
+        return await self._schedule(wanted)
+
+    def egress_input(self, destination: pb.Destination, sync: pb.Sync, person_id: str, properties: list[str]) -> dict:
+        """The input of a delivery's egress decision: built here only (the person's consent and the
+        sync's approval state join it here)."""
+        return {
+            "destination": {"id": destination.destination_id, "type": destination.type, "purpose": destination.purpose},
+            "properties": properties,
+        }
+
+    async def _schedule(self, wanted: Sequence[Want]) -> list[StoredEvent]:
+        wanted = [w for w in wanted if w[0].destination_id in self.destinations]
         if not wanted:
             return []
-        person_ids = list(dict.fromkeys(m.person_id for _, m, _ in wanted))
+        person_ids = list(dict.fromkeys(person for _, person, _, _ in wanted))
         # As stored: personal values stay tokens until the moment they are sent.
         profiles = await self.profiles.sealed_profiles(person_ids)
         events: list[StoredEvent] = []
-        for n, message, destination in wanted:
-            profile = profiles.get(message.person_id)
-            traits = sealed_traits(profile) if profile else {}
-            top_sealed, nested = sealed_names(traits)
-            # Values sealed at depth are decided by their class names as well as the traits by theirs.
-            names = sorted(set(traits) | nested)
-            decision = self.decider.decide(
-                EGRESS_DECISION,
-                {
-                    "destination": {
-                        "id": destination.destination_id,
-                        "type": destination.type,
-                        "purpose": destination.purpose,
-                    },
-                    "properties": names,
-                },
-                key=(destination.destination_id, destination.type, destination.purpose, *names),
-            )
-            allowed, withheld = list(decision.result.get("allowed", [])), list(decision.result.get("withheld", []))
-            by_value = self._personal_by_value(top_sealed | nested)
-            if by_value:
-                # Sealed, yet personal by no name policy classes: personal by value, a class no
-                # purpose can be shown to allow, so it never leaves.
-                allowed = [n for n in allowed if n not in by_value]
-                withheld = sorted(set(withheld) | (by_value & top_sealed))
-            withheld += withhold_nested(traits, set(withheld) | by_value)
-            action = "entered" if isinstance(message, segment_pb2.MembershipEntered) else "exited"
-            delivery_id = str(
-                derived_id("delivery", destination.destination_id, n.originator_id, str(n.originator_version))
-            )
+        for sync, person_id, action, cause in wanted:
+            destination = self.destinations[sync.destination_id]
+            mapping = checked_mapping(sync.mode, sync.mapping)
+            member = action in ("entered", "upsert")
+            profile = profiles.get(person_id)
+            all_traits = sealed_traits(profile) if profile else {}
+            chosen = mapping.traits(set(all_traits)) if action != "delete" else []
+            traits = {name: all_traits[name] for name in chosen}
+            print_ = domain.fingerprint(traits) if sync.mode != "membership" else ""
+            last = self.sent.get((sync.sync_id, person_id))
+            if member and last == (True, print_):
+                continue  # the destination has this already (or a change of a trait it does not map)
+            if not member and not (last and last[0]):
+                continue  # it was never sent the entry, or was sent the exit
+            delivery_id = str(derived_id("delivery", sync.sync_id, cause, person_id, action))
             if delivery_id in self.deliveries:
                 continue
-            body = domain.payload(
-                delivery_id=delivery_id,
-                action=action,
-                audience_id=message.audience_id,
-                audience_name=await self._audience_name(message.audience_id),
-                person_id=message.person_id,
-                traits=traits,
-                allowed=allowed,
-                withheld=withheld,
-                decision_id=decision.id,
-                at=message.at,
-            )
+            body, decision_id, withheld = self._body(destination, sync, mapping, delivery_id, action, person_id, traits)
+            body["audience"]["name"] = await self._audience_name(sync.audience_id)
             scheduled = pb.DeliveryScheduled(
                 delivery_id=delivery_id,
                 destination_id=destination.destination_id,
-                audience_id=message.audience_id,
-                person_id=message.person_id,
+                audience_id=sync.audience_id,
+                person_id=person_id,
                 action=action,
                 payload=orjson.dumps(body).decode(),
-                decision_id=decision.id,
+                decision_id=decision_id,
                 withheld=withheld,
                 scheduled_at=self.now_iso(),
+                sync_id=sync.sync_id,
+                fingerprint=print_,
             )
             self.apply(scheduled)
-            events.append(stored(uuid.UUID(delivery_id), 1, scheduled))
+            events.append(self.next_event(uuid.UUID(delivery_id), scheduled))
         return events
+
+    def _body(
+        self,
+        destination: pb.Destination,
+        sync: pb.Sync,
+        mapping: domain.Mapping,
+        delivery_id: str,
+        action: str,
+        person_id: str,
+        traits: dict,
+    ) -> tuple[dict, str, list[str]]:
+        top_sealed, nested = sealed_names(traits)
+        # Values sealed at depth are decided by their class names as well as the traits by theirs.
+        names = sorted(set(traits) | nested)
+        decision = self.decider.decide(
+            EGRESS_DECISION,
+            self.egress_input(destination, sync, person_id, names),
+            key=(destination.destination_id, destination.type, destination.purpose, *names),
+        )
+        allowed, withheld = list(decision.result.get("allowed", [])), list(decision.result.get("withheld", []))
+        by_value = self._personal_by_value(top_sealed | nested)
+        if by_value:
+            # Sealed, yet personal by no name policy classes: personal by value, a class no
+            # purpose can be shown to allow, so it never leaves.
+            allowed = [n for n in allowed if n not in by_value]
+            withheld = sorted(set(withheld) | (by_value & top_sealed))
+        withheld += withhold_nested(traits, set(withheld) | by_value)
+        for name, value in traits.items():
+            if isinstance(value, dict) and (SEALED in value or NESTED in value):
+                value["trait"] = name  # the encryption context, when the mapping renames it
+        body = domain.payload(
+            delivery_id=delivery_id,
+            action=action,
+            audience_id=sync.audience_id,
+            audience_name="",
+            person_id=person_id,
+            traits=traits,
+            allowed=allowed,
+            withheld=withheld,
+            decision_id=decision.id,
+            at=self.now_iso(),
+            mapping=mapping,
+            sync_id=sync.sync_id if sync.mode != "membership" else "",
+        )
+        return body, decision.id, withheld
 
     def _personal_by_value(self, sealed: set[str]) -> set[str]:
         """Of these sealed names, those cdp.pii does not name personal (sealed for their value)."""
@@ -294,8 +691,10 @@ class ActivationApp(EventSourced):
     def _announce(self, events: Sequence[StoredEvent], existing: set[OriginatorId]) -> None:
         """Hand each committed delivery to the delivery worker (never one that may not be stored)."""
         for event in events:
-            if event.topic == pb.DeliveryScheduled.DESCRIPTOR.full_name:
-                self.on_scheduled(str(event.originator_id), 0.0)
+            if event.topic in (SCHEDULED_TOPIC, REPLAYED_TOPIC):
+                self.on_scheduled(str(event.originator_id))
+            elif event.topic in DESTINATION_TOPICS:
+                self.on_destination(str(event.originator_id))
 
     async def _audience_name(self, audience_id: str) -> str:
         name = self.audience_names.get(audience_id)
@@ -313,11 +712,12 @@ class ActivationApp(EventSourced):
         traits = body.get("traits", {})
         fields = []
         for name, value in list(traits.items()):
+            trait = value.get("trait", name) if isinstance(value, dict) else name
             if isinstance(value, dict) and NESTED in value:
-                traits[name] = self._reveal_nested(name, value, body)
+                traits[name] = self._reveal_nested(trait, value, body)
             elif isinstance(value, dict) and SEALED in value:
                 clear = (
-                    self.vault.decrypt(value["subject"], value["event_type"], name, value[SEALED])
+                    self.vault.decrypt(value["subject"], value["event_type"], trait, value[SEALED])
                     if self.vault
                     else None
                 )
@@ -358,61 +758,147 @@ class ActivationApp(EventSourced):
 
     # Delivery outcomes -------------------------------------------------------------
 
-    def record_attempts(self, outcomes: Sequence[tuple[str, bool, int, str, float]]) -> dict[str, float]:
-        """Record attempts (delivery id, ok, HTTP status, error, latency ms) in one transaction;
-        returns the delay before the next attempt of each delivery that is to be retried."""
+    def record_attempts(self, outcomes: Sequence[tuple[str, Outcome]]) -> dict[str, domain.Verdict]:
+        """Record attempts in one transaction; returns what follows each: delivered, a retry after
+        a delay, dead-lettered (logged), or the destination disabled (the delivery waits)."""
         events: list[StoredEvent] = []
-        retries: dict[str, float] = {}
-        for delivery_id, ok, http_status, error, latency_ms in outcomes:
-            attempt = self.deliveries[delivery_id].attempts + 1
-            events.append(
-                stored(
-                    uuid.UUID(delivery_id),
-                    attempt + 1,
-                    pb.DeliveryAttempted(
-                        delivery_id=delivery_id,
-                        attempt=attempt,
-                        ok=ok,
-                        http_status=http_status,
-                        error=error,
-                        at=self.now_iso(),
-                        latency_ms=latency_ms,
-                    ),
-                )
-            )
-            if ok:
+        verdicts: dict[str, domain.Verdict] = {}
+        now = self.clock.now()
+        at = self.now_iso()
+        for delivery_id, outcome in outcomes:
+            delivery = self.deliveries[delivery_id]
+            if delivery.status != "pending":
                 continue
-            if attempt >= domain.MAX_ATTEMPTS:
-                events.append(
-                    stored(
-                        uuid.UUID(delivery_id),
-                        attempt + 2,
-                        pb.DeliveryDeadLettered(
-                            delivery_id=delivery_id, attempts=attempt, last_error=error, at=self.now_iso()
-                        ),
-                    )
-                )
-            else:
-                retries[delivery_id] = domain.backoff(attempt)
-        self.uow.commit(events)
-        for event in events:
-            self.apply(decode(event.topic, event.state))
-        return retries
-
-    def list_deliveries(self, destination_id: str, limit: int) -> list[pb.Delivery]:
-        found = [d for d in self.deliveries.values() if not destination_id or d.destination_id == destination_id]
-        return [
-            pb.Delivery(
-                delivery_id=d.delivery_id,
-                destination_id=d.destination_id,
-                audience_id=d.audience_id,
-                person_id=d.person_id,
-                action=d.action,
-                status=d.status,
-                attempts=d.attempts,
-                last_error=d.last_error,
-                decision_id=d.decision_id,
-                withheld=d.withheld,
+            attempt = delivery.attempts + 1
+            started = parse_iso(delivery.series_started) if delivery.series_started else now
+            destination = self.destinations[delivery.destination_id]
+            verdict = domain.after_attempt(
+                ok=outcome.ok,
+                retryable=outcome.retryable,
+                retry_after_s=outcome.retry_after_s,
+                disable=outcome.disable,
+                attempt=attempt - sum(1 for a in delivery.history if a.series < delivery.series),
+                elapsed_s=(now - started).total_seconds(),
+                limits=self.limits(delivery.destination_id),
             )
-            for d in found[-limit:]
+            attempted = pb.DeliveryAttempted(
+                delivery_id=delivery_id,
+                attempt=attempt,
+                ok=outcome.ok,
+                http_status=outcome.status,
+                error=outcome.error[:500],
+                at=at,
+                latency_ms=outcome.latency_ms,
+                retryable=outcome.retryable,
+                retry_after_s=outcome.retry_after_s or 0.0,
+                next_attempt_at=format_iso(now + timedelta(seconds=verdict.delay_s)) if verdict.kind == "retry" else "",
+            )
+            self.apply(attempted)
+            events.append(self.next_event(uuid.UUID(delivery_id), attempted))
+            if verdict.kind == "dead_letter":
+                dead = pb.DeliveryDeadLettered(
+                    delivery_id=delivery_id, attempts=attempt, last_error=outcome.error[:500], at=at
+                )
+                self.apply(dead)
+                events.append(self.next_event(uuid.UUID(delivery_id), dead))
+            elif verdict.kind == "disable" and destination.status == "active":
+                disabled = pb.DestinationDisabled(
+                    destination_id=destination.destination_id,
+                    reason=f"the destination answered {outcome.status or outcome.error}: gone",
+                    delivery_id=delivery_id,
+                    at=at,
+                )
+                self.apply(disabled)
+                events.append(self.next_event(uuid.UUID(destination.destination_id), disabled))
+            verdicts[delivery_id] = verdict
+        self.uow.commit(events)
+        for delivery_id, verdict in verdicts.items():
+            if verdict.kind == "dead_letter":
+                delivery = self.deliveries[delivery_id]
+                # No personal data: ids, counts and the destination's answer only.
+                log.warning(
+                    "delivery dead-lettered: delivery=%s destination=%s sync=%s attempts=%d status=%d error=%s",
+                    delivery_id,
+                    delivery.destination_id,
+                    delivery.sync_id or "-",
+                    delivery.attempts,
+                    delivery.history[-1].http_status if delivery.history else 0,
+                    delivery.last_error or "-",
+                )
+        return verdicts
+
+    async def replay(self, destination_id: str, delivery_ids: Sequence[str], caller: Caller) -> list[str]:
+        """Dead letters sent again (all of the destination's when none are named): a new attempt
+        series under the same delivery id, after the person's later deliveries."""
+        self.destination(destination_id)
+        chosen = list(dict.fromkeys(delivery_ids)) or [
+            d.delivery_id
+            for d in self.deliveries.values()
+            if d.destination_id == destination_id and d.status == "dead_lettered"
         ]
+        for n, delivery_id in enumerate(chosen):
+            found = self.deliveries.get(delivery_id)
+            if found is None or found.destination_id != destination_id:
+                raise InvalidArgument(f"delivery_ids[{n}]", f"{delivery_id!r} is no delivery of this destination")
+            if found.status != "dead_lettered":
+                raise InvalidArgument(f"delivery_ids[{n}]", f"{delivery_id!r} is {found.status}, not dead-lettered")
+        async with self.uow.transaction() as tx:
+            for delivery_id in chosen:
+                replayed = pb.DeliveryReplayed(delivery_id=delivery_id, by=caller.subject, at=self.now_iso())
+                self.apply(replayed)
+                tx.add([self.next_event(uuid.UUID(delivery_id), replayed)])
+        return chosen
+
+    def list_deliveries(
+        self, destination_id: str, limit: int, person_id: str = "", status: str = "", sync_id: str = ""
+    ) -> list[pb.Delivery]:
+        found = [
+            d
+            for d in self.deliveries.values()
+            if (not destination_id or d.destination_id == destination_id)
+            and (not person_id or d.person_id == person_id)
+            and (not status or d.status == status)
+            and (not sync_id or d.sync_id == sync_id)
+        ]
+        return [as_proto(d) for d in found[-limit:]]
+
+
+def as_proto(d: domain.DeliveryState) -> pb.Delivery:
+    return pb.Delivery(
+        delivery_id=d.delivery_id,
+        destination_id=d.destination_id,
+        audience_id=d.audience_id,
+        person_id=d.person_id,
+        action=d.action,
+        status=d.status,
+        attempts=d.attempts,
+        last_error=d.last_error,
+        decision_id=d.decision_id,
+        withheld=d.withheld,
+        sync_id=d.sync_id,
+        scheduled_at=d.scheduled_at,
+        attempt_list=[
+            pb.Attempt(
+                attempt=a.attempt,
+                ok=a.ok,
+                http_status=a.http_status,
+                error=a.error,
+                at=a.at,
+                latency_ms=a.latency_ms,
+                series=a.series,
+            )
+            for a in d.history
+        ],
+    )
+
+
+def checked_mapping(mode: str, mapping: pb.Mapping) -> domain.Mapping:
+    return domain.check_sync(mode, [(f.trait, f.to) for f in mapping.fields], dict(mapping.constants))
+
+
+def membership_cause(n: eventlog_pb2.Notification) -> str:
+    return f"{n.originator_id}-{n.originator_version}"
+
+
+def secret_subject(destination_id: str) -> str:
+    return f"destination:{destination_id}"

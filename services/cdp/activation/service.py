@@ -1,17 +1,19 @@
-"""The activation service, declared: follows segment, delivers to destinations."""
+"""The activation service, declared: follows segment (memberships) and profile (changed records
+of upsert syncs' members), delivers to destinations through their queues."""
 
 from __future__ import annotations
 
-from cdp.activation.adapters import AudienceDirectory, ProfileReader, WebhookSender
-from cdp.activation.application import SEGMENT_TOPICS, ActivationApp
+from cdp.activation.adapters import AudienceDirectory, ProfileReader, open_webhook
+from cdp.activation.application import PROFILE_TOPICS, SEGMENT_TOPICS, ActivationApp
+from cdp.activation.queues import DeliveryWorker, DestinationFactory
 from cdp.activation.servicer import ActivationServicer
-from cdp.activation.webhook import DeliveryWorker
 from cdp.api.activation.v1 import activation_pb2, activation_pb2_grpc
 from cdp.platform.service import Declaration, Follow, Runtime, Servicer, full_name
 
 
-def declare(runtime: Runtime) -> Declaration:
+def declare(runtime: Runtime, open_destination: DestinationFactory = open_webhook) -> Declaration:
     segment = runtime.upstream("segment", SEGMENT_TOPICS)
+    profile = runtime.upstream("profile", PROFILE_TOPICS)
     app = ActivationApp(
         runtime.uow,
         segment,
@@ -20,8 +22,7 @@ def declare(runtime: Runtime) -> Declaration:
         runtime.vault,
         access=runtime.access,
     )
-    sender = WebhookSender()
-    worker = DeliveryWorker(app, sender)
+    worker = DeliveryWorker(app, open_destination)
     return Declaration(
         servicers=[
             Servicer(
@@ -30,7 +31,9 @@ def declare(runtime: Runtime) -> Declaration:
                 full_name(activation_pb2, "ActivationService"),
             )
         ],
-        follows=[Follow(segment, app.handle_memberships, key=lambda n: n.originator_id)],
+        follows=[
+            Follow(segment, app.handle_memberships, key=lambda n: n.originator_id),
+            Follow(profile, app.handle_profiles, key=lambda n: n.originator_id),
+        ],
         tasks={"deliver": worker.run},
-        on_stop=[sender.close],
     )

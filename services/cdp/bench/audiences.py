@@ -98,7 +98,9 @@ async def _per_change(settings: AudienceSettings, root: Path, rng: random.Random
 
     app = SegmentApp(uow, Upstream("profile", StoreLog(store), []))  # profiles are set directly
     for i in range(settings.audiences):
-        await app.create_audience(f"bench {i}", [], CALLER, definition_json=json.dumps(definition(i)))
+        await app.create_audience(
+            f"bench {i}", [], CALLER, definition_json=json.dumps(definition(i)), purpose="marketing"
+        )
     persons = [f"00000000-0000-4000-8000-{i:012d}" for i in range(200)]
     predicates = {p.event: p for d in app.definitions.values() for p in engine.predicates(d.root)}
     for person in persons:

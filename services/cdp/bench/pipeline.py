@@ -352,6 +352,7 @@ async def _run(
                 name,
                 [segment_pb2.Condition(trait=segment_pb2.TraitCondition(trait="plan", op="eq", value='"pro"'))],
                 timeout=30,
+                purpose="marketing",
             )
 
         async def create_destination():

@@ -68,26 +68,89 @@ def read_definition(path: str) -> dict:
     return decoded if isinstance(decoded, dict) else {"invalid": decoded}
 
 
-@audience.command("create")
-@click.argument("name")
-@click.option("--definition", "definition", help="A JSON file in the condition language, or - for stdin.")
-@click.option("--trait", "traits", multiple=True, help="NAME OP VALUE, e.g. 'plan eq \"pro\"' (repeatable).")
-@click.option("--event", "events", multiple=True, help="'EVENT>=N': did EVENT at least N times (repeatable).")
-@with_caller
-def create(name, definition, traits, events, subject, roles):
-    """Create an audience: a --definition, and every --trait and --event, must hold."""
+DEFINITION_HELP = "A JSON file in the condition language, or - for stdin."
+TRAIT_HELP = "NAME OP VALUE, e.g. 'plan eq \"pro\"' (repeatable)."
+EVENT_HELP = "'EVENT>=N': did EVENT at least N times (repeatable)."
+PURPOSE_HELP = "What the audience is for: one of the purposes in policy data (e.g. marketing)."
+
+
+def definition_tree(definition, traits, events) -> str:
+    """The --definition, and every --trait and --event, as one definition's JSON form ("" if none)."""
     parts = sugar(traits, events) + ([read_definition(definition)] if definition else [])
     if not parts:
+        return ""
+    return json.dumps(parts[0] if len(parts) == 1 else {"all": parts})
+
+
+@audience.command("create")
+@click.argument("name")
+@click.option("--definition", "definition", help=DEFINITION_HELP)
+@click.option("--trait", "traits", multiple=True, help=TRAIT_HELP)
+@click.option("--event", "events", multiple=True, help=EVENT_HELP)
+@click.option("--purpose", required=True, help=PURPOSE_HELP)
+@with_caller
+def create(name, definition, traits, events, purpose, subject, roles):
+    """Create an audience: a --definition, and every --trait and --event, must hold."""
+    tree = definition_tree(definition, traits, events)
+    if not tree:
         raise click.UsageError("give a --definition, or --trait/--event conditions")
-    tree = parts[0] if len(parts) == 1 else {"all": parts}
-    created = call(connect(subject, roles).segment.create_audience, name, definition_json=json.dumps(tree))
+    segment = connect(subject, roles).segment
+    created = call(segment.create_audience, name, definition_json=tree, purpose=purpose)
     click.echo(f"{created.audience_id}  {created.name}  (allowed by decision {created.decision_id[:12]})")
+
+
+@audience.command("update")
+@click.argument("audience_id")
+@click.option("--definition", "definition", help=DEFINITION_HELP + " Replaces the whole definition.")
+@click.option("--trait", "traits", multiple=True, help=TRAIT_HELP)
+@click.option("--event", "events", multiple=True, help=EVENT_HELP)
+@click.option("--name", default="", help="A new name.")
+@click.option("--purpose", default="", help=PURPOSE_HELP)
+@with_caller
+def update(audience_id, definition, traits, events, name, purpose, subject, roles):
+    """A new version of an audience; its members are re-evaluated (entries and exits say "updated")."""
+    tree = definition_tree(definition, traits, events)
+    if not (tree or name or purpose):
+        raise click.UsageError("give a --definition, --trait/--event conditions, a --name or a --purpose")
+    segment = connect(subject, roles).segment
+    updated = call(segment.update_audience, audience_id, name=name, purpose=purpose, definition_json=tree)
+    click.echo(
+        f"{updated.audience_id}  {updated.name}  v{updated.version}  for {updated.purpose}"
+        f"  (allowed by decision {updated.update_decision_id[:12]})"
+    )
+
+
+@audience.command("archive")
+@click.argument("audience_id")
+@with_caller
+def archive(audience_id, subject, roles):
+    """Take an audience out of use: its members exit and it is evaluated no more."""
+    archived = call(connect(subject, roles).segment.archive_audience, audience_id)
+    click.echo(f"{archived.audience_id}  {archived.name}  archived by {archived.archived_by}")
+
+
+@audience.command("preview")
+@click.option("--definition", "definition", help=DEFINITION_HELP)
+@click.option("--trait", "traits", multiple=True, help=TRAIT_HELP)
+@click.option("--event", "events", multiple=True, help=EVENT_HELP)
+@click.option("--sample", default=10, show_default=True, type=click.IntRange(0, 1000), help="How many person ids.")
+@with_caller
+def preview(definition, traits, events, sample, subject, roles):
+    """Who a definition would hold now, without storing it: the size and a sample of person ids."""
+    tree = definition_tree(definition, traits, events)
+    if not tree:
+        raise click.UsageError("give a --definition, or --trait/--event conditions")
+    shown = call(connect(subject, roles).segment.preview_audience, definition_json=tree, sample=sample or 1)
+    click.echo(f"size {shown.size}  (decision {shown.decision_id[:12]})")
+    for person_id in shown.person_ids[:sample]:
+        click.echo(person_id)
 
 
 @audience.command("list")
 def list_():
     for a in call(connect().segment.list_audiences):
-        click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}")
+        status = "  archived" if a.status == "archived" else ""
+        click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}  for {a.purpose or '-'}{status}")
 
 
 def _comparison(c: segment_pb2.TraitCondition, field: str) -> dict:
@@ -168,7 +231,7 @@ def condition_text(condition: segment_pb2.Condition) -> str:
 def show(audience_id, subject, roles):
     """An audience's definition: personal literals in clear only for who may see them so."""
     a = call(connect(subject, roles).segment.get_audience, audience_id)
-    click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}")
+    click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}  for {a.purpose or '-'}  {a.status}")
     for condition in a.conditions:
         click.echo(f"  {condition_text(condition)}")
     if a.HasField("definition"):
@@ -179,6 +242,33 @@ def show(audience_id, subject, roles):
 
 @audience.command("members")
 @click.argument("audience_id")
-def members(audience_id):
-    for person_id in call(connect().segment.list_members, audience_id):
+@click.option("--page-size", default=0, type=click.IntRange(0, 10_000), help="Members per page (0: all).")
+@click.option("--page-token", default="", help="The token a previous page printed.")
+@with_caller
+def members(audience_id, page_size, page_token, subject, roles):
+    """An audience's members in person id order, one page, and how many there are in all."""
+    page = call(connect(subject, roles).segment.list_members_page, audience_id, page_size, page_token)
+    for person_id in page.person_ids:
         click.echo(person_id)
+    click.echo(
+        f"total {page.total}" + (f"  next page: --page-token {page.next_page_token}" if page.next_page_token else "")
+    )
+
+
+@audience.command("history")
+@click.option("--audience", "audience_id", default="", help="An audience's entries and exits.")
+@click.option("--person", "person_id", default="", help="A person's entries and exits.")
+@click.option("--page-size", default=0, type=click.IntRange(0, 1000), help="Changes per page (0: 100).")
+@click.option("--page-token", default="", help="The token a previous page printed.")
+@with_caller
+def history(audience_id, person_id, page_size, page_token, subject, roles):
+    """Entries and exits, newest first: when, who, which audience and version, and why."""
+    if not (audience_id or person_id):
+        raise click.UsageError("give --audience, --person or both")
+    page = call(connect(subject, roles).segment.list_membership_history, audience_id, person_id, page_size, page_token)
+    for c in page.changes:
+        cause = c.cause + (f" {c.cause_event_id}" if c.cause_event_id else "")
+        what = "entered" if c.entered else "exited"
+        click.echo(f"{c.at}  {c.person_id}  {what}  {c.audience_id}  v{c.audience_version}  {cause}")
+    if page.next_page_token:
+        click.echo(f"next page: --page-token {page.next_page_token}")

@@ -180,6 +180,7 @@ def policy(decisions, hits, repeat, as_json):
     for key, label, unit in (
         ("raw_us", "raw regorus evaluation (egress)", "µs"),
         ("miss_us", "decision, cache miss, recorded in the log", "µs"),
+        ("miss_commit_us", "  of which appending and committing", "µs"),
         ("hit_keyed_us", "decision, cache hit (hot-path key)", "µs"),
         ("hit_canonical_us", "decision, cache hit (keyed by input JSON)", "µs"),
         ("replay_1_per_s", "replay, one process", "decisions/s"),
@@ -326,3 +327,52 @@ def activation(messages, batches, kinds, postgres_dsn, rabbitmq_url, nats_url, r
         table.add(r["kind"], r["batch"], r["deliveries_per_s"], r["send_p50_ms"], r["send_p99_ms"])
     click.echo(f"cdp bench activation: {messages} deliveries a kind and batch size, sent one send() after another")
     click.echo(table.render())
+
+
+@bench.command("restart")
+@click.option(
+    "--sizes",
+    default="10000,100000",
+    show_default=True,
+    help="Stored events in identity's log, comma-separated (1000000 takes a few minutes to build).",
+)
+@click.option("--repeat", default=3, show_default=True, help="Starts timed per size and case; the median is reported.")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds a start may take.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where to run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def restart(sizes, repeat, timeout, data_dir, as_json):
+    """Identity's start, by the size of its log, with and without a snapshot; memory per 100k persons."""
+    from cdp.bench.restart import RestartSettings, run
+
+    try:
+        counts = tuple(int(s) for s in sizes.split(",") if s.strip())
+    except ValueError:
+        raise click.UsageError("--sizes: comma-separated event counts, e.g. 10000,100000") from None
+    if not counts or any(c < 1 for c in counts) or repeat < 1:
+        raise click.UsageError("--sizes and --repeat must be at least 1")
+    result = _measure(run, RestartSettings(counts, repeat, data_dir, timeout))
+    if as_json:
+        click.echo(_json(result))
+        return
+    columns = ["events", "persons", "log built", "serving, no snapshot", "from a snapshot", "ratio", "state", "RSS"]
+    table = Table(columns)
+    for r in result["sizes"]:
+        without, with_snapshot = r["without_snapshot"], r["with_snapshot"]
+        table.add(
+            r["events"],
+            r["persons"],
+            f"{r['build_s']:.1f} s",
+            f"{without['serving_s']:.2f} s",
+            f"{with_snapshot['serving_s']:.2f} s",
+            f"{r['speedup']:.1f} x",
+            f"{without['rebuild_s']:.2f} s -> {with_snapshot['rebuild_s']:.2f} s",
+            f"{with_snapshot['rss_mb']:.0f} MB",
+        )
+    click.echo(f"cdp bench restart: identity, medians of {repeat} start(s)")
+    click.echo(table.render())
+    click.echo("state: the rebuild inside the start, without -> with a snapshot (the rest is the process starting)")
+    memory = result["rss_mb_per_100k_persons"]
+    click.echo(
+        f"memory: {memory['without_snapshot']:.0f} MB per 100k persons folded from the log, "
+        f"{memory['with_snapshot']:.0f} MB restored from a snapshot"
+    )

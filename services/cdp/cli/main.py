@@ -20,8 +20,11 @@ from cdp.cli import (
     profile,
     send,
     source,
+    sync,
     token,
+    trait,
     up,
+    warehouse,
     webhook,
 )
 from cdp.platform.files import private_umask
@@ -42,7 +45,9 @@ main.add_command(plan.quarantine)
 main.add_command(profile.profile)
 main.add_command(account.account)
 main.add_command(audience.audience)
+main.add_command(trait.trait)
 main.add_command(destination.destination)
+main.add_command(sync.sync)
 main.add_command(webhook.webhook)
 main.add_command(identity.identity)
 main.add_command(forget.forget)
@@ -53,6 +58,7 @@ main.add_command(cert.cert)
 main.add_command(bench.bench)
 main.add_command(ops.status)
 main.add_command(ops.parked)
+main.add_command(warehouse.warehouse)
 
 
 if __name__ == "__main__":

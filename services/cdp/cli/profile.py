@@ -94,3 +94,35 @@ def events(person_id, user_id, anonymous_id, email, limit, types, since, until, 
         token = page.next_page_token
         if not token:
             break
+
+
+@profile.command("search")
+@click.option(
+    "--where",
+    "where",
+    required=True,
+    help='A JSON file, or - for stdin: {"trait": "plan", "op": "eq", "value": "pro"}.',
+)
+@click.option("--page-size", default=50, type=click.IntRange(min=1, max=1000), show_default=True)
+@click.option("--page-token", default="", help="The next page's token a previous search printed.")
+@click.option("--purpose", default="", help="Why it is read (a short label; the access log records it).")
+@click.option("--json", "as_json", is_flag=True, help="One profile as JSON a line.")
+@with_caller
+def search(where, page_size, page_token, purpose, as_json, subject, roles):
+    """Profiles whose traits meet a condition (all/any/not over trait conditions), one page of them,
+    personal data in clear only where cdp.access allows."""
+    from cdp.cli.audience import read_definition
+
+    condition = read_definition(where)
+    found = call(connect(subject, roles).profile.search_profiles, json.dumps(condition), page_size, page_token, purpose)
+    for p in found.profiles:
+        if as_json:
+            click.echo(json.dumps(json_format.MessageToDict(p)))
+        else:
+            traits = ", ".join(f"{k}={v.value}" for k, v in sorted(p.traits.items()))
+            click.echo(f"{p.person_id}  {traits}")
+    click.echo(
+        f"{found.total} match"
+        + (f"; next page: --page-token {found.next_page_token}" if found.next_page_token else ""),
+        err=as_json,
+    )

@@ -358,6 +358,40 @@ class _Profile(_Client):
         )
         return self._unary("ListEvents", request, READ, **options)
 
+    def create_computed_trait(
+        self, name: str, definition_json: str, **options: Unpack[CallOptions]
+    ) -> profile_pb2.ComputedTrait:
+        """A trait computed from each person's calls (JSON: event, fn, property, where, window), if
+        cdp.audience allows; backfilled over the calls seen so far. Not retried."""
+        request = profile_pb2.CreateComputedTraitRequest(name=name, definition_json=definition_json)
+        return self._unary("CreateComputedTrait", request, ONCE, "computed_trait", **options)
+
+    def get_computed_trait(self, name: str, **options: Unpack[CallOptions]) -> profile_pb2.ComputedTrait:
+        """Retried."""
+        request = profile_pb2.GetComputedTraitRequest(name=name)
+        return self._unary("GetComputedTrait", request, READ, "computed_trait", **options)
+
+    def list_computed_traits(self, **options: Unpack[CallOptions]) -> list[profile_pb2.ComputedTrait]:
+        """Every computed trait, by name. Retried."""
+        request = profile_pb2.ListComputedTraitsRequest()
+        return self._unary("ListComputedTraits", request, READ, "computed_traits", **options)
+
+    def search_profiles(
+        self,
+        where_json: str,
+        page_size: int = 0,
+        page_token: str = "",
+        purpose: str = "",
+        **options: Unpack[CallOptions],
+    ) -> profile_pb2.SearchProfilesResponse:
+        """One page of the profiles whose traits meet the condition ({"trait": ..., "op": ..., "value":
+        ...} under all/any/not), as the caller may see them, the total and the next page's token
+        (empty at the end); a read in clear is recorded in profile's access log. Retried."""
+        request = profile_pb2.SearchProfilesRequest(
+            where_json=where_json, page_size=page_size, page_token=page_token, purpose=purpose
+        )
+        return self._unary("SearchProfiles", request, READ, **options)
+
 
 class _Segment(_Client):
     STUB = segment_pb2_grpc.SegmentServiceStub
@@ -369,14 +403,59 @@ class _Segment(_Client):
         conditions: Iterable[segment_pb2.Condition] = (),
         *,
         definition_json: str = "",
+        purpose: str = "",
         **options: Unpack[CallOptions],
     ) -> segment_pb2.Audience:
         """A new audience, if cdp.audience allows: all conditions must hold, and the definition (in
-        the condition language's JSON form), if given. Not retried."""
+        the condition language's JSON form), if given; purpose is one of the policy's purposes.
+        Not retried."""
         request = segment_pb2.CreateAudienceRequest(
-            name=name, conditions=list(conditions), definition_json=definition_json
+            name=name, conditions=list(conditions), definition_json=definition_json, purpose=purpose
         )
         return self._unary("CreateAudience", request, ONCE, "audience", **options)
+
+    def update_audience(
+        self,
+        audience_id: str,
+        *,
+        name: str = "",
+        purpose: str = "",
+        conditions: Iterable[segment_pb2.Condition] = (),
+        definition_json: str = "",
+        **options: Unpack[CallOptions],
+    ) -> segment_pb2.Audience:
+        """A new version of an audience: what is given replaces what it had (conditions or a
+        definition replace the whole definition), if cdp.audience allows. Not retried."""
+        request = segment_pb2.UpdateAudienceRequest(
+            audience_id=audience_id,
+            name=name,
+            purpose=purpose,
+            conditions=list(conditions),
+            definition_json=definition_json,
+        )
+        return self._unary("UpdateAudience", request, ONCE, "audience", **options)
+
+    def archive_audience(self, audience_id: str, **options: Unpack[CallOptions]) -> segment_pb2.Audience:
+        """Take an audience out of use (its members exit), if cdp.audience allows. Retried on
+        UNAVAILABLE (archiving an archived audience changes nothing)."""
+        request = segment_pb2.ArchiveAudienceRequest(audience_id=audience_id)
+        return self._unary("ArchiveAudience", request, IDEMPOTENT, "audience", **options)
+
+    def preview_audience(
+        self,
+        conditions: Iterable[segment_pb2.Condition] = (),
+        *,
+        definition_json: str = "",
+        sample: int = 0,
+        name: str = "",
+        purpose: str = "",
+        **options: Unpack[CallOptions],
+    ) -> segment_pb2.PreviewAudienceResponse:
+        """How many persons a definition, not stored, would hold now, and a sample of them. Retried."""
+        request = segment_pb2.PreviewAudienceRequest(
+            conditions=list(conditions), definition_json=definition_json, sample=sample, name=name, purpose=purpose
+        )
+        return self._unary("PreviewAudience", request, READ, **options)
 
     def get_audience(self, audience_id: str, **options: Unpack[CallOptions]) -> segment_pb2.Audience:
         """Retried."""
@@ -392,6 +471,28 @@ class _Segment(_Client):
         request = segment_pb2.ListMembersRequest(audience_id=audience_id)
         return self._unary("ListMembers", request, READ, "person_ids", **options)
 
+    def list_members_page(
+        self, audience_id: str, page_size: int = 0, page_token: str = "", **options: Unpack[CallOptions]
+    ) -> segment_pb2.ListMembersResponse:
+        """One page of an audience's members (person id order), the next page's token and the total.
+        Retried."""
+        request = segment_pb2.ListMembersRequest(audience_id=audience_id, page_size=page_size, page_token=page_token)
+        return self._unary("ListMembers", request, READ, **options)
+
+    def list_membership_history(
+        self,
+        audience_id: str = "",
+        person_id: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        **options: Unpack[CallOptions],
+    ) -> segment_pb2.ListMembershipHistoryResponse:
+        """One page of entries and exits of an audience, a person or both, newest first. Retried."""
+        request = segment_pb2.ListMembershipHistoryRequest(
+            audience_id=audience_id, person_id=person_id, page_size=page_size, page_token=page_token
+        )
+        return self._unary("ListMembershipHistory", request, READ, **options)
+
 
 class _Activation(_Client):
     STUB = activation_pb2_grpc.ActivationServiceStub
@@ -402,13 +503,15 @@ class _Activation(_Client):
         name: str,
         url: str,
         purpose: str,
-        audience_ids: Iterable[str],
+        audience_ids: Iterable[str] = (),
         type: str = "webhook",
+        settings: activation_pb2.DestinationSettings | None = None,
         **options: Unpack[CallOptions],
     ) -> activation_pb2.Destination:
-        """A destination that audiences are synced to, if cdp.audience allows. Not retried."""
+        """A destination (a kind and its settings; secrets in settings are stored sealed and never
+        returned), with a membership sync of each audience, if cdp.audience allows. Not retried."""
         request = activation_pb2.CreateDestinationRequest(
-            name=name, type=type, url=url, purpose=purpose, audience_ids=list(audience_ids)
+            name=name, type=type, url=url, purpose=purpose, audience_ids=list(audience_ids), settings=settings
         )
         return self._unary("CreateDestination", request, ONCE, "destination", **options)
 
@@ -417,12 +520,116 @@ class _Activation(_Client):
         request = activation_pb2.ListDestinationsRequest()
         return self._unary("ListDestinations", request, READ, "destinations", **options)
 
+    def get_destination(self, destination_id: str, **options: Unpack[CallOptions]) -> activation_pb2.Destination:
+        """Retried."""
+        request = activation_pb2.GetDestinationRequest(destination_id=destination_id)
+        return self._unary("GetDestination", request, READ, "destination", **options)
+
+    def update_destination(
+        self,
+        destination_id: str,
+        name: str = "",
+        url: str = "",
+        settings: activation_pb2.DestinationSettings | None = None,
+        **options: Unpack[CallOptions],
+    ) -> activation_pb2.Destination:
+        """A new version of the destination (what is not given stays). Not retried."""
+        request = activation_pb2.UpdateDestinationRequest(
+            destination_id=destination_id, name=name, url=url, settings=settings
+        )
+        return self._unary("UpdateDestination", request, ONCE, "destination", **options)
+
+    def pause_destination(self, destination_id: str, **options: Unpack[CallOptions]) -> activation_pb2.Destination:
+        """Stop sending; deliveries wait, stored, in order. Not retried."""
+        request = activation_pb2.PauseDestinationRequest(destination_id=destination_id)
+        return self._unary("PauseDestination", request, ONCE, "destination", **options)
+
+    def resume_destination(self, destination_id: str, **options: Unpack[CallOptions]) -> activation_pb2.Destination:
+        """Send again (after a pause, or after the destination answered 410). Not retried."""
+        request = activation_pb2.ResumeDestinationRequest(destination_id=destination_id)
+        return self._unary("ResumeDestination", request, ONCE, "destination", **options)
+
+    def delete_destination(self, destination_id: str, **options: Unpack[CallOptions]) -> activation_pb2.Destination:
+        """Refused (CONFLICT) while the destination has syncs. Not retried."""
+        request = activation_pb2.DeleteDestinationRequest(destination_id=destination_id)
+        return self._unary("DeleteDestination", request, ONCE, "destination", **options)
+
     def list_deliveries(
-        self, destination_id: str = "", limit: int = 0, **options: Unpack[CallOptions]
+        self,
+        destination_id: str = "",
+        limit: int = 0,
+        person_id: str = "",
+        status: str = "",
+        sync_id: str = "",
+        **options: Unpack[CallOptions],
     ) -> list[activation_pb2.Delivery]:
-        """The latest deliveries (of one destination, or all). Retried."""
-        request = activation_pb2.ListDeliveriesRequest(destination_id=destination_id, limit=limit)
+        """The latest deliveries (of one destination, or all), each with its attempts. Retried."""
+        request = activation_pb2.ListDeliveriesRequest(
+            destination_id=destination_id, limit=limit, person_id=person_id, status=status, sync_id=sync_id
+        )
         return self._unary("ListDeliveries", request, READ, "deliveries", **options)
+
+    def list_dead_letters(
+        self, destination_id: str, limit: int = 0, **options: Unpack[CallOptions]
+    ) -> list[activation_pb2.Delivery]:
+        """A destination's dead-lettered deliveries. Retried."""
+        request = activation_pb2.ListDeadLettersRequest(destination_id=destination_id, limit=limit)
+        return self._unary("ListDeadLetters", request, READ, "deliveries", **options)
+
+    def replay_deliveries(
+        self, destination_id: str, delivery_ids: Iterable[str] = (), **options: Unpack[CallOptions]
+    ) -> list[str]:
+        """Send dead letters again (all of the destination's when none are named), each under its
+        own delivery id. Not retried."""
+        request = activation_pb2.ReplayDeliveriesRequest(destination_id=destination_id, delivery_ids=list(delivery_ids))
+        return self._unary("ReplayDeliveries", request, ONCE, "delivery_ids", **options)
+
+    def create_sync(
+        self,
+        destination_id: str,
+        audience_id: str,
+        mode: str = "membership",
+        mapping: activation_pb2.Mapping | None = None,
+        **options: Unpack[CallOptions],
+    ) -> activation_pb2.Sync:
+        """An audience synced to a destination (membership, upsert or mirror), if cdp.audience
+        allows; the current members go out first. Not retried."""
+        request = activation_pb2.CreateSyncRequest(
+            destination_id=destination_id, audience_id=audience_id, mode=mode, mapping=mapping
+        )
+        return self._unary("CreateSync", request, ONCE, "sync", **options)
+
+    def list_syncs(self, destination_id: str = "", **options: Unpack[CallOptions]) -> list[activation_pb2.Sync]:
+        """Retried."""
+        request = activation_pb2.ListSyncsRequest(destination_id=destination_id)
+        return self._unary("ListSyncs", request, READ, "syncs", **options)
+
+    def get_sync(self, sync_id: str, **options: Unpack[CallOptions]) -> activation_pb2.Sync:
+        """Retried."""
+        return self._unary("GetSync", activation_pb2.GetSyncRequest(sync_id=sync_id), READ, "sync", **options)
+
+    def update_sync(
+        self,
+        sync_id: str,
+        mode: str = "",
+        mapping: activation_pb2.Mapping | None = None,
+        **options: Unpack[CallOptions],
+    ) -> activation_pb2.Sync:
+        """A new version of the sync; the destination gets the difference. Not retried."""
+        request = activation_pb2.UpdateSyncRequest(sync_id=sync_id, mode=mode, mapping=mapping)
+        return self._unary("UpdateSync", request, ONCE, "sync", **options)
+
+    def pause_sync(self, sync_id: str, **options: Unpack[CallOptions]) -> activation_pb2.Sync:
+        """Not retried."""
+        return self._unary("PauseSync", activation_pb2.PauseSyncRequest(sync_id=sync_id), ONCE, "sync", **options)
+
+    def resume_sync(self, sync_id: str, **options: Unpack[CallOptions]) -> activation_pb2.Sync:
+        """Sends the difference since the pause. Not retried."""
+        return self._unary("ResumeSync", activation_pb2.ResumeSyncRequest(sync_id=sync_id), ONCE, "sync", **options)
+
+    def delete_sync(self, sync_id: str, **options: Unpack[CallOptions]) -> activation_pb2.Sync:
+        """Not retried."""
+        return self._unary("DeleteSync", activation_pb2.DeleteSyncRequest(sync_id=sync_id), ONCE, "sync", **options)
 
 
 class _EventLog(_Client):

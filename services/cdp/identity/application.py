@@ -22,7 +22,7 @@ from eventsourcing.persistence import StoredEvent
 
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2 as pb
-from cdp.identity import domain, translate
+from cdp.identity import domain, snapshot, translate
 from cdp.identity.domain import Identifier
 from cdp.identity.matching import Matcher, Model, settings_from
 from cdp.identity.records import record_fields
@@ -43,6 +43,7 @@ from cdp.platform.ids import derived_id
 from cdp.platform.literals import LITERAL_KINDS, literal_subject
 from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
+from cdp.platform.snapshots import SnapshotStore, shape_of
 from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, blind_index, is_token
@@ -94,7 +95,13 @@ class IdentityApp(EventSourced):
     topics = topic_of(*PUBLISHED)
 
     def __init__(
-        self, uow: UnitOfWork, vault: Vault, master_key: bytes, collector: Upstream, clock: Clock = SYSTEM_CLOCK
+        self,
+        uow: UnitOfWork,
+        vault: Vault,
+        master_key: bytes,
+        collector: Upstream,
+        clock: Clock = SYSTEM_CLOCK,
+        snapshots: SnapshotStore | None = None,
     ):
         self.vault = vault
         self._index_key = master_key
@@ -108,7 +115,7 @@ class IdentityApp(EventSourced):
         for text in self.rules.protected:
             kind, _, value = text.partition(":")
             self._protected.add((kind, self._blind(kind, value)) if kind in domain.PERSONAL_TYPES else (kind, value))
-        super().__init__(uow, clock)
+        super().__init__(uow, clock, snapshots)
 
     def rebuild(self) -> None:
         super().rebuild()
@@ -118,7 +125,7 @@ class IdentityApp(EventSourced):
 
     def reset(self) -> None:
         self.graph = domain.IdentityGraph(new_person_id)
-        self.log: list[domain.GraphEvent] = []  # the graph's events, in log order (to decide again)
+        self._log: list[domain.GraphEvent] | None = []  # the graph's events (None: not read back yet)
         self.rules_applied = ""  # the policy revision the evidence was last decided under
         # An email or phone is a node of an opaque id, its value sealed under that node's own
         # subject; only memory maps its blind index to the node (rebuilt by decrypting), so a
@@ -145,8 +152,47 @@ class IdentityApp(EventSourced):
         self.records_loaded = False
         self._revealed: dict[str, str | None] = {}  # token -> value, for the batch being handled
 
+    # Snapshots: the graph, its log and the tokens, never a value in clear nor a blind index (the
+    # map from blind indexes to nodes is rebuilt by decrypting, as after a full fold) -----------
+
+    def snapshot_state(self) -> dict[str, Any]:
+        nodes = {node: i for i, node in enumerate(self.graph.order)}
+        return {
+            "graph": snapshot.graph_data(self.graph),
+            "rules_applied": self.rules_applied,
+            "sealed": [[nodes[node], token] for node, token in self.sealed.items()],
+            "suppressed": dict(self.suppressed),
+            "forgotten": dict(self.forgotten),
+            "model": [self.model_json, self.model_version],
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self.graph = snapshot.graph_from(state["graph"], new_person_id)
+        nodes = list(self.graph.order)
+        self._log = None  # read back from the store if a new policy needs it
+        self.rules_applied = state["rules_applied"]
+        self.sealed = {nodes[i]: token for i, token in state["sealed"]}
+        self.suppressed = dict(state["suppressed"])
+        self.forgotten = dict(state["forgotten"])
+        model_json, model_version = state["model"]
+        if model_json:
+            self.apply(pb.ModelTrained(model=model_json, model_version=model_version))
+
+    @property
+    def log(self) -> list[domain.GraphEvent]:
+        """The graph's events in log order, to decide them again under a new policy. Kept as they
+        are folded; after a restore from a snapshot, read back from the store when first needed
+        (at the start of a follower's batch, when every event folded is stored)."""
+        if self._log is None:
+            self._log = [e for n in self._tail(0) for e in translate.to_domain_all(decode(n.topic, n.state))]
+        return self._log
+
+    def snapshot_shape(self) -> str:
+        return shape_of(type(self), domain.IdentityGraph, snapshot.graph_data, translate.to_domain_all)
+
     def _fold(self, event: domain.GraphEvent) -> list[domain.Consequence]:
-        self.log.append(event)
+        if self._log is not None:
+            self._log.append(event)
         return self.graph.apply(event)
 
     def apply(self, message) -> None:
@@ -799,6 +845,7 @@ class IdentityApp(EventSourced):
             for message in messages:
                 self.apply(message)
             tx.add([self.next_event(uuid.UUID(person_id), m) for m in messages])
+        self.snapshot_soon()
         return person_id, destroyed, len(identifiers), len(keys)
 
     def _unsealed(self, node: Identifier) -> str | None:

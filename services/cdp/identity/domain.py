@@ -548,6 +548,7 @@ class IdentityGraph:
         if not links or edge.edge_id not in links:
             return []
         links.discard(edge.edge_id)
+        self.adjacency[b][a].discard(edge.edge_id)  # each direction holds its own set of the same ids
         if links:
             return []  # other evidence still joins them
         del self.adjacency[a][b]

@@ -15,7 +15,8 @@ LINGER_MS = 10  # each batch pays a key transaction or two: at a low rate, gathe
 
 def declare(runtime: Runtime) -> Declaration:
     collector = runtime.upstream(UPSTREAM, TOPICS_FOLLOWED)
-    app = IdentityApp(runtime.uow, runtime.vault, load_master_key(runtime.config.store), collector)
+    master_key = load_master_key(runtime.config.store)
+    app = IdentityApp(runtime.uow, runtime.vault, master_key, collector, snapshots=runtime.snapshots)
     # Identity forgets people, so it rotates: soon after each forget, and on the schedule.
     runtime.vault.first_kek()  # made here, where the key directory is writable, before others need it
     rotator = KeyRotator(runtime.vault, runtime.config.key_rotation_interval_s)

@@ -13,20 +13,23 @@ whose head it signs and witnesses.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from eventsourcing.persistence import Notification, StoredEvent
 
 from cdp.api.policy.v1 import decision_pb2
 from cdp.platform import metrics
-from cdp.platform.clock import now_iso
+from cdp.platform.clock import format_iso, now_iso
 from cdp.platform.heads import SignedHead, ensure_head_key, sign_head
-from cdp.platform.ids import derived_id
+from cdp.platform.ids import NAMESPACE, derived_id
+from cdp.platform.policy.canonical import canonical
 from cdp.platform.published import decode, stored
 from cdp.platform.store import EventStore
 from cdp.platform.witness import behind, read_head, witness_head, witness_path
@@ -44,10 +47,6 @@ DECISION_TOPIC = decision_pb2.DecisionRecorded.DESCRIPTOR.full_name
 ACCESS_TOPIC = decision_pb2.AccessRecorded.DESCRIPTOR.full_name
 CHAIN_TOPICS = (DECISION_TOPIC, ACCESS_TOPIC)
 ChainRecord = decision_pb2.DecisionRecorded | decision_pb2.AccessRecorded
-
-
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def decision_id(entrypoint: str, input_json: str, revision: str) -> str:
@@ -113,6 +112,35 @@ class Decision:
     counted: Any = field(default=None, compare=False, repr=False)  # its series in cdp_decisions
 
 
+class _Queued(NamedTuple):
+    """A decision to record, as plain values: its protobuf record is built by take_records(), off
+    the path that decides."""
+
+    decision: Decision
+    input: str
+    decided_at: str
+    caller: str
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def record_id(service: str, sequence: int) -> uuid.UUID:
+    """derived_id("decision-record", service, str(sequence)): a chain record's originator id,
+    keyed by its place in the chain, computed as uuid5 does with the name's prefix hashed once."""
+    prefix = _RECORD_ID_PREFIXES.get(service)
+    if prefix is None:
+        prefix = _RECORD_ID_PREFIXES[service] = hashlib.sha1(
+            NAMESPACE.bytes + f"decision-record\x1f{service}\x1f".encode(), usedforsecurity=False
+        )
+    digest = prefix.copy()
+    digest.update(str(sequence).encode())
+    return uuid.UUID(bytes=digest.digest()[:16], version=5)
+
+
+_RECORD_ID_PREFIXES: dict[str, Any] = {}
+
+
 class Decider:
     def __init__(
         self,
@@ -129,7 +157,9 @@ class Decider:
         self.revision = engine.revision
         self._cache: dict[tuple[Any, ...], Decision] = {}
         self._recorded: set[str] = set()
-        self._pending: dict[str, decision_pb2.DecisionRecorded] = {}
+        self._pending: dict[str, _Queued] = {}
+        self._counters: dict[tuple[str, str], Any] = {}  # (entrypoint, result label) -> its series
+        self._millisecond, self._now = -1, ""  # decided_at, formatted once per millisecond
         self._sequence, self._head = 0, ""  # the chain's last committed record
         # After take_records(), until committed(): the chain's head then, the decisions taken, and
         # how many other records (access records) were chained after them.
@@ -195,33 +225,51 @@ class Decider:
         input); without it the canonical JSON of the input is the key.
         """
         input_json = canonical(input) if key is None else None
-        cache_key = (entrypoint, key) if key is not None else (entrypoint, input_json)
+        cache_key = (entrypoint, input_json if key is None else key)
         decision = self._cache.get(cache_key)
         if decision is None:
-            input_json = input_json or canonical(input)
-            result = self.engine.evaluate(entrypoint, input)
-            decision = Decision(
-                decision_id(entrypoint, input_json, self.revision),
-                entrypoint,
-                result,
-                metrics.DECISIONS.labels(self.service, entrypoint, metrics.decision_result(result)),
-            )
+            if input_json is None:
+                input_json = canonical(input)
+            # The same text the decision id hashes is what the engine reads: converted once.
+            result = self.engine.evaluate_json(entrypoint, input_json)
+            decision_id_ = decision_id(entrypoint, input_json, self.revision)
+            decision = Decision(decision_id_, entrypoint, result, self._counter(entrypoint, result))
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()
             self._cache[cache_key] = decision
         decision.counted.inc()
         if decision.id not in self._recorded and decision.id not in self._pending:
-            self._pending[decision.id] = decision_pb2.DecisionRecorded(
-                decision_id=decision.id,
-                entrypoint=entrypoint,
-                input=input_json or canonical(input),
-                result=canonical(decision.result),
-                revision=self.revision,
-                decided_at=now_iso(),
-                caller=caller or self.service,
-                service=self.service,
+            self._pending[decision.id] = _Queued(
+                decision, input_json or canonical(input), self._decided_at(), caller or self.service
             )
         return decision
+
+    def _counter(self, entrypoint: str, result: Any) -> Any:
+        label = metrics.decision_result(result)
+        counter = self._counters.get((entrypoint, label))
+        if counter is None:
+            counter = self._counters[entrypoint, label] = metrics.DECISIONS.labels(self.service, entrypoint, label)
+        return counter
+
+    def _decided_at(self) -> str:
+        """now_iso(), formatted once per millisecond (the precision it records)."""
+        millisecond = time.time_ns() // 1_000_000
+        if millisecond != self._millisecond:
+            self._millisecond, self._now = millisecond, format_iso(_EPOCH + timedelta(milliseconds=millisecond))
+        return self._now
+
+    def _record(self, queued: _Queued) -> decision_pb2.DecisionRecorded:
+        decision = queued.decision
+        return decision_pb2.DecisionRecorded(
+            decision_id=decision.id,
+            entrypoint=decision.entrypoint,
+            input=queued.input,
+            result=canonical(decision.result),
+            revision=self.revision,
+            decided_at=queued.decided_at,
+            caller=queued.caller,
+            service=self.service,
+        )
 
     def take_records(self, chained: Sequence[decision_pb2.AccessRecorded] = ()) -> list[StoredEvent]:
         """The records to append with the caller's events: the queued decisions, then the chained
@@ -229,13 +277,13 @@ class Decider:
         committed() once they are stored, or discard() when they were not."""
         sequence, head = self._sequence, self._head
         out = []
-        records: list[ChainRecord] = [*self._pending.values(), *chained]
+        records: list[ChainRecord] = [*map(self._record, self._pending.values()), *chained]
         for record in records:
             sequence += 1
             record.sequence, record.prev_hash = sequence, head
             record.hash = head = chain_hash(record)
             # Keyed by its place in the chain: two processes appending the same place collide.
-            out.append(stored(derived_id("decision-record", self.service, str(sequence)), 1, record))
+            out.append(stored(record_id(self.service, sequence), 1, record))
         self._taken = (sequence, head, list(self._pending), len(chained))
         return out
 

@@ -37,6 +37,7 @@ from cdp.platform.ops import OpsServicer
 from cdp.platform.probes import Probes, serving
 from cdp.platform.security import credentials
 from cdp.platform.server import Service
+from cdp.platform.snapshots import SnapshotStore, open_snapshots
 from cdp.platform.store import EventStore, open_store
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault
@@ -82,6 +83,7 @@ class Runtime:
         self.server = service
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._vault: Vault | None = None
+        self._snapshots: SnapshotStore | None = None
         self.access = AccessLog(uow, config.service)  # reads of personal data in clear, per read
 
     @property
@@ -91,6 +93,13 @@ class Runtime:
 
             self._vault = open_vault(self.config)
         return self._vault
+
+    @property
+    def snapshots(self) -> SnapshotStore:
+        """Where the service's states write their snapshots (opened when one asks)."""
+        if self._snapshots is None:
+            self._snapshots = open_snapshots(self.config.store, self.config.service)
+        return self._snapshots
 
     def channel(self, peer: str) -> grpc.aio.Channel:
         """One mutual-TLS channel to each peer service, shared by everything that calls it."""
@@ -142,6 +151,9 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
         service.background(follower.run(), f"follow-{follower.name}")
     for name, task in declaration.tasks.items():
         service.background(task(), name)
+    if runtime._snapshots is not None:
+        service.background(runtime._snapshots.run(), "snapshots")
+        service.on_stop(runtime._snapshots.close)
     peer = witness_peer(config.service)
     if uow.decider.signing_key is not None and peer in config.peers:  # a lone service has none to tell
         publisher = HeadPublisher(config.service, peer, runtime.channel(peer))

@@ -19,7 +19,10 @@ from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
 from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
+from cdp.platform.vault import Vault
 from cdp.profile import consent, domain
+from cdp.profile.computed_app import COMPUTED_TOPICS, ComputedTraitsMixin, without_computed
+from cdp.profile.computing import ComputedTraits
 
 COLLECTOR_TOPICS = topic_of(collector_pb2.EventAccepted)
 IDENTITY_TOPICS = topic_of(identity_pb2.PersonsMerged, identity_pb2.PersonSplit, identity_pb2.SubjectForgotten)
@@ -126,15 +129,16 @@ class Resolver(Protocol):
     ) -> dict[tuple[str, str], str]: ...
 
 
-class ProfileApp(EventSourced):
+class ProfileApp(ComputedTraitsMixin, EventSourced):
     """Keeps what the calls of each key (user id, else anonymous id) say, and the person of each
     key: from identity's answers to Resolve, and from its merges and splits. A person's profile is
     the fold of its keys' partials, whichever of the two logs was followed first."""
 
-    topics = (*PUBLISHED, *ACCOUNT_TOPICS, *INTERNAL)
+    topics = (*PUBLISHED, *ACCOUNT_TOPICS, *INTERNAL, *COMPUTED_TOPICS)
 
-    def __init__(self, uow: UnitOfWork, identity: Resolver, clock: Clock = SYSTEM_CLOCK):
+    def __init__(self, uow: UnitOfWork, identity: Resolver, clock: Clock = SYSTEM_CLOCK, vault: Vault | None = None):
         self.identity = identity
+        self.vault = vault  # opens personal values computed traits compare; they are sealed again
         super().__init__(uow, clock)
 
     def reset(self) -> None:
@@ -146,6 +150,12 @@ class ProfileApp(EventSourced):
         self.published: dict[str, pb.Profile] = {}
         # Each account's own traits: the fold of every group call naming it, whoever made it.
         self.accounts: dict[str, dict[str, domain.TraitValue]] = {}
+        self.computed = ComputedTraits(self.vault)
+
+    def rebuild(self) -> None:
+        super().rebuild()
+        self.refold_computed()  # the calls computed traits read, once every definition is known
+        self.arm_computed()  # timers are state: armed again from it (an overdue one is due now)
 
     def apply(self, message) -> None:
         if isinstance(message, pb.PartObserved):
@@ -155,7 +165,7 @@ class ProfileApp(EventSourced):
             self.published[message.profile.person_id] = message.profile
             # The partial of a person's only key may be written with its profile alone; a profile
             # stored before partials were has no PartObserved behind it at all: it is kept whole.
-            self.state.adopt(from_proto(message.profile))
+            self.state.adopt(from_proto(without_computed(message.profile)))
         elif isinstance(message, pb.ProfileMerged):
             self.state.merge(message.survivor_id, message.merged_id, ())
             self.published.pop(message.merged_id, None)
@@ -163,6 +173,8 @@ class ProfileApp(EventSourced):
             self.state.split(message.person_id, [(p, ()) for p in message.part_person_ids])
         elif isinstance(message, pb.AccountChanged):
             self.accounts[message.account.group_id] = {k: _trait_state(v) for k, v in message.account.traits.items()}
+        elif isinstance(message, pb.ComputedTraitCreated):
+            self.computed.register(message.computed_trait)
 
     async def person_of(self, person_id: str, identifier: tuple[str, str] | None) -> str:
         """The person a request names by id or by identifier; raises NotFound or InvalidArgument."""
@@ -241,6 +253,7 @@ class ProfileApp(EventSourced):
         parts = [k for k in touched if k in moved or not self._sole(k, published)]
         # The calls first: the timeline gives a key's calls to its person as its PartObserved says.
         timeline = pb.CallsObserved(calls=observed)
+        self.computed.observe(observed, self.clock.now())
         return [
             *([self.next_event(derived_id("profile-calls", calls[0].event_id), timeline)] if observed else []),
             *(self._account_changed(a, cause) for a, cause in accounts.items()),
@@ -259,7 +272,7 @@ class ProfileApp(EventSourced):
             record = cast(_IdentityRecord, decode(n.topic, n.payload))  # IDENTITY_TOPICS
             if isinstance(record, identity_pb2.SubjectForgotten):
                 erased = self.state.erase(record.person_id, is_personal)
-                if erased:
+                if erased or self.forget_computed(record.person_id):
                     batch.note(erased, [record.person_id], "")
             elif isinstance(record, identity_pb2.PersonsMerged):
                 out.extend(self._merged(record, batch))
@@ -324,7 +337,9 @@ class ProfileApp(EventSourced):
     def _changed(self, person_id: str, cause: str) -> list[StoredEvent]:
         """The person's new profile, and the accounts it joined or left since its last one."""
         snapshot = pb.ProfileChanged(
-            profile=to_proto(self.state.profile(person_id)), cause_event_id=cause, changed_at=self.now_iso()
+            profile=self.with_computed(to_proto(self.state.profile(person_id))),
+            cause_event_id=cause,
+            changed_at=self.now_iso(),
         )
         before = self.published.get(person_id)
         was = {a.group_id for a in before.accounts} if before else set()

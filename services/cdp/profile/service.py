@@ -8,13 +8,15 @@ from cdp.platform.auth import current_caller
 from cdp.platform.personal import subject_of_call
 from cdp.platform.readmodel import Projection, open_engine
 from cdp.platform.service import Declaration, Follow, Runtime, Servicer, full_name
-from cdp.profile import accounts, projections, timeline
+from cdp.platform.vault import load_master_key
+from cdp.profile import accounts, projections, search, timeline
 from cdp.profile.application import COLLECTOR_TOPICS, IDENTITY_TOPICS, PUBLISHED, ProfileApp
 from cdp.profile.servicer import ProfileServicer
 
 
 def declare(runtime: Runtime) -> Declaration:
-    app = ProfileApp(runtime.uow, IdentityResolver(runtime.channel("identity")))
+    app = ProfileApp(runtime.uow, IdentityResolver(runtime.channel("identity")), vault=runtime.vault)
+    index_key = load_master_key(runtime.config.store)  # the blind index of personal traits searched
     engine = open_engine(runtime.config.store, "profile")
     projection = Projection("profiles", runtime.store, engine, projections.metadata, projections.apply, PUBLISHED)
     account_projection = Projection(
@@ -23,7 +25,9 @@ def declare(runtime: Runtime) -> Declaration:
     timeline_projection = Projection(
         "timeline", runtime.store, engine, timeline.metadata, timeline.apply, timeline.TOPICS
     )
-    for each in (projection, account_projection, timeline_projection):
+    search_model = search.SearchModel(runtime.vault, index_key)
+    search_projection = Projection("search", runtime.store, engine, search.metadata, search_model.apply, search.TOPICS)
+    for each in (projection, account_projection, timeline_projection, search_projection):
         each.catch_up()
     servicer = ProfileServicer(
         app,
@@ -33,6 +37,7 @@ def declare(runtime: Runtime) -> Declaration:
         runtime.access,
         accounts.AccountQueries(engine),
         timeline.TimelineQueries(engine),
+        search.SearchQueries(engine, index_key),
     )
     return Declaration(
         servicers=[
@@ -56,6 +61,8 @@ def declare(runtime: Runtime) -> Declaration:
             "project-profiles": projection.run,
             "project-accounts": account_projection.run,
             "project-timeline": timeline_projection.run,
+            "project-search": search_projection.run,
+            "computed-timers": app.run_timers,
         },
         on_stop=[engine.dispose],
     )

@@ -10,13 +10,14 @@ from cdp.api.profile.v1 import profile_pb2 as pb
 from cdp.api.profile.v1 import profile_pb2_grpc
 from cdp.platform.accesslog import AccessLog, Read, purpose_of, revealed
 from cdp.platform.auth import current_caller
-from cdp.platform.clock import format_iso, parse_iso
+from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso, parse_iso
 from cdp.platform.errors import InvalidArgument, NotFound
 from cdp.platform.vault import Vault
 from cdp.profile import timeline
 from cdp.profile.accounts import AccountQueries
 from cdp.profile.application import ProfileApp
 from cdp.profile.projections import ProfileQueries
+from cdp.profile.search import SearchQueries, decode_token, encode_token, parse_where
 from cdp.profile.timeline import TimelineQueries
 from cdp.profile.views import present, present_event, present_traits
 
@@ -90,6 +91,8 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         access: AccessLog,
         accounts: AccountQueries,
         events: TimelineQueries,
+        search: SearchQueries | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.app = app
         self.queries = queries
@@ -98,6 +101,8 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         self.vault = vault
         self.may_see_personal = may_see_personal  # from cdp.access, for the call being served
         self.access = access  # where each read in clear is recorded before it is answered
+        self.search = search
+        self.clock = clock
 
     def _views(self, profiles: Sequence[pb.Profile]) -> Iterator[tuple[pb.Profile, pb.Profile]]:
         clear = self.may_see_personal()
@@ -202,3 +207,28 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         page = await self._shown(self.queries.page(request.after_person_id, limit), request.purpose)
         next_after = page[-1].person_id if len(page) == limit else ""
         return pb.ListProfilesResponse(profiles=page, next_after=next_after)
+
+    async def CreateComputedTrait(self, request, context):
+        trait = await self.app.create_computed_trait(request.name, request.definition_json, current_caller())
+        return pb.CreateComputedTraitResponse(computed_trait=trait)
+
+    async def GetComputedTrait(self, request, context):
+        return pb.GetComputedTraitResponse(computed_trait=self.app.computed_trait(request.name))
+
+    async def ListComputedTraits(self, request, context):
+        traits = [self.app.computed.traits[n] for n in sorted(self.app.computed.traits)]
+        return pb.ListComputedTraitsResponse(computed_traits=traits)
+
+    async def SearchProfiles(self, request, context):
+        if self.search is None:
+            raise NotFound("SearchProfiles: this profile service keeps no search read model")
+        if not request.where_json:
+            raise InvalidArgument("where_json", 'give a condition, e.g. {"trait": "plan", "op": "eq", "value": "pro"}')
+        where = parse_where(request.where_json)
+        limit = _page_size(request.page_size, 50)
+        after = decode_token(request.page_token)
+        person_ids, total = self.search.search(where, after, limit, self.may_see_personal(), self.clock.now())
+        found = self.queries.many(person_ids)
+        shown = await self._shown(found, request.purpose)  # masked as GetProfile masks; reads recorded
+        next_token = encode_token(person_ids[-1]) if len(person_ids) == limit else ""
+        return pb.SearchProfilesResponse(profiles=shown, next_page_token=next_token, total=total)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import uuid
 from collections.abc import Iterable, Sequence
@@ -24,7 +25,7 @@ from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2 as pb
 from cdp.platform.auth import Caller
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, parse_iso
-from cdp.platform.errors import NotFound, PermissionDenied
+from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied
 from cdp.platform.eventlog import Upstream
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import reveal_tree
@@ -32,13 +33,15 @@ from cdp.platform.published import decode, topic_of
 from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, is_token
-from cdp.segment import codec, domain, engine, language
+from cdp.segment import codec, domain, engine, language, lifecycle
 from cdp.segment.literals import Literals, comparisons_of, key_paths
 
 PROFILE_TOPICS = topic_of(profile_pb2.ProfileChanged, profile_pb2.ProfileMerged, profile_pb2.ProfileSplit)
 COLLECTOR_TOPICS = topic_of(collector_pb2.EventAccepted)
 _ProfileRecord = profile_pb2.ProfileChanged | profile_pb2.ProfileMerged | profile_pb2.ProfileSplit
-PUBLISHED = topic_of(pb.AudienceCreated, pb.MembershipEntered, pb.MembershipExited)
+PUBLISHED = topic_of(
+    pb.AudienceCreated, pb.AudienceUpdated, pb.AudienceArchived, pb.MembershipEntered, pb.MembershipExited
+)
 INTERNAL = topic_of(pb.EventObserved, pb.KeyMoved)
 OBSERVED = topic_of(pb.EventObserved)
 AUDIENCE_DECISION = "data.cdp.audience.decision"
@@ -135,6 +138,8 @@ class SegmentApp(EventSourced):
         self.next_change: dict[str, dict[str, datetime]] = {}  # person -> audience -> instant
         self.timers: list[tuple[datetime, str]] = []  # (instant, person), a heap; stale entries skipped
         self.armed: dict[str, datetime] = {}  # person -> the instant last pushed
+        self.history = lifecycle.MembershipHistory()  # entries and exits, indexed (kept by apply)
+        self._walked: dict[str, tuple[Any, Any, Any]] = {}  # audience -> (definition, horizons, aggregated)
         self._replaying = False
 
     def rebuild(self) -> None:
@@ -152,8 +157,14 @@ class SegmentApp(EventSourced):
             self._register(message.audience)
         elif isinstance(message, pb.MembershipEntered):
             self.memberships.enter(message.audience_id, message.person_id)
+            self._record(message, True)
         elif isinstance(message, pb.MembershipExited):
             self.memberships.exit(message.audience_id, message.person_id)
+            self._record(message, False)
+        elif isinstance(message, pb.AudienceUpdated):
+            self._reregister(message.audience)
+        elif isinstance(message, pb.AudienceArchived):
+            self._archived(message.audience)
         elif isinstance(message, pb.KeyMoved):
             self.keys[(message.key_type, message.key_value)] = message.person_id
         elif isinstance(message, pb.EventObserved):
@@ -182,6 +193,74 @@ class SegmentApp(EventSourced):
                 self.horizon[predicate] = None if prev is None or h is None else max(prev, h)
         for predicate, props in engine.aggregated(definition.root).items():
             self.kept.setdefault(predicate, set()).update(props)
+
+    def _unregister(self, audience_id: str) -> None:
+        """Out of the indexes (an event's name stays targeted: its calls are observed once only)."""
+        definition = self.definitions[audience_id]
+        for trait in definition.traits():
+            self.by_trait.get(trait, set()).discard(audience_id)
+        for name in definition.events():
+            self.by_event.get(name, set()).discard(audience_id)
+        for used in definition.audiences():
+            self.dependents.get(used, set()).discard(audience_id)
+
+    def _reregister(self, audience: pb.Audience) -> None:
+        """A new version: indexed by what it reads now, evaluated after the audiences it uses."""
+        self._unregister(audience.audience_id)
+        order = sorted(self.created, key=self.created.__getitem__)
+        self._register(audience)
+        uses = {a: d.audiences() for a, d in self.definitions.items()}
+        ordered = lifecycle.dependency_order(order, uses)
+        self.created = {a: i for i, a in enumerate(ordered)}
+        self.definitions = {a: self.definitions[a] for a in ordered if a in self.definitions}
+        self._reindex_predicates()
+
+    def _archived(self, audience: pb.Audience) -> None:
+        """Kept to be shown, no longer evaluated (its members left before)."""
+        audience_id = audience.audience_id
+        self._unregister(audience_id)
+        self.audiences[audience_id] = audience
+        del self.definitions[audience_id]
+        for changes in self.next_change.values():
+            changes.pop(audience_id, None)
+        self._reindex_predicates()
+
+    def _reindex_predicates(self) -> None:
+        """The predicates, horizons and kept properties of the definitions in use now: a call is
+        matched only against predicates some definition has (a version replaced or an archived
+        audience leaves none behind), and the facts of predicates no longer used are dropped."""
+        self.predicates, self.horizon, self.kept = {}, {}, {}
+        for audience_id, definition in self.definitions.items():
+            cached = self._walked.get(audience_id)
+            if cached is None or cached[0] is not definition:  # walked once per version (replays)
+                cached = (definition, engine.horizons(definition.root), engine.aggregated(definition.root))
+                self._walked[audience_id] = cached
+            _, horizons, aggregated = cached
+            for predicate, h in horizons.items():
+                if predicate not in self.horizon:
+                    self.predicates.setdefault(predicate.event, []).append(predicate)
+                    self.horizon[predicate] = h
+                else:
+                    prev = self.horizon[predicate]
+                    self.horizon[predicate] = None if prev is None or h is None else max(prev, h)
+            for predicate, props in aggregated.items():
+                self.kept.setdefault(predicate, set()).update(props)
+        for by_predicate in self.facts.values():
+            for predicate in [p for p in by_predicate if p not in self.horizon]:
+                del by_predicate[predicate]
+
+    def _record(self, message: pb.MembershipEntered | pb.MembershipExited, entered: bool) -> None:
+        self.history.add(
+            lifecycle.Change(
+                message.audience_id,
+                message.person_id,
+                entered,
+                message.audience_version,
+                message.cause,
+                message.cause_event_id,
+                message.at,
+            )
+        )
 
     # Event facts -------------------------------------------------------------------------------
 
@@ -383,8 +462,11 @@ class SegmentApp(EventSourced):
         return definition
 
     def _check_references(self, audience_id: str, definition: domain.AudienceDefinition) -> None:
-        """Used audiences must exist, and no audience may use itself through others."""
+        """Used audiences must exist and be active, and no audience may use itself through others."""
         for used in definition.audiences():
+            stored = self.audiences.get(used)
+            if used != audience_id and stored is not None and stored.status == lifecycle.ARCHIVED:
+                raise domain.InvalidAudience(f"definition.audience: audience {used!r} is archived")
             if used != audience_id and used not in self.definitions:
                 raise domain.InvalidAudience(f"definition.audience: no audience {used!r}")
         stack, seen = list(definition.audiences()), set()
@@ -399,21 +481,8 @@ class SegmentApp(EventSourced):
             seen.add(a)
             stack.extend(self.definitions[a].audiences())
 
-    async def create_audience(
-        self,
-        name: str,
-        conditions,
-        caller: Caller,
-        definition: pb.Node | None = None,
-        definition_json: str = "",
-        audience_id: str | None = None,
-    ) -> pb.Audience:
-        """Create an audience, with its current members, in one transaction.
-
-        Members come from every profile segment has followed, read inside the unit of work, so
-        the audience starts from exactly the state later changes are applied to, and a crash
-        leaves either the audience with its members or neither.
-        """
+    def _checked(self, name: str, conditions, definition: pb.Node | None, definition_json: str, audience_id: str):
+        """The request's definition, checked: (its Node or None, the domain's definition)."""
         for index, c in enumerate(conditions):
             if c.HasField("trait") and (c.trait.subject or c.trait.masked or c.trait.erased):
                 raise domain.InvalidAudience(
@@ -425,28 +494,56 @@ class SegmentApp(EventSourced):
                 if c.subject or c.masked or c.erased:
                     raise domain.InvalidAudience(f"{where}: subject, masked and erased are set by segment")
         checked = domain.define(name, conditions_from_proto(conditions), codec.from_proto(node) if node else None)
-        audience_id = audience_id or str(uuid.uuid4())
         self._check_references(audience_id, checked)
+        return node, checked
+
+    def _decide(self, action: str, caller: Caller, checked: domain.AudienceDefinition, **more: Any):
+        """The cdp.audience decision, recorded; a refusal is committed and raised."""
         # The policy sees names (traits, event properties, key paths of object literals), never a literal.
         paths = {p for c in checked.comparisons() for p in key_paths(c.trait, c.value)}
         targeted = sorted({*checked.traits(), *paths})
         decision = self.decider.decide(
             AUDIENCE_DECISION,
             {
-                "action": "create",
+                "action": action,
                 "caller": caller.as_input(),
                 "audience": {
                     "name": checked.name,
                     "traits": targeted,
                     "properties": checked.properties(),
                     "events": checked.events(),
+                    **more,
                 },
             },
             caller=caller.subject,
         )
         if not decision.result.get("allow"):
             self.uow.commit()  # a refusal is recorded too
-            raise PermissionDenied(list(decision.result.get("reasons", [])), decision.id)
+            reasons = list(decision.result.get("reasons", []))
+            field = "purpose" if reasons and all("purpose" in r for r in reasons) else ""
+            raise PermissionDenied(reasons, decision.id, field=field)
+        return decision
+
+    async def create_audience(
+        self,
+        name: str,
+        conditions,
+        caller: Caller,
+        definition: pb.Node | None = None,
+        definition_json: str = "",
+        audience_id: str | None = None,
+        *,
+        purpose: str = "",
+    ) -> pb.Audience:
+        """Create an audience, with its current members, in one transaction.
+
+        Members come from every profile segment has followed, read inside the unit of work, so
+        the audience starts from exactly the state later changes are applied to, and a crash
+        leaves either the audience with its members or neither.
+        """
+        audience_id = audience_id or str(uuid.uuid4())
+        node, checked = self._checked(name, conditions, definition, definition_json, audience_id)
+        decision = self._decide("create", caller, checked, purpose=purpose.strip())
         personal = dict(decision.result.get("personal", {}))
         audience = pb.Audience(
             audience_id=audience_id,
@@ -455,6 +552,8 @@ class SegmentApp(EventSourced):
             version=1,
             created_by=caller.subject,
             decision_id=decision.id,
+            purpose=purpose.strip(),
+            status=lifecycle.ACTIVE,
         )
         if node is not None:
             audience.definition.CopyFrom(self.literals.seal_definition(audience_id, node, personal))
@@ -473,6 +572,205 @@ class SegmentApp(EventSourced):
             for person_id in sorted({*self.profiles, *self.facts}):
                 tx.add(self.evaluate_person(person_id, [audience_id], "created", definitions=only))
         return audience
+
+    def _active(self, audience_id: str) -> pb.Audience:
+        audience = self.audience(audience_id)
+        if audience.status == lifecycle.ARCHIVED:
+            raise InvalidArgument("audience_id", f"audience {audience_id!r} is archived")
+        return audience
+
+    async def update_audience(
+        self,
+        audience_id: str,
+        caller: Caller,
+        *,
+        name: str = "",
+        purpose: str = "",
+        conditions=(),
+        definition: pb.Node | None = None,
+        definition_json: str = "",
+    ) -> pb.Audience:
+        """A new version: what is given replaces what it had (a new definition replaces the whole
+        one); members are re-evaluated in the same transaction, entries and exits with cause
+        "updated" and the new version. Targeting and the purpose are decided again either way."""
+        current = self._active(audience_id)
+        name = name.strip() or current.name
+        purpose = purpose.strip() or current.purpose
+        redefined = bool(conditions) or definition is not None or bool(definition_json)
+        node = None
+        if redefined:
+            node, checked = self._checked(name, conditions, definition, definition_json, audience_id)
+        else:
+            stored = domain.AudienceDefinition(name, self.definitions[audience_id].root)
+            checked = self.literals.opened({audience_id: stored})[audience_id]  # names of object literals
+        decision = self._decide("update", caller, checked, purpose=purpose, audience_id=audience_id)
+        personal = dict(decision.result.get("personal", {}))
+        audience = pb.Audience()
+        audience.CopyFrom(current)
+        audience.name, audience.purpose, audience.version = checked.name, purpose, current.version + 1
+        audience.status = lifecycle.ACTIVE
+        audience.updated_by, audience.updated_at = caller.subject, self.now_iso()
+        audience.update_decision_id = decision.id
+        if redefined:
+            del audience.conditions[:]
+            audience.conditions.extend(self.literals.seal(audience_id, conditions, personal))
+            audience.ClearField("definition")
+            if node is not None:
+                audience.definition.CopyFrom(self.literals.seal_definition(audience_id, node, personal))
+        updated = pb.AudienceUpdated(audience=audience, updated_at=audience.updated_at)
+        async with self.uow.transaction() as tx:
+            self._active(audience_id)  # not archived meanwhile
+            profiles = await self._profiles_seen()
+            known = dict(self.horizon)
+            targeted_before = set(self.by_event)
+            self.apply(updated)
+            tx.add([self.next_event(uuid.UUID(audience_id), updated)])
+            self._refold({p for p in self.horizon if p not in known or _longer(self.horizon[p], known[p])})
+            tx.add(await self._backfill(set(self.by_event) - targeted_before))
+            for profile in profiles:
+                self.profiles[profile.person_id] = profile
+            opened = self.literals.opened(self.definitions)
+            members = self.memberships.members.get(audience_id, set())
+            for person_id in sorted({*self.profiles, *self.facts, *members}):
+                tx.add(self.evaluate_person(person_id, [audience_id], "updated", definitions=opened))
+        return audience
+
+    async def archive_audience(self, audience_id: str, caller: Caller) -> pb.Audience:
+        """Take an audience out of use: its members exit (cause "archived") and it is evaluated no
+        more. Refused while an active audience uses its membership (the policy names them)."""
+        current = self.audience(audience_id)
+        if current.status == lifecycle.ARCHIVED:
+            return current
+        uses = {a: d.audiences() for a, d in self.definitions.items()}
+        checked = self.definitions[audience_id]
+        decision = self._decide(
+            "archive",
+            caller,
+            checked,
+            purpose=current.purpose,
+            audience_id=audience_id,
+            used_by=lifecycle.used_by(audience_id, uses),
+        )
+        async with self.uow.transaction() as tx:
+            current = self._active(audience_id)
+            users = lifecycle.used_by(audience_id, {a: d.audiences() for a, d in self.definitions.items()})
+            if users:  # one was created or changed to use it since the decision
+                raise InvalidArgument("audience_id", f"used by the audiences [{', '.join(users)}]")
+            audience = pb.Audience()
+            audience.CopyFrom(current)
+            audience.status = lifecycle.ARCHIVED
+            audience.archived_by, audience.archived_at = caller.subject, self.now_iso()
+            audience.archive_decision_id = decision.id
+            exits = [
+                self._membership(False, audience_id, person_id, "", "archived")
+                for person_id in sorted(self.memberships.members.get(audience_id, ()))
+            ]
+            archived = pb.AudienceArchived(audience=audience, archived_at=audience.archived_at)
+            self.apply(archived)
+            tx.add([*exits, self.next_event(uuid.UUID(audience_id), archived)])
+        return audience
+
+    async def preview_audience(
+        self,
+        caller: Caller,
+        conditions=(),
+        definition: pb.Node | None = None,
+        definition_json: str = "",
+        *,
+        sample: int = 0,
+        name: str = "",
+        purpose: str = "",
+    ) -> tuple[int, list[str], str]:
+        """Who a definition, not stored, would hold now, as create would find them: (size, the
+        first person ids of a sample, the decision). Decided and recorded as a read of members;
+        nothing else is stored."""
+        size = lifecycle.sample_size(sample)
+        _, checked = self._checked(name or "preview", conditions, definition, definition_json, "")
+        more = {"purpose": purpose.strip()} if purpose.strip() else {}
+        decision = self._decide("preview", caller, checked, **more)
+        async with self.uow.transaction():  # no events: the decision is committed, state holds still
+            members = await self._preview_members(checked)
+        return len(members), members[:size], decision.id
+
+    async def _preview_members(self, checked: domain.AudienceDefinition) -> list[str]:
+        profiles = dict(self.profiles)
+        profiles.update({p.person_id: p for p in await self._profiles_seen()})
+        facts = await self._preview_facts(checked.root)
+        needed = set(checked.traits())
+        now = self.clock.now()
+        out = []
+        for person_id in sorted({*profiles, *self.facts, *facts}):
+            profile = profiles.get(person_id)
+            own = facts.get(person_id, {})
+            person = engine.Person(
+                decoded_traits(profile, needed, self.vault) if profile is not None else {},
+                dict(profile.event_counts) if profile is not None else {},
+                functools.partial(_facts_of, own),
+                functools.partial(self.memberships.has, person_id=person_id),
+            )
+            if engine.evaluate(checked.root, person, now)[0]:
+                out.append(person_id)
+        return out
+
+    async def _preview_facts(self, root) -> dict[str, dict[language.Predicate, engine.Facts]]:
+        """Each person's facts of the definition's predicates, folded afresh from the calls segment
+        observed (targeted events) and the collector's log (others), as create would fold them."""
+        wanted: dict[str, list[language.Predicate]] = {}
+        for predicate in engine.predicates(root):
+            wanted.setdefault(predicate.event, []).append(predicate)
+        if not wanted:
+            return {}
+        calls: list[tuple[str, pb.EventObserved]] = []
+        for n in self.store.replay(OBSERVED):
+            message = cast(pb.EventObserved, decode(n.topic, n.state))
+            if message.event in wanted and message.event in self.by_event:
+                calls.append((self.keys.get((message.key_type, message.key_value), message.person_id), message))
+        untargeted = {e for e in wanted if e not in self.by_event}
+        if untargeted and self.collector is not None:
+            accepted = []
+            async for notification in self.collector.history():
+                call = cast(collector_pb2.EventAccepted, decode(notification.topic, notification.payload))
+                if event_name(call.event) in untargeted:
+                    accepted.append(call)
+            keys = list(dict.fromkeys(k for c in accepted for k in call_keys(c.event)))
+            persons = dict(self.keys)
+            unknown = [k for k in keys if k not in persons]
+            if unknown and self.identity is not None:
+                persons.update({k: p for k, p in (await self.identity.resolve(unknown)).items() if p})
+            for call in accepted:
+                key = next((k for k in call_keys(call.event) if persons.get(k)), None)
+                if key is not None:
+                    first = call_keys(call.event)[0]
+                    message = pb.EventObserved(
+                        key_type=first[0],
+                        key_value=first[1],
+                        event=event_name(call.event),
+                        timestamp=call.event.timestamp or self.now_iso(),
+                        properties=call.event.properties or "{}",
+                    )
+                    calls.append((persons[key], message))
+        horizons, kept = engine.horizons(root), engine.aggregated(root)
+        now = self.clock.now()
+        out: dict[str, dict[language.Predicate, engine.Facts]] = {}
+        for person_id, message in calls:
+            properties = orjson.loads(message.properties or "{}")
+            if self.vault is not None and any(p.where for p in wanted[message.event]):
+                subject = f"{message.key_type}:{message.key_value}"
+                properties = reveal_tree(self.vault, subject, "track", "properties", properties)  # dropped after
+            for predicate in wanted[message.event]:
+                if not engine.matches(predicate, properties, now):
+                    continue
+                values = {}
+                for prop in kept.get(predicate, ()):
+                    value = engine.number(engine.lookup(properties, prop))
+                    if value is not None:
+                        values[prop] = value
+                facts = out.setdefault(person_id, {}).setdefault(predicate, engine.Facts())
+                facts.add(parse_iso(message.timestamp), values)
+                horizon = horizons.get(predicate)
+                if horizon is not None:
+                    facts.prune(now - horizon)
+        return out
 
     async def _backfill(self, names: set[str]) -> list[StoredEvent]:
         """Observe the calls of newly targeted events that segment has followed past (before any
@@ -656,16 +954,32 @@ class SegmentApp(EventSourced):
         return audience
 
     def shown(self, audience: pb.Audience, caller: Caller) -> pb.Audience:
-        """The audience as this caller may see it: personal literals in clear or masked, erased ones empty."""
-        return self.literals.shown(audience, caller.pii_clear)
+        """The audience as this caller may see it: personal literals in clear or masked, erased ones
+        empty; one stored before audiences had a status shows as active."""
+        out = self.literals.shown(audience, caller.pii_clear)
+        out.status = out.status or lifecycle.ACTIVE
+        return out
 
     def members(self, audience_id: str) -> list[str]:
         """Its members; none once a literal is erased (its condition holds for nobody, and members
-        not re-evaluated since are not shown)."""
-        self.audience(audience_id)
+        not re-evaluated since are not shown), nor once archived."""
+        if self.audience(audience_id).status == lifecycle.ARCHIVED:
+            return []
         if self.literals.opened({audience_id: self.definitions[audience_id]})[audience_id].erased():
             return []
         return sorted(self.memberships.members.get(audience_id, ()))
+
+    def members_page(self, audience_id: str, page_size: int = 0, page_token: str = "") -> tuple[list[str], str, int]:
+        """A page of its members in person id order, the next page's token ("" after the last), the total."""
+        return lifecycle.members_page(self.members(audience_id), page_size, page_token)
+
+    def membership_history(
+        self, audience_id: str = "", person_id: str = "", page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[lifecycle.Change], str]:
+        """Entries and exits of an audience, a person, or both, newest first."""
+        if audience_id:
+            self.audience(audience_id)
+        return self.history.page(audience_id, person_id, page_size, page_token)
 
 
 def _longer(horizon, before) -> bool:
@@ -673,6 +987,10 @@ def _longer(horizon, before) -> bool:
     if before is None:
         return False
     return horizon is None or horizon > before
+
+
+def _facts_of(facts: dict[language.Predicate, engine.Facts], predicate: language.Predicate) -> engine.Facts:
+    return facts.get(predicate, engine.EMPTY)
 
 
 def _counts_used(definition: domain.AudienceDefinition) -> bool:

@@ -35,6 +35,10 @@ class PolicyEngine(Protocol):
 
     def evaluate(self, entrypoint: str, input: dict[str, Any]) -> Any: ...
 
+    def evaluate_json(self, entrypoint: str, input_json: str) -> Any:
+        """evaluate() of an input given as JSON text (as the Decider has it already)."""
+        ...
+
     def run_tests(self) -> list[TestResult]: ...
 
 

@@ -7,6 +7,7 @@ revision this engine reports. Policy ids are the modules' relative paths ("cdp/p
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,6 +67,9 @@ class OpaServerEngine:
         if "result" not in response:  # OPA answers {} for an undefined document
             raise PolicyError(entrypoint, "undefined")
         return response["result"]
+
+    def evaluate_json(self, entrypoint: str, input_json: str) -> Any:
+        return self.evaluate(entrypoint, json.loads(input_json))
 
     def run_tests(self) -> list[TestResult]:
         results = []

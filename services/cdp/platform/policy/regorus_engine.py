@@ -14,10 +14,13 @@ import json
 import threading
 from typing import Any
 
+import orjson
 import regorus
 
 from cdp.platform.policy.bundle import PolicyBundle
+from cdp.platform.policy.canonical import canonical
 from cdp.platform.policy.engine import PolicyError, TestResult, find_test_rules, rule_path
+from cdp.platform.policy.reads import cut_to, input_paths
 
 # What eval_rule_as_json answers for an undefined rule (eval_rule's None would also mean null).
 _UNDEFINED = '"<undefined>"'
@@ -60,16 +63,31 @@ class RegorusEngine:
         return rule
 
     def evaluate(self, entrypoint: str, input: dict[str, Any]) -> Any:
-        rule = self._rule(entrypoint)
-        engine = self._engine()
         try:
-            engine.set_input_json(json.dumps(input))
+            input_json = canonical(input)
+        except (ValueError, TypeError) as e:  # not JSON
+            raise PolicyError(entrypoint, _message(e)) from None
+        return self.evaluate_json(entrypoint, input_json)
+
+    def evaluate_json(self, entrypoint: str, input_json: str) -> Any:
+        rule = self._rules.get(entrypoint) or self._rule(entrypoint)
+        engine = getattr(self._local, "engine", None) or self._engine()
+        try:
+            engine.set_input_json(input_json)
             result = engine.eval_rule_as_json(rule)
         except (RuntimeError, ValueError, TypeError) as e:  # policy error, or input not JSON
             raise PolicyError(entrypoint, _message(e)) from None
         if result == _UNDEFINED:
             raise PolicyError(entrypoint, "undefined")
-        return json.loads(result)
+        try:
+            return orjson.loads(result)
+        except orjson.JSONDecodeError:  # integers past 64 bits
+            return json.loads(result)
+
+    def input_reads(self) -> dict[str, Any] | None:
+        """What of an input the policies can read, as a tree for reads.cut (None: all of it)."""
+        paths = input_paths(self._engine().get_ast_as_json())
+        return None if paths is None else cut_to(paths)
 
     def run_tests(self) -> list[TestResult]:
         # A separate engine: test modules must never be reachable from decisions.

@@ -7,34 +7,95 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Destination(_message.Message):
-    __slots__ = ("destination_id", "name", "type", "url", "purpose", "audience_ids")
+    __slots__ = ("destination_id", "name", "type", "url", "purpose", "audience_ids", "config", "purposes", "retry_window_s", "max_backoff_s", "concurrency", "rate_per_s", "version", "status", "secret_fields", "disabled_reason")
+    class ConfigEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    PURPOSES_FIELD_NUMBER: _ClassVar[int]
+    RETRY_WINDOW_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_BACKOFF_S_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    RATE_PER_S_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_REASON_FIELD_NUMBER: _ClassVar[int]
     destination_id: str
     name: str
     type: str
     url: str
     purpose: str
     audience_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, destination_id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., url: _Optional[str] = ..., purpose: _Optional[str] = ..., audience_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    config: _containers.ScalarMap[str, str]
+    purposes: _containers.RepeatedScalarFieldContainer[str]
+    retry_window_s: float
+    max_backoff_s: float
+    concurrency: int
+    rate_per_s: float
+    version: int
+    status: str
+    secret_fields: _containers.RepeatedScalarFieldContainer[str]
+    disabled_reason: str
+    def __init__(self, destination_id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., url: _Optional[str] = ..., purpose: _Optional[str] = ..., audience_ids: _Optional[_Iterable[str]] = ..., config: _Optional[_Mapping[str, str]] = ..., purposes: _Optional[_Iterable[str]] = ..., retry_window_s: _Optional[float] = ..., max_backoff_s: _Optional[float] = ..., concurrency: _Optional[int] = ..., rate_per_s: _Optional[float] = ..., version: _Optional[int] = ..., status: _Optional[str] = ..., secret_fields: _Optional[_Iterable[str]] = ..., disabled_reason: _Optional[str] = ...) -> None: ...
+
+class DestinationSettings(_message.Message):
+    __slots__ = ("config", "purposes", "retry_window_s", "max_backoff_s", "concurrency", "rate_per_s", "secrets")
+    class ConfigEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class SecretsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    PURPOSES_FIELD_NUMBER: _ClassVar[int]
+    RETRY_WINDOW_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_BACKOFF_S_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    RATE_PER_S_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    config: _containers.ScalarMap[str, str]
+    purposes: _containers.RepeatedScalarFieldContainer[str]
+    retry_window_s: float
+    max_backoff_s: float
+    concurrency: int
+    rate_per_s: float
+    secrets: _containers.ScalarMap[str, str]
+    def __init__(self, config: _Optional[_Mapping[str, str]] = ..., purposes: _Optional[_Iterable[str]] = ..., retry_window_s: _Optional[float] = ..., max_backoff_s: _Optional[float] = ..., concurrency: _Optional[int] = ..., rate_per_s: _Optional[float] = ..., secrets: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CreateDestinationRequest(_message.Message):
-    __slots__ = ("name", "type", "url", "purpose", "audience_ids")
+    __slots__ = ("name", "type", "url", "purpose", "audience_ids", "settings")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     type: str
     url: str
     purpose: str
     audience_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., url: _Optional[str] = ..., purpose: _Optional[str] = ..., audience_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    settings: DestinationSettings
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., url: _Optional[str] = ..., purpose: _Optional[str] = ..., audience_ids: _Optional[_Iterable[str]] = ..., settings: _Optional[_Union[DestinationSettings, _Mapping]] = ...) -> None: ...
 
 class CreateDestinationResponse(_message.Message):
     __slots__ = ("destination",)
@@ -52,16 +113,106 @@ class ListDestinationsResponse(_message.Message):
     destinations: _containers.RepeatedCompositeFieldContainer[Destination]
     def __init__(self, destinations: _Optional[_Iterable[_Union[Destination, _Mapping]]] = ...) -> None: ...
 
+class GetDestinationRequest(_message.Message):
+    __slots__ = ("destination_id",)
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    def __init__(self, destination_id: _Optional[str] = ...) -> None: ...
+
+class GetDestinationResponse(_message.Message):
+    __slots__ = ("destination",)
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    destination: Destination
+    def __init__(self, destination: _Optional[_Union[Destination, _Mapping]] = ...) -> None: ...
+
+class UpdateDestinationRequest(_message.Message):
+    __slots__ = ("destination_id", "name", "url", "settings")
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    name: str
+    url: str
+    settings: DestinationSettings
+    def __init__(self, destination_id: _Optional[str] = ..., name: _Optional[str] = ..., url: _Optional[str] = ..., settings: _Optional[_Union[DestinationSettings, _Mapping]] = ...) -> None: ...
+
+class UpdateDestinationResponse(_message.Message):
+    __slots__ = ("destination",)
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    destination: Destination
+    def __init__(self, destination: _Optional[_Union[Destination, _Mapping]] = ...) -> None: ...
+
+class PauseDestinationRequest(_message.Message):
+    __slots__ = ("destination_id",)
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    def __init__(self, destination_id: _Optional[str] = ...) -> None: ...
+
+class PauseDestinationResponse(_message.Message):
+    __slots__ = ("destination",)
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    destination: Destination
+    def __init__(self, destination: _Optional[_Union[Destination, _Mapping]] = ...) -> None: ...
+
+class ResumeDestinationRequest(_message.Message):
+    __slots__ = ("destination_id",)
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    def __init__(self, destination_id: _Optional[str] = ...) -> None: ...
+
+class ResumeDestinationResponse(_message.Message):
+    __slots__ = ("destination",)
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    destination: Destination
+    def __init__(self, destination: _Optional[_Union[Destination, _Mapping]] = ...) -> None: ...
+
+class DeleteDestinationRequest(_message.Message):
+    __slots__ = ("destination_id",)
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    def __init__(self, destination_id: _Optional[str] = ...) -> None: ...
+
+class DeleteDestinationResponse(_message.Message):
+    __slots__ = ("destination",)
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    destination: Destination
+    def __init__(self, destination: _Optional[_Union[Destination, _Mapping]] = ...) -> None: ...
+
 class ListDeliveriesRequest(_message.Message):
-    __slots__ = ("destination_id", "limit")
+    __slots__ = ("destination_id", "limit", "person_id", "status", "sync_id")
     DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
     destination_id: str
     limit: int
-    def __init__(self, destination_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    person_id: str
+    status: str
+    sync_id: str
+    def __init__(self, destination_id: _Optional[str] = ..., limit: _Optional[int] = ..., person_id: _Optional[str] = ..., status: _Optional[str] = ..., sync_id: _Optional[str] = ...) -> None: ...
+
+class Attempt(_message.Message):
+    __slots__ = ("attempt", "ok", "http_status", "error", "at", "latency_ms", "series")
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    HTTP_STATUS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    ok: bool
+    http_status: int
+    error: str
+    at: str
+    latency_ms: float
+    series: int
+    def __init__(self, attempt: _Optional[int] = ..., ok: _Optional[bool] = ..., http_status: _Optional[int] = ..., error: _Optional[str] = ..., at: _Optional[str] = ..., latency_ms: _Optional[float] = ..., series: _Optional[int] = ...) -> None: ...
 
 class Delivery(_message.Message):
-    __slots__ = ("delivery_id", "destination_id", "audience_id", "person_id", "action", "status", "attempts", "last_error", "decision_id", "withheld")
+    __slots__ = ("delivery_id", "destination_id", "audience_id", "person_id", "action", "status", "attempts", "last_error", "decision_id", "withheld", "sync_id", "attempt_list", "scheduled_at")
     DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +223,9 @@ class Delivery(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     WITHHELD_FIELD_NUMBER: _ClassVar[int]
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_LIST_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_AT_FIELD_NUMBER: _ClassVar[int]
     delivery_id: str
     destination_id: str
     audience_id: str
@@ -82,7 +236,10 @@ class Delivery(_message.Message):
     last_error: str
     decision_id: str
     withheld: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, delivery_id: _Optional[str] = ..., destination_id: _Optional[str] = ..., audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., action: _Optional[str] = ..., status: _Optional[str] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., decision_id: _Optional[str] = ..., withheld: _Optional[_Iterable[str]] = ...) -> None: ...
+    sync_id: str
+    attempt_list: _containers.RepeatedCompositeFieldContainer[Attempt]
+    scheduled_at: str
+    def __init__(self, delivery_id: _Optional[str] = ..., destination_id: _Optional[str] = ..., audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., action: _Optional[str] = ..., status: _Optional[str] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., decision_id: _Optional[str] = ..., withheld: _Optional[_Iterable[str]] = ..., sync_id: _Optional[str] = ..., attempt_list: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., scheduled_at: _Optional[str] = ...) -> None: ...
 
 class ListDeliveriesResponse(_message.Message):
     __slots__ = ("deliveries",)
@@ -90,16 +247,279 @@ class ListDeliveriesResponse(_message.Message):
     deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
     def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ...) -> None: ...
 
+class ListDeadLettersRequest(_message.Message):
+    __slots__ = ("destination_id", "limit")
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    limit: int
+    def __init__(self, destination_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListDeadLettersResponse(_message.Message):
+    __slots__ = ("deliveries",)
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ...) -> None: ...
+
+class ReplayDeliveriesRequest(_message.Message):
+    __slots__ = ("destination_id", "delivery_ids")
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_IDS_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    delivery_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, destination_id: _Optional[str] = ..., delivery_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReplayDeliveriesResponse(_message.Message):
+    __slots__ = ("delivery_ids",)
+    DELIVERY_IDS_FIELD_NUMBER: _ClassVar[int]
+    delivery_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, delivery_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FieldMapping(_message.Message):
+    __slots__ = ("trait", "to")
+    TRAIT_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    trait: str
+    to: str
+    def __init__(self, trait: _Optional[str] = ..., to: _Optional[str] = ...) -> None: ...
+
+class Mapping(_message.Message):
+    __slots__ = ("fields", "constants")
+    class ConstantsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    CONSTANTS_FIELD_NUMBER: _ClassVar[int]
+    fields: _containers.RepeatedCompositeFieldContainer[FieldMapping]
+    constants: _containers.ScalarMap[str, str]
+    def __init__(self, fields: _Optional[_Iterable[_Union[FieldMapping, _Mapping]]] = ..., constants: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class Sync(_message.Message):
+    __slots__ = ("sync_id", "destination_id", "audience_id", "mode", "mapping", "version", "status", "created_at")
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    destination_id: str
+    audience_id: str
+    mode: str
+    mapping: Mapping
+    version: int
+    status: str
+    created_at: str
+    def __init__(self, sync_id: _Optional[str] = ..., destination_id: _Optional[str] = ..., audience_id: _Optional[str] = ..., mode: _Optional[str] = ..., mapping: _Optional[_Union[Mapping, _Mapping]] = ..., version: _Optional[int] = ..., status: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class CreateSyncRequest(_message.Message):
+    __slots__ = ("destination_id", "audience_id", "mode", "mapping")
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    audience_id: str
+    mode: str
+    mapping: Mapping
+    def __init__(self, destination_id: _Optional[str] = ..., audience_id: _Optional[str] = ..., mode: _Optional[str] = ..., mapping: _Optional[_Union[Mapping, _Mapping]] = ...) -> None: ...
+
+class CreateSyncResponse(_message.Message):
+    __slots__ = ("sync",)
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    sync: Sync
+    def __init__(self, sync: _Optional[_Union[Sync, _Mapping]] = ...) -> None: ...
+
+class ListSyncsRequest(_message.Message):
+    __slots__ = ("destination_id",)
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    def __init__(self, destination_id: _Optional[str] = ...) -> None: ...
+
+class ListSyncsResponse(_message.Message):
+    __slots__ = ("syncs",)
+    SYNCS_FIELD_NUMBER: _ClassVar[int]
+    syncs: _containers.RepeatedCompositeFieldContainer[Sync]
+    def __init__(self, syncs: _Optional[_Iterable[_Union[Sync, _Mapping]]] = ...) -> None: ...
+
+class GetSyncRequest(_message.Message):
+    __slots__ = ("sync_id",)
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    def __init__(self, sync_id: _Optional[str] = ...) -> None: ...
+
+class GetSyncResponse(_message.Message):
+    __slots__ = ("sync",)
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    sync: Sync
+    def __init__(self, sync: _Optional[_Union[Sync, _Mapping]] = ...) -> None: ...
+
+class UpdateSyncRequest(_message.Message):
+    __slots__ = ("sync_id", "mode", "mapping")
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    mode: str
+    mapping: Mapping
+    def __init__(self, sync_id: _Optional[str] = ..., mode: _Optional[str] = ..., mapping: _Optional[_Union[Mapping, _Mapping]] = ...) -> None: ...
+
+class UpdateSyncResponse(_message.Message):
+    __slots__ = ("sync",)
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    sync: Sync
+    def __init__(self, sync: _Optional[_Union[Sync, _Mapping]] = ...) -> None: ...
+
+class PauseSyncRequest(_message.Message):
+    __slots__ = ("sync_id",)
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    def __init__(self, sync_id: _Optional[str] = ...) -> None: ...
+
+class PauseSyncResponse(_message.Message):
+    __slots__ = ("sync",)
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    sync: Sync
+    def __init__(self, sync: _Optional[_Union[Sync, _Mapping]] = ...) -> None: ...
+
+class ResumeSyncRequest(_message.Message):
+    __slots__ = ("sync_id",)
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    def __init__(self, sync_id: _Optional[str] = ...) -> None: ...
+
+class ResumeSyncResponse(_message.Message):
+    __slots__ = ("sync",)
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    sync: Sync
+    def __init__(self, sync: _Optional[_Union[Sync, _Mapping]] = ...) -> None: ...
+
+class DeleteSyncRequest(_message.Message):
+    __slots__ = ("sync_id",)
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    def __init__(self, sync_id: _Optional[str] = ...) -> None: ...
+
+class DeleteSyncResponse(_message.Message):
+    __slots__ = ("sync",)
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    sync: Sync
+    def __init__(self, sync: _Optional[_Union[Sync, _Mapping]] = ...) -> None: ...
+
 class DestinationCreated(_message.Message):
-    __slots__ = ("destination", "created_at")
+    __slots__ = ("destination", "created_at", "sealed_secrets")
+    class SealedSecretsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SEALED_SECRETS_FIELD_NUMBER: _ClassVar[int]
     destination: Destination
     created_at: str
-    def __init__(self, destination: _Optional[_Union[Destination, _Mapping]] = ..., created_at: _Optional[str] = ...) -> None: ...
+    sealed_secrets: _containers.ScalarMap[str, str]
+    def __init__(self, destination: _Optional[_Union[Destination, _Mapping]] = ..., created_at: _Optional[str] = ..., sealed_secrets: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class DestinationUpdated(_message.Message):
+    __slots__ = ("destination", "updated_at", "sealed_secrets")
+    class SealedSecretsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SEALED_SECRETS_FIELD_NUMBER: _ClassVar[int]
+    destination: Destination
+    updated_at: str
+    sealed_secrets: _containers.ScalarMap[str, str]
+    def __init__(self, destination: _Optional[_Union[Destination, _Mapping]] = ..., updated_at: _Optional[str] = ..., sealed_secrets: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class DestinationPaused(_message.Message):
+    __slots__ = ("destination_id", "at")
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    at: str
+    def __init__(self, destination_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
+class DestinationResumed(_message.Message):
+    __slots__ = ("destination_id", "at")
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    at: str
+    def __init__(self, destination_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
+class DestinationDisabled(_message.Message):
+    __slots__ = ("destination_id", "reason", "delivery_id", "at")
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    reason: str
+    delivery_id: str
+    at: str
+    def __init__(self, destination_id: _Optional[str] = ..., reason: _Optional[str] = ..., delivery_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
+class DestinationDeleted(_message.Message):
+    __slots__ = ("destination_id", "at")
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    destination_id: str
+    at: str
+    def __init__(self, destination_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
+class SyncCreated(_message.Message):
+    __slots__ = ("sync",)
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    sync: Sync
+    def __init__(self, sync: _Optional[_Union[Sync, _Mapping]] = ...) -> None: ...
+
+class SyncUpdated(_message.Message):
+    __slots__ = ("sync",)
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    sync: Sync
+    def __init__(self, sync: _Optional[_Union[Sync, _Mapping]] = ...) -> None: ...
+
+class SyncPaused(_message.Message):
+    __slots__ = ("sync_id", "at")
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    at: str
+    def __init__(self, sync_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
+class SyncResumed(_message.Message):
+    __slots__ = ("sync_id", "at")
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    at: str
+    def __init__(self, sync_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
+class SyncDeleted(_message.Message):
+    __slots__ = ("sync_id", "at")
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    at: str
+    def __init__(self, sync_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
 
 class DeliveryScheduled(_message.Message):
-    __slots__ = ("delivery_id", "destination_id", "audience_id", "person_id", "action", "payload", "decision_id", "withheld", "scheduled_at")
+    __slots__ = ("delivery_id", "destination_id", "audience_id", "person_id", "action", "payload", "decision_id", "withheld", "scheduled_at", "sync_id", "fingerprint")
     DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +529,8 @@ class DeliveryScheduled(_message.Message):
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     WITHHELD_FIELD_NUMBER: _ClassVar[int]
     SCHEDULED_AT_FIELD_NUMBER: _ClassVar[int]
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     delivery_id: str
     destination_id: str
     audience_id: str
@@ -118,10 +540,12 @@ class DeliveryScheduled(_message.Message):
     decision_id: str
     withheld: _containers.RepeatedScalarFieldContainer[str]
     scheduled_at: str
-    def __init__(self, delivery_id: _Optional[str] = ..., destination_id: _Optional[str] = ..., audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., action: _Optional[str] = ..., payload: _Optional[str] = ..., decision_id: _Optional[str] = ..., withheld: _Optional[_Iterable[str]] = ..., scheduled_at: _Optional[str] = ...) -> None: ...
+    sync_id: str
+    fingerprint: str
+    def __init__(self, delivery_id: _Optional[str] = ..., destination_id: _Optional[str] = ..., audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., action: _Optional[str] = ..., payload: _Optional[str] = ..., decision_id: _Optional[str] = ..., withheld: _Optional[_Iterable[str]] = ..., scheduled_at: _Optional[str] = ..., sync_id: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
 
 class DeliveryAttempted(_message.Message):
-    __slots__ = ("delivery_id", "attempt", "ok", "http_status", "error", "at", "latency_ms")
+    __slots__ = ("delivery_id", "attempt", "ok", "http_status", "error", "at", "latency_ms", "retryable", "retry_after_s", "next_attempt_at")
     DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +553,9 @@ class DeliveryAttempted(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    RETRYABLE_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_S_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
     delivery_id: str
     attempt: int
     ok: bool
@@ -136,7 +563,10 @@ class DeliveryAttempted(_message.Message):
     error: str
     at: str
     latency_ms: float
-    def __init__(self, delivery_id: _Optional[str] = ..., attempt: _Optional[int] = ..., ok: _Optional[bool] = ..., http_status: _Optional[int] = ..., error: _Optional[str] = ..., at: _Optional[str] = ..., latency_ms: _Optional[float] = ...) -> None: ...
+    retryable: bool
+    retry_after_s: float
+    next_attempt_at: str
+    def __init__(self, delivery_id: _Optional[str] = ..., attempt: _Optional[int] = ..., ok: _Optional[bool] = ..., http_status: _Optional[int] = ..., error: _Optional[str] = ..., at: _Optional[str] = ..., latency_ms: _Optional[float] = ..., retryable: _Optional[bool] = ..., retry_after_s: _Optional[float] = ..., next_attempt_at: _Optional[str] = ...) -> None: ...
 
 class DeliveryDeadLettered(_message.Message):
     __slots__ = ("delivery_id", "attempts", "last_error", "at")
@@ -149,3 +579,13 @@ class DeliveryDeadLettered(_message.Message):
     last_error: str
     at: str
     def __init__(self, delivery_id: _Optional[str] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
+class DeliveryReplayed(_message.Message):
+    __slots__ = ("delivery_id", "by", "at")
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    delivery_id: str
+    by: str
+    at: str
+    def __init__(self, delivery_id: _Optional[str] = ..., by: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...

@@ -49,6 +49,76 @@ class ActivationServiceStub:
                 request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeliveriesRequest.SerializeToString,
                 response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.GetDestination = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/GetDestination',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.GetDestinationRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.GetDestinationResponse.FromString,
+                _registered_method=True)
+        self.UpdateDestination = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/UpdateDestination',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.UpdateDestinationRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.UpdateDestinationResponse.FromString,
+                _registered_method=True)
+        self.PauseDestination = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/PauseDestination',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.PauseDestinationRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.PauseDestinationResponse.FromString,
+                _registered_method=True)
+        self.ResumeDestination = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/ResumeDestination',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ResumeDestinationRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ResumeDestinationResponse.FromString,
+                _registered_method=True)
+        self.DeleteDestination = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/DeleteDestination',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteDestinationRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteDestinationResponse.FromString,
+                _registered_method=True)
+        self.ListDeadLetters = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/ListDeadLetters',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeadLettersRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeadLettersResponse.FromString,
+                _registered_method=True)
+        self.ReplayDeliveries = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/ReplayDeliveries',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ReplayDeliveriesRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ReplayDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.CreateSync = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/CreateSync',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.CreateSyncRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.CreateSyncResponse.FromString,
+                _registered_method=True)
+        self.ListSyncs = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/ListSyncs',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListSyncsRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListSyncsResponse.FromString,
+                _registered_method=True)
+        self.GetSync = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/GetSync',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.GetSyncRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.GetSyncResponse.FromString,
+                _registered_method=True)
+        self.UpdateSync = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/UpdateSync',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.UpdateSyncRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.UpdateSyncResponse.FromString,
+                _registered_method=True)
+        self.PauseSync = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/PauseSync',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.PauseSyncRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.PauseSyncResponse.FromString,
+                _registered_method=True)
+        self.ResumeSync = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/ResumeSync',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ResumeSyncRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ResumeSyncResponse.FromString,
+                _registered_method=True)
+        self.DeleteSync = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/DeleteSync',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteSyncRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteSyncResponse.FromString,
+                _registered_method=True)
 
 
 class ActivationServiceServicer:
@@ -72,6 +142,90 @@ class ActivationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDestination(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateDestination(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseDestination(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeDestination(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteDestination(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeadLetters(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayDeliveries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateSync(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSyncs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSync(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSync(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseSync(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeSync(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSync(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ActivationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -89,6 +243,76 @@ def add_ActivationServiceServicer_to_server(servicer, server):
                     servicer.ListDeliveries,
                     request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeliveriesRequest.FromString,
                     response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeliveriesResponse.SerializeToString,
+            ),
+            'GetDestination': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDestination,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.GetDestinationRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.GetDestinationResponse.SerializeToString,
+            ),
+            'UpdateDestination': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateDestination,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.UpdateDestinationRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.UpdateDestinationResponse.SerializeToString,
+            ),
+            'PauseDestination': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseDestination,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.PauseDestinationRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.PauseDestinationResponse.SerializeToString,
+            ),
+            'ResumeDestination': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeDestination,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ResumeDestinationRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ResumeDestinationResponse.SerializeToString,
+            ),
+            'DeleteDestination': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDestination,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteDestinationRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteDestinationResponse.SerializeToString,
+            ),
+            'ListDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadLetters,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeadLettersRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeadLettersResponse.SerializeToString,
+            ),
+            'ReplayDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayDeliveries,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ReplayDeliveriesRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ReplayDeliveriesResponse.SerializeToString,
+            ),
+            'CreateSync': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSync,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.CreateSyncRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.CreateSyncResponse.SerializeToString,
+            ),
+            'ListSyncs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSyncs,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListSyncsRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListSyncsResponse.SerializeToString,
+            ),
+            'GetSync': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSync,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.GetSyncRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.GetSyncResponse.SerializeToString,
+            ),
+            'UpdateSync': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSync,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.UpdateSyncRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.UpdateSyncResponse.SerializeToString,
+            ),
+            'PauseSync': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseSync,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.PauseSyncRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.PauseSyncResponse.SerializeToString,
+            ),
+            'ResumeSync': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeSync,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ResumeSyncRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ResumeSyncResponse.SerializeToString,
+            ),
+            'DeleteSync': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSync,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteSyncRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteSyncResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -172,6 +396,384 @@ class ActivationService:
             '/cdp.activation.v1.ActivationService/ListDeliveries',
             cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeliveriesRequest.SerializeToString,
             cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDestination(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/GetDestination',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.GetDestinationRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.GetDestinationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateDestination(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/UpdateDestination',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.UpdateDestinationRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.UpdateDestinationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseDestination(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/PauseDestination',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.PauseDestinationRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.PauseDestinationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeDestination(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/ResumeDestination',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ResumeDestinationRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ResumeDestinationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteDestination(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/DeleteDestination',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteDestinationRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteDestinationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/ListDeadLetters',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeadLettersRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ListDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/ReplayDeliveries',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ReplayDeliveriesRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ReplayDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/CreateSync',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.CreateSyncRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.CreateSyncResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSyncs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/ListSyncs',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ListSyncsRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ListSyncsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/GetSync',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.GetSyncRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.GetSyncResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/UpdateSync',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.UpdateSyncRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.UpdateSyncResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseSync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/PauseSync',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.PauseSyncRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.PauseSyncResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeSync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/ResumeSync',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ResumeSyncRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ResumeSyncResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/DeleteSync',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteSyncRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteSyncResponse.FromString,
             options,
             channel_credentials,
             insecure,

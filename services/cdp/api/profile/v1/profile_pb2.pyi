@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TraitValue(_message.Message):
-    __slots__ = ("value", "source_id", "event_id", "updated_at", "subject", "event_type", "masked", "erased")
+    __slots__ = ("value", "source_id", "event_id", "updated_at", "subject", "event_type", "masked", "erased", "computed")
     VALUE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,7 @@ class TraitValue(_message.Message):
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     MASKED_FIELD_NUMBER: _ClassVar[int]
     ERASED_FIELD_NUMBER: _ClassVar[int]
+    COMPUTED_FIELD_NUMBER: _ClassVar[int]
     value: str
     source_id: str
     event_id: str
@@ -25,7 +26,8 @@ class TraitValue(_message.Message):
     event_type: str
     masked: bool
     erased: bool
-    def __init__(self, value: _Optional[str] = ..., source_id: _Optional[str] = ..., event_id: _Optional[str] = ..., updated_at: _Optional[str] = ..., subject: _Optional[str] = ..., event_type: _Optional[str] = ..., masked: _Optional[bool] = ..., erased: _Optional[bool] = ...) -> None: ...
+    computed: str
+    def __init__(self, value: _Optional[str] = ..., source_id: _Optional[str] = ..., event_id: _Optional[str] = ..., updated_at: _Optional[str] = ..., subject: _Optional[str] = ..., event_type: _Optional[str] = ..., masked: _Optional[bool] = ..., erased: _Optional[bool] = ..., computed: _Optional[str] = ...) -> None: ...
 
 class Account(_message.Message):
     __slots__ = ("group_id", "traits", "member_count")
@@ -245,6 +247,80 @@ class ListEventsResponse(_message.Message):
     next_page_token: str
     def __init__(self, person_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[TimelineEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class ComputedTrait(_message.Message):
+    __slots__ = ("name", "definition_json", "version", "created_by", "created_at", "decision_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_JSON_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    definition_json: str
+    version: int
+    created_by: str
+    created_at: str
+    decision_id: str
+    def __init__(self, name: _Optional[str] = ..., definition_json: _Optional[str] = ..., version: _Optional[int] = ..., created_by: _Optional[str] = ..., created_at: _Optional[str] = ..., decision_id: _Optional[str] = ...) -> None: ...
+
+class CreateComputedTraitRequest(_message.Message):
+    __slots__ = ("name", "definition_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    definition_json: str
+    def __init__(self, name: _Optional[str] = ..., definition_json: _Optional[str] = ...) -> None: ...
+
+class CreateComputedTraitResponse(_message.Message):
+    __slots__ = ("computed_trait",)
+    COMPUTED_TRAIT_FIELD_NUMBER: _ClassVar[int]
+    computed_trait: ComputedTrait
+    def __init__(self, computed_trait: _Optional[_Union[ComputedTrait, _Mapping]] = ...) -> None: ...
+
+class GetComputedTraitRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetComputedTraitResponse(_message.Message):
+    __slots__ = ("computed_trait",)
+    COMPUTED_TRAIT_FIELD_NUMBER: _ClassVar[int]
+    computed_trait: ComputedTrait
+    def __init__(self, computed_trait: _Optional[_Union[ComputedTrait, _Mapping]] = ...) -> None: ...
+
+class ListComputedTraitsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListComputedTraitsResponse(_message.Message):
+    __slots__ = ("computed_traits",)
+    COMPUTED_TRAITS_FIELD_NUMBER: _ClassVar[int]
+    computed_traits: _containers.RepeatedCompositeFieldContainer[ComputedTrait]
+    def __init__(self, computed_traits: _Optional[_Iterable[_Union[ComputedTrait, _Mapping]]] = ...) -> None: ...
+
+class SearchProfilesRequest(_message.Message):
+    __slots__ = ("where_json", "page_size", "page_token", "purpose")
+    WHERE_JSON_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    where_json: str
+    page_size: int
+    page_token: str
+    purpose: str
+    def __init__(self, where_json: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class SearchProfilesResponse(_message.Message):
+    __slots__ = ("profiles", "next_page_token", "total")
+    PROFILES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    profiles: _containers.RepeatedCompositeFieldContainer[Profile]
+    next_page_token: str
+    total: int
+    def __init__(self, profiles: _Optional[_Iterable[_Union[Profile, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total: _Optional[int] = ...) -> None: ...
+
 class ProfileChanged(_message.Message):
     __slots__ = ("profile", "cause_event_id", "changed_at")
     PROFILE_FIELD_NUMBER: _ClassVar[int]
@@ -294,6 +370,12 @@ class AccountMembershipChanged(_message.Message):
     cause_event_id: str
     changed_at: str
     def __init__(self, account_id: _Optional[str] = ..., person_id: _Optional[str] = ..., member: _Optional[bool] = ..., cause_event_id: _Optional[str] = ..., changed_at: _Optional[str] = ...) -> None: ...
+
+class ComputedTraitCreated(_message.Message):
+    __slots__ = ("computed_trait",)
+    COMPUTED_TRAIT_FIELD_NUMBER: _ClassVar[int]
+    computed_trait: ComputedTrait
+    def __init__(self, computed_trait: _Optional[_Union[ComputedTrait, _Mapping]] = ...) -> None: ...
 
 class CallsObserved(_message.Message):
     __slots__ = ("calls",)

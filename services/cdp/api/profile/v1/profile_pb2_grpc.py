@@ -64,6 +64,26 @@ class ProfileServiceStub:
                 request_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListEventsRequest.SerializeToString,
                 response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListEventsResponse.FromString,
                 _registered_method=True)
+        self.CreateComputedTrait = channel.unary_unary(
+                '/cdp.profile.v1.ProfileService/CreateComputedTrait',
+                request_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.CreateComputedTraitRequest.SerializeToString,
+                response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.CreateComputedTraitResponse.FromString,
+                _registered_method=True)
+        self.GetComputedTrait = channel.unary_unary(
+                '/cdp.profile.v1.ProfileService/GetComputedTrait',
+                request_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetComputedTraitRequest.SerializeToString,
+                response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetComputedTraitResponse.FromString,
+                _registered_method=True)
+        self.ListComputedTraits = channel.unary_unary(
+                '/cdp.profile.v1.ProfileService/ListComputedTraits',
+                request_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListComputedTraitsRequest.SerializeToString,
+                response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListComputedTraitsResponse.FromString,
+                _registered_method=True)
+        self.SearchProfiles = channel.unary_unary(
+                '/cdp.profile.v1.ProfileService/SearchProfiles',
+                request_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.SearchProfilesRequest.SerializeToString,
+                response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.SearchProfilesResponse.FromString,
+                _registered_method=True)
 
 
 class ProfileServiceServicer:
@@ -107,6 +127,34 @@ class ProfileServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateComputedTrait(self, request, context):
+        """Declare a trait computed from a person's calls (a count, an aggregate, a first or last value...):
+        backfilled over the calls seen so far, then kept up to date, windows included, as any trait.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetComputedTrait(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComputedTraits(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchProfiles(self, request, context):
+        """Profiles whose traits meet a condition (the audience language's trait part), from an indexed
+        read model, paged, as the caller may see them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProfileServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -139,6 +187,26 @@ def add_ProfileServiceServicer_to_server(servicer, server):
                     servicer.ListEvents,
                     request_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListEventsRequest.FromString,
                     response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'CreateComputedTrait': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateComputedTrait,
+                    request_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.CreateComputedTraitRequest.FromString,
+                    response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.CreateComputedTraitResponse.SerializeToString,
+            ),
+            'GetComputedTrait': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetComputedTrait,
+                    request_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetComputedTraitRequest.FromString,
+                    response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetComputedTraitResponse.SerializeToString,
+            ),
+            'ListComputedTraits': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComputedTraits,
+                    request_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListComputedTraitsRequest.FromString,
+                    response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.ListComputedTraitsResponse.SerializeToString,
+            ),
+            'SearchProfiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchProfiles,
+                    request_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.SearchProfilesRequest.FromString,
+                    response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.SearchProfilesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -303,6 +371,114 @@ class ProfileService:
             '/cdp.profile.v1.ProfileService/ListEvents',
             cdp_dot_profile_dot_v1_dot_profile__pb2.ListEventsRequest.SerializeToString,
             cdp_dot_profile_dot_v1_dot_profile__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateComputedTrait(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.profile.v1.ProfileService/CreateComputedTrait',
+            cdp_dot_profile_dot_v1_dot_profile__pb2.CreateComputedTraitRequest.SerializeToString,
+            cdp_dot_profile_dot_v1_dot_profile__pb2.CreateComputedTraitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetComputedTrait(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.profile.v1.ProfileService/GetComputedTrait',
+            cdp_dot_profile_dot_v1_dot_profile__pb2.GetComputedTraitRequest.SerializeToString,
+            cdp_dot_profile_dot_v1_dot_profile__pb2.GetComputedTraitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComputedTraits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.profile.v1.ProfileService/ListComputedTraits',
+            cdp_dot_profile_dot_v1_dot_profile__pb2.ListComputedTraitsRequest.SerializeToString,
+            cdp_dot_profile_dot_v1_dot_profile__pb2.ListComputedTraitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchProfiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.profile.v1.ProfileService/SearchProfiles',
+            cdp_dot_profile_dot_v1_dot_profile__pb2.SearchProfilesRequest.SerializeToString,
+            cdp_dot_profile_dot_v1_dot_profile__pb2.SearchProfilesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -121,7 +121,7 @@ class Funnel(_message.Message):
     def __init__(self, steps: _Optional[_Iterable[_Union[EventPredicate, _Mapping]]] = ..., within: _Optional[str] = ..., negate_last: _Optional[bool] = ...) -> None: ...
 
 class Audience(_message.Message):
-    __slots__ = ("audience_id", "name", "conditions", "version", "created_by", "decision_id", "definition")
+    __slots__ = ("audience_id", "name", "conditions", "version", "created_by", "decision_id", "definition", "purpose", "status", "updated_by", "updated_at", "update_decision_id", "archived_by", "archived_at", "archive_decision_id")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +129,14 @@ class Audience(_message.Message):
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    ARCHIVED_BY_FIELD_NUMBER: _ClassVar[int]
+    ARCHIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    ARCHIVE_DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     name: str
     conditions: _containers.RepeatedCompositeFieldContainer[Condition]
@@ -136,25 +144,95 @@ class Audience(_message.Message):
     created_by: str
     decision_id: str
     definition: Node
-    def __init__(self, audience_id: _Optional[str] = ..., name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., version: _Optional[int] = ..., created_by: _Optional[str] = ..., decision_id: _Optional[str] = ..., definition: _Optional[_Union[Node, _Mapping]] = ...) -> None: ...
+    purpose: str
+    status: str
+    updated_by: str
+    updated_at: str
+    update_decision_id: str
+    archived_by: str
+    archived_at: str
+    archive_decision_id: str
+    def __init__(self, audience_id: _Optional[str] = ..., name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., version: _Optional[int] = ..., created_by: _Optional[str] = ..., decision_id: _Optional[str] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., purpose: _Optional[str] = ..., status: _Optional[str] = ..., updated_by: _Optional[str] = ..., updated_at: _Optional[str] = ..., update_decision_id: _Optional[str] = ..., archived_by: _Optional[str] = ..., archived_at: _Optional[str] = ..., archive_decision_id: _Optional[str] = ...) -> None: ...
 
 class CreateAudienceRequest(_message.Message):
-    __slots__ = ("name", "conditions", "definition", "definition_json")
+    __slots__ = ("name", "conditions", "definition", "definition_json", "purpose")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_JSON_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     name: str
     conditions: _containers.RepeatedCompositeFieldContainer[Condition]
     definition: Node
     definition_json: str
-    def __init__(self, name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., definition_json: _Optional[str] = ...) -> None: ...
+    purpose: str
+    def __init__(self, name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., definition_json: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class CreateAudienceResponse(_message.Message):
     __slots__ = ("audience",)
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     audience: Audience
     def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ...) -> None: ...
+
+class UpdateAudienceRequest(_message.Message):
+    __slots__ = ("audience_id", "name", "purpose", "conditions", "definition", "definition_json")
+    AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_JSON_FIELD_NUMBER: _ClassVar[int]
+    audience_id: str
+    name: str
+    purpose: str
+    conditions: _containers.RepeatedCompositeFieldContainer[Condition]
+    definition: Node
+    definition_json: str
+    def __init__(self, audience_id: _Optional[str] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., definition_json: _Optional[str] = ...) -> None: ...
+
+class UpdateAudienceResponse(_message.Message):
+    __slots__ = ("audience",)
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    audience: Audience
+    def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ...) -> None: ...
+
+class ArchiveAudienceRequest(_message.Message):
+    __slots__ = ("audience_id",)
+    AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    audience_id: str
+    def __init__(self, audience_id: _Optional[str] = ...) -> None: ...
+
+class ArchiveAudienceResponse(_message.Message):
+    __slots__ = ("audience",)
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    audience: Audience
+    def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ...) -> None: ...
+
+class PreviewAudienceRequest(_message.Message):
+    __slots__ = ("conditions", "definition", "definition_json", "sample", "name", "purpose")
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_JSON_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    conditions: _containers.RepeatedCompositeFieldContainer[Condition]
+    definition: Node
+    definition_json: str
+    sample: int
+    name: str
+    purpose: str
+    def __init__(self, conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., definition_json: _Optional[str] = ..., sample: _Optional[int] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class PreviewAudienceResponse(_message.Message):
+    __slots__ = ("size", "person_ids", "decision_id")
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    PERSON_IDS_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    size: int
+    person_ids: _containers.RepeatedScalarFieldContainer[str]
+    decision_id: str
+    def __init__(self, size: _Optional[int] = ..., person_ids: _Optional[_Iterable[str]] = ..., decision_id: _Optional[str] = ...) -> None: ...
 
 class GetAudienceRequest(_message.Message):
     __slots__ = ("audience_id",)
@@ -179,16 +257,62 @@ class ListAudiencesResponse(_message.Message):
     def __init__(self, audiences: _Optional[_Iterable[_Union[Audience, _Mapping]]] = ...) -> None: ...
 
 class ListMembersRequest(_message.Message):
-    __slots__ = ("audience_id",)
+    __slots__ = ("audience_id", "page_size", "page_token")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
-    def __init__(self, audience_id: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, audience_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListMembersResponse(_message.Message):
-    __slots__ = ("person_ids",)
+    __slots__ = ("person_ids", "next_page_token", "total")
     PERSON_IDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
     person_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, person_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    next_page_token: str
+    total: int
+    def __init__(self, person_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ..., total: _Optional[int] = ...) -> None: ...
+
+class ListMembershipHistoryRequest(_message.Message):
+    __slots__ = ("audience_id", "person_id", "page_size", "page_token")
+    AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    audience_id: str
+    person_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class MembershipChange(_message.Message):
+    __slots__ = ("audience_id", "person_id", "entered", "audience_version", "cause", "cause_event_id", "at")
+    AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTERED_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    audience_id: str
+    person_id: str
+    entered: bool
+    audience_version: int
+    cause: str
+    cause_event_id: str
+    at: str
+    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., entered: _Optional[bool] = ..., audience_version: _Optional[int] = ..., cause: _Optional[str] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
+class ListMembershipHistoryResponse(_message.Message):
+    __slots__ = ("changes", "next_page_token")
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[MembershipChange]
+    next_page_token: str
+    def __init__(self, changes: _Optional[_Iterable[_Union[MembershipChange, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class AudienceCreated(_message.Message):
     __slots__ = ("audience", "created_at")
@@ -197,6 +321,22 @@ class AudienceCreated(_message.Message):
     audience: Audience
     created_at: str
     def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class AudienceUpdated(_message.Message):
+    __slots__ = ("audience", "updated_at")
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    audience: Audience
+    updated_at: str
+    def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ..., updated_at: _Optional[str] = ...) -> None: ...
+
+class AudienceArchived(_message.Message):
+    __slots__ = ("audience", "archived_at")
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    ARCHIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    audience: Audience
+    archived_at: str
+    def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ..., archived_at: _Optional[str] = ...) -> None: ...
 
 class MembershipEntered(_message.Message):
     __slots__ = ("audience_id", "person_id", "audience_version", "cause_event_id", "at", "cause")

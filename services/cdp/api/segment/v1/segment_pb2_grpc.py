@@ -54,6 +54,26 @@ class SegmentServiceStub:
                 request_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.ListMembersRequest.SerializeToString,
                 response_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.ListMembersResponse.FromString,
                 _registered_method=True)
+        self.UpdateAudience = channel.unary_unary(
+                '/cdp.segment.v1.SegmentService/UpdateAudience',
+                request_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.UpdateAudienceRequest.SerializeToString,
+                response_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.UpdateAudienceResponse.FromString,
+                _registered_method=True)
+        self.ArchiveAudience = channel.unary_unary(
+                '/cdp.segment.v1.SegmentService/ArchiveAudience',
+                request_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.ArchiveAudienceRequest.SerializeToString,
+                response_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.ArchiveAudienceResponse.FromString,
+                _registered_method=True)
+        self.PreviewAudience = channel.unary_unary(
+                '/cdp.segment.v1.SegmentService/PreviewAudience',
+                request_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.PreviewAudienceRequest.SerializeToString,
+                response_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.PreviewAudienceResponse.FromString,
+                _registered_method=True)
+        self.ListMembershipHistory = channel.unary_unary(
+                '/cdp.segment.v1.SegmentService/ListMembershipHistory',
+                request_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.ListMembershipHistoryRequest.SerializeToString,
+                response_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.ListMembershipHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class SegmentServiceServicer:
@@ -83,6 +103,30 @@ class SegmentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateAudience(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchiveAudience(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PreviewAudience(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMembershipHistory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SegmentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +149,26 @@ def add_SegmentServiceServicer_to_server(servicer, server):
                     servicer.ListMembers,
                     request_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.ListMembersRequest.FromString,
                     response_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'UpdateAudience': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAudience,
+                    request_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.UpdateAudienceRequest.FromString,
+                    response_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.UpdateAudienceResponse.SerializeToString,
+            ),
+            'ArchiveAudience': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchiveAudience,
+                    request_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.ArchiveAudienceRequest.FromString,
+                    response_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.ArchiveAudienceResponse.SerializeToString,
+            ),
+            'PreviewAudience': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewAudience,
+                    request_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.PreviewAudienceRequest.FromString,
+                    response_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.PreviewAudienceResponse.SerializeToString,
+            ),
+            'ListMembershipHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMembershipHistory,
+                    request_deserializer=cdp_dot_segment_dot_v1_dot_segment__pb2.ListMembershipHistoryRequest.FromString,
+                    response_serializer=cdp_dot_segment_dot_v1_dot_segment__pb2.ListMembershipHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +279,114 @@ class SegmentService:
             '/cdp.segment.v1.SegmentService/ListMembers',
             cdp_dot_segment_dot_v1_dot_segment__pb2.ListMembersRequest.SerializeToString,
             cdp_dot_segment_dot_v1_dot_segment__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateAudience(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.segment.v1.SegmentService/UpdateAudience',
+            cdp_dot_segment_dot_v1_dot_segment__pb2.UpdateAudienceRequest.SerializeToString,
+            cdp_dot_segment_dot_v1_dot_segment__pb2.UpdateAudienceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchiveAudience(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.segment.v1.SegmentService/ArchiveAudience',
+            cdp_dot_segment_dot_v1_dot_segment__pb2.ArchiveAudienceRequest.SerializeToString,
+            cdp_dot_segment_dot_v1_dot_segment__pb2.ArchiveAudienceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewAudience(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.segment.v1.SegmentService/PreviewAudience',
+            cdp_dot_segment_dot_v1_dot_segment__pb2.PreviewAudienceRequest.SerializeToString,
+            cdp_dot_segment_dot_v1_dot_segment__pb2.PreviewAudienceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMembershipHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.segment.v1.SegmentService/ListMembershipHistory',
+            cdp_dot_segment_dot_v1_dot_segment__pb2.ListMembershipHistoryRequest.SerializeToString,
+            cdp_dot_segment_dot_v1_dot_segment__pb2.ListMembershipHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

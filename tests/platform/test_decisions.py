@@ -1,0 +1,137 @@
+"""Decision ids, records and chain hashes do not move: logs stored before stay verifiable.
+
+The expected values were computed by the Decider as it was before its fast path (json.dumps for
+the canonical text, records built as it decided); any change to canonicalisation, to what a
+decision id hashes or to what a record's hash covers fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+
+from cdp.api.policy.v1 import decision_pb2
+from cdp.audit.records import Recorded, chain_breaks
+from cdp.platform.config import StoreConfig
+from cdp.platform.decisions import DECISION_TOPIC, canonical, decision_id, record_hash, record_id
+from cdp.platform.ids import derived_id
+from cdp.platform.policy import PolicyError
+from cdp.platform.published import decode
+from cdp.platform.store import open_store
+from support.kernel import unit_of_work
+
+EGRESS = "data.cdp.egress.decision"
+# Keys out of order and at depth, floats that orjson writes otherwise (1e-05), null, an integer past
+# 64 bits, characters past ASCII and escapes.
+INPUT = {
+    "zeta": [3, 1.5, 1e-05, None, True],
+    "destination": {"purpose": "analytics", "id": "d-é"},
+    "ä": '中😀\n\t"',
+    "big": 2**70,
+    "A": {"b": {}, "a": []},
+}
+CANONICAL = (
+    '{"A":{"a":[],"b":{}},"big":1180591620717411303424,"destination":{"id":"d-é","purpose":"analytics"},'
+    '"zeta":[3,1.5,1e-05,null,true],"ä":"中😀\\n\\t\\""}'
+)
+
+
+def _json_dumps(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_a_fixed_input_has_a_fixed_canonical_text_decision_id_and_record_hash():
+    assert canonical(INPUT) == CANONICAL
+    assert decision_id(EGRESS, CANONICAL, "rev-1") == "d18f99aab89deec22d495e4f6eac9fb82cdb332655eb8cf9e00ebf2a4b27b31a"
+    record = decision_pb2.DecisionRecorded(
+        sequence=7,
+        prev_hash="ab" * 32,
+        decision_id="id1",
+        entrypoint=EGRESS,
+        input=CANONICAL,
+        result=canonical({"withheld": [], "allowed": ["plan"]}),
+        revision="rev-1",
+        decided_at="2026-12-01T10:00:00.123Z",
+        caller="c",
+        service="s",
+    )
+    assert record_hash(record) == "233372085c172ca16014e156415ee2548fec6b797bf316865620e4de66c88f2d"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"b": 1, "a": [1, 2, {"d": "x", "c": "y"}]},
+        {"é": 1, "e": 2, "😀": 3, "\uffff": 4, "z": 5},  # sorted by code point
+        {"s": "\x00\x01\x1f\x7f\u2028\u2029\\/\"'"},  # escapes as json.dumps writes them
+        {"n": None, "f": 0.1, "g": 1e16, "h": -0.0, "i": 1e-7},
+        [1.0, 2, -(2**63), 2**64 - 1, 2**64],
+        {"ratio:1.5": "x", "at:null": "y"},  # look like floats and nulls inside strings
+        {2: "a", 1: "b"},  # keys that are not strings
+        {"nan": math.nan, "inf": math.inf},
+        "\ud800",  # a lone surrogate
+        1e-05,
+        None,
+        "plain",
+        [],
+    ],
+)
+def test_canonical_text_is_what_json_dumps_writes(value):
+    assert canonical(value) == _json_dumps(value)
+
+
+def test_canonical_text_of_what_json_refuses_is_still_refused():
+    with pytest.raises(TypeError):
+        canonical({"a": {1, 2}})
+
+
+@pytest.fixture
+def decider(tmp_path):
+    store = open_store(StoreConfig(kind="sqlite", data_dir=tmp_path), "policyperf")
+    uow = unit_of_work(store, "bench")
+    yield uow
+    store.close()
+
+
+def test_a_recorded_decision_is_the_record_the_decider_wrote_before(decider):
+    question = {"properties": ["plan", "email"], "destination": {"type": "webhook", "id": "d1", "purpose": "analytics"}}
+    decision = decider.decider.decide(EGRESS, question, caller="tester")
+    again = decider.decider.decide(EGRESS, dict(reversed(question.items())))  # the same input, keys reordered
+    assert again is decision
+    decider.commit()
+    notifications = list(decider.store.replay([DECISION_TOPIC]))
+    assert len(notifications) == 1, "one record per distinct input"
+    record = decode(notifications[0].topic, notifications[0].state)
+    revision = decider.decider.revision
+    assert record.decision_id == decision.id == decision_id(EGRESS, _json_dumps(question), revision)
+    assert record.input == _json_dumps(question)
+    assert record.result == _json_dumps(decision.result)
+    assert json.loads(record.result) == {
+        "allowed": ["plan"],
+        "reasons": {"email": "class pii.contact not allowed for purpose analytics"},
+        "withheld": ["email"],
+    }
+    assert (record.entrypoint, record.revision, record.caller, record.service) == (EGRESS, revision, "tester", "bench")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record.decided_at)
+    assert record.sequence == 1 and record.prev_hash == "" and record.hash == record_hash(record)
+    assert chain_breaks([Recorded("bench", notifications[0].id, record)]) == []
+
+
+def test_a_keyed_decision_records_the_canonical_input_and_an_unjsonable_input_is_refused(decider):
+    question = {"destination": {"id": "d2", "type": "webhook", "purpose": "support"}, "properties": ["plan"]}
+    decision = decider.decider.decide(EGRESS, question, key=("d2", "plan"))
+    assert decider.decider.decide(EGRESS, question, key=("d2", "plan")) is decision
+    (stored,) = decider.decider.take_records()
+    assert decode(stored.topic, stored.state).input == _json_dumps(question)
+    with pytest.raises(PolicyError):  # NaN is no JSON: the engine refuses it, as before
+        decider.decider.decide(EGRESS, {**question, "ratio": math.nan})
+
+
+@pytest.mark.parametrize("service", ["bench", "collector", "é-service"])
+def test_a_chain_record_is_keyed_by_its_place_as_before(service):
+    for sequence in (1, 9, 10, 12345678901):
+        assert record_id(service, sequence) == derived_id("decision-record", service, str(sequence))
+    assert str(record_id("bench", 1)) == "78fcdef2-3384-57ce-961f-d0f8011861c4"
