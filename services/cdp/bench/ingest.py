@@ -47,6 +47,7 @@ class IngestSettings:
     data_dir: Path | None = None
     keep: bool = False  # keep the stores and service logs afterwards
     http: bool = False  # also through the Segment-compatible HTTP API, beside gRPC
+    collector_processes: int = os.cpu_count() or 1  # sharing the ports and the store
 
 
 def accepted_states(events, source_id: str) -> list:
@@ -177,6 +178,7 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
                 data_dir=data_dir,
                 ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
                 http_port=free_ports(1)[0] if settings.http else 0,
+                collector_processes=settings.collector_processes,
             )
             try:
                 credentials(data_dir)
@@ -185,12 +187,14 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
                 write_key = ensure_default_source(platform, data_dir)
                 requests = calls.requests(write_key, events, settings.batch)
                 del events
-                meter = CpuMeter({"collector": platform.processes["collector"].pid, "bench": os.getpid()})
+                collectors = platform.collector_names()
+                meter = CpuMeter({**{n: platform.processes[n].pid for n in collectors}, "bench": os.getpid()})
                 meter.start()
                 seconds, accepted, other = asyncio.run(
                     send_requests(functools.partial(ingest_connection, platform), requests, settings.clients)
                 )
-                cpu = meter.stop()
+                per_process = meter.stop()
+                cpu = {"collector": round(sum(per_process[n] for n in collectors), 1), "bench": per_process["bench"]}
                 if settings.http:
                     # Other calls (new message ids), the same shape, through the HTTP API.
                     bodies = http_bodies(
@@ -217,7 +221,8 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
             progress(
                 f"run {repeat + 1}/{settings.repeat}: ingest {rate:,.0f} events/s acknowledged "
                 f"({accepted} accepted, {other} not, {durable} stored, {seconds:.2f}s; "
-                f"CPU % of a core: collector {cpu['collector']:.0f}, bench client {cpu['bench']:.0f})"
+                f"CPU % of a core: collector ({settings.collector_processes} processes) {cpu['collector']:.0f}, "
+                f"bench client {cpu['bench']:.0f})"
             )
             if accepted != settings.events or durable != accepted * (2 if settings.http else 1):
                 raise RuntimeError(
@@ -237,6 +242,7 @@ def run(settings: IngestSettings, progress: Callable[[str], None] = lambda m: No
         "events": settings.events,
         "batch": settings.batch,
         "clients": settings.clients,
+        "collector_processes": settings.collector_processes,
         "repeat": settings.repeat,
         "raw_append_events_per_s": raw_s,
         "ingest_events_per_s": ingest_s,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import click
@@ -59,8 +60,15 @@ def bench() -> None:
 )
 @click.option("--keep", is_flag=True, help="Keep the stores and the service logs afterwards.")
 @click.option("--http", is_flag=True, help="Also through the Segment-compatible HTTP API, beside gRPC.")
+@click.option(
+    "--collector-processes",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="the number of cores",
+    help="Collector processes sharing its ports and store.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def ingest(events, batch, clients, repeat, data_dir, keep, http, as_json):
+def ingest(events, batch, clients, repeat, data_dir, keep, http, collector_processes, as_json):
     """Raw event-store appends, then acknowledged, durable ingest through the collector."""
     from cdp.bench.ingest import IngestSettings, run
 
@@ -68,7 +76,7 @@ def ingest(events, batch, clients, repeat, data_dir, keep, http, as_json):
         raise click.UsageError("--events, --batch, --clients and --repeat must be at least 1")
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-    result = _measure(run, IngestSettings(events, batch, clients, repeat, data_dir, keep, http))
+    result = _measure(run, IngestSettings(events, batch, clients, repeat, data_dir, keep, http, collector_processes))
     if as_json:
         click.echo(_json(result))
         return
@@ -83,7 +91,8 @@ def ingest(events, batch, clients, repeat, data_dir, keep, http, as_json):
         s = result[key]
         table.add(label, s["median"], s["min"], s["max"], "events/s")
     cpu = [r["cpu_percent"]["collector"] for r in result["runs"]]
-    table.add("collector CPU while ingesting", sorted(cpu)[len(cpu) // 2], min(cpu), max(cpu), "% of a core")
+    label = f"collector CPU while ingesting ({collector_processes} processes)"
+    table.add(label, sorted(cpu)[len(cpu) // 2], min(cpu), max(cpu), "% of a core")
     r = result["ratio"]
     table.add("ratio ingest / raw append", r["of_medians"], r["min"], r["max"], "x")
     click.echo(f"cdp bench ingest: {events} events, batches of {batch}, {clients} clients, {repeat} run(s)")

@@ -41,7 +41,15 @@ from cdp.platform.launcher import Platform
     show_default=True,
     help="Serve each service's /healthz, /readyz and /metrics on ports 9151-9155.",
 )
-def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int, probes: bool) -> None:
+@click.option(
+    "--collector-processes",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="the number of cores",
+    envvar="CDP_COLLECTOR_PROCESSES",
+    help="Collector processes sharing its ports and store (ingest uses every core); the first serves the probes.",
+)
+def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int, probes: bool, collector_processes: int) -> None:
     """Start collector, identity, profile, segment and activation; Ctrl-C stops them."""
     extra = ["--store", store] + (["--postgres-dsn", postgres_dsn] if postgres_dsn else [])
     platform = Platform(
@@ -49,6 +57,7 @@ def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int, probes: bo
         extra_args=extra,
         http_port=http_port,
         probe_ports=dict(DEFAULT_PROBE_PORTS) if probes else {},
+        collector_processes=collector_processes,
     )
     stopping = False
 
@@ -69,6 +78,8 @@ def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int, probes: bo
     for service in SERVICES:
         metrics = f"   metrics: http://127.0.0.1:{platform.probe_ports[service]}/metrics" if probes else ""
         click.echo(f"  {service:<11} grpc://{platform.address(service)}{metrics}   log: {platform.log_path(service)}")
+        if service == "collector" and collector_processes > 1:
+            click.echo(f"  {'':<11} {collector_processes} processes on that port; logs beside it (collector-2.log...)")
     if http_port:
         click.echo(f"  tracking API http://127.0.0.1:{http_port}/v1/batch (Segment-compatible)")
     click.echo(f"  write key of source 'default': {write_key}  (saved in {data_dir / 'write_key'})")

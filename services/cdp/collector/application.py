@@ -218,8 +218,16 @@ class Collector:
         return self.admission.admit(write_key, events, all_or_nothing=all_or_nothing)
 
     def check_batch(self, write_key: str, events: Sequence[event_pb2.Event]) -> Source:
-        """The batch's source; raises UnknownWriteKey or BatchTooLarge."""
-        return self.admission.check_batch(write_key, events)
+        """The batch's source; raises UnknownWriteKey or BatchTooLarge.
+
+        A key this process does not know may be of a source another process sharing the store
+        created a moment ago (a client's next call may reach any of them): the store is read
+        again before the key is refused."""
+        try:
+            return self.admission.check_batch(write_key, events)
+        except UnknownWriteKey:
+            self.refresh()
+            return self.admission.check_batch(write_key, events)
 
     def fetch_keys(self, events: Sequence[event_pb2.Event]) -> None:
         """One key transaction for the events' subjects; encrypting each event then hits the cache."""

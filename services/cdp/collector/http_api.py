@@ -267,5 +267,6 @@ async def start_http(collector: Collector, host: str, port: int, limits: Limits 
         keepalive_timeout=limits.header_timeout_s,
     )
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    # reuse_port: several collector processes may serve one port (the kernel spreads the connections).
+    await web.TCPSite(runner, host, port, reuse_port=True).start()
     return runner

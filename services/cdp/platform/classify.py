@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdp.platform.sealed import Param, params, replace_spans, sealed, unquoted_forms
+from cdp.platform.vault import TOKEN_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -369,3 +370,106 @@ def targets(
 
 def _without(text: str, personal: Iterable[Param]) -> str:
     return replace_spans(text, [(p.start, p.end, "") for p in personal])
+
+
+# Plans: the walk, once per shape ---------------------------------------------------------------------
+#
+# Most calls of one event type have the same shape: the same keys at the same depths, each holding
+# the same kind of value. Where no list and no string with "=" occurs (no query parameters, no
+# external ids), the names a call holds, and so the verdict and which values are personal by name,
+# follow from its shape alone: a Plan records them once, and each call of that shape then checks
+# only what depends on its values (tokens sealed before, value patterns).
+
+_STR, _NUM, _BOOL, _NULL = "s", "d", "b", "n"
+
+Shape = tuple[Any, ...]
+
+
+def shape(fields: dict[str, Any]) -> Shape | None:
+    """The shape of a call's properties, traits and context; None when a plan cannot stand for it."""
+    out: list[tuple[str, Shape]] = []
+    for top in TOP_LEVEL:
+        value = fields.get(top)
+        if isinstance(value, dict) and value:
+            inner = _shape_of_object(value)
+            if inner is None:
+                return None
+            out.append((top, inner))
+    return tuple(out)
+
+
+def _shape_of_object(obj: dict[str, Any]) -> Shape | None:
+    out: list[tuple[str, Any]] = []
+    for name, value in obj.items():
+        if isinstance(value, str):
+            if "=" in value:
+                return None
+            out.append((name, _STR))
+        elif isinstance(value, dict):
+            inner = _shape_of_object(value)
+            if inner is None:
+                return None
+            out.append((name, inner))
+        elif value is None:
+            out.append((name, _NULL))
+        elif isinstance(value, bool):
+            out.append((name, _BOOL))
+        elif isinstance(value, int | float):
+            out.append((name, _NUM))
+        else:  # a list
+            return None
+    return tuple(out)
+
+
+# One value of a planned object: its key, its kind (or the plan of an object), personal by name.
+_Step = tuple[str, Any, bool]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which values of a call of one shape are personal by name: what targets() would find, less
+    what depends on the values."""
+
+    steps: tuple[tuple[str, tuple[_Step, ...]], ...]
+
+    @classmethod
+    def of(cls, call_shape: Shape, verdict: NameVerdict) -> Plan:
+        return cls(tuple((top, _steps(inner, top, False, verdict)) for top, inner in call_shape))
+
+    def targets(self, fields: dict[str, Any], rules: ValueRules) -> tuple[list[Target], list[str]]:
+        """As targets(), for a call of this plan's shape."""
+        out: list[Target] = []
+        already: list[str] = []
+        for top, steps in self.steps:
+            _run(fields[top], steps, top, rules, out, already)
+        return out, already
+
+
+def _steps(call_shape: Shape, key: str, personal: bool, verdict: NameVerdict) -> tuple[_Step, ...]:
+    out: list[_Step] = []
+    for name, kind in call_shape:
+        if kind == _NULL:  # as _Visit.object: nothing to seal
+            continue
+        inner = personal or verdict.personal_name(name, key)
+        out.append((name, _steps(kind, name, inner, verdict) if isinstance(kind, tuple) else kind, inner))
+    return tuple(out)
+
+
+def _run(
+    obj: dict[str, Any], steps: tuple[_Step, ...], path: str, rules: ValueRules, out: list[Target], already: list[str]
+) -> None:
+    for name, kind, personal in steps:
+        value = obj[name]
+        if kind == _STR:
+            if value.startswith(TOKEN_PREFIX) and sealed(value):  # most strings fail the cheap test
+                already.append(f"{path}.{name}")
+            elif personal or (value and rules.match(value)):
+                out.append(Target(obj, name, name, f"{path}.{name}"))
+        elif kind == _NUM:
+            if personal or rules.match_value(value):
+                out.append(Target(obj, name, name, f"{path}.{name}"))
+        elif kind == _BOOL:
+            if personal:
+                out.append(Target(obj, name, name, f"{path}.{name}"))
+        else:
+            _run(value, kind, f"{path}.{name}", rules, out, already)

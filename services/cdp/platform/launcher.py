@@ -47,12 +47,15 @@ class Platform:
     probe_ports: dict[str, int] = field(default_factory=dict)  # /healthz, /readyz, /metrics; none: off
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
+    # Collector processes sharing its gRPC and HTTP ports (SO_REUSEPORT: the kernel spreads the
+    # connections) and its store; the first is "collector", the others "collector-2"...
+    collector_processes: int = 1
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
 
-    def args(self, service: str) -> list[str]:
+    def args(self, service: str, probes: bool = True) -> list[str]:
         args = [
             sys.executable,
             "-m",
@@ -67,19 +70,32 @@ class Platform:
                 args += [f"--{peer}-addr", self.address(peer)]
         if service == "collector" and self.http_port:
             args += ["--http-port", str(self.http_port)]
-        if self.probe_ports.get(service):
+        if probes and self.probe_ports.get(service):
             args += ["--probe-port", str(self.probe_ports[service])]
         return args + self.extra_args
 
     def start(self, service: str) -> subprocess.Popen[bytes]:
+        """Start a service (the collector: as many processes as collector_processes); returns its first process."""
+        first = self._start(service, service, probes=True)
+        if service == "collector":
+            # The others serve no probes: a probe port is one process's metrics, not the service's.
+            for name in self.collector_names()[1:]:
+                self._start(service, name, probes=False)
+        return first
+
+    def collector_names(self) -> list[str]:
+        """The names of the collector's processes (in processes and log_path)."""
+        return ["collector", *(f"collector-{i}" for i in range(2, self.collector_processes + 1))]
+
+    def _start(self, service: str, name: str, probes: bool) -> subprocess.Popen[bytes]:
         log_dir = self.log_dir or self.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env}
-        with open(log_dir / f"{service}.log", "ab") as log:  # the process keeps its own copy
+        with open(log_dir / f"{name}.log", "ab") as log:  # the process keeps its own copy
             process = subprocess.Popen(
-                self.args(service), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                self.args(service, probes), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
-        self.processes[service] = process
+        self.processes[name] = process
         return process
 
     def start_all(self, timeout: float = 30.0) -> None:
@@ -94,15 +110,17 @@ class Platform:
     def wait_healthy(self, services: Iterable[str], timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         for service in services:
+            names = self.collector_names() if service == "collector" else [service]
             # A health probe needs no token: the `cli` certificate alone (API calls go through cdp.client).
             with grpc.secure_channel(self.address(service), credentials(self.data_dir).client("cli")) as channel:
                 stub = health_pb2_grpc.HealthStub(channel)
                 while True:
-                    process = self.processes.get(service)
-                    if process is not None and process.poll() is not None:
-                        raise RuntimeError(
-                            f"{service} exited with {process.returncode}; see its log in {self.log_path(service)}"
-                        )
+                    for name in names:
+                        process = self.processes.get(name)
+                        if process is not None and process.poll() is not None:
+                            raise RuntimeError(
+                                f"{name} exited with {process.returncode}; see its log in {self.log_path(name)}"
+                            )
                     try:
                         if (
                             stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cdp.api.common.v1 import event_pb2
-from cdp.platform.classify import Names, NameVerdict, ValueRules, names, targets
+from cdp.platform.classify import Names, NameVerdict, Plan, Shape, Target, ValueRules, names, shape, targets
 from cdp.platform.decisions import Decider
 from cdp.platform.sealed import ERASED, encode_token, param_field, replace_spans, replace_tokens, tokens_in
 from cdp.platform.vault import Vault, is_token
@@ -28,6 +28,7 @@ PII_DECISION = "data.cdp.pii.decision"
 JSON_FIELDS = ("properties", "traits", "context")
 MASK = "***"
 MAX_VERDICTS = 100_000  # distinct name sets remembered; cleared whole when full
+MAX_PLANS = 10_000  # distinct (event type, shape) remembered; cleared whole when full
 
 
 def subject_of(user_id: str, anonymous_id: str) -> str:
@@ -50,6 +51,9 @@ class PersonalData:
         self.decider = decider
         self._rules: tuple[str, ValueRules] | None = None  # compiled for one policy revision
         self._verdicts: dict[tuple[str, frozenset[str], frozenset[str]], tuple[NameVerdict, ValueRules, str]] = {}
+        # Per event type and shape (cdp.platform.classify.Plan), for the revision they were made under.
+        self._plans: dict[tuple[str, Shape], tuple[Plan, ValueRules, str]] = {}
+        self._plans_revision = decider.revision
 
     def _decide(self, event_type: str, found: Names) -> tuple[NameVerdict, ValueRules, str]:
         """The verdict on a call's names (one recorded decision per distinct event type and name
@@ -73,6 +77,27 @@ class PersonalData:
             )
         return known
 
+    def _planned(self, event_type: str, fields: dict[str, Any]) -> tuple[str, tuple[list[Target], list[str]]] | None:
+        """The decision id and targets() of a call by its shape's plan; None for a call no plan
+        can stand for (lists, query parameters). A call with no names gets no decision ("")."""
+        call_shape = shape(fields)
+        if call_shape is None:
+            return None
+        if not call_shape:
+            return "", ([], [])
+        if self._plans_revision != self.decider.revision:
+            self._plans.clear()
+            self._plans_revision = self.decider.revision
+        key = (event_type, call_shape)
+        known = self._plans.get(key)
+        if known is None:
+            verdict, rules, decision_id = self._decide(event_type, names(fields))
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
+            known = self._plans[key] = (Plan.of(call_shape, verdict), rules, decision_id)
+        plan, rules, decision_id = known
+        return decision_id, plan.targets(fields, rules)
+
     def value_rules(self, result: dict[str, Any]) -> ValueRules:
         """The value patterns a cdp.pii decision carries, compiled once per policy revision."""
         revision = self.decider.revision
@@ -91,11 +116,15 @@ class PersonalData:
         """
         if fields is None:
             fields = {name: _object(getattr(event, name)) for name in JSON_FIELDS}
-        found = names(fields)
-        if not found.names:
-            return "", []
-        verdict, rules, decision_id = self._decide(event.type, found)
-        chosen, paths = targets(fields, found, verdict, rules)
+        planned = self._planned(event.type, fields)
+        if planned is not None:
+            decision_id, (chosen, paths) = planned
+        else:
+            found = names(fields)
+            if not found.names:
+                return "", []
+            verdict, rules, decision_id = self._decide(event.type, found)
+            chosen, paths = targets(fields, found, verdict, rules)
         if not chosen:
             return decision_id, sorted(paths)
         subject = subject_of(event.user_id, event.anonymous_id)

@@ -192,7 +192,8 @@ class KeyTable:
             version = self._current_kek(conn, hold=True)
             if version is None:
                 raise _NoKek
-            found.update(self._select_active(conn, [s for s in subjects if s not in found]))
+            # Subjects another creator added meanwhile are not read again first: their rows win
+            # over ours below (ON CONFLICT DO NOTHING) and the read after the insert finds them.
             for _ in range(3):  # a second round only if a random key id collided
                 # In one order for every creator: PostgreSQL would otherwise deadlock two creators
                 # that each wait on the other's uncommitted subject.
@@ -267,10 +268,11 @@ class KeyTable:
     def _current_kek(self, conn: sa.Connection, hold: bool = False) -> int | None:
         query = sa.select(vault_state.c.current_kek).where(vault_state.c.id == 1)
         if hold:
-            if self.sqlite:  # take the write lock first, so the read below holds until commit
-                conn.execute(vault_state.update().where(vault_state.c.id == 1).values(id=vault_state.c.id))
-            else:
-                query = query.with_for_update(read=True)
+            if self.sqlite:  # take the write lock with the read, so what it read holds until commit
+                held = vault_state.update().where(vault_state.c.id == 1).values(id=vault_state.c.id)
+                value = conn.execute(held.returning(vault_state.c.current_kek)).scalar()
+                return None if value is None else int(value)
+            query = query.with_for_update(read=True)
         value = conn.execute(query).scalar()
         return None if value is None else int(value)
 
@@ -490,7 +492,7 @@ def _context(subject: str, event_type: str, field: str) -> bytes:
 class _Key:
     """One unwrapped data key, and the AES-GCM subkeys derived from it so far."""
 
-    __slots__ = ("checked", "ciphers", "key_id", "secret", "subject", "subject_hash")
+    __slots__ = ("_prk", "checked", "ciphers", "key_id", "secret", "subject", "subject_hash")
 
     def __init__(self, key_id: str, subject_hash: str, subject: str | None, secret: bytes, checked: float):
         self.key_id = key_id
@@ -499,15 +501,31 @@ class _Key:
         self.secret = secret
         self.checked = checked  # monotonic time the table last said this key was active
         self.ciphers: dict[tuple[str, str], tuple[AESGCM, bytes]] = {}
+        self._prk: bytes | None = None
 
     def cipher(self, event_type: str, field: str) -> tuple[AESGCM, bytes]:
         entry = self.ciphers.get((event_type, field))
         if entry is None:
             assert self.subject is not None
             context = _context(self.subject, event_type, field)
-            subkey = HKDF(hashes.SHA256(), KEY_BYTES, None, b"cdp/pii/v1 field key\x00" + context).derive(self.secret)
-            entry = self.ciphers[(event_type, field)] = (AESGCM(subkey), context)
+            if self._prk is None:
+                self._prk = _hkdf_extract(self.secret)
+            entry = self.ciphers[(event_type, field)] = (AESGCM(_field_key(self._prk, context)), context)
         return entry
+
+
+_FIELD_KEY_INFO = b"cdp/pii/v1 field key\x00"
+
+
+def _hkdf_extract(secret: bytes) -> bytes:
+    """HKDF-SHA256's extract step (RFC 5869, no salt): once per data key, not once per field."""
+    return hmac.digest(bytes(32), secret, "sha256")
+
+
+def _field_key(prk: bytes, context: bytes) -> bytes:
+    """A field's subkey: HKDF-SHA256's expand step for one 32-byte block, the same bytes as
+    HKDF(SHA256, 32, salt=None, info="cdp/pii/v1 field key\\0" + context).derive(data key)."""
+    return hmac.digest(prk, _FIELD_KEY_INFO + context + b"\x01", "sha256")
 
 
 def is_token(value: object) -> TypeGuard[str]:
