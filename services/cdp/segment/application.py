@@ -210,7 +210,7 @@ class SegmentApp(EventSourced):
                     self.truths.forget_account(self._work, subject, slots, self.reads)
                 else:
                     slots = self.truths.by_audience.get(message.audience_id, ())
-                    self.truths.forget(self._work, subject, slots, self.reads)
+                    self.truths.forget(self._work, subject, slots, self.reads, self.clock.now())
         elif isinstance(message, pb.KeyMoved):
             self.keys[(message.key_type, message.key_value)] = message.person_id
         elif isinstance(message, pb.EventObserved):
@@ -224,7 +224,8 @@ class SegmentApp(EventSourced):
         self.audiences[audience_id] = audience
         self.definitions[audience_id] = definition
         self.created[audience_id] = len(self.created)
-        self.truths.register(audience_id, definition.root, definition.level)
+        sealed = any(isinstance(c.value, domain.Sealed) for c in definition.comparisons())
+        self.truths.register(audience_id, definition.root, definition.level, sealed)
         for name in definition.events():
             self.by_event.setdefault(name, set()).add(audience_id)
         for used in definition.audiences():
@@ -305,6 +306,9 @@ class SegmentApp(EventSourced):
     def _expand(self, audience_ids: Iterable[str]) -> list[str]:
         """These audiences and those using their membership, transitively, in creation order (an
         audience only uses older ones, so each is evaluated after what it reads)."""
+        if not self.dependents:  # no audience uses another's membership
+            created = self.created
+            return sorted((a for a in audience_ids if a in created), key=created.__getitem__)
         todo, seen = list(audience_ids), set()
         while todo:
             a = todo.pop()
@@ -612,8 +616,9 @@ class SegmentApp(EventSourced):
             message = cast(pb.EventObserved, decode(stored_event.topic, stored_event.state))
             person = self.keys.get((message.key_type, message.key_value), message.person_id)
             work: Work = {}
+            now = self.clock.now()
             for predicate in self.predicates.get(message.event, ()):
-                self.truths.forget(work, person, by_predicate.get(predicate, ()), self.reads)
+                self.truths.forget(work, person, by_predicate.get(predicate, ()), self.reads, now)
             self._work.update((k, v) for k, v in work.items() if k != person)
             touched = work.get(person) or set()
             out.extend(self.evaluate_person(person, touched, "event", message.event_id, definitions))
@@ -702,16 +707,24 @@ class SegmentApp(EventSourced):
         them through an account are noted to re-evaluate."""
         person = after.person_id
         work: Work = {}
-        truths = self.truths
-        for t in {*before.traits, *after.traits}:
-            slots = truths.by_trait.get(t)
-            if slots and before.traits.get(t) != after.traits.get(t):
-                truths.forget(work, person, slots, self.reads)
+        truths, now = self.truths, self.clock.now()
+        self.profiles[person] = after  # what the leaves read again (the caller keeps it too)
+        indexed, was, now_traits = truths.by_trait, before.traits, after.traits
+        names = indexed if len(indexed) <= len(now_traits) else {*was, *now_traits}
+        for t in names:
+            slots = indexed.get(t)
+            if slots and _differs(before_value := was.get(t), after_value := now_traits.get(t)):
+                if t in truths.thresholds:
+                    a, b = _number_of(before_value), _number_of(after_value)
+                    if a is not None and b is not None:
+                        slots = truths.flippable(t, a, b)  # the others were answered from a, and hold for b
+                truths.forget(work, person, slots, self.reads, now)
         if truths.by_count:
             for e in {*before.event_counts, *after.event_counts}:
                 slots = truths.by_count.get(e)
                 if slots and before.event_counts.get(e) != after.event_counts.get(e):
-                    truths.forget(work, person, slots, self.reads)
+                    truths.forget(work, person, slots, self.reads, now)
+        self.reads.decoded.clear()  # personal values are not kept
         touched = work.pop(person, None) or set()
         self._work.update(work)
         return touched
@@ -827,3 +840,19 @@ def _longer(horizon, before) -> bool:
     if before is None:
         return False
     return horizon is None or horizon > before
+
+
+def _differs(before: profile_pb2.TraitValue | None, after: profile_pb2.TraitValue | None) -> bool:
+    """Whether conditions may see a trait differently: its value or its erasure changed (where it
+    came from, or when, they do not read)."""
+    if before is None or after is None:
+        return before is not after
+    return before.value != after.value or before.erased != after.erased
+
+
+def _number_of(trait: profile_pb2.TraitValue | None) -> float | None:
+    """A trait's value when it is a number in clear (a personal value is a token, never a number)."""
+    if trait is None or trait.erased:
+        return None
+    value = orjson.loads(trait.value)
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -12,6 +12,7 @@ has not come (t > now) counts from t.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -140,8 +141,43 @@ def compare(c: TraitCondition, actual: Any, now: datetime) -> tuple[bool, dateti
     comparable = not isinstance(actual, bool) and isinstance(actual, numbers) and isinstance(expected, numbers)
     if not comparable and not (isinstance(actual, str) and isinstance(expected, str)):
         return False, None
-    result = {"gt": actual > expected, "gte": actual >= expected, "lt": actual < expected, "lte": actual <= expected}
-    return bool(result[op]), None
+    return bool(_ORDER[op](actual, expected)), None
+
+
+_ORDER = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+HOLDS: tuple[bool, datetime | None] = (True, None)
+FAILS: tuple[bool, datetime | None] = (False, None)
+Test = Callable[[Any, datetime], tuple[bool, "datetime | None"]]
+
+
+def tester(c: TraitCondition) -> Test:
+    """compare() for this condition, with what depends on the condition only decided once (the
+    cached truths answer a leaf again on every change of what it reads)."""
+    op, expected = c.op, c.value
+    if expected is ERASED or isinstance(expected, Sealed) or (op not in _ORDER and op not in ("eq", "neq")):
+        return lambda actual, now: compare(c, actual, now)
+    if op in ("eq", "neq"):
+        equal = op == "eq"
+
+        def equality(actual: Any, now: datetime) -> tuple[bool, datetime | None]:
+            if actual is None:
+                return FAILS
+            return HOLDS if (actual == expected) is equal else FAILS
+
+        return equality
+    order = _ORDER[op]
+    numeric = isinstance(expected, int | float)
+    text = isinstance(expected, str)
+
+    def ordered(actual: Any, now: datetime) -> tuple[bool, datetime | None]:
+        if numeric:
+            if isinstance(actual, bool) or not isinstance(actual, int | float):
+                return FAILS
+        elif not (text and isinstance(actual, str)):
+            return FAILS
+        return HOLDS if order(actual, expected) else FAILS
+
+    return ordered
 
 
 def _after(now: datetime, *instants: datetime) -> datetime | None:

@@ -15,6 +15,7 @@ The answers are engine.evaluate()'s, leaf for leaf (see test_account_audiences_e
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,10 +25,11 @@ from cdp.segment.accounts import account_subject
 from cdp.segment.language import All, Any_, Event, Funnel, InAudience, Node, Not, Predicate, Quantified
 from cdp.segment.leaves import AccountTrait, EventCondition, TraitCondition
 
+ORDERED = ("gt", "gte", "lt", "lte")
 ALL, ANY, NOT, TRAIT, COUNT, EVENT, FUNNEL, AUDIENCE, ACCOUNT_TRAIT, QUANTIFIER = range(10)
 Truth = tuple[bool, datetime | None]
-TRUE: Truth = (True, None)
-FALSE: Truth = (False, None)
+TRUE: Truth = engine.HOLDS
+FALSE: Truth = engine.FAILS
 Work = dict[str, set[str] | None]  # subject -> the audiences to re-evaluate (None: all of its level)
 
 
@@ -62,6 +64,10 @@ class Truths:
         self.level: dict[str, str] = {}
         self.owner: list[str] = []  # slot -> its audience
         self.by_trait: dict[str, list[int]] = {}  # person traits
+        # Of those, the numeric thresholds (gt, gte, lt, lte of a number), sorted, and the others: a
+        # trait going from a to b can flip only the thresholds between a and b.
+        self.thresholds: dict[str, tuple[list[float], list[int]]] = {}
+        self.unthresholded: dict[str, list[int]] = {}
         self.by_count: dict[str, list[int]] = {}  # the first form's event counts
         self.by_predicate: dict[Predicate, list[int]] = {}
         self.by_audience: dict[str, list[int]] = {}  # audience -> slots read for persons
@@ -69,14 +75,19 @@ class Truths:
         self.by_account_trait: dict[str, list[int]] = {}
         self.quantifier_of: dict[int, int] = {}  # slot inside a quantifier -> the quantifier's slot
         self.quantifiers: list[int] = []
+        self.leaves: dict[int, Plan] = {}  # leaves answered again as soon as what they read changes
+        self.sealed: set[str] = set()  # audiences with sealed literals: their leaves are answered lazily
         self.account_conditions: list[int] = []  # of person-level audiences (answered per person too)
         self.persons: dict[str, dict[int, Truth]] = {}
         self.accounts: dict[str, dict[int, Truth]] = {}
 
     # Compiling ------------------------------------------------------------------------------
 
-    def register(self, audience_id: str, root: Node, level: str) -> None:
+    def register(self, audience_id: str, root: Node, level: str, sealed: bool = False) -> None:
+        """sealed: the stored tree has sealed literals (its leaves are answered with them opened)."""
         self.level[audience_id] = level
+        if sealed:
+            self.sealed.add(audience_id)
         self.plans[audience_id] = self._compile(root, audience_id, level, None)
 
     def _slot(self, audience_id: str) -> int:
@@ -84,6 +95,12 @@ class Truths:
         return len(self.owner) - 1
 
     def _compile(self, node: Any, audience_id: str, level: str, quantifier: int | None) -> Plan:
+        plan = self._compiled(node, audience_id, level, quantifier)
+        if plan.kind in (TRAIT, COUNT, EVENT, FUNNEL, AUDIENCE) and audience_id not in self.sealed:
+            self.leaves[plan.slot] = plan
+        return plan
+
+    def _compiled(self, node: Any, audience_id: str, level: str, quantifier: int | None) -> Plan:
         slot = self._slot(audience_id)
         if quantifier is not None:
             self.quantifier_of[slot] = quantifier
@@ -102,10 +119,19 @@ class Truths:
             self.by_account_trait.setdefault(node.trait, []).append(slot)
             if level == "person":
                 self.account_conditions.append(slot)
-            return Plan(ACCOUNT_TRAIT, slot, node)
+            return Plan(ACCOUNT_TRAIT, slot, node, key=engine.tester(node))
         if isinstance(node, TraitCondition):
             self.by_trait.setdefault(node.trait, []).append(slot)
-            return Plan(TRAIT, slot, node)
+            value = node.value
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if node.op in ORDERED and numeric and audience_id not in self.sealed:
+                values, slots = self.thresholds.setdefault(node.trait, ([], []))
+                at = bisect.bisect_right(values, value)
+                values.insert(at, value)
+                slots.insert(at, slot)
+                return Plan(TRAIT, slot, node, key=engine.tester(node))
+            self.unthresholded.setdefault(node.trait, []).append(slot)
+            return Plan(TRAIT, slot, node, key=engine.tester(node))
         if isinstance(node, EventCondition):
             self.by_count.setdefault(node.event, []).append(slot)
             return Plan(COUNT, slot, node)
@@ -121,6 +147,16 @@ class Truths:
         index = self.by_audience_of_account if on_account else self.by_audience
         index.setdefault(node.audience_id, []).append(slot)
         return Plan(AUDIENCE, slot, node, key=node.audience_id)
+
+    def flippable(self, trait: str, before: float, after: float) -> list[int]:
+        """The slots of the trait's leaves a change of its value from before to after may flip."""
+        others = self.unthresholded.get(trait, [])
+        found = self.thresholds.get(trait)
+        if found is None:
+            return others
+        values, slots = found
+        lo, hi = (before, after) if before <= after else (after, before)
+        return [*slots[bisect.bisect_left(values, lo) : bisect.bisect_right(values, hi)], *others]
 
     @staticmethod
     def opened_leaves(plan: Plan, opened: Node, out: dict[int, Any]) -> dict[int, Any]:
@@ -146,15 +182,31 @@ class Truths:
         self, audience_id: str, subject: str, account: bool, now: datetime, reads: Reads, opened: Mapping[int, Any]
     ) -> Truth:
         """The audience's answer for a person (or an account) now, and its next time edge."""
-        return self._truth(self.plans[audience_id], subject, account, now, reads, opened)
+        caches = self.accounts if account else self.persons
+        cache = caches.get(subject)
+        if cache is None:
+            cache = caches[subject] = {}
+        return self._truth(self.plans[audience_id], subject, account, now, reads, opened, cache)
 
-    def _truth(self, p: Plan, s: str, account: bool, now: datetime, reads: Reads, opened: Mapping[int, Any]) -> Truth:
+    def _truth(
+        self,
+        p: Plan,
+        s: str,
+        account: bool,
+        now: datetime,
+        reads: Reads,
+        opened: Mapping[int, Any],
+        cache: dict[int, Truth],
+    ) -> Truth:
         kind = p.kind
         if kind in (ALL, ANY):
             edge = None
             every, some = True, False  # every item is evaluated: each may give a time edge
             for item in p.items:
-                value, e = self._truth(item, s, account, now, reads, opened)
+                hit = cache.get(item.slot) if item.kind >= TRAIT else None  # a leaf answered before
+                if hit is None or (hit[1] is not None and now >= hit[1]):
+                    hit = self._truth(item, s, account, now, reads, opened, cache)
+                value, e = hit
                 if e is not None and (edge is None or e < edge):
                     edge = e
                 if value:
@@ -163,15 +215,32 @@ class Truths:
                     every = False
             return (every if kind == ALL else some), edge
         if kind == NOT:
-            value, e = self._truth(p.items[0], s, account, now, reads, opened)
+            value, e = self._truth(p.items[0], s, account, now, reads, opened, cache)
             return not value, e
-        cache = (self.accounts if account else self.persons).get(s)
-        if cache is None:
-            cache = (self.accounts if account else self.persons).setdefault(s, {})
         hit = cache.get(p.slot)
         if hit is not None and (hit[1] is None or now < hit[1]):
             return hit
-        node = opened.get(p.slot, p.node) if opened else p.node
+        out = self._leaf(p, s, account, now, reads, opened)
+        cache[p.slot] = out
+        return out
+
+    def _cached(self, p: Plan, s: str, account: bool, now: datetime, reads: Reads, opened: Mapping[int, Any]) -> Truth:
+        """A plan's answer for another subject (an account of a person, a member of an account)."""
+        caches = self.accounts if account else self.persons
+        cache = caches.get(s)
+        if cache is None:
+            cache = caches[s] = {}
+        return self._truth(p, s, account, now, reads, opened, cache)
+
+    def _leaf(self, p: Plan, s: str, account: bool, now: datetime, reads: Reads, opened: Mapping[int, Any]) -> Truth:
+        kind = p.kind
+        node = opened.get(p.slot) if opened else None
+        if node is None:
+            node = p.node
+            if kind == TRAIT:
+                return p.key(reads.trait(s, node.trait), now)
+            if kind == ACCOUNT_TRAIT and account:
+                return p.key(reads.account_trait(s, node.trait), now)
         if kind == TRAIT:
             out = engine.compare(node, reads.trait(s, node.trait), now)
         elif kind == EVENT:
@@ -185,7 +254,7 @@ class Truths:
         elif not account:  # an account condition of a person: in some account of theirs
             result, edge = False, None
             for a in reads.accounts_of(s):
-                value, e = self._truth(p, a, True, now, reads, opened)
+                value, e = self._cached(p, a, True, now, reads, opened)
                 result = result or value
                 if e is not None and (edge is None or e < edge):
                     edge = e
@@ -195,8 +264,7 @@ class Truths:
         else:
             out = self._quantified(p, node.quantifier, s, now, reads, opened)
         if out[1] is None:
-            out = TRUE if out[0] else FALSE
-        cache[p.slot] = out
+            return TRUE if out[0] else FALSE
         return out
 
     def _quantified(
@@ -205,7 +273,7 @@ class Truths:
         members = satisfied = 0
         edge = None
         for m in reads.members_of(account):
-            value, e = self._truth(p.items[0], m, False, now, reads, opened)
+            value, e = self._cached(p.items[0], m, False, now, reads, opened)
             members += 1
             satisfied += value
             if e is not None and (edge is None or e < edge):
@@ -218,13 +286,23 @@ class Truths:
 
     # Forgetting -----------------------------------------------------------------------------
 
-    def forget(self, work: Work, person: str, slots: Iterable[int], reads: Reads) -> None:
-        """A person's leaves at these slots changed: forget them, and what reads them."""
+    def forget(self, work: Work, person: str, slots: Iterable[int], reads: Reads, now: datetime | None = None) -> None:
+        """What a person's leaves at these slots read changed: forget their answers, and note what
+        reads them. With now, a leaf answered before is answered again at once, and only a changed
+        answer (or time edge) goes further: a change re-evaluates only the audiences it flips."""
         cache = self.persons.get(person)
         quantifiers: set[int] = set()
         for slot in slots:
             if cache is not None:
-                cache.pop(slot, None)
+                old = cache.pop(slot, None)
+                leaf = self.leaves.get(slot) if old is not None else None
+                if leaf is not None and now is not None:
+                    if leaf.kind == TRAIT:
+                        new = cache[slot] = leaf.key(reads.trait(person, leaf.node.trait), now)
+                    else:
+                        new = cache[slot] = self._leaf(leaf, person, False, now, reads, {})
+                    if new == old:
+                        continue
             q = self.quantifier_of.get(slot)
             if q is None:
                 _add(work, person, self.owner[slot])
