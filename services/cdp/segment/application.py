@@ -381,6 +381,7 @@ class SegmentApp(EventSourced):
         now = self.clock.now()
         out: list[StoredEvent] = []
         changes = self.next_change.setdefault(subject, {})
+        moved = False
         for audience_id in targets:
             definition = definitions.get(audience_id)
             if definition is None:  # not opened by the caller (reached through what changed)
@@ -395,13 +396,16 @@ class SegmentApp(EventSourced):
             was = self.memberships.has(audience_id, subject_id)
             if not emit and inside != was:
                 edge = now  # a change came due while nothing ran (a restart): fire it at once
-            if edge is None:
-                changes.pop(audience_id, None)
-            else:
-                changes[audience_id] = edge
+            if changes.get(audience_id) != edge:
+                moved = True
+                if edge is None:
+                    del changes[audience_id]
+                else:
+                    changes[audience_id] = edge
             if emit and inside != was:
                 out.append(self._membership(inside, audience_id, subject, cause_event_id, cause))
-        self._arm(subject)
+        if moved or not changes:
+            self._arm(subject)  # (no time edge moved: the timer stands)
         return out
 
     def subjects(self) -> list[str]:
@@ -713,7 +717,14 @@ class SegmentApp(EventSourced):
         names = indexed if len(indexed) <= len(now_traits) else {*was, *now_traits}
         for t in names:
             slots = indexed.get(t)
-            if slots and _differs(before_value := was.get(t), after_value := now_traits.get(t)):
+            if not slots:
+                continue
+            before_value, after_value = was.get(t), now_traits.get(t)
+            if before_value is None or after_value is None:
+                differs = before_value is not after_value
+            else:  # conditions read the value and its erasure, not where it came from or when
+                differs = before_value.value != after_value.value or before_value.erased != after_value.erased
+            if differs:
                 if t in truths.thresholds:
                     a, b = _number_of(before_value), _number_of(after_value)
                     if a is not None and b is not None:
@@ -840,14 +851,6 @@ def _longer(horizon, before) -> bool:
     if before is None:
         return False
     return horizon is None or horizon > before
-
-
-def _differs(before: profile_pb2.TraitValue | None, after: profile_pb2.TraitValue | None) -> bool:
-    """Whether conditions may see a trait differently: its value or its erasure changed (where it
-    came from, or when, they do not read)."""
-    if before is None or after is None:
-        return before is not after
-    return before.value != after.value or before.erased != after.erased
 
 
 def _number_of(trait: profile_pb2.TraitValue | None) -> float | None:
