@@ -382,17 +382,12 @@ class SegmentApp(EventSourced):
         out: list[StoredEvent] = []
         changes = self.next_change.setdefault(subject, {})
         moved = False
+        truths, sealed, reads = self.truths, self.truths.sealed, self.reads
         for audience_id in targets:
-            definition = definitions.get(audience_id)
-            if definition is None:  # not opened by the caller (reached through what changed)
-                definition = self.literals.opened({audience_id: self.definitions[audience_id]})[audience_id]
-            if definition is self.definitions[audience_id]:
-                inside, edge = self.truths.evaluate(audience_id, subject_id, account, now, self.reads, {})
-            elif definition.erased():
-                inside, edge = False, None
-            else:
-                opened = Truths.opened_leaves(self.truths.plans[audience_id], definition.root, {})
-                inside, edge = self.truths.evaluate(audience_id, subject_id, account, now, self.reads, opened)
+            if audience_id in sealed:
+                inside, edge = self._opened_truth(audience_id, subject_id, account, now, definitions)
+            else:  # nothing to open
+                inside, edge = truths.evaluate(audience_id, subject_id, account, now, reads, {})
             was = self.memberships.has(audience_id, subject_id)
             if not emit and inside != was:
                 edge = now  # a change came due while nothing ran (a restart): fire it at once
@@ -407,6 +402,25 @@ class SegmentApp(EventSourced):
         if moved or not changes:
             self._arm(subject)  # (no time edge moved: the timer stands)
         return out
+
+    def _opened_truth(
+        self,
+        audience_id: str,
+        subject_id: str,
+        account: bool,
+        now: datetime,
+        definitions: dict[str, domain.AudienceDefinition],
+    ) -> tuple[bool, datetime | None]:
+        """An audience with sealed literals, answered with them opened (and dropped after)."""
+        definition = definitions.get(audience_id)
+        if definition is None:  # not opened by the caller (reached through what changed)
+            definition = self.literals.opened({audience_id: self.definitions[audience_id]})[audience_id]
+        if definition is self.definitions[audience_id]:
+            return self.truths.evaluate(audience_id, subject_id, account, now, self.reads, {})
+        if definition.erased():
+            return False, None
+        opened = Truths.opened_leaves(self.truths.plans[audience_id], definition.root, {})
+        return self.truths.evaluate(audience_id, subject_id, account, now, self.reads, opened)
 
     def subjects(self) -> list[str]:
         """Every person and account segment knows of (account ones as account_subject() names them)."""

@@ -292,10 +292,11 @@ class Truths:
         answer (or time edge) goes further: a change re-evaluates only the audiences it flips."""
         cache = self.persons.get(person)
         quantifiers: set[int] = set()
+        leaves, quantifier_of, owner = self.leaves, self.quantifier_of, self.owner
         for slot in slots:
             if cache is not None:
                 old = cache.pop(slot, None)
-                leaf = self.leaves.get(slot) if old is not None else None
+                leaf = leaves.get(slot) if old is not None else None
                 if leaf is not None and now is not None:
                     if leaf.kind == TRAIT:
                         new = cache[slot] = leaf.key(reads.trait(person, leaf.node.trait), now)
@@ -303,9 +304,9 @@ class Truths:
                         new = cache[slot] = self._leaf(leaf, person, False, now, reads, {})
                     if new == old:
                         continue
-            q = self.quantifier_of.get(slot)
+            q = quantifier_of.get(slot)
             if q is None:
-                _add(work, person, self.owner[slot])
+                _add(work, person, owner[slot])
             else:
                 quantifiers.add(q)
         if quantifiers:
