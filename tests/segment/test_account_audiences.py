@@ -251,3 +251,45 @@ def test_bad_account_definitions_name_the_field_and_the_rule(tmp_path, definitio
             assert h.segment.audiences == {}
 
     run(scenario)
+
+
+def test_personal_literals_in_account_conditions_are_sealed_and_opened_to_evaluate(tmp_path):
+    from cdp.platform.auth import Caller
+
+    admin = Caller("ops@example.com", ("admin",), "user", pii_clear=True)
+
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            ada = "ada@acme.io"
+            with_ada = await h.segment.create_audience(
+                "Accounts with Ada",
+                [],
+                admin,
+                definition_json=json.dumps({"account": {"any": {"trait": "email", "op": "eq", "value": ada}}}),
+                level="account",
+            )
+            owned = await h.segment.create_audience(
+                "Owned by Ada",
+                [],
+                admin,
+                definition_json=json.dumps({"account_trait": "owner", "op": "eq", "value": ada}),
+            )
+            stored = h.segment.audience(with_ada.audience_id).definition.account.member.trait
+            assert stored.subject and ada not in stored.value  # sealed
+            assert h.segment.audience(owned.audience_id).definition.account_trait.subject
+            await h.ingest(
+                key,
+                [
+                    event("identify", "i1", now(h), user_id="u1", traits={"email": ada}),
+                    event("group", "g1", now(h), user_id="u1", group_id="acme", traits={"owner": ada}),
+                    event("group", "g2", now(h), user_id="u2", group_id="acme"),
+                    event("group", "g3", now(h), user_id="u3", group_id="initech", traits={"owner": "bob@x.io"}),
+                ],
+            )
+            await h.settle()
+            u1, u2 = h.identity.resolve("user_id", "u1"), h.identity.resolve("user_id", "u2")
+            assert h.segment.members(with_ada.audience_id) == ["acme"]
+            assert h.segment.members(owned.audience_id) == sorted([u1, u2])
+
+    run(scenario)
