@@ -743,6 +743,7 @@ class SegmentApp(EventSourced):
                     a, b = _number_of(before_value), _number_of(after_value)
                     if a is not None and b is not None:
                         slots = truths.flippable(t, a, b)  # the others were answered from a, and hold for b
+                        self.reads.decoded[(person, t)] = b
                 truths.forget(work, person, slots, self.reads, now)
         if truths.by_count:
             for e in {*before.event_counts, *after.event_counts}:

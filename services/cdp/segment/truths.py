@@ -58,6 +58,21 @@ def _add(work: Work, subject: str, audience_id: str) -> None:
         audiences.add(audience_id)
 
 
+def _decided(root: Plan, slot: int, cache: dict[int, Truth], now: datetime) -> bool:
+    """Whether another item of an all (any) holds a valid answer false (true) in the cache: the
+    root's answer does not depend on the item at slot then."""
+    decisive = root.kind == ANY
+    for item in root.items:
+        negated = item.kind == NOT
+        inner = item.items[0] if negated else item
+        if inner.slot == slot or inner.kind < TRAIT:
+            continue
+        hit = cache.get(inner.slot)
+        if hit is not None and (hit[1] is None or now < hit[1]) and (hit[0] != negated) == decisive:
+            return True
+    return False
+
+
 class Truths:
     def __init__(self) -> None:
         self.plans: dict[str, Plan] = {}
@@ -77,6 +92,7 @@ class Truths:
         self.quantifiers: list[int] = []
         self.leaves: dict[int, Plan] = {}  # leaves answered again as soon as what they read changes
         self.sealed: set[str] = set()  # audiences with sealed literals: their leaves are answered lazily
+        self.roots: dict[int, Plan] = {}  # a leaf right under an audience's all/any -> that root
         self.account_conditions: list[int] = []  # of person-level audiences (answered per person too)
         self.persons: dict[str, dict[int, Truth]] = {}
         self.accounts: dict[str, dict[int, Truth]] = {}
@@ -88,7 +104,11 @@ class Truths:
         self.level[audience_id] = level
         if sealed:
             self.sealed.add(audience_id)
-        self.plans[audience_id] = self._compile(root, audience_id, level, None)
+        plan = self.plans[audience_id] = self._compile(root, audience_id, level, None)
+        if plan.kind in (ALL, ANY) and level == "person":
+            for item in plan.items:
+                if item.slot in self.leaves:
+                    self.roots[item.slot] = plan
 
     def _slot(self, audience_id: str) -> int:
         self.owner.append(audience_id)
@@ -293,6 +313,7 @@ class Truths:
         cache = self.persons.get(person)
         quantifiers: set[int] = set()
         leaves, quantifier_of, owner = self.leaves, self.quantifier_of, self.owner
+        mine: set[str] | None = None
         for slot in slots:
             if cache is not None:
                 old = cache.pop(slot, None)
@@ -304,9 +325,16 @@ class Truths:
                         new = cache[slot] = self._leaf(leaf, person, False, now, reads, {})
                     if new == old:
                         continue
+                    root = self.roots.get(slot)
+                    timeless = old is not None and old[1] is None and new[1] is None
+                    if root is not None and timeless and _decided(root, slot, cache, now):
+                        continue  # another item of the audience's all (any) is false (true): it stands
             q = quantifier_of.get(slot)
             if q is None:
-                _add(work, person, owner[slot])
+                if mine is None:
+                    mine = work.setdefault(person, set())
+                if mine is not None:  # (None: every audience of the person already)
+                    mine.add(owner[slot])
             else:
                 quantifiers.add(q)
         if quantifiers:
