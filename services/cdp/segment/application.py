@@ -637,8 +637,8 @@ class SegmentApp(EventSourced):
             now = self.clock.now()
             for predicate in self.predicates.get(message.event, ()):
                 self.truths.forget(work, person, by_predicate.get(predicate, ()), self.reads, now)
-            self._work.update((k, v) for k, v in work.items() if k != person)
-            touched = work.get(person) or set()
+            touched = work.pop(person, None) or set()
+            self._note(work)
             out.extend(self.evaluate_person(person, touched, "event", message.event_id, definitions))
         return out
 
@@ -752,8 +752,20 @@ class SegmentApp(EventSourced):
                     truths.forget(work, person, slots, self.reads, now)
         self.reads.decoded.clear()  # personal values are not kept
         touched = work.pop(person, None) or set()
-        self._work.update(work)
+        self._note(work)
         return touched
+
+    def _note(self, work: Work) -> None:
+        """Add to what is noted to re-evaluate (None: every audience of the subject's level)."""
+        for subject, audience_ids in work.items():
+            if subject not in self._work:
+                self._work[subject] = audience_ids
+            else:
+                noted = self._work[subject]
+                if noted is not None and audience_ids is not None:
+                    noted |= audience_ids
+                else:
+                    self._work[subject] = None
 
     def _merged(self, merged: profile_pb2.ProfileMerged, definitions) -> list[StoredEvent]:
         """The merged person's memberships end; its calls and keys are the survivor's now."""
