@@ -336,7 +336,8 @@ class SegmentApp(EventSourced):
         self._draining = True
         try:
             out = self._evaluate(person_id, audience_ids, cause, cause_event_id, definitions, emit)
-            out.extend(self._drain(cause, cause_event_id, definitions, emit))
+            if self._work:
+                out.extend(self._drain(cause, cause_event_id, definitions, emit))
             return out
         finally:
             self._draining = False
@@ -382,13 +383,14 @@ class SegmentApp(EventSourced):
         out: list[StoredEvent] = []
         changes = self.next_change.setdefault(subject, {})
         moved = False
-        truths, sealed, reads = self.truths, self.truths.sealed, self.reads
+        truths, sealed, reads, members = self.truths, self.truths.sealed, self.reads, self.memberships.members
+        cache = truths.cache_of(subject_id, account)
         for audience_id in targets:
             if audience_id in sealed:
                 inside, edge = self._opened_truth(audience_id, subject_id, account, now, definitions)
             else:  # nothing to open
-                inside, edge = truths.evaluate(audience_id, subject_id, account, now, reads, {})
-            was = self.memberships.has(audience_id, subject_id)
+                inside, edge = truths.answer(audience_id, subject_id, account, now, reads, cache)
+            was = subject_id in members.get(audience_id, ())
             if not emit and inside != was:
                 edge = now  # a change came due while nothing ran (a restart): fire it at once
             if changes.get(audience_id) != edge:

@@ -208,6 +208,19 @@ class Truths:
             cache = caches[subject] = {}
         return self._truth(self.plans[audience_id], subject, account, now, reads, opened, cache)
 
+    def cache_of(self, subject: str, account: bool) -> dict[int, Truth]:
+        caches = self.accounts if account else self.persons
+        cache = caches.get(subject)
+        if cache is None:
+            cache = caches[subject] = {}
+        return cache
+
+    def answer(
+        self, audience_id: str, subject: str, account: bool, now: datetime, reads: Reads, cache: dict[int, Truth]
+    ) -> Truth:
+        """evaluate(), for an audience with nothing to open, with the subject's cache_of()."""
+        return self._truth(self.plans[audience_id], subject, account, now, reads, {}, cache)
+
     def _truth(
         self,
         p: Plan,
