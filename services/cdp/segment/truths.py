@@ -329,9 +329,11 @@ class Truths:
         mine: set[str] | None = None
         for slot in slots:
             if cache is not None:
-                old = cache.pop(slot, None)
+                old = cache.get(slot)
                 leaf = leaves.get(slot) if old is not None else None
-                if leaf is not None and now is not None:
+                if leaf is None or now is None:
+                    cache.pop(slot, None)
+                else:
                     if leaf.kind == TRAIT:
                         new = cache[slot] = leaf.key(reads.trait(person, leaf.node.trait), now)
                     else:
