@@ -404,13 +404,14 @@ class _Segment(_Client):
         *,
         definition_json: str = "",
         purpose: str = "",
+        level: str = "",
         **options: Unpack[CallOptions],
     ) -> segment_pb2.Audience:
         """A new audience, if cdp.audience allows: all conditions must hold, and the definition (in
-        the condition language's JSON form), if given; purpose is one of the policy's purposes.
-        Not retried."""
+        the condition language's JSON form), if given; purpose is one of the policy's purposes;
+        level "account" makes its members accounts (default: persons). Not retried."""
         request = segment_pb2.CreateAudienceRequest(
-            name=name, conditions=list(conditions), definition_json=definition_json, purpose=purpose
+            name=name, conditions=list(conditions), definition_json=definition_json, purpose=purpose, level=level
         )
         return self._unary("CreateAudience", request, ONCE, "audience", **options)
 
@@ -449,11 +450,18 @@ class _Segment(_Client):
         sample: int = 0,
         name: str = "",
         purpose: str = "",
+        level: str = "",
         **options: Unpack[CallOptions],
     ) -> segment_pb2.PreviewAudienceResponse:
-        """How many persons a definition, not stored, would hold now, and a sample of them. Retried."""
+        """How many persons (accounts, at level "account") a definition, not stored, would hold
+        now, and a sample of them. Retried."""
         request = segment_pb2.PreviewAudienceRequest(
-            conditions=list(conditions), definition_json=definition_json, sample=sample, name=name, purpose=purpose
+            conditions=list(conditions),
+            definition_json=definition_json,
+            sample=sample,
+            name=name,
+            purpose=purpose,
+            level=level,
         )
         return self._unary("PreviewAudience", request, READ, **options)
 

@@ -822,12 +822,13 @@ class SegmentApp(EventSourced):
         sample: int = 0,
         name: str = "",
         purpose: str = "",
+        level: str = "",
     ) -> tuple[int, list[str], str]:
         """Who a definition, not stored, would hold now, as create would find them: (size, the
-        first person ids of a sample, the decision). Decided and recorded as a read of members;
-        nothing else is stored."""
+        first member ids of a sample (account ids at the account level), the decision). Decided
+        and recorded as a read of members; nothing else is stored."""
         size = lifecycle.sample_size(sample)
-        _, checked = self._checked(name or "preview", conditions, definition, definition_json, "", "")
+        _, checked = self._checked(name or "preview", conditions, definition, definition_json, "", level)
         more = {"purpose": purpose.strip()} if purpose.strip() else {}
         decision = self._decide("preview", caller, checked, **more)
         async with self.uow.transaction():  # no events: the decision is committed, state holds still

@@ -21,6 +21,7 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
             request.definition if request.HasField("definition") else None,
             request.definition_json,
             purpose=request.purpose,
+            level=request.level,
         )
         return pb.CreateAudienceResponse(audience=self.app.shown(audience, caller))
 
@@ -51,6 +52,7 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
             sample=request.sample,
             name=request.name,
             purpose=request.purpose,
+            level=request.level,
         )
         return pb.PreviewAudienceResponse(size=size, person_ids=person_ids, decision_id=decision_id)
 

@@ -225,20 +225,22 @@ class ArchiveAudienceResponse(_message.Message):
     def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ...) -> None: ...
 
 class PreviewAudienceRequest(_message.Message):
-    __slots__ = ("conditions", "definition", "definition_json", "sample", "name", "purpose")
+    __slots__ = ("conditions", "definition", "definition_json", "sample", "name", "purpose", "level")
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_JSON_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
     conditions: _containers.RepeatedCompositeFieldContainer[Condition]
     definition: Node
     definition_json: str
     sample: int
     name: str
     purpose: str
-    def __init__(self, conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., definition_json: _Optional[str] = ..., sample: _Optional[int] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+    level: str
+    def __init__(self, conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., definition_json: _Optional[str] = ..., sample: _Optional[int] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ..., level: _Optional[str] = ...) -> None: ...
 
 class PreviewAudienceResponse(_message.Message):
     __slots__ = ("size", "person_ids", "decision_id")
