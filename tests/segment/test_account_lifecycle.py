@@ -186,3 +186,28 @@ def test_a_preview_answers_at_either_level_and_stores_nothing(tmp_path):
             assert h.segment.audiences == {} and h.segment.truths.plans == {}
 
     run(scenario)
+
+
+def test_an_audience_condition_reads_an_audience_of_its_own_level_only(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            await accounts(h)
+            admins = await define(h, "Admins", ADMIN)
+            paid = await define(h, "Paid", plan("pro"), "account")
+            with pytest.raises(InvalidArgument, match=f"audience '{admins.audience_id}' is person-level"):
+                await define(h, "Accounts of admins", {"audience": admins.audience_id}, "account")
+            with pytest.raises(InvalidArgument, match=f"audience '{paid.audience_id}' is account-level"):
+                await define(h, "Persons of paid", {"audience": paid.audience_id})
+            with pytest.raises(InvalidArgument, match=f"audience '{paid.audience_id}' is account-level"):
+                member = {"account": {"any": {"audience": paid.audience_id}}}
+                await define(h, "Members of paid", member, "account")
+            with pytest.raises(InvalidArgument, match=f"audience '{paid.audience_id}' is account-level"):
+                await h.segment.update_audience(
+                    admins.audience_id, MARKETER, definition_json=json.dumps({"audience": paid.audience_id})
+                )
+            # Inside a quantifier a member condition reads a person-level audience.
+            ok = await define(h, "With admins", {"account": {"any": {"audience": admins.audience_id}}}, "account")
+            assert h.segment.members(ok.audience_id) == ["acme", "globex"]
+            assert len(h.segment.audiences) == 3
+
+    run(scenario)

@@ -594,13 +594,23 @@ class SegmentApp(EventSourced):
         return definition
 
     def _check_references(self, audience_id: str, definition: domain.AudienceDefinition) -> None:
-        """Used audiences must exist and be active, and no audience may use itself through others."""
+        """Used audiences must exist, be active and of the level that reads them (an account's
+        outside account quantifiers of an account-level audience, a person's elsewhere), and no
+        audience may use itself through others."""
         for used in definition.audiences():
             stored = self.audiences.get(used)
             if used != audience_id and stored is not None and stored.status == lifecycle.ARCHIVED:
                 raise domain.InvalidAudience(f"definition.audience: audience {used!r} is archived")
             if used != audience_id and used not in self.definitions:
                 raise domain.InvalidAudience(f"definition.audience: no audience {used!r}")
+        for used, level in language.audience_levels(definition.root, definition.level):
+            used_level = self.definitions[used].level if used in self.definitions else level
+            if used_level != level:
+                here = "an account's" if level == "account" else "a person's"
+                raise domain.InvalidAudience(
+                    f"definition.audience: audience {used!r} is {used_level}-level; "
+                    f"{here} condition reads a {level}-level audience's membership"
+                )
         stack, seen = list(definition.audiences()), set()
         while stack:
             a = stack.pop()

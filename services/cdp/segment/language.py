@@ -206,6 +206,22 @@ def walk(node: Node):
         yield from walk(node.member)
 
 
+def audience_levels(node: Node, level: str) -> list[tuple[str, str]]:
+    """Each audience condition's audience with the level it must have: the audience's own level,
+    but a person's inside an account quantifier (a member condition is a person condition)."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, InAudience):
+        out.append((node.audience_id, level))
+    elif isinstance(node, All | Any_):
+        for item in node.items:
+            out.extend(audience_levels(item, level))
+    elif isinstance(node, Not):
+        out.extend(audience_levels(node.item, level))
+    elif isinstance(node, Quantified):
+        out.extend(audience_levels(node.member, "person"))
+    return out
+
+
 def level_of(text: str, where: str = "level") -> str:
     """An audience's level: "person" (also when empty) or "account"."""
     level = text or "person"
