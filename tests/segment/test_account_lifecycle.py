@@ -211,3 +211,35 @@ def test_an_audience_condition_reads_an_audience_of_its_own_level_only(tmp_path)
             assert len(h.segment.audiences) == 3
 
     run(scenario)
+
+
+def test_the_history_of_an_account_level_audience_names_its_accounts(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            ids = await accounts(h)
+            paid = await define(h, "Paid", plan("pro"), "account")
+            await regroup(h, "g4", "u2", "initech", {"plan": "pro"})
+            await h.segment.update_audience(paid.audience_id, MARKETER, definition_json=json.dumps(plan("free")))
+            history, token = h.segment.membership_history(paid.audience_id)
+            assert token == ""
+            assert [(c.account_id, c.person_id, c.entered, c.cause, c.audience_version) for c in history] == [
+                ("initech", "", False, "updated", 2),
+                ("acme", "", False, "updated", 2),
+                ("initech", "", True, "trait", 1),
+                ("acme", "", True, "created", 1),
+            ]
+            of_acme, _ = h.segment.membership_history(account_id="acme")
+            assert [(c.audience_id, c.entered) for c in of_acme] == [
+                (paid.audience_id, False),
+                (paid.audience_id, True),
+            ]
+            pair, _ = h.segment.membership_history(paid.audience_id, account_id="initech", page_size=1)
+            assert [(c.account_id, c.cause) for c in pair] == [("initech", "updated")]
+            # A person's history holds none of it; and one of them is asked for at a time.
+            assert h.segment.membership_history(person_id=ids["u1"])[0] == []
+            with pytest.raises(InvalidArgument, match="account_id"):
+                h.segment.membership_history(person_id=ids["u1"], account_id="acme")
+            again = SegmentApp(h.uows["segment"], h.segment.profile, h.vault)
+            assert again.membership_history(account_id="acme")[0] == of_acme
+
+    run(scenario)

@@ -268,17 +268,22 @@ def members(audience_id, page_size, page_token, subject, roles):
 @audience.command("history")
 @click.option("--audience", "audience_id", default="", help="An audience's entries and exits.")
 @click.option("--person", "person_id", default="", help="A person's entries and exits.")
+@click.option("--account", "account_id", default="", help="An account's entries and exits (account-level audiences).")
 @click.option("--page-size", default=0, type=click.IntRange(0, 1000), help="Changes per page (0: 100).")
 @click.option("--page-token", default="", help="The token a previous page printed.")
 @with_caller
-def history(audience_id, person_id, page_size, page_token, subject, roles):
+def history(audience_id, person_id, account_id, page_size, page_token, subject, roles):
     """Entries and exits, newest first: when, who, which audience and version, and why."""
-    if not (audience_id or person_id):
-        raise click.UsageError("give --audience, --person or both")
-    page = call(connect(subject, roles).segment.list_membership_history, audience_id, person_id, page_size, page_token)
+    if not (audience_id or person_id or account_id):
+        raise click.UsageError("give --audience, --person (or --account) or both")
+    if person_id and account_id:
+        raise click.UsageError("give --person or --account, not both")
+    segment = connect(subject, roles).segment
+    page = call(segment.list_membership_history, audience_id, person_id, page_size, page_token, account_id=account_id)
     for c in page.changes:
         cause = c.cause + (f" {c.cause_event_id}" if c.cause_event_id else "")
         what = "entered" if c.entered else "exited"
-        click.echo(f"{c.at}  {c.person_id}  {what}  {c.audience_id}  v{c.audience_version}  {cause}")
+        who = f"account {c.account_id}" if c.account_id else c.person_id
+        click.echo(f"{c.at}  {who}  {what}  {c.audience_id}  v{c.audience_version}  {cause}")
     if page.next_page_token:
         click.echo(f"next page: --page-token {page.next_page_token}")

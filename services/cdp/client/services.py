@@ -493,11 +493,17 @@ class _Segment(_Client):
         person_id: str = "",
         page_size: int = 0,
         page_token: str = "",
+        account_id: str = "",
         **options: Unpack[CallOptions],
     ) -> segment_pb2.ListMembershipHistoryResponse:
-        """One page of entries and exits of an audience, a person or both, newest first. Retried."""
+        """One page of entries and exits of an audience, a person (or an account, instead) or both,
+        newest first. Retried."""
         request = segment_pb2.ListMembershipHistoryRequest(
-            audience_id=audience_id, person_id=person_id, page_size=page_size, page_token=page_token
+            audience_id=audience_id,
+            person_id=person_id,
+            page_size=page_size,
+            page_token=page_token,
+            account_id=account_id,
         )
         return self._unary("ListMembershipHistory", request, READ, **options)
 

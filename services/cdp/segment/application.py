@@ -317,6 +317,7 @@ class SegmentApp(EventSourced):
                 message.cause,
                 message.cause_event_id,
                 message.at,
+                message.account_id,
             )
         )
 
@@ -1220,12 +1221,17 @@ class SegmentApp(EventSourced):
         return lifecycle.members_page(self.members(audience_id), page_size, page_token)
 
     def membership_history(
-        self, audience_id: str = "", person_id: str = "", page_size: int = 0, page_token: str = ""
+        self,
+        audience_id: str = "",
+        person_id: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        account_id: str = "",
     ) -> tuple[list[lifecycle.Change], str]:
-        """Entries and exits of an audience, a person, or both, newest first."""
+        """Entries and exits of an audience, a person (an account), or both, newest first."""
         if audience_id:
             self.audience(audience_id)
-        return self.history.page(audience_id, person_id, page_size, page_token)
+        return self.history.page(audience_id, person_id, page_size, page_token, account_id)
 
 
 def _longer(horizon, before) -> bool:

@@ -71,7 +71,7 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
 
     async def ListMembershipHistory(self, request, context):
         changes, next_token = self.app.membership_history(
-            request.audience_id, request.person_id, request.page_size, request.page_token
+            request.audience_id, request.person_id, request.page_size, request.page_token, request.account_id
         )
         return pb.ListMembershipHistoryResponse(
             changes=[
@@ -83,6 +83,7 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
                     cause=c.cause,
                     cause_event_id=c.cause_event_id,
                     at=c.at,
+                    account_id=c.account_id,
                 )
                 for c in changes
             ],

@@ -295,19 +295,21 @@ class ListMembersResponse(_message.Message):
     def __init__(self, person_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ..., total: _Optional[int] = ...) -> None: ...
 
 class ListMembershipHistoryRequest(_message.Message):
-    __slots__ = ("audience_id", "person_id", "page_size", "page_token")
+    __slots__ = ("audience_id", "person_id", "page_size", "page_token", "account_id")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     person_id: str
     page_size: int
     page_token: str
-    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    account_id: str
+    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class MembershipChange(_message.Message):
-    __slots__ = ("audience_id", "person_id", "entered", "audience_version", "cause", "cause_event_id", "at")
+    __slots__ = ("audience_id", "person_id", "entered", "audience_version", "cause", "cause_event_id", "at", "account_id")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     ENTERED_FIELD_NUMBER: _ClassVar[int]
@@ -315,6 +317,7 @@ class MembershipChange(_message.Message):
     CAUSE_FIELD_NUMBER: _ClassVar[int]
     CAUSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     person_id: str
     entered: bool
@@ -322,7 +325,8 @@ class MembershipChange(_message.Message):
     cause: str
     cause_event_id: str
     at: str
-    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., entered: _Optional[bool] = ..., audience_version: _Optional[int] = ..., cause: _Optional[str] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+    account_id: str
+    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., entered: _Optional[bool] = ..., audience_version: _Optional[int] = ..., cause: _Optional[str] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class ListMembershipHistoryResponse(_message.Message):
     __slots__ = ("changes", "next_page_token")
