@@ -158,7 +158,14 @@ def test_an_audience_an_account_quantifier_uses_is_not_archived_and_an_archived_
             await h.settle()
             assert h.segment.members(admins.audience_id) == sorted(ids.values())
             assert len(changes(h, with_admins.audience_id)) == 4
+            paid = await define(h, "Paid", plan("pro"), "account")
             await h.segment.archive_audience(admins.audience_id, MARKETER)  # used by nothing active now
+            # An audience created after archives is evaluated after every other.
+            last = await define(h, "Uses paid", {"audience": paid.audience_id}, "account")
+            created = h.segment.created
+            assert sorted(created.values()) == list(range(len(created)))
+            assert max(created, key=created.__getitem__) == last.audience_id
+            assert h.segment.members(last.audience_id) == ["acme"]
 
     run(scenario)
 

@@ -278,7 +278,8 @@ class SegmentApp(EventSourced):
         self._unregister(audience_id)
         self.audiences[audience_id] = audience
         del self.definitions[audience_id]
-        self.created.pop(audience_id, None)
+        del self.created[audience_id]  # the others keep their order, in places 0..n-1 (the next is n)
+        self.created = {a: i for i, a in enumerate(sorted(self.created, key=self.created.__getitem__))}
         for changes in self.next_change.values():
             changes.pop(audience_id, None)
         self._reindex_predicates()
