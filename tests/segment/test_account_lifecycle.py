@@ -216,6 +216,15 @@ def test_an_audience_condition_reads_an_audience_of_its_own_level_only(tmp_path)
             ok = await define(h, "With admins", {"account": {"any": {"audience": admins.audience_id}}}, "account")
             assert h.segment.members(ok.audience_id) == ["acme", "globex"]
             assert len(h.segment.audiences) == 3
+            # A new version of the person-level audience moves the accounts reading it, for the same cause.
+            viewers = {"trait": "role", "op": "eq", "value": "viewer"}
+            await h.segment.update_audience(admins.audience_id, MARKETER, definition_json=json.dumps(viewers))
+            assert h.segment.members(ok.audience_id) == ["initech"]
+            assert sorted(c[:4] for c in changes(h, ok.audience_id)[2:]) == [  # (in the members' order)
+                ("entered", "initech", "", "updated"),
+                ("exited", "acme", "", "updated"),
+                ("exited", "globex", "", "updated"),
+            ]
 
     run(scenario)
 
