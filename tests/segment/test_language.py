@@ -78,8 +78,13 @@ def test_the_json_form_and_protobuf_round_trip(definition):
             "negate_last: takes",
         ),
         (
+            {"account": {"some": {}}},
+            "definition.account.some: is not a field here (allowed: all, any, none)",
+        ),
+        (
             {"account": {"any": {}}},
-            "definition: must have one of all, any, not, trait, event, funnel, audience (has account)",
+            "definition.account.any: must have one of all, any, not, trait, event, funnel, audience, "
+            "account_trait, account (has none)",
         ),
         ([], "definition: must be an object"),
     ],

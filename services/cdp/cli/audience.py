@@ -72,6 +72,8 @@ DEFINITION_HELP = "A JSON file in the condition language, or - for stdin."
 TRAIT_HELP = "NAME OP VALUE, e.g. 'plan eq \"pro\"' (repeatable)."
 EVENT_HELP = "'EVENT>=N': did EVENT at least N times (repeatable)."
 PURPOSE_HELP = "What the audience is for: one of the purposes in policy data (e.g. marketing)."
+LEVEL_HELP = "Who the members are: persons, or accounts (group ids; persons only inside account quantifiers)."
+LEVELS = click.Choice(["person", "account"])
 
 
 def definition_tree(definition, traits, events) -> str:
@@ -88,14 +90,15 @@ def definition_tree(definition, traits, events) -> str:
 @click.option("--trait", "traits", multiple=True, help=TRAIT_HELP)
 @click.option("--event", "events", multiple=True, help=EVENT_HELP)
 @click.option("--purpose", required=True, help=PURPOSE_HELP)
+@click.option("--level", default="person", show_default=True, type=LEVELS, help=LEVEL_HELP)
 @with_caller
-def create(name, definition, traits, events, purpose, subject, roles):
+def create(name, definition, traits, events, purpose, level, subject, roles):
     """Create an audience: a --definition, and every --trait and --event, must hold."""
     tree = definition_tree(definition, traits, events)
     if not tree:
         raise click.UsageError("give a --definition, or --trait/--event conditions")
     segment = connect(subject, roles).segment
-    created = call(segment.create_audience, name, definition_json=tree, purpose=purpose)
+    created = call(segment.create_audience, name, definition_json=tree, purpose=purpose, level=level)
     click.echo(f"{created.audience_id}  {created.name}  (allowed by decision {created.decision_id[:12]})")
 
 
@@ -133,14 +136,16 @@ def archive(audience_id, subject, roles):
 @click.option("--definition", "definition", help=DEFINITION_HELP)
 @click.option("--trait", "traits", multiple=True, help=TRAIT_HELP)
 @click.option("--event", "events", multiple=True, help=EVENT_HELP)
-@click.option("--sample", default=10, show_default=True, type=click.IntRange(0, 1000), help="How many person ids.")
+@click.option("--sample", default=10, show_default=True, type=click.IntRange(0, 1000), help="How many member ids.")
+@click.option("--level", default="person", show_default=True, type=LEVELS, help=LEVEL_HELP)
 @with_caller
-def preview(definition, traits, events, sample, subject, roles):
-    """Who a definition would hold now, without storing it: the size and a sample of person ids."""
+def preview(definition, traits, events, sample, level, subject, roles):
+    """Who a definition would hold now, without storing it: the size and a sample of member ids."""
     tree = definition_tree(definition, traits, events)
     if not tree:
         raise click.UsageError("give a --definition, or --trait/--event conditions")
-    shown = call(connect(subject, roles).segment.preview_audience, definition_json=tree, sample=sample or 1)
+    segment = connect(subject, roles).segment
+    shown = call(segment.preview_audience, definition_json=tree, sample=sample or 1, level=level)
     click.echo(f"size {shown.size}  (decision {shown.decision_id[:12]})")
     for person_id in shown.person_ids[:sample]:
         click.echo(person_id)
@@ -201,6 +206,10 @@ def definition_json(node: segment_pb2.Node) -> dict:
             "within": f.within,
             **({"negate_last": True} if f.negate_last else {}),
         }
+    if kind == "account_trait":
+        return _comparison(node.account_trait, "account_trait")
+    if kind == "account":
+        return {"account": {node.account.quantifier: definition_json(node.account.member)}}
     return {"audience": node.audience}
 
 
@@ -231,7 +240,8 @@ def condition_text(condition: segment_pb2.Condition) -> str:
 def show(audience_id, subject, roles):
     """An audience's definition: personal literals in clear only for who may see them so."""
     a = call(connect(subject, roles).segment.get_audience, audience_id)
-    click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}  for {a.purpose or '-'}  {a.status}")
+    level = "  (members are accounts)" if a.level == "account" else ""
+    click.echo(f"{a.audience_id}  {a.name}  v{a.version}  by {a.created_by}  for {a.purpose or '-'}  {a.status}{level}")
     for condition in a.conditions:
         click.echo(f"  {condition_text(condition)}")
     if a.HasField("definition"):
@@ -258,17 +268,22 @@ def members(audience_id, page_size, page_token, subject, roles):
 @audience.command("history")
 @click.option("--audience", "audience_id", default="", help="An audience's entries and exits.")
 @click.option("--person", "person_id", default="", help="A person's entries and exits.")
+@click.option("--account", "account_id", default="", help="An account's entries and exits (account-level audiences).")
 @click.option("--page-size", default=0, type=click.IntRange(0, 1000), help="Changes per page (0: 100).")
 @click.option("--page-token", default="", help="The token a previous page printed.")
 @with_caller
-def history(audience_id, person_id, page_size, page_token, subject, roles):
+def history(audience_id, person_id, account_id, page_size, page_token, subject, roles):
     """Entries and exits, newest first: when, who, which audience and version, and why."""
-    if not (audience_id or person_id):
-        raise click.UsageError("give --audience, --person or both")
-    page = call(connect(subject, roles).segment.list_membership_history, audience_id, person_id, page_size, page_token)
+    if not (audience_id or person_id or account_id):
+        raise click.UsageError("give --audience, --person (or --account) or both")
+    if person_id and account_id:
+        raise click.UsageError("give --person or --account, not both")
+    segment = connect(subject, roles).segment
+    page = call(segment.list_membership_history, audience_id, person_id, page_size, page_token, account_id=account_id)
     for c in page.changes:
         cause = c.cause + (f" {c.cause_event_id}" if c.cause_event_id else "")
         what = "entered" if c.entered else "exited"
-        click.echo(f"{c.at}  {c.person_id}  {what}  {c.audience_id}  v{c.audience_version}  {cause}")
+        who = f"account {c.account_id}" if c.account_id else c.person_id
+        click.echo(f"{c.at}  {who}  {what}  {c.audience_id}  v{c.audience_version}  {cause}")
     if page.next_page_token:
         click.echo(f"next page: --page-token {page.next_page_token}")

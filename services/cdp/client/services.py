@@ -404,13 +404,14 @@ class _Segment(_Client):
         *,
         definition_json: str = "",
         purpose: str = "",
+        level: str = "",
         **options: Unpack[CallOptions],
     ) -> segment_pb2.Audience:
         """A new audience, if cdp.audience allows: all conditions must hold, and the definition (in
-        the condition language's JSON form), if given; purpose is one of the policy's purposes.
-        Not retried."""
+        the condition language's JSON form), if given; purpose is one of the policy's purposes;
+        level "account" makes its members accounts (default: persons). Not retried."""
         request = segment_pb2.CreateAudienceRequest(
-            name=name, conditions=list(conditions), definition_json=definition_json, purpose=purpose
+            name=name, conditions=list(conditions), definition_json=definition_json, purpose=purpose, level=level
         )
         return self._unary("CreateAudience", request, ONCE, "audience", **options)
 
@@ -449,11 +450,18 @@ class _Segment(_Client):
         sample: int = 0,
         name: str = "",
         purpose: str = "",
+        level: str = "",
         **options: Unpack[CallOptions],
     ) -> segment_pb2.PreviewAudienceResponse:
-        """How many persons a definition, not stored, would hold now, and a sample of them. Retried."""
+        """How many persons (accounts, at level "account") a definition, not stored, would hold
+        now, and a sample of them. Retried."""
         request = segment_pb2.PreviewAudienceRequest(
-            conditions=list(conditions), definition_json=definition_json, sample=sample, name=name, purpose=purpose
+            conditions=list(conditions),
+            definition_json=definition_json,
+            sample=sample,
+            name=name,
+            purpose=purpose,
+            level=level,
         )
         return self._unary("PreviewAudience", request, READ, **options)
 
@@ -485,11 +493,17 @@ class _Segment(_Client):
         person_id: str = "",
         page_size: int = 0,
         page_token: str = "",
+        account_id: str = "",
         **options: Unpack[CallOptions],
     ) -> segment_pb2.ListMembershipHistoryResponse:
-        """One page of entries and exits of an audience, a person or both, newest first. Retried."""
+        """One page of entries and exits of an audience, a person (or an account, instead) or both,
+        newest first. Retried."""
         request = segment_pb2.ListMembershipHistoryRequest(
-            audience_id=audience_id, person_id=person_id, page_size=page_size, page_token=page_token
+            audience_id=audience_id,
+            person_id=person_id,
+            page_size=page_size,
+            page_token=page_token,
+            account_id=account_id,
         )
         return self._unary("ListMembershipHistory", request, READ, **options)
 

@@ -1,9 +1,10 @@
 """Segment: audience definitions, and memberships that follow profile changes and collected calls.
 
-Segment follows profile's log (traits, the first form's event counts, merges and splits) and the
-collector's log (calls of targeted events, each call's person from identity's Resolve, read your
-writes). A change re-evaluates only the audiences it can touch (indexes from trait and event names,
-and from an audience to those that use it); time edges re-evaluate a person through its timer.
+Segment follows profile's log (traits, the first form's event counts, accounts, merges and splits)
+and the collector's log (calls of targeted events, each call's person from identity's Resolve, read
+your writes). A change forgets only the cached truths that read what changed (cdp.segment.truths)
+and re-evaluates the audiences they belong to, for the person and for whoever reads it through an
+account; time edges re-evaluate a subject (a person, or an account) through its timer.
 """
 
 from __future__ import annotations
@@ -34,11 +35,17 @@ from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, is_token
 from cdp.segment import codec, domain, engine, language, lifecycle
+from cdp.segment.accounts import Accounts, account_of, account_subject, is_account
 from cdp.segment.literals import Literals, comparisons_of, key_paths
+from cdp.segment.truths import Truths, Work
 
-PROFILE_TOPICS = topic_of(profile_pb2.ProfileChanged, profile_pb2.ProfileMerged, profile_pb2.ProfileSplit)
+PROFILE_TOPICS = topic_of(
+    profile_pb2.ProfileChanged, profile_pb2.ProfileMerged, profile_pb2.ProfileSplit, profile_pb2.AccountChanged
+)
 COLLECTOR_TOPICS = topic_of(collector_pb2.EventAccepted)
-_ProfileRecord = profile_pb2.ProfileChanged | profile_pb2.ProfileMerged | profile_pb2.ProfileSplit
+_ProfileRecord = (
+    profile_pb2.ProfileChanged | profile_pb2.ProfileMerged | profile_pb2.ProfileSplit | profile_pb2.AccountChanged
+)
 PUBLISHED = topic_of(
     pb.AudienceCreated, pb.AudienceUpdated, pb.AudienceArchived, pb.MembershipEntered, pb.MembershipExited
 )
@@ -64,7 +71,7 @@ def conditions_from_proto(conditions) -> list[domain.Condition]:
 
 def definition_of(audience: pb.Audience) -> domain.AudienceDefinition:
     root = codec.from_proto(audience.definition) if audience.HasField("definition") else None
-    return domain.define(audience.name, conditions_from_proto(audience.conditions), root)
+    return domain.define(audience.name, conditions_from_proto(audience.conditions), root, audience.level)
 
 
 def event_name(event) -> str:
@@ -80,21 +87,58 @@ def call_keys(event) -> list[Key]:
     return keys
 
 
-def decoded_traits(profile: profile_pb2.Profile, needed: set[str], vault: Vault | None) -> dict[str, Any]:
-    """The traits conditions look at, personal ones decrypted; erased values are absent."""
-    out: dict[str, Any] = {}
-    for name in needed:
-        trait = profile.traits.get(name)
-        if trait is None or trait.erased:
-            continue
-        value = orjson.loads(trait.value)
-        if is_token(value):
-            text = vault.decrypt(trait.subject, trait.event_type, name, value) if vault else None
-            if text is None:
-                continue
-            value = orjson.loads(text)
-        out[name] = value
-    return out
+def decoded_trait(trait: profile_pb2.TraitValue | None, name: str, vault: Vault | None) -> Any:
+    """A trait's value as conditions see it, a personal one decrypted; None when absent or erased."""
+    if trait is None or trait.erased:
+        return None
+    value = orjson.loads(trait.value)
+    if is_token(value):
+        text = vault.decrypt(trait.subject, trait.event_type, name, value) if vault else None
+        return None if text is None else orjson.loads(text)
+    return value
+
+
+class _Reads:
+    """What the cached truths read of persons and accounts; decoded traits are memoised for one
+    evaluation only (personal values are never kept)."""
+
+    def __init__(self, app: SegmentApp):
+        self.app = app
+        self.decoded: dict[tuple[str, str], Any] = {}
+
+    def trait(self, person: str, name: str) -> Any:
+        key = (person, name)
+        if key in self.decoded:
+            return self.decoded[key]
+        profile = self.app.profiles.get(person)
+        value = decoded_trait(profile.traits.get(name), name, self.app.vault) if profile is not None else None
+        self.decoded[key] = value
+        return value
+
+    def count(self, person: str, event: str) -> int:
+        profile = self.app.profiles.get(person)
+        return profile.event_counts.get(event, 0) if profile is not None else 0
+
+    def facts(self, person: str, predicate: language.Predicate) -> engine.Facts:
+        return self.app.facts.get(person, {}).get(predicate, engine.EMPTY)
+
+    def member(self, subject_id: str, audience_id: str) -> bool:
+        return self.app.memberships.has(audience_id, subject_id)
+
+    def account_trait(self, account: str, name: str) -> Any:
+        key = (account_subject(account), name)
+        if key in self.decoded:
+            return self.decoded[key]
+        found = self.app.accounts.traits.get(account)
+        value = decoded_trait(found.traits.get(name), name, self.app.vault) if found is not None else None
+        self.decoded[key] = value
+        return value
+
+    def accounts_of(self, person: str) -> Iterable[str]:
+        return self.app.accounts.accounts_of(person)
+
+    def members_of(self, account: str) -> Iterable[str]:
+        return self.app.accounts.members_of(account)
 
 
 class SegmentApp(EventSourced):
@@ -120,6 +164,8 @@ class SegmentApp(EventSourced):
         self.literals = Literals(vault, index_key)
         self.wake = asyncio.Event()  # a timer was armed earlier than the timer task waits for
         self.profiles: dict[str, profile_pb2.Profile] = {}  # the latest followed (tokens, never decrypted)
+        self.accounts = Accounts()  # as followed from profile's log, like the profiles
+        self.reads = _Reads(self)
         super().__init__(uow, clock)
 
     def reset(self) -> None:
@@ -127,7 +173,6 @@ class SegmentApp(EventSourced):
         self.definitions: dict[str, domain.AudienceDefinition] = {}  # in creation order: uses come after
         self.memberships = domain.Memberships()
         self.created: dict[str, int] = {}  # audience -> its place in creation order
-        self.by_trait: dict[str, set[str]] = {}  # trait -> audiences whose conditions read it
         self.by_event: dict[str, set[str]] = {}  # event name -> audiences
         self.dependents: dict[str, set[str]] = {}  # audience -> audiences that use its membership
         self.predicates: dict[str, list[language.Predicate]] = {}  # event name -> predicates on it
@@ -135,11 +180,14 @@ class SegmentApp(EventSourced):
         self.kept: dict[language.Predicate, set[str]] = {}  # properties whose values are kept
         self.keys: dict[Key, str] = {}  # key -> person
         self.facts: dict[str, dict[language.Predicate, engine.Facts]] = {}  # person -> predicate -> facts
-        self.next_change: dict[str, dict[str, datetime]] = {}  # person -> audience -> instant
-        self.timers: list[tuple[datetime, str]] = []  # (instant, person), a heap; stale entries skipped
-        self.armed: dict[str, datetime] = {}  # person -> the instant last pushed
+        self.truths = Truths()  # compiled audiences and each subject's cached truth values
+        self.next_change: dict[str, dict[str, datetime]] = {}  # subject -> audience -> instant
+        self.timers: list[tuple[datetime, str]] = []  # (instant, subject), a heap; stale entries skipped
+        self.armed: dict[str, datetime] = {}  # subject -> the instant last pushed
         self.history = lifecycle.MembershipHistory()  # entries and exits, indexed (kept by apply)
         self._walked: dict[str, tuple[Any, Any, Any]] = {}  # audience -> (definition, horizons, aggregated)
+        self._work: Work = {}  # subjects to re-evaluate because what they read changed
+        self._draining = False
         self._replaying = False
 
     def rebuild(self) -> None:
@@ -155,12 +203,21 @@ class SegmentApp(EventSourced):
     def apply(self, message) -> None:
         if isinstance(message, pb.AudienceCreated):
             self._register(message.audience)
-        elif isinstance(message, pb.MembershipEntered):
-            self.memberships.enter(message.audience_id, message.person_id)
-            self._record(message, True)
-        elif isinstance(message, pb.MembershipExited):
-            self.memberships.exit(message.audience_id, message.person_id)
-            self._record(message, False)
+        elif isinstance(message, pb.MembershipEntered | pb.MembershipExited):
+            subject = message.account_id or message.person_id
+            entered = isinstance(message, pb.MembershipEntered)
+            if entered:
+                self.memberships.enter(message.audience_id, subject)
+            else:
+                self.memberships.exit(message.audience_id, subject)
+            self._record(message, entered)
+            if not self._replaying:  # what reads this membership reads it anew
+                if message.account_id:
+                    slots = self.truths.by_audience_of_account.get(message.audience_id, ())
+                    self.truths.forget_account(self._work, subject, slots, self.reads)
+                else:
+                    slots = self.truths.by_audience.get(message.audience_id, ())
+                    self.truths.forget(self._work, subject, slots, self.reads, self.clock.now())
         elif isinstance(message, pb.AudienceUpdated):
             self._reregister(message.audience)
         elif isinstance(message, pb.AudienceArchived):
@@ -178,8 +235,8 @@ class SegmentApp(EventSourced):
         self.audiences[audience_id] = audience
         self.definitions[audience_id] = definition
         self.created[audience_id] = len(self.created)
-        for trait in definition.traits():
-            self.by_trait.setdefault(trait, set()).add(audience_id)
+        sealed = any(isinstance(c.value, domain.Sealed) for c in definition.comparisons())
+        self.truths.register(audience_id, definition.root, definition.level, sealed)
         for name in definition.events():
             self.by_event.setdefault(name, set()).add(audience_id)
         for used in definition.audiences():
@@ -195,10 +252,10 @@ class SegmentApp(EventSourced):
             self.kept.setdefault(predicate, set()).update(props)
 
     def _unregister(self, audience_id: str) -> None:
-        """Out of the indexes (an event's name stays targeted: its calls are observed once only)."""
+        """Out of the indexes and the cached truths (an event's name stays targeted: its calls are
+        observed once only)."""
         definition = self.definitions[audience_id]
-        for trait in definition.traits():
-            self.by_trait.get(trait, set()).discard(audience_id)
+        self.truths.unregister(audience_id)
         for name in definition.events():
             self.by_event.get(name, set()).discard(audience_id)
         for used in definition.audiences():
@@ -221,6 +278,8 @@ class SegmentApp(EventSourced):
         self._unregister(audience_id)
         self.audiences[audience_id] = audience
         del self.definitions[audience_id]
+        del self.created[audience_id]  # the others keep their order, in places 0..n-1 (the next is n)
+        self.created = {a: i for i, a in enumerate(sorted(self.created, key=self.created.__getitem__))}
         for changes in self.next_change.values():
             changes.pop(audience_id, None)
         self._reindex_predicates()
@@ -259,6 +318,7 @@ class SegmentApp(EventSourced):
                 message.cause,
                 message.cause_event_id,
                 message.at,
+                message.account_id,
             )
         )
 
@@ -328,6 +388,9 @@ class SegmentApp(EventSourced):
     def _expand(self, audience_ids: Iterable[str]) -> list[str]:
         """These audiences and those using their membership, transitively, in creation order (an
         audience only uses older ones, so each is evaluated after what it reads)."""
+        if not self.dependents:  # no audience uses another's membership
+            created = self.created
+            return sorted((a for a in audience_ids if a in created), key=created.__getitem__)  # (archived: not in it)
         todo, seen = list(audience_ids), set()
         while todo:
             a = todo.pop()
@@ -346,39 +409,107 @@ class SegmentApp(EventSourced):
         definitions: dict[str, domain.AudienceDefinition] | None = None,
         emit: bool = True,
     ) -> list[StoredEvent]:
-        """Re-evaluate these audiences (None: all) for one person; arm the person's timer."""
+        """Re-evaluate these audiences (None: all, from scratch) for one subject (a person, or an
+        account as account_subject() names it) and arm its timer; then every subject that reads
+        what changed (through an account, or an audience's membership), for the same cause."""
         definitions = definitions if definitions is not None else self.literals.opened(self.definitions)
-        targets = self._expand(self.definitions if audience_ids is None else audience_ids)
-        profile = self.profiles.get(person_id)
-        needed = {t for a in targets for t in definitions[a].traits()}
-        traits = decoded_traits(profile, needed, self.vault) if profile is not None else {}
-        facts = self.facts.get(person_id, {})
-        stored_of: dict[language.Predicate, language.Predicate] = {}  # opened -> as facts are kept
-        for a in targets:
-            if definitions[a] is not self.definitions[a]:
-                opened = engine.predicates(definitions[a].root)
-                stored_of.update(zip(opened, engine.predicates(self.definitions[a].root), strict=True))
-        person = engine.Person(
-            traits,
-            dict(profile.event_counts) if profile is not None else {},
-            lambda p: facts.get(stored_of.get(p, p), engine.EMPTY),
-            lambda a: self.memberships.has(a, person_id),
-        )
+        if self._draining:
+            return self._evaluate(person_id, audience_ids, cause, cause_event_id, definitions, emit)
+        self._draining = True
+        try:
+            out = self._evaluate(person_id, audience_ids, cause, cause_event_id, definitions, emit)
+            if self._work:
+                out.extend(self._drain(cause, cause_event_id, definitions, emit))
+            return out
+        finally:
+            self._draining = False
+            self.reads.decoded.clear()
+
+    def _drain(
+        self, cause: str, cause_event_id: str, definitions: dict[str, domain.AudienceDefinition], emit: bool = True
+    ) -> list[StoredEvent]:
+        out: list[StoredEvent] = []
+        while self._work:
+            subject = next(iter(self._work))
+            audience_ids = self._work.pop(subject)
+            every = audience_ids is None  # a subject new here: every audience of its level, as cached
+            out.extend(
+                self._evaluate(subject, audience_ids, cause, cause_event_id, definitions, emit, from_scratch=not every)
+            )
+        return out
+
+    def _evaluate(
+        self,
+        subject: str,
+        audience_ids: Iterable[str] | None,
+        cause: str,
+        cause_event_id: str,
+        definitions: dict[str, domain.AudienceDefinition],
+        emit: bool,
+        from_scratch: bool = True,
+    ) -> list[StoredEvent]:
+        account = is_account(subject)
+        subject_id = account_of(subject) if account else subject
+        level = "account" if account else "person"
+        levels = self.truths.level
+        if audience_ids is None:
+            targets = [a for a in self.definitions if levels[a] == level]  # creation order
+            if from_scratch:
+                if account:
+                    self.truths.drop_account(subject_id)
+                else:
+                    self.truths.drop(self._work, subject_id, self.reads)
+        else:
+            targets = [a for a in self._expand(audience_ids) if levels[a] == level]
         now = self.clock.now()
         out: list[StoredEvent] = []
-        changes = self.next_change.setdefault(person_id, {})
+        changes = self.next_change.setdefault(subject, {})
+        moved = False
+        truths, sealed, reads, members = self.truths, self.truths.sealed, self.reads, self.memberships.members
+        cache = truths.cache_of(subject_id, account)
         for audience_id in targets:
-            inside, edge = engine.evaluate(definitions[audience_id].root, person, now)
-            if not emit and inside != self.memberships.has(audience_id, person_id):
+            if audience_id in sealed:
+                inside, edge = self._opened_truth(audience_id, subject_id, account, now, definitions)
+            else:  # nothing to open
+                inside, edge = truths.answer(audience_id, subject_id, account, now, reads, cache)
+            was = subject_id in members.get(audience_id, ())
+            if not emit and inside != was:
                 edge = now  # a change came due while nothing ran (a restart): fire it at once
-            if edge is None:
-                changes.pop(audience_id, None)
-            else:
-                changes[audience_id] = edge
-            if emit and inside != self.memberships.has(audience_id, person_id):
-                out.append(self._membership(inside, audience_id, person_id, cause_event_id, cause))
-        self._arm(person_id)
+            if changes.get(audience_id) != edge:
+                moved = True
+                if edge is None:
+                    del changes[audience_id]
+                else:
+                    changes[audience_id] = edge
+            if emit and inside != was:
+                out.append(self._membership(inside, audience_id, subject, cause_event_id, cause))
+        if moved or not changes:
+            self._arm(subject)  # (no time edge moved: the timer stands)
         return out
+
+    def _opened_truth(
+        self,
+        audience_id: str,
+        subject_id: str,
+        account: bool,
+        now: datetime,
+        definitions: dict[str, domain.AudienceDefinition],
+    ) -> tuple[bool, datetime | None]:
+        """An audience with sealed literals, answered with them opened (and dropped after)."""
+        definition = definitions.get(audience_id)
+        if definition is None:  # not opened by the caller (reached through what changed)
+            definition = self.literals.opened({audience_id: self.definitions[audience_id]})[audience_id]
+        if definition is self.definitions[audience_id]:
+            return self.truths.evaluate(audience_id, subject_id, account, now, self.reads, {})
+        if definition.erased():
+            return False, None
+        opened = Truths.opened_leaves(self.truths.plans[audience_id], definition.root, {})
+        return self.truths.evaluate(audience_id, subject_id, account, now, self.reads, opened)
+
+    def subjects(self) -> list[str]:
+        """Every person and account segment knows of (account ones as account_subject() names them)."""
+        persons = sorted({*self.profiles, *self.facts})
+        return [*persons, *(account_subject(a) for a in self.accounts.known())]
 
     def _arm(self, person_id: str) -> None:
         changes = self.next_change.get(person_id)
@@ -408,8 +539,9 @@ class SegmentApp(EventSourced):
         """Arm every person's timer from the state (at start: timers are state, not kept apart)."""
         self.next_change, self.timers, self.armed = {}, [], {}
         definitions = self.literals.opened(self.definitions)
-        for person_id in {*self.profiles, *self.facts}:
-            self.evaluate_person(person_id, None, "timer", definitions=definitions, emit=False)
+        for subject in self.subjects():
+            self.evaluate_person(subject, None, "timer", definitions=definitions, emit=False)
+        self._work.clear()  # every subject was evaluated
 
     async def fire_due(self) -> int:
         """Re-evaluate every person whose timer is due (overdue ones included); how many fired."""
@@ -433,6 +565,8 @@ class SegmentApp(EventSourced):
         """Arm every timer from the state, with the profiles as far as segment followed them."""
         for profile in await self._profiles_seen():
             self.profiles.setdefault(profile.person_id, profile)
+        for person_id, profile in self.profiles.items():
+            self.accounts.regroup(person_id, [a.group_id for a in profile.accounts])
         self.arm_all()
 
     async def run_timers(self) -> None:
@@ -462,13 +596,23 @@ class SegmentApp(EventSourced):
         return definition
 
     def _check_references(self, audience_id: str, definition: domain.AudienceDefinition) -> None:
-        """Used audiences must exist and be active, and no audience may use itself through others."""
+        """Used audiences must exist, be active and of the level that reads them (an account's
+        outside account quantifiers of an account-level audience, a person's elsewhere), and no
+        audience may use itself through others."""
         for used in definition.audiences():
             stored = self.audiences.get(used)
             if used != audience_id and stored is not None and stored.status == lifecycle.ARCHIVED:
                 raise domain.InvalidAudience(f"definition.audience: audience {used!r} is archived")
             if used != audience_id and used not in self.definitions:
                 raise domain.InvalidAudience(f"definition.audience: no audience {used!r}")
+        for used, level in language.audience_levels(definition.root, definition.level):
+            used_level = self.definitions[used].level if used in self.definitions else level
+            if used_level != level:
+                here = "an account's" if level == "account" else "a person's"
+                raise domain.InvalidAudience(
+                    f"definition.audience: audience {used!r} is {used_level}-level; "
+                    f"{here} condition reads a {level}-level audience's membership"
+                )
         stack, seen = list(definition.audiences()), set()
         while stack:
             a = stack.pop()
@@ -481,7 +625,9 @@ class SegmentApp(EventSourced):
             seen.add(a)
             stack.extend(self.definitions[a].audiences())
 
-    def _checked(self, name: str, conditions, definition: pb.Node | None, definition_json: str, audience_id: str):
+    def _checked(
+        self, name: str, conditions, definition: pb.Node | None, definition_json: str, audience_id: str, level: str
+    ):
         """The request's definition, checked: (its Node or None, the domain's definition)."""
         for index, c in enumerate(conditions):
             if c.HasField("trait") and (c.trait.subject or c.trait.masked or c.trait.erased):
@@ -493,7 +639,9 @@ class SegmentApp(EventSourced):
             for where, c in comparisons_of(node):
                 if c.subject or c.masked or c.erased:
                     raise domain.InvalidAudience(f"{where}: subject, masked and erased are set by segment")
-        checked = domain.define(name, conditions_from_proto(conditions), codec.from_proto(node) if node else None)
+        checked = domain.define(
+            name, conditions_from_proto(conditions), codec.from_proto(node) if node else None, level
+        )
         self._check_references(audience_id, checked)
         return node, checked
 
@@ -534,6 +682,7 @@ class SegmentApp(EventSourced):
         audience_id: str | None = None,
         *,
         purpose: str = "",
+        level: str = "",
     ) -> pb.Audience:
         """Create an audience, with its current members, in one transaction.
 
@@ -542,7 +691,7 @@ class SegmentApp(EventSourced):
         leaves either the audience with its members or neither.
         """
         audience_id = audience_id or str(uuid.uuid4())
-        node, checked = self._checked(name, conditions, definition, definition_json, audience_id)
+        node, checked = self._checked(name, conditions, definition, definition_json, audience_id, level)
         decision = self._decide("create", caller, checked, purpose=purpose.strip())
         personal = dict(decision.result.get("personal", {}))
         audience = pb.Audience(
@@ -554,6 +703,7 @@ class SegmentApp(EventSourced):
             decision_id=decision.id,
             purpose=purpose.strip(),
             status=lifecycle.ACTIVE,
+            level=checked.level,
         )
         if node is not None:
             audience.definition.CopyFrom(self.literals.seal_definition(audience_id, node, personal))
@@ -569,7 +719,7 @@ class SegmentApp(EventSourced):
             for profile in profiles:
                 self.profiles[profile.person_id] = profile
             only = self.literals.opened({audience_id: self.definitions[audience_id]})
-            for person_id in sorted({*self.profiles, *self.facts}):
+            for person_id in self.subjects():
                 tx.add(self.evaluate_person(person_id, [audience_id], "created", definitions=only))
         return audience
 
@@ -599,9 +749,10 @@ class SegmentApp(EventSourced):
         redefined = bool(conditions) or definition is not None or bool(definition_json)
         node = None
         if redefined:
-            node, checked = self._checked(name, conditions, definition, definition_json, audience_id)
+            node, checked = self._checked(name, conditions, definition, definition_json, audience_id, current.level)
         else:
-            stored = domain.AudienceDefinition(name, self.definitions[audience_id].root)
+            kept = self.definitions[audience_id]
+            stored = domain.AudienceDefinition(name, kept.root, kept.level)
             checked = self.literals.opened({audience_id: stored})[audience_id]  # names of object literals
         decision = self._decide("update", caller, checked, purpose=purpose, audience_id=audience_id)
         personal = dict(decision.result.get("personal", {}))
@@ -631,8 +782,11 @@ class SegmentApp(EventSourced):
                 self.profiles[profile.person_id] = profile
             opened = self.literals.opened(self.definitions)
             members = self.memberships.members.get(audience_id, set())
-            for person_id in sorted({*self.profiles, *self.facts, *members}):
-                tx.add(self.evaluate_person(person_id, [audience_id], "updated", definitions=opened))
+            account = audience.level == "account"
+            subjects = {s for s in self.subjects() if is_account(s) == account}
+            subjects.update(self._subject(audience_id, m) for m in members)
+            for subject in sorted(subjects):
+                tx.add(self.evaluate_person(subject, [audience_id], "updated", definitions=opened))
         return audience
 
     async def archive_audience(self, audience_id: str, caller: Caller) -> pb.Audience:
@@ -662,8 +816,8 @@ class SegmentApp(EventSourced):
             audience.archived_by, audience.archived_at = caller.subject, self.now_iso()
             audience.archive_decision_id = decision.id
             exits = [
-                self._membership(False, audience_id, person_id, "", "archived")
-                for person_id in sorted(self.memberships.members.get(audience_id, ()))
+                self._membership(False, audience_id, self._subject(audience_id, member), "", "archived")
+                for member in sorted(self.memberships.members.get(audience_id, ()))
             ]
             archived = pb.AudienceArchived(audience=audience, archived_at=audience.archived_at)
             self.apply(archived)
@@ -680,12 +834,13 @@ class SegmentApp(EventSourced):
         sample: int = 0,
         name: str = "",
         purpose: str = "",
+        level: str = "",
     ) -> tuple[int, list[str], str]:
         """Who a definition, not stored, would hold now, as create would find them: (size, the
-        first person ids of a sample, the decision). Decided and recorded as a read of members;
-        nothing else is stored."""
+        first member ids of a sample (account ids at the account level), the decision). Decided
+        and recorded as a read of members; nothing else is stored."""
         size = lifecycle.sample_size(sample)
-        _, checked = self._checked(name or "preview", conditions, definition, definition_json, "")
+        _, checked = self._checked(name or "preview", conditions, definition, definition_json, "", level)
         more = {"purpose": purpose.strip()} if purpose.strip() else {}
         decision = self._decide("preview", caller, checked, **more)
         async with self.uow.transaction():  # no events: the decision is committed, state holds still
@@ -693,24 +848,44 @@ class SegmentApp(EventSourced):
         return len(members), members[:size], decision.id
 
     async def _preview_members(self, checked: domain.AudienceDefinition) -> list[str]:
+        """The members from scratch (engine.evaluate, not the cached truths, which hold stored
+        audiences only): person ids, or account ids for an account-level definition."""
         profiles = dict(self.profiles)
-        profiles.update({p.person_id: p for p in await self._profiles_seen()})
+        profiles.update({p.person_id: p for p in await self._profiles_seen(follow_accounts=False)})
         facts = await self._preview_facts(checked.root)
         needed = set(checked.traits())
         now = self.clock.now()
-        out = []
-        for person_id in sorted({*profiles, *self.facts, *facts}):
-            profile = profiles.get(person_id)
-            own = facts.get(person_id, {})
-            person = engine.Person(
-                decoded_traits(profile, needed, self.vault) if profile is not None else {},
-                dict(profile.event_counts) if profile is not None else {},
-                functools.partial(_facts_of, own),
-                functools.partial(self.memberships.has, person_id=person_id),
+        persons: dict[str, engine.Person] = {}
+
+        def person(person_id: str) -> engine.Person:
+            found = persons.get(person_id)
+            if found is None:
+                profile = profiles.get(person_id)
+                traits = profile.traits if profile is not None else {}
+                found = persons[person_id] = engine.Person(
+                    {n: v for n in needed if (v := decoded_trait(traits.get(n), n, self.vault)) is not None},
+                    dict(profile.event_counts) if profile is not None else {},
+                    functools.partial(_facts_of, facts.get(person_id, {})),
+                    functools.partial(self.memberships.has, person_id=person_id),
+                    functools.partial(accounts_of, person_id),
+                )
+            return found
+
+        def account(account_id: str) -> engine.Account:
+            found = self.accounts.traits.get(account_id)
+            traits = found.traits if found is not None else {}
+            return engine.Account(
+                {n: v for n in needed if (v := decoded_trait(traits.get(n), n, self.vault)) is not None},
+                lambda: [person(m) for m in sorted(self.accounts.members_of(account_id))],
+                functools.partial(self.memberships.has, person_id=account_id),
             )
-            if engine.evaluate(checked.root, person, now)[0]:
-                out.append(person_id)
-        return out
+
+        def accounts_of(person_id: str) -> list[engine.Account]:
+            return [account(a) for a in sorted(self.accounts.accounts_of(person_id))]
+
+        if checked.level == "account":
+            return [a for a in self.accounts.known() if engine.evaluate(checked.root, account(a), now)[0]]
+        return [p for p in sorted({*profiles, *self.facts, *facts}) if engine.evaluate(checked.root, person(p), now)[0]]
 
     async def _preview_facts(self, root) -> dict[str, dict[language.Predicate, engine.Facts]]:
         """Each person's facts of the definition's predicates, folded afresh from the calls segment
@@ -794,13 +969,17 @@ class SegmentApp(EventSourced):
         observed = await self._observe(calls, notifications[-1].id)
         out: list[StoredEvent] = list(observed)
         definitions = self.literals.opened(self.definitions)
-        touched: dict[tuple[str, str], set[str]] = {}
+        by_predicate = self.truths.by_predicate
         for stored_event in observed:
             message = cast(pb.EventObserved, decode(stored_event.topic, stored_event.state))
             person = self.keys.get((message.key_type, message.key_value), message.person_id)
-            touched.setdefault((person, message.event_id), set()).update(self.by_event.get(message.event, ()))
-        for (person, event_id), audience_ids in touched.items():
-            out.extend(self.evaluate_person(person, audience_ids, "event", event_id, definitions))
+            work: Work = {}
+            now = self.clock.now()
+            for predicate in self.predicates.get(message.event, ()):
+                self.truths.forget(work, person, by_predicate.get(predicate, ()), self.reads, now)
+            touched = work.pop(person, None) or set()
+            self._note(work)
+            out.extend(self.evaluate_person(person, touched, "event", message.event_id, definitions))
         return out
 
     async def _observe(self, calls: list, position: int) -> list[StoredEvent]:
@@ -846,30 +1025,87 @@ class SegmentApp(EventSourced):
                 before = self.profiles.get(profile.person_id)
                 self.profiles[profile.person_id] = profile
                 touched = None if before is None else self._touched(before, profile)
-                if touched is None or touched:
+                self._regroup(profile.person_id, [a.group_id for a in profile.accounts])
+                if touched is None or touched or self._work:
                     out.extend(
                         self.evaluate_person(profile.person_id, touched, "trait", message.cause_event_id, definitions)
                     )
+            elif isinstance(message, profile_pb2.AccountChanged):
+                out.extend(self._account_changed(message, definitions))
             elif isinstance(message, profile_pb2.ProfileMerged):
                 out.extend(self._merged(message, definitions))
             else:
                 out.extend(await self._split(message, definitions))
+        if self._work and definitions is not None:
+            out.extend(self.evaluate_person(next(iter(self._work)), set(), "trait", "", definitions))
         return out
 
+    def _regroup(self, person_id: str, accounts: Iterable[str]) -> None:
+        """The person's accounts are these now: what reads its accounts or their members is noted."""
+        changed, new = self.accounts.regroup(person_id, accounts)
+        if changed:
+            self.truths.regrouped(self._work, person_id, changed, self.reads)
+        for account in new:
+            self._work[account_subject(account)] = None  # every account-level audience, for it
+
+    def _account_changed(self, message: profile_pb2.AccountChanged, definitions) -> list[StoredEvent]:
+        names, new = self.accounts.changed(message.account)
+        account = message.account.group_id
+        slots = [s for name in names for s in self.truths.by_account_trait.get(name, ())]
+        self.truths.forget_account(self._work, account, slots, self.reads)
+        if new:
+            self._work[account_subject(account)] = None
+        if not self._work:
+            return []
+        return self.evaluate_person(account_subject(account), set(), "trait", message.cause_event_id, definitions)
+
     def _touched(self, before: profile_pb2.Profile, after: profile_pb2.Profile) -> set[str]:
-        """The audiences a profile change can touch: those reading a trait or count that changed."""
-        traits = {t for t in {*before.traits, *after.traits} if before.traits.get(t) != after.traits.get(t)}
-        counts = {
-            e
-            for e in {*before.event_counts, *after.event_counts}
-            if before.event_counts.get(e) != after.event_counts.get(e)
-        }
-        out: set[str] = set()
-        for t in traits:
-            out |= self.by_trait.get(t, set())
-        for e in counts:
-            out |= {a for a in self.by_event.get(e, ()) if _counts_used(self.definitions[a])}
-        return out
+        """The person's audiences a profile change can touch: those with a leaf reading a trait or
+        count that changed. Those leaves' cached truths are forgotten, and the subjects that read
+        them through an account are noted to re-evaluate."""
+        person = after.person_id
+        work: Work = {}
+        truths, now = self.truths, self.clock.now()
+        self.profiles[person] = after  # what the leaves read again (the caller keeps it too)
+        indexed, was, now_traits = truths.by_trait, before.traits, after.traits
+        names = indexed if len(indexed) <= len(now_traits) else {*was, *now_traits}
+        for t in names:
+            slots = indexed.get(t)
+            if not slots:
+                continue
+            before_value, after_value = was.get(t), now_traits.get(t)
+            if before_value is None or after_value is None:
+                differs = before_value is not after_value
+            else:  # conditions read the value and its erasure, not where it came from or when
+                differs = before_value.value != after_value.value or before_value.erased != after_value.erased
+            if differs:
+                if t in truths.thresholds:
+                    a, b = _number_of(before_value), _number_of(after_value)
+                    if a is not None and b is not None:
+                        slots = truths.flippable(t, a, b)  # the others were answered from a, and hold for b
+                        self.reads.decoded[(person, t)] = b
+                truths.forget(work, person, slots, self.reads, now)
+        if truths.by_count:
+            for e in {*before.event_counts, *after.event_counts}:
+                slots = truths.by_count.get(e)
+                if slots and before.event_counts.get(e) != after.event_counts.get(e):
+                    truths.forget(work, person, slots, self.reads, now)
+        self.reads.decoded.clear()  # personal values are not kept
+        touched = work.pop(person, None) or set()
+        self._note(work)
+        return touched
+
+    def _note(self, work: Work) -> None:
+        """Add to what is noted to re-evaluate (None: every audience of the subject's level)."""
+        for subject, audience_ids in work.items():
+            if subject not in self._work:
+                self._work[subject] = audience_ids
+            else:
+                noted = self._work[subject]
+                if noted is not None and audience_ids is not None:
+                    noted |= audience_ids
+                else:
+                    self._work[subject] = None
 
     def _merged(self, merged: profile_pb2.ProfileMerged, definitions) -> list[StoredEvent]:
         """The merged person's memberships end; its calls and keys are the survivor's now."""
@@ -877,6 +1113,7 @@ class SegmentApp(EventSourced):
             self._membership(False, a, merged.merged_id, "", "merge")
             for a in self.memberships.audiences_of(merged.merged_id)
         ]
+        self._regroup(merged.merged_id, ())  # it leaves its accounts; the survivor's profile lists them
         for key, person in sorted(self.keys.items()):
             if person == merged.merged_id:
                 message = pb.KeyMoved(key_type=key[0], key_value=key[1], person_id=merged.survivor_id)
@@ -888,6 +1125,8 @@ class SegmentApp(EventSourced):
             survivor[predicate] = survivor.get(predicate, engine.Facts()).merged(f)
         self.profiles.pop(merged.merged_id, None)
         self.next_change.pop(merged.merged_id, None)
+        self._work.pop(merged.merged_id, None)
+        self.truths.persons.pop(merged.merged_id, None)
         out.extend(self.evaluate_person(merged.survivor_id, None, "merge", "", definitions))
         return out
 
@@ -913,20 +1152,26 @@ class SegmentApp(EventSourced):
         """Everyone leaves an audience whose literal was erased (its person forgotten): it holds for
         nobody now, whether or not their own profile changes."""
         return [
-            self._membership(False, audience_id, person_id, "", "erased")
+            self._membership(False, audience_id, self._subject(audience_id, member), "", "erased")
             for audience_id, definition in definitions.items()
             if definition.erased()
-            for person_id in sorted(self.memberships.members.get(audience_id, ()))
+            for member in sorted(self.memberships.members.get(audience_id, ()))
         ]
+
+    def _subject(self, audience_id: str, member: str) -> str:
+        return account_subject(member) if self.truths.level[audience_id] == "account" else member
 
     def _membership(
         self, entered: bool, audience_id: str, person_id: str, cause_event_id: str, cause: str
     ) -> StoredEvent:
+        """person_id: the subject, an account as account_subject() names it (account_id is set)."""
         version_of_audience = self.audiences[audience_id].version
         kind = pb.MembershipEntered if entered else pb.MembershipExited
+        account = is_account(person_id)
         message = kind(
             audience_id=audience_id,
-            person_id=person_id,
+            person_id="" if account else person_id,
+            account_id=account_of(person_id) if account else "",
             audience_version=version_of_audience,
             cause_event_id=cause_event_id,
             at=self.now_iso(),
@@ -935,8 +1180,9 @@ class SegmentApp(EventSourced):
         self.apply(message)
         return self.next_event(derived_id("membership", audience_id, person_id), message)
 
-    async def _profiles_seen(self) -> list[profile_pb2.Profile]:
-        """The latest profile of every person, as of segment's position in profile's log."""
+    async def _profiles_seen(self, follow_accounts: bool = True) -> list[profile_pb2.Profile]:
+        """The latest profile of every person, as of segment's position in profile's log (and, to
+        follow them, the accounts' traits)."""
         latest: dict[str, profile_pb2.Profile] = {}
         async for n in self.profile.history():
             message = cast(_ProfileRecord, decode(n.topic, n.payload))  # PROFILE_TOPICS
@@ -944,6 +1190,8 @@ class SegmentApp(EventSourced):
                 latest[message.profile.person_id] = message.profile
             elif isinstance(message, profile_pb2.ProfileMerged):
                 latest.pop(message.merged_id, None)
+            elif follow_accounts and isinstance(message, profile_pb2.AccountChanged):
+                self.accounts.changed(message.account)  # the traits as followed (the same if known)
         return list(latest.values())
 
     def audience(self, audience_id: str) -> pb.Audience:
@@ -974,12 +1222,17 @@ class SegmentApp(EventSourced):
         return lifecycle.members_page(self.members(audience_id), page_size, page_token)
 
     def membership_history(
-        self, audience_id: str = "", person_id: str = "", page_size: int = 0, page_token: str = ""
+        self,
+        audience_id: str = "",
+        person_id: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        account_id: str = "",
     ) -> tuple[list[lifecycle.Change], str]:
-        """Entries and exits of an audience, a person, or both, newest first."""
+        """Entries and exits of an audience, a person (an account), or both, newest first."""
         if audience_id:
             self.audience(audience_id)
-        return self.history.page(audience_id, person_id, page_size, page_token)
+        return self.history.page(audience_id, person_id, page_size, page_token, account_id)
 
 
 def _longer(horizon, before) -> bool:
@@ -993,5 +1246,9 @@ def _facts_of(facts: dict[language.Predicate, engine.Facts], predicate: language
     return facts.get(predicate, engine.EMPTY)
 
 
-def _counts_used(definition: domain.AudienceDefinition) -> bool:
-    return any(isinstance(n, domain.EventCondition) for n in definition.nodes())
+def _number_of(trait: profile_pb2.TraitValue | None) -> float | None:
+    """A trait's value when it is a number in clear (a personal value is a token, never a number)."""
+    if trait is None or trait.erased:
+        return None
+    value = orjson.loads(trait.value)
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -14,7 +14,7 @@ import orjson
 from cdp.api.segment.v1 import segment_pb2 as pb
 from cdp.platform.clock import format_iso
 from cdp.segment import language as lang
-from cdp.segment.leaves import EventCondition, InvalidAudience, Sealed, TraitCondition
+from cdp.segment.leaves import AccountTrait, EventCondition, InvalidAudience, Sealed, TraitCondition
 
 
 def _value(text: str, where: str) -> Any:
@@ -95,7 +95,19 @@ def from_proto(node: pb.Node, where: str = "definition") -> lang.Node:
         return lang.Funnel(steps, checked.within, checked.negate_last)
     if kind == "audience":
         return lang.parse({"audience": node.audience}, where)
-    raise InvalidAudience(f"{where}: must have one of all, any, not, trait, event, funnel, audience")
+    if kind == "account_trait":
+        c = _comparison(node.account_trait, where, "account_trait")
+        return AccountTrait(c.trait, c.op, c.value)
+    if kind == "account":
+        q = node.account
+        if q.quantifier not in lang.QUANTIFIERS:
+            raise InvalidAudience(f"{where}.account.quantifier: must be one of {', '.join(lang.QUANTIFIERS)}")
+        if not q.HasField("member"):
+            raise InvalidAudience(f"{where}.account.{q.quantifier}: is required (a person condition)")
+        return lang.Quantified(q.quantifier, from_proto(q.member, f"{where}.account.{q.quantifier}"))
+    raise InvalidAudience(
+        f"{where}: must have one of all, any, not, trait, event, funnel, audience, account_trait, account"
+    )
 
 
 def _comparison_proto(c: TraitCondition) -> pb.TraitCondition:
@@ -138,8 +150,12 @@ def to_proto(node: lang.Node) -> pb.Node:
         out = pb.Node()
         getattr(out, "not").CopyFrom(to_proto(node.item))
         return out
+    if isinstance(node, AccountTrait):
+        return pb.Node(account_trait=_comparison_proto(node))
     if isinstance(node, TraitCondition):
         return pb.Node(trait=_comparison_proto(node))
+    if isinstance(node, lang.Quantified):
+        return pb.Node(account=pb.AccountQuantifier(quantifier=node.quantifier, member=to_proto(node.member)))
     if isinstance(node, lang.Event):
         return pb.Node(event=_event_proto(node))
     if isinstance(node, lang.Funnel):

@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from cdp.segment.engine import EMPTY, Person, evaluate
-from cdp.segment.language import All, Event, InAudience, walk
+from cdp.segment.language import All, Event, InAudience, check_level, level_of, walk
 from cdp.segment.leaves import (
     ERASED,
     LEGACY_TRAIT_OPS,
@@ -48,6 +48,7 @@ class AudienceDefinition:
 
     name: str
     root: Any  # a language.Node
+    level: str = "person"  # or "account": members are accounts
 
     @property
     def conditions(self) -> tuple[Any, ...]:
@@ -101,9 +102,12 @@ class AudienceDefinition:
         return any(c.value is ERASED for c in self.comparisons())
 
 
-def define(name: str, conditions: list[Condition] | None = None, root: Any = None) -> AudienceDefinition:
+def define(
+    name: str, conditions: list[Condition] | None = None, root: Any = None, level: str = ""
+) -> AudienceDefinition:
     """A definition from the first form's conditions (all must hold), a tree, or both (all of them)."""
     conditions = conditions or []
+    level = level_of(level)
     if not name.strip():
         raise InvalidAudience("name: is required")
     if not conditions and root is None:
@@ -122,9 +126,15 @@ def define(name: str, conditions: list[Condition] | None = None, root: Any = Non
                 raise InvalidAudience(f"{where}.event: is required")
             if condition.min_count < 1:
                 raise InvalidAudience(f"{where}.min_count: must be at least 1")
+    if conditions and level == "account":
+        raise InvalidAudience(
+            "conditions: an account-level audience takes a definition (persons only inside an account quantifier)"
+        )
+    if root is not None:
+        check_level(root, level)
     items = [*conditions, *([root] if root is not None else [])]
     tree = items[0] if len(items) == 1 and root is not None else All(tuple(items))
-    return AudienceDefinition(name.strip(), tree)
+    return AudienceDefinition(name.strip(), tree, level)
 
 
 def holds(condition: Any, traits: dict[str, Any], counts: dict[str, int]) -> bool:

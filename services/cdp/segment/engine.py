@@ -12,7 +12,8 @@ has not come (t > now) counts from t.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Mapping
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,11 +30,12 @@ from cdp.segment.language import (
     Node,
     Not,
     Predicate,
+    Quantified,
     duration,
     is_duration,
     walk,
 )
-from cdp.segment.leaves import ERASED, EventCondition, Sealed, TraitCondition
+from cdp.segment.leaves import ERASED, AccountTrait, EventCondition, Sealed, TraitCondition
 
 
 @dataclass
@@ -139,8 +141,43 @@ def compare(c: TraitCondition, actual: Any, now: datetime) -> tuple[bool, dateti
     comparable = not isinstance(actual, bool) and isinstance(actual, numbers) and isinstance(expected, numbers)
     if not comparable and not (isinstance(actual, str) and isinstance(expected, str)):
         return False, None
-    result = {"gt": actual > expected, "gte": actual >= expected, "lt": actual < expected, "lte": actual <= expected}
-    return bool(result[op]), None
+    return bool(_ORDER[op](actual, expected)), None
+
+
+_ORDER = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+HOLDS: tuple[bool, datetime | None] = (True, None)
+FAILS: tuple[bool, datetime | None] = (False, None)
+Test = Callable[[Any, datetime], tuple[bool, "datetime | None"]]
+
+
+def tester(c: TraitCondition) -> Test:
+    """compare() for this condition, with what depends on the condition only decided once (the
+    cached truths answer a leaf again on every change of what it reads)."""
+    op, expected = c.op, c.value
+    if expected is ERASED or isinstance(expected, Sealed) or (op not in _ORDER and op not in ("eq", "neq")):
+        return lambda actual, now: compare(c, actual, now)
+    if op in ("eq", "neq"):
+        equal = op == "eq"
+
+        def equality(actual: Any, now: datetime) -> tuple[bool, datetime | None]:
+            if actual is None:
+                return FAILS
+            return HOLDS if (actual == expected) is equal else FAILS
+
+        return equality
+    order = _ORDER[op]
+    numeric = isinstance(expected, int | float)
+    text = isinstance(expected, str)
+
+    def ordered(actual: Any, now: datetime) -> tuple[bool, datetime | None]:
+        if numeric:
+            if isinstance(actual, bool) or not isinstance(actual, int | float):
+                return FAILS
+        elif not (text and isinstance(actual, str)):
+            return FAILS
+        return HOLDS if order(actual, expected) else FAILS
+
+    return ordered
 
 
 def _after(now: datetime, *instants: datetime) -> datetime | None:
@@ -266,38 +303,73 @@ def holds_funnel(funnel: Funnel, facts: list[Facts], now: datetime) -> tuple[boo
 # Trees -----------------------------------------------------------------------------------------
 
 
+def _no_accounts() -> Sequence[Account]:
+    return ()
+
+
 @dataclass
 class Person:
-    """What a person's conditions look at: decoded traits, profile counts, facts, memberships."""
+    """What a person's conditions look at: decoded traits, profile counts, facts, memberships, and
+    the accounts the person belongs to."""
 
     traits: Mapping[str, Any]
     counts: Mapping[str, int]
     facts: Callable[[Predicate], Facts]
     member: Callable[[str], bool]
+    accounts: Callable[[], Sequence[Account]] = _no_accounts
 
 
-def evaluate(node: Node, person: Person, now: datetime) -> tuple[bool, datetime | None]:
-    """The tree's answer now, and the earliest later instant a time edge may flip a leaf."""
+@dataclass
+class Account:
+    """What an account's conditions look at: its decoded traits, its members, its memberships."""
+
+    traits: Mapping[str, Any]
+    members: Callable[[], Sequence[Person]]
+    member: Callable[[str], bool]
+
+
+def _earliest(edges: list[datetime | None]) -> datetime | None:
+    present = [e for e in edges if e is not None]
+    return min(present) if present else None
+
+
+def evaluate(node: Node, subject: Person | Account, now: datetime) -> tuple[bool, datetime | None]:
+    """The tree's answer now, and the earliest later instant a time edge may flip a leaf. The
+    subject is a person, or an account (an account-level audience)."""
     if isinstance(node, All | Any_):
-        results = [evaluate(item, person, now) for item in node.items]
-        edges = [e for _, e in results if e is not None]
+        results = [evaluate(item, subject, now) for item in node.items]
         answers = [r for r, _ in results]
         result = all(answers) if isinstance(node, All) else any(answers)
-        return result, (min(edges) if edges else None)
+        return result, _earliest([e for _, e in results])
     if isinstance(node, Not):
-        result, edge = evaluate(node.item, person, now)
+        result, edge = evaluate(node.item, subject, now)
         return not result, edge
+    if isinstance(node, AccountTrait | Quantified):
+        if isinstance(subject, Person):  # in some account of the person
+            results = [evaluate(node, a, now) for a in subject.accounts()]
+            return any(r for r, _ in results), _earliest([e for _, e in results])
+        if isinstance(node, AccountTrait):
+            return compare(node, subject.traits.get(node.trait), now)
+        results = [evaluate(node.member, m, now) for m in subject.members()]
+        satisfied = sum(1 for r, _ in results if r)
+        edge = _earliest([e for _, e in results])
+        if node.quantifier == "any":
+            return satisfied > 0, edge
+        if node.quantifier == "all":
+            return bool(results) and satisfied == len(results), edge
+        return satisfied == 0, edge
+    if isinstance(node, InAudience):
+        return subject.member(node.audience_id), None
+    assert isinstance(subject, Person)  # person conditions of an account only inside a quantifier
     if isinstance(node, TraitCondition):
-        value = person.traits.get(node.trait)
+        value = subject.traits.get(node.trait)
         return compare(node, value, now)
     if isinstance(node, EventCondition):
-        return person.counts.get(node.event, 0) >= node.min_count, None
+        return subject.counts.get(node.event, 0) >= node.min_count, None
     if isinstance(node, Event):
-        return holds_event(node, person.facts(node.predicate()), now)
-    if isinstance(node, Funnel):
-        return holds_funnel(node, [person.facts(s.predicate()) for s in node.steps], now)
-    assert isinstance(node, InAudience)
-    return person.member(node.audience_id), None
+        return holds_event(node, subject.facts(node.predicate()), now)
+    assert isinstance(node, Funnel)
+    return holds_funnel(node, [subject.facts(s.predicate()) for s in node.steps], now)
 
 
 def predicates(node: Node) -> list[Predicate]:

@@ -7,10 +7,19 @@
      "value": 100}, "window": {"last": "P7D"} | {"between": ["P90D", "P30D"]} | {"from": t, "to": t}}
     {"funnel": [{"event": ...}, {"event": ...}], "within": "P1D", "negate_last": true}
     {"audience": "<id>"}
+    {"account_trait": "plan", "op": "eq", "value": "pro"}        (the trait operators)
+    {"account": {"any" | "all" | "none": {...a person condition...}}}
+
+Accounts come from group calls. In a person-level audience, an account trait holds when some
+account of the person has it, and {"account": {"any": C}} when, in some account of the person, any
+(all: at least one, and every one; none: not one) of the account's members satisfies C. In an
+account-level audience (Audience.level "account", members are accounts) both read the account
+itself, and person conditions (trait, event, funnel) appear only inside a quantifier; an audience
+condition there is the account's membership of another account-level audience. A member condition
+C is a person condition: no account condition inside it.
 
 Durations are ISO 8601 (P1W, P30D, PT12H, P1DT30M); months and years are refused (not one length).
 Bad input raises InvalidAudience naming the JSON path ("definition.all[1].window.last") and the rule.
-Account quantifiers ({"account": ...}) are a later kind of Node: parse() names the key it does not know.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cdp.platform.clock import format_iso, parse_iso
-from cdp.segment.leaves import InvalidAudience, TraitCondition
+from cdp.segment.leaves import AccountTrait, EventCondition, InvalidAudience, TraitCondition
 
 TRAIT_OPS = (
     "eq",
@@ -48,6 +57,8 @@ RELATIVE_OPS = ("within_last", "within_next")
 COUNT_OPS = ("gte", "eq", "lte", "between")
 AGGREGATE_FNS = ("sum", "avg", "min", "max")
 AGGREGATE_OPS = ("eq", "neq", "gt", "gte", "lt", "lte")
+QUANTIFIERS = ("any", "all", "none")
+LEVELS = ("person", "account")
 MAX_NODES = 200
 MAX_DEPTH = 12
 
@@ -171,7 +182,15 @@ class InAudience:
     audience_id: str
 
 
-Node = All | Any_ | Not | TraitCondition | Event | Funnel | InAudience
+@dataclass(frozen=True)
+class Quantified:
+    """Any, all or none of an account's members satisfy the member condition."""
+
+    quantifier: str
+    member: Node
+
+
+Node = All | Any_ | Not | TraitCondition | Event | Funnel | InAudience | Quantified
 
 
 def walk(node: Node):
@@ -183,6 +202,59 @@ def walk(node: Node):
         yield from walk(node.item)
     elif isinstance(node, Funnel):
         yield from node.steps
+    elif isinstance(node, Quantified):
+        yield from walk(node.member)
+
+
+def audience_levels(node: Node, level: str) -> list[tuple[str, str]]:
+    """Each audience condition's audience with the level it must have: the audience's own level,
+    but a person's inside an account quantifier (a member condition is a person condition)."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, InAudience):
+        out.append((node.audience_id, level))
+    elif isinstance(node, All | Any_):
+        for item in node.items:
+            out.extend(audience_levels(item, level))
+    elif isinstance(node, Not):
+        out.extend(audience_levels(node.item, level))
+    elif isinstance(node, Quantified):
+        out.extend(audience_levels(node.member, "person"))
+    return out
+
+
+def level_of(text: str, where: str = "level") -> str:
+    """An audience's level: "person" (also when empty) or "account"."""
+    level = text or "person"
+    if level not in LEVELS:
+        raise InvalidAudience(f"{where}: must be one of {', '.join(LEVELS)}")
+    return level
+
+
+def check_level(node: Node, level: str, where: str = "definition") -> None:
+    """Account conditions only outside quantifiers; at the account level, person conditions only
+    inside them."""
+    if isinstance(node, All | Any_):
+        kind = "all" if isinstance(node, All) else "any"
+        for i, item in enumerate(node.items):
+            check_level(item, level, f"{where}.{kind}[{i}]")
+    elif isinstance(node, Not):
+        check_level(node.item, level, f"{where}.not")
+    elif isinstance(node, Quantified):
+        for inner in walk(node.member):
+            if isinstance(inner, Quantified | AccountTrait):
+                raise InvalidAudience(
+                    f"{where}.account.{node.quantifier}: a member condition is a person condition "
+                    "(no account condition inside it)"
+                )
+    elif (
+        level == "account"
+        and isinstance(node, TraitCondition | EventCondition | Event | Funnel)
+        and not isinstance(node, AccountTrait)
+    ):
+        raise InvalidAudience(
+            f"{where}: an account-level audience reads persons only inside an account quantifier "
+            '({"account": {"any": ...}})'
+        )
 
 
 # JSON -> tree -----------------------------------------------------------------------------------
@@ -347,6 +419,16 @@ def parse(obj: Any, where: str = "definition", depth: int = 0, budget: _Budget |
         return Not(parse(obj["not"], f"{where}.not", depth + 1, budget))
     if "trait" in obj:
         return comparison(obj, where, "trait")
+    if "account_trait" in obj:
+        c = comparison(obj, where, "account_trait")
+        return AccountTrait(c.trait, c.op, c.value)
+    if "account" in obj:
+        obj = _keys(obj, where, {"account"}, {"account"})
+        inner = _keys(obj["account"], f"{where}.account", set(QUANTIFIERS), set())
+        if len(inner) != 1:
+            raise InvalidAudience(f"{where}.account: give exactly one of {', '.join(QUANTIFIERS)}")
+        (quantifier, member), *_ = inner.items()
+        return Quantified(quantifier, parse(member, f"{where}.account.{quantifier}", depth + 1, budget))
     if "event" in obj:
         return _event(obj, where)
     if "funnel" in obj:
@@ -370,7 +452,9 @@ def parse(obj: Any, where: str = "definition", depth: int = 0, budget: _Budget |
         obj = _keys(obj, where, {"audience"}, {"audience"})
         return InAudience(_name(obj, "audience", where))
     keys = ", ".join(sorted(obj)) or "none"
-    raise InvalidAudience(f"{where}: must have one of all, any, not, trait, event, funnel, audience (has {keys})")
+    raise InvalidAudience(
+        f"{where}: must have one of all, any, not, trait, event, funnel, audience, account_trait, account (has {keys})"
+    )
 
 
 # tree -> JSON -----------------------------------------------------------------------------------
@@ -426,8 +510,12 @@ def to_json(node: Node) -> dict:
         return {"any": [to_json(x) for x in node.items]}
     if isinstance(node, Not):
         return {"not": to_json(node.item)}
+    if isinstance(node, AccountTrait):
+        return _comparison_json(node, "account_trait")
     if isinstance(node, TraitCondition):
         return _comparison_json(node, "trait")
+    if isinstance(node, Quantified):
+        return {"account": {node.quantifier: to_json(node.member)}}
     if isinstance(node, Event):
         return _event_json(node)
     if isinstance(node, Funnel):

@@ -1,7 +1,8 @@
 """The leaves every condition tree is made of, and the error a bad definition raises.
 
 A comparison (TraitCondition) is a trait's condition, or under an event's `where` a property's; its
-value is decoded JSON, a Sealed literal (stored), or ERASED (its key destroyed). EventCondition is
+value is decoded JSON, a Sealed literal (stored), or ERASED (its key destroyed); AccountTrait is the
+same on an account's traits. EventCondition is
 the first definitions' all-time count, read from the profile's event counts.
 """
 
@@ -37,6 +38,11 @@ class TraitCondition:
     trait: str
     op: str
     value: Any = None  # decoded JSON, a Sealed literal, or ERASED
+
+
+@dataclass(frozen=True)
+class AccountTrait(TraitCondition):
+    """A trait of an account (its group calls' traits), with a trait condition's operators."""
 
 
 @dataclass(frozen=True)

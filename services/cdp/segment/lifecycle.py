@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cdp.platform.errors import InvalidArgument
+from cdp.segment.accounts import account_subject
 
 ACTIVE, ARCHIVED = "active", "archived"
 MAX_MEMBERS_PAGE = 10_000
@@ -33,6 +34,12 @@ class Change:
     cause: str
     cause_event_id: str
     at: str
+    account_id: str = ""  # an account-level audience's member (person_id is empty)
+
+    @property
+    def subject(self) -> str:
+        """The member: a person id, or an account as account_subject() names it."""
+        return account_subject(self.account_id) if self.account_id else self.person_id
 
 
 class MembershipHistory:
@@ -48,13 +55,19 @@ class MembershipHistory:
         place = len(self.changes)
         self.changes.append(change)
         self.by_audience.setdefault(change.audience_id, []).append(place)
-        self.by_person.setdefault(change.person_id, []).append(place)
-        self.by_pair.setdefault((change.audience_id, change.person_id), []).append(place)
+        self.by_person.setdefault(change.subject, []).append(place)
+        self.by_pair.setdefault((change.audience_id, change.subject), []).append(place)
 
-    def page(self, audience_id: str, person_id: str, page_size: int, page_token: str) -> tuple[list[Change], str]:
-        """Newest first: the changes of the audience, the person, or the person in the audience."""
-        if not audience_id and not person_id:
-            raise InvalidArgument("audience_id", "give an audience_id, a person_id or both")
+    def page(
+        self, audience_id: str, person_id: str, page_size: int, page_token: str, account_id: str = ""
+    ) -> tuple[list[Change], str]:
+        """Newest first: the changes of the audience, the person (or account), or the person (or
+        account) in the audience."""
+        if person_id and account_id:
+            raise InvalidArgument("account_id", "give a person_id or an account_id, not both")
+        if not audience_id and not person_id and not account_id:
+            raise InvalidArgument("audience_id", "give an audience_id, a person_id, an account_id or both")
+        person_id = account_subject(account_id) if account_id else person_id
         size = page_size_of(page_size, DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE)
         if audience_id and person_id:
             places = self.by_pair.get((audience_id, person_id), [])

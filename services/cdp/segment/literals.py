@@ -194,6 +194,10 @@ def comparisons_of(node: pb.Node, where: str = "definition") -> Iterator[tuple[s
         yield from comparisons_of(getattr(node, "not"), f"{where}.not")
     elif kind == "trait":
         yield where, node.trait
+    elif kind == "account_trait":
+        yield where, node.account_trait
+    elif kind == "account":
+        yield from comparisons_of(node.account.member, f"{where}.account.{node.account.quantifier}")
     elif kind == "event":
         for i, w in enumerate(node.event.where):
             yield f"{where}.where[{i}]", w
@@ -210,7 +214,9 @@ def map_comparisons(node: Any, fn: Callable[[domain.TraitCondition], domain.Trai
     if isinstance(node, lang.Not):
         return lang.Not(map_comparisons(node.item, fn))
     if isinstance(node, domain.TraitCondition):
-        return fn(node)
+        return fn(node)  # an AccountTrait too (fn keeps its class)
+    if isinstance(node, lang.Quantified):
+        return lang.Quantified(node.quantifier, map_comparisons(node.member, fn))
     if isinstance(node, lang.Event):
         return replace(node, where=tuple(fn(w) for w in node.where))
     if isinstance(node, lang.Funnel):

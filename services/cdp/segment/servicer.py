@@ -21,6 +21,7 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
             request.definition if request.HasField("definition") else None,
             request.definition_json,
             purpose=request.purpose,
+            level=request.level,
         )
         return pb.CreateAudienceResponse(audience=self.app.shown(audience, caller))
 
@@ -51,6 +52,7 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
             sample=request.sample,
             name=request.name,
             purpose=request.purpose,
+            level=request.level,
         )
         return pb.PreviewAudienceResponse(size=size, person_ids=person_ids, decision_id=decision_id)
 
@@ -69,7 +71,7 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
 
     async def ListMembershipHistory(self, request, context):
         changes, next_token = self.app.membership_history(
-            request.audience_id, request.person_id, request.page_size, request.page_token
+            request.audience_id, request.person_id, request.page_size, request.page_token, request.account_id
         )
         return pb.ListMembershipHistoryResponse(
             changes=[
@@ -81,6 +83,7 @@ class SegmentServicer(segment_pb2_grpc.SegmentServiceServicer):
                     cause=c.cause,
                     cause_event_id=c.cause_event_id,
                     at=c.at,
+                    account_id=c.account_id,
                 )
                 for c in changes
             ],

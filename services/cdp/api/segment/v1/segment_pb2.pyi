@@ -39,7 +39,7 @@ class Condition(_message.Message):
     def __init__(self, trait: _Optional[_Union[TraitCondition, _Mapping]] = ..., event: _Optional[_Union[EventCondition, _Mapping]] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("all", "any", "trait", "event", "funnel", "audience")
+    __slots__ = ("all", "any", "trait", "event", "funnel", "audience", "account", "account_trait")
     ALL_FIELD_NUMBER: _ClassVar[int]
     ANY_FIELD_NUMBER: _ClassVar[int]
     NOT_FIELD_NUMBER: _ClassVar[int]
@@ -47,13 +47,25 @@ class Node(_message.Message):
     EVENT_FIELD_NUMBER: _ClassVar[int]
     FUNNEL_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_TRAIT_FIELD_NUMBER: _ClassVar[int]
     all: Nodes
     any: Nodes
     trait: TraitCondition
     event: EventPredicate
     funnel: Funnel
     audience: str
-    def __init__(self, all: _Optional[_Union[Nodes, _Mapping]] = ..., any: _Optional[_Union[Nodes, _Mapping]] = ..., trait: _Optional[_Union[TraitCondition, _Mapping]] = ..., event: _Optional[_Union[EventPredicate, _Mapping]] = ..., funnel: _Optional[_Union[Funnel, _Mapping]] = ..., audience: _Optional[str] = ..., **kwargs) -> None: ...
+    account: AccountQuantifier
+    account_trait: TraitCondition
+    def __init__(self, all: _Optional[_Union[Nodes, _Mapping]] = ..., any: _Optional[_Union[Nodes, _Mapping]] = ..., trait: _Optional[_Union[TraitCondition, _Mapping]] = ..., event: _Optional[_Union[EventPredicate, _Mapping]] = ..., funnel: _Optional[_Union[Funnel, _Mapping]] = ..., audience: _Optional[str] = ..., account: _Optional[_Union[AccountQuantifier, _Mapping]] = ..., account_trait: _Optional[_Union[TraitCondition, _Mapping]] = ..., **kwargs) -> None: ...
+
+class AccountQuantifier(_message.Message):
+    __slots__ = ("quantifier", "member")
+    QUANTIFIER_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    quantifier: str
+    member: Node
+    def __init__(self, quantifier: _Optional[str] = ..., member: _Optional[_Union[Node, _Mapping]] = ...) -> None: ...
 
 class Nodes(_message.Message):
     __slots__ = ("nodes",)
@@ -121,7 +133,7 @@ class Funnel(_message.Message):
     def __init__(self, steps: _Optional[_Iterable[_Union[EventPredicate, _Mapping]]] = ..., within: _Optional[str] = ..., negate_last: _Optional[bool] = ...) -> None: ...
 
 class Audience(_message.Message):
-    __slots__ = ("audience_id", "name", "conditions", "version", "created_by", "decision_id", "definition", "purpose", "status", "updated_by", "updated_at", "update_decision_id", "archived_by", "archived_at", "archive_decision_id")
+    __slots__ = ("audience_id", "name", "conditions", "version", "created_by", "decision_id", "definition", "purpose", "status", "updated_by", "updated_at", "update_decision_id", "archived_by", "archived_at", "archive_decision_id", "level")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
@@ -137,6 +149,7 @@ class Audience(_message.Message):
     ARCHIVED_BY_FIELD_NUMBER: _ClassVar[int]
     ARCHIVED_AT_FIELD_NUMBER: _ClassVar[int]
     ARCHIVE_DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     name: str
     conditions: _containers.RepeatedCompositeFieldContainer[Condition]
@@ -152,21 +165,24 @@ class Audience(_message.Message):
     archived_by: str
     archived_at: str
     archive_decision_id: str
-    def __init__(self, audience_id: _Optional[str] = ..., name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., version: _Optional[int] = ..., created_by: _Optional[str] = ..., decision_id: _Optional[str] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., purpose: _Optional[str] = ..., status: _Optional[str] = ..., updated_by: _Optional[str] = ..., updated_at: _Optional[str] = ..., update_decision_id: _Optional[str] = ..., archived_by: _Optional[str] = ..., archived_at: _Optional[str] = ..., archive_decision_id: _Optional[str] = ...) -> None: ...
+    level: str
+    def __init__(self, audience_id: _Optional[str] = ..., name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., version: _Optional[int] = ..., created_by: _Optional[str] = ..., decision_id: _Optional[str] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., purpose: _Optional[str] = ..., status: _Optional[str] = ..., updated_by: _Optional[str] = ..., updated_at: _Optional[str] = ..., update_decision_id: _Optional[str] = ..., archived_by: _Optional[str] = ..., archived_at: _Optional[str] = ..., archive_decision_id: _Optional[str] = ..., level: _Optional[str] = ...) -> None: ...
 
 class CreateAudienceRequest(_message.Message):
-    __slots__ = ("name", "conditions", "definition", "definition_json", "purpose")
+    __slots__ = ("name", "conditions", "definition", "definition_json", "purpose", "level")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_JSON_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
     name: str
     conditions: _containers.RepeatedCompositeFieldContainer[Condition]
     definition: Node
     definition_json: str
     purpose: str
-    def __init__(self, name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., definition_json: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+    level: str
+    def __init__(self, name: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., definition_json: _Optional[str] = ..., purpose: _Optional[str] = ..., level: _Optional[str] = ...) -> None: ...
 
 class CreateAudienceResponse(_message.Message):
     __slots__ = ("audience",)
@@ -209,20 +225,22 @@ class ArchiveAudienceResponse(_message.Message):
     def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ...) -> None: ...
 
 class PreviewAudienceRequest(_message.Message):
-    __slots__ = ("conditions", "definition", "definition_json", "sample", "name", "purpose")
+    __slots__ = ("conditions", "definition", "definition_json", "sample", "name", "purpose", "level")
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_JSON_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
     conditions: _containers.RepeatedCompositeFieldContainer[Condition]
     definition: Node
     definition_json: str
     sample: int
     name: str
     purpose: str
-    def __init__(self, conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., definition_json: _Optional[str] = ..., sample: _Optional[int] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+    level: str
+    def __init__(self, conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., definition: _Optional[_Union[Node, _Mapping]] = ..., definition_json: _Optional[str] = ..., sample: _Optional[int] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ..., level: _Optional[str] = ...) -> None: ...
 
 class PreviewAudienceResponse(_message.Message):
     __slots__ = ("size", "person_ids", "decision_id")
@@ -277,19 +295,21 @@ class ListMembersResponse(_message.Message):
     def __init__(self, person_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ..., total: _Optional[int] = ...) -> None: ...
 
 class ListMembershipHistoryRequest(_message.Message):
-    __slots__ = ("audience_id", "person_id", "page_size", "page_token")
+    __slots__ = ("audience_id", "person_id", "page_size", "page_token", "account_id")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     person_id: str
     page_size: int
     page_token: str
-    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    account_id: str
+    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class MembershipChange(_message.Message):
-    __slots__ = ("audience_id", "person_id", "entered", "audience_version", "cause", "cause_event_id", "at")
+    __slots__ = ("audience_id", "person_id", "entered", "audience_version", "cause", "cause_event_id", "at", "account_id")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     ENTERED_FIELD_NUMBER: _ClassVar[int]
@@ -297,6 +317,7 @@ class MembershipChange(_message.Message):
     CAUSE_FIELD_NUMBER: _ClassVar[int]
     CAUSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     person_id: str
     entered: bool
@@ -304,7 +325,8 @@ class MembershipChange(_message.Message):
     cause: str
     cause_event_id: str
     at: str
-    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., entered: _Optional[bool] = ..., audience_version: _Optional[int] = ..., cause: _Optional[str] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+    account_id: str
+    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., entered: _Optional[bool] = ..., audience_version: _Optional[int] = ..., cause: _Optional[str] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class ListMembershipHistoryResponse(_message.Message):
     __slots__ = ("changes", "next_page_token")
@@ -339,36 +361,40 @@ class AudienceArchived(_message.Message):
     def __init__(self, audience: _Optional[_Union[Audience, _Mapping]] = ..., archived_at: _Optional[str] = ...) -> None: ...
 
 class MembershipEntered(_message.Message):
-    __slots__ = ("audience_id", "person_id", "audience_version", "cause_event_id", "at", "cause")
+    __slots__ = ("audience_id", "person_id", "audience_version", "cause_event_id", "at", "cause", "account_id")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_VERSION_FIELD_NUMBER: _ClassVar[int]
     CAUSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     CAUSE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     person_id: str
     audience_version: int
     cause_event_id: str
     at: str
     cause: str
-    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., audience_version: _Optional[int] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ..., cause: _Optional[str] = ...) -> None: ...
+    account_id: str
+    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., audience_version: _Optional[int] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ..., cause: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class MembershipExited(_message.Message):
-    __slots__ = ("audience_id", "person_id", "audience_version", "cause_event_id", "at", "cause")
+    __slots__ = ("audience_id", "person_id", "audience_version", "cause_event_id", "at", "cause", "account_id")
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_VERSION_FIELD_NUMBER: _ClassVar[int]
     CAUSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     CAUSE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     audience_id: str
     person_id: str
     audience_version: int
     cause_event_id: str
     at: str
     cause: str
-    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., audience_version: _Optional[int] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ..., cause: _Optional[str] = ...) -> None: ...
+    account_id: str
+    def __init__(self, audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., audience_version: _Optional[int] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ..., cause: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class EventObserved(_message.Message):
     __slots__ = ("event_id", "key_type", "key_value", "person_id", "event", "timestamp", "properties")
