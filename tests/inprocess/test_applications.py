@@ -41,7 +41,7 @@ LATER = "2026-11-30T12:00:00Z"
 
 def destination_request(audience_id: str, purpose: str = "analytics", **fields):
     return activation_pb2.CreateDestinationRequest(
-        name="Hook", url="http://hooks.example/cdp", purpose=purpose, audience_ids=[audience_id], **fields
+        name="Hook", url="http://127.0.0.1:9/cdp", purpose=purpose, audience_ids=[audience_id], **fields
     )
 
 

@@ -79,7 +79,7 @@ def test_nested_personal_traits_are_masked_revealed_erased_and_withheld_at_every
             )
             await h.settle()
             request = activation_pb2.CreateDestinationRequest(
-                name="Hook", url="http://hooks.example/m", purpose="marketing", audience_ids=[audience.audience_id]
+                name="Hook", url="http://127.0.0.1:9/m", purpose="marketing", audience_ids=[audience.audience_id]
             )
             await h.activation.create_destination(request, ADMIN)
             await h.settle()

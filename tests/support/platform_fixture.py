@@ -35,7 +35,9 @@ def new_platform(data_dir: Path, extra_args: Sequence[str] = ()) -> Platform:
     free = free_ports(2 * len(SERVICES))
     ports = dict(zip(SERVICES, free, strict=False))
     probes = dict(zip(SERVICES, free[len(SERVICES) :], strict=True))
-    return Platform(data_dir=Path(data_dir), ports=ports, extra_args=list(extra_args), probe_ports=probes)
+    # The local profile: destinations on loopback (the test receivers) are allowed.
+    env = {"CDP_ALLOW_LOCAL_DESTINATIONS": "1"}
+    return Platform(data_dir=Path(data_dir), ports=ports, extra_args=list(extra_args), probe_ports=probes, env=env)
 
 
 def log_tails(platform: Platform, lines: int = 40) -> str:
