@@ -50,6 +50,7 @@ def test_an_identify_and_two_tracks_reach_a_destination_with_their_decisions(tmp
                         user_id="u-42",
                         anonymous_id="anon-1",
                         traits={"email": "ada@example.com", "plan": "pro"},
+                        context={"consent": {"categoryPreferences": {"analytics": True}}},
                     ),
                     event("track", "m2", ts, user_id="u-42", event="Order Completed", properties={"total": 30}),
                     event("track", "m3", ts, anonymous_id="anon-1", event="Order Completed", properties={"total": 12}),

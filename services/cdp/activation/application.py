@@ -390,7 +390,13 @@ class ActivationApp(EventSourced):
         return [d for d in self.destinations.values() if d.status != "deleted"]
 
     def _settings(
-        self, type_: str, url: str, settings: pb.DestinationSettings, purpose: str, old: pb.Destination | None = None
+        self,
+        destination_id: str,
+        type_: str,
+        url: str,
+        settings: pb.DestinationSettings,
+        purpose: str,
+        old: pb.Destination | None = None,
     ) -> tuple[domain.Limits, list[str], list[str], dict[str, Any], dict[str, str]]:
         limits = domain.check_limits(
             settings.retry_window_s or (old.retry_window_s if old else 0.0),
@@ -403,11 +409,11 @@ class ActivationApp(EventSourced):
             if not p:
                 raise domain.InvalidDestination(f"settings.purposes[{n}]: must not be empty")
         categories = [c.strip() for c in settings.consent_categories] or (list(old.consent_categories) if old else [])
-        self._check_purposes(purposes, categories)
+        self._check_purposes(destination_id, type_, purposes, categories)
         shown, secrets = self._config(type_, url, settings, old)
         return limits, purposes, categories, shown, {k: str(v) for k, v in secrets.items()}
 
-    def _check_purposes(self, purposes: list[str], categories: list[str]) -> None:
+    def _check_purposes(self, destination_id: str, type_: str, purposes: list[str], categories: list[str]) -> None:
         """Purposes and consent categories must be those policy data lists: egress is asked."""
         known = self.consent_rules().aliases
         for n, category in enumerate(categories):
@@ -418,7 +424,16 @@ class ActivationApp(EventSourced):
                 )
         decision = self.decider.decide(
             EGRESS_DECISION,
-            {"destination": {"purposes": purposes, "consent_categories": categories}, "properties": [], "consent": {}},
+            {
+                "destination": {
+                    "id": destination_id,
+                    "type": type_,
+                    "purposes": purposes,
+                    "consent_categories": categories,
+                },
+                "properties": [],
+                "consent": {},
+            },
         )
         refused = decision.result.get("refused", [])
         for n, p in enumerate(purposes):
@@ -474,10 +489,12 @@ class ActivationApp(EventSourced):
         if type_ not in registry.KINDS:
             raise InvalidArgument("type", f"must be one of {', '.join(registry.KINDS)}")
         domain.check_destination(request.name, type_, request.url, purpose)
-        limits, purposes, categories, config, secrets = self._settings(type_, request.url, settings, purpose)
+        destination_id = str(uuid.uuid4())
+        limits, purposes, categories, config, secrets = self._settings(
+            destination_id, type_, request.url, settings, purpose
+        )
         for audience_id in dict.fromkeys(request.audience_ids):
             await self._check_audience(audience_id, caller, "audience_ids")
-        destination_id = str(uuid.uuid4())
         destination = pb.Destination(
             destination_id=destination_id,
             name=request.name.strip(),
@@ -518,7 +535,9 @@ class ActivationApp(EventSourced):
         given.CopyFrom(settings)
         if not given.purposes:
             given.purposes.extend(old.purposes)
-        limits, purposes, categories, config, secrets = self._settings(old.type, request.url, given, purpose, old)
+        limits, purposes, categories, config, secrets = self._settings(
+            old.destination_id, old.type, request.url, given, purpose, old
+        )
         sealed = self._seal(old.destination_id, secrets)
         destination = pb.Destination()
         destination.CopyFrom(old)
