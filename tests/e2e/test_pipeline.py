@@ -120,6 +120,7 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
             user_id=user,
             anonymous_id=anon,
             traits={"email": "ann@example.com", "first_name": "Ann", "plan": "pro"},
+            context={"consent": {"categoryPreferences": {"analytics": True}}},  # the analytics hook needs it
         ),
         event(
             "track",

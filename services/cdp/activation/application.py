@@ -879,12 +879,15 @@ class ActivationApp(EventSourced):
 
     def _withdrawn(self, person_id: str, profile: profile_pb2.Profile, live: Sequence[pb.Sync]) -> set[str]:
         """The destinations of these syncs the person's consent was withdrawn for since last seen."""
+        holding = {s.destination_id for s in live if self.sent.get((s.sync_id, person_id), (False,))[0]}
+        if not holding:
+            self.consents.pop(person_id, None)  # kept only for persons some destination holds
+            return set()
         before = self.consents.get(person_id, {})
         after: dict[str, consents.Choice] = dict(profile.consent)
         self.consents[person_id] = after
         if not after or after == before:
             return set()
-        holding = {s.destination_id for s in live if self.sent.get((s.sync_id, person_id), (False,))[0]}
         destinations = [
             consents.Destination(
                 d, tuple(self.destinations[d].purposes), tuple(self.destinations[d].consent_categories)
