@@ -353,3 +353,34 @@ def test_delivery_metrics_count_outcomes_and_gauge_dead_letters(tmp_path):
             assert value("cdp_delivery_retry_queue", destination=d) == 0
 
     run(scenario)
+
+
+def test_a_new_audience_definition_resets_approval_and_its_new_members_wait(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            await h.ingest(key, [identify("v1", "u1", None, tier="gold", email="di@example.com")])
+            await h.ingest(key, [identify("v2", "u2", None, tier="silver", email="ed@example.com")])
+            await h.settle()
+            audience = await h.segment.create_audience(
+                "Gold", [trait_condition("tier", "eq", "gold")], MARKETER, purpose="marketing"
+            )
+            await h.settle()
+            support = await hook(h, "support", "s")
+            made = await upsert(h, support.destination_id, audience.audience_id, "email")
+            await h.approve(made.sync_id)
+            await h.settle()
+            assert [r["body"]["traits"] for r in h.destination.received] == [{"email": "di@example.com"}]
+
+            # Silver members too now: a definition the approval was not of.
+            await h.segment.update_audience(
+                audience.audience_id, MARKETER, conditions=[trait_condition("tier", "neq", "bronze")]
+            )
+            await h.settle()
+            assert h.activation.sync(made.sync_id).approval == "pending"
+            assert len(h.destination.received) == 1, "the new member waits for approval"
+            await h.approve(made.sync_id)
+            await h.settle()
+            assert h.destination.received[-1]["body"]["traits"] == {"email": "ed@example.com"}
+
+    run(scenario)

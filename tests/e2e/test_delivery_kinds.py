@@ -7,6 +7,7 @@ Real processes, the real PostgreSQL (database `test`) and Redis on this machine.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import urllib.request
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.e2e
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379"
+CALLS = itertools.count()
 CONSENT = {"consent": {"categoryPreferences": {"analytics": True, "marketing": True}}}
 
 
@@ -55,7 +57,10 @@ def audience(client: Client, name: str, plan: str) -> segment_pb2.Audience:
 
 
 def identify(message_id: str, user: str, **traits):
-    return event("identify", message_id, "2024-05-01T10:00:00Z", user_id=user, traits=traits, context=CONSENT)
+    """An identify, each later than the one before (a trait's newest value wins)."""
+    n = next(CALLS)
+    ts = f"2024-05-01T10:{n // 60 % 60:02d}:{n % 60:02d}Z"
+    return event("identify", message_id, ts, user_id=user, traits=traits, context=CONSENT)
 
 
 def test_a_membership_sync_reaches_a_postgres_table_and_a_redis_stream(platform, client):
@@ -63,7 +68,7 @@ def test_a_membership_sync_reaches_a_postgres_table_and_a_redis_stream(platform,
     schema, stream = f"test_actwire_{suffix}", f"test_actwire_{suffix}"
     members = audience(client, f"Kinds {suffix}", f"kinds-{suffix}")
     password_dsn = f"{POSTGRES}?application_name=cdp-{suffix}&password=not-shown-{suffix}"
-    config = json.dumps({"dsn": password_dsn, "schema": schema, "table": "members"})
+    config = json.dumps({"dsn": password_dsn, "schema": schema, "table": "members", "create_table": True})
     table = cdp(platform, "destination", "create", "crm table", "--kind", "postgres", "--config", config,
                 "--purpose", "analytics", "--audience", members.audience_id)  # fmt: skip
     assert "postgres" in table and f"not-shown-{suffix}" not in table and "secrets set: dsn" in table

@@ -40,7 +40,7 @@ def check_destination(name: str, type_: str, url: str, purpose: str) -> None:
     if type_ not in DESTINATION_TYPES:
         raise InvalidDestination(f"type: must be one of {', '.join(DESTINATION_TYPES)}")
     parsed = urlparse(url)
-    if url and (parsed.scheme not in ("http", "https") or not parsed.netloc):
+    if type_ == "webhook" and url and (parsed.scheme not in ("http", "https") or not parsed.netloc):
         raise InvalidDestination("url: must be an http or https URL")
     if not purpose.strip():
         raise InvalidDestination("purpose: is required (what the data is used for there)")
