@@ -8,6 +8,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+from pathlib import Path
 
 import orjson
 from aiohttp import web
@@ -16,6 +17,7 @@ from cdp.activation.adapters import destination_opener, local_destinations_allow
 from cdp.activation.destinations.port import Message
 from cdp.activation.destinations.webhook import WebhookDestination
 from cdp.api.activation.v1 import activation_pb2 as pb
+from cdp.platform.launcher import LOCAL_PROFILE_ENV
 
 SECRET = "whsec_" + base64.b64encode(b"a signing secret of 24+ bytes").decode()
 
@@ -28,6 +30,11 @@ def test_local_destinations_are_allowed_only_when_the_environment_says_so():
     assert not local_destinations_allowed({})
     assert not local_destinations_allowed({"CDP_ALLOW_LOCAL_DESTINATIONS": "0"})
     assert local_destinations_allowed({"CDP_ALLOW_LOCAL_DESTINATIONS": "1"})
+    # The launcher (cdp up, benches, end-to-end tests) is the local profile; deployments are not.
+    assert LOCAL_PROFILE_ENV == {"CDP_ALLOW_LOCAL_DESTINATIONS": "1"}
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+    texts = [p.read_text(errors="replace") for p in deploy.rglob("*") if p.is_file()]
+    assert texts and not any("CDP_ALLOW_LOCAL_DESTINATIONS" in t for t in texts)
 
 
 def test_a_stored_webhook_opens_as_the_registry_kind_signed_with_its_delivery_id():

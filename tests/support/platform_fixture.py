@@ -35,9 +35,7 @@ def new_platform(data_dir: Path, extra_args: Sequence[str] = ()) -> Platform:
     free = free_ports(2 * len(SERVICES))
     ports = dict(zip(SERVICES, free, strict=False))
     probes = dict(zip(SERVICES, free[len(SERVICES) :], strict=True))
-    # The local profile: destinations on loopback (the test receivers) are allowed.
-    env = {"CDP_ALLOW_LOCAL_DESTINATIONS": "1"}
-    return Platform(data_dir=Path(data_dir), ports=ports, extra_args=list(extra_args), probe_ports=probes, env=env)
+    return Platform(data_dir=Path(data_dir), ports=ports, extra_args=list(extra_args), probe_ports=probes)
 
 
 def log_tails(platform: Platform, lines: int = 40) -> str:

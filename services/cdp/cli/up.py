@@ -49,7 +49,6 @@ def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int, probes: bo
         extra_args=extra,
         http_port=http_port,
         probe_ports=dict(DEFAULT_PROBE_PORTS) if probes else {},
-        env={"CDP_ALLOW_LOCAL_DESTINATIONS": "1"},  # the local profile: destinations on this machine may be used
     )
     stopping = False
 
