@@ -384,3 +384,25 @@ def test_a_new_audience_definition_resets_approval_and_its_new_members_wait(tmp_
             assert h.destination.received[-1]["body"]["traits"] == {"email": "ed@example.com"}
 
     run(scenario)
+
+
+def test_approval_states_survive_a_restart(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            audience = await h.segment.create_audience(
+                "Gold", [trait_condition("tier", "eq", "gold")], MARKETER, purpose="marketing"
+            )
+            await h.segment.update_audience(  # version 2: each part of the fingerprint differs
+                audience.audience_id, MARKETER, conditions=[trait_condition("tier", "neq", "bronze")]
+            )
+            support = await hook(h, "support", "s")
+            approved = await upsert(h, support.destination_id, audience.audience_id, "email")
+            await h.approve(approved.sync_id)
+            waiting = await upsert(h, support.destination_id, audience.audience_id, "plan", "email")
+            ids = approved.sync_id, waiting.sync_id
+        async with Harness(tmp_path) as again:  # every application rebuilt from its store
+            assert [again.activation.sync(i).approval for i in ids] == ["approved", "pending"]
+            assert [again.activation.may_send(i) for i in ids] == [True, False]
+            assert [s.sync_id for s in again.activation.list_pending_syncs()] == [waiting.sync_id]
+
+    run(scenario)
