@@ -114,3 +114,9 @@ def test_sync_rules_name_the_field(mode, fields, constants, message):
 def test_destination_rules_name_the_field(args, message):
     with pytest.raises(domain.InvalidDestination, match=f"^{message}:"):
         domain.check_destination(*args)
+
+
+def test_the_destination_types_are_the_registry_kinds():
+    from cdp.activation.destinations.registry import KINDS
+
+    assert domain.DESTINATION_TYPES == KINDS
