@@ -66,13 +66,6 @@ def test_limits_default_and_refuse_by_field():
         domain.check_limits(0, 0, 10_000, 0)
 
 
-def test_secrets_are_split_from_config():
-    shown, secrets = domain.split_secrets("webhook", {"secret": "s1", "x": "1"}, {})
-    assert shown == {"x": "1"} and secrets == {"secret": "s1"}
-    with pytest.raises(domain.InvalidDestination, match=r"^settings\.secrets\.token:"):
-        domain.split_secrets("webhook", {}, {"token": "t"})
-
-
 def test_a_mapping_selects_renames_and_adds_constants():
     mapping = domain.check_sync("upsert", [("email", "Email"), ("plan", "")], {"source": '"cdp"'})
     assert mapping.traits({"plan", "email", "age"}) == ["email", "plan"]
@@ -121,3 +114,9 @@ def test_sync_rules_name_the_field(mode, fields, constants, message):
 def test_destination_rules_name_the_field(args, message):
     with pytest.raises(domain.InvalidDestination, match=f"^{message}:"):
         domain.check_destination(*args)
+
+
+def test_the_destination_types_are_the_registry_kinds():
+    from cdp.activation.destinations.registry import KINDS
+
+    assert domain.DESTINATION_TYPES == KINDS

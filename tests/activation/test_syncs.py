@@ -30,7 +30,7 @@ def run(scenario):
 
 async def destination(h: Harness, purpose: str = "support", **settings) -> pb.Destination:
     request = pb.CreateDestinationRequest(
-        name="Hook", url="http://hooks.example/cdp", purpose=purpose, settings=pb.DestinationSettings(**settings)
+        name="Hook", url="http://127.0.0.1:9/cdp", purpose=purpose, settings=pb.DestinationSettings(**settings)
     )
     return await h.activation.create_destination(request, ADMIN)
 
@@ -39,7 +39,10 @@ async def sync(h: Harness, destination_id: str, audience_id: str, mode: str, *fi
     mapping = pb.Mapping(fields=[pb.FieldMapping(trait=f.split("=")[0], to=f.partition("=")[2]) for f in fields])
     mapping.constants.update(constants)
     request = pb.CreateSyncRequest(destination_id=destination_id, audience_id=audience_id, mode=mode, mapping=mapping)
-    return await h.activation.create_sync(request, ADMIN)
+    made = await h.activation.create_sync(request, ADMIN)
+    if made.approval == "pending":
+        [made] = await h.approve(made.sync_id)
+    return made
 
 
 def bodies(h: Harness) -> list[dict]:
@@ -151,7 +154,7 @@ def test_a_person_waits_for_their_earlier_delivery_and_410_disables_until_resume
             audience = await h.segment.create_audience(
                 "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
             )
-            target = await destination(h, "analytics")
+            target = await destination(h, "support")
             await sync(h, target.destination_id, audience.audience_id, "membership")
             await h.settle()
             h.destination.failures = 3  # the entry fails three times: the exit must wait for it
@@ -227,7 +230,7 @@ def test_the_retry_window_counts_no_time_spent_disabled_and_runs_out_while_faili
             audience = await h.segment.create_audience(
                 "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
             )
-            target = await destination(h, "analytics", retry_window_s=60, max_backoff_s=0.05)
+            target = await destination(h, "support", retry_window_s=60, max_backoff_s=0.05)
             await sync(h, target.destination_id, audience.audience_id, "membership")
             h.destination.failures, h.destination.status = 1, 410
             await h.ingest(key, [identify("i1", "u1", plan="pro")])
@@ -259,7 +262,7 @@ def test_a_kind_that_takes_batches_gets_several_persons_deliveries_in_one_send(t
             audience = await h.segment.create_audience(
                 "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
             )
-            target = await destination(h, "analytics", concurrency=1)
+            target = await destination(h, "support", concurrency=1)
             await sync(h, target.destination_id, audience.audience_id, "membership")
             await h.ingest(key, [identify(f"b{n}", f"u{n}", plan="pro") for n in range(30)])
             await h.settle()
@@ -277,7 +280,7 @@ def test_a_retry_keeps_its_wait_across_a_restart(tmp_path):
             audience = await h.segment.create_audience(
                 "Pro", [trait_condition("plan", "eq", "pro")], MARKETER, purpose="marketing"
             )
-            target = await destination(h, "analytics")
+            target = await destination(h, "support")
             await sync(h, target.destination_id, audience.audience_id, "membership")
             h.destination.failures, h.destination.retry_after = 1, 30.0
             await h.ingest(key, [identify("i1", "u1", plan="pro")])

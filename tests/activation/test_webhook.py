@@ -1,5 +1,6 @@
-"""The webhook kind behind the destinations port, against a real aiohttp server on loopback: HTTP
-answers as outcomes, Retry-After, and Standard Webhooks signatures."""
+"""Activation opens its destinations through the kinds' registry: a stored webhook destination
+becomes the registry's signed webhook, against a real aiohttp server on loopback (the kind's own
+answers and signatures are tested in destinations/test_webhook.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import asyncio
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from pathlib import Path
 
-import pytest
+import orjson
 from aiohttp import web
 
-from cdp.activation.adapters import HttpWebhook, outcome_of, retry_after
+from cdp.activation.adapters import destination_opener, local_destinations_allowed
 from cdp.activation.destinations.port import Message
+from cdp.activation.destinations.webhook import WebhookDestination
+from cdp.api.activation.v1 import activation_pb2 as pb
+from cdp.platform.launcher import LOCAL_PROFILE_ENV
 
 SECRET = "whsec_" + base64.b64encode(b"a signing secret of 24+ bytes").decode()
 
@@ -23,46 +26,26 @@ def message(n: int = 1) -> Message:
     return Message(f"d-{n}", "p-1", "entered", {"plan": "pro"}, b'{"plan": "pro"}', "2026-12-01T00:00:00Z")
 
 
-@pytest.mark.parametrize(
-    "status, ok, retryable, disable",
-    [
-        (200, True, True, False),
-        (204, True, True, False),
-        (500, False, True, False),
-        (503, False, True, False),
-        (408, False, True, False),
-        (429, False, True, False),
-        (400, False, False, False),
-        (404, False, False, False),
-        (410, False, False, True),
-        (301, False, False, False),
-    ],
-)
-def test_statuses_as_outcomes(status, ok, retryable, disable):
-    found = outcome_of(status, None, 1.0)
-    assert (found.ok, found.retryable if not ok else True, found.disable) == (ok, retryable, disable)
-    assert found.status == status
+def test_local_destinations_are_allowed_only_when_the_environment_says_so():
+    assert not local_destinations_allowed({})
+    assert not local_destinations_allowed({"CDP_ALLOW_LOCAL_DESTINATIONS": "0"})
+    assert local_destinations_allowed({"CDP_ALLOW_LOCAL_DESTINATIONS": "1"})
+    # The launcher (cdp up, benches, end-to-end tests) is the local profile; deployments are not.
+    assert LOCAL_PROFILE_ENV == {"CDP_ALLOW_LOCAL_DESTINATIONS": "1"}
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+    texts = [p.read_text(errors="replace") for p in deploy.rglob("*") if p.is_file()]
+    assert texts and not any("CDP_ALLOW_LOCAL_DESTINATIONS" in t for t in texts)
 
 
-def test_retry_after_in_seconds_or_as_a_date():
-    assert retry_after("7") == 7.0
-    assert retry_after(None) is None and retry_after("soon") is None
-    later = datetime.now(UTC) + timedelta(seconds=30)
-    assert 25 < (retry_after(format_datetime(later, usegmt=True)) or 0) <= 30
-    assert outcome_of(503, "2", 1.0).retry_after_s == 2.0
-    assert outcome_of(400, "2", 1.0).retry_after_s is None  # not retried at all
-
-
-def test_posts_sign_and_map_answers_over_http():
+def test_a_stored_webhook_opens_as_the_registry_kind_signed_with_its_delivery_id():
     async def scenario():
-        answers = iter([web.Response(status=200), web.Response(status=503, headers={"Retry-After": "3"})])
         seen: list[web.Request] = []
         bodies: list[bytes] = []
 
         async def receive(request: web.Request) -> web.Response:
             seen.append(request)
             bodies.append(await request.read())
-            return next(answers)
+            return web.Response(status=200 if len(seen) == 1 else 503, headers={"Retry-After": "3"})
 
         app = web.Application()
         app.router.add_post("/hook", receive)
@@ -71,10 +54,16 @@ def test_posts_sign_and_map_answers_over_http():
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        hook = HttpWebhook(f"http://127.0.0.1:{port}/hook", SECRET)
+        url = f"http://127.0.0.1:{port}/hook"
+        stored = pb.Destination(
+            destination_id="x", type="webhook", url=url, config_json=orjson.dumps({"url": url}).decode()
+        )
+        hook = destination_opener(local=True)(stored, {"secret": SECRET})
         try:
-            first, second = await hook.send([message(1), message(2)])
-            assert first.ok and first.status == 200 and first.latency_ms > 0
+            assert isinstance(hook, WebhookDestination)
+            [first] = await hook.send([message(1)])
+            [second] = await hook.send([message(2)])
+            assert first.ok and first.status == 200
             assert not second.ok and second.retryable and second.retry_after_s == 3.0
             headers = seen[0].headers
             assert headers["webhook-id"] == headers["X-CDP-Delivery"] == "d-1"
@@ -85,10 +74,11 @@ def test_posts_sign_and_map_answers_over_http():
         finally:
             await hook.close()
             await runner.cleanup()
-        # Nobody listening: a retryable failure, never an exception.
-        gone = HttpWebhook(f"http://127.0.0.1:{port}/hook")
-        [refused] = await gone.send([message()])
-        await gone.close()
-        assert not refused.ok and refused.retryable and refused.status == 0 and refused.error
+        # Not local: the same loopback destination is refused at connection, never sent to.
+        refused = destination_opener(local=False)(stored, {"secret": SECRET})
+        [outcome] = await refused.send([message(3)])
+        await refused.close()
+        assert not outcome.ok and not outcome.retryable and "egress refused" in outcome.error
+        assert len(seen) == 2
 
     asyncio.run(scenario())

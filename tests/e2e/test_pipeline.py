@@ -120,6 +120,7 @@ def test_calls_build_a_profile_an_audience_and_a_governed_webhook(client, source
             user_id=user,
             anonymous_id=anon,
             traits={"email": "ann@example.com", "first_name": "Ann", "plan": "pro"},
+            context={"consent": {"categoryPreferences": {"analytics": True}}},  # the analytics hook needs it
         ),
         event(
             "track",
@@ -379,6 +380,7 @@ def test_failing_webhook_is_retried_until_delivered_and_every_attempt_is_logged(
                 "2024-04-01T08:00:00Z",
                 user_id=user,
                 traits={"email": "bob@example.com", "plan": "enterprise"},
+                context={"consent": {"categoryPreferences": {"analytics": True}}},  # the analytics hook needs it
             ),
             event("track", "f-2", "2024-04-01T08:01:00Z", user_id=user, event="Order Completed"),
             event("track", "f-3", "2024-04-01T08:02:00Z", user_id=user, event="Order Completed"),

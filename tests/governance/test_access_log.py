@@ -56,6 +56,7 @@ def reads(data_dir, tmp_path_factory):
                     "2026-11-01T10:00:00Z",
                     user_id="u-access",
                     traits={"email": EMAIL, "first_name": FIRST_NAME, "plan": "pro"},
+                    context={"consent": {"categoryPreferences": {"marketing": True}}},  # a marketing destination
                 ),
                 event("identify", "acc-2", "2026-11-01T10:00:00Z", user_id="u-other", traits={"email": "o@x.io"}),
             ],
@@ -104,6 +105,7 @@ def reads(data_dir, tmp_path_factory):
         destination = client.activation.create_destination(
             "CRM (access)", hook.url("/crm"), "marketing", [audience.audience_id], timeout=30
         )
+        client.approve_syncs()  # it sends personal data: four eyes
         [sent] = hook.wait_for(lambda r: r.path == "/crm", timeout=30)
         assert sent.body["traits"]["email"] == EMAIL
         yield {

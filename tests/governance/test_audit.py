@@ -54,6 +54,9 @@ def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("audit") / "data"
 
 
+CONSENT = {"marketing": True, "analytics": True}  # what each person agreed to, as Segment's SDK sends it
+
+
 @pytest.fixture(scope="module")
 def traffic(data_dir, receiver):
     """A running platform that saw some traffic, and what it recorded. The verify test stops it to edit its
@@ -63,7 +66,14 @@ def traffic(data_dir, receiver):
         calls = []
         for i, (user, traits) in enumerate(PEOPLE.items()):
             calls += [
-                event("identify", f"au-{i}-1", "2024-08-01T10:00:00Z", user_id=user, traits=traits),
+                event(
+                    "identify",
+                    f"au-{i}-1",
+                    "2024-08-01T10:00:00Z",
+                    user_id=user,
+                    traits=traits,
+                    context={"consent": {"categoryPreferences": CONSENT}},
+                ),
                 event(
                     "track",
                     f"au-{i}-2",
@@ -92,6 +102,7 @@ def traffic(data_dir, receiver):
             destinations[purpose] = client.activation.create_destination(
                 f"{purpose} (audit)", receiver.url(f"/{purpose}"), purpose, [audience.audience_id], timeout=30
             )
+        client.approve_syncs()  # the marketing one sends personal data: four eyes
         members = 3
         receiver.wait_for(lambda r: r.path == "/marketing", count=members, timeout=30)
         receiver.wait_for(lambda r: r.path == "/analytics", count=members, timeout=30)

@@ -94,6 +94,7 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
                 user_id=USER,
                 anonymous_id=ANON,
                 traits={**PERSONAL_TRAITS, "plan": "pro"},
+                context={"consent": {"categoryPreferences": {"marketing": True}}},
             ),
             event(
                 "track",
@@ -119,6 +120,7 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
                 "2024-05-01T10:02:00Z",
                 user_id=OTHER_USER,
                 traits={"email": OTHER_EMAIL, "plan": "pro"},
+                context={"consent": {"categoryPreferences": {"marketing": True}}},
             ),
         ],
     )
@@ -141,6 +143,7 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
     destination = client.activation.create_destination(
         "marketing hook", receiver.url("/marketing"), "marketing", [audience.audience_id], timeout=30
     )
+    client.approve_syncs()  # four eyes: it sends personal data
     [entered] = receiver.wait_for(lambda r: r.path == "/marketing" and r.body.get("person_id") == person_id, timeout=30)
     assert entered.body["type"] == "audience.entered"
     assert entered.body["traits"] == {**PERSONAL_TRAITS, "plan": "pro"}, "marketing may receive contact data"
@@ -267,6 +270,7 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
     second = client.activation.create_destination(
         "marketing hook 2", receiver.url("/marketing-2"), "marketing", [audience.audience_id], timeout=30
     )
+    client.approve_syncs()  # four eyes: it sends personal data
     [synced] = receiver.wait_for(
         lambda r: r.path == "/marketing-2" and r.body.get("person_id") == person_id, timeout=30
     )

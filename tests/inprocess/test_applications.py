@@ -37,11 +37,12 @@ def track(message_id: str, name: str, ts: str = TS, **fields):
 
 
 LATER = "2026-11-30T12:00:00Z"
+ANALYTICS = {"consent": {"categoryPreferences": {"analytics": True}}}  # what an analytics destination needs
 
 
 def destination_request(audience_id: str, purpose: str = "analytics", **fields):
     return activation_pb2.CreateDestinationRequest(
-        name="Hook", url="http://hooks.example/cdp", purpose=purpose, audience_ids=[audience_id], **fields
+        name="Hook", url="http://127.0.0.1:9/cdp", purpose=purpose, audience_ids=[audience_id], **fields
     )
 
 
@@ -271,6 +272,7 @@ def test_a_destination_gets_current_members_then_changes_and_personal_data_as_po
             await h.settle()
             # Support may receive contact details; the current member goes out when it is created.
             await h.activation.create_destination(destination_request(audience.audience_id, "support"), ADMIN)
+            await h.approve()  # it may send personal data: someone other than its author approves
             await h.settle()
             (first,) = h.destination.received
             assert first["body"]["type"] == "audience.entered"
@@ -301,7 +303,7 @@ def test_failed_deliveries_are_retried_and_refused_ones_dead_lettered(tmp_path, 
             )
             await h.activation.create_destination(destination_request(audience.audience_id), ADMIN)
             h.destination.failures = 2
-            await h.ingest(key, [identify("i1", user_id="u1", traits={"plan": "pro"})])
+            await h.ingest(key, [identify("i1", user_id="u1", traits={"plan": "pro"}, context=ANALYTICS)])
             await h.settle()
             for _ in range(300):
                 if {d.status for d in h.activation.list_deliveries("", 10)} == {"delivered"}:
@@ -313,7 +315,7 @@ def test_failed_deliveries_are_retried_and_refused_ones_dead_lettered(tmp_path, 
 
             # A destination that refuses the delivery (400): dead-lettered at once, not retried.
             h.destination.failures, h.destination.status = 1, 400
-            await h.ingest(key, [identify("i2", user_id="u2", traits={"plan": "pro"})])
+            await h.ingest(key, [identify("i2", user_id="u2", traits={"plan": "pro"}, context=ANALYTICS)])
             await h.settle()
             for _ in range(300):
                 if "dead_lettered" in {d.status for d in h.activation.list_deliveries("", 10)}:

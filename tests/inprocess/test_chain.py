@@ -33,7 +33,7 @@ def test_an_identify_and_two_tracks_reach_a_destination_with_their_decisions(tmp
             await h.activation.create_destination(
                 activation_pb2.CreateDestinationRequest(
                     name="Analytics hook",
-                    url="http://hooks.example/cdp",
+                    url="http://127.0.0.1:9/cdp",
                     purpose="analytics",
                     audience_ids=[audience.audience_id],
                 ),
@@ -50,6 +50,7 @@ def test_an_identify_and_two_tracks_reach_a_destination_with_their_decisions(tmp
                         user_id="u-42",
                         anonymous_id="anon-1",
                         traits={"email": "ada@example.com", "plan": "pro"},
+                        context={"consent": {"categoryPreferences": {"analytics": True}}},
                     ),
                     event("track", "m2", ts, user_id="u-42", event="Order Completed", properties={"total": 30}),
                     event("track", "m3", ts, anonymous_id="anon-1", event="Order Completed", properties={"total": 12}),

@@ -52,7 +52,9 @@ def test_nested_personal_traits_are_masked_revealed_erased_and_withheld_at_every
     async def scenario():
         async with Harness(tmp_path) as h:
             key = h.write_key()
-            await h.ingest(key, [event("identify", "n1", "2026-11-30T10:00:00Z", user_id="u1", traits=traits)])
+            consent = {"consent": {"categoryPreferences": {"marketing": True}}}  # the marketing hook below needs it
+            call = event("identify", "n1", "2026-11-30T10:00:00Z", user_id="u1", traits=traits, context=consent)
+            await h.ingest(key, [call])
             await h.settle()
             person = h.identity.resolve("user_id", "u1")
             [stored] = h.profile.snapshots([person])
@@ -79,9 +81,10 @@ def test_nested_personal_traits_are_masked_revealed_erased_and_withheld_at_every
             )
             await h.settle()
             request = activation_pb2.CreateDestinationRequest(
-                name="Hook", url="http://hooks.example/m", purpose="marketing", audience_ids=[audience.audience_id]
+                name="Hook", url="http://127.0.0.1:9/m", purpose="marketing", audience_ids=[audience.audience_id]
             )
             await h.activation.create_destination(request, ADMIN)
+            await h.approve()  # four eyes on a sync of personal data
             await h.settle()
             (sent,) = h.destination.received
             body = sent["body"]

@@ -22,7 +22,13 @@ PII, EGRESS, AUDIENCE = "data.cdp.pii.decision", "data.cdp.egress.decision", "da
 
 
 def egress(purpose, properties):
-    return {"destination": {"id": "d1", "type": "webhook", "purpose": purpose}, "properties": properties}
+    """One purpose's question from a person who granted every consent category."""
+    consent = {"necessary": True, "analytics": True, "functional": True, "marketing": True}
+    return {
+        "destination": {"id": "d1", "type": "webhook", "purpose": purpose},
+        "properties": properties,
+        "consent": consent,
+    }
 
 
 def audience(action, roles, traits=(), events=()):
@@ -84,6 +90,10 @@ def test_decisions_have_the_agreed_shapes(embedded):
         "allowed": ["plan"],
         "withheld": ["email"],
         "reasons": {"email": "class pii.contact not allowed for purpose analytics"},
+        "remove": False,
+        "refused": [],
+        "purposes": ["analytics"],
+        "consent": {"analytics": "granted"},
     }
     assert embedded.evaluate(AUDIENCE, audience("create", ["marketer"], ["plan"])) == {
         "allow": True,

@@ -52,6 +52,7 @@ from support.kernel import unit_of_work
 START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 ADMIN = Caller("ops@example.com", ("admin",), "user")
 MARKETER = Caller("ana@example.com", ("marketer",), "user")
+APPROVER = Caller("pia@example.com", ("privacy_officer",), "user")  # the second pair of eyes on a sync
 
 
 class FakeDestination:
@@ -123,8 +124,8 @@ class AudiencesInProcess:
     def __init__(self, segment: SegmentApp):
         self.segment = segment
 
-    async def audience_name(self, audience_id: str) -> str:
-        return self.segment.audience(audience_id).name
+    async def audience(self, audience_id: str):
+        return self.segment.audience(audience_id)
 
 
 class Harness:
@@ -182,6 +183,7 @@ class Harness:
             AudiencesInProcess(self.segment),
             self.vault,
             clock,
+            allow_local=True,  # the local profile: destinations on loopback
         )
         self.destination = FakeDestination()
         self.worker = DeliveryWorker(self.activation, self.destination.opened)
@@ -279,6 +281,12 @@ class Harness:
     async def ingest(self, write_key: str, events: Sequence[event_pb2.Event]):
         await self.suppressions.refresh()  # the service reads identity's list every 0.25 s
         return await self.collector.ingest_async(write_key, events)
+
+    async def approve(self, *sync_ids: str, by: Caller = APPROVER) -> list[activation_pb2.Sync]:
+        """Approve these syncs (every pending one when none are named), as someone else than their
+        author: four eyes on what a sync sends."""
+        chosen = sync_ids or tuple(s.sync_id for s in self.activation.list_pending_syncs())
+        return [await self.activation.decide_sync(sync_id, "approve", by) for sync_id in chosen]
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until every follower has reached its upstream's head and no delivery is pending."""

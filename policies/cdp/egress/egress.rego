@@ -1,18 +1,14 @@
 # Which of a person's traits may leave to a destination, given the purposes it declares and the
 # person's consent.
 #
-# input.destination: {id, type, purposes: [..], consent_categories: [..]} (or, as before, one
-#   purpose); input.properties: the trait names; input.consent: {category: true|false}, keyed by a
+# input.destination: {id, type, purposes: [..], consent_categories: [..]} (or one purpose);
+#   input.properties: the trait names; input.consent: {category: true|false}, keyed by a
 #   category of data.cdp.consent_categories or any of its aliases (Segment's "Advertising",
-#   RudderStack consent ids).
+#   RudderStack consent ids); a question without consent is one with none given.
 # A purpose data does not list is refused. Each category a declared purpose (or the destination)
 # needs must be granted: a category not stated is denied by default, a category denied asks for
 # the person's removal from the destination (remove: true). Either way nothing leaves.
 # input.sync (optional): {id, approval}: a sync not approved sends nothing.
-#
-# An input with neither consent nor a purposes list is the earlier question (one purpose, asked by
-# callers that do not pass consent yet): it is answered by purpose and classes alone, in the
-# earlier shape. Once input.consent is given (even empty), consent always decides.
 package cdp.egress
 
 import rego.v1
@@ -43,12 +39,6 @@ declared := set() if {
 	purpose == ""
 }
 
-consent_given if {
-	_ = input.consent
-}
-
-consent_given if is_array(input.destination.purposes)
-
 unknown contains p if {
 	some p in declared
 	not data.cdp.purposes[p]
@@ -70,13 +60,11 @@ refusals contains sprintf("sync %v is not approved (%v)", [object.get(input.sync
 
 # [category, what needs it]
 needs contains [c, sprintf("purpose %s", [p])] if {
-	consent_given
 	some p in declared
 	some c in data.cdp.purposes[p].consent_categories
 }
 
 needs contains [c, "the destination"] if {
-	consent_given
 	is_array(input.destination.consent_categories)
 	some c in input.destination.consent_categories
 	is_string(c)
@@ -175,17 +163,12 @@ withheld contains p if {
 	some p, _ in reasons
 }
 
-earlier := {
+decision := {
 	"allowed": sort(properties - withheld),
 	"withheld": sort(withheld),
 	"reasons": reasons,
-}
-
-decision := earlier if {
-	not consent_given
-} else := object.union(earlier, {
 	"remove": remove,
 	"refused": sort(refusals),
 	"purposes": sort(declared),
 	"consent": consent_state,
-})
+}

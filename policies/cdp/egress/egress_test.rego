@@ -2,10 +2,14 @@ package cdp.egress_test
 
 import rego.v1
 
+# One purpose, the person granting every category: classes alone decide.
+granted := {c: true | some c, _ in data.cdp.consent_categories}
+
 egress(purpose, properties) := d if {
 	d := data.cdp.egress.decision with input as {
 		"destination": {"id": "dest-1", "type": "webhook", "purpose": purpose},
 		"properties": properties,
+		"consent": granted,
 	}
 }
 
@@ -74,7 +78,8 @@ test_data_can_widen_a_purpose if {
 }
 
 test_no_properties if {
-	egress("marketing", []) == {"allowed": [], "withheld": [], "reasons": {}}
+	d := egress("marketing", [])
+	[d.allowed, d.withheld, d.reasons, d.refused] == [[], [], {}, []]
 }
 
 # Consent --------------------------------------------------------------------------------------
@@ -186,10 +191,14 @@ test_data_names_the_categories_a_purpose_needs if {
 	d.consent == {"functional": "missing"}
 }
 
-test_the_earlier_question_keeps_the_earlier_shape if {
-	d := egress("marketing", ["email"])
-	object.keys(d) == {"allowed", "withheld", "reasons"}
-	d.allowed == ["email"]
+test_a_question_without_consent_is_denied_by_default if {
+	d := data.cdp.egress.decision with input as {
+		"destination": {"id": "d", "type": "webhook", "purpose": "marketing"},
+		"properties": ["email", "plan"],
+	}
+	d.allowed == []
+	d.refused == ["no consent for marketing (needed by purpose marketing): denied by default"]
+	d.remove == false
 }
 
 test_malformed_destination_lists_are_no_purposes if {

@@ -11,8 +11,12 @@ from typing import Any, Protocol, cast
 import orjson
 from eventsourcing.persistence import StoredEvent
 
+from cdp.activation import approval as approvals
+from cdp.activation import consent as consents
 from cdp.activation import domain
+from cdp.activation.destinations import guard, registry
 from cdp.activation.destinations.port import Outcome
+from cdp.activation.destinations.webhook import new_webhook_secret
 from cdp.api.activation.v1 import activation_pb2 as pb
 from cdp.api.eventlog.v1 import eventlog_pb2
 from cdp.api.profile.v1 import profile_pb2
@@ -20,6 +24,7 @@ from cdp.api.segment.v1 import segment_pb2
 from cdp.platform.accesslog import AccessLog, Read
 from cdp.platform.auth import Caller
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso, parse_iso
+from cdp.platform.decisions import Decision
 from cdp.platform.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from cdp.platform.eventlog import Upstream
 from cdp.platform.ids import derived_id
@@ -31,8 +36,11 @@ from cdp.platform.store import OriginatorId
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, is_token
 
-SEGMENT_TOPICS = topic_of(segment_pb2.MembershipEntered, segment_pb2.MembershipExited)
+MEMBERSHIP_TOPICS = topic_of(segment_pb2.MembershipEntered, segment_pb2.MembershipExited)
+AUDIENCE_TOPICS = topic_of(segment_pb2.AudienceCreated, segment_pb2.AudienceUpdated, segment_pb2.AudienceArchived)
+SEGMENT_TOPICS = (*MEMBERSHIP_TOPICS, *AUDIENCE_TOPICS)
 _Membership = segment_pb2.MembershipEntered | segment_pb2.MembershipExited
+_AudienceChange = segment_pb2.AudienceCreated | segment_pb2.AudienceUpdated | segment_pb2.AudienceArchived
 PROFILE_TOPICS = topic_of(profile_pb2.ProfileChanged)
 DESTINATION_TOPICS = topic_of(
     pb.DestinationCreated,
@@ -42,7 +50,9 @@ DESTINATION_TOPICS = topic_of(
     pb.DestinationDisabled,
     pb.DestinationDeleted,
 )
-SYNC_TOPICS = topic_of(pb.SyncCreated, pb.SyncUpdated, pb.SyncPaused, pb.SyncResumed, pb.SyncDeleted)
+SYNC_TOPICS = topic_of(
+    pb.SyncCreated, pb.SyncUpdated, pb.SyncPaused, pb.SyncResumed, pb.SyncDeleted, pb.SyncApprovalChanged
+)
 DELIVERY_TOPICS = topic_of(pb.DeliveryScheduled, pb.DeliveryAttempted, pb.DeliveryDeadLettered, pb.DeliveryReplayed)
 PUBLISHED = (*DESTINATION_TOPICS, *SYNC_TOPICS, *DELIVERY_TOPICS)
 SCHEDULED_TOPIC, REPLAYED_TOPIC = topic_of(pb.DeliveryScheduled, pb.DeliveryReplayed)
@@ -50,6 +60,8 @@ SECRET_CONTEXT = "destination"  # the vault's context of a destination's secrets
 log = logging.getLogger(__name__)
 EGRESS_DECISION = "data.cdp.egress.decision"
 AUDIENCE_DECISION = "data.cdp.audience.decision"
+SYNC_DECISION = "data.cdp.sync.decision"
+ACTIVATION = Caller("service:activation", ("service",), "service")  # requests after a change it followed
 
 
 def sealed_traits(profile: profile_pb2.Profile) -> dict:
@@ -111,9 +123,10 @@ class ProfileReader(Protocol):
 
 
 class AudienceDirectory(Protocol):
-    """The name of an audience; raises NotFound when segment has no such audience."""
+    """An audience as segment holds it now (name, version, status); raises NotFound when segment
+    has no such audience."""
 
-    async def audience_name(self, audience_id: str) -> str: ...
+    async def audience(self, audience_id: str) -> segment_pb2.Audience: ...
 
 
 Want = tuple[pb.Sync, str, str, str]  # (sync, person id, action, cause): a delivery to schedule
@@ -131,14 +144,20 @@ class ActivationApp(EventSourced):
         vault: Vault | None = None,
         clock: Clock = SYSTEM_CLOCK,
         access: AccessLog | None = None,
+        allow_local: bool = False,
     ):
         self.decider = uow.decider
+        # Destinations on this machine or its private networks: the local profile only.
+        self.allow_local = allow_local
         self.vault = vault
         self.access = access or AccessLog(uow, uow.decider.service)  # egress is recorded per delivery
         self.segment = segment  # segment's log, as far as activation has followed it
         self.profiles = profiles
         self.audiences = audiences
         self.audience_names: dict[str, str] = {}
+        self.audience_info: dict[str, tuple[int, str]] = {}  # audience id -> (definition version, status)
+        self.consents: dict[str, dict[str, consents.Choice]] = {}  # person -> their consent last seen
+        self._rules: tuple[str, consents.ConsentRules] | None = None
         self.on_scheduled: Callable[[str], None] = lambda delivery_id: None  # the delivery worker's
         self.on_destination: Callable[[str], None] = lambda destination_id: None  # resumed, edited
         super().__init__(uow, clock)
@@ -155,6 +174,10 @@ class ActivationApp(EventSourced):
         # only the first is sent; the next waits for its outcome.
         self.waiting: dict[tuple[str, str], list[str]] = {}
         self.sequence = 0
+        self.approvals: dict[str, approvals.Approval] = {}  # sync id -> the approval state in force
+        # Per destination, the deliveries waiting for a retry and those dead-lettered (the gauges').
+        self.retrying: dict[str, set[str]] = {}
+        self.dead: dict[str, set[str]] = {}
 
     def apply(self, message) -> None:
         if isinstance(message, pb.DestinationCreated | pb.DestinationUpdated):
@@ -179,6 +202,22 @@ class ActivationApp(EventSourced):
         elif isinstance(message, pb.SyncCreated | pb.SyncUpdated):
             self.syncs[message.sync.sync_id] = message.sync
             self._note_audiences(message.sync.destination_id)
+        elif isinstance(message, pb.SyncApprovalChanged):
+            sync = self.syncs[message.sync_id]
+            self.approvals[message.sync_id] = approvals.Approval(
+                parse_fingerprint(message.sync_id, message.fingerprint),
+                approvals.Status(message.status),
+                message.requires_approval,
+                message.decision_id,
+                message.by,
+            )
+            sync.approval, sync.approval_decision_id = message.status, message.decision_id
+            sync.requires_approval, sync.fingerprint = message.requires_approval, message.fingerprint
+            sync.approved_by = message.by if message.action != "request" else ""
+            sync.approval_reason = message.reason
+            if message.audience_version:
+                version, status = self.audience_info.get(sync.audience_id, (0, "active"))
+                self.audience_info[sync.audience_id] = (max(version, message.audience_version), status)
         elif isinstance(message, pb.SyncPaused | pb.SyncResumed | pb.SyncDeleted):
             sync = self.syncs[message.sync_id]
             sync.status = {pb.SyncPaused: "paused", pb.SyncResumed: "active", pb.SyncDeleted: "deleted"}[type(message)]
@@ -221,12 +260,19 @@ class ActivationApp(EventSourced):
                     delivery.series,
                 )
             )
+            retrying = self.retrying.setdefault(delivery.destination_id, set())
+            if message.next_attempt_at:
+                retrying.add(delivery.delivery_id)
+            else:
+                retrying.discard(delivery.delivery_id)
             if message.ok:
                 delivery.status = "delivered"
                 self._done(delivery)
         elif isinstance(message, pb.DeliveryDeadLettered):
             delivery = self.deliveries[message.delivery_id]
             delivery.status = "dead_lettered"
+            self.retrying.setdefault(delivery.destination_id, set()).discard(delivery.delivery_id)
+            self.dead.setdefault(delivery.destination_id, set()).add(delivery.delivery_id)
             self._done(delivery)
         elif isinstance(message, pb.DeliveryReplayed):
             delivery = self.deliveries[message.delivery_id]
@@ -234,6 +280,7 @@ class ActivationApp(EventSourced):
             delivery.status, delivery.sequence = "pending", self.sequence
             delivery.series += 1
             delivery.series_started = delivery.next_attempt_at = ""
+            self.dead.setdefault(delivery.destination_id, set()).discard(delivery.delivery_id)
             self.waiting.setdefault((delivery.destination_id, delivery.person_id), []).append(delivery.delivery_id)
 
     def _done(self, delivery: domain.DeliveryState) -> None:
@@ -279,9 +326,35 @@ class ActivationApp(EventSourced):
         return destination is not None and destination.status == "active"
 
     def may_send(self, sync_id: str) -> bool:
-        """May this sync send now? The one check a sync's approval state will answer (True until
-        approvals are wired in)."""
-        return True
+        """May this sync send now: its approval is of the fingerprint in force (four eyes)."""
+        if not sync_id:
+            return True  # a delivery of no sync (none are made any more)
+        sync = self.syncs.get(sync_id)
+        if sync is None or sync.status == "deleted":
+            return False
+        return approvals.may_send(self.approvals.get(sync_id), self.fingerprint(sync))
+
+    def fingerprint(self, sync: pb.Sync) -> approvals.Fingerprint:
+        destination = self.destinations.get(sync.destination_id)
+        return approvals.Fingerprint(
+            sync.sync_id,
+            sync.version,
+            self.audience_info.get(sync.audience_id, (0, ""))[0],
+            approvals.mapping_digest(mapping_shape(sync)),
+            destination.version if destination is not None else 0,
+        )
+
+    def policy_data(self) -> dict[str, Any]:
+        """The policy bundle's data (purposes, consent categories, the destinations allowlist)."""
+        bundle = getattr(self.decider.engine, "bundle", None)  # every engine holds the bundle it loaded
+        return dict(bundle.data) if bundle is not None else {}
+
+    def consent_rules(self) -> consents.ConsentRules:
+        """What policy data says of consent, rebuilt when the policy revision changes."""
+        revision = self.decider.revision
+        if self._rules is None or self._rules[0] != revision:
+            self._rules = (revision, consents.ConsentRules.from_policy_data(self.policy_data()))
+        return self._rules[1]
 
     def limits(self, destination_id: str) -> domain.Limits:
         d = self.destinations[destination_id]
@@ -317,8 +390,14 @@ class ActivationApp(EventSourced):
         return [d for d in self.destinations.values() if d.status != "deleted"]
 
     def _settings(
-        self, type_: str, settings: pb.DestinationSettings, purpose: str, old: pb.Destination | None = None
-    ) -> tuple[domain.Limits, list[str], dict[str, str], dict[str, str]]:
+        self,
+        destination_id: str,
+        type_: str,
+        url: str,
+        settings: pb.DestinationSettings,
+        purpose: str,
+        old: pb.Destination | None = None,
+    ) -> tuple[domain.Limits, list[str], list[str], dict[str, Any], dict[str, str]]:
         limits = domain.check_limits(
             settings.retry_window_s or (old.retry_window_s if old else 0.0),
             settings.max_backoff_s or (old.max_backoff_s if old else 0.0),
@@ -329,9 +408,71 @@ class ActivationApp(EventSourced):
         for n, p in enumerate(purposes):
             if not p:
                 raise domain.InvalidDestination(f"settings.purposes[{n}]: must not be empty")
-        config = dict(settings.config) if settings.config else (dict(old.config) if old else {})
-        shown, secrets = domain.split_secrets(type_, config, dict(settings.secrets))
-        return limits, purposes, shown, secrets
+        categories = [c.strip() for c in settings.consent_categories] or (list(old.consent_categories) if old else [])
+        self._check_purposes(destination_id, type_, purposes, categories)
+        shown, secrets = self._config(type_, url, settings, old)
+        return limits, purposes, categories, shown, {k: str(v) for k, v in secrets.items()}
+
+    def _check_purposes(self, destination_id: str, type_: str, purposes: list[str], categories: list[str]) -> None:
+        """Purposes and consent categories must be those policy data lists: egress is asked."""
+        known = self.consent_rules().aliases
+        for n, category in enumerate(categories):
+            if category not in known:
+                raise InvalidArgument(
+                    f"settings.consent_categories[{n}]",
+                    f"{category!r} is not a consent category of policy data (one of {', '.join(sorted(known))})",
+                )
+        decision = self.decider.decide(
+            EGRESS_DECISION,
+            {
+                "destination": {
+                    "id": destination_id,
+                    "type": type_,
+                    "purposes": purposes,
+                    "consent_categories": categories,
+                },
+                "properties": [],
+                "consent": {},
+            },
+        )
+        refused = decision.result.get("refused", [])
+        for n, p in enumerate(purposes):
+            if f"unknown purpose {p}" in refused:
+                raise InvalidArgument(f"settings.purposes[{n}]", f"unknown purpose {p!r}: not a purpose of policy data")
+
+    def _config(
+        self, kind: str, url: str, settings: pb.DestinationSettings, old: pb.Destination | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The kind's whole configuration (an edit's over the old one, secrets kept unless given
+        anew), checked by the kind's rules and the egress guard; returned as (shown, secret)."""
+        whole: dict[str, Any] = {}
+        if old is not None:
+            whole.update(config_of(old))
+            whole.update(self.secrets(old.destination_id))
+        whole.update(settings.config)
+        if settings.config_json:
+            try:
+                given = orjson.loads(settings.config_json)
+            except orjson.JSONDecodeError:
+                given = None
+            if not isinstance(given, dict):
+                raise InvalidArgument("settings.config_json", "must be a JSON object")
+            whole.update(given)
+        secret_names = registry.SECRET_FIELDS[kind]
+        for name, value in settings.secrets.items():
+            if name not in secret_names:
+                raise InvalidArgument(
+                    f"settings.secrets.{name}",
+                    f"{kind} has no such secret (its secrets: {', '.join(secret_names) or 'none'})",
+                )
+            whole[name] = value
+        if url:
+            whole["url"] = url
+        if kind == "webhook" and not whole.get("secret"):
+            whole["secret"] = new_webhook_secret()  # every webhook is signed; --secret sets a known one
+        registry.check_config(kind, whole)
+        guard.check_address(kind, whole, guard.allowed_hosts(self.policy_data()), self.allow_local)
+        return registry.split_secrets(kind, whole)
 
     def _seal(self, destination_id: str, secrets: dict[str, str]) -> dict[str, str]:
         if not secrets:
@@ -345,19 +486,25 @@ class ActivationApp(EventSourced):
         settings = request.settings
         purpose = request.purpose or (settings.purposes[0] if settings.purposes else "")
         type_ = request.type or "webhook"
+        if type_ not in registry.KINDS:
+            raise InvalidArgument("type", f"must be one of {', '.join(registry.KINDS)}")
         domain.check_destination(request.name, type_, request.url, purpose)
-        limits, purposes, config, secrets = self._settings(type_, settings, purpose)
+        destination_id = str(uuid.uuid4())
+        limits, purposes, categories, config, secrets = self._settings(
+            destination_id, type_, request.url, settings, purpose
+        )
         for audience_id in dict.fromkeys(request.audience_ids):
             await self._check_audience(audience_id, caller, "audience_ids")
-        destination_id = str(uuid.uuid4())
         destination = pb.Destination(
             destination_id=destination_id,
             name=request.name.strip(),
             type=type_,
-            url=request.url,
+            url=str(config.get("url", "")),
             purpose=purposes[0],
             purposes=purposes,
-            config=config,
+            consent_categories=categories,
+            config=shown_strings(config),
+            config_json=orjson.dumps(config, option=orjson.OPT_SORT_KEYS).decode(),
             retry_window_s=limits.retry_window_s,
             max_backoff_s=limits.max_backoff_s,
             concurrency=limits.concurrency,
@@ -374,30 +521,34 @@ class ActivationApp(EventSourced):
             tx.add([self.next_event(uuid.UUID(destination_id), created)])
             # Sugar for a sync per audience: each sends the audience's current members first.
             for audience_id in dict.fromkeys(request.audience_ids):
-                sync = self._new_sync(destination_id, audience_id, "membership", pb.Mapping())
-                tx.add(await self._start_sync(sync, pb.SyncCreated(sync=sync)))
+                sync = self._new_sync(destination_id, audience_id, "membership", pb.Mapping(), caller)
+                tx.add(await self._start_sync(sync, pb.SyncCreated(sync=sync), caller))
         return self.destinations[destination_id]
 
     async def update_destination(self, request: pb.UpdateDestinationRequest, caller: Caller) -> pb.Destination:
         old = self.destination(request.destination_id)
         name = request.name.strip() or old.name
-        url = request.url or old.url
         settings = request.settings
         purpose = settings.purposes[0] if settings.purposes else old.purpose
-        domain.check_destination(name, old.type, url, purpose)
+        domain.check_destination(name, old.type, request.url, purpose)
         given = pb.DestinationSettings()
         given.CopyFrom(settings)
         if not given.purposes:
             given.purposes.extend(old.purposes)
-        limits, purposes, config, secrets = self._settings(old.type, given, purpose, old)
-        sealed = {**self.sealed_secrets.get(old.destination_id, {}), **self._seal(old.destination_id, secrets)}
+        limits, purposes, categories, config, secrets = self._settings(
+            old.destination_id, old.type, request.url, given, purpose, old
+        )
+        sealed = self._seal(old.destination_id, secrets)
         destination = pb.Destination()
         destination.CopyFrom(old)
-        destination.name, destination.url, destination.purpose = name, url, purposes[0]
+        destination.name, destination.url, destination.purpose = name, str(config.get("url", "")), purposes[0]
         del destination.purposes[:]
         destination.purposes.extend(purposes)
+        del destination.consent_categories[:]
+        destination.consent_categories.extend(categories)
         destination.config.clear()
-        destination.config.update(config)
+        destination.config.update(shown_strings(config))
+        destination.config_json = orjson.dumps(config, option=orjson.OPT_SORT_KEYS).decode()
         destination.retry_window_s, destination.max_backoff_s = limits.retry_window_s, limits.max_backoff_s
         destination.concurrency, destination.rate_per_s = limits.concurrency, limits.rate_per_s
         destination.version = old.version + 1
@@ -407,6 +558,9 @@ class ActivationApp(EventSourced):
         async with self.uow.transaction() as tx:
             self.apply(updated)
             tx.add([self.next_event(uuid.UUID(old.destination_id), updated)])
+            # A new destination version: what its syncs send was not approved for it.
+            for sync in self.list_syncs(old.destination_id):
+                tx.add(await self._request_approval(sync, caller))
         return self.destinations[old.destination_id]
 
     async def set_destination_state(self, destination_id: str, state: str) -> pb.Destination:
@@ -433,15 +587,23 @@ class ActivationApp(EventSourced):
 
     async def _check_audience(self, audience_id: str, caller: Caller, field: str) -> None:
         try:
-            await self._audience_name(audience_id)  # must exist
+            audience = await self.audiences.audience(audience_id)  # must exist
         except NotFound as error:
             raise InvalidArgument(field, str(error)) from None
+        self.audience_names[audience_id] = audience.name
+        version, _ = self.audience_info.get(audience_id, (0, ""))
+        self.audience_info[audience_id] = (max(version, int(audience.version)), audience.status or "active")
         decision = self.decider.decide(
             AUDIENCE_DECISION,
             {
                 "action": "activate",
                 "caller": caller.as_input(),
-                "audience": {"name": self.audience_names[audience_id], "traits": [], "events": []},
+                "audience": {
+                    "name": audience.name,
+                    "traits": [],
+                    "events": [],
+                    "status": audience.status or "active",
+                },
             },
             caller=caller.subject,
         )
@@ -464,7 +626,12 @@ class ActivationApp(EventSourced):
             if s.status != "deleted" and (not destination_id or s.destination_id == destination_id)
         ]
 
-    def _new_sync(self, destination_id: str, audience_id: str, mode: str, mapping: pb.Mapping) -> pb.Sync:
+    def list_pending_syncs(self) -> list[pb.Sync]:
+        return [s for s in self.list_syncs() if s.approval == approvals.Status.PENDING]
+
+    def _new_sync(
+        self, destination_id: str, audience_id: str, mode: str, mapping: pb.Mapping, caller: Caller
+    ) -> pb.Sync:
         checked_mapping(mode, mapping)
         return pb.Sync(
             sync_id=str(uuid.uuid4()),
@@ -475,6 +642,7 @@ class ActivationApp(EventSourced):
             version=1,
             status="active",
             created_at=self.now_iso(),
+            author=caller.subject,
         )
 
     async def create_sync(self, request: pb.CreateSyncRequest, caller: Caller) -> pb.Sync:
@@ -483,11 +651,11 @@ class ActivationApp(EventSourced):
         except NotFound as error:
             raise InvalidArgument("destination_id", str(error)) from None
         sync = self._new_sync(
-            request.destination_id, request.audience_id, request.mode or "membership", request.mapping
+            request.destination_id, request.audience_id, request.mode or "membership", request.mapping, caller
         )
         await self._check_audience(request.audience_id, caller, "audience_id")
         async with self.uow.transaction() as tx:
-            tx.add(await self._start_sync(sync, pb.SyncCreated(sync=sync)))
+            tx.add(await self._start_sync(sync, pb.SyncCreated(sync=sync), caller))
         return self.syncs[sync.sync_id]
 
     async def update_sync(self, request: pb.UpdateSyncRequest, caller: Caller) -> pb.Sync:
@@ -499,8 +667,9 @@ class ActivationApp(EventSourced):
             sync.mapping.CopyFrom(request.mapping)
         checked_mapping(sync.mode, sync.mapping)
         sync.version = old.version + 1
+        sync.author = caller.subject  # who wrote this version (may not approve it)
         async with self.uow.transaction() as tx:
-            tx.add(await self._start_sync(sync, pb.SyncUpdated(sync=sync)))
+            tx.add(await self._start_sync(sync, pb.SyncUpdated(sync=sync), caller))
         return self.syncs[sync.sync_id]
 
     async def set_sync_state(self, sync_id: str, state: str) -> pb.Sync:
@@ -523,13 +692,105 @@ class ActivationApp(EventSourced):
         self.apply(event)
         return [self.next_event(uuid.UUID(sync.sync_id), event)]
 
-    async def _start_sync(self, sync: pb.Sync, event: Any) -> list[StoredEvent]:
-        """Store the sync's event, then what its destination lacks: the members it was not sent (all
-        of them at first), exits of those no longer members, and, by record, changed records."""
+    async def _start_sync(self, sync: pb.Sync, event: Any, caller: Caller = ACTIVATION) -> list[StoredEvent]:
+        """Store the sync's event, ask for approval of what is new, then (approved) send what its
+        destination lacks."""
         events = self._event_of(sync, event)
         sync = self.syncs[sync.sync_id]
-        if sync.status != "active":
-            return events
+        events += await self._request_approval(sync, caller)
+        return events + await self._run_sync(sync)
+
+    # Four eyes -------------------------------------------------------------------------------
+
+    def _sync_fields(self, sync: pb.Sync) -> tuple[list[str], list[str]]:
+        """The traits a sync would send, and those known to be personal without a name: with no
+        mapping it sends every trait egress allows, personal whenever a purpose allows a personal
+        class ("*" stands for them)."""
+        fields = [f.trait for f in sync.mapping.fields]
+        if fields:
+            return fields, []
+        destination = self.destinations.get(sync.destination_id)
+        purposes = (self.policy_data().get("cdp") or {}).get("purposes") or {}
+        declared = list(destination.purposes) if destination is not None else []
+        opens = any((purposes.get(p) or {}).get("allowed_classes") for p in declared)
+        return [], ["*"] if opens else []
+
+    def _sync_question(self, sync: pb.Sync, action: str, caller: Caller, fingerprint: approvals.Fingerprint) -> dict:
+        fields, personal = self._sync_fields(sync)
+        return {
+            "action": action,
+            "caller": caller.as_input(),
+            "sync": {
+                "id": sync.sync_id,
+                "author": sync.author or "unknown",
+                "version": fingerprint.as_input(),
+                "fields": fields,
+                "personal_fields": personal,
+            },
+        }
+
+    def _approval_event(
+        self, sync: pb.Sync, approval: approvals.Approval, action: str, by: str, reason: str = ""
+    ) -> list[StoredEvent]:
+        event = pb.SyncApprovalChanged(
+            sync_id=sync.sync_id,
+            status=approval.status.value,
+            decision_id=approval.decision_id,
+            by=by,
+            fingerprint=approval.fingerprint.as_input(),
+            requires_approval=approval.requires_approval,
+            reason=reason,
+            at=self.now_iso(),
+            action=action,
+            audience_version=approval.fingerprint.audience_version,
+        )
+        return self._event_of(sync, event)
+
+    async def _request_approval(self, sync: pb.Sync, caller: Caller) -> list[StoredEvent]:
+        """A recorded cdp.sync request for the fingerprint in force, unless it is the one the
+        approval state is of already: pending when the sync sends personal data, else approved."""
+        if sync.status == "deleted":
+            return []
+        fingerprint = self.fingerprint(sync)
+        current = self.approvals.get(sync.sync_id)
+        if current is not None and current.fingerprint == fingerprint:
+            return []
+        decision = self.decider.decide(
+            SYNC_DECISION, self._sync_question(sync, "request", caller, fingerprint), caller=caller.subject
+        )
+        approval = approvals.decided(current, fingerprint, "request", decision.result, decision.id, caller.subject)
+        return self._approval_event(sync, approval, "request", caller.subject)
+
+    async def decide_sync(
+        self, sync_id: str, action: str, caller: Caller, fingerprint: str = "", reason: str = ""
+    ) -> pb.Sync:
+        """approve or reject the sync's version in force (four eyes: cdp.sync decides who may);
+        an approved sync then sends what its destination lacks."""
+        sync = self.sync(sync_id)
+        in_force = self.fingerprint(sync)
+        if fingerprint and fingerprint != in_force.as_input():
+            raise Conflict(f"fingerprint: the sync changed since {fingerprint} was shown (now {in_force.as_input()})")
+        decision = self.decider.decide(
+            SYNC_DECISION, self._sync_question(sync, action, caller, in_force), caller=caller.subject
+        )
+        try:
+            approval = approvals.decided(
+                self.approvals.get(sync_id), in_force, action, decision.result, decision.id, caller.subject
+            )
+        except PermissionDenied:
+            self.uow.commit()  # a refusal is recorded too
+            raise
+        async with self.uow.transaction() as tx:
+            tx.add(self._approval_event(sync, approval, action, caller.subject, reason))
+            tx.add(await self._run_sync(self.syncs[sync_id]))
+        return self.syncs[sync_id]
+
+    async def _run_sync(self, sync: pb.Sync) -> list[StoredEvent]:
+        """What the sync's destination lacks: the members it was not sent (all of them at first),
+        exits of those no longer members, and, by record, changed records. Nothing unless the sync
+        is active and approved."""
+        if sync.status != "active" or not self.may_send(sync.sync_id):
+            return []
         members = await self._memberships_seen()
         now = {person for audience, person in members if audience == sync.audience_id}
         was = {p for (s, p), (member, _) in self.sent.items() if s == sync.sync_id and member}
@@ -539,14 +800,17 @@ class ActivationApp(EventSourced):
         order = sorted(now, key=lambda p: members[(sync.audience_id, p)].id)
         changes = [(p, enter) for p in order if p not in was or sync.mode != "membership"]
         changes += [(p, leave) for p in sorted(was - now)]
-        events += await self._schedule([(sync, person, action, run) for person, action in changes])
-        return events
+        return await self._schedule([(sync, person, action, run) for person, action in changes])
 
     async def _memberships_seen(self) -> dict[tuple[str, str], eventlog_pb2.Notification]:
         """The latest entered notification of every current membership, up to activation's position."""
         current: dict[tuple[str, str], eventlog_pb2.Notification] = {}
         async for n in self.segment.history():
-            message = cast(_Membership, decode(n.topic, n.payload))  # SEGMENT_TOPICS
+            if n.topic not in MEMBERSHIP_TOPICS:
+                continue
+            message = cast(_Membership, decode(n.topic, n.payload))
+            if not message.person_id:
+                continue  # an account's membership: not sent yet
             key = (message.audience_id, message.person_id)
             if isinstance(message, segment_pb2.MembershipEntered):
                 current[key] = n
@@ -558,35 +822,103 @@ class ActivationApp(EventSourced):
 
     async def handle_memberships(self, notifications) -> Sequence[StoredEvent]:
         wanted: list[Want] = []
+        events: list[StoredEvent] = []
+        accounts = 0
         for n in notifications:
-            message = cast(_Membership, decode(n.topic, n.payload))  # SEGMENT_TOPICS
+            if n.topic in AUDIENCE_TOPICS:
+                events += await self._audience_changed(cast(_AudienceChange, decode(n.topic, n.payload)).audience)
+                continue
+            message = cast(_Membership, decode(n.topic, n.payload))  # MEMBERSHIP_TOPICS
+            if not message.person_id:
+                accounts += 1  # an account-level audience: syncs send persons only, for now
+                continue
             entered = isinstance(message, segment_pb2.MembershipEntered)
             for sync in self.syncs.values():
                 if sync.audience_id == message.audience_id and sync.status == "active":
                     actions = domain.sync_actions(sync.mode)
                     wanted.append((sync, message.person_id, actions[0 if entered else 1], membership_cause(n)))
-        return await self._schedule(wanted)
+        if accounts:
+            log.debug("%d account membership change(s) not scheduled: syncs send persons only", accounts)
+        return events + await self._schedule(wanted)
+
+    async def _audience_changed(self, audience: segment_pb2.Audience) -> list[StoredEvent]:
+        """A new definition of an audience (or its archiving): its syncs' approvals are of the
+        earlier one, so each asks again."""
+        self.audience_names[audience.audience_id] = audience.name
+        known, _ = self.audience_info.get(audience.audience_id, (0, ""))
+        self.audience_info[audience.audience_id] = (max(known, int(audience.version)), audience.status or "active")
+        if int(audience.version) <= known:
+            return []
+        events: list[StoredEvent] = []
+        for sync in self.list_syncs():
+            if sync.audience_id == audience.audience_id:
+                events += await self._request_approval(sync, ACTIVATION)
+        return events
 
     async def handle_profiles(self, notifications) -> Sequence[StoredEvent]:
         """A member's profile changed: upsert syncs send the record again if a mapped field changed
-        (the profile is read as it is now, so a change seen late never sends an older record)."""
-        upserting = [s for s in self.syncs.values() if s.mode == "upsert" and s.status == "active"]
-        if not upserting:
-            return []  # nothing follows records: the profiles need not even be decoded
+        (the profile is read as it is now, so a change seen late never sends an older record); a
+        consent withdrawn takes the person out of every destination that holds them and needs it."""
+        live = [s for s in self.syncs.values() if s.status == "active"]
+        if not live:
+            return []  # nothing is synced: the profiles need not even be decoded
         wanted: list[Want] = []
         for n in notifications:
-            person_id = cast(profile_pb2.ProfileChanged, decode(n.topic, n.payload)).profile.person_id
-            for sync in upserting:
-                if self.sent.get((sync.sync_id, person_id), (False,))[0]:
-                    wanted.append((sync, person_id, "upsert", f"profile-{n.originator_id}-{n.originator_version}"))
+            profile = cast(profile_pb2.ProfileChanged, decode(n.topic, n.payload)).profile
+            person_id = profile.person_id
+            cause = f"profile-{n.originator_id}-{n.originator_version}"
+            withdrawn = self._withdrawn(person_id, profile, live)
+            for sync in live:
+                if not self.sent.get((sync.sync_id, person_id), (False,))[0]:
+                    continue
+                if sync.destination_id in withdrawn:
+                    wanted.append((sync, person_id, domain.sync_actions(sync.mode)[1], cause))
+                elif sync.mode == "upsert":
+                    wanted.append((sync, person_id, "upsert", cause))
         return await self._schedule(wanted)
 
-    def egress_input(self, destination: pb.Destination, sync: pb.Sync, person_id: str, properties: list[str]) -> dict:
-        """The input of a delivery's egress decision: built here only (the person's consent and the
-        sync's approval state join it here)."""
+    def _withdrawn(self, person_id: str, profile: profile_pb2.Profile, live: Sequence[pb.Sync]) -> set[str]:
+        """The destinations of these syncs the person's consent was withdrawn for since last seen."""
+        holding = {s.destination_id for s in live if self.sent.get((s.sync_id, person_id), (False,))[0]}
+        if not holding:
+            self.consents.pop(person_id, None)  # kept only for persons some destination holds
+            return set()
+        before = self.consents.get(person_id, {})
+        after: dict[str, consents.Choice] = dict(profile.consent)
+        self.consents[person_id] = after
+        if not after or after == before:
+            return set()
+        destinations = [
+            consents.Destination(
+                d, tuple(self.destinations[d].purposes), tuple(self.destinations[d].consent_categories)
+            )
+            for d in holding
+            if d in self.destinations
+        ]
+        return set(consents.revoked_since(before, after, self.consent_rules(), destinations))
+
+    def egress_input(
+        self,
+        destination: pb.Destination,
+        sync: pb.Sync,
+        person_id: str,
+        properties: list[str],
+        consent: dict[str, bool] | None = None,
+    ) -> dict:
+        """The input of a delivery's egress decision, built here only: the destination's purposes
+        and consent categories, the person's consent (always given, even empty: a category not
+        stated is denied), and the sync's approval state."""
         return {
-            "destination": {"id": destination.destination_id, "type": destination.type, "purpose": destination.purpose},
+            "destination": {
+                "id": destination.destination_id,
+                "type": destination.type,
+                "purpose": destination.purpose,
+                "purposes": list(destination.purposes) or [destination.purpose],
+                "consent_categories": list(destination.consent_categories),
+            },
             "properties": properties,
+            "consent": consent or {},
+            "sync": {"id": sync.sync_id, "approval": "approved" if self.may_send(sync.sync_id) else "pending"},
         }
 
     async def _schedule(self, wanted: Sequence[Want]) -> list[StoredEvent]:
@@ -597,7 +929,10 @@ class ActivationApp(EventSourced):
         # As stored: personal values stay tokens until the moment they are sent.
         profiles = await self.profiles.sealed_profiles(person_ids)
         events: list[StoredEvent] = []
-        for sync, person_id, action, cause in wanted:
+        for sync, person_id, wanted_action, wanted_cause in wanted:
+            action, cause = wanted_action, wanted_cause
+            if not self.may_send(sync.sync_id):
+                continue  # pending or rejected: nothing is scheduled (approval sends the difference)
             destination = self.destinations[sync.destination_id]
             mapping = checked_mapping(sync.mode, sync.mapping)
             member = action in ("entered", "upsert")
@@ -605,16 +940,34 @@ class ActivationApp(EventSourced):
             all_traits = sealed_traits(profile) if profile else {}
             chosen = mapping.traits(set(all_traits)) if action != "delete" else []
             traits = {name: all_traits[name] for name in chosen}
-            print_ = domain.fingerprint(traits) if sync.mode != "membership" else ""
             last = self.sent.get((sync.sync_id, person_id))
+            held = bool(last and last[0])
+            consent = consents.egress_consent(
+                dict(profile.consent) if profile else {},
+                self.consent_rules(),
+                destination.purposes,
+                destination.consent_categories,
+            )
+            verdict = self._egress(destination, sync, person_id, traits, consent)
+            if verdict.result.get("refused"):
+                # Egress refuses the person (consent denied or missing): nothing of them is sent;
+                # a destination that holds them gets their removal, carrying this decision.
+                if not held or not (verdict.result.get("remove") or not member):
+                    continue
+                action = domain.sync_actions(sync.mode)[1]
+                member, traits = False, {}
+                cause = f"{cause}-removed"
+            print_ = domain.fingerprint(traits) if sync.mode != "membership" and member else ""
             if member and last == (True, print_):
                 continue  # the destination has this already (or a change of a trait it does not map)
-            if not member and not (last and last[0]):
+            if not member and not held:
                 continue  # it was never sent the entry, or was sent the exit
             delivery_id = str(derived_id("delivery", sync.sync_id, cause, person_id, action))
             if delivery_id in self.deliveries:
                 continue
-            body, decision_id, withheld = self._body(destination, sync, mapping, delivery_id, action, person_id, traits)
+            body, decision_id, withheld = self._body(
+                destination, sync, mapping, delivery_id, action, person_id, traits, consent, verdict
+            )
             body["audience"]["name"] = await self._audience_name(sync.audience_id)
             scheduled = pb.DeliveryScheduled(
                 delivery_id=delivery_id,
@@ -633,6 +986,30 @@ class ActivationApp(EventSourced):
             events.append(self.next_event(uuid.UUID(delivery_id), scheduled))
         return events
 
+    def _egress(
+        self, destination: pb.Destination, sync: pb.Sync, person_id: str, traits: dict, consent: dict[str, bool]
+    ) -> Decision:
+        """cdp.egress on these traits (values sealed at depth are decided by their class names as
+        well as the traits by theirs)."""
+        _, nested = sealed_names(traits)
+        names = sorted(set(traits) | nested)
+        approval = self.approvals.get(sync.sync_id)
+        return self.decider.decide(
+            EGRESS_DECISION,
+            self.egress_input(destination, sync, person_id, names, consent),
+            key=(
+                destination.destination_id,
+                destination.version,
+                destination.type,
+                tuple(destination.purposes),
+                tuple(destination.consent_categories),
+                tuple(sorted(consent.items())),
+                sync.sync_id,
+                approval.status.value if approval else "",
+                *names,
+            ),
+        )
+
     def _body(
         self,
         destination: pb.Destination,
@@ -642,15 +1019,11 @@ class ActivationApp(EventSourced):
         action: str,
         person_id: str,
         traits: dict,
+        consent: dict[str, bool],
+        decision: Decision | None = None,
     ) -> tuple[dict, str, list[str]]:
         top_sealed, nested = sealed_names(traits)
-        # Values sealed at depth are decided by their class names as well as the traits by theirs.
-        names = sorted(set(traits) | nested)
-        decision = self.decider.decide(
-            EGRESS_DECISION,
-            self.egress_input(destination, sync, person_id, names),
-            key=(destination.destination_id, destination.type, destination.purpose, *names),
-        )
+        decision = decision or self._egress(destination, sync, person_id, traits, consent)
         allowed, withheld = list(decision.result.get("allowed", [])), list(decision.result.get("withheld", []))
         by_value = self._personal_by_value(top_sealed | nested)
         if by_value:
@@ -699,7 +1072,7 @@ class ActivationApp(EventSourced):
     async def _audience_name(self, audience_id: str) -> str:
         name = self.audience_names.get(audience_id)
         if name is None:
-            name = self.audience_names[audience_id] = await self.audiences.audience_name(audience_id)
+            name = self.audience_names[audience_id] = (await self.audiences.audience(audience_id)).name
         return name
 
     def reveal(self, payload: str) -> bytes:
@@ -894,6 +1267,32 @@ def as_proto(d: domain.DeliveryState) -> pb.Delivery:
 
 def checked_mapping(mode: str, mapping: pb.Mapping) -> domain.Mapping:
     return domain.check_sync(mode, [(f.trait, f.to) for f in mapping.fields], dict(mapping.constants))
+
+
+def mapping_shape(sync: pb.Sync) -> dict[str, Any]:
+    """A sync's mapping as approval digests it (its mode too: it decides what is sent)."""
+    return {
+        "mode": sync.mode,
+        "fields": [[f.trait, f.to] for f in sync.mapping.fields],
+        "constants": dict(sorted(sync.mapping.constants.items())),
+    }
+
+
+def parse_fingerprint(sync_id: str, text: str) -> approvals.Fingerprint:
+    """A Fingerprint from its as_input() form: sync.audience.destination versions, mapping digest."""
+    sync_version, audience_version, destination_version, digest = [*text.split(".", 3), "0", "0", "0", ""][:4]
+    return approvals.Fingerprint(sync_id, int(sync_version), int(audience_version), digest, int(destination_version))
+
+
+def config_of(destination: pb.Destination) -> dict[str, Any]:
+    """A destination's shown configuration, typed (secrets left out)."""
+    if destination.config_json:
+        return dict(orjson.loads(destination.config_json))
+    return {**destination.config, **({"url": destination.url} if destination.url else {})}
+
+
+def shown_strings(config: dict[str, Any]) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in config.items()}
 
 
 def membership_cause(n: eventlog_pb2.Notification) -> str:

@@ -14,8 +14,7 @@ import orjson
 
 from cdp.platform.errors import InvalidArgument
 
-DESTINATION_TYPES = ("webhook",)
-SECRET_FIELDS = {"webhook": ("secret",)}  # config fields a kind keeps sealed and never shows
+DESTINATION_TYPES = ("webhook", "postgres", "rabbitmq", "nats", "redis", "file")  # the registry's KINDS
 SYNC_MODES = ("membership", "upsert", "mirror")
 FIRST_BACKOFF_S = 0.5
 RETRY_WINDOW_S = 4 * 3600.0  # a delivery is retried this long after its first attempt
@@ -41,7 +40,7 @@ def check_destination(name: str, type_: str, url: str, purpose: str) -> None:
     if type_ not in DESTINATION_TYPES:
         raise InvalidDestination(f"type: must be one of {', '.join(DESTINATION_TYPES)}")
     parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    if type_ == "webhook" and url and (parsed.scheme not in ("http", "https") or not parsed.netloc):
         raise InvalidDestination("url: must be an http or https URL")
     if not purpose.strip():
         raise InvalidDestination("purpose: is required (what the data is used for there)")
@@ -74,17 +73,6 @@ def check_limits(retry_window_s: float, max_backoff_s: float, concurrency: int, 
         concurrency or CONCURRENCY,
         rate_per_s or RATE_PER_S,
     )
-
-
-def split_secrets(type_: str, config: dict[str, str], secrets: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """A kind's config as shown, and its secrets (a secret given in config moves to secrets)."""
-    secret_names = SECRET_FIELDS.get(type_, ())
-    shown = {k: v for k, v in config.items() if k not in secret_names}
-    hidden = {**{k: v for k, v in config.items() if k in secret_names}, **secrets}
-    for name in hidden:
-        if name not in secret_names:
-            raise InvalidDestination(f"settings.secrets.{name}: {type_} has no such secret")
-    return shown, hidden
 
 
 # Syncs ---------------------------------------------------------------------------------------

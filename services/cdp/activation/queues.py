@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import orjson
 from aiolimiter import AsyncLimiter
@@ -22,6 +23,7 @@ from aiolimiter import AsyncLimiter
 from cdp.activation.application import ActivationApp
 from cdp.activation.destinations.port import Destination, Message, Outcome
 from cdp.api.activation.v1 import activation_pb2 as pb
+from cdp.platform import metrics
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,9 @@ class Lane:
         self.opened: Destination | None = None
         self.opening = asyncio.Lock()
         self.version = 0
+        self.counted: dict[str, Any] = {}  # outcome -> this destination's labelled counter
+        self.retry_gauge: Any = None
+        self.dead_gauge: Any = None
 
     def push(self, delivery_id: str, when: float, sequence: int) -> None:
         if delivery_id not in self.queued:
@@ -213,8 +218,11 @@ class DeliveryWorker:
                 for delivery_id, _ in batch:
                     self.schedule(delivery_id, RECORD_RETRY_S)
                 continue
+            touched: set[str] = set()
             for delivery_id, verdict in verdicts.items():
                 delivery = self.app.deliveries[delivery_id]
+                touched.add(delivery.destination_id)
+                self._count(delivery.destination_id, verdict.kind)
                 if verdict.kind == "retry":
                     log.info("delivery %s failed; retry in %.2fs", delivery_id, verdict.delay_s)
                     self.schedule(delivery_id, verdict.delay_s)
@@ -224,6 +232,25 @@ class DeliveryWorker:
                     following = self.app.next_of(delivery.destination_id, delivery.person_id)
                     if following is not None:
                         self.schedule(following)
+            for destination_id in touched:
+                lane = self._lane(destination_id)
+                if lane.retry_gauge is None:
+                    lane.retry_gauge = metrics.RETRY_QUEUE.labels(self.app.decider.service, destination_id)
+                    lane.dead_gauge = metrics.DEAD_LETTERS.labels(self.app.decider.service, destination_id)
+                lane.retry_gauge.set(len(self.app.retrying.get(destination_id, ())))
+                lane.dead_gauge.set(len(self.app.dead.get(destination_id, ())))
+
+    def _count(self, destination_id: str, kind: str) -> None:
+        """cdp_deliveries: delivered, retry or dead_lettered (a disabling answer counts as a retry:
+        the delivery waits and is sent again once the destination is resumed)."""
+        outcome = {"delivered": "delivered", "dead_letter": "dead_lettered"}.get(kind, "retry")
+        lane = self._lane(destination_id)
+        counter = lane.counted.get(outcome)
+        if counter is None:
+            counter = lane.counted[outcome] = metrics.DELIVERIES.labels(
+                self.app.decider.service, destination_id, outcome
+            )
+        counter.inc()
 
 
 def _record(body: bytes) -> dict:

@@ -3,7 +3,7 @@ of upsert syncs' members), delivers to destinations through their queues."""
 
 from __future__ import annotations
 
-from cdp.activation.adapters import AudienceDirectory, ProfileReader, open_webhook
+from cdp.activation.adapters import AudienceDirectory, ProfileReader, destination_opener, local_destinations_allowed
 from cdp.activation.application import PROFILE_TOPICS, SEGMENT_TOPICS, ActivationApp
 from cdp.activation.queues import DeliveryWorker, DestinationFactory
 from cdp.activation.servicer import ActivationServicer
@@ -11,7 +11,8 @@ from cdp.api.activation.v1 import activation_pb2, activation_pb2_grpc
 from cdp.platform.service import Declaration, Follow, Runtime, Servicer, full_name
 
 
-def declare(runtime: Runtime, open_destination: DestinationFactory = open_webhook) -> Declaration:
+def declare(runtime: Runtime, open_destination: DestinationFactory | None = None) -> Declaration:
+    local = local_destinations_allowed()
     segment = runtime.upstream("segment", SEGMENT_TOPICS)
     profile = runtime.upstream("profile", PROFILE_TOPICS)
     app = ActivationApp(
@@ -21,8 +22,9 @@ def declare(runtime: Runtime, open_destination: DestinationFactory = open_webhoo
         AudienceDirectory(runtime.channel("segment")),
         runtime.vault,
         access=runtime.access,
+        allow_local=local,
     )
-    worker = DeliveryWorker(app, open_destination)
+    worker = DeliveryWorker(app, open_destination or destination_opener(local))
     return Declaration(
         servicers=[
             Servicer(

@@ -74,3 +74,16 @@ class ActivationServicer(activation_pb2_grpc.ActivationServiceServicer):
 
     async def DeleteSync(self, request, context):
         return pb.DeleteSyncResponse(sync=await self.app.set_sync_state(request.sync_id, "delete"))
+
+    async def ApproveSync(self, request, context):
+        sync = await self.app.decide_sync(request.sync_id, "approve", current_caller(), request.fingerprint)
+        return pb.ApproveSyncResponse(sync=sync)
+
+    async def RejectSync(self, request, context):
+        sync = await self.app.decide_sync(
+            request.sync_id, "reject", current_caller(), request.fingerprint, request.reason
+        )
+        return pb.RejectSyncResponse(sync=sync)
+
+    async def ListPendingSyncs(self, request, context):
+        return pb.ListPendingSyncsResponse(syncs=self.app.list_pending_syncs())

@@ -30,6 +30,15 @@ def _context(rng: random.Random) -> str:
     ).decode()
 
 
+# What an identify's person agreed to, as Segment's SDK says it: the benches' destinations are for
+# analytics, which egress sends only with the person's consent.
+CONSENT = {"categoryPreferences": {"analytics": True}}
+
+
+def _identify_context(rng: random.Random) -> str:
+    return orjson.dumps({**orjson.loads(_context(rng)), "consent": CONSENT}).decode()
+
+
 def track(user_id: str, anonymous_id: str, n: int, rng: random.Random) -> event_pb2.Event:
     return event_pb2.Event(
         type="track",
@@ -69,7 +78,7 @@ def identify(user_id: str, anonymous_id: str, n: int, rng: random.Random, plan: 
                 "created_at": _iso(-rng.randrange(10**7)),
             }
         ).decode(),
-        context=_context(rng),
+        context=_identify_context(rng),
         timestamp=_iso(n),
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from cdp.api.activation.v1 import activation_pb2 as pb
@@ -10,16 +12,29 @@ from cdp.cli.client import call, connect, with_caller
 
 @click.group()
 def destination() -> None:
-    """Destinations (webhooks) that audiences are synced to."""
+    """Destinations that audiences are synced to: webhook, postgres, rabbitmq, nats, redis, file."""
 
 
 def settings_options(function):
     options = [
         click.option(
-            "--config", "config", multiple=True, metavar="KEY=VALUE", help="A setting of the kind (repeatable)."
+            "--config",
+            "config",
+            multiple=True,
+            metavar="JSON|KEY=VALUE",
+            help="The kind's config as a JSON object, or one KEY=VALUE (repeatable); secret fields are stored sealed.",
+        ),
+        click.option(
+            "--config-file", type=click.File("r"), default=None, help="The kind's config as a JSON object, from a file."
         ),
         click.option("--secret", default=None, help="The webhook's signing secret (stored sealed, never shown)."),
         click.option("--purpose", "purposes", multiple=True, help="What the data is used for there (repeatable)."),
+        click.option(
+            "--consent-category",
+            "categories",
+            multiple=True,
+            help="A consent category the destination needs besides its purposes' (repeatable).",
+        ),
         click.option("--retry-window", type=float, default=0.0, help="Seconds a delivery is retried (default 4 h)."),
         click.option("--max-backoff", type=float, default=0.0, help="The longest wait between attempts, seconds."),
         click.option("--concurrency", type=int, default=0, help="Sends in flight at once (default 32)."),
@@ -30,15 +45,33 @@ def settings_options(function):
     return function
 
 
-def settings(config, secret, purposes, retry_window, max_backoff, concurrency, rate) -> pb.DestinationSettings:
-    pairs = {}
+def settings(
+    config, config_file, secret, purposes, categories, retry_window, max_backoff, concurrency, rate
+) -> pb.DestinationSettings:
+    given: dict = {}
+    documents = [("--config-file", config_file.read())] if config_file else []
     for item in config:
+        if item.lstrip().startswith("{"):
+            documents.append(("--config", item))
+            continue
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--config")
-        pairs[key] = value
+            raise click.BadParameter(f"{item!r} is not a JSON object nor KEY=VALUE", param_hint="--config")
+        try:
+            given[key] = json.loads(value)  # numbers and booleans typed; anything else a string
+        except ValueError:
+            given[key] = value
+    for hint, text in documents:
+        try:
+            document = json.loads(text)
+        except ValueError as error:
+            raise click.BadParameter(f"not JSON: {error}", param_hint=hint) from None
+        if not isinstance(document, dict):
+            raise click.BadParameter("must be a JSON object", param_hint=hint)
+        given.update(document)
     return pb.DestinationSettings(
-        config=pairs,
+        config_json=json.dumps(given) if given else "",
+        consent_categories=list(categories),
         purposes=list(purposes),
         retry_window_s=retry_window,
         max_backoff_s=max_backoff,
@@ -52,9 +85,11 @@ def shown(d: pb.Destination) -> str:
     audiences = ", ".join(d.audience_ids) or "-"
     secrets = f"  secrets set: {', '.join(d.secret_fields)}" if d.secret_fields else ""
     reason = f" ({d.disabled_reason})" if d.disabled_reason else ""
+    config = f"\n    config {d.config_json}" if d.config_json and d.type != "webhook" else ""
+    categories = f"  consent {', '.join(d.consent_categories)}" if d.consent_categories else ""
     return (
         f"{d.destination_id}  {d.name}  {d.type} {d.url}  v{d.version} {d.status}{reason}  "
-        f"purposes {', '.join(d.purposes) or d.purpose}  audiences {audiences}\n"
+        f"purposes {', '.join(d.purposes) or d.purpose}{categories}  audiences {audiences}{config}\n"
         f"    retry window {d.retry_window_s:g}s  max backoff {d.max_backoff_s:g}s  "
         f"concurrency {d.concurrency}  rate {d.rate_per_s:g}/s{secrets}"
     )
@@ -62,19 +97,42 @@ def shown(d: pb.Destination) -> str:
 
 @destination.command("create")
 @click.argument("name")
-@click.option("--url", required=True, help="The webhook to POST audience changes to.")
+@click.option("--kind", default="webhook", show_default=True, help="webhook, postgres, rabbitmq, nats, redis or file.")
+@click.option("--url", default="", help="The webhook to POST audience changes to (or a broker's URL).")
 @click.option("--audience", "audiences", multiple=True, help="Audience id to sync as memberships (repeatable).")
 @settings_options
 @with_caller
 def create(
-    name, url, audiences, config, secret, purposes, retry_window, max_backoff, concurrency, rate, subject, roles
+    name,
+    kind,
+    url,
+    audiences,
+    config,
+    config_file,
+    secret,
+    purposes,
+    categories,
+    retry_window,
+    max_backoff,
+    concurrency,
+    rate,
+    subject,
+    roles,
 ):
     """A destination; each --audience gets a membership sync (see `cdp sync create` for others)."""
     if not purposes:
         raise click.BadParameter("is required (what the data is used for there)", param_hint="--purpose")
-    given = settings(config, secret, purposes, retry_window, max_backoff, concurrency, rate)
+    if kind == "webhook" and not url:
+        raise click.BadParameter("is required for a webhook", param_hint="--url")
+    given = settings(config, config_file, secret, purposes, categories, retry_window, max_backoff, concurrency, rate)
     created = call(
-        connect(subject, roles).activation.create_destination, name, url, purposes[0], audiences, settings=given
+        connect(subject, roles).activation.create_destination,
+        name,
+        url,
+        purposes[0],
+        audiences,
+        type=kind,
+        settings=given,
     )
     click.echo(shown(created))
 
@@ -101,10 +159,23 @@ def show(destination_id):
 @settings_options
 @with_caller
 def edit(
-    destination_id, name, url, config, secret, purposes, retry_window, max_backoff, concurrency, rate, subject, roles
+    destination_id,
+    name,
+    url,
+    config,
+    config_file,
+    secret,
+    purposes,
+    categories,
+    retry_window,
+    max_backoff,
+    concurrency,
+    rate,
+    subject,
+    roles,
 ):
     """A new version of the destination: what is given replaces what was (a secret left out stays)."""
-    given = settings(config, secret, purposes, retry_window, max_backoff, concurrency, rate)
+    given = settings(config, config_file, secret, purposes, categories, retry_window, max_backoff, concurrency, rate)
     updated = call(connect(subject, roles).activation.update_destination, destination_id, name, url, settings=given)
     click.echo(shown(updated))
 

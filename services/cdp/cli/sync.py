@@ -43,7 +43,11 @@ def shown(s: pb.Sync) -> str:
     constants = "".join(f", {k}={v}" for k, v in sorted(s.mapping.constants.items()))
     return (
         f"{s.sync_id}  destination {s.destination_id}  audience {s.audience_id}  {s.mode}  v{s.version} {s.status}"
-        f"  fields {fields}{constants}"
+        f"  fields {fields}{constants}\n    approval {s.approval or '-'}"
+        + (f" by {s.approved_by}" if s.approved_by else "")
+        + (f" ({s.approval_reason})" if s.approval_reason else "")
+        + (f"  author {s.author}" if s.author else "")
+        + (f"  decision {s.approval_decision_id}" if s.approval_decision_id else "")
     )
 
 
@@ -118,3 +122,28 @@ def resume(sync_id, subject, roles):
 def delete(sync_id, subject, roles):
     """Stop the sync; what it sent stays at the destination."""
     click.echo(shown(call(connect(subject, roles).activation.delete_sync, sync_id)))
+
+
+@sync.command("pending")
+@with_caller
+def pending(subject, roles):
+    """Syncs waiting for approval (four eyes): nothing of them is sent until approved."""
+    for s in call(connect(subject, roles).activation.list_pending_syncs):
+        click.echo(shown(s))
+
+
+@sync.command("approve")
+@click.argument("sync_id")
+@with_caller
+def approve(sync_id, subject, roles):
+    """Approve the sync's version in force (someone other than its author, with an approver role)."""
+    click.echo(shown(call(connect(subject, roles).activation.approve_sync, sync_id)))
+
+
+@sync.command("reject")
+@click.argument("sync_id")
+@click.option("--reason", default="", help="Why (kept with the sync).")
+@with_caller
+def reject(sync_id, reason, subject, roles):
+    """Refuse the sync's version in force: it sends nothing until changed and approved."""
+    click.echo(shown(call(connect(subject, roles).activation.reject_sync, sync_id, reason)))

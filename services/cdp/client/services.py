@@ -645,6 +645,22 @@ class _Activation(_Client):
         """Not retried."""
         return self._unary("DeleteSync", activation_pb2.DeleteSyncRequest(sync_id=sync_id), ONCE, "sync", **options)
 
+    def approve_sync(self, sync_id: str, fingerprint: str = "", **options: Unpack[CallOptions]) -> activation_pb2.Sync:
+        """Four eyes: approve the sync's version in force (not by its author). Not retried."""
+        request = activation_pb2.ApproveSyncRequest(sync_id=sync_id, fingerprint=fingerprint)
+        return self._unary("ApproveSync", request, ONCE, "sync", **options)
+
+    def reject_sync(
+        self, sync_id: str, reason: str = "", fingerprint: str = "", **options: Unpack[CallOptions]
+    ) -> activation_pb2.Sync:
+        """Refuse the sync's version in force: it sends nothing until changed and approved. Not retried."""
+        request = activation_pb2.RejectSyncRequest(sync_id=sync_id, reason=reason, fingerprint=fingerprint)
+        return self._unary("RejectSync", request, ONCE, "sync", **options)
+
+    def list_pending_syncs(self, **options: Unpack[CallOptions]) -> list[activation_pb2.Sync]:
+        """Syncs waiting for approval. Retried."""
+        return self._unary("ListPendingSyncs", activation_pb2.ListPendingSyncsRequest(), READ, "syncs", **options)
+
 
 class _EventLog(_Client):
     STUB = eventlog_pb2_grpc.EventLogServiceStub

@@ -23,6 +23,10 @@ from cdp.platform.config import DEFAULT_PORTS, SERVICES
 from cdp.platform.files import private_tree, private_umask
 from cdp.platform.security import bearer, credentials, mint_token
 
+# The local profile these launches are: activation may send to destinations on this machine and its
+# private networks (receivers, brokers on loopback). A deployment never sets it.
+LOCAL_PROFILE_ENV = {"CDP_ALLOW_LOCAL_DESTINATIONS": "1"}
+
 
 def free_ports(count: int) -> list[int]:
     """Ports the kernel says are free now (held together, so they differ)."""
@@ -90,7 +94,7 @@ class Platform:
     def _start(self, service: str, name: str, probes: bool) -> subprocess.Popen[bytes]:
         log_dir = self.log_dir or self.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env}
+        env = {**LOCAL_PROFILE_ENV, **os.environ, **self.env}
         with open(log_dir / f"{name}.log", "ab") as log:  # the process keeps its own copy
             process = subprocess.Popen(
                 self.args(service, probes), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True

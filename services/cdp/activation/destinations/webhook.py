@@ -141,6 +141,7 @@ class WebhookDestination:
             "webhook-id": message.delivery_id,
             "webhook-timestamp": str(int(at.timestamp())),
             "webhook-signature": signatures,
+            "X-CDP-Delivery": message.delivery_id,  # the same id, for receivers that predate signing
         }
 
     async def send(self, messages: Sequence[Message]) -> list[Outcome]:

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Destination(_message.Message):
-    __slots__ = ("destination_id", "name", "type", "url", "purpose", "audience_ids", "config", "purposes", "retry_window_s", "max_backoff_s", "concurrency", "rate_per_s", "version", "status", "secret_fields", "disabled_reason")
+    __slots__ = ("destination_id", "name", "type", "url", "purpose", "audience_ids", "config", "purposes", "retry_window_s", "max_backoff_s", "concurrency", "rate_per_s", "version", "status", "secret_fields", "disabled_reason", "config_json", "consent_categories")
     class ConfigEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,8 @@ class Destination(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     SECRET_FIELDS_FIELD_NUMBER: _ClassVar[int]
     DISABLED_REASON_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     destination_id: str
     name: str
     type: str
@@ -47,10 +49,12 @@ class Destination(_message.Message):
     status: str
     secret_fields: _containers.RepeatedScalarFieldContainer[str]
     disabled_reason: str
-    def __init__(self, destination_id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., url: _Optional[str] = ..., purpose: _Optional[str] = ..., audience_ids: _Optional[_Iterable[str]] = ..., config: _Optional[_Mapping[str, str]] = ..., purposes: _Optional[_Iterable[str]] = ..., retry_window_s: _Optional[float] = ..., max_backoff_s: _Optional[float] = ..., concurrency: _Optional[int] = ..., rate_per_s: _Optional[float] = ..., version: _Optional[int] = ..., status: _Optional[str] = ..., secret_fields: _Optional[_Iterable[str]] = ..., disabled_reason: _Optional[str] = ...) -> None: ...
+    config_json: str
+    consent_categories: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, destination_id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., url: _Optional[str] = ..., purpose: _Optional[str] = ..., audience_ids: _Optional[_Iterable[str]] = ..., config: _Optional[_Mapping[str, str]] = ..., purposes: _Optional[_Iterable[str]] = ..., retry_window_s: _Optional[float] = ..., max_backoff_s: _Optional[float] = ..., concurrency: _Optional[int] = ..., rate_per_s: _Optional[float] = ..., version: _Optional[int] = ..., status: _Optional[str] = ..., secret_fields: _Optional[_Iterable[str]] = ..., disabled_reason: _Optional[str] = ..., config_json: _Optional[str] = ..., consent_categories: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DestinationSettings(_message.Message):
-    __slots__ = ("config", "purposes", "retry_window_s", "max_backoff_s", "concurrency", "rate_per_s", "secrets")
+    __slots__ = ("config", "purposes", "retry_window_s", "max_backoff_s", "concurrency", "rate_per_s", "secrets", "config_json", "consent_categories")
     class ConfigEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +76,8 @@ class DestinationSettings(_message.Message):
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     RATE_PER_S_FIELD_NUMBER: _ClassVar[int]
     SECRETS_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     config: _containers.ScalarMap[str, str]
     purposes: _containers.RepeatedScalarFieldContainer[str]
     retry_window_s: float
@@ -79,7 +85,9 @@ class DestinationSettings(_message.Message):
     concurrency: int
     rate_per_s: float
     secrets: _containers.ScalarMap[str, str]
-    def __init__(self, config: _Optional[_Mapping[str, str]] = ..., purposes: _Optional[_Iterable[str]] = ..., retry_window_s: _Optional[float] = ..., max_backoff_s: _Optional[float] = ..., concurrency: _Optional[int] = ..., rate_per_s: _Optional[float] = ..., secrets: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    config_json: str
+    consent_categories: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, config: _Optional[_Mapping[str, str]] = ..., purposes: _Optional[_Iterable[str]] = ..., retry_window_s: _Optional[float] = ..., max_backoff_s: _Optional[float] = ..., concurrency: _Optional[int] = ..., rate_per_s: _Optional[float] = ..., secrets: _Optional[_Mapping[str, str]] = ..., config_json: _Optional[str] = ..., consent_categories: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateDestinationRequest(_message.Message):
     __slots__ = ("name", "type", "url", "purpose", "audience_ids", "settings")
@@ -299,7 +307,7 @@ class Mapping(_message.Message):
     def __init__(self, fields: _Optional[_Iterable[_Union[FieldMapping, _Mapping]]] = ..., constants: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Sync(_message.Message):
-    __slots__ = ("sync_id", "destination_id", "audience_id", "mode", "mapping", "version", "status", "created_at")
+    __slots__ = ("sync_id", "destination_id", "audience_id", "mode", "mapping", "version", "status", "created_at", "author", "approval", "requires_approval", "approval_decision_id", "approved_by", "approval_reason", "fingerprint")
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -308,6 +316,13 @@ class Sync(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    REQUIRES_APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_BY_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_REASON_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     sync_id: str
     destination_id: str
     audience_id: str
@@ -316,7 +331,14 @@ class Sync(_message.Message):
     version: int
     status: str
     created_at: str
-    def __init__(self, sync_id: _Optional[str] = ..., destination_id: _Optional[str] = ..., audience_id: _Optional[str] = ..., mode: _Optional[str] = ..., mapping: _Optional[_Union[Mapping, _Mapping]] = ..., version: _Optional[int] = ..., status: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+    author: str
+    approval: str
+    requires_approval: bool
+    approval_decision_id: str
+    approved_by: str
+    approval_reason: str
+    fingerprint: str
+    def __init__(self, sync_id: _Optional[str] = ..., destination_id: _Optional[str] = ..., audience_id: _Optional[str] = ..., mode: _Optional[str] = ..., mapping: _Optional[_Union[Mapping, _Mapping]] = ..., version: _Optional[int] = ..., status: _Optional[str] = ..., created_at: _Optional[str] = ..., author: _Optional[str] = ..., approval: _Optional[str] = ..., requires_approval: _Optional[bool] = ..., approval_decision_id: _Optional[str] = ..., approved_by: _Optional[str] = ..., approval_reason: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
 
 class CreateSyncRequest(_message.Message):
     __slots__ = ("destination_id", "audience_id", "mode", "mapping")
@@ -412,6 +434,46 @@ class DeleteSyncResponse(_message.Message):
     sync: Sync
     def __init__(self, sync: _Optional[_Union[Sync, _Mapping]] = ...) -> None: ...
 
+class ApproveSyncRequest(_message.Message):
+    __slots__ = ("sync_id", "fingerprint")
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    fingerprint: str
+    def __init__(self, sync_id: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+
+class ApproveSyncResponse(_message.Message):
+    __slots__ = ("sync",)
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    sync: Sync
+    def __init__(self, sync: _Optional[_Union[Sync, _Mapping]] = ...) -> None: ...
+
+class RejectSyncRequest(_message.Message):
+    __slots__ = ("sync_id", "reason", "fingerprint")
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    reason: str
+    fingerprint: str
+    def __init__(self, sync_id: _Optional[str] = ..., reason: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+
+class RejectSyncResponse(_message.Message):
+    __slots__ = ("sync",)
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    sync: Sync
+    def __init__(self, sync: _Optional[_Union[Sync, _Mapping]] = ...) -> None: ...
+
+class ListPendingSyncsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPendingSyncsResponse(_message.Message):
+    __slots__ = ("syncs",)
+    SYNCS_FIELD_NUMBER: _ClassVar[int]
+    syncs: _containers.RepeatedCompositeFieldContainer[Sync]
+    def __init__(self, syncs: _Optional[_Iterable[_Union[Sync, _Mapping]]] = ...) -> None: ...
+
 class DestinationCreated(_message.Message):
     __slots__ = ("destination", "created_at", "sealed_secrets")
     class SealedSecretsEntry(_message.Message):
@@ -493,6 +555,30 @@ class SyncUpdated(_message.Message):
     SYNC_FIELD_NUMBER: _ClassVar[int]
     sync: Sync
     def __init__(self, sync: _Optional[_Union[Sync, _Mapping]] = ...) -> None: ...
+
+class SyncApprovalChanged(_message.Message):
+    __slots__ = ("sync_id", "status", "decision_id", "by", "fingerprint", "requires_approval", "reason", "at", "action", "audience_version")
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    REQUIRES_APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    sync_id: str
+    status: str
+    decision_id: str
+    by: str
+    fingerprint: str
+    requires_approval: bool
+    reason: str
+    at: str
+    action: str
+    audience_version: int
+    def __init__(self, sync_id: _Optional[str] = ..., status: _Optional[str] = ..., decision_id: _Optional[str] = ..., by: _Optional[str] = ..., fingerprint: _Optional[str] = ..., requires_approval: _Optional[bool] = ..., reason: _Optional[str] = ..., at: _Optional[str] = ..., action: _Optional[str] = ..., audience_version: _Optional[int] = ...) -> None: ...
 
 class SyncPaused(_message.Message):
     __slots__ = ("sync_id", "at")

@@ -119,6 +119,21 @@ class ActivationServiceStub:
                 request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteSyncRequest.SerializeToString,
                 response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteSyncResponse.FromString,
                 _registered_method=True)
+        self.ApproveSync = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/ApproveSync',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ApproveSyncRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ApproveSyncResponse.FromString,
+                _registered_method=True)
+        self.RejectSync = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/RejectSync',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.RejectSyncRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.RejectSyncResponse.FromString,
+                _registered_method=True)
+        self.ListPendingSyncs = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/ListPendingSyncs',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListPendingSyncsRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListPendingSyncsResponse.FromString,
+                _registered_method=True)
 
 
 class ActivationServiceServicer:
@@ -226,6 +241,24 @@ class ActivationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApproveSync(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectSync(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPendingSyncs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ActivationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -313,6 +346,21 @@ def add_ActivationServiceServicer_to_server(servicer, server):
                     servicer.DeleteSync,
                     request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteSyncRequest.FromString,
                     response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteSyncResponse.SerializeToString,
+            ),
+            'ApproveSync': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveSync,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ApproveSyncRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ApproveSyncResponse.SerializeToString,
+            ),
+            'RejectSync': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectSync,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.RejectSyncRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.RejectSyncResponse.SerializeToString,
+            ),
+            'ListPendingSyncs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPendingSyncs,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListPendingSyncsRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListPendingSyncsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -774,6 +822,87 @@ class ActivationService:
             '/cdp.activation.v1.ActivationService/DeleteSync',
             cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteSyncRequest.SerializeToString,
             cdp_dot_activation_dot_v1_dot_activation__pb2.DeleteSyncResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveSync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/ApproveSync',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ApproveSyncRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ApproveSyncResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectSync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/RejectSync',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.RejectSyncRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.RejectSyncResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPendingSyncs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/ListPendingSyncs',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ListPendingSyncsRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ListPendingSyncsResponse.FromString,
             options,
             channel_credentials,
             insecure,
