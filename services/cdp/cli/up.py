@@ -47,16 +47,20 @@ from cdp.platform.launcher import Platform
     default=os.cpu_count() or 1,
     show_default="the number of cores",
     envvar="CDP_COLLECTOR_PROCESSES",
-    help="Collector processes sharing its ports and store (ingest uses every core); the first serves the probes.",
+    help="Collector processes sharing its ports and store (ingest uses every core); each serves its own probes.",
 )
 def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int, probes: bool, collector_processes: int) -> None:
     """Start collector, identity, profile, segment and activation; Ctrl-C stops them."""
     extra = ["--store", store] + (["--postgres-dsn", postgres_dsn] if postgres_dsn else [])
+    probe_ports = dict(DEFAULT_PROBE_PORTS) if probes else {}
+    if probes:  # the collector's further processes: 9156, 9157...
+        last = max(DEFAULT_PROBE_PORTS.values())
+        probe_ports.update({f"collector-{k}": last + k - 1 for k in range(2, collector_processes + 1)})
     platform = Platform(
         data_dir=data_dir,
         extra_args=extra,
         http_port=http_port,
-        probe_ports=dict(DEFAULT_PROBE_PORTS) if probes else {},
+        probe_ports=probe_ports,
         collector_processes=collector_processes,
     )
     stopping = False
@@ -79,7 +83,11 @@ def up(data_dir: Path, store: str, postgres_dsn: str, http_port: int, probes: bo
         metrics = f"   metrics: http://127.0.0.1:{platform.probe_ports[service]}/metrics" if probes else ""
         click.echo(f"  {service:<11} grpc://{platform.address(service)}{metrics}   log: {platform.log_path(service)}")
         if service == "collector" and collector_processes > 1:
-            click.echo(f"  {'':<11} {collector_processes} processes on that port; logs beside it (collector-2.log...)")
+            others = ", ".join(str(probe_ports[n]) for n in platform.collector_names()[1:]) if probes else ""
+            more = f"; the others' metrics on {others}" if others else ""
+            click.echo(
+                f"  {'':<11} {collector_processes} processes on that port{more}; logs beside it (collector-2.log...)"
+            )
     if http_port:
         click.echo(f"  tracking API http://127.0.0.1:{http_port}/v1/batch (Segment-compatible)")
     click.echo(f"  write key of source 'default': {write_key}  (saved in {data_dir / 'write_key'})")

@@ -59,7 +59,8 @@ class Platform:
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
 
-    def args(self, service: str, probes: bool = True) -> list[str]:
+    def args(self, service: str, name: str = "") -> list[str]:
+        """The command line of a service's process (name: which of the collector's, if not the first)."""
         args = [
             sys.executable,
             "-m",
@@ -74,30 +75,31 @@ class Platform:
                 args += [f"--{peer}-addr", self.address(peer)]
         if service == "collector" and self.http_port:
             args += ["--http-port", str(self.http_port)]
-        if probes and self.probe_ports.get(service):
-            args += ["--probe-port", str(self.probe_ports[service])]
+        probe_port = self.probe_ports.get(name or service)
+        if probe_port:
+            args += ["--probe-port", str(probe_port)]
         return args + self.extra_args
 
     def start(self, service: str) -> subprocess.Popen[bytes]:
         """Start a service (the collector: as many processes as collector_processes); returns its first process."""
-        first = self._start(service, service, probes=True)
+        first = self._start(service, service)
         if service == "collector":
-            # The others serve no probes: a probe port is one process's metrics, not the service's.
+            # Each process serves its own probes (its metrics are its own) where probe_ports names it.
             for name in self.collector_names()[1:]:
-                self._start(service, name, probes=False)
+                self._start(service, name)
         return first
 
     def collector_names(self) -> list[str]:
         """The names of the collector's processes (in processes and log_path)."""
         return ["collector", *(f"collector-{i}" for i in range(2, self.collector_processes + 1))]
 
-    def _start(self, service: str, name: str, probes: bool) -> subprocess.Popen[bytes]:
+    def _start(self, service: str, name: str) -> subprocess.Popen[bytes]:
         log_dir = self.log_dir or self.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         env = {**LOCAL_PROFILE_ENV, **os.environ, **self.env}
         with open(log_dir / f"{name}.log", "ab") as log:  # the process keeps its own copy
             process = subprocess.Popen(
-                self.args(service, probes), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                self.args(service, name), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
         self.processes[name] = process
         return process
