@@ -143,7 +143,7 @@ def cdp(platform, *args: str, timeout: float = 120) -> subprocess.CompletedProce
     return done
 
 
-def sync_args(schema: str, key_file: Path, purpose: str = "analytics") -> list[str]:
+def sync_args(schema: str, key_file: Path, purpose: str = "reporting") -> list[str]:
     return [
         "warehouse",
         "sync",
@@ -184,7 +184,7 @@ def snapshot(engine, schema: str) -> dict[str, list]:
     return out
 
 
-def in_process(platform, engine, schema: str, key: bytes, purpose: str = "analytics", batch: int = 500):
+def in_process(platform, engine, schema: str, key: bytes, purpose: str = "reporting", batch: int = 500):
     bundle = load_bundle(REPO_POLICIES)
     decider = EgressDecider(make_engine("embedded", bundle), bundle.revision, f"warehouse:{schema}", purpose)
     connection = connect(platform, "warehouse", ("privacy_officer",))
@@ -242,7 +242,7 @@ def test_sql_over_the_warehouse_agrees_with_the_services(client, platform, sent,
         (r["b_type"], r["b_value"]) for r in links
     }
 
-    # Personal data as cdp.egress decides for the warehouse under analytics: nothing personal leaves,
+    # Personal data as cdp.egress decides for the warehouse under reporting: nothing personal leaves,
     # not even sealed; the decision the rows relied on is recorded.
     text = all_text(engine, schema)
     for p in PEOPLE.values():

@@ -54,7 +54,9 @@ def test_purposes_and_targeting_are_decided_on_create_update_and_preview(platfor
     pro = [trait_condition("plan", "eq", "pro")]
 
     unknown = refused(marketer.create_audience, "Pro", pro, purpose="profiling")
-    assert unknown.reasons == ["purpose 'profiling' is not one of the purposes [analytics, marketing, support]"]
+    assert unknown.reasons == [
+        "purpose 'profiling' is not one of the purposes [analytics, marketing, reporting, support]"
+    ]
     created = marketer.create_audience("Pro", pro, purpose="marketing", timeout=20)
     assert created.purpose == "marketing" and created.status == "active"
     wait_until(
@@ -68,7 +70,10 @@ def test_purposes_and_targeting_are_decided_on_create_update_and_preview(platfor
 
     refusals = [unknown.decision_id]
     for change, reason in (
-        ({"purpose": "resale"}, "purpose 'resale' is not one of the purposes [analytics, marketing, support]"),
+        (
+            {"purpose": "resale"},
+            "purpose 'resale' is not one of the purposes [analytics, marketing, reporting, support]",
+        ),
         ({"conditions": [trait_condition("religion", "eq", "any")]}, "trait religion is sensitive.religion"),
         ({"conditions": [trait_condition("email", "exists", True)]}, "trait email is pii.contact: mia@example.com"),
     ):

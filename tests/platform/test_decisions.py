@@ -97,7 +97,11 @@ def decider(tmp_path):
 
 
 def test_a_recorded_decision_is_the_record_the_decider_wrote_before(decider):
-    question = {"properties": ["plan", "email"], "destination": {"type": "webhook", "id": "d1", "purpose": "analytics"}}
+    question = {
+        "properties": ["plan", "email"],
+        "destination": {"type": "webhook", "id": "d1", "purpose": "analytics"},
+        "consent": {"analytics": True},
+    }
     decision = decider.decider.decide(EGRESS, question, caller="tester")
     again = decider.decider.decide(EGRESS, dict(reversed(question.items())))  # the same input, keys reordered
     assert again is decision
@@ -111,7 +115,11 @@ def test_a_recorded_decision_is_the_record_the_decider_wrote_before(decider):
     assert record.result == _json_dumps(decision.result)
     assert json.loads(record.result) == {
         "allowed": ["plan"],
+        "consent": {"analytics": "granted"},
+        "purposes": ["analytics"],
         "reasons": {"email": "class pii.contact not allowed for purpose analytics"},
+        "refused": [],
+        "remove": False,
         "withheld": ["email"],
     }
     assert (record.entrypoint, record.revision, record.caller, record.service) == (EGRESS, revision, "tester", "bench")

@@ -76,7 +76,7 @@ def warehouse():
     schema = f"test_warehouse_graph_{secrets.token_hex(4)}"
     logs = {s: Log() for s in ("identity", "collector", "profile", "segment")}
     bundle = load_bundle(REPO_POLICIES)
-    decider = EgressDecider(make_engine("embedded", bundle), bundle.revision, "warehouse:test", "analytics")
+    decider = EgressDecider(make_engine("embedded", bundle), bundle.revision, "warehouse:test", "reporting")
     store = Warehouse(engine, schema, logs.__getitem__, decider, secrets.token_bytes(32))
     store.create()
     try:

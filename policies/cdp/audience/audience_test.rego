@@ -139,16 +139,16 @@ test_update_refuses_what_create_refuses if {
 }
 
 test_create_and_update_need_a_purpose if {
-	needs := ["an audience needs a purpose: one of [analytics, marketing, support]"]
+	needs := ["an audience needs a purpose: one of [analytics, marketing, reporting, support]"]
 	with_audience("create", ["marketer"], {"name": "Pro", "traits": ["plan"], "events": []}).reasons == needs
 	with_audience("update", ["marketer"], {"name": "Pro", "traits": ["plan"], "events": [], "purpose": ""}).reasons == needs
 }
 
 test_an_unknown_purpose_is_refused_naming_it if {
 	d := with_audience("create", ["marketer"], {"name": "Pro", "traits": ["plan"], "events": [], "purpose": "profiling"})
-	d.reasons == ["purpose 'profiling' is not one of the purposes [analytics, marketing, support]"]
+	d.reasons == ["purpose 'profiling' is not one of the purposes [analytics, marketing, reporting, support]"]
 	u := with_audience("update", ["admin"], {"name": "Pro", "traits": [], "events": [], "purpose": "resale"})
-	u.reasons == ["purpose 'resale' is not one of the purposes [analytics, marketing, support]"]
+	u.reasons == ["purpose 'resale' is not one of the purposes [analytics, marketing, reporting, support]"]
 }
 
 test_purposes_come_from_data if {
@@ -160,7 +160,7 @@ test_purposes_come_from_data if {
 test_a_preview_checks_a_purpose_only_when_it_names_one if {
 	with_audience("preview", ["marketer"], {"traits": ["plan"], "events": []}).allow
 	d := with_audience("preview", ["marketer"], {"traits": ["plan"], "events": [], "purpose": "profiling"})
-	d.reasons == ["purpose 'profiling' is not one of the purposes [analytics, marketing, support]"]
+	d.reasons == ["purpose 'profiling' is not one of the purposes [analytics, marketing, reporting, support]"]
 }
 
 test_an_archived_audience_is_not_activated if {

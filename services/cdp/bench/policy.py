@@ -44,12 +44,14 @@ class PolicySettings:
 
 
 def inputs(count: int) -> list[dict]:
-    """Distinct egress questions: destinations by purpose and trait sets of three to six names."""
+    """Distinct egress questions as activation asks them: destinations by purpose, trait sets of
+    three to six names, and the person's consent to the purpose's category (support needs none)."""
     purposes = ["analytics", "marketing", "support"]
     return [
         {
             "destination": {"id": f"d{i}", "type": "webhook", "purpose": purposes[i % 3]},
             "properties": sorted(TRAITS[(i + k) % len(TRAITS)] for k in range(3 + i % 4)),
+            "consent": {} if i % 3 == 2 else {purposes[i % 3]: True},
         }
         for i in range(count)
     ]

@@ -98,7 +98,7 @@ def build(dsn: str, schema: str, purpose: str, key_file: str | None, policies: s
 @click.option(
     "--purpose",
     envvar="CDP_WAREHOUSE_PURPOSE",
-    default="analytics",
+    default="reporting",
     show_default=True,
     help="The purpose cdp.egress decides personal fields for.",
 )
