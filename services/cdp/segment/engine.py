@@ -15,7 +15,7 @@ import bisect
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cdp.platform.clock import parse_iso
@@ -185,6 +185,19 @@ def _after(now: datetime, *instants: datetime) -> datetime | None:
     return min(later) if later else None
 
 
+_LATEST = datetime.max.replace(tzinfo=UTC)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def _shifted(t: datetime, d: timedelta) -> datetime:
+    """t + d, held to the times there are: a trait may say year 1 or 9999, and a sum past them
+    must not fail the evaluation (it would park every call of that person)."""
+    try:
+        return t + d
+    except OverflowError:
+        return _LATEST if d > timedelta(0) else _EARLIEST
+
+
 def _compare_time(op: str, t: datetime | None, expected: Any, now: datetime) -> tuple[bool, datetime | None]:
     """before X: t < X; after X: t > X; X a time, or a duration ago (before P30D: at least 30 days
     ago, t <= now - d). within_last d: now - d < t <= now; within_next d: now < t <= now + d."""
@@ -195,12 +208,12 @@ def _compare_time(op: str, t: datetime | None, expected: Any, now: datetime) -> 
         return (t < x if op == "before" else t > x), None
     d = duration(expected, "value")
     if op == "before":
-        return t <= now - d, _after(now, t + d)
+        return t <= now - d, _after(now, _shifted(t, d))
     if op == "after":
-        return t > now - d, _after(now, t + d)
+        return t > now - d, _after(now, _shifted(t, d))
     if op == "within_last":
-        return now - d < t <= now, _after(now, t, t + d)
-    return now < t <= now + d, _after(now, t - d, t)
+        return now - d < t <= now, _after(now, t, _shifted(t, d))
+    return now < t <= now + d, _after(now, _shifted(t, -d), t)
 
 
 # Events ----------------------------------------------------------------------------------------

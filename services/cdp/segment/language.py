@@ -60,6 +60,7 @@ AGGREGATE_OPS = ("eq", "neq", "gt", "gte", "lt", "lte")
 QUANTIFIERS = ("any", "all", "none")
 LEVELS = ("person", "account")
 MAX_NODES = 200
+MAX_DURATION = timedelta(days=36_525)  # a hundred years
 MAX_DEPTH = 12
 
 _DURATION = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
@@ -71,7 +72,12 @@ def duration(text: Any, where: str) -> timedelta:
             f"{where}: must be an ISO 8601 duration in weeks, days, hours, minutes or seconds, e.g. P30D"
         )
     weeks, days, hours, minutes, seconds = (float(g) if g else 0.0 for g in _DURATION.match(text).groups())  # type: ignore[union-attr]
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    # Within MAX_DURATION, now minus or plus it is a time (a longer one overflowed where it was used,
+    # in every evaluation of every call after the definition was accepted).
+    total = (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total > MAX_DURATION.total_seconds():
+        raise InvalidAudience(f"{where}: must be at most {MAX_DURATION.days} days")
+    return timedelta(seconds=total)
 
 
 def is_duration(text: Any) -> bool:
