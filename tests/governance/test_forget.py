@@ -30,7 +30,7 @@ from support.governance import (
     storage_search,
     store_config,
 )
-from support.platform_fixture import Client, wait_until
+from support.platform_fixture import Client, log_tails, wait_until
 from support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -287,7 +287,10 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
         client, source, [event("identify", "fg-dropped", "2024-05-02T09:00:00Z", user_id=USER, traits={"plan": "vip"})]
     )
     dropped = client.read_messages("collector", collector_pb2.EventSuppressed)
-    assert [(m.message_id, m.identifier_type) for m in dropped] == [("fg-dropped", "user_id")]
+    taken = [m.event.message_id for m in client.read_messages("collector", collector_pb2.EventAccepted)]
+    assert [(m.message_id, m.identifier_type) for m in dropped] == [("fg-dropped", "user_id")], (
+        f"accepted: {'fg-dropped' in taken}\n{log_tails(platform)}"
+    )
     officer = client.as_user("dpo@example.com", ["privacy_officer"])
     assert officer.identity.lift_suppression(("user_id", USER), "signed up again", timeout=10) is True
     attempts = itertools.count()

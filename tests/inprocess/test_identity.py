@@ -329,3 +329,23 @@ def test_a_call_with_a_junk_user_id_counts_for_its_anonymous_visitor(tmp_path):
             assert h.queries.get(person).event_counts["Viewed"] == 2  # t3 has no person at all
 
     run(scenario)
+
+
+def test_a_batch_is_checked_against_a_fresh_suppression_list_not_the_last_one_read(tmp_path):
+    """The collector reads identity's list in the background; a batch arriving when that read is
+    older than FRESH_WITHIN_S (the loop slow, identity just back) reads it again first."""
+    from cdp.collector import suppression
+
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            await h.ingest(key, [identify("c1", user_id="carol", traits={"email": "carol@x.io"})])
+            await h.settle()
+            await h.identity.forget(h.identity.resolve("user_id", "carol"), "privacy@x.io")
+            h.suppressions.read_at -= suppression.FRESH_WITHIN_S  # as if last read before the forget
+            before = h.stores["collector"].head()
+            await h.collector.ingest_async(key, [identify("c2", user_id="carol", traits={"plan": "pro"})])
+            stored = [decode(n.topic, n.state) for n in h.stores["collector"].read(before, 100)]
+            assert [type(m).__name__ for m in stored] == ["EventSuppressed"]
+
+    run(scenario)

@@ -205,7 +205,11 @@ class Collector:
         self, write_key: str, events: Sequence[event_pb2.Event], *, all_or_nothing: bool = False
     ) -> pb.IngestResponse:
         """ingest(), for callers on the event loop: calls that arrive together are ingested
-        as a group (see GroupIngest), each with the outcome it would have on its own."""
+        as a group (see GroupIngest), each with the outcome it would have on its own. A forgotten
+        person's calls are dropped from at most FRESH_WITHIN_S after identity published the
+        forget (see Suppressions.fresh), not from whenever this process's list was read last."""
+        if self.suppressions is not None:
+            await self.suppressions.fresh()
         return await self._group.ingest(write_key, events, all_or_nothing)
 
     def acknowledge(self, batch: Admitted, existing: set[OriginatorId]) -> pb.IngestResponse:

@@ -9,7 +9,9 @@ identifier before anything of it is encrypted or stored; the drop is recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 
 from cdp.api.common.v1 import event_pb2
 from cdp.api.identity.v1 import identity_pb2
@@ -21,6 +23,11 @@ log = logging.getLogger(__name__)
 
 TOPICS = topic_of(identity_pb2.IdentifiersSuppressed, identity_pb2.SuppressionLifted)
 REFRESH_EVERY_S = 0.25
+# A batch is checked against a list read at most FRESH_WITHIN_S before it arrived, when identity
+# answers within FRESH_WAIT_S; past that (identity slow or down) it is admitted against the list
+# as it is, rather than held up.
+FRESH_WITHIN_S = 0.5
+FRESH_WAIT_S = 1.0
 PAGE = 1000
 
 
@@ -31,15 +38,34 @@ class Suppressions:
         self.keys: set[str] = set()
         self.position = 0
         self.read_once = identity_log is None
+        self.read_at = float("-inf")  # when the last read that reached identity's head began
         self._warned = False
+        self._reading: asyncio.Future[None] | None = None
 
     async def refresh(self) -> None:
-        """Read what identity published since (a no-op without its log)."""
+        """Read what identity published since (a no-op without its log). Concurrent callers share
+        one read, so pages are applied once and in order."""
         if self.log is None:
             return
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.ensure_future(self._read_to_head())
+        await asyncio.shield(self._reading)
+
+    async def fresh(self) -> None:
+        """Make the list at most FRESH_WITHIN_S old before a batch is admitted (see FRESH_WAIT_S)."""
+        if self.log is None or time.monotonic() - self.read_at < FRESH_WITHIN_S:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.refresh(), FRESH_WAIT_S)
+
+    async def _read_to_head(self) -> None:
+        assert self.log is not None
+        began = time.monotonic()
         while True:
             response = await self.log.read(self.position, PAGE, topics=TOPICS)
             for n in response.notifications:
+                if n.id <= self.position:
+                    continue
                 message = decode(n.topic, n.payload)
                 if isinstance(message, identity_pb2.IdentifiersSuppressed):
                     self.keys.update(message.keys)
@@ -48,6 +74,7 @@ class Suppressions:
                 self.position = n.id
             self.read_once = True
             if len(response.notifications) < PAGE:
+                self.read_at = began
                 return
 
     async def follow(self) -> None:

@@ -95,7 +95,8 @@ class KeyRotator:
         self._loop = asyncio.get_running_loop()
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._until_due())
+                due = await self._until_due()  # before the wait exists: a cancel here leaves none unawaited
+                await asyncio.wait_for(self._wake.wait(), timeout=due)
                 await asyncio.sleep(AFTER_FORGET_S)  # a forget: let the ones right after it join
             except TimeoutError:
                 pass  # due on schedule
