@@ -3,6 +3,11 @@
 A projection follows its own service's event store and commits the rows it
 changes together with the position it reached, in one transaction, so a read
 model rebuilt from scratch equals the live one.
+
+A running projection catches up in a worker thread, one thread for all the read
+models of a database: on the event loop, a page of a busy log held the service's
+followers (and so every event's way to a webhook) for as long as it took to
+apply; one writer a database keeps SQLite from refusing a second one.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,6 +58,15 @@ def open_engine(config: StoreConfig, service: str) -> sa.Engine:
 
 Apply = Callable[[sa.Connection, Sequence[Notification]], None]
 
+_writers: weakref.WeakKeyDictionary[sa.Engine, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
+
+
+def _writer_of(engine: sa.Engine) -> ThreadPoolExecutor:
+    """The one thread that applies pages to this database's read models."""
+    if engine not in _writers:
+        _writers[engine] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-model")
+    return _writers[engine]
+
 
 class Projection:
     """Keeps one read model up to date with one event store."""
@@ -76,7 +92,12 @@ class Projection:
         self.position = self._load_position()
         self.skipped = 0  # events that could not be applied (logged)
         self._appended = asyncio.Event()
-        store.on_append(lambda head: self._appended.set())
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop run() runs on
+        store.on_append(self._wake)
+
+    def _wake(self, _head: int) -> None:
+        if self._loop is not None:  # appends happen on the loop or in a worker thread
+            self._loop.call_soon_threadsafe(self._appended.set)
 
     def _load_position(self) -> int:
         with self.engine.connect() as conn:
@@ -129,10 +150,12 @@ class Projection:
         self.position = last
 
     async def run(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        writer = _writer_of(self.engine)
         while True:
             self._appended.clear()
             try:
-                self.catch_up()
+                await loop.run_in_executor(writer, self.catch_up)
             except Exception:
                 log.exception("projection %s failed after %d; retrying", self.name, self.position)
                 await asyncio.sleep(1)
