@@ -8,6 +8,8 @@ Two phases on one running platform (five service processes, SQLite):
 - freshness: identify calls for new "pro" persons at a steady rate; each one makes
   its person enter the audience, so each has one webhook. Latency is the time from
   sending the call to the webhook arriving at a loopback receiver in this process.
+  Measured twice: on its own, and beside a noisy neighbour (another platform's
+  throughput bench, `cdp bench ingest`, sending as fast as it can on the same cores).
 
 Follower lag is sampled from the services' SQLite files (read-only): for every
 follower, the upstream notifications of its topics after its committed position.
@@ -20,7 +22,9 @@ import contextlib
 import os
 import random
 import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -77,6 +81,7 @@ class PipelineSettings:
     timeout: float = 300.0
     data_dir: Path | None = None
     keep: bool = False  # keep the stores and service logs afterwards
+    neighbour: bool = True  # measure freshness a second time, beside another platform's ingest bench
 
 
 # The webhook receiver ------------------------------------------------------------
@@ -282,6 +287,44 @@ class MembershipWatcher:
         await self.connection.close()
 
 
+class Neighbour:
+    """Another platform's throughput bench (`cdp bench ingest`: its own stores and service
+    processes) sending as fast as it can, from start() until stop()."""
+
+    EVENTS = 400_000  # enough to send for longer than a freshness phase
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.lasted = False  # still sending when stopped
+
+    async def start(self, progress) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-c", "from cdp.cli.main import main; main()", "bench", "ingest"]
+        command += ["--events", str(self.EVENTS), "--repeat", "1", "--data-dir", str(self.data_dir)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert self.process.stderr is not None
+        progress("noisy neighbour: another platform's ingest bench, waiting until it sends...")
+        # Its first line comes once its raw-append phase is over and its collector ingest begins.
+        line = await asyncio.to_thread(self.process.stderr.readline)
+        if not line:
+            raise RuntimeError("the neighbour's ingest bench ended before it sent")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.lasted = self.process.poll() is None
+        if self.lasted:
+            self.process.send_signal(signal.SIGINT)  # it stops its own platform
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+
 def _meter(platform: Platform) -> CpuMeter:
     meter = CpuMeter({**{name: p.pid for name, p in platform.processes.items()}, "bench": os.getpid()})
     meter.start()
@@ -371,6 +414,15 @@ async def _run(
             await _warm_up(platform, settings, write_key, receiver, watcher, progress)
             throughput = await _throughput(platform, settings, write_key, receiver, watcher, sampler, progress)
             freshness = await _freshness(platform, settings, write_key, receiver, sampler, identity, progress)
+            beside: dict = {}
+            if settings.neighbour and freshness:
+                neighbour = Neighbour(platform.data_dir.parent / "neighbour")
+                try:
+                    await neighbour.start(progress)
+                    beside = await _freshness(platform, settings, write_key, receiver, sampler, identity, progress)
+                finally:
+                    neighbour.stop()
+                beside["neighbour_sent_throughout"] = neighbour.lasted
         finally:
             await watcher.close()
     finally:
@@ -381,6 +433,7 @@ async def _run(
         "clients": settings.clients,
         "throughput": throughput,
         "freshness": freshness,
+        "freshness_beside_neighbour": beside,
         "webhook": {
             "posts": receiver.posts,
             "repeated_deliveries": receiver.repeats,

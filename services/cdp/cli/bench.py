@@ -115,8 +115,14 @@ def ingest(events, batch, clients, repeat, data_dir, keep, http, collector_proce
     help="Where the temporary platform goes (default: the system temp dir).",
 )
 @click.option("--keep", is_flag=True, help="Keep the stores and the service logs afterwards.")
+@click.option(
+    "--neighbour/--no-neighbour",
+    default=True,
+    show_default=True,
+    help="Measure freshness again beside another platform's ingest bench on the same cores.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def pipeline(events, rate, batch, clients, freshness_seconds, timeout, data_dir, keep, as_json):
+def pipeline(events, rate, batch, clients, freshness_seconds, timeout, data_dir, keep, neighbour, as_json):
     """The whole platform: ingest to audience membership to webhook, throughput and freshness."""
     from cdp.bench.pipeline import PipelineSettings, run
 
@@ -124,7 +130,8 @@ def pipeline(events, rate, batch, clients, freshness_seconds, timeout, data_dir,
         raise click.UsageError("--events, --batch and --clients must be at least 1")
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-    result = _measure(run, PipelineSettings(events, rate, batch, clients, freshness_seconds, timeout, data_dir, keep))
+    settings = PipelineSettings(events, rate, batch, clients, freshness_seconds, timeout, data_dir, keep, neighbour)
+    result = _measure(run, settings)
     if as_json:
         click.echo(_json(result))
         return
@@ -148,6 +155,12 @@ def pipeline(events, rate, batch, clients, freshness_seconds, timeout, data_dir,
             table.add(f"  {stage} written after (p50 / p99)", f"{figures['p50']:.0f} / {figures['p99']:.0f}", "ms")
         for edge, lag in f["lag_max"].items():
             table.add(f"freshness max lag {edge}", lag, "events")
+    n = result.get("freshness_beside_neighbour") or {}
+    if n:
+        lasted = "" if n["neighbour_sent_throughout"] else " (the neighbour finished early)"
+        table.add(f"beside a neighbour{lasted}: delivered", f"{n['delivered']}/{n['sent']}", "webhooks")
+        for p in ("p50", "p99"):
+            table.add(f"beside a neighbour: freshness {p}", n["latency_ms"][p], "ms")
     for name, percent in t["cpu_percent"].items():
         fresh = f"{f['cpu_percent'][name]:.0f}" if f else "-"
         table.add(f"CPU {name}, throughput / freshness", f"{percent:.0f} / {fresh}", "% of a core")
