@@ -47,6 +47,9 @@ def open_engine(config: StoreConfig, service: str) -> sa.Engine:
         @sa.event.listens_for(engine, "connect")
         def _wal(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            # A read model is rebuilt from its log: a commit need not wait for the disk. A power
+            # loss may undo its last pages, rows and position together, and they are applied again.
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
         return engine
     schema = f"{config.schema_prefix}{service}_read"
