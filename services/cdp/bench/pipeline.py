@@ -47,8 +47,9 @@ from cdp.bench.ingest import ingest_connection, timed_send
 from cdp.bench.report import CpuMeter, percentile
 from cdp.client import AsyncConnection, CdpError
 from cdp.client.local import connect_async, ensure_default_source
-from cdp.platform.config import SERVICES
+from cdp.platform.config import SERVICES, StoreConfig
 from cdp.platform.launcher import Platform, free_ports
+from cdp.platform.store import EventStore, open_store
 
 BENCH_ROLES = ("admin",)  # the bench's own calls: audiences, destinations, reading logs
 ENTERED_TOPIC = segment_pb2.MembershipEntered.DESCRIPTOR.full_name
@@ -82,6 +83,13 @@ class PipelineSettings:
     data_dir: Path | None = None
     keep: bool = False  # keep the stores and service logs afterwards
     neighbour: bool = True  # measure freshness a second time, beside another platform's ingest bench
+    store: str = "sqlite"  # or postgres (postgres_dsn, a schema prefix of the run's own, dropped after)
+    postgres_dsn: str = ""
+
+    def store_config(self, data_dir: Path, prefix: str) -> StoreConfig:
+        if self.store == "postgres":
+            return StoreConfig("postgres", data_dir, self.postgres_dsn, prefix)
+        return StoreConfig("sqlite", data_dir)
 
 
 # The webhook receiver ------------------------------------------------------------
@@ -233,6 +241,25 @@ class LagSampler:
         return self.samples[-1][1] if self.samples else {}
 
 
+class StoreLag(LagSampler):
+    """The same samples through the stores' own API, on any kind of store: a follower's backlog
+    is its upstream's head less its committed position (notifications of every topic, so an
+    upper bound of the topics it follows)."""
+
+    def __init__(self, stores: dict[str, EventStore], interval: float = 0.25):
+        super().__init__(Path(), interval)
+        self.stores = stores
+
+    def sample(self) -> dict[str, int]:
+        lags: dict[str, int] = {}
+        for edge, upstream, _topics, downstream, name in EDGES:
+            try:
+                lags[edge] = max(self.stores[upstream].head() - self.stores[downstream].position(name), 0)
+            except Exception:  # a store busy or going away: no sample this time
+                continue
+        return lags
+
+
 # Segment's log: when did the expected members enter? -----------------------------------
 
 
@@ -345,9 +372,14 @@ async def _until(predicate: Callable[[], bool], deadline: float, poll: float = 0
 def run(settings: PipelineSettings, progress: Callable[[str], None] = lambda m: None) -> dict:
     base = Path(tempfile.mkdtemp(prefix="cdp-bench-pipeline-", dir=settings.data_dir))
     data_dir = base / "platform"
-    platform = Platform(data_dir=data_dir, ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)))
+    config = settings.store_config(data_dir, f"bench_{uuid.uuid4().hex[:8]}_")
+    extra = [] if config.kind == "sqlite" else ["--store", "postgres", "--postgres-dsn", config.postgres_dsn]
+    extra += [] if config.kind == "sqlite" else ["--schema-prefix", config.schema_prefix]
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    platform = Platform(data_dir=data_dir, ports=ports, extra_args=extra)
     receiver = WebhookReceiver()
-    sampler = LagSampler(data_dir)
+    stores: dict[str, EventStore] = {}
+    sampler: LagSampler = LagSampler(data_dir) if config.kind == "sqlite" else StoreLag(stores)
     switch = sys.getswitchinterval()
     sys.setswitchinterval(0.001)  # the receiver thread gets the GIL promptly
     ok = False
@@ -356,19 +388,35 @@ def run(settings: PipelineSettings, progress: Callable[[str], None] = lambda m: 
         platform.start_all()
         url = receiver.start()
         write_key = ensure_default_source(platform, data_dir)
+        stores.update({service: open_store(config, service) for service in SERVICES})
         sampler.start()
-        result = asyncio.run(_run(platform, settings, write_key, url, receiver, sampler, progress))
+        result = asyncio.run(_run(platform, settings, write_key, url, receiver, sampler, stores, progress))
         ok = True
         return result
     finally:
         sys.setswitchinterval(switch)
         sampler.stop()
+        for store in stores.values():
+            store.close()
         receiver.stop()
         platform.stop()
         if ok and not settings.keep:
             shutil.rmtree(base, ignore_errors=True)
+            if config.kind == "postgres":
+                _drop_schemas(config)
         else:
-            progress(f"kept {base} (service logs in {data_dir / 'logs'})")
+            kept = f" and the schemas {config.schema_prefix}*" if config.kind == "postgres" else ""
+            progress(f"kept {base}{kept} (service logs in {data_dir / 'logs'})")
+
+
+def _drop_schemas(config: StoreConfig) -> None:
+    import psycopg
+
+    with psycopg.connect(config.postgres_dsn, autocommit=True) as conn:
+        like = config.schema_prefix.replace("_", "\\_") + "%"
+        names = [r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (like,))]
+        for name in names:
+            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
 
 
 async def _run(
@@ -378,6 +426,7 @@ async def _run(
     url: str,
     receiver: WebhookReceiver,
     sampler: LagSampler,
+    stores: dict[str, EventStore],
     progress,
 ) -> dict:
     token = platform.token("cdp-bench", BENCH_ROLES)
@@ -413,13 +462,15 @@ async def _run(
         try:
             await _warm_up(platform, settings, write_key, receiver, watcher, progress)
             throughput = await _throughput(platform, settings, write_key, receiver, watcher, sampler, progress)
-            freshness = await _freshness(platform, settings, write_key, receiver, sampler, identity, progress)
+            freshness = await _freshness(platform, settings, write_key, receiver, sampler, identity, stores, progress)
             beside: dict = {}
             if settings.neighbour and freshness:
                 neighbour = Neighbour(platform.data_dir.parent / "neighbour")
                 try:
                     await neighbour.start(progress)
-                    beside = await _freshness(platform, settings, write_key, receiver, sampler, identity, progress)
+                    beside = await _freshness(
+                        platform, settings, write_key, receiver, sampler, identity, stores, progress
+                    )
                 finally:
                     neighbour.stop()
                 beside["neighbour_sent_throughout"] = neighbour.lasted
@@ -515,7 +566,7 @@ async def _throughput(platform, settings, write_key, receiver, watcher, sampler,
     }
 
 
-async def _freshness(platform, settings, write_key, receiver, sampler, identity, progress) -> dict:
+async def _freshness(platform, settings, write_key, receiver, sampler, identity, stores, progress) -> dict:
     """Identify calls for new pro persons at settings.rate, in small batches on a fixed schedule."""
     if settings.freshness_seconds <= 0 or settings.rate <= 0:
         return {}
@@ -583,7 +634,7 @@ async def _freshness(platform, settings, write_key, receiver, sampler, identity,
         received = receiver.entered.get(person_of.get(user_id, ""))
         if received is not None:
             latencies.append((received - at) * 1000)
-    stages = stage_breakdown(platform.data_dir, sent_at, person_of, receiver.entered)
+    stages = stage_breakdown(stores, sent_at, person_of, receiver.entered)
     return {
         "sent": total,
         "target_rate": settings.rate,
@@ -608,7 +659,7 @@ STAGES = ("collector", "profile", "segment", "activation scheduled", "activation
 
 
 def stage_breakdown(
-    data_dir: Path, sent_at: dict[str, float], person_of: dict[str, str], received: dict[str, float]
+    stores: dict[str, EventStore], sent_at: dict[str, float], person_of: dict[str, str], received: dict[str, float]
 ) -> dict[str, dict[str, float]]:
     """Where the time went: for each person, the time (ms after the send) at which each
     service wrote its part, from the times the services put in their events (ms precision,
@@ -622,34 +673,28 @@ def stage_breakdown(
         return parse_iso(text).timestamp()
 
     def rows(service: str, message):
-        with sqlite3.connect(f"file:{data_dir / f'{service}.sqlite'}?mode=ro", uri=True) as conn:
-            for (state,) in conn.execute(
-                "SELECT state FROM stored_events WHERE topic=? ORDER BY rowid", (message.DESCRIPTOR.full_name,)
-            ):
-                yield message.FromString(state)
+        for n in stores[service].replay((message.DESCRIPTOR.full_name,)):
+            yield message.FromString(n.state)
 
     users = {person: user for user, person in person_of.items() if person}
     times: dict[str, dict[str, float]] = {u: {} for u in sent_at}
-    try:
-        for m in rows("collector", collector_pb2.EventAccepted):
-            if m.event.user_id in times:
-                times[m.event.user_id].setdefault("collector", ts(m.event.received_at))
-        for m in rows("profile", profile_pb2.ProfileChanged):
-            if m.profile.person_id in users:
-                times[users[m.profile.person_id]].setdefault("profile", ts(m.changed_at))
-        for m in rows("segment", segment_pb2.MembershipEntered):
-            if m.person_id in users:
-                times[users[m.person_id]].setdefault("segment", ts(m.at))
-        delivery_user: dict[str, str] = {}
-        for m in rows("activation", act.DeliveryScheduled):
-            if m.person_id in users:
-                delivery_user[m.delivery_id] = users[m.person_id]
-                times[users[m.person_id]].setdefault("activation scheduled", ts(m.scheduled_at))
-        for m in rows("activation", act.DeliveryAttempted):
-            if m.ok and m.delivery_id in delivery_user:
-                times[delivery_user[m.delivery_id]].setdefault("activation attempted", ts(m.at))
-    except sqlite3.Error:
-        return {}
+    for m in rows("collector", collector_pb2.EventAccepted):
+        if m.event.user_id in times:
+            times[m.event.user_id].setdefault("collector", ts(m.event.received_at))
+    for m in rows("profile", profile_pb2.ProfileChanged):
+        if m.profile.person_id in users:
+            times[users[m.profile.person_id]].setdefault("profile", ts(m.changed_at))
+    for m in rows("segment", segment_pb2.MembershipEntered):
+        if m.person_id in users:
+            times[users[m.person_id]].setdefault("segment", ts(m.at))
+    delivery_user: dict[str, str] = {}
+    for m in rows("activation", act.DeliveryScheduled):
+        if m.person_id in users:
+            delivery_user[m.delivery_id] = users[m.person_id]
+            times[users[m.person_id]].setdefault("activation scheduled", ts(m.scheduled_at))
+    for m in rows("activation", act.DeliveryAttempted):
+        if m.ok and m.delivery_id in delivery_user:
+            times[delivery_user[m.delivery_id]].setdefault("activation attempted", ts(m.at))
     for user, person in person_of.items():
         if person in received and user in times:
             times[user]["webhook"] = received[person] + offset

@@ -121,8 +121,17 @@ def ingest(events, batch, clients, repeat, data_dir, keep, http, collector_proce
     show_default=True,
     help="Measure freshness again beside another platform's ingest bench on the same cores.",
 )
+@click.option("--store", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True)
+@click.option(
+    "--postgres-dsn",
+    default="",
+    envvar="CDP_POSTGRES_DSN",
+    help="With --store postgres: the server (the run uses schemas of its own, dropped afterwards).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def pipeline(events, rate, batch, clients, freshness_seconds, timeout, data_dir, keep, neighbour, as_json):
+def pipeline(
+    events, rate, batch, clients, freshness_seconds, timeout, data_dir, keep, neighbour, store, postgres_dsn, as_json
+):
     """The whole platform: ingest to audience membership to webhook, throughput and freshness."""
     from cdp.bench.pipeline import PipelineSettings, run
 
@@ -130,7 +139,11 @@ def pipeline(events, rate, batch, clients, freshness_seconds, timeout, data_dir,
         raise click.UsageError("--events, --batch and --clients must be at least 1")
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-    settings = PipelineSettings(events, rate, batch, clients, freshness_seconds, timeout, data_dir, keep, neighbour)
+    if store == "postgres" and not postgres_dsn:
+        raise click.UsageError("--store postgres needs --postgres-dsn (or CDP_POSTGRES_DSN)")
+    settings = PipelineSettings(
+        events, rate, batch, clients, freshness_seconds, timeout, data_dir, keep, neighbour, store, postgres_dsn
+    )
     result = _measure(run, settings)
     if as_json:
         click.echo(_json(result))
@@ -169,7 +182,7 @@ def pipeline(events, rate, batch, clients, freshness_seconds, timeout, data_dir,
     table.add("entered payloads without the plan trait", w["entered_without_plan_trait"], "")
     click.echo(
         f"cdp bench pipeline: {events} events for {t['persons']} persons ({t['members']} join the audience), "
-        f"batches of {batch}, {clients} clients"
+        f"batches of {batch}, {clients} clients, on {store}"
     )
     click.echo(table.render())
 
