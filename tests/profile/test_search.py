@@ -282,3 +282,43 @@ def test_a_condition_reads_an_index_not_every_profile(engine):
         figures.append(f"{where}: {total} match, page and total in {(time.perf_counter() - started) * 1000:.1f} ms")
         assert 0 < total < n // 50 and len(page) == min(50, total)
     print(f"\nsearch over {n} profiles ({engine.dialect.name}):\n  " + "\n  ".join(figures))
+
+
+def test_a_change_that_leaves_the_traits_as_they_were_is_not_indexed_again(engine):
+    """Most profile changes are event counts: the person's rows stay, and their personal values are
+    not decrypted again; a trait that changes is indexed again, and a merge removes the rows."""
+    key = b"k" * 32
+    token = "pii:v1:" + "A" * 10 + ":" + "B" * 40
+    decrypted: list[str] = []
+
+    class Vault:
+        def decrypt_many(self, items):
+            items = list(items)
+            decrypted.extend(subject for subject, *_ in items)
+            return ['"ada@example.com"' for _ in items]
+
+    model = search.SearchModel(Vault(), key)  # type: ignore[arg-type]
+    person = str(uuid.UUID(int=7))
+
+    def profile(plan: str, views: int) -> pb.ProfileChanged:
+        m = changed(person, {"plan": plan})
+        m.profile.traits["email"].CopyFrom(
+            pb.TraitValue(value=orjson.dumps(token).decode(), subject="user_id:u7", event_type="identify")
+        )
+        m.profile.event_counts["Viewed"] = views
+        return m
+
+    load(engine, [profile("pro", 1)], model)
+    load(engine, [profile("pro", 2)], model)
+    load(engine, [profile("pro", 3)], model)
+    assert decrypted == ["user_id:u7"]
+    queries = search.SearchQueries(engine, key)
+    assert queries.search(search.parse_where('{"trait": "plan", "op": "eq", "value": "pro"}'), "", 10, False, NOW)[1]
+    load(engine, [profile("team", 3)], model)
+    assert decrypted == ["user_id:u7", "user_id:u7"]
+    assert queries.search(search.parse_where('{"trait": "plan", "op": "eq", "value": "team"}'), "", 10, False, NOW)[1]
+    assert not queries.search(search.parse_where('{"trait": "plan", "op": "eq", "value": "pro"}'), "", 10, False, NOW)[1]
+    load(engine, [pb.ProfileMerged(survivor_id=str(uuid.UUID(int=8)), merged_id=person)], model)
+    assert queries.search(search.parse_where('{"trait": "plan", "op": "exists"}'), "", 10, False, NOW) == ([], 0)
+    load(engine, [profile("team", 4)], model)  # back (a split): indexed again
+    assert queries.search(search.parse_where('{"trait": "plan", "op": "exists"}'), "", 10, False, NOW)[1] == 1

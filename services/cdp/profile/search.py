@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -65,6 +66,12 @@ items = sa.Table(  # the items of a list trait, for contains
     sa.Column("item", _TEXT, primary_key=True),  # JSON text, keys sorted
     sa.Index("search_items_by_value", "name", "item"),
 )
+indexed = sa.Table(  # what each person's rows were made from: a profile whose traits did not change is skipped
+    "search_indexed",
+    metadata,
+    sa.Column("person_id", sa.String(36), primary_key=True),
+    sa.Column("digest", sa.String(32), nullable=False),
+)
 MAX_LISTED = 1000  # values of an in or not_in condition
 MAX_INDEXED = 1000  # longer texts and JSON are not indexed (a condition on them is not answered)
 
@@ -97,9 +104,23 @@ class SearchModel:
                 latest[message.merged_id] = None
         if not latest:
             return
+        # Most changes are of event counts, not traits: such a person's rows stay as they are (and
+        # their personal values are not decrypted again).
+        digests = {p: _digest(profile) for p, profile in latest.items() if profile is not None}
+        had = dict(
+            conn.execute(sa.select(indexed.c.person_id, indexed.c.digest).where(indexed.c.person_id.in_(list(latest))))
+            .tuples()
+            .all()
+        )
+        latest = {p: profile for p, profile in latest.items() if profile is None or had.get(p) != digests[p]}
+        if not latest:
+            return
         touched = list(latest)
-        for table in (items, traits, persons):
+        for table in (items, traits, persons, indexed):
             conn.execute(table.delete().where(table.c.person_id.in_(touched)))
+        made = [{"person_id": p, "digest": digests[p]} for p, profile in latest.items() if profile is not None]
+        if made:
+            conn.execute(indexed.insert(), made)
         person_rows: list[dict[str, Any]] = []
         trait_rows: list[dict[str, Any]] = []
         item_rows: list[dict[str, Any]] = []
@@ -143,6 +164,15 @@ class SearchModel:
                 row["blind"] = blind_index(self.index_key, BLIND_KIND, _canonical(orjson.loads(text)))
                 out.append(row)
         return out
+
+
+def _digest(profile: pb.Profile) -> str:
+    """What a profile's rows are made of: each trait's name, value and whether it is erased."""
+    h = hashlib.blake2b(digest_size=16)
+    for name in sorted(profile.traits):
+        trait = profile.traits[name]
+        h.update(orjson.dumps([name, trait.value, trait.erased]))
+    return h.hexdigest()
 
 
 def _row(name: str, trait: pb.TraitValue) -> dict[str, Any] | None:
