@@ -44,7 +44,7 @@ from cdp.api.profile.v1 import profile_pb2
 from cdp.api.segment.v1 import segment_pb2
 from cdp.bench import events as calls
 from cdp.bench.ingest import ingest_connection, timed_send
-from cdp.bench.report import CpuMeter, percentile
+from cdp.bench.report import CpuMeter, memory_mb, percentile
 from cdp.client import AsyncConnection, CdpError
 from cdp.client.local import connect_async, ensure_default_source
 from cdp.platform.config import SERVICES, StoreConfig
@@ -563,7 +563,39 @@ async def _throughput(platform, settings, write_key, receiver, watcher, sampler,
         "lag_max": sampler.between(started, last_webhook),
         "lag_at_ingest_end": sampler.at(acked),
         "cpu_percent": cpu,
+        "rss_mb": {name: memory_mb(p.pid) for name, p in platform.processes.items()},
+        "peak_rss_mb": {name: memory_mb(p.pid, "VmHWM") for name, p in platform.processes.items()},
+        "store_mb": store_sizes(platform, settings),
     }
+
+
+def store_sizes(platform: Platform, settings: PipelineSettings) -> dict[str, float]:
+    """Each service's event store and read models on disk, and the key table (vault), in MiB (on
+    PostgreSQL: their schemas' tables with their indexes and TOAST)."""
+    config = settings.store_config(platform.data_dir, _prefix_of(platform))
+    if config.kind == "sqlite":
+        return {
+            service: sum(f.stat().st_size for f in platform.data_dir.glob(f"{service}[.-]*sqlite*")) / 2**20
+            for service in (*SERVICES, "vault")
+        }
+    import psycopg
+
+    sizes: dict[str, float] = {}
+    with psycopg.connect(config.postgres_dsn) as conn:
+        for service in (*SERVICES, "vault"):
+            schemas = [f"{config.schema_prefix}{service}", f"{config.schema_prefix}{service}_read"]
+            row = conn.execute(
+                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(%s) AND c.relkind = 'r'",
+                (schemas,),
+            ).fetchone()
+            sizes[service] = (row[0] if row else 0) / 2**20
+    return sizes
+
+
+def _prefix_of(platform: Platform) -> str:
+    args = platform.extra_args
+    return args[args.index("--schema-prefix") + 1] if "--schema-prefix" in args else "cdp_"
 
 
 async def _freshness(platform, settings, write_key, receiver, sampler, identity, stores, progress) -> dict:

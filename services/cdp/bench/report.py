@@ -76,6 +76,18 @@ def cpu_seconds(pid: int) -> float:
         return math.nan
 
 
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory now (VmRSS) or at its peak (VmHWM), in MiB."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return math.nan
+
+
 class CpuMeter:
     """CPU use of some processes over an interval, as % of one core."""
 

@@ -177,6 +177,13 @@ def pipeline(
     for name, percent in t["cpu_percent"].items():
         fresh = f"{f['cpu_percent'][name]:.0f}" if f else "-"
         table.add(f"CPU {name}, throughput / freshness", f"{percent:.0f} / {fresh}", "% of a core")
+    for name, rss in t["rss_mb"].items():
+        table.add(f"RSS {name} after the throughput phase (peak)", f"{rss:.0f} ({t['peak_rss_mb'][name]:.0f})", "MiB")
+    stored = sum(t["store_mb"].values())
+    table.add("stores on disk after the throughput phase", f"{stored:.0f}", "MiB")
+    table.add("  per million events sent", f"{stored / events * 1e6:.0f}", "MiB")
+    for name, size in t["store_mb"].items():
+        table.add(f"  {name}", f"{size:.1f}", "MiB")
     w = result["webhook"]
     table.add("webhook posts (repeated deliveries)", f"{w['posts']} ({w['repeated_deliveries']})", "")
     table.add("entered payloads without the plan trait", w["entered_without_plan_trait"], "")
