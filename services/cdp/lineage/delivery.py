@@ -101,6 +101,7 @@ def delivery_lineage(reader: Reader, delivery_id: str) -> dict:
     if answer.HasField("approval"):
         a = answer.approval
         approval |= {"status": a.status, "action": a.action, "by": a.by, "at": a.at, "fingerprint": a.fingerprint}
+        approval["requires_approval"] = a.requires_approval
         approval |= _record(records, a.decision_id)
     elif not answer.recorded:
         approval["unavailable"] = "not recorded with deliveries scheduled before lineage was"

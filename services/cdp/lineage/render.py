@@ -83,7 +83,7 @@ def delivery_text(lineage: dict[str, Any]) -> list[str]:
         f"  audience {audience['audience_id']} version {audience['version'] or 'not recorded'}",
     ]
     cause = lineage["cause"]
-    line = f"  cause: {cause['kind']}"
+    line = f"  cause: {cause['kind']}" + (f" ({cause['cause']})" if cause["cause"] else "")
     membership = cause.get("membership")
     if membership:
         line += (
@@ -97,9 +97,11 @@ def delivery_text(lineage: dict[str, Any]) -> list[str]:
         lines.append("  the person was taken out of the destination: egress refused them")
     approval = lineage["approval"]
     if "status" in approval:
+        how = "on request of" if approval["action"] == "request" else "by"
+        four_eyes = "" if approval["requires_approval"] else " (it sends no personal data: no second person needed)"
         lines.append(
-            f"  approval: {approval['status']} ({approval['action']}) by {approval['by']} at {approval['at']},"
-            f" decision {approval['decision_id']}"
+            f"  approval: {approval['status']} {how} {approval['by']} at {approval['at']},"
+            f" decision {approval['decision_id']}{four_eyes}"
         )
     else:
         lines.append(f"  approval: {approval.get('unavailable', 'none recorded')}")
