@@ -10,20 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from cdp.lineage.reader import Reader, Unavailable, attempt
+from cdp.lineage.reader import Reader, attempt, decision_json
 from cdp.platform.sealed import class_name
 
 EGRESS = "data.cdp.egress.decision"
+LOG = "activation's decision log"
 BY_VALUE = "personal by value: cdp.pii names no class for it, so no purpose can be shown to allow it"
-
-
-def _json(text: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return {}
 
 
 def withheld_reason(name: str, result: dict[str, Any]) -> str:
@@ -102,12 +94,12 @@ def delivery_lineage(reader: Reader, delivery_id: str) -> dict:
         a = answer.approval
         approval |= {"status": a.status, "action": a.action, "by": a.by, "at": a.at, "fingerprint": a.fingerprint}
         approval["requires_approval"] = a.requires_approval
-        approval |= _record(records, a.decision_id)
+        approval |= decision_json(records, a.decision_id, LOG)
     elif not answer.recorded:
         approval["unavailable"] = "not recorded with deliveries scheduled before lineage was"
     out["approval"] = approval
     egress: dict[str, Any] = {"decision_id": d.decision_id}
-    egress |= _record(records, d.decision_id)
+    egress |= decision_json(records, d.decision_id, LOG)
     result = egress.get("result") if isinstance(egress.get("result"), dict) else {}
     out["egress"] = egress
     out["consent"] = {
@@ -130,20 +122,3 @@ def delivery_lineage(reader: Reader, delivery_id: str) -> dict:
     out["fields"] = fields
     out["constants"] = list(answer.constants)
     return out
-
-
-def _record(records: dict | Unavailable, decision_id: str) -> dict[str, Any]:
-    if not decision_id:
-        return {"unavailable": "no decision recorded"}
-    if isinstance(records, Unavailable):
-        return {"unavailable": records.reason}
-    record = records.get(decision_id)
-    if record is None:
-        return {"unavailable": "not found in activation's decision log"}
-    return {
-        "entrypoint": record.entrypoint,
-        "result": _json(record.result),
-        "revision": record.revision,
-        "decided_at": record.decided_at,
-        "caller": record.caller,
-    }

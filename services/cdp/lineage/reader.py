@@ -6,6 +6,8 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+import orjson
+
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.policy.v1 import decision_pb2
 from cdp.client import CdpError, Connection
@@ -29,6 +31,34 @@ def attempt(read: Callable[[], T]) -> T | Unavailable:
     except CdpError as error:
         code = getattr(error, "code", type(error).__name__)
         return Unavailable(f"{code}: {getattr(error, 'details', str(error))}")
+
+
+def parsed(text: str) -> Any:
+    """A recorded JSON text (a decision's result, a definition) as data; the text if it is not JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+def decision_json(
+    records: dict[str, decision_pb2.DecisionRecorded] | Unavailable, decision_id: str, where: str
+) -> dict[str, Any]:
+    """A decision as lineage shows it (entrypoint, result, revision, when, for whom), or why not."""
+    if not decision_id:
+        return {"unavailable": "no decision recorded"}
+    if isinstance(records, Unavailable):
+        return {"unavailable": records.reason}
+    record = records.get(decision_id)
+    if record is None:
+        return {"unavailable": f"not found in {where}"}
+    return {
+        "entrypoint": record.entrypoint,
+        "result": parsed(record.result),
+        "revision": record.revision,
+        "decided_at": record.decided_at,
+        "caller": record.caller,
+    }
 
 
 class Reader:

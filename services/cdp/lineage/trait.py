@@ -11,36 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from cdp.lineage.links import edge_json, path
-from cdp.lineage.reader import Reader, Unavailable, attempt
-
-
-def _result(text: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-
-
-def decision_json(kind: str, decision_id: str, records: dict | Unavailable) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": kind, "decision_id": decision_id}
-    if not decision_id:
-        out["unavailable"] = "not recorded with the call"
-    elif isinstance(records, Unavailable):
-        out["unavailable"] = records.reason
-    elif decision_id in records:
-        record = records[decision_id]
-        out |= {
-            "entrypoint": record.entrypoint,
-            "result": _result(record.result),
-            "revision": record.revision,
-            "decided_at": record.decided_at,
-        }
-    else:
-        out["unavailable"] = "not found in the collector's decision log"
-    return out
+from cdp.lineage.reader import Reader, Unavailable, attempt, decision_json, parsed
 
 
 def trait_lineage(reader: Reader, trait: str, person_id: str = "", identifier: Any = None, purpose: str = "") -> dict:
@@ -64,7 +36,7 @@ def trait_lineage(reader: Reader, trait: str, person_id: str = "", identifier: A
         out["computed"] = {
             "name": t.name,
             "version": t.version,
-            "definition": _result(t.definition_json),
+            "definition": parsed(t.definition_json),
             "created_by": t.created_by,
             "created_at": t.created_at,
             "decision_id": t.decision_id,
@@ -108,8 +80,9 @@ def trait_lineage(reader: Reader, trait: str, person_id: str = "", identifier: A
             setting["plan"] = {"name": a.plan_name, "version": a.plan_version} if a.plan_name else None
             setting["dropped_properties"] = list(a.dropped_properties)
             setting["decisions"] = [
-                decision_json("collect", a.collect_decision_id, records),
-                decision_json("pii", a.pii_decision_id, records),
+                {"kind": kind, "decision_id": decision_id}
+                | decision_json(records, decision_id, "the collector's decision log")
+                for kind, decision_id in (("collect", a.collect_decision_id), ("pii", a.pii_decision_id))
             ]
         setting["identity"] = _identity(person, evidence, anchor, (s.key_type, s.key_value))
         settings.append(setting)
