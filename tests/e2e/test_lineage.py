@@ -24,6 +24,7 @@ pytestmark = pytest.mark.e2e
 ANON, USER, EMAIL = "anon-lin", "user-lin", "lia@example.com"
 GRANTED = {"consent": {"categoryPreferences": {"analytics": True}}}
 DENIED = {"consent": {"categoryPreferences": {"analytics": False}}}
+PLAN = {"identify": {"type": "object", "properties": {"plan": {"type": "string"}, "email": {"type": "string"}}}}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,8 @@ def calls(client):
     server-side identify overwriting the plan. Returns the event ids and the sources."""
     web = client.create_source("lineage-web", server_side=False)
     backend = client.create_source("lineage-backend", server_side=True)
+    client.collector.publish_plan("lineage-plan", PLAN, timeout=10)
+    client.collector.assign_plan(backend.name, "lineage-plan", "allow", timeout=10)
     first = client.ingest(
         web.write_key,
         [
@@ -107,6 +110,7 @@ def test_a_trait_overwritten_server_side_shows_both_calls_sources_decisions_and_
     assert server["source"] == {"id": calls["backend"].source_id, "side": "server"}
     assert client_side["source"] == {"id": calls["web"].source_id, "side": "client"}
     assert (server["message_id"], client_side["message_id"]) == ("b-1", "w-1")
+    assert server["plan"] == {"name": "lineage-plan", "version": 1} and client_side["plan"] is None
     for setting in (server, client_side):
         kinds = {d["kind"]: d for d in setting["decisions"]}
         assert set(kinds) == {"collect", "pii"}
@@ -130,6 +134,7 @@ def test_a_trait_overwritten_server_side_shows_both_calls_sources_decisions_and_
     assert f"source {calls['backend'].source_id}, server-side; message id b-1" in text
     assert f"source {calls['web'].source_id}, client-side; message id w-1" in text
     assert f"evidence {link['edge_id']}: " in text and f"event {calls['link']}" in text
+    assert "tracking plan lineage-plan version 1" in text and "no tracking plan" in text
 
 
 def test_personal_values_are_masked_for_a_caller_who_may_not_see_them(cdp, calls):
@@ -210,6 +215,31 @@ def test_a_delivery_explains_each_field_sent_or_withheld_and_a_removal_for_conse
         text = cdp("lineage", "delivery", exited.delivery_id)
         assert "the person was taken out of the destination: egress refused them" in text
         assert "refused: consent for analytics denied (needed by purpose analytics)" in text
+
+
+def test_a_computed_trait_shows_its_definition_and_version(client, cdp, calls):
+    marketer = client.platform.metadata("mia@example.com", ["marketer"])
+    definition = {"event": "Lineage Viewed", "fn": "count"}
+    client.profile.create_computed_trait("lineage_views", json.dumps(definition), metadata=marketer, timeout=30)
+    client.ingest(
+        calls["backend"].write_key,
+        [event("track", "b-3", "2026-03-01T13:00:00Z", user_id=USER, event="Lineage Viewed")],
+    )
+    wait_until(
+        lambda: (
+            client.profile.get_profile(identifier=("user_id", USER), timeout=10).traits["lineage_views"].value == "1"
+        ),
+        timeout=30,
+        what="the computed trait on the profile",
+    )
+    lineage = json.loads(cdp("lineage", "trait", f"user_id={USER}", "lineage_views", "--json"))
+    assert lineage["current"]["computed"] == "lineage_views@1" and lineage["current"]["value"] == "1"
+    computed = lineage["computed"]
+    assert (computed["name"], computed["version"], computed["created_by"]) == ("lineage_views", 1, "mia@example.com")
+    assert computed["definition"]["event"] == "Lineage Viewed" and computed["definition"]["fn"] == "count"
+    assert computed["decision_id"] and lineage["settings"] == []
+    text = cdp("lineage", "trait", f"user_id={USER}", "lineage_views")
+    assert "computed: lineage_views version 1 by mia@example.com" in text
 
 
 def test_bad_input_is_refused_by_name(cdp, platform):
