@@ -13,6 +13,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from cdp.api.policy.v1 import decision_pb2
 from cdp.cli.main import main
 from cdp.client.local import addresses
 from support.calls import event, trait_condition
@@ -137,9 +138,16 @@ def test_a_trait_overwritten_server_side_shows_both_calls_sources_decisions_and_
     assert "tracking plan lineage-plan version 1" in text and "no tracking plan" in text
 
 
-def test_personal_values_are_masked_for_a_caller_who_may_not_see_them(cdp, calls):
-    officer = json.loads(cdp("lineage", "trait", f"anonymous_id={ANON}", "email", "--json"))
+def test_personal_values_are_masked_for_a_caller_who_may_not_see_them(client, cdp, calls):
+    officer = json.loads(cdp("lineage", "trait", f"anonymous_id={ANON}", "email", "--purpose", "dsar", "--json"))
     assert json.loads(officer["settings"][0]["value"]) == EMAIL, "in clear for a privacy officer"
+    [read] = [
+        r
+        for r in client.read_messages("profile", decision_pb2.AccessRecorded)
+        if r.operation.endswith("/GetTraitLineage") and r.purpose == "dsar"
+    ]
+    assert (read.person_id, read.caller) == (officer["person_id"], "pia@example.com")
+    assert set(read.fields) == {"settings[].traits.email", "traits.email"}, "the read in clear is recorded"
     out = cdp("lineage", "trait", f"anonymous_id={ANON}", "email", role="analyst")
     assert EMAIL not in out and "(masked)" in out
     analyst = json.loads(cdp("lineage", "trait", f"anonymous_id={ANON}", "email", "--json", role="analyst"))
@@ -247,6 +255,8 @@ def test_bad_input_is_refused_by_name(cdp, platform):
     env |= {"CDP_DATA_DIR": str(platform.data_dir), "CDP_TOKEN": "", "CDP_SUBJECT": "pia@example.com"}
     result = CliRunner().invoke(main, ["lineage", "delivery", "not-a-uuid"], env=env)
     assert result.exit_code == 1 and "INVALID_ARGUMENT" in result.output and "delivery_id" in result.output
+    result = CliRunner().invoke(main, ["lineage", "delivery", "00000000-0000-5000-8000-000000000000"], env=env)
+    assert result.exit_code == 1 and "NOT_FOUND" in result.output and "delivery_id" in result.output
     result = CliRunner().invoke(main, ["lineage", "trait", "user_id=", "plan"], env=env)
     assert result.exit_code == 2 and "TYPE=VALUE" in result.output
     result = CliRunner().invoke(main, ["lineage", "trait", "user_id=nobody-here", "plan"], env=env)
