@@ -211,7 +211,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         if stored is not None:
             [(_, shown)] = self._views([pb.Profile(person_id=person_id, traits={request.trait: stored})])
             answer.current.CopyFrom(shown.traits[request.trait])
-            revealed += clear_trait_fields({request.trait: stored}, shown.traits, "current")
+            revealed += clear_trait_fields({request.trait: stored}, shown.traits, "traits")
             if stored.computed:
                 answer.computed.CopyFrom(self.app.computed_trait(request.trait))
         if clear and revealed:  # a masked read shows nothing personal: nothing to record
