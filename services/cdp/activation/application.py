@@ -129,7 +129,8 @@ class AudienceDirectory(Protocol):
     async def audience(self, audience_id: str) -> segment_pb2.Audience: ...
 
 
-Want = tuple[pb.Sync, str, str, str]  # (sync, person id, action, cause): a delivery to schedule
+# (sync, person id, action, cause, the membership change behind it if one): a delivery to schedule
+Want = tuple[pb.Sync, str, str, str, pb.MembershipRef | None]
 
 
 class ActivationApp(EventSourced):
@@ -800,7 +801,18 @@ class ActivationApp(EventSourced):
         order = sorted(now, key=lambda p: members[(sync.audience_id, p)].id)
         changes = [(p, enter) for p in order if p not in was or sync.mode != "membership"]
         changes += [(p, leave) for p in sorted(was - now)]
-        return await self._schedule([(sync, person, action, run) for person, action in changes])
+        return await self._schedule(
+            [
+                (
+                    sync,
+                    person,
+                    action,
+                    run,
+                    membership_ref(members[(sync.audience_id, person)]) if person in now else None,
+                )
+                for person, action in changes
+            ]
+        )
 
     async def _memberships_seen(self) -> dict[tuple[str, str], eventlog_pb2.Notification]:
         """The latest entered notification of every current membership, up to activation's position."""
@@ -836,7 +848,8 @@ class ActivationApp(EventSourced):
             for sync in self.syncs.values():
                 if sync.audience_id == message.audience_id and sync.status == "active":
                     actions = domain.sync_actions(sync.mode)
-                    wanted.append((sync, message.person_id, actions[0 if entered else 1], membership_cause(n)))
+                    cause, ref = membership_cause(n), membership_ref(n, message)
+                    wanted.append((sync, message.person_id, actions[0 if entered else 1], cause, ref))
         if accounts:
             log.debug("%d account membership change(s) not scheduled: syncs send persons only", accounts)
         return events + await self._schedule(wanted)
@@ -872,9 +885,9 @@ class ActivationApp(EventSourced):
                 if not self.sent.get((sync.sync_id, person_id), (False,))[0]:
                     continue
                 if sync.destination_id in withdrawn:
-                    wanted.append((sync, person_id, domain.sync_actions(sync.mode)[1], cause))
+                    wanted.append((sync, person_id, domain.sync_actions(sync.mode)[1], cause, None))
                 elif sync.mode == "upsert":
-                    wanted.append((sync, person_id, "upsert", cause))
+                    wanted.append((sync, person_id, "upsert", cause, None))
         return await self._schedule(wanted)
 
     def _withdrawn(self, person_id: str, profile: profile_pb2.Profile, live: Sequence[pb.Sync]) -> set[str]:
@@ -925,11 +938,11 @@ class ActivationApp(EventSourced):
         wanted = [w for w in wanted if w[0].destination_id in self.destinations]
         if not wanted:
             return []
-        person_ids = list(dict.fromkeys(person for _, person, _, _ in wanted))
+        person_ids = list(dict.fromkeys(person for _, person, _, _, _ in wanted))
         # As stored: personal values stay tokens until the moment they are sent.
         profiles = await self.profiles.sealed_profiles(person_ids)
         events: list[StoredEvent] = []
-        for sync, person_id, wanted_action, wanted_cause in wanted:
+        for sync, person_id, wanted_action, wanted_cause, membership in wanted:
             action, cause = wanted_action, wanted_cause
             if not self.may_send(sync.sync_id):
                 continue  # pending or rejected: nothing is scheduled (approval sends the difference)
@@ -942,11 +955,9 @@ class ActivationApp(EventSourced):
             traits = {name: all_traits[name] for name in chosen}
             last = self.sent.get((sync.sync_id, person_id))
             held = bool(last and last[0])
+            stated = dict(profile.consent) if profile else {}
             consent = consents.egress_consent(
-                dict(profile.consent) if profile else {},
-                self.consent_rules(),
-                destination.purposes,
-                destination.consent_categories,
+                stated, self.consent_rules(), destination.purposes, destination.consent_categories
             )
             verdict = self._egress(destination, sync, person_id, traits, consent)
             if verdict.result.get("refused"):
@@ -981,10 +992,33 @@ class ActivationApp(EventSourced):
                 scheduled_at=self.now_iso(),
                 sync_id=sync.sync_id,
                 fingerprint=print_,
+                cause=cause,
+                sync_version=sync.version,
+                audience_version=self.audience_info.get(sync.audience_id, (0, ""))[0],
+                membership=membership,
+                consent=self._consent_used(stated, destination),
+                approval_decision_id=sync.approval_decision_id,
             )
             self.apply(scheduled)
             events.append(self.next_event(uuid.UUID(delivery_id), scheduled))
         return events
+
+    def _consent_used(self, stated: dict, destination: pb.Destination) -> list[pb.ConsentUsed]:
+        """The person's choices the egress question was asked with, each with the call that stated it."""
+        rules = self.consent_rules()
+        needed = rules.needed(destination.purposes, destination.consent_categories)
+        chosen = consents.resolved(stated, rules, needed)
+        return [
+            pb.ConsentUsed(
+                category=category,
+                granted=choice.granted,
+                name=next((n for n in sorted(rules.names(category)) if stated.get(n) is choice), category),
+                event_id=choice.event_id,
+                at=choice.at,
+                source=getattr(choice, "source", ""),
+            )
+            for category, choice in sorted(chosen.items())
+        ]
 
     def _egress(
         self, destination: pb.Destination, sync: pb.Sync, person_id: str, traits: dict, consent: dict[str, bool]
@@ -1297,6 +1331,19 @@ def shown_strings(config: dict[str, Any]) -> dict[str, str]:
 
 def membership_cause(n: eventlog_pb2.Notification) -> str:
     return f"{n.originator_id}-{n.originator_version}"
+
+
+def membership_ref(n: eventlog_pb2.Notification, message: _Membership | None = None) -> pb.MembershipRef:
+    """The membership change a notification of segment's log holds, and its place there."""
+    found = message or cast(_Membership, decode(n.topic, n.payload))
+    return pb.MembershipRef(
+        entered=isinstance(found, segment_pb2.MembershipEntered),
+        audience_version=found.audience_version,
+        cause=found.cause,
+        cause_event_id=found.cause_event_id,
+        at=found.at,
+        ref=membership_cause(n),
+    )
 
 
 def secret_subject(destination_id: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cdp.activation.application import ActivationApp
+from cdp.activation.lineage import explain_delivery
 from cdp.api.activation.v1 import activation_pb2 as pb
 from cdp.api.activation.v1 import activation_pb2_grpc
 from cdp.platform.auth import current_caller
@@ -87,3 +88,6 @@ class ActivationServicer(activation_pb2_grpc.ActivationServiceServicer):
 
     async def ListPendingSyncs(self, request, context):
         return pb.ListPendingSyncsResponse(syncs=self.app.list_pending_syncs())
+
+    async def ExplainDelivery(self, request, context):
+        return explain_delivery(self.app, request.delivery_id)

@@ -15,6 +15,7 @@ from cdp.cli import (
     identity,
     importer,
     keys,
+    lineage,
     ops,
     plan,
     profile,
@@ -53,6 +54,7 @@ main.add_command(identity.identity)
 main.add_command(forget.forget)
 main.add_command(keys.keys)
 main.add_command(audit.audit)
+main.add_command(lineage.lineage)
 main.add_command(token.token)
 main.add_command(cert.cert)
 main.add_command(bench.bench)

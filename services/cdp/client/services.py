@@ -293,6 +293,21 @@ class _Profile(_Client):
         )
         return self._unary("GetProfile", request, READ, "profile", **options)
 
+    def get_trait_lineage(
+        self,
+        trait: str,
+        person_id: str = "",
+        identifier: IdentifierLike | None = None,
+        purpose: str = "",
+        **options: Unpack[CallOptions],
+    ) -> profile_pb2.GetTraitLineageResponse:
+        """Every call that set a person's trait, newest first, the one in force marked (values as the
+        caller may see them; a read in clear is recorded). Retried."""
+        request = profile_pb2.GetTraitLineageRequest(
+            person_id=person_id, identifier=_identifier(identifier), trait=trait, purpose=purpose
+        )
+        return self._unary("GetTraitLineage", request, READ, **options)
+
     def get_profiles(
         self, person_ids: Iterable[str], encrypted: bool = False, purpose: str = "", **options: Unpack[CallOptions]
     ) -> list[profile_pb2.Profile]:
@@ -660,6 +675,14 @@ class _Activation(_Client):
     def list_pending_syncs(self, **options: Unpack[CallOptions]) -> list[activation_pb2.Sync]:
         """Syncs waiting for approval. Retried."""
         return self._unary("ListPendingSyncs", activation_pb2.ListPendingSyncsRequest(), READ, "syncs", **options)
+
+    def explain_delivery(
+        self, delivery_id: str, **options: Unpack[CallOptions]
+    ) -> activation_pb2.ExplainDeliveryResponse:
+        """What scheduled a delivery, the sync, audience, approval and consent it was decided with,
+        and the fields it carried, by name. Retried."""
+        request = activation_pb2.ExplainDeliveryRequest(delivery_id=delivery_id)
+        return self._unary("ExplainDelivery", request, READ, **options)
 
 
 class _EventLog(_Client):

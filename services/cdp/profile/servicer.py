@@ -13,7 +13,7 @@ from cdp.platform.auth import current_caller
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso, parse_iso
 from cdp.platform.errors import InvalidArgument, NotFound
 from cdp.platform.vault import Vault
-from cdp.profile import timeline
+from cdp.profile import lineage, timeline
 from cdp.profile.accounts import AccountQueries
 from cdp.profile.application import ProfileApp
 from cdp.profile.projections import ProfileQueries
@@ -194,6 +194,31 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             await self.access.record(caller, [Read(person_id, fields)], purpose=stated)
         next_token = timeline.encode_token(found[-1]) if more and found else ""
         return pb.ListEventsResponse(person_id=person_id, events=shown, next_page_token=next_token)
+
+    async def GetTraitLineage(self, request, context):
+        if not request.trait:
+            raise InvalidArgument("trait", "give the trait's name")
+        identifier = (request.identifier.type, request.identifier.value) if request.HasField("identifier") else None
+        person_id = self.queries.survivor_of(await self.app.person_of(request.person_id, identifier))
+        profile = self.queries.get(person_id)
+        if profile is None:
+            raise NotFound(f"person_id: no profile for {person_id}")
+        stored = profile.traits.get(request.trait)
+        clear = self.may_see_personal()
+        calls = self.events.calls_of(person_id, lineage.SETTING_TYPES)
+        settings, revealed = lineage.settings(calls, request.trait, stored, clear, self.vault)
+        answer = pb.GetTraitLineageResponse(person_id=person_id, trait=request.trait, settings=settings)
+        if stored is not None:
+            [(_, shown)] = self._views([pb.Profile(person_id=person_id, traits={request.trait: stored})])
+            answer.current.CopyFrom(shown.traits[request.trait])
+            revealed += clear_trait_fields({request.trait: stored}, shown.traits, "traits")
+            if stored.computed:
+                answer.computed.CopyFrom(self.app.computed_trait(request.trait))
+        if clear and revealed:  # a masked read shows nothing personal: nothing to record
+            caller = current_caller()
+            stated = purpose_of(request.purpose, caller.method)
+            await self.access.record(caller, [Read(person_id, revealed)], purpose=stated)
+        return answer
 
     async def GetProfiles(self, request, context):
         # Profiles as the service holds them now: at least as fresh as its log.

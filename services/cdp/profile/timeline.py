@@ -124,3 +124,15 @@ class TimelineQueries:
             rows = conn.execute(query).scalars().all()
         found = [pb.TimelineEvent.FromString(body) for body in rows[:limit]]
         return found, len(rows) > limit
+
+    def calls_of(self, person_id: str, types: Sequence[str]) -> list[tuple[pb.TimelineEvent, str, str]]:
+        """The person's calls of these types, newest first, each with the key (identifier type and
+        value) its facts are kept under."""
+        query = (
+            sa.select(events.c.body, events.c.key_type, events.c.key_value)
+            .where(events.c.person_id == person_id, events.c.type.in_(list(types)))
+            .order_by(events.c.timestamp.desc(), events.c.event_id.desc())
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [(pb.TimelineEvent.FromString(body), key_type, key_value) for body, key_type, key_value in rows]

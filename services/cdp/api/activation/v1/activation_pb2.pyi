@@ -474,6 +474,80 @@ class ListPendingSyncsResponse(_message.Message):
     syncs: _containers.RepeatedCompositeFieldContainer[Sync]
     def __init__(self, syncs: _Optional[_Iterable[_Union[Sync, _Mapping]]] = ...) -> None: ...
 
+class MembershipRef(_message.Message):
+    __slots__ = ("entered", "audience_version", "cause", "cause_event_id", "at", "ref")
+    ENTERED_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    entered: bool
+    audience_version: int
+    cause: str
+    cause_event_id: str
+    at: str
+    ref: str
+    def __init__(self, entered: _Optional[bool] = ..., audience_version: _Optional[int] = ..., cause: _Optional[str] = ..., cause_event_id: _Optional[str] = ..., at: _Optional[str] = ..., ref: _Optional[str] = ...) -> None: ...
+
+class ConsentUsed(_message.Message):
+    __slots__ = ("category", "granted", "name", "event_id", "at", "source")
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    category: str
+    granted: bool
+    name: str
+    event_id: str
+    at: str
+    source: str
+    def __init__(self, category: _Optional[str] = ..., granted: _Optional[bool] = ..., name: _Optional[str] = ..., event_id: _Optional[str] = ..., at: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+
+class SentField(_message.Message):
+    __slots__ = ("trait", "name")
+    TRAIT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    trait: str
+    name: str
+    def __init__(self, trait: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ExplainDeliveryRequest(_message.Message):
+    __slots__ = ("delivery_id",)
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    delivery_id: str
+    def __init__(self, delivery_id: _Optional[str] = ...) -> None: ...
+
+class ExplainDeliveryResponse(_message.Message):
+    __slots__ = ("delivery", "destination", "sync", "recorded", "cause", "sync_version", "audience_version", "membership", "consent", "approval", "sent", "constants")
+    DELIVERY_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    SYNC_VERSION_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    SENT_FIELD_NUMBER: _ClassVar[int]
+    CONSTANTS_FIELD_NUMBER: _ClassVar[int]
+    delivery: Delivery
+    destination: Destination
+    sync: Sync
+    recorded: bool
+    cause: str
+    sync_version: int
+    audience_version: int
+    membership: MembershipRef
+    consent: _containers.RepeatedCompositeFieldContainer[ConsentUsed]
+    approval: SyncApprovalChanged
+    sent: _containers.RepeatedCompositeFieldContainer[SentField]
+    constants: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, delivery: _Optional[_Union[Delivery, _Mapping]] = ..., destination: _Optional[_Union[Destination, _Mapping]] = ..., sync: _Optional[_Union[Sync, _Mapping]] = ..., recorded: _Optional[bool] = ..., cause: _Optional[str] = ..., sync_version: _Optional[int] = ..., audience_version: _Optional[int] = ..., membership: _Optional[_Union[MembershipRef, _Mapping]] = ..., consent: _Optional[_Iterable[_Union[ConsentUsed, _Mapping]]] = ..., approval: _Optional[_Union[SyncApprovalChanged, _Mapping]] = ..., sent: _Optional[_Iterable[_Union[SentField, _Mapping]]] = ..., constants: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class DestinationCreated(_message.Message):
     __slots__ = ("destination", "created_at", "sealed_secrets")
     class SealedSecretsEntry(_message.Message):
@@ -605,7 +679,7 @@ class SyncDeleted(_message.Message):
     def __init__(self, sync_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
 
 class DeliveryScheduled(_message.Message):
-    __slots__ = ("delivery_id", "destination_id", "audience_id", "person_id", "action", "payload", "decision_id", "withheld", "scheduled_at", "sync_id", "fingerprint")
+    __slots__ = ("delivery_id", "destination_id", "audience_id", "person_id", "action", "payload", "decision_id", "withheld", "scheduled_at", "sync_id", "fingerprint", "cause", "sync_version", "audience_version", "membership", "consent", "approval_decision_id")
     DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -617,6 +691,12 @@ class DeliveryScheduled(_message.Message):
     SCHEDULED_AT_FIELD_NUMBER: _ClassVar[int]
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    SYNC_VERSION_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     delivery_id: str
     destination_id: str
     audience_id: str
@@ -628,7 +708,13 @@ class DeliveryScheduled(_message.Message):
     scheduled_at: str
     sync_id: str
     fingerprint: str
-    def __init__(self, delivery_id: _Optional[str] = ..., destination_id: _Optional[str] = ..., audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., action: _Optional[str] = ..., payload: _Optional[str] = ..., decision_id: _Optional[str] = ..., withheld: _Optional[_Iterable[str]] = ..., scheduled_at: _Optional[str] = ..., sync_id: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+    cause: str
+    sync_version: int
+    audience_version: int
+    membership: MembershipRef
+    consent: _containers.RepeatedCompositeFieldContainer[ConsentUsed]
+    approval_decision_id: str
+    def __init__(self, delivery_id: _Optional[str] = ..., destination_id: _Optional[str] = ..., audience_id: _Optional[str] = ..., person_id: _Optional[str] = ..., action: _Optional[str] = ..., payload: _Optional[str] = ..., decision_id: _Optional[str] = ..., withheld: _Optional[_Iterable[str]] = ..., scheduled_at: _Optional[str] = ..., sync_id: _Optional[str] = ..., fingerprint: _Optional[str] = ..., cause: _Optional[str] = ..., sync_version: _Optional[int] = ..., audience_version: _Optional[int] = ..., membership: _Optional[_Union[MembershipRef, _Mapping]] = ..., consent: _Optional[_Iterable[_Union[ConsentUsed, _Mapping]]] = ..., approval_decision_id: _Optional[str] = ...) -> None: ...
 
 class DeliveryAttempted(_message.Message):
     __slots__ = ("delivery_id", "attempt", "ok", "http_status", "error", "at", "latency_ms", "retryable", "retry_after_s", "next_attempt_at")

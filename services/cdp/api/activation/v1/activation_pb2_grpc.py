@@ -134,6 +134,11 @@ class ActivationServiceStub:
                 request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListPendingSyncsRequest.SerializeToString,
                 response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListPendingSyncsResponse.FromString,
                 _registered_method=True)
+        self.ExplainDelivery = channel.unary_unary(
+                '/cdp.activation.v1.ActivationService/ExplainDelivery',
+                request_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ExplainDeliveryRequest.SerializeToString,
+                response_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ExplainDeliveryResponse.FromString,
+                _registered_method=True)
 
 
 class ActivationServiceServicer:
@@ -259,6 +264,15 @@ class ActivationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExplainDelivery(self, request, context):
+        """Why a delivery carries what it does: what scheduled it (a membership change, a sync's run, a
+        profile change), the sync and audience versions, the approval it was sent under, the consent
+        it was decided with, its egress decision, and the fields it carried or withheld, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ActivationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -361,6 +375,11 @@ def add_ActivationServiceServicer_to_server(servicer, server):
                     servicer.ListPendingSyncs,
                     request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListPendingSyncsRequest.FromString,
                     response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ListPendingSyncsResponse.SerializeToString,
+            ),
+            'ExplainDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExplainDelivery,
+                    request_deserializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ExplainDeliveryRequest.FromString,
+                    response_serializer=cdp_dot_activation_dot_v1_dot_activation__pb2.ExplainDeliveryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -903,6 +922,33 @@ class ActivationService:
             '/cdp.activation.v1.ActivationService/ListPendingSyncs',
             cdp_dot_activation_dot_v1_dot_activation__pb2.ListPendingSyncsRequest.SerializeToString,
             cdp_dot_activation_dot_v1_dot_activation__pb2.ListPendingSyncsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExplainDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.activation.v1.ActivationService/ExplainDelivery',
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ExplainDeliveryRequest.SerializeToString,
+            cdp_dot_activation_dot_v1_dot_activation__pb2.ExplainDeliveryResponse.FromString,
             options,
             channel_credentials,
             insecure,

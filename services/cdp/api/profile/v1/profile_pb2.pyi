@@ -321,6 +321,60 @@ class SearchProfilesResponse(_message.Message):
     total: int
     def __init__(self, profiles: _Optional[_Iterable[_Union[Profile, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total: _Optional[int] = ...) -> None: ...
 
+class GetTraitLineageRequest(_message.Message):
+    __slots__ = ("person_id", "identifier", "trait", "purpose")
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    TRAIT_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    person_id: str
+    identifier: _identity_pb2.Identifier
+    trait: str
+    purpose: str
+    def __init__(self, person_id: _Optional[str] = ..., identifier: _Optional[_Union[_identity_pb2.Identifier, _Mapping]] = ..., trait: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class TraitSetting(_message.Message):
+    __slots__ = ("event_id", "type", "timestamp", "received_at", "source_id", "key_type", "key_value", "value", "masked", "erased", "current", "path")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    KEY_VALUE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    MASKED_FIELD_NUMBER: _ClassVar[int]
+    ERASED_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: str
+    timestamp: str
+    received_at: str
+    source_id: str
+    key_type: str
+    key_value: str
+    value: str
+    masked: bool
+    erased: bool
+    current: bool
+    path: str
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., timestamp: _Optional[str] = ..., received_at: _Optional[str] = ..., source_id: _Optional[str] = ..., key_type: _Optional[str] = ..., key_value: _Optional[str] = ..., value: _Optional[str] = ..., masked: _Optional[bool] = ..., erased: _Optional[bool] = ..., current: _Optional[bool] = ..., path: _Optional[str] = ...) -> None: ...
+
+class GetTraitLineageResponse(_message.Message):
+    __slots__ = ("person_id", "trait", "current", "settings", "computed")
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    TRAIT_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    COMPUTED_FIELD_NUMBER: _ClassVar[int]
+    person_id: str
+    trait: str
+    current: TraitValue
+    settings: _containers.RepeatedCompositeFieldContainer[TraitSetting]
+    computed: ComputedTrait
+    def __init__(self, person_id: _Optional[str] = ..., trait: _Optional[str] = ..., current: _Optional[_Union[TraitValue, _Mapping]] = ..., settings: _Optional[_Iterable[_Union[TraitSetting, _Mapping]]] = ..., computed: _Optional[_Union[ComputedTrait, _Mapping]] = ...) -> None: ...
+
 class ProfileChanged(_message.Message):
     __slots__ = ("profile", "cause_event_id", "changed_at")
     PROFILE_FIELD_NUMBER: _ClassVar[int]

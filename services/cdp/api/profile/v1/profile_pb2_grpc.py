@@ -84,6 +84,11 @@ class ProfileServiceStub:
                 request_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.SearchProfilesRequest.SerializeToString,
                 response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.SearchProfilesResponse.FromString,
                 _registered_method=True)
+        self.GetTraitLineage = channel.unary_unary(
+                '/cdp.profile.v1.ProfileService/GetTraitLineage',
+                request_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetTraitLineageRequest.SerializeToString,
+                response_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetTraitLineageResponse.FromString,
+                _registered_method=True)
 
 
 class ProfileServiceServicer:
@@ -155,6 +160,15 @@ class ProfileServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTraitLineage(self, request, context):
+        """Where a person's trait came from: every call that set it (with the identifier it came
+        under), newest first, the one in force marked; a computed trait's definition and version.
+        Values as the caller may see them (a read in clear is recorded).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProfileServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -207,6 +221,11 @@ def add_ProfileServiceServicer_to_server(servicer, server):
                     servicer.SearchProfiles,
                     request_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.SearchProfilesRequest.FromString,
                     response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.SearchProfilesResponse.SerializeToString,
+            ),
+            'GetTraitLineage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTraitLineage,
+                    request_deserializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetTraitLineageRequest.FromString,
+                    response_serializer=cdp_dot_profile_dot_v1_dot_profile__pb2.GetTraitLineageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -479,6 +498,33 @@ class ProfileService:
             '/cdp.profile.v1.ProfileService/SearchProfiles',
             cdp_dot_profile_dot_v1_dot_profile__pb2.SearchProfilesRequest.SerializeToString,
             cdp_dot_profile_dot_v1_dot_profile__pb2.SearchProfilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTraitLineage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.profile.v1.ProfileService/GetTraitLineage',
+            cdp_dot_profile_dot_v1_dot_profile__pb2.GetTraitLineageRequest.SerializeToString,
+            cdp_dot_profile_dot_v1_dot_profile__pb2.GetTraitLineageResponse.FromString,
             options,
             channel_credentials,
             insecure,
