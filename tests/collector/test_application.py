@@ -87,9 +87,9 @@ def test_quarantined_calls_are_listed_and_released_by_a_fixed_plan(collector):
     assert collector.ingest(key, [viewed("m1")]).accepted == 1
     (held,) = collector.list_quarantine("web", 10)
     assert held.violations and collector.quarantine
-    assert collector.release_quarantine("web") == (0, 1)  # still breaks the plan
+    assert collector.release_quarantine("web").still_quarantined == 1  # still breaks the plan
     collector.publish_plan("shop", json.dumps({"events": {"Viewed": {"type": "object"}}}))
-    assert collector.release_quarantine("") == (1, 0)
+    assert collector.release_quarantine("").released == 1
     assert collector.list_quarantine("", 10) == []
     released = collector.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])
     assert len(released) == 1
@@ -171,10 +171,10 @@ def test_a_held_call_is_checked_and_released_with_its_values_at_depth_in_clear_t
     assert collector.ingest(key, [viewed("m1", **sent)]).accepted == 1
     (held,) = collector.list_quarantine("web", 10)
     assert "ada" not in held.event.properties, "held calls are sealed too"
-    assert collector.release_quarantine("web") == (0, 1)  # no page yet: still held
+    assert collector.release_quarantine("web").still_quarantined == 1  # no page yet: still held
     strict["events"]["Viewed"]["required"] = []
     collector.publish_plan("shop", json.dumps(strict))
-    assert collector.release_quarantine("web") == (1, 0), "the plan saw the values in clear, and they pass"
+    assert collector.release_quarantine("web").released == 1, "the plan saw the values in clear, and they pass"
     [released] = [
         pb.EventAccepted.FromString(n.state)
         for n in collector.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])

@@ -172,11 +172,24 @@ class Collector:
             self._commit(disabled)
         return source
 
-    def assign_plan(self, source_name: str, plan_name: str, mode: str) -> Source:
+    def assign_plan(
+        self,
+        source_name: str,
+        plan_name: str,
+        mode: str = "",
+        settings: pb.PlanSettings | None = None,
+        plan_version: int = 0,
+    ) -> Source:
+        """Check the source's calls against a plan, pinned to a version (0: the latest), under the
+        mode's settings (default allow) with any field of settings overriding them."""
         self.refresh()  # commands see what other replicas committed, however recent
         source = self.registry.named(source_name)
-        self._commit([self.registry.plan_assigned(source, plan_name, mode)])
+        self._commit([self.registry.plan_assigned(source, plan_name, mode, settings, plan_version)])
         return source
+
+    def get_plan(self, name: str, version: int = 0) -> pb.Plan:
+        self.refresh()  # commands see what other replicas committed, however recent
+        return self.registry.plan_document(name, version)
 
     def source_for(self, write_key: str) -> Source:
         return self.registry.source_for(write_key)
@@ -235,14 +248,36 @@ class Collector:
 
     # Quarantine --------------------------------------------------------------
 
-    def list_quarantine(self, source_name: str, limit: int) -> list[pb.QuarantinedEvent]:
+    def list_quarantine(
+        self, source_name: str = "", limit: int = 100, filter: pb.QuarantineFilter | None = None
+    ) -> list[pb.QuarantinedEvent]:
         self.refresh()  # commands see what other replicas committed, however recent
-        return self.waiting.list(source_name, limit)
+        return self.waiting.list(self.waiting.filter_of(filter, source_name), limit)
 
-    def release_quarantine(self, source_name: str) -> tuple[int, int]:
-        """Re-check waiting events against their source's current plan; pass them on if they pass now."""
+    def release_quarantine(
+        self,
+        source_name: str = "",
+        filter: pb.QuarantineFilter | None = None,
+        *,
+        as_is: bool = False,
+        by: str = "",
+        reason: str = "",
+    ) -> pb.ReleaseQuarantineResponse:
+        """Pass matching held events on: as they were (as_is), or those their source's current
+        plan passes now; who released them is recorded."""
         self.refresh()  # commands see what other replicas committed, however recent
-        out, released, still = self.waiting.release(source_name)
+        chosen = self.waiting.filter_of(filter, source_name)
+        out, released, still = self.waiting.release(chosen, as_is=as_is, by=by, reason=reason)
         if out:
             self._commit(out)
-        return released, still
+        return pb.ReleaseQuarantineResponse(released=len(released), still_quarantined=still, event_ids=released)
+
+    def discard_quarantine(
+        self, filter: pb.QuarantineFilter, *, by: str = "", reason: str = ""
+    ) -> pb.DiscardQuarantineResponse:
+        """Drop matching held events for good; who discarded them is recorded."""
+        self.refresh()  # commands see what other replicas committed, however recent
+        out, discarded = self.waiting.discard(self.waiting.filter_of(filter), by=by, reason=reason)
+        if out:
+            self._commit(out)
+        return pb.DiscardQuarantineResponse(discarded=len(discarded), event_ids=discarded)
