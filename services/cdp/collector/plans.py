@@ -213,7 +213,8 @@ class TrackingPlan:
 
     @property
     def label(self) -> str:
-        return f"tracking plan {self.name} v{self.version}"
+        """How rules name the plan (version 0: a draft, not published)."""
+        return f"tracking plan {self.name} " + (f"v{self.version}" if self.version else "(draft)")
 
     def judge(self, call: PlannedCall, settings: Settings) -> Verdict:
         """The call's violations under these settings, each with its action, and what to omit."""
