@@ -181,3 +181,26 @@ def test_a_held_call_is_checked_and_released_with_its_values_at_depth_in_clear_t
     ]
     assert released.encrypted_fields == ["properties.contact.email", "properties.url?email"]
     assert "ada" not in released.event.properties
+
+
+def test_two_replicas_reviewing_one_held_call_pass_it_on_once(config):
+    first, first_store = collector_on(config)
+    second, second_store = collector_on(config)
+    try:
+        key = first.create_source("web", server_side=True).write_key
+        first.publish_plan("shop", json.dumps(PLAN))
+        first.assign_plan("web", "shop", "quarantine")
+        first.ingest(key, [viewed("m1")])
+        second.refresh()
+        assert first.release_quarantine("web", as_is=True, by="ana").released == 1
+        second.refresh = lambda: None  # a replica that has not yet seen the release
+        with pytest.raises(Conflict, match="filter"):
+            second.discard_quarantine(pb.QuarantineFilter(source_name="web"), by="bo")
+        with pytest.raises(Conflict, match="filter"):
+            second.release_quarantine("web", as_is=True, by="bo")
+        accepted = first.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])
+        assert len(accepted) == 1
+        assert not first.store.read(0, 1000, [pb.EventDiscarded.DESCRIPTOR.full_name])
+    finally:
+        first_store.close()
+        second_store.close()

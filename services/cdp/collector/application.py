@@ -13,7 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from cdp.api.collector.v1 import collector_pb2 as pb
 from cdp.api.common.v1 import event_pb2
@@ -31,6 +31,7 @@ from cdp.collector.ingest import GATHER_S, GroupIngest
 from cdp.collector.quarantine import Quarantine
 from cdp.collector.registry import NotFound, Registry, Source, UnknownWriteKey
 from cdp.collector.suppression import Suppressions
+from cdp.platform import errors
 from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.personal import PersonalData
 from cdp.platform.pseudonyms import Pseudonyms
@@ -268,9 +269,21 @@ class Collector:
         self.refresh()  # commands see what other replicas committed, however recent
         chosen = self.waiting.filter_of(filter, source_name)
         out, released, still = self.waiting.release(chosen, as_is=as_is, by=by, reason=reason)
-        if out:
-            self._commit(out)
+        self._commit_review(out)
         return pb.ReleaseQuarantineResponse(released=len(released), still_quarantined=still, event_ids=released)
+
+    def _commit_review(self, out: list[StoredEvent]) -> None:
+        """Commit releases or discards: none if another replica released or discarded one of
+        the calls meanwhile (its version 2 is taken), so no call is passed on twice."""
+        if not out:
+            return
+        try:
+            self._commit(out)
+        except IntegrityError:
+            self.refresh()
+            raise errors.Conflict(
+                "filter: another review released or discarded some of these calls meanwhile; nothing was changed"
+            ) from None
 
     def discard_quarantine(
         self, filter: pb.QuarantineFilter, *, by: str = "", reason: str = ""
@@ -278,6 +291,5 @@ class Collector:
         """Drop matching held events for good; who discarded them is recorded."""
         self.refresh()  # commands see what other replicas committed, however recent
         out, discarded = self.waiting.discard(self.waiting.filter_of(filter), by=by, reason=reason)
-        if out:
-            self._commit(out)
+        self._commit_review(out)
         return pb.DiscardQuarantineResponse(discarded=len(discarded), event_ids=discarded)
