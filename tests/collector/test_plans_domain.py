@@ -133,6 +133,17 @@ def test_violations(call, expected):
     assert list(PLAN.judge(call, ALLOW).violations) == expected
 
 
+def test_a_schema_whose_parts_do_not_stand_alone_reports_its_first_violation():
+    document = {"x-money": {"type": "number"}, "properties": {"total": {"$ref": "#/x-money"}, "n": {"type": "string"}}}
+    plan = compile_plan("p", 1, {"events": {"Paid": document, "Owed": {"required": [1]}}})
+    assert [(v.field, v.keyword) for v in plan.judge(track("Paid", total="x", n=1), ALLOW).violations] == [
+        ("properties.total", "type")
+    ]
+    assert [v.field for v in plan.judge(track("Owed"), ALLOW).violations] == ["properties.1"], (
+        "a number in required (as stored plans may hold) never names a property"
+    )
+
+
 def test_pages_and_screens_are_not_checked_by_a_plan_that_lists_none():
     plan = compile_plan("p", 1, {"events": {}})
     assert plan.judge(PlannedCall("page", "Anything"), MODE_SETTINGS["reject"]).violations == ()

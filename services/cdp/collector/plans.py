@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import fastjsonschema
 import orjson
@@ -151,8 +151,7 @@ class Schema:
         patterns = document.get("patternProperties", {})
         self.patterns = tuple(re.compile(p) for p in patterns) if isinstance(patterns, dict) else ()
         self.open = any(document.get(k, False) not in (False, None) for k in OPEN_KEYWORDS)
-        self._each: Callable[[Any], Any] | None = None
-        self._own: Callable[[Any], Any] | None = None
+        self._split: tuple[Callable[[Any], Any], Callable[[Any], Any]] | Literal[False] | None = None
 
     def unplanned(self, values: Mapping[str, Any]) -> list[str]:
         """The names the schema does not list (an explicit additionalProperties plans every name)."""
@@ -164,12 +163,17 @@ class Schema:
         """The schema's violations and, with omit, the names of the offending properties removed
         from values (their violations' action omit; the required rule then sees them missing).
         The other violations have no action yet."""
-        if _run(self.whole, values, root) == []:
+        first = _run(self.whole, values, root)
+        if not first:
             return [], []
+        parts = self._parts()
+        if parts is None:
+            return first, []
+        each, own = parts
         found: list[Violation] = []
         dropped: list[str] = []
         for name in list(values):
-            wrong = _run(self._property_check(), {name: values[name]}, root)
+            wrong = _run(each, {name: values[name]}, root)
             if wrong and omit:
                 wrong = [replace(v, action=OMIT) for v in wrong]
                 dropped.append(name)
@@ -180,25 +184,25 @@ class Schema:
             for n in self.required
             if n not in values
         ]
-        found += _run(self._own_check(), values, root)
+        found += _run(own, values, root)
         if not found:  # a rule of the whole that neither part sees alone (e.g. a root anyOf)
             found = _run(self.whole, values, root)
         return found, dropped
 
-    def _property_check(self) -> Callable[[Any], Any]:
-        if self._each is None:
-            self._each = _compile(self.where, {k: v for k, v in self.document.items() if k in PROPERTY_KEYWORDS})
-        return self._each
-
-    def _own_check(self) -> Callable[[Any], Any]:
-        """The object's own rules (additionalProperties, minProperties, ...): properties each
-        allowed anything, required left to violations()."""
-        if self._own is None:
-            own = {k: v for k, v in self.document.items() if k != "required"}
+    def _parts(self) -> tuple[Callable[[Any], Any], Callable[[Any], Any]] | None:
+        """The check of one property at a time, and of the object's own rules (additionalProperties,
+        minProperties, ...: each property allowed anything, required left to violations());
+        compiled when a call first fails. None when a part does not compile alone (a $ref into a
+        place the part leaves out): the whole's first violation is all there is to report."""
+        if self._split is None:
+            own = {k: v for k, v in self.document.items() if k not in ("required", "patternProperties")}
             own["properties"] = {name: {} for name in self.listed}
-            own.pop("patternProperties", None)
-            self._own = _compile(self.where, own)
-        return self._own
+            try:
+                each = _compile(self.where, {k: v for k, v in self.document.items() if k in PROPERTY_KEYWORDS})
+                self._split = (each, _compile(self.where, own))
+            except InvalidPlan:
+                self._split = False
+        return self._split or None
 
 
 @dataclass
@@ -298,9 +302,9 @@ def _schema(where: str, document: Any) -> Schema:
 
 
 def _names(where: str, keyword: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+    if not isinstance(value, list):
         raise InvalidPlan(f"{where}.{keyword}", "must be a list of property names")
-    return tuple(value)
+    return tuple(str(n) for n in value)  # a number never names a property: always missing, as JSON Schema has it
 
 
 def _compile(where: str, schema: dict) -> Callable[[Any], Any]:
