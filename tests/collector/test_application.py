@@ -204,3 +204,25 @@ def test_two_replicas_reviewing_one_held_call_pass_it_on_once(config):
     finally:
         first_store.close()
         second_store.close()
+
+
+def test_a_recheck_releases_under_the_sources_current_settings(collector):
+    key = collector.create_source("web", server_side=True).write_key
+    typed = {"events": {"Viewed": {"type": "object", "properties": {"page": {"type": "string"}, "n": {}}}}}
+    collector.publish_plan("shop", json.dumps(typed))
+    collector.assign_plan("web", "shop", "quarantine")
+    collector.ingest(key, [viewed("m1", page=7, n=1)])
+    assert collector.release_quarantine("web").still_quarantined == 1
+    collector.assign_plan("web", "shop", settings=pb.PlanSettings(violations="omit"))
+    assert collector.release_quarantine("web", by="ana").released == 1
+    [passed] = [
+        pb.EventAccepted.FromString(n.state)
+        for n in collector.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])
+    ]
+    assert json.loads(passed.event.properties) == {"n": 1}, "the offending property omitted, as a call arriving now"
+    assert [(v.field, v.action) for v in passed.violations] == [("properties.page", "omit")]
+    [released] = [
+        pb.EventReleased.FromString(n.state)
+        for n in collector.store.read(0, 1000, [pb.EventReleased.DESCRIPTOR.full_name])
+    ]
+    assert (released.released_by, released.as_is) == ("ana", False)
