@@ -144,6 +144,24 @@ def test_a_schema_whose_parts_do_not_stand_alone_reports_its_first_violation():
     )
 
 
+def test_properties_planned_by_pattern_are_checked_by_it_and_not_unplanned():
+    closed = {
+        "properties": {"total": {"type": "number"}},
+        "patternProperties": {"^utm_": {"type": "string"}},
+        "additionalProperties": False,
+    }
+    plan = compile_plan("p", 1, {"events": {"Paid": closed}})
+    verdict = plan.judge(track("Paid", total="x", utm_source=3, coupon="C"), ALLOW)
+    assert [(v.field, v.keyword) for v in verdict.violations] == [
+        ("properties.coupon", ""),  # unplanned
+        ("properties.total", "type"),
+        ("properties.utm_source", "type"),
+        ("properties", "additionalProperties"),
+    ], "only coupon is outside the plan; additionalProperties false makes it a schema violation too"
+    by_pattern = plan.judge(track("Paid", total=1, utm_source=3), ALLOW)
+    assert [(v.field, v.keyword) for v in by_pattern.violations] == [("properties.utm_source", "type")]
+
+
 def test_pages_and_screens_are_not_checked_by_a_plan_that_lists_none():
     plan = compile_plan("p", 1, {"events": {}})
     assert plan.judge(PlannedCall("page", "Anything"), MODE_SETTINGS["reject"]).violations == ()

@@ -195,8 +195,10 @@ class Schema:
         compiled when a call first fails. None when a part does not compile alone (a $ref into a
         place the part leaves out): the whole's first violation is all there is to report."""
         if self._split is None:
-            own = {k: v for k, v in self.document.items() if k not in ("required", "patternProperties")}
+            own = {k: v for k, v in self.document.items() if k != "required"}
             own["properties"] = {name: {} for name in self.listed}
+            if isinstance(own.get("patternProperties"), dict):
+                own["patternProperties"] = {pattern: {} for pattern in own["patternProperties"]}
             try:
                 each = _compile(self.where, {k: v for k, v in self.document.items() if k in PROPERTY_KEYWORDS})
                 self._split = (each, _compile(self.where, own))
