@@ -9,7 +9,7 @@ Admitted batch holds, then acknowledges it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -50,7 +50,7 @@ def traits_of(event: event_pb2.Event) -> dict:
     return dict(plans.planned_call(event, properties={}).traits)
 
 
-def violations_proto(violations) -> list[pb.Violation]:
+def violations_proto(violations: Iterable[domain.PlanViolation]) -> list[pb.Violation]:
     """A plan's violations as recorded: field, rule, and the kind, keyword and action."""
     return [
         pb.Violation(field=v.field, rule=v.rule, kind=v.kind, keyword=v.keyword, action=v.action) for v in violations
