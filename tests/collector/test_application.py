@@ -87,9 +87,9 @@ def test_quarantined_calls_are_listed_and_released_by_a_fixed_plan(collector):
     assert collector.ingest(key, [viewed("m1")]).accepted == 1
     (held,) = collector.list_quarantine("web", 10)
     assert held.violations and collector.quarantine
-    assert collector.release_quarantine("web") == (0, 1)  # still breaks the plan
+    assert collector.release_quarantine("web").still_quarantined == 1  # still breaks the plan
     collector.publish_plan("shop", json.dumps({"events": {"Viewed": {"type": "object"}}}))
-    assert collector.release_quarantine("") == (1, 0)
+    assert collector.release_quarantine("").released == 1
     assert collector.list_quarantine("", 10) == []
     released = collector.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])
     assert len(released) == 1
@@ -171,13 +171,58 @@ def test_a_held_call_is_checked_and_released_with_its_values_at_depth_in_clear_t
     assert collector.ingest(key, [viewed("m1", **sent)]).accepted == 1
     (held,) = collector.list_quarantine("web", 10)
     assert "ada" not in held.event.properties, "held calls are sealed too"
-    assert collector.release_quarantine("web") == (0, 1)  # no page yet: still held
+    assert collector.release_quarantine("web").still_quarantined == 1  # no page yet: still held
     strict["events"]["Viewed"]["required"] = []
     collector.publish_plan("shop", json.dumps(strict))
-    assert collector.release_quarantine("web") == (1, 0), "the plan saw the values in clear, and they pass"
+    assert collector.release_quarantine("web").released == 1, "the plan saw the values in clear, and they pass"
     [released] = [
         pb.EventAccepted.FromString(n.state)
         for n in collector.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])
     ]
     assert released.encrypted_fields == ["properties.contact.email", "properties.url?email"]
     assert "ada" not in released.event.properties
+
+
+def test_two_replicas_reviewing_one_held_call_pass_it_on_once(config):
+    first, first_store = collector_on(config)
+    second, second_store = collector_on(config)
+    try:
+        key = first.create_source("web", server_side=True).write_key
+        first.publish_plan("shop", json.dumps(PLAN))
+        first.assign_plan("web", "shop", "quarantine")
+        first.ingest(key, [viewed("m1")])
+        second.refresh()
+        assert first.release_quarantine("web", as_is=True, by="ana").released == 1
+        second.refresh = lambda: None  # a replica that has not yet seen the release
+        with pytest.raises(Conflict, match="filter"):
+            second.discard_quarantine(pb.QuarantineFilter(source_name="web"), by="bo")
+        with pytest.raises(Conflict, match="filter"):
+            second.release_quarantine("web", as_is=True, by="bo")
+        accepted = first.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])
+        assert len(accepted) == 1
+        assert not first.store.read(0, 1000, [pb.EventDiscarded.DESCRIPTOR.full_name])
+    finally:
+        first_store.close()
+        second_store.close()
+
+
+def test_a_recheck_releases_under_the_sources_current_settings(collector):
+    key = collector.create_source("web", server_side=True).write_key
+    typed = {"events": {"Viewed": {"type": "object", "properties": {"page": {"type": "string"}, "n": {}}}}}
+    collector.publish_plan("shop", json.dumps(typed))
+    collector.assign_plan("web", "shop", "quarantine")
+    collector.ingest(key, [viewed("m1", page=7, n=1)])
+    assert collector.release_quarantine("web").still_quarantined == 1
+    collector.assign_plan("web", "shop", settings=pb.PlanSettings(violations="omit"))
+    assert collector.release_quarantine("web", by="ana").released == 1
+    [passed] = [
+        pb.EventAccepted.FromString(n.state)
+        for n in collector.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])
+    ]
+    assert json.loads(passed.event.properties) == {"n": 1}, "the offending property omitted, as a call arriving now"
+    assert [(v.field, v.action) for v in passed.violations] == [("properties.page", "omit")]
+    [released] = [
+        pb.EventReleased.FromString(n.state)
+        for n in collector.store.read(0, 1000, [pb.EventReleased.DESCRIPTOR.full_name])
+    ]
+    assert (released.released_by, released.as_is) == ("ana", False)

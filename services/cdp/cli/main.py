@@ -19,6 +19,7 @@ from cdp.cli import (
     ops,
     plan,
     profile,
+    quarantine,
     send,
     source,
     sync,
@@ -42,7 +43,7 @@ main.add_command(send.send)
 main.add_command(importer.import_csv)
 main.add_command(source.source)
 main.add_command(plan.plan)
-main.add_command(plan.quarantine)
+main.add_command(quarantine.quarantine)
 main.add_command(profile.profile)
 main.add_command(account.account)
 main.add_command(audience.audience)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cdp.cli.client import call, connect
+from cdp.cli.plan import describe_plan
 
 
 @click.group()
@@ -25,7 +26,7 @@ def create(name: str, client_side: bool) -> None:
 def list_() -> None:
     for s in call(connect().collector.list_sources):
         side = "server-side" if s.server_side else "client-side"
-        plan = f"  plan {s.plan_name} ({s.plan_mode})" if s.plan_name else ""
+        plan = f"  {describe_plan(s)}" if s.plan_name else ""
         state = "disabled" if s.disabled else "enabled"
         click.echo(f"{s.source_id}  {s.name:<20} {side:<12} {state}  key {s.write_key_hint}…{plan}")
 

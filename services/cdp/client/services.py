@@ -103,28 +103,64 @@ class _Collector(_Client):
         """The latest version of each plan. Retried."""
         return self._unary("ListPlans", collector_pb2.ListPlansRequest(), READ, "plans", **options)
 
+    def get_plan(self, name: str, version: int = 0, **options: Unpack[CallOptions]) -> collector_pb2.Plan:
+        """One version of a plan (0: the latest). Retried."""
+        return self._unary("GetPlan", collector_pb2.GetPlanRequest(name=name, version=version), READ, "plan", **options)
+
     def assign_plan(
-        self, source_name: str, plan_name: str, mode: str = "allow", **options: Unpack[CallOptions]
+        self,
+        source_name: str,
+        plan_name: str,
+        mode: str = "",
+        settings: dict[str, str] | collector_pb2.PlanSettings | None = None,
+        plan_version: int = 0,
+        **options: Unpack[CallOptions],
     ) -> collector_pb2.Source:
-        """Check a source's events against a plan (mode: allow, quarantine or reject). Retried on
+        """Check a source's events against a plan, pinned to plan_version (0: following the
+        latest). mode (allow, the default; quarantine; reject) is a shorthand for settings, whose
+        fields (unplanned_events, unplanned_properties, violations) override it. Retried on
         UNAVAILABLE (assigning the same plan again changes nothing)."""
-        request = collector_pb2.AssignPlanRequest(source_name=source_name, plan_name=plan_name, mode=mode)
+        if isinstance(settings, dict):
+            settings = collector_pb2.PlanSettings(**settings)
+        request = collector_pb2.AssignPlanRequest(
+            source_name=source_name, plan_name=plan_name, mode=mode, settings=settings, plan_version=plan_version
+        )
         return self._unary("AssignPlan", request, IDEMPOTENT, "source", **options)
 
     def list_quarantine(
-        self, source_name: str = "", limit: int = 0, **options: Unpack[CallOptions]
+        self,
+        source_name: str = "",
+        limit: int = 0,
+        filter: collector_pb2.QuarantineFilter | None = None,
+        **options: Unpack[CallOptions],
     ) -> list[collector_pb2.QuarantinedEvent]:
-        """Events a plan holds back (of one source, or all). Retried."""
-        request = collector_pb2.ListQuarantineRequest(source_name=source_name, limit=limit)
+        """Events a plan holds back (of one source, or all; filter: by event, rule, time, ids). Retried."""
+        request = collector_pb2.ListQuarantineRequest(source_name=source_name, limit=limit, filter=filter)
         return self._unary("ListQuarantine", request, READ, "events", **options)
 
     def release_quarantine(
-        self, source_name: str = "", **options: Unpack[CallOptions]
+        self,
+        source_name: str = "",
+        filter: collector_pb2.QuarantineFilter | None = None,
+        as_is: bool = False,
+        reason: str = "",
+        **options: Unpack[CallOptions],
     ) -> collector_pb2.ReleaseQuarantineResponse:
-        """Re-check held events against the current plan. Retried on UNAVAILABLE (a released event
-        is no longer held, so a second release does not release it again)."""
-        request = collector_pb2.ReleaseQuarantineRequest(source_name=source_name)
+        """Pass held events on: as they were (as_is), or those the current plan now passes.
+        Retried on UNAVAILABLE (a released event is no longer held, so a second release does not
+        release it again)."""
+        request = collector_pb2.ReleaseQuarantineRequest(
+            source_name=source_name, filter=filter, as_is=as_is, reason=reason
+        )
         return self._unary("ReleaseQuarantine", request, IDEMPOTENT, **options)
+
+    def discard_quarantine(
+        self, filter: collector_pb2.QuarantineFilter, reason: str = "", **options: Unpack[CallOptions]
+    ) -> collector_pb2.DiscardQuarantineResponse:
+        """Drop held events for good (the filter must name something). Retried on UNAVAILABLE (a
+        discarded event is no longer held)."""
+        request = collector_pb2.DiscardQuarantineRequest(filter=filter, reason=reason)
+        return self._unary("DiscardQuarantine", request, IDEMPOTENT, **options)
 
 
 class _Identity(_Client):

@@ -9,7 +9,7 @@ Admitted batch holds, then acknowledges it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,8 +18,8 @@ from eventsourcing.persistence import StoredEvent
 
 from cdp.api.collector.v1 import collector_pb2 as pb
 from cdp.api.common.v1 import event_pb2
-from cdp.collector import domain
-from cdp.collector.plans import TrackingPlan
+from cdp.collector import domain, plans
+from cdp.collector.plans import TrackingPlan, Verdict
 from cdp.collector.registry import Registry, Source
 from cdp.collector.suppression import Suppressions
 from cdp.platform import errors, metrics, pseudonyms
@@ -47,9 +47,14 @@ def json_object(text: str) -> dict:
 
 def traits_of(event: event_pb2.Event) -> dict:
     """The traits a plan checks: identify's context.traits under its traits (the top level wins)."""
-    traits = dict(json_object(event.context).get("traits") or {}) if event.type == "identify" else {}
-    traits.update(json_object(event.traits))
-    return traits
+    return dict(plans.planned_call(event, properties={}).traits)
+
+
+def violations_proto(violations: Iterable[domain.PlanViolation]) -> list[pb.Violation]:
+    """A plan's violations as recorded: field, rule, and the kind, keyword and action."""
+    return [
+        pb.Violation(field=v.field, rule=v.rule, kind=v.kind, keyword=v.keyword, action=v.action) for v in violations
+    ]
 
 
 @dataclass
@@ -205,14 +210,15 @@ class Admission:
             accepted.event.timestamp = domain.corrected_timestamp(accepted.event, batch.received)
         decision = self.govern(source, accepted, fields["properties"])
         # The plan sees a fresh decoding: its schemas may fill in defaults, which must not be stored.
-        violations = (
-            plan.check(event.type, event.event, json_object(accepted.event.properties), traits_of(accepted.event))
+        verdict = (
+            plan.judge(plans.planned_call(accepted.event), source.plan_settings)
             if plan and domain.allowed(decision.result)
-            else []
+            else Verdict()
         )
-        outcome = domain.outcome(
-            decision.result, violations, source.plan_mode, (plan.name, plan.version) if plan else None
-        )
+        outcome = domain.outcome(decision.result, verdict.violations, plan=(plan.name, plan.version) if plan else None)
+        if verdict.omitted and outcome.kind != domain.REJECT:
+            for name in plans.omit(fields, verdict.omitted):
+                setattr(accepted.event, name, orjson.dumps(fields[name]).decode())
         # Personal values are encrypted before anything of the call is stored, rejections included.
         accepted.pii_decision_id, encrypted = self.personal.protect(accepted.event, fields)
         accepted.encrypted_fields.extend(encrypted)
@@ -229,8 +235,9 @@ class Admission:
             else:
                 assert plan is not None  # only a plan's violations reject a call cdp.collect let in
                 record.plan_name, record.plan_version = plan.name, plan.version
+                record.violations.extend(violations_proto(outcome.violations))
             return batch.reject(index, outcome.field, outcome.rule, record=record)
-        found = [pb.Violation(field=v.field, rule=v.rule) for v in outcome.violations]
+        found = violations_proto(outcome.violations)
         if outcome.kind == domain.QUARANTINE:
             assert plan is not None  # only a plan's violations quarantine a call
             waiting = pb.QuarantinedEvent(

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from cdp.api.collector.v1 import collector_pb2 as pb
 from cdp.api.common.v1 import event_pb2
@@ -31,6 +31,7 @@ from cdp.collector.ingest import GATHER_S, GroupIngest
 from cdp.collector.quarantine import Quarantine
 from cdp.collector.registry import NotFound, Registry, Source, UnknownWriteKey
 from cdp.collector.suppression import Suppressions
+from cdp.platform import errors
 from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.personal import PersonalData
 from cdp.platform.pseudonyms import Pseudonyms
@@ -172,11 +173,24 @@ class Collector:
             self._commit(disabled)
         return source
 
-    def assign_plan(self, source_name: str, plan_name: str, mode: str) -> Source:
+    def assign_plan(
+        self,
+        source_name: str,
+        plan_name: str,
+        mode: str = "",
+        settings: pb.PlanSettings | None = None,
+        plan_version: int = 0,
+    ) -> Source:
+        """Check the source's calls against a plan, pinned to a version (0: the latest), under the
+        mode's settings (default allow) with any field of settings overriding them."""
         self.refresh()  # commands see what other replicas committed, however recent
         source = self.registry.named(source_name)
-        self._commit([self.registry.plan_assigned(source, plan_name, mode)])
+        self._commit([self.registry.plan_assigned(source, plan_name, mode, settings, plan_version)])
         return source
+
+    def get_plan(self, name: str, version: int = 0) -> pb.Plan:
+        self.refresh()  # commands see what other replicas committed, however recent
+        return self.registry.plan_document(name, version)
 
     def source_for(self, write_key: str) -> Source:
         return self.registry.source_for(write_key)
@@ -239,14 +253,47 @@ class Collector:
 
     # Quarantine --------------------------------------------------------------
 
-    def list_quarantine(self, source_name: str, limit: int) -> list[pb.QuarantinedEvent]:
+    def list_quarantine(
+        self, source_name: str = "", limit: int = 100, filter: pb.QuarantineFilter | None = None
+    ) -> list[pb.QuarantinedEvent]:
         self.refresh()  # commands see what other replicas committed, however recent
-        return self.waiting.list(source_name, limit)
+        return self.waiting.list(self.waiting.filter_of(filter, source_name), limit)
 
-    def release_quarantine(self, source_name: str) -> tuple[int, int]:
-        """Re-check waiting events against their source's current plan; pass them on if they pass now."""
+    def release_quarantine(
+        self,
+        source_name: str = "",
+        filter: pb.QuarantineFilter | None = None,
+        *,
+        as_is: bool = False,
+        by: str = "",
+        reason: str = "",
+    ) -> pb.ReleaseQuarantineResponse:
+        """Pass matching held events on: as they were (as_is), or those their source's current
+        plan passes now; who released them is recorded."""
         self.refresh()  # commands see what other replicas committed, however recent
-        out, released, still = self.waiting.release(source_name)
-        if out:
+        chosen = self.waiting.filter_of(filter, source_name)
+        out, released, still = self.waiting.release(chosen, as_is=as_is, by=by, reason=reason)
+        self._commit_review(out)
+        return pb.ReleaseQuarantineResponse(released=len(released), still_quarantined=still, event_ids=released)
+
+    def _commit_review(self, out: list[StoredEvent]) -> None:
+        """Commit releases or discards: none if another replica released or discarded one of
+        the calls meanwhile (its version 2 is taken), so no call is passed on twice."""
+        if not out:
+            return
+        try:
             self._commit(out)
-        return released, still
+        except IntegrityError:
+            self.refresh()
+            raise errors.Conflict(
+                "filter: another review released or discarded some of these calls meanwhile; nothing was changed"
+            ) from None
+
+    def discard_quarantine(
+        self, filter: pb.QuarantineFilter, *, by: str = "", reason: str = ""
+    ) -> pb.DiscardQuarantineResponse:
+        """Drop matching held events for good; who discarded them is recorded."""
+        self.refresh()  # commands see what other replicas committed, however recent
+        out, discarded = self.waiting.discard(self.waiting.filter_of(filter), by=by, reason=reason)
+        self._commit_review(out)
+        return pb.DiscardQuarantineResponse(discarded=len(discarded), event_ids=discarded)

@@ -75,12 +75,19 @@ class Call(Protocol):
 
 
 class PlanViolation(Protocol):
-    """A tracking plan's violation (collector.plans.Violation)."""
+    """A tracking plan's violation (collector.plans.Violation), with the action its source's
+    settings give it (allow, omit, quarantine, block; empty: the mode's)."""
 
     @property
     def field(self) -> str: ...
     @property
     def rule(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def keyword(self) -> str: ...
+    @property
+    def action(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -256,22 +263,27 @@ def dropped(decision: dict[str, Any]) -> tuple[str, ...]:
     return tuple(decision.get("drop", ())) if allowed(decision) else ()
 
 
+MODE_ACTIONS = {"allow": "allow", "quarantine": "quarantine", "reject": "block"}  # a violation's, by mode
+
+
 def outcome(
-    decision: dict[str, Any], violations: Iterable[PlanViolation], mode: str, plan: tuple[str, int] | None = None
+    decision: dict[str, Any], violations: Iterable[PlanViolation], mode: str = "", plan: tuple[str, int] | None = None
 ) -> Outcome:
-    """The outcome of one checked call, from the result of cdp.collect's decision, the
-    violations of the source's plan (name, version) on what the decision kept, and the
-    source's plan mode (allow, quarantine, reject)."""
+    """The outcome of one checked call, from the result of cdp.collect's decision and the
+    violations of the source's plan (name, version) on what the decision kept, each with its
+    action (a violation without one takes the mode's: allow, quarantine, reject). A blocked
+    violation rejects the call (the first is named), a quarantined one holds it."""
     if not allowed(decision):
         reasons = "; ".join(decision.get("reasons", [])) or "refused by cdp.collect"
         return Outcome(REJECT, "event", reasons, reasons, by_policy=True)
     drop, violations = dropped(decision), tuple(violations)
-    if violations and mode == "reject":
-        first = violations[0]
+    actions = [v.action or MODE_ACTIONS.get(mode, "allow") for v in violations]
+    if "block" in actions:
+        first = violations[actions.index("block")]
         rule = first.rule
         if "tracking plan" not in rule and plan is not None:
             rule = f"{rule}; tracking plan {plan[0]} v{plan[1]}"
         return Outcome(REJECT, first.field, rule, first.rule, drop=drop, violations=violations)
-    if violations and mode == "quarantine":
+    if "quarantine" in actions:
         return Outcome(QUARANTINE, drop=drop, violations=violations)
     return Outcome(ACCEPT, drop=drop, violations=violations)

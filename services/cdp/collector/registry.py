@@ -16,7 +16,7 @@ import orjson
 from eventsourcing.persistence import StoredEvent
 
 from cdp.api.collector.v1 import collector_pb2 as pb
-from cdp.collector.plans import MODES, InvalidPlan, TrackingPlan, compile_plan
+from cdp.collector.plans import CHOICES, MODE_SETTINGS, InvalidPlan, Settings, TrackingPlan, compile_plan
 from cdp.platform import errors
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, now_iso
 from cdp.platform.ids import derived_id
@@ -45,8 +45,13 @@ class Source:
     server_side: bool
     disabled: bool = False
     plan_name: str = ""
-    plan_mode: str = "allow"
+    plan_settings: Settings = MODE_SETTINGS["allow"]
+    plan_version: int = 0  # pinned to this version; 0: follows the latest
     write_key: str = ""  # in clear only on the Source create_source returns, never in state
+
+    @property
+    def plan_mode(self) -> str:
+        return self.plan_settings.mode
 
     def to_proto(self) -> pb.Source:
         return pb.Source(
@@ -58,7 +63,19 @@ class Source:
             disabled=self.disabled,
             plan_name=self.plan_name,
             plan_mode=self.plan_mode if self.plan_name else "",
+            plan_settings=settings_proto(self.plan_settings) if self.plan_name else None,
+            plan_version=self.plan_version if self.plan_name else 0,
         )
+
+
+def settings_proto(settings: Settings) -> pb.PlanSettings:
+    return pb.PlanSettings(**settings.as_dict())
+
+
+def settings_of(message: pb.PlanSettings | None, mode: str = "", where: str = "settings") -> Settings:
+    """The settings a request or a record gives: the mode's, each field set overriding it."""
+    overrides = {name: getattr(message, name) for name in CHOICES} if message is not None else {}
+    return Settings.of(mode, overrides, where)
 
 
 class Registry:
@@ -73,8 +90,10 @@ class Registry:
     def clear(self) -> None:
         self.sources: dict[str, Source] = {}  # by source id
         self.by_key: dict[str, Source] = {}  # by the write key's hash
-        self.plans: dict[str, TrackingPlan] = {}
-        self.plan_documents: dict[str, pb.Plan] = {}
+        self.plans: dict[str, TrackingPlan] = {}  # the latest version of each, compiled
+        self.plan_documents: dict[str, pb.Plan] = {}  # the latest version of each
+        self.plan_versions: dict[str, dict[int, pb.Plan]] = {}  # every version of each
+        self._compiled: dict[tuple[str, int], TrackingPlan] = {}  # older versions, compiled when a source needs one
 
     def apply(self, message) -> None:
         if isinstance(message, pb.SourceCreated):
@@ -88,11 +107,15 @@ class Registry:
             self.sources[message.source_id].disabled = True
         elif isinstance(message, pb.SourcePlanAssigned):
             source = self.sources[message.source_id]
-            source.plan_name, source.plan_mode = message.plan_name, message.mode
+            source.plan_name, source.plan_version = message.plan_name, message.plan_version
+            # An older record has a mode alone; a custom one has its settings.
+            given = message.settings if message.HasField("settings") else None
+            source.plan_settings = settings_of(given, message.mode if message.mode in MODE_SETTINGS else "")
         elif isinstance(message, pb.PlanPublished):
             plan = message.plan
             self.plans[plan.name] = compile_plan(plan.name, plan.version, orjson.loads(plan.document))
             self.plan_documents[plan.name] = plan
+            self.plan_versions.setdefault(plan.name, {})[plan.version] = plan
 
     # Reading -----------------------------------------------------------------
 
@@ -117,7 +140,28 @@ class Registry:
         return source
 
     def plan_of(self, source: Source) -> TrackingPlan | None:
-        return self.plans.get(source.plan_name) if source.plan_name else None
+        """The plan the source's calls are checked against: the version it is pinned to, else the latest."""
+        if not source.plan_name:
+            return None
+        latest = self.plans.get(source.plan_name)
+        if not source.plan_version or latest is None or latest.version == source.plan_version:
+            return latest
+        key = (source.plan_name, source.plan_version)
+        if key not in self._compiled:
+            document = self.plan_versions[source.plan_name][source.plan_version].document
+            self._compiled[key] = compile_plan(source.plan_name, source.plan_version, orjson.loads(document))
+        return self._compiled[key]
+
+    def plan_document(self, name: str, version: int = 0) -> pb.Plan:
+        """One version of a plan as published (0: the latest)."""
+        versions = self.plan_versions.get(name)
+        if not versions:
+            raise NotFound(f"name: no plan named {name!r}")
+        if version < 0:
+            raise errors.InvalidArgument("version", "must be 0 (the latest) or more")
+        if version and version not in versions:
+            raise NotFound(f"version: plan {name!r} has no version {version} (the latest is {max(versions)})")
+        return versions[version or max(versions)]
 
     # Commands: the events to store -------------------------------------------
 
@@ -142,13 +186,29 @@ class Registry:
             return []
         return [self._next_source_event(source, pb.SourceDisabled(source_id=source.source_id, at=now_iso(self.clock)))]
 
-    def plan_assigned(self, source: Source, plan_name: str, mode: str) -> StoredEvent:
+    def plan_assigned(
+        self, source: Source, plan_name: str, mode: str = "", settings: pb.PlanSettings | None = None, version: int = 0
+    ) -> StoredEvent:
+        """Check the source's calls against a plan (none: plan_name empty), pinned to a version
+        (0: following the latest), under the mode's settings with any of settings' fields
+        overriding them."""
         if plan_name and plan_name not in self.plans:
             raise NotFound(f"plan_name: no plan named {plan_name!r}")
-        if mode not in MODES:
-            raise errors.InvalidArgument("mode", f"must be one of {', '.join(MODES)}")
+        chosen = settings_of(settings, mode)
+        if version < 0:
+            raise errors.InvalidArgument("plan_version", "must be 0 (follow the latest) or more")
+        if version and not plan_name:
+            raise errors.InvalidArgument("plan_version", "needs a plan_name")
+        if version and version not in self.plan_versions[plan_name]:
+            latest = self.plans[plan_name].version
+            raise NotFound(f"plan_version: plan {plan_name!r} has no version {version} (the latest is {latest})")
         assigned = pb.SourcePlanAssigned(
-            source_id=source.source_id, plan_name=plan_name, mode=mode, at=now_iso(self.clock)
+            source_id=source.source_id,
+            plan_name=plan_name,
+            mode=chosen.mode,
+            settings=settings_proto(chosen),
+            plan_version=version,
+            at=now_iso(self.clock),
         )
         return self._next_source_event(source, assigned)
 

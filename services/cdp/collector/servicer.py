@@ -6,6 +6,7 @@ from cdp.api.collector.v1 import collector_pb2 as pb
 from cdp.api.collector.v1 import collector_pb2_grpc
 from cdp.collector import domain
 from cdp.collector.application import Collector
+from cdp.platform.auth import admitted_caller
 from cdp.platform.errors import InvalidArgument
 
 
@@ -53,14 +54,34 @@ class CollectorServicer(collector_pb2_grpc.CollectorServiceServicer):
         self.collector.refresh()
         return pb.ListPlansResponse(plans=list(self.collector.plan_documents.values()))
 
+    async def GetPlan(self, request, context):
+        return pb.GetPlanResponse(plan=self.collector.get_plan(request.name, request.version))
+
     async def AssignPlan(self, request, context):
-        source = self.collector.assign_plan(request.source_name, request.plan_name, request.mode or "allow")
+        settings = request.settings if request.HasField("settings") else None
+        source = self.collector.assign_plan(
+            request.source_name, request.plan_name, request.mode, settings, request.plan_version
+        )
         return pb.AssignPlanResponse(source=source.to_proto())
 
     async def ListQuarantine(self, request, context):
-        events = self.collector.list_quarantine(request.source_name, request.limit or 100)
+        events = self.collector.list_quarantine(request.source_name, request.limit or 100, request.filter)
         return pb.ListQuarantineResponse(events=events)
 
     async def ReleaseQuarantine(self, request, context):
-        released, still = self.collector.release_quarantine(request.source_name)
-        return pb.ReleaseQuarantineResponse(released=released, still_quarantined=still)
+        return self.collector.release_quarantine(
+            request.source_name,
+            request.filter,
+            as_is=request.as_is,
+            by=caller_subject(),
+            reason=request.reason,
+        )
+
+    async def DiscardQuarantine(self, request, context):
+        return self.collector.discard_quarantine(request.filter, by=caller_subject(), reason=request.reason)
+
+
+def caller_subject() -> str:
+    """Who makes the call being served (empty where the server admits callers unauthenticated)."""
+    caller = admitted_caller()
+    return caller.subject if caller else ""

@@ -82,7 +82,7 @@ class CreateSourceRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., server_side: _Optional[bool] = ...) -> None: ...
 
 class Source(_message.Message):
-    __slots__ = ("source_id", "name", "write_key", "server_side", "disabled", "plan_name", "plan_mode", "write_key_hint")
+    __slots__ = ("source_id", "name", "write_key", "server_side", "disabled", "plan_name", "plan_mode", "write_key_hint", "plan_settings", "plan_version")
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     WRITE_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,8 @@ class Source(_message.Message):
     PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
     PLAN_MODE_FIELD_NUMBER: _ClassVar[int]
     WRITE_KEY_HINT_FIELD_NUMBER: _ClassVar[int]
+    PLAN_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
     source_id: str
     name: str
     write_key: str
@@ -99,7 +101,19 @@ class Source(_message.Message):
     plan_name: str
     plan_mode: str
     write_key_hint: str
-    def __init__(self, source_id: _Optional[str] = ..., name: _Optional[str] = ..., write_key: _Optional[str] = ..., server_side: _Optional[bool] = ..., disabled: _Optional[bool] = ..., plan_name: _Optional[str] = ..., plan_mode: _Optional[str] = ..., write_key_hint: _Optional[str] = ...) -> None: ...
+    plan_settings: PlanSettings
+    plan_version: int
+    def __init__(self, source_id: _Optional[str] = ..., name: _Optional[str] = ..., write_key: _Optional[str] = ..., server_side: _Optional[bool] = ..., disabled: _Optional[bool] = ..., plan_name: _Optional[str] = ..., plan_mode: _Optional[str] = ..., write_key_hint: _Optional[str] = ..., plan_settings: _Optional[_Union[PlanSettings, _Mapping]] = ..., plan_version: _Optional[int] = ...) -> None: ...
+
+class PlanSettings(_message.Message):
+    __slots__ = ("unplanned_events", "unplanned_properties", "violations")
+    UNPLANNED_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    UNPLANNED_PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    unplanned_events: str
+    unplanned_properties: str
+    violations: str
+    def __init__(self, unplanned_events: _Optional[str] = ..., unplanned_properties: _Optional[str] = ..., violations: _Optional[str] = ...) -> None: ...
 
 class CreateSourceResponse(_message.Message):
     __slots__ = ("source",)
@@ -155,15 +169,33 @@ class ListPlansResponse(_message.Message):
     plans: _containers.RepeatedCompositeFieldContainer[Plan]
     def __init__(self, plans: _Optional[_Iterable[_Union[Plan, _Mapping]]] = ...) -> None: ...
 
+class GetPlanRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class GetPlanResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: Plan
+    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+
 class AssignPlanRequest(_message.Message):
-    __slots__ = ("source_name", "plan_name", "mode")
+    __slots__ = ("source_name", "plan_name", "mode", "settings", "plan_version")
     SOURCE_NAME_FIELD_NUMBER: _ClassVar[int]
     PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
     source_name: str
     plan_name: str
     mode: str
-    def __init__(self, source_name: _Optional[str] = ..., plan_name: _Optional[str] = ..., mode: _Optional[str] = ...) -> None: ...
+    settings: PlanSettings
+    plan_version: int
+    def __init__(self, source_name: _Optional[str] = ..., plan_name: _Optional[str] = ..., mode: _Optional[str] = ..., settings: _Optional[_Union[PlanSettings, _Mapping]] = ..., plan_version: _Optional[int] = ...) -> None: ...
 
 class AssignPlanResponse(_message.Message):
     __slots__ = ("source",)
@@ -172,12 +204,18 @@ class AssignPlanResponse(_message.Message):
     def __init__(self, source: _Optional[_Union[Source, _Mapping]] = ...) -> None: ...
 
 class Violation(_message.Message):
-    __slots__ = ("field", "rule")
+    __slots__ = ("field", "rule", "action", "kind", "keyword")
     FIELD_FIELD_NUMBER: _ClassVar[int]
     RULE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_FIELD_NUMBER: _ClassVar[int]
     field: str
     rule: str
-    def __init__(self, field: _Optional[str] = ..., rule: _Optional[str] = ...) -> None: ...
+    action: str
+    kind: str
+    keyword: str
+    def __init__(self, field: _Optional[str] = ..., rule: _Optional[str] = ..., action: _Optional[str] = ..., kind: _Optional[str] = ..., keyword: _Optional[str] = ...) -> None: ...
 
 class QuarantinedEvent(_message.Message):
     __slots__ = ("event_id", "source_id", "event", "violations", "plan_name", "plan_version", "at")
@@ -197,13 +235,31 @@ class QuarantinedEvent(_message.Message):
     at: str
     def __init__(self, event_id: _Optional[str] = ..., source_id: _Optional[str] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., plan_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., at: _Optional[str] = ...) -> None: ...
 
+class QuarantineFilter(_message.Message):
+    __slots__ = ("source_name", "event_name", "rule", "since", "until", "event_ids")
+    SOURCE_NAME_FIELD_NUMBER: _ClassVar[int]
+    EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    EVENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    source_name: str
+    event_name: str
+    rule: str
+    since: str
+    until: str
+    event_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, source_name: _Optional[str] = ..., event_name: _Optional[str] = ..., rule: _Optional[str] = ..., since: _Optional[str] = ..., until: _Optional[str] = ..., event_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class ListQuarantineRequest(_message.Message):
-    __slots__ = ("source_name", "limit")
+    __slots__ = ("source_name", "limit", "filter")
     SOURCE_NAME_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     source_name: str
     limit: int
-    def __init__(self, source_name: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    filter: QuarantineFilter
+    def __init__(self, source_name: _Optional[str] = ..., limit: _Optional[int] = ..., filter: _Optional[_Union[QuarantineFilter, _Mapping]] = ...) -> None: ...
 
 class ListQuarantineResponse(_message.Message):
     __slots__ = ("events",)
@@ -212,18 +268,42 @@ class ListQuarantineResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[QuarantinedEvent, _Mapping]]] = ...) -> None: ...
 
 class ReleaseQuarantineRequest(_message.Message):
-    __slots__ = ("source_name",)
+    __slots__ = ("source_name", "filter", "as_is", "reason")
     SOURCE_NAME_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    AS_IS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     source_name: str
-    def __init__(self, source_name: _Optional[str] = ...) -> None: ...
+    filter: QuarantineFilter
+    as_is: bool
+    reason: str
+    def __init__(self, source_name: _Optional[str] = ..., filter: _Optional[_Union[QuarantineFilter, _Mapping]] = ..., as_is: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ReleaseQuarantineResponse(_message.Message):
-    __slots__ = ("released", "still_quarantined")
+    __slots__ = ("released", "still_quarantined", "event_ids")
     RELEASED_FIELD_NUMBER: _ClassVar[int]
     STILL_QUARANTINED_FIELD_NUMBER: _ClassVar[int]
+    EVENT_IDS_FIELD_NUMBER: _ClassVar[int]
     released: int
     still_quarantined: int
-    def __init__(self, released: _Optional[int] = ..., still_quarantined: _Optional[int] = ...) -> None: ...
+    event_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, released: _Optional[int] = ..., still_quarantined: _Optional[int] = ..., event_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DiscardQuarantineRequest(_message.Message):
+    __slots__ = ("filter", "reason")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    filter: QuarantineFilter
+    reason: str
+    def __init__(self, filter: _Optional[_Union[QuarantineFilter, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DiscardQuarantineResponse(_message.Message):
+    __slots__ = ("discarded", "event_ids")
+    DISCARDED_FIELD_NUMBER: _ClassVar[int]
+    EVENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    discarded: int
+    event_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, discarded: _Optional[int] = ..., event_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListSourcesRequest(_message.Message):
     __slots__ = ()
@@ -280,16 +360,20 @@ class SourceDisabled(_message.Message):
     def __init__(self, source_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
 
 class SourcePlanAssigned(_message.Message):
-    __slots__ = ("source_id", "plan_name", "mode", "at")
+    __slots__ = ("source_id", "plan_name", "mode", "at", "settings", "plan_version")
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
     source_id: str
     plan_name: str
     mode: str
     at: str
-    def __init__(self, source_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., mode: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+    settings: PlanSettings
+    plan_version: int
+    def __init__(self, source_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., mode: _Optional[str] = ..., at: _Optional[str] = ..., settings: _Optional[_Union[PlanSettings, _Mapping]] = ..., plan_version: _Optional[int] = ...) -> None: ...
 
 class PlanPublished(_message.Message):
     __slots__ = ("plan",)
@@ -304,16 +388,36 @@ class EventQuarantined(_message.Message):
     def __init__(self, quarantined: _Optional[_Union[QuarantinedEvent, _Mapping]] = ...) -> None: ...
 
 class EventReleased(_message.Message):
-    __slots__ = ("event_id", "plan_name", "plan_version", "at")
+    __slots__ = ("event_id", "plan_name", "plan_version", "at", "released_by", "as_is", "reason")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
     PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_BY_FIELD_NUMBER: _ClassVar[int]
+    AS_IS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     plan_name: str
     plan_version: int
     at: str
-    def __init__(self, event_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., at: _Optional[str] = ...) -> None: ...
+    released_by: str
+    as_is: bool
+    reason: str
+    def __init__(self, event_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., at: _Optional[str] = ..., released_by: _Optional[str] = ..., as_is: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class EventDiscarded(_message.Message):
+    __slots__ = ("event_id", "source_id", "discarded_by", "reason", "at")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    DISCARDED_BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    source_id: str
+    discarded_by: str
+    reason: str
+    at: str
+    def __init__(self, event_id: _Optional[str] = ..., source_id: _Optional[str] = ..., discarded_by: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
 
 class EventSuppressed(_message.Message):
     __slots__ = ("event_id", "source_id", "message_id", "event_type", "identifier_type", "at")
@@ -332,7 +436,7 @@ class EventSuppressed(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., source_id: _Optional[str] = ..., message_id: _Optional[str] = ..., event_type: _Optional[str] = ..., identifier_type: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
 
 class EventRejected(_message.Message):
-    __slots__ = ("source_id", "event", "field", "rule", "plan_name", "plan_version", "decision_id", "at")
+    __slots__ = ("source_id", "event", "field", "rule", "plan_name", "plan_version", "decision_id", "at", "violations")
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     FIELD_FIELD_NUMBER: _ClassVar[int]
@@ -341,6 +445,7 @@ class EventRejected(_message.Message):
     PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
     source_id: str
     event: _event_pb2.Event
     field: str
@@ -349,4 +454,5 @@ class EventRejected(_message.Message):
     plan_version: int
     decision_id: str
     at: str
-    def __init__(self, source_id: _Optional[str] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., field: _Optional[str] = ..., rule: _Optional[str] = ..., plan_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., decision_id: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+    violations: _containers.RepeatedCompositeFieldContainer[Violation]
+    def __init__(self, source_id: _Optional[str] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., field: _Optional[str] = ..., rule: _Optional[str] = ..., plan_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., decision_id: _Optional[str] = ..., at: _Optional[str] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ...) -> None: ...

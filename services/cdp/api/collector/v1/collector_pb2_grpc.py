@@ -69,6 +69,11 @@ class CollectorServiceStub:
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansRequest.SerializeToString,
                 response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansResponse.FromString,
                 _registered_method=True)
+        self.GetPlan = channel.unary_unary(
+                '/cdp.collector.v1.CollectorService/GetPlan',
+                request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.GetPlanRequest.SerializeToString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.GetPlanResponse.FromString,
+                _registered_method=True)
         self.AssignPlan = channel.unary_unary(
                 '/cdp.collector.v1.CollectorService/AssignPlan',
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.AssignPlanRequest.SerializeToString,
@@ -83,6 +88,11 @@ class CollectorServiceStub:
                 '/cdp.collector.v1.CollectorService/ReleaseQuarantine',
                 request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineRequest.SerializeToString,
                 response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineResponse.FromString,
+                _registered_method=True)
+        self.DiscardQuarantine = channel.unary_unary(
+                '/cdp.collector.v1.CollectorService/DiscardQuarantine',
+                request_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.DiscardQuarantineRequest.SerializeToString,
+                response_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.DiscardQuarantineResponse.FromString,
                 _registered_method=True)
 
 
@@ -134,6 +144,13 @@ class CollectorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPlan(self, request, context):
+        """One version of a plan (the latest by default).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AssignPlan(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -147,7 +164,14 @@ class CollectorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReleaseQuarantine(self, request, context):
-        """Re-checks quarantined events against the source's current plan; those that pass go on.
+        """Passes quarantined events on: as they were (as_is), or those the source's current plan now passes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiscardQuarantine(self, request, context):
+        """Drops quarantined events for good (the discard is recorded).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -191,6 +215,11 @@ def add_CollectorServiceServicer_to_server(servicer, server):
                     request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansRequest.FromString,
                     response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ListPlansResponse.SerializeToString,
             ),
+            'GetPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPlan,
+                    request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.GetPlanRequest.FromString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.GetPlanResponse.SerializeToString,
+            ),
             'AssignPlan': grpc.unary_unary_rpc_method_handler(
                     servicer.AssignPlan,
                     request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.AssignPlanRequest.FromString,
@@ -205,6 +234,11 @@ def add_CollectorServiceServicer_to_server(servicer, server):
                     servicer.ReleaseQuarantine,
                     request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineRequest.FromString,
                     response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineResponse.SerializeToString,
+            ),
+            'DiscardQuarantine': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiscardQuarantine,
+                    request_deserializer=cdp_dot_collector_dot_v1_dot_collector__pb2.DiscardQuarantineRequest.FromString,
+                    response_serializer=cdp_dot_collector_dot_v1_dot_collector__pb2.DiscardQuarantineResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -407,6 +441,33 @@ class CollectorService:
             _registered_method=True)
 
     @staticmethod
+    def GetPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.collector.v1.CollectorService/GetPlan',
+            cdp_dot_collector_dot_v1_dot_collector__pb2.GetPlanRequest.SerializeToString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.GetPlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def AssignPlan(request,
             target,
             options=(),
@@ -477,6 +538,33 @@ class CollectorService:
             '/cdp.collector.v1.CollectorService/ReleaseQuarantine',
             cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineRequest.SerializeToString,
             cdp_dot_collector_dot_v1_dot_collector__pb2.ReleaseQuarantineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiscardQuarantine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cdp.collector.v1.CollectorService/DiscardQuarantine',
+            cdp_dot_collector_dot_v1_dot_collector__pb2.DiscardQuarantineRequest.SerializeToString,
+            cdp_dot_collector_dot_v1_dot_collector__pb2.DiscardQuarantineResponse.FromString,
             options,
             channel_credentials,
             insecure,
