@@ -23,6 +23,12 @@ from cdp.platform.clock import SYSTEM_CLOCK, Clock, parse_iso
 log = logging.getLogger(__name__)
 
 NEW_KIND_S = 3600.0  # a kind first seen this recently is new
+# The series served, as they appear in the exposition, with their labels (the alert rules' test reads it).
+SERIES = {
+    "cdp_plan_violations_total": {"service", "source", "event", "field", "rule"},
+    "cdp_violation_kinds_new": {"service", "source"},
+    "cdp_volume_anomalies": {"service", "source", "kind"},
+}
 
 
 class QualityMetrics(Collector):

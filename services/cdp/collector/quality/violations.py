@@ -28,8 +28,8 @@ from cdp.collector.quality.upsert import upsert
 from cdp.platform.personal import MASK
 from cdp.platform.sealed import replace_tokens
 
-EXAMPLES = 3  # kept per kind (the latest)
-MAX_EXAMPLES = 10  # a caller may ask for
+EXAMPLES = 3  # shown per kind unless a caller asks for another number
+MAX_EXAMPLES = 5  # kept per kind (the latest), and the most a caller may ask for
 EXAMPLE_BYTES = 2000  # of an example's fields, as JSON
 _KEYWORD = re.compile(r"\((\w+)\)\s*$")
 
@@ -187,7 +187,7 @@ def write(conn: sa.Connection, found: Sequence[Found]) -> None:
         row["count"] += 1
         slot = per_kind.get(kind_id, 0)
         per_kind[kind_id] = slot + 1
-        examples[kind_id, slot % EXAMPLES] = {"kind_id": kind_id, "slot": slot % EXAMPLES, **f.example}
+        examples[kind_id, slot % MAX_EXAMPLES] = {"kind_id": kind_id, "slot": slot % MAX_EXAMPLES, **f.example}
     upsert(
         conn, tables.violation_kinds, list(kinds.values()), add=["total"], least=["first_seen"], greatest=["last_seen"]
     )
