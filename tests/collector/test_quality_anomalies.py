@@ -4,6 +4,7 @@ and read model (an hour with no traffic at all is judged by the timer, not by a 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -74,8 +75,8 @@ def test_a_band_that_makes_no_sense_is_refused_naming_the_setting():
 
 
 class World:
-    def __init__(self, tmp_path):
-        self.config = config_module.load("collector", ["--data-dir", str(tmp_path / "data")])
+    def __init__(self, store_config):
+        self.config = dataclasses.replace(config_module.load("collector", []), store=store_config)
         self.store = open_store(self.config.store, "collector")
         self.uow = unit_of_work(self.store, "collector")
         self.clock = ManualClock(START)
@@ -119,8 +120,9 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path):
-    w = World(tmp_path)
+def world(store_config):
+    """On SQLite and on PostgreSQL (the upserts and the conditional commit are dialect-specific)."""
+    w = World(store_config)
     yield w
     w.close()
 
