@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from eventsourcing.persistence import Notification
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from cdp.platform.config import StoreConfig
 from cdp.platform.store import EventStore, ensure_schema
@@ -54,6 +54,19 @@ def open_engine(config: StoreConfig, service: str) -> sa.Engine:
 
 
 Apply = Callable[[sa.Connection, Sequence[Notification]], None]
+CREATE_TRIES = 3
+
+
+def create_all(engine: sa.Engine, metadata: sa.MetaData) -> None:
+    """Create the tables that do not exist. Processes starting together on a new database race to
+    create them: the loser's CREATE fails ("already exists") and it looks again."""
+    for attempt in range(CREATE_TRIES):
+        try:
+            metadata.create_all(engine)
+            return
+        except DatabaseError:
+            if attempt == CREATE_TRIES - 1:
+                raise
 
 
 class Moved(Exception):
@@ -79,8 +92,8 @@ class Projection:
         self.apply = apply
         self.topics = tuple(topics)
         self.batch = batch
-        metadata_tracking.create_all(engine)
-        metadata.create_all(engine)
+        for tables in (metadata_tracking, metadata):
+            create_all(engine, tables)
         self.position = self._load_position()
         self.skipped = 0  # events that could not be applied (logged)
         self._appended = asyncio.Event()
