@@ -188,14 +188,13 @@ def test_the_metrics_count_violations_and_new_kinds_per_source(client, platform)
     _, source = setup(client, "allow")
     client.ingest(source.write_key, [track("Order Completed", total="x"), track("Order Completed", total="y")])
     url = f"http://127.0.0.1:{platform.probe_ports['collector']}/metrics"
-
-    def scraped():
-        text = urllib.request.urlopen(url, timeout=5).read().decode()
-        return text if f'source="{source.name}"' in text else None
-
-    text = wait_until(scraped, timeout=10, what="the source's series")
     labels = f'event="Order Completed",field="properties.total",rule="type",service="collector",source="{source.name}"'
-    assert f"cdp_plan_violations_total{{{labels}}} 2.0" in text
+
+    def scraped():  # the read model follows the log within a second
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        return text if f"cdp_plan_violations_total{{{labels}}} 2.0" in text else None
+
+    text = wait_until(scraped, timeout=10, what="the source's violations on /metrics")
     assert f'cdp_violation_kinds_new{{service="collector",source="{source.name}"}} 1.0' in text
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -96,6 +97,7 @@ class Projection:
             create_all(engine, tables)
         self.position = self._load_position()
         self.skipped = 0  # events that could not be applied (logged)
+        self._lock = threading.Lock()  # one catch-up at a time (run() off the loop, a query on it)
         self._appended = asyncio.Event()
         store.on_append(lambda head: self._appended.set())
 
@@ -113,6 +115,14 @@ class Projection:
 
     def catch_up(self) -> int:
         """Apply everything after the committed position; returns how many were applied."""
+        with self._lock:
+            return self._catch_up()
+
+    async def catch_up_off_loop(self) -> int:
+        """catch_up() on a worker thread: the event loop goes on serving meanwhile."""
+        return await asyncio.to_thread(self.catch_up)
+
+    def _catch_up(self) -> int:
         applied = 0
         while True:
             page = self.store.read(self.position, self.batch, self.topics)
@@ -170,11 +180,16 @@ class Projection:
                 self.apply(conn, page)
         self.position = last
 
-    async def run(self) -> None:
+    async def run(self, off_loop: bool = False) -> None:
+        """Catch up after every append, and every second. off_loop: on a worker thread (a read
+        model on a hot path: the event loop goes on serving while a page is applied)."""
         while True:
             self._appended.clear()
             try:
-                self.catch_up()
+                if off_loop:
+                    await self.catch_up_off_loop()
+                else:
+                    self.catch_up()
             except Exception:
                 log.exception("projection %s failed after %d; retrying", self.name, self.position)
                 await asyncio.sleep(1)

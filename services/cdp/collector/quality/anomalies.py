@@ -146,6 +146,10 @@ class Detector:
     def judge_hour(self, hour: datetime) -> list[qpb.VolumeAnomalyDetected]:
         """Judge one closed hour (its start) and record what left the band; returns the anomalies
         this call stored (an anomaly stored before, by any process, is not stored again)."""
+        return self.record(self.find(hour))
+
+    def find(self, hour: datetime) -> list[qpb.VolumeAnomalyDetected]:
+        """What of one closed hour left its band (reads only: safe on a worker thread)."""
         self.catch_up()
         band = self.band
         hour_text = tables.hour_text(hour)
@@ -189,16 +193,20 @@ class Detector:
                     detected_at=detected_at,
                 )
             )
+        return found
+
+    def record(self, found: Sequence[qpb.VolumeAnomalyDetected]) -> list[qpb.VolumeAnomalyDetected]:
+        """Store anomalies found (on the event loop, as every commit of the collector); returns
+        those that were not stored before."""
         if not found:
             return []
         events = [stored(anomaly_id(a.source_id, a.event_type, a.event, a.hour), 1, a) for a in found]
         existing = self.uow.commit(events, new_only=True).existing
-        self.catch_up()  # the anomalies into the read model at once
         return [a for a, s in zip(found, events, strict=True) if s.originator_id not in existing]
 
-    def tick(self) -> list[qpb.VolumeAnomalyDetected]:
-        """Judge the hours that closed since the last tick (at most a day of them), if the timer is
-        due; arm the next. At start the timer is due for the last closed hour."""
+    def due_hours(self) -> list[datetime]:
+        """The hours that closed since the last judged (at most a day of them) if the timer is
+        due, and the timer armed for the next; at start it is due for the last closed hour."""
         now = self.clock.now()
         grace = timedelta(seconds=self.band.grace_s)
         if TIMER not in self.timers.next:
@@ -207,32 +215,39 @@ class Detector:
             return []
         closed = tables.hour_start(now - grace) - HOUR
         first = closed if self.judged is None else max(self.judged + HOUR, closed - timedelta(days=1))
+        self.timers.arm(TIMER, self.next_check(now - grace))
+        return [first + i * HOUR for i in range(int((closed - first) / HOUR) + 1)]
+
+    def tick(self) -> list[qpb.VolumeAnomalyDetected]:
+        """Judge the hours due (see due_hours); returns the anomalies stored."""
         out: list[qpb.VolumeAnomalyDetected] = []
-        hour = first
-        while hour <= closed:
+        for hour in self.due_hours():
             out += self.judge_hour(hour)
             self.judged = hour
-            hour += HOUR
-        self.timers.arm(TIMER, self.next_check(now - grace))
+        if out:
+            self.catch_up()  # the anomalies into the read model at once
         return out
 
     async def run(self) -> None:
-        """tick() whenever the timer is due (at once after a start: the last closed hour)."""
+        """tick() whenever the timer is due, reading on a worker thread (the event loop serves
+        ingest meanwhile) and storing on the loop."""
         while True:
             try:
-                found = self.tick()
-                for a in found:
-                    log.info(
-                        "volume %s of %s %s in %s: %d against %.1f",
-                        a.kind,
-                        a.event_type,
-                        a.event or "-",
-                        a.hour,
-                        a.observed,
-                        a.baseline,
-                    )
+                for hour in self.due_hours():
+                    found = self.record(await asyncio.to_thread(self.find, hour))
+                    self.judged = hour
+                    for a in found:
+                        log.info(
+                            "volume %s of %s %s in %s: %d against %.1f",
+                            a.kind,
+                            a.event_type,
+                            a.event or "-",
+                            a.hour,
+                            a.observed,
+                            a.baseline,
+                        )
             except Exception:
-                log.exception("volume anomalies: judging the last hour failed; trying again")
+                log.exception("volume anomalies: judging an hour failed; trying again")
                 self.timers.arm(TIMER, self.clock.now())
                 await asyncio.sleep(self.poll_s)
                 continue

@@ -70,78 +70,89 @@ def sealed_names(paths: Sequence[str]) -> set[tuple[str, str]]:
 
 
 class Fold:
-    """A page's catalog rows, summed before they are written."""
+    """A page's catalog rows, summed in memory under plain tuples before they are written (the
+    rows' hashed keys are made once per distinct entry of the page, not once per call)."""
 
     def __init__(self) -> None:
-        self.events: dict[str, dict[str, Any]] = {}
-        self.fields: dict[str, dict[str, Any]] = {}
-        self.volume: dict[tuple[str, str], int] = {}
+        # (source id, call type, event name) -> [volume, first seen, last seen]
+        self.events: dict[tuple[str, str, str], list[Any]] = {}
+        # (that, scope, name) -> [volume, sealed, type bits, first seen, last seen]
+        self.fields: dict[tuple[tuple[str, str, str], str, str], list[Any]] = {}
+        self.volume: dict[tuple[tuple[str, str, str], str], int] = {}
 
     def add(self, accepted: pb.EventAccepted) -> None:
         event = accepted.event
-        name = event.event if event.type == "track" else ""
+        key = (accepted.source_id, event.type, event.event if event.type == "track" else "")
         at = event.received_at
-        key = event_key(accepted.source_id, event.type, name)
         row = self.events.get(key)
         if row is None:
-            row = self.events[key] = {
-                "event_key": key,
-                "source_id": accepted.source_id,
-                "event_type": event.type,
-                "event": name,
-                "volume": 0,
-                "first_seen": at,
-                "last_seen": at,
-            }
-        row["volume"] += 1
-        row["first_seen"], row["last_seen"] = min(row["first_seen"], at), max(row["last_seen"], at)
+            self.events[key] = [1, at, at]
+        else:
+            row[0] += 1
+            if at < row[1]:
+                row[1] = at
+            elif at > row[2]:
+                row[2] = at
         hour = (key, tables.hour_of(at))
         self.volume[hour] = self.volume.get(hour, 0) + 1
-        sealed_here = sealed_names(accepted.encrypted_fields) if accepted.encrypted_fields else set()
+        sealed_here = sealed_names(accepted.encrypted_fields) if accepted.encrypted_fields else ()
         scope = "traits" if event.type in TRAIT_CALLS else "properties"
         values = traits_of(event) if scope == "traits" else json_object(event.properties)
-        for field_name, value in values.items():
-            self._field(key, scope, field_name, value, at, (scope, field_name) in sealed_here)
-
-    def _field(self, key: str, scope: str, name: str, value: Any, at: str, was_sealed: bool) -> None:
-        field_key = tables.key_of(key, scope, name)
-        row = self.fields.get(field_key)
-        if row is None:
-            row = self.fields[field_key] = {
-                "field_key": field_key,
-                "event_key": key,
-                "scope": scope,
-                "name": name,
-                "volume": 0,
-                "sealed": 0,
-                "types": 0,
-                "first_seen": at,
-                "last_seen": at,
-            }
-        row["volume"] += 1
-        row["sealed"] += 1 if was_sealed else 0
-        row["types"] |= type_bit(value)
-        row["first_seen"], row["last_seen"] = min(row["first_seen"], at), max(row["last_seen"], at)
+        fields = self.fields
+        for name, value in values.items():
+            bit = type_bit(value)
+            was_sealed = 1 if sealed_here and (scope, name) in sealed_here else 0
+            found = fields.get((key, scope, name))
+            if found is None:
+                fields[key, scope, name] = [1, was_sealed, bit, at, at]
+                continue
+            found[0] += 1
+            found[1] += was_sealed
+            found[2] |= bit
+            if at < found[3]:
+                found[3] = at
+            elif at > found[4]:
+                found[4] = at
 
     def write(self, conn: sa.Connection) -> None:
-        upsert(
-            conn,
-            tables.catalog_events,
-            list(self.events.values()),
-            add=["volume"],
-            least=["first_seen"],
-            greatest=["last_seen"],
-        )
+        keys = {key: event_key(*key) for key in self.events}
+        events = [
+            {
+                "event_key": keys[k],
+                "source_id": k[0],
+                "event_type": k[1],
+                "event": k[2],
+                "volume": v,
+                "first_seen": first,
+                "last_seen": last,
+            }
+            for k, (v, first, last) in self.events.items()
+        ]
+        upsert(conn, tables.catalog_events, events, add=["volume"], least=["first_seen"], greatest=["last_seen"])
+        fields = [
+            {
+                "field_key": tables.key_of(keys[k], scope, name),
+                "event_key": keys[k],
+                "scope": scope,
+                "name": name,
+                "volume": v,
+                "sealed": n,
+                "types": bits,
+                "first_seen": first,
+                "last_seen": last,
+            }
+            for (k, scope, name), (v, n, bits, first, last) in self.fields.items()
+        ]
         upsert(
             conn,
             tables.catalog_fields,
-            list(self.fields.values()),
+            fields,
             add=["volume", "sealed"],
             bits=["types"],
             least=["first_seen"],
             greatest=["last_seen"],
         )
-        rows = [{"event_key": k, "hour": h, "count": n} for (k, h), n in self.volume.items()]
+        rows = [{"event_key": keys[k], "hour": h, "count": n} for (k, h), n in self.volume.items()]
         upsert(conn, tables.volume_hours, rows, add=["count"])
 
 

@@ -50,7 +50,12 @@ def declare(runtime: Runtime, collector: Collector) -> Quality:
     detector = Detector(runtime.uow, engine, projection.catch_up, band)
     violations, anomalies = ViolationQueries(engine), AnomalyQueries(engine)
     servicer = QualityServicer(
-        collector, violations, CatalogQueries(engine), anomalies, classifier(runtime.uow), projection.catch_up
+        collector,
+        violations,
+        CatalogQueries(engine),
+        anomalies,
+        classifier(runtime.uow),
+        projection.catch_up_off_loop,
     )
     names = lambda: {s.source_id: s.name for s in collector.sources.values()}  # noqa: E731
     unserve = serve(QualityMetrics(runtime.config.service, violations, anomalies, names, band))
@@ -58,6 +63,7 @@ def declare(runtime: Runtime, collector: Collector) -> Quality:
         Servicer(
             quality_pb2_grpc.add_QualityServiceServicer_to_server, servicer, full_name(quality_pb2, "QualityService")
         ),
-        tasks={"project-quality": projection.run, "volume-anomalies": detector.run},
+        # Off the event loop: ingest goes on while a page of the log is folded in.
+        tasks={"project-quality": lambda: projection.run(off_loop=True), "volume-anomalies": detector.run},
         on_stop=[unserve, engine.dispose],
     )

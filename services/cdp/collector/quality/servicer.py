@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import orjson
@@ -40,6 +41,8 @@ def _time(field: str, text: str) -> datetime:
 
 
 class QualityServicer(quality_pb2_grpc.QualityServiceServicer):
+    """Reads run on worker threads; state and policy (the registry, decisions) on the event loop."""
+
     def __init__(
         self,
         collector: Collector,
@@ -47,7 +50,7 @@ class QualityServicer(quality_pb2_grpc.QualityServiceServicer):
         catalog: CatalogQueries,
         anomalies: AnomalyQueries,
         classify: Classify,
-        catch_up: Callable[[], object],
+        catch_up: Callable[[], Awaitable[object]],
         clock: Clock = SYSTEM_CLOCK,
     ):
         self.collector = collector
@@ -71,8 +74,8 @@ class QualityServicer(quality_pb2_grpc.QualityServiceServicer):
             raise InvalidArgument("examples", f"must be between 0 and {MAX_EXAMPLES}")
         since, until = time_range(request.since, request.until, DEFAULT_VIOLATIONS_RANGE, self.clock.now())
         source_ids = self._sources(request.source_name)
-        self.catch_up()  # what this process stored a moment ago is counted
-        kinds = self.violations.kinds(since, until, source_ids, request.examples or EXAMPLES)
+        await self.catch_up()  # what this process stored a moment ago is counted
+        kinds = await asyncio.to_thread(self.violations.kinds, since, until, source_ids, request.examples or EXAMPLES)
         names = self._names()
         for kind in kinds:
             kind.source_name = names.get(kind.source_id, "")
@@ -80,7 +83,7 @@ class QualityServicer(quality_pb2_grpc.QualityServiceServicer):
 
     async def GetCatalog(self, request, context):
         source_ids = self._sources(request.source_name)
-        self.catch_up()
+        await self.catch_up()
         plans = {}
         for source in self.collector.sources.values():
             document = self.collector.plan_documents.get(source.plan_name) if source.plan_name else None
@@ -92,9 +95,9 @@ class QualityServicer(quality_pb2_grpc.QualityServiceServicer):
     async def ListAnomalies(self, request, context):
         since, until = time_range(request.since, request.until, DEFAULT_ANOMALIES_RANGE, self.clock.now())
         source_ids = self._sources(request.source_name)
-        self.catch_up()
+        await self.catch_up()
         names = self._names()
-        found = self.anomalies.anomalies(since, until, source_ids)
+        found = await asyncio.to_thread(self.anomalies.anomalies, since, until, source_ids)
         return qpb.ListAnomaliesResponse(
             anomalies=[qpb.Anomaly(detected=a, source_name=names.get(a.source_id, "")) for a in found]
         )

@@ -34,7 +34,7 @@ EXAMPLE_BYTES = 2000  # of an example's fields, as JSON
 _KEYWORD = re.compile(r"\((\w+)\)\s*$")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Found:
     source_id: str
     event_type: str
@@ -45,11 +45,16 @@ class Found:
     plan_name: str
     plan_version: int
     at: str
-    example: dict[str, str]
+    event_id: str
+    call: Any  # the stored Event: its example is made only if it is one the page keeps
+    sealed_paths: Sequence[str]
 
     @property
-    def kind_id(self) -> str:
-        return tables.key_of(self.source_id, self.event_type, self.event, self.field, self.rule)
+    def kind(self) -> tuple[str, str, str, str, str]:
+        return (self.source_id, self.event_type, self.event, self.field, self.rule)
+
+    def example(self) -> dict[str, str]:
+        return example(self.event_id, self.at, self.call, self.field, self.sealed_paths)
 
 
 def rule_label(rule: str, plan_name: str) -> str:
@@ -150,49 +155,64 @@ def _each(event_id, source_id, event, violations, outcome, plan_name, plan_versi
             plan_name,
             plan_version,
             at,
-            example(event_id, at, event, v.field, sealed_paths),
+            event_id,
+            event,
+            sealed_paths,
         )
         for v in violations
     ]
 
 
 def write(conn: sa.Connection, found: Sequence[Found]) -> None:
-    """A page's violations: one upsert per table, whatever the page holds."""
-    kinds: dict[str, dict[str, Any]] = {}
-    hours: dict[tuple, dict[str, Any]] = {}
-    examples: dict[tuple[str, int], dict[str, Any]] = {}
-    per_kind: dict[str, int] = {}
+    """A page's violations: summed in memory under plain tuples, then one upsert per table; the
+    examples of only the last few calls of each kind are made."""
+    kinds: dict[tuple[str, str, str, str, str], list[Any]] = {}  # -> [total, first, last, plan name]
+    hours: dict[tuple[Any, ...], int] = {}
+    latest: dict[tuple[str, str, str, str, str], list[Found]] = {}
     for f in found:
-        kind_id = f.kind_id
-        kind = kinds.get(kind_id)
-        if kind is None:
-            kind = kinds[kind_id] = {
-                "kind_id": kind_id,
-                "source_id": f.source_id,
-                "event_type": f.event_type,
-                "event": f.event,
-                "field": f.field,
-                "rule": f.rule,
-                "rule_label": rule_label(f.rule, f.plan_name),
-                "total": 0,
-                "first_seen": f.at,
-                "last_seen": f.at,
-            }
-        kind["total"] += 1
-        kind["first_seen"], kind["last_seen"] = min(kind["first_seen"], f.at), max(kind["last_seen"], f.at)
-        key = (kind_id, tables.hour_of(f.at), f.outcome, f.plan_name, f.plan_version)
-        row = hours.setdefault(
-            key, dict(zip(("kind_id", "hour", "outcome", "plan_name", "plan_version"), key, strict=True), count=0)
-        )
-        row["count"] += 1
-        slot = per_kind.get(kind_id, 0)
-        per_kind[kind_id] = slot + 1
-        examples[kind_id, slot % MAX_EXAMPLES] = {"kind_id": kind_id, "slot": slot % MAX_EXAMPLES, **f.example}
-    upsert(
-        conn, tables.violation_kinds, list(kinds.values()), add=["total"], least=["first_seen"], greatest=["last_seen"]
-    )
-    upsert(conn, tables.violation_hours, list(hours.values()), add=["count"])
-    upsert(conn, tables.violation_examples, list(examples.values()), replace=["event_id", "at", "value", "fields"])
+        kind = f.kind
+        row = kinds.get(kind)
+        if row is None:
+            kinds[kind] = [1, f.at, f.at, f.plan_name]
+        else:
+            row[0] += 1
+            if f.at < row[1]:
+                row[1] = f.at
+            elif f.at > row[2]:
+                row[2] = f.at
+        hour = (kind, tables.hour_of(f.at), f.outcome, f.plan_name, f.plan_version)
+        hours[hour] = hours.get(hour, 0) + 1
+        kept = latest.setdefault(kind, [])
+        kept.append(f)
+        if len(kept) > MAX_EXAMPLES:
+            del kept[0]
+    ids = {kind: tables.key_of(*kind) for kind in kinds}
+    rows = [
+        {
+            "kind_id": ids[k],
+            "source_id": k[0],
+            "event_type": k[1],
+            "event": k[2],
+            "field": k[3],
+            "rule": k[4],
+            "rule_label": rule_label(k[4], plan),
+            "total": n,
+            "first_seen": first,
+            "last_seen": last,
+        }
+        for k, (n, first, last, plan) in kinds.items()
+    ]
+    upsert(conn, tables.violation_kinds, rows, add=["total"], least=["first_seen"], greatest=["last_seen"])
+    counts = [
+        {"kind_id": ids[k], "hour": h, "outcome": outcome, "plan_name": plan, "plan_version": version, "count": n}
+        for (k, h, outcome, plan, version), n in hours.items()
+    ]
+    upsert(conn, tables.violation_hours, counts, add=["count"])
+    # The latest calls of a kind take its slots from the first: a page's examples replace the older ones.
+    examples = [
+        {"kind_id": ids[k], "slot": slot, **f.example()} for k, kept in latest.items() for slot, f in enumerate(kept)
+    ]
+    upsert(conn, tables.violation_examples, examples, replace=["event_id", "at", "value", "fields"])
 
 
 class ViolationQueries:
