@@ -126,6 +126,7 @@ def test_the_catalog_lists_what_each_source_sends_with_plan_and_policy(client):
             track("Order Completed", total=12.5, coupon=None),
             track("<script>alert(1)</script>", total=1),
             identify(plan="pro", religion="none", email=SECRET_EMAIL),
+            event_pb2.Event(type="page", message_id=f"m-{uuid.uuid4()}", user_id="u-quality", name="Home"),
         ],
     )
     events = {(e.event_type, e.event): e for e in client.connection.quality.get_catalog(source.name, timeout=10)}
@@ -151,6 +152,7 @@ def test_the_catalog_lists_what_each_source_sends_with_plan_and_policy(client):
     traits = {f.name: f for f in events["identify", ""].fields}
     assert traits["plan"].documented and traits["plan"].description == "Their plan."
     assert traits["religion"].sensitive and traits["religion"].classification == "sensitive.religion"
+    assert events["page", "Home"].volume == 1 and not events["page", "Home"].documented
     assert SECRET_EMAIL not in str(events)
 
 

@@ -26,7 +26,9 @@ th{background:#f4f4f4}.num{text-align:right}.muted{color:#777}
 
 
 def kind_of(event: qpb.CatalogEvent) -> str:
-    return event.event if event.event_type == "track" else f"({event.event_type})"
+    if event.event_type == "track":
+        return event.event
+    return f"{event.event} ({event.event_type})" if event.event else f"({event.event_type})"
 
 
 def policy_of(field: qpb.CatalogField) -> str:

@@ -82,7 +82,7 @@ class Fold:
 
     def add(self, accepted: pb.EventAccepted) -> None:
         event = accepted.event
-        key = (accepted.source_id, event.type, event.event if event.type == "track" else "")
+        key = (accepted.source_id, event.type, tables.name_of(event))
         at = event.received_at
         row = self.events.get(key)
         if row is None:

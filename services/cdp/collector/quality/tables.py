@@ -22,6 +22,13 @@ def key_of(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
 
+def name_of(call) -> str:
+    """What a call is listed under beside its type: a track's event, a page's or screen's name."""
+    if call.type == "track":
+        return str(call.event)
+    return str(call.name) if call.type in ("page", "screen") else ""
+
+
 def hour_of(at: str) -> str:
     """The start of the hour a time falls in, as text."""
     if len(at) >= 20 and at[10] == "T" and at.endswith("Z"):  # the collector's own format: no parsing

@@ -143,7 +143,7 @@ def found_in(message) -> list[Found]:
 
 
 def _each(event_id, source_id, event, violations, outcome, plan_name, plan_version, at, sealed_paths) -> list[Found]:
-    name = event.event if event.type == "track" else ""
+    name = tables.name_of(event)
     return [
         Found(
             source_id,
