@@ -14,7 +14,8 @@ from cdp.api.collector.v1 import quality_pb2 as qpb
 from cdp.api.common.v1 import event_pb2
 from cdp.collector.application import Collector
 from cdp.collector.quality import readmodel
-from cdp.collector.quality.anomalies import DROP, SPIKE, AnomalyQueries, Band, Detector, judge
+from cdp.collector.quality.anomalies import AnomalyQueries, Detector
+from cdp.collector.quality.baseline import DROP, SPIKE, Band, judge
 from cdp.collector.quality.violations import ViolationQueries
 from cdp.platform import config as config_module
 from cdp.platform.clock import ManualClock
@@ -27,7 +28,7 @@ from support.kernel import unit_of_work
 START = datetime(2026, 11, 20, 10, 5, tzinfo=UTC)
 DAY = timedelta(days=1)
 
-# The baseline and the band ------------------------------------------------------------------------
+# The baseline and the band (cdp.collector.quality.baseline) --------------------------------------
 
 
 def test_an_hour_within_the_band_is_no_anomaly():
@@ -64,6 +65,8 @@ def test_quiet_events_are_left_alone():
 def test_a_band_that_makes_no_sense_is_refused_naming_the_setting():
     with pytest.raises(InvalidArgument, match="factor"):
         Band(factor=0.5)
+    with pytest.raises(InvalidArgument, match="factor"):
+        Band.from_env({"CDP_ANOMALY_FACTOR": "nan"})
     with pytest.raises(InvalidArgument, match="min_days"):
         Band(days=3, min_days=4)
     with pytest.raises(InvalidArgument, match="CDP_ANOMALY_FACTOR"):

@@ -15,7 +15,8 @@ from datetime import timedelta
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from cdp.collector.quality.anomalies import AnomalyQueries, Band
+from cdp.collector.quality.anomalies import AnomalyQueries
+from cdp.collector.quality.baseline import Band
 from cdp.collector.quality.violations import ViolationQueries
 from cdp.platform import metrics
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, parse_iso

@@ -10,7 +10,8 @@ from typing import Any
 from cdp.api.collector.v1 import quality_pb2, quality_pb2_grpc
 from cdp.collector.application import Collector
 from cdp.collector.quality import readmodel
-from cdp.collector.quality.anomalies import AnomalyQueries, Band, Detector
+from cdp.collector.quality.anomalies import AnomalyQueries, Detector
+from cdp.collector.quality.baseline import Band
 from cdp.collector.quality.catalog import CatalogQueries, Classify
 from cdp.collector.quality.metrics import QualityMetrics, serve
 from cdp.collector.quality.servicer import QualityServicer
@@ -57,8 +58,7 @@ def declare(runtime: Runtime, collector: Collector) -> Quality:
         classifier(runtime.uow),
         projection.catch_up_off_loop,
     )
-    names = lambda: {s.source_id: s.name for s in collector.sources.values()}  # noqa: E731
-    unserve = serve(QualityMetrics(runtime.config.service, violations, anomalies, names, band))
+    unserve = serve(QualityMetrics(runtime.config.service, violations, anomalies, servicer.source_names, band))
     return Quality(
         Servicer(
             quality_pb2_grpc.add_QualityServiceServicer_to_server, servicer, full_name(quality_pb2, "QualityService")

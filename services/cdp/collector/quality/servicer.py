@@ -66,7 +66,7 @@ class QualityServicer(quality_pb2_grpc.QualityServiceServicer):
         self.collector.refresh()
         return [self.collector.registry.named(source_name).source_id] if source_name.strip() else None
 
-    def _names(self) -> dict[str, str]:
+    def source_names(self) -> dict[str, str]:
         return {s.source_id: s.name for s in self.collector.sources.values()}
 
     async def ListViolations(self, request, context):
@@ -76,7 +76,7 @@ class QualityServicer(quality_pb2_grpc.QualityServiceServicer):
         source_ids = self._sources(request.source_name)
         await self.catch_up()  # what this process stored a moment ago is counted
         kinds = await asyncio.to_thread(self.violations.kinds, since, until, source_ids, request.examples or EXAMPLES)
-        names = self._names()
+        names = self.source_names()
         for kind in kinds:
             kind.source_name = names.get(kind.source_id, "")
         return qpb.ListViolationsResponse(kinds=kinds, since=format_iso(since), until=format_iso(until))
@@ -89,14 +89,14 @@ class QualityServicer(quality_pb2_grpc.QualityServiceServicer):
             document = self.collector.plan_documents.get(source.plan_name) if source.plan_name else None
             if document is not None:
                 plans[source.source_id] = (document.name, document.version, orjson.loads(document.document))
-        events = self.catalog.catalog(source_ids, self._names(), plans, self.classify)
+        events = self.catalog.catalog(source_ids, self.source_names(), plans, self.classify)
         return qpb.GetCatalogResponse(events=events)
 
     async def ListAnomalies(self, request, context):
         since, until = time_range(request.since, request.until, DEFAULT_ANOMALIES_RANGE, self.clock.now())
         source_ids = self._sources(request.source_name)
         await self.catch_up()
-        names = self._names()
+        names = self.source_names()
         found = await asyncio.to_thread(self.anomalies.anomalies, since, until, source_ids)
         return qpb.ListAnomaliesResponse(
             anomalies=[qpb.Anomaly(detected=a, source_name=names.get(a.source_id, "")) for a in found]
