@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -131,6 +132,7 @@ def test_violations_sent_through_both_are_counted_once_and_either_answers(two_co
         admin.collector.publish_plan("empty", {"events": {}})
         write_key = admin.collector.create_source("checked", server_side=True).write_key
         admin.collector.assign_plan("checked", "empty", "allow")
+    time.sleep(1.0)  # an assignment is in force on the other processes within a second (not at once)
     senders = [connect(platform, "sender", ("ingest",)) for _ in range(CONNECTIONS)]
     askers = [connect(platform) for _ in range(CONNECTIONS)]
     try:

@@ -9,11 +9,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from cdp.api.collector.v1 import quality_pb2 as qpb
 from cdp.api.common.v1 import event_pb2
 from cdp.collector.application import Collector
-from cdp.collector.quality import readmodel
+from cdp.collector.quality import readmodel, tables
 from cdp.collector.quality.anomalies import AnomalyQueries, Detector
 from cdp.collector.quality.baseline import DROP, SPIKE, Band, judge
 from cdp.collector.quality.violations import ViolationQueries
@@ -223,3 +224,27 @@ def test_processes_sharing_the_read_model_apply_each_page_once(world):
     world.projection.catch_up()
     kinds = ViolationQueries(world.engine).kinds(START - DAY, START + DAY, None, 0)
     assert [k.count for k in kinds] == [5]
+
+
+def test_the_projection_follows_ingest_from_a_worker_thread(world):
+    runner = readmodel.OffLoop(world.projection, world.store)
+
+    async def scenario():
+        task = asyncio.create_task(runner.run())
+        try:
+            await asyncio.sleep(0.05)
+            world.send("Viewed", 3)  # on the loop, as the collector ingests
+            for _ in range(200):
+                if volume() == 3:
+                    return
+                await asyncio.sleep(0.01)
+        finally:
+            task.cancel()
+
+    def volume():
+        with world.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.sum(tables.catalog_events.c.volume))).scalar()
+
+    asyncio.run(scenario())
+    assert volume() == 3
+    assert runner.catch_up() == 0, "caught up already; the lock lets a query catch up beside the task"

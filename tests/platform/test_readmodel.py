@@ -4,7 +4,6 @@ their tables. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import uuid
 
@@ -47,7 +46,7 @@ def test_two_processes_on_one_read_model_apply_each_page_once(store_config):
         assert first.catch_up() == 0
         assert first.position == second.position == store.head()
         assert names(engine) == [f"s{i}" for i in range(7)]
-        # Both at once, on threads, as run(off_loop=True) does.
+        # Both at once, on threads (as each process's own thread does).
         store.append([created(i) for i in range(7, 107)])
         threads = [threading.Thread(target=p.catch_up) for p in (first, second)]
         for t in threads:
@@ -81,29 +80,5 @@ def test_processes_starting_together_on_a_new_database_all_get_their_tables(stor
         assert sa.inspect(engine).has_table("readmodel_raced")
     finally:
         other.dispose()
-        engine.dispose()
-        store.close()
-
-
-def test_run_off_the_loop_follows_appends(store_config):
-    store = open_store(store_config, "readmodel")
-    engine = open_engine(store_config, "readmodel")
-    projection = Projection("off-loop", store, engine, metadata, apply)
-
-    async def scenario():
-        task = asyncio.create_task(projection.run(off_loop=True))
-        try:
-            store.append([created(i) for i in range(3)])
-            for _ in range(200):
-                if projection.position == store.head():
-                    return
-                await asyncio.sleep(0.01)
-        finally:
-            task.cancel()
-
-    try:
-        asyncio.run(scenario())
-        assert names(engine) == ["s0", "s1", "s2"]
-    finally:
         engine.dispose()
         store.close()

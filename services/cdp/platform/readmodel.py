@@ -3,10 +3,6 @@
 A projection follows its own service's event store and commits the rows it
 changes together with the position it reached, in one transaction, so a read
 model rebuilt from scratch equals the live one.
-
-Several processes may keep one read model (collector processes on one store): each commit moves
-the position only from the one it read, first thing in its transaction, so a page another process
-applied meanwhile is rolled back here rather than applied twice; the loser reads the position again.
 """
 
 from __future__ import annotations
@@ -14,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -55,27 +50,15 @@ def open_engine(config: StoreConfig, service: str) -> sa.Engine:
 
 
 Apply = Callable[[sa.Connection, Sequence[Notification]], None]
-CREATE_TRIES = 3
-
-
-def create_all(engine: sa.Engine, metadata: sa.MetaData) -> None:
-    """Create the tables that do not exist. Processes starting together on a new database race to
-    create them: the loser's CREATE fails ("already exists") and it looks again."""
-    for attempt in range(CREATE_TRIES):
-        try:
-            metadata.create_all(engine)
-            return
-        except DatabaseError:
-            if attempt == CREATE_TRIES - 1:
-                raise
-
-
-class Moved(Exception):
-    """Another process committed this projection past the position this one read."""
 
 
 class Projection:
-    """Keeps one read model up to date with one event store."""
+    """Keeps one read model up to date with one event store.
+
+    Several processes may keep one read model (collector processes on one store): each commit
+    moves the position only from the one it read, first thing in its transaction, so a page another
+    process applied meanwhile is rolled back here rather than applied twice, and this one reads the
+    position again."""
 
     def __init__(
         self,
@@ -97,7 +80,6 @@ class Projection:
             create_all(engine, tables)
         self.position = self._load_position()
         self.skipped = 0  # events that could not be applied (logged)
-        self._lock = threading.Lock()  # one catch-up at a time (run() off the loop, a query on it)
         self._appended = asyncio.Event()
         store.on_append(lambda head: self._appended.set())
 
@@ -115,14 +97,6 @@ class Projection:
 
     def catch_up(self) -> int:
         """Apply everything after the committed position; returns how many were applied."""
-        with self._lock:
-            return self._catch_up()
-
-    async def catch_up_off_loop(self) -> int:
-        """catch_up() on a worker thread: the event loop goes on serving meanwhile."""
-        return await asyncio.to_thread(self.catch_up)
-
-    def _catch_up(self) -> int:
         applied = 0
         while True:
             page = self.store.read(self.position, self.batch, self.topics)
@@ -180,19 +154,29 @@ class Projection:
                 self.apply(conn, page)
         self.position = last
 
-    async def run(self, off_loop: bool = False) -> None:
-        """Catch up after every append, and every second. off_loop: on a worker thread (a read
-        model on a hot path: the event loop goes on serving while a page is applied)."""
+    async def run(self) -> None:
         while True:
             self._appended.clear()
             try:
-                if off_loop:
-                    await self.catch_up_off_loop()
-                else:
-                    self.catch_up()
+                self.catch_up()
             except Exception:
                 log.exception("projection %s failed after %d; retrying", self.name, self.position)
                 await asyncio.sleep(1)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._appended.wait(), 1.0)
+
+
+class Moved(Exception):
+    """Another process committed this projection past the position this one read."""
+
+
+def create_all(engine: sa.Engine, metadata: sa.MetaData) -> None:
+    """Create the tables that do not exist. Processes starting together on a new database race to
+    create them: a CREATE that fails because another process made the table meanwhile is no error."""
+    for table in metadata.sorted_tables:
+        try:
+            table.create(engine, checkfirst=True)
+        except DatabaseError:
+            if not sa.inspect(engine).has_table(table.name):
+                raise

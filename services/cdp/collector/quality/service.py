@@ -45,7 +45,7 @@ class Quality:
 
 def declare(runtime: Runtime, collector: Collector) -> Quality:
     engine = readmodel.engine_of(runtime.config.store)
-    projection = readmodel.projection(runtime.store, engine)
+    projection = readmodel.OffLoop(readmodel.projection(runtime.store, engine), runtime.store)
     projection.catch_up()
     band = Band.from_env()
     detector = Detector(runtime.uow, engine, projection.catch_up, band)
@@ -63,7 +63,6 @@ def declare(runtime: Runtime, collector: Collector) -> Quality:
         Servicer(
             quality_pb2_grpc.add_QualityServiceServicer_to_server, servicer, full_name(quality_pb2, "QualityService")
         ),
-        # Off the event loop: ingest goes on while a page of the log is folded in.
-        tasks={"project-quality": lambda: projection.run(off_loop=True), "volume-anomalies": detector.run},
+        tasks={"project-quality": projection.run, "volume-anomalies": detector.run},
         on_stop=[unserve, engine.dispose],
     )
