@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -121,3 +122,31 @@ def test_a_batch_sent_to_every_process_at_once_is_stored_once(two_collectors):
         assert plain == 0, "a personal value is stored in clear"
     for name, process in platform.processes.items():
         assert process.poll() is None, f"{name} exited; see {platform.log_path(name)}"
+
+
+def test_violations_sent_through_both_are_counted_once_and_either_answers(two_collectors):
+    """Both processes keep the one quality read model: each call is counted once, whichever
+    process stored it, applied it or is asked."""
+    platform = two_collectors
+    with connect(platform) as admin:
+        admin.collector.publish_plan("empty", {"events": {}})
+        write_key = admin.collector.create_source("checked", server_side=True).write_key
+        admin.collector.assign_plan("checked", "empty", "allow")
+    time.sleep(1.0)  # an assignment is in force on the other processes within a second (not at once)
+    senders = [connect(platform, "sender", ("ingest",)) for _ in range(CONNECTIONS)]
+    askers = [connect(platform) for _ in range(CONNECTIONS)]
+    try:
+        with ThreadPoolExecutor(CONNECTIONS) as pool:
+            calls = [
+                [event("track", f"q{i}-{j}", TS, user_id=f"u{i}", event="Unplanned") for j in range(5)]
+                for i in range(CONNECTIONS)
+            ]
+            responses = list(
+                pool.map(lambda c: c[0].collector.ingest(write_key, c[1]), zip(senders, calls, strict=True))
+            )
+        assert sum(r.accepted for r in responses) == 5 * CONNECTIONS
+        counts = [[k.count for k in cdp.quality.list_violations("checked").kinds] for cdp in askers]
+        assert counts == [[5 * CONNECTIONS]] * CONNECTIONS
+    finally:
+        for cdp in senders + askers:
+            cdp.close()

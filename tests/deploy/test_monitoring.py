@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from cdp.collector.quality.metrics import SERIES as QUALITY_SERIES
 from cdp.platform import metrics
 
 MONITORING = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
@@ -16,6 +17,7 @@ MONITORING = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
 GAUGES = {
     "cdp_log_head": {"service"},
     **{f"cdp_follower_{g}": {"service", "upstream"} for g in ("position", "lag", "parked")},
+    **QUALITY_SERIES,  # the collector's, read from its quality read model at each scrape
 }
 PROMQL_WORDS = {"sum", "by", "rate", "increase", "deriv", "histogram_quantile", "and", "or", "le", "without"}
 

@@ -100,7 +100,7 @@ def test_the_descriptors_are_read():
     assert HEALTH_METHODS <= RPCS
     services = {rpc.split("/")[1] for rpc in RPCS}
     assert {"grpc.health.v1.Health", "cdp.segment.v1.SegmentService", "cdp.identity.v1.IdentityService"} <= services
-    assert len(services) == 9  # five services, the event log, operations, health and reflection
+    assert len(services) == 10  # five services, quality, the event log, operations, health and reflection
 
 
 def test_the_policy_names_only_rpcs_that_exist_and_covers_every_rpc():

@@ -6,9 +6,11 @@ import click
 
 from cdp.cli import (
     account,
+    anomalies,
     audience,
     audit,
     bench,
+    catalog,
     cert,
     destination,
     forget,
@@ -26,6 +28,7 @@ from cdp.cli import (
     token,
     trait,
     up,
+    violations,
     warehouse,
     webhook,
 )
@@ -44,6 +47,9 @@ main.add_command(importer.import_csv)
 main.add_command(source.source)
 main.add_command(plan.plan)
 main.add_command(quarantine.quarantine)
+main.add_command(violations.violations)
+main.add_command(catalog.catalog)
+main.add_command(anomalies.anomalies)
 main.add_command(profile.profile)
 main.add_command(account.account)
 main.add_command(audience.audience)

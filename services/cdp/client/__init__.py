@@ -25,6 +25,7 @@ from cdp.client.services import (
     IdentityClient,
     OpsClient,
     ProfileClient,
+    QualityClient,
     SegmentClient,
     identifier,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "OpsClient",
     "PermissionDenied",
     "ProfileClient",
+    "QualityClient",
     "Retry",
     "SegmentClient",
     "Unauthenticated",

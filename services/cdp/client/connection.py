@@ -216,6 +216,11 @@ class _Connection:
     def activation(self):
         return self._client(self._clients["activation"], "activation")
 
+    @property
+    def quality(self):
+        """The collector's quality read models (served by the collector)."""
+        return self._client(self._clients["quality"], "collector")
+
     def eventlog(self, service: str):
         """The published event log of a service."""
         return self._client(self._eventlog, service)
@@ -243,6 +248,7 @@ class Connection(_Connection):
     profile: services.ProfileClient
     segment: services.SegmentClient
     activation: services.ActivationClient
+    quality: services.QualityClient
 
     def reconnect(self, service: str) -> None:
         """Close the channel to a service; the next call opens a new one (after a restart, say)."""
@@ -278,6 +284,7 @@ class AsyncConnection(_Connection):
     profile: services.AsyncProfileClient
     segment: services.AsyncSegmentClient
     activation: services.AsyncActivationClient
+    quality: services.AsyncQualityClient
 
     async def reconnect(self, service: str) -> None:
         channel = self._channels.drop(self.address(service))

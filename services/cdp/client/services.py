@@ -1,6 +1,7 @@
 """One client class per API, each method described once and run blocking or on asyncio.
 
-CollectorClient, IdentityClient, ProfileClient, SegmentClient, ActivationClient; EventLogClient and
+CollectorClient (and QualityClient, served by the collector), IdentityClient, ProfileClient,
+SegmentClient, ActivationClient; EventLogClient and
 OpsClient for the log and the operations API that every service serves; HealthClient. Their Async*
 twins have the same methods, returning awaitables (iterators: async iterators).
 
@@ -21,7 +22,7 @@ from typing import Any, TypedDict, Unpack, overload
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cdp.api.activation.v1 import activation_pb2, activation_pb2_grpc
-from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
+from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc, quality_pb2, quality_pb2_grpc
 from cdp.api.common.v1 import event_pb2
 from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.api.identity.v1 import identity_pb2, identity_pb2_grpc
@@ -161,6 +162,38 @@ class _Collector(_Client):
         discarded event is no longer held)."""
         request = collector_pb2.DiscardQuarantineRequest(filter=filter, reason=reason)
         return self._unary("DiscardQuarantine", request, IDEMPOTENT, **options)
+
+
+class _Quality(_Client):
+    STUB = quality_pb2_grpc.QualityServiceStub
+    SERVICE = "cdp.collector.v1.QualityService"
+
+    def list_violations(
+        self,
+        source_name: str = "",
+        since: str = "",
+        until: str = "",
+        examples: int = 0,
+        **options: Unpack[CallOptions],
+    ) -> quality_pb2.ListViolationsResponse:
+        """Plan violations by kind and hour of [since, until) (RFC 3339; default: the last 24 hours),
+        with masked examples. Retried."""
+        request = quality_pb2.ListViolationsRequest(
+            source_name=source_name, since=since, until=until, examples=examples
+        )
+        return self._unary("ListViolations", request, READ, **options)
+
+    def get_catalog(self, source_name: str = "", **options: Unpack[CallOptions]) -> list[quality_pb2.CatalogEvent]:
+        """Every event, property and trait each source sent. Retried."""
+        request = quality_pb2.GetCatalogRequest(source_name=source_name)
+        return self._unary("GetCatalog", request, READ, "events", **options)
+
+    def list_anomalies(
+        self, source_name: str = "", since: str = "", until: str = "", **options: Unpack[CallOptions]
+    ) -> list[quality_pb2.Anomaly]:
+        """Volume drops and spikes recorded in [since, until) (default: the last 7 days). Retried."""
+        request = quality_pb2.ListAnomaliesRequest(source_name=source_name, since=since, until=until)
+        return self._unary("ListAnomalies", request, READ, "anomalies", **options)
 
 
 class _Identity(_Client):
@@ -821,6 +854,10 @@ class CollectorClient(_Collector, SyncCalls):
         return self._unary(self._raw("Ingest", collector_pb2.IngestResponse), request, IDEMPOTENT, **options)
 
 
+class QualityClient(_Quality, SyncCalls):
+    __doc__ = "The collector's data quality: plan violations, the catalog, volume anomalies."
+
+
 class IdentityClient(_Identity, SyncCalls):
     __doc__ = "Identity: resolving identifiers to persons, persons, their evidence and history, forgetting."
 
@@ -862,6 +899,10 @@ class AsyncCollectorClient(_Collector, AsyncCalls):
         return self._unary(self._raw("Ingest", collector_pb2.IngestResponse), request, IDEMPOTENT, **options)
 
 
+class AsyncQualityClient(_Quality, AsyncCalls):
+    __doc__ = QualityClient.__doc__
+
+
 class AsyncIdentityClient(_Identity, AsyncCalls):
     __doc__ = IdentityClient.__doc__
 
@@ -896,6 +937,7 @@ SYNC = {
     "profile": ProfileClient,
     "segment": SegmentClient,
     "activation": ActivationClient,
+    "quality": QualityClient,
 }
 ASYNC = {
     "collector": AsyncCollectorClient,
@@ -903,4 +945,5 @@ ASYNC = {
     "profile": AsyncProfileClient,
     "segment": AsyncSegmentClient,
     "activation": AsyncActivationClient,
+    "quality": AsyncQualityClient,
 }

@@ -1,10 +1,12 @@
-"""The collector service, declared: serves Collector over gRPC and the tracking API over HTTP."""
+"""The collector service, declared: serves Collector (and its quality read models) over gRPC and the
+tracking API over HTTP."""
 
 from __future__ import annotations
 
 from cdp.api.collector.v1 import collector_pb2, collector_pb2_grpc
 from cdp.collector.application import Collector
 from cdp.collector.http_api import start_http
+from cdp.collector.quality import service as quality
 from cdp.collector.servicer import CollectorServicer
 from cdp.collector.suppression import Suppressions
 from cdp.platform.eventlog import GrpcLog
@@ -23,15 +25,22 @@ async def declare(runtime: Runtime) -> Declaration:
         suppressions=suppressions,
         pseudonyms=Pseudonyms(runtime.vault, master_key),
     )
+    reads = quality.declare(runtime, collector)
     declaration = Declaration(
         servicers=[
             Servicer(
                 collector_pb2_grpc.add_CollectorServiceServicer_to_server,
                 CollectorServicer(collector),
                 full_name(collector_pb2, "CollectorService"),
-            )
+            ),
+            reads.servicer,
         ],
-        tasks={"follow-own-store": collector.follow_own_store, "follow-suppressions": suppressions.follow},
+        tasks={
+            "follow-own-store": collector.follow_own_store,
+            "follow-suppressions": suppressions.follow,
+            **reads.tasks,
+        },
+        on_stop=reads.on_stop,
     )
     config = runtime.config
     if config.http_port:

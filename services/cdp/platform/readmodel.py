@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from eventsourcing.persistence import Notification
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from cdp.platform.config import StoreConfig
 from cdp.platform.store import EventStore, ensure_schema
@@ -72,7 +72,12 @@ def _writer_of(engine: sa.Engine) -> ThreadPoolExecutor:
 
 
 class Projection:
-    """Keeps one read model up to date with one event store."""
+    """Keeps one read model up to date with one event store.
+
+    Several processes may keep one read model (collector processes on one store): each commit
+    moves the position only from the one it read, first thing in its transaction, so a page another
+    process applied meanwhile is rolled back here rather than applied twice, and this one reads the
+    position again."""
 
     def __init__(
         self,
@@ -90,8 +95,8 @@ class Projection:
         self.apply = apply
         self.topics = tuple(topics)
         self.batch = batch
-        metadata_tracking.create_all(engine)
-        metadata.create_all(engine)
+        for tables in (metadata_tracking, metadata):
+            create_all(engine, tables)
         self.position = self._load_position()
         self.skipped = 0  # events that could not be applied (logged)
         self._appended = asyncio.Event()
@@ -105,7 +110,14 @@ class Projection:
     def _load_position(self) -> int:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(tracking.c.position).where(tracking.c.projection == self.name)).first()
-        return row[0] if row else 0
+        if row is not None:
+            return int(row[0])
+        try:  # the row every commit then moves on (another process may insert it first)
+            with self.engine.begin() as conn:
+                conn.execute(tracking.insert().values(projection=self.name, position=0))
+        except IntegrityError:
+            return self._load_position()
+        return 0
 
     def catch_up(self) -> int:
         """Apply everything after the committed position; returns how many were applied."""
@@ -116,40 +128,54 @@ class Projection:
                 return applied
             try:
                 self._commit(page)
+            except Moved:
+                self.position = self._load_position()  # another process applied it
+                continue
             except OperationalError:
                 raise  # the database: retried whole by run()
             except Exception:
                 # One of the page's events cannot be applied: apply the rest one by one and skip
                 # that one (logged with an error id; rebuilding the read model tries it again).
-                for notification in page:
-                    try:
-                        self._commit([notification])
-                    except OperationalError:
-                        raise
-                    except Exception:
-                        error_id = uuid.uuid4().hex[:12]
-                        log.exception(
-                            "projection %s: skipped %s at %d (error id %s)",
-                            self.name,
-                            notification.topic,
-                            notification.id,
-                            error_id,
-                        )
-                        self.skipped += 1
-                        self._commit([notification], apply=False)
+                try:
+                    self._commit_one_by_one(page)
+                except Moved:
+                    self.position = self._load_position()
+                    continue
             applied += len(page)
 
+    def _commit_one_by_one(self, page: Sequence[Notification]) -> None:
+        for notification in page:
+            try:
+                self._commit([notification])
+            except (Moved, OperationalError):
+                raise
+            except Exception:
+                error_id = uuid.uuid4().hex[:12]
+                log.exception(
+                    "projection %s: skipped %s at %d (error id %s)",
+                    self.name,
+                    notification.topic,
+                    notification.id,
+                    error_id,
+                )
+                self.skipped += 1
+                self._commit([notification], apply=False)
+
     def _commit(self, page: Sequence[Notification], apply: bool = True) -> None:
-        """The rows the page changes and the position it reaches, in one transaction."""
+        """The rows the page changes and the position it reaches, in one transaction; Moved (and
+        nothing written) when another process moved the position first. The position's row is
+        written first: a concurrent commit waits on it, then finds the position moved."""
         last = page[-1].id
         with self.engine.begin() as conn:
+            moved = conn.execute(
+                tracking.update()
+                .where(tracking.c.projection == self.name, tracking.c.position == self.position)
+                .values(position=last)
+            ).rowcount
+            if not moved:
+                raise Moved(self.name)
             if apply:
                 self.apply(conn, page)
-            updated = conn.execute(
-                tracking.update().where(tracking.c.projection == self.name).values(position=last)
-            ).rowcount
-            if not updated:
-                conn.execute(tracking.insert().values(projection=self.name, position=last))
         self.position = last
 
     async def run(self) -> None:
@@ -165,3 +191,18 @@ class Projection:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._appended.wait(), 1.0)
+
+
+class Moved(Exception):
+    """Another process committed this projection past the position this one read."""
+
+
+def create_all(engine: sa.Engine, metadata: sa.MetaData) -> None:
+    """Create the tables that do not exist. Processes starting together on a new database race to
+    create them: a CREATE that fails because another process made the table meanwhile is no error."""
+    for table in metadata.sorted_tables:
+        try:
+            table.create(engine, checkfirst=True)
+        except DatabaseError:
+            if not sa.inspect(engine).has_table(table.name):
+                raise

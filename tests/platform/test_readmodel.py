@@ -1,0 +1,84 @@
+"""Read models kept by several processes at once (collector processes on one store): each page
+is applied once, whoever commits it, and processes starting together on a new database all get
+their tables. On SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import sqlalchemy as sa
+
+from cdp.api.collector.v1 import collector_pb2
+from cdp.platform.published import decode, stored
+from cdp.platform.readmodel import Projection, open_engine
+from cdp.platform.store import open_store
+
+metadata = sa.MetaData()
+seen = sa.Table("readmodel_seen", metadata, sa.Column("name", sa.String(20), primary_key=True))
+
+
+def apply(conn, page):
+    conn.execute(seen.insert(), [{"name": decode(n.topic, n.state).source.name} for n in page])
+
+
+def created(n: int):
+    return stored(uuid.uuid4(), 1, collector_pb2.SourceCreated(source=collector_pb2.Source(name=f"s{n}")))
+
+
+def names(engine) -> list[str]:
+    with engine.connect() as conn:
+        return sorted(r[0] for r in conn.execute(sa.select(seen.c.name)))
+
+
+def test_two_processes_on_one_read_model_apply_each_page_once(store_config):
+    """A duplicate row would fail the primary key: the one that finds the position moved rolls
+    back and reads on from where the other left."""
+    store = open_store(store_config, "readmodel")
+    engine = open_engine(store_config, "readmodel")
+    try:
+        first = Projection("shared", store, engine, metadata, apply, batch=2)
+        second = Projection("shared", store, engine, metadata, apply, batch=2)
+        store.append([created(i) for i in range(5)])
+        assert first.catch_up() == 5
+        store.append([created(i) for i in range(5, 7)])
+        assert second.catch_up() == 2, "the pages the first applied are not applied again"
+        assert first.catch_up() == 0
+        assert first.position == second.position == store.head()
+        assert names(engine) == [f"s{i}" for i in range(7)]
+        # Both at once, on threads (as each process's own thread does).
+        store.append([created(i) for i in range(7, 107)])
+        threads = [threading.Thread(target=p.catch_up) for p in (first, second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(names(engine)) == 107
+        assert first.skipped == second.skipped == 0
+    finally:
+        engine.dispose()
+        store.close()
+
+
+def test_processes_starting_together_on_a_new_database_all_get_their_tables(store_config):
+    """The loser of the race to create a table finds it made and goes on."""
+    store = open_store(store_config, "readmodel")
+    engine = open_engine(store_config, "readmodel")
+    other = open_engine(store_config, "readmodel")
+    race = sa.MetaData()
+    raced = sa.Table("readmodel_raced", race, sa.Column("name", sa.String(20), primary_key=True))
+
+    @sa.event.listens_for(raced, "before_create", once=True)
+    def made_meanwhile(target, connection, **kw):
+        # Between this process looking (no table) and creating it, another process creates it.
+        with other.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE readmodel_raced (name VARCHAR(20) PRIMARY KEY)"))
+
+    try:
+        projection = Projection("raced", store, engine, race, lambda conn, page: None)
+        assert projection.position == 0
+        assert sa.inspect(engine).has_table("readmodel_raced")
+    finally:
+        other.dispose()
+        engine.dispose()
+        store.close()
