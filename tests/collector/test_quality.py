@@ -63,7 +63,16 @@ def test_violations_are_counted_by_kind_and_hour_with_personal_values_masked(cli
     calls += [track("Order Completed", note="no total"), track("Order Completed", total=4), track("Unplanned")]
     assert client.ingest(source.write_key, calls).accepted == 6
     kinds = kinds_of(client, source)
-    assert {(k.field, k.outcome) for k in kinds} == {("properties.total", "accepted"), ("event", "accepted")}
+    # Properties the plan does not list are violations too (let through, as the source allows).
+    assert {(k.field, k.outcome) for k in kinds} == {
+        ("properties.total", "accepted"),
+        ("event", "accepted"),
+        ("properties.email", "accepted"),
+        ("properties.note", "accepted"),
+    }
+    # A kind is not tied to the plan's version (a new version is not a new kind); the version is beside it.
+    unplanned = next(k for k in kinds if k.field == "properties.email")
+    assert (unplanned.rule, unplanned.count, unplanned.plan_version) == (f"is not in tracking plan {plan}", 3, 1)
     # The wrong type three times and the missing total once: two rules at one field, two kinds.
     assert sorted((k.rule, k.count) for k in kinds if k.field == "properties.total") == [
         ("is required by the plan (required)", 1),

@@ -127,12 +127,13 @@ def found_in(message) -> list[Found]:
             q.event_id, q.source_id, q.event, q.violations, "quarantined", q.plan_name, q.plan_version, q.at, ()
         )
     if isinstance(message, pb.EventRejected):
-        one = [pb.Violation(field=message.field, rule=message.rule)]
+        # Every violation the call had (recorded since plans gained settings), else the first.
+        every = list(message.violations) or [pb.Violation(field=message.field, rule=message.rule)]
         return _each(
             "",
             message.source_id,
             message.event,
-            one,
+            every,
             "rejected",
             message.plan_name,
             message.plan_version,
@@ -144,13 +145,16 @@ def found_in(message) -> list[Found]:
 
 def _each(event_id, source_id, event, violations, outcome, plan_name, plan_version, at, sealed_paths) -> list[Found]:
     name = tables.name_of(event)
+    # A rule names the plan's version ("... is not in tracking plan web v2"): a new version is not a
+    # new kind of violation (the version is kept beside it).
+    versioned = f"tracking plan {plan_name} v{plan_version}"
     return [
         Found(
             source_id,
             event.type,
             name,
             v.field,
-            v.rule,
+            v.rule.replace(versioned, f"tracking plan {plan_name}") if plan_name else v.rule,
             outcome,
             plan_name,
             plan_version,
