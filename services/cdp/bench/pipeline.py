@@ -589,7 +589,7 @@ def store_sizes(platform: Platform, settings: PipelineSettings) -> dict[str, flo
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(%s) AND c.relkind = 'r'",
                 (schemas,),
             ).fetchone()
-            sizes[service] = (row[0] if row else 0) / 2**20
+            sizes[service] = float(row[0] if row else 0) / 2**20  # SUM of bigints is a numeric
     return sizes
 
 
