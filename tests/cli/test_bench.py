@@ -41,7 +41,8 @@ def test_ingest_prints_the_table(tmp_path):
     assert row(out, "ingest over HTTP (/v1/batch), acknowledged and durable")[0] > 0
     ratio = row(out, "ratio ingest / raw append")
     assert raw[0] > 0 and ingest[0] > 0 and ratio[0] > 0
-    assert ratio[0] == pytest.approx(ingest[0] / raw[0], rel=0.02)
+    # The table prints three decimals: on a machine busy enough, that rounding is the larger error.
+    assert ratio[0] == pytest.approx(ingest[0] / raw[0], rel=0.02, abs=0.0006)
     assert list(tmp_path.iterdir()) == []  # a run that went well leaves nothing behind
 
 

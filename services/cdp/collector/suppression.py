@@ -25,7 +25,8 @@ TOPICS = topic_of(identity_pb2.IdentifiersSuppressed, identity_pb2.SuppressionLi
 REFRESH_EVERY_S = 0.25
 # A batch is checked against a list read at most FRESH_WITHIN_S before it arrived, when identity
 # answers within FRESH_WAIT_S; past that (identity slow or down) it is admitted against the list
-# as it is, rather than held up.
+# as it is, rather than held up, and while identity's last read failed no batch waits for it (the
+# background loop goes on trying).
 FRESH_WITHIN_S = 0.5
 FRESH_WAIT_S = 1.0
 PAGE = 1000
@@ -39,6 +40,7 @@ class Suppressions:
         self.position = 0
         self.read_once = identity_log is None
         self.read_at = float("-inf")  # when the last read that reached identity's head began
+        self.failing = False  # the last read failed: identity is down or unreachable
         self._warned = False
         self._reading: asyncio.Future[None] | None = None
 
@@ -53,12 +55,20 @@ class Suppressions:
 
     async def fresh(self) -> None:
         """Make the list at most FRESH_WITHIN_S old before a batch is admitted (see FRESH_WAIT_S)."""
-        if self.log is None or time.monotonic() - self.read_at < FRESH_WITHIN_S:
+        if self.log is None or self.failing or time.monotonic() - self.read_at < FRESH_WITHIN_S:
             return
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.refresh(), FRESH_WAIT_S)
 
     async def _read_to_head(self) -> None:
+        try:
+            await self._read_pages()
+        except BaseException:
+            self.failing = True
+            raise
+        self.failing = False
+
+    async def _read_pages(self) -> None:
         assert self.log is not None
         began = time.monotonic()
         while True:
@@ -74,6 +84,9 @@ class Suppressions:
                 self.position = n.id
             self.read_once = True
             if len(response.notifications) < PAGE:
+                # Not a full page: every suppression up to identity's head is in it, so the next
+                # read starts there, not from the last suppression (a rescan of the rest each time).
+                self.position = max(self.position, response.head)
                 self.read_at = began
                 return
 
