@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cdp.identity import domain, snapshot
+from cdp.identity import domain, pages, snapshot
 from cdp.identity.application import IdentityApp
 from cdp.platform import snapshots as snapshots_module
 from cdp.platform.snapshots import open_snapshots
@@ -36,28 +37,32 @@ def play(w: World, plan) -> None:
             w.commit([w.graph.review(review, arg % 2 == 0, "d", "steward", "", "", w.policy, lambda ids: False)])
 
 
-def written(w: World) -> bytes:
-    return snapshots_module.encode(snapshot.graph_data(w.graph))
+def written(w: World, page_nodes: int) -> bytes:
+    return snapshots_module.encode(pages.written(w.graph, page_nodes))
 
 
 def restored(data: bytes, live: World) -> World:
     w = World(live.policy)
-    w.graph = snapshot.graph_from(snapshots_module.decode(data), person_id)
+    w.graph, _ = pages.restored(snapshots_module.decode(data), person_id)
     w.log = list(live.log)  # identity reads it back from its store
     w.calls = 10_000  # later calls' event ids differ from the first ones, as in the live world
     return w
 
 
 @settings(max_examples=200, deadline=None)
-@given(steps, steps)
-def test_a_restored_graph_equals_the_folded_one_now_and_after_more_evidence(before, after):
+@given(steps, steps, st.sampled_from([1, 3, pages.PAGE_NODES]))
+def test_a_restored_graph_equals_the_folded_one_now_and_after_more_evidence(before, after, page_nodes):
     live = World(Limits())
     play(live, before)
-    back = restored(written(live), live)
-    assert snapshot.graph_data(back.graph) == snapshot.graph_data(live.graph)
+    data = written(live, page_nodes)
+    assert snapshot.graph_data(restored(data, live).graph) == snapshot.graph_data(live.graph)
+    # More evidence on a graph whose pages are read only as it touches them.
+    back = restored(data, live)
     live.calls = 10_000
     play(live, after)
     play(back, after)
+    assert list(back.graph.order) == list(live.graph.order)  # every page read: the fold's order
+    assert list(back.graph.edges) == list(live.graph.edges)
     assert snapshot.graph_data(back.graph) == snapshot.graph_data(live.graph)
     assert back.graph.history == live.graph.history
     # And both equal the graph folded from the whole log.

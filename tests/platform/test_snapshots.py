@@ -18,6 +18,7 @@ from cdp.platform.published import topic_of
 from cdp.platform.snapshots import SnapshotStore, open_snapshots
 from cdp.platform.state import EventSourced
 from cdp.platform.store import open_store
+from cdp.platform.versions import Versions
 from conftest import drop_schemas, postgres_dsn
 from support.kernel import unit_of_work
 
@@ -121,8 +122,18 @@ def _tamper(snapshots: SnapshotStore, position: int, **values) -> None:
 
 
 GARBAGE = b"not a snapshot"
-FORGED = snapshots_module.encode({"versions": [[], []], "state": {"seen": ["forged"]}})
-PARTIAL = snapshots_module.encode({"versions": [[str(ORIGINATOR)], [99]], "state": {"seen": ["x"], "other": 1}})
+
+
+def _versions(**by_originator: int):
+    versions = Versions()
+    versions.update(by_originator)
+    return versions.snapshot()
+
+
+FORGED = snapshots_module.encode({"versions": _versions(), "state": {"seen": ["forged"]}})
+PARTIAL = snapshots_module.encode(
+    {"versions": _versions(**{str(ORIGINATOR): 99}), "state": {"seen": ["x"], "other": 1}}
+)
 BAD = {
     "corrupt": {"data": FORGED},  # decodes, but is not what was written: the checksum tells
     "undecodable": {"data": GARBAGE, "checksum": snapshots_module.checksum(GARBAGE)},
