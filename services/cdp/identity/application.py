@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
@@ -203,22 +204,32 @@ class IdentityApp(EventSourced):
             self.pager.read_all()
             self.pager = None
 
-    async def warm(self, pages_at_once: int = 64, tokens_at_once: int = 500) -> None:
+    async def warm(self, slice_s: float = 0.005) -> None:
         """After a restart from a snapshot: read the rest of the graph's pages and decrypt the rest
-        of the blind indexes a share at a time, serving between shares (a request that needs
-        either first reads or decrypts what it needs itself). A rebuild after a failed commit
-        starts this again."""
+        of the blind indexes in slices of a few milliseconds, as long again idle between slices
+        (a call takes the event loop several turns; a request that needs a page or an index
+        first reads or decrypts what it needs itself). A rebuild after a failed commit starts
+        this again."""
+        began = time.monotonic()
         while True:
-            pager = self.pager
-            if pager is not None:
-                if pager.read_some(pages_at_once):
-                    self.pager = None
-            elif self._unindexed:
-                self._index_some(tokens_at_once)
-            else:
+            if self.pager is None and not self._unindexed:
+                if began:
+                    log.info("IdentityApp: state warm, %.1fs after the warm-up began", time.monotonic() - began)
+                    began = 0.0
                 await asyncio.sleep(1.0)
                 continue
-            await asyncio.sleep(0)
+            began = began or time.monotonic()
+            ends = time.monotonic() + slice_s
+            while time.monotonic() < ends:
+                pager = self.pager
+                if pager is not None:
+                    if pager.read_some(1):
+                        self.pager = None
+                elif self._unindexed:
+                    self._index_some(20)
+                else:
+                    break
+            await asyncio.sleep(slice_s)
 
     def _fold(self, event: domain.GraphEvent) -> list[domain.Consequence]:
         if self._log is not None:
