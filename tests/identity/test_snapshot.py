@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -150,6 +151,43 @@ def test_after_a_forget_the_next_snapshot_holds_nothing_personal_of_that_person(
                 "email", other
             )
             assert again.forgotten == {person: "privacy@example.com"}
+            store.close()
+
+    asyncio.run(scenario())
+
+
+def _pages_cut_short(data: bytes) -> bytes:
+    """The snapshot with its graph's last page cut off (and checksummed again, as if so written)."""
+    state = snapshots_module.decode(data)
+    graph = state["state"]["graph"]
+    graph["pages"] = bytes(graph["pages"])[:-1]
+    return snapshots_module.encode(state)
+
+
+def test_a_snapshot_whose_pages_do_not_match_is_ignored_and_the_whole_log_folded(tmp_path):
+    async def scenario():
+        async with Harness(tmp_path) as h:
+            key = h.write_key()
+            await h.ingest(key, [identify("i1", user_id="u1", anonymous_id="a1", traits={"email": "ada@example.com"})])
+            await h.settle()
+            store = open_snapshots(h.config.store, "identity")
+            app = IdentityApp(h.uows["identity"], h.vault, h.identity._index_key, h.identity.collector, snapshots=store)
+            position = await app.take_snapshot()
+            table = snapshots_module.snapshots
+            with store.engine.begin() as conn:
+                data = conn.execute(sa.select(table.c.data).where(table.c.position == position)).scalar_one()
+                bad = _pages_cut_short(data)
+                conn.execute(
+                    table.update()
+                    .where(table.c.position == position)
+                    .values(data=bad, checksum=snapshots_module.checksum(bad))
+                )
+            again = IdentityApp(
+                h.uows["identity"], h.vault, h.identity._index_key, h.identity.collector, snapshots=store
+            )
+            assert again.restored_from == 0
+            assert again.snapshot_state() == app.snapshot_state()
+            assert again.resolve("email", "ada@example.com") == app.resolve("email", "ada@example.com") is not None
             store.close()
 
     asyncio.run(scenario())

@@ -179,6 +179,34 @@ def test_a_damaged_newest_falls_back_to_the_one_before(world):
     run(scenario())
 
 
+@pytest.mark.parametrize("at", ["INSERT INTO", "NOT IN"])
+def test_a_snapshot_cut_short_while_it_is_written_leaves_the_one_before(world, at):
+    """The process dies as the new row is written, or as older ones are let go: the newest that was
+    whole before is the one a restart takes."""
+    _, uow, snapshots = world
+
+    def die(_conn, _cursor, statement, *_args) -> None:
+        if at in statement.upper() and "state_snapshots" in statement:
+            raise RuntimeError("the process died here")
+
+    async def scenario():
+        state = Revisions(uow, snapshots=snapshots)
+        await state.add("r1")
+        first = await state.take_snapshot()
+        await state.add("r2")
+        sa.event.listen(snapshots.engine, "before_cursor_execute", die)
+        try:
+            with pytest.raises(RuntimeError, match="died"):
+                await state.take_snapshot()
+        finally:
+            sa.event.remove(snapshots.engine, "before_cursor_execute", die)
+        assert snapshots.newest("Revisions") == first
+        again = Revisions(uow, snapshots=snapshots)
+        assert (again.restored_from, again.seen) == (first, ["r1", "r2"])
+
+    run(scenario())
+
+
 def test_snapshots_are_taken_as_the_log_grows(world):
     _, uow, snapshots = world
 
