@@ -78,7 +78,9 @@ def test_identity_restarted_from_a_snapshot_answers_as_before(tmp_path):
             store = open_store(StoreConfig(data_dir=tmp_path), "identity")
             head = store.head()
             store.close()
-            wait_until(lambda: _snapshot(tmp_path, "identity")[0] >= head, timeout=60, what="a snapshot at identity's head")
+            wait_until(
+                lambda: _snapshot(tmp_path, "identity")[0] >= head, timeout=60, what="a snapshot at identity's head"
+            )
             position = _snapshot(tmp_path, "identity")[0]
 
             stopped = platform.processes.pop("identity")

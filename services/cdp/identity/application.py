@@ -205,11 +205,10 @@ class IdentityApp(EventSourced):
             self.pager = None
 
     async def warm(self, slice_s: float = 0.005) -> None:
-        """After a restart from a snapshot: read the rest of the graph's pages and decrypt the rest
-        of the blind indexes in slices of a few milliseconds, as long again idle between slices
-        (a call takes the event loop several turns; a request that needs a page or an index
-        first reads or decrypts what it needs itself). A rebuild after a failed commit starts
-        this again."""
+        """After a restart: read the rest of the graph's pages and decrypt the rest of the blind
+        indexes in slices of a few milliseconds, the event loop left idle as long again after
+        each (a call takes it several turns; a request that needs a page or an index first reads
+        or decrypts what it needs itself). A rebuild after a failed commit starts this again."""
         began = time.monotonic()
         while True:
             if self.pager is None and not self._unindexed:
@@ -219,17 +218,17 @@ class IdentityApp(EventSourced):
                 await asyncio.sleep(1.0)
                 continue
             began = began or time.monotonic()
-            ends = time.monotonic() + slice_s
-            while time.monotonic() < ends:
+            start = time.monotonic()
+            while time.monotonic() - start < slice_s:
                 pager = self.pager
                 if pager is not None:
                     if pager.read_some(1):
                         self.pager = None
                 elif self._unindexed:
-                    self._index_some(20)
+                    self._index_some(8)
                 else:
                     break
-            await asyncio.sleep(slice_s)
+            await asyncio.sleep(max(slice_s, time.monotonic() - start))
 
     def _fold(self, event: domain.GraphEvent) -> list[domain.Consequence]:
         if self._log is not None:
