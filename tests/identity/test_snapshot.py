@@ -191,3 +191,13 @@ def test_a_snapshot_whose_pages_do_not_match_is_ignored_and_the_whole_log_folded
             store.close()
 
     asyncio.run(scenario())
+
+
+def test_a_restored_graph_answers_keys_of_no_page_and_keys_of_another_kind():
+    live = World(Limits())
+    play(live, [("call", [("user_id", "u1"), ("anonymous_id", "a1")]), ("call", [("user_id", "u2")])])
+    back = restored(written(live, 1), live)
+    assert back.graph.resolve(("user_id", "nobody")) is None and back.graph.members.get(None) is None
+    assert back.graph.members.get("") is None and ("user_id", "u2") in back.graph.order
+    assert back.graph.resolve(("anonymous_id", "a1")) == live.graph.resolve(("anonymous_id", "a1"))
+    assert len(back.graph.order) == 3  # the identifiers of unread pages counted too

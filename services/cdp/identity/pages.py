@@ -60,12 +60,16 @@ def _node_bytes(node: Identifier) -> bytes:
     return node[0].encode() + b"\x00" + node[1].encode()
 
 
-def key_hash(kind: str, key: Any) -> int:
-    if kind == "node":
-        return _digest(_node_bytes(key))
-    if kind == "pair":
-        return _digest(_node_bytes(key[0]))
-    return _digest(key.encode())
+def key_hash(kind: str, key: Any) -> int | None:
+    """The hash a key is indexed by; None for a key of no page's kind (None itself, say)."""
+    try:
+        if kind == "node":
+            return _digest(_node_bytes(key))
+        if kind == "pair":
+            return _digest(_node_bytes(key[0]))
+        return _digest(key.encode())
+    except (AttributeError, TypeError, IndexError):
+        return None
 
 
 class _Components:
@@ -336,6 +340,8 @@ class Pager:
         """Read the pages that may hold key (a hash shared by two keys reads both pages)."""
         hashes, pages = self.index["node" if kind == "pair" else kind]
         wanted = key_hash(kind, key)
+        if wanted is None:
+            return
         at = int(np.searchsorted(hashes, np.uint64(wanted)))
         while at < len(hashes) and int(hashes[at]) == wanted:
             self.load(int(pages[at]))
