@@ -38,6 +38,11 @@ APPS = {"identity": "IdentityApp", "profile": "ProfileApp", "segment": "SegmentA
 NO_SNAPSHOTS = {"CDP_SNAPSHOT_EVERY_EVENTS": str(10**15), "CDP_SNAPSHOT_EVERY_S": str(10**9)}
 SNAPSHOT_NOW = {"CDP_SNAPSHOT_EVERY_EVENTS": "1", "CDP_SNAPSHOT_TAIL_SHARE": "0", "CDP_SNAPSHOT_CHECK_S": "0.2"}
 WARM = re.compile(r"IdentityApp: state warm")
+QUICK_RECONNECT = [
+    ("grpc.initial_reconnect_backoff_ms", 20),
+    ("grpc.min_reconnect_backoff_ms", 20),
+    ("grpc.max_reconnect_backoff_ms", 50),
+]
 
 
 @dataclass
@@ -107,7 +112,11 @@ def start_service(platform: Platform, service: str, env: dict[str, str], timeout
     process = platform.start(service)
     serving_s = float("nan")
     deadline = started + timeout
-    with grpc.secure_channel(platform.address(service), credentials(platform.data_dir).client("cli")) as channel:
+    # Retried every few tens of milliseconds: left to grpc, a channel refused for as long as a large
+    # state is rebuilt waits seconds between tries, and SERVING would be seen seconds late.
+    with grpc.secure_channel(
+        platform.address(service), credentials(platform.data_dir).client("cli"), options=QUICK_RECONNECT
+    ) as channel:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"{service} exited with {process.returncode}; see {log}")
