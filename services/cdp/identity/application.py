@@ -45,7 +45,7 @@ from cdp.platform.ids import derived_id
 from cdp.platform.literals import LITERAL_KINDS, literal_subject
 from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
-from cdp.platform.snapshots import SnapshotStore, shape_of
+from cdp.platform.snapshots import Later, SnapshotStore, shape_of
 from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, blind_index, is_token
@@ -166,7 +166,7 @@ class IdentityApp(EventSourced):
     def snapshot_state(self) -> dict[str, Any]:
         self._read_pages()
         return {
-            "graph": pages.written(self.graph),
+            "graph": Later(functools.partial(pages.written, pages.copied(self.graph))),
             "rules_applied": self.rules_applied,
             "sealed": [[kind, value, token] for (kind, value), token in self.sealed.items()],
             "suppressed": dict(self.suppressed),

@@ -28,7 +28,7 @@ import struct
 import sys
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -88,8 +88,18 @@ def shape_of(*objects: Any) -> str:
 SectionPath = tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Later:
+    """A part of a snapshot built when it is encoded, after the lock is released: a state whose
+    copy is cheap but whose layout is not copies itself under the lock and lays the copy out here."""
+
+    build: Callable[[], Any]
+
+
 def _sections(state: Any, path: SectionPath, out: list[tuple[SectionPath, bytes]]) -> Any:
     """The state with each bytes value found in its dicts (not its lists) taken out into out."""
+    if isinstance(state, Later):
+        state = state.build()
     if isinstance(state, bytes | bytearray | memoryview):
         out.append((path, bytes(state)))
         return None
