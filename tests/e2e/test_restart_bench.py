@@ -28,6 +28,7 @@ def test_restart_bench_json_and_table(tmp_path):
             assert (size["snapshot_mb"] > 0) == measured["snapshots"]
             for case in cases:
                 assert size[case]["serving_s"] > 0 and size[case]["rebuild_s"] >= 0
+                assert 0 < size[case]["cpu_s"] < size[case]["serving_s"] * 2  # two cores at most
                 assert 0 < size[case]["rss_mb"] <= size[case]["warm_rss_mb"] * 1.5
         assert set(measured["rss_mb_per_100k_persons"]) == {"without_snapshot", "with_snapshot"}
 

@@ -364,7 +364,7 @@ def restart(sizes, services, repeat, timeout, data_dir, as_json):
     if as_json:
         click.echo(_json(result))
         return
-    columns = ["service", "events", "persons", "log built", "serving, no snapshot", "from a snapshot", "state"]
+    columns = ["service", "events", "persons", "log built", "serving, no snapshot", "from a snapshot", "CPU", "state"]
     table = Table([*columns, "RSS at serving", "RSS warm"])
     for service, figures in result["services"].items():
         for r in figures["sizes"]:
@@ -380,12 +380,14 @@ def restart(sizes, services, repeat, timeout, data_dir, as_json):
                 f"{r['build_s']:.1f} s",
                 f"{without['serving_s']:.2f} s",
                 f"{with_snapshot['serving_s']:.2f} s" if with_snapshot else "no snapshots",
+                f"{case['cpu_s']:.2f} s",
                 state,
                 f"{case['rss_mb']:.0f} MB",
                 f"{case['warm_rss_mb']:.0f} MB",
             )
     click.echo(f"cdp bench restart: medians of {repeat} start(s), process start to SERVING")
     click.echo(table.render())
+    click.echo("CPU: the process's CPU time by SERVING (from the snapshot where there is one)")
     click.echo("state: the rebuild inside the start, without -> with a snapshot (the rest is the process starting)")
     for service, figures in result["services"].items():
         memory = figures["rss_mb_per_100k_persons"]
