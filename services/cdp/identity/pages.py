@@ -162,64 +162,75 @@ def written(graph: IdentityGraph, page_nodes: int = PAGE_NODES) -> dict[str, Any
             page_of_root[root] = count
             filled += sizes[root]
     node_page = [page_of_root[r] for r in roots]
-    pages: list[dict[str, list[Any]]] = [{"nodes": []} for _ in range(count + 1 if nodes else 0)]
+    pages = count + 1 if nodes else 0
+    # What each page holds, by place: identifiers, edges, persons (then laid out a page at a time,
+    # so that no more than one page's rows are held beside the graph).
+    held_nodes: list[list[int]] = [[] for _ in range(pages)]
     local: list[int] = []
-    for i, node in enumerate(nodes):
-        listed = pages[node_page[i]]["nodes"]
-        local.append(len(listed))
-        listed.append([node[0], node[1]])
-
-    def rows(page: int, name: str) -> list[Any]:
-        return pages[page].setdefault(name, [])
+    for i in range(len(nodes)):
+        held = held_nodes[node_page[i]]
+        local.append(len(held))
+        held.append(i)
+    page_edges: list[list[Edge]] = [[] for _ in range(pages)]
+    edge_rank: list[tuple[int, int]] = []
+    for edge in edges.values():
+        page = node_page[n[edge.a]]
+        edge_rank.append((page, len(page_edges[page])))
+        page_edges[page].append(edge)
+    page_persons: list[list[str]] = [[] for _ in range(pages)]
+    orphans: dict[str, dict[str, Any]] = {}
+    for person in sorted({p for name in PERSONS for p in getattr(graph, name)}):
+        if person in home:
+            page_persons[node_page[home[person]]].append(person)
+        else:  # a person id no identifier is known by: with the graph's global parts
+            for name in PERSONS:
+                mapping = getattr(graph, name)
+                if person in mapping:
+                    orphans.setdefault(name, {})[person] = _person_value(name, mapping[person], lambda node: -1)
 
     def ln(node: Identifier) -> int:
         return local[n[node]]
 
-    edge_local: dict[str, int] = {}
-    edge_rank: list[tuple[int, int]] = []
-    for edge in edges.values():
-        page = node_page[n[edge.a]]
-        found = rows(page, "edges")
-        edge_local[edge.edge_id] = len(found)
-        edge_rank.append((page, len(found)))
-        row = _edge(edge, {edge.a: ln(edge.a), edge.b: ln(edge.b)})
-        found.append(row)
-    for i, node in enumerate(nodes):
-        page = node_page[i]
-        rows(page, "order").append([local[i], graph.order[node]])
-        if node in graph.born_in:
-            rows(page, "born_in").append([local[i], graph.born_in[node]])
-        if node in graph.person_of:
-            rows(page, "person_of").append([local[i], graph.person_of[node]])
-        if node in graph.by_node:
-            rows(page, "by_node").append([local[i], [edge_local[e] for e in graph.by_node[node]]])
-        if node in graph.adjacency:
-            neighbours = [[ln(o), sorted(edge_local[e] for e in ids)] for o, ids in graph.adjacency[node].items()]
-            rows(page, "adjacency").append([local[i], neighbours])
-    seen_pairs: set[tuple[Identifier, Identifier]] = set()
-    seen_events: set[str] = set()
-    for edge in edges.values():
-        page = node_page[n[edge.a]]
-        for key in ((edge.a, edge.b), (edge.b, edge.a)):
-            paired = graph.by_pair.get(key)
-            if paired is not None and key not in seen_pairs:
-                seen_pairs.add(key)
-                rows(page, "by_pair").append([ln(key[0]), ln(key[1]), [edge_local[e] for e in paired]])
-        if edge.event_id in graph.by_event and edge.event_id not in seen_events:
-            seen_events.add(edge.event_id)
-            rows(page, "by_event").append([edge.event_id, [edge_local[e] for e in graph.by_event[edge.event_id]]])
-    orphans: dict[str, dict[str, Any]] = {}
-    for name in PERSONS:
-        mapping = getattr(graph, name)
-        for person in sorted(mapping):
-            value = _person_value(name, mapping[person], ln)
-            if person in home:
-                rows(node_page[home[person]], name).append([person, value])
-            else:  # a person id no identifier is known by: with the graph's global parts
-                orphans.setdefault(name, {})[person] = value
-    if len(seen_pairs) != len(graph.by_pair) or len(seen_events) != len(graph.by_event):
+    blobs: list[bytes] = []
+    pairs_written = events_written = 0
+    for page in range(pages):
+        edge_local = {edge.edge_id: j for j, edge in enumerate(page_edges[page])}
+        rows: dict[str, list[Any]] = {name: [] for name in (*PAGED, "nodes")}
+        for i in held_nodes[page]:
+            node, at = nodes[i], local[i]
+            rows["nodes"].append([node[0], node[1]])
+            rows["order"].append([at, graph.order[node]])
+            if node in graph.born_in:
+                rows["born_in"].append([at, graph.born_in[node]])
+            if node in graph.person_of:
+                rows["person_of"].append([at, graph.person_of[node]])
+            if node in graph.by_node:
+                rows["by_node"].append([at, [edge_local[e] for e in graph.by_node[node]]])
+            if node in graph.adjacency:
+                neighbours = [[ln(o), sorted(edge_local[e] for e in ids)] for o, ids in graph.adjacency[node].items()]
+                rows["adjacency"].append([at, neighbours])
+        seen_pairs: set[tuple[Identifier, Identifier]] = set()
+        seen_events: set[str] = set()
+        for edge in page_edges[page]:
+            rows["edges"].append(_edge(edge, {edge.a: ln(edge.a), edge.b: ln(edge.b)}))
+            for key in ((edge.a, edge.b), (edge.b, edge.a)):
+                paired = graph.by_pair.get(key)
+                if paired is not None and key not in seen_pairs:
+                    seen_pairs.add(key)
+                    rows["by_pair"].append([ln(key[0]), ln(key[1]), [edge_local[e] for e in paired]])
+            if edge.event_id in graph.by_event and edge.event_id not in seen_events:
+                seen_events.add(edge.event_id)
+                rows["by_event"].append([edge.event_id, [edge_local[e] for e in graph.by_event[edge.event_id]]])
+        pairs_written += len(seen_pairs)
+        events_written += len(seen_events)
+        for person in page_persons[page]:
+            for name in PERSONS:
+                mapping = getattr(graph, name)
+                if person in mapping:
+                    rows[name].append([person, _person_value(name, mapping[person], ln)])
+        blobs.append(zlib.compress(orjson.dumps({k: v for k, v in rows.items() if v}), 1))
+    if pairs_written != len(graph.by_pair) or events_written != len(graph.by_event):
         raise ValueError("identity pages: an index names an edge the graph does not hold")
-    blobs = [zlib.compress(orjson.dumps(page), 1) for page in pages]
     offsets = np.zeros(len(blobs) + 1, dtype="<u8")
     np.cumsum([len(b) for b in blobs], out=offsets[1:])
     keys = {
