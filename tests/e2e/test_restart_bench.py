@@ -1,5 +1,5 @@
-"""`cdp bench restart` on a small log: its table and its JSON, with identity's starts measured
-from a snapshot and without."""
+"""`cdp bench restart` on small logs: its table and its JSON, each service's starts measured
+without a snapshot, and identity's from a snapshot too."""
 
 from __future__ import annotations
 
@@ -18,20 +18,29 @@ def test_restart_bench_json_and_table(tmp_path):
     result = CliRunner().invoke(main, [*args, "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output[result.output.index("{") :])
-    assert [s["events"] for s in figures["sizes"]] == [400, 800]
-    for size in figures["sizes"]:
-        assert size["persons"] == size["events"] // 4
-        assert size["snapshot_mb"] > 0
-        for case in ("without_snapshot", "with_snapshot"):
-            assert 0 < size[case]["serving_s"] <= size[case]["ready_s"]
-            assert size[case]["rss_mb"] > 0 and size[case]["rebuild_s"] >= 0
-    assert set(figures["rss_mb_per_100k_persons"]) == {"without_snapshot", "with_snapshot"}
+    assert list(figures["services"]) == ["identity", "profile", "segment", "activation"]
+    for service, measured in figures["services"].items():
+        assert measured["snapshots"] == (service == "identity")
+        assert [s["events"] for s in measured["sizes"]] == [400, 800]
+        for size in measured["sizes"]:
+            assert size["persons"] == size["events"] // 4
+            cases = ["without_snapshot", "with_snapshot"] if measured["snapshots"] else ["without_snapshot"]
+            assert (size["snapshot_mb"] > 0) == measured["snapshots"]
+            for case in cases:
+                assert size[case]["serving_s"] > 0 and size[case]["rebuild_s"] >= 0
+                assert 0 < size[case]["cpu_s"] < size[case]["serving_s"] * 2  # two cores at most
+                assert 0 < size[case]["rss_mb"] <= size[case]["warm_rss_mb"] * 1.5
+        assert set(measured["rss_mb_per_100k_persons"]) == {"without_snapshot", "with_snapshot"}
 
-    result = CliRunner().invoke(main, [*args[:3], "400", "--repeat", "1", "--data-dir", str(tmp_path)])
+    one = [*args[:3], "400", "--services", "identity,segment", "--repeat", "1", "--data-dir", str(tmp_path)]
+    result = CliRunner().invoke(main, one)
     assert result.exit_code == 0, result.output
-    assert "from a snapshot" in result.output and "MB per 100k persons" in result.output
+    assert "no snapshots" in result.output and "MB per 100k persons" in result.output
+    assert "memory, segment" in result.output and "memory, profile" not in result.output
 
 
-def test_restart_bench_rejects_bad_sizes():
+def test_restart_bench_rejects_bad_sizes_and_services():
     result = CliRunner().invoke(main, ["bench", "restart", "--sizes", "ten"])
     assert result.exit_code == 2 and "--sizes" in result.output
+    result = CliRunner().invoke(main, ["bench", "restart", "--services", "identity,warehouse"])
+    assert result.exit_code == 2 and "--services" in result.output and "warehouse" in result.output

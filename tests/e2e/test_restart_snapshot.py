@@ -12,7 +12,8 @@ import re
 
 import pytest
 
-from cdp.bench.restart import NO_SNAPSHOTS, SNAPSHOT_NOW, _snapshot, build_log
+from cdp.bench.restart import NO_SNAPSHOTS, SNAPSHOT_NOW, _snapshot
+from cdp.bench.restart_logs import identity_log
 from cdp.platform.config import StoreConfig
 from cdp.platform.security import credentials
 from cdp.platform.store import open_store
@@ -38,7 +39,7 @@ def answers(client: Client, identifiers) -> list:
 
 def test_identity_restarted_from_a_snapshot_answers_as_before(tmp_path):
     credentials(tmp_path)
-    build_log(tmp_path, HISTORY, lambda message: None)
+    identity_log(tmp_path, HISTORY, lambda message: None)
     platform = new_platform(tmp_path)
     platform.env = dict(SNAPSHOT_NOW)
     try:
@@ -77,8 +78,10 @@ def test_identity_restarted_from_a_snapshot_answers_as_before(tmp_path):
             store = open_store(StoreConfig(data_dir=tmp_path), "identity")
             head = store.head()
             store.close()
-            wait_until(lambda: _snapshot(tmp_path)[0] >= head, timeout=60, what="a snapshot at identity's head")
-            position = _snapshot(tmp_path)[0]
+            wait_until(
+                lambda: _snapshot(tmp_path, "identity")[0] >= head, timeout=60, what="a snapshot at identity's head"
+            )
+            position = _snapshot(tmp_path, "identity")[0]
 
             stopped = platform.processes.pop("identity")
             stopped.terminate()

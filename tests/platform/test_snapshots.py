@@ -18,6 +18,7 @@ from cdp.platform.published import topic_of
 from cdp.platform.snapshots import SnapshotStore, open_snapshots
 from cdp.platform.state import EventSourced
 from cdp.platform.store import open_store
+from cdp.platform.versions import Versions
 from conftest import drop_schemas, postgres_dsn
 from support.kernel import unit_of_work
 
@@ -121,8 +122,18 @@ def _tamper(snapshots: SnapshotStore, position: int, **values) -> None:
 
 
 GARBAGE = b"not a snapshot"
-FORGED = snapshots_module.encode({"versions": [[], []], "state": {"seen": ["forged"]}})
-PARTIAL = snapshots_module.encode({"versions": [[str(ORIGINATOR)], [99]], "state": {"seen": ["x"], "other": 1}})
+
+
+def _versions(**by_originator: int):
+    versions = Versions()
+    versions.update(by_originator)
+    return versions.snapshot()
+
+
+FORGED = snapshots_module.encode({"versions": _versions(), "state": {"seen": ["forged"]}})
+PARTIAL = snapshots_module.encode(
+    {"versions": _versions(**{str(ORIGINATOR): 99}), "state": {"seen": ["x"], "other": 1}}
+)
 BAD = {
     "corrupt": {"data": FORGED},  # decodes, but is not what was written: the checksum tells
     "undecodable": {"data": GARBAGE, "checksum": snapshots_module.checksum(GARBAGE)},
@@ -164,6 +175,34 @@ def test_a_damaged_newest_falls_back_to_the_one_before(world):
         _tamper(snapshots, newest, data=GARBAGE)
         again = Revisions(uow, snapshots=snapshots)
         assert again.restored_from == first and again.seen == ["r1", "r2"]
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("at", ["INSERT INTO", "NOT IN"])
+def test_a_snapshot_cut_short_while_it_is_written_leaves_the_one_before(world, at):
+    """The process dies as the new row is written, or as older ones are let go: the newest that was
+    whole before is the one a restart takes."""
+    _, uow, snapshots = world
+
+    def die(_conn, _cursor, statement, *_args) -> None:
+        if at in statement.upper() and "state_snapshots" in statement:
+            raise RuntimeError("the process died here")
+
+    async def scenario():
+        state = Revisions(uow, snapshots=snapshots)
+        await state.add("r1")
+        first = await state.take_snapshot()
+        await state.add("r2")
+        sa.event.listen(snapshots.engine, "before_cursor_execute", die)
+        try:
+            with pytest.raises(RuntimeError, match="died"):
+                await state.take_snapshot()
+        finally:
+            sa.event.remove(snapshots.engine, "before_cursor_execute", die)
+        assert snapshots.newest("Revisions") == first
+        again = Revisions(uow, snapshots=snapshots)
+        assert (again.restored_from, again.seen) == (first, ["r1", "r2"])
 
     run(scenario())
 

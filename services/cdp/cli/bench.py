@@ -367,15 +367,21 @@ def activation(messages, batches, kinds, postgres_dsn, rabbitmq_url, nats_url, r
     "--sizes",
     default="10000,100000",
     show_default=True,
-    help="Stored events in identity's log, comma-separated (1000000 takes a few minutes to build).",
+    help="Stored events in each service's log, comma-separated (1000000 takes minutes to build and fold).",
+)
+@click.option(
+    "--services",
+    default="identity,profile,segment,activation",
+    show_default=True,
+    help="The services to restart, comma-separated.",
 )
 @click.option("--repeat", default=3, show_default=True, help="Starts timed per size and case; the median is reported.")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds a start may take.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where to run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def restart(sizes, repeat, timeout, data_dir, as_json):
-    """Identity's start, by the size of its log, with and without a snapshot; memory per 100k persons."""
-    from cdp.bench.restart import RestartSettings, run
+def restart(sizes, services, repeat, timeout, data_dir, as_json):
+    """Each service's start, by the size of its log, with and without a snapshot; memory per 100k persons."""
+    from cdp.bench.restart import SERVICES, RestartSettings, run
 
     try:
         counts = tuple(int(s) for s in sizes.split(",") if s.strip())
@@ -383,29 +389,42 @@ def restart(sizes, repeat, timeout, data_dir, as_json):
         raise click.UsageError("--sizes: comma-separated event counts, e.g. 10000,100000") from None
     if not counts or any(c < 1 for c in counts) or repeat < 1:
         raise click.UsageError("--sizes and --repeat must be at least 1")
-    result = _measure(run, RestartSettings(counts, repeat, data_dir, timeout))
+    chosen = tuple(s.strip() for s in services.split(",") if s.strip())
+    unknown = [s for s in chosen if s not in SERVICES]
+    if not chosen or unknown:
+        raise click.UsageError(f"--services: some of {', '.join(SERVICES)}, comma-separated (not {unknown})")
+    result = _measure(run, RestartSettings(counts, repeat, data_dir, timeout, chosen))
     if as_json:
         click.echo(_json(result))
         return
-    columns = ["events", "persons", "log built", "serving, no snapshot", "from a snapshot", "ratio", "state", "RSS"]
-    table = Table(columns)
-    for r in result["sizes"]:
-        without, with_snapshot = r["without_snapshot"], r["with_snapshot"]
-        table.add(
-            r["events"],
-            r["persons"],
-            f"{r['build_s']:.1f} s",
-            f"{without['serving_s']:.2f} s",
-            f"{with_snapshot['serving_s']:.2f} s",
-            f"{r['speedup']:.1f} x",
-            f"{without['rebuild_s']:.2f} s -> {with_snapshot['rebuild_s']:.2f} s",
-            f"{with_snapshot['rss_mb']:.0f} MB",
-        )
-    click.echo(f"cdp bench restart: identity, medians of {repeat} start(s)")
+    columns = ["service", "events", "persons", "log built", "serving, no snapshot", "from a snapshot", "CPU", "state"]
+    table = Table([*columns, "RSS at serving", "RSS warm"])
+    for service, figures in result["services"].items():
+        for r in figures["sizes"]:
+            without, with_snapshot = r["without_snapshot"], r["with_snapshot"]
+            case = with_snapshot or without
+            state = f"{without['rebuild_s']:.2f} s"
+            if with_snapshot:
+                state += f" -> {with_snapshot['rebuild_s']:.2f} s"
+            table.add(
+                service,
+                r["events"],
+                r["persons"],
+                f"{r['build_s']:.1f} s",
+                f"{without['serving_s']:.2f} s",
+                f"{with_snapshot['serving_s']:.2f} s" if with_snapshot else "no snapshots",
+                f"{case['cpu_s']:.2f} s",
+                state,
+                f"{case['rss_mb']:.0f} MB",
+                f"{case['warm_rss_mb']:.0f} MB",
+            )
+    click.echo(f"cdp bench restart: medians of {repeat} start(s), process start to SERVING")
     click.echo(table.render())
+    click.echo("CPU: the process's CPU time by SERVING (from the snapshot where there is one)")
     click.echo("state: the rebuild inside the start, without -> with a snapshot (the rest is the process starting)")
-    memory = result["rss_mb_per_100k_persons"]
-    click.echo(
-        f"memory: {memory['without_snapshot']:.0f} MB per 100k persons folded from the log, "
-        f"{memory['with_snapshot']:.0f} MB restored from a snapshot"
-    )
+    for service, figures in result["services"].items():
+        memory = figures["rss_mb_per_100k_persons"]
+        line = f"memory, {service}: {memory['without_snapshot']:.0f} MB per 100k persons folded from the log"
+        if figures["snapshots"]:
+            line += f", {memory['with_snapshot']:.0f} MB restored from a snapshot (warm)"
+        click.echo(line)

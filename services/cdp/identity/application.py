@@ -11,8 +11,10 @@ are matched by a model held in memory (cdp.identity.matching).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
@@ -22,7 +24,7 @@ from eventsourcing.persistence import StoredEvent
 
 from cdp.api.collector.v1 import collector_pb2
 from cdp.api.identity.v1 import identity_pb2 as pb
-from cdp.identity import domain, snapshot, translate
+from cdp.identity import domain, pages, snapshot, translate
 from cdp.identity.domain import Identifier
 from cdp.identity.matching import Matcher, Model, settings_from
 from cdp.identity.records import record_fields
@@ -43,7 +45,7 @@ from cdp.platform.ids import derived_id
 from cdp.platform.literals import LITERAL_KINDS, literal_subject
 from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
-from cdp.platform.snapshots import SnapshotStore, shape_of
+from cdp.platform.snapshots import Later, SnapshotStore, shape_of
 from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, blind_index, is_token
@@ -119,7 +121,9 @@ class IdentityApp(EventSourced):
 
     def rebuild(self) -> None:
         super().rebuild()
-        self._index_sealed()
+        # The blind indexes are rebuilt by decrypting, a share at a time (warm) or all at once
+        # when first needed (personal_nodes), not before serving.
+        self._unindexed: list[Identifier] = list(self.sealed)  # sealed nodes not decrypted into them yet
 
     # State ----------------------------------------------------------------------------------
 
@@ -131,8 +135,9 @@ class IdentityApp(EventSourced):
         # subject; only memory maps its blind index to the node (rebuilt by decrypting), so a
         # forgotten one leaves no keyed hash of it in any store.
         self.sealed: dict[Identifier, str] = {}  # personal node -> its token
-        self.personal_nodes: dict[Identifier, Identifier] = {}  # (type, blind index) -> node
-        self.node_blind: dict[Identifier, Identifier] = {}  # node -> (type, blind index)
+        self._personal_nodes: dict[Identifier, Identifier] = {}  # (type, blind index) -> node
+        self._node_blind: dict[Identifier, Identifier] = {}  # node -> (type, blind index)
+        self.pager: pages.Pager | None = None  # the snapshot's pages the graph still reads from
         self.suppressed: dict[str, str] = {}  # suppression key -> person id
         self.forgotten: dict[str, str] = {}  # person id -> who asked
         self.model_json = ""
@@ -152,26 +157,30 @@ class IdentityApp(EventSourced):
         self.records_loaded = False
         self._revealed: dict[str, str | None] = {}  # token -> value, for the batch being handled
 
-    # Snapshots: the graph, its log and the tokens, never a value in clear nor a blind index (the
+    # Snapshots: the graph in pages and the tokens, never a value in clear nor a blind index (the
     # map from blind indexes to nodes is rebuilt by decrypting, as after a full fold) -----------
 
+    def prepare_snapshot(self) -> None:
+        self._read_pages()
+
     def snapshot_state(self) -> dict[str, Any]:
-        nodes = {node: i for i, node in enumerate(self.graph.order)}
+        self._read_pages()
         return {
-            "graph": snapshot.graph_data(self.graph),
+            "graph": Later(functools.partial(pages.written, pages.copied(self.graph))),
             "rules_applied": self.rules_applied,
-            "sealed": [[nodes[node], token] for node, token in self.sealed.items()],
+            "sealed": [[kind, value, token] for (kind, value), token in self.sealed.items()],
             "suppressed": dict(self.suppressed),
             "forgotten": dict(self.forgotten),
             "model": [self.model_json, self.model_version],
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:
-        self.graph = snapshot.graph_from(state["graph"], new_person_id)
-        nodes = list(self.graph.order)
+        if set(state) != {"graph", "rules_applied", "sealed", "suppressed", "forgotten", "model"}:
+            raise ValueError("identity snapshot: unexpected fields")
+        self.graph, self.pager = pages.restored(state["graph"], new_person_id)
         self._log = None  # read back from the store if a new policy needs it
         self.rules_applied = state["rules_applied"]
-        self.sealed = {nodes[i]: token for i, token in state["sealed"]}
+        self.sealed = {(str(kind), str(value)): str(token) for kind, value, token in state["sealed"]}
         self.suppressed = dict(state["suppressed"])
         self.forgotten = dict(state["forgotten"])
         model_json, model_version = state["model"]
@@ -188,7 +197,38 @@ class IdentityApp(EventSourced):
         return self._log
 
     def snapshot_shape(self) -> str:
-        return shape_of(type(self), domain.IdentityGraph, snapshot.graph_data, translate.to_domain_all)
+        return shape_of(type(self), domain.IdentityGraph, snapshot.graph_data, pages.written, translate.to_domain_all)
+
+    def _read_pages(self) -> None:
+        if self.pager is not None:
+            self.pager.read_all()
+            self.pager = None
+
+    async def warm(self, slice_s: float = 0.005) -> None:
+        """After a restart: read the rest of the graph's pages and decrypt the rest of the blind
+        indexes in slices of a few milliseconds, the event loop left idle as long again after
+        each (a call takes it several turns; a request that needs a page or an index first reads
+        or decrypts what it needs itself). A rebuild after a failed commit starts this again."""
+        began = time.monotonic()
+        while True:
+            if self.pager is None and not self._unindexed:
+                if began:
+                    log.info("IdentityApp: state warm, %.1fs after the warm-up began", time.monotonic() - began)
+                    began = 0.0
+                await asyncio.sleep(1.0)
+                continue
+            began = began or time.monotonic()
+            start = time.monotonic()
+            while time.monotonic() - start < slice_s:
+                pager = self.pager
+                if pager is not None:
+                    if pager.read_some(1):
+                        self.pager = None
+                elif self._unindexed:
+                    self._index_some(8)
+                else:
+                    break
+            await asyncio.sleep(max(slice_s, time.monotonic() - start))
 
     def _fold(self, event: domain.GraphEvent) -> list[domain.Consequence]:
         if self._log is not None:
@@ -213,9 +253,9 @@ class IdentityApp(EventSourced):
             self.forgotten[message.person_id] = message.requested_by
             for identifier in self.graph.members.get(message.person_id, ()):
                 self.sealed.pop(identifier, None)
-                blind = self.node_blind.pop(identifier, None)
+                blind = self._node_blind.pop(identifier, None)
                 if blind is not None:
-                    self.personal_nodes.pop(blind, None)
+                    self._personal_nodes.pop(blind, None)
         elif isinstance(message, pb.RulesApplied):
             self.rules_applied = message.revision
         elif isinstance(message, pb.ModelTrained):
@@ -232,10 +272,27 @@ class IdentityApp(EventSourced):
         clear = {domain.EMAIL: normal_email, domain.PHONE: normal_phone}.get(kind, lambda _: None)(value)
         return blind_index(self._index_key, kind, clear or value)
 
-    def _index_sealed(self) -> None:
-        """Map each personal node's blind index to it, from its sealed value (forgotten ones stay
-        unreadable, and so unknown)."""
-        nodes = list(self.sealed)
+    def _indexed(self) -> None:
+        while self._unindexed:
+            self._index_some(len(self._unindexed))
+
+    @property
+    def personal_nodes(self) -> dict[Identifier, Identifier]:
+        """(type, blind index) -> node, every sealed node decrypted into it first."""
+        self._indexed()
+        return self._personal_nodes
+
+    @property
+    def node_blind(self) -> dict[Identifier, Identifier]:
+        """node -> (type, blind index), every sealed node decrypted into it first."""
+        self._indexed()
+        return self._node_blind
+
+    def _index_some(self, count: int) -> None:
+        """Map some more personal nodes' blind indexes to them, from their sealed values (forgotten
+        ones stay unreadable, and so unknown)."""
+        nodes = [node for node in self._unindexed[-count:] if node in self.sealed]
+        del self._unindexed[-count:]
         self.vault.keys_for({f"{kind}:{value}" for kind, value in nodes})
         values = self.vault.decrypt_many(
             (f"{kind}:{value}", SEALED_CONTEXT, kind, self.sealed[(kind, value)]) for kind, value in nodes
@@ -246,8 +303,8 @@ class IdentityApp(EventSourced):
 
     def _index(self, node: Identifier, value: str) -> None:
         blind = (node[0], self._blind(node[0], value))
-        self.personal_nodes[blind] = node
-        self.node_blind[node] = blind
+        self._personal_nodes[blind] = node
+        self._node_blind[node] = blind
 
     def _graph_identifier(self, kind: str, value: str, create: bool = False) -> Identifier | None:
         """An identifier as the graph holds it: an email or phone as its node (a new one when
@@ -263,6 +320,8 @@ class IdentityApp(EventSourced):
         return node
 
     def _is_protected(self, identifiers: Iterable[Identifier]) -> bool:
+        if not self._protected:
+            return False
         if not self._protected:
             return False
         return any(i in self._protected or self.node_blind.get(i) in self._protected for i in identifiers)

@@ -30,5 +30,5 @@ def declare(runtime: Runtime) -> Declaration:
             )
         ],
         follows=[Follow(collector, app.handle, key=subject_of_call, linger_ms=LINGER_MS)],
-        tasks={"rotate-keys": rotator.run},
+        tasks={"rotate-keys": rotator.run, "warm-state": app.warm},
     )

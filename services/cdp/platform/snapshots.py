@@ -2,8 +2,11 @@
 
 A state that opts in (EventSourced.snapshot_state / restore_state) is written, every so many stored
 events or seconds, as one row: the log position it covers, a format version, the shape of the
-code that wrote it (a hash of the state's modules), a checksum, and the state as JSON (orjson)
-compressed with zlib. Nothing is ever unpickled: a row read back from a shared store is data.
+code that wrote it (a hash of the state's modules), a checksum, and the state: its small part as
+JSON (orjson) compressed with zlib, its large parts as binary sections the state lays out itself
+(sorted arrays, pages compressed one by one) and reads back in place, so a restart need not decode
+millions of small objects before serving. Nothing is ever unpickled: a row read back from a shared
+store is data.
 
 At start the newest row that loads is used; a corrupt one, an old format or another code's shape
 is skipped with a log line, and with none the state folds its log from the start. The rows live
@@ -21,10 +24,11 @@ import hashlib
 import inspect
 import logging
 import os
+import struct
 import sys
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,7 +40,8 @@ from cdp.platform.store import ensure_schema
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # the row's own layout (header, encoding, compression)
+FORMAT = 2  # the row's own layout (header, encoding, compression, sections)
+MAGIC = b"CDP-SNAPSHOT\x00"
 KEEP = 2  # rows kept per state: the newest, and one before it should the newest not load
 EVERY_EVENTS = int(os.environ.get("CDP_SNAPSHOT_EVERY_EVENTS", "50000"))  # stored events between two
 EVERY_S = float(os.environ.get("CDP_SNAPSHOT_EVERY_S", "300"))  # at most this long, when anything new
@@ -80,15 +85,63 @@ def shape_of(*objects: Any) -> str:
     return digest.hexdigest()
 
 
+SectionPath = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Later:
+    """A part of a snapshot built when it is encoded, after the lock is released: a state whose
+    copy is cheap but whose layout is not copies itself under the lock and lays the copy out here."""
+
+    build: Callable[[], Any]
+
+
+def _sections(state: Any, path: SectionPath, out: list[tuple[SectionPath, bytes]]) -> Any:
+    """The state with each bytes value found in its dicts (not its lists) taken out into out."""
+    if isinstance(state, Later):
+        state = state.build()
+    if isinstance(state, bytes | bytearray | memoryview):
+        out.append((path, bytes(state)))
+        return None
+    if isinstance(state, dict):
+        return {k: _sections(v, (*path, k), out) for k, v in state.items()}
+    return state
+
+
 def encode(state: Any) -> bytes:
-    """The state as compressed JSON (orjson: tuples become lists, keys must be strings)."""
-    return zlib.compress(orjson.dumps(state), 1)
+    """The state as compressed JSON (orjson: tuples become lists, keys must be strings), followed by
+    the bytes values of its dicts as sections, uncompressed and read back in place."""
+    sections: list[tuple[SectionPath, bytes]] = []
+    rest = _sections(state, (), sections)
+    head = zlib.compress(orjson.dumps({"state": rest, "sections": [[list(p), len(b)] for p, b in sections]}), 1)
+    return b"".join([MAGIC, struct.pack("<Q", len(head)), head, *(b for _, b in sections)])
 
 
 def decode(data: bytes) -> Any:
+    """Back from encode(): the sections as memoryviews of data (no copy)."""
     try:
-        return orjson.loads(zlib.decompress(data))
-    except (zlib.error, orjson.JSONDecodeError) as error:
+        if not data.startswith(MAGIC):
+            raise ValueError("not a snapshot")
+        at = len(MAGIC)
+        (length,) = struct.unpack_from("<Q", data, at)
+        at += 8
+        head = orjson.loads(zlib.decompress(data[at : at + length]))
+        at += length
+        view = memoryview(data)
+        state = head["state"]
+        for path, size in head["sections"]:
+            if at + size > len(data):
+                raise ValueError("a section beyond the end")
+            *parents, last = path
+            place = state
+            for key in parents:
+                place = place[key]
+            place[last] = view[at : at + size]
+            at += size
+        if at != len(data):
+            raise ValueError("bytes after the last section")
+        return state
+    except (zlib.error, orjson.JSONDecodeError, struct.error, ValueError, KeyError, TypeError) as error:
         raise SnapshotError(f"undecodable ({type(error).__name__})") from None
 
 

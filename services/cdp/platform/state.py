@@ -6,8 +6,9 @@ failed commit, so the state never runs ahead of what is stored. next_event() giv
 event the next version of its originator.
 
 A state may opt into snapshots (cdp.platform.snapshots): it says how to write itself as plain
-JSON-able data (snapshot_state) and how to take it back (restore_state); rebuild() then starts
-from the newest snapshot that loads and folds only the log after its position. Its state must then
+JSON-able data and bytes sections (snapshot_state) and how to take it back (restore_state), at once
+or page by page as it is first read; rebuild() then starts from the newest snapshot that loads and
+folds only the log after its position. Its state must then
 change only inside the unit of work's transactions: a snapshot is written on a thread while the
 transaction lock is held, so reads go on being served and writes wait for it.
 """
@@ -30,6 +31,7 @@ from cdp.platform.clock import SYSTEM_CLOCK, Clock, now_iso
 from cdp.platform.published import decode, stored
 from cdp.platform.snapshots import SnapshotStore, encode, shape_of
 from cdp.platform.unit_of_work import UnitOfWork
+from cdp.platform.versions import Versions
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ class EventSourced:
         self.clock = clock
         self.uow = uow
         self.store = uow.store
-        self.versions: dict[str, int] = {}
+        self.versions = Versions()
         self.position = 0  # the store's head as far as this state has folded it
         self.restored_from = 0  # the snapshot the last rebuild started from (0: the log's start)
         self.snapshot_store = snapshots if self.snapshots_supported() else None
@@ -80,13 +82,18 @@ class EventSourced:
     # Snapshots (opt in by overriding both) ----------------------------------------------------
 
     def snapshot_state(self) -> Any:
-        """The state as JSON-able data (strings as keys) that shares no mutable part with the state
-        (it is encoded after the lock is released), or NotImplemented: no snapshots."""
+        """The state as JSON-able data (strings as keys; bytes values of its dicts are written as
+        sections, read back as memoryviews) that shares no mutable part with the state (it is
+        encoded after the lock is released), or NotImplemented: no snapshots."""
         return NotImplemented
 
     def restore_state(self, state: Any) -> None:
         """Take back what snapshot_state() gave (on a reset state); raise on anything unexpected."""
         raise NotImplementedError
+
+    def prepare_snapshot(self) -> None:
+        """Before snapshot_state runs on a thread (the lock held, on the event loop): finish
+        whatever the state still reads lazily from the snapshot it was restored from."""
 
     def snapshot_shape(self) -> str:
         """What a snapshot must have been written by to be loaded (the state's code)."""
@@ -107,7 +114,7 @@ class EventSourced:
 
     def _rebuild(self) -> None:
         began = time.monotonic()
-        self.versions = {}
+        self.versions = Versions()
         self.reset()
         self.restored_from = self._restore()
         self.position = self.restored_from
@@ -141,8 +148,7 @@ class EventSourced:
             snapshot = self.snapshot_store.load(self.snapshot_name, self.snapshot_shape(), self.store.head())
             if snapshot is None:
                 return 0
-            originators, versions = snapshot.state["versions"]
-            self.versions = dict(zip(originators, versions, strict=True))
+            self.versions = Versions.restored(snapshot.state["versions"])
             self.restore_state(snapshot.state["state"])
         except Exception as error:
             log.warning(
@@ -150,7 +156,7 @@ class EventSourced:
                 self.snapshot_name,
                 type(error).__name__,
             )
-            self.versions = {}
+            self.versions = Versions()
             self.reset()
             return 0
         log.info("%s: restored from the snapshot at %d", self.snapshot_name, snapshot.position)
@@ -169,7 +175,7 @@ class EventSourced:
         enabled = gc.isenabled()
         gc.disable()  # the lists built here are garbage soon; walking them meanwhile is waste
         try:
-            return {"versions": [list(self.versions), list(self.versions.values())], "state": self.snapshot_state()}
+            return {"versions": self.versions.snapshot(), "state": self.snapshot_state()}
         finally:
             if enabled:
                 gc.enable()
@@ -183,6 +189,7 @@ class EventSourced:
         and stored."""
         assert self.snapshot_store is not None, f"{self.snapshot_name} takes no snapshots"
         async with self.uow.lock:
+            self.prepare_snapshot()
             position = self.position
             state = await asyncio.to_thread(self.snapshot_data)
         data = await asyncio.to_thread(encode, state)
