@@ -28,6 +28,7 @@ import grpc
 import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from cdp.bench.report import cpu_seconds, memory_mb
 from cdp.bench.restart_logs import BUILDERS
 from cdp.platform.launcher import Platform, free_ports
 from cdp.platform.security import credentials
@@ -84,21 +85,6 @@ class SizeResult:
     snapshot_s: float = 0.0  # from start to the snapshot written (the full fold, then the write)
 
 
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _cpu_s(pid: int) -> float:
-    """The CPU time the process has used (user and system): what a start costs, whatever the load."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _serving(channel: grpc.Channel) -> bool:
     try:
         check = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
@@ -134,14 +120,14 @@ def start_service(platform: Platform, service: str, env: dict[str, str], timeout
             time.sleep(0.02)
     if math.isnan(serving_s):
         raise TimeoutError(f"{service} did not serve within {timeout}s")
-    cpu, rss = _cpu_s(process.pid), _rss_mb(process.pid)
+    cpu, rss = cpu_seconds(process.pid), memory_mb(process.pid)
     warm_rss = rss
     if service == "identity":
         while not _warm(log, logged):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"identity's state was not warm within {timeout}s")
             time.sleep(0.1)
-        warm_rss = _rss_mb(process.pid)
+        warm_rss = memory_mb(process.pid)
     return Start(serving_s, cpu, rss, warm_rss, _rebuild_s(service, log))
 
 
