@@ -165,6 +165,17 @@ def test_the_catalog_lists_what_each_source_sends_with_plan_and_policy(client):
     assert SECRET_EMAIL not in str(events)
 
 
+def test_the_catalog_documents_by_the_version_a_source_is_pinned_to(client):
+    plan, source = setup(client, "allow")
+    client.collector.assign_plan(source.name, plan, "allow", plan_version=1, timeout=10)
+    v2 = {**PLAN, "events": {**PLAN["events"], "Cart Viewed": {"type": "object", "description": "New in v2."}}}
+    client.collector.publish_plan(plan, v2, timeout=10)
+    client.ingest(source.write_key, [track("Cart Viewed")])
+    events = {(e.event_type, e.event): e for e in client.connection.quality.get_catalog(source.name, timeout=10)}
+    cart = events["track", "Cart Viewed"]
+    assert (cart.documented, cart.plan_version) == (False, 1), "the source is checked against v1"
+
+
 def cli(platform, args):
     env = {"CDP_DATA_DIR": str(platform.data_dir), "CDP_COLLECTOR_ADDR": platform.address("collector")}
     result = CliRunner().invoke(main, args, env=env, catch_exceptions=False)

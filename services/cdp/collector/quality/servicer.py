@@ -85,8 +85,12 @@ class QualityServicer(quality_pb2_grpc.QualityServiceServicer):
         source_ids = self._sources(request.source_name)
         await self.catch_up()
         plans = {}
+        versions = self.collector.registry.plan_versions
         for source in self.collector.sources.values():
-            document = self.collector.plan_documents.get(source.plan_name) if source.plan_name else None
+            # The version the source is checked against: the one it is pinned to, else the latest.
+            document = versions.get(source.plan_name, {}).get(source.plan_version) or (
+                self.collector.plan_documents.get(source.plan_name) if source.plan_name else None
+            )
             if document is not None:
                 plans[source.source_id] = (document.name, document.version, orjson.loads(document.document))
         events = self.catalog.catalog(source_ids, self.source_names(), plans, self.classify)
