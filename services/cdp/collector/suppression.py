@@ -28,7 +28,7 @@ REFRESH_EVERY_S = 0.25
 # as it is, rather than held up, and while identity's last read failed no batch waits for it (the
 # background loop goes on trying).
 FRESH_WITHIN_S = 0.5
-FRESH_WAIT_S = 1.0
+FRESH_WAIT_S = 0.25
 PAGE = 1000
 
 
