@@ -227,7 +227,7 @@ def test_processes_sharing_the_read_model_apply_each_page_once(world):
 
 
 def test_the_projection_follows_ingest_from_a_worker_thread(world):
-    runner = readmodel.OffLoop(world.projection, world.store)
+    runner = world.projection
 
     async def scenario():
         task = asyncio.create_task(runner.run())

@@ -102,6 +102,7 @@ class CpuMeter:
 
     def stop(self) -> dict[str, float]:
         elapsed = time.monotonic() - self._started
+        self.seconds = {name: cpu_seconds(pid) - self._start[name] for name, pid in self.pids.items()}
         return {
             name: round((cpu_seconds(pid) - self._start[name]) / elapsed * 100, 1) if elapsed > 0 else math.nan
             for name, pid in self.pids.items()

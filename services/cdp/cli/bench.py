@@ -177,6 +177,8 @@ def pipeline(
     for name, percent in t["cpu_percent"].items():
         fresh = f"{f['cpu_percent'][name]:.0f}" if f else "-"
         table.add(f"CPU {name}, throughput / freshness", f"{percent:.0f} / {fresh}", "% of a core")
+    for name, micros in ((f or {}).get("cpu_us_per_event") or {}).items():
+        table.add(f"CPU {name} an event, freshness", f"{micros:,.0f}", "µs")
     for name, rss in t["rss_mb"].items():
         table.add(f"RSS {name} after the throughput phase (peak)", f"{rss:.0f} ({t['peak_rss_mb'][name]:.0f})", "MiB")
     stored = sum(t["store_mb"].values())

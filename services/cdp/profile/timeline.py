@@ -41,34 +41,45 @@ events = sa.Table(
 
 
 def apply(conn: sa.Connection, page: Sequence[Notification]) -> None:
-    for n in page:  # in log order: a key's calls are stored before a PartObserved moves them
+    """The page's calls and moves, in a few statements, with the effect of applying them in log
+    order: a call belongs to the person of the last PartObserved of its key after it (else to the
+    person it came with), a call stored again replaces the earlier copy, and the rows stored before
+    the page go to the person of their key's last PartObserved in it."""
+    rows: dict[str, dict] = {}  # by event id; walking back, the first seen is the last stored
+    moved_to: dict[tuple[str, str], str] = {}  # a key's last move seen so far, walking back
+    for n in reversed(page):
         message = decode(n.topic, n.state)
         if isinstance(message, pb.CallsObserved):
-            rows = [
-                {
+            for c in reversed(message.calls):
+                if c.event.event_id in rows:
+                    continue
+                key = (c.key_type, c.key_value)
+                rows[c.event.event_id] = {
                     "event_id": c.event.event_id,
-                    "person_id": c.person_id,
+                    "person_id": moved_to.get(key, c.person_id),
                     "timestamp": c.event.timestamp,
                     "type": c.event.type,
                     "key_type": c.key_type,
                     "key_value": c.key_value,
                     "body": c.event.SerializeToString(),
                 }
-                for c in message.calls
-            ]
-            if rows:
-                conn.execute(events.delete().where(events.c.event_id.in_([r["event_id"] for r in rows])))
-                conn.execute(events.insert(), rows)
         elif isinstance(message, pb.PartObserved) and message.person_id:
-            conn.execute(
-                events.update()
-                .where(
-                    events.c.key_type == message.key_type,
-                    events.c.key_value == message.key_value,
-                    events.c.person_id != message.person_id,
-                )
-                .values(person_id=message.person_id)
+            moved_to.setdefault((message.key_type, message.key_value), message.person_id)
+    if rows:
+        conn.execute(events.delete().where(events.c.event_id.in_(list(rows))))
+    if moved_to:
+        conn.execute(
+            events.update()
+            .where(
+                events.c.key_type == sa.bindparam("b_key_type"),
+                events.c.key_value == sa.bindparam("b_key_value"),
+                events.c.person_id != sa.bindparam("b_person_id"),
             )
+            .values(person_id=sa.bindparam("b_person_id")),
+            [{"b_key_type": t, "b_key_value": v, "b_person_id": p} for (t, v), p in moved_to.items()],
+        )
+    if rows:
+        conn.execute(events.insert(), list(reversed(rows.values())))
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class Quality:
 
 def declare(runtime: Runtime, collector: Collector) -> Quality:
     engine = readmodel.engine_of(runtime.config.store)
-    projection = readmodel.OffLoop(readmodel.projection(runtime.store, engine), runtime.store)
+    projection = readmodel.projection(runtime.store, engine)
     projection.catch_up()
     band = Band.from_env()
     detector = Detector(runtime.uow, engine, projection.catch_up, band)
