@@ -6,7 +6,6 @@ the event loop goes on taking calls while one is folded in.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -19,8 +18,6 @@ from cdp.platform.config import StoreConfig
 from cdp.platform.published import decode, topic_of
 from cdp.platform.readmodel import Projection, open_engine
 from cdp.platform.store import EventStore
-
-log = logging.getLogger(__name__)
 
 TOPICS = topic_of(pb.EventAccepted, pb.EventQuarantined, pb.EventRejected, qpb.VolumeAnomalyDetected)
 NAME = "quality"
