@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +26,24 @@ def upsert(
     and `greatest` kept at their minimum and maximum, `bits` OR-ed, `replace` overwritten."""
     if not rows:
         return
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    statement = _statement(
+        conn.dialect.name, table, tuple(add), tuple(least), tuple(greatest), tuple(bits), tuple(replace)
+    )
+    conn.execute(statement, list(rows))
+
+
+@functools.cache
+def _statement(
+    dialect: str,
+    table: sa.Table,
+    add: tuple[str, ...],
+    least: tuple[str, ...],
+    greatest: tuple[str, ...],
+    bits: tuple[str, ...],
+    replace: tuple[str, ...],
+) -> Any:
+    """Built once a shape: building it took longer than running it on a page of a few rows."""
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
     stmt = insert(table)
     new, old = stmt.excluded, table.c
     merged: dict[str, Any] = {}
@@ -35,4 +53,4 @@ def upsert(
     merged.update({c: old[c].op("|")(new[c]) for c in bits})
     merged.update({c: new[c] for c in replace})
     keys = [c.name for c in table.primary_key.columns]
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=merged), list(rows))
+    return stmt.on_conflict_do_update(index_elements=keys, set_=merged)
