@@ -212,9 +212,11 @@ class KeyTable:
                     }
                     for s in missing
                 ]
+                created = insert(data_keys).on_conflict_do_nothing().returning(*_ROW)
                 for i in range(0, len(rows), _CHUNK):
-                    conn.execute(insert(data_keys).on_conflict_do_nothing(), rows[i : i + _CHUNK])
-                found.update(self._select_active(conn, missing))
+                    found.update((r.subject, _key_row(r)) for r in conn.execute(created, rows[i : i + _CHUNK]))
+                # Only a subject another creator added meanwhile is read again (its row won).
+                found.update(self._select_active(conn, [s for s in missing if s not in found]))
             if any(s not in found for s in subjects):
                 raise RuntimeError("vault: could not create data keys")
         return found
