@@ -115,6 +115,33 @@ def test_eventlog_read_waits_for_new_events(store_config):
     asyncio.run(scenario())
 
 
+def test_a_lingering_read_gathers_what_arrives_meanwhile_in_one_round_trip(store_config):
+    """A short page waits at the upstream for more (linger_ms), rather than the follower asking
+    again: at a low rate a follower's batch costs one round trip, not two."""
+
+    async def scenario():
+        store = open_store(store_config, "linger")
+        server, channel = await serve(store)
+        try:
+            log = AsyncEventLogClient(channel)
+            pending = asyncio.ensure_future(log.read(after=0, limit=10, wait_ms=5000, linger_ms=300))
+            await asyncio.sleep(0.1)
+            store.append([source_event(1)])
+            await asyncio.sleep(0.1)  # the read has its first notification and lingers
+            store.append([source_event(2), source_event(3)])
+            response = await asyncio.wait_for(pending, 3)
+            assert len(response.notifications) == 3
+            assert response.head == response.notifications[-1].id
+            full = await asyncio.wait_for(log.read(after=0, limit=2, wait_ms=0, linger_ms=5000), 2)
+            assert len(full.notifications) == 2, "a full page is answered at once"
+        finally:
+            await channel.close()
+            await server.stop(None)
+            store.close()
+
+    asyncio.run(scenario())
+
+
 def poisoned_copier(poison: set[str], fixed: dict):
     """Copies each upstream event; fails (not transiently) on sources named in poison until
     fixed["done"] is set: a bug in the handler that a later fix removes."""

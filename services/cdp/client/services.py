@@ -764,13 +764,16 @@ class _EventLog(_Client):
         limit: int = 0,
         wait_ms: int = 0,
         topics: Iterable[str] = (),
+        linger_ms: int = 0,
         **options: Unpack[CallOptions],
     ) -> eventlog_pb2.ReadResponse:
-        """One batch of notifications after a position (waiting up to wait_ms for one), and the
-        log's head. Retried."""
-        request = eventlog_pb2.ReadRequest(after=after, limit=limit, wait_ms=wait_ms, topics=list(topics))
-        if wait_ms and "timeout" not in options:
-            options["timeout"] = max(self.timeout, wait_ms / 1000 + 5)
+        """One batch of notifications after a position (waiting up to wait_ms for one, then up to
+        linger_ms for more while the batch is short), and the log's head. Retried."""
+        request = eventlog_pb2.ReadRequest(
+            after=after, limit=limit, wait_ms=wait_ms, topics=list(topics), linger_ms=linger_ms
+        )
+        if (wait_ms or linger_ms) and "timeout" not in options:
+            options["timeout"] = max(self.timeout, (wait_ms + linger_ms) / 1000 + 5)
         return self._unary("Read", request, READ, **options)
 
     def read_all(

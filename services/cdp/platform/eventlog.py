@@ -22,13 +22,15 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 2000
 MAX_WAIT_MS = 30_000
+MAX_LINGER_MS = 1000
 
 
 class LogReader(Protocol):
-    """Notifications of a log after a position (waiting up to wait_ms for one), and its head."""
+    """Notifications of a log after a position (waiting up to wait_ms for one, and once there are
+    some but fewer than limit, up to linger_ms for more), and its head."""
 
     async def read(
-        self, after: int, limit: int, *, wait_ms: int = 0, topics: Sequence[str] = ()
+        self, after: int, limit: int, *, wait_ms: int = 0, topics: Sequence[str] = (), linger_ms: int = 0
     ) -> eventlog_pb2.ReadResponse: ...
 
 
@@ -59,7 +61,7 @@ class StoreLog:
             self._loop.call_soon_threadsafe(self._appended.set)
 
     async def read(
-        self, after: int, limit: int, *, wait_ms: int = 0, topics: Sequence[str] = ()
+        self, after: int, limit: int, *, wait_ms: int = 0, topics: Sequence[str] = (), linger_ms: int = 0
     ) -> eventlog_pb2.ReadResponse:
         limit = min(limit or 500, MAX_BATCH)
         deadline = self._loop.time() + min(max(wait_ms, 0), MAX_WAIT_MS) / 1000
@@ -75,6 +77,12 @@ class StoreLog:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._appended.wait(), remaining)
+        if page and len(page) < limit and linger_ms > 0 and not self._closed:
+            # A short page at a low rate: a moment more gathers a larger one; the head read after
+            # the wait stands for the whole page.
+            await asyncio.sleep(min(linger_ms, MAX_LINGER_MS) / 1000)
+            head = self.store.head()
+            page = [*page, *self.store.read(page[-1].id, limit - len(page), tuple(topics), stop=head)]
         return eventlog_pb2.ReadResponse(
             notifications=[
                 eventlog_pb2.Notification(
@@ -98,7 +106,13 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServiceServicer):
 
     async def Read(self, request: eventlog_pb2.ReadRequest, context: ServicerContext) -> eventlog_pb2.ReadResponse:
         try:
-            return await self.log.read(request.after, request.limit, wait_ms=request.wait_ms, topics=request.topics)
+            return await self.log.read(
+                request.after,
+                request.limit,
+                wait_ms=request.wait_ms,
+                topics=request.topics,
+                linger_ms=request.linger_ms,
+            )
         except asyncio.CancelledError:
             # The follower went away, or the server stops: nobody waits for the answer any more,
             # and a cancelled handler would only be logged as an unhandled error.
@@ -112,10 +126,13 @@ class GrpcLog:
         self.stub = eventlog_pb2_grpc.EventLogServiceStub(channel)
 
     async def read(
-        self, after: int, limit: int, *, wait_ms: int = 0, topics: Sequence[str] = ()
+        self, after: int, limit: int, *, wait_ms: int = 0, topics: Sequence[str] = (), linger_ms: int = 0
     ) -> eventlog_pb2.ReadResponse:
-        request = eventlog_pb2.ReadRequest(after=after, limit=limit, wait_ms=wait_ms, topics=topics)
-        response: eventlog_pb2.ReadResponse = await self.stub.Read(request, timeout=wait_ms / 1000 + 10)
+        request = eventlog_pb2.ReadRequest(
+            after=after, limit=limit, wait_ms=wait_ms, topics=topics, linger_ms=linger_ms
+        )
+        timeout = (wait_ms + linger_ms) / 1000 + 10
+        response: eventlog_pb2.ReadResponse = await self.stub.Read(request, timeout=timeout)
         return response
 
 

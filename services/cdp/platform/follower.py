@@ -116,8 +116,14 @@ class Follower:
         backoff = 0.05
         while not self._stopping:
             try:
+                # A short batch at a low rate waits a moment at the upstream for more: a handler's
+                # cost per batch (a key transaction, a peer's round trip) is paid less often.
                 response = await self.upstream.log.read(
-                    self.position, self.batch, wait_ms=self.wait_ms, topics=self.upstream.topics
+                    self.position,
+                    self.batch,
+                    wait_ms=self.wait_ms,
+                    topics=self.upstream.topics,
+                    linger_ms=self.linger_ms,
                 )
             except Exception as error:  # the upstream or the way to it is down
                 if self._stopping:
@@ -130,19 +136,6 @@ class Follower:
             backoff = 0.05
             self._unreachable.ok()
             notifications = list(response.notifications)
-            if self.linger_ms and 0 < len(notifications) < self.batch:
-                # A short batch at a low rate: a moment more gathers a larger one, and a handler's
-                # cost per batch (a key transaction, a peer's round trip) is paid less often.
-                await asyncio.sleep(self.linger_ms / 1000)
-                try:
-                    more = await self.upstream.log.read(
-                        notifications[-1].id, self.batch - len(notifications), topics=self.upstream.topics
-                    )
-                except Exception:  # the next round reads it again
-                    more = None
-                if more is not None:  # its head stands for both reads
-                    notifications.extend(more.notifications)
-                    response = more
             self.upstream.head = response.head
             # A page that is not full holds all there is of our topics up to the head: the
             # notifications of other topics up to it need no work, so the next read starts after

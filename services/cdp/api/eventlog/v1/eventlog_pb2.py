@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63\x64p/eventlog/v1/eventlog.proto\x12\x0f\x63\x64p.eventlog.v1\"L\n\x0bReadRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0f\n\x07wait_ms\x18\x03 \x01(\x05\x12\x0e\n\x06topics\x18\x04 \x03(\t\"m\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\x03\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x15\n\roriginator_id\x18\x03 \x01(\t\x12\x1a\n\x12originator_version\x18\x04 \x01(\x03\x12\x0f\n\x07payload\x18\x05 \x01(\x0c\"R\n\x0cReadResponse\x12\x34\n\rnotifications\x18\x01 \x03(\x0b\x32\x1d.cdp.eventlog.v1.Notification\x12\x0c\n\x04head\x18\x02 \x01(\x03\x32V\n\x0f\x45ventLogService\x12\x43\n\x04Read\x12\x1c.cdp.eventlog.v1.ReadRequest\x1a\x1d.cdp.eventlog.v1.ReadResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63\x64p/eventlog/v1/eventlog.proto\x12\x0f\x63\x64p.eventlog.v1\"_\n\x0bReadRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0f\n\x07wait_ms\x18\x03 \x01(\x05\x12\x0e\n\x06topics\x18\x04 \x03(\t\x12\x11\n\tlinger_ms\x18\x05 \x01(\x05\"m\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\x03\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x15\n\roriginator_id\x18\x03 \x01(\t\x12\x1a\n\x12originator_version\x18\x04 \x01(\x03\x12\x0f\n\x07payload\x18\x05 \x01(\x0c\"R\n\x0cReadResponse\x12\x34\n\rnotifications\x18\x01 \x03(\x0b\x32\x1d.cdp.eventlog.v1.Notification\x12\x0c\n\x04head\x18\x02 \x01(\x03\x32V\n\x0f\x45ventLogService\x12\x43\n\x04Read\x12\x1c.cdp.eventlog.v1.ReadRequest\x1a\x1d.cdp.eventlog.v1.ReadResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,11 +32,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cdp.eventlog.v1.eventlog_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_READREQUEST']._serialized_start=51
-  _globals['_READREQUEST']._serialized_end=127
-  _globals['_NOTIFICATION']._serialized_start=129
-  _globals['_NOTIFICATION']._serialized_end=238
-  _globals['_READRESPONSE']._serialized_start=240
-  _globals['_READRESPONSE']._serialized_end=322
-  _globals['_EVENTLOGSERVICE']._serialized_start=324
-  _globals['_EVENTLOGSERVICE']._serialized_end=410
+  _globals['_READREQUEST']._serialized_end=146
+  _globals['_NOTIFICATION']._serialized_start=148
+  _globals['_NOTIFICATION']._serialized_end=257
+  _globals['_READRESPONSE']._serialized_start=259
+  _globals['_READRESPONSE']._serialized_end=341
+  _globals['_EVENTLOGSERVICE']._serialized_start=343
+  _globals['_EVENTLOGSERVICE']._serialized_end=429
 # @@protoc_insertion_point(module_scope)

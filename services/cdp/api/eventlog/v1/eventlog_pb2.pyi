@@ -7,16 +7,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ReadRequest(_message.Message):
-    __slots__ = ("after", "limit", "wait_ms", "topics")
+    __slots__ = ("after", "limit", "wait_ms", "topics", "linger_ms")
     AFTER_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     WAIT_MS_FIELD_NUMBER: _ClassVar[int]
     TOPICS_FIELD_NUMBER: _ClassVar[int]
+    LINGER_MS_FIELD_NUMBER: _ClassVar[int]
     after: int
     limit: int
     wait_ms: int
     topics: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, after: _Optional[int] = ..., limit: _Optional[int] = ..., wait_ms: _Optional[int] = ..., topics: _Optional[_Iterable[str]] = ...) -> None: ...
+    linger_ms: int
+    def __init__(self, after: _Optional[int] = ..., limit: _Optional[int] = ..., wait_ms: _Optional[int] = ..., topics: _Optional[_Iterable[str]] = ..., linger_ms: _Optional[int] = ...) -> None: ...
 
 class Notification(_message.Message):
     __slots__ = ("id", "topic", "originator_id", "originator_version", "payload")
