@@ -156,6 +156,7 @@ class IdentityApp(EventSourced):
         self.record_node: dict[str, Identifier] = {}
         self.records_loaded = False
         self._revealed: dict[str, str | None] = {}  # token -> value, for the batch being handled
+        self._presealed: dict[Identifier, str] = {}  # new identifiers' tokens, for the batch being handled
 
     # Snapshots: the graph in pages and the tokens, never a value in clear nor a blind index (the
     # map from blind indexes to nodes is rebuilt by decrypting, as after a full fold) -----------
@@ -358,20 +359,22 @@ class IdentityApp(EventSourced):
             return False
         return len(ids) < 2 or self.graph.evidenced(ids[0], ids[1])
 
-    def _keys_for_new_nodes(self, calls: Sequence[collector_pb2.EventAccepted]) -> dict[str, tuple]:
-        """Create, in one transaction, the keys that the batch's new emails and phones are sealed
-        under (one each: a key per call would be a transaction per call). Returns the identifiers
+    def _seal_new_nodes(self, calls: Sequence[collector_pb2.EventAccepted]) -> dict[str, tuple]:
+        """Seal, in one go (one key transaction), the batch's new emails and phones; _seal takes
+        the tokens from here (sealing each as it was first seen looked its key up again, one
+        statement an identifier once a batch outlasted the key cache). Returns the identifiers
         read meanwhile, by event id, for the calls whose reading cannot change within the batch."""
-        subjects: set[str] = set()
+        new: dict[Identifier, str] = {}
         read: dict[str, tuple] = {}
         for accepted in calls:
             if any(path.endswith((".email", ".phone")) for path in accepted.encrypted_fields):
                 found = self.call_identifiers(accepted.event)
                 if not accepted.event.previous_id:  # an alias's reading depends on what came before
                     read[accepted.event_id] = found
-                subjects.update(f"{k}:{v}" for k, v in found[1] if (k, v) not in self.graph.order)
-        if subjects:
-            self.vault.keys_for(subjects)
+                new.update((i, value) for i, value in found[1].items() if i not in self.graph.order)
+        if new:
+            items = [(f"{i[0]}:{i[1]}", SEALED_CONTEXT, i[0], value) for i, value in new.items()]
+            self._presealed = dict(zip(new, self.vault.encrypt_many(items), strict=True))
         return read
 
     def _reveal_batch(self, calls: Sequence[collector_pb2.EventAccepted]) -> None:
@@ -444,30 +447,32 @@ class IdentityApp(EventSourced):
         if self.rules_applied != self.decider.revision:
             out.extend(self.redecide())
         calls = [cast(collector_pb2.EventAccepted, decode(n.topic, n.payload)) for n in notifications]
-        # One key transaction for the subjects whose emails and phones are decrypted below.
-        self._reveal_batch(calls)
-        read = self._keys_for_new_nodes(calls)
-        at = self.now_iso()
-        for accepted in calls:
-            if self._nothing_new(accepted.event):
-                continue
-            found, clear = read.get(accepted.event_id) or self.call_identifiers(accepted.event)
-            if not found:
-                continue
-            rule = domain.ALIAS if accepted.event.type == "alias" else domain.SEEN_TOGETHER
-            events = self.graph.propose_call(
-                found,
-                accepted.event_id,
-                rule,
-                self.decider.revision,
-                self.policy,
-                functools.partial(edge_id_for, cause=accepted.event_id),
-                self._is_protected,
-                at,
-            )
-            out.extend(self._commit_call(accepted.event_id, events, clear))
-            out.extend(self._match_call(accepted.event, found[0], at))
-        self._revealed = {}
+        try:
+            # One key transaction for the subjects whose emails and phones are decrypted below.
+            self._reveal_batch(calls)
+            read = self._seal_new_nodes(calls)
+            at = self.now_iso()
+            for accepted in calls:
+                if self._nothing_new(accepted.event):
+                    continue
+                found, clear = read.get(accepted.event_id) or self.call_identifiers(accepted.event)
+                if not found:
+                    continue
+                rule = domain.ALIAS if accepted.event.type == "alias" else domain.SEEN_TOGETHER
+                events = self.graph.propose_call(
+                    found,
+                    accepted.event_id,
+                    rule,
+                    self.decider.revision,
+                    self.policy,
+                    functools.partial(edge_id_for, cause=accepted.event_id),
+                    self._is_protected,
+                    at,
+                )
+                out.extend(self._commit_call(accepted.event_id, events, clear))
+                out.extend(self._match_call(accepted.event, found[0], at))
+        finally:  # what the batch revealed and sealed is for it alone
+            self._revealed, self._presealed = {}, {}
         return out
 
     # A new identity policy ------------------------------------------------------------------
@@ -670,8 +675,9 @@ class IdentityApp(EventSourced):
         return out
 
     def _seal(self, identifier: Identifier, value: str) -> str:
-        subject = f"{identifier[0]}:{identifier[1]}"
-        token = self.vault.encrypt(subject, SEALED_CONTEXT, identifier[0], value)
+        token = self._presealed.get(identifier) or self.vault.encrypt(
+            f"{identifier[0]}:{identifier[1]}", SEALED_CONTEXT, identifier[0], value
+        )
         self.sealed[identifier] = token
         if identifier[0] not in domain.PERSONAL_TYPES:  # a pseudonym: found by its clear value
             self._index(identifier, value)
