@@ -119,3 +119,38 @@ def test_a_running_projection_gathers_a_burst_of_appends_into_few_commits(store_
     finally:
         engine.dispose()
         store.close()
+
+
+def test_a_query_sees_what_its_process_appended_while_the_projection_gathers(store_config):
+    """fresh(): read-your-writes for a query, however long the running projection lets appends
+    gather; and no work when the read model is up to date."""
+    store = open_store(store_config, "readmodel")
+    engine = open_engine(store_config, "readmodel")
+    pages: list[int] = []
+
+    def counting(conn, page):
+        pages.append(len(page))
+        apply(conn, page)
+
+    projection = Projection("fresh", store, engine, metadata, counting)
+
+    async def scenario():
+        task = asyncio.create_task(projection.run(gather_s=30))
+        try:
+            await asyncio.sleep(0.1)
+            store.append([created(1)])
+            await asyncio.sleep(0.05)  # woken: the projection gathers now, for 30 s
+            store.append([created(2)])
+            await projection.fresh()
+            assert names(engine) == ["s1", "s2"]
+            before = len(pages)
+            await projection.fresh()
+            assert len(pages) == before, "caught up already: nothing to apply"
+        finally:
+            task.cancel()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        engine.dispose()
+        store.close()

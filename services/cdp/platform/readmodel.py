@@ -109,11 +109,13 @@ class Projection:
         self.position = self._load_position()
         self.skipped = 0  # events that could not be applied (logged)
         self._catching_up = threading.Lock()  # the running task, queries and timers, on any thread
+        self._appended_to = 0  # the head of this process's last append (cdp.platform.store on_append)
         self._appended = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop run() runs on
         store.on_append(self._wake)
 
-    def _wake(self, _head: int) -> None:
+    def _wake(self, head: int) -> None:
+        self._appended_to = max(self._appended_to, head)
         if self._loop is not None:  # appends happen on the loop or in a worker thread
             self._loop.call_soon_threadsafe(self._appended.set)
 
@@ -137,6 +139,12 @@ class Projection:
     async def catch_up_off_loop(self) -> int:
         """catch_up on the database's writer thread, leaving the event loop free meanwhile."""
         return await asyncio.get_running_loop().run_in_executor(_writer_of(self.engine), self.catch_up)
+
+    async def fresh(self) -> None:
+        """Catch up first when this process appended past the read model: a query answers with at
+        least what the service has published (a client that saw its event downstream reads it)."""
+        if self._appended_to > self.position:
+            await self.catch_up_off_loop()
 
     def _catch_up(self) -> int:
         applied = 0

@@ -27,8 +27,14 @@ def declare(runtime: Runtime) -> Declaration:
     )
     search_model = search.SearchModel(runtime.vault, index_key)
     search_projection = Projection("search", runtime.store, engine, search.metadata, search_model.apply, search.TOPICS)
-    for each in (projection, account_projection, timeline_projection, search_projection):
+    read_models = (projection, account_projection, timeline_projection, search_projection)
+    for each in read_models:
         each.catch_up()
+
+    async def fresh() -> None:
+        for each in read_models:
+            await each.fresh()
+
     servicer = ProfileServicer(
         app,
         projections.ProfileQueries(engine),
@@ -38,6 +44,7 @@ def declare(runtime: Runtime) -> Declaration:
         accounts.AccountQueries(engine),
         timeline.TimelineQueries(engine),
         search.SearchQueries(engine, index_key),
+        fresh=fresh,
     )
     return Declaration(
         servicers=[

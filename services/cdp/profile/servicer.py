@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import orjson
 
@@ -93,6 +93,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         events: TimelineQueries,
         search: SearchQueries | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        fresh: Callable[[], Awaitable[object]] | None = None,
     ):
         self.app = app
         self.queries = queries
@@ -103,6 +104,11 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         self.access = access  # where each read in clear is recorded before it is answered
         self.search = search
         self.clock = clock
+        self._fresh = fresh  # the read models caught up with what this service published, before a query
+
+    async def _read_models_fresh(self) -> None:
+        if self._fresh is not None:
+            await self._fresh()
 
     def _views(self, profiles: Sequence[pb.Profile]) -> Iterator[tuple[pb.Profile, pb.Profile]]:
         clear = self.may_see_personal()
@@ -120,6 +126,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return [shown for _, shown in views]
 
     async def GetProfile(self, request, context):
+        await self._read_models_fresh()
         identifier = (request.identifier.type, request.identifier.value) if request.HasField("identifier") else None
         person_id = await self.app.person_of(request.person_id, identifier)
         profile = self.queries.get(person_id)
@@ -143,6 +150,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return full
 
     async def GetAccount(self, request, context):
+        await self._read_models_fresh()
         if not request.account_id:
             raise InvalidArgument("account_id", "give the account's id (a group call's groupId)")
         account = self.accounts.get(request.account_id)
@@ -165,6 +173,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return pb.GetAccountResponse(account=shown)
 
     async def ListAccountMembers(self, request, context):
+        await self._read_models_fresh()
         if not request.account_id:
             raise InvalidArgument("account_id", "give the account's id (a group call's groupId)")
         limit = _page_size(request.page_size, 100)
@@ -176,6 +185,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return pb.ListAccountMembersResponse(person_ids=person_ids, next_page_token=next_token, total=total)
 
     async def ListEvents(self, request, context):
+        await self._read_models_fresh()
         identifier = (request.identifier.type, request.identifier.value) if request.HasField("identifier") else None
         person_id = self.queries.survivor_of(await self.app.person_of(request.person_id, identifier))
         unknown = sorted(set(request.types) - set(CALL_TYPES))
@@ -196,6 +206,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return pb.ListEventsResponse(person_id=person_id, events=shown, next_page_token=next_token)
 
     async def GetTraitLineage(self, request, context):
+        await self._read_models_fresh()
         if not request.trait:
             raise InvalidArgument("trait", "give the trait's name")
         identifier = (request.identifier.type, request.identifier.value) if request.HasField("identifier") else None
@@ -221,6 +232,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return answer
 
     async def GetProfiles(self, request, context):
+        await self._read_models_fresh()
         # Profiles as the service holds them now: at least as fresh as its log.
         found = self.app.snapshots(request.person_ids)
         if not request.encrypted:  # as stored (tokens), for a service that decrypts under policy
@@ -228,6 +240,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return pb.GetProfilesResponse(profiles=found)
 
     async def ListProfiles(self, request, context):
+        await self._read_models_fresh()
         limit = min(request.limit or 100, MAX_PAGE)
         page = await self._shown(self.queries.page(request.after_person_id, limit), request.purpose)
         next_after = page[-1].person_id if len(page) == limit else ""
@@ -245,6 +258,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return pb.ListComputedTraitsResponse(computed_traits=traits)
 
     async def SearchProfiles(self, request, context):
+        await self._read_models_fresh()
         if self.search is None:
             raise NotFound("SearchProfiles: this profile service keeps no search read model")
         if not request.where_json:
