@@ -34,11 +34,10 @@ from cdp.platform.launcher import Platform, free_ports
 from cdp.platform.security import credentials
 
 SERVICES = tuple(BUILDERS)
-SNAPSHOTTED = {"identity"}  # the services whose state takes snapshots
+SNAPSHOTTED = {"identity", "profile", "segment", "activation"}  # the services whose state takes snapshots
 APPS = {"identity": "IdentityApp", "profile": "ProfileApp", "segment": "SegmentApp", "activation": "ActivationApp"}
 NO_SNAPSHOTS = {"CDP_SNAPSHOT_EVERY_EVENTS": str(10**15), "CDP_SNAPSHOT_EVERY_S": str(10**9)}
 SNAPSHOT_NOW = {"CDP_SNAPSHOT_EVERY_EVENTS": "1", "CDP_SNAPSHOT_TAIL_SHARE": "0", "CDP_SNAPSHOT_CHECK_S": "0.2"}
-WARM = re.compile(r"IdentityApp: state warm")
 QUICK_RECONNECT = [
     ("grpc.initial_reconnect_backoff_ms", 20),
     ("grpc.min_reconnect_backoff_ms", 20),
@@ -93,8 +92,9 @@ def _serving(channel: grpc.Channel) -> bool:
         return False
 
 
-def _warm(log: Path, after: int) -> bool:
-    return bool(WARM.search(log.read_text(errors="replace")[after:])) if log.exists() else False
+def _warm(service: str, log: Path, after: int) -> bool:
+    warm = re.compile(APPS[service] + r": state warm")
+    return bool(warm.search(log.read_text(errors="replace")[after:])) if log.exists() else False
 
 
 def start_service(platform: Platform, service: str, env: dict[str, str], timeout: float) -> Start:
@@ -122,10 +122,10 @@ def start_service(platform: Platform, service: str, env: dict[str, str], timeout
         raise TimeoutError(f"{service} did not serve within {timeout}s")
     cpu, rss = cpu_seconds(process.pid), memory_mb(process.pid)
     warm_rss = rss
-    if service == "identity":
-        while not _warm(log, logged):
+    if service in APPS:
+        while not _warm(service, log, logged):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"identity's state was not warm within {timeout}s")
+                raise TimeoutError(f"{service}'s state was not warm within {timeout}s")
             time.sleep(0.1)
         warm_rss = memory_mb(process.pid)
     return Start(serving_s, cpu, rss, warm_rss, _rebuild_s(service, log))

@@ -28,6 +28,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 from google.protobuf.message import Message
 
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, now_iso
+from cdp.platform.held import Warm
 from cdp.platform.published import decode, stored
 from cdp.platform.snapshots import SnapshotStore, encode, shape_of
 from cdp.platform.unit_of_work import UnitOfWork
@@ -66,6 +67,7 @@ class EventSourced:
         self.snapshot_store = snapshots if self.snapshots_supported() else None
         self.snapshot_position = 0  # the newest snapshot written or loaded
         self.snapshot_at = time.monotonic()
+        self.held = Warm()  # the parts restored from a snapshot still read as they are touched
         self.store.on_append(self._appended)
         uow.on_failure(self.rebuild)
         self.rebuild()
@@ -94,6 +96,12 @@ class EventSourced:
     def prepare_snapshot(self) -> None:
         """Before snapshot_state runs on a thread (the lock held, on the event loop): finish
         whatever the state still reads lazily from the snapshot it was restored from."""
+        self.held.read_all()
+
+    async def warm(self) -> None:
+        """After a restart from a snapshot: read what the state holds still unread (cdp.platform.held)
+        in slices, after serving."""
+        await self.held.run(type(self).__name__, log)
 
     def snapshot_shape(self) -> str:
         """What a snapshot must have been written by to be loaded (the state's code)."""
@@ -115,6 +123,7 @@ class EventSourced:
     def _rebuild(self) -> None:
         began = time.monotonic()
         self.versions = Versions()
+        self.held.clear()
         self.reset()
         self.restored_from = self._restore()
         self.position = self.restored_from
@@ -157,6 +166,7 @@ class EventSourced:
                 type(error).__name__,
             )
             self.versions = Versions()
+            self.held.clear()
             self.reset()
             return 0
         log.info("%s: restored from the snapshot at %d", self.snapshot_name, snapshot.position)
