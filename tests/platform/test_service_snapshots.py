@@ -68,7 +68,10 @@ def test_restored_from_its_snapshot_a_state_equals_its_fold_and_a_bad_snapshot_i
             conn.execute(table.update().where(table.c.position == position).values(shape="0" * 64))
         assert state_of(service, uow, snapshots).restored_from == 0  # another code's state
         with snapshots.engine.begin() as conn:
-            conn.execute(table.update().where(table.c.position == position).values(checksum="0" * 64))
+            row = table.c.position == position
+            data = conn.execute(sa.select(table.c.data).where(row)).scalar_one()
+            damaged = data[:-100] + bytes(100)  # the same length, its checksum as it was
+            conn.execute(table.update().where(row).values(shape=restored.snapshot_shape(), data=damaged))
         assert state_of(service, uow, snapshots).restored_from == 0  # damaged
         with snapshots.engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 1

@@ -30,6 +30,7 @@ import orjson
 PAGE = 256  # entries a page
 HASH = np.dtype("<u8")
 OFFSET = np.dtype("<u8")
+_NONE = np.zeros(0, dtype=OFFSET)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -228,7 +229,8 @@ class Held(MutableMapping[K, V]):
         self.data = {k: data[k] for k in ordered}
         self.data.update((k, data[k]) for k in later)
         self.complete = True
-        self.blob, self.rank = b"", {}
+        # Let the snapshot's row go (its arrays are views of it).
+        self.blob, self.rank, self.offsets, self.firsts = b"", {}, _NONE, _NONE
 
     # Mapping ----------------------------------------------------------------------------------
 
@@ -314,6 +316,8 @@ class HeldList(Sequence[V]):
                 raise ValueError("held list: a page holds another count of items")
             self.loaded[page] = found
             self.left -= 1
+            if self.left == 0:
+                self.blob, self.offsets = b"", _NONE  # let the snapshot's row go
         return found
 
     def read_some(self, pages: int) -> bool:
