@@ -19,7 +19,7 @@ def test_restart_bench_json_and_table(tmp_path):
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output[result.output.index("{") :])
     assert list(figures["services"]) == ["identity", "profile", "segment", "activation"]
-    for service, measured in figures["services"].items():
+    for measured in figures["services"].values():
         assert measured["snapshots"]
         assert [s["events"] for s in measured["sizes"]] == [400, 800]
         for size in measured["sizes"]:

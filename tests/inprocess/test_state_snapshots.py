@@ -12,14 +12,10 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from cdp.activation.application import ActivationApp
 from cdp.api.activation.v1 import activation_pb2
 from cdp.platform import snapshots as snapshots_module
 from cdp.platform.snapshots import open_snapshots
 from cdp.platform.state import EventSourced
-from cdp.platform.vault import load_master_key
-from cdp.profile.application import ProfileApp
-from cdp.segment.application import SegmentApp
 from support.calls import event, event_condition, trait_condition
 from support.harness import ADMIN, MARKETER, Harness
 from support.states import in_order, observed
@@ -29,30 +25,7 @@ ANALYTICS = {"consent": {"categoryPreferences": {"analytics": True}}}
 
 
 def make(h: Harness, service: str) -> Callable[..., EventSourced]:
-    """A new state of the service beside the harness's own, on the same store."""
-    if service == "profile":
-        return lambda snapshots=None: ProfileApp(h.uows["profile"], h.profile.identity, h.clock, snapshots=snapshots)
-    if service == "segment":
-        return lambda snapshots=None: SegmentApp(
-            h.uows["segment"],
-            h.segment.profile,
-            h.vault,
-            h.clock,
-            index_key=load_master_key(h.config.store),
-            collector=h.segment.collector,
-            identity=h.segment.identity,
-            snapshots=snapshots,
-        )
-    return lambda snapshots=None: ActivationApp(
-        h.uows["activation"],
-        h.activation.segment,
-        h.activation.profiles,
-        h.activation.audiences,
-        h.vault,
-        h.clock,
-        allow_local=True,
-        snapshots=snapshots,
-    )
+    return lambda snapshots=None: h.restarted(service, snapshots)
 
 
 async def history(h: Harness) -> str:

@@ -6,7 +6,6 @@ state folded from the whole log, and a snapshot of another code's state or a dam
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -14,28 +13,15 @@ import sqlalchemy as sa
 from cdp.activation.application import ActivationApp
 from cdp.bench import restart_logs
 from cdp.platform import snapshots as snapshots_module
-from cdp.platform.config import StoreConfig
 from cdp.platform.eventlog import Upstream
 from cdp.platform.snapshots import open_snapshots
 from cdp.platform.store import open_store
 from cdp.profile.application import ProfileApp
 from cdp.segment.application import PROFILE_TOPICS, SegmentApp
-from conftest import drop_schemas, postgres_dsn
 from support.kernel import unit_of_work
 from support.states import in_order, observed
 
 EVENTS = 3000  # more than a page of every held mapping
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_config(request, tmp_path):
-    if request.param == "sqlite":
-        yield StoreConfig(data_dir=tmp_path)
-        return
-    dsn = postgres_dsn()
-    prefix = f"test_service_snapshots_{uuid.uuid4().hex[:8]}_"
-    yield StoreConfig(kind="postgres", data_dir=tmp_path, postgres_dsn=dsn, schema_prefix=prefix)
-    drop_schemas(dsn, prefix)
 
 
 def state_of(service: str, uow, snapshots=None):

@@ -154,7 +154,45 @@ def _offsets(data: dict[str, Any]) -> tuple[Any, np.ndarray, int]:
     return blob, offsets, pages
 
 
-class Held(MutableMapping[K, V]):
+class Faulting(MutableMapping[K, V]):
+    """A mapping whose entries are read in, a page at a time, before a key is read or written:
+    _touch(key) reads the key's page into data (a key of no page is simply new)."""
+
+    data: dict[K, V]
+
+    def _touch(self, key: Any) -> None:
+        raise NotImplementedError
+
+    def __getitem__(self, key: K) -> V:
+        self._touch(key)
+        return self.data[key]
+
+    def get(self, key: K, default: Any = None) -> Any:
+        self._touch(key)
+        return self.data.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._touch(key)
+        return key in self.data
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self._touch(key)
+        self.data[key] = value
+
+    def __delitem__(self, key: K) -> None:
+        self._touch(key)
+        del self.data[key]
+
+    def pop(self, key: K, *default: Any) -> Any:
+        self._touch(key)
+        return self.data.pop(key, *default)
+
+    def setdefault(self, key: K, default: Any = None) -> Any:
+        self._touch(key)
+        return self.data.setdefault(key, default)
+
+
+class Held(Faulting[K, V]):
     """A mapping restored from written(): a key's page is read before the key is."""
 
     def __init__(self, data: dict[str, Any], codec: Codec[K, V]):
@@ -232,37 +270,14 @@ class Held(MutableMapping[K, V]):
         # Let the snapshot's row go (its arrays are views of it).
         self.blob, self.rank, self.offsets, self.firsts = b"", {}, _NONE, _NONE
 
-    # Mapping ----------------------------------------------------------------------------------
-
-    def __getitem__(self, key: K) -> V:
-        self._touch(key)
-        return self.data[key]
-
-    def get(self, key: K, default: Any = None) -> Any:
-        self._touch(key)
-        return self.data.get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        self._touch(key)
-        return key in self.data
-
-    def __setitem__(self, key: K, value: V) -> None:
-        self._touch(key)
-        self.data[key] = value
-
     def __delitem__(self, key: K) -> None:
-        self._touch(key)
-        del self.data[key]
+        super().__delitem__(key)
         self.rank.pop(key, None)
 
     def pop(self, key: K, *default: Any) -> Any:
-        self._touch(key)
+        found = super().pop(key, *default)
         self.rank.pop(key, None)
-        return self.data.pop(key, *default)
-
-    def setdefault(self, key: K, default: Any = None) -> Any:
-        self._touch(key)
-        return self.data.setdefault(key, default)
+        return found
 
     def __iter__(self) -> Iterator[K]:
         return iter(self.plain())
