@@ -46,7 +46,7 @@ from cdp.platform.held import (
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import reveal_tree
 from cdp.platform.published import decode, topic_of
-from cdp.platform.snapshots import SnapshotStore, shape_of
+from cdp.platform.snapshots import Later, SnapshotStore, shape_of
 from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, is_token
@@ -225,15 +225,23 @@ class SegmentApp(EventSourced):
     # log observed, with each key's person as it stands (as a full fold does).
 
     def snapshot_state(self) -> dict[str, Any]:
+        # Copied under the lock (sets and lists grow in place; changes and persons are immutable),
+        # laid out after it.
         h = self.history
+        members = {a: set(m) for a, m in self.memberships.members.items()}
+        by_audience, by_person = (
+            {a: list(p) for a, p in h.by_audience.items()},
+            {s: list(p) for s, p in h.by_person.items()},
+        )
+        by_pair = {k: list(p) for k, p in h.by_pair.items()}
         return {
             "lifecycle": written_list(self.lifecycle, _lifecycle_bytes),
-            "members": written(self.memberships.members, MEMBERS, page=1),
-            "keys": written(self.keys, PAIR_TEXT),
-            "changes": written_list(h.changes, _change_bytes),
-            "by_audience": written(h.by_audience, PLACES, page=1),
-            "by_person": written(h.by_person, PLACES),
-            "by_pair": written(h.by_pair, PAIR_PLACES),
+            "members": Later(functools.partial(written, members, MEMBERS, page=1)),
+            "keys": Later(functools.partial(written, dict(self.keys), PAIR_TEXT)),
+            "changes": Later(functools.partial(written_list, list(h.changes), _change_bytes)),
+            "by_audience": Later(functools.partial(written, by_audience, PLACES, page=1)),
+            "by_person": Later(functools.partial(written, by_person, PLACES)),
+            "by_pair": Later(functools.partial(written, by_pair, PAIR_PLACES)),
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:
