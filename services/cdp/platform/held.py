@@ -27,6 +27,8 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import orjson
 
+from cdp.platform.heap import no_collection
+
 PAGE = 256  # entries a page
 HASH = np.dtype("<u8")
 OFFSET = np.dtype("<u8")
@@ -421,6 +423,7 @@ class Warm:
             if warm:  # held again (a rebuild after a failed commit restored a snapshot)
                 began, warm = time.monotonic(), False
             start = time.monotonic()
-            while self.places and time.monotonic() - start < slice_s:
-                self.read_some(1)
+            with no_collection():  # what a slice reads is kept: frozen, not walked again and again
+                while self.places and time.monotonic() - start < slice_s:
+                    self.read_some(1)
             await asyncio.sleep(max(slice_s, time.monotonic() - start))

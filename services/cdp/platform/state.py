@@ -16,7 +16,6 @@ transaction lock is held, so reads go on being served and writes wait for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import time
@@ -28,6 +27,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 from google.protobuf.message import Message
 
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, now_iso
+from cdp.platform.heap import no_collection
 from cdp.platform.held import Warm
 from cdp.platform.published import decode, stored
 from cdp.platform.snapshots import SnapshotStore, encode, shape_of
@@ -37,21 +37,6 @@ from cdp.platform.versions import Versions
 log = logging.getLogger(__name__)
 
 REPLAY_BATCH = 2000
-
-
-@contextlib.contextmanager
-def no_collection() -> Iterator[None]:
-    """Without the cyclic collector while a large state is built: it would walk the growing state
-    again and again (measured: 20 times slower restoring a snapshot). The state is then frozen,
-    so later collections skip it (and serving does not pause to walk it)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-        gc.freeze()
 
 
 class EventSourced:
