@@ -13,7 +13,6 @@ from cdp.api.segment.v1 import segment_pb2
 from cdp.platform.clock import format_iso
 from cdp.platform.errors import PermissionDenied
 from cdp.platform.published import decode, topic_of
-from cdp.platform.vault import load_master_key
 from cdp.segment.application import SegmentApp
 from cdp.segment.domain import InvalidAudience
 from support.calls import event
@@ -42,15 +41,7 @@ async def define(h: Harness, name: str, definition: dict):
 
 def reopened(h: Harness) -> SegmentApp:
     """Segment as it starts again: its state from its own log only."""
-    return SegmentApp(
-        h.uows["segment"],
-        h.segment.profile,
-        h.vault,
-        h.clock,
-        index_key=load_master_key(h.config.store),
-        collector=h.segment.collector,
-        identity=h.segment.identity,
-    )
+    return h.restarted("segment")
 
 
 def changes(h: Harness, audience_id: str) -> list[tuple[str, str, str]]:

@@ -14,9 +14,11 @@ from cdp.api.ops.v1 import ops_pb2
 from cdp.client import AsyncEventLogClient
 from cdp.platform.errors import Unavailable
 from cdp.platform.eventlog import EventLogServicer, GrpcLog, StoreLog, Upstream
-from cdp.platform.follower import PARKING_TOPICS, Follower
+from cdp.platform.follower import Follower
 from cdp.platform.ids import derived_id
+from cdp.platform.parked import PARKING_TOPICS
 from cdp.platform.published import decode, stored
+from cdp.platform.snapshots import open_snapshots
 from cdp.platform.store import open_store
 from support.kernel import unit_of_work
 
@@ -172,6 +174,7 @@ def test_a_poison_event_is_parked_the_rest_go_on_and_retry_applies_it_once(store
     async def scenario():
         upstream = open_store(store_config, "up")
         downstream = open_store(store_config, "down")
+        snapshots = open_snapshots(store_config, "down")
         fixed: dict = {}
         try:
             # Key "a" holds the poison at 3; 7 is a later event of "a"; the others are "b".
@@ -206,14 +209,25 @@ def test_a_poison_event_is_parked_the_rest_go_on_and_retry_applies_it_once(store
             again = Follower(uow, Upstream("up", StoreLog(upstream), ()), poisoned_copier({"3"}, fixed))
             assert sorted(again.parked) == [4, 8]
 
+            # Or from a snapshot of them and the log's tail, not the whole log.
+            def snapshotted() -> Follower:
+                return Follower(uow, Upstream("up", StoreLog(upstream), ()), copier(set()), snapshots=snapshots)
+
+            position = await snapshotted()._parked.take_snapshot()
+            restored = snapshotted()
+            assert restored._parked.restored_from == position and restored.parked == again.parked
+
             fixed["done"] = True
             assert await again.retry("ops") == (2, 0)
+            tail = snapshotted()
+            assert tail._parked.restored_from == position and tail.parked == {}
             assert await again.retry("ops") == (0, 0)
             assert sorted(copies(downstream), key=int) == [str(i) for i in range(10)]
             applied = [decode(n.topic, n.state) for n in downstream.read(0, 10_000, PARKING_TOPICS)]
             assert [type(m).__name__ for m in applied].count("ParkedEventApplied") == 2
             assert all(m.requested_by == "ops" for m in applied if isinstance(m, ops_pb2.ParkedEventApplied))
         finally:
+            snapshots.close()
             upstream.close()
             downstream.close()
 

@@ -13,7 +13,6 @@ import pytest
 from cdp.api.segment.v1 import segment_pb2
 from cdp.platform.clock import format_iso
 from cdp.platform.published import decode, topic_of
-from cdp.platform.vault import load_master_key
 from cdp.segment.application import SegmentApp
 from cdp.segment.domain import InvalidAudience
 from support.calls import event
@@ -31,15 +30,7 @@ def run(scenario):
 
 def reopened(h: Harness) -> SegmentApp:
     """Segment as it starts again: its state from its own log, profiles and accounts from profile's."""
-    return SegmentApp(
-        h.uows["segment"],
-        h.segment.profile,
-        h.vault,
-        h.clock,
-        index_key=load_master_key(h.config.store),
-        collector=h.segment.collector,
-        identity=h.segment.identity,
-    )
+    return h.restarted("segment")
 
 
 def now(h: Harness) -> str:

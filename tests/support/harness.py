@@ -229,6 +229,33 @@ class Harness:
         )
         self.tasks.append(asyncio.create_task(self.worker.run()))
 
+    def restarted(self, service: str, snapshots=None):
+        """The service's state as it starts again (from its own log, or its snapshot and the log's
+        tail), beside the harness's own, on the same store."""
+        if service == "profile":
+            return ProfileApp(self.uows["profile"], self.profile.identity, self.clock, snapshots=snapshots)
+        if service == "segment":
+            return SegmentApp(
+                self.uows["segment"],
+                self.segment.profile,
+                self.vault,
+                self.clock,
+                index_key=load_master_key(self.config.store),
+                collector=self.segment.collector,
+                identity=self.segment.identity,
+                snapshots=snapshots,
+            )
+        return ActivationApp(
+            self.uows["activation"],
+            self.activation.segment,
+            self.activation.profiles,
+            self.activation.audiences,
+            self.vault,
+            self.clock,
+            allow_local=True,
+            snapshots=snapshots,
+        )
+
     async def as_caller(self, caller: Caller, method: str, request):
         """Call one of profile's RPCs as this caller (pii in clear for admin and privacy_officer,
         as cdp.access decides), through the servicer, with no sockets."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,10 +29,12 @@ from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso, parse_iso
 from cdp.platform.decisions import Decision
 from cdp.platform.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from cdp.platform.eventlog import Upstream
+from cdp.platform.held import Held, json_codec, key_pair, pair_key, proto_codec, written
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import PII_DECISION
 from cdp.platform.published import decode, topic_of
 from cdp.platform.sealed import ERASED, class_name, holds_tokens, replace_tokens, tokens_in
+from cdp.platform.snapshots import Later, SnapshotStore, shape_of
 from cdp.platform.state import EventSourced
 from cdp.platform.store import OriginatorId
 from cdp.platform.unit_of_work import UnitOfWork
@@ -146,6 +150,7 @@ class ActivationApp(EventSourced):
         clock: Clock = SYSTEM_CLOCK,
         access: AccessLog | None = None,
         allow_local: bool = False,
+        snapshots: SnapshotStore | None = None,
     ):
         self.decider = uow.decider
         # Destinations on this machine or its private networks: the local profile only.
@@ -161,7 +166,7 @@ class ActivationApp(EventSourced):
         self._rules: tuple[str, consents.ConsentRules] | None = None
         self.on_scheduled: Callable[[str], None] = lambda delivery_id: None  # the delivery worker's
         self.on_destination: Callable[[str], None] = lambda destination_id: None  # resumed, edited
-        super().__init__(uow, clock)
+        super().__init__(uow, clock, snapshots)
         uow.on_commit(self._announce)
 
     def reset(self) -> None:
@@ -179,6 +184,47 @@ class ActivationApp(EventSourced):
         # Per destination, the deliveries waiting for a retry and those dead-lettered (the gauges').
         self.retrying: dict[str, set[str]] = {}
         self.dead: dict[str, set[str]] = {}
+
+    # Snapshots: destinations, syncs and approvals whole; deliveries, what each sync sent and the
+    # queues as pages read back as they are touched (cdp.platform.held). Payloads as the log holds
+    # them (personal values as tokens, secrets sealed).
+
+    def snapshot_state(self) -> dict[str, Any]:
+        return {
+            # Destinations, syncs, deliveries, queues and sets change in place: written now, under the lock.
+            "destinations": written(self.destinations, DESTINATIONS),
+            "sealed_secrets": written(self.sealed_secrets, SECRETS),
+            "syncs": written(self.syncs, SYNCS),
+            "deliveries": written(self.deliveries, DELIVERIES),
+            "waiting": written(self.waiting, QUEUES),
+            "retrying": written(self.retrying, SETS),
+            "dead": written(self.dead, SETS),
+            "sequence": self.sequence,
+            "approvals": {s: _approval_data(a) for s, a in self.approvals.items()},
+            "audience_info": {a: list(info) for a, info in self.audience_info.items()},
+            # What each sync sent is replaced, never changed: copied.
+            "sent": Later(functools.partial(written, dict(self.sent), SENT)),
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        fields = {"destinations", "sealed_secrets", "syncs", "deliveries", "waiting", "retrying", "dead"}
+        if set(state) != {*fields, "sequence", "approvals", "audience_info", "sent"}:
+            raise ValueError("activation snapshot: unexpected fields")
+        self.destinations = Held(state["destinations"], DESTINATIONS).plain()
+        self.sealed_secrets = Held(state["sealed_secrets"], SECRETS).plain()
+        self.syncs = Held(state["syncs"], SYNCS).plain()
+        self.sequence = int(state["sequence"])
+        self.approvals = {str(s): _approval_of(a) for s, a in state["approvals"].items()}
+        for audience_id, (version, status) in state["audience_info"].items():
+            known, _ = self.audience_info.get(audience_id, (0, ""))
+            self.audience_info[audience_id] = (max(known, int(version)), str(status))
+        self.held.hold(self, "deliveries", Held(state["deliveries"], DELIVERIES))
+        self.held.hold(self, "sent", Held(state["sent"], SENT))
+        for name, codec in (("waiting", QUEUES), ("retrying", SETS), ("dead", SETS)):
+            self.held.hold(self, name, Held(state[name], codec))
+
+    def snapshot_shape(self) -> str:
+        return shape_of(type(self), domain.DeliveryState, approvals.Approval, written)
 
     def apply(self, message) -> None:
         if isinstance(message, pb.DestinationCreated | pb.DestinationUpdated):
@@ -1327,6 +1373,60 @@ def config_of(destination: pb.Destination) -> dict[str, Any]:
 
 def shown_strings(config: dict[str, Any]) -> dict[str, str]:
     return {k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in config.items()}
+
+
+_DELIVERY = [f.name for f in dataclasses.fields(domain.DeliveryState)]
+_ATTEMPT = [f.name for f in dataclasses.fields(domain.AttemptState)]
+
+
+def _delivery_data(d: domain.DeliveryState) -> list[Any]:
+    row = [getattr(d, name) for name in _DELIVERY]
+    row[_DELIVERY.index("history")] = [[getattr(a, name) for name in _ATTEMPT] for a in d.history]
+    return row
+
+
+def _delivery_of(row: list[Any]) -> domain.DeliveryState:
+    if len(row) != len(_DELIVERY):
+        raise ValueError("activation snapshot: a delivery of another shape")
+    found = dict(zip(_DELIVERY, row, strict=True))
+    found["history"] = [domain.AttemptState(**dict(zip(_ATTEMPT, a, strict=True))) for a in found["history"]]
+    found["withheld"] = list(found["withheld"])
+    return domain.DeliveryState(**found)
+
+
+def _approval_data(a: approvals.Approval) -> list[Any]:
+    f = a.fingerprint
+    return [
+        [f.sync_id, f.sync_version, f.audience_version, f.mapping, f.destination_version],
+        a.status.value,
+        a.requires_approval,
+        a.decision_id,
+        a.by,
+    ]
+
+
+def _approval_of(row: list[Any]) -> approvals.Approval:
+    fingerprint, status, requires, decision_id, by = row
+    sync_id, sync_version, audience_version, mapping, destination_version = fingerprint
+    return approvals.Approval(
+        approvals.Fingerprint(
+            str(sync_id), int(sync_version), int(audience_version), str(mapping), int(destination_version)
+        ),
+        approvals.Status(status),
+        bool(requires),
+        str(decision_id),
+        str(by),
+    )
+
+
+# How the state's mappings are written in a snapshot (cdp.platform.held).
+DESTINATIONS = proto_codec(pb.Destination)
+SYNCS = proto_codec(pb.Sync)
+SECRETS = json_codec(dict, dict)
+DELIVERIES = json_codec(_delivery_data, _delivery_of)
+QUEUES = json_codec(list, list, pair_key, key_pair)
+SETS = json_codec(sorted, set)
+SENT = json_codec(list, lambda v: (bool(v[0]), str(v[1])), pair_key, key_pair)
 
 
 def membership_cause(n: eventlog_pb2.Notification) -> str:

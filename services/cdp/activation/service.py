@@ -23,6 +23,7 @@ def declare(runtime: Runtime, open_destination: DestinationFactory | None = None
         runtime.vault,
         access=runtime.access,
         allow_local=local,
+        snapshots=runtime.snapshots,
     )
     worker = DeliveryWorker(app, open_destination or destination_opener(local))
     return Declaration(
@@ -37,5 +38,5 @@ def declare(runtime: Runtime, open_destination: DestinationFactory | None = None
             Follow(segment, app.handle_memberships, key=lambda n: n.originator_id),
             Follow(profile, app.handle_profiles, key=lambda n: n.originator_id),
         ],
-        tasks={"deliver": worker.run},
+        tasks={"deliver": worker.run, "warm-state": app.warm},
     )

@@ -5,10 +5,10 @@ Per service and size (stored events in the service's own log):
 1. The log is written straight into the service's store (cdp.bench.restart_logs).
 2. The service is started (identity beside an empty collector, the others alone: their followers
    wait for their upstreams), snapshots off: the time from the process's start to gRPC SERVING,
-   its RSS then, and its RSS once its state is warm (identity: every page of its graph read and
-   every blind index decrypted after serving). `repeat` runs.
-3. For a service whose state takes snapshots: once more with snapshots on, until one is written;
-   then `repeat` runs again, starting from it.
+   its RSS then, and its RSS once its state is warm (what it restored from a snapshot read after
+   serving: identity's graph pages and blind indexes, the others' held pages). `repeat` runs.
+3. Once more with snapshots on, until its state's (and its followers' parked events') are
+   written; then `repeat` runs again, starting from them.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from cdp.platform.launcher import Platform, free_ports
 from cdp.platform.security import credentials
 
 SERVICES = tuple(BUILDERS)
-SNAPSHOTTED = {"identity"}  # the services whose state takes snapshots
+SNAPSHOTTED = {"identity", "profile", "segment", "activation"}  # the services whose state takes snapshots
 APPS = {"identity": "IdentityApp", "profile": "ProfileApp", "segment": "SegmentApp", "activation": "ActivationApp"}
+FOLLOWS = {"identity": 1, "profile": 2, "segment": 2, "activation": 2}  # upstreams: a snapshot of parked events each
 NO_SNAPSHOTS = {"CDP_SNAPSHOT_EVERY_EVENTS": str(10**15), "CDP_SNAPSHOT_EVERY_S": str(10**9)}
 SNAPSHOT_NOW = {"CDP_SNAPSHOT_EVERY_EVENTS": "1", "CDP_SNAPSHOT_TAIL_SHARE": "0", "CDP_SNAPSHOT_CHECK_S": "0.2"}
-WARM = re.compile(r"IdentityApp: state warm")
 QUICK_RECONNECT = [
     ("grpc.initial_reconnect_backoff_ms", 20),
     ("grpc.min_reconnect_backoff_ms", 20),
@@ -93,8 +93,9 @@ def _serving(channel: grpc.Channel) -> bool:
         return False
 
 
-def _warm(log: Path, after: int) -> bool:
-    return bool(WARM.search(log.read_text(errors="replace")[after:])) if log.exists() else False
+def _warm(service: str, log: Path, after: int) -> bool:
+    warm = re.compile(APPS[service] + r": state warm")
+    return bool(warm.search(log.read_text(errors="replace")[after:])) if log.exists() else False
 
 
 def start_service(platform: Platform, service: str, env: dict[str, str], timeout: float) -> Start:
@@ -122,10 +123,10 @@ def start_service(platform: Platform, service: str, env: dict[str, str], timeout
         raise TimeoutError(f"{service} did not serve within {timeout}s")
     cpu, rss = cpu_seconds(process.pid), memory_mb(process.pid)
     warm_rss = rss
-    if service == "identity":
-        while not _warm(log, logged):
+    if service in APPS:
+        while not _warm(service, log, logged):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"identity's state was not warm within {timeout}s")
+                raise TimeoutError(f"{service}'s state was not warm within {timeout}s")
             time.sleep(0.1)
         warm_rss = memory_mb(process.pid)
     return Start(serving_s, cpu, rss, warm_rss, _rebuild_s(service, log))
@@ -137,22 +138,30 @@ def stop_service(platform: Platform, service: str) -> None:
     process.wait(60)
 
 
-def _snapshot(data_dir: Path, service: str) -> tuple[int, int]:
-    """The newest snapshot's (position, size) in the service's snapshot file; (0, 0) if none."""
+def _snapshots(data_dir: Path, service: str) -> dict[str, tuple[int, int]]:
+    """Each state's newest snapshot, (position, size), in the service's snapshot file."""
     path = data_dir / f"{service}-snapshots.sqlite"
     if not path.exists():
-        return 0, 0
+        return {}
     engine = sa.create_engine(f"sqlite:///{path}")
     try:
         with engine.connect() as conn:
-            row = conn.execute(
-                sa.text("SELECT position, length(data) FROM state_snapshots ORDER BY position DESC LIMIT 1")
-            ).first()
+            rows = conn.execute(
+                sa.text("SELECT name, position, length(data) FROM state_snapshots ORDER BY position")
+            ).all()
     except sa.exc.OperationalError:
-        row = None
+        rows = []
     finally:
         engine.dispose()
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+    return {name: (int(position), int(size)) for name, position, size in rows}
+
+
+def _snapshot(data_dir: Path, service: str) -> tuple[int, int]:
+    """The newest snapshot of the service's state once its followers' parked events have theirs
+    (written right after it); (0, 0) until then."""
+    found = _snapshots(data_dir, service)
+    parked = [name for name in found if name.startswith("Parked-")]
+    return found.get(APPS[service], (0, 0)) if len(parked) >= FOLLOWS[service] else (0, 0)
 
 
 def _line(case: str, run: int, start: Start) -> str:

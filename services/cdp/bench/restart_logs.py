@@ -5,7 +5,8 @@ persons seen on a few devices each.
 Per person: identity, a call per device (the evidence graph folded here, a share of the persons
 with an email sealed under its own key); profile, the partial of its user id and of one device and
 a published profile after each; segment, four audiences entered; activation, two deliveries
-scheduled and delivered. Each returns the number of persons written.
+scheduled and delivered. Each returns the number of persons written (profile's, segment's and
+activation's into another store if given one: the tests of their snapshots write them on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ class _Link:
         return domain.Verdict(domain.LINK, (), "bench-link")
 
 
-def _append(data_dir: Path, service: str, events: int, persons: Iterator[list[Any]], progress: Progress) -> int:
+def _append(config: StoreConfig, service: str, events: int, persons: Iterator[list[Any]], progress: Progress) -> int:
     """Append each person's events (a person's all, or only as many as fit), BATCH at a time."""
-    store = open_store(StoreConfig(data_dir=data_dir), service)
+    store = open_store(config, service)
     batch: list[Any] = []
     written = count = 0
     try:
@@ -118,14 +119,14 @@ def identity_log(data_dir: Path, events: int, progress: Progress) -> int:
                 yield records
             person += len(chunk)
 
-    return _append(data_dir, "identity", events, persons(), progress)
+    return _append(StoreConfig(data_dir=data_dir), "identity", events, persons(), progress)
 
 
 def _trait(value: str, event_id: str) -> profile_pb2.TraitValue:
     return profile_pb2.TraitValue(value=value, source_id="bench", event_id=event_id, updated_at=AT)
 
 
-def profile_log(data_dir: Path, events: int, progress: Progress) -> int:
+def profile_log(data_dir: Path, events: int, progress: Progress, config: StoreConfig | None = None) -> int:
     def persons() -> Iterator[list[Any]]:
         for p in range(1 << 62):
             person_id = _person_id(p)
@@ -147,10 +148,10 @@ def profile_log(data_dir: Path, events: int, progress: Progress) -> int:
                 records.append(stored(uuid.UUID(person_id), number + 1, changed))
             yield records
 
-    return _append(data_dir, "profile", events, persons(), progress)
+    return _append(config or StoreConfig(data_dir=data_dir), "profile", events, persons(), progress)
 
 
-def segment_log(data_dir: Path, events: int, progress: Progress) -> int:
+def segment_log(data_dir: Path, events: int, progress: Progress, config: StoreConfig | None = None) -> int:
     def persons() -> Iterator[list[Any]]:
         for p in range(1 << 62):
             person_id = _person_id(p)
@@ -170,10 +171,10 @@ def segment_log(data_dir: Path, events: int, progress: Progress) -> int:
                 for audience in AUDIENCES
             ]
 
-    return _append(data_dir, "segment", events, persons(), progress)
+    return _append(config or StoreConfig(data_dir=data_dir), "segment", events, persons(), progress)
 
 
-def activation_log(data_dir: Path, events: int, progress: Progress) -> int:
+def activation_log(data_dir: Path, events: int, progress: Progress, config: StoreConfig | None = None) -> int:
     def persons() -> Iterator[list[Any]]:
         for p in range(1 << 62):
             person_id = _person_id(p)
@@ -198,7 +199,7 @@ def activation_log(data_dir: Path, events: int, progress: Progress) -> int:
                 records += [stored(delivery, 1, scheduled), stored(delivery, 2, attempted)]
             yield records
 
-    return _append(data_dir, "activation", events, persons(), progress)
+    return _append(config or StoreConfig(data_dir=data_dir), "activation", events, persons(), progress)
 
 
 BUILDERS: dict[str, Callable[[Path, int, Progress], int]] = {

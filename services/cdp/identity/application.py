@@ -40,6 +40,7 @@ from cdp.platform import pseudonyms
 from cdp.platform.clock import SYSTEM_CLOCK, Clock
 from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from cdp.platform.eventlog import Upstream
+from cdp.platform.heap import no_collection
 from cdp.platform.identifiers import PREVIOUS, call_identifiers, normal_email, normal_phone, suppression_key
 from cdp.platform.ids import derived_id
 from cdp.platform.literals import LITERAL_KINDS, literal_subject
@@ -220,15 +221,16 @@ class IdentityApp(EventSourced):
                 continue
             began = began or time.monotonic()
             start = time.monotonic()
-            while time.monotonic() - start < slice_s:
-                pager = self.pager
-                if pager is not None:
-                    if pager.read_some(1):
-                        self.pager = None
-                elif self._unindexed:
-                    self._index_some(8)
-                else:
-                    break
+            with no_collection():  # what a slice reads is kept: frozen, not walked again and again
+                while time.monotonic() - start < slice_s:
+                    pager = self.pager
+                    if pager is not None:
+                        if pager.read_some(1):
+                            self.pager = None
+                    elif self._unindexed:
+                        self._index_some(8)
+                    else:
+                        break
             await asyncio.sleep(max(slice_s, time.monotonic() - start))
 
     def _fold(self, event: domain.GraphEvent) -> list[domain.Consequence]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ import orjson
 
 from cdp.identity.domain import Edge, Identifier, IdentityGraph
 from cdp.identity.snapshot import _edge, _edge_back, _item, _item_back
+from cdp.platform.held import Faulting
 
 PAGE_NODES = 256
 KINDS = ("node", "edge", "event", "person")
@@ -284,7 +285,7 @@ def _person_back(name: str, value: Any, nodes: list[Identifier]) -> Any:
 # Reading ----------------------------------------------------------------------------------------
 
 
-class Paged(MutableMapping[Any, Any]):
+class Paged(Faulting[Any, Any]):
     """One of a restored graph's dicts while pages are still unread: a key's page is read before
     the key is (a key of no page is simply new); iterating reads them all."""
 
@@ -297,34 +298,6 @@ class Paged(MutableMapping[Any, Any]):
     def _touch(self, key: Any) -> None:
         if key not in self.data and not self.pager.complete:
             self.pager.fault(self.kind, key)
-
-    def __getitem__(self, key: Any) -> Any:
-        self._touch(key)
-        return self.data[key]
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        self._touch(key)
-        return self.data.get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        self._touch(key)
-        return key in self.data
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._touch(key)
-        self.data[key] = value
-
-    def __delitem__(self, key: Any) -> None:
-        self._touch(key)
-        del self.data[key]
-
-    def pop(self, key: Any, *default: Any) -> Any:
-        self._touch(key)
-        return self.data.pop(key, *default)
-
-    def setdefault(self, key: Any, default: Any = None) -> Any:
-        self._touch(key)
-        return self.data.setdefault(key, default)
 
     def __iter__(self) -> Iterator[Any]:
         self.pager.read_all()

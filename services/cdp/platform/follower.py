@@ -16,7 +16,6 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import cast
 
 import grpc
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
@@ -28,7 +27,9 @@ from cdp.platform.clock import now_iso
 from cdp.platform.eventlog import MAX_BATCH, Upstream
 from cdp.platform.ids import derived_id
 from cdp.platform.logs import Backoff
-from cdp.platform.published import decode, stored, topic_of
+from cdp.platform.parked import Parked
+from cdp.platform.published import stored
+from cdp.platform.snapshots import SnapshotStore
 from cdp.platform.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ Notification = eventlog_pb2.Notification
 # What a follower's handler returns: the events to commit with the position.
 Handler = Callable[[Sequence[Notification]], Awaitable[Sequence[StoredEvent]]]
 KeyOf = Callable[[Notification], str]
-PARKING_TOPICS = topic_of(ops_pb2.EventParked, ops_pb2.ParkedEventApplied)
 _ParkingRecord = ops_pb2.EventParked | ops_pb2.ParkedEventApplied
 TRANSIENT_CODES = {
     grpc.StatusCode.UNAVAILABLE,
@@ -72,6 +72,7 @@ class Follower:
         batch: int = 500,
         wait_ms: int = 1000,
         linger_ms: int = 0,
+        snapshots: SnapshotStore | None = None,
     ):
         self.uow = uow
         self.store = uow.store
@@ -87,9 +88,7 @@ class Follower:
         # A peer down or a batch that keeps failing is logged at first, then ever more rarely.
         self._unreachable = Backoff(log)
         self._failing = Backoff(log)
-        self.parked: dict[int, ops_pb2.EventParked] = {}  # by upstream position, not yet applied
-        for n in self.store.replay(PARKING_TOPICS):
-            self._note(cast(_ParkingRecord, decode(n.topic, n.state)))  # read from PARKING_TOPICS
+        self._parked = Parked(uow, upstream.name, snapshots)  # from its snapshot and the log's tail
 
     @property
     def name(self) -> str:
@@ -99,13 +98,13 @@ class Follower:
     def position(self) -> int:
         return self.upstream.position
 
+    @property
+    def parked(self) -> dict[int, ops_pb2.EventParked]:
+        """By upstream position, not yet applied."""
+        return self._parked.events
+
     def _note(self, message: _ParkingRecord) -> None:
-        if message.upstream != self.name:
-            return
-        if isinstance(message, ops_pb2.EventParked):
-            self.parked[message.position] = message
-        else:
-            self.parked.pop(message.position, None)
+        self._parked.apply(message)
 
     def _parked_keys(self) -> set[str]:
         return {p.key for p in self.parked.values() if p.key}

@@ -38,6 +38,7 @@ from cdp.platform.store import EventStore, ensure_schema
 log = logging.getLogger(__name__)
 
 GATHER_S = 0.1  # how long a woken projection lets appends gather before it catches up
+SCANNED = 10_000  # notifications of other topics passed before the position is moved past them
 
 metadata_tracking = sa.MetaData()
 tracking = sa.Table(
@@ -149,8 +150,14 @@ class Projection:
     def _catch_up(self) -> int:
         applied = 0
         while True:
+            head = self.store.head()
             page = self.store.read(self.position, self.batch, self.topics)
             if not page:
+                if head - self.position >= SCANNED:
+                    # None of its topics up to the head: the next catch-up starts there (one of rare
+                    # topics would read the whole log again at every start).
+                    with contextlib.suppress(Moved):
+                        self._commit([], apply=False, last=head)
                 return applied
             try:
                 self._commit(page)
@@ -187,11 +194,12 @@ class Projection:
                 self.skipped += 1
                 self._commit([notification], apply=False)
 
-    def _commit(self, page: Sequence[Notification], apply: bool = True) -> None:
-        """The rows the page changes and the position it reaches, in one transaction; Moved (and
-        nothing written) when another process moved the position first. The position's row is
-        written first: a concurrent commit waits on it, then finds the position moved."""
-        last = page[-1].id
+    def _commit(self, page: Sequence[Notification], apply: bool = True, last: int = 0) -> None:
+        """The rows the page changes and the position it reaches (its last, or last), in one
+        transaction; Moved (and nothing written) when another process moved the position first.
+        The position's row is written first: a concurrent commit waits on it, then finds the
+        position moved."""
+        last = page[-1].id if page else last
         with self.engine.begin() as conn:
             moved = conn.execute(
                 tracking.update()

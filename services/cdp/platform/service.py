@@ -130,8 +130,10 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
     runtime = Runtime(config, uow, service)
     declared = declare(runtime)
     declaration = await declared if inspect.isawaitable(declared) else declared
+    # A service whose states take snapshots keeps its followers' parked events in snapshots too.
     followers = [
-        Follower(runtime.uow, f.upstream, f.handler, key=f.key, linger_ms=f.linger_ms) for f in declaration.follows
+        Follower(runtime.uow, f.upstream, f.handler, key=f.key, linger_ms=f.linger_ms, snapshots=runtime._snapshots)
+        for f in declaration.follows
     ]
     for s in declaration.servicers:
         service.add(s.add, s.servicer, s.full_name)

@@ -16,7 +16,6 @@ transaction lock is held, so reads go on being served and writes wait for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import time
@@ -28,6 +27,8 @@ from eventsourcing.persistence import Notification, StoredEvent
 from google.protobuf.message import Message
 
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, now_iso
+from cdp.platform.heap import no_collection
+from cdp.platform.held import Warm
 from cdp.platform.published import decode, stored
 from cdp.platform.snapshots import SnapshotStore, encode, shape_of
 from cdp.platform.unit_of_work import UnitOfWork
@@ -36,21 +37,6 @@ from cdp.platform.versions import Versions
 log = logging.getLogger(__name__)
 
 REPLAY_BATCH = 2000
-
-
-@contextlib.contextmanager
-def no_collection() -> Iterator[None]:
-    """Without the cyclic collector while a large state is built: it would walk the growing state
-    again and again (measured: 20 times slower restoring a snapshot). The state is then frozen,
-    so later collections skip it (and serving does not pause to walk it)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-        gc.freeze()
 
 
 class EventSourced:
@@ -66,6 +52,7 @@ class EventSourced:
         self.snapshot_store = snapshots if self.snapshots_supported() else None
         self.snapshot_position = 0  # the newest snapshot written or loaded
         self.snapshot_at = time.monotonic()
+        self.held = Warm()  # the parts restored from a snapshot still read as they are touched
         self.store.on_append(self._appended)
         uow.on_failure(self.rebuild)
         self.rebuild()
@@ -94,6 +81,12 @@ class EventSourced:
     def prepare_snapshot(self) -> None:
         """Before snapshot_state runs on a thread (the lock held, on the event loop): finish
         whatever the state still reads lazily from the snapshot it was restored from."""
+        self.held.read_all()
+
+    async def warm(self) -> None:
+        """After a restart from a snapshot: read what the state holds still unread (cdp.platform.held)
+        in slices, after serving."""
+        await self.held.run(type(self).__name__, log)
 
     def snapshot_shape(self) -> str:
         """What a snapshot must have been written by to be loaded (the state's code)."""
@@ -115,6 +108,7 @@ class EventSourced:
     def _rebuild(self) -> None:
         began = time.monotonic()
         self.versions = Versions()
+        self.held.clear()
         self.reset()
         self.restored_from = self._restore()
         self.position = self.restored_from
@@ -157,6 +151,7 @@ class EventSourced:
                 type(error).__name__,
             )
             self.versions = Versions()
+            self.held.clear()
             self.reset()
             return 0
         log.info("%s: restored from the snapshot at %d", self.snapshot_name, snapshot.position)

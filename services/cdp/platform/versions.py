@@ -1,7 +1,7 @@
 """Each originator's newest version, as a state has folded them: what next_event counts from.
 
 A log of a million events has about as many originators. Restored from a snapshot they stay in
-two sorted arrays (originator ids as fixed-width bytes, their versions) read in place, searched
+two sorted arrays (originator ids as fixed-width bytes, their versions) copied whole, searched
 when asked; only originators folded or written since are held in a dict. So a restart costs
 nothing per originator, and a snapshot writes them as two arrays, not a million JSON strings.
 """
@@ -89,10 +89,11 @@ class Versions(MutableMapping[str, int]):
 
     @classmethod
     def restored(cls, data: dict[str, Any]) -> Versions:
-        """Back from snapshot(): the arrays read in place (checked, not copied)."""
+        """Back from snapshot(): the arrays as written (checked, and copied out of the snapshot's row
+        in one move each, so that the row goes once the state has read the rest of it)."""
         width = int(data["width"])
-        keys = np.frombuffer(data["keys"], dtype=f"S{width}")
-        values = np.frombuffer(data["values"], dtype=VERSION)
+        keys = np.frombuffer(data["keys"], dtype=f"S{width}").copy()
+        values = np.frombuffer(data["values"], dtype=VERSION).copy()
         if len(keys) != len(values):
             raise ValueError("versions: as many versions as originators")
         if len(keys) > 1 and not bool(np.all(keys[:-1] < keys[1:])):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import orjson
 from eventsourcing.persistence import StoredEvent
@@ -14,9 +15,22 @@ from cdp.api.identity.v1 import identity_pb2
 from cdp.api.profile.v1 import profile_pb2 as pb
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso, parse_iso
 from cdp.platform.errors import InvalidArgument, NotFound
+from cdp.platform.held import (
+    PAIR_TEXT,
+    Codec,
+    Held,
+    json_codec,
+    key_pair,
+    key_text,
+    pair_key,
+    proto_codec,
+    text_key,
+    written,
+)
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import subject_of
 from cdp.platform.published import decode, topic_of
+from cdp.platform.snapshots import Later, SnapshotStore, shape_of
 from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault
@@ -93,6 +107,24 @@ def from_proto(profile: pb.Profile) -> domain.ProfileState:
     )
 
 
+def _account_bytes(traits: dict[str, domain.TraitValue]) -> bytes:
+    return pb.Account(traits={k: _trait_proto(v) for k, v in traits.items()}).SerializeToString()
+
+
+def _account_of(raw: bytes) -> dict[str, domain.TraitValue]:
+    return {k: _trait_state(v) for k, v in pb.Account.FromString(raw).traits.items()}
+
+
+# How the state's mappings are written in a snapshot (cdp.platform.held).
+PARTIALS = Codec(
+    pair_key, key_pair, lambda p: to_proto(p).SerializeToString(), lambda raw: from_proto(pb.Profile.FromString(raw))
+)
+KEY_SETS = json_codec(sorted, lambda keys: {(str(t), str(v)) for t, v in keys})
+PUBLISHED_PROFILES = proto_codec(pb.Profile)
+ACCOUNTS = Codec(text_key, key_text, _account_bytes, _account_of)
+COMPUTED = proto_codec(pb.ComputedTrait)
+
+
 def _json_object(text: str) -> dict:
     if not text:
         return {}
@@ -136,10 +168,17 @@ class ProfileApp(ComputedTraitsMixin, EventSourced):
 
     topics = (*PUBLISHED, *ACCOUNT_TOPICS, *INTERNAL, *COMPUTED_TOPICS)
 
-    def __init__(self, uow: UnitOfWork, identity: Resolver, clock: Clock = SYSTEM_CLOCK, vault: Vault | None = None):
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        identity: Resolver,
+        clock: Clock = SYSTEM_CLOCK,
+        vault: Vault | None = None,
+        snapshots: SnapshotStore | None = None,
+    ):
         self.identity = identity
         self.vault = vault  # opens personal values computed traits compare; they are sealed again
-        super().__init__(uow, clock)
+        super().__init__(uow, clock, snapshots)
 
     def reset(self) -> None:
         """State is the fold of profile's own events: each key's partial and person (PartObserved),
@@ -156,6 +195,42 @@ class ProfileApp(ComputedTraitsMixin, EventSourced):
         super().rebuild()
         self.refold_computed()  # the calls computed traits read, once every definition is known
         self.arm_computed()  # timers are state: armed again from it (an overdue one is due now)
+
+    # Snapshots: each key's partial and person, each person's keys and published profile, the
+    # accounts, as pages read back as they are touched (cdp.platform.held); values as the log
+    # holds them (personal ones as tokens). The profiles' fold cache is not kept: it is built again.
+
+    def snapshot_state(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            # Partials and key sets change in place: written now, under the lock.
+            "partials": written(s.partials, PARTIALS),
+            "keys": written(s.keys, KEY_SETS),
+            "absorbed": {p: sorted(merged) for p, merged in s.absorbed.items()},
+            "into": dict(s.into),
+            # Owners, published profiles, accounts and definitions are replaced, never changed: copied.
+            "owner": Later(functools.partial(written, dict(s.owner), PAIR_TEXT)),
+            "published": Later(functools.partial(written, dict(self.published), PUBLISHED_PROFILES)),
+            "accounts": Later(functools.partial(written, dict(self.accounts), ACCOUNTS)),
+            "computed": Later(functools.partial(written, dict(self.computed.traits), COMPUTED)),
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        if set(state) != {"partials", "keys", "absorbed", "into", "owner", "published", "accounts", "computed"}:
+            raise ValueError("profile snapshot: unexpected fields")
+        s, held = self.state, self.held
+        held.hold(s, "partials", Held(state["partials"], PARTIALS))
+        held.hold(s, "keys", Held(state["keys"], KEY_SETS))
+        held.hold(s, "owner", Held(state["owner"], PAIR_TEXT))
+        s.absorbed = {str(p): {str(m) for m in merged} for p, merged in state["absorbed"].items()}
+        s.into = {str(m): str(p) for m, p in state["into"].items()}
+        held.hold(self, "published", Held(state["published"], PUBLISHED_PROFILES))
+        held.hold(self, "accounts", Held(state["accounts"], ACCOUNTS))
+        for trait in Held(state["computed"], COMPUTED).plain().values():
+            self.computed.register(trait)
+
+    def snapshot_shape(self) -> str:
+        return shape_of(type(self), domain.Profiles, written, ComputedTraits)
 
     def apply(self, message) -> None:
         if isinstance(message, pb.PartObserved):

@@ -142,6 +142,8 @@ class ComputedTraitsMixin:
         """Arm every person's timer from the state; returns those whose published values are not
         their values now (a change that came due while the service was down): due at once."""
         self.computed.timers.clear()
+        if not self.computed.definitions:
+            return []  # nothing computed: no published profile to read (restored, it stays unread)
         self.computed.remember_sealed(
             (n, t) for p in self.published.values() for n, t in p.traits.items() if t.source_id == SOURCE and t.computed
         )

@@ -15,7 +15,9 @@ from cdp.profile.servicer import ProfileServicer
 
 
 def declare(runtime: Runtime) -> Declaration:
-    app = ProfileApp(runtime.uow, IdentityResolver(runtime.channel("identity")), vault=runtime.vault)
+    app = ProfileApp(
+        runtime.uow, IdentityResolver(runtime.channel("identity")), vault=runtime.vault, snapshots=runtime.snapshots
+    )
     index_key = load_master_key(runtime.config.store)  # the blind index of personal traits searched
     engine = open_engine(runtime.config.store, "profile")
     projection = Projection("profiles", runtime.store, engine, projections.metadata, projections.apply, PUBLISHED)
@@ -70,6 +72,7 @@ def declare(runtime: Runtime) -> Declaration:
             "project-timeline": timeline_projection.run,
             "project-search": search_projection.run,
             "computed-timers": app.run_timers,
+            "warm-state": app.warm,
         },
         on_stop=[engine.dispose],
     )

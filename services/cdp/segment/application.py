@@ -28,9 +28,25 @@ from cdp.platform.auth import Caller
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, parse_iso
 from cdp.platform.errors import InvalidArgument, NotFound, PermissionDenied
 from cdp.platform.eventlog import Upstream
+from cdp.platform.held import (
+    PAIR_TEXT,
+    Codec,
+    Held,
+    HeldList,
+    json_codec,
+    key_pair,
+    key_text,
+    pair_key,
+    places_bytes,
+    places_of,
+    text_key,
+    written,
+    written_list,
+)
 from cdp.platform.ids import derived_id
 from cdp.platform.personal import reveal_tree
 from cdp.platform.published import decode, topic_of
+from cdp.platform.snapshots import Later, SnapshotStore, shape_of
 from cdp.platform.state import EventSourced
 from cdp.platform.unit_of_work import UnitOfWork
 from cdp.platform.vault import Vault, is_token
@@ -50,6 +66,7 @@ PUBLISHED = topic_of(
     pb.AudienceCreated, pb.AudienceUpdated, pb.AudienceArchived, pb.MembershipEntered, pb.MembershipExited
 )
 INTERNAL = topic_of(pb.EventObserved, pb.KeyMoved)
+LIFECYCLE = (pb.AudienceCreated, pb.AudienceUpdated, pb.AudienceArchived)  # what defines the audiences
 OBSERVED = topic_of(pb.EventObserved)
 AUDIENCE_DECISION = "data.cdp.audience.decision"
 Key = tuple[str, str]
@@ -154,6 +171,7 @@ class SegmentApp(EventSourced):
         index_key: bytes | None = None,
         collector: Upstream | None = None,
         identity: Resolver | None = None,
+        snapshots: SnapshotStore | None = None,
     ):
         self.decider = uow.decider
         self.profile = profile  # profile's log, as far as segment has followed it
@@ -166,7 +184,8 @@ class SegmentApp(EventSourced):
         self.profiles: dict[str, profile_pb2.Profile] = {}  # the latest followed (tokens, never decrypted)
         self.accounts = Accounts()  # as followed from profile's log, like the profiles
         self.reads = _Reads(self)
-        super().__init__(uow, clock)
+        self._replaying = False  # set by rebuild() around the fold (not by reset(), which it calls)
+        super().__init__(uow, clock, snapshots)
 
     def reset(self) -> None:
         self.audiences: dict[str, pb.Audience] = {}
@@ -185,10 +204,10 @@ class SegmentApp(EventSourced):
         self.timers: list[tuple[datetime, str]] = []  # (instant, subject), a heap; stale entries skipped
         self.armed: dict[str, datetime] = {}  # subject -> the instant last pushed
         self.history = lifecycle.MembershipHistory()  # entries and exits, indexed (kept by apply)
+        self.lifecycle: list[Any] = []  # the audiences' creations, updates and archives, in log order
         self._walked: dict[str, tuple[Any, Any, Any]] = {}  # audience -> (definition, horizons, aggregated)
         self._work: Work = {}  # subjects to re-evaluate because what they read changed
         self._draining = False
-        self._replaying = False
 
     def rebuild(self) -> None:
         """State from segment's own log: facts are folded once every predicate is known."""
@@ -200,7 +219,50 @@ class SegmentApp(EventSourced):
         self._refold(set(self.horizon))
         self.arm_all()
 
+    # Snapshots: the audiences' lifecycle events (applied again: the definitions, their indexes and
+    # compiled truths follow), the memberships, their history and each key's person, as pages read
+    # back as they are touched (cdp.platform.held). Event facts are folded again from the calls the
+    # log observed, with each key's person as it stands (as a full fold does).
+
+    def snapshot_state(self) -> dict[str, Any]:
+        # Copied under the lock (sets and lists grow in place; changes and persons are immutable),
+        # laid out after it.
+        h = self.history
+        members = {a: set(m) for a, m in self.memberships.members.items()}
+        by_audience, by_person = (
+            {a: list(p) for a, p in h.by_audience.items()},
+            {s: list(p) for s, p in h.by_person.items()},
+        )
+        by_pair = {k: list(p) for k, p in h.by_pair.items()}
+        return {
+            "lifecycle": written_list(self.lifecycle, _lifecycle_bytes),
+            "members": Later(functools.partial(written, members, MEMBERS, page=1)),
+            "keys": Later(functools.partial(written, dict(self.keys), PAIR_TEXT)),
+            "changes": Later(functools.partial(written_list, list(h.changes), _change_bytes)),
+            "by_audience": Later(functools.partial(written, by_audience, PLACES, page=1)),
+            "by_person": Later(functools.partial(written, by_person, PLACES)),
+            "by_pair": Later(functools.partial(written, by_pair, PAIR_PLACES)),
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        if set(state) != {"lifecycle", "members", "keys", "changes", "by_audience", "by_person", "by_pair"}:
+            raise ValueError("segment snapshot: unexpected fields")
+        for message in HeldList(state["lifecycle"], _lifecycle_of).plain():
+            self.apply(message)
+        held, h = self.held, self.history
+        held.hold(self.memberships, "members", Held(state["members"], MEMBERS))
+        held.hold(self, "keys", Held(state["keys"], PAIR_TEXT))
+        held.hold(h, "changes", HeldList(state["changes"], _change_of))
+        held.hold(h, "by_audience", Held(state["by_audience"], PLACES))
+        held.hold(h, "by_person", Held(state["by_person"], PLACES))
+        held.hold(h, "by_pair", Held(state["by_pair"], PAIR_PLACES))
+
+    def snapshot_shape(self) -> str:
+        return shape_of(type(self), lifecycle.MembershipHistory, domain.Memberships, written)
+
     def apply(self, message) -> None:
+        if isinstance(message, LIFECYCLE):
+            self.lifecycle.append(message)
         if isinstance(message, pb.AudienceCreated):
             self._register(message.audience)
         elif isinstance(message, pb.MembershipEntered | pb.MembershipExited):
@@ -1233,6 +1295,32 @@ class SegmentApp(EventSourced):
         if audience_id:
             self.audience(audience_id)
         return self.history.page(audience_id, person_id, page_size, page_token, account_id)
+
+
+def _lifecycle_bytes(message: Any) -> bytes:
+    return message.DESCRIPTOR.full_name.encode() + b"\x00" + message.SerializeToString()
+
+
+def _lifecycle_of(raw: bytes) -> Any:
+    name, _, payload = raw.partition(b"\x00")
+    return decode(name.decode(), payload)
+
+
+def _change_bytes(c: lifecycle.Change) -> bytes:
+    return orjson.dumps(
+        [c.audience_id, c.person_id, c.entered, c.audience_version, c.cause, c.cause_event_id, c.at, c.account_id]
+    )
+
+
+def _change_of(raw: bytes) -> lifecycle.Change:
+    audience_id, person_id, entered, version, cause, cause_event_id, at, account_id = orjson.loads(raw)
+    return lifecycle.Change(audience_id, person_id, bool(entered), int(version), cause, cause_event_id, at, account_id)
+
+
+# How the state's mappings are written in a snapshot (cdp.platform.held).
+MEMBERS = json_codec(sorted, set)
+PLACES = Codec(text_key, key_text, places_bytes, places_of)
+PAIR_PLACES = Codec(pair_key, key_pair, places_bytes, places_of)
 
 
 def _longer(horizon, before) -> bool:

@@ -22,6 +22,7 @@ def declare(runtime: Runtime) -> Declaration:
         index_key=load_master_key(runtime.config.store),
         collector=collector,
         identity=IdentityResolver(runtime.channel("identity")),
+        snapshots=runtime.snapshots,
     )
     return Declaration(
         servicers=[
@@ -35,5 +36,5 @@ def declare(runtime: Runtime) -> Declaration:
             Follow(profile, app.handle_profiles, key=lambda n: n.originator_id),
             Follow(collector, app.handle_collected, key=subject_of_call, linger_ms=10),
         ],
-        tasks={"audience-timers": app.run_timers},
+        tasks={"audience-timers": app.run_timers, "warm-state": app.warm},
     )
