@@ -17,8 +17,9 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/cdp up
 
+# On every core; a module's tests stay on one worker, as they share its module-scoped platforms.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadscope
 
 # Line coverage from the tests that start no process (the e2e tests prove the wiring in processes).
 coverage: $(STAMP)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from cdp.api.segment.v1 import segment_pb2
 from cdp.platform.clock import format_iso, parse_iso
 from support.calls import event
-from support.governance import CDP, cli_env, ingest_accepted, profile_by
+from support.governance import ingest_accepted, profile_by, run_cli
 from support.platform_fixture import Client, running_platform, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -24,17 +23,7 @@ WINDOW_SECONDS = 4
 
 
 def cdp_with_stdin(platform, text: str, *args: str) -> subprocess.CompletedProcess:
-    command = [str(CDP)] if CDP.exists() else [sys.executable, "-m", "cdp.cli.main"]
-    return subprocess.run(
-        [*command, *args],
-        input=text,
-        env=cli_env(platform),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=str(platform.data_dir),
-    )
+    return run_cli(platform, *args, input=text)
 
 
 def test_a_windowed_audience_exits_on_time_with_no_traffic(tmp_path):

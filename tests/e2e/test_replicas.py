@@ -21,7 +21,7 @@ from cdp.api.collector.v1 import collector_pb2
 from cdp.api.policy.v1 import decision_pb2
 from cdp.audit.records import Recorded, chain_breaks
 from cdp.client import CdpError, CollectorClient, Connection, Unauthenticated
-from cdp.platform.config import StoreConfig
+from cdp.platform.config import SERVICES, StoreConfig
 from cdp.platform.launcher import free_ports
 from cdp.platform.published import decode, topic_of
 from cdp.platform.security import credentials
@@ -40,6 +40,8 @@ def replicas(tmp_path):
     prefix = f"r{uuid.uuid4().hex[:8]}_"
     credentials(tmp_path)  # one CA for all, made before the processes race to
     ports = free_ports(REPLICAS)
+    # Their peers, on free ports nobody serves: never a platform on the default ports.
+    peers = [f"--{peer}-addr={address}" for peer, address in unserved_peers().items()]
     processes = []
     for index, port in enumerate(ports):
         log = open(tmp_path / f"collector-{index}.log", "ab")  # noqa: SIM115 (the process keeps it)
@@ -59,6 +61,7 @@ def replicas(tmp_path):
                     dsn,
                     "--schema-prefix",
                     prefix,
+                    *peers,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -90,6 +93,12 @@ def replicas(tmp_path):
             except subprocess.TimeoutExpired:
                 process.kill()
         drop_schemas(dsn, prefix)
+
+
+def unserved_peers() -> dict[str, str]:
+    """An address on a free port for each of the collector's peers (the replicas run alone)."""
+    peers = [s for s in SERVICES if s != "collector"]
+    return {peer: f"127.0.0.1:{port}" for peer, port in zip(peers, free_ports(len(peers)), strict=True)}
 
 
 def until(check, timeout: float = 5.0):

@@ -29,6 +29,7 @@ from cdp.platform.policy.bundle import load_bundle
 from cdp.warehouse.application import UPSTREAMS, EgressDecider, Warehouse
 from cdp.warehouse.tables import ALL_TABLES, DATA_TABLES
 from support.calls import event, ident, trait_condition
+from support.governance import invoke_cli
 from support.platform_fixture import Client, running_platform, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -130,15 +131,8 @@ def cli_env(platform) -> dict[str, str]:
     return env
 
 
-def cdp(platform, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "cdp.cli.main", *args],
-        env=cli_env(platform),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+def cdp(platform, *args: str) -> subprocess.CompletedProcess:
+    done = invoke_cli(Path.cwd(), cli_env(platform), args, None)
     assert done.returncode == 0, done.stderr
     return done
 

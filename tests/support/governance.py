@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -197,17 +198,60 @@ def cli_env(platform: Platform, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(platform: Platform, *args: str, timeout: float = 60, **extra_env: str) -> subprocess.CompletedProcess:
-    command = [str(CDP)] if CDP.exists() else [sys.executable, "-m", "cdp.cli.main"]
-    return subprocess.run(
-        [*command, *args],
-        check=False,  # callers look at the exit code and the output
-        env=cli_env(platform, **extra_env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=str(platform.data_dir),
-    )
+def run_cli(
+    platform: Platform, *args: str, timeout: float = 60, input: str | None = None, **extra_env: str
+) -> subprocess.CompletedProcess:
+    """The `cdp` command line, as `cdp` would run it in the platform's data directory with cli_env:
+    its exit code, stdout and stderr apart.
+
+    It runs in this process (click's CliRunner) rather than as a new one: the same code and
+    environment, without a Python start and the CLI's imports (about a CPU-second) each call.
+    timeout bounds a real process only (CDP_TEST_CLI=process); each gRPC call has its own.
+    """
+    if not IN_PROCESS_CLI:
+        command = [str(CDP)] if CDP.exists() else [sys.executable, "-m", "cdp.cli.main"]
+        return subprocess.run(
+            [*command, *args],
+            check=False,  # callers look at the exit code and the output
+            env=cli_env(platform, **extra_env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            cwd=str(platform.data_dir),
+        )
+    return invoke_cli(platform.data_dir, cli_env(platform, **extra_env), args, input)
+
+
+# CDP_TEST_CLI=process: every run_cli starts the real console script instead (slower).
+IN_PROCESS_CLI = os.environ.get("CDP_TEST_CLI", "") != "process"
+_CLI_LOCK = threading.Lock()  # one at a time: the working directory and sys.stdout are the process's
+
+
+def invoke_cli(cwd: Path, env: dict[str, str], args: Sequence[str], input: str | None) -> subprocess.CompletedProcess:
+    """`cdp args` in this process with exactly env as its environment, in cwd."""
+    import logging
+    import traceback
+
+    from click.testing import CliRunner
+
+    from cdp.cli.main import main
+
+    changes: dict[str, str | None] = {k: v for k, v in env.items() if os.environ.get(k) != v}
+    changes |= {k: None for k in os.environ if k not in env}  # e.g. CDP_TOKEN, as cli_env drops it
+    root = logging.getLogger()
+    with _CLI_LOCK, contextlib.chdir(cwd):
+        # What it logs goes to its stderr, as with no logging configured in a process of its own
+        # (here pytest's handlers would take it instead).
+        root.addHandler(logging.lastResort)
+        try:
+            result = CliRunner().invoke(main, list(args), input=input, env=changes, catch_exceptions=True)
+        finally:
+            root.removeHandler(logging.lastResort)
+    stderr = result.stderr
+    if result.exc_info and not isinstance(result.exception, SystemExit):  # a crash: its traceback, as Python prints
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    return subprocess.CompletedProcess(["cdp", *args], result.exit_code, result.stdout, stderr)
 
 
 def rpc_error(call, *args, **kwargs) -> CdpError:
