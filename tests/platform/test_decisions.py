@@ -219,3 +219,16 @@ def test_a_decision_record_is_the_one_built_field_by_field_and_hashed_from_it(de
         expected.hash = head = record_hash(expected)
         assert stored.state == expected.SerializeToString()
         assert stored.originator_id == record_id("bench", sequence)
+
+
+def test_decided_at_is_the_time_as_now_iso_writes_it_to_the_millisecond(decider, monkeypatch):
+    from datetime import UTC, datetime
+
+    from cdp.platform import decisions
+    from cdp.platform.clock import format_iso
+
+    # Within one second, into the next, a millisecond with zeros, and back to an earlier second.
+    for millisecond in (1_764_583_200_123, 1_764_583_200_999, 1_764_583_201_000, 1_764_583_201_007, 1_700_000_000_450):
+        monkeypatch.setattr(decisions.time, "time_ns", lambda ms=millisecond: ms * 1_000_000 + 999_999)
+        expected = format_iso(datetime.fromtimestamp(millisecond / 1000, UTC))
+        assert decider.decider._decided_at() == expected
