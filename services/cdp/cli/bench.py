@@ -219,6 +219,7 @@ def policy(decisions, hits, repeat, as_json):
         ("replay_1_per_s", "replay, one process", "decisions/s"),
         ("replay_2_per_s", "replay, every core", "decisions/s"),
         ("miss_over_raw", "miss / raw, each run's own", "x"),
+        ("miss_cpu_over_raw", "  the same in CPU time (no waits)", "x"),
         ("load_1m", "load average (1 min) at each run's end", ""),
     ):
         s = result[key]
