@@ -74,6 +74,8 @@ def test_a_fixed_input_has_a_fixed_canonical_text_decision_id_and_record_hash():
         {"nan": math.nan, "inf": math.inf},
         "\ud800",  # a lone surrogate
         1e-05,
+        math.nan,
+        -7,
         None,
         "plain",
         [],
@@ -143,3 +145,90 @@ def test_a_chain_record_is_keyed_by_its_place_as_before(service):
     for sequence in (1, 9, 10, 12345678901):
         assert record_id(service, sequence) == derived_id("decision-record", service, str(sequence))
     assert str(record_id("bench", 1)) == "78fcdef2-3384-57ce-961f-d0f8011861c4"
+
+
+class _Texts:
+    """An engine that answers each entrypoint with a fixed JSON text, written as an engine may write
+    it (spaces, keys out of order), and counts its evaluations."""
+
+    revision = "rev-texts"
+
+    def __init__(self, texts: dict[str, str]):
+        self.texts = texts
+        self.evaluated = 0
+
+    def evaluate_text(self, entrypoint: str, input_json: str) -> str:
+        self.evaluated += 1
+        return self.texts[entrypoint]
+
+
+def test_inputs_answered_alike_share_one_result_and_each_record_holds_its_canonical_text(tmp_path):
+    from cdp.platform import metrics
+    from cdp.platform.decisions import Decider
+    from cdp.platform.unit_of_work import UnitOfWork
+
+    store = open_store(StoreConfig(kind="sqlite", data_dir=tmp_path), "answers")
+    text = '{"withheld": [], "allowed": ["plan"], "n": 1e-05}'
+    engine = _Texts({"data.a.decide": text, "data.b.decide": text, "data.c.decide": "false"})
+    uow = UnitOfWork(store, Decider(engine, store, "answers", {}))
+    decider = uow.decider
+    first = decider.decide("data.a.decide", {"i": 1})
+    second = decider.decide("data.a.decide", {"i": 2})
+    other = decider.decide("data.b.decide", {"i": 1})
+    denied = decider.decide("data.c.decide", {"i": 1})
+    assert engine.evaluated == 4 and first.id != second.id
+    assert first.result == {"withheld": [], "allowed": ["plan"], "n": 1e-05}
+    assert second.result is first.result  # parsed once, as a cached decision's result is shared
+    # Each entrypoint counts its own decisions, whatever text another one answered.
+    assert first.counted is metrics.DECISIONS.labels("answers", "data.a.decide", "answer")
+    assert other.counted is metrics.DECISIONS.labels("answers", "data.b.decide", "answer")
+    assert denied.counted is metrics.DECISIONS.labels("answers", "data.c.decide", "deny")
+    uow.commit()
+    records = [decode(n.topic, n.state) for n in store.replay([DECISION_TOPIC])]
+    assert [r.result for r in records] == [_json_dumps(first.result)] * 3 + ["false"]
+    assert [r.input for r in records] == ['{"i":1}', '{"i":2}', '{"i":1}', '{"i":1}']
+    assert all(r.hash == record_hash(r) for r in records)
+    assert chain_breaks([Recorded("answers", n, r) for n, r in enumerate(records, 1)]) == []
+    store.close()
+
+
+def test_a_decision_record_is_the_one_built_field_by_field_and_hashed_from_it(decider):
+    """take_records() hashes the values it writes; the record must be the one record_hash() and
+    the audit read back: every field, each in its place."""
+    decided = [
+        decider.decider.decide(
+            EGRESS, {"destination": {"id": f"d{i}", "type": "webhook", "purpose": "support"}}, caller="tester"
+        )
+        for i in range(3)
+    ]
+    head = ""
+    for sequence, (stored, decision) in enumerate(zip(decider.decider.take_records(), decided, strict=True), 1):
+        record = decode(stored.topic, stored.state)
+        expected = decision_pb2.DecisionRecorded(
+            sequence=sequence,
+            prev_hash=head,
+            decision_id=decision.id,
+            entrypoint=EGRESS,
+            input=_json_dumps({"destination": {"id": f"d{sequence - 1}", "type": "webhook", "purpose": "support"}}),
+            result=_json_dumps(decision.result),
+            revision=decider.decider.revision,
+            decided_at=record.decided_at,
+            caller="tester",
+            service="bench",
+        )
+        expected.hash = head = record_hash(expected)
+        assert stored.state == expected.SerializeToString()
+        assert stored.originator_id == record_id("bench", sequence)
+
+
+def test_decided_at_is_the_time_as_now_iso_writes_it_to_the_millisecond(decider, monkeypatch):
+    from datetime import UTC, datetime
+
+    from cdp.platform import decisions
+    from cdp.platform.clock import format_iso
+
+    # Within one second, into the next, a millisecond with zeros, and back to an earlier second.
+    for millisecond in (1_764_583_200_123, 1_764_583_200_999, 1_764_583_201_000, 1_764_583_201_007, 1_700_000_000_450):
+        monkeypatch.setattr(decisions.time, "time_ns", lambda ms=millisecond: ms * 1_000_000 + 999_999)
+        expected = format_iso(datetime.fromtimestamp(millisecond / 1000, UTC))
+        assert decider.decider._decided_at() == expected

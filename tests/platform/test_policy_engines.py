@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdp.platform.policy import PolicyError, bundle_from_sources, load_bundle, make_engine
+from cdp.platform.policy.canonical import from_json
 from support.opa_server import opa_server
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -167,6 +168,17 @@ def test_results_are_plain_json(guard):
 def test_an_evaluation_error_is_a_policy_error(guard):
     with pytest.raises(PolicyError, match=r"data\.cdp\.guard\.conflict"):
         guard.evaluate("data.cdp.guard.conflict", {"x": True})
+    with pytest.raises(PolicyError, match=r"data\.cdp\.guard\.conflict"):
+        guard.evaluate_text("data.cdp.guard.conflict", '{"x":true}')
+
+
+def test_a_result_as_text_is_the_result(guard):
+    # The Decider keeps what it made of each text: the text must read as the result, exactly.
+    for entrypoint, input_json in (("data.cdp.guard.shapes", "{}"), ("data.cdp.guard.input_flag", '{"flag":true}')):
+        text = guard.evaluate_text(entrypoint, input_json)
+        assert from_json(text) == guard.evaluate_json(entrypoint, input_json)
+        assert type(from_json(text)) is type(guard.evaluate_json(entrypoint, input_json))
+    assert type(from_json(guard.evaluate_text("data.cdp.guard.shapes", "{}"))["n"]) is int
 
 
 def test_opa_engine_keeps_only_the_bundle_modules_loaded():

@@ -29,7 +29,7 @@ from cdp.platform import metrics
 from cdp.platform.clock import format_iso, now_iso
 from cdp.platform.heads import SignedHead, ensure_head_key, sign_head
 from cdp.platform.ids import NAMESPACE, derived_id
-from cdp.platform.policy.canonical import canonical
+from cdp.platform.policy.canonical import canonical, from_json
 from cdp.platform.published import decode, stored
 from cdp.platform.store import EventStore
 from cdp.platform.witness import behind, read_head, witness_head, witness_path
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_CACHED = 100_000  # distinct inputs kept per revision; cleared whole when full
+MAX_ANSWERS = 10_000  # distinct results kept per revision (a policy answers few); cleared when full
 DECISION_TOPIC = decision_pb2.DecisionRecorded.DESCRIPTOR.full_name
 ACCESS_TOPIC = decision_pb2.AccessRecorded.DESCRIPTOR.full_name
 CHAIN_TOPICS = (DECISION_TOPIC, ACCESS_TOPIC)
@@ -55,19 +56,37 @@ def decision_id(entrypoint: str, input_json: str, revision: str) -> str:
 
 def record_hash(record: decision_pb2.DecisionRecorded) -> str:
     """The hash of a decision record over its content and the previous record's hash."""
-    content = "\n".join(
-        [
-            str(record.sequence),
-            record.prev_hash,
-            record.decision_id,
-            record.entrypoint,
-            record.input,
-            record.result,
-            record.revision,
-            record.decided_at,
-            record.caller,
-            record.service,
-        ]
+    return _decision_hash(
+        record.sequence,
+        record.prev_hash,
+        record.decision_id,
+        record.entrypoint,
+        record.input,
+        record.result,
+        record.revision,
+        record.decided_at,
+        record.caller,
+        record.service,
+    )
+
+
+def _decision_hash(
+    sequence: int,
+    prev_hash: str,
+    decision_id: str,
+    entrypoint: str,
+    input: str,
+    result: str,
+    revision: str,
+    decided_at: str,
+    caller: str,
+    service: str,
+) -> str:
+    """record_hash() of the record with these fields, from the values (reading a protobuf's fields
+    back costs more than hashing them)."""
+    content = (
+        f"{sequence}\n{prev_hash}\n{decision_id}\n{entrypoint}\n{input}\n"
+        f"{result}\n{revision}\n{decided_at}\n{caller}\n{service}"
     )
     return hashlib.sha256(content.encode()).hexdigest()
 
@@ -104,7 +123,7 @@ def chain_hash(record: ChainRecord) -> str:
     return record_hash(record)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass takes 4x as long to make, on every miss
 class Decision:
     id: str
     entrypoint: str
@@ -118,8 +137,19 @@ class _Queued(NamedTuple):
 
     decision: Decision
     input: str
+    result: str  # canonical JSON
     decided_at: str
     caller: str
+
+
+class _Answer(NamedTuple):
+    """What the Decider made of a result text the engine wrote: one value for every decision
+    answered alike (callers copy what they change, as they do for a cached decision), its
+    canonical text for the record, and its series in cdp_decisions."""
+
+    result: Any
+    canonical: str
+    counted: Any
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -156,10 +186,12 @@ class Decider:
         self.service = service
         self.revision = engine.revision
         self._cache: dict[tuple[Any, ...], Decision] = {}
+        self._answers: dict[tuple[str, str], _Answer] = {}  # (entrypoint, result text) -> its answer
         self._recorded: set[str] = set()
         self._pending: dict[str, _Queued] = {}
         self._counters: dict[tuple[str, str], Any] = {}  # (entrypoint, result label) -> its series
-        self._millisecond, self._now = -1, ""  # decided_at, formatted once per millisecond
+        self._millisecond, self._now = -1, ""  # decided_at, made once per millisecond
+        self._second, self._to_second = -1, ""  # its text up to the second, formatted once a second
         self._sequence, self._head = 0, ""  # the chain's last committed record
         # After take_records(), until committed(): the chain's head then, the decisions taken, and
         # how many other records (access records) were chained after them.
@@ -227,22 +259,38 @@ class Decider:
         input_json = canonical(input) if key is None else None
         cache_key = (entrypoint, input_json if key is None else key)
         decision = self._cache.get(cache_key)
+        result_json = None
         if decision is None:
             if input_json is None:
                 input_json = canonical(input)
             # The same text the decision id hashes is what the engine reads: converted once.
-            result = self.engine.evaluate_json(entrypoint, input_json)
-            decision_id_ = decision_id(entrypoint, input_json, self.revision)
-            decision = Decision(decision_id_, entrypoint, result, self._counter(entrypoint, result))
+            text = self.engine.evaluate_text(entrypoint, input_json)
+            answer = self._answers.get((entrypoint, text)) or self._answer(entrypoint, text)
+            result_json = answer.canonical
+            decision = Decision(
+                decision_id(entrypoint, input_json, self.revision), entrypoint, answer.result, answer.counted
+            )
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()
             self._cache[cache_key] = decision
         decision.counted.inc()
         if decision.id not in self._recorded and decision.id not in self._pending:
             self._pending[decision.id] = _Queued(
-                decision, input_json or canonical(input), self._decided_at(), caller or self.service
+                decision,
+                input_json or canonical(input),
+                result_json or canonical(decision.result),
+                self._decided_at(),
+                caller or self.service,
             )
         return decision
+
+    def _answer(self, entrypoint: str, text: str) -> _Answer:
+        result = from_json(text)
+        answer = _Answer(result, canonical(result), self._counter(entrypoint, result))
+        if len(self._answers) >= MAX_ANSWERS:
+            self._answers.clear()
+        self._answers[entrypoint, text] = answer
+        return answer
 
     def _counter(self, entrypoint: str, result: Any) -> Any:
         label = metrics.decision_result(result)
@@ -252,38 +300,51 @@ class Decider:
         return counter
 
     def _decided_at(self) -> str:
-        """now_iso(), formatted once per millisecond (the precision it records)."""
+        """now_iso(), made once per millisecond (the precision it records), from the text up to the
+        second formatted once a second (format_iso takes a few µs, against a decision's 200)."""
         millisecond = time.time_ns() // 1_000_000
         if millisecond != self._millisecond:
-            self._millisecond, self._now = millisecond, format_iso(_EPOCH + timedelta(milliseconds=millisecond))
+            second, fraction = divmod(millisecond, 1000)
+            if second != self._second:
+                # "2026-12-01T10:00:00.000Z" less ".000Z"
+                self._second, self._to_second = second, format_iso(_EPOCH + timedelta(seconds=second))[:-5]
+            self._millisecond, self._now = millisecond, f"{self._to_second}.{fraction:03d}Z"
         return self._now
-
-    def _record(self, queued: _Queued) -> decision_pb2.DecisionRecorded:
-        decision = queued.decision
-        return decision_pb2.DecisionRecorded(
-            decision_id=decision.id,
-            entrypoint=decision.entrypoint,
-            input=queued.input,
-            result=canonical(decision.result),
-            revision=self.revision,
-            decided_at=queued.decided_at,
-            caller=queued.caller,
-            service=self.service,
-        )
 
     def take_records(self, chained: Sequence[decision_pb2.AccessRecorded] = ()) -> list[StoredEvent]:
         """The records to append with the caller's events: the queued decisions, then the chained
         records given (after the decisions they may point to), in the order given; call
         committed() once they are stored, or discard() when they were not."""
         sequence, head = self._sequence, self._head
+        revision, service = self.revision, self.service
         out = []
-        records: list[ChainRecord] = [*map(self._record, self._pending.values()), *chained]
-        for record in records:
+        for decision, input, result, decided_at, caller in self._pending.values():
             sequence += 1
-            record.sequence, record.prev_hash = sequence, head
-            record.hash = head = chain_hash(record)
+            id_, entrypoint = decision.id, decision.entrypoint
+            hash_ = _decision_hash(
+                sequence, head, id_, entrypoint, input, result, revision, decided_at, caller, service
+            )
+            record = decision_pb2.DecisionRecorded(
+                sequence=sequence,
+                prev_hash=head,
+                hash=hash_,
+                decision_id=id_,
+                entrypoint=entrypoint,
+                input=input,
+                result=result,
+                revision=revision,
+                decided_at=decided_at,
+                caller=caller,
+                service=service,
+            )
+            head = hash_
             # Keyed by its place in the chain: two processes appending the same place collide.
-            out.append(stored(record_id(self.service, sequence), 1, record))
+            out.append(stored(record_id(service, sequence), 1, record))
+        for access in chained:
+            sequence += 1
+            access.sequence, access.prev_hash = sequence, head
+            access.hash = head = access_hash(access)
+            out.append(stored(record_id(service, sequence), 1, access))
         self._taken = (sequence, head, list(self._pending), len(chained))
         return out
 
@@ -295,8 +356,11 @@ class Decider:
         # The records are stored: the in-memory chain says so before anything else can fail, or
         # the next take_records() would chain the same records again after them.
         self._recorded.update(taken)
-        for decision_id in taken:
-            del self._pending[decision_id]
+        if len(taken) == len(self._pending):  # as always when nothing was queued since they were taken
+            self._pending.clear()
+        else:
+            for decision_id in taken:
+                del self._pending[decision_id]
         if (taken or others) and self.signing_key is not None:
             self.signed = sign_head(self.signing_key, self.service, self._sequence, self._head)
             for listener in self.on_head:

@@ -39,6 +39,11 @@ class PolicyEngine(Protocol):
         """evaluate() of an input given as JSON text (as the Decider has it already)."""
         ...
 
+    def evaluate_text(self, entrypoint: str, input_json: str) -> str:
+        """evaluate_json()'s result as JSON text, as the engine wrote it (not canonical): equal
+        texts are equal results, so a caller may keep what it made of a text before."""
+        ...
+
     def run_tests(self) -> list[TestResult]: ...
 
 

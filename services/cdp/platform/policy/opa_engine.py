@@ -16,6 +16,7 @@ from opa_client import OpaClient
 from opa_client.errors import RegoParseError
 
 from cdp.platform.policy.bundle import POLICY_DIR, PolicyBundle
+from cdp.platform.policy.canonical import canonical
 from cdp.platform.policy.engine import PolicyError, TestResult, find_test_rules, rule_path
 
 
@@ -70,6 +71,9 @@ class OpaServerEngine:
 
     def evaluate_json(self, entrypoint: str, input_json: str) -> Any:
         return self.evaluate(entrypoint, json.loads(input_json))
+
+    def evaluate_text(self, entrypoint: str, input_json: str) -> str:
+        return canonical(self.evaluate_json(entrypoint, input_json))
 
     def run_tests(self) -> list[TestResult]:
         results = []

@@ -14,11 +14,10 @@ import json
 import threading
 from typing import Any
 
-import orjson
 import regorus
 
 from cdp.platform.policy.bundle import PolicyBundle
-from cdp.platform.policy.canonical import canonical
+from cdp.platform.policy.canonical import canonical, from_json
 from cdp.platform.policy.engine import PolicyError, TestResult, find_test_rules, rule_path
 from cdp.platform.policy.reads import cut_to, input_paths
 
@@ -70,6 +69,9 @@ class RegorusEngine:
         return self.evaluate_json(entrypoint, input_json)
 
     def evaluate_json(self, entrypoint: str, input_json: str) -> Any:
+        return from_json(self.evaluate_text(entrypoint, input_json))
+
+    def evaluate_text(self, entrypoint: str, input_json: str) -> str:
         rule = self._rules.get(entrypoint) or self._rule(entrypoint)
         engine = getattr(self._local, "engine", None) or self._engine()
         try:
@@ -79,10 +81,7 @@ class RegorusEngine:
             raise PolicyError(entrypoint, _message(e)) from None
         if result == _UNDEFINED:
             raise PolicyError(entrypoint, "undefined")
-        try:
-            return orjson.loads(result)
-        except orjson.JSONDecodeError:  # integers past 64 bits
-            return json.loads(result)
+        return str(result)
 
     def input_reads(self) -> dict[str, Any] | None:
         """What of an input the policies can read, as a tree for reads.cut (None: all of it)."""
