@@ -5,6 +5,7 @@ their tables. On SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import uuid
 
@@ -178,6 +179,41 @@ def test_a_read_model_of_rare_topics_starts_its_next_catch_up_past_the_other_top
         store.append([created(1)])
         assert again.catch_up() == 1
         assert names(engine) == ["s0", "s1"]
+    finally:
+        engine.dispose()
+        store.close()
+
+
+def test_a_cancelled_projection_ends_only_after_the_page_in_hand(store_config):
+    """A service closes its store and engine once its tasks end: a page still being applied on the
+    writer thread then would run on closed connections (the process crashed)."""
+    import time
+
+    store = open_store(store_config, "readmodel")
+    engine = open_engine(store_config, "readmodel")
+    started, finished = threading.Event(), threading.Event()
+
+    def slow(conn, page):
+        started.set()
+        time.sleep(0.3)
+        apply(conn, page)
+        finished.set()
+
+    projection = Projection("cancelled", store, engine, metadata, slow)
+
+    async def scenario():
+        task = asyncio.create_task(projection.run())
+        await asyncio.sleep(0.05)
+        store.append([created(1)])
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert finished.is_set(), "the task ended while its page was still being applied"
+
+    try:
+        asyncio.run(scenario())
     finally:
         engine.dispose()
         store.close()

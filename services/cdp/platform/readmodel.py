@@ -138,8 +138,15 @@ class Projection:
             return self._catch_up()
 
     async def catch_up_off_loop(self) -> int:
-        """catch_up on the database's writer thread, leaving the event loop free meanwhile."""
-        return await asyncio.get_running_loop().run_in_executor(_writer_of(self.engine), self.catch_up)
+        """catch_up on the database's writer thread, leaving the event loop free meanwhile. When
+        cancelled (the service stops) it still waits for the page in hand: the store and the
+        engine close after the tasks end, and closing them under the thread crashed the process."""
+        running = asyncio.get_running_loop().run_in_executor(_writer_of(self.engine), self.catch_up)
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            await asyncio.wait([running])
+            raise
 
     async def fresh(self) -> None:
         """Catch up first when this process appended past the read model: a query answers with at
