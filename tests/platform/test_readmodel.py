@@ -87,17 +87,23 @@ def test_processes_starting_together_on_a_new_database_all_get_their_tables(stor
         store.close()
 
 
+def counted(pages: list[int]):
+    """apply, noting the size of each page it is given."""
+
+    def counting(conn, page):
+        pages.append(len(page))
+        apply(conn, page)
+
+    return counting
+
+
 def test_a_running_projection_gathers_a_burst_of_appends_into_few_commits(store_config):
     """A commit costs about as much for one event as for a hundred: woken by an append, the
     projection lets the appends that follow gather before it catches up."""
     store = open_store(store_config, "readmodel")
     engine = open_engine(store_config, "readmodel")
     pages: list[int] = []
-
-    def counting(conn, page):
-        pages.append(len(page))
-        apply(conn, page)
-
+    counting = counted(pages)
     projection = Projection("gathered", store, engine, metadata, counting)
 
     async def scenario():
@@ -129,11 +135,7 @@ def test_a_query_sees_what_its_process_appended_while_the_projection_gathers(sto
     store = open_store(store_config, "readmodel")
     engine = open_engine(store_config, "readmodel")
     pages: list[int] = []
-
-    def counting(conn, page):
-        pages.append(len(page))
-        apply(conn, page)
-
+    counting = counted(pages)
     projection = Projection("fresh", store, engine, metadata, counting)
 
     async def scenario():

@@ -12,8 +12,8 @@ apply; one writer a database keeps SQLite from refusing a second one.
 Woken by an append, it lets the log gather for GATHER_S before it catches up: a
 commit costs about as much for one event as for a hundred, and at a steady rate
 one commit per append took more of the process than the appends themselves. A
-query that must see what was stored a moment ago catches up first
-(catch_up_off_loop).
+query that must see what its service stored a moment ago catches up first
+(fresh).
 """
 
 from __future__ import annotations
@@ -157,14 +157,9 @@ class Projection:
     def _catch_up(self) -> int:
         applied = 0
         while True:
-            head = self.store.head()
             page = self.store.read(self.position, self.batch, self.topics)
             if not page:
-                if head - self.position >= SCANNED:
-                    # None of its topics up to the head: the next catch-up starts there (one of rare
-                    # topics would read the whole log again at every start).
-                    with contextlib.suppress(Moved):
-                        self._commit([], apply=False, last=head)
+                self._pass_other_topics()
                 return applied
             try:
                 self._commit(page)
@@ -182,6 +177,16 @@ class Projection:
                     self.position = self._load_position()
                     continue
             applied += len(page)
+
+    def _pass_other_topics(self) -> None:
+        """None of its topics after the position: when the head is far ahead, the next catch-up
+        starts there (one of rare topics would read the whole log again at every start). The head
+        is read first and the page read again up to it, so nothing appended meanwhile is passed."""
+        head = self.store.head()
+        if head - self.position < SCANNED or self.store.read(self.position, 1, self.topics, stop=head):
+            return
+        with contextlib.suppress(Moved):
+            self._commit([], apply=False, last=head)
 
     def _commit_one_by_one(self, page: Sequence[Notification]) -> None:
         for notification in page:
