@@ -35,8 +35,12 @@ def test_restart_bench_json_and_table(tmp_path):
     one = [*args[:3], "400", "--services", "identity,segment", "--repeat", "1", "--data-dir", str(tmp_path)]
     result = CliRunner().invoke(main, one)
     assert result.exit_code == 0, result.output
-    assert "restored from a snapshot" in result.output and "MB per 100k persons" in result.output
-    assert "memory, segment" in result.output and "memory, profile" not in result.output
+    assert "from a snapshot" in result.output and "nan" not in result.output
+    assert "memory, segment: per 100k persons needs two sizes" in result.output
+    assert "memory, profile" not in result.output
+    # The directory is made when missing, not a traceback.
+    missing = [*one[:-1], str(tmp_path / "new" / "dir")]
+    assert CliRunner().invoke(main, missing).exit_code == 0
 
 
 def test_restart_bench_rejects_bad_sizes_and_services():

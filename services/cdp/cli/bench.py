@@ -42,6 +42,22 @@ def _json(result: dict) -> str:
     return json.dumps(clean(result), indent=2)
 
 
+def _made_dir(ctx, param, value: Path | None) -> Path | None:
+    if value is not None:
+        value.mkdir(parents=True, exist_ok=True)
+    return value
+
+
+def data_dir_option():
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        callback=_made_dir,
+        help="Where to run (created if missing; default: the system temp dir).",
+    )
+
+
 @click.group()
 def bench() -> None:
     """Benchmarks: ingest, the whole pipeline, policy decisions, key rotation, destinations."""
@@ -52,12 +68,7 @@ def bench() -> None:
 @click.option("--batch", default=100, show_default=True, help="Events an Ingest call (and a raw append transaction).")
 @click.option("--clients", default=4, show_default=True, help="Concurrent asyncio clients.")
 @click.option("--repeat", default=3, show_default=True, help="Runs of each measurement; the median is reported.")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the temporary stores go (default: the system temp dir).",
-)
+@data_dir_option()
 @click.option("--keep", is_flag=True, help="Keep the stores and the service logs afterwards.")
 @click.option("--http", is_flag=True, help="Also through the Segment-compatible HTTP API, beside gRPC.")
 @click.option(
@@ -74,8 +85,6 @@ def ingest(events, batch, clients, repeat, data_dir, keep, http, collector_proce
 
     if events < 1 or batch < 1 or clients < 1 or repeat < 1:
         raise click.UsageError("--events, --batch, --clients and --repeat must be at least 1")
-    if data_dir is not None:
-        data_dir.mkdir(parents=True, exist_ok=True)
     result = _measure(run, IngestSettings(events, batch, clients, repeat, data_dir, keep, http, collector_processes))
     if as_json:
         click.echo(_json(result))
@@ -108,12 +117,7 @@ def ingest(events, batch, clients, repeat, data_dir, keep, http, collector_proce
     "--freshness-seconds", default=10.0, show_default=True, help="Length of the freshness phase (0: skip it)."
 )
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the pipeline to drain.")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the temporary platform goes (default: the system temp dir).",
-)
+@data_dir_option()
 @click.option("--keep", is_flag=True, help="Keep the stores and the service logs afterwards.")
 @click.option(
     "--neighbour/--no-neighbour",
@@ -137,8 +141,6 @@ def pipeline(
 
     if events < 1 or batch < 1 or clients < 1:
         raise click.UsageError("--events, --batch and --clients must be at least 1")
-    if data_dir is not None:
-        data_dir.mkdir(parents=True, exist_ok=True)
     if store == "postgres" and not postgres_dsn:
         raise click.UsageError("--store postgres needs --postgres-dsn (or CDP_POSTGRES_DSN)")
     settings = PipelineSettings(
@@ -243,7 +245,7 @@ def policy(decisions, hits, repeat, as_json):
 @click.option("--postgres-dsn", default="", envvar="CDP_POSTGRES_DSN", help="With --store postgres.")
 @click.option("--batch", default=1000, show_default=True, help="Data keys re-wrapped a transaction.")
 @click.option("--repeat", default=3, show_default=True, help="Rotations timed; the median is reported.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where to run.")
+@data_dir_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def keys(counts, stores, postgres_dsn, batch, repeat, data_dir, as_json):
     """`cdp keys rotate` timed: re-wrapping every live data key under a new KEK."""
@@ -269,7 +271,7 @@ def keys(counts, stores, postgres_dsn, batch, repeat, data_dir, as_json):
 
 @bench.command("identity")
 @click.option("--held", default=100_000, show_default=True, help="Records held while timing incremental matching.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where to run.")
+@data_dir_option()
 @click.option("--keep", is_flag=True, help="Keep the platform's directory afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def identity(held, data_dir, keep, as_json):
@@ -381,7 +383,7 @@ def activation(messages, batches, kinds, postgres_dsn, rabbitmq_url, nats_url, r
 )
 @click.option("--repeat", default=3, show_default=True, help="Starts timed per size and case; the median is reported.")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds a start may take.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where to run.")
+@data_dir_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def restart(sizes, services, repeat, timeout, data_dir, as_json):
     """Each service's start, by the size of its log, with and without a snapshot; memory per 100k persons."""
@@ -428,6 +430,9 @@ def restart(sizes, services, repeat, timeout, data_dir, as_json):
     click.echo("state: the rebuild inside the start, without -> with a snapshot (the rest is the process starting)")
     for service, figures in result["services"].items():
         memory = figures["rss_mb_per_100k_persons"]
+        if math.isnan(memory["without_snapshot"]):
+            click.echo(f"memory, {service}: per 100k persons needs two sizes (--sizes)")
+            continue
         line = f"memory, {service}: {memory['without_snapshot']:.0f} MB per 100k persons folded from the log"
         if figures["snapshots"]:
             line += f", {memory['with_snapshot']:.0f} MB restored from a snapshot (warm)"
