@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 
 import pytest
 
@@ -17,7 +18,6 @@ from cdp.api.policy.v1 import decision_pb2
 from cdp.audit.records import Recorded, chain_breaks
 from cdp.platform.config import StoreConfig
 from cdp.platform.decisions import DECISION_TOPIC, canonical, decision_id, record_hash, record_id
-from cdp.platform.ids import derived_id
 from cdp.platform.policy import PolicyError
 from cdp.platform.published import decode
 from cdp.platform.store import open_store
@@ -141,10 +141,20 @@ def test_a_keyed_decision_records_the_canonical_input_and_an_unjsonable_input_is
 
 
 @pytest.mark.parametrize("service", ["bench", "collector", "é-service"])
-def test_a_chain_record_is_keyed_by_its_place_as_before(service):
-    for sequence in (1, 9, 10, 12345678901):
-        assert record_id(service, sequence) == derived_id("decision-record", service, str(sequence))
-    assert str(record_id("bench", 1)) == "78fcdef2-3384-57ce-961f-d0f8011861c4"
+def test_a_chain_record_is_keyed_by_its_place_in_chain_order(service):
+    """The same place gives the same id (two processes appending it collide); the ids of a log's
+    records sort as text in chain order (each append adds to the end of the store's index)."""
+    places = [0, 1, 9, 10, 255, 256, 12345678901, (1 << 62) - 1, 1 << 62, (1 << 74) - 1]
+    ids = [record_id(service, n) for n in places]
+    assert ids == [record_id(service, n) for n in places]
+    assert [str(i) for i in ids] == sorted(str(i) for i in ids)
+    assert len(set(ids)) == len(places)
+    assert {i.version for i in ids} == {8} and {i.variant for i in ids} == {uuid.RFC_4122}
+    others = {record_id(other, n) for other in ("bench", "collector", "é-service") if other != service for n in places}
+    assert others.isdisjoint(ids)
+    with pytest.raises(ValueError, match="sequence"):
+        record_id(service, 1 << 74)
+    assert str(record_id("bench", 1)) == "6d6bb94d-c963-8000-8000-000000000001"
 
 
 class _Texts:
