@@ -58,3 +58,31 @@ def test_no_batch_waits_for_identity_while_its_last_read_failed():
 
     run(scenario())
     assert log.reads == [0, 0, 0]  # the failed read, the loop's next, and fresh() once identity answered
+
+
+class Hanging(Log):
+    """identity's log when identity accepts the read and never answers (a stalled process, a
+    partition): the read is pending until its deadline."""
+
+    async def read(self, after, limit, *, wait_ms=0, topics=()):
+        self.reads.append(after)
+        await asyncio.sleep(3600)
+
+
+def test_batches_wait_for_a_read_in_flight_at_most_fresh_wait_s_from_its_start():
+    log = Hanging()
+    list_ = Suppressions(b"k" * 32, log)
+    waits: list[float] = []
+
+    async def scenario():
+        list_.read_at -= suppression.FRESH_WITHIN_S
+        for _ in range(20):  # batches arriving one after another while the read is pending
+            began = asyncio.get_running_loop().time()
+            await list_.fresh()
+            waits.append(asyncio.get_running_loop().time() - began)
+        list_._reading.cancel()
+
+    run(scenario())
+    assert log.reads == [0]  # one read in flight, shared
+    assert sum(waits) < suppression.FRESH_WAIT_S * 1.5  # not FRESH_WAIT_S for each batch
+    assert waits[0] >= suppression.FRESH_WAIT_S * 0.9 and max(waits[1:]) < 0.05

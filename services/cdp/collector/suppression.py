@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 TOPICS = topic_of(identity_pb2.IdentifiersSuppressed, identity_pb2.SuppressionLifted)
 REFRESH_EVERY_S = 0.25
 # A batch is checked against a list read at most FRESH_WITHIN_S before it arrived, when identity
-# answers within FRESH_WAIT_S; past that (identity slow or down) it is admitted against the list
-# as it is, rather than held up, and while identity's last read failed no batch waits for it (the
-# background loop goes on trying).
+# answers within FRESH_WAIT_S of the read's start; past that (identity slow or down) it is admitted
+# against the list as it is, rather than held up: no batch waits for a read pending longer, nor
+# while identity's last read failed (the background loop goes on trying).
 FRESH_WITHIN_S = 0.5
 FRESH_WAIT_S = 0.25
 PAGE = 1000
@@ -43,6 +43,7 @@ class Suppressions:
         self.failing = False  # the last read failed: identity is down or unreachable
         self._warned = False
         self._reading: asyncio.Future[None] | None = None
+        self._reading_since = 0.0  # when the pending read began
 
     async def refresh(self) -> None:
         """Read what identity published since (a no-op without its log). Concurrent callers share
@@ -50,15 +51,21 @@ class Suppressions:
         if self.log is None:
             return
         if self._reading is None or self._reading.done():
+            self._reading_since = time.monotonic()
             self._reading = asyncio.ensure_future(self._read_to_head())
         await asyncio.shield(self._reading)
 
     async def fresh(self) -> None:
         """Make the list at most FRESH_WITHIN_S old before a batch is admitted (see FRESH_WAIT_S)."""
-        if self.log is None or self.failing or time.monotonic() - self.read_at < FRESH_WITHIN_S:
+        now = time.monotonic()
+        if self.log is None or self.failing or now - self.read_at < FRESH_WITHIN_S:
+            return
+        pending = self._reading is not None and not self._reading.done()
+        left = FRESH_WAIT_S - (now - self._reading_since) if pending else FRESH_WAIT_S
+        if left <= 0:  # identity has not answered the read in flight: slow or down
             return
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.refresh(), FRESH_WAIT_S)
+            await asyncio.wait_for(self.refresh(), left)
 
     async def _read_to_head(self) -> None:
         try:
