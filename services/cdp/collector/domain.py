@@ -136,8 +136,7 @@ def check(
             return _reject(name, "must be a JSON object"), {}
         if not isinstance(value, dict):
             return _reject(name, "must be a JSON object"), {}
-        # Nesting needs an opening bracket a level: text with few cannot be too deep.
-        if text.count("{") + text.count("[") > MAX_DEPTH and too_deep(value):
+        if json_too_deep(text, value):
             return _reject(name, f"nests deeper than {MAX_DEPTH} levels"), {}
         fields[name] = value
     if fields["context"].get("traits") is not None and not isinstance(fields["context"]["traits"], dict):
@@ -185,6 +184,12 @@ def is_good_id(value: str) -> bool:
     """Whether an id passes the id rules (bounded, no control characters): only such ids name
     a subject in the key table (PostgreSQL text holds no NUL)."""
     return len(value) <= MAX_ID_LENGTH and not _CONTROL.search(value)
+
+
+def json_too_deep(text: str, value: Any) -> bool:
+    """too_deep(value), where text is its JSON: nesting needs an opening bracket a level, so text
+    with few cannot be too deep, and the walk (most of what checking a call costs) is skipped."""
+    return text.count("{") + text.count("[") > MAX_DEPTH and too_deep(value)
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from cdp.api.common.v1 import event_pb2
-from cdp.collector.domain import MAX_DEPTH, MAX_ID_LENGTH, too_deep
+from cdp.collector.domain import MAX_DEPTH, MAX_ID_LENGTH, json_too_deep
 
 STRING_FIELDS = {
     "type": "type",
@@ -61,9 +61,13 @@ def to_event(call: Any, default_type: str = "") -> event_pb2.Event:
             continue
         if not isinstance(value, dict):
             raise MalformedCall(key, "must be an object")
-        if too_deep(value):
+        try:
+            text = orjson.dumps(value).decode()
+        except orjson.JSONEncodeError:  # orjson writes 254 levels at most: deeper than any call may be
+            text = ""
+        if not text or json_too_deep(text, value):
             raise MalformedCall(key, f"nests deeper than {MAX_DEPTH} levels")
-        setattr(event, attr, orjson.dumps(value).decode())
+        setattr(event, attr, text)
     if not event.type:
         event.type = default_type
     return event
