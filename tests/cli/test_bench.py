@@ -47,14 +47,18 @@ def test_ingest_prints_the_table(tmp_path):
 
 
 def test_ingest_json(tmp_path):
-    out = invoke(["ingest", "--events", "300", "--batch", "50", "--repeat", "2", "--json"], tmp_path)
+    # Two runs with HTTP: each transport on a fresh collector, gRPC first and then HTTP first.
+    out = invoke(["ingest", "--events", "300", "--batch", "50", "--repeat", "2", "--http", "--json"], tmp_path)
     figures = json.loads(out)
     assert figures["events"] == 300 and figures["repeat"] == 2
     assert len(figures["ingest_events_per_s"]["runs"]) == 2
-    for key in ("raw_append_events_per_s", "ingest_events_per_s"):
+    assert len(figures["http_ingest_events_per_s"]["runs"]) == 2
+    for key in ("raw_append_events_per_s", "ingest_events_per_s", "http_ingest_events_per_s"):
         s = figures[key]
         assert 0 < s["min"] <= s["median"] <= s["max"]
     assert figures["ratio"]["of_medians"] > 0
+    http, grpc = figures["http_ingest_events_per_s"]["median"], figures["ingest_events_per_s"]["median"]
+    assert figures["http_over_grpc"] == pytest.approx(http / grpc)
     assert all(run["accepted"] == run["stored"] == 300 for run in figures["runs"])
 
 

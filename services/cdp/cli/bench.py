@@ -104,6 +104,8 @@ def ingest(events, batch, clients, repeat, data_dir, keep, http, collector_proce
     table.add(label, sorted(cpu)[len(cpu) // 2], min(cpu), max(cpu), "% of a core")
     r = result["ratio"]
     table.add("ratio ingest / raw append", r["of_medians"], r["min"], r["max"], "x")
+    if "http_over_grpc" in result:
+        table.add("ratio HTTP / gRPC ingest (medians)", result["http_over_grpc"], "", "", "x")
     click.echo(f"cdp bench ingest: {events} events, batches of {batch}, {clients} clients, {repeat} run(s)")
     click.echo(table.render())
 
