@@ -48,8 +48,12 @@ def test_ingest_prints_the_table(tmp_path):
 
 def test_ingest_json(tmp_path):
     # Two runs with HTTP: each transport on a fresh collector, gRPC first and then HTTP first.
-    out = invoke(["ingest", "--events", "300", "--batch", "50", "--repeat", "2", "--http", "--json"], tmp_path)
-    figures = json.loads(out)
+    args = ["bench", "ingest", "--events", "300", "--batch", "50", "--repeat", "2", "--http", "--json"]
+    result = CliRunner().invoke(main, [*args, "--data-dir", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    order = [line.split(": ")[1].split(" ")[0] for line in result.stderr.splitlines() if "ingest " in line]
+    assert order == ["ingest", "HTTP", "HTTP", "ingest"], result.stderr
     assert figures["events"] == 300 and figures["repeat"] == 2
     assert len(figures["ingest_events_per_s"]["runs"]) == 2
     assert len(figures["http_ingest_events_per_s"]["runs"]) == 2
