@@ -33,11 +33,13 @@ from eventsourcing.persistence import Notification
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from cdp.platform.config import StoreConfig
+from cdp.platform.lease import Lease
 from cdp.platform.store import EventStore, ensure_schema
 
 log = logging.getLogger(__name__)
 
 GATHER_S = 0.1  # how long a woken projection lets appends gather before it catches up
+LEASE_RETRY_S = 1.0  # how often a process without the lease tries to take it
 SCANNED = 10_000  # notifications of other topics passed before the position is moved past them
 
 metadata_tracking = sa.MetaData()
@@ -156,6 +158,8 @@ class Projection:
 
     def _catch_up(self) -> int:
         applied = 0
+        # Another process may have moved it (the lease's holder): start there, not a page behind.
+        self.position = max(self.position, self._load_position())
         while True:
             page = self.store.read(self.position, self.batch, self.topics)
             if not page:
@@ -224,10 +228,22 @@ class Projection:
                 self.apply(conn, page)
         self.position = last
 
-    async def run(self, gather_s: float = GATHER_S) -> None:
-        """Catch up after appends (gathered for gather_s) and every second."""
+    async def run(self, gather_s: float = GATHER_S, lease: Lease | None = None) -> None:
+        """Catch up after appends (gathered for gather_s) and every second; with a lease, only
+        while this process holds it (the others wait for it, checking every second, and catch up
+        only for a query that must be fresh)."""
         self._loop = asyncio.get_running_loop()
+        try:
+            await self._run(gather_s, lease)
+        finally:
+            if lease is not None:
+                lease.release()
+
+    async def _run(self, gather_s: float, lease: Lease | None) -> None:
         while True:
+            if lease is not None and not lease.held():
+                await asyncio.sleep(LEASE_RETRY_S)
+                continue
             self._appended.clear()
             try:
                 await self.catch_up_off_loop()

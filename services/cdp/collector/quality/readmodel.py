@@ -1,7 +1,8 @@
 """The quality projection: one pass over each page of the collector's log feeds every table.
 
-It runs beside ingest, in every collector process: its pages are applied on a worker thread, so
-the event loop goes on taking calls while one is folded in.
+It runs beside ingest, in the collector process holding its lease (the others fold only for a
+query that must be fresh): its pages are applied on a worker thread, so the event loop goes on
+taking calls while one is folded in.
 """
 
 from __future__ import annotations

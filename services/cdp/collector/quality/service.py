@@ -14,8 +14,10 @@ from cdp.collector.quality.anomalies import AnomalyQueries, Detector
 from cdp.collector.quality.baseline import Band
 from cdp.collector.quality.catalog import CatalogQueries, Classify
 from cdp.collector.quality.metrics import QualityMetrics, serve
+from cdp.collector.quality.readmodel import NAME
 from cdp.collector.quality.servicer import QualityServicer
 from cdp.collector.quality.violations import ViolationQueries
+from cdp.platform.lease import Lease
 from cdp.platform.service import Runtime, Servicer, full_name
 from cdp.platform.unit_of_work import UnitOfWork
 
@@ -63,6 +65,6 @@ def declare(runtime: Runtime, collector: Collector) -> Quality:
         Servicer(
             quality_pb2_grpc.add_QualityServiceServicer_to_server, servicer, full_name(quality_pb2, "QualityService")
         ),
-        tasks={"project-quality": projection.run, "volume-anomalies": detector.run},
+        tasks={"project-quality": lambda: projection.run(lease=Lease(engine, NAME)), "volume-anomalies": detector.run},
         on_stop=[unserve, engine.dispose],
     )
