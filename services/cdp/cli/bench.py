@@ -66,7 +66,7 @@ def bench() -> None:
 @bench.command("ingest")
 @click.option("--events", default=100_000, show_default=True, help="Events a run.")
 @click.option("--batch", default=100, show_default=True, help="Events an Ingest call (and a raw append transaction).")
-@click.option("--clients", default=4, show_default=True, help="Concurrent asyncio clients.")
+@click.option("--clients", default=16, show_default=True, help="Concurrent clients, each on its own connection.")
 @click.option("--repeat", default=3, show_default=True, help="Runs of each measurement; the median is reported.")
 @data_dir_option()
 @click.option("--keep", is_flag=True, help="Keep the stores and the service logs afterwards.")
