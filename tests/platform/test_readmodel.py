@@ -123,7 +123,9 @@ def test_a_running_projection_gathers_a_burst_of_appends_into_few_commits(store_
     try:
         asyncio.run(scenario())
         assert names(engine) == sorted(f"s{i}" for i in range(20))
-        assert len(pages) <= 5, f"one commit an append: {pages}"  # of 20 appends (stragglers under load)
+        # The first commit waited for the burst; under load, appends slower than the gather are
+        # caught up with as they come (the catch-up reads on until the head).
+        assert pages[0] >= 5 and len(pages) <= 10, f"one commit an append: {pages}"
     finally:
         engine.dispose()
         store.close()
