@@ -99,3 +99,43 @@ def test_a_store_behind_its_witness_counts_a_verify_failure(tmp_path, opened):
     write_head(witness_path(tmp_path / "state", "collector"), sequence + 3, head)  # records "removed" since
     opened("--state-dir", str(tmp_path / "state"))  # the service starts again on that store
     assert failures._value.get() == before + 1
+
+
+def test_the_witness_is_overwritten_in_place_and_a_reader_always_finds_a_head(tmp_path):
+    """One write in place per commit: the same file, SIZE bytes whatever was there before (a
+    longer file written otherwise is cut to it), and a reader beside a writer never reads None."""
+    import json
+    import os
+    import threading
+
+    from cdp.platform.witness import SIZE, read_witness, write_head
+
+    path = witness_path(tmp_path / "state", "collector")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"sequence": 1, "hash": "a" * 64}) + " " * 5000)  # longer, as written otherwise
+    inode = path.stat().st_ino
+    signed = {"service": "collector", "signed_at": "2026-12-02T00:00:00.000Z", "key_id": "k" * 16, "signature": "s" * 88}
+    write_head(path, 2, "b" * 64, signed)
+    assert path.stat().st_ino == inode and path.stat().st_size == SIZE
+    assert read_head(path) == (2, "b" * 64) and read_witness(path)["signature"] == "s" * 88
+    assert sorted(os.listdir(path.parent)) == ["collector.json"], "no temporary files"
+
+    done = threading.Event()
+
+    def writing() -> None:
+        sequence = 2
+        while not done.is_set():
+            sequence += 1
+            write_head(path, sequence, f"{sequence:064x}", signed if sequence % 2 else None)
+
+    writer = threading.Thread(target=writing)
+    writer.start()
+    try:
+        seen = [read_head(path) for _ in range(2000)]
+    finally:
+        done.set()
+        writer.join()
+    assert None not in seen
+    assert [s for s, _ in seen] == sorted(s for s, _ in seen), "heads only move on"
+    with pytest.raises(ValueError, match="does not fit"):
+        write_head(path, 3, "c" * 64, {"signature": "s" * SIZE})
