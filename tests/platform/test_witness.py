@@ -114,7 +114,7 @@ def test_the_witness_is_overwritten_in_place_and_a_reader_always_finds_a_head(tm
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"sequence": 1, "hash": "a" * 64}) + " " * 5000)  # longer, as written otherwise
     inode = path.stat().st_ino
-    signed = {"service": "collector", "signed_at": "2026-12-02T00:00:00.000Z", "key_id": "k" * 16, "signature": "s" * 88}
+    signed = {"service": "collector", "signed_at": "2026-12-02T00:00:00Z", "key_id": "k" * 16, "signature": "s" * 88}
     write_head(path, 2, "b" * 64, signed)
     assert path.stat().st_ino == inode and path.stat().st_size == SIZE
     assert read_head(path) == (2, "b" * 64) and read_witness(path)["signature"] == "s" * 88
