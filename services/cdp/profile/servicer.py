@@ -232,8 +232,8 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return answer
 
     async def GetProfiles(self, request, context):
-        await self._read_models_fresh()
-        # Profiles as the service holds them now: at least as fresh as its log.
+        # Profiles as the service holds them now, in memory: at least as fresh as its log. No read
+        # model is read, so none is waited for (activation asks before each batch it schedules).
         found = self.app.snapshots(request.person_ids)
         if not request.encrypted:  # as stored (tokens), for a service that decrypts under policy
             found = await self._shown(found, request.purpose)
