@@ -269,9 +269,12 @@ def test_a_condition_reads_an_index_not_every_profile(engine):
             conn.execute(sa.text("ANALYZE"))
     queries = search.SearchQueries(engine, None)
     for where, index in (
-        ('{"trait": "ltv", "op": "gte", "value": 9990}', "search_by_number"),
-        ('{"trait": "plan", "op": "eq", "value": "legacy"}', "search_by_text"),
-        ('{"trait": "plan", "op": "starts_with", "value": "leg"}', "search_by_text"),
+        ('{"trait": "ltv", "op": "gte", "value": 9990}', "search_number"),
+        ('{"trait": "plan", "op": "eq", "value": "legacy"}', "search_text"),
+        ('{"trait": "plan", "op": "starts_with", "value": "leg"}', "search_text"),
+        # The value indexes hold only the rows of their kind: a condition they cannot answer reads
+        # a trait's rows by name, from an index of every row.
+        ('{"trait": "plan", "op": "ends_with", "value": "acy"}', ""),
     ):
         for plan in _plans(engine, queries, where):
             assert index in plan and not _scans(plan), (where, plan)
@@ -326,3 +329,40 @@ def test_a_change_that_leaves_the_traits_as_they_were_is_not_indexed_again(engin
     assert count({"trait": "plan", "op": "exists"}) == 0
     load(engine, [profile("team", 4)], model)  # back (a split): indexed again
     assert count({"trait": "plan", "op": "exists"}) == 1
+
+
+def test_a_search_table_made_with_full_indexes_gets_the_partial_ones_and_keeps_its_rows(engine):
+    """Each value index holds only the rows of its kind (a text row is not in the number index);
+    a table made before that has its full indexes swapped at start, its rows kept."""
+    with engine.begin() as conn:
+        search.metadata.create_all(conn)
+        for index in search.PARTIAL_INDEXES:  # as the table was made before
+            conn.execute(sa.text(f"DROP INDEX {index.name}"))
+        for name, column in zip(
+            search.FULL_INDEXES_BEFORE, ["text_value", "num_value", "time_value", "json_value", "blind"], strict=True
+        ):
+            conn.execute(sa.text(f"CREATE INDEX {name} ON search_traits (name, {column})"))
+        conn.execute(search.persons.insert(), [{"person_id": "p1"}])
+        row = {"person_id": "p1", "name": "plan", "text_value": "pro", "personal": False}
+        conn.execute(search.traits.insert(), [row])
+
+    search.upgrade_indexes(engine)
+    search.upgrade_indexes(engine)  # at every start: once done, nothing to do
+
+    if engine.dialect.name == "sqlite":
+        query = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'search_traits'"
+    else:
+        query = (
+            "SELECT indexname, indexdef FROM pg_indexes"
+            " WHERE tablename = 'search_traits' AND schemaname = current_schema()"
+        )
+    with engine.connect() as conn:
+        made = {name: sql or "" for name, sql in conn.execute(sa.text(query))}
+    assert not set(search.FULL_INDEXES_BEFORE) & set(made)
+    for index in search.PARTIAL_INDEXES:
+        assert "WHERE" in made[index.name].upper() and "NOT NULL" in made[index.name].upper(), made[index.name]
+    assert "search_personal" in made and "WHERE" not in made["search_personal"].upper()
+    page, total = search.SearchQueries(engine, None).search(
+        search.parse_where('{"trait": "plan", "op": "eq", "value": "pro"}'), "", 10, False, NOW
+    )
+    assert total == 1 and list(page) == ["p1"]

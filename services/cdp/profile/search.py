@@ -51,13 +51,27 @@ traits = sa.Table(
     sa.Column("json_value", _TEXT),  # other values (true, a list, an object) as JSON text, keys sorted
     sa.Column("blind", sa.String(64)),  # a personal value: the keyed hash of its clear JSON text
     sa.Column("personal", sa.Boolean, nullable=False, default=False),
-    sa.Index("search_by_text", "name", "text_value"),
-    sa.Index("search_by_number", "name", "num_value"),
-    sa.Index("search_by_time", "name", "time_value"),
-    sa.Index("search_by_json", "name", "json_value"),
-    sa.Index("search_by_blind", "name", "blind"),
+    # Every row is in this one: exists, not_exists and neq read a trait's rows by name alone.
     sa.Index("search_personal", "name", "personal"),
 )
+
+
+def _partial(name: str, column: str) -> sa.Index:
+    """An index of the rows holding a value of this kind: a row holds one kind or two (a text
+    that is also a time), and indexing the other kinds' NULLs took half of each row's insert. A
+    comparison with the column implies it is not NULL, so both databases' planners use them."""
+    where = traits.c[column].is_not(None)
+    return sa.Index(name, traits.c.name, traits.c[column], sqlite_where=where, postgresql_where=where)
+
+
+PARTIAL_INDEXES = [
+    _partial("search_text", "text_value"),
+    _partial("search_number", "num_value"),
+    _partial("search_time", "time_value"),
+    _partial("search_json", "json_value"),
+    _partial("search_blind", "blind"),
+]
+FULL_INDEXES_BEFORE = ["search_by_text", "search_by_number", "search_by_time", "search_by_json", "search_by_blind"]
 items = sa.Table(  # the items of a list trait, for contains
     "search_trait_items",
     metadata,
@@ -85,6 +99,21 @@ def _time(value: str) -> str | None:
         return format_iso(parse_iso(value))
     except ValueError:
         return None
+
+
+def upgrade_indexes(engine: sa.Engine) -> None:
+    """A search table made before the partial indexes: their full ones swapped for them (once; a
+    new table is made with them)."""
+    with engine.begin() as conn:
+        if not sa.inspect(conn).has_table(traits.name):
+            return
+        present = {i["name"] for i in sa.inspect(conn).get_indexes(traits.name)}
+        for name in FULL_INDEXES_BEFORE:
+            if name in present:
+                conn.execute(sa.text(f"DROP INDEX {name}"))
+        for index in PARTIAL_INDEXES:
+            if index.name not in present:
+                index.create(conn)
 
 
 class SearchModel:

@@ -27,6 +27,7 @@ def declare(runtime: Runtime) -> Declaration:
     timeline_projection = Projection(
         "timeline", runtime.store, engine, timeline.metadata, timeline.apply, timeline.TOPICS
     )
+    search.upgrade_indexes(engine)
     search_model = search.SearchModel(runtime.vault, index_key)
     search_projection = Projection("search", runtime.store, engine, search.metadata, search_model.apply, search.TOPICS)
     read_models = (projection, account_projection, timeline_projection, search_projection)
