@@ -185,7 +185,6 @@ class KeyTable:
             found = self._select_active(conn, subjects)
         if all(s in found for s in subjects):
             return found
-        insert = self._insert()
         with self.engine.begin() as conn:
             # The current KEK is read in the transaction that wraps under it, and held (FOR SHARE;
             # SQLite: the write lock taken first), so a rotation's switch to a new KEK waits for this
@@ -201,21 +200,15 @@ class KeyTable:
                 missing = sorted(s for s in set(subjects) if s not in found)
                 if not missing:
                     return found
-                now = datetime.now(UTC)
-                rows = [
-                    {
-                        "key_id": new_key_id(),
-                        "subject": s,
-                        "wrapped_key": new_wrapped_key(version),
-                        "created_at": now,
-                        "destroyed": False,
-                        "kek_version": version,
-                    }
-                    for s in missing
-                ]
-                created = insert(data_keys).on_conflict_do_nothing().returning(*_ROW)
-                for i in range(0, len(rows), _CHUNK):
-                    found.update((r.subject, _key_row(r)) for r in conn.execute(created, rows[i : i + _CHUNK]))
+                # In the driver's own SQL, values as SQLAlchemy binds them: its building of this
+                # statement cost more than the database took to run it.
+                bind = _binders(conn.dialect)
+                now, destroyed = bind["created_at"](datetime.now(UTC)), bind["destroyed"](False)
+                for chunk in _chunks(missing):
+                    values = [(new_key_id(), s, new_wrapped_key(version), now, destroyed, version) for s in chunk]
+                    sql = _created_sql(conn.dialect.paramstyle, len(values))
+                    rows = conn.exec_driver_sql(sql, tuple(v for row in values for v in row))
+                    found.update((r.subject, _key_row(r)) for r in rows)
                 # Only a subject another creator added meanwhile is read again (its row won).
                 found.update(self._select_active(conn, [s for s in missing if s not in found]))
             if any(s not in found for s in subjects):
@@ -269,14 +262,16 @@ class KeyTable:
     # The current KEK, and rotation ---------------------------------------------------------------
 
     def _current_kek(self, conn: sa.Connection, hold: bool = False) -> int | None:
-        query = sa.select(vault_state.c.current_kek).where(vault_state.c.id == 1)
-        if hold:
-            if self.sqlite:  # take the write lock with the read, so what it read holds until commit
-                held = vault_state.update().where(vault_state.c.id == 1).values(id=vault_state.c.id)
-                value = conn.execute(held.returning(vault_state.c.current_kek)).scalar()
-                return None if value is None else int(value)
-            query = query.with_for_update(read=True)
-        value = conn.execute(query).scalar()
+        if hold:  # in the driver's SQL: it begins every transaction that makes keys
+            # SQLite: the write lock taken with the read, so what it read holds until commit.
+            held = (
+                f"UPDATE {vault_state.name} SET id = id WHERE id = 1 RETURNING current_kek"
+                if self.sqlite
+                else f"SELECT current_kek FROM {vault_state.name} WHERE id = 1 FOR SHARE"
+            )
+            value = conn.exec_driver_sql(held).scalar()
+        else:
+            value = conn.execute(sa.select(vault_state.c.current_kek).where(vault_state.c.id == 1)).scalar()
         return None if value is None else int(value)
 
     def current_kek(self) -> int | None:
@@ -439,6 +434,33 @@ def _active_sql(paramstyle: str, count: int) -> str:
     marker = "?" if paramstyle == "qmark" else "%s"
     columns = ", ".join(c.name for c in _ROW)
     return f"SELECT {columns} FROM {data_keys.name} WHERE subject IN ({', '.join([marker] * count)})"
+
+
+_CREATED = ("key_id", "subject", "wrapped_key", "created_at", "destroyed", "kek_version")
+
+
+@functools.lru_cache(maxsize=64)
+def _created_sql(paramstyle: str, count: int) -> str:
+    """INSERT count new keys, each one that lost to a concurrent creator's left out (and so not
+    returned), in the driver's parameter style."""
+    marker = "?" if paramstyle == "qmark" else "%s"
+    row = f"({', '.join([marker] * len(_CREATED))})"
+    returned = ", ".join(c.name for c in _ROW)
+    return (
+        f"INSERT INTO {data_keys.name} ({', '.join(_CREATED)}) VALUES {', '.join([row] * count)} "
+        f"ON CONFLICT DO NOTHING RETURNING {returned}"
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _binders(dialect: Any) -> dict[str, Callable[[Any], Any]]:
+    """How SQLAlchemy turns a key row's time and flag into the driver's values, for this dialect."""
+
+    def binder(column: str) -> Callable[[Any], Any]:
+        process = data_keys.c[column].type.bind_processor(dialect)
+        return process if process is not None else lambda value: value
+
+    return {c: binder(c) for c in ("created_at", "destroyed")}
 
 
 def _key_row(row: Any) -> KeyRow:
