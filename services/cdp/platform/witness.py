@@ -15,6 +15,7 @@ or full disk) is logged, and the next commit writes the head again; the commit s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -36,20 +37,32 @@ def read_head(path: Path) -> tuple[int, str] | None:
     return (int(head["sequence"]), str(head["hash"])) if head is not None else None
 
 
-def read_witness(path: Path, attempts: int = 3) -> dict[str, Any] | None:
+def read_witness(path: Path, attempts: int = 5) -> dict[str, Any] | None:
     """The witness as written: sequence and hash, and when signed: signed_at, key_id, signature.
     None when there is none or it does not parse after a few reads (a read may meet a write)."""
+    head: Any = None
     for attempt in range(attempts):
         try:
             head = json.loads(path.read_bytes())
             int(head["sequence"]), str(head["hash"])
-            return head if isinstance(head, dict) else None
+            if not isinstance(head, dict):
+                return None
+            if "check" not in head or head["check"] == _check({k: v for k, v in head.items() if k != "check"}):
+                return head
+            # Parts of two heads (a read during a write: consecutive heads are the same length).
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError):
-            if attempt + 1 < attempts:
-                time.sleep(0.01)
-    return None
+            head = None
+        if attempt + 1 < attempts:
+            time.sleep(0.01)
+    return head if isinstance(head, dict) else None  # never agreeing with its check: its signature tells
+
+
+def _check(fields: dict[str, Any]) -> str:
+    """A digest of a head's fields as written, for a reader to see it read one whole (not a seal:
+    the signature is that)."""
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
 SIZE = 1024  # a witness's bytes: its JSON padded with spaces, so each write covers the last one
@@ -59,8 +72,9 @@ def write_head(path: Path, sequence: int, hash: str, signed: dict[str, Any] | No
     """Overwrite the witness in place, in one write of SIZE bytes. Each commit writes one: a new
     file renamed over the old one (about 250 µs on a disk that discards freed blocks) was most of
     a small commit's wall time, and a write in place costs a few µs. A reader that meets a write
-    under way reads again (read_witness)."""
-    text = json.dumps({**(signed or {}), "sequence": sequence, "hash": hash}).encode()
+    under way (a head that does not agree with its check) reads again (read_witness)."""
+    fields = {**(signed or {}), "sequence": sequence, "hash": hash}
+    text = json.dumps({**fields, "check": _check(fields)}).encode()
     if len(text) >= SIZE:
         raise ValueError(f"witness: a head of {len(text)} bytes does not fit in {SIZE}")
     try:
