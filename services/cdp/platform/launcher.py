@@ -6,11 +6,13 @@ platform the same way; they call it with cdp.client (cdp.client.local connects t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,18 +30,51 @@ from cdp.platform.security import bearer, credentials, mint_token
 LOCAL_PROFILE_ENV = {"CDP_ALLOW_LOCAL_DESTINATIONS": "1"}
 
 
+HANDED_OUT_S = 600.0  # a port free_ports gave any process is not given again for this long
+
+
 def free_ports(count: int) -> list[int]:
-    """Ports the kernel says are free now (held together, so they differ)."""
-    sockets = []
+    """Ports the kernel says are free now (held together, so they differ), none that free_ports
+    gave a process of this machine in the last HANDED_OUT_S. The services bind with SO_REUSEPORT
+    (collector processes share their ports), so two platforms started at once on one port both
+    bind it and the kernel splits the connections between them: a port is claimed by a file
+    made exclusively in a shared directory before it is handed out."""
+    claims = Path(tempfile.gettempdir()) / "cdp-ports"
+    with contextlib.suppress(OSError):  # claiming is best effort: without the directory, none is
+        claims.mkdir(mode=0o1777, exist_ok=True)
+    now = time.time()
+    ports: list[int] = []
+    held = []
     try:
-        for _ in range(count):
+        while len(ports) < count:
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
+            held.append(s)
+            port = s.getsockname()[1]
+            if _claim(claims / str(port), now):
+                ports.append(port)
+        return ports
     finally:
-        for s in sockets:
+        for s in held:
             s.close()
+
+
+def _claim(path: Path, now: float) -> bool:
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        return True
+    except FileExistsError:
+        try:
+            if now - path.stat().st_mtime < HANDED_OUT_S:
+                return False
+            os.utime(path)  # an old claim: taken over (two takers at once is as likely as before)
+            return True
+        except FileNotFoundError:
+            return _claim(path, now)
+        except OSError:
+            return True
+    except OSError:  # no claims here (the directory is another user's, say): the kernel's word alone
+        return True
 
 
 @dataclass
