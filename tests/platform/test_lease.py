@@ -160,3 +160,17 @@ def test_a_leased_projection_is_kept_by_its_holder_alone_and_by_the_next_when_it
         engine.dispose()
         other.dispose()
         store.close()
+
+
+def test_a_postgres_lease_with_the_database_away_is_not_held_and_raises_nothing():
+    """The projection's loop asks every second: a database that does not answer is no error."""
+    from cdp.platform.launcher import free_ports
+
+    (port,) = free_ports(1)  # nothing listens there
+    engine = sa.create_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{port}/test", connect_args={"connect_timeout": 2}
+    )
+    try:
+        assert not Lease(engine, "job").held()
+    finally:
+        engine.dispose()

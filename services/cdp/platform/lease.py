@@ -67,12 +67,16 @@ class Lease:
             except sa.exc.DBAPIError:
                 log.warning("lease %s: its connection was lost; taking it again", self.name)
                 self.release()
-        try:
+        lock = sa.text("SELECT pg_try_advisory_lock(hashtext(current_schema() || '/lease/' || :name))")
+        try:  # the database away is no error: not held, and tried again later
             conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                taken = conn.execute(lock, {"name": self.name}).scalar()
+            except BaseException:
+                conn.invalidate()
+                raise
         except sa.exc.DBAPIError:
             return False
-        lock = sa.text("SELECT pg_try_advisory_lock(hashtext(current_schema() || '/lease/' || :name))")
-        taken = conn.execute(lock, {"name": self.name}).scalar()
         if not taken:
             conn.close()
             return False
