@@ -16,6 +16,7 @@ import time
 import pytest
 
 from cdp.api.collector.v1 import collector_pb2
+from cdp.api.profile.v1 import profile_pb2
 from cdp.client import NotFound
 from cdp.platform.personal import subject_of
 from cdp.platform.vault import Vault, blind_index, is_token, load_master_key, open_key_table
@@ -239,8 +240,13 @@ def test_forget_erases_everywhere_and_later_syncs_carry_nothing_personal(platfor
     finally:
         vault.table.close()
 
-    # The profile, read as admin (who may see personal data in clear): personal traits erased.
-    after = profile_by(client, "user_id", USER)
+    # The profile, read as admin (who may see personal data in clear): personal traits erased, once
+    # profile has followed identity's forget (its cached keys last 0.5 s; under load it lags more).
+    def erased() -> profile_pb2.Profile | None:
+        profile = profile_by(client, "user_id", USER)
+        return profile if all(profile.traits[n].erased for n in PERSONAL_TRAITS) else None
+
+    after = wait_until(erased, timeout=10, what="the profile with its personal traits erased")
     assert after.person_id == person_id
     for name in PERSONAL_TRAITS:
         trait = after.traits[name]
