@@ -231,7 +231,11 @@ def test_a_middle_record_removed(pristine, tmp_path):
     write_rows(data_dir, rows[middle:])
     rewrite_witness(data_dir, rows[-1][1], keep_signature=False)
     found = verify_fails(data_dir)
-    assert any("the log was rewritten" in line and "activation's store" in line for line in found), found
+    # Which it says depends on the heads the peer recorded (it is sent only the newest, every
+    # 0.2 s at most): one in the rewritten range shows a record rewritten, the newest alone a
+    # shorter chain.
+    told = ("the log was rewritten", "the newest records were removed")
+    assert any("activation's store" in line and any(t in line for t in told) for line in found), found
 
 
 def test_a_witness_signed_with_another_key_is_caught(pristine, tmp_path):
