@@ -112,3 +112,16 @@ def test_the_exact_path_reads_everything_but_ids_as_the_fast_one(document, user_
     exact = loads(text.replace('"placeholder"', str(user_id)).encode())
     assert exact["extra"] == expected
     assert to_event(exact).user_id == str(user_id)
+
+
+def test_a_value_orjson_cannot_write_is_refused_by_what_it_is():
+    """A call read by another parser (Python's json, as `cdp send` reads a file) may hold an integer
+    past 64 bits; one nested past what orjson writes is too deep. Each says which."""
+    call = {"type": "track", "event": "e", "userId": "u"}
+    with pytest.raises(MalformedCall, match=r"properties: holds a value that cannot be stored as JSON: Integer"):
+        to_event({**call, "properties": json.loads('{"x": ' + str(2**70) + "}")})
+    deep: dict = {}
+    for _ in range(300):
+        deep = {"a": deep}
+    with pytest.raises(MalformedCall, match="properties: nests deeper than 32 levels"):
+        to_event({**call, "properties": deep})

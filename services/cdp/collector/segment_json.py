@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from cdp.api.common.v1 import event_pb2
-from cdp.collector.domain import MAX_DEPTH, MAX_ID_LENGTH, json_too_deep
+from cdp.collector.domain import MAX_DEPTH, MAX_ID_LENGTH, json_too_deep, too_deep
 
 STRING_FIELDS = {
     "type": "type",
@@ -63,9 +63,13 @@ def to_event(call: Any, default_type: str = "") -> event_pb2.Event:
             raise MalformedCall(key, "must be an object")
         try:
             text = orjson.dumps(value).decode()
-        except orjson.JSONEncodeError:  # orjson writes 254 levels at most: deeper than any call may be
-            text = ""
-        if not text or json_too_deep(text, value):
+        except orjson.JSONEncodeError as error:
+            # orjson writes 254 levels at most (deeper than any call may be), and integers of 64 bits
+            # (a caller's own parser, Python's json say, reads larger ones).
+            if too_deep(value):
+                raise MalformedCall(key, f"nests deeper than {MAX_DEPTH} levels") from None
+            raise MalformedCall(key, f"holds a value that cannot be stored as JSON: {error}") from None
+        if json_too_deep(text, value):
             raise MalformedCall(key, f"nests deeper than {MAX_DEPTH} levels")
         setattr(event, attr, text)
     if not event.type:
