@@ -60,6 +60,12 @@ VERIFY_FAILURES = Counter(
     ["service", "check"],
     registry=REGISTRY,
 )
+TASK_RESTARTS = Counter(
+    "cdp_background_task_restarts",
+    "Times a background task (a follower, a watcher) failed and was started again, by task.",
+    ["service", "task"],
+    registry=REGISTRY,
+)
 
 
 def decision_result(result: object) -> str:

@@ -26,6 +26,7 @@ from cdp.platform.grpc_types import (
 from cdp.platform.observe import Observe
 from cdp.platform.security import CHANNEL_OPTIONS, RECONNECT_OPTIONS, Credentials
 from cdp.platform.status import MapErrors
+from cdp.platform.supervise import supervised
 
 if TYPE_CHECKING:
     from cdp.platform.probes import Probes
@@ -154,8 +155,9 @@ class Service:
     def channel(self, address: str) -> grpc.aio.Channel:
         return service_channel(self.credentials, self.name, address)
 
-    def background(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        self._tasks.append(asyncio.create_task(coroutine, name=name))
+    def background(self, start: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        """Run start() until the service stops, again after a failure (see cdp.platform.supervise)."""
+        self._tasks.append(asyncio.create_task(supervised(start, name, self.name), name=name))
 
     def on_start(self, callback: Callable[[], object]) -> None:
         """Call once the gRPC server listens, before it reports SERVING (a failure stops the start)."""

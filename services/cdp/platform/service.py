@@ -150,17 +150,17 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
         full_name(ops_pb2, "OpsService"),
     )
     for follower in followers:
-        service.background(follower.run(), f"follow-{follower.name}")
+        service.background(follower.run, f"follow-{follower.name}")
     for name, task in declaration.tasks.items():
-        service.background(task(), name)
+        service.background(task, name)
     if runtime._snapshots is not None:
-        service.background(runtime._snapshots.run(), "snapshots")
+        service.background(runtime._snapshots.run, "snapshots")
         service.on_stop(runtime._snapshots.close)
     peer = witness_peer(config.service)
     if uow.decider.signing_key is not None and peer in config.peers:  # a lone service has none to tell
         publisher = HeadPublisher(config.service, peer, runtime.channel(peer))
         uow.decider.on_head.append(publisher.offer)
-        service.background(publisher.run(), "witness-head")
+        service.background(publisher.run, "witness-head")
     for callback in declaration.on_stop:
         service.on_stop(callback)
     for channel in runtime._channels.values():
