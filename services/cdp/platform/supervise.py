@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 FIRST_DELAY_S = 0.5
 MAX_DELAY_S = 30.0
-# A run this long counts as healthy: the next failure waits FIRST_DELAY_S again.
+# A run this long counts as healthy: the next failure waits the first delay again.
 HEALTHY_S = 60.0
 
 
