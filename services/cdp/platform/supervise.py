@@ -3,7 +3,8 @@
 A follower or watcher that ends in an error (a bug, an exception a library lets out, even a
 cancellation leaking from a client call) would otherwise be gone without a word, and what it kept
 fresh would go stale while the service reports ready. Each is started again after a delay that
-doubles while it keeps failing, and each failure is logged once, with its traceback, and counted.
+doubles while it keeps failing; every failure is counted, and logged with its traceback as repeated
+failures are (cdp.platform.logs.Backoff).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from cdp.platform.logs import Backoff
 from cdp.platform.metrics import TASK_RESTARTS
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ async def supervised(
     (the service stopping), and lets SystemExit and KeyboardInterrupt through."""
     loop = asyncio.get_running_loop()
     delay = first_delay_s
+    logged = Backoff(log)
     while True:
         began = loop.time()
         try:
@@ -44,7 +47,15 @@ async def supervised(
             failure = error
         if loop.time() - began >= HEALTHY_S:
             delay = first_delay_s
+            logged.ok()
         TASK_RESTARTS.labels(service, name).inc()
-        log.error("%s failed (%s); starting it again in %.1f s", name, type(failure).__name__, delay, exc_info=failure)
+        logged.failed(
+            logging.ERROR,
+            "%s failed (%s); starting it again in %.1f s",
+            name,
+            type(failure).__name__,
+            delay,
+            exc_info=failure,
+        )
         await asyncio.sleep(delay)
         delay = min(delay * 2, MAX_DELAY_S)
