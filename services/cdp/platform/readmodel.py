@@ -30,11 +30,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from eventsourcing.persistence import Notification
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from cdp.platform.config import StoreConfig
 from cdp.platform.lease import Lease
-from cdp.platform.store import EventStore, ensure_schema
+from cdp.platform.schemas import create_tables, ensure_schema
+from cdp.platform.store import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class Projection:
         self.topics = tuple(topics)
         self.batch = batch
         for tables in (metadata_tracking, metadata):
-            create_all(engine, tables)
+            create_tables(engine, tables)
         self.position = self._load_position()
         self.skipped = 0  # events that could not be applied (logged)
         self._catching_up = threading.Lock()  # the running task, queries and timers, on any thread
@@ -259,14 +260,3 @@ class Projection:
 
 class Moved(Exception):
     """Another process committed this projection past the position this one read."""
-
-
-def create_all(engine: sa.Engine, metadata: sa.MetaData) -> None:
-    """Create the tables that do not exist. Processes starting together on a new database race to
-    create them: a CREATE that fails because another process made the table meanwhile is no error."""
-    for table in metadata.sorted_tables:
-        try:
-            table.create(engine, checkfirst=True)
-        except DatabaseError:
-            if not sa.inspect(engine).has_table(table.name):
-                raise

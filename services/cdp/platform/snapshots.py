@@ -36,7 +36,7 @@ import orjson
 import sqlalchemy as sa
 
 from cdp.platform.config import StoreConfig
-from cdp.platform.store import ensure_schema
+from cdp.platform.schemas import create_tables, ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class SnapshotStore:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self.states: list[Snapshotted] = []
-        metadata.create_all(engine)
+        create_tables(engine, metadata)
 
     async def run(self, every_events: int = EVERY_EVENTS, every_s: float = EVERY_S, check_s: float = CHECK_S) -> None:
         """Snapshot each state once every_events more are stored (and a TAIL_SHARE of its log), or

@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
 )
 
 from cdp.platform.config import StoreConfig
+from cdp.platform.schemas import ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +151,3 @@ def postgres_env(dsn: str, schema: str) -> dict[str, str]:
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_POOL_SIZE": "4",
     }
-
-
-def ensure_schema(dsn: str, schema: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

@@ -62,7 +62,7 @@ from cdp.platform.keystore import (
     KeyStoreError,
     load_master_key,
 )
-from cdp.platform.store import ensure_schema
+from cdp.platform.schemas import create_tables, ensure_schema
 
 __all__ = [
     "MASTER_KEY_ENV",
@@ -153,7 +153,7 @@ class KeyTable:
         self.sqlite = engine.dialect.name == "sqlite"
         self.key_dir = key_dir  # where this install's KEKs are (FileKeyStore), if known
         self.lock_path = lock_path  # SQLite: the file rotations lock
-        _retry_racing_creators(lambda: metadata.create_all(engine))
+        create_tables(engine, metadata)
         _retry_racing_creators(self._add_kek_column)
 
     def _add_kek_column(self) -> None:
@@ -485,7 +485,7 @@ def open_key_table(config: StoreConfig) -> KeyTable:
         return KeyTable(engine, config.key_path, config.data_dir / "vault.rotation.lock")
     if config.kind == "postgres":
         schema = f"{config.schema_prefix}vault"
-        _retry_racing_creators(lambda: ensure_schema(config.postgres_dsn, schema))
+        ensure_schema(config.postgres_dsn, schema)
         url = config.postgres_dsn.replace("postgresql://", "postgresql+psycopg://", 1)
         engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
         return KeyTable(engine, config.key_path)
@@ -493,8 +493,8 @@ def open_key_table(config: StoreConfig) -> KeyTable:
 
 
 def _retry_racing_creators(create: Callable[[], None]) -> None:
-    # Services start together and each opens the vault: IF NOT EXISTS is no guard against another
-    # creator between the check and the CREATE, but a second attempt finds the tables there.
+    # Services start together and each opens the vault: of two adding the column at once, one
+    # fails, and its second attempt finds the column there.
     import psycopg
 
     for attempt in range(5):
