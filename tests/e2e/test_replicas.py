@@ -14,7 +14,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import grpc
 import pytest
 
 from cdp.api.collector.v1 import collector_pb2
@@ -22,7 +21,7 @@ from cdp.api.policy.v1 import decision_pb2
 from cdp.audit.records import Recorded, chain_breaks
 from cdp.client import CdpError, CollectorClient, Connection, Unauthenticated
 from cdp.platform.config import SERVICES, StoreConfig
-from cdp.platform.launcher import free_ports
+from cdp.platform.launcher import free_ports, wait_serving
 from cdp.platform.published import decode, topic_of
 from cdp.platform.security import credentials
 from cdp.platform.store import open_store
@@ -42,31 +41,31 @@ def replicas(tmp_path):
     ports = free_ports(REPLICAS)
     # Their peers, on free ports nobody serves: never a platform on the default ports.
     peers = [f"--{peer}-addr={address}" for peer, address in unserved_peers().items()]
-    processes = []
-    for index, port in enumerate(ports):
-        log = open(tmp_path / f"collector-{index}.log", "ab")  # noqa: SIM115 (the process keeps it)
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "cdp.collector",
-                    "--data-dir",
-                    str(tmp_path),
-                    "--port",
-                    str(port),
-                    "--store",
-                    "postgres",
-                    "--postgres-dsn",
-                    dsn,
-                    "--schema-prefix",
-                    prefix,
-                    *peers,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
+    processes, logs = [], [tmp_path / f"collector-{index}.log" for index in range(REPLICAS)]
+    for port, log_path in zip(ports, logs, strict=True):
+        with open(log_path, "ab") as log:  # the process keeps its own copy
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "cdp.collector",
+                        "--data-dir",
+                        str(tmp_path),
+                        "--port",
+                        str(port),
+                        "--store",
+                        "postgres",
+                        "--postgres-dsn",
+                        dsn,
+                        "--schema-prefix",
+                        prefix,
+                        *peers,
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
     connections = [
         Connection.from_credentials(
             tmp_path,
@@ -79,8 +78,10 @@ def replicas(tmp_path):
     ]
     collectors = [c.collector for c in connections]
     try:
-        for collector in collectors:
-            grpc.channel_ready_future(collector.channel).result(timeout=60)
+        deadline, probe = time.monotonic() + 60, credentials(tmp_path).client("cli")
+        watched = {f"collector-{i}": pair for i, pair in enumerate(zip(processes, logs, strict=True))}
+        for port in ports:
+            wait_serving("collector", f"127.0.0.1:{port}", probe, watched, deadline)
         yield collectors, StoreConfig(kind="postgres", data_dir=tmp_path, postgres_dsn=dsn, schema_prefix=prefix)
     finally:
         for connection in connections:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,29 +152,9 @@ class Platform:
         deadline = time.monotonic() + timeout
         for service in services:
             names = self.collector_names() if service == "collector" else [service]
+            watched = {name: (self.processes[name], self.log_path(name)) for name in names if name in self.processes}
             # A health probe needs no token: the `cli` certificate alone (API calls go through cdp.client).
-            with grpc.secure_channel(self.address(service), credentials(self.data_dir).client("cli")) as channel:
-                stub = health_pb2_grpc.HealthStub(channel)
-                while True:
-                    for name in names:
-                        process = self.processes.get(name)
-                        if process is not None and process.poll() is not None:
-                            raise RuntimeError(
-                                f"{name} exited with {process.returncode}; see its log in {self.log_path(name)}"
-                            )
-                    try:
-                        if (
-                            stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                            == health_pb2.HealthCheckResponse.SERVING
-                        ):
-                            break
-                    except grpc.RpcError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(
-                            f"{service} did not start serving on {self.address(service)} within {timeout}s"
-                        )
-                    time.sleep(0.1)
+            wait_serving(service, self.address(service), credentials(self.data_dir).client("cli"), watched, deadline)
 
     def token(self, subject: str = "operator", roles: tuple[str, ...] = ("admin",), ttl_s: float = 3600) -> str:
         """A bearer token minted with this install's signing key."""
@@ -212,3 +192,45 @@ class Platform:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# A process slow to start (a loaded machine) is seen within a second of serving: gRPC's default
+# reconnect backoff grows to two minutes, past any timeout a caller would wait.
+PROBE_CHANNEL_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
+LOG_TAIL_LINES = 20
+
+
+def wait_serving(
+    service: str,
+    address: str,
+    channel_credentials: grpc.ChannelCredentials,
+    watched: Mapping[str, tuple[subprocess.Popen[bytes], Path]],
+    deadline: float,
+) -> None:
+    """Until the health service at address says SERVING; raises, with the last lines of its log,
+    once one of the watched processes (name -> process, log) has exited or the deadline passed."""
+    with grpc.secure_channel(address, channel_credentials, options=PROBE_CHANNEL_OPTIONS) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            for name, (process, log) in watched.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}; {log} ends:\n{tail(log)}")
+            try:
+                if (
+                    stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                    == health_pb2.HealthCheckResponse.SERVING
+                ):
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                logs = "".join(f"\n{log} ends:\n{tail(log)}" for _, log in watched.values())
+                raise TimeoutError(f"{service} did not start serving on {address} in time{logs}")
+            time.sleep(0.1)
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as error:
+        return f"(unreadable: {error})"
