@@ -41,6 +41,7 @@ async def declare(runtime: Runtime) -> Declaration:
             **reads.tasks,
         },
         on_stop=reads.on_stop,
+        checks={"suppressions": suppressions.readiness},
     )
     config = runtime.config
     if config.http_port:

@@ -108,6 +108,13 @@ class Suppressions:
                     self._warned = True
             await asyncio.sleep(REFRESH_EVERY_S)
 
+    async def readiness(self) -> tuple[bool, str]:
+        """Ready once the list has been read from identity: before that a forgotten person's calls
+        would be admitted, so an orchestrator sends a new collector no traffic until then."""
+        if self.read_once:
+            return True, f"read from identity up to {self.position}"
+        return False, "the suppression list has not been read from identity yet"
+
     def matched(self, event: event_pb2.Event) -> str:
         """The type of the first suppressed identifier the call carries ("" when none)."""
         if not self.keys:

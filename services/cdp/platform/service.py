@@ -34,7 +34,7 @@ from cdp.platform.heads import HeadPublisher, witness_peer
 from cdp.platform.logs import setup_logging
 from cdp.platform.metrics import exposition
 from cdp.platform.ops import OpsServicer
-from cdp.platform.probes import Probes, serving
+from cdp.platform.probes import Check, Probes, serving
 from cdp.platform.security import credentials
 from cdp.platform.server import Service
 from cdp.platform.snapshots import SnapshotStore, open_snapshots
@@ -70,6 +70,8 @@ class Declaration:
         default_factory=dict
     )  # name -> coroutine function
     on_stop: list[Callable[[], object]] = field(default_factory=list)
+    # Readiness checks of the service's own, beside the platform's: name -> () -> (ok, detail).
+    checks: dict[str, Check] = field(default_factory=dict)
 
 
 class Runtime:
@@ -170,7 +172,7 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
         service.probes = Probes(
             config.host,
             config.probe_port,
-            {"grpc serving": serving(service), **ready(store, followers)},
+            {"grpc serving": serving(service), **ready(store, followers), **declaration.checks},
             metrics=lambda: metrics(config.service, store, followers),
         )
         service.on_start(service.probes.start)
