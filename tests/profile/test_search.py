@@ -289,22 +289,23 @@ def test_a_condition_reads_an_index_not_every_profile(engine):
 
 def test_a_change_that_leaves_the_traits_as_they_were_is_not_indexed_again(engine):
     """Most profile changes are event counts: the person's rows stay, and their personal values are
-    not decrypted again; a trait that changes is indexed again, and a merge removes the rows."""
+    not decrypted again; only a trait that changes is indexed again (another trait's personal value
+    is not decrypted for it), one removed loses its rows, and a merge removes them all."""
     key = b"k" * 32
-    token = "pii:v1:" + "A" * 10 + ":" + "B" * 40
     decrypted: list[str] = []
 
     class Vault:
         def decrypt_many(self, items):
             items = list(items)
             decrypted.extend(subject for subject, *_ in items)
-            return ['"ada@example.com"' for _ in items]
+            return [orjson.dumps(f"{token[-1]}@example.com").decode() for *_, token in items]
 
     model = search.SearchModel(Vault(), key)  # type: ignore[arg-type]
     person = str(uuid.UUID(int=7))
 
-    def profile(plan: str, views: int) -> pb.ProfileChanged:
-        m = changed(person, {"plan": plan})
+    def profile(plan: str | None, views: int, email: str = "A", tags=("vip",)) -> pb.ProfileChanged:
+        m = changed(person, {"tags": list(tags)} if plan is None else {"plan": plan, "tags": list(tags)})
+        token = "pii:v1:" + "A" * 10 + ":" + "B" * 39 + email
         m.profile.traits["email"].CopyFrom(
             pb.TraitValue(value=orjson.dumps(token).decode(), subject="user_id:u7", event_type="identify")
         )
@@ -318,17 +319,60 @@ def test_a_change_that_leaves_the_traits_as_they_were_is_not_indexed_again(engin
     queries = search.SearchQueries(engine, key)
 
     def count(condition: dict) -> int:
-        return queries.search(search.parse_where(orjson.dumps(condition).decode()), "", 10, False, NOW)[1]
+        return queries.search(search.parse_where(orjson.dumps(condition).decode()), "", 10, True, NOW)[1]
 
     assert count({"trait": "plan", "op": "eq", "value": "pro"}) == 1
     load(engine, [profile("team", 3)], model)
-    assert decrypted == ["user_id:u7", "user_id:u7"]
+    assert decrypted == ["user_id:u7"], "the plan changed, not the email"
     assert count({"trait": "plan", "op": "eq", "value": "team"}) == 1
     assert count({"trait": "plan", "op": "eq", "value": "pro"}) == 0
-    load(engine, [pb.ProfileMerged(survivor_id=str(uuid.UUID(int=8)), merged_id=person)], model)
+    assert count({"trait": "email", "op": "eq", "value": "A@example.com"}) == 1
+    assert count({"trait": "tags", "op": "contains", "value": "vip"}) == 1
+
+    load(engine, [profile("team", 3, email="C", tags=("eu",))], model)
+    assert decrypted == ["user_id:u7", "user_id:u7"], "the email changed: decrypted once more"
+    assert count({"trait": "email", "op": "eq", "value": "A@example.com"}) == 0
+    assert count({"trait": "email", "op": "eq", "value": "C@example.com"}) == 1
+    assert count({"trait": "tags", "op": "contains", "value": "vip"}) == 0
+    assert count({"trait": "tags", "op": "contains", "value": "eu"}) == 1
+
+    load(engine, [profile(None, 3, email="C", tags=("eu",))], model)  # the plan trait removed
     assert count({"trait": "plan", "op": "exists"}) == 0
+    assert count({"trait": "email", "op": "eq", "value": "C@example.com"}) == 1
+
+    load(engine, [pb.ProfileMerged(survivor_id=str(uuid.UUID(int=8)), merged_id=person)], model)
+    assert count({"trait": "email", "op": "exists"}) == 0
+    assert count({"trait": "tags", "op": "exists"}) == 0
     load(engine, [profile("team", 4)], model)  # back (a split): indexed again
     assert count({"trait": "plan", "op": "exists"}) == 1
+    assert count({"trait": "email", "op": "eq", "value": "A@example.com"}) == 1
+
+
+def test_a_person_indexed_before_trait_digests_is_indexed_anew_once(engine):
+    """An index of persons made before it had trait digests gets the column at start; each person
+    indexed before is written whole at its next change, then trait by trait."""
+    person = str(uuid.UUID(int=9))
+    with engine.begin() as conn:
+        search.metadata.create_all(conn)
+        conn.execute(sa.text("DROP TABLE search_indexed"))
+        conn.execute(
+            sa.text("CREATE TABLE search_indexed (person_id VARCHAR(36) PRIMARY KEY, digest VARCHAR(32) NOT NULL)")
+        )
+        conn.execute(sa.text("INSERT INTO search_indexed VALUES (:p, 'old')"), {"p": person})
+        conn.execute(search.persons.insert(), [{"person_id": person}])
+        conn.execute(
+            search.traits.insert(), [{"person_id": person, "name": "gone", "text_value": "x", "personal": False}]
+        )
+    search.upgrade_indexes(engine)
+    search.upgrade_indexes(engine)
+    queries = load(engine, [changed(person, {"plan": "pro"})])
+    assert queries.search(search.parse_where('{"trait": "gone", "op": "exists"}'), "", 10, False, NOW) == ([], 0)
+    assert queries.search(search.parse_where('{"trait": "plan", "op": "eq", "value": "pro"}'), "", 10, False, NOW) == (
+        [person],
+        1,
+    )
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(search.indexed.c.trait_digests)).scalar_one() is not None
 
 
 def test_a_search_table_made_with_full_indexes_gets_the_partial_ones_and_keeps_its_rows(engine):

@@ -85,6 +85,9 @@ indexed = sa.Table(  # what each person's rows were made from: a profile whose t
     metadata,
     sa.Column("person_id", sa.String(36), primary_key=True),
     sa.Column("digest", sa.String(32), nullable=False),
+    # name -> the digest of that trait's rows (JSON): a change rewrites only the traits it changed.
+    # NULL in a row made before it: that person's rows are all rewritten once.
+    sa.Column("trait_digests", sa.Text),
 )
 MAX_LISTED = 1000  # values of an in or not_in condition
 MAX_INDEXED = 1000  # longer texts and JSON are not indexed (a condition on them is not answered)
@@ -103,7 +106,7 @@ def _time(value: str) -> str | None:
 
 def upgrade_indexes(engine: sa.Engine) -> None:
     """A search table made before the partial indexes: their full ones swapped for them (once; a
-    new table is made with them)."""
+    new table is made with them). An index of persons made before trait digests gets the column."""
     with engine.begin() as conn:
         if not sa.inspect(conn).has_table(traits.name):
             return
@@ -114,6 +117,9 @@ def upgrade_indexes(engine: sa.Engine) -> None:
         for index in PARTIAL_INDEXES:
             if index.name not in present:
                 index.create(conn)
+        columns = {c["name"] for c in sa.inspect(conn).get_columns(indexed.name)}
+        if "trait_digests" not in columns:
+            conn.execute(sa.text(f"ALTER TABLE {indexed.name} ADD COLUMN trait_digests TEXT"))
 
 
 class SearchModel:
@@ -134,31 +140,64 @@ class SearchModel:
         if not latest:
             return
         # Most changes are of event counts, not traits: such a person's rows stay as they are (and
-        # their personal values are not decrypted again).
-        digests = {p: _digest(profile) for p, profile in latest.items() if profile is not None}
-        had = dict(
-            conn.execute(sa.select(indexed.c.person_id, indexed.c.digest).where(indexed.c.person_id.in_(list(latest))))
-            .tuples()
-            .all()
-        )
-        latest = {p: profile for p, profile in latest.items() if profile is None or had.get(p) != digests[p]}
-        if not latest:
+        # their personal values are not decrypted again); of a change to one trait, only that
+        # trait's rows are written again.
+        now = {p: _trait_digests(profile) for p, profile in latest.items() if profile is not None}
+        digests = {p: _digest_of(each) for p, each in now.items()}
+        had = {
+            person_id: (digest, orjson.loads(names) if names else None)
+            for person_id, digest, names in conn.execute(
+                sa.select(indexed.c.person_id, indexed.c.digest, indexed.c.trait_digests).where(
+                    indexed.c.person_id.in_(list(latest))
+                )
+            )
+        }
+        gone = [p for p, profile in latest.items() if profile is None and p in had]
+        whole: list[str] = []  # persons indexed anew: every row
+        stale: list[tuple[str, str]] = []  # (person, trait) rows to write again
+        written: dict[str, pb.Profile] = {}
+        for person_id, names in now.items():
+            before = had.get(person_id)
+            if before is not None and before[0] == digests[person_id]:
+                continue
+            written[person_id] = latest[person_id]  # type: ignore[assignment]
+            if before is None or before[1] is None:
+                whole.append(person_id)
+                continue
+            old = before[1]
+            stale += [(person_id, n) for n in names.keys() | old.keys() if names.get(n) != old.get(n)]
+        if not (gone or whole or stale):
             return
-        touched = list(latest)
-        for table in (items, traits, persons, indexed):
-            conn.execute(table.delete().where(table.c.person_id.in_(touched)))
-        made = [{"person_id": p, "digest": digests[p]} for p, profile in latest.items() if profile is not None]
-        if made:
-            conn.execute(indexed.insert(), made)
-        person_rows: list[dict[str, Any]] = []
+        if gone or whole:
+            dropped = gone + whole
+            for table in (items, traits, persons, indexed):
+                conn.execute(table.delete().where(table.c.person_id.in_(dropped)))
+        if stale:
+            for table in (items, traits):
+                conn.execute(table.delete().where(sa.tuple_(table.c.person_id, table.c.name).in_(stale)))
+        refreshed = [p for p in written if p not in whole]
+        if refreshed:
+            conn.execute(
+                indexed.update()
+                .where(indexed.c.person_id == sa.bindparam("p"))
+                .values(digest=sa.bindparam("d"), trait_digests=sa.bindparam("t")),
+                [{"p": p, "d": digests[p], "t": orjson.dumps(now[p]).decode()} for p in refreshed],
+            )
+        if whole:
+            conn.execute(
+                indexed.insert(),
+                [{"person_id": p, "digest": digests[p], "trait_digests": orjson.dumps(now[p]).decode()} for p in whole],
+            )
+        changed = {(p, n) for p, n in stale}
+        person_rows: list[dict[str, Any]] = [{"person_id": p} for p in whole]
         trait_rows: list[dict[str, Any]] = []
         item_rows: list[dict[str, Any]] = []
         sealed: list[tuple[dict[str, Any], tuple[str, str, str, str]]] = []  # a row to hash, its token
-        for person_id, profile in latest.items():
-            if profile is None:
-                continue
-            person_rows.append({"person_id": person_id})
+        for person_id, profile in written.items():
+            every = person_id in whole
             for name, trait in profile.traits.items():
+                if not every and (person_id, name) not in changed:
+                    continue
                 row = _row(name, trait)
                 if row is None:
                     continue
@@ -195,13 +234,17 @@ class SearchModel:
         return out
 
 
-def _digest(profile: pb.Profile) -> str:
-    """What a profile's rows are made of: each trait's name, value and whether it is erased."""
-    h = hashlib.blake2b(digest_size=16)
-    for name in sorted(profile.traits):
-        trait = profile.traits[name]
-        h.update(orjson.dumps([name, trait.value, trait.erased]))
-    return h.hexdigest()
+def _trait_digests(profile: pb.Profile) -> dict[str, str]:
+    """What each trait's rows are made of (its value and whether it is erased), by name."""
+    return {
+        name: hashlib.blake2b(orjson.dumps([trait.value, trait.erased]), digest_size=12).hexdigest()
+        for name, trait in profile.traits.items()
+    }
+
+
+def _digest_of(trait_digests: dict[str, str]) -> str:
+    """What a profile's rows are made of: all its traits' digests, by name."""
+    return hashlib.blake2b(orjson.dumps(trait_digests, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
 
 
 def _row(name: str, trait: pb.TraitValue) -> dict[str, Any] | None:
