@@ -10,6 +10,8 @@ import itertools
 import orjson
 import pytest
 
+from cdp.activation.application import mapping_shape
+from cdp.activation.approval import mapping_digest
 from cdp.activation.destinations import guard
 from cdp.api.activation.v1 import activation_pb2 as pb
 from cdp.api.policy.v1 import decision_pb2
@@ -184,6 +186,8 @@ def test_four_eyes_nothing_sent_while_pending_not_by_its_author_and_a_mapping_ch
                 ADMIN,
             )
             assert changed.approval == "pending" and not h.activation.may_send(made.sync_id)
+            in_force = h.activation.fingerprint(changed).mapping
+            assert in_force == mapping_digest(mapping_shape(changed)) != h.activation.fingerprint(made).mapping
             await h.ingest(key, [identify("a2", "u1", email="cy@new.example.com")])
             await h.settle()
             assert len(h.destination.received) == 1

@@ -164,6 +164,9 @@ class ActivationApp(EventSourced):
         self.audience_info: dict[str, tuple[int, str]] = {}  # audience id -> (definition version, status)
         self.consents: dict[str, dict[str, consents.Choice]] = {}  # person -> their consent last seen
         self._rules: tuple[str, consents.ConsentRules] | None = None
+        # sync id -> (the sync, its mapping digest): asked three times a delivery, and a sync's
+        # mapping changes only in a new Sync (update_sync), so the digest is of that object.
+        self._mapping_digests: dict[str, tuple[pb.Sync, str]] = {}
         self.on_scheduled: Callable[[str], None] = lambda delivery_id: None  # the delivery worker's
         self.on_destination: Callable[[str], None] = lambda destination_id: None  # resumed, edited
         super().__init__(uow, clock, snapshots)
@@ -387,9 +390,15 @@ class ActivationApp(EventSourced):
             sync.sync_id,
             sync.version,
             self.audience_info.get(sync.audience_id, (0, ""))[0],
-            approvals.mapping_digest(mapping_shape(sync)),
+            self._mapping_digest(sync),
             destination.version if destination is not None else 0,
         )
+
+    def _mapping_digest(self, sync: pb.Sync) -> str:
+        cached = self._mapping_digests.get(sync.sync_id)
+        if cached is None or cached[0] is not sync:
+            cached = self._mapping_digests[sync.sync_id] = (sync, approvals.mapping_digest(mapping_shape(sync)))
+        return cached[1]
 
     def policy_data(self) -> dict[str, Any]:
         """The policy bundle's data (purposes, consent categories, the destinations allowlist)."""
