@@ -170,7 +170,8 @@ def test_a_held_call_is_checked_and_released_with_its_values_at_depth_in_clear_t
     sent = {"contact": {"email": "ada@example.com"}, "url": "https://x.io/?email=ada%40example.com&utm=1"}
     assert collector.ingest(key, [viewed("m1", **sent)]).accepted == 1
     (held,) = collector.list_quarantine("web", 10)
-    assert "ada" not in held.event.properties, "held calls are sealed too"
+    # The whole values: a token's random key id and ciphertext may hold "ada" by chance.
+    assert all(v not in held.event.properties for v in ("ada@example.com", "ada%40example.com")), "held: sealed"
     assert collector.release_quarantine("web").still_quarantined == 1  # no page yet: still held
     strict["events"]["Viewed"]["required"] = []
     collector.publish_plan("shop", json.dumps(strict))
@@ -180,7 +181,7 @@ def test_a_held_call_is_checked_and_released_with_its_values_at_depth_in_clear_t
         for n in collector.store.read(0, 1000, [pb.EventAccepted.DESCRIPTOR.full_name])
     ]
     assert released.encrypted_fields == ["properties.contact.email", "properties.url?email"]
-    assert "ada" not in released.event.properties
+    assert all(v not in released.event.properties for v in ("ada@example.com", "ada%40example.com"))
 
 
 def test_two_replicas_reviewing_one_held_call_pass_it_on_once(config):
