@@ -67,7 +67,7 @@ def test_key_ids_sort_in_the_order_made_and_a_colliding_id_is_made_again(vault, 
 def test_round_trip(vault):
     token = vault.encrypt("user_id:u1", "identify", "email", "ana@example.com")
     assert is_token(token) and token.startswith("pii:v1:")
-    assert "ana" not in token
+    assert "ana@example.com" not in token  # whole: base64 may hold "ana" by chance
     assert vault.decrypt("user_id:u1", "identify", "email", token) == "ana@example.com"
     # A fresh nonce each time: equal values do not give equal tokens.
     assert vault.encrypt("user_id:u1", "identify", "email", "ana@example.com") != token
