@@ -350,7 +350,7 @@ def test_a_change_that_leaves_the_traits_as_they_were_is_not_indexed_again(engin
 
 def test_a_person_indexed_before_trait_digests_is_indexed_anew_once(engine):
     """An index of persons made before it had trait digests gets the column at start; each person
-    indexed before is written whole at its next change, then trait by trait."""
+    indexed before is written whole at its next change, and their trait digests kept from then."""
     person = str(uuid.UUID(int=9))
     with engine.begin() as conn:
         search.metadata.create_all(conn)
@@ -410,3 +410,16 @@ def test_a_search_table_made_with_full_indexes_gets_the_partial_ones_and_keeps_i
         search.parse_where('{"trait": "plan", "op": "eq", "value": "pro"}'), "", 10, False, NOW
     )
     assert total == 1 and list(page) == ["p1"]
+
+
+def test_a_page_changing_many_traits_of_many_persons_is_indexed(engine):
+    """A bulk import changing 40 traits of 1000 known persons in one page: the rows to replace are
+    more than a statement's parameters may number (PostgreSQL: 65,535)."""
+    persons = [str(uuid.UUID(int=1000 + i)) for i in range(1000)]
+    load(engine, [changed(p, {f"t{k}": 0 for k in range(40)}) for p in persons])
+    queries = load(engine, [changed(p, {f"t{k}": 1 for k in range(40)}) for p in persons])
+    for k in (0, 39):
+        where = search.parse_where(orjson.dumps({"trait": f"t{k}", "op": "eq", "value": 1}).decode())
+        assert queries.search(where, "", 10, False, NOW)[1] == 1000
+        where = search.parse_where(orjson.dumps({"trait": f"t{k}", "op": "eq", "value": 0}).decode())
+        assert queries.search(where, "", 10, False, NOW)[1] == 0

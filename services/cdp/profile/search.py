@@ -91,6 +91,9 @@ indexed = sa.Table(  # what each person's rows were made from: a profile whose t
 )
 MAX_LISTED = 1000  # values of an in or not_in condition
 MAX_INDEXED = 1000  # longer texts and JSON are not indexed (a condition on them is not answered)
+# (person, trait) pairs a delete names: two parameters each, and a statement may have 65,535
+# (PostgreSQL) or 32,766 (SQLite's default); a bulk change of a page's persons has more.
+REPLACED_PER_STATEMENT = 1000
 
 
 def _canonical(value: Any) -> str:
@@ -172,9 +175,10 @@ class SearchModel:
             dropped = gone + whole
             for table in (items, traits, persons, indexed):
                 conn.execute(table.delete().where(table.c.person_id.in_(dropped)))
-        if stale:
+        for start in range(0, len(stale), REPLACED_PER_STATEMENT):
+            pairs = stale[start : start + REPLACED_PER_STATEMENT]
             for table in (items, traits):
-                conn.execute(table.delete().where(sa.tuple_(table.c.person_id, table.c.name).in_(stale)))
+                conn.execute(table.delete().where(sa.tuple_(table.c.person_id, table.c.name).in_(pairs)))
         refreshed = [p for p in written if p not in whole]
         if refreshed:
             conn.execute(
@@ -188,7 +192,7 @@ class SearchModel:
                 indexed.insert(),
                 [{"person_id": p, "digest": digests[p], "trait_digests": orjson.dumps(now[p]).decode()} for p in whole],
             )
-        changed = {(p, n) for p, n in stale}
+        changed = set(stale)
         person_rows: list[dict[str, Any]] = [{"person_id": p} for p in whole]
         trait_rows: list[dict[str, Any]] = []
         item_rows: list[dict[str, Any]] = []
