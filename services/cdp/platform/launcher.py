@@ -197,7 +197,7 @@ class Platform:
 # A process slow to start (a loaded machine) is seen within a second of serving: gRPC's default
 # reconnect backoff grows to two minutes, past any timeout a caller would wait.
 PROBE_CHANNEL_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
-LOG_TAIL_LINES = 20
+LOG_TAIL_LINES = 40  # a traceback's innermost frames are its last lines; 40 reach its caller
 
 
 def wait_serving(

@@ -153,7 +153,7 @@ class KeyTable:
         self.sqlite = engine.dialect.name == "sqlite"
         self.key_dir = key_dir  # where this install's KEKs are (FileKeyStore), if known
         self.lock_path = lock_path  # SQLite: the file rotations lock
-        create_tables(engine, metadata)
+        _retry_racing_creators(lambda: create_tables(engine, metadata))
         _retry_racing_creators(self._add_kek_column)
 
     def _add_kek_column(self) -> None:
@@ -485,7 +485,7 @@ def open_key_table(config: StoreConfig) -> KeyTable:
         return KeyTable(engine, config.key_path, config.data_dir / "vault.rotation.lock")
     if config.kind == "postgres":
         schema = f"{config.schema_prefix}vault"
-        ensure_schema(config.postgres_dsn, schema)
+        _retry_racing_creators(lambda: ensure_schema(config.postgres_dsn, schema))
         url = config.postgres_dsn.replace("postgresql://", "postgresql+psycopg://", 1)
         engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
         return KeyTable(engine, config.key_path)
@@ -493,8 +493,9 @@ def open_key_table(config: StoreConfig) -> KeyTable:
 
 
 def _retry_racing_creators(create: Callable[[], None]) -> None:
-    # Services start together and each opens the vault: of two adding the column at once, one
-    # fails, and its second attempt finds the column there.
+    # Services start together and each opens the vault: a SQLite file's first connection may find
+    # it locked by another's switch to WAL, and of two adding the column at once one fails; a
+    # second attempt finds the file free, the column there.
     import psycopg
 
     for attempt in range(5):
