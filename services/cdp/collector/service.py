@@ -8,7 +8,7 @@ from cdp.collector.application import Collector
 from cdp.collector.http_api import start_http
 from cdp.collector.quality import service as quality
 from cdp.collector.servicer import CollectorServicer
-from cdp.collector.suppression import Suppressions
+from cdp.collector.suppression import Suppressions, cache_path
 from cdp.platform.eventlog import GrpcLog
 from cdp.platform.personal import PersonalData
 from cdp.platform.pseudonyms import Pseudonyms
@@ -18,7 +18,9 @@ from cdp.platform.vault import load_master_key
 
 async def declare(runtime: Runtime) -> Declaration:
     master_key = load_master_key(runtime.config.store)
-    suppressions = Suppressions(master_key, GrpcLog(runtime.channel("identity")))
+    suppressions = Suppressions(
+        master_key, GrpcLog(runtime.channel("identity")), cache=cache_path(runtime.config.state_path)
+    )
     collector = Collector(
         runtime.uow,
         PersonalData(runtime.vault, runtime.decider),
