@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
+import textwrap
+
+import pytest
 
 from cdp.platform import logs
 from cdp.platform.errors import InvalidArgument
@@ -70,3 +75,83 @@ def test_a_repeated_failure_is_logged_ever_more_rarely(caplog):
     with caplog.at_level(logging.WARNING):
         backoff.failed(logging.WARNING, "peer %s down", "identity")
     assert [r.getMessage() for r in caplog.records] == ["peer identity down"]  # a new run logs at once
+
+
+# What Python prints itself, in a service's process ---------------------------------------------------
+
+SECRET = "ann@example.com Annabel Quist"
+
+RAISES = {
+    "uncaught": f"raise KeyError({SECRET!r})",
+    "thread": textwrap.dedent(
+        f"""
+        import threading
+        def work():
+            raise ValueError({SECRET!r})
+        t = threading.Thread(target=work, name="read-model")
+        t.start(); t.join()
+        """
+    ),
+    "unraisable": textwrap.dedent(
+        f"""
+        class Holder:
+            def __del__(self):
+                raise RuntimeError({SECRET!r})
+        Holder()
+        """
+    ),
+    "loop": textwrap.dedent(
+        f"""
+        import asyncio, gc
+        from cdp.platform.logs import loop_exception
+        async def fail(value):
+            raise LookupError(value)
+        async def main():
+            asyncio.get_running_loop().set_exception_handler(loop_exception)
+            task = asyncio.ensure_future(fail({SECRET!r}))
+            await asyncio.sleep(0.01)
+            asyncio.get_running_loop().call_soon(lambda v: 1 / 0, {SECRET!r})
+            await asyncio.sleep(0.01)
+            del task
+            gc.collect()
+        asyncio.run(main())
+        """
+    ),
+}
+
+
+def service_process_output(code: str) -> str:
+    script = f"from cdp.platform.logs import setup_logging\nsetup_logging('identity')\n{code}"
+    done = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60)
+    return done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("case", sorted(RAISES))
+def test_what_python_would_print_is_a_json_line_without_the_exceptions_message(case):
+    output = service_process_output(RAISES[case])
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines, output
+    entries = [json.loads(line) for line in lines]  # every line is JSON: no traceback as text
+    assert all(e["service"] == "identity" for e in entries)
+    assert all(e.get("exception", {}).get("frames") for e in entries), output
+    for needle in ("ann@example.com", "Annabel", "Quist"):
+        assert needle not in output, output
+    expected = {"uncaught": ["KeyError"], "thread": ["ValueError"], "unraisable": ["RuntimeError"]}
+    expected["loop"] = ["LookupError", "ZeroDivisionError"]
+    assert sorted(e["exception"]["type"].rsplit(".", 1)[-1] for e in entries) == sorted(expected[case])
+
+
+def test_a_coroutine_cancelled_as_the_process_stops_is_not_logged_as_a_fault():
+    output = service_process_output(
+        textwrap.dedent(
+            """
+            import asyncio
+            class Unraisable:
+                exc_type, exc_value, exc_traceback = asyncio.CancelledError, asyncio.CancelledError(), None
+                err_msg, object = None, object()
+            import sys
+            sys.unraisablehook(Unraisable())
+            """
+        )
+    )
+    assert output.strip() == "", output

@@ -11,14 +11,22 @@ the platform's own errors, whose messages name a field and a rule.
 
 Repeated failures (a peer down, a poison event) go through `Backoff`, which logs the first and
 then ever more rarely, saying how many it did not log.
+
+What Python would print itself goes through the same handler: an uncaught exception, one that
+ends a thread, one raised where nothing can catch it (a finaliser, a coroutine closed unfinished),
+and an event loop's unhandled errors. Printed as Python prints them they were text among the JSON
+lines, with the exception's message (which may quote a value) and the repr of the object or task.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import os
 import re
+import sys
+import threading
 import time
 import traceback
 import uuid
@@ -114,6 +122,50 @@ def setup_logging(service: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    sys.excepthook = _uncaught
+    threading.excepthook = _thread_ended
+    sys.unraisablehook = _unraisable
+
+
+_hooks_log = logging.getLogger("cdp.uncaught")
+
+
+def _name(kind: type[BaseException] | None) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}" if kind is not None else "an exception"
+
+
+def _uncaught(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+    _hooks_log.critical("uncaught %s", _name(kind), exc_info=(kind, error, tb))
+
+
+def _thread_ended(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return  # as the default hook: a thread may end itself so
+    name = args.thread.name if args.thread is not None else "?"
+    info = (args.exc_type, args.exc_value, args.exc_traceback) if args.exc_value is not None else None
+    _hooks_log.error("thread %s ended by %s", name, _name(args.exc_type), exc_info=info)
+
+
+def _unraisable(unraisable: Any) -> None:
+    kind, error = unraisable.exc_type, unraisable.exc_value
+    where = type(unraisable.object).__qualname__ if unraisable.object is not None else "?"
+    info = (kind, error, unraisable.exc_traceback) if error is not None else None
+    # A coroutine closed unfinished at a stop (grpc's, for an RPC in flight) raises CancelledError
+    # there: part of stopping, not a fault.
+    level = logging.DEBUG if kind is not None and issubclass(kind, asyncio.CancelledError) else logging.WARNING
+    _hooks_log.log(level, "exception ignored in a %s: %s", where, _name(kind), exc_info=info)
+
+
+def loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An event loop's exception handler: what asyncio's own logs (the message, a task's or
+    callback's name), without the reprs it adds, which show an exception's message."""
+    error = context.get("exception")
+    source = context.get("task") or context.get("future") or context.get("handle")
+    described = f" ({type(source).__qualname__} {source.get_name()})" if isinstance(source, asyncio.Task) else ""
+    info = (type(error), error, error.__traceback__) if isinstance(error, BaseException) else None
+    # "Exception in callback f(args)": the arguments may be values.
+    message = str(context.get("message") or "unhandled error").split("(", 1)[0].rstrip()
+    logging.getLogger("asyncio").error("%s%s", message, described, exc_info=info)
 
 
 class Backoff:

@@ -31,7 +31,7 @@ from cdp.platform.eventlog import EventLogServicer, GrpcLog, Upstream
 from cdp.platform.files import private_tree, private_umask
 from cdp.platform.follower import Follower, Handler, KeyOf
 from cdp.platform.heads import HeadPublisher, witness_peer
-from cdp.platform.logs import setup_logging
+from cdp.platform.logs import loop_exception, setup_logging
 from cdp.platform.metrics import exposition
 from cdp.platform.ops import OpsServicer
 from cdp.platform.probes import Check, Probes, serving
@@ -228,6 +228,7 @@ def serve(name: str, declare: Declare, argv: list[str] | None = None) -> None:
         private_tree(directory)  # a directory an older version wrote with looser modes
 
     async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(loop_exception)
         service, _ = await start(config, declare)
         await service.run_until_signalled()
 
