@@ -155,3 +155,9 @@ def test_a_coroutine_cancelled_as_the_process_stops_is_not_logged_as_a_fault():
         )
     )
     assert output.strip() == "", output
+
+
+def test_a_librarys_warning_is_a_json_line():
+    output = service_process_output("import warnings\nwarnings.warn('deprecated call', DeprecationWarning)")
+    [entry] = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert entry["logger"] == "py.warnings" and "deprecated call" in entry["message"]

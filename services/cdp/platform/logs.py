@@ -12,7 +12,7 @@ the platform's own errors, whose messages name a field and a rule.
 Repeated failures (a peer down, a poison event) go through `Backoff`, which logs the first and
 then ever more rarely, saying how many it did not log.
 
-What Python would print itself goes through the same handler: an uncaught exception, one that
+What Python would print itself goes through the same handler: a warning, an uncaught exception, one that
 ends a thread, one raised where nothing can catch it (a finaliser, a coroutine closed unfinished),
 and an event loop's unhandled errors. Printed as Python prints them they were text among the JSON
 lines, with the exception's message (which may quote a value) and the repr of the object or task.
@@ -122,6 +122,7 @@ def setup_logging(service: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    logging.captureWarnings(True)  # a library's warning, as a line like the others
     sys.excepthook = _uncaught
     threading.excepthook = _thread_ended
     sys.unraisablehook = _unraisable
