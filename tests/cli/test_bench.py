@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 
 import pytest
 from click.testing import CliRunner
@@ -114,3 +115,40 @@ def test_audiences_prints_the_table_and_agrees_with_duckdb():
     assert 0 < incremental < scratch
     assert row(out, "backfill memberships")[0] > 0
     assert "backfill answers equal" in out and "yes" in out.splitlines()[-1]
+
+
+def scrape(url: str) -> dict[str, float]:
+    """The samples of one /metrics page: series with its labels -> value."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line[:1].isalnum()}
+
+
+def test_each_services_metrics_can_be_watched_while_the_pipeline_bench_runs(tmp_path):
+    from cdp.bench.pipeline import PipelineSettings, run
+
+    urls: dict[str, str] = {}
+    seen: dict[str, list[dict[str, float]]] = {}
+
+    def progress(message: str) -> None:
+        if message.startswith("metrics: "):
+            urls.update(part.split(" ") for part in message.removeprefix("metrics: ").split(", "))
+        if message.startswith(("warm-up:", "freshness: sent")):  # before and after most of the run
+            for service, url in urls.items():
+                seen.setdefault(service, []).append(scrape(url))
+
+    settings = PipelineSettings(events=200, rate=100, freshness_seconds=1, neighbour=False, data_dir=tmp_path)
+    run(settings, progress)
+    assert sorted(urls) == ["activation", "collector", "identity", "profile", "segment"]
+
+    def moved(service: str, prefix: str) -> float:
+        before, after = seen[service]
+        return sum(v for k, v in after.items() if k.startswith(prefix)) - sum(
+            v for k, v in before.items() if k.startswith(prefix)
+        )
+
+    assert moved("collector", "cdp_events_total{") >= 300  # 200 of the throughput phase, 100 of freshness
+    assert moved("identity", "cdp_follower_position{") > 0
+    assert moved("profile", "cdp_decisions_total{") > 0
+    assert moved("activation", "cdp_deliveries_total{") >= 100
+    assert all("cdp_follower_lag{" in "".join(seen[s][1]) for s in ("identity", "profile", "segment", "activation"))

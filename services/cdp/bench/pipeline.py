@@ -376,7 +376,9 @@ def run(settings: PipelineSettings, progress: Callable[[str], None] = lambda m: 
     extra = [] if config.kind == "sqlite" else ["--store", "postgres", "--postgres-dsn", config.postgres_dsn]
     extra += [] if config.kind == "sqlite" else ["--schema-prefix", config.schema_prefix]
     ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
-    platform = Platform(data_dir=data_dir, ports=ports, extra_args=extra)
+    # Each service's /metrics (and probes), to watch while the bench runs.
+    probe_ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    platform = Platform(data_dir=data_dir, ports=ports, extra_args=extra, probe_ports=probe_ports)
     receiver = WebhookReceiver()
     stores: dict[str, EventStore] = {}
     sampler: LagSampler = LagSampler(data_dir) if config.kind == "sqlite" else StoreLag(stores)
@@ -386,6 +388,9 @@ def run(settings: PipelineSettings, progress: Callable[[str], None] = lambda m: 
     try:
         progress("starting the platform...")
         platform.start_all()
+        progress(
+            "metrics: " + ", ".join(f"{name} http://127.0.0.1:{port}/metrics" for name, port in probe_ports.items())
+        )
         url = receiver.start()
         write_key = ensure_default_source(platform, data_dir)
         stores.update({service: open_store(config, service) for service in SERVICES})
