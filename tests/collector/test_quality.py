@@ -214,10 +214,18 @@ def test_the_metrics_count_violations_and_new_kinds_per_source(client, platform)
 
     def scraped():  # the read model follows the log within a second
         text = urllib.request.urlopen(url, timeout=5).read().decode()
-        return text if f"cdp_plan_violations_total{{{labels}}} 2.0" in text else None
+        return text if f"cdp_plan_violations_total{{{labels}}} {count}" in text else None
 
+    count = "2.0"
     text = wait_until(scraped, timeout=10, what="the source's violations on /metrics")
     assert f'cdp_violation_kinds_new{{service="collector",source="{source.name}"}} 1.0' in text
+
+    # A name a caller made of a person's email (an invite named after its recipient) is masked there.
+    client.ingest(source.write_key, [track("Invite for zed@example.com")])
+    labels = f'event="Invite for <email>",field="event",rule="unplanned",service="collector",source="{source.name}"'
+    count = "1.0"
+    text = wait_until(scraped, timeout=10, what="the masked name on /metrics")
+    assert "zed@example.com" not in text
 
 
 def test_no_anomaly_without_history(client):

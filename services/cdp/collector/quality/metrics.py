@@ -2,8 +2,12 @@
 
 The read model is shared by the collector's processes, so every process reports the same values:
 aggregate them with max(), not sum(). Labels are source names and the names sources give their
-events and fields, with the rule's keyword rather than its text (see violations.rule_label); a
-series needs the kind to exist, so their number is that of the catalog's own entries.
+events and fields, with the rule's keyword rather than its text (see violations.rule_label).
+
+The names are the caller's, and /metrics is read by whoever reaches the probe port: an email or
+phone number in them (an event named after its recipient) is masked as in the logs. Kinds beyond
+the MAX_KINDS_SERVED first seen add to one series a source (event, field and rule OTHER), so a
+caller inventing names cannot grow the page without bound; a served kind keeps its series.
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ from cdp.collector.quality.baseline import Band
 from cdp.collector.quality.violations import ViolationQueries
 from cdp.platform import metrics
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, parse_iso
+from cdp.platform.logs import masked
 
 log = logging.getLogger(__name__)
 
 NEW_KIND_S = 3600.0  # a kind first seen this recently is new
+MAX_KINDS_SERVED = 1000  # kinds with series of their own: the first seen
+OTHER = "(other)"
 # The series served, as they appear in the exposition, with their labels (the alert rules' test reads it).
 SERIES = {
     "cdp_plan_violations_total": {"service", "source", "event", "field", "rule"},
@@ -76,11 +83,22 @@ class QualityMetrics(Collector):
             labels=["service", "source"],
         )
         fresh: dict[str, int] = {}
-        for r in self.violations.totals():
+        counted: dict[tuple[str, str, str, str], float] = {}
+        rows = sorted(
+            self.violations.totals(),
+            key=lambda r: (r.first_seen, r.source_id, r.event_type, r.event, r.field, r.rule_label),
+        )
+        for served, r in enumerate(rows):
             source = names.get(r.source_id, r.source_id)
-            total.add_metric([self.service, source, r.event or r.event_type, r.field, r.rule_label], r.total)
+            if served < MAX_KINDS_SERVED:
+                labels = (source, masked(r.event or r.event_type), masked(r.field), r.rule_label)
+            else:
+                labels = (source, OTHER, OTHER, OTHER)
+            counted[labels] = counted.get(labels, 0) + r.total  # names masked alike count together
             if now - parse_iso(r.first_seen) <= timedelta(seconds=NEW_KIND_S):
                 fresh[source] = fresh.get(source, 0) + 1
+        for labels, count in counted.items():
+            total.add_metric([self.service, *labels], count)
         for source in sorted(set(names.values()) | set(fresh)):
             new.add_metric([self.service, source], fresh.get(source, 0))
         recent = GaugeMetricFamily(
