@@ -12,10 +12,11 @@ the platform's own errors, whose messages name a field and a rule.
 Repeated failures (a peer down, a poison event) go through `Backoff`, which logs the first and
 then ever more rarely, saying how many it did not log.
 
-What Python would print itself goes through the same handler: a warning, an uncaught exception, one that
-ends a thread, one raised where nothing can catch it (a finaliser, a coroutine closed unfinished),
-and an event loop's unhandled errors. Printed as Python prints them they were text among the JSON
-lines, with the exception's message (which may quote a value) and the repr of the object or task.
+What Python would print itself goes through the same handler: a warning, an uncaught exception,
+one that ends a thread, one raised where nothing can catch it (a finaliser, a coroutine closed
+unfinished), and an event loop's unhandled errors. Printed as Python prints them they were text
+among the JSON lines, with the exception's message (which may quote a value) and the repr of the
+object or task.
 """
 
 from __future__ import annotations
