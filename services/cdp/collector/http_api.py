@@ -222,12 +222,21 @@ class TrackingApi:
             except MalformedCall as error:
                 raise HttpError(400, "invalid_request", f"{where}{error.field}: {error.rule}") from None
             if kind not in ("batch", event.type):
-                raise HttpError(400, "invalid_request", f"type: is {event.type!r} on /v1/{kind}")
+                # Not the caller's value back: a type that is no call type may be anything.
+                raise HttpError(400, "invalid_request", f"type: must be {kind!r} (or absent) on /v1/{kind}")
             if not event.message_id:  # as Segment does; such a call is not deduplicated when retried
                 event.message_id = str(uuid.uuid4())
             if not event.sent_at and batch_sent_at:
                 event.sent_at = batch_sent_at
-            if len(orjson.dumps(call, default=str)) > domain.MAX_EVENT_BYTES:
+            try:
+                size = len(orjson.dumps(call, default=str))
+            except orjson.JSONEncodeError:  # deeper than orjson writes, in a key the call does not use
+                raise HttpError(
+                    400,
+                    "invalid_request",
+                    f"{where.rstrip('.') or 'event'}: nests deeper than {domain.MAX_DEPTH} levels",
+                ) from None
+            if size > domain.MAX_EVENT_BYTES:
                 raise HttpError(
                     413,
                     "too_large",
