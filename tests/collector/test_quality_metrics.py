@@ -1,28 +1,21 @@
-"""The quality read model's series on /metrics, which anyone reaching the probe port reads: the
-names callers give their events and fields are masked as the logs mask them, and callers inventing
-names cannot grow the page without bound."""
+"""The quality read model's series on /metrics, which anyone reaching the probe port reads: they
+count by source and rule keyword, never by the names callers give their events and fields (which
+may hold personal data, and of which a caller may invent any number)."""
 
 from __future__ import annotations
 
-from collections import namedtuple
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cdp.collector.quality import metrics
+from cdp.collector.quality import metrics, tables
+from cdp.collector.quality.violations import ViolationQueries
 from cdp.platform.clock import format_iso
 
-Kind = namedtuple("Kind", "source_id event_type event field rule_label total first_seen")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-
-class Violations:
-    def __init__(self, kinds):
-        self.kinds = kinds
-
-    def totals(self):
-        return list(reversed(self.kinds))  # in no particular order, as a table gives them
 
 
 class Anomalies:
@@ -35,51 +28,60 @@ class Clock:
         return NOW
 
 
-def kind(event: str, field: str = "properties.total", total: int = 1, minutes_ago: float = 90, source="s-1") -> Kind:
-    return Kind(source, "track", event, field, "type", total, format_iso(NOW - timedelta(minutes=minutes_ago)))
+def kind(source_id: str, event: str, field: str, rule: str, total: int, minutes_ago: float) -> dict:
+    at = format_iso(NOW - timedelta(minutes=minutes_ago))
+    return {
+        "kind_id": uuid.uuid4().hex,
+        "source_id": source_id,
+        "event_type": "track",
+        "event": event,
+        "field": field,
+        "rule": f"{field}: broke {rule}",
+        "rule_label": rule,
+        "total": total,
+        "first_seen": at,
+        "last_seen": at,
+    }
 
 
-def exposition(kinds) -> str:
+def exposition(tmp_path, kinds) -> str:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'quality.sqlite'}")
+    tables.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(tables.violation_kinds.insert(), kinds)
     registry = CollectorRegistry()
-    served = metrics.QualityMetrics("collector", Violations(kinds), Anomalies(), lambda: {"s-1": "web"}, None, Clock())
-    registry.register(served)
+    names = {"s-web": "web", "s-app": "app"}
+    registry.register(
+        metrics.QualityMetrics("collector", ViolationQueries(engine), Anomalies(), lambda: names, None, Clock())
+    )
     return generate_latest(registry).decode()
 
 
-def violations(text: str) -> dict[tuple, float]:
-    [family] = [f for f in text_string_to_metric_families(text) if f.name == "cdp_plan_violations"]
-    return {
-        (s.labels["event"], s.labels["field"], s.labels["rule"]): s.value
-        for s in family.samples
-        if s.name == "cdp_plan_violations_total"
+def samples(text: str, family: str) -> dict[tuple, float]:
+    [found] = [f for f in text_string_to_metric_families(text) if f.name == family]
+    return {tuple(sorted(s.labels.items())): s.value for s in found.samples if not s.name.endswith("_created")}
+
+
+def test_violations_count_by_source_and_rule_and_never_name_a_callers_event_or_field(tmp_path):
+    invented = [
+        kind("s-web", f"Invite for ann{i}@example.com", f"properties.p{i}", "type", 2, 300) for i in range(3000)
+    ]
+    kinds = [
+        *invented,
+        kind("s-web", "Order Completed", "properties.total", "required", 5, 30),
+        kind("s-app", "Called +44 20 7946 0958", "properties.tel:4155550123", "type", 1, 10),
+    ]
+    text = exposition(tmp_path, kinds)
+    assert "example.com" not in text and "7946" not in text and "4155550123" not in text and "Invite" not in text
+    counted = samples(text, "cdp_plan_violations")
+    assert counted == {
+        (("rule", "type"), ("service", "collector"), ("source", "web")): 6000,
+        (("rule", "required"), ("service", "collector"), ("source", "web")): 5,
+        (("rule", "type"), ("service", "collector"), ("source", "app")): 1,
     }
-
-
-def test_an_email_or_phone_in_a_callers_names_is_masked_on_metrics():
-    text = exposition(
-        [
-            kind("Invite sent to ann@example.com"),
-            kind("Invite sent to bob@example.com", total=2),
-            kind("Called", field="properties.+44 20 7946 0958"),
-        ]
-    )
-    assert "example.com" not in text and "7946" not in text
-    served = violations(text)
-    assert served[("Invite sent to <email>", "properties.total", "type")] == 3  # masked alike: one series
-    assert served[("Called", "properties.<phone>", "type")] == 1
-
-
-def test_kinds_past_the_first_served_add_to_one_series_a_source_and_served_kinds_keep_theirs():
-    first = [kind(f"Event {i}", minutes_ago=10_000 - i) for i in range(metrics.MAX_KINDS_SERVED)]
-    later = [kind(f"Invented {i}", total=2, minutes_ago=10 - i / 1000) for i in range(700)]
-    served = violations(exposition(first + later))
-    assert len(served) == metrics.MAX_KINDS_SERVED + 1
-    assert served[("Event 0", "properties.total", "type")] == 1
-    assert served[(metrics.OTHER, metrics.OTHER, metrics.OTHER)] == 1400
-    assert not any(event.startswith("Invented") for event, _, _ in served)
-    # More invented kinds later: the same kinds keep their series, the rest only adds up.
-    again = violations(exposition([*first, *later, *(kind(f"More {i}", minutes_ago=1) for i in range(50))]))
-    assert {k: v for k, v in again.items() if k[0] != metrics.OTHER} == {
-        k: v for k, v in served.items() if k[0] != metrics.OTHER
+    # New kinds (first seen in the last hour) by source: the two recent ones, not the 3000 older.
+    assert samples(text, "cdp_violation_kinds_new") == {
+        (("service", "collector"), ("source", "app")): 1,
+        (("service", "collector"), ("source", "web")): 1,
     }
-    assert again[(metrics.OTHER, metrics.OTHER, metrics.OTHER)] == 1450
+    assert metrics.SERIES["cdp_plan_violations_total"] == {"service", "source", "rule"}

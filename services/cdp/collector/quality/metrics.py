@@ -1,13 +1,11 @@
 """The quality read model as Prometheus series, read from its tables at each scrape.
 
 The read model is shared by the collector's processes, so every process reports the same values:
-aggregate them with max(), not sum(). Labels are source names and the names sources give their
-events and fields, with the rule's keyword rather than its text (see violations.rule_label).
-
-The names are the caller's, and /metrics is read by whoever reaches the probe port: an email or
-phone number in them (an event named after its recipient) is masked as in the logs. Kinds beyond
-the MAX_KINDS_SERVED first seen add to one series a source (event, field and rule OTHER), so a
-caller inventing names cannot grow the page without bound; a served kind keeps its series.
+aggregate them with max(), not sum(). Labels are source names and the rule's keyword (see
+violations.rule_label), never the names callers give their events and fields: /metrics is read by
+whoever reaches the probe port, a caller's names may hold personal data (an event named after its
+recipient), and a caller inventing names would add a series with each. `cdp violations` and the
+quality API (behind a token) name the calls and fields; the database sums them for a scrape.
 """
 
 from __future__ import annotations
@@ -23,17 +21,14 @@ from cdp.collector.quality.anomalies import AnomalyQueries
 from cdp.collector.quality.baseline import Band
 from cdp.collector.quality.violations import ViolationQueries
 from cdp.platform import metrics
-from cdp.platform.clock import SYSTEM_CLOCK, Clock, parse_iso
-from cdp.platform.logs import masked
+from cdp.platform.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
 
 NEW_KIND_S = 3600.0  # a kind first seen this recently is new
-MAX_KINDS_SERVED = 1000  # kinds with series of their own: the first seen
-OTHER = "(other)"
 # The series served, as they appear in the exposition, with their labels (the alert rules' test reads it).
 SERIES = {
-    "cdp_plan_violations_total": {"service", "source", "event", "field", "rule"},
+    "cdp_plan_violations_total": {"service", "source", "rule"},
     "cdp_violation_kinds_new": {"service", "source"},
     "cdp_volume_anomalies": {"service", "source", "kind"},
 }
@@ -73,32 +68,25 @@ class QualityMetrics(Collector):
         now = self.clock.now()
         total = CounterMetricFamily(
             "cdp_plan_violations",
-            "Tracking plan violations recorded (and cdp.collect refusals: rule=policy), by source, call, field "
-            "and rule keyword; the collector's read model, the same from every process (use max).",
-            labels=["service", "source", "event", "field", "rule"],
+            "Tracking plan violations recorded (and cdp.collect refusals: rule=policy), by source and rule "
+            "keyword; the collector's read model, the same from every process (use max).",
+            labels=["service", "source", "rule"],
         )
         new = GaugeMetricFamily(
             "cdp_violation_kinds_new",
             f"Kinds of violation (source, call, field, rule) first seen in the last {int(NEW_KIND_S)} s.",
             labels=["service", "source"],
         )
+        counted: dict[tuple[str, str], int] = {}
+        for source_id, rule, count in self.violations.totals_by_rule():
+            labels = (names.get(source_id, source_id), rule)
+            counted[labels] = counted.get(labels, 0) + count
+        for (source, rule), count in counted.items():
+            total.add_metric([self.service, source, rule], count)
         fresh: dict[str, int] = {}
-        counted: dict[tuple[str, str, str, str], float] = {}
-        rows = sorted(
-            self.violations.totals(),
-            key=lambda r: (r.first_seen, r.source_id, r.event_type, r.event, r.field, r.rule_label),
-        )
-        for served, r in enumerate(rows):
-            source = names.get(r.source_id, r.source_id)
-            if served < MAX_KINDS_SERVED:
-                labels = (source, masked(r.event or r.event_type), masked(r.field), r.rule_label)
-            else:
-                labels = (source, OTHER, OTHER, OTHER)
-            counted[labels] = counted.get(labels, 0) + r.total  # names masked alike count together
-            if now - parse_iso(r.first_seen) <= timedelta(seconds=NEW_KIND_S):
-                fresh[source] = fresh.get(source, 0) + 1
-        for labels, count in counted.items():
-            total.add_metric([self.service, *labels], count)
+        for source_id, count in self.violations.new_kinds(now - timedelta(seconds=NEW_KIND_S)).items():
+            source = names.get(source_id, source_id)
+            fresh[source] = fresh.get(source, 0) + count
         for source in sorted(set(names.values()) | set(fresh)):
             new.add_metric([self.service, source], fresh.get(source, 0))
         recent = GaugeMetricFamily(

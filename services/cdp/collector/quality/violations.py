@@ -280,14 +280,23 @@ class ViolationQueries:
             kind.examples.extend(shown.get(kind_id, [])[:examples])
         return sorted(out.values(), key=lambda v: (-v.count, v.source_id, v.event, v.field, v.rule))
 
-    def totals(self) -> list[sa.Row]:
-        """Every kind's total since the read model began (the metrics' counters)."""
+    def totals_by_rule(self) -> list[tuple[str, str, int]]:
+        """(source id, rule keyword, violations since the read model began): the metrics' counters,
+        summed by the database, so a scrape costs what the sources and rules number."""
         k = tables.violation_kinds
         with self.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    sa.select(
-                        k.c.source_id, k.c.event_type, k.c.event, k.c.field, k.c.rule_label, k.c.total, k.c.first_seen
-                    )
-                )
+            rows = conn.execute(
+                sa.select(k.c.source_id, k.c.rule_label, sa.func.sum(k.c.total)).group_by(k.c.source_id, k.c.rule_label)
             )
+            return [(source_id, rule, int(total or 0)) for source_id, rule, total in rows]
+
+    def new_kinds(self, since: datetime) -> dict[str, int]:
+        """Kinds first seen at or after since, by source id."""
+        k = tables.violation_kinds
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(k.c.source_id, sa.func.count())
+                .where(k.c.first_seen >= tables.iso(since))
+                .group_by(k.c.source_id)
+            )
+            return {source_id: int(count) for source_id, count in rows}
