@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import uuid
 
 import pytest
@@ -373,3 +374,40 @@ def test_fuzzed_grpc_batches_are_acknowledged_per_event(client, source, calls):
     for ack in response.acks:
         if ack.status == collector_pb2.ACK_STATUS_REJECTED:
             assert ack.field and ack.error
+
+
+# Requests that are not HTTP at all, on the tracking API and the probe port (no token needed).
+
+NOT_HTTP = [
+    b"POST /v1/track HTTP/1.1\r\nHost: x\r\nX-Who: cy@example.com\x00\r\n\r\n",
+    b"GET /metrics?x=kim@example.com\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Length: hal@example.com\r\n\r\n",
+    b"POST /v1/track HTTP/1.1\r\nHost: x\r\nX-Long: " + b"hal@example.com" * 700 + b"\r\n\r\n",
+    b"POST /v1/track HTTP/7.3\r\nHost: jo@example.com\r\n\r\n",
+]
+
+
+def raw_exchange(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(data)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_a_request_that_is_not_http_gets_a_bare_400_and_refusals_are_logged_rarely(platform):
+    log_path = platform.log_path("collector")
+    seen = len(log_path.read_text().splitlines())
+    for port in (platform.http_port, platform.probe_ports["collector"]):
+        for data in NOT_HTTP:
+            answer = raw_exchange(port, data)
+            assert answer.split(b" ", 2)[1] == b"400", answer[:200]  # HTTP/1.0 to a bad version
+            assert b"example.com" not in answer, answer[:300]
+            assert json.loads(answer.split(b"\r\n\r\n", 1)[1]) == {"code": "bad_request", "message": "400 Bad Request"}
+    for _ in range(300):  # a flood from one client
+        raw_exchange(platform.probe_ports["collector"], NOT_HTTP[0])
+    lines = [json.loads(line) for line in log_path.read_text().splitlines()[seen:] if line.strip()]
+    about = [e for e in lines if e["logger"] in ("cdp.platform.http_refusals", "aiohttp.server")]
+    assert 1 <= len(about) <= 5, about
+    assert all(e["level"] == "info" and "127.0.0.1" not in json.dumps(e) for e in about), about

@@ -30,6 +30,7 @@ from cdp.api.collector.v1 import collector_pb2
 from cdp.collector import domain, segment_json
 from cdp.collector.application import BatchTooLarge, Collector, UnknownWriteKey
 from cdp.collector.segment_json import MalformedCall, to_event
+from cdp.platform import http_refusals
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +269,7 @@ async def _closing(request: web.Request, response: web.Response) -> web.Response
 
 async def start_http(collector: Collector, host: str, port: int, limits: Limits | None = None) -> web.AppRunner:
     limits = limits or Limits()
+    http_refusals.install()
     # The API inflates gzip itself, with a cap on the inflated size.
     runner = web.AppRunner(
         TrackingApi(collector, limits).app(),

@@ -24,6 +24,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from cdp.platform import http_refusals
+
 log = logging.getLogger(__name__)
 
 CheckResult = tuple[bool, str]
@@ -105,6 +107,7 @@ class Probes:
 
     async def start(self) -> int:
         """Listen; returns the port (useful when asked for port 0). Raises when it cannot bind."""
+        http_refusals.install()
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         try:
