@@ -161,3 +161,16 @@ def test_a_librarys_warning_is_a_json_line():
     output = service_process_output("import warnings\nwarnings.warn('deprecated call', DeprecationWarning)")
     [entry] = [json.loads(line) for line in output.splitlines() if line.strip()]
     assert entry["logger"] == "py.warnings" and "deprecated call" in entry["message"]
+
+
+def test_emails_in_any_script_and_as_urls_write_them_are_masked_and_so_is_a_caller_named_by_one():
+    for text in ("jörg@example.com", "ada@bücher.de", "ada＠example.com", "ada%40example.com", "ünïcode@example.com"):
+        assert logs.masked(f"sent to {text}.") == "sent to <email>.", text
+    assert (
+        logs.masked("position 12345 of 127.0.0.1:50051, svc:identity")
+        == "position 12345 of 127.0.0.1:50051, svc:identity"
+    )
+    made = record("served")
+    made.caller, made.decision_id = "quinn@example.com", "d-1"
+    entry = json.loads(logs.JsonFormatter("x").format(made))
+    assert entry["caller"] == "<email>" and entry["decision_id"] == "d-1"

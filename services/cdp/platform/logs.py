@@ -46,7 +46,9 @@ MAX_REQUEST_ID = 64
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("cdp_request_id", default="")
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# Any script's letters (an address at bücher.de, a jörg), and the at sign as a URL or a
+# full-width form writes it.
+_EMAIL = re.compile(r"[\w.%+-]+(?:@|%40|\uff20)[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
 _PHONE = re.compile(r"\+[0-9][0-9 ().-]{6,22}[0-9]")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -107,7 +109,8 @@ class JsonFormatter(logging.Formatter):
         for name in ("request_id", "caller", "decision_id"):
             found = getattr(record, name, "")
             if found:
-                entry[name] = found
+                # A caller named by an email is masked too: the decision log, by decision_id, says who.
+                entry[name] = masked(found) if name == "caller" else found
         if record.exc_info and record.exc_info[0] is not None:
             entry["exception"] = _exception(record.exc_info)
         return orjson.dumps(entry).decode()
