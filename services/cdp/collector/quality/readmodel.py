@@ -42,7 +42,9 @@ def apply(conn: sa.Connection, page: Sequence[Notification]) -> None:
 
 
 def projection(store: EventStore, engine: sa.Engine) -> Projection:
-    return Projection(NAME, store, engine, tables.metadata, apply, TOPICS)
+    made = Projection(NAME, store, engine, tables.metadata, apply, TOPICS)
+    tables.upgrade(engine)
+    return made
 
 
 def engine_of(config: StoreConfig) -> sa.Engine:

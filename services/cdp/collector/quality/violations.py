@@ -31,6 +31,12 @@ from cdp.platform.sealed import replace_tokens
 EXAMPLES = 3  # shown per kind unless a caller asks for another number
 MAX_EXAMPLES = 5  # kept per kind (the latest), and the most a caller may ask for
 EXAMPLE_BYTES = 2000  # of an example's fields, as JSON
+# Kinds a source may have. The names are its callers' and a client's write key is public: past
+# this, a new kind (an invented property or event name) adds to one kind of its call type, whose
+# event and field are OTHER, rather than to a table, and a listing, without bound.
+MAX_KINDS_A_SOURCE = 10_000
+OTHER = "(other)"
+OTHER_RULE = f"{OTHER}: kinds past the first {MAX_KINDS_A_SOURCE} of this source"
 _KEYWORD = re.compile(r"\((\w+)\)\s*$")
 
 
@@ -173,8 +179,9 @@ def write(conn: sa.Connection, found: Sequence[Found]) -> None:
     kinds: dict[tuple[str, str, str, str, str], list[Any]] = {}  # -> [total, first, last, plan name]
     hours: dict[tuple[Any, ...], int] = {}
     latest: dict[tuple[str, str, str, str, str], list[Found]] = {}
+    counted_as = _within_bounds(conn, list(dict.fromkeys(f.kind for f in found)))
     for f in found:
-        kind = f.kind
+        kind = counted_as.get(f.kind, f.kind)
         row = kinds.get(kind)
         if row is None:
             kinds[kind] = [1, f.at, f.at, f.plan_name]
@@ -217,6 +224,38 @@ def write(conn: sa.Connection, found: Sequence[Found]) -> None:
         {"kind_id": ids[k], "slot": slot, **f.example()} for k, kept in latest.items() for slot, f in enumerate(kept)
     ]
     upsert(conn, tables.violation_examples, examples, replace=["event_id", "at", "value", "fields"])
+
+
+Kind = tuple[str, str, str, str, str]
+
+
+def _within_bounds(conn: sa.Connection, page_kinds: list[Kind]) -> dict[Kind, Kind]:
+    """The page's new kinds past their source's MAX_KINDS_A_SOURCE, each -> the kind it adds to."""
+    k = tables.violation_kinds
+    out: dict[Kind, Kind] = {}
+    by_source: dict[str, list[Kind]] = {}
+    for kind in page_kinds:
+        by_source.setdefault(kind[0], []).append(kind)
+    for source_id, kinds in by_source.items():
+        stored = conn.execute(sa.select(sa.func.count()).where(k.c.source_id == source_id)).scalar_one()
+        if stored + len(kinds) <= MAX_KINDS_A_SOURCE:
+            continue  # the common case: one indexed count
+        ids = {tables.key_of(*kind): kind for kind in kinds}
+        known: set[str] = set()
+        chunk = list(ids)
+        for start in range(0, len(chunk), 500):
+            known.update(
+                conn.execute(sa.select(k.c.kind_id).where(k.c.kind_id.in_(chunk[start : start + 500]))).scalars()
+            )
+        room = MAX_KINDS_A_SOURCE - stored
+        for kind_id, kind in ids.items():
+            if kind_id in known or kind[2:4] == (OTHER, OTHER):
+                continue
+            if room > 0:
+                room -= 1
+            else:
+                out[kind] = (source_id, kind[1], OTHER, OTHER, OTHER_RULE)
+    return out
 
 
 class ViolationQueries:
