@@ -38,7 +38,10 @@ def _handle_error(
         _refused.failed(logging.INFO, "HTTP: refused a request that is not valid HTTP (%s)", kind)
     if request.writer.output_size > 0:  # as aiohttp: some of a response went, the connection is broken
         raise ConnectionError("Response is sent already, cannot send another response with the error message")
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
     body = {"code": "bad_request" if status < 500 else "internal", "message": f"{status} {phrase}"}
     response = web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
     response.force_close()

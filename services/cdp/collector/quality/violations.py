@@ -38,6 +38,7 @@ MAX_KINDS_A_SOURCE = 10_000
 OTHER = "(other)"
 OTHER_RULE = f"{OTHER}: kinds past the first {MAX_KINDS_A_SOURCE} of this source"
 _KEYWORD = re.compile(r"\((\w+)\)\s*$")
+Kind = tuple[str, str, str, str, str]  # source id, call type, event, field, rule
 
 
 @dataclass(slots=True)
@@ -56,7 +57,7 @@ class Found:
     sealed_paths: Sequence[str]
 
     @property
-    def kind(self) -> tuple[str, str, str, str, str]:
+    def kind(self) -> Kind:
         return (self.source_id, self.event_type, self.event, self.field, self.rule)
 
     def example(self) -> dict[str, str]:
@@ -176,9 +177,9 @@ def _each(event_id, source_id, event, violations, outcome, plan_name, plan_versi
 def write(conn: sa.Connection, found: Sequence[Found]) -> None:
     """A page's violations: summed in memory under plain tuples, then one upsert per table; the
     examples of only the last few calls of each kind are made."""
-    kinds: dict[tuple[str, str, str, str, str], list[Any]] = {}  # -> [total, first, last, plan name]
+    kinds: dict[Kind, list[Any]] = {}  # -> [total, first, last, plan name]
     hours: dict[tuple[Any, ...], int] = {}
-    latest: dict[tuple[str, str, str, str, str], list[Found]] = {}
+    latest: dict[Kind, list[Found]] = {}
     counted_as = _within_bounds(conn, list(dict.fromkeys(f.kind for f in found)))
     for f in found:
         kind = counted_as.get(f.kind, f.kind)
@@ -224,9 +225,6 @@ def write(conn: sa.Connection, found: Sequence[Found]) -> None:
         {"kind_id": ids[k], "slot": slot, **f.example()} for k, kept in latest.items() for slot, f in enumerate(kept)
     ]
     upsert(conn, tables.violation_examples, examples, replace=["event_id", "at", "value", "fields"])
-
-
-Kind = tuple[str, str, str, str, str]
 
 
 def _within_bounds(conn: sa.Connection, page_kinds: list[Kind]) -> dict[Kind, Kind]:
