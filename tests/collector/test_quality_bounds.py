@@ -5,6 +5,7 @@ kinds, since a client's write key is public and a caller may invent any number o
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,8 +13,9 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cdp.api.collector.v1 import collector_pb2
 from cdp.api.common.v1 import event_pb2
-from cdp.collector.quality import metrics, tables, violations
+from cdp.collector.quality import bounds, catalog, metrics, tables, violations
 from cdp.collector.quality.violations import ViolationQueries
 from cdp.platform.clock import format_iso
 
@@ -132,13 +134,59 @@ def test_a_source_inventing_names_adds_to_one_kind_past_its_bound_and_its_known_
     assert len(listed) == 6
 
 
-def test_a_kinds_table_made_before_its_index_by_source_gets_it(tmp_path):
+def test_tables_made_before_their_indexes_by_source_get_them(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'quality.sqlite'}")
     tables.metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(sa.text("DROP INDEX quality_violation_kinds_by_source"))
+        for index, _, _ in tables.ADDED_INDEXES:
+            conn.execute(sa.text(f"DROP INDEX {index}"))
     tables.upgrade(engine)
     tables.upgrade(engine)  # again: there already
     with engine.connect() as conn:
-        names = {i["name"] for i in sa.inspect(conn).get_indexes(tables.violation_kinds.name)}
-    assert "quality_violation_kinds_by_source" in names
+        for index, table, _ in tables.ADDED_INDEXES:
+            assert index in {i["name"] for i in sa.inspect(conn).get_indexes(table)}
+
+
+def accepted(source_id: str, event: str, properties: dict, minute: int = 0) -> collector_pb2.EventAccepted:
+    call = event_pb2.Event(
+        type="track",
+        event=event,
+        properties=json.dumps(properties),
+        received_at=format_iso(NOW + timedelta(minutes=minute)),
+    )
+    return collector_pb2.EventAccepted(event_id=str(uuid.uuid4()), source_id=source_id, event=call)
+
+
+def fold(engine, calls) -> None:
+    page = catalog.Fold()
+    for call in calls:
+        page.add(call)
+    with engine.begin() as conn:
+        page.write(conn)
+
+
+def test_the_catalog_holds_a_bounded_number_of_a_sources_events_and_of_an_events_properties(tmp_path, monkeypatch):
+    monkeypatch.setattr(catalog, "MAX_EVENTS_A_SOURCE", 3)
+    monkeypatch.setattr(catalog, "MAX_FIELDS_AN_EVENT", 4)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'quality.sqlite'}")
+    tables.metadata.create_all(engine)
+    fold(engine, [accepted("s-web", "Order Completed", {"total": 1, "currency": "EUR"})])
+    invented = [accepted("s-web", f"Invite for ann{i}@example.com", {f"p{i}": 1}, 1) for i in range(20)]
+    fold(engine, [*invented, accepted("s-web", "Order Completed", {f"q{i}": i for i in range(30)}, 2)])
+    fold(engine, [accepted("s-app", "Opened", {"screen": "home"})])
+    e, f = tables.catalog_events, tables.catalog_fields
+    with engine.connect() as conn:
+        events = {
+            (r.source_id, r.event): r.volume for r in conn.execute(sa.select(e.c.source_id, e.c.event, e.c.volume))
+        }
+        fields = [
+            (r.event, r.name, r.volume)
+            for r in conn.execute(sa.select(e.c.event, f.c.name, f.c.volume).join(f, f.c.event_key == e.c.event_key))
+        ]
+    web = {name: volume for (source, name), volume in events.items() if source == "s-web"}
+    assert len(web) == 4 and web["Order Completed"] == 2 and web[bounds.OTHER] == 18  # 2 invented ones had room
+    assert events[("s-app", "Opened")] == 1
+    of_order = {name: volume for event, name, volume in fields if event == "Order Completed"}
+    assert set(of_order) == {"total", "currency", "q0", "q1", bounds.OTHER} and of_order[bounds.OTHER] == 28
+    of_other = [name for event, name, _ in fields if event == bounds.OTHER]
+    assert len(of_other) <= 5 and bounds.OTHER in of_other

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from cdp.api.collector.v1 import collector_pb2 as pb
 from cdp.api.collector.v1 import quality_pb2 as qpb
 from cdp.collector.admission import json_object, traits_of
-from cdp.collector.quality import tables
+from cdp.collector.quality import bounds, tables
 from cdp.collector.quality.upsert import upsert
 from cdp.platform.sealed import sealed
 
@@ -29,6 +29,10 @@ TYPES = ("string", "number", "integer", "boolean", "object", "array", "null", "s
 _BIT = {name: 1 << i for i, name in enumerate(TYPES)}
 _TOP = re.compile(r"[.\[?#]")
 TRAIT_CALLS = ("identify", "group")
+
+# Names a source's callers may add (cdp.collector.quality.bounds): past these, under OTHER.
+MAX_EVENTS_A_SOURCE = 10_000  # (call type, event name) entries
+MAX_FIELDS_AN_EVENT = 2_000  # properties or traits of one entry
 
 # names -> {name: class}: cdp.pii's classes of names (a decision recorded like any other)
 Classify = Callable[[Sequence[str]], dict[str, str]]
@@ -114,7 +118,40 @@ class Fold:
             elif at > found[4]:
                 found[4] = at
 
+    def _bounded(self, conn: sa.Connection) -> None:
+        """Names past their limit, folded under OTHER: an event's into its source's OTHER entry
+        (with its fields and volume), a field's into its event's OTHER field."""
+        e, f = tables.catalog_events, tables.catalog_fields
+        by_source: dict[str, dict[str, tuple[str, str, str]]] = {}
+        for key in self.events:
+            if key[2] != bounds.OTHER:
+                by_source.setdefault(key[0], {})[event_key(*key)] = key
+        moved: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+        for source_id, keys in by_source.items():
+            for past in bounds.past_limit(
+                conn, e.c.source_id == source_id, e.c.event_key, list(keys), MAX_EVENTS_A_SOURCE
+            ):
+                key = keys[past]
+                moved[key] = (key[0], key[1], bounds.OTHER)
+        if moved:
+            self.events = _merged(self.events, lambda k: moved.get(k, k), _merge_event)
+            self.fields = _merged(self.fields, lambda k: (moved.get(k[0], k[0]), k[1], k[2]), _merge_field)
+            self.volume = _merged(self.volume, lambda k: (moved.get(k[0], k[0]), k[1]), lambda a, b: a + b)
+        by_event: dict[tuple[str, str, str], dict[str, tuple[Any, str, str]]] = {}
+        for field in self.fields:
+            if field[2] != bounds.OTHER:
+                by_event.setdefault(field[0], {})[tables.key_of(event_key(*field[0]), field[1], field[2])] = field
+        renamed: dict[Any, Any] = {}
+        for key, fields in by_event.items():
+            group = f.c.event_key == event_key(*key)
+            for past in bounds.past_limit(conn, group, f.c.field_key, list(fields), MAX_FIELDS_AN_EVENT):
+                field = fields[past]
+                renamed[field] = (field[0], field[1], bounds.OTHER)
+        if renamed:
+            self.fields = _merged(self.fields, lambda k: renamed.get(k, k), _merge_field)
+
     def write(self, conn: sa.Connection) -> None:
+        self._bounded(conn)
         keys = {key: event_key(*key) for key in self.events}
         events = [
             {
@@ -154,6 +191,22 @@ class Fold:
         )
         rows = [{"event_key": keys[k], "hour": h, "count": n} for (k, h), n in self.volume.items()]
         upsert(conn, tables.volume_hours, rows, add=["count"])
+
+
+def _merged(rows: dict[Any, Any], key_of: Callable[[Any], Any], merge: Callable[[Any, Any], Any]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for key, row in rows.items():
+        to = key_of(key)
+        out[to] = row if to not in out else merge(out[to], row)
+    return out
+
+
+def _merge_event(a: list[Any], b: list[Any]) -> list[Any]:  # [volume, first, last]
+    return [a[0] + b[0], min(a[1], b[1]), max(a[2], b[2])]
+
+
+def _merge_field(a: list[Any], b: list[Any]) -> list[Any]:  # [volume, sealed, type bits, first, last]
+    return [a[0] + b[0], a[1] + b[1], a[2] | b[2], min(a[3], b[3]), max(a[4], b[4])]
 
 
 def _schema_of(document: dict[str, Any], event_type: str, event: str) -> dict[str, Any] | None:

@@ -106,6 +106,7 @@ catalog_events = sa.Table(
     sa.Column("volume", sa.BigInteger, nullable=False),
     sa.Column("first_seen", sa.String(40), nullable=False),
     sa.Column("last_seen", sa.String(40), nullable=False),
+    sa.Index("quality_catalog_events_by_source", "source_id"),  # a source's events, counted at each page
 )
 catalog_fields = sa.Table(
     "quality_catalog_fields",
@@ -143,14 +144,21 @@ anomalies = sa.Table(
 )
 
 
+# Indexes added since their tables were first made: (name, table, column).
+ADDED_INDEXES = (
+    ("quality_violation_kinds_by_source", "quality_violation_kinds", "source_id"),
+    ("quality_catalog_events_by_source", "quality_catalog_events", "source_id"),
+)
+
+
 def upgrade(engine: sa.Engine) -> None:
-    """A kinds table made before its index by source gets it (each collector process asks at
-    start; of two adding it at once, the loser finds it there)."""
-    index = "quality_violation_kinds_by_source"
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {index} ON {violation_kinds.name} (source_id)"))
-    except sa.exc.DBAPIError:
-        with engine.connect() as conn:
-            if index not in {i["name"] for i in sa.inspect(conn).get_indexes(violation_kinds.name)}:
-                raise
+    """Tables made before an index of ADDED_INDEXES get it (each collector process asks at start;
+    of two adding one at once, the loser finds it there)."""
+    for index, table, column in ADDED_INDEXES:
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({column})"))
+        except sa.exc.DBAPIError:
+            with engine.connect() as conn:
+                if index not in {i["name"] for i in sa.inspect(conn).get_indexes(table)}:
+                    raise

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from cdp.api.collector.v1 import collector_pb2 as pb
 from cdp.api.collector.v1 import quality_pb2 as qpb
 from cdp.collector.admission import json_object, traits_of
-from cdp.collector.quality import tables
+from cdp.collector.quality import bounds, tables
 from cdp.collector.quality.upsert import upsert
 from cdp.platform.personal import MASK
 from cdp.platform.sealed import replace_tokens
@@ -35,7 +35,7 @@ EXAMPLE_BYTES = 2000  # of an example's fields, as JSON
 # this, a new kind (an invented property or event name) adds to one kind of its call type, whose
 # event and field are OTHER, rather than to a table, and a listing, without bound.
 MAX_KINDS_A_SOURCE = 10_000
-OTHER = "(other)"
+OTHER = bounds.OTHER
 OTHER_RULE = f"{OTHER}: kinds past the first {MAX_KINDS_A_SOURCE} of this source"
 _KEYWORD = re.compile(r"\((\w+)\)\s*$")
 Kind = tuple[str, str, str, str, str]  # source id, call type, event, field, rule
@@ -230,29 +230,17 @@ def write(conn: sa.Connection, found: Sequence[Found]) -> None:
 def _within_bounds(conn: sa.Connection, page_kinds: list[Kind]) -> dict[Kind, Kind]:
     """The page's new kinds past their source's MAX_KINDS_A_SOURCE, each -> the kind it adds to."""
     k = tables.violation_kinds
-    out: dict[Kind, Kind] = {}
-    by_source: dict[str, list[Kind]] = {}
+    by_source: dict[str, dict[str, Kind]] = {}
     for kind in page_kinds:
-        by_source.setdefault(kind[0], []).append(kind)
+        if kind[2:4] != (OTHER, OTHER):
+            by_source.setdefault(kind[0], {})[tables.key_of(*kind)] = kind
+    out: dict[Kind, Kind] = {}
     for source_id, kinds in by_source.items():
-        stored = conn.execute(sa.select(sa.func.count()).where(k.c.source_id == source_id)).scalar_one()
-        if stored + len(kinds) <= MAX_KINDS_A_SOURCE:
-            continue  # the common case: one indexed count
-        ids = {tables.key_of(*kind): kind for kind in kinds}
-        known: set[str] = set()
-        chunk = list(ids)
-        for start in range(0, len(chunk), 500):
-            known.update(
-                conn.execute(sa.select(k.c.kind_id).where(k.c.kind_id.in_(chunk[start : start + 500]))).scalars()
-            )
-        room = MAX_KINDS_A_SOURCE - stored
-        for kind_id, kind in ids.items():
-            if kind_id in known or kind[2:4] == (OTHER, OTHER):
-                continue
-            if room > 0:
-                room -= 1
-            else:
-                out[kind] = (source_id, kind[1], OTHER, OTHER, OTHER_RULE)
+        for kind_id in bounds.past_limit(
+            conn, k.c.source_id == source_id, k.c.kind_id, list(kinds), MAX_KINDS_A_SOURCE
+        ):
+            kind = kinds[kind_id]
+            out[kind] = (source_id, kind[1], OTHER, OTHER, OTHER_RULE)
     return out
 
 
