@@ -138,13 +138,14 @@ def test_tables_made_before_their_indexes_by_source_get_them(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'quality.sqlite'}")
     tables.metadata.create_all(engine)
     with engine.begin() as conn:
-        for index, _, _ in tables.ADDED_INDEXES:
-            conn.execute(sa.text(f"DROP INDEX {index}"))
+        for index in tables.ADDED_INDEXES:
+            conn.execute(sa.text(f"DROP INDEX {index.name}"))
     tables.upgrade(engine)
     tables.upgrade(engine)  # again: there already
     with engine.connect() as conn:
-        for index, table, _ in tables.ADDED_INDEXES:
-            assert index in {i["name"] for i in sa.inspect(conn).get_indexes(table)}
+        assert len(tables.ADDED_INDEXES) == 2
+        for index in tables.ADDED_INDEXES:
+            assert index.name in {i["name"] for i in sa.inspect(conn).get_indexes(index.table.name)}
 
 
 def accepted(source_id: str, event: str, properties: dict, minute: int = 0) -> collector_pb2.EventAccepted:

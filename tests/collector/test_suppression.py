@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 from cdp.api.common.v1 import event_pb2
 from cdp.api.eventlog.v1 import eventlog_pb2
@@ -169,10 +170,19 @@ def test_a_kept_list_of_another_install_or_unreadable_is_not_used(tmp_path):
     other = Suppressions(b"o" * 32, Published(fail=True), cache=cache)
     assert not other.keys and not other.from_cache
     assert run(other.readiness())[0] is False
-    for broken in (b"{not json", b"[]", b'{"format": 1}', b"\x00" * 10):
+    install = list_install(cache)  # this install's, so only the types are wrong
+    odd_types = [
+        f'{{"format": 1, "install": "{install}", "position": 0, "keys": "{suppression_key(MASTER, "user_id", "u")}"}}',
+        f'{{"format": 1, "install": "{install}", "position": true, "keys": []}}',
+    ]
+    for broken in (b"{not json", b"[]", b'{"format": 1}', b"\x00" * 10, *(t.encode() for t in odd_types)):
         cache.write_bytes(broken)
         fresh = Suppressions(MASTER, Published(fail=True), cache=cache)
         assert not fresh.keys and run(fresh.readiness())[0] is False, broken
+
+
+def list_install(cache) -> str:
+    return json.loads(cache.read_text())["install"]
 
 
 def test_identity_log_behind_the_kept_position_is_read_again_from_its_start(tmp_path):

@@ -146,8 +146,8 @@ class Suppressions:
                 log.warning("collector: %s is not this install's suppression list; not used", self.cache)
                 return None
             position, keys = kept["position"], kept["keys"]
-            if not isinstance(position, int) or not all(isinstance(k, str) for k in keys):
-                raise ValueError("position or keys of the wrong type")
+            if type(position) is not int or not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                raise ValueError("position or keys of the wrong type")  # "keys": "ab" would be two keys
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:

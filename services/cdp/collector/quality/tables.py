@@ -71,8 +71,9 @@ violation_kinds = sa.Table(
     sa.Column("total", sa.BigInteger, nullable=False),
     sa.Column("first_seen", sa.String(40), nullable=False),
     sa.Column("last_seen", sa.String(40), nullable=False),
-    sa.Index("quality_violation_kinds_by_source", "source_id"),  # a source's kinds, counted at each page
 )
+# A source's kinds, counted at each page (cdp.collector.quality.bounds).
+KINDS_BY_SOURCE = sa.Index("quality_violation_kinds_by_source", violation_kinds.c.source_id)
 violation_hours = sa.Table(
     "quality_violation_hours",
     metadata,
@@ -106,8 +107,9 @@ catalog_events = sa.Table(
     sa.Column("volume", sa.BigInteger, nullable=False),
     sa.Column("first_seen", sa.String(40), nullable=False),
     sa.Column("last_seen", sa.String(40), nullable=False),
-    sa.Index("quality_catalog_events_by_source", "source_id"),  # a source's events, counted at each page
 )
+# A source's events, counted at each page (cdp.collector.quality.bounds).
+EVENTS_BY_SOURCE = sa.Index("quality_catalog_events_by_source", catalog_events.c.source_id)
 catalog_fields = sa.Table(
     "quality_catalog_fields",
     metadata,
@@ -144,21 +146,19 @@ anomalies = sa.Table(
 )
 
 
-# Indexes added since their tables were first made: (name, table, column).
-ADDED_INDEXES = (
-    ("quality_violation_kinds_by_source", "quality_violation_kinds", "source_id"),
-    ("quality_catalog_events_by_source", "quality_catalog_events", "source_id"),
-)
+# Indexes added since their tables were first made.
+ADDED_INDEXES = (KINDS_BY_SOURCE, EVENTS_BY_SOURCE)
 
 
 def upgrade(engine: sa.Engine) -> None:
     """Tables made before an index of ADDED_INDEXES get it (each collector process asks at start;
     of two adding one at once, the loser finds it there)."""
-    for index, table, column in ADDED_INDEXES:
+    for index in ADDED_INDEXES:
         try:
             with engine.begin() as conn:
-                conn.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({column})"))
+                index.create(conn, checkfirst=True)
         except sa.exc.DBAPIError:
+            assert index.table is not None
             with engine.connect() as conn:
-                if index not in {i["name"] for i in sa.inspect(conn).get_indexes(table)}:
+                if index.name not in {i["name"] for i in sa.inspect(conn).get_indexes(index.table.name)}:
                     raise
