@@ -97,6 +97,36 @@ def test_connections_spread_over_both_and_each_serves_a_source_made_through_anot
             cdp.close()
 
 
+def test_a_follower_reading_one_process_sees_calls_stored_by_the_other_within_a_moment(two_collectors):
+    """A follower's long poll is served by one process; a call the other stored wakes it within a
+    poll of the shared store, not when its wait runs out (up to a second at a low rate)."""
+    platform = two_collectors
+    with connect(platform) as admin:
+        write_key = admin.collector.create_source("follow", server_side=True).write_key
+    topic = collector_pb2.EventAccepted.DESCRIPTOR.full_name
+    connections = [connect(platform, "sender", ("ingest",)) for _ in range(CONNECTIONS)]
+    try:
+        with connect(platform) as reader, ThreadPoolExecutor(1) as pool:
+            log = reader.eventlog("collector")
+            waits = []
+            for i, cdp in enumerate(connections):
+                after = log.read(0, 1).head
+                read = pool.submit(log.read, after, 10, wait_ms=10_000, topics=[topic])
+                time.sleep(0.05)  # the read is waiting
+                sent = time.monotonic()
+                cdp.collector.ingest(write_key, [event("track", f"f{i}", TS, user_id=f"f{i}", event="Viewed")])
+                response = read.result(timeout=30)
+                waits.append(time.monotonic() - sent)
+                assert [n.topic for n in response.notifications] == [topic]
+        port = platform.ports["collector"]
+        served = {name: established_on(p.pid, port) for name, p in platform.processes.items()}
+        assert all(served.values()), f"a process got no connection: {served}"
+        assert max(waits) < 1.0, sorted(waits)
+    finally:
+        for cdp in connections:
+            cdp.close()
+
+
 def test_a_batch_sent_to_every_process_at_once_is_stored_once(two_collectors):
     platform = two_collectors
     with connect(platform) as admin:

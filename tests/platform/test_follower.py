@@ -303,3 +303,32 @@ def test_a_lingering_follower_gathers_what_arrives_meanwhile_into_one_batch(tmp_
         assert batches == [3] and follower.position == 3
 
     asyncio.run(scenario())
+
+
+def test_a_waiting_read_sees_what_another_process_appended_to_the_same_store(store_config):
+    """Collector replicas share one store, and a follower's long poll is served by one of them:
+    a call stored by another must reach it within a poll, not when its wait runs out."""
+    from cdp.platform.eventlog import POLL_S
+
+    async def scenario():
+        served = open_store(store_config, "shared")  # the replica the follower reads from
+        other = open_store(store_config, "shared")  # another replica: its appends wake no one here
+        log = StoreLog(served, POLL_S)
+        try:
+            started = asyncio.get_running_loop().time()
+            read = asyncio.create_task(log.read(0, 100, wait_ms=5000))
+            await asyncio.sleep(0.05)
+            assert not read.done()
+            other.append([source_event(1)])
+            response = await asyncio.wait_for(read, 2)
+            waited = asyncio.get_running_loop().time() - started
+            assert [n.id for n in response.notifications] == [other.head()]
+            assert waited < 0.05 + POLL_S + 0.5, waited
+            # Nothing waits any more: the head is no longer looked at.
+            await asyncio.sleep(POLL_S * 3)
+            assert log._poller is None
+        finally:
+            other.close()
+            served.close()
+
+    asyncio.run(scenario())

@@ -44,6 +44,7 @@ async def declare(runtime: Runtime) -> Declaration:
         },
         on_stop=reads.on_stop,
         checks={"suppressions": suppressions.readiness},
+        replicas_share_store=True,  # any number of collector processes (see cdp up, deploy/)
     )
     config = runtime.config
     if config.http_port:

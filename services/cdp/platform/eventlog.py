@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 2000
 MAX_WAIT_MS = 30_000
 MAX_LINGER_MS = 1000
+# How often a waiting read of a store that replicas share looks for their appends (which wake no
+# one here): a stat of SQLite's write-ahead log, a query of PostgreSQL's head.
+POLL_S = 0.01
 
 
 class LogReader(Protocol):
@@ -35,19 +38,49 @@ class LogReader(Protocol):
 
 
 class StoreLog:
-    """A store's log, read in the process that holds the store; waits for new appends."""
+    """A store's log, read in the process that holds the store; waits for new appends: this
+    process's at once; with poll_s (replicas share the store), another's within poll_s."""
 
-    def __init__(self, store: EventStore):
+    def __init__(self, store: EventStore, poll_s: float | None = None):
         self.store = store
+        self.poll_s = poll_s
         self._appended = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._closed = False
+        self._waiting = 0  # reads waiting for an append
+        self._poller: asyncio.Task[None] | None = None
         store.on_append(self._wake)
 
     def close(self) -> None:
         """End every waiting read now (the service is stopping): each returns what there is."""
         self._closed = True
         self._appended.set()
+
+    async def _poll(self, interval: float, mark: object) -> None:
+        """While reads wait: wake them when the store was appended to since mark (one task for all)."""
+        try:
+            while self._waiting and not self._closed:
+                await asyncio.sleep(interval)
+                try:
+                    now = self.store.mark()
+                except Exception:  # the store is busy or going away: the reads' own deadlines hold
+                    continue
+                if now != mark:
+                    mark = now
+                    self._appended.set()
+        finally:
+            self._poller = None
+
+    async def _wait(self, seconds: float, mark: object) -> None:
+        """Until an append or seconds; mark: the store's, taken before the read that found nothing."""
+        self._waiting += 1
+        if self._poller is None and self.poll_s:
+            self._poller = asyncio.ensure_future(self._poll(self.poll_s, mark))
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._appended.wait(), seconds)
+        finally:
+            self._waiting -= 1
 
     def _wake(self, head: int) -> None:
         # Appends happen on the event loop or in a worker thread.
@@ -66,8 +99,10 @@ class StoreLog:
         limit = min(limit or 500, MAX_BATCH)
         deadline = self._loop.time() + min(max(wait_ms, 0), MAX_WAIT_MS) / 1000
         while True:
-            # Clear before reading, so an append between the read and the wait wakes us.
+            # Clear before reading, so an append between the read and the wait wakes us (another
+            # process's: one after this mark).
             self._appended.clear()
+            mark = self.store.mark() if self.poll_s else None
             # The head first: a page that is not full then holds every notification of these topics
             # up to it, and a follower of rare topics can move past the rest (see Follower.run).
             head = self.store.head()
@@ -75,8 +110,7 @@ class StoreLog:
             remaining = deadline - self._loop.time()
             if page or remaining <= 0 or self._closed:
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._appended.wait(), remaining)
+            await self._wait(remaining, mark)
         if page and len(page) < limit and linger_ms > 0 and not self._closed:
             # A short page at a low rate: a moment more gathers a larger one; the head read after
             # the wait stands for the whole page.
@@ -101,8 +135,8 @@ class StoreLog:
 class EventLogServicer(eventlog_pb2_grpc.EventLogServiceServicer):
     """Serves the service's own log to its followers in other processes."""
 
-    def __init__(self, store: EventStore):
-        self.log = StoreLog(store)
+    def __init__(self, store: EventStore, poll_s: float | None = None):
+        self.log = StoreLog(store, poll_s)
 
     async def Read(self, request: eventlog_pb2.ReadRequest, context: ServicerContext) -> eventlog_pb2.ReadResponse:
         try:

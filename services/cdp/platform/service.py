@@ -27,7 +27,7 @@ from cdp.platform import config as config_module
 from cdp.platform.access import access_control
 from cdp.platform.accesslog import AccessLog
 from cdp.platform.decisions import Decider, open_decider
-from cdp.platform.eventlog import EventLogServicer, GrpcLog, Upstream
+from cdp.platform.eventlog import POLL_S, EventLogServicer, GrpcLog, Upstream
 from cdp.platform.files import private_tree, private_umask
 from cdp.platform.follower import Follower, Handler, KeyOf
 from cdp.platform.heads import HeadPublisher, witness_peer
@@ -72,6 +72,9 @@ class Declaration:
     on_stop: list[Callable[[], object]] = field(default_factory=list)
     # Readiness checks of the service's own, beside the platform's: name -> () -> (ok, detail).
     checks: dict[str, Check] = field(default_factory=dict)
+    # Replicas of the service append to one store (the collector's): its log's waiting reads look
+    # at the store's head for what the others appended.
+    replicas_share_store: bool = False
 
 
 class Runtime:
@@ -139,7 +142,7 @@ async def start(config: config_module.ServiceConfig, declare: Declare) -> tuple[
     ]
     for s in declaration.servicers:
         service.add(s.add, s.servicer, s.full_name)
-    event_log = EventLogServicer(store)
+    event_log = EventLogServicer(store, POLL_S if declaration.replicas_share_store else None)
     service.on_stopping(event_log.log.close)  # followers' waiting reads end before the drain
     service.add(
         eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,

@@ -12,8 +12,10 @@ import contextlib
 import fcntl
 import hashlib
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from eventsourcing.persistence import (
@@ -34,10 +36,11 @@ OriginatorId = uuid.UUID | str
 
 
 class EventStore:
-    def __init__(self, recorder: ProcessRecorder, factory: InfrastructureFactory, name: str):
+    def __init__(self, recorder: ProcessRecorder, factory: InfrastructureFactory, name: str, file: Path | None = None):
         self.recorder = recorder
         self.name = name
         self._factory = factory
+        self._wal = Path(f"{file}-wal") if file is not None else None  # SQLite's write-ahead log
         self._listeners: list[Callable[[int], None]] = []
 
     # Writing ---------------------------------------------------------------
@@ -89,6 +92,16 @@ class EventStore:
     def position(self, upstream: str) -> int:
         return self.recorder.max_tracking_id(upstream) or 0
 
+    def mark(self) -> object:
+        """A value that changes when any process appends, read cheaply: of SQLite, the write-ahead
+        log's file, size and modification time (a stat: every commit writes to it), else the head
+        (a query)."""
+        if self._wal is not None:
+            with contextlib.suppress(OSError):
+                status = os.stat(self._wal)
+                return status.st_ino, status.st_size, status.st_mtime_ns
+        return self.head()
+
     def events_of(self, originator_id: OriginatorId) -> Sequence[StoredEvent]:
         return self.recorder.select_events(originator_id)
 
@@ -98,11 +111,12 @@ class EventStore:
 
 def open_store(config: StoreConfig, service: str) -> EventStore:
     """Open (creating if needed) the event store of one service."""
+    file = config.data_dir / f"{service}.sqlite" if config.kind == "sqlite" else None
     if config.kind == "sqlite":
         config.data_dir.mkdir(parents=True, exist_ok=True)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(config.data_dir / f"{service}.sqlite"),
+            "SQLITE_DBNAME": str(file),
             "SQLITE_LOCK_TIMEOUT": "30",
         }
     elif config.kind == "postgres":
@@ -114,7 +128,7 @@ def open_store(config: StoreConfig, service: str) -> EventStore:
             ensure_schema(config.postgres_dsn, env["POSTGRES_SCHEMA"])
         factory = InfrastructureFactory.construct(env=env)
         recorder = factory.process_recorder()
-    return EventStore(recorder, factory, service)
+    return EventStore(recorder, factory, service, file)
 
 
 @contextlib.contextmanager
