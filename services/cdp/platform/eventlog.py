@@ -26,6 +26,7 @@ MAX_LINGER_MS = 1000
 # How often a waiting read of a store that replicas share looks for their appends (which wake no
 # one here): a stat of SQLite's write-ahead log, a query of PostgreSQL's head.
 POLL_S = 0.01
+SETTLE_POLLS = 5
 
 
 class LogReader(Protocol):
@@ -48,6 +49,7 @@ class StoreLog:
         self._loop = asyncio.get_running_loop()
         self._closed = False
         self._waiting = 0  # reads waiting for an append
+        self._head = 0  # the newest head this process appended or read
         self._poller: asyncio.Task[None] | None = None
         store.on_append(self._wake)
 
@@ -57,16 +59,26 @@ class StoreLog:
         self._appended.set()
 
     async def _poll(self, interval: float, mark: object) -> None:
-        """While reads wait: wake them when the store was appended to since mark (one task for all)."""
+        """While reads wait: wake them when another process appended since mark (one task for all).
+        A change of the mark that this process's own append made (it woke them already) does not."""
+        settling = 0
         try:
             while self._waiting and not self._closed:
                 await asyncio.sleep(interval)
                 try:
                     now = self.store.mark()
+                    if now != mark:
+                        # A commit is in the file before its rows can be read (until its sync
+                        # ends): after a change, the head is looked at for a few polls more.
+                        mark, settling = now, SETTLE_POLLS
+                    elif not settling:
+                        continue
+                    settling -= 1
+                    head = self.store.head()
                 except Exception:  # the store is busy or going away: the reads' own deadlines hold
                     continue
-                if now != mark:
-                    mark = now
+                if head > self._head:
+                    self._head = head
                     self._appended.set()
         finally:
             self._poller = None
@@ -83,6 +95,7 @@ class StoreLog:
             self._waiting -= 1
 
     def _wake(self, head: int) -> None:
+        self._head = max(self._head, head)
         # Appends happen on the event loop or in a worker thread.
         try:
             running = asyncio.get_running_loop()
@@ -106,6 +119,7 @@ class StoreLog:
             # The head first: a page that is not full then holds every notification of these topics
             # up to it, and a follower of rare topics can move past the rest (see Follower.run).
             head = self.store.head()
+            self._head = max(self._head, head)
             page = self.store.read(after, limit, tuple(topics), stop=head)
             remaining = deadline - self._loop.time()
             if page or remaining <= 0 or self._closed:
