@@ -305,30 +305,65 @@ def test_a_lingering_follower_gathers_what_arrives_meanwhile_into_one_batch(tmp_
     asyncio.run(scenario())
 
 
-def test_a_waiting_read_sees_what_another_process_appended_to_the_same_store(store_config):
-    """Collector replicas share one store, and a follower's long poll is served by one of them:
-    a call stored by another must reach it within a poll, not when its wait runs out."""
+def seen_after(config, *, meanwhile=None, no_sign: bool = False) -> float:
+    """Seconds from another process's append to a waiting read's answer with it: two stores on the
+    same data stand for two collector processes (one's appends wake no one in the other).
+    meanwhile: another read of the log, right after the append; no_sign: the store gives no sign
+    of writes in its file (a SQLite commit whose sync the poll did not see end)."""
     from cdp.platform.eventlog import POLL_S
 
-    async def scenario():
-        served = open_store(store_config, "shared")  # the replica the follower reads from
-        other = open_store(store_config, "shared")  # another replica: its appends wake no one here
+    async def scenario() -> float:
+        served, other = open_store(config, "shared"), open_store(config, "shared")
+        if no_sign:
+            served.write_mark = lambda: ("no", "sign")  # type: ignore[method-assign]
         log = StoreLog(served, POLL_S)
+        loop = asyncio.get_running_loop()
         try:
-            started = asyncio.get_running_loop().time()
-            read = asyncio.create_task(log.read(0, 100, wait_ms=5000))
+            waiting = asyncio.create_task(log.read(0, 100, wait_ms=5000))
             await asyncio.sleep(0.05)
-            assert not read.done()
+            assert not waiting.done()
+            appended = loop.time()
             other.append([source_event(1)])
-            response = await asyncio.wait_for(read, 2)
-            waited = asyncio.get_running_loop().time() - started
+            if meanwhile:
+                first = await log.read(0, 100)  # another follower's read, before the next look
+                assert [n.id for n in first.notifications] == [other.head()]
+            response = await asyncio.wait_for(waiting, 6)
+            waited = loop.time() - appended
             assert [n.id for n in response.notifications] == [other.head()]
-            assert waited < 0.05 + POLL_S + 0.5, waited
-            # Nothing waits any more: the head is no longer looked at.
+            # Nothing waits any more: the store is no longer looked at.
             await asyncio.sleep(POLL_S * 3)
             assert log._poller is None
+            return waited
         finally:
             other.close()
             served.close()
 
-    asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_a_waiting_read_sees_what_another_process_appended_to_the_same_store(store_config):
+    """Collector replicas share one store, and a follower's long poll is served by one of them:
+    a call stored by another must reach it within a look, not when its wait runs out."""
+    from cdp.platform.eventlog import POLL_S
+
+    assert seen_after(store_config) < POLL_S + 0.5
+
+
+def test_a_read_of_the_log_meanwhile_does_not_hide_another_process_append_from_a_waiting_read(store_config):
+    """Followers of one log wait in the same process (profile, segment and identity all follow the
+    collector's calls): one of them reading another process's call first must not keep it from
+    the rest until their waits run out."""
+    from cdp.platform.eventlog import POLL_S
+
+    assert seen_after(store_config, meanwhile=True) < POLL_S + 0.5
+
+
+def test_a_waiting_read_sees_another_process_append_that_left_no_sign_in_the_file(tmp_path):
+    """SQLite's write-ahead log changes before a commit can be read (until its sync ends), and a
+    restarted log of the same size within the clock's tick may not change at all: the head is
+    still read every few looks."""
+    from cdp.platform.config import StoreConfig
+    from cdp.platform.eventlog import HEAD_EVERY, POLL_S
+
+    config = StoreConfig(kind="sqlite", data_dir=tmp_path)
+    assert seen_after(config, no_sign=True) < HEAD_EVERY * POLL_S + 0.5

@@ -24,9 +24,11 @@ MAX_BATCH = 2000
 MAX_WAIT_MS = 30_000
 MAX_LINGER_MS = 1000
 # How often a waiting read of a store that replicas share looks for their appends (which wake no
-# one here): a stat of SQLite's write-ahead log, a query of PostgreSQL's head.
+# one here): where the store gives a cheap sign of a write (SQLite), its head is read for a few
+# looks after a sign and at least every HEAD_EVERY looks; elsewhere at every look.
 POLL_S = 0.01
-SETTLE_POLLS = 5
+SETTLE_LOOKS = 5
+HEAD_EVERY = 5
 
 
 class LogReader(Protocol):
@@ -48,8 +50,7 @@ class StoreLog:
         self._appended = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._closed = False
-        self._waiting = 0  # reads waiting for an append
-        self._head = 0  # the newest head this process appended or read
+        self._floors: list[int] = []  # the head each waiting read found
         self._poller: asyncio.Task[None] | None = None
         store.on_append(self._wake)
 
@@ -58,44 +59,44 @@ class StoreLog:
         self._closed = True
         self._appended.set()
 
-    async def _poll(self, interval: float, mark: object) -> None:
-        """While reads wait: wake them when another process appended since mark (one task for all).
-        A change of the mark that this process's own append made (it woke them already) does not."""
-        settling = 0
+    async def _poll(self, interval: float) -> None:
+        """While reads wait: wake them when the head passed the one a waiting read found (one task
+        for all). The head decides: a commit can be read only after its sync, and a sign of it
+        in the file may come before that, or (rarely) not at all."""
+        mark, settling, looks = self.store.write_mark(), 0, 0
         try:
-            while self._waiting and not self._closed:
+            while self._floors and not self._closed:
                 await asyncio.sleep(interval)
+                if not self._floors:
+                    break
+                looks += 1
                 try:
-                    now = self.store.mark()
+                    now = self.store.write_mark()
                     if now != mark:
-                        # A commit is in the file before its rows can be read (until its sync
-                        # ends): after a change, the head is looked at for a few polls more.
-                        mark, settling = now, SETTLE_POLLS
-                    elif not settling:
+                        mark, settling = now, SETTLE_LOOKS
+                    elif now is not None and not settling and looks % HEAD_EVERY:
                         continue
-                    settling -= 1
+                    settling = max(settling - 1, 0)
                     head = self.store.head()
                 except Exception:  # the store is busy or going away: the reads' own deadlines hold
                     continue
-                if head > self._head:
-                    self._head = head
+                if head > min(self._floors):
                     self._appended.set()
         finally:
             self._poller = None
 
-    async def _wait(self, seconds: float, mark: object) -> None:
-        """Until an append or seconds; mark: the store's, taken before the read that found nothing."""
-        self._waiting += 1
+    async def _wait(self, seconds: float, head: int) -> None:
+        """Until an append or seconds; head: the one the read that found nothing read."""
+        self._floors.append(head)
         if self._poller is None and self.poll_s:
-            self._poller = asyncio.ensure_future(self._poll(self.poll_s, mark))
+            self._poller = asyncio.ensure_future(self._poll(self.poll_s))
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._appended.wait(), seconds)
         finally:
-            self._waiting -= 1
+            self._floors.remove(head)
 
     def _wake(self, head: int) -> None:
-        self._head = max(self._head, head)
         # Appends happen on the event loop or in a worker thread.
         try:
             running = asyncio.get_running_loop()
@@ -113,18 +114,16 @@ class StoreLog:
         deadline = self._loop.time() + min(max(wait_ms, 0), MAX_WAIT_MS) / 1000
         while True:
             # Clear before reading, so an append between the read and the wait wakes us (another
-            # process's: one after this mark).
+            # process's: the poller compares the head with this read's).
             self._appended.clear()
-            mark = self.store.mark() if self.poll_s else None
             # The head first: a page that is not full then holds every notification of these topics
             # up to it, and a follower of rare topics can move past the rest (see Follower.run).
             head = self.store.head()
-            self._head = max(self._head, head)
             page = self.store.read(after, limit, tuple(topics), stop=head)
             remaining = deadline - self._loop.time()
             if page or remaining <= 0 or self._closed:
                 break
-            await self._wait(remaining, mark)
+            await self._wait(remaining, head)
         if page and len(page) < limit and linger_ms > 0 and not self._closed:
             # A short page at a low rate: a moment more gathers a larger one; the head read after
             # the wait stands for the whole page.

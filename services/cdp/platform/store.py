@@ -92,15 +92,18 @@ class EventStore:
     def position(self, upstream: str) -> int:
         return self.recorder.max_tracking_id(upstream) or 0
 
-    def mark(self) -> object:
-        """A value that changes when any process appends, read cheaply: of SQLite, the write-ahead
-        log's file, size and modification time (a stat: every commit writes to it), else the head
-        (a query)."""
-        if self._wal is not None:
-            with contextlib.suppress(OSError):
-                status = os.stat(self._wal)
-                return status.st_ino, status.st_size, status.st_mtime_ns
-        return self.head()
+    def write_mark(self) -> object:
+        """A cheap sign that some process wrote to the store, or None where there is none: of
+        SQLite, the write-ahead log's file, size and modification time (a stat). A write shows
+        there before it can be read (until its sync ends), and not every change is seen (a
+        restarted log of the same size within the clock's tick): a hint, never the head."""
+        if self._wal is None:
+            return None
+        try:
+            status = os.stat(self._wal)
+        except OSError:
+            return None
+        return status.st_ino, status.st_size, status.st_mtime_ns
 
     def events_of(self, originator_id: OriginatorId) -> Sequence[StoredEvent]:
         return self.recorder.select_events(originator_id)
