@@ -13,7 +13,7 @@ from cdp.api.eventlog.v1 import eventlog_pb2_grpc
 from cdp.api.ops.v1 import ops_pb2
 from cdp.client import AsyncEventLogClient
 from cdp.platform.errors import Unavailable
-from cdp.platform.eventlog import EventLogServicer, GrpcLog, StoreLog, Upstream
+from cdp.platform.eventlog import HEAD_EVERY, POLL_S, EventLogServicer, GrpcLog, StoreLog, Upstream
 from cdp.platform.follower import Follower
 from cdp.platform.ids import derived_id
 from cdp.platform.parked import PARKING_TOPICS
@@ -305,12 +305,11 @@ def test_a_lingering_follower_gathers_what_arrives_meanwhile_into_one_batch(tmp_
     asyncio.run(scenario())
 
 
-def seen_after(config, *, meanwhile=None, no_sign: bool = False) -> float:
+def seen_after(config, *, meanwhile: bool = False, no_sign: bool = False) -> float:
     """Seconds from another process's append to a waiting read's answer with it: two stores on the
     same data stand for two collector processes (one's appends wake no one in the other).
     meanwhile: another read of the log, right after the append; no_sign: the store gives no sign
     of writes in its file (a SQLite commit whose sync the poll did not see end)."""
-    from cdp.platform.eventlog import POLL_S
 
     async def scenario() -> float:
         served, other = open_store(config, "shared"), open_store(config, "shared")
@@ -331,8 +330,10 @@ def seen_after(config, *, meanwhile=None, no_sign: bool = False) -> float:
             waited = loop.time() - appended
             assert [n.id for n in response.notifications] == [other.head()]
             # Nothing waits any more: the store is no longer looked at.
-            await asyncio.sleep(POLL_S * 3)
-            assert log._poller is None
+            heads = []
+            served.head = lambda: heads.append(1) or other.head()  # type: ignore[method-assign]
+            await asyncio.sleep(POLL_S * (HEAD_EVERY + 3))
+            assert not heads and log._poller is None
             return waited
         finally:
             other.close()
@@ -344,8 +345,6 @@ def seen_after(config, *, meanwhile=None, no_sign: bool = False) -> float:
 def test_a_waiting_read_sees_what_another_process_appended_to_the_same_store(store_config):
     """Collector replicas share one store, and a follower's long poll is served by one of them:
     a call stored by another must reach it within a look, not when its wait runs out."""
-    from cdp.platform.eventlog import POLL_S
-
     assert seen_after(store_config) < POLL_S + 0.5
 
 
@@ -353,8 +352,6 @@ def test_a_read_of_the_log_meanwhile_does_not_hide_another_process_append_from_a
     """Followers of one log wait in the same process (profile, segment and identity all follow the
     collector's calls): one of them reading another process's call first must not keep it from
     the rest until their waits run out."""
-    from cdp.platform.eventlog import POLL_S
-
     assert seen_after(store_config, meanwhile=True) < POLL_S + 0.5
 
 
@@ -363,7 +360,6 @@ def test_a_waiting_read_sees_another_process_append_that_left_no_sign_in_the_fil
     restarted log of the same size within the clock's tick may not change at all: the head is
     still read every few looks."""
     from cdp.platform.config import StoreConfig
-    from cdp.platform.eventlog import HEAD_EVERY, POLL_S
 
     config = StoreConfig(kind="sqlite", data_dir=tmp_path)
     assert seen_after(config, no_sign=True) < HEAD_EVERY * POLL_S + 0.5

@@ -65,9 +65,9 @@ class StoreLog:
         in the file may come before that, or (rarely) not at all."""
         mark, settling, looks = self.store.write_mark(), 0, 0
         try:
-            while self._floors and not self._closed:
+            while True:  # started by a read that waits
                 await asyncio.sleep(interval)
-                if not self._floors:
+                if not self._floors or self._closed:
                     break
                 looks += 1
                 try:
