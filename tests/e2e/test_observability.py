@@ -80,7 +80,19 @@ def test_metrics_move_with_calls_events_decisions_and_following(platform, client
     client.ingest(source.write_key, calls("a", 2))  # sent again: duplicates
     with pytest.raises(PermissionDenied):
         client.collector.create_source("nope", metadata=client.platform.metadata("al@example.com", ["analyst"]))
-    after = scrape(platform, "collector")
+    create = "/cdp.collector.v1.CollectorService/CreateSource"
+    # A refused call's status reaches the caller before the server has counted it (gRPC sends an
+    # abort's status first): the count is there a moment later, and then nothing else moves.
+    after = wait_until(
+        lambda: (
+            (s := scrape(platform, "collector"))
+            and value(s, "cdp_rpc_requests_total", method=create, code="PERMISSION_DENIED")
+            > value(before, "cdp_rpc_requests_total", method=create, code="PERMISSION_DENIED")
+            and s
+        ),
+        timeout=5,
+        what="the refused call counted",
+    )
 
     def moved(name, **labels):
         return value(after, name, **labels) - value(before, name, **labels)
@@ -89,7 +101,6 @@ def test_metrics_move_with_calls_events_decisions_and_following(platform, client
     assert moved("cdp_events_total", source="obs-metrics", outcome="rejected") == 1
     assert moved("cdp_events_total", source="obs-metrics", outcome="duplicate") == 2
     assert moved("cdp_rpc_requests_total", service="collector", method=INGEST, code="OK") == 2
-    create = "/cdp.collector.v1.CollectorService/CreateSource"
     assert moved("cdp_rpc_requests_total", method=create, code="PERMISSION_DENIED") == 1
     assert moved("cdp_rpc_duration_seconds_count", method=INGEST) == 2
     assert moved("cdp_decisions_total", service="collector", entrypoint="data.cdp.collect.decision") >= 6

@@ -24,6 +24,7 @@ import grpc
 from cdp.api.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from cdp.api.ops.v1 import ops_pb2, ops_pb2_grpc
 from cdp.platform import config as config_module
+from cdp.platform import loop as event_loop
 from cdp.platform.access import access_control
 from cdp.platform.accesslog import AccessLog
 from cdp.platform.decisions import Decider, open_decider
@@ -235,4 +236,4 @@ def serve(name: str, declare: Declare, argv: list[str] | None = None) -> None:
         service, _ = await start(config, declare)
         await service.run_until_signalled()
 
-    asyncio.run(main())
+    event_loop.run(main())
