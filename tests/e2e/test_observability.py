@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import ssl
 import urllib.request
 
 import pytest
@@ -122,10 +124,32 @@ def test_metrics_move_with_calls_events_decisions_and_following(platform, client
         assert any(n == "cdp_rpc_requests_total" for n, _ in samples), f"{service} counts no RPC"
 
 
+def knock_without_a_certificate(port: int) -> None:
+    """A TLS handshake with no client certificate, then plain HTTP, on a gRPC port."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    for attempt in ("tls", "http"):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            try:
+                if attempt == "tls":
+                    with context.wrap_socket(raw) as tls:
+                        tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+                        tls.recv(100)
+                else:
+                    raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    raw.recv(100)
+            except OSError:
+                pass  # refused, as it should be
+
+
 def test_logs_are_json_lines_without_personal_data(platform, client):
     source = client.create_source("obs-logs", server_side=True)
     client.ingest(source.write_key, calls("b", 3))
     wait_until(lambda: client.profile.get_profile(identifier=ident("user_id", "obs-user-b-2"), timeout=5))
+    for service in SERVICES:  # what a scanner sends: no line of gRPC's own text in the logs for it
+        knock_without_a_certificate(platform.ports[service])
     lines = 0
     for service in SERVICES:
         text = platform.log_path(service).read_text(errors="replace")

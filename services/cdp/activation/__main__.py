@@ -1,5 +1,6 @@
 """Run activation: python -m cdp.activation [flags]."""
 
+import cdp.platform.grpc_log  # noqa: F401  (first: before grpc loads)
 from cdp.activation.service import declare
 from cdp.platform.service import serve
 

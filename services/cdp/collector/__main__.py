@@ -1,5 +1,6 @@
 """Run the collector: python -m cdp.collector [flags]."""
 
+import cdp.platform.grpc_log  # noqa: F401  (first: before grpc loads)
 from cdp.collector.service import declare
 from cdp.platform.service import serve
 
