@@ -4,9 +4,19 @@ package cdp.pii
 
 import rego.v1
 
-# Names compare normalised (lower case, "-" and " " as "_"), so "First-Name", "first name" and
-# "FIRST_NAME" hit one key. Keys in data.cdp.classification are kept in this form (pii_test checks it).
-normalised := {f: strings.replace_n({"-": "_", " ": "_"}, lower(f)) | some f in input.fields; is_string(f)}
+# Names compare normalised (camelCase split at its humps, lower case, "-" and " " as "_"), so
+# "First-Name", "first name", "firstName", "FirstName" and "FIRST_NAME" hit one key ("IPAddress":
+# ip_address). Keys in data.cdp.classification are kept in this form (pii_test checks it).
+normalised := {f: strings.replace_n({"-": "_", " ": "_"}, lower(regex.replace(
+	regex.replace(f, `([A-Z]+)([A-Z][a-z])`, "${1}_${2}"),
+	`([a-z0-9])([A-Z])`, "${1}_${2}",
+))) |
+	some f in input.fields
+	is_string(f)
+}
+
+# The same without the split at humps: "dateofBirth" is listed as dateofbirth, not as dateof_birth.
+unsplit := {f: strings.replace_n({"-": "_", " ": "_"}, lower(f)) | some f in input.fields; is_string(f)}
 
 # The class of each name in input.fields; unclassified names are absent. Other packages reuse it
 # with `data.cdp.pii.classes with input as {"fields": names}`. It is a rule over all names rather
@@ -18,11 +28,18 @@ classes[f] := cls if {
 	cls := data.cdp.classification[n]
 }
 
+classes[f] := cls if {
+	some f, n in normalised
+	not data.cdp.classification[n]
+	cls := data.cdp.classification[unsplit[f]]
+}
+
 # Otherwise a name pattern catches what nobody listed ("work_email", "mobile_phone"); when several
 # match, min() picks one so the answer never depends on iteration order (no match: undefined).
 classes[f] := cls if {
 	some f, n in normalised
 	not data.cdp.classification[n]
+	not data.cdp.classification[unsplit[f]]
 	cls := min({c | some pattern, c in data.cdp.name_patterns; contains(n, pattern)})
 }
 

@@ -133,3 +133,15 @@ test_value_pattern_classes_are_personal if {
 		data.cdp.pii.is_personal(p.class)
 	}
 }
+
+test_camel_case_names_are_split_at_their_humps if {
+	got := data.cdp.pii.normalised with input as {"fields": ["fullName", "FullName", "IPAddress", "birthDate", "streetName", "zipCode"]}
+	got == {
+		"fullName": "full_name", "FullName": "full_name", "IPAddress": "ip_address",
+		"birthDate": "birth_date", "streetName": "street_name", "zipCode": "zip_code",
+	}
+	personal(["fullName", "givenName", "familyName", "customer_name", "streetName", "town", "birthDate", "dateofBirth"]) == [
+		"birthDate", "customer_name", "dateofBirth", "familyName", "fullName", "givenName", "streetName", "town",
+	]
+	personal(["productName", "eventName", "pageTitle"]) == []
+}
