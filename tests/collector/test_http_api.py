@@ -6,6 +6,7 @@ import gzip
 import json
 import socket
 import uuid
+import zlib
 
 import pytest
 import requests
@@ -175,6 +176,30 @@ def corpus(key: str):
         ("bad gzip", "/v1/batch", b"\x1f\x8bnot really gzip", auth, 400, "not valid gzip"),
         ("truncated gzip", "/v1/batch", gzip.compress(j({"batch": [good()]}))[:-12], auth, 400, "gzip"),
         (
+            "junk after gzip",
+            "/v1/batch",
+            gzip.compress(j({"batch": [good()]})) + b"trailing junk",
+            auth,
+            400,
+            "data after the end of the gzip stream",
+        ),
+        (
+            "deflate",
+            "/v1/batch",
+            zlib.compress(j({"batch": [good()]})),
+            {**auth, "Content-Encoding": "deflate"},
+            415,
+            "Content-Encoding: must be gzip or none",
+        ),
+        (
+            "brotli named, plain sent",
+            "/v1/batch",
+            j({"batch": [good()]}),
+            {**auth, "Content-Encoding": "br"},
+            415,
+            "Content-Encoding: must be gzip or none",
+        ),
+        (
             "gzip bomb",
             "/v1/batch",
             gzip.compress(b'{"batch": [' + b" " * 2_000_000 + b"]}"),
@@ -243,6 +268,18 @@ def test_write_key_in_body_and_gzip_whatever_the_content_type(client, http_url, 
     assert any(
         m.event.message_id == call["messageId"] for m in client.read_messages("collector", collector_pb2.EventAccepted)
     )
+
+
+def test_every_member_of_a_gzip_body_is_read(client, http_url, source):
+    calls = [good(), good()]
+    text = json.dumps({"batch": calls}).encode()
+    body = gzip.compress(text[:20]) + gzip.compress(text[20:])  # two members, as `cat a.gz b.gz`
+    response = requests.post(
+        f"{http_url}/v1/batch", data=body, auth=(source.write_key, ""), headers={"Content-Encoding": "gzip"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    stored = {m.event.message_id for m in client.read_messages("collector", collector_pb2.EventAccepted)}
+    assert {c["messageId"] for c in calls} <= stored
 
 
 def test_identify_traits_in_context_and_clock_skew(client, http_url, source):

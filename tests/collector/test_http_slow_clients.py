@@ -159,3 +159,32 @@ def test_a_body_that_does_not_come_gets_408_and_the_connection_closed(collector)
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert b"body: not received within 2 s" in answer
     assert LIMITS.body_timeout_s - 0.5 < seconds < CLOSED_WITHIN_S
+
+
+def test_callers_that_go_away_mid_body_are_logged_rarely_and_stored_nothing(collector, caplog):
+    key = collector.create_source("web", server_side=True).write_key
+    body = json.dumps({"type": "track", "event": "Gone", "userId": "u-gone", "messageId": "m-gone"}).encode()
+
+    async def scenario():
+        runner = await http_api.start_http(collector, "127.0.0.1", 0, LIMITS)
+        port = runner.addresses[0][1]
+        try:
+            for _ in range(20):  # past the grace, then a reset: the body never comes whole
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(request_bytes("/v1/track", body, key)[:-5])
+                await writer.drain()
+                await asyncio.sleep(LIMITS.body_grace_s + 0.1)
+                writer.transport.abort()
+            await asyncio.sleep(0.2)
+            status, _ = await good_request(port, "/v1/track", body, key, "127.0.0.1")
+            return status
+        finally:
+            await runner.cleanup()
+
+    with caplog.at_level("INFO", logger="cdp.collector.http_api"):
+        assert asyncio.run(scenario()) == 200  # and the collector still serves
+    records = [r for r in caplog.records if r.name == "cdp.collector.http_api"]
+    assert not [r for r in records if r.levelname == "ERROR"], [r.getMessage() for r in records]
+    assert 1 <= len([r for r in records if "went away" in r.getMessage()]) <= 3  # not one a caller
+    stored = [decode(n.topic, n.state) for n in collector.uow.store.read(0, 100)]
+    assert len([m for m in stored if getattr(m, "event", None) and m.event.message_id == "m-gone"]) == 1

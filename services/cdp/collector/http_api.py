@@ -31,8 +31,10 @@ from cdp.collector import domain, segment_json
 from cdp.collector.application import BatchTooLarge, Collector, UnknownWriteKey
 from cdp.collector.segment_json import MalformedCall, to_event
 from cdp.platform import http_refusals
+from cdp.platform.logs import Backoff
 
 log = logging.getLogger(__name__)
+_gone = Backoff(log)
 
 SINGLE_CALLS = ("identify", "track", "page", "screen", "group", "alias")
 MAX_INFLIGHT = 64  # concurrent requests being processed (bodies in) before answering 429
@@ -69,22 +71,36 @@ def _error(status: int, code: str, message: str, headers: dict | None = None) ->
     return web.json_response({"code": code, "message": message}, status=status, headers=headers)
 
 
+CONTENT_ENCODINGS = ("", "identity", "gzip", "x-gzip")
+
+
 def decode_body(raw: bytes, encoding: str) -> bytes:
-    """Gunzip when the body is gzip, whatever Content-Type says; cap the inflated size."""
-    if encoding.lower() == "gzip" or raw[:2] == b"\x1f\x8b":
-        try:
+    """Gunzip when the body is gzip, whatever Content-Type says (every member of it, as gunzip
+    does); cap the inflated size. Another Content-Encoding is refused, not read as JSON."""
+    encoding = encoding.strip().lower()
+    if encoding not in CONTENT_ENCODINGS:
+        raise HttpError(415, "unsupported_encoding", "Content-Encoding: must be gzip or none")
+    if encoding not in ("gzip", "x-gzip") and raw[:2] != b"\x1f\x8b":
+        return raw
+    body = b""
+    rest = raw
+    try:
+        while True:
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            body = inflater.decompress(raw, domain.MAX_BATCH_BYTES + 1)
+            body += inflater.decompress(rest, domain.MAX_BATCH_BYTES + 1 - len(body))
             if len(body) > domain.MAX_BATCH_BYTES or inflater.unconsumed_tail:
                 raise HttpError(
                     413, "too_large", f"body: inflates to more than {domain.MAX_BATCH_BYTES} bytes (500 KB)"
                 )
             if not inflater.eof:
                 raise HttpError(400, "invalid_gzip", "body: gzip stream is truncated")
-            return body
-        except zlib.error as error:
-            raise HttpError(400, "invalid_gzip", f"body: not valid gzip ({error})") from None
-    return raw
+            rest = inflater.unused_data
+            if not rest.strip(b"\x00 \t\r\n"):  # padding after the last member, as gunzip allows
+                return body
+            if rest[:2] != b"\x1f\x8b":
+                raise HttpError(400, "invalid_gzip", "body: data after the end of the gzip stream")
+    except zlib.error as error:
+        raise HttpError(400, "invalid_gzip", f"body: not valid gzip ({error})") from None
 
 
 def parse_json(body: bytes) -> dict:
@@ -161,6 +177,11 @@ class TrackingApi:
             return await _closing(request, response) if error.close else response
         except web.HTTPRequestEntityTooLarge:
             return _error(413, "too_large", f"body: larger than {domain.MAX_BATCH_BYTES} bytes (500 KB)")
+        except ConnectionResetError:
+            # The caller went away before its body had come (nothing of it is stored): not a fault
+            # of the collector, and anyone can do it at will, so it is logged ever more rarely.
+            _gone.failed(logging.INFO, "tracking API: a caller went away before its body had come")
+            return _error(400, "incomplete", "body: the connection closed before it had come")
         except Exception:
             error_id = uuid.uuid4().hex[:12]
             log.exception("tracking API: unexpected failure (error id %s)", error_id)
