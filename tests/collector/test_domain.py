@@ -78,6 +78,12 @@ def test_an_event_over_32_kb_is_rejected():
         ({"timestamp": "3000-01-01T00:00:00Z"}, "timestamp", "years 1900..2999"),
         ({"user_id": "u\x001"}, "userId", "must not contain control characters"),
         ({"anonymous_id": "a\n"}, "anonymousId", "must not contain control characters"),
+        # Names are read on operators' screens: no terminal escapes, no NUL, bounded.
+        ({"type": "track", "event": "Signed up\x1b]0;pwned\x07"}, "event", "must not contain control characters"),
+        ({"type": "track", "event": "Signed\x00up"}, "event", "must not contain control characters"),
+        ({"type": "track", "event": "E" * 513}, "event", "is longer than 512 characters"),
+        ({"type": "page", "name": "Home\n"}, "name", "must not contain control characters"),
+        ({"type": "screen", "name": "S" * 30_000}, "name", "is longer than 512 characters"),
     ],
 )
 def test_what_a_follower_could_not_process_is_refused_by_field(fields, field, rule):

@@ -25,6 +25,10 @@ MAX_DEPTH = 32  # nesting of properties, traits and context
 JSON_FIELDS = ("properties", "traits", "context")
 TIME_FIELDS = ("timestamp", "sent_at", "original_timestamp")
 ID_FIELDS = ("message_id", "user_id", "anonymous_id", "group_id", "previous_id")
+# Event, page and screen names: the catalog, plans and metrics' operators read them as names (a
+# terminal escape would reach `cdp catalog`'s screen, a NUL cannot be PostgreSQL text).
+NAME_FIELDS = ("event", "name")
+MAX_NAME_LENGTH = 512
 # Every time a call carries, and the one computed from them, must lie in these years once in UTC:
 # followers normalise times to UTC, and a time near the ends of datetime's range cannot be.
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
@@ -160,12 +164,13 @@ def _envelope(call: Call) -> Rejection | None:
     """The first rule of ids and of what each call type requires that the call breaks."""
     if not call.message_id:
         return _reject("message_id", "is required")
-    for name in ID_FIELDS:
-        value = getattr(call, name)
-        if len(value) > MAX_ID_LENGTH:
-            return _reject(name, f"is longer than {MAX_ID_LENGTH} characters")
-        if _CONTROL.search(value):
-            return _reject(name, "must not contain control characters")
+    for names, limit in ((ID_FIELDS, MAX_ID_LENGTH), (NAME_FIELDS, MAX_NAME_LENGTH)):
+        for name in names:
+            value = getattr(call, name)
+            if len(value) > limit:
+                return _reject(name, f"is longer than {limit} characters")
+            if _CONTROL.search(value):
+                return _reject(name, "must not contain control characters")
     if not call.user_id and not call.anonymous_id:
         return _reject("user_id", "userId or anonymousId is required")
     if call.type == "track" and not call.event.strip():
