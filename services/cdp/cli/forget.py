@@ -26,6 +26,12 @@ def forget(person_id, user_id, anonymous_id, email, phone, ids, subject, roles):
     if not person_id and not identifier:
         raise click.UsageError("give --person-id, --user-id, --anonymous-id, --email, --phone or --id TYPE=VALUE")
     done = call(connect(subject, roles).identity.forget, person_id, identifier)
+    if not done.person_id:  # no person had the identifier: what was kept under it is forgotten
+        click.echo(
+            f"forgot {identifier[0] if identifier else 'the identifier'} (no person has it): "
+            f"{done.keys_destroyed} key(s) destroyed, {done.suppressed} identifier(s) suppressed"
+        )
+        return
     click.echo(
         f"forgot person {done.person_id}: {done.keys_destroyed} key(s) destroyed "
         f"across {done.identifiers} identifier(s), {done.suppressed} identifier(s) suppressed"

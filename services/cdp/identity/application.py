@@ -44,7 +44,7 @@ from cdp.platform.heap import no_collection
 from cdp.platform.identifiers import PREVIOUS, call_identifiers, normal_email, normal_phone, suppression_key
 from cdp.platform.ids import derived_id
 from cdp.platform.literals import LITERAL_KINDS, literal_subject
-from cdp.platform.personal import subject_of
+from cdp.platform.personal import identifier_subjects, subject_of
 from cdp.platform.published import decode, topic_of
 from cdp.platform.snapshots import Later, SnapshotStore, shape_of
 from cdp.platform.state import EventSourced
@@ -914,6 +914,25 @@ class IdentityApp(EventSourced):
             tx.add([self.next_event(uuid.UUID(person_id), m) for m in messages])
         self.snapshot_soon()
         return person_id, destroyed, len(identifiers), len(keys)
+
+    async def forget_identifier(self, kind: str, value: str, requested_by: str) -> tuple[str, int, int, int]:
+        """Forget an identifier no person has: one whose calls were all quarantined or refused (the
+        collector holds them sealed under its subject), or not yet followed. The subject's key is
+        destroyed and the identifier suppressed, so what was kept no longer decrypts and its next
+        calls are dropped. One that a person has by now is forgotten with that person. Returns as
+        forget(), with no person."""
+        async with self.uow.transaction() as tx:
+            person_id = self.resolve(kind, value)
+            if not person_id:
+                destroyed = self.vault.destroy(identifier_subjects([(kind, value)]))
+                key = suppression_key(self._index_key, kind, value)
+                suppressed = pb.IdentifiersSuppressed(keys=[key], requested_by=requested_by)
+                self.apply(suppressed)
+                tx.add([self.next_event(derived_id("suppression", key), suppressed)])
+        if person_id:
+            return await self.forget(person_id, requested_by)
+        self.snapshot_soon()
+        return "", destroyed, 1, 1
 
     def _unsealed(self, node: Identifier) -> str | None:
         token = self.sealed.get(node)

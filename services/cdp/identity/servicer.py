@@ -42,9 +42,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.GetPersonResponse(person=self.app.person(self._person(request)))
 
     async def Forget(self, request, context):
-        person_id, destroyed, identifiers, suppressed = await self.app.forget(
-            self._person(request), current_caller().subject
-        )
+        identifier = _identifier(request)
+        unknown = not request.person_id and identifier and all(identifier) and not self.app.resolve(*identifier)
+        if unknown and identifier:  # no person has it: what the quarantine holds under it goes
+            forgotten = self.app.forget_identifier(*identifier, current_caller().subject)
+        else:
+            forgotten = self.app.forget(self._person(request), current_caller().subject)
+        person_id, destroyed, identifiers, suppressed = await forgotten
         return pb.ForgetResponse(
             person_id=person_id, keys_destroyed=destroyed, identifiers=identifiers, suppressed=suppressed
         )
