@@ -69,8 +69,9 @@ class _Collector(_Client):
     def ingest_stream(
         self, write_key: str, batches: Iterable[Sequence[event_pb2.Event]], **options: Unpack[CallOptions]
     ) -> collector_pb2.IngestStreamResponse:
-        """Ingest batches over one client stream; acks are indexed across the stream. Not retried
-        (the batches are consumed as they are sent)."""
+        """Ingest batches over one client stream (at most 25,000 events); acks are indexed across the
+        stream. Not retried (the batches are consumed as they are sent): each batch is stored as it
+        comes, so after a failure send them again (a messageId is stored once)."""
         requests = (collector_pb2.IngestStreamRequest(write_key=write_key, events=list(b)) for b in batches)
         return self._streamed("IngestStream", requests, **options)
 

@@ -20,6 +20,9 @@ CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_EVENTS = 2500
+# An IngestStream's events: its one answer holds an ack each, plus the field at fault of a rejected
+# one (bounded by the batch's bytes), well within gRPC's 16 MB message.
+MAX_STREAM_EVENTS = 25_000
 MAX_ID_LENGTH = 512
 MAX_DEPTH = 32  # nesting of properties, traits and context
 JSON_FIELDS = ("properties", "traits", "context")

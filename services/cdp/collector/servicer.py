@@ -26,6 +26,14 @@ class CollectorServicer(collector_pb2_grpc.CollectorServiceServicer):
         total = pb.IngestStreamResponse()
         offset = 0
         async for request in request_iterator:
+            # The acks of the whole stream come in one message, which gRPC caps at 16 MB: beyond
+            # this many events it could not be sent, though every batch would have been stored.
+            if offset + len(request.events) > domain.MAX_STREAM_EVENTS:
+                raise InvalidArgument(
+                    "events",
+                    f"a stream carries at most {domain.MAX_STREAM_EVENTS} events; the {offset} before this "
+                    "batch are stored: send the rest on another stream",
+                )
             response = await self.Ingest(request, context)
             for ack in response.acks:
                 ack.index += offset

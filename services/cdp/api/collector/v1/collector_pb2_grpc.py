@@ -107,7 +107,9 @@ class CollectorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def IngestStream(self, request_iterator, context):
-        """Many batches on one stream; the acknowledgements of all of them come at the end.
+        """Many batches on one stream (at most 25,000 events); the acknowledgements of all of them come at
+        the end. Each batch is stored as it comes: when the stream fails, the batches before the failure
+        may be stored, and sending them again is safe (a messageId is stored once).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
