@@ -68,6 +68,13 @@ def protected(personal, **fields):
         "DE89 3704 0044 0532 0130 00",
         "078-05-1120",
         "00:1A:2B:3C:4D:5E",
+        # In a sentence, after a scheme, before an extension, with 00 for the plus; not only ASCII.
+        "call me on +44 7700 900404 after 6",
+        "tel:+447700900303",
+        "+1 415 555 0199 ext. 22",
+        "0044 7700 900202",
+        "ada.vp@exämple.de",
+        "josé@vpmail.com",
     ],
 )
 def test_personal_values(rules, value):
@@ -91,6 +98,12 @@ def test_personal_values(rules, value):
         "user@localhost",
         "DE00 0000 0000 0000 0000 00",  # fails the IBAN checksum
         "999.999.999.999",
+        "2024-05-01T10:00:00+01:00",
+        "Mon, 01 May 2024 10:00:00 +0100",
+        "v1.2.3+20240101",
+        "0012345678",  # a zero-padded id, not 00 and a country code
+        "order 12345678901",
+        "price +12.50",
     ],
 )
 def test_values_that_only_look_alike(rules, value):
