@@ -124,6 +124,13 @@ def test_params_of_urls_query_strings_and_fragments():
     assert params("https://x.io/no-query") == []
 
 
+def test_a_phone_in_a_query_is_found_with_its_plus(personal):
+    # Form decoding reads "+" as a space: the phone is judged as sent as well.
+    _, paths, stored = protected(personal, properties={"sms": "https://x.example/sms?to=+447700900505&q=1"})
+    assert paths == ["properties.sms?to"]
+    assert "447700900505" not in stored["properties"]["sms"] and stored["properties"]["sms"].endswith("&q=1")
+
+
 def test_every_depth_and_place_is_sealed_in_place(personal):
     _, paths, stored = protected(
         personal,

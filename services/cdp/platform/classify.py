@@ -333,7 +333,12 @@ class _Visit:
         for p in found:
             if sealed(p.value):
                 self.already.append(f"{path}{p.marker}{p.name}")
-            elif p.value and (p.name in self.verdict.personal or self.rules.match(p.value)):
+            elif p.value and (
+                p.name in self.verdict.personal
+                or self.rules.match(p.value)
+                # Decoding reads "+" as a space, and "?to=+447700900505" is a phone as sent.
+                or ("+" in (raw := p.raw(text)) and self.rules.match(raw))
+            ):
                 personal.append(p)
         rest = _without(text, personal) if personal else text
         if self.rules.match(rest):
