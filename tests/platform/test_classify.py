@@ -247,3 +247,42 @@ def test_a_personal_value_as_a_parameter_name_is_never_a_decision_input(personal
     assert paths == ["properties.url"] and sealed(stored["properties"]["url"])
     records = personal.decider.take_records()
     assert records and not any(b"ada.deep" in r.state for r in records)
+
+
+@pytest.mark.parametrize("lists", [False, True])  # a shape's plan, and the walk of a call with lists
+def test_a_key_that_is_personal_data_seals_the_object_it_is_in(personal, lists):
+    extra = {"tags": ["a", "b"]} if lists else {}
+    properties = {
+        "aliases": {EMAIL: True, "+44 7700 900101": "mobile"},
+        "seen_ips": {"198.51.100.101": 3},
+        "plan": "pro",
+        "ada.top@example.com": 1,  # at the top of a field: moved into sealed_keys, sealed whole
+        **extra,
+    }
+    decision_id, paths, stored = protected(personal, properties=properties, traits={"by": {"x": {EMAIL: 1}}})
+    props = stored["properties"]
+    assert sorted(paths) == sorted(
+        ["properties.aliases", "properties.seen_ips", "properties.sealed_keys", "traits.by.x"]
+    ), paths
+    assert all(sealed(props[k]) for k in ("aliases", "seen_ips", "sealed_keys")) and props["plan"] == "pro"
+    text = json.dumps(stored)
+    for clear in (EMAIL, "+44 7700 900101", "198.51.100.101", "ada.top@example.com"):
+        assert clear not in text
+    records = personal.decider.take_records()
+    assert records and not any(b"ada.deep" in r.state or b"198.51.100.101" in r.state for r in records)
+    # Revealed, the objects are as sent (the top-level entry under sealed_keys).
+    event = call(properties=props)
+    revealed = personal.reveal_object(
+        "user_id:u1", event.type, {k: props[k] for k in ("aliases", "seen_ips", "sealed_keys")}
+    )
+    assert revealed == {
+        "aliases": {EMAIL: True, "+44 7700 900101": "mobile"},
+        "seen_ips": {"198.51.100.101": 3},
+        "sealed_keys": {"ada.top@example.com": 1},
+    }
+
+
+def test_plain_keys_are_not_looked_at(personal):
+    _, paths, stored = protected(personal, properties={"First Name": "x", "first-name": "y", "$browser": "z"})
+    assert "properties.First Name" in paths and "properties.first-name" in paths
+    assert stored["properties"]["$browser"] == "z"

@@ -478,3 +478,71 @@ def _run(
                 out.append(Target(obj, name, name, f"{path}.{name}"))
         else:
             _run(value, kind, f"{path}.{name}", rules, out, already)
+
+
+# Keys that are personal data ----------------------------------------------------------------------
+#
+# A key can hold personal data too ({"ada@x.io": true}, {"+44 7700 900101": "mobile"}, an IP counted
+# by address). A key cannot be sealed in place, so the object holding it is sealed whole, under its
+# own key's name; at the top of properties, traits or context such entries move into one object,
+# SEALED_KEYS, sealed whole. They are sealed before the names are judged, so no such key is ever a
+# decision's input either.
+
+SEALED_KEYS = "sealed_keys"
+# Most keys are names ("plan", "First Name", "$browser", "first-name") and skip the patterns: what
+# the policy's patterns find needs a digit, "@", "+" or ":" (but for a MAC address spelt in the
+# letters a-f alone, which a key of this form is not looked at for).
+_NAME_LIKE = re.compile(r"[A-Za-z_$][A-Za-z_$ \-]*")
+
+
+def name_like(name: str) -> bool:
+    """Whether a key is a plain name (letters, spaces, "_", "$", "-"), not looked at by the patterns."""
+    return _NAME_LIKE.fullmatch(name) is not None
+
+
+def personal_key(name: str, rules: ValueRules) -> bool:
+    """Whether an object key is personal data by the value patterns."""
+    return not name_like(name) and bool(rules.match(name))
+
+
+def _holds_personal_key(obj: dict[str, Any], rules: ValueRules) -> bool:
+    return any(personal_key(name, rules) for name in obj)
+
+
+def shape_names(call_shape: Shape) -> Iterable[str]:
+    """Every key a shape holds, at any depth."""
+    for name, kind in call_shape:
+        yield name
+        if isinstance(kind, tuple):
+            yield from shape_names(kind)
+
+
+def keyed_objects(fields: dict[str, Any], rules: ValueRules) -> list[Target]:
+    """The objects to seal whole because a key of theirs is personal (outermost only); entries
+    with such keys at the top of a field are moved into fields[top][SEALED_KEYS] first."""
+    out: list[Target] = []
+    for top in TOP_LEVEL:
+        value = fields.get(top)
+        if not isinstance(value, dict) or not value:
+            continue
+        moved = {name: value.pop(name) for name in [n for n in value if personal_key(n, rules)]}
+        if moved:
+            held = value.get(SEALED_KEYS)
+            value[SEALED_KEYS] = {**held, **moved} if isinstance(held, dict) else moved
+            out.append(Target(value, SEALED_KEYS, SEALED_KEYS, f"{top}.{SEALED_KEYS}"))
+        for name, inner in value.items():
+            if name != SEALED_KEYS or not moved:
+                _keyed(value, name, inner, name, f"{top}.{name}", rules, out)
+    return out
+
+
+def _keyed(holder: Any, slot: Any, value: Any, key: str, path: str, rules: ValueRules, out: list[Target]) -> None:
+    if isinstance(value, dict):
+        if _holds_personal_key(value, rules):
+            out.append(Target(holder, slot, key, path))
+            return
+        for name, inner in value.items():
+            _keyed(value, name, inner, name, f"{path}.{name}", rules, out)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _keyed(value, i, item, key, f"{path}[{i}]", rules, out)

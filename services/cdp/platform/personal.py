@@ -16,7 +16,21 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cdp.api.common.v1 import event_pb2
-from cdp.platform.classify import Names, NameVerdict, Plan, Shape, Target, ValueRules, names, shape, targets
+from cdp.platform.classify import (
+    Names,
+    NameVerdict,
+    Plan,
+    Shape,
+    Target,
+    ValueRules,
+    keyed_objects,
+    name_like,
+    names,
+    personal_key,
+    shape,
+    shape_names,
+    targets,
+)
 from cdp.platform.decisions import Decider
 from cdp.platform.sealed import ERASED, encode_token, param_field, replace_spans, replace_tokens, tokens_in
 from cdp.platform.vault import Vault, is_token
@@ -29,6 +43,7 @@ JSON_FIELDS = ("properties", "traits", "context")
 MASK = "***"
 MAX_VERDICTS = 100_000  # distinct name sets remembered; cleared whole when full
 MAX_PLANS = 10_000  # distinct (event type, shape) remembered; cleared whole when full
+MAX_KEYS = 50_000  # object keys judged by the value patterns, remembered; cleared whole when full
 
 
 def subject_of(user_id: str, anonymous_id: str) -> str:
@@ -52,8 +67,10 @@ class PersonalData:
         self._rules: tuple[str, ValueRules] | None = None  # compiled for one policy revision
         self._verdicts: dict[tuple[str, frozenset[str], frozenset[str]], tuple[NameVerdict, ValueRules, str]] = {}
         # Per event type and shape (cdp.platform.classify.Plan), for the revision they were made under.
-        self._plans: dict[tuple[str, Shape], tuple[Plan, ValueRules, str]] = {}
+        self._plans: dict[tuple[str, Shape], tuple[Plan, ValueRules, str] | None] = {}
         self._plans_revision = decider.revision
+        self._keys: dict[str, bool] = {}
+        self._keys_revision = decider.revision
 
     def _decide(self, event_type: str, found: Names) -> tuple[NameVerdict, ValueRules, str]:
         """The verdict on a call's names (one recorded decision per distinct event type and name
@@ -79,7 +96,8 @@ class PersonalData:
 
     def _planned(self, event_type: str, fields: dict[str, Any]) -> tuple[str, tuple[list[Target], list[str]]] | None:
         """The decision id and targets() of a call by its shape's plan; None for a call no plan
-        can stand for (lists, query parameters). A call with no names gets no decision ("")."""
+        can stand for (lists, query parameters, a key that is personal data). A call with no names gets
+        no decision ("")."""
         call_shape = shape(fields)
         if call_shape is None:
             return None
@@ -89,14 +107,49 @@ class PersonalData:
             self._plans.clear()
             self._plans_revision = self.decider.revision
         key = (event_type, call_shape)
-        known = self._plans.get(key)
-        if known is None:
-            verdict, rules, decision_id = self._decide(event_type, names(fields))
+        if key in self._plans:
+            known = self._plans[key]
+        else:
+            if self._has_personal_key(shape_names(call_shape), event_type):
+                known = None  # the walk seals the objects its personal keys are in
+            else:
+                verdict, rules, decision_id = self._decide(event_type, names(fields))
+                known = (Plan.of(call_shape, verdict), rules, decision_id)
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            known = self._plans[key] = (Plan.of(call_shape, verdict), rules, decision_id)
+            self._plans[key] = known
+        if known is None:
+            return None
         plan, rules, decision_id = known
         return decision_id, plan.targets(fields, rules)
+
+    def _has_personal_key(self, keys: Iterable[str], event_type: str) -> bool:
+        """Whether a key is personal data by the policy's value patterns (each key judged once a
+        revision: most calls repeat their keys)."""
+        if self._keys_revision != self.decider.revision:
+            self._keys.clear()
+            self._keys_revision = self.decider.revision
+        rules: ValueRules | None = None
+        for name in keys:
+            known = self._keys.get(name)
+            if known is None:
+                if name_like(name):  # no value pattern can match it: the rules are not needed
+                    known = False
+                else:
+                    rules = rules or self._current_rules(event_type)
+                    known = personal_key(name, rules)
+                if len(self._keys) >= MAX_KEYS:
+                    self._keys.clear()
+                self._keys[name] = known
+            if known:
+                return True
+        return False
+
+    def _current_rules(self, event_type: str) -> ValueRules:
+        """This revision's value rules: from its decisions so far, else from one on no names."""
+        if self._rules is not None and self._rules[0] == self.decider.revision:
+            return self._rules[1]
+        return self._decide(event_type, Names())[1]
 
     def value_rules(self, result: dict[str, Any]) -> ValueRules:
         """The value patterns a cdp.pii decision carries, compiled once per policy revision."""
@@ -116,18 +169,21 @@ class PersonalData:
         """
         if fields is None:
             fields = {name: _object(getattr(event, name)) for name in JSON_FIELDS}
+        subject = subject_of(event.user_id, event.anonymous_id)
         planned = self._planned(event.type, fields)
         if planned is not None:
             decision_id, (chosen, paths) = planned
         else:
             found = names(fields)
+            if self._has_personal_key(found.names, event.type):
+                self._seal_keyed(event, subject, fields)
+                found = names(fields)  # without them: no personal key is a decision's input
             if not found.names:
                 return "", []
             verdict, rules, decision_id = self._decide(event.type, found)
             chosen, paths = targets(fields, found, verdict, rules)
         if not chosen:
             return decision_id, sorted(paths)
-        subject = subject_of(event.user_id, event.anonymous_id)
         items: list[tuple[str, str, str, str]] = []
         for t in chosen:
             if t.params is None:
@@ -150,6 +206,19 @@ class PersonalData:
         for top in dict.fromkeys(t.path.split(".", 1)[0] for t in chosen):
             setattr(event, top, orjson.dumps(fields[top]).decode())
         return decision_id, sorted(paths)
+
+    def _seal_keyed(self, event: event_pb2.Event, subject: str, fields: dict[str, dict[str, Any]]) -> None:
+        """Seal whole each object a personal key is in (classify.keyed_objects), before the names
+        are judged (the walks after find them sealed). The value rules are the policy's, as for
+        values."""
+        keyed = keyed_objects(fields, self._current_rules(event.type))
+        if not keyed:
+            return
+        items = [(subject, event.type, t.key, orjson.dumps(t.holder[t.slot]).decode()) for t in keyed]
+        for t, token in zip(keyed, self.vault.encrypt_many(items), strict=True):
+            t.holder[t.slot] = token
+        for top in dict.fromkeys(t.path.split(".", 1)[0] for t in keyed):
+            setattr(event, top, orjson.dumps(fields[top]).decode())
 
     def reveal(self, subject: str, event_type: str, name: str, value: Any) -> tuple[Any, bool]:
         """A stored value in clear, tokens at any depth decrypted: (value, erased). A value that
