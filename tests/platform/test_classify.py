@@ -259,7 +259,7 @@ def test_a_key_that_is_personal_data_seals_the_object_it_is_in(personal, lists):
         "ada.top@example.com": 1,  # at the top of a field: moved into sealed_keys, sealed whole
         **extra,
     }
-    decision_id, paths, stored = protected(personal, properties=properties, traits={"by": {"x": {EMAIL: 1}}})
+    _, paths, stored = protected(personal, properties=properties, traits={"by": {"x": {EMAIL: 1}}})
     props = stored["properties"]
     assert sorted(paths) == sorted(
         ["properties.aliases", "properties.seen_ips", "properties.sealed_keys", "traits.by.x"]
