@@ -227,3 +227,17 @@ def test_a_recheck_releases_under_the_sources_current_settings(collector):
         for n in collector.store.read(0, 1000, [pb.EventReleased.DESCRIPTOR.full_name])
     ]
     assert (released.released_by, released.as_is) == ("ana", False)
+
+
+def test_a_key_that_is_personal_data_is_masked_in_violations_and_no_decision_input(collector):
+    key = collector.create_source("web", server_side=True).write_key
+    closed = {"events": {"Viewed": {"type": "object", "properties": {"total": {"type": "number"}}}}}
+    collector.publish_plan("shop", json.dumps(closed))
+    collector.assign_plan("web", "shop", "quarantine")
+    email = "keyed.q1@example.com"
+    response = collector.ingest(key, [viewed("m-keyed", total="not-a-number", **{email: 1})])
+    assert response.accepted == 1
+    (held,) = collector.list_quarantine("web", 10)
+    assert held.violations and email not in held.SerializeToString().decode("utf-8", "replace")
+    records = collector.store.read(0, 10_000)
+    assert not any(email.encode() in n.state for n in records), "no stored record holds the key in clear"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import orjson
@@ -23,6 +23,7 @@ from cdp.collector.plans import TrackingPlan, Verdict
 from cdp.collector.registry import Registry, Source
 from cdp.collector.suppression import Suppressions
 from cdp.platform import errors, metrics, pseudonyms
+from cdp.platform.classify import names
 from cdp.platform.clock import SYSTEM_CLOCK, Clock, format_iso
 from cdp.platform.decisions import Decider
 from cdp.platform.ids import derived_id
@@ -215,6 +216,8 @@ class Admission:
             if plan and domain.allowed(decision.result)
             else Verdict()
         )
+        if verdict.violations:
+            verdict = self._keys_masked(verdict, fields, accepted.event.type)
         outcome = domain.outcome(decision.result, verdict.violations, plan=(plan.name, plan.version) if plan else None)
         if verdict.omitted and outcome.kind != domain.REJECT:
             for name in plans.omit(fields, verdict.omitted):
@@ -256,6 +259,24 @@ class Admission:
             accepted.violations.extend(found)
         batch.accept(index, event_id, accepted)
 
+    def _keys_masked(self, verdict: Verdict, fields: dict[str, dict], event_type: str) -> Verdict:
+        """The verdict with every key of the call that is personal data masked in its violations'
+        fields and rules, which the caller's ack, the quarantine and the quality read model keep
+        (the call's values are sealed; a key is sealed with the object it is in)."""
+        keys = self.personal.personal_keys(names(fields).names, event_type)
+        if not keys:
+            return verdict
+
+        def masked(text: str) -> str:
+            for key in keys:
+                text = text.replace(key, "***")
+            return text
+
+        return replace(
+            verdict,
+            violations=tuple(replace(v, field=masked(v.field), rule=masked(v.rule)) for v in verdict.violations),
+        )
+
     def govern(self, source: Source, accepted: pb.EventAccepted, properties: dict | None = None):
         """cdp.collect's decision on this source sending this event with these properties
         (recorded on the event); when it lets the event in, the properties it forbids are
@@ -264,7 +285,8 @@ class Admission:
         event = accepted.event
         if properties is None:
             properties = json_object(event.properties)
-        names = sorted(properties)
+        # A key that is personal data is no name a policy can forbid, and no decision's input.
+        names = sorted(set(properties) - self.personal.personal_keys(properties, event.type))
         decision = self.decider.decide(
             COLLECT_DECISION,
             {

@@ -124,26 +124,25 @@ class PersonalData:
         return decision_id, plan.targets(fields, rules)
 
     def _has_personal_key(self, keys: Iterable[str], event_type: str) -> bool:
-        """Whether a key is personal data by the policy's value patterns (each key judged once a
-        revision: most calls repeat their keys)."""
+        return any(self._personal_key(name, event_type) for name in keys)
+
+    def personal_keys(self, keys: Iterable[str], event_type: str) -> set[str]:
+        """The keys among these that are personal data by the policy's value patterns."""
+        return {name for name in keys if self._personal_key(name, event_type)}
+
+    def _personal_key(self, name: str, event_type: str) -> bool:
+        """Each key judged once a revision: most calls repeat their keys."""
         if self._keys_revision != self.decider.revision:
             self._keys.clear()
             self._keys_revision = self.decider.revision
-        rules: ValueRules | None = None
-        for name in keys:
-            known = self._keys.get(name)
-            if known is None:
-                if name_like(name):  # no value pattern can match it: the rules are not needed
-                    known = False
-                else:
-                    rules = rules or self._current_rules(event_type)
-                    known = personal_key(name, rules)
-                if len(self._keys) >= MAX_KEYS:
-                    self._keys.clear()
-                self._keys[name] = known
-            if known:
-                return True
-        return False
+        known = self._keys.get(name)
+        if known is None:
+            # A plain name no value pattern can match: the rules (a decision) are not needed.
+            known = not name_like(name) and personal_key(name, self._current_rules(event_type))
+            if len(self._keys) >= MAX_KEYS:
+                self._keys.clear()
+            self._keys[name] = known
+        return known
 
     def _current_rules(self, event_type: str) -> ValueRules:
         """This revision's value rules: from its decisions so far, else from one on no names."""
