@@ -527,8 +527,12 @@ def keyed_objects(fields: dict[str, Any], rules: ValueRules) -> list[Target]:
             continue
         moved = {name: value.pop(name) for name in [n for n in value if personal_key(n, rules)]}
         if moved:
-            held = value.get(SEALED_KEYS)
-            value[SEALED_KEYS] = {**held, **moved} if isinstance(held, dict) else moved
+            held = value.get(SEALED_KEYS)  # the caller's own, if any, is kept inside
+            if isinstance(held, dict):
+                moved = {**held, **moved}
+            elif held is not None:
+                moved = {SEALED_KEYS: held, **moved}
+            value[SEALED_KEYS] = moved
             out.append(Target(value, SEALED_KEYS, SEALED_KEYS, f"{top}.{SEALED_KEYS}"))
         for name, inner in value.items():
             if name != SEALED_KEYS or not moved:
