@@ -286,3 +286,12 @@ def test_plain_keys_are_not_looked_at(personal):
     _, paths, stored = protected(personal, properties={"First Name": "x", "first-name": "y", "$browser": "z"})
     assert "properties.First Name" in paths and "properties.first-name" in paths
     assert stored["properties"]["$browser"] == "z"
+
+
+def test_a_sealed_keys_value_of_the_callers_own_is_kept_inside(personal):
+    _, paths, stored = protected(personal, properties={"sealed_keys": "theirs", "ada.own@example.com": 1})
+    assert paths == ["properties.sealed_keys"]
+    token = stored["properties"]["sealed_keys"]
+    assert personal.reveal_object("user_id:u1", "track", {"sealed_keys": token}) == {
+        "sealed_keys": {"sealed_keys": "theirs", "ada.own@example.com": 1}
+    }
