@@ -75,6 +75,9 @@ def protected(personal, **fields):
         "0044 7700 900202",
         "ada.vp@exämple.de",
         "josé@vpmail.com",
+        "203.0.113.77, 10.0.0.1",  # X-Forwarded-For
+        "http://203.0.113.99:8080/login",  # a URL whose host is an address
+        "https://[2001:db8::a1]:443/x",
     ],
 )
 def test_personal_values(rules, value):
@@ -104,6 +107,8 @@ def test_personal_values(rules, value):
         "0012345678",  # a zero-padded id, not 00 and a country code
         "order 12345678901",
         "price +12.50",
+        "3.14, 2.71, 1.41",
+        "http://example.com/1.2.3.4",
     ],
 )
 def test_values_that_only_look_alike(rules, value):

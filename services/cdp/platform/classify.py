@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from cdp.platform.sealed import Param, params, replace_spans, sealed, unquoted_forms
 from cdp.platform.vault import TOKEN_PREFIX
@@ -69,9 +70,29 @@ def _ip(text: str) -> bool:
     return True
 
 
+def _ip_list(text: str) -> bool:
+    """A list of IP addresses, as X-Forwarded-For holds: every item one."""
+    return all(_ip(item) for item in text.split(","))
+
+
+def _ip_host(text: str) -> bool:
+    """A URL whose host is an IP address (the client's or a device's)."""
+    try:
+        host = urlsplit(text.strip()).hostname
+    except ValueError:
+        return False
+    return host is not None and _ip(host)
+
+
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 
-CHECKS: dict[str, Callable[[str], bool]] = {"luhn": _luhn, "iban": _iban, "ip": _ip}
+CHECKS: dict[str, Callable[[str], bool]] = {
+    "luhn": _luhn,
+    "iban": _iban,
+    "ip": _ip,
+    "ip_list": _ip_list,
+    "ip_host": _ip_host,
+}
 
 
 _MEMO_SIZE = 20_000  # strings whose verdict is remembered, per policy revision
