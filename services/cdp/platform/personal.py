@@ -67,7 +67,7 @@ class PersonalData:
         self._rules: tuple[str, ValueRules] | None = None  # compiled for one policy revision
         self._verdicts: dict[tuple[str, frozenset[str], frozenset[str]], tuple[NameVerdict, ValueRules, str]] = {}
         # Per event type and shape (cdp.platform.classify.Plan), for the revision they were made under.
-        self._plans: dict[tuple[str, Shape], tuple[Plan, ValueRules, str] | None] = {}
+        self._plans: dict[tuple[str, Shape], tuple[Plan, ValueRules, str]] = {}
         self._plans_revision = decider.revision
         self._keys: dict[str, bool] = {}
         self._keys_revision = decider.revision
@@ -107,19 +107,16 @@ class PersonalData:
             self._plans.clear()
             self._plans_revision = self.decider.revision
         key = (event_type, call_shape)
-        if key in self._plans:
-            known = self._plans[key]
-        else:
+        known = self._plans.get(key)
+        if known is None:
+            # The walk seals the objects a personal key is in. Such a shape is not remembered:
+            # calls that each bring a new address as a key would evict every other plan.
             if self._has_personal_key(shape_names(call_shape), event_type):
-                known = None  # the walk seals the objects its personal keys are in
-            else:
-                verdict, rules, decision_id = self._decide(event_type, names(fields))
-                known = (Plan.of(call_shape, verdict), rules, decision_id)
+                return None
+            verdict, rules, decision_id = self._decide(event_type, names(fields))
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            self._plans[key] = known
-        if known is None:
-            return None
+            known = self._plans[key] = (Plan.of(call_shape, verdict), rules, decision_id)
         plan, rules, decision_id = known
         return decision_id, plan.targets(fields, rules)
 
